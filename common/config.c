@@ -2404,6 +2404,9 @@ static void load_llmgate(struct loader *ld)
 	at = at_slot(&lg, K_llmgate_drain_timeout);
 	get_duration(ld, &at, true, &c->drain_timeout_ms);
 
+	at = at_slot(&lg, K_llmgate_core_dumps);
+	get_bool(ld, &at, &c->core_dumps);
+
 	at = at_slot(&lg, K_llmgate_access_log);
 	if (get_text(ld, &at, "off, stderr or a path", &text) == GOT) {
 		bool on;

@@ -116,6 +116,7 @@ struct config {
 	char *user;            /* default "llmgate" */
 	long drain_timeout_ms; /* default 30000 */
 	char *access_log;      /* NULL = off (default), "stderr" or a path */
+	bool core_dumps;       /* default false: PR_SET_DUMPABLE 0 */
 	struct fallback_policy fallback;
 };
 

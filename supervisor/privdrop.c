@@ -9,6 +9,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 int privdrop(const char *user, char *note, size_t note_len)
@@ -36,5 +37,12 @@ int privdrop(const char *user, char *note, size_t note_len)
 		return -errno;
 	if (pw->pw_uid != 0 && setuid(0) == 0)
 		return -EPERM; /* root could be regained: refuse to run */
+	return 0;
+}
+
+int privdrop_set_dumpable(bool allow)
+{
+	if (prctl(PR_SET_DUMPABLE, allow ? 1 : 0, 0, 0, 0) < 0)
+		return -errno;
 	return 0;
 }

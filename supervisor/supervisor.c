@@ -619,6 +619,18 @@ static void gen_discard(struct generation *gen, const char *why)
 	reap_generations(sup);
 }
 
+/* Core dumps (and ptrace by the same user) are off unless the config asks:
+ * they would expose the keys in memory. Workers inherit it through fork. */
+static void apply_core_dumps(bool allow)
+{
+	int r = privdrop_set_dumpable(allow);
+
+	if (r < 0)
+		log_warning("cannot %s core dumps: %s", allow ? "allow" : "disable", strerror(-r));
+	else if (allow)
+		log_notice("core dumps allowed (llmgate.core_dumps): they may contain API keys");
+}
+
 /* Settings a running daemon cannot change: warn and keep the running value. */
 static void keep_restart_only(const struct config *running, struct config *next)
 {
@@ -698,6 +710,7 @@ void supervisor_reload(struct supervisor *sup, supervisor_reload_fn *done, void 
 		return;
 	}
 	keep_restart_only(sup->serving->config, config);
+	apply_core_dumps(config->core_dumps);
 	gen = gen_new(sup, config);
 	if (!gen) {
 		log_error("reload failed: out of memory");
@@ -945,6 +958,7 @@ int supervisor_run(const struct supervisor_options *options, struct config *conf
 	}
 	if (note[0])
 		log_warning("%s", note);
+	apply_core_dumps(config->core_dumps);
 	if (signals_open(sup) < 0) {
 		config_free(config);
 		supervisor_free(sup);

@@ -1,0 +1,192 @@
+"""Secrets never leak (SPEC 12): distinctive keys in every place a key can
+live (an OpenAI deployment key, an Azure api-key, an Azure Entra token, the
+master key, all through environment references), then everything an operator
+or a client can see is searched for them: the daemon's log at debug level,
+llmgatectl output as tables and as JSON, `llmgated --check`, a failed reload,
+error bodies, the metrics page and the access log. Also: the processes are
+not dumpable unless llmgate.core_dumps asks for it.
+"""
+import http.client
+import json
+import os
+import subprocess
+
+from conftest import BUILD, LLMGATED, request, wait_for
+
+LLMCTL = os.path.join(BUILD, "ctl", "llmgatectl")
+
+SECRETS = {
+    "OPENAI_KEY": "sk-proj-LEAKCHECKopenai7Qx2Zp9Lw4Rt8Vy1",
+    "AZURE_KEY": "LEAKCHECKazure5Kd8Hs3Nq6Wb1Xe4Fg7Jm0Tc",
+    "ENTRA_TOKEN": "eyJLEAKCHECKentra.Pz3Lm8Qa2Ws6Ed1Rf5Tg9",
+    "MASTER_KEY": "sk-master-LEAKCHECK4Hb7Nj2Mk5Pl8Qo1",
+}
+
+
+def config(openai, azure, extra=""):
+    return f"""
+model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_base: {openai.base}/v1
+      api_key: os.environ/OPENAI_KEY
+    model_info:
+      id: primary-gpt-4o
+  - model_name: azure-gpt-4o
+    litellm_params:
+      model: azure/chat-deploy
+      api_base: {azure.base}
+      api_version: "2024-06-01"
+      api_key: os.environ/AZURE_KEY
+  - model_name: azure-entra
+    litellm_params:
+      model: azure/entra-deploy
+      api_base: {azure.base}
+      api_version: "2024-06-01"
+      azure_ad_token: os.environ/ENTRA_TOKEN
+router_settings:
+  num_retries: 0
+  fallbacks: [{{gpt-4o: [azure-gpt-4o]}}]
+litellm_settings:
+  set_verbose: true
+general_settings:
+  master_key: os.environ/MASTER_KEY
+llmgate:
+  listen: 127.0.0.1:@PORT@
+  control_socket: @DIR@/control.sock
+  workers: 2
+  drain_timeout: 5s
+{extra}"""
+
+
+def leaks(text):
+    """Every secret of which a 10-character piece appears in TEXT."""
+    found = []
+    for name, secret in SECRETS.items():
+        pieces = {secret[i:i + 10] for i in range(len(secret) - 9)}
+        if any(p in text for p in pieces):
+            found.append(name)
+    return found
+
+
+def ctl(gw, *args, json_out=False):
+    cmd = [LLMCTL, "-s", gw.sock] + (["--json"] if json_out else []) + list(args)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+
+
+def auth():
+    return {"Authorization": "Bearer " + SECRETS["MASTER_KEY"]}
+
+
+def chat(model="gpt-4o", **extra):
+    return {"model": model, "messages": [{"role": "user", "content": "hi"}], **extra}
+
+
+def test_no_secret_anywhere(stub_factory, gateway_factory):
+    openai, azure = stub_factory("openai"), stub_factory("azure")
+    gw = gateway_factory(config(openai, azure), env=SECRETS)
+    seen = []  # (where, text)
+
+    # Answers and errors a client can get.
+    for body, headers in [
+        (chat(), auth()),
+        (chat(stream=True), auth()),
+        (chat("azure-gpt-4o"), auth()),
+        (chat("azure-entra"), auth()),
+        (chat(), {"Authorization": "Bearer sk-wrong-key"}),
+        (chat(), {"Authorization": "Bearer " + SECRETS["MASTER_KEY"][:-1]}),
+        (chat(), {}),
+        (chat("no-such-model"), auth()),
+        (chat(x_stub={"status": 401}), auth()),
+        (chat(x_stub={"status": 500}), auth()),
+        (chat("azure-gpt-4o", x_stub={"status": 401}), auth()),
+        (chat("azure-entra", x_stub={"status": 403}), auth()),
+        (chat(x_stub={"reset": True}), auth()),
+        (chat(stream=True, x_stub={"cut_after": 2}), auth()),
+        (b"{not json", auth()),
+    ]:
+        try:
+            status, hdrs, data = gw.post("/v1/chat/completions", body, headers)
+        except http.client.IncompleteRead as e:  # a cut stream ends with a broken body
+            status, hdrs, data = "cut", {}, e.partial
+        seen.append((f"answer {status}", json.dumps(hdrs) + data.decode(errors="replace")))
+    for path in ["/v1/models", "/health/readiness", "/health/liveliness", "/nope"]:
+        status, hdrs, data = gw.get(path, auth())
+        seen.append((f"GET {path}", json.dumps(hdrs) + data.decode(errors="replace")))
+    # The keys were really in use: the upstreams received them.
+    got = json.dumps(openai.requests()) + json.dumps(azure.requests())
+    assert SECRETS["OPENAI_KEY"] in got and SECRETS["AZURE_KEY"] in got
+    assert SECRETS["ENTRA_TOKEN"] in got
+
+    # What an operator sees.
+    for cmd in ["status", "workers", "backends", "fallback", "version", "help"]:
+        for json_out in (False, True):
+            r = ctl(gw, cmd, json_out=json_out)
+            assert r.returncode == 0, (cmd, r.stderr)
+            seen.append((f"llmgatectl {cmd} json={json_out}", r.stdout + r.stderr))
+    r = ctl(gw, "reload")
+    seen.append(("llmgatectl reload", r.stdout + r.stderr))
+    env = dict(os.environ, **SECRETS)
+    r = subprocess.run([LLMGATED, "--check", "-c", gw.path], capture_output=True, text=True,
+                       env=env, timeout=60)
+    seen.append(("llmgated --check", r.stdout + r.stderr))
+    # A config whose error sits on a key's line must not quote the key either.
+    with open(gw.path) as f:
+        text = f.read()
+    with open(gw.path, "w") as f:
+        f.write(text.replace("api_key: os.environ/AZURE_KEY",
+                             f"api_key: [{SECRETS['AZURE_KEY']}]\n"
+                             f"      api_kee: {SECRETS['AZURE_KEY']}\n"
+                             f"      api_version: {SECRETS['OPENAI_KEY']}"))
+    r = ctl(gw, "reload")
+    assert r.returncode == 1
+    seen.append(("failed reload", r.stdout + r.stderr))
+    r = subprocess.run([LLMGATED, "--check", "-c", gw.path], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert r.returncode == 1
+    seen.append(("llmgated --check (bad)", r.stdout + r.stderr))
+
+    gw.stop()
+    with open(gw.log_path) as f:
+        logs = f.read()
+    assert "debug" in logs.lower() or "<7>" in logs  # the log really was at debug level
+    seen.append(("daemon log", logs))
+    for where, text in seen:
+        assert not leaks(text), f"{leaks(text)} leaked in {where}:\n{text[:3000]}"
+
+
+def dumpable(pid):
+    """A process that is not dumpable has its /proc files owned by root."""
+    return os.stat(f"/proc/{pid}/status").st_uid != 0
+
+
+def test_not_dumpable_unless_asked(stub, gateway_factory):
+    base = f"""
+model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_base: {stub.base}/v1
+      api_key: sk-test-0123456789
+llmgate:
+  listen: 127.0.0.1:@PORT@
+  control_socket: @DIR@/control.sock
+  workers: 2
+  user: nobody
+"""
+    if os.geteuid() != 0:
+        import pytest
+        pytest.skip("needs root to start llmgated as another user")
+    gw = gateway_factory(base)
+    wait_for(lambda: len(gw.workers()) == 2, what="two workers")
+    for pid in [gw.pid, *gw.workers()]:
+        assert not dumpable(pid), f"pid {pid} is dumpable"
+    assert request(gw.port, "POST", "/v1/chat/completions", chat())[0] == 200
+    gw.stop()
+
+    gw = gateway_factory(base + "  core_dumps: true\n")
+    wait_for(lambda: len(gw.workers()) == 2, what="two workers")
+    for pid in [gw.pid, *gw.workers()]:
+        assert dumpable(pid), f"pid {pid} is not dumpable with core_dumps: true"
+    assert "core dumps allowed" in gw.logs()
