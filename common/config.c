@@ -1508,6 +1508,17 @@ static char *normalize_api_base(struct loader *ld, const struct at *at, const ch
 		       "'%s'",
 		       at->path, shown_url(s, buf, sizeof(buf)));
 	}
+	if (strpbrk(s + scheme, "?#")) {
+		/* The request path is appended to api_base: a query here would end
+		 * up in the middle of the URL. */
+		report(ld, DIAG_ERROR, at->src, at->node,
+		       "%s must not contain a query string or fragment ('?' or '#'): llmgate "
+		       "appends the request path to it and sets the query itself (Azure: write "
+		       "api_version)",
+		       at->path);
+		free(s);
+		return NULL;
+	}
 	return s;
 }
 

@@ -239,6 +239,10 @@ static void test_diagnostics(void)
 	        {"api_base_chat_completions.yaml", 0, "5:17", W, true,
 	         "model_list[0].litellm_params.api_base ends in '/chat/completions', a path llmgate "
 	         "adds itself; normalized to 'http://litellm.internal:4000/v1'"},
+	        {"api_base_query.yaml", -EINVAL, "5:17", E, true,
+	         "model_list[0].litellm_params.api_base must not contain a query string or fragment "
+	         "('?' or '#'): llmgate appends the request path to it and sets the query itself "
+	         "(Azure: write api_version)"},
 	        {"api_version_prefix.yaml", 0, "6:20", W, true,
 	         "model_list[0].litellm_params.api_version is written "
 	         "'api-version=2024-08-01-preview'; normalized to '2024-08-01-preview'"},
