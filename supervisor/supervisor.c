@@ -697,9 +697,11 @@ void supervisor_reload(struct supervisor *sup, supervisor_reload_fn *done, void 
 	char message[160];
 	int r;
 
-	if (sup->stopping || sup->pending) {
+	if (sup->stopping || sup->pending || !sup->serving) {
 		snprintf(message, sizeof(message), "%s",
-		         sup->stopping ? "llmgated is stopping" : "another reload is in progress");
+		         sup->stopping   ? "llmgated is stopping"
+		         : !sup->serving ? "llmgated is still starting its first generation"
+		                         : "another reload is in progress");
 		log_warning("reload refused: %s", message);
 		if (done)
 			done(ctx, -EBUSY, message, NULL);

@@ -265,9 +265,11 @@ void routes_handle(void *ctx, struct http_exchange *ex, const struct http_reques
 	}
 	switch (route->kind) {
 	case ROUTE_LIVENESS:
+		request_stats_add_header(ex, request_stats_now_us() - start_us);
 		api_json_send(ex, 200, "{\"status\":\"alive\"}");
 		return;
 	case ROUTE_READINESS:
+		request_stats_add_header(ex, request_stats_now_us() - start_us);
 		readiness(routes, ex);
 		return;
 	default:

@@ -361,3 +361,39 @@ llmgate:
     status, h, _ = gw.post("/v1/chat/completions", CHAT)
     assert status == 200 and float(h["x-llmgate-overhead-ms"]) >= 0
     assert "metrics on" not in gw.logs() and "access log" not in gw.logs()
+
+
+def test_access_log_reopened_on_reload(stub_factory, gateway_factory, workdir):
+    """logrotate: the file is renamed, a reload starts workers that open the path afresh;
+    counters survive the reload."""
+    a, b = stub_factory("a"), stub_factory("b")
+    admin = free_port()
+    os.chmod(workdir, 0o777)
+    log_path = os.path.join(workdir, "access.log")
+    gw = gateway_factory(metrics_config(a.base, b.base, admin, log_path))
+    for _ in range(3):
+        assert gw.post("/v1/chat/completions", CHAT, AUTH)[0] == 200
+    wait_for(lambda: os.path.exists(log_path) and
+             len(open(log_path).read().splitlines()) == 3, timeout=5, what="3 lines")
+    os.rename(log_path, log_path + ".1")
+    wait_for(lambda: value(scrape(admin)[1], "llmgate_workers", state="ready") == 2,
+             timeout=10, what="generation 1 ready")
+    r = subprocess.run([LLMCTL, "-s", gw.sock, "reload"], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    wait_for(lambda: value(scrape(admin)[1], "llmgate_generation") == 2, timeout=10,
+             what="generation 2")
+    for _ in range(2):
+        status, h, _ = gw.post("/v1/chat/completions", CHAT, AUTH)
+        assert status == 200
+    wait_for(lambda: os.path.exists(log_path) and
+             len(open(log_path).read().splitlines()) == 2, timeout=5,
+             what="2 lines in the new file")
+    assert len(open(log_path + ".1").read().splitlines()) == 3
+    wait_for(lambda: total_requests(scrape(admin)[1]) == 5, timeout=5,
+             what="5 requests counted across the reload")
+    # health answers carry the header too, and are not counted
+    status, h, _ = gw.get("/health/readiness")
+    assert status == 200 and float(h["x-llmgate-overhead-ms"]) >= 0
+    time.sleep(0.6)
+    assert total_requests(scrape(admin)[1]) == 5
