@@ -697,11 +697,9 @@ void supervisor_reload(struct supervisor *sup, supervisor_reload_fn *done, void 
 	char message[160];
 	int r;
 
-	if (sup->stopping || sup->pending || !sup->serving) {
+	if (sup->stopping || sup->pending) {
 		snprintf(message, sizeof(message), "%s",
-		         sup->stopping   ? "llmgated is stopping"
-		         : !sup->serving ? "llmgated is still starting its first generation"
-		                         : "another reload is in progress");
+		         sup->stopping ? "llmgated is stopping" : "another reload is in progress");
 		log_warning("reload refused: %s", message);
 		if (done)
 			done(ctx, -EBUSY, message, NULL);
@@ -728,6 +726,18 @@ void supervisor_reload(struct supervisor *sup, supervisor_reload_fn *done, void 
 		update_status(sup);
 		reload_finish(sup, -EINVAL, message, &diags);
 		diag_free(&diags);
+		return;
+	}
+	if (!sup->serving) {
+		/* the first generation is still starting: nothing to replace yet
+		 * (before, this dereferenced the NULL serving generation) */
+		snprintf(message, sizeof(message),
+		         "llmgated is still starting its first generation");
+		log_warning("reload refused: %s", message);
+		config_free(config);
+		diag_free(&diags);
+		notify_send("READY=1");
+		reload_finish(sup, -EBUSY, message, NULL);
 		return;
 	}
 	keep_restart_only(sup->serving->config, config);
