@@ -104,6 +104,8 @@ struct ipc_requests {
 	struct ipc_request_count counts[IPC_REQUEST_COUNTS];
 };
 static_assert(sizeof(struct ipc_requests) == 3208, "ipc_requests size");
+static_assert(sizeof(struct ipc_header) + sizeof(struct ipc_requests) <= IPC_MAX_MESSAGE,
+              "ipc_requests fits one message");
 
 /* The latency histograms of one model group (or IPC_NONE) since the previous
  * report: whole request, upstream time to first byte, gateway overhead. */
