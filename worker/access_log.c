@@ -2,11 +2,14 @@
  * access_log: the non-blocking access log writer (see access_log.h). Runs in
  * a worker. Invariants: the buffer holds whole lines only and never more
  * than ACCESS_LOG_MAX_BUFFER bytes; nothing here sleeps or waits on the
- * descriptor: a socket is written with MSG_DONTWAIT, anything else only
- * after poll() says it is writable (a pipe then takes PIPE_BUF bytes at
- * once), and a regular file is written directly (it does not block on
- * space). The descriptor's flags are never changed: stderr is shared with
- * the supervisor and the other workers.
+ * descriptor: a socket (journald's stream) is written with MSG_DONTWAIT; a
+ * pipe or terminal on stderr is reopened through /proc/self/fd/2 as our own
+ * O_NONBLOCK open file description, or, when that is refused, written only
+ * after poll() says it is writable (PIPE_BUF bytes then fit, unless another
+ * writer fills the pipe in between: the one window where a write may wait);
+ * a regular file is written directly (it does not block on space). The
+ * flags of the shared stderr description are never changed: the supervisor
+ * and the other workers write to it too.
  */
 #include "access_log.h"
 
@@ -37,6 +40,7 @@ struct access_log {
 	char *target;
 	int fd; /* -1: could not be opened */
 	bool own_fd;
+	bool nonblocking; /* our own O_NONBLOCK description: no poll needed */
 	enum sink sink;
 	struct evbuffer *buf;
 	struct event *flush_event;
@@ -83,7 +87,7 @@ static ssize_t write_some(struct access_log *log, const char *data, size_t len)
 	if (log->sink == SINK_SOCKET) {
 		n = send(log->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	} else {
-		if (log->sink == SINK_OTHER) {
+		if (log->sink == SINK_OTHER && !log->nonblocking) {
 			struct pollfd pfd = {.fd = log->fd, .events = POLLOUT};
 
 			if (poll(&pfd, 1, 0) <= 0 || !(pfd.revents & POLLOUT))
@@ -189,6 +193,17 @@ int access_log_open(struct event_base *base, const char *target, struct access_l
 	}
 	if (strcmp(target, "stderr") == 0) {
 		log->fd = STDERR_FILENO;
+		if (sink_of(log->fd) == SINK_OTHER) {
+			/* A pipe or terminal: its own open file description,
+			 * non-blocking without touching the shared stderr. */
+			int fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+
+			if (fd >= 0) {
+				log->fd = fd;
+				log->own_fd = true;
+				log->nonblocking = true;
+			}
+		}
 	} else {
 		log->fd =
 		        open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0640);

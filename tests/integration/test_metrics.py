@@ -397,3 +397,20 @@ def test_access_log_reopened_on_reload(stub_factory, gateway_factory, workdir):
     assert status == 200 and float(h["x-llmgate-overhead-ms"]) >= 0
     time.sleep(0.6)
     assert total_requests(scrape(admin)[1]) == 5
+
+
+def test_access_log_on_stderr(stub_factory, gateway_factory):
+    a, b = stub_factory("a"), stub_factory("b")
+    gw = gateway_factory(metrics_config(a.base, b.base, free_port(), "stderr"))
+    ids = []
+    for _ in range(3):
+        status, h, _ = gw.post("/v1/chat/completions", CHAT, AUTH)
+        assert status == 200
+        ids.append(h["x-request-id"])
+
+    def lines():
+        return [json.loads(line) for line in gw.logs().splitlines() if line.startswith("{")]
+
+    wait_for(lambda: len(lines()) == 3, timeout=5, what="3 access log lines on stderr")
+    assert sorted(e["request_id"] for e in lines()) == sorted(ids)
+    assert all(e["status"] == 200 and e["deployment"] == "primary-a" for e in lines())
