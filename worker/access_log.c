@@ -118,12 +118,25 @@ void access_log_flush(struct access_log *log)
 		drop_all(log);
 		return;
 	}
+	if (log->sink == SINK_FILE) {
+		/* all at once, straight from the buffer's chunks (writev) */
+		while (evbuffer_get_length(log->buf) > 0) {
+			int n = evbuffer_write(log->buf, log->fd);
+
+			if (n < 0 && errno != EINTR) {
+				report_once(log, "cannot write", errno);
+				drop_all(log);
+				return;
+			}
+		}
+		return;
+	}
 	while (evbuffer_get_length(log->buf) > 0) {
 		size_t len = evbuffer_get_length(log->buf);
 		const char *data;
 		ssize_t n;
 
-		if (log->sink != SINK_FILE && len > PIPE_BUF) {
+		if (len > PIPE_BUF) {
 			/* whole lines only: never half a line in one write */
 			data = (const char *)evbuffer_pullup(log->buf, PIPE_BUF);
 			const char *nl = memrchr(data, '\n', PIPE_BUF);

@@ -30,7 +30,7 @@
 #define STATS_SLOTS       1024 /* a power of two */
 #define STATS_MAX_USED    768
 #define ACCESS_LINE_MAX   3072 /* < PIPE_BUF: one write per line */
-#define ACCESS_STRING_MAX 256  /* of any one client-controlled string */
+#define ACCESS_STRING_MAX 400  /* escaped bytes of one string: a line holds all */
 
 struct request_stats {
 	const struct config *config;
@@ -40,6 +40,8 @@ struct request_stats {
 	bool *latency_dirty;
 	struct access_log *log;
 	uint32_t log_dropped; /* taken from the log, not yet reported */
+	time_t when_sec;      /* the second WHEN shows (formatting it costs more than a line) */
+	char when[24];        /* "YYYY-MM-DDTHH:MM:SS" */
 };
 
 int64_t request_stats_now_us(void)
@@ -156,86 +158,149 @@ static void count(struct request_stats *rs, struct ipc_request_count key)
 		s->count++;
 }
 
-/* Appends S (at most MAX bytes of it) JSON-escaped to OUT; bytes that are
- * not printable ASCII become \u00XX so every line is valid JSON. */
-static size_t json_escape(char *out, size_t size, const char *s, size_t len)
+/* The access log line is built by hand: snprintf() cost more than all the
+ * rest of a request's accounting. Every append is bounded by the line. */
+struct line {
+	char *p, *end; /* end leaves room for the final '}' and '\n' */
+};
+
+static void put(struct line *l, const char *s, size_t len)
+{
+	if (len > (size_t)(l->end - l->p))
+		len = (size_t)(l->end - l->p);
+	memcpy(l->p, s, len);
+	l->p += len;
+}
+
+#define PUT(l, literal) put((l), literal, sizeof(literal) - 1)
+
+static void put_u64(struct line *l, uint64_t v)
+{
+	char digits[20];
+	size_t n = 0;
+
+	do {
+		digits[sizeof(digits) - ++n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(l, digits + sizeof(digits) - n, n);
+}
+
+/* Milliseconds with three decimals, from microseconds; null when negative. */
+static void put_ms(struct line *l, int64_t us)
+{
+	char frac[4] = {'.'};
+
+	if (us < 0) {
+		PUT(l, "null");
+		return;
+	}
+	put_u64(l, (uint64_t)us / 1000);
+	frac[1] = (char)('0' + us % 1000 / 100);
+	frac[2] = (char)('0' + us % 100 / 10);
+	frac[3] = (char)('0' + us % 10);
+	put(l, frac, 4);
+}
+
+/* A JSON string of S cut to ACCESS_STRING_MAX bytes as written, or null;
+ * bytes that are not printable ASCII become \u00XX, so every line is valid
+ * JSON whatever a client sent. */
+static void put_string(struct line *l, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
 
-	if (len > ACCESS_STRING_MAX)
-		len = ACCESS_STRING_MAX;
-	for (size_t i = 0; i < len && o + 7 < size; i++) {
+	if (!s) {
+		PUT(l, "null");
+		return;
+	}
+	PUT(l, "\"");
+	size_t room = l->end - l->p > 1 ? (size_t)(l->end - l->p) - 1 : 0;
+	char *limit = l->p + (room < ACCESS_STRING_MAX ? room : ACCESS_STRING_MAX);
+
+	for (size_t i = 0; i < len && limit - l->p >= 6; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c == '"' || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)c;
+			*l->p++ = '\\';
+			*l->p++ = (char)c;
 		} else if (c < 0x20 || c >= 0x7f) {
-			memcpy(out + o, "\\u00", 4);
-			out[o + 4] = hex[c >> 4];
-			out[o + 5] = hex[c & 15];
-			o += 6;
+			memcpy(l->p, "\\u00", 4);
+			l->p[4] = hex[c >> 4];
+			l->p[5] = hex[c & 15];
+			l->p += 6;
 		} else {
-			out[o++] = (char)c;
+			*l->p++ = (char)c;
 		}
 	}
-	out[o] = '\0';
-	return o;
+	PUT(l, "\"");
 }
 
-static void ms(char *buf, size_t size, int64_t us)
+static void put_cstring(struct line *l, const char *s)
 {
-	if (us < 0)
-		snprintf(buf, size, "null");
-	else
-		snprintf(buf, size, "%" PRId64 ".%03" PRId64, us / 1000, us % 1000);
+	put_string(l, s, s ? strlen(s) : 0);
 }
 
 static void access_line(struct request_stats *rs, const struct request_record *rec,
                         int64_t total_us, int64_t overhead_us)
 {
-	char line[ACCESS_LINE_MAX], when[40], id[140], peer[140], method[40], path[520], model[520],
-	        dep[520], up[32], ttfb[32], total[32], over[32];
 	const struct config *c = rs->config;
+	char buf[ACCESS_LINE_MAX], ms3[4];
+	struct line l = {.p = buf, .end = buf + sizeof(buf) - 2};
 	struct timespec now;
-	struct tm tm;
-	int n;
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	n = (int)strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(when + n, sizeof(when) - (size_t)n, ".%03ldZ", now.tv_nsec / 1000000);
-	json_escape(id, sizeof(id), rec->id ? rec->id : "", rec->id ? strlen(rec->id) : 0);
-	json_escape(peer, sizeof(peer), rec->peer ? rec->peer : "",
-	            rec->peer ? strlen(rec->peer) : 0);
-	json_escape(method, sizeof(method), rec->method ? rec->method : "",
-	            rec->method ? strlen(rec->method) : 0);
-	json_escape(path, sizeof(path), rec->path ? rec->path : "", rec->path ? rec->path_len : 0);
-	json_escape(model, sizeof(model), rec->model ? rec->model : "",
-	            rec->model ? strlen(rec->model) : 0);
-	if (rec->deployment >= 0 && (size_t)rec->deployment < c->n_deployments)
-		json_escape(dep, sizeof(dep), c->deployments[rec->deployment].id,
-		            strlen(c->deployments[rec->deployment].id));
-	ms(up, sizeof(up), rec->attempts > 0 ? rec->upstream_us : -1);
-	ms(ttfb, sizeof(ttfb), rec->ttfb_us);
-	ms(total, sizeof(total), total_us);
-	ms(over, sizeof(over), overhead_us);
-	n = snprintf(line, sizeof(line),
-	             "{\"time\":\"%s\",\"request_id\":\"%s\",\"client\":\"%s\",\"method\":\"%s\","
-	             "\"path\":\"%s\",\"model\":%s%s%s,\"deployment\":%s%s%s,\"route\":%s%s%s,"
-	             "\"status\":%d,\"attempts\":%d,\"bytes_in\":%zu,\"bytes_out\":%zu,"
-	             "\"upstream_ms\":%s,\"ttfb_ms\":%s,\"total_ms\":%s,\"overhead_ms\":%s}\n",
-	             when, id, peer, method, path, rec->model ? "\"" : "",
-	             rec->model ? model : "null", rec->model ? "\"" : "",
-	             rec->deployment >= 0 ? "\"" : "", rec->deployment >= 0 ? dep : "null",
-	             rec->deployment >= 0 ? "\"" : "", rec->route >= 0 ? "\"" : "",
-	             rec->route >= 0 ? proxy_route_name((enum proxy_route)rec->route) : "null",
-	             rec->route >= 0 ? "\"" : "", rec->status, rec->attempts, rec->bytes_in,
-	             rec->bytes_out, up, ttfb, total, over);
-	/* every part is bounded above, so the line always fits */
-	if (n > 0 && (size_t)n < sizeof(line))
-		access_log_write(rs->log, line, (size_t)n);
+	if (now.tv_sec != rs->when_sec || !rs->when[0]) {
+		struct tm tm;
+
+		gmtime_r(&now.tv_sec, &tm);
+		strftime(rs->when, sizeof(rs->when), "%Y-%m-%dT%H:%M:%S", &tm);
+		rs->when_sec = now.tv_sec;
+	}
+	ms3[0] = '.';
+	ms3[1] = (char)('0' + now.tv_nsec / 100000000);
+	ms3[2] = (char)('0' + now.tv_nsec / 10000000 % 10);
+	ms3[3] = (char)('0' + now.tv_nsec / 1000000 % 10);
+	PUT(&l, "{\"time\":\"");
+	put(&l, rs->when, strlen(rs->when));
+	put(&l, ms3, 4);
+	PUT(&l, "Z\",\"request_id\":");
+	put_cstring(&l, rec->id);
+	PUT(&l, ",\"client\":");
+	put_cstring(&l, rec->peer);
+	PUT(&l, ",\"method\":");
+	put_cstring(&l, rec->method);
+	PUT(&l, ",\"path\":");
+	put_string(&l, rec->path, rec->path ? rec->path_len : 0);
+	PUT(&l, ",\"model\":");
+	put_cstring(&l, rec->model);
+	PUT(&l, ",\"deployment\":");
+	put_cstring(&l, rec->deployment >= 0 && (size_t)rec->deployment < c->n_deployments
+	                        ? c->deployments[rec->deployment].id
+	                        : NULL);
+	PUT(&l, ",\"route\":");
+	put_cstring(&l, rec->route >= 0 && rec->route < PROXY_ROUTE__COUNT
+	                        ? proxy_route_name((enum proxy_route)rec->route)
+	                        : NULL);
+	PUT(&l, ",\"status\":");
+	put_u64(&l, rec->status > 0 ? (uint64_t)rec->status : 0);
+	PUT(&l, ",\"attempts\":");
+	put_u64(&l, rec->attempts > 0 ? (uint64_t)rec->attempts : 0);
+	PUT(&l, ",\"bytes_in\":");
+	put_u64(&l, rec->bytes_in);
+	PUT(&l, ",\"bytes_out\":");
+	put_u64(&l, rec->bytes_out);
+	PUT(&l, ",\"upstream_ms\":");
+	put_ms(&l, rec->attempts > 0 ? rec->upstream_us : -1);
+	PUT(&l, ",\"ttfb_ms\":");
+	put_ms(&l, rec->ttfb_us);
+	PUT(&l, ",\"total_ms\":");
+	put_ms(&l, total_us);
+	PUT(&l, ",\"overhead_ms\":");
+	put_ms(&l, overhead_us);
+	/* the strings are bounded, so this always fits: still, never a torn line */
+	*l.p++ = '}';
+	*l.p++ = '\n';
+	access_log_write(rs->log, buf, (size_t)(l.p - buf));
 }
 
 void request_stats_done(struct request_stats *rs, const struct request_record *rec)

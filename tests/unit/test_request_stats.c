@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +245,65 @@ static void test_access_log_unopenable(struct event_base *base)
 	access_log_free(log);
 }
 
+/* Hostile strings still give one valid JSON line, under PIPE_BUF, with
+ * every field. */
+static void test_access_line(struct event_base *base)
+{
+	char path[] = "/tmp/llmgate-test-access-XXXXXX";
+	int fd = mkstemp(path);
+	struct config *c = make_config();
+	struct request_stats *rs = NULL;
+	static char long_path[5000], model[600];
+	char text[16384];
+	ssize_t n;
+
+	close(fd);
+	c->access_log = path;
+	tap_ok(request_stats_new(c, base, &rs) == 0, "stats with an access log file");
+	memset(long_path, '/', sizeof(long_path));
+	for (size_t i = 0; i < sizeof(model) - 1; i++)
+		model[i] = "\"\\\x01\xff\n a"[i % 7];
+	struct request_record r = rec(0, 3, 200);
+	r.path = long_path;
+	r.path_len = sizeof(long_path);
+	r.model = model;
+	r.method = "P\"OST";
+	request_stats_done(rs, &r);
+	struct request_record r2 = rec(-1, -1, 404);
+	request_stats_done(rs, &r2);
+	request_stats_free(rs); /* writes what is buffered */
+	c->access_log = NULL;
+
+	fd = open(path, O_RDONLY);
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	unlink(path);
+	text[n > 0 ? n : 0] = '\0';
+	char *second = strchr(text, '\n');
+	tap_ok(second && (size_t)(second - text) < PIPE_BUF, "the line stays under PIPE_BUF");
+	if (!second)
+		return;
+	*second++ = '\0';
+	json_error_t err;
+	json_t *a = json_loads(text, 0, &err), *b = json_loads(second, JSON_DECODE_ANY, &err);
+	tap_ok(a && json_object_size(a) == 16, "hostile strings: valid JSON, 16 fields");
+	tap_ok(a && strncmp(json_string_value(json_object_get(a, "model")), "\"\\\x01", 3) == 0,
+	       "quotes, backslashes and controls survive escaping");
+	tap_ok(a && strcmp(json_string_value(json_object_get(a, "deployment")), "dep-3") == 0 &&
+	               json_integer_value(json_object_get(a, "status")) == 200 &&
+	               json_real_value(json_object_get(a, "total_ms")) == 1.0 &&
+	               json_real_value(json_object_get(a, "overhead_ms")) == 0.5 &&
+	               json_real_value(json_object_get(a, "ttfb_ms")) == 0.3,
+	       "deployment, status and times");
+	tap_ok(b && json_is_null(json_object_get(b, "deployment")) &&
+	               json_is_null(json_object_get(b, "route")) &&
+	               json_is_null(json_object_get(b, "upstream_ms")) &&
+	               json_is_null(json_object_get(b, "model")),
+	       "none is null");
+	json_decref(a);
+	json_decref(b);
+}
+
 int main(void)
 {
 	struct event_base *base = event_base_new();
@@ -250,6 +311,7 @@ int main(void)
 	test_flush(base);
 	test_access_log_pipe(base);
 	test_access_log_unopenable(base);
+	test_access_line(base);
 	event_base_free(base);
 	return tap_done();
 }
