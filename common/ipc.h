@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "histogram.h"
 #include "outcome.h"
 
 #define IPC_VERSION     1
@@ -77,6 +78,51 @@ struct ipc_mode {
 };
 static_assert(sizeof(struct ipc_mode) == 24, "ipc_mode size");
 
+/* Request statistics (issue 8): client requests finished since the
+ * worker's previous report, as deltas like REPORT. Indexes are those of the
+ * worker's config; IPC_NONE marks "not a configured model" (the client named
+ * none, or one that does not exist: folded into one label, so a client cannot
+ * create labels), "no deployment answered" or "no route". worker -> supervisor. */
+#define IPC_NONE UINT32_MAX
+
+struct ipc_request_count {
+	uint32_t group;      /* the model group the client named, or IPC_NONE */
+	uint32_t deployment; /* the deployment that answered, or IPC_NONE */
+	uint8_t route;       /* enum proxy_route, or IPC_ROUTE_NONE */
+	uint8_t status;      /* the status class: 1..5 for 1xx..5xx */
+	uint16_t reserved;
+	uint32_t count;
+};
+static_assert(sizeof(struct ipc_request_count) == 16, "ipc_request_count size");
+
+#define IPC_ROUTE_NONE     0xff
+#define IPC_REQUEST_COUNTS 200
+
+struct ipc_requests {
+	uint32_t n;           /* entries used in counts[] */
+	uint32_t log_dropped; /* access log lines lost (unwritable, over the bound) */
+	struct ipc_request_count counts[IPC_REQUEST_COUNTS];
+};
+static_assert(sizeof(struct ipc_requests) == 3208, "ipc_requests size");
+static_assert(sizeof(struct ipc_header) + sizeof(struct ipc_requests) <= IPC_MAX_MESSAGE,
+              "ipc_requests fits one message");
+
+/* The latency histograms of one model group (or IPC_NONE) since the previous
+ * report: whole request, upstream time to first byte, gateway overhead. */
+enum ipc_latency_kind {
+	IPC_LATENCY_TOTAL,
+	IPC_LATENCY_TTFB,
+	IPC_LATENCY_OVERHEAD,
+	IPC_LATENCY__COUNT,
+};
+
+struct ipc_latency {
+	uint32_t group;
+	uint32_t reserved;
+	struct histogram latency[IPC_LATENCY__COUNT];
+};
+static_assert(sizeof(struct ipc_latency) == 8 + 3 * 88, "ipc_latency size");
+
 /* X(NAME, payload size, direction) */
 #define IPC_MESSAGES(X)                                                  \
 	X(HELLO, sizeof(struct ipc_hello), "worker->supervisor")         \
@@ -87,7 +133,9 @@ static_assert(sizeof(struct ipc_mode) == 24, "ipc_mode size");
 	X(LOG_LEVEL, sizeof(struct ipc_log_level), "supervisor->worker") \
 	X(REPORT, sizeof(struct ipc_report), "worker->supervisor")       \
 	X(MODE, sizeof(struct ipc_mode), "supervisor->worker")           \
-	X(START, 0, "supervisor->worker")
+	X(START, 0, "supervisor->worker")                                \
+	X(REQUESTS, sizeof(struct ipc_requests), "worker->supervisor")   \
+	X(LATENCY, sizeof(struct ipc_latency), "worker->supervisor")
 
 enum ipc_type {
 	IPC_INVALID = 0,

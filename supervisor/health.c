@@ -17,6 +17,7 @@
 #include "health_policy.h"
 #include "ipc.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "supervisor_int.h"
 
@@ -384,6 +385,49 @@ int health_report(struct health *h, struct slot *slot, const struct ipc_report *
 void health_override_changed(struct health *h)
 {
 	evaluate(h);
+}
+
+int health_metrics_view(const struct health *h, struct metrics_view *view)
+{
+	struct metrics_group *groups = calloc(h->n_groups + 1, sizeof(*groups));
+	struct metrics_backend *backends = calloc(h->n_backends + 1, sizeof(*backends));
+	size_t n = 0;
+
+	if (!groups || !backends) {
+		free(groups);
+		free(backends);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < h->n_groups; i++) {
+		const struct hgroup *g = &h->groups[i];
+
+		if (!g->direct_azure)
+			continue;
+		groups[n++] = (struct metrics_group){
+		        .name = g->name,
+		        .mode = (unsigned)g->state.mode,
+		        .transitions = g->transitions,
+		};
+	}
+	for (size_t i = 0; i < h->n_backends; i++) {
+		backends[i].id = h->backends[i].id;
+		backends[i].group = h->backends[i].group;
+		memcpy(backends[i].by_outcome, h->backends[i].total.by_outcome,
+		       sizeof(backends[i].by_outcome));
+	}
+	view->groups = groups;
+	view->n_groups = n;
+	view->backends = backends;
+	view->n_backends = h->n_backends;
+	return 0;
+}
+
+void health_metrics_free(struct metrics_view *view)
+{
+	free((void *)view->groups);
+	free((void *)view->backends);
+	view->groups = NULL;
+	view->backends = NULL;
 }
 
 json_t *health_groups_json(const struct health *h)

@@ -35,5 +35,11 @@ void health_override_changed(struct health *h);
 /* "normal" or "fallback: gpt-4o" or "degraded: gpt-4o": for STATUS=. */
 void health_summary(const struct health *h, char *buf, size_t len);
 
+struct metrics_view;
+/* Fills VIEW's groups and backends (malloc'd arrays, names borrowed from H
+ * until its next config change): free them with health_metrics_free(). */
+int health_metrics_view(const struct health *h, struct metrics_view *view);
+void health_metrics_free(struct metrics_view *view);
+
 json_t *health_groups_json(const struct health *h);
 json_t *health_backends_json(const struct health *h);

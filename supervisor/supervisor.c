@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "backoff.h"
 #include "build_config.h"
 #include "config.h"
@@ -43,6 +44,7 @@
 #include "ipc.h"
 #include "listen.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "privdrop.h"
 #include "worker.h"
@@ -248,6 +250,29 @@ static void handle_message(struct slot *slot, const struct ipc_header *h, const 
 			slot_kill(slot, SIGKILL);
 		}
 		break;
+	case IPC_REQUESTS: {
+		struct ipc_requests msg;
+
+		memcpy(&msg, payload, sizeof(msg));
+		if (metrics_add_requests(slot->gen->sup->metrics, slot->gen->config, &msg) < 0) {
+			log_error("worker[%u]: request statistics name unknown labels, killing it",
+			          slot->index);
+			slot_kill(slot, SIGKILL);
+		}
+		break;
+	}
+	case IPC_LATENCY: {
+		struct ipc_latency msg;
+
+		memcpy(&msg, payload, sizeof(msg));
+		if (metrics_add_latency(slot->gen->sup->metrics, slot->gen->config, &msg) < 0) {
+			log_error(
+			        "worker[%u]: latency statistics name an unknown group, killing it",
+			        slot->index);
+			slot_kill(slot, SIGKILL);
+		}
+		break;
+	}
 	default:
 		log_error("worker[%u]: unexpected message %s, killing it", slot->index,
 		          ipc_type_name(h->type));
@@ -355,6 +380,7 @@ static void on_respawn_timer(evutil_socket_t fd, short what, void *arg)
 	if (slot->gen->sup->stopping || slot->state != WORKER_BACKOFF)
 		return;
 	slot->restarts++;
+	slot->gen->sup->restarts_total++;
 	if (slot_spawn(slot) < 0)
 		slot_schedule_respawn(slot, 0);
 	update_status(slot->gen->sup);
@@ -644,6 +670,11 @@ static void keep_restart_only(const struct config *running, struct config *next)
 			next->listen = keep;
 		}
 	}
+	if ((running->admin_listen || next->admin_listen) &&
+	    (!running->admin_listen || !next->admin_listen ||
+	     strcmp(running->admin_listen, next->admin_listen) != 0))
+		log_warning("reload: llmgate.admin_listen changed; it needs a restart, keeping "
+		            "the running one");
 	if ((running->user || next->user) &&
 	    (!running->user || !next->user || strcmp(running->user, next->user) != 0))
 		log_warning("reload: llmgate.user changed; it needs a restart, keeping the "
@@ -707,6 +738,18 @@ void supervisor_reload(struct supervisor *sup, supervisor_reload_fn *done, void 
 		update_status(sup);
 		reload_finish(sup, -EINVAL, message, &diags);
 		diag_free(&diags);
+		return;
+	}
+	if (!sup->serving) {
+		/* the first generation is still starting: nothing to replace yet
+		 * (before, this dereferenced the NULL serving generation) */
+		snprintf(message, sizeof(message),
+		         "llmgated is still starting its first generation");
+		log_warning("reload refused: %s", message);
+		config_free(config);
+		diag_free(&diags);
+		notify_send("READY=1");
+		reload_finish(sup, -EBUSY, message, NULL);
 		return;
 	}
 	keep_restart_only(sup->serving->config, config);
@@ -889,6 +932,10 @@ static void supervisor_free(struct supervisor *sup)
 {
 	control_close(sup->control);
 	sup->control = NULL;
+	admin_close(sup->admin);
+	sup->admin = NULL;
+	metrics_free(sup->metrics);
+	sup->metrics = NULL;
 	health_free(sup->health);
 	sup->health = NULL;
 	while (sup->generations)
@@ -948,6 +995,18 @@ int supervisor_run(const struct supervisor_options *options, struct config *conf
 		return 1;
 	}
 	control_set_owner(sup->control, config->user);
+	sup->metrics = metrics_new();
+	if (!sup->metrics) {
+		log_error("out of memory");
+		config_free(config);
+		supervisor_free(sup);
+		return 1;
+	}
+	if (config->admin_listen && admin_open(sup, config->admin_listen, &sup->admin) < 0) {
+		config_free(config);
+		supervisor_free(sup);
+		return 1;
+	}
 	r = privdrop(config->user, note, sizeof(note));
 	if (r < 0) {
 		log_error("cannot drop privileges to '%s': %s", config->user ? config->user : "",

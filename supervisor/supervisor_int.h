@@ -15,8 +15,10 @@
 #include "ipc.h"
 #include "worker_state.h"
 
+struct admin;
 struct control;
 struct health;
+struct metrics;
 struct event;
 struct event_base;
 
@@ -82,6 +84,9 @@ struct supervisor {
 	struct timespec started;
 	struct control *control;
 	struct health *health;
+	struct metrics *metrics; /* request statistics of every worker */
+	struct admin *admin;     /* /metrics; NULL when admin_listen is off */
+	uint64_t restarts_total; /* workers respawned after a crash */
 
 	supervisor_reload_fn *reload_done;
 	void *reload_ctx;

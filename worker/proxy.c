@@ -52,6 +52,7 @@
 #include "proxy_plan.h"
 #include "proxy_request.h"
 #include "request_id.h"
+#include "request_stats.h"
 #include "route_state.h"
 #include "upstream.h"
 
@@ -65,7 +66,8 @@ struct proxy {
 	struct event_base *base;
 	struct route_state *route_state; /* global mode, outcome counters */
 	struct proxy_balancer *balancer;
-	json_t **defaults; /* per deployment: its request defaults, or NULL */
+	json_t **defaults;           /* per deployment: its request defaults, or NULL */
+	struct request_stats *stats; /* NULL: not counted */
 };
 
 /* Retry-after headers of an answer, passed on with it when it is a 4xx. */
@@ -83,6 +85,7 @@ struct kept_answer {
 	struct retry_headers retry;
 	const struct deployment *dep;
 	enum proxy_route route;
+	int64_t ttfb_us;
 };
 
 struct proxy_call {
@@ -104,6 +107,18 @@ struct proxy_call {
 	int64_t started_us;           /* monotonic */
 	int64_t deadline_us;          /* 0: none */
 	int attempts;                 /* started */
+
+	/* for request_stats: */
+	int64_t received_us; /* handed to us, before the body was parsed */
+	int64_t first_attempt_us;
+	int64_t upstream_end_us; /* the last attempt's end */
+	int64_t ttfb_us;         /* the current attempt's; -1: no head yet */
+	size_t bytes_in, bytes_out;
+	long group;
+	char peer[64];
+	char method[8];
+	char path[128];
+	size_t path_len;
 
 	/* the current attempt */
 	int64_t attempt_us;
@@ -176,6 +191,11 @@ struct proxy *proxy_new(const struct config *config, struct upstream *up, struct
 	return proxy;
 }
 
+void proxy_set_request_stats(struct proxy *proxy, struct request_stats *stats)
+{
+	proxy->stats = stats;
+}
+
 void proxy_free(struct proxy *proxy)
 {
 	if (!proxy)
@@ -217,6 +237,7 @@ static void record(struct proxy_call *call, enum outcome outcome)
 {
 	int64_t end = call->head_us ? call->head_us : now_us();
 
+	call->upstream_end_us = end > call->upstream_end_us ? end : call->upstream_end_us;
 	if (call->recorded || !call->proxy->route_state)
 		return;
 	call->recorded = true;
@@ -253,6 +274,54 @@ static void add_retry_headers(struct proxy_call *call, const struct retry_header
 	}
 }
 
+/* The time spent with upstreams so far: from the first attempt's start to
+ * the last one's end (retry waits included), or to now while one runs. */
+static int64_t upstream_us(const struct proxy_call *call, int64_t now)
+{
+	int64_t end = call->t ? now : call->upstream_end_us;
+
+	if (!call->attempts || end < call->first_attempt_us)
+		return 0;
+	return end - call->first_attempt_us;
+}
+
+/* x-llmgate-overhead-ms, just before the response head leaves. */
+static void overhead_header(struct proxy_call *call)
+{
+	int64_t now = now_us();
+
+	request_stats_add_header(call->ex, request_stats_overhead_us(now - call->received_us,
+	                                                             upstream_us(call, now)));
+}
+
+/* The request is answered (or the client left): counted and logged once. */
+static void finish(struct proxy_call *call, int status, size_t bytes_out, bool answered,
+                   enum proxy_route route, int64_t ttfb_us)
+{
+	int64_t now = now_us();
+	struct request_record rec = {
+	        .id = call->id,
+	        .peer = call->peer,
+	        .method = call->method,
+	        .path = call->path,
+	        .path_len = call->path_len,
+	        .model = call->model,
+	        .group = call->group,
+	        .deployment = answered ? (long)dep_index(call, call->dep) : -1,
+	        .route = answered ? (int)route : -1,
+	        .status = status,
+	        .attempts = call->attempts,
+	        .bytes_in = call->bytes_in,
+	        .bytes_out = bytes_out,
+	        .start_us = call->received_us,
+	        .ttfb_us = ttfb_us,
+	        .upstream_us = upstream_us(call, now),
+	        .end_us = now,
+	};
+
+	request_stats_done(call->proxy->stats, &rec);
+}
+
 /* Our own error for the request, after its attempts: ends the call. */
 static void reply_error(struct proxy_call *call, int status, const char *type, const char *code,
                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -267,6 +336,9 @@ static void reply_error(struct proxy_call *call, int status, const char *type, c
 	va_start(ap, fmt);
 	json = api_error_json(type, code, fmt, ap);
 	va_end(ap);
+	overhead_header(call);
+	finish(call, status, strlen(json), call->attempts > 0,
+	       proxy_plan_current(&call->plan)->route, call->ttfb_us);
 	api_json_send(call->ex, status, json);
 	api_error_json_free(json);
 	call->ex = NULL;
@@ -312,6 +384,7 @@ static void on_head(void *ctx, long status)
 
 	call->head_us = now_us();
 	call->status = status;
+	call->ttfb_us = call->head_us - call->attempt_us;
 }
 
 static void arm_idle(struct proxy_call *call)
@@ -334,6 +407,7 @@ static void relay(struct proxy_call *call, const char *data, size_t len)
 		pause_transfer(call);
 		return;
 	}
+	call->bytes_out += len;
 	if (len >= 2) {
 		call->tail[0] = data[len - 2];
 		call->tail[1] = data[len - 1];
@@ -357,6 +431,7 @@ static void commit_stream(struct proxy_call *call, long status)
 	evtimer_del(call->deadline_timer);
 	call->streaming = true;
 	add_route_headers(call, call->dep, proxy_plan_current(&call->plan)->route);
+	overhead_header(call);
 	if (call->attempts > 1)
 		log_info("request %s: deployment '%s' answered after %d attempts (%s)", call->id,
 		         call->dep->id, call->attempts, call->tried);
@@ -425,6 +500,8 @@ static void fail_stream(struct proxy_call *call, const char *code, const char *f
 		evbuffer_free(event);
 	}
 	api_error_json_free(json);
+	finish(call, (int)call->status, call->bytes_out, true,
+	       proxy_plan_current(&call->plan)->route, call->ttfb_us);
 	http_exchange_abort(call->ex);
 	call->ex = NULL;
 	call_free(call);
@@ -438,6 +515,9 @@ static void send_kept(struct proxy_call *call)
 
 	add_route_headers(call, k->dep, k->route);
 	add_retry_headers(call, &k->retry);
+	overhead_header(call);
+	call->dep = k->dep;
+	finish(call, (int)k->status, evbuffer_get_length(k->body), true, k->route, k->ttfb_us);
 	http_exchange_send_buffer(call->ex, (int)k->status,
 	                          k->content_type[0] ? k->content_type : "application/json",
 	                          k->body);
@@ -550,6 +630,7 @@ static void keep_answer(struct proxy_call *call, long status)
 	k->retry = call->retry;
 	k->dep = call->dep;
 	k->route = proxy_plan_current(&call->plan)->route;
+	k->ttfb_us = call->ttfb_us;
 }
 
 static void on_done(void *ctx, enum upstream_result result, long status, const char *error)
@@ -559,6 +640,7 @@ static void on_done(void *ctx, enum upstream_result result, long status, const c
 	char what[64];
 
 	call->t = NULL;
+	call->upstream_end_us = now_us();
 	evtimer_del(call->attempt_timer);
 	if (!call->ex) {
 		call_free(call);
@@ -566,6 +648,8 @@ static void on_done(void *ctx, enum upstream_result result, long status, const c
 	}
 	if (call->streaming) {
 		if (result == UPSTREAM_OK) {
+			finish(call, (int)call->status, call->bytes_out, true,
+			       proxy_plan_current(&call->plan)->route, call->ttfb_us);
 			http_exchange_stream_end(call->ex);
 			call->ex = NULL;
 			call_free(call);
@@ -606,6 +690,9 @@ static void on_done(void *ctx, enum upstream_result result, long status, const c
 		else if (call->attempts > 1)
 			log_info("request %s: deployment '%s' answered after %d attempts (%s)",
 			         call->id, call->dep->id, call->attempts, call->tried);
+		overhead_header(call);
+		finish(call, (int)status, evbuffer_get_length(call->body), true,
+		       proxy_plan_current(&call->plan)->route, call->ttfb_us);
 		http_exchange_send_buffer(call->ex, (int)status,
 		                          call->content_type[0] ? call->content_type
 		                                                : "application/json",
@@ -636,6 +723,9 @@ static void on_abort(void *ctx)
 	struct proxy_call *call = ctx;
 
 	log_debug("request %s: client left, aborting the upstream transfer", call->id);
+	/* nginx's 499: the client closed the request */
+	finish(call, 499, call->bytes_out, call->streaming, proxy_plan_current(&call->plan)->route,
+	       call->ttfb_us);
 	call->ex = NULL;
 	call_free(call); /* a client leaving is no backend's failure: nothing counted */
 }
@@ -709,6 +799,7 @@ static int start_attempt(struct proxy_call *call)
 	call->probe = proxy_plan_current(&call->plan)->probe;
 	call->status = 0;
 	call->head_us = 0;
+	call->ttfb_us = -1;
 	call->recorded = false;
 	call->retry_after_ms = -1;
 	call->retry_precise = false;
@@ -749,8 +840,9 @@ static int start_attempt(struct proxy_call *call)
 	proxy_request_clear(&r);
 	if (err < 0)
 		return err;
-	call->attempts++;
 	call->attempt_us = now_us();
+	if (call->attempts++ == 0)
+		call->first_attempt_us = call->attempt_us;
 	timer_set(call->attempt_timer, first_ms);
 	log_debug("request %s: attempt %d: '%s' -> deployment '%s' (%s%s%s)", call->id,
 	          call->attempts, call->model, dep->id,
@@ -759,52 +851,96 @@ static int start_attempt(struct proxy_call *call)
 	return 0;
 }
 
-static void model_not_found(struct proxy *proxy, struct http_exchange *ex, const char *model)
+/* A request refused before any attempt (bad JSON, no or unknown model). */
+struct early {
+	struct proxy *proxy;
+	struct http_exchange *ex;
+	const struct http_request *req;
+	const char *id;
+	const char *model; /* as the client named it, or NULL */
+	int64_t received_us;
+};
+
+static void early_error(const struct early *e, int status, const char *code, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+static void early_error(const struct early *e, int status, const char *code, const char *fmt, ...)
 {
+	va_list ap;
+	char *json;
+	int64_t now = now_us();
+
+	va_start(ap, fmt);
+	json = api_error_json("invalid_request_error", code, fmt, ap);
+	va_end(ap);
+	struct request_record rec = {
+	        .id = e->id,
+	        .peer = e->req->peer,
+	        .method = e->req->method,
+	        .path = e->req->path,
+	        .path_len = e->req->path_len,
+	        .model = e->model,
+	        .group = -1,
+	        .deployment = -1,
+	        .route = -1,
+	        .status = status,
+	        .bytes_in = e->req->body_len,
+	        .bytes_out = strlen(json),
+	        .start_us = e->received_us,
+	        .ttfb_us = -1,
+	        .end_us = now,
+	};
+	request_stats_add_header(e->ex, now - e->received_us);
+	request_stats_done(e->proxy->stats, &rec);
+	api_json_send(e->ex, status, json);
+	api_error_json_free(json);
+}
+
+static void model_not_found(const struct early *e)
+{
+	const struct config *config = e->proxy->config;
 	char list[1024] = "";
 	size_t used = 0;
 
-	for (size_t i = 0; i < proxy->config->n_groups && used < sizeof(list); i++) {
+	for (size_t i = 0; i < config->n_groups && used < sizeof(list); i++) {
 		int n = snprintf(list + used, sizeof(list) - used, "%s'%s'", i ? ", " : "",
-		                 proxy->config->groups[i].name);
+		                 config->groups[i].name);
 		if (n < 0)
 			break;
 		used += (size_t)n;
 	}
-	api_error_send(ex, 404, "invalid_request_error", "model_not_found",
-	               "model '%s' is not served here; available models: %s", model,
-	               list[0] ? list : "(none)");
+	early_error(e, 404, "model_not_found",
+	            "model '%s' is not served here; available models: %s", e->model,
+	            list[0] ? list : "(none)");
 }
 
-/* Parses the body and finds the group (named by MODEL, or else by the
+/* Parses the body and finds the group (named by E->model, or else by the
  * body's "model"); answers the client itself on error. */
-static json_t *parse_request(struct proxy *proxy, struct http_exchange *ex,
-                             const struct http_request *req, const char **model,
-                             const struct group **ret_group)
+static json_t *parse_request(struct early *e, const struct group **ret_group)
 {
+	const struct http_request *req = e->req;
 	json_error_t jerr;
 	json_t *root = NULL;
 
 	if (req->body_len)
 		root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root || !json_is_object(root)) {
-		api_error_send(ex, 400, "invalid_request_error", "invalid_json",
-		               "the request body is not a JSON object%s%s", root ? "" : ": ",
-		               root ? "" : (req->body_len ? jerr.text : "empty body"));
+		early_error(e, 400, "invalid_json", "the request body is not a JSON object%s%s",
+		            root ? "" : ": ",
+		            root ? "" : (req->body_len ? jerr.text : "empty body"));
 		json_decref(root);
 		return NULL;
 	}
-	if (!*model)
-		*model = json_string_value(json_object_get(root, "model"));
-	if (!*model || !(*model)[0]) {
-		api_error_send(ex, 400, "invalid_request_error", "missing_model",
-		               "the request has no 'model'");
+	if (!e->model)
+		e->model = json_string_value(json_object_get(root, "model"));
+	if (!e->model || !e->model[0]) {
+		e->model = NULL;
+		early_error(e, 400, "missing_model", "the request has no 'model'");
 		json_decref(root);
 		return NULL;
 	}
-	*ret_group = config_find_group(proxy->config, *model);
+	*ret_group = config_find_group(e->proxy->config, e->model);
 	if (!*ret_group || (*ret_group)->n_deployments == 0) {
-		model_not_found(proxy, ex, *model);
+		model_not_found(e);
 		json_decref(root);
 		return NULL;
 	}
@@ -824,9 +960,19 @@ void proxy_handle(struct proxy *proxy, struct http_exchange *ex, const struct ht
 	long direct = -1;
 	int err;
 
-	root = parse_request(proxy, ex, req, &model, &group);
+	struct early early = {
+	        .proxy = proxy,
+	        .ex = ex,
+	        .req = req,
+	        .id = request_id,
+	        .model = model,
+	        .received_us = now_us(),
+	};
+
+	root = parse_request(&early, &group);
 	if (!root)
 		return;
+	model = early.model;
 	call = calloc(1, sizeof(*call));
 	if (!call || !(call->model = strdup(model)) || !(call->body = evbuffer_new()) ||
 	    !(call->deadline_timer = evtimer_new(proxy->base, on_deadline, call)) ||
@@ -848,6 +994,14 @@ void proxy_handle(struct proxy *proxy, struct http_exchange *ex, const struct ht
 	call->stream_requested = json_is_true(json_object_get(root, "stream"));
 	call->last_failure = OUTCOME_SUCCESS;
 	snprintf(call->id, sizeof(call->id), "%s", request_id);
+	call->received_us = early.received_us;
+	call->ttfb_us = -1;
+	call->bytes_in = req->body_len;
+	call->group = (long)(group - config->groups);
+	snprintf(call->peer, sizeof(call->peer), "%s", req->peer ? req->peer : "");
+	snprintf(call->method, sizeof(call->method), "%s", req->method);
+	call->path_len = req->path_len < sizeof(call->path) ? req->path_len : sizeof(call->path);
+	memcpy(call->path, req->path, call->path_len);
 
 	gi = (size_t)(group - config->groups);
 	if (proxy->route_state) {

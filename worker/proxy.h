@@ -29,6 +29,10 @@ struct route_state;
 
 /* RS: the worker's fallback mode and outcome counters (route_state.h). */
 struct proxy *proxy_new(const struct config *config, struct upstream *up, struct route_state *rs);
+struct request_stats;
+/* Counts and logs every request in STATS (request_stats.h) from now on. */
+void proxy_set_request_stats(struct proxy *proxy, struct request_stats *stats);
+
 /* Call after every exchange has ended (http_server_free() aborts them). */
 void proxy_free(struct proxy *proxy);
 

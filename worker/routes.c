@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "http_server.h"
 #include "proxy.h"
 #include "request_id.h"
+#include "request_stats.h"
 #include "route_state.h"
 #include "secret.h"
 
@@ -174,6 +176,51 @@ static bool azure_ingress(const struct http_request *req, char *name, enum proxy
 	return false;
 }
 
+/* An answer of the routes themselves (not health): counted and logged. */
+static void reply(struct routes *routes, struct http_exchange *ex, const struct http_request *req,
+                  const char *id, int64_t start_us, int status, const char *json)
+{
+	int64_t now = request_stats_now_us();
+	struct request_record rec = {
+	        .id = id,
+	        .peer = req->peer,
+	        .method = req->method,
+	        .path = req->path,
+	        .path_len = req->path_len,
+	        .group = -1,
+	        .deployment = -1,
+	        .route = -1,
+	        .status = status,
+	        .bytes_in = req->body_len,
+	        .bytes_out = strlen(json),
+	        .start_us = start_us,
+	        .ttfb_us = -1,
+	        .end_us = now,
+	};
+
+	request_stats_add_header(ex, now - start_us);
+	request_stats_done(routes->opts.stats, &rec);
+	api_json_send(ex, status, json);
+}
+
+static void reply_error(struct routes *routes, struct http_exchange *ex,
+                        const struct http_request *req, const char *id, int64_t start_us,
+                        int status, const char *code, const char *fmt, ...)
+        __attribute__((format(printf, 8, 9)));
+static void reply_error(struct routes *routes, struct http_exchange *ex,
+                        const struct http_request *req, const char *id, int64_t start_us,
+                        int status, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	char *json;
+
+	va_start(ap, fmt);
+	json = api_error_json("invalid_request_error", code, fmt, ap);
+	va_end(ap);
+	reply(routes, ex, req, id, start_us, status, json);
+	api_error_json_free(json);
+}
+
 static const struct route *find_route(const struct http_request *req)
 {
 	for (size_t i = 0; i < sizeof(route_table) / sizeof(route_table[0]); i++)
@@ -191,6 +238,7 @@ void routes_handle(void *ctx, struct http_exchange *ex, const struct http_reques
 	char id[REQUEST_ID_MAX + 1], deployment[MAX_DEPLOYMENT_NAME + 1];
 	enum proxy_op op = PROXY_OP_CHAT;
 	bool head, by_path = false;
+	int64_t start_us = request_stats_now_us();
 
 	if (given && request_id_valid(given))
 		snprintf(id, sizeof(id), "%s", given);
@@ -203,35 +251,37 @@ void routes_handle(void *ctx, struct http_exchange *ex, const struct http_reques
 		by_path = true;
 	}
 	if (!route) {
-		api_error_send(ex, 404, "invalid_request_error", "not_found",
-		               "no route for %s %.*s", req->method,
-		               (int)(req->path_len > 200 ? 200 : req->path_len), req->path);
+		reply_error(routes, ex, req, id, start_us, 404, "not_found", "no route for %s %.*s",
+		            req->method, (int)(req->path_len > 200 ? 200 : req->path_len),
+		            req->path);
 		return;
 	}
 	head = strcmp(req->method, "HEAD") == 0 && strcmp(route->method, "GET") == 0;
 	if (strcmp(req->method, route->method) != 0 && !head) {
 		http_exchange_add_header(ex, "Allow", route->method);
-		api_error_send(ex, 405, "invalid_request_error", "method_not_allowed",
-		               "use %s for %s", route->method, route->path);
+		reply_error(routes, ex, req, id, start_us, 405, "method_not_allowed",
+		            "use %s for %s", route->method, route->path);
 		return;
 	}
 	switch (route->kind) {
 	case ROUTE_LIVENESS:
+		request_stats_add_header(ex, request_stats_now_us() - start_us);
 		api_json_send(ex, 200, "{\"status\":\"alive\"}");
 		return;
 	case ROUTE_READINESS:
+		request_stats_add_header(ex, request_stats_now_us() - start_us);
 		readiness(routes, ex);
 		return;
 	default:
 		break;
 	}
 	if (!client_authorized(routes->opts.config, req)) {
-		api_error_send(ex, 401, "invalid_request_error", "invalid_api_key",
-		               "missing or wrong API key for this gateway");
+		reply_error(routes, ex, req, id, start_us, 401, "invalid_api_key",
+		            "missing or wrong API key for this gateway");
 		return;
 	}
 	if (route->kind == ROUTE_MODELS)
-		api_json_send(ex, 200, routes->models_json);
+		reply(routes, ex, req, id, start_us, 200, routes->models_json);
 	else
 		proxy_handle(routes->opts.proxy, ex, req, by_path ? op : route->op,
 		             by_path ? deployment : NULL, id);

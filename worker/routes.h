@@ -14,13 +14,15 @@ struct http_exchange;
 struct http_request;
 struct proxy;
 struct route_state;
+struct request_stats;
 
 struct routes_options {
 	const struct config *config;
 	struct proxy *proxy;
 	struct route_state *route_state; /* for the mode in /health/readiness */
 	uint32_t generation;
-	const bool *draining; /* the worker's drain flag: readiness answers 503 */
+	const bool *draining;        /* the worker's drain flag: readiness answers 503 */
+	struct request_stats *stats; /* counts and logs requests; may be NULL */
 };
 
 struct routes;

@@ -30,6 +30,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "proxy.h"
+#include "request_stats.h"
 #include "route_state.h"
 #include "routes.h"
 #include "upstream.h"
@@ -44,6 +45,7 @@ struct worker {
 	struct proxy *proxy;
 	struct routes *routes;
 	struct route_state *route_state;
+	struct request_stats *stats;
 	struct http_server *http;
 	struct event *report_timer;
 	struct event *ipc_event;
@@ -108,11 +110,14 @@ static long ms_since(const struct timespec *t)
 	return (now.tv_sec - t->tv_sec) * 1000L + (now.tv_nsec - t->tv_nsec) / 1000000L;
 }
 
-/* Sends the outcome counts gathered since the last report. */
+/* Sends the outcome counts and request statistics gathered since the last
+ * report. */
 static void report(struct worker *w)
 {
 	int r = route_state_flush(w->route_state, w->args->ipc_fd, w->args->generation, &w->seq);
 
+	if (r >= 0)
+		r = request_stats_flush(w->stats, w->args->ipc_fd, w->args->generation, &w->seq);
 	if (r < 0 && r != -EAGAIN)
 		log_debug("cannot report to the supervisor: %s", strerror(-r));
 }
@@ -296,14 +301,16 @@ void worker_run(const struct worker_args *args)
 	w.route_state = route_state_new(config);
 	w.up = w.route_state ? upstream_new(w.base) : NULL;
 	w.proxy = w.up ? proxy_new(config, w.up, w.route_state) : NULL;
-	if (!w.proxy)
+	if (!w.proxy || request_stats_new(config, w.base, &w.stats) < 0)
 		goto fail;
+	proxy_set_request_stats(w.proxy, w.stats);
 	struct routes_options ropts = {
 	        .config = config,
 	        .proxy = w.proxy,
 	        .route_state = w.route_state,
 	        .generation = args->generation,
 	        .draining = &w.draining,
+	        .stats = w.stats,
 	};
 	struct http_server_options hopts;
 	http_server_options_default(&hopts, config->max_request_size);
@@ -359,6 +366,8 @@ void worker_run(const struct worker_args *args)
 	http_server_free(w.http); /* aborts what is still open, before its owners go */
 	routes_free(w.routes);
 	proxy_free(w.proxy);
+	report(&w); /* what the aborted exchanges added (499s) */
+	request_stats_free(w.stats);
 	route_state_free(w.route_state);
 	upstream_free(w.up);
 	event_base_free(w.base);

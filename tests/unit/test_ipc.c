@@ -32,7 +32,7 @@ static void test_roundtrip(void)
 
 static void test_every_type(void)
 {
-	char payload[64] = {0};
+	static char payload[IPC_MAX_MESSAGE];
 	char buf[IPC_MAX_MESSAGE];
 	struct ipc_header h;
 	const void *p;

@@ -1,0 +1,304 @@
+/*
+ * metrics: aggregation of worker request statistics and the Prometheus
+ * rendering (see metrics.h). Runs in the supervisor. Invariants: counters
+ * only grow; a worker message is validated whole before anything is added;
+ * every label value is escaped as the text format requires.
+ */
+#include "metrics.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "health_policy.h"
+#include "proxy_plan.h"
+
+struct mcount {
+	char *model;
+	char *deployment;
+	const char *route; /* static: proxy_route_name() or METRICS_NONE */
+	unsigned status;   /* class 1..5 */
+	uint64_t count;
+};
+
+struct mlatency {
+	char *model;
+	struct histogram_total h[IPC_LATENCY__COUNT];
+};
+
+struct metrics {
+	struct mcount *counts;
+	size_t n_counts, cap_counts;
+	struct mlatency *latency;
+	size_t n_latency, cap_latency;
+	uint64_t log_dropped;
+};
+
+struct metrics *metrics_new(void)
+{
+	return calloc(1, sizeof(struct metrics));
+}
+
+void metrics_free(struct metrics *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->n_counts; i++) {
+		free(m->counts[i].model);
+		free(m->counts[i].deployment);
+	}
+	for (size_t i = 0; i < m->n_latency; i++)
+		free(m->latency[i].model);
+	free(m->counts);
+	free(m->latency);
+	free(m);
+}
+
+static bool entry_valid(const struct config *c, const struct ipc_request_count *e)
+{
+	return (e->group == IPC_NONE || e->group < c->n_groups) &&
+	       (e->deployment == IPC_NONE || e->deployment < c->n_deployments) &&
+	       (e->route == IPC_ROUTE_NONE || e->route < PROXY_ROUTE__COUNT) && e->status >= 1 &&
+	       e->status <= 5 && e->reserved == 0;
+}
+
+static const char *model_of(const struct config *c, uint32_t group)
+{
+	return group == IPC_NONE ? METRICS_UNKNOWN_MODEL : c->groups[group].name;
+}
+
+static struct mcount *find_count(struct metrics *m, const char *model, const char *deployment,
+                                 const char *route, unsigned status)
+{
+	struct mcount *e;
+
+	for (size_t i = 0; i < m->n_counts; i++) {
+		e = &m->counts[i];
+		if (e->status == status && e->route == route && strcmp(e->model, model) == 0 &&
+		    strcmp(e->deployment, deployment) == 0)
+			return e;
+	}
+	if (m->n_counts == m->cap_counts) {
+		size_t cap = m->cap_counts ? 2 * m->cap_counts : 32;
+		struct mcount *n = realloc(m->counts, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		m->counts = n;
+		m->cap_counts = cap;
+	}
+	e = &m->counts[m->n_counts];
+	*e = (struct mcount){.route = route, .status = status};
+	e->model = strdup(model);
+	e->deployment = strdup(deployment);
+	if (!e->model || !e->deployment) {
+		free(e->model);
+		free(e->deployment);
+		return NULL;
+	}
+	m->n_counts++;
+	return e;
+}
+
+int metrics_add_requests(struct metrics *m, const struct config *c, const struct ipc_requests *msg)
+{
+	if (msg->n > IPC_REQUEST_COUNTS)
+		return -EINVAL;
+	for (uint32_t i = 0; i < msg->n; i++)
+		if (!entry_valid(c, &msg->counts[i]))
+			return -EINVAL;
+	m->log_dropped += msg->log_dropped;
+	for (uint32_t i = 0; i < msg->n; i++) {
+		const struct ipc_request_count *e = &msg->counts[i];
+		struct mcount *t = find_count(
+		        m, model_of(c, e->group),
+		        e->deployment == IPC_NONE ? METRICS_NONE : c->deployments[e->deployment].id,
+		        e->route == IPC_ROUTE_NONE ? METRICS_NONE
+		                                   : proxy_route_name((enum proxy_route)e->route),
+		        e->status);
+
+		if (t)
+			t->count += e->count;
+	}
+	return 0;
+}
+
+static struct mlatency *find_latency(struct metrics *m, const char *model)
+{
+	struct mlatency *e;
+
+	for (size_t i = 0; i < m->n_latency; i++)
+		if (strcmp(m->latency[i].model, model) == 0)
+			return &m->latency[i];
+	if (m->n_latency == m->cap_latency) {
+		size_t cap = m->cap_latency ? 2 * m->cap_latency : 8;
+		struct mlatency *n = realloc(m->latency, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		m->latency = n;
+		m->cap_latency = cap;
+	}
+	e = &m->latency[m->n_latency];
+	memset(e, 0, sizeof(*e));
+	e->model = strdup(model);
+	if (!e->model)
+		return NULL;
+	m->n_latency++;
+	return e;
+}
+
+int metrics_add_latency(struct metrics *m, const struct config *c, const struct ipc_latency *msg)
+{
+	struct mlatency *e;
+
+	if ((msg->group != IPC_NONE && msg->group >= c->n_groups) || msg->reserved != 0)
+		return -EINVAL;
+	e = find_latency(m, model_of(c, msg->group));
+	if (!e)
+		return 0;
+	for (int k = 0; k < IPC_LATENCY__COUNT; k++)
+		histogram_merge(&e->h[k], &msg->latency[k]);
+	return 0;
+}
+
+/* A label value, escaped: backslash, double quote and line feed. */
+static void label(FILE *out, const char *value)
+{
+	fputc('"', out);
+	for (const char *p = value; *p; p++) {
+		if (*p == '\\' || *p == '"')
+			fputc('\\', out), fputc(*p, out);
+		else if (*p == '\n')
+			fputs("\\n", out);
+		else
+			fputc(*p, out);
+	}
+	fputc('"', out);
+}
+
+static void family(FILE *out, const char *name, const char *type, const char *help)
+{
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void render_histograms(FILE *out, const struct metrics *m, int kind, const char *name,
+                              const char *help)
+{
+	family(out, name, "histogram", help);
+	for (size_t i = 0; i < m->n_latency; i++) {
+		const struct histogram_total *h = &m->latency[i].h[kind];
+		uint64_t cumulative = 0;
+
+		if (h->count == 0)
+			continue;
+		for (unsigned b = 0; b < HISTOGRAM_BUCKETS; b++) {
+			cumulative += h->buckets[b];
+			fprintf(out, "%s_bucket{model=", name);
+			label(out, m->latency[i].model);
+			if (b < HISTOGRAM_BOUNDS)
+				fprintf(out, ",le=\"%g\"} %llu\n",
+				        (double)histogram_bounds_us[b] / 1e6,
+				        (unsigned long long)cumulative);
+			else
+				fprintf(out, ",le=\"+Inf\"} %llu\n",
+				        (unsigned long long)cumulative);
+		}
+		fprintf(out, "%s_sum{model=", name);
+		label(out, m->latency[i].model);
+		fprintf(out, "} %.6f\n", (double)h->sum_us / 1e6);
+		fprintf(out, "%s_count{model=", name);
+		label(out, m->latency[i].model);
+		fprintf(out, "} %llu\n", (unsigned long long)h->count);
+	}
+}
+
+void metrics_render(FILE *out, const struct metrics *m, const struct metrics_view *v)
+{
+	family(out, "llmgate_build_info", "gauge", "Version of the running llmgated (always 1).");
+	fprintf(out, "llmgate_build_info{version=");
+	label(out, v->version);
+	fprintf(out, "} 1\n");
+	family(out, "llmgate_start_time_seconds", "gauge",
+	       "Unix time the daemon started, in seconds.");
+	fprintf(out, "llmgate_start_time_seconds %.3f\n", v->start_time_seconds);
+	family(out, "llmgate_generation", "gauge",
+	       "The serving worker generation (grows with every successful reload).");
+	fprintf(out, "llmgate_generation %u\n", v->generation);
+
+	family(out, "llmgate_workers", "gauge", "Worker processes by state.");
+	for (int s = 0; s < WORKER_STATE__COUNT; s++)
+		fprintf(out, "llmgate_workers{state=\"%s\"} %llu\n",
+		        worker_state_name((enum worker_state)s), (unsigned long long)v->workers[s]);
+	family(out, "llmgate_worker_restarts_total", "counter",
+	       "Workers respawned after they died unexpectedly.");
+	fprintf(out, "llmgate_worker_restarts_total %llu\n", (unsigned long long)v->restarts);
+
+	family(out, "llmgate_requests_total", "counter",
+	       "Client requests answered, by the model named, the deployment and route that "
+	       "answered, and status class.");
+	for (size_t i = 0; i < m->n_counts; i++) {
+		const struct mcount *e = &m->counts[i];
+
+		fprintf(out, "llmgate_requests_total{model=");
+		label(out, e->model);
+		fprintf(out, ",deployment=");
+		label(out, e->deployment);
+		fprintf(out, ",route=\"%s\",status_class=\"%uxx\"} %llu\n", e->route, e->status,
+		        (unsigned long long)e->count);
+	}
+	render_histograms(out, m, IPC_LATENCY_TOTAL, "llmgate_request_duration_seconds",
+	                  "Time from the complete client request to the response handed to the "
+	                  "connection (streams: to their end).");
+	render_histograms(out, m, IPC_LATENCY_TTFB, "llmgate_upstream_ttfb_seconds",
+	                  "Time from the start of the answering upstream attempt to its response "
+	                  "head.");
+	render_histograms(out, m, IPC_LATENCY_OVERHEAD, "llmgate_overhead_seconds",
+	                  "The gateway's own time per request: total minus the time spent with "
+	                  "upstreams.");
+
+	family(out, "llmgate_backend_attempts_total", "counter",
+	       "Upstream attempts by backend (deployment) and outcome.");
+	for (size_t i = 0; i < v->n_backends; i++)
+		for (int k = 0; k < OUTCOME__COUNT; k++) {
+			fprintf(out, "llmgate_backend_attempts_total{backend=");
+			label(out, v->backends[i].id);
+			fprintf(out, ",group=");
+			label(out, v->backends[i].group);
+			fprintf(out, ",outcome=\"%s\"} %llu\n", outcome_name((enum outcome)k),
+			        (unsigned long long)v->backends[i].by_outcome[k]);
+		}
+	family(out, "llmgate_backend_failures_total", "counter",
+	       "Failed upstream attempts by backend (deployment) and failure class.");
+	for (size_t i = 0; i < v->n_backends; i++)
+		for (int k = OUTCOME_FAILURE_FIRST; k <= OUTCOME_FAILURE_LAST; k++) {
+			fprintf(out, "llmgate_backend_failures_total{backend=");
+			label(out, v->backends[i].id);
+			fprintf(out, ",group=");
+			label(out, v->backends[i].group);
+			fprintf(out, ",class=\"%s\"} %llu\n", outcome_name((enum outcome)k),
+			        (unsigned long long)v->backends[i].by_outcome[k]);
+		}
+
+	family(out, "llmgate_fallback_mode", "gauge",
+	       "Global fallback mode of each primary group: 1 for the current mode.");
+	for (size_t i = 0; i < v->n_groups; i++)
+		for (int k = 0; k < HEALTH_MODE__COUNT; k++) {
+			fprintf(out, "llmgate_fallback_mode{group=");
+			label(out, v->groups[i].name);
+			fprintf(out, ",mode=\"%s\"} %d\n", health_mode_name((enum health_mode)k),
+			        v->groups[i].mode == (unsigned)k);
+		}
+	family(out, "llmgate_fallback_transitions_total", "counter",
+	       "Transitions of the global fallback mode of each primary group.");
+	for (size_t i = 0; i < v->n_groups; i++) {
+		fprintf(out, "llmgate_fallback_transitions_total{group=");
+		label(out, v->groups[i].name);
+		fprintf(out, "} %llu\n", (unsigned long long)v->groups[i].transitions);
+	}
+	family(out, "llmgate_access_log_dropped_total", "counter",
+	       "Access log lines lost (log unwritable or its buffer full).");
+	fprintf(out, "llmgate_access_log_dropped_total %llu\n", (unsigned long long)m->log_dropped);
+}

@@ -1,0 +1,67 @@
+/*
+ * metrics: the supervisor's aggregate of the workers' request statistics
+ * (IPC REQUESTS and LATENCY deltas) and the Prometheus text rendering of
+ * /metrics (issue 8, SPEC 11). Aggregates are keyed by names (model group,
+ * deployment id), not by config indexes, so they survive reloads; a reload
+ * never resets a counter. Label values come only from the config (groups,
+ * deployments), fixed route and status-class names: a client cannot create
+ * a label value (unknown models fold into "(unknown)").
+ *
+ * metrics_render() is pure: it writes the aggregate plus a view of the rest
+ * of the supervisor's state (struct metrics_view, filled by the caller) to a
+ * stdio stream, so it is unit-tested without processes or sockets.
+ */
+#pragma once
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "histogram.h"
+#include "ipc.h"
+#include "outcome.h"
+#include "worker_state.h"
+
+struct config;
+struct metrics;
+
+#define METRICS_UNKNOWN_MODEL "(unknown)"
+#define METRICS_NONE          "(none)"
+
+struct metrics *metrics_new(void);
+void metrics_free(struct metrics *m);
+
+/* Adds a worker's deltas. CONFIG is the sending worker's own config (its
+ * indexes). -EINVAL when an entry names no group, deployment, route or
+ * status class of it (the worker is then not trusted); nothing is added. */
+int metrics_add_requests(struct metrics *m, const struct config *config,
+                         const struct ipc_requests *msg);
+int metrics_add_latency(struct metrics *m, const struct config *config,
+                        const struct ipc_latency *msg);
+
+/* What /metrics shows besides the request statistics. */
+struct metrics_group {
+	const char *name;
+	unsigned mode; /* enum health_mode */
+	uint64_t transitions;
+};
+
+struct metrics_backend {
+	const char *id;
+	const char *group;
+	uint64_t by_outcome[OUTCOME__COUNT]; /* attempts since the daemon started */
+};
+
+struct metrics_view {
+	const char *version;
+	uint32_t generation;       /* the serving one; 0 before the first serves */
+	double start_time_seconds; /* Unix time the daemon started */
+	uint64_t workers[WORKER_STATE__COUNT];
+	uint64_t restarts;                  /* worker respawns after a crash */
+	const struct metrics_group *groups; /* primary groups only */
+	size_t n_groups;
+	const struct metrics_backend *backends;
+	size_t n_backends;
+};
+
+/* Writes the Prometheus text exposition format (version 0.0.4). */
+void metrics_render(FILE *out, const struct metrics *m, const struct metrics_view *view);
