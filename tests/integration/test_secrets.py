@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 
-from conftest import BUILD, LLMGATED, request, wait_for
+from conftest import BUILD, LLMGATED, free_port, request, wait_for
 
 LLMCTL = os.path.join(BUILD, "ctl", "llmgatectl")
 
@@ -83,9 +83,13 @@ def chat(model="gpt-4o", **extra):
     return {"model": model, "messages": [{"role": "user", "content": "hi"}], **extra}
 
 
-def test_no_secret_anywhere(stub_factory, gateway_factory):
+def test_no_secret_anywhere(stub_factory, gateway_factory, workdir):
     openai, azure = stub_factory("openai"), stub_factory("azure")
-    gw = gateway_factory(config(openai, azure), env=SECRETS)
+    admin = free_port()
+    access_log = os.path.join(workdir, "access.log")
+    os.chmod(workdir, 0o777)  # the workers (an unprivileged user when root) create it
+    gw = gateway_factory(config(openai, azure, f"  admin_listen: 127.0.0.1:{admin}\n"
+                                f"  access_log: {access_log}\n"), env=SECRETS)
     seen = []  # (where, text)
 
     # Answers and errors a client can get.
@@ -120,6 +124,9 @@ def test_no_secret_anywhere(stub_factory, gateway_factory):
     assert SECRETS["ENTRA_TOKEN"] in got
 
     # What an operator sees.
+    status, _, data = request(admin, "GET", "/metrics")
+    assert status == 200 and b"llmgate_requests_total" in data
+    seen.append(("/metrics", data.decode(errors="replace")))
     for cmd in ["status", "workers", "backends", "fallback", "version", "help"]:
         for json_out in (False, True):
             r = ctl(gw, cmd, json_out=json_out)
@@ -152,6 +159,10 @@ def test_no_secret_anywhere(stub_factory, gateway_factory):
         logs = f.read()
     assert "debug" in logs.lower() or "<7>" in logs  # the log really was at debug level
     seen.append(("daemon log", logs))
+    with open(access_log) as f:
+        lines = f.read()
+    assert lines.count("\n") >= 15  # one line per request above
+    seen.append(("access log", lines))
     for where, text in seen:
         assert not leaks(text), f"{leaks(text)} leaked in {where}:\n{text[:3000]}"
 
