@@ -64,7 +64,8 @@
  *   body_bytes N        send a body of N filler bytes ('x') with Content-Length N instead of
  *                       the answer (a 2 GB body costs the stub nothing: paced by the peer)
  *   endless             the answer never ends: filler bytes in chunks forever, or for a
- *                       stream, content events forever (no finish chunk, no [DONE])
+ *                       stream, content events forever (no finish chunk, no [DONE]), many
+ *                       events per write unless chunk_delay_ms is set
  *   bad_chunking        a chunked answer that breaks after its first chunk (half the body, or
  *                       the first stream event) with a chunk-size line that is not hexadecimal
  *   Order: delay_ms, then reset, hang, or the answer (headers_then_hang, cut_after apply to it).
