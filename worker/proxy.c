@@ -18,7 +18,12 @@
  * chunks, re-armed on every chunk and stopped while backpressure pauses the
  * transfer, so that a long healthy stream is never cut.
  *
- * Commit: a non-streamed answer is buffered and sent whole. A stream (the
+ * Commit: a non-streamed answer is buffered (up to PROXY_MAX_RESPONSE: past
+ * it the transfer stops and the client gets a 502) and sent whole; a 2xx one
+ * must look like a JSON object, or it is the attempt's failure (an HTML page
+ * from a proxy in front of the upstream, a garbled body): only its first and
+ * last bytes are looked at, as parsing every answer costs more than it
+ * finds. A stream has no size limit, only its idle timeout. A stream (the
  * client asked "stream": true and the upstream answers 2xx text/event-stream)
  * commits at its first byte: the client's response starts then and every
  * upstream read becomes one outgoing chunk, byte for byte. Past the
@@ -111,6 +116,8 @@ struct proxy_call {
 	long idle_ms;    /* stream: between chunks */
 	long status;
 	struct evbuffer *body; /* non-streamed answer */
+	char body_first;       /* its first and last bytes other than JSON white space */
+	char body_last;
 	char content_type[128];
 	struct retry_headers retry;
 	long retry_after_ms; /* -1: not asked */
@@ -364,6 +371,25 @@ static void commit_stream(struct proxy_call *call, long status)
 		pause_transfer(call); /* the client is gone: on_abort follows */
 }
 
+static bool is_json_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Notes the ends of a non-streamed body as it arrives (see the top). */
+static void note_body_ends(struct proxy_call *call, const char *data, size_t len)
+{
+	for (size_t i = 0; !call->body_first && i < len; i++)
+		if (!is_json_space(data[i]))
+			call->body_first = data[i];
+	for (size_t i = len; i > 0; i--) {
+		if (!is_json_space(data[i - 1])) {
+			call->body_last = data[i - 1];
+			break;
+		}
+	}
+}
+
 static void on_data(void *ctx, long status, const char *data, size_t len)
 {
 	struct proxy_call *call = ctx;
@@ -394,10 +420,13 @@ static void on_data(void *ctx, long status, const char *data, size_t len)
 		record(call, outcome_from_status(status, call->dep->provider == PROVIDER_AZURE));
 		log_warning("upstream '%s': response over %d bytes, refused", call->dep->id,
 		            PROXY_MAX_RESPONSE);
-		reply_error(call, 502, "upstream_error", "response_too_large",
-		            "the upstream response of deployment '%s' is too large", call->dep->id);
+		reply_error(
+		        call, 502, "upstream_error", "response_too_large",
+		        "the upstream response of deployment '%s' is over the limit of %d bytes",
+		        call->dep->id, PROXY_MAX_RESPONSE);
 		return;
 	}
+	note_body_ends(call, data, len);
 	evbuffer_add(call->body, data, len);
 }
 
@@ -598,6 +627,17 @@ static void on_done(void *ctx, enum upstream_result result, long status, const c
 
 	enum outcome outcome = outcome_from_status(status, azure);
 
+	if (status >= 200 && status < 300 && (call->body_first != '{' || call->body_last != '}')) {
+		char detail[256];
+
+		record(call, OUTCOME_5XX);
+		snprintf(detail, sizeof(detail),
+		         "%ld with a body that is not a JSON object (%zu bytes of '%s')", status,
+		         evbuffer_get_length(call->body),
+		         call->content_type[0] ? call->content_type : "no content type");
+		attempt_failed(call, OUTCOME_5XX, "invalid response", detail, -1);
+		return;
+	}
 	record(call, outcome);
 	if (proxy_failure_of(outcome) == PROXY_FAILURE_NONE) {
 		add_route_headers(call, call->dep, proxy_plan_current(&call->plan)->route);
@@ -713,6 +753,7 @@ static int start_attempt(struct proxy_call *call)
 	call->retry_after_ms = -1;
 	call->retry_precise = false;
 	call->content_type[0] = '\0';
+	call->body_first = call->body_last = '\0';
 	memset(&call->retry, 0, sizeof(call->retry));
 	evbuffer_drain(call->body, evbuffer_get_length(call->body));
 
@@ -786,7 +827,8 @@ static json_t *parse_request(struct proxy *proxy, struct http_exchange *ex,
 	json_t *root = NULL;
 
 	if (req->body_len)
-		root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+		root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+		                  &jerr);
 	if (!root || !json_is_object(root)) {
 		api_error_send(ex, 400, "invalid_request_error", "invalid_json",
 		               "the request body is not a JSON object%s%s", root ? "" : ": ",
@@ -794,8 +836,18 @@ static json_t *parse_request(struct proxy *proxy, struct http_exchange *ex,
 		json_decref(root);
 		return NULL;
 	}
-	if (!*model)
-		*model = json_string_value(json_object_get(root, "model"));
+	if (!*model) {
+		const json_t *value = json_object_get(root, "model");
+
+		*model = json_string_value(value);
+		if (*model && strlen(*model) != json_string_length(value)) {
+			/* valid JSON ("\u0000" is), but no name of ours */
+			api_error_send(ex, 400, "invalid_request_error", "invalid_model",
+			               "the request's 'model' contains a NUL character");
+			json_decref(root);
+			return NULL;
+		}
+	}
 	if (!*model || !(*model)[0]) {
 		api_error_send(ex, 400, "invalid_request_error", "missing_model",
 		               "the request has no 'model'");
