@@ -23,9 +23,10 @@ with one deployment: three attempts, then one OpenAI-shaped error):
   invalid JSON, HTML 200   502 upstream_unavailable, 'invalid response' x3:
                            never passed on as a 200 (SPEC 4: never an HTML page)
 Client side:
-  slowloris headers        408 request_timeout after the 5 s header timeout
-  slow body                a dripped body is served once complete (the body
-                           timeout itself is 30 s: see test_slow_body)
+  slowloris headers        408 request_timeout after llmgate.header_timeout
+                           (default 5 s; 1 s here); a silent one: closed
+  slow body                served if whole within llmgate.body_timeout
+                           (default 30 s; 1 s here), else 408 request_timeout
   body over the limit      413 request_too_large (Content-Length, chunked)
   pipelined requests       answered in order
   half-closed socket       the request is still answered, then the close
@@ -61,7 +62,7 @@ TIMEOUT = "500ms"  # litellm_settings.request_timeout: attempt timeout and strea
 MAX_RESPONSE = 64 * 1024 * 1024  # PROXY_MAX_RESPONSE in worker/proxy.c
 
 
-def fault_config(base, healthy_base, extra="", timeout=TIMEOUT):
+def fault_config(base, healthy_base, extra="", timeout=TIMEOUT, llmgate=""):
     """gpt-4o on BASE (the faulty upstream), healthy on a working stub."""
     return f"""
 model_list:
@@ -86,7 +87,7 @@ llmgate:
   control_socket: @DIR@/control.sock
   workers: 1
   drain_timeout: 5s
-{extra}"""
+{llmgate}{extra}"""
 
 
 class Faulty:
@@ -107,9 +108,9 @@ class Faulty:
 
 @pytest.fixture
 def faulty(stub, gateway_factory):
-    def make(base=None, extra="", timeout=TIMEOUT):
+    def make(base=None, extra="", timeout=TIMEOUT, llmgate=""):
         return Faulty(gateway_factory(fault_config(base or stub.base + "/v1", stub.base, extra,
-                                                   timeout)))
+                                                   timeout, llmgate)))
     return make
 
 
@@ -340,17 +341,20 @@ def test_upstream_200_not_json(faulty, fault):
 
 # --- client side ------------------------------------------------------------
 
+CLIENT_TIMEOUT_S = 1.0  # llmgate.header_timeout and body_timeout in these tests
+
+
 def test_slowloris_headers_get_408(faulty):
-    h = faulty()
+    h = faulty(llmgate="  header_timeout: 1s\n")
     # a connection that never sends a byte: closed quietly after the same time
-    silent = socket.create_connection(("127.0.0.1", h.port), timeout=HEADER_TIMEOUT_S + 5)
-    s, f = connect(h.port, timeout=HEADER_TIMEOUT_S + 5)
+    silent = socket.create_connection(("127.0.0.1", h.port), timeout=CLIENT_TIMEOUT_S + 5)
+    s, f = connect(h.port, timeout=CLIENT_TIMEOUT_S + 5)
     started = time.monotonic()
     s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\n")
     sel = selectors.DefaultSelector()
     sel.register(s, selectors.EVENT_READ)
-    for i in range(int(HEADER_TIMEOUT_S * 4) + 8):  # a header line every 250 ms
-        if sel.select(timeout=0.25):
+    for i in range(int(CLIENT_TIMEOUT_S * 10) + 20):  # a header line every 100 ms
+        if sel.select(timeout=0.1):
             break
         s.sendall(b"X-Slow-%d: a\r\n" % i)
     took = time.monotonic() - started
@@ -360,31 +364,55 @@ def test_slowloris_headers_get_408(faulty):
     s.close()
     print(f"\nslow head cut off after {took:.2f} s")
     assert got.status == 408
-    assert error_of(got.body)["code"] == "request_timeout"
-    assert HEADER_TIMEOUT_S - 0.5 < took < HEADER_TIMEOUT_S + 2
+    assert error_of(got.body) == {"message": "the request head took too long",
+                                  "type": "invalid_request_error", "param": None,
+                                  "code": "request_timeout"}
+    assert CLIENT_TIMEOUT_S - 0.2 < took < CLIENT_TIMEOUT_S + 2
 
     assert silent.recv(100) == b""
-    assert time.monotonic() - started < HEADER_TIMEOUT_S + 2
+    assert time.monotonic() - started < CLIENT_TIMEOUT_S + 2
     silent.close()
     h.survived()
 
 
 def test_slow_body(faulty, stub):
-    """A body dripped a few bytes at a time is served once complete. (The body
-    timeout, HTTP_SERVER_BODY_TIMEOUT_MS, is 30 s: too long for this suite.)"""
-    h = faulty()
+    """A body dripped a few bytes at a time is served once complete, if it
+    completes within the body timeout; past it, 408."""
+    h = faulty(llmgate="  body_timeout: 1s\n")
     body = json.dumps(CHAT).encode()
+    head = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body))
     s, f = connect(h.port)
-    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\n"
-              b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body))
-    for i in range(0, len(body), 4):
-        s.sendall(body[i:i + 4])
+    s.sendall(head)
+    for i in range(0, len(body), 8):  # about half a second
+        s.sendall(body[i:i + 8])
         time.sleep(0.05)
     r = read_response(f)
     f.close()
     s.close()
     assert r.status == 200, r.body
     assert json.loads(stub.requests()[-1]["body"])["messages"] == CHAT["messages"]
+
+    s, f = connect(h.port)
+    s.sendall(head)
+    started = time.monotonic()
+    sel = selectors.DefaultSelector()
+    sel.register(s, selectors.EVENT_READ)
+    for i in range(len(body) - 1):  # a byte every 100 ms: never in time
+        if sel.select(timeout=0.1):
+            break
+        s.sendall(body[i:i + 1])
+    took = time.monotonic() - started
+    sel.close()
+    r = read_response(f)
+    f.close()
+    s.close()
+    assert r.status == 408, r.body
+    assert error_of(r.body) == {"message": "the request body took too long",
+                                "type": "invalid_request_error", "param": None,
+                                "code": "request_timeout"}
+    assert CLIENT_TIMEOUT_S - 0.2 < took < CLIENT_TIMEOUT_S + 2
+    assert len(stub.requests()) == 1
     h.survived()
 
 
