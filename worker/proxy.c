@@ -88,6 +88,7 @@ struct kept_answer {
 	struct retry_headers retry;
 	const struct deployment *dep;
 	enum proxy_route route;
+	bool json; /* its body looks like a JSON object */
 };
 
 struct proxy_call {
@@ -461,17 +462,46 @@ static void fail_stream(struct proxy_call *call, const char *code, const char *f
 
 static int start_attempt(struct proxy_call *call);
 
+/* Sends an upstream's answer as it came, except an error whose body is not
+ * JSON (a proxy's HTML page, the 404 page of a wrong api_base): the client
+ * gets our OpenAI-shaped error with its status instead, never an HTML page
+ * (SPEC 4). Ends the call. */
+static void send_answer(struct proxy_call *call, long status, const struct deployment *dep,
+                        enum proxy_route route, const struct retry_headers *retry,
+                        const char *content_type, struct evbuffer *body, bool json)
+{
+	add_route_headers(call, dep, route);
+	if (status >= 400)
+		add_retry_headers(call, retry);
+	if (status >= 400 && !json) {
+		log_warning("upstream '%s': %ld with a body that is not JSON ('%s'), replaced",
+		            dep->id, status, content_type[0] ? content_type : "no content type");
+		api_error_send(
+		        call->ex, (int)status, "upstream_error", "invalid_response",
+		        "deployment '%s' answered %ld with a body that is not JSON (%zu bytes "
+		        "of '%s')",
+		        dep->id, status, evbuffer_get_length(body),
+		        content_type[0] ? content_type : "no content type");
+	} else {
+		http_exchange_send_buffer(call->ex, (int)status,
+		                          content_type[0] ? content_type : "application/json",
+		                          body);
+	}
+	call->ex = NULL;
+	call_free(call);
+}
+
+static bool body_is_json_object(const struct proxy_call *call)
+{
+	return call->body_first == '{' && call->body_last == '}';
+}
+
 static void send_kept(struct proxy_call *call)
 {
 	struct kept_answer *k = &call->kept;
 
-	add_route_headers(call, k->dep, k->route);
-	add_retry_headers(call, &k->retry);
-	http_exchange_send_buffer(call->ex, (int)k->status,
-	                          k->content_type[0] ? k->content_type : "application/json",
-	                          k->body);
-	call->ex = NULL;
-	call_free(call);
+	send_answer(call, k->status, k->dep, k->route, &k->retry, k->content_type, k->body,
+	            k->json);
 }
 
 /* No attempt is left: the client gets the best we have. */
@@ -579,6 +609,7 @@ static void keep_answer(struct proxy_call *call, long status)
 	k->retry = call->retry;
 	k->dep = call->dep;
 	k->route = proxy_plan_current(&call->plan)->route;
+	k->json = body_is_json_object(call);
 }
 
 static void on_done(void *ctx, enum upstream_result result, long status, const char *error)
@@ -627,7 +658,7 @@ static void on_done(void *ctx, enum upstream_result result, long status, const c
 
 	enum outcome outcome = outcome_from_status(status, azure);
 
-	if (status >= 200 && status < 300 && (call->body_first != '{' || call->body_last != '}')) {
+	if (status >= 200 && status < 300 && !body_is_json_object(call)) {
 		char detail[256];
 
 		record(call, OUTCOME_5XX);
@@ -640,18 +671,12 @@ static void on_done(void *ctx, enum upstream_result result, long status, const c
 	}
 	record(call, outcome);
 	if (proxy_failure_of(outcome) == PROXY_FAILURE_NONE) {
-		add_route_headers(call, call->dep, proxy_plan_current(&call->plan)->route);
-		if (status >= 400)
-			add_retry_headers(call, &call->retry);
-		else if (call->attempts > 1)
+		if (status < 400 && call->attempts > 1)
 			log_info("request %s: deployment '%s' answered after %d attempts (%s)",
 			         call->id, call->dep->id, call->attempts, call->tried);
-		http_exchange_send_buffer(call->ex, (int)status,
-		                          call->content_type[0] ? call->content_type
-		                                                : "application/json",
-		                          call->body);
-		call->ex = NULL;
-		call_free(call);
+		send_answer(call, status, call->dep, proxy_plan_current(&call->plan)->route,
+		            &call->retry, call->content_type, call->body,
+		            body_is_json_object(call));
 		return;
 	}
 	if (status < 500)
