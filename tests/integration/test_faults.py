@@ -22,6 +22,8 @@ with one deployment: three attempts, then one OpenAI-shaped error):
                            is cut by the idle timeout with an SSE error event
   invalid JSON, HTML 200   502 upstream_unavailable, 'invalid response' x3:
                            never passed on as a 200 (SPEC 4: never an HTML page)
+  4xx with an HTML body    its status, with our error (invalid_response)
+                           instead of the page
 Client side:
   slowloris headers        408 request_timeout after llmgate.header_timeout
                            (default 5 s; 1 s here); a silent one: closed
@@ -336,6 +338,24 @@ def test_upstream_stream_stalls(faulty):
 def test_upstream_200_not_json(faulty, fault):
     h = faulty()
     assert_error(post(h.port, dict(CHAT, x_stub=fault)), 502, unavailable("invalid response"))
+    h.survived()
+
+
+HTML_PAGE = "<html><body><h1>404 Not Found</h1><hr>nginx</body></html>"
+
+
+@pytest.mark.parametrize("status", [404, 429])
+def test_upstream_error_with_an_html_body(faulty, status):
+    """An upstream error passed on (404 at once; 429 after the retries, as the
+    best answer there was) keeps its status, but never its HTML page."""
+    h = faulty()
+    r = post(h.port, dict(CHAT, x_stub={"status": status, "body": HTML_PAGE,
+                                        "content_type": "text/html"}))
+    assert_error(r, status, {
+        "message": f"deployment '{DEP}' answered {status} with a body that is not JSON "
+                   f"({len(HTML_PAGE)} bytes of 'text/html')",
+        "type": "upstream_error", "param": None, "code": "invalid_response"})
+    assert r.headers["x-llmgate-attempts"] == ("1" if status == 404 else "3")
     h.survived()
 
 
