@@ -20,8 +20,9 @@ char *api_error_json(const char *type, const char *code, const char *fmt, va_lis
 	char message[1024];
 	json_t *body;
 	char *text;
+	int n;
 
-	int n = vsnprintf(message, sizeof(message), fmt, ap);
+	n = vsnprintf(message, sizeof(message), fmt, ap);
 
 	if (n >= (int)sizeof(message)) {
 		/* cut short: do not leave half a UTF-8 character, jansson refuses it */
@@ -39,6 +40,15 @@ char *api_error_json(const char *type, const char *code, const char *fmt, va_lis
 	}
 	body = json_pack("{s:{s:s, s:s, s:n, s:s?}}", "error", "message", message, "type", type,
 	                 "param", "code", code);
+	if (!body) {
+		/* a string from outside (an upstream's header) that is not UTF-8: show
+		 * its bytes as '?' rather than lose the whole message */
+		for (char *p = message; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+		body = json_pack("{s:{s:s, s:s, s:n, s:s?}}", "error", "message", message, "type",
+		                 type, "param", "code", code);
+	}
 	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	return text ? text : fallback;
