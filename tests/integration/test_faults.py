@@ -362,6 +362,19 @@ def test_upstream_error_with_an_html_body(faulty, status):
     h.survived()
 
 
+def test_upstream_error_with_a_content_type_not_utf8(stub, stub_factory, gateway_factory):
+    """The upstream's Content-Type goes into our error message: bytes that are
+    not UTF-8 show as '?', the message is not lost (it was 'internal error')."""
+    bad = stub_factory("bad", ["--content-type", "text/html; charset=\udcff"])
+    h = Faulty(gateway_factory(fault_config(bad.base + "/v1", stub.base)))
+    r = post(h.port, dict(CHAT, x_stub={"status": 404, "body": HTML_PAGE}))
+    assert_error(r, 404, {
+        "message": f"deployment '{DEP}' answered 404 with a body that is not JSON "
+                   f"({len(HTML_PAGE)} bytes of 'text/html; charset=?')",
+        "type": "upstream_error", "param": None, "code": "invalid_response"})
+    h.survived()
+
+
 # --- client side ------------------------------------------------------------
 
 CLIENT_TIMEOUT_S = 1.0  # llmgate.header_timeout and body_timeout in these tests
