@@ -658,6 +658,14 @@ static void on_done(void *ctx, enum upstream_result result, long status, const c
 
 	enum outcome outcome = outcome_from_status(status, azure);
 
+	if (status >= 300 && status < 400) {
+		/* a redirect (an http api_base moved to https...): we do not follow it,
+		 * and the client cannot, without the location we do not pass on */
+		record(call, OUTCOME_5XX);
+		snprintf(what, sizeof(what), "%ld", status);
+		attempt_failed(call, OUTCOME_5XX, what, "a redirect, not followed", -1);
+		return;
+	}
 	if (status >= 200 && status < 300 && !body_is_json_object(call)) {
 		char detail[256];
 
