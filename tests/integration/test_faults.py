@@ -24,6 +24,7 @@ with one deployment: three attempts, then one OpenAI-shaped error):
                            never passed on as a 200 (SPEC 4: never an HTML page)
   4xx with an HTML body    its status, with our error (invalid_response)
                            instead of the page
+  3xx redirect             502 upstream_unavailable, '301' x3 (not followed)
 Client side:
   slowloris headers        408 request_timeout after llmgate.header_timeout
                            (default 5 s; 1 s here); a silent one: closed
@@ -341,6 +342,15 @@ def test_upstream_stream_stalls(faulty):
 def test_upstream_200_not_json(faulty, fault):
     h = faulty()
     assert_error(post(h.port, dict(CHAT, x_stub=fault)), 502, unavailable("invalid response"))
+    h.survived()
+
+
+@pytest.mark.parametrize("status", [301, 307])
+def test_upstream_redirect(faulty, status):
+    """Not followed, and not passed on without its location: a failed attempt."""
+    h = faulty()
+    assert_error(post(h.port, dict(CHAT, x_stub={"status": status})), 502,
+                 unavailable(str(status)))
     h.survived()
 
 
