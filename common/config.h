@@ -117,6 +117,9 @@ struct config {
 	long drain_timeout_ms; /* default 30000 */
 	char *access_log;      /* NULL = off (default), "stderr" or a path */
 	bool core_dumps;       /* default false: PR_SET_DUMPABLE 0 */
+
+	long header_timeout_ms; /* a client's request head; default 5000 */
+	long body_timeout_ms;   /* a client's request body; default 30000 */
 	struct fallback_policy fallback;
 };
 

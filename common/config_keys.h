@@ -300,6 +300,9 @@
 	X(llmgate, access_log, STRING, NULL, "off (unset), stderr, or a file path")                        \
 	X(llmgate, core_dumps, BOOL, "false",                                                              \
 	  "allow core dumps (they may hold API keys); off: processes are not dumpable")                    \
+	X(llmgate, header_timeout, DURATION, "5s",                                                         \
+	  "a client's whole request head, from its first byte")                                            \
+	X(llmgate, body_timeout, DURATION, "30s", "a client's whole request body, after its head")         \
 	X(llmgate, fallback, MAPPING, NULL, "the global direct-Azure fallback policy")                     \
                                                                                                            \
 	X(fallback, mode, STRING, "auto", "auto, on (forced) or off (never)")                              \
