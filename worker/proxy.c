@@ -47,6 +47,7 @@
 #include "api_error.h"
 #include "config.h"
 #include "http_server.h"
+#include "ingress.h"
 #include "log.h"
 #include "outcome.h"
 #include "proxy_plan.h"
@@ -782,24 +783,19 @@ static json_t *parse_request(struct proxy *proxy, struct http_exchange *ex,
                              const struct http_request *req, const char **model,
                              const struct group **ret_group)
 {
-	json_error_t jerr;
-	json_t *root = NULL;
+	json_t *root;
+	char why[JSON_ERROR_TEXT_LENGTH + 8];
+	int r = ingress_parse_body(req->body, req->body_len, *model, &root, model, why,
+	                           sizeof(why));
 
-	if (req->body_len)
-		root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root || !json_is_object(root)) {
+	if (r == -EBADMSG) {
 		api_error_send(ex, 400, "invalid_request_error", "invalid_json",
-		               "the request body is not a JSON object%s%s", root ? "" : ": ",
-		               root ? "" : (req->body_len ? jerr.text : "empty body"));
-		json_decref(root);
+		               "the request body is not a JSON object%s", why);
 		return NULL;
 	}
-	if (!*model)
-		*model = json_string_value(json_object_get(root, "model"));
-	if (!*model || !(*model)[0]) {
+	if (r < 0) {
 		api_error_send(ex, 400, "invalid_request_error", "missing_model",
 		               "the request has no 'model'");
-		json_decref(root);
 		return NULL;
 	}
 	*ret_group = config_find_group(proxy->config, *model);
