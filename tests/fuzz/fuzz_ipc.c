@@ -3,7 +3,7 @@
  * goes through ipc_decode() and then through what its receiver does with the
  * payload's fields: the supervisor checks a REPORT against its config
  * (health_report_delta(), tests/fixtures/full.yaml) and adds it to a health
- * window; a worker applies a MODE to its route_state. A compromised worker
+ * window; a worker applies a MODE to its route_state and a LOG_LEVEL. A compromised worker
  * must not take the supervisor down, whatever it sends.
  *
  * The input is a sequence of messages, each preceded by its length as two
@@ -17,6 +17,7 @@
 #include "fuzz.h"
 #include "health_policy.h"
 #include "ipc.h"
+#include "log.h"
 
 static struct config *config;
 
@@ -60,6 +61,15 @@ static void worker_side(const struct ipc_header *h, const void *payload, struct 
 			(void)route_state_mode(rs, mode.group);
 			(void)route_state_take_probe(rs, mode.group);
 		}
+	} else if (h->type == IPC_LOG_LEVEL) {
+		struct ipc_log_level level;
+		int before = log_get_level();
+
+		memcpy(&level, payload, sizeof(level));
+		log_set_level(level.level);
+		if (log_level_name(log_get_level()) == NULL)
+			abort();
+		log_set_level(before);
 	}
 }
 

@@ -14,13 +14,12 @@ import glob
 import http.client
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
 import tempfile
 import time
-
-import shlex
 
 import pytest
 
