@@ -3,9 +3,12 @@
  */
 #include "health_policy.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "ipc.h"
 
 static const char *const mode_names[HEALTH_MODE__COUNT] = {
         [HEALTH_NORMAL] = "normal",
@@ -24,6 +27,22 @@ void health_counts_add(struct health_counts *to, const struct health_counts *del
 	to->failures += delta->failures;
 	for (int i = 0; i < OUTCOME__COUNT; i++)
 		to->by_outcome[i] += delta->by_outcome[i];
+}
+
+int health_report_delta(const struct ipc_report *r, size_t n_backends,
+                        struct health_counts *ret_delta)
+{
+	memset(ret_delta, 0, sizeof(*ret_delta));
+	if (r->backend >= n_backends || r->probe > IPC_PROBE_FAILURE)
+		return -EINVAL;
+	for (int i = 0; i < OUTCOME__COUNT; i++) {
+		ret_delta->by_outcome[i] = r->counts[i];
+		if (i == OUTCOME_SUCCESS || outcome_is_failure((enum outcome)i))
+			ret_delta->requests += r->counts[i];
+		if (outcome_is_failure((enum outcome)i))
+			ret_delta->failures += r->counts[i];
+	}
+	return r->trailing > ret_delta->failures ? -EINVAL : 0;
 }
 
 void health_window_init(struct health_window *w, long window_ms)

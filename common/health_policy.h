@@ -43,6 +43,17 @@ struct health_counts {
 
 void health_counts_add(struct health_counts *to, const struct health_counts *delta);
 
+struct ipc_report;
+
+/*
+ * Checks a worker's REPORT against a config of N_BACKENDS deployments (a
+ * worker is never trusted) and converts its counts into *RET_DELTA. Returns
+ * 0, or -EINVAL when it names no backend, an unknown probe result or more
+ * trailing failures than failures; *RET_DELTA is then unusable.
+ */
+int health_report_delta(const struct ipc_report *r, size_t n_backends,
+                        struct health_counts *ret_delta);
+
 /* A sliding window of 1/HEALTH_WINDOW_BUCKETS of window_ms per bucket. */
 #define HEALTH_WINDOW_BUCKETS 10
 

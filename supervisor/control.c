@@ -28,6 +28,7 @@
 
 #include "build_config.h"
 #include "control_commands.h"
+#include "control_parse.h"
 #include "log.h"
 #include "status.h"
 #include "supervisor_int.h"
@@ -55,13 +56,6 @@ struct control_client {
 	bool waiting; /* a reload answer is due before the next request */
 	bool closing; /* close once the output is flushed */
 	struct control_client *next;
-};
-
-enum control_command {
-#define CONTROL_ENUM(name, mutating, args, help) CONTROL_CMD_##name,
-	CONTROL_COMMANDS(CONTROL_ENUM)
-#undef CONTROL_ENUM
-	        CONTROL_CMD__COUNT,
 };
 
 static const struct {
@@ -214,51 +208,26 @@ static json_t *run_help(void)
 static json_t *handle_request(struct control_client *client, const char *line, size_t len)
 {
 	struct supervisor *sup = client->control->sup;
-	json_error_t jerr;
-	json_t *request = json_loadb(line, len, 0, &jerr), *args, *reply;
-	const char *name;
-	char cmd[32];
-	int which = -1;
+	struct control_request req;
+	json_t *args, *reply;
+	char why[512];
 
-	if (!request || !json_is_object(request)) {
-		json_decref(request);
-		return reply_error("the request is not a JSON object: %s",
-		                   request ? "wrong type" : jerr.text);
-	}
-	name = json_string_value(json_object_get(request, "command"));
-	args = json_object_get(request, "args");
-	if (!name || strlen(name) >= sizeof(cmd) || (args && !json_is_array(args))) {
-		json_decref(request);
-		return reply_error("a request is {\"command\": NAME, \"args\": [...]}");
-	}
-	snprintf(cmd, sizeof(cmd), "%s", name);
-	for (char *p = cmd; *p; p++)
-		if (*p == '-')
-			*p = '_';
-	for (int i = 0; i < CONTROL_CMD__COUNT; i++)
-		if (strcmp(cmd, commands[i].name) == 0)
-			which = i;
-	if (which < 0) {
-		reply = reply_error("unknown command '%s' (try 'help')", name);
-		json_decref(request);
-		return reply;
-	}
-	/* `fallback` without an argument only reads. */
-	bool mutating = commands[which].mutating &&
-	                !(which == CONTROL_CMD_fallback && json_array_size(args) == 0);
-	if (mutating && !peer_may_mutate(client)) {
+	if (control_parse(line, len, &req, why, sizeof(why)) < 0)
+		return reply_error("%s", why);
+	args = req.args;
+	if (req.mutating && !peer_may_mutate(client)) {
 		log_warning("control: uid %u (pid %d) refused '%s': not root or the daemon's user",
-		            (unsigned)client->cred.uid, (int)client->cred.pid, name);
+		            (unsigned)client->cred.uid, (int)client->cred.pid, req.name);
 		reply = reply_error("permission denied: '%s' needs root or the daemon's user",
-		                    name);
-		json_decref(request);
+		                    req.name);
+		control_request_clear(&req);
 		return reply;
 	}
-	if (mutating)
-		log_info("control: '%s' from uid %u (pid %d)", name, (unsigned)client->cred.uid,
+	if (req.mutating)
+		log_info("control: '%s' from uid %u (pid %d)", req.name, (unsigned)client->cred.uid,
 		         (int)client->cred.pid);
 
-	switch ((enum control_command)which) {
+	switch (req.command) {
 	case CONTROL_CMD_status:
 		reply = reply_ok(status_json(sup));
 		break;
@@ -287,7 +256,7 @@ static json_t *handle_request(struct control_client *client, const char *line, s
 		reply = run_help();
 		break;
 	}
-	json_decref(request);
+	control_request_clear(&req);
 	return reply;
 }
 

@@ -338,31 +338,24 @@ int health_report(struct health *h, struct slot *slot, const struct ipc_report *
 	const struct deployment *d;
 	struct hbackend *b;
 	struct hgroup *g;
-	struct health_counts delta = {0};
+	struct health_counts delta;
 	uint64_t successes;
 
-	if (r->backend >= c->n_deployments || r->probe > IPC_PROBE_FAILURE)
+	/* Checked in full before anything changes: a bad report changes nothing. */
+	if (health_report_delta(r, c->n_deployments, &delta) < 0)
 		return -EINVAL;
 	d = &c->deployments[r->backend];
 	b = find_backend(h, d->id);
 	g = find_group(h, d->model_name);
 	if (!b || !g)
 		return 0; /* a backend the serving config no longer has */
-	for (int i = 0; i < OUTCOME__COUNT; i++) {
-		delta.by_outcome[i] = r->counts[i];
-		if (i == OUTCOME_SUCCESS || outcome_is_failure((enum outcome)i))
-			delta.requests += r->counts[i];
-		if (outcome_is_failure((enum outcome)i)) {
-			delta.failures += r->counts[i];
-			if (r->counts[i]) {
-				b->last_error = (enum outcome)i;
-				b->last_error_time = time(NULL);
-			}
+	for (int i = OUTCOME_FAILURE_FIRST; i <= OUTCOME_FAILURE_LAST; i++) {
+		if (r->counts[i]) {
+			b->last_error = (enum outcome)i;
+			b->last_error_time = time(NULL);
 		}
 	}
 	successes = r->counts[OUTCOME_SUCCESS];
-	if (r->trailing > delta.failures)
-		return -EINVAL;
 	health_window_add(&b->window, now_ms(), &delta);
 	health_counts_add(&b->total, &delta);
 	b->latency_us += r->latency_us;

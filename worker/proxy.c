@@ -52,6 +52,7 @@
 #include "api_error.h"
 #include "config.h"
 #include "http_server.h"
+#include "ingress.h"
 #include "log.h"
 #include "outcome.h"
 #include "proxy_plan.h"
@@ -989,36 +990,22 @@ static void model_not_found(const struct early *e)
 static json_t *parse_request(struct early *e, const struct group **ret_group)
 {
 	const struct http_request *req = e->req;
-	json_error_t jerr;
-	json_t *root = NULL;
+	json_t *root;
+	char why[JSON_ERROR_TEXT_LENGTH + 8];
+	int r = ingress_parse_body(req->body, req->body_len, e->model, &root, &e->model, why,
+	                           sizeof(why));
 
-	if (req->body_len)
-		root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
-		                  &jerr);
-	if (!root || !json_is_object(root)) {
-		early_error(e, 400, "invalid_json", "the request body is not a JSON object%s%s",
-		            root ? "" : ": ",
-		            root ? "" : (req->body_len ? jerr.text : "empty body"));
-		json_decref(root);
+	if (r == -EBADMSG) {
+		early_error(e, 400, "invalid_json", "the request body is not a JSON object%s", why);
 		return NULL;
 	}
-	if (!e->model) {
-		const json_t *value = json_object_get(root, "model");
-
-		e->model = json_string_value(value);
-		if (e->model && strlen(e->model) != json_string_length(value)) {
-			/* valid JSON ("\u0000" is), but no name of ours */
-			e->model = NULL;
-			early_error(e, 400, "invalid_model",
-			            "the request's 'model' contains a NUL character");
-			json_decref(root);
-			return NULL;
-		}
+	if (r == -EILSEQ) {
+		early_error(e, 400, "invalid_model",
+		            "the request's 'model' contains a NUL character");
+		return NULL;
 	}
-	if (!e->model || !e->model[0]) {
-		e->model = NULL;
+	if (r < 0) {
 		early_error(e, 400, "missing_model", "the request has no 'model'");
-		json_decref(root);
 		return NULL;
 	}
 	*ret_group = config_find_group(e->proxy->config, e->model);

@@ -23,6 +23,7 @@
 #include "build_config.h"
 #include "config.h"
 #include "http_server.h"
+#include "ingress.h"
 #include "proxy.h"
 #include "request_id.h"
 #include "request_stats.h"
@@ -139,43 +140,6 @@ static void readiness(struct routes *routes, struct http_exchange *ex)
 	json_decref(body);
 }
 
-#define AZURE_PREFIX        "/openai/deployments/"
-#define MAX_DEPLOYMENT_NAME 256
-
-/* The Azure-SDK ingress, /openai/deployments/{name}/{op}: {name} is a
- * model_name. Writes the name into NAME; false when PATH is not one. */
-static bool azure_ingress(const struct http_request *req, char *name, enum proxy_op *ret_op)
-{
-	static const struct {
-		const char *suffix;
-		enum proxy_op op;
-	} ops[] = {
-	        {"/chat/completions", PROXY_OP_CHAT},
-	        {"/completions", PROXY_OP_COMPLETIONS},
-	        {"/embeddings", PROXY_OP_EMBEDDINGS},
-	};
-	size_t plen = sizeof(AZURE_PREFIX) - 1;
-	const char *rest = req->path + plen, *slash;
-
-	if (req->path_len <= plen || memcmp(req->path, AZURE_PREFIX, plen) != 0)
-		return false;
-	slash = memchr(rest, '/', req->path_len - plen);
-	if (!slash || slash == rest || (size_t)(slash - rest) > MAX_DEPLOYMENT_NAME)
-		return false;
-	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
-		size_t n = strlen(ops[i].suffix);
-
-		if ((size_t)(req->path + req->path_len - slash) == n &&
-		    memcmp(slash, ops[i].suffix, n) == 0) {
-			memcpy(name, rest, (size_t)(slash - rest));
-			name[slash - rest] = '\0';
-			*ret_op = ops[i].op;
-			return true;
-		}
-	}
-	return false;
-}
-
 /* An answer of the routes themselves (not health): counted and logged. */
 static void reply(struct routes *routes, struct http_exchange *ex, const struct http_request *req,
                   const char *id, int64_t start_us, int status, const char *json)
@@ -234,8 +198,9 @@ void routes_handle(void *ctx, struct http_exchange *ex, const struct http_reques
 	struct routes *routes = ctx;
 	const char *given = http_request_header(req, "x-request-id");
 	const struct route *route = find_route(req);
-	static const struct route azure = {AZURE_PREFIX "{name}/...", ROUTE_PROXY, "POST", 0};
-	char id[REQUEST_ID_MAX + 1], deployment[MAX_DEPLOYMENT_NAME + 1];
+	static const struct route azure = {INGRESS_AZURE_PREFIX "{name}/...", ROUTE_PROXY, "POST",
+	                                   0};
+	char id[REQUEST_ID_MAX + 1], deployment[INGRESS_MAX_DEPLOYMENT_NAME + 1];
 	enum proxy_op op = PROXY_OP_CHAT;
 	bool head, by_path = false;
 	int64_t start_us = request_stats_now_us();
@@ -246,7 +211,7 @@ void routes_handle(void *ctx, struct http_exchange *ex, const struct http_reques
 		request_id_generate(id);
 	http_exchange_add_header(ex, "x-request-id", id);
 
-	if (!route && azure_ingress(req, deployment, &op)) {
+	if (!route && ingress_azure_path(req->path, req->path_len, deployment, &op)) {
 		route = &azure;
 		by_path = true;
 	}

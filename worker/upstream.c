@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "header_line.h"
+
 #define UPSTREAM_MAX_CONNECTS 512
 
 struct upstream {
@@ -211,8 +213,8 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 static size_t header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 {
 	struct upstream_transfer *t = userdata;
-	size_t len = size * nitems, name_len;
-	const char *colon = memchr(buffer, ':', len), *value, *end = buffer + len;
+	size_t len = size * nitems, name_len, value_len;
+	const char *colon = memchr(buffer, ':', len), *value;
 
 	if (t->aborted)
 		return 0;
@@ -231,16 +233,10 @@ static size_t header_cb(char *buffer, size_t size, size_t nitems, void *userdata
 		}
 		return len;
 	}
-	if (!colon || !t->cb.on_header)
+	if (!t->cb.on_header || !header_line_split(buffer, len, &name_len, &value, &value_len))
 		return len;
-	name_len = (size_t)(colon - buffer);
-	value = colon + 1;
-	while (value < end && (*value == ' ' || *value == '\t'))
-		value++;
-	while (end > value && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-		end--;
 	t->in_callback = true;
-	t->cb.on_header(t->ctx, buffer, name_len, value, (size_t)(end - value));
+	t->cb.on_header(t->ctx, buffer, name_len, value, value_len);
 	t->in_callback = false;
 	return t->aborted ? 0 : len;
 }

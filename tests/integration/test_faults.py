@@ -300,7 +300,7 @@ def test_upstream_body_too_large(faulty, stub, fault):
 def test_upstream_endless_stream(faulty, stub):
     """A stream may be long: no size cap applies, idle timeouts do (next test).
     The client that leaves ends it, and the worker's memory stays bounded."""
-    h = faulty()
+    h = faulty(timeout="10s")  # the idle timeout is not under test: a busy machine stalls
     s, f = connect(h.port)
     s.sendall(post_bytes("/v1/chat/completions",
                          dict(CHAT, stream=True, x_stub={"endless": True})))

@@ -3,9 +3,12 @@
  * cooldown, probes, recovery, degraded, operator override and no flapping,
  * driven by synthetic time and counts.
  */
+#include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "health_policy.h"
+#include "ipc.h"
 #include "tap.h"
 
 static struct fallback_policy policy(void)
@@ -196,6 +199,39 @@ static void test_window(void)
 	tap_ok(total.requests == 0, "clear empties the window");
 }
 
+/* A worker's REPORT is checked in full: a compromised worker cannot make
+ * the supervisor index past its tables or count nonsense. */
+static void test_report_delta(void)
+{
+	struct ipc_report r = {.backend = 2, .trailing = 1};
+	struct health_counts d;
+
+	r.counts[OUTCOME_SUCCESS] = 3;
+	r.counts[OUTCOME_CONNECT] = 1;
+	r.counts[OUTCOME_NOT_FOUND] = 1;
+	tap_ok(health_report_delta(&r, 3, &d) == 0 && d.requests == 5 && d.failures == 2 &&
+	               d.by_outcome[OUTCOME_CONNECT] == 1,
+	       "a valid report becomes a delta");
+	r.backend = 3;
+	tap_ok(health_report_delta(&r, 3, &d) == -EINVAL, "a backend past the config is refused");
+	r.backend = UINT32_MAX;
+	tap_ok(health_report_delta(&r, 3, &d) == -EINVAL, "backend UINT32_MAX is refused");
+	r.backend = 0;
+	tap_ok(health_report_delta(&r, 0, &d) == -EINVAL,
+	       "any backend of an empty config is refused");
+	r.probe = IPC_PROBE_FAILURE + 1;
+	tap_ok(health_report_delta(&r, 3, &d) == -EINVAL, "an unknown probe result is refused");
+	r.probe = IPC_PROBE_SUCCESS;
+	r.trailing = 3;
+	tap_ok(health_report_delta(&r, 3, &d) == -EINVAL,
+	       "more trailing failures than failures are refused");
+	for (int i = 0; i < OUTCOME__COUNT; i++)
+		r.counts[i] = UINT32_MAX;
+	r.trailing = UINT32_MAX;
+	tap_ok(health_report_delta(&r, 3, &d) == 0 && d.failures >= UINT32_MAX,
+	       "the largest counts add up without overflow");
+}
+
 int main(void)
 {
 	test_trips();
@@ -204,5 +240,6 @@ int main(void)
 	test_degraded();
 	test_override();
 	test_window();
+	test_report_delta();
 	return tap_done();
 }

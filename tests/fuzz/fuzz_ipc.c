@@ -1,0 +1,111 @@
+/*
+ * fuzz_ipc: messages on the supervisor <-> worker socketpair. Each message
+ * goes through ipc_decode() and then through what its receiver does with the
+ * payload's fields: the supervisor checks a REPORT against its config
+ * (health_report_delta(), tests/fixtures/full.yaml) and adds it to a health
+ * window; a worker applies a MODE to its route_state and a LOG_LEVEL. A compromised worker
+ * must not take the supervisor down, whatever it sends.
+ *
+ * The input is a sequence of messages, each preceded by its length as two
+ * bytes, little-endian (one SOCK_SEQPACKET recv() each).
+ *
+ * fuzz-args: -max_len=4096
+ */
+#include <string.h>
+
+#include "../../worker/route_state.h"
+#include "fuzz.h"
+#include "health_policy.h"
+#include "ipc.h"
+#include "log.h"
+
+static struct config *config;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	config = fuzz_fixture_config("full.yaml");
+	return 0;
+}
+
+static void supervisor_side(const struct ipc_header *h, const void *payload,
+                            struct health_window *window)
+{
+	struct health_counts delta, total;
+
+	if (h->type == IPC_REPORT) {
+		struct ipc_report report;
+
+		memcpy(&report, payload, sizeof(report));
+		if (health_report_delta(&report, config->n_deployments, &delta) < 0)
+			return;
+		if (report.backend >= config->n_deployments || report.trailing > delta.failures)
+			abort();
+		health_window_add(window, 1000, &delta);
+		health_window_total(window, 1000, &total);
+	} else if (h->type == IPC_HELLO) {
+		struct ipc_hello hello;
+
+		memcpy(&hello, payload, sizeof(hello));
+	}
+}
+
+static void worker_side(const struct ipc_header *h, const void *payload, struct route_state *rs)
+{
+	if (h->type == IPC_MODE) {
+		struct ipc_mode mode;
+
+		memcpy(&mode, payload, sizeof(mode));
+		if (route_state_apply(rs, &mode) == 0) {
+			if (mode.group >= config->n_groups)
+				abort();
+			(void)route_state_mode(rs, mode.group);
+			(void)route_state_take_probe(rs, mode.group);
+		}
+	} else if (h->type == IPC_LOG_LEVEL) {
+		struct ipc_log_level level;
+		int before = log_get_level();
+
+		memcpy(&level, payload, sizeof(level));
+		log_set_level(level.level);
+		if (log_level_name(log_get_level()) == NULL)
+			abort();
+		log_set_level(before);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct route_state *rs = route_state_new(config);
+	struct health_window window;
+
+	if (!rs)
+		abort();
+	health_window_init(&window, config->fallback.window_ms);
+	while (size >= 2) {
+		size_t n = (size_t)data[0] | (size_t)data[1] << 8;
+		struct ipc_header h;
+		const void *payload;
+		uint8_t *msg;
+
+		data += 2;
+		size -= 2;
+		if (n > size)
+			n = size;
+		msg = malloc(n ? n : 1); /* exactly N bytes, like the receive buffer's content */
+		if (!msg)
+			abort();
+		memcpy(msg, data, n);
+		if (ipc_decode(msg, n, &h, &payload) == 0) {
+			if (h.length != ipc_payload_size(h.type) || n != sizeof(h) + h.length)
+				abort();
+			(void)ipc_type_name(h.type);
+			supervisor_side(&h, payload, &window);
+			worker_side(&h, payload, rs);
+		}
+		free(msg);
+		data += n;
+		size -= n;
+	}
+	route_state_free(rs);
+	return 0;
+}

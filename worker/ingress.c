@@ -1,0 +1,79 @@
+/*
+ * ingress: the request path and body parsing of a worker's client requests
+ * (see ingress.h). Runs in a worker, once per request. Bounded by the
+ * caller: the body is at most max_request_size bytes, and jansson refuses
+ * duplicate keys and nesting deeper than its own limit.
+ */
+#include "ingress.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+bool ingress_azure_path(const char *path, size_t path_len, char *name, enum proxy_op *ret_op)
+{
+	static const struct {
+		const char *suffix;
+		enum proxy_op op;
+	} ops[] = {
+	        {"/chat/completions", PROXY_OP_CHAT},
+	        {"/completions", PROXY_OP_COMPLETIONS},
+	        {"/embeddings", PROXY_OP_EMBEDDINGS},
+	};
+	size_t plen = sizeof(INGRESS_AZURE_PREFIX) - 1;
+	const char *rest = path + plen, *slash;
+
+	if (path_len <= plen || memcmp(path, INGRESS_AZURE_PREFIX, plen) != 0)
+		return false;
+	slash = memchr(rest, '/', path_len - plen);
+	if (!slash || slash == rest || (size_t)(slash - rest) > INGRESS_MAX_DEPLOYMENT_NAME)
+		return false;
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		size_t n = strlen(ops[i].suffix);
+
+		if ((size_t)(path + path_len - slash) == n &&
+		    memcmp(slash, ops[i].suffix, n) == 0) {
+			memcpy(name, rest, (size_t)(slash - rest));
+			name[slash - rest] = '\0';
+			*ret_op = ops[i].op;
+			return true;
+		}
+	}
+	return false;
+}
+
+int ingress_parse_body(const char *body, size_t len, const char *named, json_t **ret_root,
+                       const char **ret_model, char *why, size_t why_len)
+{
+	json_error_t jerr;
+	json_t *root = NULL;
+	const char *model = named;
+
+	*ret_root = NULL;
+	*ret_model = NULL;
+	if (len)
+		root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	if (!root || !json_is_object(root)) {
+		snprintf(why, why_len, "%s%s", root ? "" : ": ",
+		         root ? "" : (len ? jerr.text : "empty body"));
+		json_decref(root);
+		return -EBADMSG;
+	}
+	if (!model) {
+		const json_t *value = json_object_get(root, "model");
+
+		model = json_string_value(value);
+		if (model && strlen(model) != json_string_length(value)) {
+			/* valid JSON ("\u0000" is), but no name of ours */
+			json_decref(root);
+			return -EILSEQ;
+		}
+	}
+	if (!model || !model[0]) {
+		json_decref(root);
+		return -ENOENT;
+	}
+	*ret_root = root;
+	*ret_model = model;
+	return 0;
+}
