@@ -3,8 +3,9 @@
  * goes through ipc_decode() and then through what its receiver does with the
  * payload's fields: the supervisor checks a REPORT against its config
  * (health_report_delta(), tests/fixtures/full.yaml) and adds it to a health
- * window; a worker applies a MODE to its route_state and a LOG_LEVEL. A compromised worker
- * must not take the supervisor down, whatever it sends.
+ * window, adds REQUESTS and LATENCY to its metrics (rendered at the end of
+ * each input, as /metrics would show them); a worker applies a MODE to its route_state and a
+ * LOG_LEVEL. A compromised worker must not take the supervisor down, whatever it sends.
  *
  * The input is a sequence of messages, each preceded by its length as two
  * bytes, little-endian (one SOCK_SEQPACKET recv() each).
@@ -13,6 +14,7 @@
  */
 #include <string.h>
 
+#include "../../supervisor/metrics.h"
 #include "../../worker/route_state.h"
 #include "fuzz.h"
 #include "health_policy.h"
@@ -28,7 +30,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 static void supervisor_side(const struct ipc_header *h, const void *payload,
-                            struct health_window *window)
+                            struct health_window *window, struct metrics *metrics)
 {
 	struct health_counts delta, total;
 
@@ -42,6 +44,16 @@ static void supervisor_side(const struct ipc_header *h, const void *payload,
 			abort();
 		health_window_add(window, 1000, &delta);
 		health_window_total(window, 1000, &total);
+	} else if (h->type == IPC_REQUESTS) {
+		struct ipc_requests requests;
+
+		memcpy(&requests, payload, sizeof(requests));
+		(void)metrics_add_requests(metrics, config, &requests);
+	} else if (h->type == IPC_LATENCY) {
+		struct ipc_latency latency;
+
+		memcpy(&latency, payload, sizeof(latency));
+		(void)metrics_add_latency(metrics, config, &latency);
 	} else if (h->type == IPC_HELLO) {
 		struct ipc_hello hello;
 
@@ -76,9 +88,14 @@ static void worker_side(const struct ipc_header *h, const void *payload, struct 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct route_state *rs = route_state_new(config);
+	struct metrics *metrics = metrics_new();
+	struct metrics_view view = {.version = "fuzz"};
 	struct health_window window;
+	char *text = NULL;
+	size_t text_len = 0;
+	FILE *out;
 
-	if (!rs)
+	if (!rs || !metrics)
 		abort();
 	health_window_init(&window, config->fallback.window_ms);
 	while (size >= 2) {
@@ -99,13 +116,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (h.length != ipc_payload_size(h.type) || n != sizeof(h) + h.length)
 				abort();
 			(void)ipc_type_name(h.type);
-			supervisor_side(&h, payload, &window);
+			supervisor_side(&h, payload, &window, metrics);
 			worker_side(&h, payload, rs);
 		}
 		free(msg);
 		data += n;
 		size -= n;
 	}
+	out = open_memstream(&text, &text_len);
+	if (!out)
+		abort();
+	metrics_render(out, metrics, &view);
+	fclose(out);
+	free(text);
+	metrics_free(metrics);
 	route_state_free(rs);
 	return 0;
 }
