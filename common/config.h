@@ -116,6 +116,7 @@ struct config {
 	char *user;            /* default "llmgate" */
 	long drain_timeout_ms; /* default 30000 */
 	char *access_log;      /* NULL = off (default), "stderr" or a path */
+	char *ca_file;         /* upstream TLS trust (CURLOPT_CAINFO); NULL = libcurl's default */
 	struct fallback_policy fallback;
 };
 

@@ -298,6 +298,8 @@
 	X(llmgate, drain_timeout, DURATION, "30s",                                                         \
 	  "how long old workers may finish in-flight requests")                                            \
 	X(llmgate, access_log, STRING, NULL, "off (unset), stderr, or a file path")                        \
+	X(llmgate, ca_file, STRING, NULL,                                                                  \
+	  "CA certificates (PEM, absolute path) upstream TLS trusts; unset = the system's")                \
 	X(llmgate, fallback, MAPPING, NULL, "the global direct-Azure fallback policy")                     \
                                                                                                            \
 	X(fallback, mode, STRING, "auto", "auto, on (forced) or off (never)")                              \
