@@ -43,6 +43,9 @@
 #define HTTP_MAX_BODY    (64LL * 1024 * 1024)
 #define HTTP_MAX_LINE    1024 /* chunk-size and trailer lines */
 #define HTTP_READ_HIGH   (1024 * 1024)
+/* bufferevent_openssl reserves room for up to the high watermark at every read: a 1 MiB
+ * allocation (and heap trim) per read would be most of a TLS request's cost. */
+#define HTTP_TLS_READ_HIGH (4 * 1024)
 
 enum conn_state {
 	CONN_HEAD,        /* waiting for a request head */
@@ -445,7 +448,8 @@ static void http_accept_cb(struct evconnlistener *listener, evutil_socket_t fd, 
 	http->stats.open++;
 	conn->direct = !http->bev_fn;
 	bufferevent_setcb(conn->bev, conn_read_cb, conn_write_cb, conn_event_cb, conn);
-	bufferevent_setwatermark(conn->bev, EV_READ, 0, HTTP_READ_HIGH);
+	bufferevent_setwatermark(conn->bev, EV_READ, 0,
+	                         conn->direct ? HTTP_READ_HIGH : HTTP_TLS_READ_HIGH);
 	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
 	if (conn->direct)
 		bufferevent_disable(conn->bev, EV_WRITE); /* enabled by default */
