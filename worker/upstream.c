@@ -30,6 +30,7 @@ struct upstream {
 	CURLM *multi;
 	struct event *timer;
 	size_t active;
+	char *ca_file; /* CURLOPT_CAINFO, or NULL for libcurl's default */
 };
 
 struct upstream_transfer {
@@ -287,7 +288,19 @@ void upstream_free(struct upstream *up)
 		curl_multi_cleanup(up->multi);
 	if (up->timer)
 		event_free(up->timer);
+	free(up->ca_file);
 	free(up);
+}
+
+int upstream_set_ca_file(struct upstream *up, const char *path)
+{
+	char *copy = path ? strdup(path) : NULL;
+
+	if (path && !copy)
+		return -ENOMEM;
+	free(up->ca_file);
+	up->ca_file = copy;
+	return 0;
 }
 
 struct event_base *upstream_event_base(const struct upstream *up)
@@ -351,6 +364,8 @@ int upstream_start(struct upstream *up, const struct upstream_request *req,
 	curl_easy_setopt(e, CURLOPT_PROXY, ""); /* no proxy environment lookup per transfer */
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (up->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, up->ca_file);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL);
