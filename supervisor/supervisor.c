@@ -566,6 +566,18 @@ static void gen_start(struct generation *gen)
 		evtimer_add(gen->timer, &tv);
 }
 
+static void run_queued_reload(evutil_socket_t fd, short what, void *arg)
+{
+	struct supervisor *sup = arg;
+
+	(void)fd;
+	(void)what;
+	if (!sup->reload_queued)
+		return;
+	sup->reload_queued = false;
+	supervisor_reload(sup, sup->queued_done, sup->queued_ctx);
+}
+
 static void gen_promote(struct generation *gen)
 {
 	struct supervisor *sup = gen->sup;
@@ -593,6 +605,12 @@ static void gen_promote(struct generation *gen)
 
 		snprintf(message, sizeof(message), "generation %u serving", gen->id);
 		reload_finish(sup, 0, message, NULL);
+	} else if (sup->reload_queued) {
+		static const struct timeval now = {0, 0};
+
+		/* from the loop, not from inside the promotion */
+		if (event_base_once(sup->base, -1, EV_TIMEOUT, run_queued_reload, sup, &now) < 0)
+			run_queued_reload(-1, EV_TIMEOUT, sup);
 	}
 }
 
@@ -695,6 +713,10 @@ static void reload_finish(struct supervisor *sup, int result, const char *messag
 
 void supervisor_reload_forget(struct supervisor *sup, void *ctx)
 {
+	if (sup->reload_queued && sup->queued_ctx == ctx) {
+		sup->queued_done = NULL;
+		sup->queued_ctx = NULL;
+	}
 	if (sup->reload_ctx == ctx) {
 		sup->reload_done = NULL;
 		sup->reload_ctx = NULL;
@@ -715,6 +737,21 @@ void supervisor_reload(struct supervisor *sup, supervisor_reload_fn *done, void 
 		log_warning("reload refused: %s", message);
 		if (done)
 			done(ctx, -EBUSY, message, NULL);
+		return;
+	}
+	if (!sup->serving) {
+		/* The first generation is still starting (a SIGHUP right after the
+		 * start): the reload runs once it serves, so the new config is not
+		 * lost and nothing is replaced half-started. */
+		if (sup->reload_queued) {
+			if (done)
+				done(ctx, -EBUSY, "another reload is in progress", NULL);
+			return;
+		}
+		sup->reload_queued = true;
+		sup->queued_done = done;
+		sup->queued_ctx = ctx;
+		log_notice("reload: queued until the first generation serves");
 		return;
 	}
 	sup->reload_done = done;
@@ -738,18 +775,6 @@ void supervisor_reload(struct supervisor *sup, supervisor_reload_fn *done, void 
 		update_status(sup);
 		reload_finish(sup, -EINVAL, message, &diags);
 		diag_free(&diags);
-		return;
-	}
-	if (!sup->serving) {
-		/* the first generation is still starting: nothing to replace yet
-		 * (before, this dereferenced the NULL serving generation) */
-		snprintf(message, sizeof(message),
-		         "llmgated is still starting its first generation");
-		log_warning("reload refused: %s", message);
-		config_free(config);
-		diag_free(&diags);
-		notify_send("READY=1");
-		reload_finish(sup, -EBUSY, message, NULL);
 		return;
 	}
 	keep_restart_only(sup->serving->config, config);

@@ -76,6 +76,10 @@ struct supervisor {
 	struct generation *generations; /* newest first */
 	struct generation *serving;
 	struct generation *pending; /* a reload in progress */
+	/* A reload asked for while the first generation starts: run once it serves. */
+	bool reload_queued;
+	supervisor_reload_fn *queued_done;
+	void *queued_ctx;
 	bool stopping;
 	int signal_fd;
 	struct event *signal_event;

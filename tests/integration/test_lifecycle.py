@@ -303,3 +303,41 @@ def test_sigterm_right_after_start(stub, gateway_factory):
         gw.proc.send_signal(signal.SIGTERM)
         assert gw.proc.wait(timeout=15) == 0, gw.logs()
         assert time.monotonic() - t < 5, "a worker waited for the drain timeout"
+
+
+def test_reload_while_the_first_generation_starts_is_not_lost(stub_factory, workdir):
+    """A SIGHUP that arrives before the first generation serves (4 workers
+    still starting) is queued and runs once it serves: the new config wins."""
+    first, second = stub_factory("first"), stub_factory("second")
+    port = free_port()
+    path = os.path.join(workdir, "llmgate.yaml")
+    log_path = os.path.join(workdir, "llmgated.log")
+
+    def write(base):
+        with open(path, "w") as f:
+            f.write(openai_config(base, workers=4).replace("@PORT@", str(port))
+                    .replace("@DIR@", workdir))
+
+    write(first.base)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([LLMGATED, "-c", path], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        def logs():
+            with open(log_path) as f:
+                return f.read()
+
+        # "starting" is logged once the signals are read, before any worker forks.
+        wait_for(lambda: "starting: 4 workers" in logs(), timeout=15, interval=0.001,
+                 what="the supervisor to start")
+        write(second.base)
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "reload: generation 2 serving" in logs(), timeout=20,
+                 what="the reload to be served:\n" + logs())
+        # The new config serves: the request goes to the second upstream.
+        assert request(port, "POST", "/v1/chat/completions", CHAT)[0] == 200
+        assert len(second.requests()) == 1 and not first.requests()
+        print("\nqueued" if "reload: queued" in logs() else "\nthe first generation was "
+              "already serving (the queue was not exercised this time)")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
