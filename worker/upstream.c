@@ -11,6 +11,20 @@
  * Pause: the write callback answers CURL_WRITEFUNC_PAUSE while the caller
  * has paused the transfer (curl keeps that chunk and stops reading the
  * socket); resume is curl_easy_pause(CURLPAUSE_CONT) from the event loop.
+ *
+ * Plain http:// URLs whose host is an address literal or localhost go to
+ * our own keep-alive client instead (upstream_http.c): libcurl's
+ * per-transfer work costs more than the rest of a proxied request. libcurl
+ * keeps https (HTTP/2, TLS), host names (its resolver does not block the
+ * loop) and proxies.
+ *
+ * Proxies come from the environment, as with curl(1), read once at start:
+ * with none of http_proxy, https_proxy, HTTPS_PROXY, all_proxy, ALL_PROXY
+ * set, libcurl is told there is no proxy (no environment lookup per
+ * transfer); with any set, libcurl applies them and no_proxy per transfer,
+ * and with http_proxy or all_proxy set every http:// transfer goes through
+ * libcurl too. LLMGATE_UPSTREAM_CLIENT=curl sends everything through
+ * libcurl (a switch for comparisons and for ruling our client out).
  */
 #include "upstream.h"
 
@@ -21,6 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "upstream_http.h"
+
 #define UPSTREAM_MAX_CONNECTS 512
 
 struct upstream {
@@ -28,9 +44,12 @@ struct upstream {
 	CURLM *multi;
 	struct event *timer;
 	size_t active;
+	struct upstream_http *http; /* NULL: every transfer goes through libcurl */
+	bool proxy_env;             /* a proxy is configured in the environment */
 };
 
 struct upstream_transfer {
+	struct upstream_transfer_tag tag; /* own = false */
 	struct upstream *up;
 	CURL *easy;
 	struct curl_slist *headers;
@@ -261,6 +280,13 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userdata)
 	return t->aborted ? 0 : size * nmemb;
 }
 
+static bool env_set(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && v[0];
+}
+
 struct upstream *upstream_new(struct event_base *base)
 {
 	struct upstream *up = calloc(1, sizeof(*up));
@@ -270,6 +296,18 @@ struct upstream *upstream_new(struct event_base *base)
 	up->base = base;
 	up->multi = curl_multi_init();
 	up->timer = evtimer_new(base, on_timer, up);
+	up->proxy_env = env_set("http_proxy") || env_set("https_proxy") || env_set("HTTPS_PROXY") ||
+	                env_set("all_proxy") || env_set("ALL_PROXY");
+	if (!env_set("http_proxy") && !env_set("all_proxy") && !env_set("ALL_PROXY")) {
+		const char *client = getenv("LLMGATE_UPSTREAM_CLIENT");
+
+		if (!client || strcmp(client, "curl") != 0)
+			up->http = upstream_http_new(base);
+		if (!up->http && (!client || strcmp(client, "curl") != 0)) {
+			upstream_free(up);
+			return NULL;
+		}
+	}
 	if (!up->multi || !up->timer) {
 		upstream_free(up);
 		return NULL;
@@ -291,6 +329,7 @@ void upstream_free(struct upstream *up)
 		curl_multi_cleanup(up->multi);
 	if (up->timer)
 		event_free(up->timer);
+	upstream_http_free(up->http);
 	free(up);
 }
 
@@ -301,14 +340,17 @@ struct event_base *upstream_event_base(const struct upstream *up)
 
 size_t upstream_active(const struct upstream *up)
 {
-	return up->active;
+	return up->active + (up->http ? upstream_http_active(up->http) : 0);
 }
 
 int upstream_start(struct upstream *up, const struct upstream_request *req,
                    const struct upstream_callbacks *cb, void *ctx, struct upstream_transfer **ret)
 {
-	struct upstream_transfer *t = calloc(1, sizeof(*t));
+	struct upstream_transfer *t;
 
+	if (up->http && upstream_http_handles(req->url))
+		return upstream_http_start(up->http, req, cb, ctx, ret);
+	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	t->up = up;
@@ -352,7 +394,8 @@ int upstream_start(struct upstream *up, const struct upstream_request *req,
 	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_PROXY, ""); /* no proxy environment lookup per transfer */
+	if (!up->proxy_env)
+		curl_easy_setopt(e, CURLOPT_PROXY, ""); /* no environment lookup per transfer */
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -383,6 +426,10 @@ void upstream_abort(struct upstream_transfer *t)
 {
 	if (!t)
 		return;
+	if (t->tag.own) {
+		upstream_http_abort(t);
+		return;
+	}
 	if (t->in_callback) {
 		t->aborted = true;
 		return;
@@ -392,11 +439,19 @@ void upstream_abort(struct upstream_transfer *t)
 
 void upstream_pause(struct upstream_transfer *t)
 {
+	if (t->tag.own) {
+		upstream_http_pause(t);
+		return;
+	}
 	t->paused = true;
 }
 
 void upstream_resume(struct upstream_transfer *t)
 {
+	if (t->tag.own) {
+		upstream_http_resume(t);
+		return;
+	}
 	if (!t->paused)
 		return;
 	t->paused = false;
