@@ -47,6 +47,7 @@
 #include "api_error.h"
 #include "config.h"
 #include "http_server.h"
+#include "json_scan.h"
 #include "log.h"
 #include "outcome.h"
 #include "proxy_plan.h"
@@ -92,7 +93,7 @@ struct proxy_call {
 	struct proxy_plan plan;
 	const struct deployment *dep; /* of the current (or last) attempt */
 	enum proxy_op op;
-	json_t *root;    /* the client's body */
+	json_t *root;    /* the client's body, parsed when an attempt needs it */
 	const char *raw; /* its bytes, valid as long as the exchange */
 	size_t raw_len;
 	char *model; /* the group the client named */
@@ -716,6 +717,13 @@ static int start_attempt(struct proxy_call *call)
 	memset(&call->retry, 0, sizeof(call->retry));
 	evbuffer_drain(call->body, evbuffer_get_length(call->body));
 
+	if (!call->root && proxy_request_needs_tree(dep, call->model, call->named_by_path,
+	                                            call->proxy->defaults[dep_index(call, dep)])) {
+		/* json_scan vouched for the body: this parse does not fail */
+		call->root = json_loadb(call->raw, call->raw_len, JSON_REJECT_DUPLICATES, NULL);
+		if (!call->root)
+			return -ENOMEM;
+	}
 	err = proxy_request_build(&r, dep, call->op, call->root, call->model, call->named_by_path,
 	                          call->proxy->defaults[dep_index(call, dep)]);
 	if (err < 0) {
@@ -776,39 +784,58 @@ static void model_not_found(struct proxy *proxy, struct http_exchange *ex, const
 	               list[0] ? list : "(none)");
 }
 
-/* Parses the body and finds the group (named by MODEL, or else by the
- * body's "model"); answers the client itself on error. */
-static json_t *parse_request(struct proxy *proxy, struct http_exchange *ex,
-                             const struct http_request *req, const char **model,
-                             const struct group **ret_group)
+/* Reads the body and finds the group (named by MODEL, or else by the
+ * body's "model"); answers the client itself on error (-1). A body that
+ * json_scan vouches for is not parsed into a tree (*RET_ROOT stays NULL;
+ * MODEL then points to *RET_OWNED, a copy to free). */
+static int parse_request(struct proxy *proxy, struct http_exchange *ex,
+                         const struct http_request *req, const char **model, json_t **ret_root,
+                         char **ret_owned, bool *ret_stream, const struct group **ret_group)
 {
+	struct json_scan_result scan;
 	json_error_t jerr;
 	json_t *root = NULL;
 
-	if (req->body_len)
-		root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root || !json_is_object(root)) {
-		api_error_send(ex, 400, "invalid_request_error", "invalid_json",
-		               "the request body is not a JSON object%s%s", root ? "" : ": ",
-		               root ? "" : (req->body_len ? jerr.text : "empty body"));
-		json_decref(root);
-		return NULL;
+	*ret_owned = NULL;
+	if (json_scan_request(req->body, req->body_len, &scan) == 0) {
+		*ret_stream = scan.stream;
+		if (!*model && scan.model) {
+			*ret_owned = strndup(scan.model, scan.model_len);
+			if (!*ret_owned) {
+				api_error_send(ex, 500, "server_error", NULL, "out of memory");
+				return -1;
+			}
+			*model = *ret_owned;
+		}
+	} else {
+		if (req->body_len)
+			root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+		if (!root || !json_is_object(root)) {
+			api_error_send(ex, 400, "invalid_request_error", "invalid_json",
+			               "the request body is not a JSON object%s%s",
+			               root ? "" : ": ",
+			               root ? "" : (req->body_len ? jerr.text : "empty body"));
+			json_decref(root);
+			return -1;
+		}
+		if (!*model)
+			*model = json_string_value(json_object_get(root, "model"));
+		*ret_stream = json_is_true(json_object_get(root, "stream"));
 	}
-	if (!*model)
-		*model = json_string_value(json_object_get(root, "model"));
 	if (!*model || !(*model)[0]) {
 		api_error_send(ex, 400, "invalid_request_error", "missing_model",
 		               "the request has no 'model'");
-		json_decref(root);
-		return NULL;
-	}
-	*ret_group = config_find_group(proxy->config, *model);
-	if (!*ret_group || (*ret_group)->n_deployments == 0) {
+	} else if (!(*ret_group = config_find_group(proxy->config, *model)) ||
+	           (*ret_group)->n_deployments == 0) {
 		model_not_found(proxy, ex, *model);
-		json_decref(root);
-		return NULL;
+	} else {
+		*ret_root = root;
+		return 0;
 	}
-	return root;
+	json_decref(root);
+	free(*ret_owned);
+	*ret_owned = NULL;
+	return -1;
 }
 
 void proxy_handle(struct proxy *proxy, struct http_exchange *ex, const struct http_request *req,
@@ -817,18 +844,22 @@ void proxy_handle(struct proxy *proxy, struct http_exchange *ex, const struct ht
 	const struct config *config = proxy->config;
 	const struct group *group = NULL;
 	struct proxy_call *call;
-	bool named_by_path = model != NULL, probe = false;
-	json_t *root;
+	bool named_by_path = model != NULL, probe = false, stream = false;
+	json_t *root = NULL;
+	char *owned;
 	size_t gi;
 	enum route_mode mode = ROUTE_NORMAL;
 	long direct = -1;
 	int err;
 
-	root = parse_request(proxy, ex, req, &model, &group);
-	if (!root)
+	if (parse_request(proxy, ex, req, &model, &root, &owned, &stream, &group) < 0)
 		return;
 	call = calloc(1, sizeof(*call));
-	if (!call || !(call->model = strdup(model)) || !(call->body = evbuffer_new()) ||
+	if (call)
+		call->model = owned ? owned : strdup(model);
+	else
+		free(owned);
+	if (!call || !call->model || !(call->body = evbuffer_new()) ||
 	    !(call->deadline_timer = evtimer_new(proxy->base, on_deadline, call)) ||
 	    !(call->attempt_timer = evtimer_new(proxy->base, on_attempt_timeout, call)) ||
 	    !(call->retry_timer = evtimer_new(proxy->base, on_retry, call))) {
@@ -845,7 +876,7 @@ void proxy_handle(struct proxy *proxy, struct http_exchange *ex, const struct ht
 	call->raw = req->body;
 	call->raw_len = req->body_len;
 	call->named_by_path = named_by_path;
-	call->stream_requested = json_is_true(json_object_get(root, "stream"));
+	call->stream_requested = stream;
 	call->last_failure = OUTCOME_SUCCESS;
 	snprintf(call->id, sizeof(call->id), "%s", request_id);
 

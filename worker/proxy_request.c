@@ -91,11 +91,32 @@ static bool default_allowed(const char *key)
 	return strcmp(key, "model") != 0 && strcmp(key, "stream") != 0;
 }
 
+static bool needs_rewrite(const struct deployment *dep, const char *model, bool named_by_path)
+{
+	return dep->provider == PROVIDER_OPENAI &&
+	       (named_by_path || strcmp(model, dep->upstream_model) != 0);
+}
+
+bool proxy_request_needs_tree(const struct deployment *dep, const char *model, bool named_by_path,
+                              const json_t *defaults)
+{
+	const char *key;
+	json_t *value;
+
+	if (needs_rewrite(dep, model, named_by_path))
+		return true;
+	json_object_foreach((json_t *)defaults, key, value)
+	{
+		if (default_allowed(key))
+			return true;
+	}
+	return false;
+}
+
 static int build_body(struct proxy_request *r, const struct deployment *dep, json_t *root,
                       const char *model, bool named_by_path, const json_t *defaults)
 {
-	bool rewrite = dep->provider == PROVIDER_OPENAI &&
-	               (named_by_path || strcmp(model, dep->upstream_model) != 0);
+	bool rewrite = needs_rewrite(dep, model, named_by_path);
 	bool add_defaults = false;
 	const char *key;
 	json_t *value, *copy;
