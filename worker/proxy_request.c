@@ -151,7 +151,12 @@ int proxy_request_build(struct proxy_request *r, const struct deployment *dep, e
 {
 	int err;
 
-	memset(r, 0, sizeof(*r));
+	/* not memset: url and auth are 6 KiB, written before they are read */
+	r->url[0] = r->auth[0] = '\0';
+	r->headers = NULL;
+	r->n_headers = 0;
+	r->body = NULL;
+	r->body_len = 0;
 	err = build_url(dep, op, r->url, sizeof(r->url));
 	if (err < 0)
 		return err;
@@ -165,7 +170,7 @@ void proxy_request_clear(struct proxy_request *r)
 {
 	free(r->headers);
 	free(r->body);
-	explicit_bzero(r->auth, sizeof(r->auth));
+	explicit_bzero(r->auth, strnlen(r->auth, sizeof(r->auth))); /* the key's copy, if any */
 	r->headers = NULL;
 	r->body = NULL;
 	r->n_headers = 0;

@@ -768,6 +768,14 @@ static bool skipped_header(const char *name)
 	       strcasecmp(name, "expect") == 0;
 }
 
+static char *put(char *p, const char *s, size_t len)
+{
+	memcpy(p, s, len);
+	return p + len;
+}
+
+#define PUT_LIT(p, lit) put(p, lit, sizeof(lit) - 1)
+
 static int build_request(struct uh_transfer *t, const struct uh_url *u,
                          const struct upstream_request *req)
 {
@@ -789,14 +797,23 @@ static int build_request(struct uh_transfer *t, const struct uh_url *u,
 	if (!t->out)
 		return -ENOMEM;
 	p = t->out;
-	p += sprintf(p, "POST %s HTTP/1.1\r\n", u->path);
-	if (!own_host)
-		p += sprintf(p, "Host: %s\r\n", u->authority);
+	p = PUT_LIT(p, "POST ");
+	p = put(p, u->path, strlen(u->path));
+	p = PUT_LIT(p, " HTTP/1.1\r\n");
+	if (!own_host) {
+		p = PUT_LIT(p, "Host: ");
+		p = put(p, u->authority, strlen(u->authority));
+		p = PUT_LIT(p, "\r\n");
+	}
 	for (size_t i = 0; i < req->n_headers; i++) {
 		const struct upstream_header *h = &req->headers[i];
 
-		if (!skipped_header(h->name))
-			p += sprintf(p, "%s: %s\r\n", h->name, h->value);
+		if (skipped_header(h->name))
+			continue;
+		p = put(p, h->name, strlen(h->name));
+		p = PUT_LIT(p, ": ");
+		p = put(p, h->value, strlen(h->value));
+		p = PUT_LIT(p, "\r\n");
 	}
 	p += sprintf(p, "Content-Length: %zu\r\n\r\n", req->body_len);
 	len = (size_t)(p - t->out);
