@@ -46,6 +46,7 @@ struct upstream {
 	size_t active;
 	struct upstream_http *http; /* NULL: every transfer goes through libcurl */
 	bool proxy_env;             /* a proxy is configured in the environment */
+	bool curl_init;             /* curl_global_init() was called */
 };
 
 struct upstream_transfer {
@@ -294,7 +295,6 @@ struct upstream *upstream_new(struct event_base *base)
 	if (!up)
 		return NULL;
 	up->base = base;
-	up->multi = curl_multi_init();
 	up->timer = evtimer_new(base, on_timer, up);
 	up->proxy_env = env_set("http_proxy") || env_set("https_proxy") || env_set("HTTPS_PROXY") ||
 	                env_set("all_proxy") || env_set("ALL_PROXY");
@@ -308,17 +308,35 @@ struct upstream *upstream_new(struct event_base *base)
 			return NULL;
 		}
 	}
-	if (!up->multi || !up->timer) {
+	if (!up->timer) {
 		upstream_free(up);
 		return NULL;
 	}
+	return up;
+}
+
+/*
+ * libcurl is set up by its first transfer: its global init starts OpenSSL,
+ * about a megabyte of a worker's memory that a worker whose upstreams are
+ * all plain HTTP never needs.
+ */
+static int multi_get(struct upstream *up)
+{
+	if (up->multi)
+		return 0;
+	if (curl_global_init(CURL_GLOBAL_NOTHING) != CURLE_OK)
+		return -ENOMEM;
+	up->curl_init = true;
+	up->multi = curl_multi_init();
+	if (!up->multi)
+		return -ENOMEM;
 	curl_multi_setopt(up->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up);
 	curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
 	/* Keep idle upstream connections instead of shrinking the cache under load. */
 	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, (long)UPSTREAM_MAX_CONNECTS);
-	return up;
+	return 0;
 }
 
 void upstream_free(struct upstream *up)
@@ -327,6 +345,8 @@ void upstream_free(struct upstream *up)
 		return;
 	if (up->multi)
 		curl_multi_cleanup(up->multi);
+	if (up->curl_init)
+		curl_global_cleanup();
 	if (up->timer)
 		event_free(up->timer);
 	upstream_http_free(up->http);
@@ -350,6 +370,8 @@ int upstream_start(struct upstream *up, const struct upstream_request *req,
 
 	if (up->http && upstream_http_handles(req->url))
 		return upstream_http_start(up->http, req, cb, ctx, ret);
+	if (multi_get(up) < 0)
+		return -ENOMEM;
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
