@@ -2404,6 +2404,12 @@ static void load_llmgate(struct loader *ld)
 	at = at_slot(&lg, K_llmgate_drain_timeout);
 	get_duration(ld, &at, true, &c->drain_timeout_ms);
 
+	at = at_slot(&lg, K_llmgate_header_timeout);
+	get_duration(ld, &at, false, &c->header_timeout_ms);
+
+	at = at_slot(&lg, K_llmgate_body_timeout);
+	get_duration(ld, &at, false, &c->body_timeout_ms);
+
 	at = at_slot(&lg, K_llmgate_access_log);
 	if (get_text(ld, &at, "off, stderr or a path", &text) == GOT) {
 		bool on;
@@ -2429,6 +2435,8 @@ static int set_defaults(struct config *c, const char *path)
 	c->control_socket = strdup("/run/llmgate/control.sock");
 	c->user = strdup("llmgate");
 	c->drain_timeout_ms = 30000;
+	c->header_timeout_ms = 5000;
+	c->body_timeout_ms = 30000;
 	c->fallback = (struct fallback_policy){
 	        .mode = FALLBACK_SETTING_AUTO,
 	        .window_ms = 10000,

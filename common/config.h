@@ -116,6 +116,9 @@ struct config {
 	char *user;            /* default "llmgate" */
 	long drain_timeout_ms; /* default 30000 */
 	char *access_log;      /* NULL = off (default), "stderr" or a path */
+
+	long header_timeout_ms; /* a client's request head; default 5000 */
+	long body_timeout_ms;   /* a client's request body; default 30000 */
 	struct fallback_policy fallback;
 };
 

@@ -298,6 +298,9 @@
 	X(llmgate, drain_timeout, DURATION, "30s",                                                         \
 	  "how long old workers may finish in-flight requests")                                            \
 	X(llmgate, access_log, STRING, NULL, "off (unset), stderr, or a file path")                        \
+	X(llmgate, header_timeout, DURATION, "5s",                                                         \
+	  "a client's whole request head, from its first byte")                                            \
+	X(llmgate, body_timeout, DURATION, "30s", "a client's whole request body, after its head")         \
 	X(llmgate, fallback, MAPPING, NULL, "the global direct-Azure fallback policy")                     \
                                                                                                            \
 	X(fallback, mode, STRING, "auto", "auto, on (forced) or off (never)")                              \

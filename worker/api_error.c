@@ -20,10 +20,35 @@ char *api_error_json(const char *type, const char *code, const char *fmt, va_lis
 	char message[1024];
 	json_t *body;
 	char *text;
+	int n;
 
-	vsnprintf(message, sizeof(message), fmt, ap);
+	n = vsnprintf(message, sizeof(message), fmt, ap);
+
+	if (n >= (int)sizeof(message)) {
+		/* cut short: do not leave half a UTF-8 character, jansson refuses it */
+		size_t end = sizeof(message) - 1, start = end;
+
+		while (start > 0 && ((unsigned char)message[start - 1] & 0xc0) == 0x80)
+			start--;
+		if (start > 0 && ((unsigned char)message[start - 1] & 0x80)) {
+			unsigned char lead = (unsigned char)message[start - 1];
+			size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+
+			if (end - (start - 1) < need)
+				message[start - 1] = '\0';
+		}
+	}
 	body = json_pack("{s:{s:s, s:s, s:n, s:s?}}", "error", "message", message, "type", type,
 	                 "param", "code", code);
+	if (!body) {
+		/* a string from outside (an upstream's header) that is not UTF-8: show
+		 * its bytes as '?' rather than lose the whole message */
+		for (char *p = message; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+		body = json_pack("{s:{s:s, s:s, s:n, s:s?}}", "error", "message", message, "type",
+		                 type, "param", "code", code);
+	}
 	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	return text ? text : fallback;

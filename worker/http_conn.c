@@ -12,6 +12,13 @@
  * follows the state (idle or header timeout, body timeout, send timeout,
  * linger); a deferred event to act from the loop instead of from inside a
  * handler's call. Timeouts end with 408 (a partial request) or a quiet close.
+ *
+ * End of input: a client may shut its sending side once its request is out
+ * (a half-close): the requests already read are answered, then the
+ * connection closes. An EOF is the end of a partial request, though. A
+ * client that left altogether looks the same until a write to it fails:
+ * a stream notices at its next chunk, a non-streamed request when its answer
+ * is written (its upstream transfer runs on, within its timeouts).
  */
 #include "http_conn.h"
 
@@ -355,6 +362,8 @@ static bool conn_finish_response(struct http_conn *c)
 	c->head_timer = false;
 	c->close_after = false;
 	c->state = HTTP_CONN_HEAD;
+	if (c->peer_eof)
+		return true; /* conn_process serves what is buffered, or closes */
 	if (c->rlen == 0) {
 		if (c->rcap > RBUF_INITIAL) {
 			free(c->rbuf); /* do not keep a large buffer on an idle connection */
@@ -388,6 +397,9 @@ static void conn_process(struct http_conn *c)
 			break;
 		}
 	}
+	/* after the client's EOF, a request not whole by now never will be */
+	if (c->peer_eof && (c->state == HTTP_CONN_HEAD || c->state == HTTP_CONN_BODY))
+		c->failed = true;
 	c->in_process = false;
 }
 
@@ -441,8 +453,14 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 	n = read(c->fd, dst, room);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
+	if (n == 0 && (c->state == HTTP_CONN_HANDLER || c->state == HTTP_CONN_FLUSH)) {
+		/* a half-close after a whole request: answer it (see the top) */
+		c->peer_eof = true;
+		conn_set_reading(c, false);
+		return;
+	}
 	if (n <= 0) {
-		/* the client left (or half-closed: a request in progress is lost too) */
+		/* the client left, or half-closed in the middle of a request */
 		http_conn_close(c);
 		return;
 	}

@@ -59,6 +59,7 @@ struct http_conn {
 	bool writing;      /* ev_write is added (we saw EAGAIN) */
 	bool failed;       /* the socket failed or the peer left: close soon */
 	bool close_after;  /* close once the current response is flushed */
+	bool peer_eof;     /* the client shut its sending side: no more input */
 	bool served;       /* at least one request was read */
 	bool in_process;   /* http_conn_process() is on the stack */
 	bool writable_due; /* on_writable to be called from the event loop */

@@ -18,7 +18,12 @@
  * chunks, re-armed on every chunk and stopped while backpressure pauses the
  * transfer, so that a long healthy stream is never cut.
  *
- * Commit: a non-streamed answer is buffered and sent whole. A stream (the
+ * Commit: a non-streamed answer is buffered (up to PROXY_MAX_RESPONSE: past
+ * it the transfer stops and the client gets a 502) and sent whole; a 2xx one
+ * must look like a JSON object, or it is the attempt's failure (an HTML page
+ * from a proxy in front of the upstream, a garbled body): only its first and
+ * last bytes are looked at, as parsing every answer costs more than it
+ * finds. A stream has no size limit, only its idle timeout. A stream (the
  * client asked "stream": true and the upstream answers 2xx text/event-stream)
  * commits at its first byte: the client's response starts then and every
  * upstream read becomes one outgoing chunk, byte for byte. Past the
@@ -84,6 +89,7 @@ struct kept_answer {
 	struct retry_headers retry;
 	const struct deployment *dep;
 	enum proxy_route route;
+	bool json; /* its body looks like a JSON object */
 };
 
 struct proxy_call {
@@ -112,6 +118,8 @@ struct proxy_call {
 	long idle_ms;    /* stream: between chunks */
 	long status;
 	struct evbuffer *body; /* non-streamed answer */
+	char body_first;       /* its first and last bytes other than JSON white space */
+	char body_last;
 	char content_type[128];
 	struct retry_headers retry;
 	long retry_after_ms; /* -1: not asked */
@@ -365,6 +373,25 @@ static void commit_stream(struct proxy_call *call, long status)
 		pause_transfer(call); /* the client is gone: on_abort follows */
 }
 
+static bool is_json_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Notes the ends of a non-streamed body as it arrives (see the top). */
+static void note_body_ends(struct proxy_call *call, const char *data, size_t len)
+{
+	for (size_t i = 0; !call->body_first && i < len; i++)
+		if (!is_json_space(data[i]))
+			call->body_first = data[i];
+	for (size_t i = len; i > 0; i--) {
+		if (!is_json_space(data[i - 1])) {
+			call->body_last = data[i - 1];
+			break;
+		}
+	}
+}
+
 static void on_data(void *ctx, long status, const char *data, size_t len)
 {
 	struct proxy_call *call = ctx;
@@ -395,10 +422,13 @@ static void on_data(void *ctx, long status, const char *data, size_t len)
 		record(call, outcome_from_status(status, call->dep->provider == PROVIDER_AZURE));
 		log_warning("upstream '%s': response over %d bytes, refused", call->dep->id,
 		            PROXY_MAX_RESPONSE);
-		reply_error(call, 502, "upstream_error", "response_too_large",
-		            "the upstream response of deployment '%s' is too large", call->dep->id);
+		reply_error(
+		        call, 502, "upstream_error", "response_too_large",
+		        "the upstream response of deployment '%s' is over the limit of %d bytes",
+		        call->dep->id, PROXY_MAX_RESPONSE);
 		return;
 	}
+	note_body_ends(call, data, len);
 	evbuffer_add(call->body, data, len);
 }
 
@@ -433,17 +463,46 @@ static void fail_stream(struct proxy_call *call, const char *code, const char *f
 
 static int start_attempt(struct proxy_call *call);
 
+/* Sends an upstream's answer as it came, except an error whose body is not
+ * JSON (a proxy's HTML page, the 404 page of a wrong api_base): the client
+ * gets our OpenAI-shaped error with its status instead, never an HTML page
+ * (SPEC 4). Ends the call. */
+static void send_answer(struct proxy_call *call, long status, const struct deployment *dep,
+                        enum proxy_route route, const struct retry_headers *retry,
+                        const char *content_type, struct evbuffer *body, bool json)
+{
+	add_route_headers(call, dep, route);
+	if (status >= 400)
+		add_retry_headers(call, retry);
+	if (status >= 400 && !json) {
+		log_warning("upstream '%s': %ld with a body that is not JSON ('%s'), replaced",
+		            dep->id, status, content_type[0] ? content_type : "no content type");
+		api_error_send(
+		        call->ex, (int)status, "upstream_error", "invalid_response",
+		        "deployment '%s' answered %ld with a body that is not JSON (%zu bytes "
+		        "of '%s')",
+		        dep->id, status, evbuffer_get_length(body),
+		        content_type[0] ? content_type : "no content type");
+	} else {
+		http_exchange_send_buffer(call->ex, (int)status,
+		                          content_type[0] ? content_type : "application/json",
+		                          body);
+	}
+	call->ex = NULL;
+	call_free(call);
+}
+
+static bool body_is_json_object(const struct proxy_call *call)
+{
+	return call->body_first == '{' && call->body_last == '}';
+}
+
 static void send_kept(struct proxy_call *call)
 {
 	struct kept_answer *k = &call->kept;
 
-	add_route_headers(call, k->dep, k->route);
-	add_retry_headers(call, &k->retry);
-	http_exchange_send_buffer(call->ex, (int)k->status,
-	                          k->content_type[0] ? k->content_type : "application/json",
-	                          k->body);
-	call->ex = NULL;
-	call_free(call);
+	send_answer(call, k->status, k->dep, k->route, &k->retry, k->content_type, k->body,
+	            k->json);
 }
 
 /* No attempt is left: the client gets the best we have. */
@@ -551,6 +610,7 @@ static void keep_answer(struct proxy_call *call, long status)
 	k->retry = call->retry;
 	k->dep = call->dep;
 	k->route = proxy_plan_current(&call->plan)->route;
+	k->json = body_is_json_object(call);
 }
 
 static void on_done(void *ctx, enum upstream_result result, long status, const char *error)
@@ -599,20 +659,33 @@ static void on_done(void *ctx, enum upstream_result result, long status, const c
 
 	enum outcome outcome = outcome_from_status(status, azure);
 
+	if (status >= 300 && status < 400) {
+		/* a redirect (an http api_base moved to https...): we do not follow it,
+		 * and the client cannot, without the location we do not pass on */
+		record(call, OUTCOME_5XX);
+		snprintf(what, sizeof(what), "%ld", status);
+		attempt_failed(call, OUTCOME_5XX, what, "a redirect, not followed", -1);
+		return;
+	}
+	if (status >= 200 && status < 300 && !body_is_json_object(call)) {
+		char detail[256];
+
+		record(call, OUTCOME_5XX);
+		snprintf(detail, sizeof(detail),
+		         "%ld with a body that is not a JSON object (%zu bytes of '%s')", status,
+		         evbuffer_get_length(call->body),
+		         call->content_type[0] ? call->content_type : "no content type");
+		attempt_failed(call, OUTCOME_5XX, "invalid response", detail, -1);
+		return;
+	}
 	record(call, outcome);
 	if (proxy_failure_of(outcome) == PROXY_FAILURE_NONE) {
-		add_route_headers(call, call->dep, proxy_plan_current(&call->plan)->route);
-		if (status >= 400)
-			add_retry_headers(call, &call->retry);
-		else if (call->attempts > 1)
+		if (status < 400 && call->attempts > 1)
 			log_info("request %s: deployment '%s' answered after %d attempts (%s)",
 			         call->id, call->dep->id, call->attempts, call->tried);
-		http_exchange_send_buffer(call->ex, (int)status,
-		                          call->content_type[0] ? call->content_type
-		                                                : "application/json",
-		                          call->body);
-		call->ex = NULL;
-		call_free(call);
+		send_answer(call, status, call->dep, proxy_plan_current(&call->plan)->route,
+		            &call->retry, call->content_type, call->body,
+		            body_is_json_object(call));
 		return;
 	}
 	if (status < 500)
@@ -714,13 +787,15 @@ static int start_attempt(struct proxy_call *call)
 	call->retry_after_ms = -1;
 	call->retry_precise = false;
 	call->content_type[0] = '\0';
+	call->body_first = call->body_last = '\0';
 	memset(&call->retry, 0, sizeof(call->retry));
 	evbuffer_drain(call->body, evbuffer_get_length(call->body));
 
 	if (!call->root && proxy_request_needs_tree(dep, call->model, call->named_by_path,
 	                                            call->proxy->defaults[dep_index(call, dep)])) {
 		/* json_scan vouched for the body: this parse does not fail */
-		call->root = json_loadb(call->raw, call->raw_len, JSON_REJECT_DUPLICATES, NULL);
+		call->root = json_loadb(call->raw, call->raw_len,
+		                        JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
 		if (!call->root)
 			return -ENOMEM;
 	}
@@ -798,6 +873,7 @@ static int parse_request(struct proxy *proxy, struct http_exchange *ex,
 
 	*ret_owned = NULL;
 	if (json_scan_request(req->body, req->body_len, &scan) == 0) {
+		/* a scanned model has no escapes, so no NUL either */
 		*ret_stream = scan.stream;
 		if (!*model && scan.model) {
 			*ret_owned = strndup(scan.model, scan.model_len);
@@ -809,7 +885,8 @@ static int parse_request(struct proxy *proxy, struct http_exchange *ex,
 		}
 	} else {
 		if (req->body_len)
-			root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+			root = json_loadb(req->body, req->body_len,
+			                  JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 		if (!root || !json_is_object(root)) {
 			api_error_send(ex, 400, "invalid_request_error", "invalid_json",
 			               "the request body is not a JSON object%s%s",
@@ -818,8 +895,18 @@ static int parse_request(struct proxy *proxy, struct http_exchange *ex,
 			json_decref(root);
 			return -1;
 		}
-		if (!*model)
-			*model = json_string_value(json_object_get(root, "model"));
+		if (!*model) {
+			const json_t *value = json_object_get(root, "model");
+
+			*model = json_string_value(value);
+			if (*model && strlen(*model) != json_string_length(value)) {
+				/* valid JSON ("\u0000" is), but no name of ours */
+				api_error_send(ex, 400, "invalid_request_error", "invalid_model",
+				               "the request's 'model' contains a NUL character");
+				json_decref(root);
+				return -1;
+			}
+		}
 		*ret_stream = json_is_true(json_object_get(root, "stream"));
 	}
 	if (!*model || !(*model)[0]) {

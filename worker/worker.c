@@ -303,6 +303,8 @@ void worker_run(const struct worker_args *args)
 	};
 	struct http_server_options hopts;
 	http_server_options_default(&hopts, config->max_request_size);
+	hopts.header_timeout_ms = config->header_timeout_ms;
+	hopts.body_timeout_ms = config->body_timeout_ms;
 	hopts.handler = routes_handle;
 	if (routes_new(&ropts, &w.routes) < 0)
 		goto fail;

@@ -61,6 +61,13 @@
  *   content_type STR    Content-Type of the answer
  *   count N             per run only: the faults apply to the next N API requests, then the
  *                       stub is healthy again; 0 or absent: to all
+ *   body_bytes N        send a body of N filler bytes ('x') with Content-Length N instead of
+ *                       the answer (a 2 GB body costs the stub nothing: paced by the peer)
+ *   endless             the answer never ends: filler bytes in chunks forever, or for a
+ *                       stream, content events forever (no finish chunk, no [DONE]), many
+ *                       events per write unless chunk_delay_ms is set
+ *   bad_chunking        a chunked answer that breaks after its first chunk (half the body, or
+ *                       the first stream event) with a chunk-size line that is not hexadecimal
  *   Order: delay_ms, then reset, hang, or the answer (headers_then_hang, cut_after apply to it).
  *   Answer precedence: status, Azure api-version, key, JSON body, model, success.
  *

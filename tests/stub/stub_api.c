@@ -20,6 +20,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 #define API_MAX_INPUTS      2048
 #define API_MAX_DIMENSIONS  4096
 #define API_DEFAULT_VECTORS 8
+#define API_FILL_PIECE      65536 /* filler bytes per write */
 
 enum api_flavor {
 	API_OPENAI,   /* /v1/{op} or /{op} */
@@ -41,6 +43,7 @@ enum api_flavor {
 enum api_phase {
 	PHASE_DELAY,  /* waiting out delay_ms */
 	PHASE_STREAM, /* sending events */
+	PHASE_FILL,   /* sending filler body bytes (body_bytes, endless) */
 	PHASE_HANG,   /* never answering (more) */
 };
 
@@ -80,6 +83,7 @@ struct api_exchange {
 	char id[48];
 	struct stub_body_info info;
 	struct stub_body_stream st;
+	long long fill_left; /* filler bytes still to send; -1: endless */
 };
 
 static const char api_json[] = "application/json";
@@ -312,6 +316,8 @@ static int api_prepare_success(struct api_exchange *ex, const struct api_route *
 	ex->content_type = "text/event-stream; charset=utf-8";
 	ex->st.info = in;
 	ex->st.chunks = (int)stub_fault_num(&ex->fault, STUB_FAULT_CHUNKS, api->chunks);
+	if (stub_fault_flag(&ex->fault, STUB_FAULT_ENDLESS))
+		ex->st.chunks = INT_MAX; /* never reaches its finish chunk */
 	ex->st.include_usage = json_is_true(json_object_get(opts, "include_usage"));
 	return 0;
 }
@@ -407,6 +413,10 @@ static void api_stream_step(struct api_exchange *ex)
 		return;
 	}
 	more = stub_body_stream_next(&ex->st, ex->buf);
+	/* endless: many events per write, so that gigabytes flow in seconds */
+	while (more && ex->st.chunks == INT_MAX && delay == 0 &&
+	       evbuffer_get_length(ex->buf) < API_FILL_PIECE)
+		more = stub_body_stream_next(&ex->st, ex->buf);
 	stub_http_write_buffer(ex->conn, ex->buf);
 	if (!more) {
 		stub_http_end(ex->conn);
@@ -420,12 +430,55 @@ static void api_stream_step(struct api_exchange *ex)
 	}
 }
 
+/* One piece of a filler body; the next goes out when it has drained (api_on_drained). */
+static void api_fill_step(struct api_exchange *ex)
+{
+	static char piece[API_FILL_PIECE];
+	size_t n = sizeof(piece);
+
+	if (piece[0] == '\0')
+		memset(piece, 'x', sizeof(piece));
+	if (ex->fill_left >= 0 && (long long)n > ex->fill_left)
+		n = (size_t)ex->fill_left;
+	stub_http_write(ex->conn, piece, n);
+	if (ex->fill_left >= 0 && (ex->fill_left -= (long long)n) == 0) {
+		stub_http_end(ex->conn);
+		api_exchange_free(ex);
+	}
+}
+
+/* A chunked answer whose framing breaks after its first chunk: a chunk-size line that is
+ * not hexadecimal. */
+static void api_bad_chunking(struct api_exchange *ex)
+{
+	static const char bad[] = "zz\r\n{\"not\": \"a chunk\"}\r\n";
+	size_t len = evbuffer_get_length(ex->buf);
+
+	if (ex->stream) {
+		evbuffer_drain(ex->buf, len);
+		stub_body_stream_next(&ex->st, ex->buf);
+		stub_http_write_buffer(ex->conn, ex->buf);
+	} else {
+		stub_http_write(ex->conn, evbuffer_pullup(ex->buf, -1), len / 2);
+	}
+	stub_http_write_raw(ex->conn, bad, sizeof(bad) - 1);
+	stub_http_end(ex->conn);
+	api_exchange_free(ex);
+}
+
 static void api_deliver(struct api_exchange *ex)
 {
 	const struct stub_fault *f = &ex->fault;
 	long long cut = stub_fault_num(f, STUB_FAULT_CUT_AFTER, -1);
 	size_t len = evbuffer_get_length(ex->buf);
+	bool endless = stub_fault_flag(f, STUB_FAULT_ENDLESS);
+	bool bad_chunking = stub_fault_flag(f, STUB_FAULT_BAD_CHUNKING);
+	long long length = ex->stream || bad_chunking ? -1 : (long long)len;
 
+	if (!ex->stream && endless)
+		length = ex->fill_left = -1;
+	else if (!ex->stream && stub_fault_has(f, STUB_FAULT_BODY_BYTES))
+		length = ex->fill_left = f->num[STUB_FAULT_BODY_BYTES];
 	if (stub_fault_flag(f, STUB_FAULT_RESET)) {
 		stub_http_abort(ex->conn, false);
 		api_exchange_free(ex);
@@ -435,10 +488,18 @@ static void api_deliver(struct api_exchange *ex)
 		ex->phase = PHASE_HANG;
 		return;
 	}
-	stub_http_head(ex->conn, ex->status, ex->content_type, ex->stream ? -1 : (long long)len,
-	               ex->extra);
+	stub_http_head(ex->conn, ex->status, ex->content_type, length, ex->extra);
 	if (stub_fault_flag(f, STUB_FAULT_HEADERS_THEN_HANG)) {
 		ex->phase = PHASE_HANG;
+		return;
+	}
+	if (bad_chunking) {
+		api_bad_chunking(ex);
+		return;
+	}
+	if (!ex->stream && (endless || stub_fault_has(f, STUB_FAULT_BODY_BYTES))) {
+		ex->phase = PHASE_FILL;
+		api_fill_step(ex);
 		return;
 	}
 	if (ex->stream) {
@@ -628,6 +689,8 @@ static void api_on_drained(struct stub_http_conn *conn, void *ctx)
 	if (ex && ex->phase == PHASE_STREAM &&
 	    stub_fault_num(&ex->fault, STUB_FAULT_CHUNK_DELAY_MS, 0) == 0)
 		api_stream_step(ex);
+	else if (ex && ex->phase == PHASE_FILL)
+		api_fill_step(ex);
 }
 
 static void api_on_closed(struct stub_http_conn *conn, void *ctx)

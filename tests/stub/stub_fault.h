@@ -23,7 +23,10 @@
 	X(RETRY_AFTER, "retry_after", STUB_FAULT_TYPE_INT, 0, 86400)          \
 	X(BODY, "body", STUB_FAULT_TYPE_STRING, 0, 1048576)                   \
 	X(CONTENT_TYPE, "content_type", STUB_FAULT_TYPE_STRING, 1, 200)       \
-	X(COUNT, "count", STUB_FAULT_TYPE_INT, 0, 1000000000)
+	X(COUNT, "count", STUB_FAULT_TYPE_INT, 0, 1000000000)                 \
+	X(BODY_BYTES, "body_bytes", STUB_FAULT_TYPE_INT, 0, 1LL << 40)        \
+	X(ENDLESS, "endless", STUB_FAULT_TYPE_BOOL, 0, 1)                     \
+	X(BAD_CHUNKING, "bad_chunking", STUB_FAULT_TYPE_BOOL, 0, 1)
 
 enum stub_fault_type {
 	STUB_FAULT_TYPE_INT,

@@ -564,6 +564,11 @@ void stub_http_write(struct stub_http_conn *conn, const void *data, size_t len)
 		evbuffer_add(out, "\r\n", 2);
 }
 
+void stub_http_write_raw(struct stub_http_conn *conn, const void *data, size_t len)
+{
+	evbuffer_add(bufferevent_get_output(conn->bev), data, len);
+}
+
 void stub_http_write_buffer(struct stub_http_conn *conn, struct evbuffer *buf)
 {
 	struct evbuffer *out = bufferevent_get_output(conn->bev);

@@ -68,6 +68,8 @@ void stub_http_set_ctx(struct stub_http_conn *conn, void *ctx);
 void stub_http_head(struct stub_http_conn *conn, int status, const char *content_type,
                     long long content_length, const char *extra);
 void stub_http_write(struct stub_http_conn *conn, const void *data, size_t len);
+/* Writes data as is, outside of any chunk framing (to break the framing on purpose). */
+void stub_http_write_raw(struct stub_http_conn *conn, const void *data, size_t len);
 /* Moves all of buf into the response. */
 void stub_http_write_buffer(struct stub_http_conn *conn, struct evbuffer *buf);
 void stub_http_end(struct stub_http_conn *conn);

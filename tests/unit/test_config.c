@@ -648,6 +648,8 @@ static void test_full_struct(void)
 	tap_str(c->admin_listen, "127.0.0.1:9100", "admin_listen");
 	tap_str(c->user, "nobody", "user");
 	tap_ok(c->drain_timeout_ms == 60000, "drain_timeout 1m");
+	tap_ok(c->header_timeout_ms == 2000 && c->body_timeout_ms == 1500,
+	       "header_timeout 2s, body_timeout 1500ms");
 	tap_str(c->access_log, "stderr", "access_log");
 	tap_ok(c->fallback.mode == FALLBACK_SETTING_ON, "fallback mode on");
 	tap_ok(c->fallback.window_ms == 20000 && c->fallback.min_requests == 20 &&
@@ -680,6 +682,8 @@ static void test_defaults(void)
 	tap_ok(c->admin_listen == NULL && c->access_log == NULL, "default: no metrics, no log");
 	tap_str(c->user, "llmgate", "default user");
 	tap_ok(c->drain_timeout_ms == 30000, "default drain 30s");
+	tap_ok(c->header_timeout_ms == 5000 && c->body_timeout_ms == 30000,
+	       "default header 5s, body 30s");
 	tap_ok(c->fallback.mode == FALLBACK_SETTING_AUTO && c->fallback.window_ms == 10000 &&
 	               c->fallback.min_requests == 10 && c->fallback.failure_ratio == 0.5 &&
 	               c->fallback.consecutive_failures == 5 && c->fallback.cooldown_ms == 30000 &&
