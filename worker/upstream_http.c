@@ -621,12 +621,13 @@ static void transfer_process(struct uh_transfer *t)
 		case UPSTREAM_BODY_CHUNKED:
 			r = http_chunked_decode(&t->chunked, p, avail, &used, p, avail, &made);
 			c->rpos += used;
+			/* the chunks framed well before a bad one are delivered first */
+			if (!deliver(t, p, made))
+				return;
 			if (r == -EBADMSG) {
 				transfer_finish(t, UPSTREAM_ERR_PROTOCOL, "malformed chunked body");
 				return;
 			}
-			if (!deliver(t, p, made))
-				return;
 			if (r == 0) {
 				transfer_finish(t, UPSTREAM_OK, NULL);
 				return;
