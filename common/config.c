@@ -2419,6 +2419,10 @@ static void load_llmgate(struct loader *ld)
 		take(&c->access_log, text);
 	}
 
+	at = at_slot(&lg, K_llmgate_ca_file);
+	if (get_string(ld, &at, &c->ca_file) == GOT && c->ca_file[0] != '/')
+		report(ld, DIAG_ERROR, 0, at.node, "%s must be an absolute path", at.path);
+
 	load_fallback_policy(ld, &lg);
 }
 
@@ -2567,6 +2571,7 @@ void config_free(struct config *config)
 	free(config->admin_listen);
 	free(config->user);
 	free(config->access_log);
+	free(config->ca_file);
 	free(config);
 }
 

@@ -119,6 +119,7 @@ struct config {
 
 	long header_timeout_ms; /* a client's request head; default 5000 */
 	long body_timeout_ms;   /* a client's request body; default 30000 */
+	char *ca_file;          /* upstream TLS trust (CURLOPT_CAINFO); NULL = libcurl's default */
 	struct fallback_policy fallback;
 };
 

@@ -301,6 +301,8 @@
 	X(llmgate, header_timeout, DURATION, "5s",                                                         \
 	  "a client's whole request head, from its first byte")                                            \
 	X(llmgate, body_timeout, DURATION, "30s", "a client's whole request body, after its head")         \
+	X(llmgate, ca_file, STRING, NULL,                                                                  \
+	  "CA certificates (PEM, absolute path) upstream TLS trusts; unset = the system's")                \
 	X(llmgate, fallback, MAPPING, NULL, "the global direct-Azure fallback policy")                     \
                                                                                                            \
 	X(fallback, mode, STRING, "auto", "auto, on (forced) or off (never)")                              \

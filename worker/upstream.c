@@ -47,6 +47,7 @@ struct upstream {
 	struct upstream_http *http; /* NULL: every transfer goes through libcurl */
 	bool proxy_env;             /* a proxy is configured in the environment */
 	bool curl_init;             /* curl_global_init() was called */
+	char *ca_file;              /* CURLOPT_CAINFO, or NULL for libcurl's default */
 };
 
 struct upstream_transfer {
@@ -350,7 +351,19 @@ void upstream_free(struct upstream *up)
 	if (up->timer)
 		event_free(up->timer);
 	upstream_http_free(up->http);
+	free(up->ca_file);
 	free(up);
+}
+
+int upstream_set_ca_file(struct upstream *up, const char *path)
+{
+	char *copy = path ? strdup(path) : NULL;
+
+	if (path && !copy)
+		return -ENOMEM;
+	free(up->ca_file);
+	up->ca_file = copy;
+	return 0;
 }
 
 struct event_base *upstream_event_base(const struct upstream *up)
@@ -420,6 +433,8 @@ int upstream_start(struct upstream *up, const struct upstream_request *req,
 		curl_easy_setopt(e, CURLOPT_PROXY, ""); /* no environment lookup per transfer */
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (up->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, up->ca_file);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL);

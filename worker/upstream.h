@@ -56,6 +56,9 @@ struct upstream_callbacks {
 
 struct upstream *upstream_new(struct event_base *base);
 void upstream_free(struct upstream *up);
+/* The CA certificates (PEM file) that TLS upstreams are verified against, instead of
+ * libcurl's default bundle; NULL restores the default. Returns 0 or -ENOMEM. */
+int upstream_set_ca_file(struct upstream *up, const char *path);
 
 /* Starts a transfer; REQ's strings are copied. Returns 0 or a negative errno. */
 int upstream_start(struct upstream *up, const struct upstream_request *req,

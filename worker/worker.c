@@ -291,6 +291,10 @@ void worker_run(const struct worker_args *args)
 		goto fail;
 	w.route_state = route_state_new(config);
 	w.up = w.route_state ? upstream_new(w.base) : NULL;
+	if (w.up && upstream_set_ca_file(w.up, config->ca_file) < 0) {
+		upstream_free(w.up);
+		w.up = NULL;
+	}
 	w.proxy = w.up ? proxy_new(config, w.up, w.route_state) : NULL;
 	if (!w.proxy)
 		goto fail;

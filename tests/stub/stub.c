@@ -8,12 +8,15 @@
  *                     [--status N] [--delay-ms N] [--hang] [--headers-then-hang] [--reset]
  *                     [--chunk-delay-ms N] [--cut-after N] [--retry-after-ms N]
  *                     [--retry-after N] [--body STR] [--content-type STR] [--count N]
+ *                     [--tls-cert FILE --tls-key FILE]
  *   --listen    numeric HOST:PORT or [HOST6]:PORT, default 127.0.0.1:0 (a free port). Once bound
  *               the stub prints exactly one line on stdout, "listening on HOST:PORT", and
  *               flushes it.
  *   --name      default "stub"; sent as x-stub-name and inside every answer's text.
  *   --chunks    content chunks per stream, default 5.
  *   -v          one line per API request on stderr.
+ *   --tls-cert, --tls-key  serve HTTPS (TLS 1.2+, HTTP/1.1) with this certificate chain and
+ *               key, PEM files; both or neither (stub_tls.c).
  *   The other options set per-run faults (below); flags take an optional =true|false, and every
  *   fault option is also accepted with underscores (--delay_ms). SIGTERM/SIGINT: exit 0.
  *
@@ -86,6 +89,7 @@
 #include "stub_api.h"
 #include "stub_fault.h"
 #include "stub_http.h"
+#include "stub_tls.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -103,6 +107,7 @@ enum {
 
 struct stub_main {
 	const char *listen;
+	const char *tls_cert, *tls_key;
 	struct stub_api_options api;
 	struct stub_fault faults;
 };
@@ -110,7 +115,8 @@ struct stub_main {
 static void stub_usage(FILE *out)
 {
 	fprintf(out, "usage: llmgate-stub [--listen HOST:PORT] [--name NAME] [--require-key KEY]\n"
-	             "                    [--chunks N] [-v] [fault options]\n"
+	             "                    [--chunks N] [-v] [--tls-cert FILE --tls-key FILE]\n"
+	             "                    [fault options]\n"
 	             "fault options (also accepted with underscores):\n");
 	for (int i = 0; i < STUB_FAULT__COUNT; i++) {
 		char name[32];
@@ -152,6 +158,8 @@ static int stub_parse_args(int argc, char **argv, struct stub_main *m)
 	        {"require-key", required_argument, NULL, 'k'},
 	        {"chunks", required_argument, NULL, 'c'},
 	        {"verbose", no_argument, NULL, 'v'},
+	        {"tls-cert", required_argument, NULL, 'C'},
+	        {"tls-key", required_argument, NULL, 'K'},
 	        {"help", no_argument, NULL, 'h'},
 	};
 	struct option opts[sizeof(base) / sizeof(base[0]) + 2 * STUB_FAULT__COUNT + 1];
@@ -209,6 +217,12 @@ static int stub_parse_args(int argc, char **argv, struct stub_main *m)
 		case 'v':
 			m->api.verbose = true;
 			break;
+		case 'C':
+			m->tls_cert = optarg;
+			break;
+		case 'K':
+			m->tls_key = optarg;
+			break;
 		case 'h':
 			stub_usage(stdout);
 			exit(0);
@@ -224,6 +238,10 @@ static int stub_parse_args(int argc, char **argv, struct stub_main *m)
 			stub_usage(stderr);
 			return 2;
 		}
+	}
+	if (!m->tls_cert != !m->tls_key) {
+		fprintf(stderr, "llmgate-stub: --tls-cert and --tls-key go together\n");
+		return 2;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "llmgate-stub: unexpected argument '%s'\n", argv[optind]);
@@ -247,7 +265,8 @@ static int stub_run(struct stub_main *m)
 	struct event *sigterm = NULL, *sigint = NULL;
 	struct stub_api *api = NULL;
 	struct stub_http *http = NULL;
-	char addr[128];
+	struct stub_tls *tls = NULL;
+	char addr[128], err[512];
 	int r, ret = 1;
 
 	if (cfg) {
@@ -277,6 +296,13 @@ static int stub_run(struct stub_main *m)
 		        strerror(-r));
 		goto out;
 	}
+	if (m->tls_cert) {
+		if (stub_tls_new(m->tls_cert, m->tls_key, &tls, err, sizeof(err)) < 0) {
+			fprintf(stderr, "llmgate-stub: %s\n", err);
+			goto out;
+		}
+		stub_http_set_bufferevent_fn(http, stub_tls_bufferevent, tls);
+	}
 	stub_api_attach(api, http);
 	if (stub_http_address(http, addr, sizeof(addr)) < 0) {
 		fprintf(stderr, "llmgate-stub: cannot read the bound address\n");
@@ -293,6 +319,7 @@ static int stub_run(struct stub_main *m)
 	ret = 0;
 out:
 	stub_http_free(http);
+	stub_tls_free(tls);
 	stub_api_free(api);
 	if (sigterm)
 		event_free(sigterm);

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct bufferevent;
 struct event_base;
 struct evbuffer;
 struct stub_http;
@@ -52,6 +53,10 @@ struct stub_http_stats {
 int stub_http_new(struct event_base *base, const char *listen,
                   const struct stub_http_handlers *handlers, void *arg,
                   struct stub_http **ret_http);
+/* Makes the bufferevent of each accepted connection (TLS): NULL leaves fd open and the
+ * connection is refused. Without one, connections are plain sockets. */
+typedef struct bufferevent *(*stub_http_bufferevent_fn)(struct event_base *base, int fd, void *arg);
+void stub_http_set_bufferevent_fn(struct stub_http *http, stub_http_bufferevent_fn fn, void *arg);
 /* Writes the bound address as HOST:PORT ([HOST]:PORT for IPv6). */
 int stub_http_address(const struct stub_http *http, char *buf, size_t len);
 const struct stub_http_stats *stub_http_stats(const struct stub_http *http);
