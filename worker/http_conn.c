@@ -236,7 +236,7 @@ static bool conn_read_head(struct http_conn *c)
 		c->rbuf = n;
 		c->rcap = end + RBUF_SLACK;
 	}
-	r = http_parse_head(c->rbuf + start, end - start, c->headers, HTTP_PARSER_MAX_HEADERS,
+	r = http_parse_head(c->rbuf + start, end - start, c->srv->scratch, HTTP_PARSER_MAX_HEADERS,
 	                    &c->head);
 	c->served = true;
 	c->head_timer = false;
@@ -247,6 +247,19 @@ static bool conn_read_head(struct http_conn *c)
 		           c->head.error ? c->head.error : "malformed request");
 		return true;
 	}
+	free(c->headers);
+	c->headers = NULL;
+	if (c->head.n_headers) {
+		size_t size = c->head.n_headers * sizeof(*c->headers);
+
+		c->headers = malloc(size);
+		if (!c->headers) {
+			conn_error(c, 503, "out_of_memory", "out of memory");
+			return true;
+		}
+		memcpy(c->headers, c->head.headers, size);
+	}
+	c->head.headers = c->headers;
 	c->head_end = end;
 	conn_begin_body(c);
 	return true;
@@ -354,6 +367,10 @@ static bool conn_finish_response(struct http_conn *c)
 	c->body = NULL;
 	c->body_len = c->body_cap = 0;
 	c->body_in_rbuf = false;
+	free(c->headers);
+	c->headers = NULL;
+	c->head.headers = NULL;
+	c->head.n_headers = 0;
 	if (c->consumed < c->rlen)
 		memmove(c->rbuf, c->rbuf + c->consumed, c->rlen - c->consumed);
 	c->rlen -= c->consumed;
@@ -365,11 +382,11 @@ static bool conn_finish_response(struct http_conn *c)
 	if (c->peer_eof)
 		return true; /* conn_process serves what is buffered, or closes */
 	if (c->rlen == 0) {
-		if (c->rcap > RBUF_INITIAL) {
-			free(c->rbuf); /* do not keep a large buffer on an idle connection */
-			c->rbuf = NULL;
-			c->rcap = 0;
-		}
+		/* an idle keep-alive connection keeps no buffer (SPEC 13: a few KiB
+		 * per idle connection); the next request's costs a malloc */
+		free(c->rbuf);
+		c->rbuf = NULL;
+		c->rcap = 0;
 		conn_arm_timer(c, c->srv->opts.idle_timeout_ms);
 	}
 	conn_set_reading(c, true);
@@ -597,6 +614,7 @@ void http_conn_close(struct http_conn *c)
 	if (!c->body_in_rbuf)
 		free(c->body);
 	free(c->rbuf);
+	free(c->headers);
 	free(c->ex.headers);
 	if (c->ex.chunk)
 		evbuffer_free(c->ex.chunk);

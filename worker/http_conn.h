@@ -75,8 +75,8 @@ struct http_conn {
 	size_t head_end; /* end of the current head in rbuf */
 	size_t consumed; /* bytes of rbuf the current request used */
 	struct http_head head;
-	struct http_header headers[HTTP_PARSER_MAX_HEADERS];
-	char *body; /* when not in rbuf: allocated */
+	struct http_header *headers; /* the current request's, allocated to size */
+	char *body;                  /* when not in rbuf: allocated */
 	size_t body_len, body_cap;
 	uint64_t body_want; /* Content-Length */
 	struct http_chunked chunked;
@@ -96,6 +96,9 @@ struct http_server {
 	bool draining;
 	struct http_conn *conns;
 	size_t n_conns;
+	/* Heads are parsed here, then their headers copied to the connection:
+	 * an idle connection keeps no room for a hundred headers. */
+	struct http_header scratch[HTTP_PARSER_MAX_HEADERS];
 	long date_sec;
 	char date[40]; /* "Date: ...\r\n", remade once a second */
 };

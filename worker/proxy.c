@@ -53,6 +53,7 @@
 #include "config.h"
 #include "http_server.h"
 #include "ingress.h"
+#include "json_scan.h"
 #include "log.h"
 #include "outcome.h"
 #include "proxy_plan.h"
@@ -102,7 +103,7 @@ struct proxy_call {
 	struct proxy_plan plan;
 	const struct deployment *dep; /* of the current (or last) attempt */
 	enum proxy_op op;
-	json_t *root;    /* the client's body */
+	json_t *root;    /* the client's body, parsed when an attempt needs it */
 	const char *raw; /* its bytes, valid as long as the exchange */
 	size_t raw_len;
 	char *model; /* the group the client named */
@@ -879,6 +880,14 @@ static int start_attempt(struct proxy_call *call)
 	memset(&call->retry, 0, sizeof(call->retry));
 	evbuffer_drain(call->body, evbuffer_get_length(call->body));
 
+	if (!call->root && proxy_request_needs_tree(dep, call->model, call->named_by_path,
+	                                            call->proxy->defaults[dep_index(call, dep)])) {
+		/* json_scan vouched for the body: this parse does not fail */
+		call->root = json_loadb(call->raw, call->raw_len,
+		                        JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
+		if (!call->root)
+			return -ENOMEM;
+	}
 	err = proxy_request_build(&r, dep, call->op, call->root, call->model, call->named_by_path,
 	                          call->proxy->defaults[dep_index(call, dep)]);
 	if (err < 0) {
@@ -985,36 +994,62 @@ static void model_not_found(const struct early *e)
 	            list[0] ? list : "(none)");
 }
 
-/* Parses the body and finds the group (named by E->model, or else by the
- * body's "model"); answers the client itself on error. */
-static json_t *parse_request(struct early *e, const struct group **ret_group)
+/* Reads the body and finds the group (named by E->model, or else by the
+ * body's "model"); answers the client itself on error (-1). A body that
+ * json_scan vouches for is not parsed into a tree (*RET_ROOT stays NULL;
+ * E->model then points to *RET_OWNED, a copy to free); anything else goes
+ * through ingress_parse_body(), whose errors the client gets. */
+static int parse_request(struct early *e, json_t **ret_root, char **ret_owned, bool *ret_stream,
+                         const struct group **ret_group)
 {
 	const struct http_request *req = e->req;
-	json_t *root;
-	char why[JSON_ERROR_TEXT_LENGTH + 8];
-	int r = ingress_parse_body(req->body, req->body_len, e->model, &root, &e->model, why,
-	                           sizeof(why));
+	struct json_scan_result scan;
+	json_t *root = NULL;
 
-	if (r == -EBADMSG) {
-		early_error(e, 400, "invalid_json", "the request body is not a JSON object%s", why);
-		return NULL;
+	*ret_owned = NULL;
+	if (json_scan_request(req->body, req->body_len, &scan) == 0) {
+		/* a scanned model has no escapes, so no NUL either */
+		*ret_stream = scan.stream;
+		if (!e->model && scan.model) {
+			*ret_owned = strndup(scan.model, scan.model_len);
+			if (!*ret_owned) {
+				api_error_send(e->ex, 500, "server_error", NULL, "out of memory");
+				return -1;
+			}
+			e->model = *ret_owned;
+		}
+	} else {
+		char why[JSON_ERROR_TEXT_LENGTH + 8];
+		int r = ingress_parse_body(req->body, req->body_len, e->model, &root, &e->model,
+		                           why, sizeof(why));
+
+		if (r == -EBADMSG) {
+			early_error(e, 400, "invalid_json",
+			            "the request body is not a JSON object%s", why);
+			return -1;
+		}
+		if (r == -EILSEQ) {
+			early_error(e, 400, "invalid_model",
+			            "the request's 'model' contains a NUL character");
+			return -1;
+		}
+		if (r == 0)
+			*ret_stream = json_is_true(json_object_get(root, "stream"));
 	}
-	if (r == -EILSEQ) {
-		early_error(e, 400, "invalid_model",
-		            "the request's 'model' contains a NUL character");
-		return NULL;
-	}
-	if (r < 0) {
+	if (!e->model || !e->model[0]) {
+		e->model = NULL;
 		early_error(e, 400, "missing_model", "the request has no 'model'");
-		return NULL;
-	}
-	*ret_group = config_find_group(e->proxy->config, e->model);
-	if (!*ret_group || (*ret_group)->n_deployments == 0) {
+	} else if (!(*ret_group = config_find_group(e->proxy->config, e->model)) ||
+	           (*ret_group)->n_deployments == 0) {
 		model_not_found(e);
-		json_decref(root);
-		return NULL;
+	} else {
+		*ret_root = root;
+		return 0;
 	}
-	return root;
+	json_decref(root);
+	free(*ret_owned);
+	*ret_owned = NULL;
+	return -1;
 }
 
 void proxy_handle(struct proxy *proxy, struct http_exchange *ex, const struct http_request *req,
@@ -1023,8 +1058,9 @@ void proxy_handle(struct proxy *proxy, struct http_exchange *ex, const struct ht
 	const struct config *config = proxy->config;
 	const struct group *group = NULL;
 	struct proxy_call *call;
-	bool named_by_path = model != NULL, probe = false;
-	json_t *root;
+	bool named_by_path = model != NULL, probe = false, stream = false;
+	json_t *root = NULL;
+	char *owned;
 	size_t gi;
 	enum route_mode mode = ROUTE_NORMAL;
 	long direct = -1;
@@ -1039,12 +1075,15 @@ void proxy_handle(struct proxy *proxy, struct http_exchange *ex, const struct ht
 	        .received_us = now_us(),
 	};
 
-	root = parse_request(&early, &group);
-	if (!root)
+	if (parse_request(&early, &root, &owned, &stream, &group) < 0)
 		return;
 	model = early.model;
 	call = calloc(1, sizeof(*call));
-	if (!call || !(call->model = strdup(model)) || !(call->body = evbuffer_new()) ||
+	if (call)
+		call->model = owned ? owned : strdup(model);
+	else
+		free(owned);
+	if (!call || !call->model || !(call->body = evbuffer_new()) ||
 	    !(call->deadline_timer = evtimer_new(proxy->base, on_deadline, call)) ||
 	    !(call->attempt_timer = evtimer_new(proxy->base, on_attempt_timeout, call)) ||
 	    !(call->retry_timer = evtimer_new(proxy->base, on_retry, call))) {
@@ -1061,7 +1100,7 @@ void proxy_handle(struct proxy *proxy, struct http_exchange *ex, const struct ht
 	call->raw = req->body;
 	call->raw_len = req->body_len;
 	call->named_by_path = named_by_path;
-	call->stream_requested = json_is_true(json_object_get(root, "stream"));
+	call->stream_requested = stream;
 	call->last_failure = OUTCOME_SUCCESS;
 	snprintf(call->id, sizeof(call->id), "%s", request_id);
 	call->received_us = early.received_us;

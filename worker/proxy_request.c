@@ -91,11 +91,32 @@ static bool default_allowed(const char *key)
 	return strcmp(key, "model") != 0 && strcmp(key, "stream") != 0;
 }
 
+static bool needs_rewrite(const struct deployment *dep, const char *model, bool named_by_path)
+{
+	return dep->provider == PROVIDER_OPENAI &&
+	       (named_by_path || strcmp(model, dep->upstream_model) != 0);
+}
+
+bool proxy_request_needs_tree(const struct deployment *dep, const char *model, bool named_by_path,
+                              const json_t *defaults)
+{
+	const char *key;
+	json_t *value;
+
+	if (needs_rewrite(dep, model, named_by_path))
+		return true;
+	json_object_foreach((json_t *)defaults, key, value)
+	{
+		if (default_allowed(key))
+			return true;
+	}
+	return false;
+}
+
 static int build_body(struct proxy_request *r, const struct deployment *dep, json_t *root,
                       const char *model, bool named_by_path, const json_t *defaults)
 {
-	bool rewrite = dep->provider == PROVIDER_OPENAI &&
-	               (named_by_path || strcmp(model, dep->upstream_model) != 0);
+	bool rewrite = needs_rewrite(dep, model, named_by_path);
 	bool add_defaults = false;
 	const char *key;
 	json_t *value, *copy;
@@ -130,7 +151,12 @@ int proxy_request_build(struct proxy_request *r, const struct deployment *dep, e
 {
 	int err;
 
-	memset(r, 0, sizeof(*r));
+	/* not memset: url and auth are 6 KiB, written before they are read */
+	r->url[0] = r->auth[0] = '\0';
+	r->headers = NULL;
+	r->n_headers = 0;
+	r->body = NULL;
+	r->body_len = 0;
 	err = build_url(dep, op, r->url, sizeof(r->url));
 	if (err < 0)
 		return err;
@@ -144,7 +170,7 @@ void proxy_request_clear(struct proxy_request *r)
 {
 	free(r->headers);
 	free(r->body);
-	explicit_bzero(r->auth, sizeof(r->auth));
+	explicit_bzero(r->auth, strnlen(r->auth, sizeof(r->auth))); /* the key's copy, if any */
 	r->headers = NULL;
 	r->body = NULL;
 	r->n_headers = 0;

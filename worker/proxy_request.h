@@ -37,5 +37,10 @@ int proxy_request_build(struct proxy_request *r, const struct deployment *dep, e
                         json_t *root, const char *model, bool named_by_path,
                         const json_t *defaults);
 
+/* Whether proxy_request_build() for DEP needs ROOT (the parsed body): a
+ * rewritten model or request defaults. Without, ROOT may be NULL. */
+bool proxy_request_needs_tree(const struct deployment *dep, const char *model, bool named_by_path,
+                              const json_t *defaults);
+
 /* Frees what R holds and wipes the auth header's copy of the key. */
 void proxy_request_clear(struct proxy_request *r);

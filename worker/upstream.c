@@ -11,6 +11,20 @@
  * Pause: the write callback answers CURL_WRITEFUNC_PAUSE while the caller
  * has paused the transfer (curl keeps that chunk and stops reading the
  * socket); resume is curl_easy_pause(CURLPAUSE_CONT) from the event loop.
+ *
+ * Plain http:// URLs whose host is an address literal or localhost go to
+ * our own keep-alive client instead (upstream_http.c): libcurl's
+ * per-transfer work costs more than the rest of a proxied request. libcurl
+ * keeps https (HTTP/2, TLS), host names (its resolver does not block the
+ * loop) and proxies.
+ *
+ * Proxies come from the environment, as with curl(1), read once at start:
+ * with none of http_proxy, https_proxy, HTTPS_PROXY, all_proxy, ALL_PROXY
+ * set, libcurl is told there is no proxy (no environment lookup per
+ * transfer); with any set, libcurl applies them and no_proxy per transfer,
+ * and with http_proxy or all_proxy set every http:// transfer goes through
+ * libcurl too. LLMGATE_UPSTREAM_CLIENT=curl sends everything through
+ * libcurl (a switch for comparisons and for ruling our client out).
  */
 #include "upstream.h"
 
@@ -22,6 +36,7 @@
 #include <string.h>
 
 #include "header_line.h"
+#include "upstream_http.h"
 
 #define UPSTREAM_MAX_CONNECTS 512
 
@@ -30,10 +45,14 @@ struct upstream {
 	CURLM *multi;
 	struct event *timer;
 	size_t active;
-	char *ca_file; /* CURLOPT_CAINFO, or NULL for libcurl's default */
+	struct upstream_http *http; /* NULL: every transfer goes through libcurl */
+	bool proxy_env;             /* a proxy is configured in the environment */
+	bool curl_init;             /* curl_global_init() was called */
+	char *ca_file;              /* CURLOPT_CAINFO, or NULL for libcurl's default */
 };
 
 struct upstream_transfer {
+	struct upstream_transfer_tag tag; /* own = false */
 	struct upstream *up;
 	CURL *easy;
 	struct curl_slist *headers;
@@ -258,6 +277,13 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userdata)
 	return t->aborted ? 0 : size * nmemb;
 }
 
+static bool env_set(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && v[0];
+}
+
 struct upstream *upstream_new(struct event_base *base)
 {
 	struct upstream *up = calloc(1, sizeof(*up));
@@ -265,19 +291,48 @@ struct upstream *upstream_new(struct event_base *base)
 	if (!up)
 		return NULL;
 	up->base = base;
-	up->multi = curl_multi_init();
 	up->timer = evtimer_new(base, on_timer, up);
-	if (!up->multi || !up->timer) {
+	up->proxy_env = env_set("http_proxy") || env_set("https_proxy") || env_set("HTTPS_PROXY") ||
+	                env_set("all_proxy") || env_set("ALL_PROXY");
+	if (!env_set("http_proxy") && !env_set("all_proxy") && !env_set("ALL_PROXY")) {
+		const char *client = getenv("LLMGATE_UPSTREAM_CLIENT");
+
+		if (!client || strcmp(client, "curl") != 0)
+			up->http = upstream_http_new(base);
+		if (!up->http && (!client || strcmp(client, "curl") != 0)) {
+			upstream_free(up);
+			return NULL;
+		}
+	}
+	if (!up->timer) {
 		upstream_free(up);
 		return NULL;
 	}
+	return up;
+}
+
+/*
+ * libcurl is set up by its first transfer: its global init starts OpenSSL,
+ * about a megabyte of a worker's memory that a worker whose upstreams are
+ * all plain HTTP never needs.
+ */
+static int multi_get(struct upstream *up)
+{
+	if (up->multi)
+		return 0;
+	if (curl_global_init(CURL_GLOBAL_NOTHING) != CURLE_OK)
+		return -ENOMEM;
+	up->curl_init = true;
+	up->multi = curl_multi_init();
+	if (!up->multi)
+		return -ENOMEM;
 	curl_multi_setopt(up->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up);
 	curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
 	/* Keep idle upstream connections instead of shrinking the cache under load. */
 	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, (long)UPSTREAM_MAX_CONNECTS);
-	return up;
+	return 0;
 }
 
 void upstream_free(struct upstream *up)
@@ -286,8 +341,11 @@ void upstream_free(struct upstream *up)
 		return;
 	if (up->multi)
 		curl_multi_cleanup(up->multi);
+	if (up->curl_init)
+		curl_global_cleanup();
 	if (up->timer)
 		event_free(up->timer);
+	upstream_http_free(up->http);
 	free(up->ca_file);
 	free(up);
 }
@@ -310,14 +368,19 @@ struct event_base *upstream_event_base(const struct upstream *up)
 
 size_t upstream_active(const struct upstream *up)
 {
-	return up->active;
+	return up->active + (up->http ? upstream_http_active(up->http) : 0);
 }
 
 int upstream_start(struct upstream *up, const struct upstream_request *req,
                    const struct upstream_callbacks *cb, void *ctx, struct upstream_transfer **ret)
 {
-	struct upstream_transfer *t = calloc(1, sizeof(*t));
+	struct upstream_transfer *t;
 
+	if (up->http && upstream_http_handles(req->url))
+		return upstream_http_start(up->http, req, cb, ctx, ret);
+	if (multi_get(up) < 0)
+		return -ENOMEM;
+	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	t->up = up;
@@ -361,7 +424,8 @@ int upstream_start(struct upstream *up, const struct upstream_request *req,
 	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_PROXY, ""); /* no proxy environment lookup per transfer */
+	if (!up->proxy_env)
+		curl_easy_setopt(e, CURLOPT_PROXY, ""); /* no environment lookup per transfer */
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (up->ca_file)
@@ -394,6 +458,10 @@ void upstream_abort(struct upstream_transfer *t)
 {
 	if (!t)
 		return;
+	if (t->tag.own) {
+		upstream_http_abort(t);
+		return;
+	}
 	if (t->in_callback) {
 		t->aborted = true;
 		return;
@@ -403,11 +471,19 @@ void upstream_abort(struct upstream_transfer *t)
 
 void upstream_pause(struct upstream_transfer *t)
 {
+	if (t->tag.own) {
+		upstream_http_pause(t);
+		return;
+	}
 	t->paused = true;
 }
 
 void upstream_resume(struct upstream_transfer *t)
 {
+	if (t->tag.own) {
+		upstream_http_resume(t);
+		return;
+	}
 	if (!t->paused)
 		return;
 	t->paused = false;

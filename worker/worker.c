@@ -13,7 +13,6 @@
  */
 #include "worker.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -286,11 +285,8 @@ void worker_run(const struct worker_args *args)
 	if (config->verbose)
 		log_set_level(LOG_DEBUG);
 
-	/* No SSL init flags here: TLS is set up lazily by the first HTTPS transfer. */
-	if (curl_global_init(CURL_GLOBAL_NOTHING) != CURLE_OK) {
-		log_error("cannot initialize libcurl");
-		_exit(1);
-	}
+	/* libcurl is set up by upstream.c with its first transfer (not every
+	 * worker needs it, and its global init starts OpenSSL). */
 	struct event_config *ecfg = event_config_new();
 	if (ecfg)
 		event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
@@ -377,7 +373,6 @@ void worker_run(const struct worker_args *args)
 	route_state_free(w.route_state);
 	upstream_free(w.up);
 	event_base_free(w.base);
-	curl_global_cleanup();
 	close(ipc_fd);
 	exit(0);
 

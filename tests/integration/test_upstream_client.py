@@ -1,0 +1,268 @@
+"""The worker's own HTTP/1.1 client for plain-HTTP upstreams (worker/upstream_http.c):
+connection reuse, the retry of a reused connection the upstream closed, strict parsing of
+malformed responses (502, never a guess), the stub's faults, and the switch back to libcurl
+(LLMGATE_UPSTREAM_CLIENT=curl). Malformed responses come from a scripted upstream on a raw
+socket; everything else from llmgate-stub."""
+import json
+import socket
+import threading
+
+from conftest import request
+from test_http import connect, events_of, post_bytes, read_response, stub_stats
+
+CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+OK_BODY = b'{"id":"x","object":"chat.completion","choices":[]}'
+
+
+def config(base, retries=0):
+    return f"""
+model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_base: {base}/v1
+      api_key: sk-test-0123456789
+router_settings:
+  num_retries: {retries}
+llmgate:
+  listen: 127.0.0.1:@PORT@
+  control_socket: @DIR@/control.sock
+  workers: 1
+"""
+
+
+def ok_response(extra=b""):
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+            str(len(OK_BODY)).encode() + b"\r\n" + extra + b"\r\n" + OK_BODY)
+
+
+class Scripted:
+    """A raw upstream: for the Nth request overall it sends answers[N] (bytes; a tuple
+    (bytes,) to close the connection after them; None to close it without answering).
+    Counts connections and requests."""
+
+    def __init__(self, answers, default=None):
+        self.answers = list(answers)
+        self.default = default
+        self.connections = 0
+        self.requests = 0
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def base(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _read_request(self, f):
+        line = f.readline()
+        if not line:
+            return False
+        length = 0
+        while True:
+            h = f.readline()
+            if h in (b"\r\n", b""):
+                break
+            name, _, value = h.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        f.read(length)
+        return True
+
+    def _serve(self, c):
+        f = c.makefile("rb")
+        try:
+            while self._read_request(f):
+                with self.lock:
+                    n = self.requests
+                    self.requests += 1
+                answer = self.answers[n] if n < len(self.answers) else self.default
+                if answer is None:
+                    break
+                c.sendall(answer[0] if isinstance(answer, tuple) else answer)
+                if isinstance(answer, tuple):
+                    break
+        except OSError:
+            pass
+        finally:
+            f.close()
+            c.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def post(gw, body=CHAT):
+    return gw.post("/v1/chat/completions", body)
+
+
+def test_connections_are_reused(gateway_factory):
+    up = Scripted([], default=ok_response())
+    try:
+        gw = gateway_factory(config(up.base()))
+        for _ in range(5):
+            status, _, body = post(gw)
+            assert status == 200, body
+            assert body == OK_BODY
+        assert up.requests == 5
+        assert up.connections == 1, "one keep-alive connection for requests in turn"
+    finally:
+        up.close()
+
+
+def test_connection_close_is_honoured(gateway_factory):
+    up = Scripted([], default=ok_response(b"Connection: close\r\n"))
+    try:
+        gw = gateway_factory(config(up.base()))
+        for _ in range(3):
+            assert post(gw)[0] == 200
+        assert up.connections == 3
+    finally:
+        up.close()
+
+
+def test_reused_connection_closed_by_upstream_is_retried_once(gateway_factory):
+    # the second request arrives on the kept connection, which the upstream closes without
+    # answering (its keep-alive ran out just then): sent again once, on a new connection
+    up = Scripted([ok_response(), None], default=ok_response())
+    try:
+        gw = gateway_factory(config(up.base()))
+        assert post(gw)[0] == 200
+        status, headers, body = post(gw)
+        assert status == 200, body
+        assert headers["x-llmgate-attempts"] == "1", "a transport retry is not an attempt"
+        assert up.requests == 3 and up.connections == 2
+    finally:
+        up.close()
+
+
+def test_fresh_connection_closed_is_not_retried(gateway_factory):
+    up = Scripted([None], default=ok_response())
+    try:
+        gw = gateway_factory(config(up.base()))
+        status, _, body = post(gw)
+        assert status == 502, body
+        assert up.requests == 1, "a request on a new connection is never sent twice"
+    finally:
+        up.close()
+
+
+MALFORMED = {
+    "bad status line": b"HTTP/1.1 2OO OK\r\nContent-Length: 2\r\n\r\n{}",
+    "HTTP/2 status line": b"HTTP/2 200\r\nContent-Length: 2\r\n\r\n{}",
+    "not HTTP": b"SSH-2.0-OpenSSH_9.2\r\n\r\n",
+    "bare LF": b"HTTP/1.1 200 OK\nContent-Length: 2\n\n{}",
+    "bare CR": b"HTTP/1.1 200 OK\rContent-Length: 2\r\n\r\n{}",
+    "obs-fold": b"HTTP/1.1 200 OK\r\nX-A: 1\r\n folded\r\nContent-Length: 2\r\n\r\n{}",
+    "CL and TE": (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  b"2\r\n{}\r\n0\r\n\r\n"),
+    "two Content-Lengths": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+    "bad Content-Length": b"HTTP/1.1 200 OK\r\nContent-Length: 2x\r\n\r\n{}",
+    "unknown coding": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n{}",
+    "bad chunk size": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+    "chunk longer than said": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               b"2\r\n{}}\r\n0\r\n\r\n"),
+    "oversized head": b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * (80 * 1024) + b"\r\n\r\n{}",
+    "space before colon": b"HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\n{}",
+    "cut body": (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{}",),
+    "cut chunked body": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{}",),
+}
+
+
+def test_malformed_responses_are_refused(gateway_factory):
+    names = list(MALFORMED)
+    up = Scripted([MALFORMED[n] for n in names], default=ok_response())
+    try:
+        gw = gateway_factory(config(up.base()))
+        for name in names:
+            status, _, body = post(gw)
+            assert status == 502, (name, status, body)
+            assert json.loads(body)["error"]["code"] == "upstream_unavailable", (name, body)
+        # and the gateway is fine afterwards
+        assert post(gw)[0] == 200
+        logs = gw.logs()
+        assert "protocol" in logs
+    finally:
+        up.close()
+
+
+def test_interim_and_close_delimited_responses(gateway_factory):
+    up = Scripted([b"HTTP/1.1 100 Continue\r\n\r\n" + ok_response(),
+                   (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Connection: close\r\n\r\n" + OK_BODY,),
+                   b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                   b"Transfer-Encoding: chunked\r\n\r\n3\r\n{\"i\r\n" +
+                   b"%x\r\n" % (len(OK_BODY) - 3) + OK_BODY[3:] + b"\r\n0\r\nX-T: 1\r\n\r\n"],
+                  default=ok_response())
+    try:
+        gw = gateway_factory(config(up.base()))
+        for _ in range(3):
+            status, _, body = post(gw)
+            assert status == 200 and body == OK_BODY, body
+    finally:
+        up.close()
+
+
+def test_stub_faults_through_own_client(stub, gateway_factory):
+    gw = gateway_factory(config(f"http://127.0.0.1:{stub.port}"))
+    status, _, body = post(gw, dict(CHAT, x_stub={"reset": True}))
+    assert status == 502, body
+    status, _, body = post(gw, dict(CHAT, x_stub={"cut_after": 10}))
+    assert status == 502, body
+    status, headers, body = post(gw, dict(CHAT, x_stub={"status": 429, "retry_after": 1}))
+    assert status == 429 and headers.get("retry-after") == "1", (status, headers)
+    # a stream cut mid-way ends with an error event, no [DONE]
+    s, f = connect(gw.port)
+    try:
+        s.sendall(post_bytes("/v1/chat/completions",
+                             dict(CHAT, stream=True, x_stub={"chunks": 8, "cut_after": 3})))
+        r = read_response(f)
+    finally:
+        s.close()
+    body = b"".join(data for _, data in r.chunks)
+    assert r.status == 200 and not r.complete
+    assert b"[DONE]" not in body and b"upstream_error" in body
+    # a long stream with a slow client stays correct and whole
+    s, f = connect(gw.port)
+    try:
+        s.sendall(post_bytes("/v1/chat/completions", dict(CHAT, stream=True,
+                                                          x_stub={"chunks": 300})))
+        r = read_response(f)
+    finally:
+        s.close()
+    events = events_of(b"".join(data for _, data in r.chunks))
+    assert r.status == 200 and r.complete and events[-1] == "data: [DONE]" and len(events) >= 301
+    assert post(gw)[0] == 200
+    assert stub_stats(stub)["connections"] <= 4
+
+
+def test_curl_switch(stub, gateway_factory):
+    gw = gateway_factory(config(f"http://127.0.0.1:{stub.port}"),
+                         env={"LLMGATE_UPSTREAM_CLIENT": "curl"})
+    for _ in range(3):
+        assert post(gw)[0] == 200
+    status, _, _ = post(gw, dict(CHAT, x_stub={"reset": True}))
+    assert status == 502
+
+
+def test_host_names_stay_with_curl(stub, gateway_factory):
+    # "localhost" is ours (127.0.0.1); an IPv4 literal in any other spelling is not, and
+    # libcurl's resolver answers it
+    gw = gateway_factory(config(f"http://localhost:{stub.port}"))
+    assert post(gw)[0] == 200
+    gw2 = gateway_factory(config(f"http://127.1:{stub.port}"))
+    assert post(gw2)[0] == 200
+    assert request(stub.port, "GET", "/_stub/stats")[0] == 200

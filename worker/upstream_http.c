@@ -1,0 +1,955 @@
+/*
+ * upstream_http: own HTTP/1.1 keep-alive client for plain-HTTP upstreams
+ * (see upstream_http.h). Runs in a worker, on its event loop.
+ *
+ * Connections: one pool per host:port of idle connections (most recently
+ * used first, at most UH_IDLE_PER_HOST, each closed after UH_IDLE_MS). A
+ * connection carries one transfer at a time; its read event stays
+ * registered for its whole life, so an idle connection the upstream closes
+ * (or sends anything on) is noticed and closed at once. The write event is
+ * added only after a short write or while connecting.
+ *
+ * A request goes out as one buffer (head and body) in one send. The response
+ * is read into a flat buffer and parsed in place (upstream_parser.c); bodies
+ * are delivered from that buffer: Content-Length, chunked (decoded in place,
+ * one on_data per read) or until close. A connection goes back to the pool
+ * only after a complete keep-alive response with nothing after it.
+ *
+ * A reused connection may have been closed by the upstream just as we sent
+ * on it: when it fails before any response byte came, the transfer is sent
+ * again, once, on a new connection. Never otherwise: a POST that may have
+ * been processed is not repeated.
+ *
+ * Callbacks never run from inside upstream_http_start(); failures found
+ * there are delivered from the loop. An abort from inside a callback only
+ * marks the transfer; the code that made the call frees it.
+ */
+#include "upstream_http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "upstream_parser.h"
+
+#define UH_RBUF          16384
+#define UH_RBUF_MAX      (UPSTREAM_PARSER_MAX_HEAD + UH_RBUF)
+#define UH_IDLE_PER_HOST 256
+#define UH_IDLE_MS       60000
+#define UH_MAX_HOST      300
+#define UH_MAX_HEAD_OUT  (64 * 1024)
+
+struct uh_host {
+	struct uh_host *next;
+	char key[UH_MAX_HOST]; /* the URL's authority, also the Host header */
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	struct uh_conn *idle; /* most recently used first */
+	size_t n_idle;
+};
+
+struct uh_conn {
+	struct upstream_http *uh;
+	struct uh_host *host;
+	struct uh_conn *prev, *next; /* in host->idle */
+	struct uh_transfer *t;       /* NULL when idle */
+	int fd;
+	int error; /* a connect error to report from the loop */
+	struct event *ev_read, *ev_write, *ev_timer;
+	bool reading, writing, connecting;
+	bool reused; /* it carried a response before this transfer */
+	char *rbuf;
+	size_t rcap, rlen, rpos; /* rpos: bytes of rbuf already handled */
+};
+
+enum uh_state {
+	UH_SEND,
+	UH_HEAD,
+	UH_BODY,
+	UH_DONE,
+};
+
+struct uh_transfer {
+	struct upstream_transfer_tag tag;
+	struct upstream_http *uh;
+	struct uh_host *host;
+	struct uh_conn *conn;
+	struct upstream_callbacks cb;
+	void *ctx;
+	struct event *ev_timeout; /* only with a timeout */
+	char *out;                /* the request: head and body */
+	size_t out_len, out_off;
+	enum uh_state state;
+	struct http_scan scan;
+	enum upstream_body_kind body;
+	uint64_t remaining;
+	struct http_chunked chunked;
+	long status;
+	bool keep_alive;
+	bool keep_alive_ok; /* false once the upstream answered early */
+	bool got_bytes;     /* any byte of a response arrived */
+	bool retried;
+	bool paused, aborted, in_callback;
+};
+
+struct upstream_http {
+	struct event_base *base;
+	struct uh_host *hosts;
+	size_t active, idle;
+	struct http_header headers[UPSTREAM_PARSER_MAX_HEADERS]; /* the head being parsed */
+};
+
+static void conn_on_read(evutil_socket_t fd, short what, void *arg);
+static void conn_on_write(evutil_socket_t fd, short what, void *arg);
+static void conn_on_timer(evutil_socket_t fd, short what, void *arg);
+static void transfer_process(struct uh_transfer *t);
+
+/* ---- URLs and hosts ---- */
+
+struct uh_url {
+	char authority[UH_MAX_HOST];
+	const char *path; /* path and query, in the URL */
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+};
+
+static int parse_port(const char *s, size_t len, uint16_t *ret)
+{
+	unsigned v = 0;
+
+	if (len == 0 || len > 5)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	if (v == 0 || v > 65535)
+		return -EINVAL;
+	*ret = (uint16_t)v;
+	return 0;
+}
+
+static int parse_url(const char *url, struct uh_url *u)
+{
+	const char *a, *end, *colon;
+	char host[64];
+	uint16_t port = 80;
+	size_t alen, hlen;
+
+	if (strncasecmp(url, "http://", 7) != 0)
+		return -EINVAL;
+	a = url + 7;
+	end = a + strcspn(a, "/?#");
+	if (*end == '#')
+		return -EINVAL;
+	alen = (size_t)(end - a);
+	if (alen == 0 || alen >= sizeof(u->authority) || memchr(a, '@', alen))
+		return -EINVAL;
+	for (const char *p = end; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '#')
+			return -EINVAL;
+	memcpy(u->authority, a, alen);
+	u->authority[alen] = '\0';
+	u->path = *end ? end : "/";
+	if (*end == '?')
+		return -EINVAL; /* "http://host?q": leave the odd ones to libcurl */
+
+	memset(&u->addr, 0, sizeof(u->addr));
+	if (a[0] == '[') {
+		const char *close = memchr(a, ']', alen);
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&u->addr;
+
+		if (!close || (size_t)(close - a - 1) >= sizeof(host))
+			return -EINVAL;
+		hlen = (size_t)(close - a - 1);
+		memcpy(host, a + 1, hlen);
+		host[hlen] = '\0';
+		if (close + 1 < end) {
+			if (close[1] != ':' ||
+			    parse_port(close + 2, (size_t)(end - close - 2), &port) < 0)
+				return -EINVAL;
+		}
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+			return -EINVAL;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		u->addr_len = sizeof(*s6);
+		return 0;
+	}
+	colon = memchr(a, ':', alen);
+	hlen = colon ? (size_t)(colon - a) : alen;
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, a, hlen);
+	host[hlen] = '\0';
+	if (colon && parse_port(colon + 1, (size_t)(end - colon - 1), &port) < 0)
+		return -EINVAL;
+
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&u->addr;
+
+	if (strcasecmp(host, "localhost") == 0)
+		strcpy(host, "127.0.0.1");
+	/* inet_pton accepts only the dotted quad, not "127.1" or hex */
+	if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+		return -EINVAL;
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons(port);
+	u->addr_len = sizeof(*s4);
+	return 0;
+}
+
+bool upstream_http_handles(const char *url)
+{
+	struct uh_url u;
+
+	return parse_url(url, &u) == 0;
+}
+
+static struct uh_host *host_get(struct upstream_http *uh, const struct uh_url *u)
+{
+	struct uh_host *h;
+
+	for (h = uh->hosts; h; h = h->next)
+		if (strcmp(h->key, u->authority) == 0)
+			return h;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	memcpy(h->key, u->authority, sizeof(h->key));
+	h->addr = u->addr;
+	h->addr_len = u->addr_len;
+	h->next = uh->hosts;
+	uh->hosts = h;
+	return h;
+}
+
+/* ---- connections ---- */
+
+static void idle_unlink(struct uh_conn *c)
+{
+	struct uh_host *h = c->host;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		h->idle = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	h->n_idle--;
+	c->uh->idle--;
+}
+
+static void conn_set_reading(struct uh_conn *c, bool on)
+{
+	if (on == c->reading)
+		return;
+	if (on)
+		event_add(c->ev_read, NULL);
+	else
+		event_del(c->ev_read);
+	c->reading = on;
+}
+
+static void conn_set_writing(struct uh_conn *c, bool on)
+{
+	if (on == c->writing)
+		return;
+	if (on)
+		event_add(c->ev_write, NULL);
+	else
+		event_del(c->ev_write);
+	c->writing = on;
+}
+
+/* Closes C, which carries no transfer and is not in the pool. */
+static void conn_destroy(struct uh_conn *c)
+{
+	event_free(c->ev_read);
+	event_free(c->ev_write);
+	event_free(c->ev_timer);
+	close(c->fd);
+	free(c->rbuf);
+	free(c);
+}
+
+static void conn_close_idle(struct uh_conn *c)
+{
+	idle_unlink(c);
+	conn_destroy(c);
+}
+
+/* A new connection to T's host, connecting. */
+static struct uh_conn *conn_new(struct upstream_http *uh, struct uh_host *h)
+{
+	struct uh_conn *c = calloc(1, sizeof(*c));
+	int one = 1;
+
+	if (!c)
+		return NULL;
+	c->uh = uh;
+	c->host = h;
+	c->fd = socket(h->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		free(c);
+		return NULL;
+	}
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->ev_read = event_new(uh->base, c->fd, EV_READ | EV_PERSIST, conn_on_read, c);
+	c->ev_write = event_new(uh->base, c->fd, EV_WRITE | EV_PERSIST, conn_on_write, c);
+	c->ev_timer = evtimer_new(uh->base, conn_on_timer, c);
+	if (!c->ev_read || !c->ev_write || !c->ev_timer) {
+		if (c->ev_read)
+			event_free(c->ev_read);
+		if (c->ev_write)
+			event_free(c->ev_write);
+		if (c->ev_timer)
+			event_free(c->ev_timer);
+		close(c->fd);
+		free(c);
+		return NULL;
+	}
+	if (connect(c->fd, (const struct sockaddr *)&h->addr, h->addr_len) < 0) {
+		if (errno == EINPROGRESS)
+			c->connecting = true;
+		else
+			c->error = errno ? errno : ECONNREFUSED;
+	}
+	return c;
+}
+
+/* ---- transfers ---- */
+
+static void transfer_free(struct uh_transfer *t)
+{
+	if (t->ev_timeout)
+		event_free(t->ev_timeout);
+	free(t->out);
+	t->uh->active--;
+	free(t);
+}
+
+/* Detaches T's connection: back to the pool when REUSE, else closed. */
+static void transfer_release(struct uh_transfer *t, bool reuse)
+{
+	struct uh_conn *c = t->conn;
+	struct uh_host *h = t->host;
+
+	if (!c)
+		return;
+	t->conn = NULL;
+	c->t = NULL;
+	conn_set_writing(c, false);
+	if (!reuse || c->rpos != c->rlen || h->n_idle >= UH_IDLE_PER_HOST) {
+		conn_destroy(c);
+		return;
+	}
+	free(c->rbuf); /* an idle connection keeps no buffer */
+	c->rbuf = NULL;
+	c->rcap = c->rlen = c->rpos = 0;
+	c->reused = true;
+	conn_set_reading(c, true);
+	c->next = h->idle;
+	if (h->idle)
+		h->idle->prev = c;
+	h->idle = c;
+	h->n_idle++;
+	t->uh->idle++;
+	struct timeval tv = {.tv_sec = UH_IDLE_MS / 1000, .tv_usec = 0};
+	evtimer_add(c->ev_timer, &tv);
+}
+
+/* Ends T with RESULT: on_done, then gone. */
+static void transfer_finish(struct uh_transfer *t, enum upstream_result result, const char *error)
+{
+	t->state = UH_DONE;
+	transfer_release(t, result == UPSTREAM_OK && t->keep_alive);
+	t->in_callback = true;
+	t->cb.on_done(t->ctx, result, t->status, error);
+	transfer_free(t);
+}
+
+static int transfer_attach(struct uh_transfer *t, struct uh_conn *c);
+
+/*
+ * The connection failed before the response was complete: a reused one
+ * that gave nothing back gets the request again on a new connection, once.
+ */
+static void transfer_conn_failed(struct uh_transfer *t, int err, const char *what)
+{
+	if (t->conn && t->conn->reused && !t->got_bytes && !t->retried) {
+		struct uh_conn *c;
+
+		t->retried = true;
+		transfer_release(t, false);
+		c = conn_new(t->uh, t->host);
+		if (c && transfer_attach(t, c) == 0)
+			return;
+		transfer_finish(t, UPSTREAM_ERR_INTERNAL, "cannot open a new connection");
+		return;
+	}
+	if (!t->got_bytes) {
+		transfer_finish(t, UPSTREAM_ERR_CONNECT, what ? what : strerror(err));
+		return;
+	}
+	transfer_finish(t, UPSTREAM_ERR_PROTOCOL,
+	                what ? what : "the connection closed before the response was complete");
+}
+
+/* Sends what is left of the request. */
+static void transfer_send(struct uh_transfer *t)
+{
+	struct uh_conn *c = t->conn;
+
+	while (t->out_off < t->out_len) {
+		ssize_t n = send(c->fd, t->out + t->out_off, t->out_len - t->out_off, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			conn_set_writing(c, true);
+			return;
+		}
+		if (n < 0) {
+			transfer_conn_failed(t, errno, NULL);
+			return;
+		}
+		t->out_off += (size_t)n;
+	}
+	conn_set_writing(c, false);
+	t->state = UH_HEAD;
+}
+
+/* Puts T on C and starts sending (from the loop when C has an error). */
+static int transfer_attach(struct uh_transfer *t, struct uh_conn *c)
+{
+	t->conn = c;
+	c->t = t;
+	t->out_off = 0;
+	t->state = UH_SEND;
+	t->keep_alive_ok = true;
+	t->scan = (struct http_scan){0};
+	if (!c->rbuf) {
+		c->rbuf = malloc(UH_RBUF);
+		if (!c->rbuf)
+			return -ENOMEM;
+		c->rcap = UH_RBUF;
+	}
+	conn_set_reading(c, true);
+	if (c->error) {
+		event_active(c->ev_write, EV_WRITE, 0); /* reported from the loop */
+		return 0;
+	}
+	if (c->connecting) {
+		conn_set_writing(c, true);
+		return 0;
+	}
+	transfer_send(t);
+	return 0;
+}
+
+/* Calls a callback of T's caller; false when T was aborted meanwhile. */
+#define CALLBACK(t, call)                 \
+	do {                              \
+		(t)->in_callback = true;  \
+		call;                     \
+		(t)->in_callback = false; \
+	} while (0)
+
+static void transfer_aborted(struct uh_transfer *t)
+{
+	transfer_release(t, false);
+	transfer_free(t);
+}
+
+static bool deliver(struct uh_transfer *t, const char *data, size_t len)
+{
+	if (len == 0)
+		return true;
+	CALLBACK(t, t->cb.on_data(t->ctx, t->status, data, len));
+	if (t->aborted) {
+		transfer_aborted(t);
+		return false;
+	}
+	return true;
+}
+
+/* Parses a complete head at the start of the unread bytes. False when T is gone. */
+static bool transfer_head(struct uh_transfer *t, size_t end)
+{
+	struct uh_conn *c = t->conn;
+	struct upstream_head h;
+	int r;
+
+	r = upstream_parse_head(c->rbuf + c->rpos, end, t->uh->headers, UPSTREAM_PARSER_MAX_HEADERS,
+	                        &h);
+	if (r < 0) {
+		transfer_finish(t, UPSTREAM_ERR_PROTOCOL, h.error);
+		return false;
+	}
+	c->rpos += end;
+	t->scan = (struct http_scan){0};
+	if (t->state == UH_SEND) {
+		/* answered before it had all of the request: stop sending, and the
+		 * connection cannot carry another request */
+		conn_set_writing(c, false);
+		t->state = UH_HEAD;
+		t->out_off = t->out_len;
+		t->keep_alive_ok = false;
+	}
+	if (h.status < 200) {
+		if (h.status == 101) {
+			transfer_finish(t, UPSTREAM_ERR_PROTOCOL,
+			                "unexpected 101 Switching Protocols");
+			return false;
+		}
+		return true; /* interim: the real head follows */
+	}
+	t->status = h.status;
+	t->keep_alive = h.keep_alive && t->out_off == t->out_len && t->keep_alive_ok;
+	t->body = h.body;
+	t->remaining = h.content_length;
+	if (h.body == UPSTREAM_BODY_CHUNKED)
+		http_chunked_init(&t->chunked);
+	if (t->cb.on_header) {
+		for (size_t i = 0; i < h.n_headers; i++) {
+			const struct http_header *f = &h.headers[i];
+
+			CALLBACK(t, t->cb.on_header(t->ctx, f->name, f->name_len, f->value,
+			                            f->value_len));
+			if (t->aborted) {
+				transfer_aborted(t);
+				return false;
+			}
+		}
+	}
+	if (t->cb.on_head) {
+		CALLBACK(t, t->cb.on_head(t->ctx, t->status));
+		if (t->aborted) {
+			transfer_aborted(t);
+			return false;
+		}
+	}
+	t->state = UH_BODY;
+	if (h.body == UPSTREAM_BODY_NONE) {
+		transfer_finish(t, UPSTREAM_OK, NULL);
+		return false;
+	}
+	return true;
+}
+
+/* Room to read into; NULL when the head being read is too large. */
+static char *conn_room(struct uh_conn *c, size_t *ret_room)
+{
+	if (c->rpos == c->rlen) {
+		c->rpos = c->rlen = 0;
+	} else if (c->rlen == c->rcap && c->rpos > 0) {
+		memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+		c->rlen -= c->rpos;
+		c->rpos = 0;
+		if (c->t)
+			c->t->scan = (struct http_scan){0}; /* offsets moved: rescan */
+	}
+	if (c->rlen == c->rcap) {
+		size_t cap = c->rcap * 2;
+		char *n;
+
+		if (cap > UH_RBUF_MAX)
+			cap = UH_RBUF_MAX;
+		if (cap <= c->rcap)
+			return NULL;
+		n = realloc(c->rbuf, cap);
+		if (!n)
+			return NULL;
+		c->rbuf = n;
+		c->rcap = cap;
+	}
+	*ret_room = c->rcap - c->rlen;
+	return c->rbuf + c->rlen;
+}
+
+/* Handles the unread bytes of T's connection, as far as T's state allows. */
+static void transfer_process(struct uh_transfer *t)
+{
+	struct uh_conn *c = t->conn;
+
+	while (!t->paused && c->rpos < c->rlen) {
+		char *p = c->rbuf + c->rpos;
+		size_t avail = c->rlen - c->rpos, end, used, made;
+		int r;
+
+		if (t->state == UH_HEAD || t->state == UH_SEND) {
+			r = upstream_scan_head(&t->scan, p, avail, &end);
+			if (r == -EAGAIN) {
+				if (avail >= UPSTREAM_PARSER_MAX_HEAD)
+					transfer_finish(t, UPSTREAM_ERR_PROTOCOL,
+					                "the response head is too large");
+				return;
+			}
+			if (r < 0) {
+				transfer_finish(t, UPSTREAM_ERR_PROTOCOL,
+				                "bare CR or LF in the response head");
+				return;
+			}
+			if (!transfer_head(t, end))
+				return;
+			continue;
+		}
+		switch (t->body) {
+		case UPSTREAM_BODY_LENGTH:
+			if (avail > t->remaining)
+				avail = (size_t)t->remaining;
+			c->rpos += avail;
+			t->remaining -= avail;
+			if (!deliver(t, p, avail))
+				return;
+			if (t->remaining == 0) {
+				transfer_finish(t, UPSTREAM_OK, NULL);
+				return;
+			}
+			break;
+		case UPSTREAM_BODY_CHUNKED:
+			r = http_chunked_decode(&t->chunked, p, avail, &used, p, avail, &made);
+			c->rpos += used;
+			/* the chunks framed well before a bad one are delivered first */
+			if (!deliver(t, p, made))
+				return;
+			if (r == -EBADMSG) {
+				transfer_finish(t, UPSTREAM_ERR_PROTOCOL, "malformed chunked body");
+				return;
+			}
+			if (r == 0) {
+				transfer_finish(t, UPSTREAM_OK, NULL);
+				return;
+			}
+			break;
+		default: /* until close */
+			c->rpos += avail;
+			if (!deliver(t, p, avail))
+				return;
+			break;
+		}
+	}
+}
+
+/* The upstream closed (or reset) T's connection. */
+static void transfer_eof(struct uh_transfer *t, int err)
+{
+	if (t->state == UH_BODY && t->body == UPSTREAM_BODY_CLOSE && !err) {
+		t->keep_alive = false;
+		transfer_finish(t, UPSTREAM_OK, NULL);
+		return;
+	}
+	transfer_conn_failed(t, err ? err : ECONNRESET,
+	                     t->got_bytes ? "the connection closed before the response was complete"
+	                                  : (err ? NULL : "the upstream closed the connection"));
+}
+
+static void conn_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct uh_conn *c = arg;
+	struct uh_transfer *t = c->t;
+	size_t room = 0;
+	char *dst;
+	ssize_t n;
+
+	(void)fd;
+	(void)what;
+	if (!t) {
+		/* idle: the upstream closed it, or sent what nobody asked for */
+		conn_close_idle(c);
+		return;
+	}
+	if (t->paused) {
+		conn_set_reading(c, false);
+		return;
+	}
+	dst = conn_room(c, &room);
+	if (!dst) {
+		transfer_finish(t, UPSTREAM_ERR_PROTOCOL, "the response head is too large");
+		return;
+	}
+	n = read(c->fd, dst, room);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		transfer_eof(t, n < 0 ? errno : 0);
+		return;
+	}
+	c->rlen += (size_t)n;
+	t->got_bytes = true;
+	transfer_process(t);
+}
+
+static void conn_on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct uh_conn *c = arg;
+	struct uh_transfer *t = c->t;
+
+	(void)fd;
+	(void)what;
+	if (!t) {
+		conn_set_writing(c, false);
+		return;
+	}
+	if (c->connecting) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		c->connecting = false;
+		if (err)
+			c->error = err;
+	}
+	if (c->error) {
+		conn_set_writing(c, false);
+		transfer_finish(t, UPSTREAM_ERR_CONNECT, strerror(c->error));
+		return;
+	}
+	if (t->state == UH_SEND)
+		transfer_send(t);
+	else
+		conn_set_writing(c, false);
+}
+
+static void conn_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct uh_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (!c->t)
+		conn_close_idle(c); /* idle for too long */
+}
+
+static void transfer_on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct uh_transfer *t = arg;
+
+	(void)fd;
+	(void)what;
+	transfer_finish(t, UPSTREAM_ERR_TIMEOUT, "operation timed out");
+}
+
+/* Is S fit for a request header line? */
+static bool valid_name(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f || *s == ':')
+			return false;
+	return true;
+}
+
+static bool valid_value(const char *s)
+{
+	for (; *s; s++)
+		if (*s == '\r' || *s == '\n')
+			return false;
+	return true;
+}
+
+static bool skipped_header(const char *name)
+{
+	/* framing and connection management are ours */
+	return strcasecmp(name, "content-length") == 0 ||
+	       strcasecmp(name, "transfer-encoding") == 0 || strcasecmp(name, "connection") == 0 ||
+	       strcasecmp(name, "expect") == 0;
+}
+
+static char *put(char *p, const char *s, size_t len)
+{
+	memcpy(p, s, len);
+	return p + len;
+}
+
+#define PUT_LIT(p, lit) put(p, lit, sizeof(lit) - 1)
+
+static int build_request(struct uh_transfer *t, const struct uh_url *u,
+                         const struct upstream_request *req)
+{
+	size_t cap = strlen(u->path) + strlen(u->authority) + 96 + req->body_len, len;
+	bool own_host = false;
+	char *p;
+
+	for (size_t i = 0; i < req->n_headers; i++) {
+		const struct upstream_header *h = &req->headers[i];
+
+		if (!valid_name(h->name) || !valid_value(h->value))
+			return -EINVAL;
+		cap += strlen(h->name) + strlen(h->value) + 4;
+		own_host |= strcasecmp(h->name, "host") == 0;
+	}
+	if (cap - req->body_len > UH_MAX_HEAD_OUT)
+		return -E2BIG;
+	t->out = malloc(cap);
+	if (!t->out)
+		return -ENOMEM;
+	p = t->out;
+	p = PUT_LIT(p, "POST ");
+	p = put(p, u->path, strlen(u->path));
+	p = PUT_LIT(p, " HTTP/1.1\r\n");
+	if (!own_host) {
+		p = PUT_LIT(p, "Host: ");
+		p = put(p, u->authority, strlen(u->authority));
+		p = PUT_LIT(p, "\r\n");
+	}
+	for (size_t i = 0; i < req->n_headers; i++) {
+		const struct upstream_header *h = &req->headers[i];
+
+		if (skipped_header(h->name))
+			continue;
+		p = put(p, h->name, strlen(h->name));
+		p = PUT_LIT(p, ": ");
+		p = put(p, h->value, strlen(h->value));
+		p = PUT_LIT(p, "\r\n");
+	}
+	p += sprintf(p, "Content-Length: %zu\r\n\r\n", req->body_len);
+	len = (size_t)(p - t->out);
+	memcpy(p, req->body, req->body_len);
+	t->out_len = len + req->body_len;
+	return 0;
+}
+
+int upstream_http_start(struct upstream_http *uh, const struct upstream_request *req,
+                        const struct upstream_callbacks *cb, void *ctx,
+                        struct upstream_transfer **ret)
+{
+	struct uh_transfer *t;
+	struct uh_url u;
+	struct uh_host *h;
+	struct uh_conn *c;
+	int err;
+
+	if (parse_url(req->url, &u) < 0)
+		return -EINVAL;
+	h = host_get(uh, &u);
+	if (!h)
+		return -ENOMEM;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->tag.own = true;
+	t->uh = uh;
+	t->host = h;
+	t->cb = *cb;
+	t->ctx = ctx;
+	uh->active++;
+	err = build_request(t, &u, req);
+	if (err < 0) {
+		transfer_free(t);
+		return err;
+	}
+	if (req->timeout_ms > 0) {
+		struct timeval tv = {.tv_sec = req->timeout_ms / 1000,
+		                     .tv_usec = (req->timeout_ms % 1000) * 1000};
+
+		t->ev_timeout = evtimer_new(uh->base, transfer_on_timeout, t);
+		if (!t->ev_timeout) {
+			transfer_free(t);
+			return -ENOMEM;
+		}
+		evtimer_add(t->ev_timeout, &tv);
+	}
+	c = h->idle;
+	if (c) {
+		idle_unlink(c);
+		evtimer_del(c->ev_timer);
+	} else {
+		c = conn_new(uh, h);
+		if (!c) {
+			err = errno == EMFILE || errno == ENFILE ? -errno : -ENOMEM;
+			transfer_free(t);
+			return err;
+		}
+	}
+	err = transfer_attach(t, c);
+	if (err < 0) {
+		transfer_release(t, false);
+		transfer_free(t);
+		return err;
+	}
+	if (ret)
+		*ret = (struct upstream_transfer *)t;
+	return 0;
+}
+
+void upstream_http_abort(struct upstream_transfer *ut)
+{
+	struct uh_transfer *t = (struct uh_transfer *)ut;
+
+	if (t->in_callback) {
+		t->aborted = true;
+		return;
+	}
+	transfer_aborted(t);
+}
+
+void upstream_http_pause(struct upstream_transfer *ut)
+{
+	struct uh_transfer *t = (struct uh_transfer *)ut;
+
+	t->paused = true;
+	if (t->conn)
+		conn_set_reading(t->conn, false);
+}
+
+void upstream_http_resume(struct upstream_transfer *ut)
+{
+	struct uh_transfer *t = (struct uh_transfer *)ut;
+
+	if (!t->paused)
+		return;
+	t->paused = false;
+	if (!t->conn)
+		return;
+	conn_set_reading(t->conn, true);
+	if (!t->in_callback)
+		transfer_process(t); /* else the loop delivering data goes on by itself */
+}
+
+size_t upstream_http_active(const struct upstream_http *uh)
+{
+	return uh->active;
+}
+
+size_t upstream_http_idle(const struct upstream_http *uh)
+{
+	return uh->idle;
+}
+
+struct upstream_http *upstream_http_new(struct event_base *base)
+{
+	struct upstream_http *uh = calloc(1, sizeof(*uh));
+
+	if (uh)
+		uh->base = base;
+	return uh;
+}
+
+void upstream_http_free(struct upstream_http *uh)
+{
+	if (!uh)
+		return;
+	while (uh->hosts) {
+		struct uh_host *h = uh->hosts;
+
+		while (h->idle)
+			conn_close_idle(h->idle);
+		uh->hosts = h->next;
+		free(h);
+	}
+	free(uh);
+}

@@ -1,0 +1,46 @@
+/*
+ * upstream_http: the worker's own HTTP/1.1 keep-alive client for plain
+ * http:// upstreams, behind upstream.h (upstream.c decides which transfers
+ * it runs; libcurl keeps https, HTTP/2 and proxies). Same contract as
+ * upstream.h: on_header per header, on_head, on_data per read, exactly one
+ * on_done unless aborted; pause/resume stop and restart reading the socket.
+ *
+ * It takes only URLs whose host needs no resolver: an IPv4 or bracketed IPv6
+ * literal, or "localhost" (127.0.0.1). Other host names stay with libcurl,
+ * whose resolver does not block the loop.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "upstream.h"
+
+struct event_base;
+struct upstream_http;
+
+/* Every transfer struct (upstream.c's and ours) starts with this, so that
+ * upstream.c can tell them apart behind the opaque struct upstream_transfer. */
+struct upstream_transfer_tag {
+	bool own; /* run by upstream_http */
+};
+
+struct upstream_http *upstream_http_new(struct event_base *base);
+/* Closes every connection; transfers still open are dropped without on_done. */
+void upstream_http_free(struct upstream_http *uh);
+
+/* Whether URL is one this client takes (see above). */
+bool upstream_http_handles(const char *url);
+
+/* As upstream_start(); -EINVAL for a URL it does not take or a header that
+ * is not a valid field. */
+int upstream_http_start(struct upstream_http *uh, const struct upstream_request *req,
+                        const struct upstream_callbacks *cb, void *ctx,
+                        struct upstream_transfer **ret);
+void upstream_http_abort(struct upstream_transfer *t);
+void upstream_http_pause(struct upstream_transfer *t);
+void upstream_http_resume(struct upstream_transfer *t);
+
+/* Transfers in flight; idle connections kept. */
+size_t upstream_http_active(const struct upstream_http *uh);
+size_t upstream_http_idle(const struct upstream_http *uh);
