@@ -37,8 +37,7 @@ static bool is_tchar(unsigned char c)
 	return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-/* field-vchar, SP or HTAB: a visible byte, obs-text, or blank. */
-static bool is_field_byte(unsigned char c)
+bool http_is_field_byte(unsigned char c)
 {
 	return c == '\t' || (c >= 0x20 && c != 0x7f);
 }
@@ -93,8 +92,7 @@ static int fail(struct http_head *h, int err, const char *why)
 	return err;
 }
 
-/* Splits off the line at *P (ending in CRLF before END); NUL-terminates it. */
-static int next_line(char **p, char *end, char **ret_line, size_t *ret_len)
+int http_next_line(char **p, char *end, char **ret_line, size_t *ret_len)
 {
 	char *line = *p;
 	char *cr = memchr(line, '\r', (size_t)(end - line));
@@ -186,28 +184,41 @@ static int parse_request_line(struct http_head *h, char *line, size_t len)
 	return parse_target(h, sp1 + 1, (size_t)(sp2 - (sp1 + 1)));
 }
 
-/* Content-Length: 1*DIGIT, no sign, no list, no overflow. */
-static int parse_content_length(struct http_head *h, const struct http_header *f)
+int http_parse_length(const struct http_header *f, uint64_t *ret, const char **why)
 {
 	uint64_t n = 0;
 
-	if (f->value_len == 0)
-		return fail(h, -EBADMSG, "empty Content-Length");
+	*why = NULL;
+	if (f->value_len == 0) {
+		*why = "empty Content-Length";
+		return -EBADMSG;
+	}
 	for (size_t i = 0; i < f->value_len; i++) {
 		unsigned d = (unsigned)(f->value[i] - '0');
 
-		if (d > 9)
-			return fail(h, -EBADMSG, "non-numeric Content-Length");
-		if (n > ((uint64_t)INT64_MAX - d) / 10)
-			return fail(h, -EBADMSG, "Content-Length overflows");
+		if (d > 9) {
+			*why = "non-numeric Content-Length";
+			return -EBADMSG;
+		}
+		if (n > ((uint64_t)INT64_MAX - d) / 10) {
+			*why = "Content-Length overflows";
+			return -EBADMSG;
+		}
 		n = n * 10 + d;
 	}
-	h->content_length = n;
+	*ret = n;
 	return 0;
 }
 
-/* Does the comma-separated VALUE hold TOKEN (case-insensitive)? */
-static bool list_has(const char *value, const char *token)
+static int parse_content_length(struct http_head *h, const struct http_header *f)
+{
+	const char *why;
+	int r = http_parse_length(f, &h->content_length, &why);
+
+	return r < 0 ? fail(h, r, why) : 0;
+}
+
+bool http_list_has(const char *value, const char *token)
 {
 	size_t tlen = strlen(token);
 
@@ -226,25 +237,30 @@ static bool list_has(const char *value, const char *token)
 	return false;
 }
 
-static int parse_field(struct http_head *h, char *line, size_t len, struct http_header *f)
+int http_parse_field(char *line, size_t len, struct http_header *f, const char **why)
 {
 	char *colon = memchr(line, ':', len), *v, *end = line + len;
 
+	*why = NULL;
 	if (is_ows(line[0]))
-		return fail(h, -EBADMSG, "obsolete line folding");
-	if (!colon)
-		return fail(h, -EBADMSG, "header line without a colon");
-	if (colon == line)
-		return fail(h, -EBADMSG, "empty header name");
-	for (char *c = line; c < colon; c++) {
+		*why = "obsolete line folding";
+	else if (!colon)
+		*why = "header line without a colon";
+	else if (colon == line)
+		*why = "empty header name";
+	if (*why)
+		return -EBADMSG;
+	for (char *c = line; !*why && c < colon; c++) {
 		if (is_ows(*c))
-			return fail(h, -EBADMSG, "whitespace before the colon of a header");
-		if (!is_tchar((unsigned char)*c))
-			return fail(h, -EBADMSG, "invalid byte in a header name");
+			*why = "whitespace before the colon of a header";
+		else if (!is_tchar((unsigned char)*c))
+			*why = "invalid byte in a header name";
 	}
-	for (char *c = colon + 1; c < end; c++)
-		if (!is_field_byte((unsigned char)*c))
-			return fail(h, -EBADMSG, "invalid byte in a header value");
+	for (char *c = colon + 1; !*why && c < end; c++)
+		if (!http_is_field_byte((unsigned char)*c))
+			*why = "invalid byte in a header value";
+	if (*why)
+		return -EBADMSG;
 	v = colon + 1;
 	while (v < end && is_ows(*v))
 		v++;
@@ -257,6 +273,14 @@ static int parse_field(struct http_head *h, char *line, size_t len, struct http_
 	f->value = v;
 	f->value_len = (size_t)(end - v);
 	return 0;
+}
+
+static int parse_field(struct http_head *h, char *line, size_t len, struct http_header *f)
+{
+	const char *why;
+	int r = http_parse_field(line, len, f, &why);
+
+	return r < 0 ? fail(h, r, why) : 0;
 }
 
 /* Applies the framing and connection rules once every header is known. */
@@ -281,8 +305,8 @@ static int check_headers(struct http_head *h)
 		} else if (strcasecmp(f->name, "host") == 0) {
 			hosts++;
 		} else if (strcasecmp(f->name, "connection") == 0) {
-			close |= list_has(f->value, "close");
-			keep |= list_has(f->value, "keep-alive");
+			close |= http_list_has(f->value, "close");
+			keep |= http_list_has(f->value, "keep-alive");
 		} else if (strcasecmp(f->name, "expect") == 0) {
 			if (strcasecmp(f->value, "100-continue") != 0)
 				return fail(h, -EPROTO, "unsupported Expect");
@@ -321,13 +345,13 @@ int http_parse_head(char *buf, size_t len, struct http_header *headers, size_t m
 	*ret = (struct http_head){.headers = headers};
 	if (memchr(buf, '\0', len))
 		return fail(ret, -EBADMSG, "NUL byte in the head");
-	if (next_line(&p, end, &line, &line_len) < 0)
+	if (http_next_line(&p, end, &line, &line_len) < 0)
 		return fail(ret, -EBADMSG, "bare CR or LF in the request line");
 	r = parse_request_line(ret, line, line_len);
 	if (r < 0)
 		return r;
 	for (;;) {
-		if (next_line(&p, end, &line, &line_len) < 0)
+		if (http_next_line(&p, end, &line, &line_len) < 0)
 			return fail(ret, -EBADMSG, "bare CR or LF in a header");
 		if (line_len == 0)
 			break;
@@ -418,7 +442,7 @@ int http_chunked_decode(struct http_chunked *c, const char *in, size_t in_len, s
 		case CHUNK_EXT:
 			if (ch == '\r')
 				c->state = CHUNK_SIZE_LF;
-			else if (!is_field_byte((unsigned char)ch))
+			else if (!http_is_field_byte((unsigned char)ch))
 				r = -EBADMSG;
 			if (++c->line_len > HTTP_PARSER_MAX_CHUNK_LINE)
 				r = -EBADMSG;
@@ -476,7 +500,7 @@ int http_chunked_decode(struct http_chunked *c, const char *in, size_t in_len, s
 		case CHUNK_TRAILER:
 			if (ch == '\r')
 				c->state = CHUNK_TRAILER_LF;
-			else if (!is_field_byte((unsigned char)ch))
+			else if (!http_is_field_byte((unsigned char)ch))
 				r = -EBADMSG;
 			if (++c->line_len > HTTP_PARSER_MAX_TRAILERS)
 				r = -EBADMSG;

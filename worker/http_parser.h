@@ -85,6 +85,31 @@ int http_scan_head(struct http_scan *scan, const char *buf, size_t len, size_t *
 int http_parse_head(char *buf, size_t len, struct http_header *headers, size_t max_headers,
                     struct http_head *ret);
 
+/*
+ * The pieces shared by every HTTP/1.1 head parser here (requests above,
+ * upstream responses in upstream_parser.c), so that both are equally strict.
+ */
+
+/* field-vchar, SP or HTAB: a visible byte, obs-text, or blank. */
+bool http_is_field_byte(unsigned char c);
+
+/* Splits off the line at *P (ending in CRLF before END) and NUL-terminates
+ * it; -EBADMSG on a bare CR or LF. */
+int http_next_line(char **p, char *end, char **ret_line, size_t *ret_len);
+
+/* Parses one header line LINE[0..LEN) in place into F (name and value
+ * NUL-terminated, the value's blanks trimmed). -EBADMSG with *WHY set for
+ * obs-fold, no or an empty name, blanks before the colon, a byte that is not
+ * a tchar in the name or a field byte in the value. */
+int http_parse_field(char *line, size_t len, struct http_header *f, const char **why);
+
+/* Content-Length: 1*DIGIT, no sign, no list, no overflow. 0 with *RET, or
+ * -EBADMSG with *WHY set. */
+int http_parse_length(const struct http_header *f, uint64_t *ret, const char **why);
+
+/* Does the comma-separated VALUE hold TOKEN (case-insensitive)? */
+bool http_list_has(const char *value, const char *token);
+
 /* The first header named NAME (case-insensitive), or NULL. */
 const struct http_header *http_head_find(const struct http_head *head, const char *name);
 

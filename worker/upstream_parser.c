@@ -14,23 +14,6 @@
 #include <string.h>
 #include <strings.h>
 
-static bool is_tchar(unsigned char c)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-		return true;
-	return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static bool is_field_byte(unsigned char c)
-{
-	return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
-
-static bool is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
 static int fail(struct upstream_head *h, int err, const char *why)
 {
 	h->error = why;
@@ -48,20 +31,6 @@ int upstream_scan_head(struct http_scan *scan, const char *buf, size_t len, size
 	return http_scan_head(scan, buf, len, &start, ret_end);
 }
 
-static int next_line(char **p, char *end, char **ret_line, size_t *ret_len)
-{
-	char *line = *p;
-	char *cr = memchr(line, '\r', (size_t)(end - line));
-
-	if (!cr || cr + 1 >= end || cr[1] != '\n' || memchr(line, '\n', (size_t)(cr - line)))
-		return -EBADMSG;
-	*cr = '\0';
-	*ret_line = line;
-	*ret_len = (size_t)(cr - line);
-	*p = cr + 2;
-	return 0;
-}
-
 /* "HTTP/1.x SP 3DIGIT [SP reason]" */
 static int parse_status_line(struct upstream_head *h, const char *l, size_t len)
 {
@@ -73,7 +42,7 @@ static int parse_status_line(struct upstream_head *h, const char *l, size_t len)
 	if (len > 12 && l[12] != ' ')
 		return fail(h, -EBADMSG, "malformed status line");
 	for (size_t i = 13; i < len; i++)
-		if (!is_field_byte((unsigned char)l[i]))
+		if (!http_is_field_byte((unsigned char)l[i]))
 			return fail(h, -EBADMSG, "invalid byte in the reason phrase");
 	h->version_minor = l[7] == '0' ? 0 : 1;
 	h->status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
@@ -84,68 +53,18 @@ static int parse_status_line(struct upstream_head *h, const char *l, size_t len)
 
 static int parse_field(struct upstream_head *h, char *line, size_t len, struct http_header *f)
 {
-	char *colon = memchr(line, ':', len), *v, *end = line + len;
+	const char *why;
+	int r = http_parse_field(line, len, f, &why);
 
-	if (is_ows(line[0]))
-		return fail(h, -EBADMSG, "obsolete line folding");
-	if (!colon || colon == line)
-		return fail(h, -EBADMSG, "malformed header line");
-	for (char *c = line; c < colon; c++)
-		if (!is_tchar((unsigned char)*c))
-			return fail(h, -EBADMSG, "invalid byte in a header name");
-	for (char *c = colon + 1; c < end; c++)
-		if (!is_field_byte((unsigned char)*c))
-			return fail(h, -EBADMSG, "invalid byte in a header value");
-	v = colon + 1;
-	while (v < end && is_ows(*v))
-		v++;
-	while (end > v && is_ows(end[-1]))
-		end--;
-	*colon = '\0';
-	*end = '\0';
-	*f = (struct http_header){.name = line,
-	                          .name_len = (size_t)(colon - line),
-	                          .value = v,
-	                          .value_len = (size_t)(end - v)};
-	return 0;
-}
-
-static bool list_has(const char *value, const char *token)
-{
-	size_t tlen = strlen(token);
-
-	for (const char *p = value; *p;) {
-		size_t n;
-
-		while (*p == ',' || is_ows(*p))
-			p++;
-		n = strcspn(p, ",");
-		while (n > 0 && is_ows(p[n - 1]))
-			n--;
-		if (n == tlen && strncasecmp(p, token, tlen) == 0)
-			return true;
-		p += strcspn(p, ",");
-	}
-	return false;
+	return r < 0 ? fail(h, r, why) : 0;
 }
 
 static int parse_length(struct upstream_head *h, const struct http_header *f)
 {
-	uint64_t n = 0;
+	const char *why;
+	int r = http_parse_length(f, &h->content_length, &why);
 
-	if (f->value_len == 0)
-		return fail(h, -EBADMSG, "empty Content-Length");
-	for (size_t i = 0; i < f->value_len; i++) {
-		unsigned d = (unsigned)(f->value[i] - '0');
-
-		if (d > 9)
-			return fail(h, -EBADMSG, "non-numeric Content-Length");
-		if (n > ((uint64_t)INT64_MAX - d) / 10)
-			return fail(h, -EBADMSG, "Content-Length overflows");
-		n = n * 10 + d;
-	}
-	h->content_length = n;
-	return 0;
+	return r < 0 ? fail(h, r, why) : 0;
 }
 
 static int check_framing(struct upstream_head *h)
@@ -165,7 +84,7 @@ static int check_framing(struct upstream_head *h)
 				return fail(h, -EBADMSG, "more than one Transfer-Encoding");
 			te = f;
 		} else if (f->name_len == 10 && strcasecmp(f->name, "connection") == 0) {
-			close |= list_has(f->value, "close");
+			close |= http_list_has(f->value, "close");
 		}
 	}
 	h->keep_alive = h->version_minor >= 1 && !close;
@@ -205,13 +124,13 @@ int upstream_parse_head(char *buf, size_t len, struct http_header *headers, size
 	*ret = (struct upstream_head){.headers = headers};
 	if (memchr(buf, '\0', len))
 		return fail(ret, -EBADMSG, "NUL byte in the response head");
-	if (next_line(&p, end, &line, &line_len) < 0)
+	if (http_next_line(&p, end, &line, &line_len) < 0)
 		return fail(ret, -EBADMSG, "bare CR or LF in the status line");
 	r = parse_status_line(ret, line, line_len);
 	if (r < 0)
 		return r;
 	for (;;) {
-		if (next_line(&p, end, &line, &line_len) < 0)
+		if (http_next_line(&p, end, &line, &line_len) < 0)
 			return fail(ret, -EBADMSG, "bare CR or LF in a header");
 		if (line_len == 0)
 			break;
