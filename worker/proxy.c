@@ -495,7 +495,11 @@ static void on_data(void *ctx, long status, const char *data, size_t len)
 		/* stop downloading now; on_done will not come */
 		upstream_abort(call->t);
 		call->t = NULL;
-		record(call, outcome_from_status(status, call->dep->provider == PROVIDER_AZURE));
+		/* a 2xx the client cannot get is the backend's failure, like an
+		 * invalid one (see on_done) */
+		record(call, status < 300 ? OUTCOME_5XX
+		                          : outcome_from_status(status, call->dep->provider ==
+		                                                                PROVIDER_AZURE));
 		log_warning("upstream '%s': response over %d bytes, refused", call->dep->id,
 		            PROXY_MAX_RESPONSE);
 		reply_error(

@@ -54,7 +54,7 @@ import time
 
 import pytest
 
-from conftest import request, wait_for
+from conftest import BUILD, request, wait_for
 from test_http import (HEADER_TIMEOUT_S, asan_build, connect, events_of, post_bytes,
                        read_response, stub_stats, vm_kb)
 
@@ -148,6 +148,14 @@ def post(port, body, timeout=20):
     finally:
         f.close()
         s.close()
+
+
+def backend_failures(gw):
+    """The failures the supervisor counted for the deployment (llmgatectl backends)."""
+    r = subprocess.run([os.path.join(BUILD, "ctl", "llmgatectl"), "-s", gw.sock, "--json",
+                        "backends"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)["result"][0]["failures"]
 
 
 def assert_error(r, status, want):
@@ -294,6 +302,9 @@ def test_upstream_body_too_large(faulty, stub, fault):
     # refused at the limit: the transfer stopped there, not at the end of 2 GB
     wait_for(lambda: stub_stats(stub)["closed_by_peer"] >= 1, timeout=5,
              what="the upstream transfer to stop")
+    # and counted as the backend's failure, not a success
+    wait_for(lambda: backend_failures(h.gw) == 1, timeout=5,
+             what="the failure to reach the supervisor")
     h.survived()
 
 
