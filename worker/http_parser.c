@@ -237,7 +237,11 @@ bool http_list_has(const char *value, const char *token)
 	return false;
 }
 
-int http_parse_field(char *line, size_t len, struct http_header *f, const char **why)
+/* One header line LINE[0..LEN) in place into F (name and value
+ * NUL-terminated, the value's blanks trimmed); -EBADMSG with *WHY set for
+ * obs-fold, no or an empty name, blanks before the colon, a byte that is not
+ * a tchar in the name or a field byte in the value. */
+static int parse_field(char *line, size_t len, struct http_header *f, const char **why)
 {
 	char *colon = memchr(line, ':', len), *v, *end = line + len;
 
@@ -275,12 +279,35 @@ int http_parse_field(char *line, size_t len, struct http_header *f, const char *
 	return 0;
 }
 
-static int parse_field(struct http_head *h, char *line, size_t len, struct http_header *f)
+int http_parse_fields(char *p, char *end, struct http_header *headers, size_t max_headers,
+                      size_t *ret_n, const char **why)
 {
-	const char *why;
-	int r = http_parse_field(line, len, f, &why);
+	char *line;
+	size_t line_len;
+	int r;
 
-	return r < 0 ? fail(h, r, why) : 0;
+	*ret_n = 0;
+	for (;;) {
+		if (http_next_line(&p, end, &line, &line_len) < 0) {
+			*why = "bare CR or LF in a header";
+			return -EBADMSG;
+		}
+		if (line_len == 0)
+			break;
+		if (*ret_n == max_headers) {
+			*why = "too many headers";
+			return -EMSGSIZE;
+		}
+		r = parse_field(line, line_len, &headers[*ret_n], why);
+		if (r < 0)
+			return r;
+		(*ret_n)++;
+	}
+	if (p != end) {
+		*why = "bytes after the end of the head";
+		return -EBADMSG;
+	}
+	return 0;
 }
 
 /* Applies the framing and connection rules once every header is known. */
@@ -350,20 +377,9 @@ int http_parse_head(char *buf, size_t len, struct http_header *headers, size_t m
 	r = parse_request_line(ret, line, line_len);
 	if (r < 0)
 		return r;
-	for (;;) {
-		if (http_next_line(&p, end, &line, &line_len) < 0)
-			return fail(ret, -EBADMSG, "bare CR or LF in a header");
-		if (line_len == 0)
-			break;
-		if (ret->n_headers == max_headers)
-			return fail(ret, -EMSGSIZE, "too many headers");
-		r = parse_field(ret, line, line_len, &headers[ret->n_headers]);
-		if (r < 0)
-			return r;
-		ret->n_headers++;
-	}
-	if (p != end)
-		return fail(ret, -EBADMSG, "bytes after the end of the head");
+	r = http_parse_fields(p, end, headers, max_headers, &ret->n_headers, &ret->error);
+	if (r < 0)
+		return r;
 	return check_headers(ret);
 }
 

@@ -97,11 +97,11 @@ bool http_is_field_byte(unsigned char c);
  * it; -EBADMSG on a bare CR or LF. */
 int http_next_line(char **p, char *end, char **ret_line, size_t *ret_len);
 
-/* Parses one header line LINE[0..LEN) in place into F (name and value
- * NUL-terminated, the value's blanks trimmed). -EBADMSG with *WHY set for
- * obs-fold, no or an empty name, blanks before the colon, a byte that is not
- * a tchar in the name or a field byte in the value. */
-int http_parse_field(char *line, size_t len, struct http_header *f, const char **why);
+/* Parses the header lines from P up to the empty line that ends the head
+ * at END, in place, into HEADERS (at most MAX_HEADERS; *RET_N of them).
+ * -EBADMSG or -EMSGSIZE with *WHY set. */
+int http_parse_fields(char *p, char *end, struct http_header *headers, size_t max_headers,
+                      size_t *ret_n, const char **why);
 
 /* Content-Length: 1*DIGIT, no sign, no list, no overflow. 0 with *RET, or
  * -EBADMSG with *WHY set. */

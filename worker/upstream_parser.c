@@ -51,14 +51,6 @@ static int parse_status_line(struct upstream_head *h, const char *l, size_t len)
 	return 0;
 }
 
-static int parse_field(struct upstream_head *h, char *line, size_t len, struct http_header *f)
-{
-	const char *why;
-	int r = http_parse_field(line, len, f, &why);
-
-	return r < 0 ? fail(h, r, why) : 0;
-}
-
 static int parse_length(struct upstream_head *h, const struct http_header *f)
 {
 	const char *why;
@@ -129,19 +121,8 @@ int upstream_parse_head(char *buf, size_t len, struct http_header *headers, size
 	r = parse_status_line(ret, line, line_len);
 	if (r < 0)
 		return r;
-	for (;;) {
-		if (http_next_line(&p, end, &line, &line_len) < 0)
-			return fail(ret, -EBADMSG, "bare CR or LF in a header");
-		if (line_len == 0)
-			break;
-		if (ret->n_headers == max_headers)
-			return fail(ret, -EMSGSIZE, "too many headers");
-		r = parse_field(ret, line, line_len, &headers[ret->n_headers]);
-		if (r < 0)
-			return r;
-		ret->n_headers++;
-	}
-	if (p != end)
-		return fail(ret, -EBADMSG, "bytes after the end of the head");
+	r = http_parse_fields(p, end, headers, max_headers, &ret->n_headers, &ret->error);
+	if (r < 0)
+		return r;
 	return check_framing(ret);
 }
