@@ -57,6 +57,7 @@ import pytest
 from conftest import BUILD, request, wait_for
 from test_http import (HEADER_TIMEOUT_S, asan_build, connect, events_of, post_bytes,
                        read_response, stub_stats, vm_kb)
+from test_http import stream_request as post  # one request on a raw connection, framing checked
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 HEALTHY = dict(CHAT, model="healthy")
@@ -137,17 +138,6 @@ def timed_out():
 
 def stream_error(code, message):
     return {"message": message, "type": "upstream_error", "param": None, "code": code}
-
-
-def post(port, body, timeout=20):
-    """One request on a raw connection: the whole response, framing checked."""
-    s, f = connect(port, timeout)
-    try:
-        s.sendall(post_bytes("/v1/chat/completions", body))
-        return read_response(f)
-    finally:
-        f.close()
-        s.close()
 
 
 def backend_failures(gw):
