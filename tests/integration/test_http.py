@@ -226,12 +226,30 @@ def test_slow_readers_keep_worker_memory_bounded(stub, gateway_factory):
                 sel.unregister(key.fileobj)
                 key.fileobj.close()
                 open_ -= 1
-    assert open_ == 0, "the long streams did not finish"
+    assert open_ == 0, ("the long streams did not finish:\n"
+                        f"bytes read per open stream {[len(k.data) for k in sel.get_map().values()]}\n"
+                        f"{tcp_queues(gw.port, stub.port)}\nstub {stub_stats(stub)}")
     for key in list(sel.get_map().values()):
         key.fileobj.close()
     wait_for(lambda: stub_stats(stub)["open_connections"] <= 8, timeout=20,
              what="closed streams released upstream")
     assert request(gw.port, "GET", "/health/liveliness")[0] == 200
+
+
+def tcp_queues(*ports):
+    """Loopback sockets on PORTS with bytes queued in either direction: where a
+    stalled stream's bytes wait (a full Recv-Q on the worker's upstream socket
+    means the worker stopped reading; a full Send-Q towards the client means the
+    client did)."""
+    rows = []
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            local, remote = (int(a.split(":")[1], 16) for a in fields[1:3])
+            tx, rx = (int(q, 16) for q in fields[4].split(":"))
+            if (local in ports or remote in ports) and (tx or rx):
+                rows.append(f"  {local} -> {remote}: Send-Q {tx} Recv-Q {rx}")
+    return "queued bytes (local -> remote):\n" + ("\n".join(rows) or "  none")
 
 
 def cpu_ticks(pid):
