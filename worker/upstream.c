@@ -12,11 +12,11 @@
  * has paused the transfer (curl keeps that chunk and stops reading the
  * socket); resume is curl_easy_pause(CURLPAUSE_CONT) from the event loop.
  *
- * Plain http:// URLs whose host is an address literal or localhost go to
- * our own keep-alive client instead (upstream_http.c): libcurl's
- * per-transfer work costs more than the rest of a proxied request. libcurl
- * keeps https (HTTP/2, TLS), host names (its resolver does not block the
- * loop) and proxies.
+ * Plain http:// URLs go to our own keep-alive client instead
+ * (upstream_http.c, host names resolved off the loop by resolver.c):
+ * libcurl's per-transfer work costs more than the rest of a proxied
+ * request. libcurl keeps https (HTTP/2, TLS), proxies, and the URLs our
+ * client does not take (see upstream_http_handles()).
  *
  * Proxies come from the environment, as with curl(1), read once at start:
  * with none of http_proxy, https_proxy, HTTPS_PROXY, all_proxy, ALL_PROXY

@@ -39,6 +39,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "resolver.h"
 #include "upstream_parser.h"
 
 #define UH_RBUF          16384
@@ -50,8 +51,10 @@
 
 struct uh_host {
 	struct uh_host *next;
-	char key[UH_MAX_HOST]; /* the URL's authority, also the Host header */
-	struct sockaddr_storage addr;
+	char key[UH_MAX_HOST];            /* the URL's authority, also the Host header */
+	char name[RESOLVER_NAME_MAX + 1]; /* a host name to resolve, or "" */
+	uint16_t port;
+	struct sockaddr_storage addr; /* with a name: its last answer */
 	socklen_t addr_len;
 	struct uh_conn *idle; /* most recently used first */
 	size_t n_idle;
@@ -72,6 +75,7 @@ struct uh_conn {
 };
 
 enum uh_state {
+	UH_RESOLVE,
 	UH_SEND,
 	UH_HEAD,
 	UH_BODY,
@@ -85,8 +89,9 @@ struct uh_transfer {
 	struct uh_conn *conn;
 	struct upstream_callbacks cb;
 	void *ctx;
-	struct event *ev_timeout; /* only with a timeout */
-	char *out;                /* the request: head and body */
+	struct resolver_query *query; /* while its host name is resolved */
+	struct event *ev_timeout;     /* only with a timeout */
+	char *out;                    /* the request: head and body */
 	size_t out_len, out_off;
 	enum uh_state state;
 	struct http_scan scan;
@@ -103,6 +108,7 @@ struct uh_transfer {
 
 struct upstream_http {
 	struct event_base *base;
+	struct resolver *resolver; /* from the first host name on */
 	struct uh_host *hosts;
 	size_t active, idle;
 	struct http_header headers[UPSTREAM_PARSER_MAX_HEADERS]; /* the head being parsed */
@@ -117,7 +123,9 @@ static void transfer_process(struct uh_transfer *t);
 
 struct uh_url {
 	char authority[UH_MAX_HOST];
-	const char *path; /* path and query, in the URL */
+	const char *path;                 /* path and query, in the URL */
+	char name[RESOLVER_NAME_MAX + 1]; /* a host name, or "" for an address */
+	uint16_t port;
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 };
@@ -139,10 +147,41 @@ static int parse_port(const char *s, size_t len, uint16_t *ret)
 	return 0;
 }
 
+/* A DNS name: labels of letters, digits, '-' and '_' joined by dots, none
+ * empty or starting or ending with '-', not all digits and dots (those are
+ * addresses in some other spelling, like "127.1", left to libcurl). */
+static bool valid_host_name(const char *s, size_t len)
+{
+	size_t label = 0;
+	bool alpha = false;
+
+	if (len == 0 || len > RESOLVER_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = s[i];
+
+		if (ch == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+			return false;
+		if (ch == '-' && label == 0)
+			return false;
+		alpha |= !(ch >= '0' && ch <= '9');
+		if (++label > 63)
+			return false;
+	}
+	return alpha && s[len - 1] != '-';
+}
+
 static int parse_url(const char *url, struct uh_url *u)
 {
 	const char *a, *end, *colon;
-	char host[64];
+	char host[RESOLVER_NAME_MAX + 1];
 	uint16_t port = 80;
 	size_t alen, hlen;
 
@@ -160,6 +199,7 @@ static int parse_url(const char *url, struct uh_url *u)
 			return -EINVAL;
 	memcpy(u->authority, a, alen);
 	u->authority[alen] = '\0';
+	u->name[0] = '\0';
 	u->path = *end ? end : "/";
 	if (*end == '?')
 		return -EINVAL; /* "http://host?q": leave the odd ones to libcurl */
@@ -197,11 +237,17 @@ static int parse_url(const char *url, struct uh_url *u)
 
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&u->addr;
 
+	u->port = port;
 	if (strcasecmp(host, "localhost") == 0)
 		strcpy(host, "127.0.0.1");
 	/* inet_pton accepts only the dotted quad, not "127.1" or hex */
-	if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
-		return -EINVAL;
+	if (inet_pton(AF_INET, host, &s4->sin_addr) != 1) {
+		if (!valid_host_name(host, hlen))
+			return -EINVAL;
+		memcpy(u->name, host, hlen + 1);
+		u->addr_len = 0; /* resolved when a connection is made */
+		return 0;
+	}
 	s4->sin_family = AF_INET;
 	s4->sin_port = htons(port);
 	u->addr_len = sizeof(*s4);
@@ -226,6 +272,8 @@ static struct uh_host *host_get(struct upstream_http *uh, const struct uh_url *u
 	if (!h)
 		return NULL;
 	memcpy(h->key, u->authority, sizeof(h->key));
+	memcpy(h->name, u->name, sizeof(h->name));
+	h->port = u->port;
 	h->addr = u->addr;
 	h->addr_len = u->addr_len;
 	h->next = uh->hosts;
@@ -332,6 +380,7 @@ static struct uh_conn *conn_new(struct upstream_http *uh, struct uh_host *h)
 
 static void transfer_free(struct uh_transfer *t)
 {
+	resolver_cancel(t->query);
 	if (t->ev_timeout)
 		event_free(t->ev_timeout);
 	free(t->out);
@@ -823,6 +872,55 @@ static int build_request(struct uh_transfer *t, const struct uh_url *u,
 	return 0;
 }
 
+/* ---- host names ---- */
+
+/* Whether H has a fresh address (in h->addr) for a new connection. */
+static bool host_resolved(struct upstream_http *uh, struct uh_host *h)
+{
+	return uh->resolver &&
+	       resolver_cached(uh->resolver, h->name, h->port, &h->addr, &h->addr_len);
+}
+
+static void transfer_on_resolved(void *ctx, int err, const struct sockaddr *addr, socklen_t len)
+{
+	struct uh_transfer *t = ctx;
+	struct uh_host *h = t->host;
+	struct uh_conn *c;
+	char what[RESOLVER_NAME_MAX + 96];
+
+	t->query = NULL;
+	if (err) {
+		snprintf(what, sizeof(what), "could not resolve host '%s': %s", h->name,
+		         resolver_strerror(err));
+		transfer_finish(t, UPSTREAM_ERR_DNS, what);
+		return;
+	}
+	memcpy(&h->addr, addr, len);
+	h->addr_len = len;
+	c = conn_new(t->uh, h);
+	if (!c) {
+		transfer_finish(t, UPSTREAM_ERR_INTERNAL, "cannot open a new connection");
+		return;
+	}
+	if (transfer_attach(t, c) < 0) {
+		transfer_release(t, false);
+		transfer_finish(t, UPSTREAM_ERR_INTERNAL, "out of memory");
+	}
+}
+
+/* T waits for its host's name to resolve; it connects from the answer. */
+static int transfer_resolve(struct uh_transfer *t)
+{
+	struct upstream_http *uh = t->uh;
+
+	if (!uh->resolver && !(uh->resolver = resolver_new(uh->base)))
+		return -ENOMEM;
+	t->state = UH_RESOLVE;
+	t->query = resolver_lookup(uh->resolver, t->host->name, t->host->port, transfer_on_resolved,
+	                           t);
+	return t->query ? 0 : -ENOMEM;
+}
+
 int upstream_http_start(struct upstream_http *uh, const struct upstream_request *req,
                         const struct upstream_callbacks *cb, void *ctx,
                         struct upstream_transfer **ret)
@@ -867,6 +965,12 @@ int upstream_http_start(struct upstream_http *uh, const struct upstream_request 
 	if (c) {
 		idle_unlink(c);
 		evtimer_del(c->ev_timer);
+	} else if (h->name[0] && !host_resolved(uh, h)) {
+		err = transfer_resolve(t);
+		if (err < 0) {
+			transfer_free(t);
+			return err;
+		}
 	} else {
 		c = conn_new(uh, h);
 		if (!c) {
@@ -875,11 +979,13 @@ int upstream_http_start(struct upstream_http *uh, const struct upstream_request 
 			return err;
 		}
 	}
-	err = transfer_attach(t, c);
-	if (err < 0) {
-		transfer_release(t, false);
-		transfer_free(t);
-		return err;
+	if (c) {
+		err = transfer_attach(t, c);
+		if (err < 0) {
+			transfer_release(t, false);
+			transfer_free(t);
+			return err;
+		}
 	}
 	if (ret)
 		*ret = (struct upstream_transfer *)t;
@@ -943,6 +1049,7 @@ void upstream_http_free(struct upstream_http *uh)
 {
 	if (!uh)
 		return;
+	resolver_free(uh->resolver);
 	while (uh->hosts) {
 		struct uh_host *h = uh->hosts;
 

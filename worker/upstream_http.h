@@ -5,9 +5,10 @@
  * upstream.h: on_header per header, on_head, on_data per read, exactly one
  * on_done unless aborted; pause/resume stop and restart reading the socket.
  *
- * It takes only URLs whose host needs no resolver: an IPv4 or bracketed IPv6
- * literal, or "localhost" (127.0.0.1). Other host names stay with libcurl,
- * whose resolver does not block the loop.
+ * It takes URLs whose host is an IPv4 dotted quad, a bracketed IPv6
+ * literal, "localhost" (127.0.0.1) or a DNS name, which resolver.c resolves
+ * off the loop (cached for a minute, as libcurl does) when a new connection
+ * needs it. Other spellings of addresses ("127.1") stay with libcurl.
  */
 #pragma once
 

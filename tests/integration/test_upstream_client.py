@@ -1,11 +1,13 @@
 """The worker's own HTTP/1.1 client for plain-HTTP upstreams (worker/upstream_http.c):
 connection reuse, the retry of a reused connection the upstream closed, strict parsing of
 malformed responses (502, never a guess), the stub's faults, and the switch back to libcurl
-(LLMGATE_UPSTREAM_CLIENT=curl). Malformed responses come from a scripted upstream on a raw
+(LLMGATE_UPSTREAM_CLIENT=curl), and host names resolved for it. Malformed responses come from a scripted upstream on a raw
 socket; everything else from llmgate-stub."""
 import json
 import socket
 import threading
+
+import pytest
 
 from conftest import request
 from test_http import connect, events_of, post_bytes, read_response, stub_stats
@@ -41,14 +43,14 @@ class Scripted:
     (bytes,) to close the connection after them; None to close it without answering).
     Counts connections and requests."""
 
-    def __init__(self, answers, default=None):
+    def __init__(self, answers, default=None, address="127.0.0.1"):
         self.answers = list(answers)
         self.default = default
         self.connections = 0
         self.requests = 0
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((address, 0))
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
         self.lock = threading.Lock()
@@ -258,11 +260,44 @@ def test_curl_switch(stub, gateway_factory):
     assert status == 502
 
 
-def test_host_names_stay_with_curl(stub, gateway_factory):
-    # "localhost" is ours (127.0.0.1); an IPv4 literal in any other spelling is not, and
-    # libcurl's resolver answers it
-    gw = gateway_factory(config(f"http://localhost:{stub.port}"))
+def loopback_host_name():
+    """A name other than localhost that /etc/hosts gives a loopback address (Debian
+    writes the machine's own name there), and that address."""
+    with open("/etc/hosts") as f:
+        for line in f:
+            fields = line.split("#")[0].split()
+            if len(fields) < 2 or not fields[0].startswith("127."):
+                continue
+            for name in fields[1:]:
+                if name != "localhost" and not name.startswith("localhost."):
+                    found = socket.getaddrinfo(name, 80, socket.AF_INET, socket.SOCK_STREAM)
+                    return name, found[0][4][0]
+    pytest.skip("no host name but localhost maps to a loopback address in /etc/hosts")
+
+
+def test_host_names_are_resolved_by_the_own_client(gateway_factory):
+    # a response with bare LFs tells the clients apart: libcurl takes it, ours refuses it
+    name, address = loopback_host_name()
+    lenient = b"HTTP/1.1 200 OK\nContent-Length: 2\n\n{}"
+    up = Scripted([], default=ok_response(), address=address)
+    try:
+        gw = gateway_factory(config(f"http://{name}:{up.port}"))
+        for _ in range(3):
+            status, _, body = post(gw)
+            assert status == 200, body
+        assert up.connections == 1, "the resolved address is kept with the connection"
+        up.default = lenient
+        assert post(gw)[0] == 502, "the own client ran (libcurl would take bare LFs)"
+        curl = gateway_factory(config(f"http://{name}:{up.port}"),
+                               env={"LLMGATE_UPSTREAM_CLIENT": "curl"})
+        assert post(curl)[0] == 200, "libcurl takes them: the check above tells the clients apart"
+    finally:
+        up.close()
+
+
+def test_odd_addresses_stay_with_curl(stub, gateway_factory):
+    # an IPv4 literal in another spelling than the dotted quad is not ours: libcurl's
+    # resolver answers it
+    gw = gateway_factory(config(f"http://127.1:{stub.port}"))
     assert post(gw)[0] == 200
-    gw2 = gateway_factory(config(f"http://127.1:{stub.port}"))
-    assert post(gw2)[0] == 200
     assert request(stub.port, "GET", "/_stub/stats")[0] == 200
