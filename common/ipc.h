@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "histogram.h"
+#include "http_reject.h"
 #include "outcome.h"
 
 #define IPC_VERSION     1
@@ -82,7 +83,9 @@ static_assert(sizeof(struct ipc_mode) == 24, "ipc_mode size");
  * worker's previous report, as deltas like REPORT. Indexes are those of the
  * worker's config; IPC_NONE marks "not a configured model" (the client named
  * none, or one that does not exist: folded into one label, so a client cannot
- * create labels), "no deployment answered" or "no route". worker -> supervisor. */
+ * create labels), "no deployment answered" or "no route". Requests the HTTP
+ * layer answered itself before any route ran are counted apart, by reason
+ * (rejected[], enum http_reject). worker -> supervisor. */
 #define IPC_NONE UINT32_MAX
 
 struct ipc_request_count {
@@ -102,8 +105,9 @@ struct ipc_requests {
 	uint32_t n;           /* entries used in counts[] */
 	uint32_t log_dropped; /* access log lines lost (unwritable, over the bound) */
 	struct ipc_request_count counts[IPC_REQUEST_COUNTS];
+	uint32_t rejected[HTTP_REJECT__COUNT]; /* by enum http_reject */
 };
-static_assert(sizeof(struct ipc_requests) == 3208, "ipc_requests size");
+static_assert(sizeof(struct ipc_requests) == 3208 + 4 * HTTP_REJECT__COUNT, "ipc_requests size");
 static_assert(sizeof(struct ipc_header) + sizeof(struct ipc_requests) <= IPC_MAX_MESSAGE,
               "ipc_requests fits one message");
 

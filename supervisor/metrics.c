@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "health_policy.h"
+#include "http_reject.h"
 #include "proxy_plan.h"
 
 struct mcount {
@@ -34,6 +35,7 @@ struct metrics {
 	struct mlatency *latency;
 	size_t n_latency, cap_latency;
 	uint64_t log_dropped;
+	uint64_t rejected[HTTP_REJECT__COUNT]; /* by enum http_reject */
 };
 
 struct metrics *metrics_new(void)
@@ -110,6 +112,8 @@ int metrics_add_requests(struct metrics *m, const struct config *c, const struct
 		if (!entry_valid(c, &msg->counts[i]))
 			return -EINVAL;
 	m->log_dropped += msg->log_dropped;
+	for (int k = 0; k < HTTP_REJECT__COUNT; k++)
+		m->rejected[k] += msg->rejected[k]; /* uint32 deltas into uint64: no wrap */
 	for (uint32_t i = 0; i < msg->n; i++) {
 		const struct ipc_request_count *e = &msg->counts[i];
 		struct mcount *t = find_count(
@@ -249,6 +253,14 @@ void metrics_render(FILE *out, const struct metrics *m, const struct metrics_vie
 		fprintf(out, ",route=\"%s\",status_class=\"%uxx\"} %llu\n", e->route, e->status,
 		        (unsigned long long)e->count);
 	}
+	family(out, "llmgate_http_rejected_total", "counter",
+	       "Requests the HTTP layer answered itself before any route ran (malformed, too "
+	       "large, too slow, unsupported), by status and reason; not in "
+	       "llmgate_requests_total.");
+	for (int k = 0; k < HTTP_REJECT__COUNT; k++)
+		fprintf(out, "llmgate_http_rejected_total{status=\"%d\",reason=\"%s\"} %llu\n",
+		        http_reject_status((enum http_reject)k),
+		        http_reject_name((enum http_reject)k), (unsigned long long)m->rejected[k]);
 	render_histograms(out, m, IPC_LATENCY_TOTAL, "llmgate_request_duration_seconds",
 	                  "Time from the complete client request to the response handed to the "
 	                  "connection (streams: to their end).");

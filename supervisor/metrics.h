@@ -5,7 +5,9 @@
  * deployment id), not by config indexes, so they survive reloads; a reload
  * never resets a counter. Label values come only from the config (groups,
  * deployments), fixed route and status-class names: a client cannot create
- * a label value (unknown models fold into "(unknown)").
+ * a label value (unknown models fold into "(unknown)"). Requests the HTTP
+ * layer rejected before routing have their own counter, by a fixed reason
+ * (enum http_reject), every reason shown from the start (0).
  *
  * metrics_render() is pure: it writes the aggregate plus a view of the rest
  * of the supervisor's state (struct metrics_view, filled by the caller) to a

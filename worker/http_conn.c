@@ -13,6 +13,13 @@
  * linger); a deferred event to act from the loop instead of from inside a
  * handler's call. Timeouts end with 408 (a partial request) or a quiet close.
  *
+ * Rejects: every answer the server makes itself instead of a handler
+ * (conn_reject(): malformed, too large, too slow, unsupported, out of memory)
+ * goes through one function that reports it once to on_reject, with a fixed
+ * reason (enum http_reject), so it is counted and logged like any request.
+ * A connection that closes without an answer (idle, or a partial request
+ * whose client left) is not a request and is not reported.
+ *
  * End of input: a client may shut its sending side once its request is out
  * (a half-close): the requests already read are answered, then the
  * connection closes. An EOF is the end of a partial request, though. A
@@ -31,9 +38,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "request_id.h"
 
 #define RBUF_INITIAL 4096
 #define RBUF_SLACK   4096 /* room kept after a head: body bytes, the next request */
@@ -148,11 +157,46 @@ static void conn_dispatch(struct http_conn *c)
 	c->srv->opts.handler(c->srv->opts.ctx, &c->ex, req);
 }
 
-static void conn_error(struct http_conn *c, int status, const char *code, const char *message)
+/* The event loop's cached clock, in microseconds: free, and close enough
+ * for the time of a rejected request. */
+static int64_t conn_now_us(struct http_conn *c)
 {
+	struct timeval tv;
+
+	if (event_base_gettimeofday_cached(c->srv->base, &tv) < 0)
+		gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+/* Answers the current request ourselves (see http_server.h) and reports it.
+ * HAVE_HEAD: the head was parsed (its method and path are known). */
+static void conn_reject(struct http_conn *c, enum http_reject reason, const char *code,
+                        const char *message, bool have_head)
+{
+	const struct http_server_options *o = &c->srv->opts;
+	int status = http_reject_status(reason);
+	char id[REQUEST_ID_MAX + 1];
+	struct http_rejected r = {
+	        .reason = reason,
+	        .status = status,
+	        .id = id,
+	        .peer = c->peer,
+	        .method = have_head ? c->head.method : NULL,
+	        .path = have_head ? c->head.path : NULL,
+	        .path_len = have_head ? c->head.path_len : 0,
+	        .bytes_in = c->state == HTTP_CONN_BODY ? c->body_len : 0,
+	};
+
 	log_debug("client %s: %d %s", c->peer, status, message);
 	evtimer_del(c->ev_timer);
-	http_response_error(c, status, code, message);
+	request_id_generate(id);
+	r.bytes_out = http_response_error(c, status, code, message, id);
+	if (!o->on_reject)
+		return;
+	r.total_us = c->start_us ? conn_now_us(c) - c->start_us : 0;
+	if (r.total_us < 0)
+		r.total_us = 0; /* the wall clock stepped back */
+	o->on_reject(o->reject_ctx, &r);
 }
 
 /* Starts the body after a parsed head. */
@@ -169,7 +213,8 @@ static void conn_begin_body(struct http_conn *c)
 		return;
 	}
 	if (h->body == HTTP_BODY_LENGTH && h->content_length > c->srv->opts.max_body) {
-		conn_error(c, 413, "request_too_large", "the request body is over the limit");
+		conn_reject(c, HTTP_REJECT_BODY_TOO_LARGE, "request_too_large",
+		            "the request body is over the limit", true);
 		return;
 	}
 	if (h->body == HTTP_BODY_LENGTH && avail >= h->content_length) {
@@ -185,7 +230,8 @@ static void conn_begin_body(struct http_conn *c)
 		c->body_cap = (size_t)h->content_length;
 		c->body = malloc(c->body_cap);
 		if (!c->body) {
-			conn_error(c, 503, "out_of_memory", "out of memory");
+			conn_reject(c, HTTP_REJECT_OUT_OF_MEMORY, "out_of_memory", "out of memory",
+			            true);
 			return;
 		}
 		memcpy(c->body, c->rbuf + c->head_end, avail);
@@ -209,6 +255,8 @@ static bool conn_read_head(struct http_conn *c)
 
 	if (c->rlen == 0)
 		return false;
+	if (c->start_us == 0)
+		c->start_us = conn_now_us(c);
 	if (!c->head_timer) {
 		c->head_timer = true;
 		conn_arm_timer(c, c->srv->opts.header_timeout_ms);
@@ -217,12 +265,13 @@ static bool conn_read_head(struct http_conn *c)
 	if (r == -EAGAIN && c->rlen < HTTP_SERVER_MAX_HEAD)
 		return false;
 	if (r == -EAGAIN || (r == 0 && end > HTTP_SERVER_MAX_HEAD)) {
-		conn_error(c, 431, "request_header_fields_too_large",
-		           "the request head is too large");
+		conn_reject(c, HTTP_REJECT_HEAD_TOO_LARGE, "request_header_fields_too_large",
+		            "the request head is too large", false);
 		return true;
 	}
 	if (r < 0) {
-		conn_error(c, 400, "bad_request", "bare CR or LF in the request head");
+		conn_reject(c, HTTP_REJECT_MALFORMED, "bad_request",
+		            "bare CR or LF in the request head", false);
 		return true;
 	}
 	if (c->rcap < end + RBUF_SLACK) {
@@ -230,7 +279,8 @@ static bool conn_read_head(struct http_conn *c)
 		char *n = realloc(c->rbuf, end + RBUF_SLACK);
 
 		if (!n) {
-			conn_error(c, 503, "out_of_memory", "out of memory");
+			conn_reject(c, HTTP_REJECT_OUT_OF_MEMORY, "out_of_memory", "out of memory",
+			            false);
 			return true;
 		}
 		c->rbuf = n;
@@ -243,8 +293,9 @@ static bool conn_read_head(struct http_conn *c)
 	if (r < 0) {
 		int status = http_parser_status(r);
 
-		conn_error(c, status, status == 400 ? "bad_request" : "unsupported_request",
-		           c->head.error ? c->head.error : "malformed request");
+		conn_reject(c, http_reject_of_status(status),
+		            status == 400 ? "bad_request" : "unsupported_request",
+		            c->head.error ? c->head.error : "malformed request", false);
 		return true;
 	}
 	free(c->headers);
@@ -254,7 +305,8 @@ static bool conn_read_head(struct http_conn *c)
 
 		c->headers = malloc(size);
 		if (!c->headers) {
-			conn_error(c, 503, "out_of_memory", "out of memory");
+			conn_reject(c, HTTP_REJECT_OUT_OF_MEMORY, "out_of_memory", "out of memory",
+			            true);
 			return true;
 		}
 		memcpy(c->headers, c->head.headers, size);
@@ -286,7 +338,8 @@ static bool conn_read_chunked(struct http_conn *c)
 				cap = max;
 			n = realloc(c->body, cap ? cap : 1);
 			if (!n) {
-				conn_error(c, 503, "out_of_memory", "out of memory");
+				conn_reject(c, HTTP_REJECT_OUT_OF_MEMORY, "out_of_memory",
+				            "out of memory", true);
 				return true;
 			}
 			c->body = n;
@@ -298,12 +351,13 @@ static bool conn_read_chunked(struct http_conn *c)
 		in += used;
 		in_len -= used;
 		if (r == -ENOBUFS && c->body_cap >= max) {
-			conn_error(c, 413, "request_too_large",
-			           "the request body is over the limit");
+			conn_reject(c, HTTP_REJECT_BODY_TOO_LARGE, "request_too_large",
+			            "the request body is over the limit", true);
 			return true;
 		}
 		if (r == -EBADMSG) {
-			conn_error(c, 400, "bad_request", "malformed chunked body");
+			conn_reject(c, HTTP_REJECT_MALFORMED, "bad_request",
+			            "malformed chunked body", true);
 			return true;
 		}
 		if (r == 0) {
@@ -377,6 +431,7 @@ static bool conn_finish_response(struct http_conn *c)
 	c->consumed = 0;
 	c->scan = (struct http_scan){0};
 	c->head_timer = false;
+	c->start_us = 0;
 	c->close_after = false;
 	c->state = HTTP_CONN_HEAD;
 	if (c->peer_eof)
@@ -511,10 +566,12 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 			http_conn_close(c); /* idle, or connected and never sent a byte */
 			return;
 		}
-		conn_error(c, 408, "request_timeout", "the request head took too long");
+		conn_reject(c, HTTP_REJECT_HEAD_TIMEOUT, "request_timeout",
+		            "the request head took too long", false);
 		break;
 	case HTTP_CONN_BODY:
-		conn_error(c, 408, "request_timeout", "the request body took too long");
+		conn_reject(c, HTTP_REJECT_BODY_TIMEOUT, "request_timeout",
+		            "the request body took too long", true);
 		break;
 	case HTTP_CONN_HANDLER:
 	case HTTP_CONN_FLUSH:

@@ -83,6 +83,7 @@ struct http_conn {
 	struct http_request req;
 	struct evbuffer *out;
 	struct http_exchange ex;
+	int64_t start_us; /* the current request's first byte (cached clock); 0: none yet */
 	char peer[64];
 };
 
@@ -121,8 +122,10 @@ void http_conn_wake(struct http_conn *c);
 
 /* http_response.c */
 /* A complete response made by the server itself (parse errors, timeouts):
- * OpenAI-shaped JSON with "Connection: close". */
-void http_response_error(struct http_conn *c, int status, const char *code, const char *message);
+ * OpenAI-shaped JSON with "Connection: close" and x-request-id ID (NULL:
+ * a new one). Returns the body's length. */
+size_t http_response_error(struct http_conn *c, int status, const char *code, const char *message,
+                           const char *id);
 /* Writes "HTTP/1.1 100 Continue". */
 void http_response_continue(struct http_conn *c);
 /* Resets the exchange for a new request. */

@@ -434,7 +434,7 @@ void http_exchange_abort(struct http_exchange *ex)
 	ex->state = HTTP_EXCHANGE_DONE;
 	c->close_after = true;
 	if (was == HTTP_EXCHANGE_OPEN && !c->failed) {
-		http_response_error(c, 500, "internal_error", "the request failed");
+		(void)http_response_error(c, 500, "internal_error", "the request failed", NULL);
 		return;
 	}
 	(void)finish(c);
@@ -446,10 +446,11 @@ size_t http_exchange_pending(const struct http_exchange *ex)
 	       (ex->chunk ? evbuffer_get_length(ex->chunk) : 0);
 }
 
-void http_response_error(struct http_conn *c, int status, const char *code, const char *message)
+size_t http_response_error(struct http_conn *c, int status, const char *code, const char *message,
+                           const char *id)
 {
 	struct http_exchange *ex = &c->ex;
-	char body[512], id[REQUEST_ID_MAX + 1];
+	char body[512], new_id[REQUEST_ID_MAX + 1];
 	int n;
 
 	n = snprintf(body, sizeof(body),
@@ -465,12 +466,16 @@ void http_response_error(struct http_conn *c, int status, const char *code, cons
 	ex->state = HTTP_EXCHANGE_DONE;
 	ex->head_only = false;
 	ex->headers_len = 0;
-	request_id_generate(id);
+	if (!id) {
+		request_id_generate(new_id);
+		id = new_id;
+	}
 	(void)add_header_line(ex, "x-request-id", id);
 	if (write_head(ex, status, "application/json", FRAMING_LENGTH, (size_t)n) < 0 ||
 	    evbuffer_add(c->out, body, (size_t)n) < 0)
 		c->failed = true;
 	(void)finish(c);
+	return (size_t)n;
 }
 
 void http_response_continue(struct http_conn *c)

@@ -17,13 +17,19 @@
  * Nothing here calls back into the handler from inside an exchange call: a
  * write that fails only marks the connection, and on_abort follows from the
  * event loop. A response counts as done once fully written to the socket.
+ *
+ * A request the server answers itself, before any handler runs (malformed,
+ * too large, too slow, unsupported: enum http_reject), is reported once
+ * through on_reject, so that it can be counted and logged like the others.
  */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "http_parser.h"
+#include "http_reject.h"
 
 struct event_base;
 struct evbuffer;
@@ -62,6 +68,21 @@ struct http_request {
 const char *http_request_header(const struct http_request *req, const char *name);
 bool http_request_path_is(const struct http_request *req, const char *path);
 
+/* A request the server answered itself. Strings live only during the call. */
+struct http_rejected {
+	enum http_reject reason;
+	int status;         /* as sent: http_reject_status(reason) */
+	const char *id;     /* the x-request-id the answer carries */
+	const char *peer;   /* "address:port" of the client */
+	const char *method; /* NULL unless the head was parsed */
+	const char *path;   /* NULL unless the head was parsed; PATH_LEN bytes */
+	size_t path_len;
+	size_t bytes_in;  /* request body bytes read (decoded) before the answer */
+	size_t bytes_out; /* the answer's body */
+	int64_t total_us; /* from the request's first byte to the answer (the
+	                   * event loop's cached clock: a few us coarse) */
+};
+
 struct http_server_options {
 	size_t max_body; /* larger bodies get 413 */
 	size_t max_connections;
@@ -73,6 +94,10 @@ struct http_server_options {
 	 * sends, ends or aborts the response, or until on_abort. */
 	void (*handler)(void *ctx, struct http_exchange *ex, const struct http_request *req);
 	void *ctx;
+	/* Called once per rejected request, after its answer is queued; must not
+	 * call into the server. NULL: not reported. */
+	void (*on_reject)(void *ctx, const struct http_rejected *r);
+	void *reject_ctx;
 };
 
 /* Fills OPTS with the defaults above and MAX_BODY. */

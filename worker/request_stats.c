@@ -23,6 +23,7 @@
 #include "access_log.h"
 #include "config.h"
 #include "histogram.h"
+#include "http_reject.h"
 #include "http_server.h"
 #include "ipc.h"
 #include "proxy_plan.h"
@@ -39,6 +40,8 @@ struct request_stats {
 	struct ipc_latency *latency; /* n_groups + 1: the last is "no model" */
 	bool *latency_dirty;
 	struct access_log *log;
+	uint32_t rejected[HTTP_REJECT__COUNT]; /* by enum http_reject, not yet reported */
+	bool any_rejected;
 	uint32_t log_dropped; /* taken from the log, not yet reported */
 	time_t when_sec;      /* the second WHEN shows (formatting it costs more than a line) */
 	char when[24];        /* "YYYY-MM-DDTHH:MM:SS" */
@@ -240,8 +243,10 @@ static void put_cstring(struct line *l, const char *s)
 	put_string(l, s, s ? strlen(s) : 0);
 }
 
+/* REJECT: NULL, or the reason of a request the HTTP layer rejected (an
+ * extra "reason" field ends its line). */
 static void access_line(struct request_stats *rs, const struct request_record *rec,
-                        int64_t total_us, int64_t overhead_us)
+                        int64_t total_us, int64_t overhead_us, const char *reject)
 {
 	const struct config *c = rs->config;
 	char buf[ACCESS_LINE_MAX], ms3[4];
@@ -297,6 +302,10 @@ static void access_line(struct request_stats *rs, const struct request_record *r
 	put_ms(&l, total_us);
 	PUT(&l, ",\"overhead_ms\":");
 	put_ms(&l, overhead_us);
+	if (reject) {
+		PUT(&l, ",\"reason\":");
+		put_cstring(&l, reject);
+	}
 	/* the strings are bounded, so this always fits: still, never a torn line */
 	*l.p++ = '}';
 	*l.p++ = '\n';
@@ -337,7 +346,34 @@ void request_stats_done(struct request_stats *rs, const struct request_record *r
 	rs->latency_dirty[g] = true;
 
 	if (rs->log)
-		access_line(rs, rec, total, overhead);
+		access_line(rs, rec, total, overhead, NULL);
+}
+
+void request_stats_rejected(struct request_stats *rs, const struct http_rejected *r)
+{
+	if (!rs || (unsigned)r->reason >= HTTP_REJECT__COUNT)
+		return;
+	if (rs->rejected[r->reason] < UINT32_MAX)
+		rs->rejected[r->reason]++;
+	rs->any_rejected = true;
+	if (rs->log) {
+		struct request_record rec = {
+		        .id = r->id,
+		        .peer = r->peer,
+		        .method = r->method,
+		        .path = r->path,
+		        .path_len = r->path_len,
+		        .group = -1,
+		        .deployment = -1,
+		        .route = -1,
+		        .status = r->status,
+		        .bytes_in = r->bytes_in,
+		        .bytes_out = r->bytes_out,
+		        .ttfb_us = -1,
+		};
+
+		access_line(rs, &rec, r->total_us, r->total_us, http_reject_name(r->reason));
+	}
 }
 
 static int flush_counts(struct request_stats *rs, int fd, uint32_t generation, uint32_t *seq)
@@ -348,7 +384,11 @@ static int flush_counts(struct request_stats *rs, int fd, uint32_t generation, u
 	do {
 		struct ipc_requests msg = {.log_dropped = rs->log_dropped};
 		size_t taken[IPC_REQUEST_COUNTS];
+		bool rejects = rs->any_rejected;
 		int r;
+
+		if (rejects)
+			memcpy(msg.rejected, rs->rejected, sizeof(msg.rejected));
 
 		for (; next < STATS_SLOTS && msg.n < IPC_REQUEST_COUNTS; next++) {
 			if (rs->slots[next].count == 0)
@@ -356,7 +396,7 @@ static int flush_counts(struct request_stats *rs, int fd, uint32_t generation, u
 			taken[msg.n] = next;
 			msg.counts[msg.n++] = rs->slots[next];
 		}
-		if (msg.n == 0 && msg.log_dropped == 0)
+		if (msg.n == 0 && msg.log_dropped == 0 && !rejects)
 			break;
 		r = ipc_send(fd, IPC_REQUESTS, generation, ++*seq, &msg, sizeof(msg));
 		if (r < 0)
@@ -365,6 +405,10 @@ static int flush_counts(struct request_stats *rs, int fd, uint32_t generation, u
 			memset(&rs->slots[taken[i]], 0, sizeof(rs->slots[0]));
 		rs->used -= msg.n;
 		rs->log_dropped = 0;
+		if (rejects) {
+			memset(rs->rejected, 0, sizeof(rs->rejected));
+			rs->any_rejected = false;
+		}
 	} while (next < STATS_SLOTS);
 	return 0;
 }

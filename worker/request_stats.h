@@ -14,6 +14,11 @@
  *
  * Times are CLOCK_MONOTONIC microseconds (request_stats_now_us()). Health
  * endpoints are not counted or logged (probes would drown the log).
+ *
+ * Requests the HTTP layer answers itself before any route runs (malformed,
+ * oversized, too slow: struct http_rejected) are counted apart, by their
+ * fixed reason, and logged with the fields they have (no model, deployment
+ * or route) plus "reason": request_stats_rejected().
  */
 #pragma once
 
@@ -23,6 +28,7 @@
 struct config;
 struct event_base;
 struct http_exchange;
+struct http_rejected;
 
 /* One finished request. Strings need to live only during the call. */
 struct request_record {
@@ -64,6 +70,9 @@ void request_stats_add_header(struct http_exchange *ex, int64_t overhead_us);
 
 /* Counts and logs one finished request. RS may be NULL (nothing happens). */
 void request_stats_done(struct request_stats *rs, const struct request_record *rec);
+
+/* Counts and logs one request the HTTP layer rejected. RS may be NULL. */
+void request_stats_rejected(struct request_stats *rs, const struct http_rejected *r);
 
 /* Sends what was counted since the previous call as REQUESTS and LATENCY
  * messages on FD, then clears it; tries to write the access log buffer

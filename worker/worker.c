@@ -121,6 +121,12 @@ static void report(struct worker *w)
 		log_debug("cannot report to the supervisor: %s", strerror(-r));
 }
 
+/* http_server's on_reject: counted and logged like the routes' answers. */
+static void on_http_reject(void *ctx, const struct http_rejected *r)
+{
+	request_stats_rejected(ctx, r);
+}
+
 static void on_report_timer(evutil_socket_t fd, short what, void *arg)
 {
 	report(arg);
@@ -317,6 +323,8 @@ void worker_run(const struct worker_args *args)
 	hopts.header_timeout_ms = config->header_timeout_ms;
 	hopts.body_timeout_ms = config->body_timeout_ms;
 	hopts.handler = routes_handle;
+	hopts.on_reject = on_http_reject;
+	hopts.reject_ctx = w.stats;
 	if (routes_new(&ropts, &w.routes) < 0)
 		goto fail;
 	hopts.ctx = w.routes;

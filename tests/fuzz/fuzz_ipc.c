@@ -3,9 +3,11 @@
  * goes through ipc_decode() and then through what its receiver does with the
  * payload's fields: the supervisor checks a REPORT against its config
  * (health_report_delta(), tests/fixtures/full.yaml) and adds it to a health
- * window, adds REQUESTS and LATENCY to its metrics (rendered at the end of
- * each input, as /metrics would show them); a worker applies a MODE to its route_state and a
- * LOG_LEVEL. A compromised worker must not take the supervisor down, whatever it sends.
+ * window, adds REQUESTS (request counts and the HTTP layer's rejects) and
+ * LATENCY to its metrics (rendered at the end of each input, as /metrics
+ * would show them: one rejects series per fixed reason, whatever was sent); a worker applies a MODE
+ * to its route_state and a LOG_LEVEL. A compromised worker must not take the supervisor down,
+ * whatever it sends.
  *
  * The input is a sequence of messages, each preceded by its length as two
  * bytes, little-endian (one SOCK_SEQPACKET recv() each).
@@ -128,6 +130,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	metrics_render(out, metrics, &view);
 	fclose(out);
+	int rejected_series = 0;
+	for (const char *p = text; (p = strstr(p, "\nllmgate_http_rejected_total{")); p++)
+		rejected_series++;
+	if (rejected_series != HTTP_REJECT__COUNT)
+		abort(); /* a worker cannot add a label value */
 	free(text);
 	metrics_free(metrics);
 	route_state_free(rs);

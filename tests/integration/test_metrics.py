@@ -414,3 +414,157 @@ def test_access_log_on_stderr(stub_factory, gateway_factory):
     wait_for(lambda: len(lines()) == 3, timeout=5, what="3 access log lines on stderr")
     assert sorted(e["request_id"] for e in lines()) == sorted(ids)
     assert all(e["status"] == 200 and e["deployment"] == "primary-a" for e in lines())
+
+
+# ---- requests the HTTP layer rejects before any route runs ----
+
+H = b"Host: gw\r\nAuthorization: Bearer " + MASTER.encode() + b"\r\nx-request-id: client-id-1\r\n"
+CHAT_PATH = b"POST /v1/chat/completions HTTP/1.1\r\n"
+# (what, raw request, status, reason, method and path known)
+HTTP_REJECTS = [
+    ("garbage", b"GARBAGE\r\n\r\n", 400, "malformed", False),
+    ("bare LF", b"GET /v1/models HTTP/1.1\nHost: gw\n\n", 400, "malformed", False),
+    ("no Host", b"GET /v1/models HTTP/1.1\r\n\r\n", 400, "malformed", False),
+    ("head too large", b"GET /v1/models HTTP/1.1\r\n" + H + b"X: " + b"a" * (70 * 1024) +
+     b"\r\n\r\n", 431, "head_too_large", False),
+    ("too many headers", b"GET /v1/models HTTP/1.1\r\n" + H +
+     b"".join(b"X-%d: v\r\n" % i for i in range(150)) + b"\r\n", 431, "head_too_large", False),
+    ("Content-Length over the limit", CHAT_PATH + H + b"Content-Length: 20000\r\n\r\n", 413,
+     "body_too_large", True),
+    ("chunked body over the limit", CHAT_PATH + H + b"Transfer-Encoding: chunked\r\n\r\n" +
+     b"3000\r\n" + b"x" * 0x3000 + b"\r\n0\r\n\r\n", 413, "body_too_large", True),
+    ("bad chunk size", CHAT_PATH + H + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+     400, "malformed", True),
+    ("HTTP/2.0", b"GET /v1/models HTTP/2.0\r\n" + H + b"\r\n", 505, "unsupported_version", False),
+    ("TE gzip", CHAT_PATH + H + b"Transfer-Encoding: gzip\r\n\r\n", 501,
+     "unsupported_transfer_coding", False),
+    ("Expect", CHAT_PATH + H + b"Expect: 200-ok\r\nContent-Length: 2\r\n\r\n{}", 417,
+     "unsupported_expect", False),
+]
+# sent whole, then nothing: answered when llmgate.header_timeout / body_timeout (1 s) run out
+HTTP_SLOW = [
+    ("head never ends", CHAT_PATH + H, 408, "head_timeout", False),
+    ("body never ends", CHAT_PATH + H + b"Content-Length: 100\r\n\r\n" + b"x" * 10, 408,
+     "body_timeout", True),
+]
+
+
+def test_http_rejects_counted_and_logged(stub_factory, gateway_factory, workdir):
+    """Every request the HTTP layer answers itself is counted once by fixed reason in
+    llmgate_http_rejected_total (not in llmgate_requests_total) and logged as one access log
+    line with the fields it has; connections without a request are neither."""
+    from test_http import read_response
+
+    a, b = stub_factory("a"), stub_factory("b")
+    admin = free_port()
+    log_path = os.path.join(workdir, "access.log")
+    os.chmod(workdir, 0o777)
+    config = metrics_config(a.base, b.base, admin, log_path)
+    config = config.replace("  master_key:", "  max_request_size_mb: 0.01\n  master_key:")
+    config = config.replace("  drain_timeout: 5s\n",
+                            "  drain_timeout: 5s\n  header_timeout: 1s\n  body_timeout: 1s\n")
+    gw = gateway_factory(config)
+    fams = scrape(admin)[1]
+    zero = [(l["status"], l["reason"], v) for _, l, v in
+            fams["llmgate_http_rejected_total"]["samples"]]
+    assert len(zero) == 9 and all(v == 0 for _, _, v in zero), zero
+
+    expected = {}  # client port -> (what, status, reason, has head, response)
+
+    def open_sent(what, raw):
+        s = socket.create_connection(("127.0.0.1", gw.port), timeout=30)
+        s.sendall(raw)
+        return s
+
+    def answer(s, what, status, reason, head):
+        f = s.makefile("rb")
+        try:
+            r = read_response(f)
+            assert r.status == status, (what, r.status, r.body)
+            assert r.headers["connection"] == "close", what
+            assert r.json()["error"]["code"], what
+            expected[s.getsockname()[1]] = (what, status, reason, head, r)
+        finally:
+            f.close()
+            s.close()
+
+    slow = [(open_sent(what, raw), what, st, reason, head)
+            for what, raw, st, reason, head in HTTP_SLOW]
+    for what, raw, st, reason, head in HTTP_REJECTS:
+        answer(open_sent(what, raw), what, st, reason, head)
+    # no request, so neither counted nor logged: a connection closed at once, and a head
+    # left unfinished by a client that goes away
+    socket.create_connection(("127.0.0.1", gw.port), timeout=10).close()
+    open_sent("partial head", b"GET /v1/mod").close()
+    for s, what, st, reason, head in slow:
+        answer(s, what, st, reason, head)
+    # one routed request: counted in llmgate_requests_total only
+    assert gw.get("/v1/models", AUTH)[0] == 200
+
+    want = {}
+    for what, st, reason, head, r in expected.values():
+        want[(str(st), reason)] = want.get((str(st), reason), 0) + 1
+    n = len(HTTP_REJECTS) + len(HTTP_SLOW)
+
+    def rejected(families):
+        return sum(v for _, _, v in families["llmgate_http_rejected_total"]["samples"])
+
+    wait_for(lambda: rejected(scrape(admin)[1]) >= n and
+             total_requests(scrape(admin)[1]) >= 1, timeout=10, what=f"{n} rejects in /metrics")
+    time.sleep(0.6)  # a late report would show as a count over n
+    text, fams = scrape(admin)
+    got = {(l["status"], l["reason"]): v for _, l, v in
+           fams["llmgate_http_rejected_total"]["samples"]}
+    assert len(got) == 9
+    assert {k: v for k, v in got.items() if v} == want
+    assert want == {("400", "malformed"): 4, ("431", "head_too_large"): 2,
+                    ("413", "body_too_large"): 2, ("505", "unsupported_version"): 1,
+                    ("501", "unsupported_transfer_coding"): 1,
+                    ("417", "unsupported_expect"): 1, ("408", "head_timeout"): 1,
+                    ("408", "body_timeout"): 1}
+    assert total_requests(fams) == 1, "rejects are not in llmgate_requests_total"
+    assert value(fams, "llmgate_request_duration_seconds_count", model="(unknown)") == 1
+
+    wait_for(lambda: os.path.exists(log_path) and
+             len(open(log_path).read().splitlines()) >= n + 1, timeout=5,
+             what=f"{n + 1} log lines")
+    time.sleep(0.3)
+    raw_log = open(log_path).read()
+    entries = [json.loads(line) for line in raw_log.splitlines()]
+    assert len(entries) == n + 1
+    routed = [e for e in entries if "reason" not in e]
+    assert len(routed) == 1 and routed[0]["path"] == "/v1/models"
+    fields = {"time", "request_id", "client", "method", "path", "model", "deployment", "route",
+              "status", "attempts", "bytes_in", "bytes_out", "upstream_ms", "ttfb_ms",
+              "total_ms", "overhead_ms", "reason"}
+    seen = set()
+    for e in entries:
+        if "reason" not in e:
+            continue
+        assert set(e) == fields, e
+        assert e["client"].startswith("127.0.0.1:")
+        port = int(e["client"].rsplit(":", 1)[1])
+        assert port in expected and port not in seen, e
+        seen.add(port)
+        what, status, reason, head, r = expected[port]
+        assert (e["status"], e["reason"]) == (status, reason), (what, e)
+        assert e["request_id"] == r.headers["x-request-id"] != "client-id-1", (what, e)
+        assert re.match(r"^[0-9a-f]{32}$", e["request_id"])
+        assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", e["time"])
+        assert e["bytes_out"] == len(r.body) > 0, (what, e)
+        assert e["model"] is None and e["deployment"] is None and e["route"] is None, what
+        assert e["attempts"] == 0 and e["upstream_ms"] is None and e["ttfb_ms"] is None
+        assert e["total_ms"] >= 0 and e["overhead_ms"] == e["total_ms"], (what, e)
+        if head:
+            assert (e["method"], e["path"]) == ("POST", "/v1/chat/completions"), (what, e)
+        else:
+            assert e["method"] is None and e["path"] is None, (what, e)
+        if reason == "body_timeout":
+            assert e["bytes_in"] == 10, e
+        elif what == "chunked body over the limit":
+            assert 0 < e["bytes_in"] <= 10485, e
+        else:
+            assert e["bytes_in"] == 0, (what, e)
+    assert seen == set(expected)
+    for secret in (MASTER, "client-id-1", "aaaaaaaa"):
+        assert secret not in raw_log and secret not in text, secret

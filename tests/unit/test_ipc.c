@@ -95,6 +95,31 @@ static void test_rejects(void)
 	tap_ok(ipc_decode(buf, (size_t)n, &h, &p) == -EBADMSG, "payload size checked per type");
 }
 
+static void test_requests_layout(void)
+{
+	struct ipc_requests r = {.n = 1, .log_dropped = 2};
+	struct ipc_requests got;
+	struct ipc_header h;
+	const void *p;
+	char buf[IPC_MAX_MESSAGE];
+	int n;
+
+	r.counts[0] = (struct ipc_request_count){1, 2, 3, 4, 0, 5};
+	r.rejected[0] = 6;
+	r.rejected[HTTP_REJECT__COUNT - 1] = 7;
+	n = ipc_encode(buf, sizeof(buf), IPC_REQUESTS, 1, 1, &r, sizeof(r));
+	tap_ok(n == (int)(16 + 3208 + 4 * HTTP_REJECT__COUNT), "REQUESTS: %d bytes", n);
+	tap_ok(ipc_decode(buf, (size_t)n, &h, &p) == 0, "REQUESTS decodes");
+	memcpy(&got, p, sizeof(got));
+	tap_ok(got.counts[0].count == 5 && got.rejected[0] == 6 &&
+	               got.rejected[HTTP_REJECT__COUNT - 1] == 7,
+	       "counts and rejects survive");
+	h.length = 3208; /* the layout before rejects: a worker of another build */
+	memcpy(buf, &h, sizeof(h));
+	tap_ok(ipc_decode(buf, sizeof(h) + 3208, &h, &p) == -EBADMSG,
+	       "the old layout (no rejects) is refused");
+}
+
 static void test_names(void)
 {
 	tap_str(ipc_type_name(IPC_HELLO), "HELLO", "name table");
@@ -107,6 +132,7 @@ int main(void)
 	test_roundtrip();
 	test_every_type();
 	test_rejects();
+	test_requests_layout();
 	test_names();
 	return tap_done();
 }

@@ -87,6 +87,17 @@ static void test_aggregate_render(void)
 	tap_ok(metrics_add_requests(m, &cfg, &r) < 0, "an unknown status class is refused");
 	r.n = IPC_REQUEST_COUNTS + 1;
 	tap_ok(metrics_add_requests(m, &cfg, &r) < 0, "too many entries are refused");
+	r.n = 0;
+	r.log_dropped = 0;
+	r.rejected[HTTP_REJECT_HEAD_TIMEOUT] = 2;
+	r.rejected[HTTP_REJECT_OUT_OF_MEMORY] = UINT32_MAX;
+	tap_ok(metrics_add_requests(m, &cfg, &r) == 0, "rejects of worker 1");
+	r.rejected[HTTP_REJECT_OUT_OF_MEMORY] = UINT32_MAX;
+	r.rejected[HTTP_REJECT_MALFORMED] = 1;
+	tap_ok(metrics_add_requests(m, &cfg, &r) == 0, "rejects of worker 2");
+	r.n = IPC_REQUEST_COUNTS + 1;
+	tap_ok(metrics_add_requests(m, &cfg, &r) < 0, "a refused message adds no reject");
+	memset(&r, 0, sizeof(r));
 
 	memset(&l, 0, sizeof(l));
 	l.group = 0;
@@ -140,6 +151,25 @@ static void test_aggregate_render(void)
 	tap_ok(has_line(text, "llmgate_fallback_transitions_total{group=\"gpt-4o\"} 3"),
 	       "transitions");
 	tap_ok(has_line(text, "llmgate_access_log_dropped_total 3"), "dropped log lines add up");
+	tap_ok(has_line(text,
+	                "llmgate_http_rejected_total{status=\"408\",reason=\"head_timeout\"} 4"),
+	       "rejects add up by reason");
+	tap_ok(has_line(text, "llmgate_http_rejected_total{status=\"400\",reason=\"malformed\"} 1"),
+	       "malformed: 400");
+	tap_ok(has_line(text,
+	                "llmgate_http_rejected_total{status=\"503\",reason=\"out_of_memory\"} "
+	                "8589934590"),
+	       "huge deltas add up in 64 bits");
+	tap_ok(has_line(
+	               text,
+	               "llmgate_http_rejected_total{status=\"505\",reason=\"unsupported_version\"} 0"),
+	       "every reason shows from the start");
+	{
+		int n = 0;
+		for (const char *p = text; (p = strstr(p, "\nllmgate_http_rejected_total{")); p++)
+			n++;
+		tap_ok(n == HTTP_REJECT__COUNT, "one series per reason (%d)", n);
+	}
 
 	/* every line: a HELP/TYPE comment or name{labels} value */
 	regex_t re;

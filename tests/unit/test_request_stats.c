@@ -59,6 +59,7 @@ static struct config *make_config(void)
 struct totals {
 	uint64_t requests, dropped, latency_total, messages;
 	uint64_t by_dep0_2xx;
+	uint64_t rejected[HTTP_REJECT__COUNT];
 };
 
 /* Reads every message waiting on FD and adds it up. */
@@ -81,6 +82,8 @@ static void drain(int fd, struct totals *t)
 
 			memcpy(&r, p, sizeof(r));
 			t->dropped += r.log_dropped;
+			for (int k = 0; k < HTTP_REJECT__COUNT; k++)
+				t->rejected[k] += r.rejected[k];
 			for (uint32_t i = 0; i < r.n; i++) {
 				t->requests += r.counts[i].count;
 				if (r.counts[i].group == 0 && r.counts[i].deployment == 0 &&
@@ -169,6 +172,29 @@ static void test_flush(struct event_base *base)
 	drain(sv[1], &t);
 	tap_ok(t.requests == 7 && t.latency_total == 7, "kept counts arrive once (%llu)",
 	       (unsigned long long)t.requests);
+
+	/* rejects of the HTTP layer: counted by reason, apart from requests */
+	struct http_rejected rej = {.reason = HTTP_REJECT_HEAD_TIMEOUT, .status = 408};
+	for (int i = 0; i < 3; i++)
+		request_stats_rejected(rs, &rej);
+	rej.reason = HTTP_REJECT_BODY_TOO_LARGE;
+	rej.status = 413;
+	request_stats_rejected(rs, &rej);
+	rej.reason = HTTP_REJECT__COUNT;
+	request_stats_rejected(rs, &rej);
+	request_stats_rejected(NULL, &rej);
+	memset(&t, 0, sizeof(t));
+	tap_ok(request_stats_flush(rs, sv[0], 1, &seq) == 0, "rejects flushed");
+	drain(sv[1], &t);
+	tap_ok(t.messages == 1 && t.requests == 0 && t.latency_total == 0,
+	       "rejects alone: one REQUESTS message, no request, no latency");
+	tap_ok(t.rejected[HTTP_REJECT_HEAD_TIMEOUT] == 3 &&
+	               t.rejected[HTTP_REJECT_BODY_TOO_LARGE] == 1 &&
+	               t.rejected[HTTP_REJECT_MALFORMED] == 0,
+	       "rejects by reason; an out-of-range reason is ignored");
+	memset(&t, 0, sizeof(t));
+	tap_ok(request_stats_flush(rs, sv[0], 1, &seq) == 0 && (drain(sv[1], &t), t.messages == 0),
+	       "rejects are not sent twice");
 
 	request_stats_add_header(NULL, 1234);
 	tap_ok(strcmp(last_header, "x-llmgate-overhead-ms: 1.234") == 0, "overhead header: %s",
@@ -271,6 +297,21 @@ static void test_access_line(struct event_base *base)
 	request_stats_done(rs, &r);
 	struct request_record r2 = rec(-1, -1, 404);
 	request_stats_done(rs, &r2);
+	struct http_rejected rej = {
+	        .reason = HTTP_REJECT_BODY_TOO_LARGE,
+	        .status = 413,
+	        .id = "0123abcd",
+	        .peer = "127.0.0.1:9",
+	        .method = "POST",
+	        .path = "/v1/chat/completionsXX",
+	        .path_len = 20,
+	        .bytes_in = 7,
+	        .bytes_out = 120,
+	        .total_us = 1500,
+	};
+	request_stats_rejected(rs, &rej);
+	rej = (struct http_rejected){.reason = HTTP_REJECT_MALFORMED, .status = 400, .id = "x"};
+	request_stats_rejected(rs, &rej);
 	request_stats_free(rs); /* writes what is buffered */
 	c->access_log = NULL;
 
@@ -284,6 +325,9 @@ static void test_access_line(struct event_base *base)
 	if (!second)
 		return;
 	*second++ = '\0';
+	char *third = strchr(second, '\n'), *fourth = third ? strchr(third + 1, '\n') : NULL;
+	if (third)
+		*third++ = '\0';
 	json_error_t err;
 	json_t *a = json_loads(text, 0, &err), *b = json_loads(second, JSON_DECODE_ANY, &err);
 	tap_ok(a && json_object_size(a) == 16, "hostile strings: valid JSON, 16 fields");
@@ -302,6 +346,37 @@ static void test_access_line(struct event_base *base)
 	       "none is null");
 	json_decref(a);
 	json_decref(b);
+
+	/* the rejects' lines: the same fields and "reason", nothing they lack */
+	tap_ok(third && fourth, "a line per reject");
+	if (!third || !fourth)
+		return;
+	*fourth++ = '\0';
+	json_t *x = json_loads(third, 0, &err), *y = json_loads(fourth, JSON_DECODE_ANY, &err);
+	tap_ok(x && json_object_size(x) == 17 &&
+	               strcmp(json_string_value(json_object_get(x, "reason")), "body_too_large") ==
+	                       0 &&
+	               json_integer_value(json_object_get(x, "status")) == 413 &&
+	               strcmp(json_string_value(json_object_get(x, "path")),
+	                      "/v1/chat/completions") == 0 &&
+	               strcmp(json_string_value(json_object_get(x, "request_id")), "0123abcd") ==
+	                       0 &&
+	               json_integer_value(json_object_get(x, "bytes_in")) == 7 &&
+	               json_integer_value(json_object_get(x, "bytes_out")) == 120 &&
+	               json_integer_value(json_object_get(x, "attempts")) == 0 &&
+	               json_real_value(json_object_get(x, "total_ms")) == 1.5 &&
+	               json_is_null(json_object_get(x, "model")) &&
+	               json_is_null(json_object_get(x, "deployment")) &&
+	               json_is_null(json_object_get(x, "upstream_ms")) &&
+	               json_is_null(json_object_get(x, "ttfb_ms")),
+	       "a reject's line: reason, status, path, bytes, time; no model or deployment");
+	tap_ok(y && json_object_size(y) == 17 && json_is_null(json_object_get(y, "method")) &&
+	               json_is_null(json_object_get(y, "path")) &&
+	               json_is_null(json_object_get(y, "client")) &&
+	               strcmp(json_string_value(json_object_get(y, "reason")), "malformed") == 0,
+	       "an unparsed head: method and path null");
+	json_decref(x);
+	json_decref(y);
 }
 
 int main(void)

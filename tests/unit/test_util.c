@@ -1,7 +1,7 @@
 /*
  * Unit tests of the small common helpers: diagnostics (add, count, stable
  * sort, format, the size cap), secret masking and constant-time comparison,
- * and the duration syntax.
+ * the duration syntax, and the HTTP reject reasons (label values).
  */
 #include <errno.h>
 #include <limits.h>
@@ -10,6 +10,7 @@
 
 #include "diag.h"
 #include "duration.h"
+#include "http_reject.h"
 #include "secret.h"
 #include "tap.h"
 
@@ -168,11 +169,45 @@ static void test_duration(void)
 	tap_ok(duration_parse(NULL, &(long){0}) == -EINVAL, "NULL text is rejected");
 }
 
+static void test_http_reject(void)
+{
+	int bad = 0;
+
+	for (int k = 0; k < HTTP_REJECT__COUNT; k++) {
+		const char *name = http_reject_name((enum http_reject)k);
+		int status = http_reject_status((enum http_reject)k);
+
+		/* a label value: lower case and '_' only, and a 4xx or 5xx */
+		if (!*name || strspn(name, "abcdefghijklmnopqrstuvwxyz_") != strlen(name) ||
+		    status < 400 || status > 599)
+			bad++;
+		for (int j = 0; j < k; j++)
+			if (strcmp(name, http_reject_name((enum http_reject)j)) == 0)
+				bad++;
+	}
+	tap_ok(bad == 0, "reject reasons: distinct label values with a 4xx/5xx status");
+	tap_str(http_reject_name(HTTP_REJECT__COUNT), "unknown", "reason out of range");
+	tap_ok(http_reject_status(HTTP_REJECT__COUNT) == 500, "status out of range");
+	tap_ok(http_reject_of_status(431) == HTTP_REJECT_HEAD_TOO_LARGE &&
+	               http_reject_of_status(417) == HTTP_REJECT_UNSUPPORTED_EXPECT &&
+	               http_reject_of_status(501) == HTTP_REJECT_UNSUPPORTED_TRANSFER_CODING &&
+	               http_reject_of_status(505) == HTTP_REJECT_UNSUPPORTED_VERSION &&
+	               http_reject_of_status(400) == HTTP_REJECT_MALFORMED &&
+	               http_reject_of_status(0) == HTTP_REJECT_MALFORMED,
+	       "parse error statuses map to reasons");
+	for (int st = 400; st < 600; st++)
+		if (http_reject_status(http_reject_of_status(st)) != st &&
+		    http_reject_of_status(st) != HTTP_REJECT_MALFORMED)
+			bad++;
+	tap_ok(bad == 0, "a mapped reason answers with the status it came from");
+}
+
 int main(void)
 {
 	test_diag();
 	test_secret_mask();
 	test_secret_equal();
 	test_duration();
+	test_http_reject();
 	return tap_done();
 }

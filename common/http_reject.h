@@ -1,0 +1,36 @@
+/*
+ * http_reject: why a worker's HTTP server answered a request itself, before
+ * any route ran (a malformed, oversized, too slow or unsupported request).
+ * A small fixed set: its names are the reason label values of
+ * llmgate_http_rejected_total, so a client can never create a label value.
+ * Shared by workers (who count and log), the IPC codec (which carries the
+ * counts) and the supervisor (which renders them).
+ */
+#pragma once
+
+/* X(NAME, label value, status) -- each reason has exactly one status. */
+#define HTTP_REJECTS(X)                                                    \
+	X(MALFORMED, "malformed", 400)                                     \
+	X(HEAD_TOO_LARGE, "head_too_large", 431)                           \
+	X(BODY_TOO_LARGE, "body_too_large", 413)                           \
+	X(HEAD_TIMEOUT, "head_timeout", 408)                               \
+	X(BODY_TIMEOUT, "body_timeout", 408)                               \
+	X(UNSUPPORTED_EXPECT, "unsupported_expect", 417)                   \
+	X(UNSUPPORTED_TRANSFER_CODING, "unsupported_transfer_coding", 501) \
+	X(UNSUPPORTED_VERSION, "unsupported_version", 505)                 \
+	X(OUT_OF_MEMORY, "out_of_memory", 503)
+
+enum http_reject {
+#define HTTP_REJECT_ENUM(name, label, status) HTTP_REJECT_##name,
+	HTTP_REJECTS(HTTP_REJECT_ENUM)
+#undef HTTP_REJECT_ENUM
+	        HTTP_REJECT__COUNT,
+};
+
+/* The label value of REASON ("unknown" out of range). */
+const char *http_reject_name(enum http_reject reason);
+/* The status the server answers REASON with (500 out of range). */
+int http_reject_status(enum http_reject reason);
+/* The reason of a request-head parse error with that status
+ * (http_parser_status()): 431, 417, 501, 505, anything else malformed. */
+enum http_reject http_reject_of_status(int status);
