@@ -12,19 +12,20 @@
  * has paused the transfer (curl keeps that chunk and stops reading the
  * socket); resume is curl_easy_pause(CURLPAUSE_CONT) from the event loop.
  *
- * Plain http:// URLs whose host is an address literal or localhost go to
- * our own keep-alive client instead (upstream_http.c): libcurl's
- * per-transfer work costs more than the rest of a proxied request. libcurl
- * keeps https (HTTP/2, TLS), host names (its resolver does not block the
- * loop) and proxies.
+ * http:// and https:// URLs whose host is an address literal or localhost
+ * go to our own keep-alive client instead (upstream_http.c, with OpenSSL
+ * for https): libcurl's per-transfer work costs more than the rest of a
+ * proxied request. libcurl keeps host names (its resolver does not block
+ * the loop, and it offers HTTP/2) and proxies.
  *
  * Proxies come from the environment, as with curl(1), read once at start:
  * with none of http_proxy, https_proxy, HTTPS_PROXY, all_proxy, ALL_PROXY
  * set, libcurl is told there is no proxy (no environment lookup per
  * transfer); with any set, libcurl applies them and no_proxy per transfer,
  * and with http_proxy or all_proxy set every http:// transfer goes through
- * libcurl too. LLMGATE_UPSTREAM_CLIENT=curl sends everything through
- * libcurl (a switch for comparisons and for ruling our client out).
+ * libcurl too, with https_proxy, HTTPS_PROXY or all_proxy every https:// one.
+ * LLMGATE_UPSTREAM_CLIENT=curl sends everything through libcurl (a switch
+ * for comparisons and for ruling our client out).
  */
 #include "upstream.h"
 
@@ -298,7 +299,8 @@ struct upstream *upstream_new(struct event_base *base)
 		const char *client = getenv("LLMGATE_UPSTREAM_CLIENT");
 
 		if (!client || strcmp(client, "curl") != 0)
-			up->http = upstream_http_new(base);
+			up->http = upstream_http_new(base, !env_set("https_proxy") &&
+			                                           !env_set("HTTPS_PROXY"));
 		if (!up->http && (!client || strcmp(client, "curl") != 0)) {
 			upstream_free(up);
 			return NULL;
@@ -356,6 +358,10 @@ int upstream_set_ca_file(struct upstream *up, const char *path)
 
 	if (path && !copy)
 		return -ENOMEM;
+	if (up->http && upstream_http_set_ca_file(up->http, path) < 0) {
+		free(copy);
+		return -ENOMEM;
+	}
 	free(up->ca_file);
 	up->ca_file = copy;
 	return 0;
@@ -376,7 +382,7 @@ int upstream_start(struct upstream *up, const struct upstream_request *req,
 {
 	struct upstream_transfer *t;
 
-	if (up->http && upstream_http_handles(req->url))
+	if (up->http && upstream_http_handles(up->http, req->url))
 		return upstream_http_start(up->http, req, cb, ctx, ret);
 	if (multi_get(up) < 0)
 		return -ENOMEM;

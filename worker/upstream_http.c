@@ -40,17 +40,21 @@
 #include <unistd.h>
 
 #include "upstream_parser.h"
+#include "upstream_tls.h"
 
 #define UH_RBUF          16384
 #define UH_RBUF_MAX      (UPSTREAM_PARSER_MAX_HEAD + UH_RBUF)
 #define UH_IDLE_PER_HOST 256
 #define UH_IDLE_MS       60000
 #define UH_MAX_HOST      300
+#define UH_MAX_NAME      64
 #define UH_MAX_HEAD_OUT  (64 * 1024)
 
 struct uh_host {
 	struct uh_host *next;
-	char key[UH_MAX_HOST]; /* the URL's authority, also the Host header */
+	char key[UH_MAX_HOST];  /* the URL's authority, also the Host header */
+	char name[UH_MAX_NAME]; /* the host, for TLS: the name or address verified */
+	bool tls;
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	struct uh_conn *idle; /* most recently used first */
@@ -65,8 +69,12 @@ struct uh_conn {
 	int fd;
 	int error; /* a connect error to report from the loop */
 	struct event *ev_read, *ev_write, *ev_timer;
+	struct upstream_tls_conn *tls; /* NULL for plain HTTP */
 	bool reading, writing, connecting;
-	bool reused; /* it carried a response before this transfer */
+	bool handshaking;      /* TLS: connected, the handshake not done */
+	bool read_wants_write; /* TLS: the last read waits for writability */
+	bool write_wants_read; /* TLS: the last write waits for readability */
+	bool reused;           /* it carried a response before this transfer */
 	char *rbuf;
 	size_t rcap, rlen, rpos; /* rpos: bytes of rbuf already handled */
 };
@@ -103,6 +111,8 @@ struct uh_transfer {
 
 struct upstream_http {
 	struct event_base *base;
+	struct upstream_tls *tls; /* its OpenSSL context is made by the first https transfer */
+	bool https;               /* https:// URLs are ours too */
 	struct uh_host *hosts;
 	size_t active, idle;
 	struct http_header headers[UPSTREAM_PARSER_MAX_HEADERS]; /* the head being parsed */
@@ -112,11 +122,14 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg);
 static void conn_on_write(evutil_socket_t fd, short what, void *arg);
 static void conn_on_timer(evutil_socket_t fd, short what, void *arg);
 static void transfer_process(struct uh_transfer *t);
+static void conn_read(struct uh_conn *c);
 
 /* ---- URLs and hosts ---- */
 
 struct uh_url {
 	char authority[UH_MAX_HOST];
+	char host[UH_MAX_NAME]; /* as in the URL, without brackets */
+	bool tls;
 	const char *path; /* path and query, in the URL */
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
@@ -142,13 +155,21 @@ static int parse_port(const char *s, size_t len, uint16_t *ret)
 static int parse_url(const char *url, struct uh_url *u)
 {
 	const char *a, *end, *colon;
-	char host[64];
-	uint16_t port = 80;
+	char *host = u->host;
+	uint16_t port;
 	size_t alen, hlen;
 
-	if (strncasecmp(url, "http://", 7) != 0)
+	if (strncasecmp(url, "http://", 7) == 0) {
+		a = url + 7;
+		port = 80;
+		u->tls = false;
+	} else if (strncasecmp(url, "https://", 8) == 0) {
+		a = url + 8;
+		port = 443;
+		u->tls = true;
+	} else {
 		return -EINVAL;
-	a = url + 7;
+	}
 	end = a + strcspn(a, "/?#");
 	if (*end == '#')
 		return -EINVAL;
@@ -169,7 +190,7 @@ static int parse_url(const char *url, struct uh_url *u)
 		const char *close = memchr(a, ']', alen);
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&u->addr;
 
-		if (!close || (size_t)(close - a - 1) >= sizeof(host))
+		if (!close || (size_t)(close - a - 1) >= sizeof(u->host))
 			return -EINVAL;
 		hlen = (size_t)(close - a - 1);
 		memcpy(host, a + 1, hlen);
@@ -188,7 +209,7 @@ static int parse_url(const char *url, struct uh_url *u)
 	}
 	colon = memchr(a, ':', alen);
 	hlen = colon ? (size_t)(colon - a) : alen;
-	if (hlen == 0 || hlen >= sizeof(host))
+	if (hlen == 0 || hlen >= sizeof(u->host))
 		return -EINVAL;
 	memcpy(host, a, hlen);
 	host[hlen] = '\0';
@@ -196,11 +217,11 @@ static int parse_url(const char *url, struct uh_url *u)
 		return -EINVAL;
 
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&u->addr;
+	/* "localhost" is 127.0.0.1; a TLS peer must still be "localhost" */
+	const char *ip = strcasecmp(host, "localhost") == 0 ? "127.0.0.1" : host;
 
-	if (strcasecmp(host, "localhost") == 0)
-		strcpy(host, "127.0.0.1");
 	/* inet_pton accepts only the dotted quad, not "127.1" or hex */
-	if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+	if (inet_pton(AF_INET, ip, &s4->sin_addr) != 1)
 		return -EINVAL;
 	s4->sin_family = AF_INET;
 	s4->sin_port = htons(port);
@@ -208,11 +229,11 @@ static int parse_url(const char *url, struct uh_url *u)
 	return 0;
 }
 
-bool upstream_http_handles(const char *url)
+bool upstream_http_handles(const struct upstream_http *uh, const char *url)
 {
 	struct uh_url u;
 
-	return parse_url(url, &u) == 0;
+	return parse_url(url, &u) == 0 && (!u.tls || uh->https);
 }
 
 static struct uh_host *host_get(struct upstream_http *uh, const struct uh_url *u)
@@ -220,12 +241,14 @@ static struct uh_host *host_get(struct upstream_http *uh, const struct uh_url *u
 	struct uh_host *h;
 
 	for (h = uh->hosts; h; h = h->next)
-		if (strcmp(h->key, u->authority) == 0)
+		if (h->tls == u->tls && strcmp(h->key, u->authority) == 0)
 			return h;
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
 	memcpy(h->key, u->authority, sizeof(h->key));
+	memcpy(h->name, u->host, sizeof(h->name));
+	h->tls = u->tls;
 	h->addr = u->addr;
 	h->addr_len = u->addr_len;
 	h->next = uh->hosts;
@@ -278,6 +301,7 @@ static void conn_destroy(struct uh_conn *c)
 	event_free(c->ev_read);
 	event_free(c->ev_write);
 	event_free(c->ev_timer);
+	upstream_tls_conn_free(c->tls);
 	close(c->fd);
 	free(c->rbuf);
 	free(c);
@@ -319,6 +343,15 @@ static struct uh_conn *conn_new(struct upstream_http *uh, struct uh_host *h)
 		free(c);
 		return NULL;
 	}
+	if (h->tls) {
+		c->tls = upstream_tls_conn_new(uh->tls, c->fd, h->name, h->key);
+		if (!c->tls) {
+			conn_destroy(c);
+			errno = ENOMEM;
+			return NULL;
+		}
+		c->handshaking = true;
+	}
 	if (connect(c->fd, (const struct sockaddr *)&h->addr, h->addr_len) < 0) {
 		if (errno == EINPROGRESS)
 			c->connecting = true;
@@ -350,7 +383,8 @@ static void transfer_release(struct uh_transfer *t, bool reuse)
 	t->conn = NULL;
 	c->t = NULL;
 	conn_set_writing(c, false);
-	if (!reuse || c->rpos != c->rlen || h->n_idle >= UH_IDLE_PER_HOST) {
+	if (!reuse || c->rpos != c->rlen || h->n_idle >= UH_IDLE_PER_HOST ||
+	    (c->tls && upstream_tls_pending(c->tls))) {
 		conn_destroy(c);
 		return;
 	}
@@ -384,8 +418,10 @@ static int transfer_attach(struct uh_transfer *t, struct uh_conn *c);
 /*
  * The connection failed before the response was complete: a reused one
  * that gave nothing back gets the request again on a new connection, once.
+ * Else the transfer fails: with BEFORE when no response byte came.
  */
-static void transfer_conn_failed(struct uh_transfer *t, int err, const char *what)
+static void transfer_failed_as(struct uh_transfer *t, enum upstream_result before, int err,
+                               const char *what)
 {
 	if (t->conn && t->conn->reused && !t->got_bytes && !t->retried) {
 		struct uh_conn *c;
@@ -399,35 +435,102 @@ static void transfer_conn_failed(struct uh_transfer *t, int err, const char *wha
 		return;
 	}
 	if (!t->got_bytes) {
-		transfer_finish(t, UPSTREAM_ERR_CONNECT, what ? what : strerror(err));
+		transfer_finish(t, before, what ? what : strerror(err));
 		return;
 	}
 	transfer_finish(t, UPSTREAM_ERR_PROTOCOL,
 	                what ? what : "the connection closed before the response was complete");
 }
 
-/* Sends what is left of the request. */
-static void transfer_send(struct uh_transfer *t)
+static void transfer_conn_failed(struct uh_transfer *t, int err, const char *what)
+{
+	transfer_failed_as(t, UPSTREAM_ERR_CONNECT, err, what);
+}
+
+/* A TLS read or write of T's connection failed. */
+static void transfer_tls_failed(struct uh_transfer *t)
+{
+	struct upstream_tls_conn *tls = t->conn->tls;
+	int err = upstream_tls_errno(tls);
+
+	/* a socket error is one as for plain HTTP; a TLS alert or bad record is TLS's */
+	if (err)
+		transfer_conn_failed(t, err, NULL);
+	else
+		transfer_failed_as(t, UPSTREAM_ERR_TLS, 0, upstream_tls_error(tls));
+}
+
+/* One TLS write of what is left; false when it is not to go on now. */
+static bool transfer_send_tls(struct uh_transfer *t, bool *ret_on)
 {
 	struct uh_conn *c = t->conn;
+	ssize_t n = upstream_tls_write(c->tls, t->out + t->out_off, t->out_len - t->out_off);
+
+	*ret_on = true;
+	if (n > 0) {
+		t->out_off += (size_t)n;
+		return true;
+	}
+	if (n == UPSTREAM_TLS_WANT_WRITE) {
+		conn_set_writing(c, true);
+	} else if (n == UPSTREAM_TLS_WANT_READ) {
+		c->write_wants_read = true; /* the read event goes on */
+		conn_set_writing(c, false);
+	} else {
+		transfer_tls_failed(t);
+		*ret_on = false;
+	}
+	return false;
+}
+
+/* Sends what is left of the request; false when T left the connection. */
+static bool transfer_send(struct uh_transfer *t)
+{
+	struct uh_conn *c = t->conn;
+	bool on;
 
 	while (t->out_off < t->out_len) {
+		if (c->tls) {
+			if (!transfer_send_tls(t, &on))
+				return on;
+			continue;
+		}
 		ssize_t n = send(c->fd, t->out + t->out_off, t->out_len - t->out_off, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
 			conn_set_writing(c, true);
-			return;
+			return true;
 		}
 		if (n < 0) {
 			transfer_conn_failed(t, errno, NULL);
-			return;
+			return false;
 		}
 		t->out_off += (size_t)n;
 	}
 	conn_set_writing(c, false);
 	t->state = UH_HEAD;
+	return true;
+}
+
+/* Goes on with C's TLS handshake; sends the request once it is done. */
+static void conn_handshake(struct uh_conn *c)
+{
+	int r = upstream_tls_handshake(c->tls);
+
+	if (r == UPSTREAM_TLS_WANT_READ || r == UPSTREAM_TLS_WANT_WRITE) {
+		conn_set_writing(c, r == UPSTREAM_TLS_WANT_WRITE);
+		return;
+	}
+	if (r < 0) {
+		transfer_finish(c->t, UPSTREAM_ERR_TLS, upstream_tls_error(c->tls));
+		return;
+	}
+	c->handshaking = false;
+	conn_set_writing(c, false);
+	if (transfer_send(c->t) && upstream_tls_pending(c->tls))
+		event_active(c->ev_read, EV_READ, 0);
 }
 
 /* Puts T on C and starts sending (from the loop when C has an error). */
@@ -450,8 +553,8 @@ static int transfer_attach(struct uh_transfer *t, struct uh_conn *c)
 		event_active(c->ev_write, EV_WRITE, 0); /* reported from the loop */
 		return 0;
 	}
-	if (c->connecting) {
-		conn_set_writing(c, true);
+	if (c->connecting || c->handshaking) {
+		conn_set_writing(c, true); /* the handshake starts from the loop */
 		return 0;
 	}
 	transfer_send(t);
@@ -503,6 +606,7 @@ static bool transfer_head(struct uh_transfer *t, size_t end)
 		/* answered before it had all of the request: stop sending, and the
 		 * connection cannot carry another request */
 		conn_set_writing(c, false);
+		c->write_wants_read = false;
 		t->state = UH_HEAD;
 		t->out_off = t->out_len;
 		t->keep_alive_ok = false;
@@ -655,21 +759,56 @@ static void transfer_eof(struct uh_transfer *t, int err)
 	                                  : (err ? NULL : "the upstream closed the connection"));
 }
 
-static void conn_on_read(evutil_socket_t fd, short what, void *arg)
+/* The TLS connection closed without close_notify: only the framing can
+ * tell a whole response, so one delimited by the close is cut. */
+static void transfer_truncated(struct uh_transfer *t)
 {
-	struct uh_conn *c = arg;
-	struct uh_transfer *t = c->t;
-	size_t room = 0;
-	char *dst;
-	ssize_t n;
-
-	(void)fd;
-	(void)what;
-	if (!t) {
-		/* idle: the upstream closed it, or sent what nobody asked for */
-		conn_close_idle(c);
+	if (t->state == UH_BODY && t->body == UPSTREAM_BODY_CLOSE) {
+		transfer_finish(t, UPSTREAM_ERR_PROTOCOL,
+		                "the TLS connection closed without close_notify: the response may "
+		                "be cut");
 		return;
 	}
+	transfer_eof(t, 0);
+}
+
+/* Reads into DST: bytes read, or 0 when there are none now (T may be gone). */
+static size_t conn_recv(struct uh_conn *c, char *dst, size_t room)
+{
+	struct uh_transfer *t = c->t;
+	ssize_t n;
+
+	if (!c->tls) {
+		n = read(c->fd, dst, room);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (n <= 0)
+			transfer_eof(t, n < 0 ? errno : 0);
+		return n > 0 ? (size_t)n : 0;
+	}
+	n = upstream_tls_read(c->tls, dst, room);
+	if (n > 0)
+		return (size_t)n;
+	if (n == UPSTREAM_TLS_WANT_WRITE) {
+		c->read_wants_write = true;
+		conn_set_writing(c, true);
+	} else if (n == UPSTREAM_TLS_CLOSED) {
+		transfer_eof(t, 0);
+	} else if (n == UPSTREAM_TLS_TRUNCATED) {
+		transfer_truncated(t);
+	} else if (n == UPSTREAM_TLS_ERROR) {
+		transfer_tls_failed(t);
+	}
+	return 0;
+}
+
+/* Reads what the connection has for its transfer, and handles it. */
+static void conn_read(struct uh_conn *c)
+{
+	struct uh_transfer *t = c->t;
+	size_t room = 0, n;
+	char *dst;
+
 	if (t->paused) {
 		conn_set_reading(c, false);
 		return;
@@ -679,16 +818,40 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
 		transfer_finish(t, UPSTREAM_ERR_PROTOCOL, "the response head is too large");
 		return;
 	}
-	n = read(c->fd, dst, room);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	n = conn_recv(c, dst, room);
+	if (n == 0)
 		return;
-	if (n <= 0) {
-		transfer_eof(t, n < 0 ? errno : 0);
+	c->rlen += n;
+	t->got_bytes = true;
+	/* bytes OpenSSL holds are not signalled by the socket: come back for
+	 * them (a connection freed or paused meanwhile cancels or ignores it) */
+	if (c->tls && upstream_tls_pending(c->tls))
+		event_active(c->ev_read, EV_READ, 0);
+	transfer_process(t);
+}
+
+static void conn_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct uh_conn *c = arg;
+	struct uh_transfer *t = c->t;
+
+	(void)fd;
+	(void)what;
+	if (!t) {
+		/* idle: the upstream closed it, or sent what nobody asked for */
+		conn_close_idle(c);
 		return;
 	}
-	c->rlen += (size_t)n;
-	t->got_bytes = true;
-	transfer_process(t);
+	if (c->handshaking) {
+		conn_handshake(c);
+		return;
+	}
+	if (c->write_wants_read) {
+		c->write_wants_read = false;
+		if (t->state == UH_SEND && !transfer_send(t))
+			return;
+	}
+	conn_read(c);
 }
 
 static void conn_on_write(evutil_socket_t fd, short what, void *arg)
@@ -715,6 +878,18 @@ static void conn_on_write(evutil_socket_t fd, short what, void *arg)
 	if (c->error) {
 		conn_set_writing(c, false);
 		transfer_finish(t, UPSTREAM_ERR_CONNECT, strerror(c->error));
+		return;
+	}
+	if (c->handshaking) {
+		conn_handshake(c);
+		return;
+	}
+	if (c->read_wants_write) {
+		c->read_wants_write = false;
+		conn_set_writing(c, false); /* unless the request wants it too */
+		if (t->state == UH_SEND && !transfer_send(t))
+			return;
+		conn_read(c);
 		return;
 	}
 	if (t->state == UH_SEND)
@@ -916,6 +1091,9 @@ void upstream_http_resume(struct upstream_transfer *ut)
 	if (!t->conn)
 		return;
 	conn_set_reading(t->conn, true);
+	/* what OpenSSL holds is not signalled by the socket: read it from the loop */
+	if (t->conn->tls && upstream_tls_pending(t->conn->tls))
+		event_active(t->conn->ev_read, EV_READ, 0);
 	if (!t->in_callback)
 		transfer_process(t); /* else the loop delivering data goes on by itself */
 }
@@ -930,13 +1108,31 @@ size_t upstream_http_idle(const struct upstream_http *uh)
 	return uh->idle;
 }
 
-struct upstream_http *upstream_http_new(struct event_base *base)
+struct upstream_http *upstream_http_new(struct event_base *base, bool https)
 {
 	struct upstream_http *uh = calloc(1, sizeof(*uh));
 
-	if (uh)
-		uh->base = base;
+	if (!uh)
+		return NULL;
+	uh->base = base;
+	uh->https = https;
+	uh->tls = upstream_tls_new(); /* no OpenSSL yet: that is the first https transfer's */
+	if (!uh->tls) {
+		free(uh);
+		return NULL;
+	}
 	return uh;
+}
+
+/* Idle TLS connections were verified under the old trust: closed. */
+int upstream_http_set_ca_file(struct upstream_http *uh, const char *path)
+{
+	if (upstream_tls_set_ca_file(uh->tls, path) < 0)
+		return -ENOMEM;
+	for (struct uh_host *h = uh->hosts; h; h = h->next)
+		while (h->tls && h->idle)
+			conn_close_idle(h->idle);
+	return 0;
 }
 
 void upstream_http_free(struct upstream_http *uh)
@@ -951,5 +1147,6 @@ void upstream_http_free(struct upstream_http *uh)
 		uh->hosts = h->next;
 		free(h);
 	}
+	upstream_tls_free(uh->tls);
 	free(uh);
 }
