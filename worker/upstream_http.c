@@ -74,6 +74,7 @@ struct uh_conn {
 	bool handshaking;      /* TLS: connected, the handshake not done */
 	bool read_wants_write; /* TLS: the last read waits for writability */
 	bool write_wants_read; /* TLS: the last write waits for readability */
+	int tls_held;          /* TLS: a read's status that came after bytes, for the next read */
 	bool reused;           /* it carried a response before this transfer */
 	char *rbuf;
 	size_t rcap, rlen, rpos; /* rpos: bytes of rbuf already handled */
@@ -313,6 +314,13 @@ static void conn_close_idle(struct uh_conn *c)
 	conn_destroy(c);
 }
 
+/* Whether a TLS connection has something to read that the socket will not signal:
+ * bytes OpenSSL holds, or a status held back. */
+static bool conn_tls_more(const struct uh_conn *c)
+{
+	return c->tls && (c->tls_held || upstream_tls_pending(c->tls));
+}
+
 /* A new connection to T's host, connecting. */
 static struct uh_conn *conn_new(struct upstream_http *uh, struct uh_host *h)
 {
@@ -383,8 +391,7 @@ static void transfer_release(struct uh_transfer *t, bool reuse)
 	t->conn = NULL;
 	c->t = NULL;
 	conn_set_writing(c, false);
-	if (!reuse || c->rpos != c->rlen || h->n_idle >= UH_IDLE_PER_HOST ||
-	    (c->tls && upstream_tls_pending(c->tls))) {
+	if (!reuse || c->rpos != c->rlen || h->n_idle >= UH_IDLE_PER_HOST || conn_tls_more(c)) {
 		conn_destroy(c);
 		return;
 	}
@@ -772,6 +779,59 @@ static void transfer_truncated(struct uh_transfer *t)
 	transfer_eof(t, 0);
 }
 
+/* Handles a TLS read's status other than bytes. */
+static void conn_tls_status(struct uh_conn *c, int status)
+{
+	struct uh_transfer *t = c->t;
+
+	if (status == UPSTREAM_TLS_WANT_WRITE) {
+		c->read_wants_write = true;
+		conn_set_writing(c, true);
+	} else if (status == UPSTREAM_TLS_CLOSED) {
+		transfer_eof(t, 0);
+	} else if (status == UPSTREAM_TLS_TRUNCATED) {
+		transfer_truncated(t);
+	} else if (status == UPSTREAM_TLS_ERROR) {
+		transfer_tls_failed(t);
+	}
+}
+
+/*
+ * Reads as many records as OpenSSL has at hand, up to ROOM: an upstream
+ * that writes each stream event apart sends a record per event, and one
+ * on_data per record would cost a callback and a client write each. A
+ * status that follows bytes is held for the next read.
+ */
+static size_t conn_recv_tls(struct uh_conn *c, char *dst, size_t room)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	if (c->tls_held) {
+		n = c->tls_held;
+		c->tls_held = 0;
+		conn_tls_status(c, (int)n);
+		return 0;
+	}
+	while (got < room) {
+		n = upstream_tls_read(c->tls, dst + got, room - got);
+		if (n > 0) {
+			got += (size_t)n;
+			if (!upstream_tls_pending(c->tls))
+				break;
+			continue;
+		}
+		if (!got)
+			conn_tls_status(c, (int)n);
+		else if (n == UPSTREAM_TLS_WANT_WRITE)
+			conn_tls_status(c, (int)n);
+		else if (n != UPSTREAM_TLS_WANT_READ)
+			c->tls_held = (int)n;
+		break;
+	}
+	return got;
+}
+
 /* Reads into DST: bytes read, or 0 when there are none now (T may be gone). */
 static size_t conn_recv(struct uh_conn *c, char *dst, size_t room)
 {
@@ -786,20 +846,7 @@ static size_t conn_recv(struct uh_conn *c, char *dst, size_t room)
 			transfer_eof(t, n < 0 ? errno : 0);
 		return n > 0 ? (size_t)n : 0;
 	}
-	n = upstream_tls_read(c->tls, dst, room);
-	if (n > 0)
-		return (size_t)n;
-	if (n == UPSTREAM_TLS_WANT_WRITE) {
-		c->read_wants_write = true;
-		conn_set_writing(c, true);
-	} else if (n == UPSTREAM_TLS_CLOSED) {
-		transfer_eof(t, 0);
-	} else if (n == UPSTREAM_TLS_TRUNCATED) {
-		transfer_truncated(t);
-	} else if (n == UPSTREAM_TLS_ERROR) {
-		transfer_tls_failed(t);
-	}
-	return 0;
+	return conn_recv_tls(c, dst, room);
 }
 
 /* Reads what the connection has for its transfer, and handles it. */
@@ -823,9 +870,9 @@ static void conn_read(struct uh_conn *c)
 		return;
 	c->rlen += n;
 	t->got_bytes = true;
-	/* bytes OpenSSL holds are not signalled by the socket: come back for
-	 * them (a connection freed or paused meanwhile cancels or ignores it) */
-	if (c->tls && upstream_tls_pending(c->tls))
+	/* what OpenSSL holds is not signalled by the socket: come back for it
+	 * (a connection freed or paused meanwhile cancels or ignores it) */
+	if (conn_tls_more(c))
 		event_active(c->ev_read, EV_READ, 0);
 	transfer_process(t);
 }
@@ -1092,7 +1139,7 @@ void upstream_http_resume(struct upstream_transfer *ut)
 		return;
 	conn_set_reading(t->conn, true);
 	/* what OpenSSL holds is not signalled by the socket: read it from the loop */
-	if (t->conn->tls && upstream_tls_pending(t->conn->tls))
+	if (conn_tls_more(t->conn))
 		event_active(t->conn->ev_read, EV_READ, 0);
 	if (!t->in_callback)
 		transfer_process(t); /* else the loop delivering data goes on by itself */
