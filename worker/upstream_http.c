@@ -849,6 +849,16 @@ static size_t conn_recv(struct uh_conn *c, char *dst, size_t room)
 	return conn_recv_tls(c, dst, room);
 }
 
+/* An idle TLS connection got a record: fine when it was no data and no close
+ * (a TLS 1.3 session ticket or key update, which OpenSSL handles itself). */
+static bool conn_idle_tls_ok(struct uh_conn *c)
+{
+	char byte;
+
+	return c->tls && upstream_tls_read(c->tls, &byte, 1) == UPSTREAM_TLS_WANT_READ &&
+	       !upstream_tls_pending(c->tls);
+}
+
 /* Reads what the connection has for its transfer, and handles it. */
 static void conn_read(struct uh_conn *c)
 {
@@ -886,7 +896,8 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (!t) {
 		/* idle: the upstream closed it, or sent what nobody asked for */
-		conn_close_idle(c);
+		if (!conn_idle_tls_ok(c))
+			conn_close_idle(c);
 		return;
 	}
 	if (c->handshaking) {

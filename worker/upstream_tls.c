@@ -138,6 +138,9 @@ static int ctx_make(struct upstream_tls *tls, char *err, size_t err_len)
 		return -1;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	/* as libcurl: a certificate of the CA file is a trust anchor even when it
+	 * is not self-signed (an intermediate's) */
+	X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx), X509_V_FLAG_PARTIAL_CHAIN);
 	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
 	    SSL_CTX_set_alpn_protos(ctx, alpn_http11, sizeof(alpn_http11) - 1) != 0 ||
 	    ctx_trust(tls, ctx, err, err_len) < 0) {
