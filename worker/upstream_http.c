@@ -413,7 +413,14 @@ static void transfer_release(struct uh_transfer *t, bool reuse)
 /* Ends T with RESULT: on_done, then gone. */
 static void transfer_finish(struct uh_transfer *t, enum upstream_result result, const char *error)
 {
+	char copy[256];
+
 	t->state = UH_DONE;
+	if (error) {
+		/* it may live in the connection (a TLS error), which is released first */
+		snprintf(copy, sizeof(copy), "%s", error);
+		error = copy;
+	}
 	transfer_release(t, result == UPSTREAM_OK && t->keep_alive);
 	t->in_callback = true;
 	t->cb.on_done(t->ctx, result, t->status, error);
