@@ -304,7 +304,7 @@
 	  "a client's whole request head, from its first byte")                                            \
 	X(llmgate, body_timeout, DURATION, "30s", "a client's whole request body, after its head")         \
 	X(llmgate, ca_file, STRING, NULL,                                                                  \
-	  "CA certificates (PEM, absolute path) upstream TLS trusts; unset = the system's")                \
+	  "CA certificates (PEM, absolute path) upstream TLS trusts besides the system's")                 \
 	X(llmgate, fallback, MAPPING, NULL, "the global direct-Azure fallback policy")                     \
                                                                                                            \
 	X(fallback, mode, STRING, "auto", "auto, on (forced) or off (never)")                              \

@@ -12,19 +12,22 @@
  * has paused the transfer (curl keeps that chunk and stops reading the
  * socket); resume is curl_easy_pause(CURLPAUSE_CONT) from the event loop.
  *
- * Plain http:// URLs go to our own keep-alive client instead
- * (upstream_http.c, host names resolved off the loop by resolver.c):
+ * http:// URLs, and https:// URLs whose upstream answered libcurl over
+ * HTTP/1.1, go to our own keep-alive client instead (upstream_http.c, with
+ * OpenSSL for https, host names resolved off the loop by resolver.c):
  * libcurl's per-transfer work costs more than the rest of a proxied
- * request. libcurl keeps https (HTTP/2, TLS), proxies, and the URLs our
- * client does not take (see upstream_http_handles()).
+ * request. An https upstream is libcurl's until then, and stays libcurl's
+ * when it offers HTTP/2 (SPEC 5: HTTP/2 to TLS upstreams where offered), as
+ * do proxies and URLs our client does not take (upstream_http_handles()).
  *
  * Proxies come from the environment, as with curl(1), read once at start:
  * with none of http_proxy, https_proxy, HTTPS_PROXY, all_proxy, ALL_PROXY
  * set, libcurl is told there is no proxy (no environment lookup per
  * transfer); with any set, libcurl applies them and no_proxy per transfer,
  * and with http_proxy or all_proxy set every http:// transfer goes through
- * libcurl too. LLMGATE_UPSTREAM_CLIENT=curl sends everything through
- * libcurl (a switch for comparisons and for ruling our client out).
+ * libcurl too, with https_proxy, HTTPS_PROXY or all_proxy every https:// one.
+ * LLMGATE_UPSTREAM_CLIENT=curl sends everything through libcurl (a switch
+ * for comparisons and for ruling our client out).
  */
 #include "upstream.h"
 
@@ -153,6 +156,15 @@ static void check_done(struct upstream *up)
 		enum upstream_result result = classify(code);
 		const char *error = t->error[0] ? t->error : curl_easy_strerror(code);
 
+		if (up->http && status > 0) {
+			long version = 0;
+			char *url = NULL;
+
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_HTTP_VERSION, &version);
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_EFFECTIVE_URL, &url);
+			if (version == CURL_HTTP_VERSION_1_1 && url)
+				upstream_http_learn_http1(up->http, url);
+		}
 		/* A reset after a complete head is a cut body, not a connect error. */
 		if (result == UPSTREAM_ERR_CONNECT && status > 0)
 			result = UPSTREAM_ERR_PROTOCOL;
@@ -298,7 +310,8 @@ struct upstream *upstream_new(struct event_base *base)
 		const char *client = getenv("LLMGATE_UPSTREAM_CLIENT");
 
 		if (!client || strcmp(client, "curl") != 0)
-			up->http = upstream_http_new(base);
+			up->http = upstream_http_new(base, !env_set("https_proxy") &&
+			                                           !env_set("HTTPS_PROXY"));
 		if (!up->http && (!client || strcmp(client, "curl") != 0)) {
 			upstream_free(up);
 			return NULL;
@@ -356,6 +369,10 @@ int upstream_set_ca_file(struct upstream *up, const char *path)
 
 	if (path && !copy)
 		return -ENOMEM;
+	if (up->http && upstream_http_set_ca_file(up->http, path) < 0) {
+		free(copy);
+		return -ENOMEM;
+	}
 	free(up->ca_file);
 	up->ca_file = copy;
 	return 0;
@@ -376,7 +393,7 @@ int upstream_start(struct upstream *up, const struct upstream_request *req,
 {
 	struct upstream_transfer *t;
 
-	if (up->http && upstream_http_handles(req->url))
+	if (up->http && upstream_http_handles(up->http, req->url))
 		return upstream_http_start(up->http, req, cb, ctx, ret);
 	if (multi_get(up) < 0)
 		return -ENOMEM;

@@ -57,7 +57,8 @@ struct upstream_callbacks {
 struct upstream *upstream_new(struct event_base *base);
 void upstream_free(struct upstream *up);
 /* The CA certificates (PEM file) that TLS upstreams are verified against, instead of
- * libcurl's default bundle; NULL restores the default. Returns 0 or -ENOMEM. */
+ * the system's (libcurl's default bundle, OpenSSL's default paths for our own client);
+ * NULL restores the default. Returns 0 or -ENOMEM. */
 int upstream_set_ca_file(struct upstream *up, const char *path);
 
 /* Starts a transfer; REQ's strings are copied. Returns 0 or a negative errno. */

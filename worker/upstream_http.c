@@ -41,20 +41,25 @@
 
 #include "resolver.h"
 #include "upstream_parser.h"
+#include "upstream_tls.h"
 
 #define UH_RBUF          16384
 #define UH_RBUF_MAX      (UPSTREAM_PARSER_MAX_HEAD + UH_RBUF)
 #define UH_IDLE_PER_HOST 256
 #define UH_IDLE_MS       60000
 #define UH_MAX_HOST      300
+#define UH_MAX_NAME      (RESOLVER_NAME_MAX + 1)
 #define UH_MAX_HEAD_OUT  (64 * 1024)
 
 struct uh_host {
 	struct uh_host *next;
-	char key[UH_MAX_HOST];            /* the URL's authority, also the Host header */
-	char name[RESOLVER_NAME_MAX + 1]; /* a host name to resolve, or "" */
+	char key[UH_MAX_HOST];  /* the URL's authority, also the Host header */
+	char name[UH_MAX_NAME]; /* the host: the name resolved, and for TLS verified */
+	bool tls;
+	bool resolve; /* NAME is a host name: addr is its last answer */
+	bool http1;   /* https: libcurl found it speaks HTTP/1.1, not HTTP/2 */
 	uint16_t port;
-	struct sockaddr_storage addr; /* with a name: its last answer */
+	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	struct uh_conn *idle; /* most recently used first */
 	size_t n_idle;
@@ -68,8 +73,13 @@ struct uh_conn {
 	int fd;
 	int error; /* a connect error to report from the loop */
 	struct event *ev_read, *ev_write, *ev_timer;
+	struct upstream_tls_conn *tls; /* NULL for plain HTTP */
 	bool reading, writing, connecting;
-	bool reused; /* it carried a response before this transfer */
+	bool handshaking;      /* TLS: connected, the handshake not done */
+	bool read_wants_write; /* TLS: the last read waits for writability */
+	bool write_wants_read; /* TLS: the last write waits for readability */
+	int tls_held;          /* TLS: a read's status that came after bytes, for the next read */
+	bool reused;           /* it carried a response before this transfer */
 	char *rbuf;
 	size_t rcap, rlen, rpos; /* rpos: bytes of rbuf already handled */
 };
@@ -109,6 +119,8 @@ struct uh_transfer {
 struct upstream_http {
 	struct event_base *base;
 	struct resolver *resolver; /* from the first host name on */
+	struct upstream_tls *tls;  /* its OpenSSL context is made by the first https transfer */
+	bool https;                /* https:// URLs are ours too */
 	struct uh_host *hosts;
 	size_t active, idle;
 	struct http_header headers[UPSTREAM_PARSER_MAX_HEADERS]; /* the head being parsed */
@@ -118,14 +130,17 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg);
 static void conn_on_write(evutil_socket_t fd, short what, void *arg);
 static void conn_on_timer(evutil_socket_t fd, short what, void *arg);
 static void transfer_process(struct uh_transfer *t);
+static void conn_read(struct uh_conn *c);
 
 /* ---- URLs and hosts ---- */
 
 struct uh_url {
 	char authority[UH_MAX_HOST];
-	const char *path;                 /* path and query, in the URL */
-	char name[RESOLVER_NAME_MAX + 1]; /* a host name, or "" for an address */
+	char host[UH_MAX_NAME]; /* as in the URL, without brackets */
+	bool tls;
+	bool resolve; /* HOST is a name to resolve */
 	uint16_t port;
+	const char *path; /* path and query, in the URL */
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 };
@@ -181,13 +196,21 @@ static bool valid_host_name(const char *s, size_t len)
 static int parse_url(const char *url, struct uh_url *u)
 {
 	const char *a, *end, *colon;
-	char host[RESOLVER_NAME_MAX + 1];
-	uint16_t port = 80;
+	char *host = u->host;
+	uint16_t port;
 	size_t alen, hlen;
 
-	if (strncasecmp(url, "http://", 7) != 0)
+	if (strncasecmp(url, "http://", 7) == 0) {
+		a = url + 7;
+		port = 80;
+		u->tls = false;
+	} else if (strncasecmp(url, "https://", 8) == 0) {
+		a = url + 8;
+		port = 443;
+		u->tls = true;
+	} else {
 		return -EINVAL;
-	a = url + 7;
+	}
 	end = a + strcspn(a, "/?#");
 	if (*end == '#')
 		return -EINVAL;
@@ -199,7 +222,7 @@ static int parse_url(const char *url, struct uh_url *u)
 			return -EINVAL;
 	memcpy(u->authority, a, alen);
 	u->authority[alen] = '\0';
-	u->name[0] = '\0';
+	u->resolve = false;
 	u->path = *end ? end : "/";
 	if (*end == '?')
 		return -EINVAL; /* "http://host?q": leave the odd ones to libcurl */
@@ -209,7 +232,7 @@ static int parse_url(const char *url, struct uh_url *u)
 		const char *close = memchr(a, ']', alen);
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&u->addr;
 
-		if (!close || (size_t)(close - a - 1) >= sizeof(host))
+		if (!close || (size_t)(close - a - 1) >= sizeof(u->host))
 			return -EINVAL;
 		hlen = (size_t)(close - a - 1);
 		memcpy(host, a + 1, hlen);
@@ -228,7 +251,7 @@ static int parse_url(const char *url, struct uh_url *u)
 	}
 	colon = memchr(a, ':', alen);
 	hlen = colon ? (size_t)(colon - a) : alen;
-	if (hlen == 0 || hlen >= sizeof(host))
+	if (hlen == 0 || hlen >= sizeof(u->host))
 		return -EINVAL;
 	memcpy(host, a, hlen);
 	host[hlen] = '\0';
@@ -236,15 +259,15 @@ static int parse_url(const char *url, struct uh_url *u)
 		return -EINVAL;
 
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&u->addr;
+	/* "localhost" is 127.0.0.1; a TLS peer must still be "localhost" */
+	const char *ip = strcasecmp(host, "localhost") == 0 ? "127.0.0.1" : host;
 
 	u->port = port;
-	if (strcasecmp(host, "localhost") == 0)
-		strcpy(host, "127.0.0.1");
 	/* inet_pton accepts only the dotted quad, not "127.1" or hex */
-	if (inet_pton(AF_INET, host, &s4->sin_addr) != 1) {
+	if (inet_pton(AF_INET, ip, &s4->sin_addr) != 1) {
 		if (!valid_host_name(host, hlen))
 			return -EINVAL;
-		memcpy(u->name, host, hlen + 1);
+		u->resolve = true;
 		u->addr_len = 0; /* resolved when a connection is made */
 		return 0;
 	}
@@ -254,31 +277,58 @@ static int parse_url(const char *url, struct uh_url *u)
 	return 0;
 }
 
-bool upstream_http_handles(const char *url)
+static struct uh_host *host_find(const struct upstream_http *uh, const struct uh_url *u)
+{
+	for (struct uh_host *h = uh->hosts; h; h = h->next)
+		if (h->tls == u->tls && strcmp(h->key, u->authority) == 0)
+			return h;
+	return NULL;
+}
+
+bool upstream_http_handles(const struct upstream_http *uh, const char *url)
 {
 	struct uh_url u;
+	const struct uh_host *h;
 
-	return parse_url(url, &u) == 0;
+	if (parse_url(url, &u) < 0)
+		return false;
+	if (!u.tls)
+		return true;
+	h = uh->https ? host_find(uh, &u) : NULL;
+	return h && h->http1;
 }
 
 static struct uh_host *host_get(struct upstream_http *uh, const struct uh_url *u)
 {
-	struct uh_host *h;
+	struct uh_host *h = host_find(uh, u);
 
-	for (h = uh->hosts; h; h = h->next)
-		if (strcmp(h->key, u->authority) == 0)
-			return h;
+	if (h)
+		return h;
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
 	memcpy(h->key, u->authority, sizeof(h->key));
-	memcpy(h->name, u->name, sizeof(h->name));
+	memcpy(h->name, u->host, sizeof(h->name));
+	h->tls = u->tls;
+	h->resolve = u->resolve;
 	h->port = u->port;
 	h->addr = u->addr;
 	h->addr_len = u->addr_len;
 	h->next = uh->hosts;
 	uh->hosts = h;
 	return h;
+}
+
+void upstream_http_learn_http1(struct upstream_http *uh, const char *url)
+{
+	struct uh_url u;
+	struct uh_host *h;
+
+	if (!uh->https || parse_url(url, &u) < 0 || !u.tls)
+		return;
+	h = host_get(uh, &u);
+	if (h)
+		h->http1 = true;
 }
 
 /* ---- connections ---- */
@@ -326,6 +376,7 @@ static void conn_destroy(struct uh_conn *c)
 	event_free(c->ev_read);
 	event_free(c->ev_write);
 	event_free(c->ev_timer);
+	upstream_tls_conn_free(c->tls);
 	close(c->fd);
 	free(c->rbuf);
 	free(c);
@@ -335,6 +386,13 @@ static void conn_close_idle(struct uh_conn *c)
 {
 	idle_unlink(c);
 	conn_destroy(c);
+}
+
+/* Whether a TLS connection has something to read that the socket will not signal:
+ * bytes OpenSSL holds, or a status held back. */
+static bool conn_tls_more(const struct uh_conn *c)
+{
+	return c->tls && (c->tls_held || upstream_tls_pending(c->tls));
 }
 
 /* A new connection to T's host, connecting. */
@@ -366,6 +424,15 @@ static struct uh_conn *conn_new(struct upstream_http *uh, struct uh_host *h)
 		close(c->fd);
 		free(c);
 		return NULL;
+	}
+	if (h->tls) {
+		c->tls = upstream_tls_conn_new(uh->tls, c->fd, h->name, h->key);
+		if (!c->tls) {
+			conn_destroy(c);
+			errno = ENOMEM;
+			return NULL;
+		}
+		c->handshaking = true;
 	}
 	if (connect(c->fd, (const struct sockaddr *)&h->addr, h->addr_len) < 0) {
 		if (errno == EINPROGRESS)
@@ -399,7 +466,7 @@ static void transfer_release(struct uh_transfer *t, bool reuse)
 	t->conn = NULL;
 	c->t = NULL;
 	conn_set_writing(c, false);
-	if (!reuse || c->rpos != c->rlen || h->n_idle >= UH_IDLE_PER_HOST) {
+	if (!reuse || c->rpos != c->rlen || h->n_idle >= UH_IDLE_PER_HOST || conn_tls_more(c)) {
 		conn_destroy(c);
 		return;
 	}
@@ -421,7 +488,14 @@ static void transfer_release(struct uh_transfer *t, bool reuse)
 /* Ends T with RESULT: on_done, then gone. */
 static void transfer_finish(struct uh_transfer *t, enum upstream_result result, const char *error)
 {
+	char copy[256];
+
 	t->state = UH_DONE;
+	if (error) {
+		/* it may live in the connection (a TLS error), which is released first */
+		snprintf(copy, sizeof(copy), "%s", error);
+		error = copy;
+	}
 	transfer_release(t, result == UPSTREAM_OK && t->keep_alive);
 	t->in_callback = true;
 	t->cb.on_done(t->ctx, result, t->status, error);
@@ -433,8 +507,10 @@ static int transfer_attach(struct uh_transfer *t, struct uh_conn *c);
 /*
  * The connection failed before the response was complete: a reused one
  * that gave nothing back gets the request again on a new connection, once.
+ * Else the transfer fails: with BEFORE when no response byte came.
  */
-static void transfer_conn_failed(struct uh_transfer *t, int err, const char *what)
+static void transfer_failed_as(struct uh_transfer *t, enum upstream_result before, int err,
+                               const char *what)
 {
 	if (t->conn && t->conn->reused && !t->got_bytes && !t->retried) {
 		struct uh_conn *c;
@@ -448,35 +524,102 @@ static void transfer_conn_failed(struct uh_transfer *t, int err, const char *wha
 		return;
 	}
 	if (!t->got_bytes) {
-		transfer_finish(t, UPSTREAM_ERR_CONNECT, what ? what : strerror(err));
+		transfer_finish(t, before, what ? what : strerror(err));
 		return;
 	}
 	transfer_finish(t, UPSTREAM_ERR_PROTOCOL,
 	                what ? what : "the connection closed before the response was complete");
 }
 
-/* Sends what is left of the request. */
-static void transfer_send(struct uh_transfer *t)
+static void transfer_conn_failed(struct uh_transfer *t, int err, const char *what)
+{
+	transfer_failed_as(t, UPSTREAM_ERR_CONNECT, err, what);
+}
+
+/* A TLS read or write of T's connection failed. */
+static void transfer_tls_failed(struct uh_transfer *t)
+{
+	struct upstream_tls_conn *tls = t->conn->tls;
+	int err = upstream_tls_errno(tls);
+
+	/* a socket error is one as for plain HTTP; a TLS alert or bad record is TLS's */
+	if (err)
+		transfer_conn_failed(t, err, NULL);
+	else
+		transfer_failed_as(t, UPSTREAM_ERR_TLS, 0, upstream_tls_error(tls));
+}
+
+/* One TLS write of what is left; false when it is not to go on now. */
+static bool transfer_send_tls(struct uh_transfer *t, bool *ret_on)
 {
 	struct uh_conn *c = t->conn;
+	ssize_t n = upstream_tls_write(c->tls, t->out + t->out_off, t->out_len - t->out_off);
+
+	*ret_on = true;
+	if (n > 0) {
+		t->out_off += (size_t)n;
+		return true;
+	}
+	if (n == UPSTREAM_TLS_WANT_WRITE) {
+		conn_set_writing(c, true);
+	} else if (n == UPSTREAM_TLS_WANT_READ) {
+		c->write_wants_read = true; /* the read event goes on */
+		conn_set_writing(c, false);
+	} else {
+		transfer_tls_failed(t);
+		*ret_on = false;
+	}
+	return false;
+}
+
+/* Sends what is left of the request; false when T left the connection. */
+static bool transfer_send(struct uh_transfer *t)
+{
+	struct uh_conn *c = t->conn;
+	bool on;
 
 	while (t->out_off < t->out_len) {
+		if (c->tls) {
+			if (!transfer_send_tls(t, &on))
+				return on;
+			continue;
+		}
 		ssize_t n = send(c->fd, t->out + t->out_off, t->out_len - t->out_off, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
 			conn_set_writing(c, true);
-			return;
+			return true;
 		}
 		if (n < 0) {
 			transfer_conn_failed(t, errno, NULL);
-			return;
+			return false;
 		}
 		t->out_off += (size_t)n;
 	}
 	conn_set_writing(c, false);
 	t->state = UH_HEAD;
+	return true;
+}
+
+/* Goes on with C's TLS handshake; sends the request once it is done. */
+static void conn_handshake(struct uh_conn *c)
+{
+	int r = upstream_tls_handshake(c->tls);
+
+	if (r == UPSTREAM_TLS_WANT_READ || r == UPSTREAM_TLS_WANT_WRITE) {
+		conn_set_writing(c, r == UPSTREAM_TLS_WANT_WRITE);
+		return;
+	}
+	if (r < 0) {
+		transfer_finish(c->t, UPSTREAM_ERR_TLS, upstream_tls_error(c->tls));
+		return;
+	}
+	c->handshaking = false;
+	conn_set_writing(c, false);
+	if (transfer_send(c->t) && upstream_tls_pending(c->tls))
+		event_active(c->ev_read, EV_READ, 0);
 }
 
 /* Puts T on C and starts sending (from the loop when C has an error). */
@@ -499,8 +642,8 @@ static int transfer_attach(struct uh_transfer *t, struct uh_conn *c)
 		event_active(c->ev_write, EV_WRITE, 0); /* reported from the loop */
 		return 0;
 	}
-	if (c->connecting) {
-		conn_set_writing(c, true);
+	if (c->connecting || c->handshaking) {
+		conn_set_writing(c, true); /* the handshake starts from the loop */
 		return 0;
 	}
 	transfer_send(t);
@@ -552,6 +695,7 @@ static bool transfer_head(struct uh_transfer *t, size_t end)
 		/* answered before it had all of the request: stop sending, and the
 		 * connection cannot carry another request */
 		conn_set_writing(c, false);
+		c->write_wants_read = false;
 		t->state = UH_HEAD;
 		t->out_off = t->out_len;
 		t->keep_alive_ok = false;
@@ -704,21 +848,106 @@ static void transfer_eof(struct uh_transfer *t, int err)
 	                                  : (err ? NULL : "the upstream closed the connection"));
 }
 
-static void conn_on_read(evutil_socket_t fd, short what, void *arg)
+/* The TLS connection closed without close_notify: only the framing can
+ * tell a whole response, so one delimited by the close is cut. */
+static void transfer_truncated(struct uh_transfer *t)
 {
-	struct uh_conn *c = arg;
-	struct uh_transfer *t = c->t;
-	size_t room = 0;
-	char *dst;
-	ssize_t n;
-
-	(void)fd;
-	(void)what;
-	if (!t) {
-		/* idle: the upstream closed it, or sent what nobody asked for */
-		conn_close_idle(c);
+	if (t->state == UH_BODY && t->body == UPSTREAM_BODY_CLOSE) {
+		transfer_finish(t, UPSTREAM_ERR_PROTOCOL,
+		                "the TLS connection closed without close_notify: the response may "
+		                "be cut");
 		return;
 	}
+	transfer_eof(t, 0);
+}
+
+/* Handles a TLS read's status other than bytes. */
+static void conn_tls_status(struct uh_conn *c, int status)
+{
+	struct uh_transfer *t = c->t;
+
+	if (status == UPSTREAM_TLS_WANT_WRITE) {
+		c->read_wants_write = true;
+		conn_set_writing(c, true);
+	} else if (status == UPSTREAM_TLS_CLOSED) {
+		transfer_eof(t, 0);
+	} else if (status == UPSTREAM_TLS_TRUNCATED) {
+		transfer_truncated(t);
+	} else if (status == UPSTREAM_TLS_ERROR) {
+		transfer_tls_failed(t);
+	}
+}
+
+/*
+ * Reads as many records as OpenSSL has at hand, up to ROOM: an upstream
+ * that writes each stream event apart sends a record per event, and one
+ * on_data per record would cost a callback and a client write each. A
+ * status that follows bytes is held for the next read.
+ */
+static size_t conn_recv_tls(struct uh_conn *c, char *dst, size_t room)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	if (c->tls_held) {
+		n = c->tls_held;
+		c->tls_held = 0;
+		conn_tls_status(c, (int)n);
+		return 0;
+	}
+	while (got < room) {
+		n = upstream_tls_read(c->tls, dst + got, room - got);
+		if (n > 0) {
+			got += (size_t)n;
+			if (!upstream_tls_pending(c->tls))
+				break;
+			continue;
+		}
+		if (!got)
+			conn_tls_status(c, (int)n);
+		else if (n == UPSTREAM_TLS_WANT_WRITE)
+			conn_tls_status(c, (int)n);
+		else if (n != UPSTREAM_TLS_WANT_READ)
+			c->tls_held = (int)n;
+		break;
+	}
+	return got;
+}
+
+/* Reads into DST: bytes read, or 0 when there are none now (T may be gone). */
+static size_t conn_recv(struct uh_conn *c, char *dst, size_t room)
+{
+	struct uh_transfer *t = c->t;
+	ssize_t n;
+
+	if (!c->tls) {
+		n = read(c->fd, dst, room);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (n <= 0)
+			transfer_eof(t, n < 0 ? errno : 0);
+		return n > 0 ? (size_t)n : 0;
+	}
+	return conn_recv_tls(c, dst, room);
+}
+
+/* An idle TLS connection got a record: fine when it was no data and no close
+ * (a TLS 1.3 session ticket or key update, which OpenSSL handles itself). */
+static bool conn_idle_tls_ok(struct uh_conn *c)
+{
+	char byte;
+
+	return c->tls && upstream_tls_read(c->tls, &byte, 1) == UPSTREAM_TLS_WANT_READ &&
+	       !upstream_tls_pending(c->tls);
+}
+
+/* Reads what the connection has for its transfer, and handles it. */
+static void conn_read(struct uh_conn *c)
+{
+	struct uh_transfer *t = c->t;
+	size_t room = 0, n;
+	char *dst;
+
 	if (t->paused) {
 		conn_set_reading(c, false);
 		return;
@@ -728,16 +957,41 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
 		transfer_finish(t, UPSTREAM_ERR_PROTOCOL, "the response head is too large");
 		return;
 	}
-	n = read(c->fd, dst, room);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	n = conn_recv(c, dst, room);
+	if (n == 0)
 		return;
-	if (n <= 0) {
-		transfer_eof(t, n < 0 ? errno : 0);
+	c->rlen += n;
+	t->got_bytes = true;
+	/* what OpenSSL holds is not signalled by the socket: come back for it
+	 * (a connection freed or paused meanwhile cancels or ignores it) */
+	if (conn_tls_more(c))
+		event_active(c->ev_read, EV_READ, 0);
+	transfer_process(t);
+}
+
+static void conn_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct uh_conn *c = arg;
+	struct uh_transfer *t = c->t;
+
+	(void)fd;
+	(void)what;
+	if (!t) {
+		/* idle: the upstream closed it, or sent what nobody asked for */
+		if (!conn_idle_tls_ok(c))
+			conn_close_idle(c);
 		return;
 	}
-	c->rlen += (size_t)n;
-	t->got_bytes = true;
-	transfer_process(t);
+	if (c->handshaking) {
+		conn_handshake(c);
+		return;
+	}
+	if (c->write_wants_read) {
+		c->write_wants_read = false;
+		if (t->state == UH_SEND && !transfer_send(t))
+			return;
+	}
+	conn_read(c);
 }
 
 static void conn_on_write(evutil_socket_t fd, short what, void *arg)
@@ -764,6 +1018,18 @@ static void conn_on_write(evutil_socket_t fd, short what, void *arg)
 	if (c->error) {
 		conn_set_writing(c, false);
 		transfer_finish(t, UPSTREAM_ERR_CONNECT, strerror(c->error));
+		return;
+	}
+	if (c->handshaking) {
+		conn_handshake(c);
+		return;
+	}
+	if (c->read_wants_write) {
+		c->read_wants_write = false;
+		conn_set_writing(c, false); /* unless the request wants it too */
+		if (t->state == UH_SEND && !transfer_send(t))
+			return;
+		conn_read(c);
 		return;
 	}
 	if (t->state == UH_SEND)
@@ -965,7 +1231,7 @@ int upstream_http_start(struct upstream_http *uh, const struct upstream_request 
 	if (c) {
 		idle_unlink(c);
 		evtimer_del(c->ev_timer);
-	} else if (h->name[0] && !host_resolved(uh, h)) {
+	} else if (h->resolve && !host_resolved(uh, h)) {
 		err = transfer_resolve(t);
 		if (err < 0) {
 			transfer_free(t);
@@ -1022,6 +1288,9 @@ void upstream_http_resume(struct upstream_transfer *ut)
 	if (!t->conn)
 		return;
 	conn_set_reading(t->conn, true);
+	/* what OpenSSL holds is not signalled by the socket: read it from the loop */
+	if (conn_tls_more(t->conn))
+		event_active(t->conn->ev_read, EV_READ, 0);
 	if (!t->in_callback)
 		transfer_process(t); /* else the loop delivering data goes on by itself */
 }
@@ -1036,13 +1305,31 @@ size_t upstream_http_idle(const struct upstream_http *uh)
 	return uh->idle;
 }
 
-struct upstream_http *upstream_http_new(struct event_base *base)
+struct upstream_http *upstream_http_new(struct event_base *base, bool https)
 {
 	struct upstream_http *uh = calloc(1, sizeof(*uh));
 
-	if (uh)
-		uh->base = base;
+	if (!uh)
+		return NULL;
+	uh->base = base;
+	uh->https = https;
+	uh->tls = upstream_tls_new(); /* no OpenSSL yet: that is the first https transfer's */
+	if (!uh->tls) {
+		free(uh);
+		return NULL;
+	}
 	return uh;
+}
+
+/* Idle TLS connections were verified under the old trust: closed. */
+int upstream_http_set_ca_file(struct upstream_http *uh, const char *path)
+{
+	if (upstream_tls_set_ca_file(uh->tls, path) < 0)
+		return -ENOMEM;
+	for (struct uh_host *h = uh->hosts; h; h = h->next)
+		while (h->tls && h->idle)
+			conn_close_idle(h->idle);
+	return 0;
 }
 
 void upstream_http_free(struct upstream_http *uh)
@@ -1058,5 +1345,6 @@ void upstream_http_free(struct upstream_http *uh)
 		uh->hosts = h->next;
 		free(h);
 	}
+	upstream_tls_free(uh->tls);
 	free(uh);
 }

@@ -1,14 +1,18 @@
 /*
- * upstream_http: the worker's own HTTP/1.1 keep-alive client for plain
- * http:// upstreams, behind upstream.h (upstream.c decides which transfers
- * it runs; libcurl keeps https, HTTP/2 and proxies). Same contract as
- * upstream.h: on_header per header, on_head, on_data per read, exactly one
- * on_done unless aborted; pause/resume stop and restart reading the socket.
+ * upstream_http: the worker's own HTTP/1.1 keep-alive client for http://
+ * and https:// upstreams, behind upstream.h (upstream.c decides which
+ * transfers it runs; libcurl keeps HTTP/2 and proxies). Same
+ * contract as upstream.h: on_header per header, on_head, on_data per read,
+ * exactly one on_done unless aborted; pause/resume stop and restart reading
+ * the socket. TLS is upstream_tls.c's (OpenSSL, verified as libcurl does).
  *
  * It takes URLs whose host is an IPv4 dotted quad, a bracketed IPv6
  * literal, "localhost" (127.0.0.1) or a DNS name, which resolver.c resolves
  * off the loop (cached for a minute, as libcurl does) when a new connection
- * needs it. Other spellings of addresses ("127.1") stay with libcurl.
+ * needs it. Other spellings of addresses ("127.1") stay with libcurl, and
+ * so does an https:// upstream until libcurl has found that it speaks
+ * HTTP/1.1 only (upstream_http_learn_http1()): one offering HTTP/2 is left
+ * to libcurl, which speaks it.
  */
 #pragma once
 
@@ -26,12 +30,19 @@ struct upstream_transfer_tag {
 	bool own; /* run by upstream_http */
 };
 
-struct upstream_http *upstream_http_new(struct event_base *base);
+/* HTTPS: whether https:// URLs are taken too (not when a proxy is to carry them). */
+struct upstream_http *upstream_http_new(struct event_base *base, bool https);
 /* Closes every connection; transfers still open are dropped without on_done. */
 void upstream_http_free(struct upstream_http *uh);
 
-/* Whether URL is one this client takes (see above). */
-bool upstream_http_handles(const char *url);
+/* As upstream_set_ca_file(), for https:// upstreams; 0 or -ENOMEM. */
+int upstream_http_set_ca_file(struct upstream_http *uh, const char *path);
+
+/* Whether URL is one this client takes (see above): the one place that decides. */
+bool upstream_http_handles(const struct upstream_http *uh, const char *url);
+/* libcurl carried a transfer to URL over HTTP/1.1 (so its upstream does not
+ * offer HTTP/2): an https:// URL of that upstream is ours from now on. */
+void upstream_http_learn_http1(struct upstream_http *uh, const char *url);
 
 /* As upstream_start(); -EINVAL for a URL it does not take or a header that
  * is not a valid field. */

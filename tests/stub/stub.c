@@ -82,7 +82,8 @@
  *                        and connections accepted since start or reset; closed_by_peer counts
  *                        connections whose client left (EOF or error) while a response was in
  *                        progress (delay, hang, stream, unflushed body); the asking connection
- *                        is not counted
+ *                        is not counted. With TLS also tls_handshakes (completed, the asking
+ *                        connection's included) and tls_resumed (those that resumed a session)
  *   POST /_stub/reset    clears the requests, the counters and the per-run faults
  *   GET|POST /_stub/config  {"faults": {...}, "remaining": N or null}
  */
@@ -302,6 +303,7 @@ static int stub_run(struct stub_main *m)
 			goto out;
 		}
 		stub_http_set_bufferevent_fn(http, stub_tls_bufferevent, tls);
+		stub_api_set_tls(api, tls);
 	}
 	stub_api_attach(api, http);
 	if (stub_http_address(http, addr, sizeof(addr)) < 0) {

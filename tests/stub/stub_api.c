@@ -15,6 +15,7 @@
 #include "stub_fault.h"
 #include "stub_http.h"
 #include "stub_record.h"
+#include "stub_tls.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -50,6 +51,7 @@ enum api_phase {
 struct stub_api {
 	struct event_base *base;
 	struct stub_http *http;
+	struct stub_tls *tls; /* NULL: plain HTTP */
 	struct stub_record *records;
 	char *name;
 	char *require_key;
@@ -545,30 +547,43 @@ static void api_log(const struct stub_api *api, const struct stub_http_request *
 	json_decref(faults);
 }
 
+/* /_stub/stats: the asking connection is counted neither as open nor as accepted. */
+static json_t *api_stats(struct stub_api *api, const struct stub_http_request *req)
+{
+	const struct stub_http_stats *st = stub_http_stats(api->http);
+	json_t *j = json_pack("{s:I, s:I, s:I, s:I}", "requests", (json_int_t)api->requests,
+	                      "open_connections", (json_int_t)(st->open - 1), "closed_by_peer",
+	                      (json_int_t)st->closed_by_peer, "connections",
+	                      (json_int_t)(st->connections - (req->conn_id > st->since_id)));
+
+	if (j && api->tls) {
+		const struct stub_tls_stats *ts = stub_tls_stats(api->tls);
+
+		json_object_set_new(j, "tls_handshakes", json_integer((json_int_t)ts->handshakes));
+		json_object_set_new(j, "tls_resumed", json_integer((json_int_t)ts->resumed));
+	}
+	return j;
+}
+
 static void api_control(struct stub_api *api, struct stub_http_conn *conn,
                         const struct stub_http_request *req)
 {
 	const char *what = req->path + strlen("/_stub/");
 	bool get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
-	const struct stub_http_stats *st = stub_http_stats(api->http);
 	char err[256];
 
 	if (get && strcmp(what, "requests") == 0) {
 		api_respond_json(api, conn, 200, stub_record_to_json(api->records));
 	} else if (get && strcmp(what, "stats") == 0) {
-		/* The asking connection is counted neither as open nor as accepted. */
-		api_respond_json(
-		        api, conn, 200,
-		        json_pack("{s:I, s:I, s:I, s:I}", "requests", (json_int_t)api->requests,
-		                  "open_connections", (json_int_t)(st->open - 1), "closed_by_peer",
-		                  (json_int_t)st->closed_by_peer, "connections",
-		                  (json_int_t)(st->connections - (req->conn_id > st->since_id))));
+		api_respond_json(api, conn, 200, api_stats(api, req));
 	} else if (post && strcmp(what, "reset") == 0) {
 		stub_record_clear(api->records);
 		stub_fault_clear(&api->run);
 		api->run_left = 0;
 		api->requests = 0;
 		stub_http_stats_reset(api->http);
+		if (api->tls)
+			*stub_tls_stats(api->tls) = (struct stub_tls_stats){0};
 		api_respond_json(api, conn, 200, json_pack("{s:b}", "ok", 1));
 	} else if ((get || post) && strcmp(what, "config") == 0) {
 		if (post) {
@@ -740,6 +755,11 @@ int stub_api_new(struct event_base *base, const struct stub_api_options *opt,
 void stub_api_attach(struct stub_api *api, struct stub_http *http)
 {
 	api->http = http;
+}
+
+void stub_api_set_tls(struct stub_api *api, struct stub_tls *tls)
+{
+	api->tls = tls;
 }
 
 void stub_api_free(struct stub_api *api)

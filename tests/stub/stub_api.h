@@ -12,6 +12,7 @@ struct stub_api;
 struct stub_fault;
 struct stub_http;
 struct stub_http_handlers;
+struct stub_tls;
 
 struct stub_api_options {
 	const char *name;                /* in x-stub-name and in the answers' text */
@@ -25,6 +26,8 @@ int stub_api_new(struct event_base *base, const struct stub_api_options *opt,
                  struct stub_api **ret_api);
 /* The server the api answers for (its connection counters feed /_stub/stats). */
 void stub_api_attach(struct stub_api *api, struct stub_http *http);
+/* The server's TLS, whose handshake counters /_stub/stats adds. */
+void stub_api_set_tls(struct stub_api *api, struct stub_tls *tls);
 /* Handlers for stub_http_new(), with the api as their argument. */
 const struct stub_http_handlers *stub_api_handlers(void);
 void stub_api_free(struct stub_api *api);

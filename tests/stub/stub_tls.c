@@ -2,7 +2,8 @@
  * stub_tls: the server side of TLS for llmgate-stub, so that the benchmarks and tests can put
  * the stub behind TLS as OpenAI and Azure are. TLS 1.2 or 1.3, no ALPN (clients get
  * HTTP/1.1), server-side session cache on so that clients may resume. A peer closing without
- * close_notify is an ordinary EOF.
+ * close_notify is an ordinary EOF. Counts completed handshakes and those that resumed a
+ * session (for /_stub/stats).
  */
 #include "stub_tls.h"
 
@@ -15,7 +16,24 @@
 
 struct stub_tls {
 	SSL_CTX *ctx;
+	struct stub_tls_stats stats;
 };
+
+static int counted_index = -1; /* SSL ex_data: this connection's handshake was counted */
+
+static void tls_on_info(const SSL *ssl, int where, int ret)
+{
+	struct stub_tls *tls = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+
+	(void)ret;
+	/* once per connection: TLS 1.3 may report more than one "done" */
+	if (!(where & SSL_CB_HANDSHAKE_DONE) || SSL_get_ex_data(ssl, counted_index))
+		return;
+	SSL_set_ex_data((SSL *)ssl, counted_index, tls);
+	tls->stats.handshakes++;
+	if (SSL_session_reused(ssl))
+		tls->stats.resumed++;
+}
 
 static void tls_error(char *err, size_t err_len, const char *what, const char *file)
 {
@@ -38,6 +56,10 @@ int stub_tls_new(const char *cert_file, const char *key_file, struct stub_tls **
 		return -1;
 	}
 	SSL_CTX_set_min_proto_version(tls->ctx, TLS1_2_VERSION);
+	if (counted_index < 0)
+		counted_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	SSL_CTX_set_app_data(tls->ctx, tls);
+	SSL_CTX_set_info_callback(tls->ctx, tls_on_info);
 	SSL_CTX_set_session_id_context(tls->ctx, sid_ctx, sizeof(sid_ctx) - 1);
 	if (SSL_CTX_use_certificate_chain_file(tls->ctx, cert_file) != 1) {
 		tls_error(err, err_len, "cannot load the certificate", cert_file);
@@ -52,6 +74,11 @@ int stub_tls_new(const char *cert_file, const char *key_file, struct stub_tls **
 	}
 	*ret_tls = tls;
 	return 0;
+}
+
+struct stub_tls_stats *stub_tls_stats(struct stub_tls *tls)
+{
+	return &tls->stats;
 }
 
 void stub_tls_free(struct stub_tls *tls)

@@ -1,0 +1,585 @@
+"""The worker's own HTTP/1.1 client over TLS (worker/upstream_http.c with upstream_tls.c).
+An https:// upstream is libcurl's until libcurl has seen it answer over HTTP/1.1; then the own
+client takes it, and one that offers HTTP/2 stays with libcurl. JSON and streams, keep-alive
+reuse and session resumption (counted by the stub), verification (untrusted CA, name and
+address mismatch: 502 'tls' as through libcurl), backpressure, resets and truncation (a close
+without close_notify), and the routes back to libcurl (LLMGATE_UPSTREAM_CLIENT=curl,
+https_proxy).
+
+Which client ran: libcurl sends "Accept: */*", the own client sends no Accept header. Every
+certificate is made at run time with openssl, under a CA of the test's own. To see the own
+client refuse a certificate, an upstream is learned with a good one and then replaced, on the
+same port, by one with a bad one."""
+import http.client
+import json
+import os
+import selectors
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+from conftest import wait_for
+from test_http import (asan_build, connect, cpu_ticks, dechunk, events_of, one_worker,
+                       post_bytes, read_response, stream_request, unread_from, vm_kb)
+
+CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+OK_BODY = b'{"id":"x","object":"chat.completion","choices":[]}'
+
+
+# --- certificates ---------------------------------------------------------------------------
+
+def openssl(*args):
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+
+EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+
+def make_ca(d, name):
+    key, crt = os.path.join(d, name + ".key"), os.path.join(d, name + ".crt")
+    openssl("req", "-x509", *EC, "-keyout", key, "-out", crt, "-days", "2",
+            "-subj", f"/CN=llmgate test {name}", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    return key, crt
+
+
+def make_cert(d, name, ca, san):
+    key, csr, crt = (os.path.join(d, name + ext) for ext in (".key", ".csr", ".crt"))
+    ext = os.path.join(d, name + ".ext")
+    openssl("req", "-new", *EC, "-keyout", key, "-out", csr, "-subj", "/CN=" + name)
+    with open(ext, "w") as f:
+        f.write(f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n"
+                "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n")
+    openssl("x509", "-req", "-in", csr, "-CA", ca[1], "-CAkey", ca[0], "-CAcreateserial",
+            "-out", crt, "-days", "2", "-extfile", ext)
+    return crt, key
+
+
+@pytest.fixture(scope="module")
+def certs():
+    # world-readable: the workers of a gateway started as root run as another user
+    d = tempfile.mkdtemp(prefix="llmgate-tls-")
+    os.chmod(d, 0o755)
+    ca, other_ca = make_ca(d, "ca"), make_ca(d, "other-ca")
+    c = {
+        "ca": ca[1],
+        "good": make_cert(d, "good", ca, "DNS:localhost,IP:127.0.0.1"),
+        "wrong_name": make_cert(d, "wrong", ca, "DNS:upstream.example,IP:127.0.0.2"),
+        "untrusted": make_cert(d, "untrusted", other_ca, "DNS:localhost,IP:127.0.0.1"),
+    }
+    for f in os.listdir(d):
+        os.chmod(os.path.join(d, f), 0o644)
+    yield c
+    shutil.rmtree(d, ignore_errors=True)
+
+
+class TlsStub:
+    """A llmgate-stub serving HTTPS with one of the certificates above."""
+
+    def __init__(self, stub_factory, certs, which="good", name="openai", port=None):
+        crt, key = certs[which]
+        listen = ["--listen", f"127.0.0.1:{port}"] if port else []
+        self.stub = stub_factory(name, ["--tls-cert", crt, "--tls-key", key, *listen])
+        self.port = self.stub.port
+        ctx = ssl.create_default_context(cafile=certs["ca"])
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE  # the wrong_name and untrusted stubs too
+        # one kept-alive connection for every /_stub/ request: as the asking connection it
+        # is never in the stub's connection count (its one handshake is in tls_handshakes)
+        self.control = http.client.HTTPSConnection("127.0.0.1", self.port, context=ctx,
+                                                   timeout=30)
+
+    def base(self, host="127.0.0.1"):
+        return f"https://{host}:{self.port}"
+
+    def get(self, path):
+        self.control.request("GET", path)
+        r = self.control.getresponse()
+        assert r.status == 200
+        return json.loads(r.read())
+
+    def stats(self):
+        return self.get("/_stub/stats")
+
+    def requests(self):
+        return self.get("/_stub/requests")
+
+
+def config(base, ca_file=None, retries=0):
+    ca = f"  ca_file: {ca_file}\n" if ca_file else ""
+    return f"""
+model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_base: {base}/v1
+      api_key: sk-test-0123456789
+router_settings:
+  num_retries: {retries}
+llmgate:
+  listen: 127.0.0.1:@PORT@
+  control_socket: @DIR@/control.sock
+  workers: 1
+{ca}"""
+
+
+def post(gw, body=CHAT):
+    return gw.post("/v1/chat/completions", body, timeout=30)
+
+
+def learn_http1(gw, up):
+    """The first request to an https upstream goes through libcurl, which finds it speaks
+    HTTP/1.1 only; from then on the own client takes it."""
+    status, _, body = post(gw)
+    assert status == 200, body
+    assert not ran_own_client(up), "libcurl carries the first request to an https upstream"
+
+
+def replaced(stub_factory, certs, up, which):
+    """UP stopped, and a stub with the WHICH certificate listening on its port instead."""
+    port = up.port
+    up.control.close()
+    up.stub.stop()
+    return TlsStub(stub_factory, certs, which, name="replaced", port=port)
+
+
+def ran_own_client(tls_stub):
+    """True when the last API request came from the own client, False from libcurl."""
+    headers = tls_stub.requests()[-1]["headers"]
+    return "accept" not in headers
+
+
+def error_code(body):
+    return json.loads(body)["error"]["code"]
+
+
+# --- through the own client -----------------------------------------------------------------
+
+def test_json_and_stream_over_tls(stub_factory, certs, gateway_factory):
+    up = TlsStub(stub_factory, certs)
+    gw = gateway_factory(config(up.base(), certs["ca"]))
+    learn_http1(gw, up)
+    for _ in range(3):
+        status, _, body = post(gw)
+        assert status == 200, body
+        assert json.loads(body)["object"] == "chat.completion"
+    assert ran_own_client(up)
+    r = stream_request(gw.port, dict(CHAT, stream=True))
+    events = events_of(r.body)
+    assert r.status == 200 and r.complete and events[-1] == "data: [DONE]"
+    assert len([e for e in events if '"delta"' in e]) >= 5
+    assert ran_own_client(up)
+    stats = up.stats()
+    assert stats["requests"] == 5
+    assert stats["connections"] == 2, "libcurl's, then one kept-alive one for requests in turn"
+    assert stats["tls_handshakes"] == 3, "those two and the control connection's"
+
+
+def test_localhost_is_verified_by_name(stub_factory, certs, gateway_factory):
+    up = TlsStub(stub_factory, certs)
+    gw = gateway_factory(config(up.base("localhost"), certs["ca"]))
+    learn_http1(gw, up)
+    status, _, body = post(gw)
+    assert status == 200, body
+    assert ran_own_client(up)
+
+
+def test_session_resumed_on_a_new_connection(stub_factory, certs, gateway_factory):
+    up = TlsStub(stub_factory, certs)
+    gw = gateway_factory(config(up.base(), certs["ca"]))
+    learn_http1(gw, up)  # libcurl's connection, which keeps its own sessions
+    assert post(gw)[0] == 200  # connection 1, whose session the worker keeps
+    # a slow stream holds connection 1, so the next request opens connection 2
+    slow = {}
+    t = threading.Thread(target=lambda: slow.update(r=stream_request(
+        gw.port, dict(CHAT, stream=True, x_stub={"chunks": 6, "chunk_delay_ms": 300}), 60)))
+    t.start()
+    wait_for(lambda: up.stats()["requests"] == 3, timeout=30, what="the slow stream")
+    assert post(gw)[0] == 200
+    t.join(60)
+    assert slow["r"].status == 200 and slow["r"].complete
+    stats = up.stats()
+    assert stats["connections"] == 3, stats
+    assert stats["tls_handshakes"] == 4, stats  # and the control connection's
+    assert stats["tls_resumed"] == 1, "connection 2 resumed connection 1's session"
+    assert ran_own_client(up)
+
+
+def test_untrusted_ca_is_rejected(stub_factory, certs, gateway_factory):
+    # trusted: neither by the configured CA file nor by the system's certificates
+    good = TlsStub(stub_factory, certs)
+    gw = gateway_factory(config(good.base(), certs["ca"]))
+    learn_http1(gw, good)
+    up = replaced(stub_factory, certs, good, "untrusted")
+    status, _, body = post(gw)
+    assert status == 502, body
+    assert error_code(body) == "upstream_unavailable"
+    assert "(tls)" in json.loads(body)["error"]["message"]
+    wait_for(lambda: "certificate verify failed: unable to get local issuer certificate"
+             in gw.logs(), what="the own client's reason in the log")
+    assert "sk-test-0123456789" not in gw.logs()
+    assert up.stats()["requests"] == 0, "nothing was sent to it"
+    # and libcurl, which a new gateway's first request goes through, refuses it likewise
+    gw2 = gateway_factory(config(up.base(), certs["ca"]))
+    status, _, body = post(gw2)
+    assert status == 502 and "(tls)" in json.loads(body)["error"]["message"], body
+    assert up.stats()["requests"] == 0
+
+
+@pytest.mark.parametrize("host,reason", [("127.0.0.1", "IP address mismatch"),
+                                         ("localhost", "hostname mismatch")])
+def test_name_or_address_mismatch_is_rejected(stub_factory, certs, gateway_factory, host,
+                                              reason):
+    good = TlsStub(stub_factory, certs)
+    gw = gateway_factory(config(good.base(host), certs["ca"], retries=1))
+    learn_http1(gw, good)
+    up = replaced(stub_factory, certs, good, "wrong_name")
+    status, _, body = post(gw)
+    assert status == 502, body
+    assert json.loads(body)["error"]["message"].endswith("(tls), 'gpt-4o#1' (tls)"), body
+    wait_for(lambda: f"certificate verify failed: {reason}" in gw.logs(),
+             what="the reason in the log")
+    assert up.stats()["requests"] == 0
+
+
+def test_backpressure_over_tls(stub_factory, certs, gateway_factory):
+    """As test_http's test_backpressure_pauses_the_upstream, over TLS: while the client reads
+    nothing the transfer pauses (bytes wait in the worker's socket, not its memory); on resume
+    every byte comes, including those OpenSSL held when it paused."""
+    n_streams, chunks = 3, 100000  # each stream is about 24 MB
+    up = TlsStub(stub_factory, certs)
+    gw = gateway_factory(config(up.base(), certs["ca"]))
+    worker = one_worker(gw)
+    learn_http1(gw, up)
+    assert stream_request(gw.port, dict(CHAT, stream=True)).status == 200
+    assert ran_own_client(up)
+    base_rss = vm_kb(worker, "VmRSS")
+    socks = []
+    for _ in range(n_streams):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        s.connect(("127.0.0.1", gw.port))
+        s.sendall(post_bytes("/v1/chat/completions",
+                             dict(CHAT, stream=True, x_stub={"chunks": chunks})))
+        s.setblocking(False)
+        socks.append(s)
+
+    def settled():
+        before = cpu_ticks(worker)
+        time.sleep(0.5)
+        return cpu_ticks(worker) == before
+    wait_for(settled, timeout=60, interval=0, what="every stream to stall")
+    rss = vm_kb(worker, "VmRSS")
+    unread = unread_from(up.port)
+    assert unread > 0, "the worker stopped reading its upstream"
+    print(f"\n{n_streams} stalled TLS streams of ~24 MB: worker RSS +{(rss - base_rss) / 1024:.1f}"
+          f" MB, {unread / 1024:.0f} KB left unread in its upstream sockets")
+    if not asan_build():
+        # about the high watermark per stream, and room for the handshakes of the two new
+        # connections (their transient allocations stay in the heap) and OpenSSL's buffers
+        assert rss - base_rss < (n_streams + 1) * 1024, "about the high watermark per stream"
+
+    sel = selectors.DefaultSelector()
+    for s in socks:
+        sel.register(s, selectors.EVENT_READ, bytearray())
+    left = n_streams
+    deadline = time.monotonic() + 180
+    while left and time.monotonic() < deadline:
+        for key, _ in sel.select(timeout=1):
+            data = key.fileobj.recv(1 << 20)
+            key.data.extend(data)
+            if not data or key.data.endswith(b"\r\n0\r\n\r\n"):
+                sel.unregister(key.fileobj)
+                left -= 1
+                body, complete = dechunk(bytes(key.data).split(b"\r\n\r\n", 1)[1])
+                assert complete
+                assert body.count(b'"delta"') == chunks + 1, "every event, once"
+                assert body.endswith(b"data: [DONE]\n\n")
+                key.fileobj.close()
+    assert left == 0, "the paused streams did not finish"
+    assert ran_own_client(up)
+
+
+def test_resets_and_cuts_as_for_plain_http(stub_factory, certs, gateway_factory):
+    up = TlsStub(stub_factory, certs)
+    gw = gateway_factory(config(up.base(), certs["ca"]))
+    learn_http1(gw, up)
+    status, _, body = post(gw, dict(CHAT, x_stub={"reset": True}))
+    assert status == 502 and error_code(body) == "upstream_unavailable", body
+    status, _, body = post(gw, dict(CHAT, x_stub={"cut_after": 10}))
+    assert status == 502, body
+    # a stream reset mid-way: the events so far, an error event, no [DONE], a broken body
+    s, f = connect(gw.port, timeout=30)
+    try:
+        s.sendall(post_bytes("/v1/chat/completions",
+                             dict(CHAT, stream=True, x_stub={"chunks": 8, "cut_after": 3})))
+        r = read_response(f)
+    finally:
+        s.close()
+    body = b"".join(data for _, data in r.chunks)
+    assert r.status == 200 and not r.complete
+    assert b"[DONE]" not in body and b"upstream_error" in body
+    assert body.count(b'"delta"') >= 3
+    assert post(gw)[0] == 200, "and the gateway goes on"
+    assert ran_own_client(up)
+
+
+# --- a scripted TLS upstream: truncation and strictness --------------------------------------
+
+class ScriptedTls:
+    """A raw TLS upstream answering the Nth request with answers[N]: (bytes, how) with how
+    "keep" (keep the connection), "notify" (close_notify, then close) or "cut" (close the
+    socket with no close_notify). by_curl[N] tells whether libcurl sent request N."""
+
+    def __init__(self, certs, answers):
+        self.answers = list(answers)
+        self.requests = 0
+        self.by_curl = []
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(*certs["good"])
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def base(self):
+        return f"https://127.0.0.1:{self.port}"
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, raw):
+        raw.settimeout(30)
+        try:
+            c = self.ctx.wrap_socket(raw, server_side=True)
+        except (ssl.SSLError, OSError):
+            raw.close()
+            return
+        f = c.makefile("rb")
+        try:
+            while True:
+                accept = self._read_request(f)
+                if accept is None:
+                    break
+                with self.lock:
+                    self.by_curl.append(accept)
+                    answer, how = self.answers[min(self.requests, len(self.answers) - 1)]
+                    self.requests += 1
+                c.sendall(answer)
+                if how == "notify":
+                    c.unwrap().close()
+                    return
+                if how == "cut":
+                    socket.socket(fileno=c.detach()).close()
+                    return
+        except (ssl.SSLError, OSError):
+            pass
+        f.close()
+        c.close()
+
+    @staticmethod
+    def _read_request(f):
+        """None at the end, else whether the request had an Accept header (libcurl's)."""
+        if not f.readline():
+            return None
+        length, accept = 0, False
+        while True:
+            h = f.readline()
+            if h in (b"\r\n", b""):
+                break
+            name, _, value = h.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+            accept |= name.strip().lower() == b"accept"
+        f.read(length)
+        return accept
+
+    def close(self):
+        self.sock.close()
+
+
+CLOSE_DELIMITED = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                   b"\r\n" + OK_BODY)
+WITH_LENGTH = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+               str(len(OK_BODY)).encode() + b"\r\n\r\n" + OK_BODY)
+
+
+@pytest.mark.parametrize("answer,how,status", [
+    (CLOSE_DELIMITED, "notify", 200),  # ended by close_notify: whole
+    (CLOSE_DELIMITED, "cut", 502),     # no close_notify: maybe cut, refused
+    (WITH_LENGTH, "cut", 200),         # the framing says it is whole
+    (WITH_LENGTH[:-5], "cut", 502),    # the framing says it is not
+    (WITH_LENGTH[:-5], "notify", 502),
+    (b"HTTP/1.1 200 OK\nContent-Length: 2\n\n{}", "keep", 502),  # strict parser: bare LF
+])
+def test_truncation_and_strictness(certs, gateway_factory, answer, how, status):
+    up = ScriptedTls(certs, [(WITH_LENGTH, "keep"), (answer, how)])
+    try:
+        gw = gateway_factory(config(up.base(), certs["ca"]))
+        assert post(gw)[0] == 200  # libcurl's, which finds it speaks HTTP/1.1
+        got, _, body = post(gw)
+        assert got == status, body
+        if status == 200:
+            assert body == OK_BODY
+        else:
+            assert error_code(body) == "upstream_unavailable"
+            assert "(protocol)" in json.loads(body)["error"]["message"], body
+        assert up.requests == 2 and up.by_curl == [True, False], "then the own client's"
+    finally:
+        up.close()
+
+
+def test_reused_tls_connection_closed_by_upstream_is_retried_once(certs, gateway_factory):
+    # the kept connection is closed (close_notify) as the second request arrives: sent again
+    # once, on a new connection, with a new handshake
+    up = ScriptedTls(certs, [(WITH_LENGTH, "keep"), (WITH_LENGTH, "keep"), (b"", "notify"),
+                             (WITH_LENGTH, "keep")])
+    try:
+        gw = gateway_factory(config(up.base(), certs["ca"]))
+        assert post(gw)[0] == 200  # libcurl's
+        assert post(gw)[0] == 200  # the own client's, on a connection it keeps
+        status, headers, body = post(gw)
+        assert status == 200 and body == OK_BODY, body
+        assert headers["x-llmgate-attempts"] == "1"
+        assert up.requests == 4 and up.by_curl == [True, False, False, False]
+    finally:
+        up.close()
+
+
+# --- back to libcurl ------------------------------------------------------------------------
+
+class H2Tls:
+    """A TLS upstream offering HTTP/2 (ALPN "h2", "http/1.1") that answers every request on an
+    h2 connection with a minimal valid exchange: its SETTINGS (and the ACK of the client's),
+    HEADERS :status 200 with content-type, one DATA frame ending the stream. Counts the
+    connections that chose h2, the requests answered on them, and connections that chose
+    HTTP/1.1 (which it closes unanswered)."""
+
+    PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+    def __init__(self, certs):
+        self.h2 = self.http1 = self.requests = 0
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(*certs["good"])
+        self.ctx.set_alpn_protocols(["h2", "http/1.1"])
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def base(self):
+        return f"https://127.0.0.1:{self.port}"
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    @staticmethod
+    def _frame(kind, flags, stream, payload=b""):
+        return (len(payload).to_bytes(3, "big") + bytes([kind, flags]) +
+                stream.to_bytes(4, "big") + payload)
+
+    @staticmethod
+    def _exactly(c, n):
+        data = b""
+        while len(data) < n:
+            more = c.recv(n - len(data))
+            if not more:
+                raise OSError("closed")
+            data += more
+        return data
+
+    def _serve(self, raw):
+        raw.settimeout(30)
+        try:
+            c = self.ctx.wrap_socket(raw, server_side=True)
+        except (ssl.SSLError, OSError):
+            raw.close()
+            return
+        try:
+            if c.selected_alpn_protocol() != "h2":
+                with self.lock:
+                    self.http1 += 1
+                return
+            with self.lock:
+                self.h2 += 1
+            assert self._exactly(c, len(self.PREFACE)) == self.PREFACE
+            c.sendall(self._frame(4, 0, 0))  # our SETTINGS: the defaults
+            while True:
+                head = self._exactly(c, 9)
+                length, kind, flags = int.from_bytes(head[:3], "big"), head[3], head[4]
+                stream = int.from_bytes(head[5:9], "big") & 0x7FFFFFFF
+                self._exactly(c, length)
+                if kind == 4 and not flags & 1:
+                    c.sendall(self._frame(4, 1, 0))  # ACK of the client's SETTINGS
+                elif kind in (0, 1) and flags & 1 and stream:  # the request ended
+                    # HPACK: indexed ":status: 200"; content-type (static name 31) literal
+                    fields = b"\x88\x0f\x10" + bytes([16]) + b"application/json"
+                    c.sendall(self._frame(1, 4, stream, fields) +
+                              self._frame(0, 1, stream, OK_BODY))
+                    with self.lock:
+                        self.requests += 1
+        except (ssl.SSLError, OSError, AssertionError):
+            pass
+        finally:
+            c.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def test_an_upstream_offering_http2_stays_with_curl(certs, gateway_factory):
+    # SPEC 5: HTTP/2 to TLS upstreams where offered; the own client speaks HTTP/1.1 only
+    up = H2Tls(certs)
+    try:
+        gw = gateway_factory(config(up.base(), certs["ca"]))
+        for _ in range(4):
+            status, _, body = post(gw)
+            assert status == 200 and body == OK_BODY, body
+        assert up.requests == 4, "every request over HTTP/2"
+        assert up.http1 == 0, "no connection chose HTTP/1.1: the own client never ran"
+        assert up.h2 == 1, "libcurl keeps its HTTP/2 connection"
+    finally:
+        up.close()
+
+
+def test_curl_switch_over_tls(stub_factory, certs, gateway_factory):
+    up = TlsStub(stub_factory, certs)
+    gw = gateway_factory(config(up.base(), certs["ca"]),
+                         env={"LLMGATE_UPSTREAM_CLIENT": "curl"})
+    assert post(gw)[0] == 200
+    assert not ran_own_client(up)
+    bad = TlsStub(stub_factory, certs, "untrusted", name="bad")
+    gw2 = gateway_factory(config(bad.base(), certs["ca"]),
+                          env={"LLMGATE_UPSTREAM_CLIENT": "curl"})
+    status, _, body = post(gw2)
+    assert status == 502 and "(tls)" in json.loads(body)["error"]["message"], body
+
+
+def test_https_proxy_sends_https_to_curl(stub_factory, certs, gateway_factory):
+    # with https_proxy set, https:// goes to libcurl, which applies no_proxy (direct here)
+    up = TlsStub(stub_factory, certs)
+    gw = gateway_factory(config(up.base(), certs["ca"]),
+                         env={"https_proxy": "http://127.0.0.1:9", "no_proxy": "127.0.0.1"})
+    assert post(gw)[0] == 200
+    assert not ran_own_client(up)
