@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -221,6 +222,38 @@ def stub_factory():
     yield make
     for s in stubs:
         s.stop()
+
+
+class LoopbackServer:
+    """A scripted upstream's listening socket on a loopback ADDRESS: every connection is
+    counted and handed to self._serve(conn) on a thread of its own. Subclasses set their
+    state before calling this constructor (connections may come at once)."""
+
+    def __init__(self, address="127.0.0.1"):
+        self.connections = 0
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((address, 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, conn):
+        raise NotImplementedError
+
+    def close(self):
+        self.sock.close()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ supervisor decides and broadcasts, and traffic moves (SPEC 7)."""
 import json
 import os
 import signal
-import statistics
 import subprocess
 import time
 

@@ -269,14 +269,14 @@ def unread_from(port):
     return total
 
 
-def test_backpressure_pauses_the_upstream(stub, gateway_factory):
-    """Streams far larger than what the kernel buffers: while the client reads
-    nothing the transfer pauses (the upstream's bytes wait unread in the worker's
-    socket, not in its memory), and it resumes without losing a byte."""
-    n_streams, chunks = 3, 100000  # each stream is about 24 MB
-    gw = gateway_factory(openai_config(stub.base, workers=1))
+def stall_and_resume(gw, upstream_port, n_streams, chunks, allowance_kb, what="streams",
+                     settle_timeout=30, finish_timeout=60):
+    """N_STREAMS streams of CHUNKS events each (about 240 bytes an event), whose clients read
+    nothing until every one has stalled: the upstream's bytes must wait unread in the
+    worker's sockets (connected to UPSTREAM_PORT), and the worker grow by less than
+    ALLOWANCE_KB (not checked under ASan). Then every stream is read to its end: each event
+    once, and [DONE]."""
     worker = one_worker(gw)
-    assert stream_request(gw.port, dict(CHAT, stream=True)).status == 200
     base_rss = vm_kb(worker, "VmRSS")
     socks = []
     for _ in range(n_streams):
@@ -292,20 +292,21 @@ def test_backpressure_pauses_the_upstream(stub, gateway_factory):
         before = cpu_ticks(worker)
         time.sleep(0.5)
         return cpu_ticks(worker) == before
-    wait_for(settled, timeout=30, interval=0, what="every stream to stall")
+    wait_for(settled, timeout=settle_timeout, interval=0, what="every stream to stall")
     rss = vm_kb(worker, "VmRSS")
-    unread = unread_from(stub.port)
-    print(f"\n{n_streams} stalled streams of ~24 MB: worker RSS +{(rss - base_rss) / 1024:.1f} MB, "
-          f"{unread / 1024:.0f} KB left unread in its upstream sockets")
+    unread = unread_from(upstream_port)
+    print(f"\n{n_streams} stalled {what} of ~{chunks * 240 >> 20} MB: worker RSS "
+          f"+{(rss - base_rss) / 1024:.1f} MB, {unread / 1024:.0f} KB left unread in its "
+          "upstream sockets")
     assert unread > 0, "the worker stopped reading its upstream"
     if not asan_build():
-        assert rss - base_rss < n_streams * 1024, "about the high watermark per stream"
+        assert rss - base_rss < allowance_kb, "about the high watermark per stream"
 
     sel = selectors.DefaultSelector()
     for s in socks:
         sel.register(s, selectors.EVENT_READ, bytearray())
     left = n_streams
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + finish_timeout
     while left and time.monotonic() < deadline:
         for key, _ in sel.select(timeout=1):
             data = key.fileobj.recv(1 << 20)
@@ -319,6 +320,16 @@ def test_backpressure_pauses_the_upstream(stub, gateway_factory):
                 assert body.endswith(b"data: [DONE]\n\n")
                 key.fileobj.close()
     assert left == 0, "the paused streams did not finish"
+
+
+def test_backpressure_pauses_the_upstream(stub, gateway_factory):
+    """Streams far larger than what the kernel buffers: while the client reads
+    nothing the transfer pauses (the upstream's bytes wait unread in the worker's
+    socket, not in its memory), and it resumes without losing a byte."""
+    n_streams = 3
+    gw = gateway_factory(openai_config(stub.base, workers=1))
+    assert stream_request(gw.port, dict(CHAT, stream=True)).status == 200
+    stall_and_resume(gw, stub.port, n_streams, 100000, n_streams * 1024)
 
 
 def test_client_disconnect_aborts_the_upstream(stub, gateway_factory):

@@ -1,6 +1,5 @@
 """Supervisor lifecycle under real load: worker crashes, zero-drop reloads,
 broken reloads, graceful stop, sd_notify, socket activation, supervisor death."""
-import json
 import os
 import signal
 import socket

@@ -223,7 +223,6 @@ def test_reasoning_model_gets_max_completion_tokens(stub_factory, tmp_path):
 
 
 def test_embedding_deployment(stub_factory, tmp_path):
-    p = stub_factory("primary")
     a = stub_factory("azure")
     path = tmp_path / "embed.yaml"
     path.write_text(f"""

@@ -3,7 +3,6 @@ processes to the stub, the model list, health, errors, and process lifecycle."""
 import json
 import os
 import signal
-import time
 
 from conftest import alive, openai_config, wait_for
 

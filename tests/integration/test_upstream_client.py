@@ -5,18 +5,18 @@ malformed responses (502, never a guess), the stub's faults, and the switch back
 socket; everything else from llmgate-stub."""
 import json
 import socket
-import threading
 
 import pytest
 
-from conftest import request
+from conftest import LoopbackServer, request
 from test_http import connect, events_of, post_bytes, read_response, stub_stats
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 OK_BODY = b'{"id":"x","object":"chat.completion","choices":[]}'
 
 
-def config(base, retries=0):
+def config(base, retries=0, ca_file=None):
+    ca = f"  ca_file: {ca_file}\n" if ca_file else ""
     return f"""
 model_list:
   - model_name: gpt-4o
@@ -30,7 +30,7 @@ llmgate:
   listen: 127.0.0.1:@PORT@
   control_socket: @DIR@/control.sock
   workers: 1
-"""
+{ca}"""
 
 
 def ok_response(extra=b""):
@@ -38,7 +38,7 @@ def ok_response(extra=b""):
             str(len(OK_BODY)).encode() + b"\r\n" + extra + b"\r\n" + OK_BODY)
 
 
-class Scripted:
+class Scripted(LoopbackServer):
     """A raw upstream: for the Nth request overall it sends answers[N] (bytes; a tuple
     (bytes,) to close the connection after them; None to close it without answering).
     Counts connections and requests."""
@@ -46,28 +46,11 @@ class Scripted:
     def __init__(self, answers, default=None, address="127.0.0.1"):
         self.answers = list(answers)
         self.default = default
-        self.connections = 0
         self.requests = 0
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((address, 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(address)
 
     def base(self):
         return f"http://127.0.0.1:{self.port}"
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            with self.lock:
-                self.connections += 1
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
     def _read_request(self, f):
         line = f.readline()
@@ -102,9 +85,6 @@ class Scripted:
         finally:
             f.close()
             c.close()
-
-    def close(self):
-        self.sock.close()
 
 
 def post(gw, body=CHAT):

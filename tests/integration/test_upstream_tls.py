@@ -13,20 +13,19 @@ same port, by one with a bad one."""
 import http.client
 import json
 import os
-import selectors
 import shutil
 import socket
 import ssl
 import subprocess
 import tempfile
 import threading
-import time
 
 import pytest
 
-from conftest import wait_for
-from test_http import (asan_build, connect, cpu_ticks, dechunk, events_of, one_worker,
-                       post_bytes, read_response, stream_request, unread_from, vm_kb)
+from conftest import LoopbackServer, wait_for
+from test_upstream_client import config as client_config
+from test_http import (connect, events_of, post_bytes, read_response, stall_and_resume,
+                       stream_request)
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 OK_BODY = b'{"id":"x","object":"chat.completion","choices":[]}'
@@ -112,21 +111,7 @@ class TlsStub:
 
 
 def config(base, ca_file=None, retries=0):
-    ca = f"  ca_file: {ca_file}\n" if ca_file else ""
-    return f"""
-model_list:
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o-mini
-      api_base: {base}/v1
-      api_key: sk-test-0123456789
-router_settings:
-  num_retries: {retries}
-llmgate:
-  listen: 127.0.0.1:@PORT@
-  control_socket: @DIR@/control.sock
-  workers: 1
-{ca}"""
+    return client_config(base, retries, ca_file)
 
 
 def post(gw, body=CHAT):
@@ -252,57 +237,16 @@ def test_backpressure_over_tls(stub_factory, certs, gateway_factory):
     """As test_http's test_backpressure_pauses_the_upstream, over TLS: while the client reads
     nothing the transfer pauses (bytes wait in the worker's socket, not its memory); on resume
     every byte comes, including those OpenSSL held when it paused."""
-    n_streams, chunks = 3, 100000  # each stream is about 24 MB
+    n_streams = 3
     up = TlsStub(stub_factory, certs)
     gw = gateway_factory(config(up.base(), certs["ca"]))
-    worker = one_worker(gw)
     learn_http1(gw, up)
     assert stream_request(gw.port, dict(CHAT, stream=True)).status == 200
     assert ran_own_client(up)
-    base_rss = vm_kb(worker, "VmRSS")
-    socks = []
-    for _ in range(n_streams):
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
-        s.connect(("127.0.0.1", gw.port))
-        s.sendall(post_bytes("/v1/chat/completions",
-                             dict(CHAT, stream=True, x_stub={"chunks": chunks})))
-        s.setblocking(False)
-        socks.append(s)
-
-    def settled():
-        before = cpu_ticks(worker)
-        time.sleep(0.5)
-        return cpu_ticks(worker) == before
-    wait_for(settled, timeout=60, interval=0, what="every stream to stall")
-    rss = vm_kb(worker, "VmRSS")
-    unread = unread_from(up.port)
-    assert unread > 0, "the worker stopped reading its upstream"
-    print(f"\n{n_streams} stalled TLS streams of ~24 MB: worker RSS +{(rss - base_rss) / 1024:.1f}"
-          f" MB, {unread / 1024:.0f} KB left unread in its upstream sockets")
-    if not asan_build():
-        # about the high watermark per stream, and room for the handshakes of the two new
-        # connections (their transient allocations stay in the heap) and OpenSSL's buffers
-        assert rss - base_rss < (n_streams + 1) * 1024, "about the high watermark per stream"
-
-    sel = selectors.DefaultSelector()
-    for s in socks:
-        sel.register(s, selectors.EVENT_READ, bytearray())
-    left = n_streams
-    deadline = time.monotonic() + 180
-    while left and time.monotonic() < deadline:
-        for key, _ in sel.select(timeout=1):
-            data = key.fileobj.recv(1 << 20)
-            key.data.extend(data)
-            if not data or key.data.endswith(b"\r\n0\r\n\r\n"):
-                sel.unregister(key.fileobj)
-                left -= 1
-                body, complete = dechunk(bytes(key.data).split(b"\r\n\r\n", 1)[1])
-                assert complete
-                assert body.count(b'"delta"') == chunks + 1, "every event, once"
-                assert body.endswith(b"data: [DONE]\n\n")
-                key.fileobj.close()
-    assert left == 0, "the paused streams did not finish"
+    # about the high watermark per stream, and room for the handshakes of the new
+    # connections (their transient allocations stay in the heap) and OpenSSL's buffers
+    stall_and_resume(gw, up.port, n_streams, 100000, (n_streams + 1) * 1024, "TLS streams",
+                     settle_timeout=60, finish_timeout=180)
     assert ran_own_client(up)
 
 
@@ -332,7 +276,7 @@ def test_resets_and_cuts_as_for_plain_http(stub_factory, certs, gateway_factory)
 
 # --- a scripted TLS upstream: truncation and strictness --------------------------------------
 
-class ScriptedTls:
+class ScriptedTls(LoopbackServer):
     """A raw TLS upstream answering the Nth request with answers[N]: (bytes, how) with how
     "keep" (keep the connection), "notify" (close_notify, then close) or "cut" (close the
     socket with no close_notify). by_curl[N] tells whether libcurl sent request N."""
@@ -343,24 +287,10 @@ class ScriptedTls:
         self.by_curl = []
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(*certs["good"])
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
     def base(self):
         return f"https://127.0.0.1:{self.port}"
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
     def _serve(self, raw):
         raw.settimeout(30)
@@ -407,9 +337,6 @@ class ScriptedTls:
             accept |= name.strip().lower() == b"accept"
         f.read(length)
         return accept
-
-    def close(self):
-        self.sock.close()
 
 
 CLOSE_DELIMITED = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
@@ -462,7 +389,7 @@ def test_reused_tls_connection_closed_by_upstream_is_retried_once(certs, gateway
 
 # --- back to libcurl ------------------------------------------------------------------------
 
-class H2Tls:
+class H2Tls(LoopbackServer):
     """A TLS upstream offering HTTP/2 (ALPN "h2", "http/1.1") that answers every request on an
     h2 connection with a minimal valid exchange: its SETTINGS (and the ACK of the client's),
     HEADERS :status 200 with content-type, one DATA frame ending the stream. Counts the
@@ -476,23 +403,10 @@ class H2Tls:
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(*certs["good"])
         self.ctx.set_alpn_protocols(["h2", "http/1.1"])
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
     def base(self):
         return f"https://127.0.0.1:{self.port}"
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
     @staticmethod
     def _frame(kind, flags, stream, payload=b""):
@@ -543,9 +457,6 @@ class H2Tls:
             pass
         finally:
             c.close()
-
-    def close(self):
-        self.sock.close()
 
 
 def test_an_upstream_offering_http2_stays_with_curl(certs, gateway_factory):
