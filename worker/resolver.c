@@ -35,8 +35,7 @@ struct job {
 	char name[RESOLVER_NAME_MAX + 1];
 	uint16_t port;
 	int err;
-	struct sockaddr_storage addr;
-	socklen_t len;
+	struct resolver_answer answer;
 };
 
 /* What the loop and the thread share; every field under LOCK. */
@@ -64,8 +63,7 @@ struct entry {
 	uint16_t port;
 	bool resolving;
 	int64_t stored_ms;
-	struct sockaddr_storage addr;
-	socklen_t len;
+	struct resolver_answer answer;
 	struct resolver_query *waiting;
 };
 
@@ -125,7 +123,7 @@ static void shared_unref(struct shared *s)
 	free(s);
 }
 
-/* The thread's part of a job: the first address getaddrinfo() prefers. */
+/* The thread's part of a job: the first addresses, in getaddrinfo()'s order. */
 static void job_resolve(struct job *j)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC,
@@ -136,12 +134,18 @@ static void job_resolve(struct job *j)
 
 	snprintf(port, sizeof(port), "%u", (unsigned)j->port);
 	j->err = getaddrinfo(j->name, port, &hints, &res);
-	if (!j->err && (!res || res->ai_addrlen > sizeof(j->addr)))
-		j->err = EAI_FAIL;
-	if (!j->err) {
-		memcpy(&j->addr, res->ai_addr, res->ai_addrlen);
-		j->len = res->ai_addrlen;
+	for (struct addrinfo *ai = j->err ? NULL : res; ai; ai = ai->ai_next) {
+		struct resolver_answer *a = &j->answer;
+
+		if (a->n == RESOLVER_MAX_ADDRS)
+			break;
+		if (ai->ai_addrlen > sizeof(a->addr[0]))
+			continue;
+		memcpy(&a->addr[a->n], ai->ai_addr, ai->ai_addrlen);
+		a->len[a->n++] = ai->ai_addrlen;
 	}
+	if (!j->err && j->answer.n == 0)
+		j->err = EAI_FAIL;
 	if (res)
 		freeaddrinfo(res);
 }
@@ -256,16 +260,14 @@ static void job_answered(struct resolver *r, struct job *j)
 		entry_unlink(r, e);
 		free(e);
 	} else {
-		e->addr = j->addr;
-		e->len = j->len;
+		e->answer = j->answer;
 		e->stored_ms = now_ms();
 	}
 	while (q) {
 		struct resolver_query *next = q->next;
 
 		if (q->cb)
-			q->cb(q->ctx, j->err, j->err ? NULL : (const struct sockaddr *)&j->addr,
-			      j->err ? 0 : j->len);
+			q->cb(q->ctx, j->err, j->err ? NULL : &j->answer);
 		free(q);
 		q = next;
 	}
@@ -372,14 +374,13 @@ void resolver_free(struct resolver *r)
 }
 
 bool resolver_cached(struct resolver *r, const char *name, uint16_t port,
-                     struct sockaddr_storage *addr, socklen_t *len)
+                     struct resolver_answer *answer)
 {
 	struct entry *e = entry_find(r, name, port);
 
 	if (!e || e->resolving || !resolver_fresh(e->stored_ms, now_ms()))
 		return false;
-	*addr = e->addr;
-	*len = e->len;
+	*answer = e->answer;
 	return true;
 }
 

@@ -14,23 +14,32 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define RESOLVER_TTL_MS   60000
-#define RESOLVER_NAME_MAX 253
+#define RESOLVER_TTL_MS    60000
+#define RESOLVER_NAME_MAX  253
+#define RESOLVER_MAX_ADDRS 4
 
 struct event_base;
 struct resolver;
 struct resolver_query;
 
-/* ERR is 0 or a getaddrinfo() EAI_* code (resolver_strerror() says it). */
-typedef void (*resolver_cb)(void *ctx, int err, const struct sockaddr *addr, socklen_t len);
+/* The first addresses getaddrinfo() gives for a name, in its (RFC 6724) order. */
+struct resolver_answer {
+	size_t n;
+	struct sockaddr_storage addr[RESOLVER_MAX_ADDRS];
+	socklen_t len[RESOLVER_MAX_ADDRS];
+};
+
+/* ERR is 0 (and ANSWER has at least one address) or a getaddrinfo() EAI_*
+ * code (resolver_strerror() says it; ANSWER is NULL). */
+typedef void (*resolver_cb)(void *ctx, int err, const struct resolver_answer *answer);
 
 struct resolver *resolver_new(struct event_base *base);
 /* Pending queries are dropped without their callback. */
 void resolver_free(struct resolver *r);
 
-/* A fresh cached address for NAME and PORT: true and *ADDR, *LEN set. */
+/* A fresh cached answer for NAME and PORT: true and *ANSWER set. */
 bool resolver_cached(struct resolver *r, const char *name, uint16_t port,
-                     struct sockaddr_storage *addr, socklen_t *len);
+                     struct resolver_answer *answer);
 
 /* Starts a lookup; CB runs from the loop, never from inside this call.
  * NULL when out of memory or NAME is too long. */

@@ -39,6 +39,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "resolver.h"
 #include "upstream_parser.h"
 #include "upstream_tls.h"
@@ -59,7 +60,9 @@ struct uh_host {
 	bool resolve; /* NAME is a host name: addr is its last answer */
 	bool http1;   /* https: libcurl found it speaks HTTP/1.1, not HTTP/2 */
 	uint16_t port;
-	struct sockaddr_storage addr;
+	struct resolver_answer addrs; /* with a name: its addresses, and the one in use */
+	size_t pick;
+	struct sockaddr_storage addr; /* where new connections go */
 	socklen_t addr_len;
 	struct uh_conn *idle; /* most recently used first */
 	size_t n_idle;
@@ -113,6 +116,7 @@ struct uh_transfer {
 	bool keep_alive_ok; /* false once the upstream answered early */
 	bool got_bytes;     /* any byte of a response arrived */
 	bool retried;
+	size_t addr_tries; /* addresses of its host it moved on from */
 	bool paused, aborted, in_callback;
 };
 
@@ -319,6 +323,34 @@ static struct uh_host *host_get(struct upstream_http *uh, const struct uh_url *u
 	return h;
 }
 
+static bool answer_same(const struct resolver_answer *a, const struct resolver_answer *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (a->len[i] != b->len[i] || memcmp(&a->addr[i], &b->addr[i], a->len[i]) != 0)
+			return false;
+	return true;
+}
+
+static void host_use(struct uh_host *h, size_t pick)
+{
+	h->pick = pick;
+	memcpy(&h->addr, &h->addrs.addr[pick], h->addrs.len[pick]);
+	h->addr_len = h->addrs.len[pick];
+}
+
+/* H's addresses are A; an unchanged answer keeps the address that last worked. */
+static void host_take_answer(struct uh_host *h, const struct resolver_answer *a)
+{
+	if (answer_same(&h->addrs, a)) {
+		host_use(h, h->pick);
+		return;
+	}
+	h->addrs = *a;
+	host_use(h, 0);
+}
+
 void upstream_http_learn_http1(struct upstream_http *uh, const char *url)
 {
 	struct uh_url u;
@@ -509,9 +541,36 @@ static int transfer_attach(struct uh_transfer *t, struct uh_conn *c);
  * that gave nothing back gets the request again on a new connection, once.
  * Else the transfer fails: with BEFORE when no response byte came.
  */
+/*
+ * T's new connection could not be made (ERR): a named host's next address,
+ * as libcurl would try, unless T has tried them all. The host keeps the one
+ * that works for its next connections. False when there is none to try.
+ */
+static bool transfer_next_address(struct uh_transfer *t, int err)
+{
+	struct uh_host *h = t->host;
+	struct uh_conn *c = t->conn;
+
+	if (!h->resolve || !c || c->reused || t->got_bytes || t->addr_tries + 1 >= h->addrs.n)
+		return false;
+	t->addr_tries++;
+	host_use(h, (h->pick + 1) % h->addrs.n);
+	log_info("upstream %s: cannot connect (%s), trying its next address", h->key,
+	         strerror(err));
+	transfer_release(t, false);
+	c = conn_new(t->uh, h);
+	if (c && transfer_attach(t, c) == 0)
+		return true;
+	transfer_finish(t, UPSTREAM_ERR_INTERNAL, "cannot open a new connection");
+	return true;
+}
+
 static void transfer_failed_as(struct uh_transfer *t, enum upstream_result before, int err,
                                const char *what)
 {
+	if (before == UPSTREAM_ERR_CONNECT && t->conn && t->conn->connecting &&
+	    transfer_next_address(t, err))
+		return;
 	if (t->conn && t->conn->reused && !t->got_bytes && !t->retried) {
 		struct uh_conn *c;
 
@@ -1017,7 +1076,8 @@ static void conn_on_write(evutil_socket_t fd, short what, void *arg)
 	}
 	if (c->error) {
 		conn_set_writing(c, false);
-		transfer_finish(t, UPSTREAM_ERR_CONNECT, strerror(c->error));
+		if (!transfer_next_address(t, c->error))
+			transfer_finish(t, UPSTREAM_ERR_CONNECT, strerror(c->error));
 		return;
 	}
 	if (c->handshaking) {
@@ -1143,11 +1203,15 @@ static int build_request(struct uh_transfer *t, const struct uh_url *u,
 /* Whether H has a fresh address (in h->addr) for a new connection. */
 static bool host_resolved(struct upstream_http *uh, struct uh_host *h)
 {
-	return uh->resolver &&
-	       resolver_cached(uh->resolver, h->name, h->port, &h->addr, &h->addr_len);
+	struct resolver_answer a;
+
+	if (!uh->resolver || !resolver_cached(uh->resolver, h->name, h->port, &a))
+		return false;
+	host_take_answer(h, &a);
+	return true;
 }
 
-static void transfer_on_resolved(void *ctx, int err, const struct sockaddr *addr, socklen_t len)
+static void transfer_on_resolved(void *ctx, int err, const struct resolver_answer *answer)
 {
 	struct uh_transfer *t = ctx;
 	struct uh_host *h = t->host;
@@ -1161,8 +1225,7 @@ static void transfer_on_resolved(void *ctx, int err, const struct sockaddr *addr
 		transfer_finish(t, UPSTREAM_ERR_DNS, what);
 		return;
 	}
-	memcpy(&h->addr, addr, len);
-	h->addr_len = len;
+	host_take_answer(h, answer);
 	c = conn_new(t->uh, h);
 	if (!c) {
 		transfer_finish(t, UPSTREAM_ERR_INTERNAL, "cannot open a new connection");

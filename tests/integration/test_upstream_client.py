@@ -4,6 +4,8 @@ malformed responses (502, never a guess), the stub's faults, and the switch back
 (LLMGATE_UPSTREAM_CLIENT=curl), and host names resolved for it. Malformed responses come from a scripted upstream on a raw
 socket; everything else from llmgate-stub."""
 import json
+import os
+import shutil
 import socket
 
 import pytest
@@ -271,6 +273,40 @@ def test_host_names_are_resolved_by_the_own_client(gateway_factory):
         curl = gateway_factory(config(f"http://{name}:{up.port}"),
                                env={"LLMGATE_UPSTREAM_CLIENT": "curl"})
         assert post(curl)[0] == 200, "libcurl takes them: the check above tells the clients apart"
+    finally:
+        up.close()
+
+
+def in_mount_namespace_with_hosts(hosts_file):
+    """A wrapper that runs the gateway with HOSTS_FILE as its /etc/hosts (a mount namespace of
+    its own; needs root)."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare(1) for a private /etc/hosts")
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            f'mount --bind {hosts_file} /etc/hosts && exec "$0" "$@"']
+
+
+def test_a_dead_address_of_a_name_is_skipped(tmp_path, gateway_factory):
+    # a name with two addresses, one where nothing listens: a new connection moves on to the
+    # other, as libcurl would, and the host keeps the one that works; hosts files in both
+    # orders, so that whatever order getaddrinfo() sorts them in, one run starts with the
+    # dead one
+    up = Scripted([], default=ok_response(), address="127.0.0.3")
+    try:
+        moved = 0
+        for order in (("127.0.0.2", "127.0.0.3"), ("127.0.0.3", "127.0.0.2")):
+            hosts = tmp_path / f"hosts-{order[0]}"
+            hosts.write_text("".join(f"{a} two-addresses.test\n" for a in order))
+            before = up.connections
+            gw = gateway_factory(config(f"http://two-addresses.test:{up.port}"),
+                                 wrapper=in_mount_namespace_with_hosts(hosts))
+            for _ in range(3):
+                status, _, body = post(gw)
+                assert status == 200, body
+            assert up.connections - before == 1, "the working address is kept"
+            moved += gw.logs().count("trying its next address")
+            gw.stop()
+        assert moved == 1, "exactly one run started with the dead address and moved on once"
     finally:
         up.close()
 

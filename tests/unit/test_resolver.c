@@ -15,21 +15,23 @@
 
 struct answer {
 	int calls, err;
+	size_t n;
 	struct sockaddr_storage addr;
 	socklen_t len;
 	struct resolver *cancel_other_r;
 	struct resolver_query *cancel_other;
 };
 
-static void on_answer(void *ctx, int err, const struct sockaddr *addr, socklen_t len)
+static void on_answer(void *ctx, int err, const struct resolver_answer *answer)
 {
 	struct answer *a = ctx;
 
 	a->calls++;
 	a->err = err;
-	if (addr) {
-		memcpy(&a->addr, addr, len);
-		a->len = len;
+	if (answer) {
+		a->n = answer->n;
+		memcpy(&a->addr, &answer->addr[0], answer->len[0]);
+		a->len = answer->len[0];
 	}
 	if (a->cancel_other) {
 		resolver_cancel(a->cancel_other);
@@ -82,12 +84,11 @@ static void test_lookups(void)
 	struct resolver *r = resolver_new(base);
 	struct answer a[3] = {{0}};
 	struct resolver_query *q;
-	struct sockaddr_storage addr;
-	socklen_t len;
+	struct resolver_answer cached;
 	char long_name[RESOLVER_NAME_MAX + 2];
 
 	tap_ok(r != NULL, "resolver_new");
-	tap_ok(!resolver_cached(r, "localhost", 8080, &addr, &len), "nothing cached at first");
+	tap_ok(!resolver_cached(r, "localhost", 8080, &cached), "nothing cached at first");
 
 	/* two lookups of one name share one answer; neither runs inside lookup */
 	tap_ok(resolver_lookup(r, "localhost", 8080, on_answer, &a[0]) != NULL, "lookup starts");
@@ -97,12 +98,16 @@ static void test_lookups(void)
 	wait_answers(base, a, 2);
 	tap_ok(a[0].calls == 1 && a[0].err == 0 && is_loopback(&a[0], 8080),
 	       "localhost resolves to a loopback address with the port");
+	tap_ok(a[0].n >= 1 && a[0].n <= RESOLVER_MAX_ADDRS, "with 1 to %d addresses",
+	       RESOLVER_MAX_ADDRS);
 	tap_ok(a[1].calls == 1 && a[1].len == a[0].len &&
 	               memcmp(&a[1].addr, &a[0].addr, a[0].len) == 0,
 	       "the joined lookup gets the same answer");
-	tap_ok(resolver_cached(r, "localhost", 8080, &addr, &len) && len == a[0].len,
+	tap_ok(resolver_cached(r, "localhost", 8080, &cached) && cached.n == a[0].n &&
+	               cached.len[0] == a[0].len &&
+	               memcmp(&cached.addr[0], &a[0].addr, a[0].len) == 0,
 	       "the answer is cached");
-	tap_ok(!resolver_cached(r, "localhost", 8081, &addr, &len), "the cache is per port");
+	tap_ok(!resolver_cached(r, "localhost", 8081, &cached), "the cache is per port");
 
 	/* a cancelled query never gets its callback; the other one does */
 	memset(a, 0, sizeof(a));
