@@ -191,7 +191,8 @@ static int thread_start(struct resolver *r)
 
 	if (pthread_attr_init(&attr))
 		return -ENOMEM;
-	pthread_attr_setstacksize(&attr, 256 * 1024);
+	/* NSS modules may want stack; only what is touched becomes resident */
+	pthread_attr_setstacksize(&attr, 1024 * 1024);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	r->shared->refs++; /* the loop does not share it yet: no lock needed */
