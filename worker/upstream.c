@@ -12,13 +12,14 @@
  * has paused the transfer (curl keeps that chunk and stops reading the
  * socket); resume is curl_easy_pause(CURLPAUSE_CONT) from the event loop.
  *
- * http:// URLs, and https:// URLs whose upstream answered libcurl over
- * HTTP/1.1, go to our own keep-alive client instead (upstream_http.c, with
- * OpenSSL for https, host names resolved off the loop by resolver.c):
- * libcurl's per-transfer work costs more than the rest of a proxied
- * request. An https upstream is libcurl's until then, and stays libcurl's
- * when it offers HTTP/2 (SPEC 5: HTTP/2 to TLS upstreams where offered), as
- * do proxies and URLs our client does not take (upstream_http_handles()).
+ * http:// and https:// URLs go to our own keep-alive client instead
+ * (upstream_http.c, with OpenSSL for https, host names resolved off the loop
+ * by resolver.c): libcurl's per-transfer work costs more than the rest of a
+ * proxied request. An https upstream that picks HTTP/2 in the own client's
+ * first handshake is handed to libcurl, which speaks it (SPEC 5: HTTP/2 to
+ * TLS upstreams where offered); so are proxies and URLs our client does not
+ * take (upstream_http_handles()). libcurl itself is loaded by the first
+ * transfer it carries (curl_api.c): a worker that never needs it never has it.
  *
  * Proxies come from the environment, as with curl(1), read once at start:
  * with none of http_proxy, https_proxy, HTTPS_PROXY, all_proxy, ALL_PROXY
@@ -156,15 +157,6 @@ static void check_done(struct upstream *up)
 		enum upstream_result result = classify(code);
 		const char *error = t->error[0] ? t->error : curl_easy_strerror(code);
 
-		if (up->http && status > 0) {
-			long version = 0;
-			char *url = NULL;
-
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_HTTP_VERSION, &version);
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_EFFECTIVE_URL, &url);
-			if (version == CURL_HTTP_VERSION_1_1 && url)
-				upstream_http_learn_http1(up->http, url);
-		}
 		/* A reset after a complete head is a cut body, not a connect error. */
 		if (result == UPSTREAM_ERR_CONNECT && status > 0)
 			result = UPSTREAM_ERR_PROTOCOL;
@@ -310,8 +302,8 @@ struct upstream *upstream_new(struct event_base *base)
 		const char *client = getenv("LLMGATE_UPSTREAM_CLIENT");
 
 		if (!client || strcmp(client, "curl") != 0)
-			up->http = upstream_http_new(base, !env_set("https_proxy") &&
-			                                           !env_set("HTTPS_PROXY"));
+			up->http = upstream_http_new(up, !env_set("https_proxy") &&
+			                                         !env_set("HTTPS_PROXY"));
 		if (!up->http && (!client || strcmp(client, "curl") != 0)) {
 			upstream_free(up);
 			return NULL;

@@ -37,6 +37,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -52,13 +53,19 @@
 #define UH_MAX_NAME      (RESOLVER_NAME_MAX + 1)
 #define UH_MAX_HEAD_OUT  (64 * 1024)
 
+enum uh_version {
+	UH_VERSION_UNKNOWN, /* no handshake done yet */
+	UH_VERSION_HTTP1,   /* ours */
+	UH_VERSION_HTTP2,   /* libcurl's */
+};
+
 struct uh_host {
 	struct uh_host *next;
 	char key[UH_MAX_HOST];  /* the URL's authority, also the Host header */
 	char name[UH_MAX_NAME]; /* the host: the name resolved, and for TLS verified */
 	bool tls;
-	bool resolve; /* NAME is a host name: addr is its last answer */
-	bool http1;   /* https: libcurl found it speaks HTTP/1.1, not HTTP/2 */
+	bool resolve;            /* NAME is a host name: addr is its last answer */
+	enum uh_version version; /* https: what its first handshake chose */
 	uint16_t port;
 	struct resolver_answer addrs; /* with a name: its addresses, and the one in use */
 	size_t pick;
@@ -93,6 +100,19 @@ enum uh_state {
 	UH_HEAD,
 	UH_BODY,
 	UH_DONE,
+	UH_HANDED, /* libcurl carries it: this transfer passes on what it reports */
+};
+
+/* A request to an https upstream that has not chosen its HTTP version yet,
+ * kept to hand it to libcurl when the upstream picks HTTP/2. One allocation:
+ * the header array and every string follow the struct. */
+struct uh_handover {
+	const char *url;
+	struct upstream_header *headers;
+	size_t n_headers;
+	size_t body_off, body_len; /* the body, in the transfer's out buffer */
+	long timeout_ms;
+	struct timespec started; /* CLOCK_MONOTONIC */
 };
 
 struct uh_transfer {
@@ -102,9 +122,11 @@ struct uh_transfer {
 	struct uh_conn *conn;
 	struct upstream_callbacks cb;
 	void *ctx;
-	struct resolver_query *query; /* while its host name is resolved */
-	struct event *ev_timeout;     /* only with a timeout */
-	char *out;                    /* the request: head and body */
+	struct resolver_query *query;   /* while its host name is resolved */
+	struct event *ev_timeout;       /* only with a timeout */
+	struct uh_handover *handover;   /* until its host has chosen HTTP/1.1 */
+	struct upstream_transfer *curl; /* UH_HANDED: libcurl's transfer */
+	char *out;                      /* the request: head and body */
 	size_t out_len, out_off;
 	enum uh_state state;
 	struct http_scan scan;
@@ -121,6 +143,7 @@ struct uh_transfer {
 };
 
 struct upstream_http {
+	struct upstream *up; /* where requests to HTTP/2 upstreams go */
 	struct event_base *base;
 	struct resolver *resolver; /* from the first host name on */
 	struct upstream_tls *tls;  /* its OpenSSL context is made by the first https transfer */
@@ -298,8 +321,10 @@ bool upstream_http_handles(const struct upstream_http *uh, const char *url)
 		return false;
 	if (!u.tls)
 		return true;
-	h = uh->https ? host_find(uh, &u) : NULL;
-	return h && h->http1;
+	if (!uh->https)
+		return false;
+	h = host_find(uh, &u);
+	return !h || h->version != UH_VERSION_HTTP2;
 }
 
 static struct uh_host *host_get(struct upstream_http *uh, const struct uh_url *u)
@@ -349,18 +374,6 @@ static void host_take_answer(struct uh_host *h, const struct resolver_answer *a)
 	}
 	h->addrs = *a;
 	host_use(h, 0);
-}
-
-void upstream_http_learn_http1(struct upstream_http *uh, const char *url)
-{
-	struct uh_url u;
-	struct uh_host *h;
-
-	if (!uh->https || parse_url(url, &u) < 0 || !u.tls)
-		return;
-	h = host_get(uh, &u);
-	if (h)
-		h->http1 = true;
 }
 
 /* ---- connections ---- */
@@ -483,6 +496,7 @@ static void transfer_free(struct uh_transfer *t)
 	if (t->ev_timeout)
 		event_free(t->ev_timeout);
 	free(t->out);
+	free(t->handover);
 	t->uh->active--;
 	free(t);
 }
@@ -662,6 +676,140 @@ static bool transfer_send(struct uh_transfer *t)
 	return true;
 }
 
+/* ---- handing a request over to libcurl ---- */
+
+/* What libcurl reports for a handed-over transfer goes to its caller. */
+static void handed_on_header(void *ctx, const char *name, size_t name_len, const char *value,
+                             size_t value_len)
+{
+	struct uh_transfer *t = ctx;
+
+	if (t->cb.on_header)
+		t->cb.on_header(t->ctx, name, name_len, value, value_len);
+}
+
+static void handed_on_head(void *ctx, long status)
+{
+	struct uh_transfer *t = ctx;
+
+	if (t->cb.on_head)
+		t->cb.on_head(t->ctx, status);
+}
+
+static void handed_on_data(void *ctx, long status, const char *data, size_t len)
+{
+	struct uh_transfer *t = ctx;
+
+	t->cb.on_data(t->ctx, status, data, len);
+}
+
+static void handed_on_done(void *ctx, enum upstream_result result, long status, const char *error)
+{
+	struct uh_transfer *t = ctx;
+
+	t->cb.on_done(t->ctx, result, status, error);
+	free(t);
+}
+
+static long elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/*
+ * T's upstream picked HTTP/2 in the handshake of T's connection: the host is
+ * libcurl's from now on, and T goes to libcurl with the rest of its time.
+ */
+static void transfer_hand_over(struct uh_transfer *t)
+{
+	static const struct upstream_callbacks handed = {
+	        .on_header = handed_on_header,
+	        .on_head = handed_on_head,
+	        .on_data = handed_on_data,
+	        .on_done = handed_on_done,
+	};
+	struct uh_handover *ho = t->handover;
+	struct uh_host *h = t->host;
+	struct upstream_request req;
+
+	if (h->version != UH_VERSION_HTTP2)
+		log_info("upstream %s chose HTTP/2: libcurl carries its requests", h->key);
+	h->version = UH_VERSION_HTTP2;
+	transfer_release(t, false);
+	if (!ho) {
+		/* it had chosen HTTP/1.1 before: a change of mind, for the next request */
+		transfer_finish(t, UPSTREAM_ERR_PROTOCOL, "the upstream switched to HTTP/2");
+		return;
+	}
+	req = (struct upstream_request){
+	        .url = ho->url,
+	        .headers = ho->headers,
+	        .n_headers = ho->n_headers,
+	        .body = t->out + ho->body_off,
+	        .body_len = ho->body_len,
+	};
+	if (ho->timeout_ms > 0) {
+		req.timeout_ms = ho->timeout_ms - elapsed_ms(&ho->started);
+		if (req.timeout_ms <= 0) {
+			transfer_finish(t, UPSTREAM_ERR_TIMEOUT, "operation timed out");
+			return;
+		}
+	}
+	if (upstream_start(t->uh->up, &req, &handed, t, &t->curl) < 0) {
+		transfer_finish(t, UPSTREAM_ERR_INTERNAL,
+		                "cannot hand the request over to libcurl");
+		return;
+	}
+	/* libcurl copied what it needs; its transfer is counted and timed by it */
+	if (t->ev_timeout) {
+		event_free(t->ev_timeout);
+		t->ev_timeout = NULL;
+	}
+	free(t->out);
+	t->out = NULL;
+	free(t->handover);
+	t->handover = NULL;
+	t->uh->active--;
+	t->state = UH_HANDED;
+	if (t->paused)
+		upstream_pause(t->curl);
+}
+
+/* A copy of REQ for T, whose upstream has not chosen its HTTP version yet. */
+static int transfer_keep_request(struct uh_transfer *t, const struct upstream_request *req)
+{
+	size_t size = sizeof(*t->handover) + req->n_headers * sizeof(struct upstream_header) +
+	              strlen(req->url) + 1;
+	struct uh_handover *ho;
+	char *p;
+
+	for (size_t i = 0; i < req->n_headers; i++)
+		size += strlen(req->headers[i].name) + strlen(req->headers[i].value) + 2;
+	ho = malloc(size);
+	if (!ho)
+		return -ENOMEM;
+	ho->headers = (struct upstream_header *)(ho + 1);
+	p = (char *)(ho->headers + req->n_headers);
+	ho->url = p;
+	p = stpcpy(p, req->url) + 1;
+	for (size_t i = 0; i < req->n_headers; i++) {
+		ho->headers[i].name = p;
+		p = stpcpy(p, req->headers[i].name) + 1;
+		ho->headers[i].value = p;
+		p = stpcpy(p, req->headers[i].value) + 1;
+	}
+	ho->n_headers = req->n_headers;
+	ho->body_off = t->out_len - req->body_len;
+	ho->body_len = req->body_len;
+	ho->timeout_ms = req->timeout_ms;
+	clock_gettime(CLOCK_MONOTONIC, &ho->started);
+	t->handover = ho;
+	return 0;
+}
+
 /* Goes on with C's TLS handshake; sends the request once it is done. */
 static void conn_handshake(struct uh_conn *c)
 {
@@ -677,6 +825,13 @@ static void conn_handshake(struct uh_conn *c)
 	}
 	c->handshaking = false;
 	conn_set_writing(c, false);
+	if (upstream_tls_chose_http2(c->tls)) {
+		transfer_hand_over(c->t);
+		return;
+	}
+	c->host->version = UH_VERSION_HTTP1;
+	free(c->t->handover); /* it stays ours */
+	c->t->handover = NULL;
 	if (transfer_send(c->t) && upstream_tls_pending(c->tls))
 		event_active(c->ev_read, EV_READ, 0);
 }
@@ -1275,6 +1430,8 @@ int upstream_http_start(struct upstream_http *uh, const struct upstream_request 
 	t->ctx = ctx;
 	uh->active++;
 	err = build_request(t, &u, req);
+	if (err == 0 && h->tls && h->version == UH_VERSION_UNKNOWN)
+		err = transfer_keep_request(t, req);
 	if (err < 0) {
 		transfer_free(t);
 		return err;
@@ -1325,6 +1482,12 @@ void upstream_http_abort(struct upstream_transfer *ut)
 {
 	struct uh_transfer *t = (struct uh_transfer *)ut;
 
+	if (t->state == UH_HANDED) {
+		/* libcurl's transfer is freed by libcurl's side, even from its callback */
+		upstream_abort(t->curl);
+		free(t);
+		return;
+	}
 	if (t->in_callback) {
 		t->aborted = true;
 		return;
@@ -1337,7 +1500,9 @@ void upstream_http_pause(struct upstream_transfer *ut)
 	struct uh_transfer *t = (struct uh_transfer *)ut;
 
 	t->paused = true;
-	if (t->conn)
+	if (t->state == UH_HANDED)
+		upstream_pause(t->curl);
+	else if (t->conn)
 		conn_set_reading(t->conn, false);
 }
 
@@ -1348,6 +1513,10 @@ void upstream_http_resume(struct upstream_transfer *ut)
 	if (!t->paused)
 		return;
 	t->paused = false;
+	if (t->state == UH_HANDED) {
+		upstream_resume(t->curl);
+		return;
+	}
 	if (!t->conn)
 		return;
 	conn_set_reading(t->conn, true);
@@ -1368,13 +1537,14 @@ size_t upstream_http_idle(const struct upstream_http *uh)
 	return uh->idle;
 }
 
-struct upstream_http *upstream_http_new(struct event_base *base, bool https)
+struct upstream_http *upstream_http_new(struct upstream *up, bool https)
 {
 	struct upstream_http *uh = calloc(1, sizeof(*uh));
 
 	if (!uh)
 		return NULL;
-	uh->base = base;
+	uh->up = up;
+	uh->base = upstream_event_base(up);
 	uh->https = https;
 	uh->tls = upstream_tls_new(); /* no OpenSSL yet: that is the first https transfer's */
 	if (!uh->tls) {

@@ -9,10 +9,14 @@
  * It takes URLs whose host is an IPv4 dotted quad, a bracketed IPv6
  * literal, "localhost" (127.0.0.1) or a DNS name, which resolver.c resolves
  * off the loop (cached for a minute, as libcurl does) when a new connection
- * needs it. Other spellings of addresses ("127.1") stay with libcurl, and
- * so does an https:// upstream until libcurl has found that it speaks
- * HTTP/1.1 only (upstream_http_learn_http1()): one offering HTTP/2 is left
- * to libcurl, which speaks it.
+ * needs it. Other spellings of addresses ("127.1") stay with libcurl.
+ *
+ * An https:// upstream is offered HTTP/2 and HTTP/1.1 by ALPN in its first
+ * handshake (a request's own connection). One that picks HTTP/2 is libcurl's
+ * from then on: that request is handed over to libcurl (upstream_start())
+ * with what is left of its timeout, and its transfer here only passes on
+ * what libcurl reports, so the caller sees no difference. Until an upstream
+ * has chosen, each request to it keeps a copy of itself for that.
  */
 #pragma once
 
@@ -21,7 +25,6 @@
 
 #include "upstream.h"
 
-struct event_base;
 struct upstream_http;
 
 /* Every transfer struct (upstream.c's and ours) starts with this, so that
@@ -30,8 +33,10 @@ struct upstream_transfer_tag {
 	bool own; /* run by upstream_http */
 };
 
-/* HTTPS: whether https:// URLs are taken too (not when a proxy is to carry them). */
-struct upstream_http *upstream_http_new(struct event_base *base, bool https);
+/* The own client of UP, on its event base; a request to an upstream that
+ * picks HTTP/2 goes back to UP. HTTPS: whether https:// URLs are taken too
+ * (not when a proxy is to carry them). */
+struct upstream_http *upstream_http_new(struct upstream *up, bool https);
 /* Closes every connection; transfers still open are dropped without on_done. */
 void upstream_http_free(struct upstream_http *uh);
 
@@ -40,9 +45,6 @@ int upstream_http_set_ca_file(struct upstream_http *uh, const char *path);
 
 /* Whether URL is one this client takes (see above): the one place that decides. */
 bool upstream_http_handles(const struct upstream_http *uh, const char *url);
-/* libcurl carried a transfer to URL over HTTP/1.1 (so its upstream does not
- * offer HTTP/2): an https:// URL of that upstream is ours from now on. */
-void upstream_http_learn_http1(struct upstream_http *uh, const char *url);
 
 /* As upstream_start(); -EINVAL for a URL it does not take or a header that
  * is not a valid field. */

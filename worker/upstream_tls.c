@@ -48,7 +48,8 @@ struct upstream_tls_conn {
 	char error[TLS_ERROR_LEN];
 };
 
-static const unsigned char alpn_http11[] = "\x08http/1.1";
+/* HTTP/2 first, as libcurl offers: a server that picks it is libcurl's (upstream_http.c) */
+static const unsigned char alpn_offer[] = "\x02h2\x08http/1.1";
 
 /* ---- context and sessions ---- */
 
@@ -142,7 +143,7 @@ static int ctx_make(struct upstream_tls *tls, char *err, size_t err_len)
 	 * is not self-signed (an intermediate's) */
 	X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx), X509_V_FLAG_PARTIAL_CHAIN);
 	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-	    SSL_CTX_set_alpn_protos(ctx, alpn_http11, sizeof(alpn_http11) - 1) != 0 ||
+	    SSL_CTX_set_alpn_protos(ctx, alpn_offer, sizeof(alpn_offer) - 1) != 0 ||
 	    ctx_trust(tls, ctx, err, err_len) < 0) {
 		if (!err[0])
 			snprintf(err, err_len, "cannot set up the TLS context");
@@ -392,4 +393,15 @@ int upstream_tls_errno(const struct upstream_tls_conn *c)
 bool upstream_tls_resumed(const struct upstream_tls_conn *c)
 {
 	return c->resumed;
+}
+
+bool upstream_tls_chose_http2(const struct upstream_tls_conn *c)
+{
+	const unsigned char *proto = NULL;
+	unsigned int len = 0;
+
+	if (!c->ssl)
+		return false;
+	SSL_get0_alpn_selected(c->ssl, &proto, &len);
+	return len == 2 && memcmp(proto, "h2", 2) == 0;
 }

@@ -2,7 +2,9 @@
  * upstream_tls: TLS on OpenSSL for upstream_http's connections to https://
  * upstreams, as strict as libcurl: the peer is always verified (against
  * llmgate.ca_file when set, else the system's trust store), and its name or
- * address is checked; TLS 1.2 or later, ALPN "http/1.1", SNI for names only.
+ * address is checked; TLS 1.2 or later, SNI for names only. ALPN offers "h2"
+ * and "http/1.1", as libcurl does: the caller hands a peer that picks
+ * HTTP/2 to libcurl (upstream_tls_chose_http2()).
  * The last session of each host is offered on its next new connection.
  *
  * One struct upstream_tls per worker; its SSL_CTX is made by the first TLS
@@ -58,3 +60,6 @@ const char *upstream_tls_error(const struct upstream_tls_conn *c);
 int upstream_tls_errno(const struct upstream_tls_conn *c);
 /* Whether the handshake resumed a kept session. */
 bool upstream_tls_resumed(const struct upstream_tls_conn *c);
+/* Whether the peer picked HTTP/2 by ALPN in the finished handshake (no ALPN,
+ * or "http/1.1", is HTTP/1.1). */
+bool upstream_tls_chose_http2(const struct upstream_tls_conn *c);

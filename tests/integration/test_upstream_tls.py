@@ -1,15 +1,13 @@
 """The worker's own HTTP/1.1 client over TLS (worker/upstream_http.c with upstream_tls.c).
-An https:// upstream is libcurl's until libcurl has seen it answer over HTTP/1.1; then the own
-client takes it, and one that offers HTTP/2 stays with libcurl. JSON and streams, keep-alive
-reuse and session resumption (counted by the stub), verification (untrusted CA, name and
-address mismatch: 502 'tls' as through libcurl), backpressure, resets and truncation (a close
-without close_notify), and the routes back to libcurl (LLMGATE_UPSTREAM_CLIENT=curl,
-https_proxy).
+The own client carries https:// upstreams from the first request on; one that picks HTTP/2 by
+ALPN in that first handshake is handed over to libcurl, then and from then on. JSON and
+streams, keep-alive reuse and session resumption (counted by the stub), verification
+(untrusted CA, name and address mismatch: 502 'tls' as through libcurl), backpressure, resets
+and truncation (a close without close_notify), the hand-over to libcurl, and the routes to
+libcurl (LLMGATE_UPSTREAM_CLIENT=curl, https_proxy).
 
 Which client ran: libcurl sends "Accept: */*", the own client sends no Accept header. Every
-certificate is made at run time with openssl, under a CA of the test's own. To see the own
-client refuse a certificate, an upstream is learned with a good one and then replaced, on the
-same port, by one with a bad one."""
+certificate is made at run time with openssl, under a CA of the test's own."""
 import http.client
 import json
 import os
@@ -81,10 +79,9 @@ def certs():
 class TlsStub:
     """A llmgate-stub serving HTTPS with one of the certificates above."""
 
-    def __init__(self, stub_factory, certs, which="good", name="openai", port=None):
+    def __init__(self, stub_factory, certs, which="good", name="openai"):
         crt, key = certs[which]
-        listen = ["--listen", f"127.0.0.1:{port}"] if port else []
-        self.stub = stub_factory(name, ["--tls-cert", crt, "--tls-key", key, *listen])
+        self.stub = stub_factory(name, ["--tls-cert", crt, "--tls-key", key])
         self.port = self.stub.port
         ctx = ssl.create_default_context(cafile=certs["ca"])
         ctx.check_hostname = False
@@ -118,22 +115,6 @@ def post(gw, body=CHAT):
     return gw.post("/v1/chat/completions", body, timeout=30)
 
 
-def learn_http1(gw, up):
-    """The first request to an https upstream goes through libcurl, which finds it speaks
-    HTTP/1.1 only; from then on the own client takes it."""
-    status, _, body = post(gw)
-    assert status == 200, body
-    assert not ran_own_client(up), "libcurl carries the first request to an https upstream"
-
-
-def replaced(stub_factory, certs, up, which):
-    """UP stopped, and a stub with the WHICH certificate listening on its port instead."""
-    port = up.port
-    up.control.close()
-    up.stub.stop()
-    return TlsStub(stub_factory, certs, which, name="replaced", port=port)
-
-
 def ran_own_client(tls_stub):
     """True when the last API request came from the own client, False from libcurl."""
     headers = tls_stub.requests()[-1]["headers"]
@@ -149,12 +130,11 @@ def error_code(body):
 def test_json_and_stream_over_tls(stub_factory, certs, gateway_factory):
     up = TlsStub(stub_factory, certs)
     gw = gateway_factory(config(up.base(), certs["ca"]))
-    learn_http1(gw, up)
-    for _ in range(3):
+    for _ in range(4):
         status, _, body = post(gw)
         assert status == 200, body
         assert json.loads(body)["object"] == "chat.completion"
-    assert ran_own_client(up)
+        assert ran_own_client(up), "the own client, from the first request on"
     r = stream_request(gw.port, dict(CHAT, stream=True))
     events = events_of(r.body)
     assert r.status == 200 and r.complete and events[-1] == "data: [DONE]"
@@ -162,14 +142,14 @@ def test_json_and_stream_over_tls(stub_factory, certs, gateway_factory):
     assert ran_own_client(up)
     stats = up.stats()
     assert stats["requests"] == 5
-    assert stats["connections"] == 2, "libcurl's, then one kept-alive one for requests in turn"
-    assert stats["tls_handshakes"] == 3, "those two and the control connection's"
+    assert stats["connections"] == 1, "one kept-alive connection for requests in turn"
+    assert stats["tls_handshakes"] == 2, "its one and the control connection's"
+    assert "HTTP/2" not in gw.logs(), "the stub offers no ALPN: HTTP/1.1, nothing handed over"
 
 
 def test_localhost_is_verified_by_name(stub_factory, certs, gateway_factory):
     up = TlsStub(stub_factory, certs)
     gw = gateway_factory(config(up.base("localhost"), certs["ca"]))
-    learn_http1(gw, up)
     status, _, body = post(gw)
     assert status == 200, body
     assert ran_own_client(up)
@@ -178,30 +158,27 @@ def test_localhost_is_verified_by_name(stub_factory, certs, gateway_factory):
 def test_session_resumed_on_a_new_connection(stub_factory, certs, gateway_factory):
     up = TlsStub(stub_factory, certs)
     gw = gateway_factory(config(up.base(), certs["ca"]))
-    learn_http1(gw, up)  # libcurl's connection, which keeps its own sessions
     assert post(gw)[0] == 200  # connection 1, whose session the worker keeps
     # a slow stream holds connection 1, so the next request opens connection 2
     slow = {}
     t = threading.Thread(target=lambda: slow.update(r=stream_request(
         gw.port, dict(CHAT, stream=True, x_stub={"chunks": 6, "chunk_delay_ms": 300}), 60)))
     t.start()
-    wait_for(lambda: up.stats()["requests"] == 3, timeout=30, what="the slow stream")
+    wait_for(lambda: up.stats()["requests"] == 2, timeout=30, what="the slow stream")
     assert post(gw)[0] == 200
     t.join(60)
     assert slow["r"].status == 200 and slow["r"].complete
     stats = up.stats()
-    assert stats["connections"] == 3, stats
-    assert stats["tls_handshakes"] == 4, stats  # and the control connection's
+    assert stats["connections"] == 2, stats
+    assert stats["tls_handshakes"] == 3, stats  # and the control connection's
     assert stats["tls_resumed"] == 1, "connection 2 resumed connection 1's session"
     assert ran_own_client(up)
 
 
 def test_untrusted_ca_is_rejected(stub_factory, certs, gateway_factory):
     # trusted: neither by the configured CA file nor by the system's certificates
-    good = TlsStub(stub_factory, certs)
-    gw = gateway_factory(config(good.base(), certs["ca"]))
-    learn_http1(gw, good)
-    up = replaced(stub_factory, certs, good, "untrusted")
+    up = TlsStub(stub_factory, certs, "untrusted")
+    gw = gateway_factory(config(up.base(), certs["ca"]))
     status, _, body = post(gw)
     assert status == 502, body
     assert error_code(body) == "upstream_unavailable"
@@ -210,21 +187,14 @@ def test_untrusted_ca_is_rejected(stub_factory, certs, gateway_factory):
              in gw.logs(), what="the own client's reason in the log")
     assert "sk-test-0123456789" not in gw.logs()
     assert up.stats()["requests"] == 0, "nothing was sent to it"
-    # and libcurl, which a new gateway's first request goes through, refuses it likewise
-    gw2 = gateway_factory(config(up.base(), certs["ca"]))
-    status, _, body = post(gw2)
-    assert status == 502 and "(tls)" in json.loads(body)["error"]["message"], body
-    assert up.stats()["requests"] == 0
 
 
 @pytest.mark.parametrize("host,reason", [("127.0.0.1", "IP address mismatch"),
                                          ("localhost", "hostname mismatch")])
 def test_name_or_address_mismatch_is_rejected(stub_factory, certs, gateway_factory, host,
                                               reason):
-    good = TlsStub(stub_factory, certs)
-    gw = gateway_factory(config(good.base(host), certs["ca"], retries=1))
-    learn_http1(gw, good)
-    up = replaced(stub_factory, certs, good, "wrong_name")
+    up = TlsStub(stub_factory, certs, "wrong_name")
+    gw = gateway_factory(config(up.base(host), certs["ca"], retries=1))
     status, _, body = post(gw)
     assert status == 502, body
     assert json.loads(body)["error"]["message"].endswith("(tls), 'gpt-4o#1' (tls)"), body
@@ -240,7 +210,6 @@ def test_backpressure_over_tls(stub_factory, certs, gateway_factory):
     n_streams = 3
     up = TlsStub(stub_factory, certs)
     gw = gateway_factory(config(up.base(), certs["ca"]))
-    learn_http1(gw, up)
     assert stream_request(gw.port, dict(CHAT, stream=True)).status == 200
     assert ran_own_client(up)
     # about the high watermark per stream, and room for the handshakes of the new
@@ -253,7 +222,6 @@ def test_backpressure_over_tls(stub_factory, certs, gateway_factory):
 def test_resets_and_cuts_as_for_plain_http(stub_factory, certs, gateway_factory):
     up = TlsStub(stub_factory, certs)
     gw = gateway_factory(config(up.base(), certs["ca"]))
-    learn_http1(gw, up)
     status, _, body = post(gw, dict(CHAT, x_stub={"reset": True}))
     assert status == 502 and error_code(body) == "upstream_unavailable", body
     status, _, body = post(gw, dict(CHAT, x_stub={"cut_after": 10}))
@@ -357,7 +325,7 @@ def test_truncation_and_strictness(certs, gateway_factory, answer, how, status):
     up = ScriptedTls(certs, [(WITH_LENGTH, "keep"), (answer, how)])
     try:
         gw = gateway_factory(config(up.base(), certs["ca"]))
-        assert post(gw)[0] == 200  # libcurl's, which finds it speaks HTTP/1.1
+        assert post(gw)[0] == 200  # on a connection the own client keeps
         got, _, body = post(gw)
         assert got == status, body
         if status == 200:
@@ -365,7 +333,7 @@ def test_truncation_and_strictness(certs, gateway_factory, answer, how, status):
         else:
             assert error_code(body) == "upstream_unavailable"
             assert "(protocol)" in json.loads(body)["error"]["message"], body
-        assert up.requests == 2 and up.by_curl == [True, False], "then the own client's"
+        assert up.requests == 2 and up.by_curl == [False, False], "both the own client's"
     finally:
         up.close()
 
@@ -373,16 +341,14 @@ def test_truncation_and_strictness(certs, gateway_factory, answer, how, status):
 def test_reused_tls_connection_closed_by_upstream_is_retried_once(certs, gateway_factory):
     # the kept connection is closed (close_notify) as the second request arrives: sent again
     # once, on a new connection, with a new handshake
-    up = ScriptedTls(certs, [(WITH_LENGTH, "keep"), (WITH_LENGTH, "keep"), (b"", "notify"),
-                             (WITH_LENGTH, "keep")])
+    up = ScriptedTls(certs, [(WITH_LENGTH, "keep"), (b"", "notify"), (WITH_LENGTH, "keep")])
     try:
         gw = gateway_factory(config(up.base(), certs["ca"]))
-        assert post(gw)[0] == 200  # libcurl's
-        assert post(gw)[0] == 200  # the own client's, on a connection it keeps
+        assert post(gw)[0] == 200  # on a connection the own client keeps
         status, headers, body = post(gw)
         assert status == 200 and body == OK_BODY, body
         assert headers["x-llmgate-attempts"] == "1"
-        assert up.requests == 4 and up.by_curl == [True, False, False, False]
+        assert up.requests == 3 and up.by_curl == [False, False, False]
     finally:
         up.close()
 
@@ -394,12 +360,14 @@ class H2Tls(LoopbackServer):
     h2 connection with a minimal valid exchange: its SETTINGS (and the ACK of the client's),
     HEADERS :status 200 with content-type, one DATA frame ending the stream. Counts the
     connections that chose h2, the requests answered on them, and connections that chose
-    HTTP/1.1 (which it closes unanswered)."""
+    HTTP/1.1 (which it closes unanswered). The Nth request is left unanswered when HOLD[N] is
+    true (past the list: answered)."""
 
     PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
-    def __init__(self, certs):
-        self.h2 = self.http1 = self.requests = 0
+    def __init__(self, certs, hold=()):
+        self.h2 = self.http1 = self.requests = self.held = 0
+        self.hold = list(hold)
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(*certs["good"])
         self.ctx.set_alpn_protocols(["h2", "http/1.1"])
@@ -447,20 +415,26 @@ class H2Tls(LoopbackServer):
                 if kind == 4 and not flags & 1:
                     c.sendall(self._frame(4, 1, 0))  # ACK of the client's SETTINGS
                 elif kind in (0, 1) and flags & 1 and stream:  # the request ended
+                    with self.lock:
+                        n = self.requests + self.held
+                        held = n < len(self.hold) and self.hold[n]
+                        self.held += held
+                        self.requests += not held  # counted before the answer is seen
+                    if held:
+                        continue
                     # HPACK: indexed ":status: 200"; content-type (static name 31) literal
                     fields = b"\x88\x0f\x10" + bytes([16]) + b"application/json"
                     c.sendall(self._frame(1, 4, stream, fields) +
                               self._frame(0, 1, stream, OK_BODY))
-                    with self.lock:
-                        self.requests += 1
         except (ssl.SSLError, OSError, AssertionError):
             pass
         finally:
             c.close()
 
 
-def test_an_upstream_offering_http2_stays_with_curl(certs, gateway_factory):
-    # SPEC 5: HTTP/2 to TLS upstreams where offered; the own client speaks HTTP/1.1 only
+def test_an_upstream_choosing_http2_is_handed_to_curl(certs, gateway_factory):
+    # SPEC 5: HTTP/2 to TLS upstreams where offered; the own client speaks HTTP/1.1 only, and
+    # hands the first request over to libcurl once the handshake has chosen HTTP/2
     up = H2Tls(certs)
     try:
         gw = gateway_factory(config(up.base(), certs["ca"]))
@@ -468,8 +442,33 @@ def test_an_upstream_offering_http2_stays_with_curl(certs, gateway_factory):
             status, _, body = post(gw)
             assert status == 200 and body == OK_BODY, body
         assert up.requests == 4, "every request over HTTP/2"
-        assert up.http1 == 0, "no connection chose HTTP/1.1: the own client never ran"
-        assert up.h2 == 1, "libcurl keeps its HTTP/2 connection"
+        assert up.http1 == 0, "no connection chose HTTP/1.1"
+        assert up.h2 == 2, "the own client's first handshake, then libcurl's one kept connection"
+        wait_for(lambda: gw.logs().count("chose HTTP/2: libcurl carries its requests") == 1,
+                 what="one hand-over in the log")
+    finally:
+        up.close()
+
+
+def test_a_handed_over_request_keeps_its_timeout_and_can_be_dropped(certs, gateway_factory):
+    # the first request is held: it times out at its deployment's timeout, counted from its
+    # start in the own client; the second is held and its client leaves (the gateway drops
+    # libcurl's transfer); the third is answered
+    up = H2Tls(certs, hold=[True, True])
+    try:
+        gw = gateway_factory(config(up.base(), certs["ca"]).replace(
+            "api_key: sk-test-0123456789", "api_key: sk-test-0123456789\n      timeout: 1"))
+        workers = gw.workers()
+        status, _, body = post(gw)
+        assert status == 504 and error_code(body) == "upstream_timeout", body
+        s, _ = connect(gw.port, timeout=30)
+        s.sendall(post_bytes("/v1/chat/completions", CHAT))
+        wait_for(lambda: up.held == 2, timeout=30, what="the second request upstream")
+        s.close()
+        status, _, body = post(gw)
+        assert status == 200 and body == OK_BODY, body
+        assert up.requests == 1 and up.http1 == 0
+        assert gw.workers() == workers, "the worker lived through it"
     finally:
         up.close()
 
