@@ -45,6 +45,7 @@ struct control {
 	struct supervisor *sup;
 	struct evconnlistener *listener;
 	char *path;
+	char *made_dir; /* the socket's directory, when we created it */
 	struct control_client *clients;
 	size_t n_clients;
 };
@@ -381,8 +382,9 @@ static int clear_stale(const char *path, const struct sockaddr_un *addr)
 }
 
 /* Creates the socket's directory when missing (/run/llmgate without systemd's
- * RuntimeDirectory=); an existing directory is left as it is. */
-static void make_parent(const char *path)
+ * RuntimeDirectory=), mode 0750 as RuntimeDirectoryMode=; an existing
+ * directory is left as it is. Returns the directory it created, or NULL. */
+static char *make_parent(const char *path)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char *slash;
@@ -390,16 +392,19 @@ static void make_parent(const char *path)
 	snprintf(dir, sizeof(dir), "%s", path);
 	slash = strrchr(dir, '/');
 	if (!slash || slash == dir)
-		return;
+		return NULL;
 	*slash = '\0';
-	if (mkdir(dir, 0750) == 0)
-		log_info("created '%s' for the control socket", dir);
+	if (mkdir(dir, 0750) < 0)
+		return NULL;
+	log_info("created '%s' for the control socket", dir);
+	return strdup(dir);
 }
 
 int control_open(struct supervisor *sup, const char *path, struct control **ret)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	struct control *control;
+	char *made_dir;
 	mode_t old_umask;
 	int fd, r;
 
@@ -409,16 +414,20 @@ int control_open(struct supervisor *sup, const char *path, struct control **ret)
 		return -ENAMETOOLONG;
 	}
 	strcpy(addr.sun_path, path);
-	make_parent(path);
+	made_dir = make_parent(path);
 	r = clear_stale(path, &addr);
 	if (r < 0) {
 		if (r != -EEXIST && r != -EADDRINUSE)
 			log_error("control socket '%s': %s", path, strerror(-r));
+		free(made_dir);
 		return r;
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		r = -errno;
+		free(made_dir);
+		return r;
+	}
 	/* Never world-accessible, not even for a moment. */
 	old_umask = umask(0117);
 	r = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
@@ -427,6 +436,7 @@ int control_open(struct supervisor *sup, const char *path, struct control **ret)
 		r = -errno;
 		log_error("cannot create the control socket '%s': %s", path, strerror(-r));
 		close(fd);
+		free(made_dir);
 		return r;
 	}
 	control = calloc(1, sizeof(*control));
@@ -434,8 +444,10 @@ int control_open(struct supervisor *sup, const char *path, struct control **ret)
 		free(control);
 		close(fd);
 		unlink(path);
+		free(made_dir);
 		return -ENOMEM;
 	}
+	control->made_dir = made_dir;
 	control->sup = sup;
 	control->listener =
 	        evconnlistener_new(sup->base, on_accept, control,
@@ -459,8 +471,15 @@ void control_set_owner(struct control *control, const char *user)
 	pw = getpwnam(user);
 	if (!pw)
 		pw = getpwnam("nobody");
-	if (pw && chown(control->path, pw->pw_uid, pw->pw_gid) < 0)
+	if (!pw)
+		return;
+	if (chown(control->path, pw->pw_uid, pw->pw_gid) < 0)
 		log_warning("cannot give the control socket to '%s': %s", user, strerror(errno));
+	/* as systemd's RuntimeDirectory= would be: the group reaches the socket, and the
+	 * daemon, no longer root, can remove it when it stops */
+	if (control->made_dir && chown(control->made_dir, pw->pw_uid, pw->pw_gid) < 0)
+		log_warning("cannot give '%s' to '%s': %s", control->made_dir, user,
+		            strerror(errno));
 }
 
 void control_close(struct control *control)
@@ -474,5 +493,6 @@ void control_close(struct control *control)
 	if (control->path)
 		unlink(control->path);
 	free(control->path);
+	free(control->made_dir);
 	free(control);
 }

@@ -15,7 +15,8 @@ struct supervisor;
  * errors. Returns 0 or a negative errno. */
 int control_open(struct supervisor *sup, const char *path, struct control **ret);
 
-/* Gives the socket file to USER's uid and group (when running as root). */
+/* Gives the socket file to USER's uid and group (when running as root), and
+ * the directory control_open() created for it, if it did. */
 void control_set_owner(struct control *control, const char *user);
 
 /* Closes every client and the socket, and removes the socket file. */

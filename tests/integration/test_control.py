@@ -2,7 +2,9 @@
 in table and JSON form, permissions, synchronous reload, misbehaving clients."""
 import json
 import os
+import pwd
 import socket
+import stat
 import subprocess
 
 import pytest
@@ -114,6 +116,29 @@ def test_mutating_commands_need_root_or_daemon_user(daemon):
         assert r.returncode == 1, args
         assert "permission denied" in r.stderr
     assert "refused" in daemon.logs()
+
+
+def test_a_socket_directory_it_creates_is_the_daemon_users(stub, gateway_factory):
+    # without systemd's RuntimeDirectory=, llmgated creates the directory itself, and makes it
+    # what systemd would: 0750 and the daemon user's, so that its group reaches the socket and
+    # the daemon, no longer root, removes the socket when it stops
+    if os.geteuid() != 0:
+        pytest.skip("needs root to start a daemon that drops to another user")
+    config = openai_config(stub.base, workers=1, extra="  user: nobody\n")
+    gw = gateway_factory(config.replace("@DIR@/control.sock", "@DIR@/run/control.sock"))
+    run = os.path.join(gw.dir, "run")
+    sock = os.path.join(run, "control.sock")
+    wait_for(lambda: os.path.exists(sock), what="the control socket")
+    nobody = pwd.getpwnam("nobody")
+    st = os.stat(run)
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (
+        nobody.pw_uid, nobody.pw_gid, 0o750)
+    assert os.stat(sock).st_uid == nobody.pw_uid
+    r = subprocess.run([LLMCTL, "-s", sock, "status"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    gw.stop()
+    assert not os.path.exists(sock), "the daemon removed its socket"
 
 
 def test_slow_and_flooding_clients_do_not_stall(daemon):
