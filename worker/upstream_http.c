@@ -103,8 +103,8 @@ enum uh_state {
 	UH_HANDED, /* libcurl carries it: this transfer passes on what it reports */
 };
 
-/* A request to an https upstream that has not chosen its HTTP version yet,
- * kept to hand it to libcurl when the upstream picks HTTP/2. One allocation:
+/* A request to an https upstream that goes on a new connection, whose
+ * handshake may pick HTTP/2, kept to hand it to libcurl then. One allocation:
  * the header array and every string follow the struct. */
 struct uh_handover {
 	const char *url;
@@ -124,7 +124,7 @@ struct uh_transfer {
 	void *ctx;
 	struct resolver_query *query;   /* while its host name is resolved */
 	struct event *ev_timeout;       /* only with a timeout */
-	struct uh_handover *handover;   /* until its host has chosen HTTP/1.1 */
+	struct uh_handover *handover;   /* until its new connection has chosen HTTP/1.1 */
 	struct upstream_transfer *curl; /* UH_HANDED: libcurl's transfer */
 	char *out;                      /* the request: head and body */
 	size_t out_len, out_off;
@@ -740,7 +740,7 @@ static void transfer_hand_over(struct uh_transfer *t)
 	h->version = UH_VERSION_HTTP2;
 	transfer_release(t, false);
 	if (!ho) {
-		/* it had chosen HTTP/1.1 before: a change of mind, for the next request */
+		/* a retry's new connection, of a request that had none: the next one goes over */
 		transfer_finish(t, UPSTREAM_ERR_PROTOCOL, "the upstream switched to HTTP/2");
 		return;
 	}
@@ -778,7 +778,7 @@ static void transfer_hand_over(struct uh_transfer *t)
 		upstream_pause(t->curl);
 }
 
-/* A copy of REQ for T, whose upstream has not chosen its HTTP version yet. */
+/* A copy of REQ for T, whose new connection's handshake may pick HTTP/2. */
 static int transfer_keep_request(struct uh_transfer *t, const struct upstream_request *req)
 {
 	size_t size = sizeof(*t->handover) + req->n_headers * sizeof(struct upstream_header) +
@@ -829,8 +829,10 @@ static void conn_handshake(struct uh_conn *c)
 		transfer_hand_over(c->t);
 		return;
 	}
-	c->host->version = UH_VERSION_HTTP1;
-	free(c->t->handover); /* it stays ours */
+	/* HTTP/1.1: the request stays ours (a host that chose HTTP/2 stays libcurl's) */
+	if (c->host->version == UH_VERSION_UNKNOWN)
+		c->host->version = UH_VERSION_HTTP1;
+	free(c->t->handover);
 	c->t->handover = NULL;
 	if (transfer_send(c->t) && upstream_tls_pending(c->tls))
 		event_active(c->ev_read, EV_READ, 0);
@@ -1430,7 +1432,8 @@ int upstream_http_start(struct upstream_http *uh, const struct upstream_request 
 	t->ctx = ctx;
 	uh->active++;
 	err = build_request(t, &u, req);
-	if (err == 0 && h->tls && h->version == UH_VERSION_UNKNOWN)
+	/* a new TLS connection may pick HTTP/2 (the first to a host, or one that changed) */
+	if (err == 0 && h->tls && !h->idle)
 		err = transfer_keep_request(t, req);
 	if (err < 0) {
 		transfer_free(t);

@@ -11,12 +11,13 @@
  * off the loop (cached for a minute, as libcurl does) when a new connection
  * needs it. Other spellings of addresses ("127.1") stay with libcurl.
  *
- * An https:// upstream is offered HTTP/2 and HTTP/1.1 by ALPN in its first
- * handshake (a request's own connection). One that picks HTTP/2 is libcurl's
+ * An https:// upstream is offered HTTP/2 and HTTP/1.1 by ALPN in every
+ * handshake (a request's new connection). One that picks HTTP/2 is libcurl's
  * from then on: that request is handed over to libcurl (upstream_start())
  * with what is left of its timeout, and its transfer here only passes on
- * what libcurl reports, so the caller sees no difference. Until an upstream
- * has chosen, each request to it keeps a copy of itself for that.
+ * what libcurl reports, so the caller sees no difference. A request that
+ * opens a new TLS connection keeps a copy of itself for that until the
+ * handshake is done (a handshake costs far more).
  */
 #pragma once
 

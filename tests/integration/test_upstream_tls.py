@@ -360,17 +360,21 @@ class H2Tls(LoopbackServer):
     h2 connection with a minimal valid exchange: its SETTINGS (and the ACK of the client's),
     HEADERS :status 200 with content-type, one DATA frame ending the stream. Counts the
     connections that chose h2, the requests answered on them, and connections that chose
-    HTTP/1.1 (which it closes unanswered). The Nth request is left unanswered when HOLD[N] is
-    true (past the list: answered)."""
+    HTTP/1.1. The Nth request is left unanswered when HOLD[N] is true (past the list:
+    answered). With offer_h2 false (it may change between connections) it offers "http/1.1"
+    only, and answers one HTTP/1.1 request per connection ("Connection: close"), counted in
+    http1_requests; a client that chose HTTP/1.1 while h2 was offered gets no answer."""
 
     PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
-    def __init__(self, certs, hold=()):
-        self.h2 = self.http1 = self.requests = self.held = 0
+    def __init__(self, certs, hold=(), offer_h2=True):
+        self.h2 = self.http1 = self.requests = self.held = self.http1_requests = 0
         self.hold = list(hold)
-        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.load_cert_chain(*certs["good"])
-        self.ctx.set_alpn_protocols(["h2", "http/1.1"])
+        self.offer_h2 = offer_h2
+        self.ctx, self.ctx_http1 = (ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER) for _ in range(2))
+        for ctx, alpn in ((self.ctx, ["h2", "http/1.1"]), (self.ctx_http1, ["http/1.1"])):
+            ctx.load_cert_chain(*certs["good"])
+            ctx.set_alpn_protocols(alpn)
         super().__init__()
 
     def base(self):
@@ -393,8 +397,9 @@ class H2Tls(LoopbackServer):
 
     def _serve(self, raw):
         raw.settimeout(30)
+        offer_h2 = self.offer_h2
         try:
-            c = self.ctx.wrap_socket(raw, server_side=True)
+            c = (self.ctx if offer_h2 else self.ctx_http1).wrap_socket(raw, server_side=True)
         except (ssl.SSLError, OSError):
             raw.close()
             return
@@ -402,6 +407,13 @@ class H2Tls(LoopbackServer):
             if c.selected_alpn_protocol() != "h2":
                 with self.lock:
                     self.http1 += 1
+                f = c.makefile("rb")
+                if not offer_h2 and ScriptedTls._read_request(f) is not None:
+                    with self.lock:
+                        self.http1_requests += 1
+                    c.sendall(CLOSE_DELIMITED)
+                    c.unwrap()
+                f.close()
                 return
             with self.lock:
                 self.h2 += 1
@@ -469,6 +481,25 @@ def test_a_handed_over_request_keeps_its_timeout_and_can_be_dropped(certs, gatew
         assert status == 200 and body == OK_BODY, body
         assert up.requests == 1 and up.http1 == 0
         assert gw.workers() == workers, "the worker lived through it"
+    finally:
+        up.close()
+
+
+def test_an_upstream_that_starts_offering_http2_is_handed_over(certs, gateway_factory):
+    # first HTTP/1.1 only, each answer closing its connection; then HTTP/2 too: the next
+    # request's new connection picks it, and that request goes over to libcurl unharmed
+    up = H2Tls(certs, offer_h2=False)
+    try:
+        gw = gateway_factory(config(up.base(), certs["ca"]))
+        status, _, body = post(gw)
+        assert status == 200 and body == OK_BODY, body
+        assert up.http1_requests == 1 and up.h2 == 0
+        up.offer_h2 = True
+        for _ in range(2):
+            status, _, body = post(gw)
+            assert status == 200 and body == OK_BODY, body
+        assert up.requests == 2 and up.http1_requests == 1
+        assert up.h2 == 2, "the own client's handshake that picked it, then libcurl's"
     finally:
         up.close()
 
