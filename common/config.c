@@ -2437,6 +2437,9 @@ static void load_llmgate(struct loader *ld)
 	if (get_string(ld, &at, &c->ca_file) == GOT && c->ca_file[0] != '/')
 		report(ld, DIAG_ERROR, 0, at.node, "%s must be an absolute path", at.path);
 
+	at = at_slot(&lg, K_llmgate_upstream_http2);
+	get_bool(ld, &at, &c->upstream_http2);
+
 	load_fallback_policy(ld, &lg);
 }
 
@@ -2455,6 +2458,7 @@ static int set_defaults(struct config *c, const char *path)
 	c->drain_timeout_ms = 30000;
 	c->header_timeout_ms = 5000;
 	c->body_timeout_ms = 30000;
+	c->upstream_http2 = true;
 	c->fallback = (struct fallback_policy){
 	        .mode = FALLBACK_SETTING_AUTO,
 	        .window_ms = 10000,

@@ -121,6 +121,7 @@ struct config {
 	long header_timeout_ms; /* a client's request head; default 5000 */
 	long body_timeout_ms;   /* a client's request body; default 30000 */
 	char *ca_file;          /* upstream TLS trust (CURLOPT_CAINFO); NULL = libcurl's default */
+	bool upstream_http2;    /* offer HTTP/2 to TLS upstreams; default true */
 	struct fallback_policy fallback;
 };
 

@@ -305,6 +305,8 @@
 	X(llmgate, body_timeout, DURATION, "30s", "a client's whole request body, after its head")         \
 	X(llmgate, ca_file, STRING, NULL,                                                                  \
 	  "CA certificates (PEM, absolute path) upstream TLS trusts besides the system's")                 \
+	X(llmgate, upstream_http2, BOOL, "true",                                                           \
+	  "offer HTTP/2 to TLS upstreams (libcurl carries those that take it); false: HTTP/1.1")           \
 	X(llmgate, fallback, MAPPING, NULL, "the global direct-Azure fallback policy")                     \
                                                                                                            \
 	X(fallback, mode, STRING, "auto", "auto, on (forced) or off (never)")                              \

@@ -386,18 +386,20 @@ static int clear_stale(const char *path, const struct sockaddr_un *addr)
  * directory is left as it is. Returns the directory it created, or NULL. */
 static char *make_parent(const char *path)
 {
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char *slash;
+	char *dir = strdup(path);
+	char *slash = dir ? strrchr(dir, '/') : NULL;
 
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
+	if (!slash || slash == dir) {
+		free(dir);
 		return NULL;
+	}
 	*slash = '\0';
-	if (mkdir(dir, 0750) < 0)
+	if (mkdir(dir, 0750) < 0) {
+		free(dir);
 		return NULL;
+	}
 	log_info("created '%s' for the control socket", dir);
-	return strdup(dir);
+	return dir;
 }
 
 int control_open(struct supervisor *sup, const char *path, struct control **ret)

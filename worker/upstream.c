@@ -53,6 +53,7 @@ struct upstream {
 	bool proxy_env;             /* a proxy is configured in the environment */
 	bool curl_init;             /* curl_global_init() was called */
 	char *ca_file;              /* CURLOPT_CAINFO, or NULL for libcurl's default */
+	bool no_http2;              /* llmgate.upstream_http2 false: HTTP/1.1 only */
 };
 
 struct upstream_transfer {
@@ -370,6 +371,13 @@ int upstream_set_ca_file(struct upstream *up, const char *path)
 	return 0;
 }
 
+void upstream_set_http2(struct upstream *up, bool offer)
+{
+	up->no_http2 = !offer;
+	if (up->http)
+		upstream_http_set_http2(up->http, offer);
+}
+
 struct event_base *upstream_event_base(const struct upstream *up)
 {
 	return up->base;
@@ -440,7 +448,8 @@ int upstream_start(struct upstream *up, const struct upstream_request *req,
 	if (up->ca_file)
 		curl_easy_setopt(e, CURLOPT_CAINFO, up->ca_file);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+	                 (long)(up->no_http2 ? CURL_HTTP_VERSION_1_1 : CURL_HTTP_VERSION_2TLS));
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL);
 	if (req->timeout_ms > 0)
 		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms);

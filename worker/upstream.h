@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct event_base;
@@ -60,6 +61,10 @@ void upstream_free(struct upstream *up);
  * the system's (libcurl's default bundle, OpenSSL's default paths for our own client);
  * NULL restores the default. Returns 0 or -ENOMEM. */
 int upstream_set_ca_file(struct upstream *up, const char *path);
+/* Whether TLS upstreams are offered HTTP/2 (the default: those that take it are
+ * libcurl's); with false every transfer speaks HTTP/1.1 and https:// upstreams
+ * stay with the own client (llmgate.upstream_http2). */
+void upstream_set_http2(struct upstream *up, bool offer);
 
 /* Starts a transfer; REQ's strings are copied. Returns 0 or a negative errno. */
 int upstream_start(struct upstream *up, const struct upstream_request *req,

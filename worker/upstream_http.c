@@ -1568,6 +1568,11 @@ int upstream_http_set_ca_file(struct upstream_http *uh, const char *path)
 	return 0;
 }
 
+void upstream_http_set_http2(struct upstream_http *uh, bool offer)
+{
+	upstream_tls_set_http2(uh->tls, offer);
+}
+
 void upstream_http_free(struct upstream_http *uh)
 {
 	if (!uh)

@@ -43,6 +43,8 @@ void upstream_http_free(struct upstream_http *uh);
 
 /* As upstream_set_ca_file(), for https:// upstreams; 0 or -ENOMEM. */
 int upstream_http_set_ca_file(struct upstream_http *uh, const char *path);
+/* As upstream_set_http2(): whether handshakes offer HTTP/2 (the default). */
+void upstream_http_set_http2(struct upstream_http *uh, bool offer);
 
 /* Whether URL is one this client takes (see above): the one place that decides. */
 bool upstream_http_handles(const struct upstream_http *uh, const char *url);

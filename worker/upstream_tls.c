@@ -35,6 +35,7 @@ struct tls_peer {
 struct upstream_tls {
 	SSL_CTX *ctx; /* NULL until the first connection */
 	char *ca_file;
+	bool no_http2; /* ALPN offers "http/1.1" only */
 	struct tls_peer *peers;
 };
 
@@ -50,6 +51,7 @@ struct upstream_tls_conn {
 
 /* HTTP/2 first, as libcurl offers: a server that picks it is libcurl's (upstream_http.c) */
 static const unsigned char alpn_offer[] = "\x02h2\x08http/1.1";
+static const unsigned char alpn_http11[] = "\x08http/1.1";
 
 /* ---- context and sessions ---- */
 
@@ -128,6 +130,8 @@ static int ctx_trust(struct upstream_tls *tls, SSL_CTX *ctx, char *err, size_t e
 
 static int ctx_make(struct upstream_tls *tls, char *err, size_t err_len)
 {
+	const unsigned char *alpn = tls->no_http2 ? alpn_http11 : alpn_offer;
+	unsigned int alpn_len = tls->no_http2 ? sizeof(alpn_http11) - 1 : sizeof(alpn_offer) - 1;
 	SSL_CTX *ctx;
 	char reason[128];
 
@@ -143,7 +147,7 @@ static int ctx_make(struct upstream_tls *tls, char *err, size_t err_len)
 	 * is not self-signed (an intermediate's) */
 	X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx), X509_V_FLAG_PARTIAL_CHAIN);
 	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-	    SSL_CTX_set_alpn_protos(ctx, alpn_offer, sizeof(alpn_offer) - 1) != 0 ||
+	    SSL_CTX_set_alpn_protos(ctx, alpn, alpn_len) != 0 ||
 	    ctx_trust(tls, ctx, err, err_len) < 0) {
 		if (!err[0])
 			snprintf(err, err_len, "cannot set up the TLS context");
@@ -197,6 +201,15 @@ int upstream_tls_set_ca_file(struct upstream_tls *tls, const char *path)
 	tls->ctx = NULL;
 	peers_forget_sessions(tls);
 	return 0;
+}
+
+void upstream_tls_set_http2(struct upstream_tls *tls, bool offer)
+{
+	if (tls->no_http2 == !offer)
+		return;
+	tls->no_http2 = !offer;
+	SSL_CTX_free(tls->ctx); /* made again, with the new offer, by the next connection */
+	tls->ctx = NULL;
 }
 
 /* ---- connections ---- */

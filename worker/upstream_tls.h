@@ -4,7 +4,8 @@
  * llmgate.ca_file when set, else the system's trust store), and its name or
  * address is checked; TLS 1.2 or later, SNI for names only. ALPN offers "h2"
  * and "http/1.1", as libcurl does: the caller hands a peer that picks
- * HTTP/2 to libcurl (upstream_tls_chose_http2()).
+ * HTTP/2 to libcurl (upstream_tls_chose_http2()); or "http/1.1" only
+ * (upstream_tls_set_http2()).
  * The last session of each host is offered on its next new connection.
  *
  * One struct upstream_tls per worker; its SSL_CTX is made by the first TLS
@@ -34,6 +35,8 @@ void upstream_tls_free(struct upstream_tls *tls);
 /* The CA certificates (PEM file) peers are verified against; NULL for the
  * system's. A change drops the context and every session kept. 0 or -ENOMEM. */
 int upstream_tls_set_ca_file(struct upstream_tls *tls, const char *path);
+/* Whether ALPN offers HTTP/2 besides HTTP/1.1 (the default) on new connections. */
+void upstream_tls_set_http2(struct upstream_tls *tls, bool offer);
 
 /* TLS on the connected (or connecting) socket FD to HOST (a name, or an
  * IPv4 or IPv6 address without brackets); PEER_KEY names whose sessions it

@@ -306,6 +306,8 @@ void worker_run(const struct worker_args *args)
 		upstream_free(w.up);
 		w.up = NULL;
 	}
+	if (w.up)
+		upstream_set_http2(w.up, config->upstream_http2);
 	w.proxy = w.up ? proxy_new(config, w.up, w.route_state) : NULL;
 	if (!w.proxy || request_stats_new(config, w.base, &w.stats) < 0)
 		goto fail;

@@ -360,10 +360,10 @@ class H2Tls(LoopbackServer):
     h2 connection with a minimal valid exchange: its SETTINGS (and the ACK of the client's),
     HEADERS :status 200 with content-type, one DATA frame ending the stream. Counts the
     connections that chose h2, the requests answered on them, and connections that chose
-    HTTP/1.1. The Nth request is left unanswered when HOLD[N] is true (past the list:
-    answered). With offer_h2 false (it may change between connections) it offers "http/1.1"
-    only, and answers one HTTP/1.1 request per connection ("Connection: close"), counted in
-    http1_requests; a client that chose HTTP/1.1 while h2 was offered gets no answer."""
+    HTTP/1.1, on which it answers one HTTP/1.1 request ("Connection: close"), counted in
+    http1_requests. The Nth h2 request is left unanswered when HOLD[N] is true (past the
+    list: answered). With offer_h2 false (it may change between connections) it offers
+    "http/1.1" only."""
 
     PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
@@ -408,7 +408,7 @@ class H2Tls(LoopbackServer):
                 with self.lock:
                     self.http1 += 1
                 f = c.makefile("rb")
-                if not offer_h2 and ScriptedTls._read_request(f) is not None:
+                if ScriptedTls._read_request(f) is not None:
                     with self.lock:
                         self.http1_requests += 1
                     c.sendall(CLOSE_DELIMITED)
@@ -500,6 +500,25 @@ def test_an_upstream_that_starts_offering_http2_is_handed_over(certs, gateway_fa
             assert status == 200 and body == OK_BODY, body
         assert up.requests == 2 and up.http1_requests == 1
         assert up.h2 == 2, "the own client's handshake that picked it, then libcurl's"
+    finally:
+        up.close()
+
+
+@pytest.mark.parametrize("client", ["own", "curl"])
+def test_upstream_http2_false_speaks_http1_only(certs, gateway_factory, client):
+    # llmgate.upstream_http2: false -- an upstream offering HTTP/2 is spoken to in HTTP/1.1,
+    # by the own client (nothing handed over), and by libcurl when it carries the requests
+    up = H2Tls(certs)
+    try:
+        env = {"LLMGATE_UPSTREAM_CLIENT": "curl"} if client == "curl" else None
+        gw = gateway_factory(config(up.base(), certs["ca"]) + "  upstream_http2: false\n",
+                             env=env)
+        for _ in range(3):
+            status, _, body = post(gw)
+            assert status == 200 and body == OK_BODY, body
+        assert up.h2 == 0 and up.requests == 0, "nothing over HTTP/2"
+        assert up.http1_requests == 3 and up.http1 == 3
+        assert "HTTP/2" not in gw.logs()
     finally:
         up.close()
 

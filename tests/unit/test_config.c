@@ -655,6 +655,7 @@ static void test_full_struct(void)
 	tap_ok(c->header_timeout_ms == 2000 && c->body_timeout_ms == 1500,
 	       "header_timeout 2s, body_timeout 1500ms");
 	tap_str(c->access_log, "stderr", "access_log");
+	tap_ok(!c->upstream_http2, "upstream_http2 false");
 	tap_ok(c->fallback.mode == FALLBACK_SETTING_ON, "fallback mode on");
 	tap_ok(c->fallback.window_ms == 20000 && c->fallback.min_requests == 20 &&
 	               c->fallback.failure_ratio == 0.25 && c->fallback.consecutive_failures == 3 &&
@@ -688,6 +689,7 @@ static void test_defaults(void)
 	tap_ok(c->drain_timeout_ms == 30000, "default drain 30s");
 	tap_ok(c->header_timeout_ms == 5000 && c->body_timeout_ms == 30000,
 	       "default header 5s, body 30s");
+	tap_ok(c->upstream_http2, "default: HTTP/2 offered to TLS upstreams");
 	tap_ok(c->fallback.mode == FALLBACK_SETTING_AUTO && c->fallback.window_ms == 10000 &&
 	               c->fallback.min_requests == 10 && c->fallback.failure_ratio == 0.5 &&
 	               c->fallback.consecutive_failures == 5 && c->fallback.cooldown_ms == 30000 &&
