@@ -37,7 +37,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -100,7 +99,6 @@ enum uh_state {
 	UH_HEAD,
 	UH_BODY,
 	UH_DONE,
-	UH_HANDED, /* libcurl carries it: this transfer passes on what it reports */
 };
 
 /* A request to an https upstream that goes on a new connection, whose
@@ -111,8 +109,6 @@ struct uh_handover {
 	struct upstream_header *headers;
 	size_t n_headers;
 	size_t body_off, body_len; /* the body, in the transfer's out buffer */
-	long timeout_ms;
-	struct timespec started; /* CLOCK_MONOTONIC */
 };
 
 struct uh_transfer {
@@ -125,7 +121,7 @@ struct uh_transfer {
 	struct resolver_query *query;   /* while its host name is resolved */
 	struct event *ev_timeout;       /* only with a timeout */
 	struct uh_handover *handover;   /* until its new connection has chosen HTTP/1.1 */
-	struct upstream_transfer *curl; /* UH_HANDED: libcurl's transfer */
+	struct upstream_transfer *curl; /* handed over: libcurl's, which this one passes on */
 	char *out;                      /* the request: head and body */
 	size_t out_len, out_off;
 	enum uh_state state;
@@ -711,12 +707,20 @@ static void handed_on_done(void *ctx, enum upstream_result result, long status, 
 	free(t);
 }
 
-static long elapsed_ms(const struct timespec *since)
+/* What is left of T's timeout (its timer's), in ms; 0 for none, < 0 when over. */
+static long transfer_time_left_ms(const struct uh_transfer *t)
 {
-	struct timespec now;
+	struct timeval end, now, left;
+	long ms;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)(now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+	if (!t->ev_timeout)
+		return 0;
+	event_base_gettimeofday_cached(t->uh->base, &now);
+	end = now; /* a timer that fired and waits for its callback: over */
+	event_pending(t->ev_timeout, EV_TIMEOUT, &end);
+	evutil_timersub(&end, &now, &left);
+	ms = (long)left.tv_sec * 1000 + left.tv_usec / 1000;
+	return ms > 0 ? ms : -1; /* under a millisecond left is over */
 }
 
 /*
@@ -751,12 +755,10 @@ static void transfer_hand_over(struct uh_transfer *t)
 	        .body = t->out + ho->body_off,
 	        .body_len = ho->body_len,
 	};
-	if (ho->timeout_ms > 0) {
-		req.timeout_ms = ho->timeout_ms - elapsed_ms(&ho->started);
-		if (req.timeout_ms <= 0) {
-			transfer_finish(t, UPSTREAM_ERR_TIMEOUT, "operation timed out");
-			return;
-		}
+	req.timeout_ms = transfer_time_left_ms(t);
+	if (req.timeout_ms < 0) {
+		transfer_finish(t, UPSTREAM_ERR_TIMEOUT, "operation timed out");
+		return;
 	}
 	if (upstream_start(t->uh->up, &req, &handed, t, &t->curl) < 0) {
 		transfer_finish(t, UPSTREAM_ERR_INTERNAL,
@@ -773,7 +775,6 @@ static void transfer_hand_over(struct uh_transfer *t)
 	free(t->handover);
 	t->handover = NULL;
 	t->uh->active--;
-	t->state = UH_HANDED;
 	if (t->paused)
 		upstream_pause(t->curl);
 }
@@ -804,8 +805,6 @@ static int transfer_keep_request(struct uh_transfer *t, const struct upstream_re
 	ho->n_headers = req->n_headers;
 	ho->body_off = t->out_len - req->body_len;
 	ho->body_len = req->body_len;
-	ho->timeout_ms = req->timeout_ms;
-	clock_gettime(CLOCK_MONOTONIC, &ho->started);
 	t->handover = ho;
 	return 0;
 }
@@ -1485,7 +1484,7 @@ void upstream_http_abort(struct upstream_transfer *ut)
 {
 	struct uh_transfer *t = (struct uh_transfer *)ut;
 
-	if (t->state == UH_HANDED) {
+	if (t->curl) {
 		/* libcurl's transfer is freed by libcurl's side, even from its callback */
 		upstream_abort(t->curl);
 		free(t);
@@ -1503,7 +1502,7 @@ void upstream_http_pause(struct upstream_transfer *ut)
 	struct uh_transfer *t = (struct uh_transfer *)ut;
 
 	t->paused = true;
-	if (t->state == UH_HANDED)
+	if (t->curl)
 		upstream_pause(t->curl);
 	else if (t->conn)
 		conn_set_reading(t->conn, false);
@@ -1516,7 +1515,7 @@ void upstream_http_resume(struct upstream_transfer *ut)
 	if (!t->paused)
 		return;
 	t->paused = false;
-	if (t->state == UH_HANDED) {
+	if (t->curl) {
 		upstream_resume(t->curl);
 		return;
 	}

@@ -462,10 +462,11 @@ def test_an_upstream_choosing_http2_is_handed_to_curl(certs, gateway_factory):
         up.close()
 
 
-def test_a_handed_over_request_keeps_its_timeout_and_can_be_dropped(certs, gateway_factory):
-    # the first request is held: it times out at its deployment's timeout, counted from its
-    # start in the own client; the second is held and its client leaves (the gateway drops
-    # libcurl's transfer); the third is answered
+def test_a_handed_over_request_can_be_aborted(certs, gateway_factory):
+    # the gateway aborts a handed-over transfer through the own client's shell, and libcurl's
+    # transfer behind it goes too: the first request is held until the deployment's timeout
+    # (504, the proxy's timer), the second is held and its client leaves; the third is
+    # answered, by the same worker
     up = H2Tls(certs, hold=[True, True])
     try:
         gw = gateway_factory(config(up.base(), certs["ca"]).replace(
