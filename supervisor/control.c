@@ -45,7 +45,6 @@ struct control {
 	struct supervisor *sup;
 	struct evconnlistener *listener;
 	char *path;
-	char *made_dir; /* the socket's directory, when we created it */
 	struct control_client *clients;
 	size_t n_clients;
 };
@@ -381,32 +380,44 @@ static int clear_stale(const char *path, const struct sockaddr_un *addr)
 	return 0;
 }
 
+/* Who the socket goes to: USER (or nobody when it does not exist), when we
+ * run as root and USER is not root; else NULL, and it stays ours. */
+static const struct passwd *socket_owner(const char *user)
+{
+	const struct passwd *pw;
+
+	if (geteuid() != 0 || !user || strcmp(user, "root") == 0)
+		return NULL;
+	pw = getpwnam(user);
+	return pw ? pw : getpwnam("nobody");
+}
+
 /* Creates the socket's directory when missing (/run/llmgate without systemd's
- * RuntimeDirectory=), mode 0750 as RuntimeDirectoryMode=; an existing
- * directory is left as it is. Returns the directory it created, or NULL. */
-static char *make_parent(const char *path)
+ * RuntimeDirectory=) as RuntimeDirectory= would: 0750 and OWNER's, so that its
+ * group reaches the socket and the daemon, no longer root, can remove it. An
+ * existing directory is left as it is. */
+static void make_parent(const char *path, const struct passwd *owner)
 {
 	char *dir = strdup(path);
 	char *slash = dir ? strrchr(dir, '/') : NULL;
 
-	if (!slash || slash == dir) {
-		free(dir);
-		return NULL;
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0750) == 0) {
+			log_info("created '%s' for the control socket", dir);
+			if (owner && chown(dir, owner->pw_uid, owner->pw_gid) < 0)
+				log_warning("cannot give '%s' to '%s': %s", dir, owner->pw_name,
+				            strerror(errno));
+		}
 	}
-	*slash = '\0';
-	if (mkdir(dir, 0750) < 0) {
-		free(dir);
-		return NULL;
-	}
-	log_info("created '%s' for the control socket", dir);
-	return dir;
+	free(dir);
 }
 
-int control_open(struct supervisor *sup, const char *path, struct control **ret)
+int control_open(struct supervisor *sup, const char *path, const char *user, struct control **ret)
 {
+	const struct passwd *owner = socket_owner(user);
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	struct control *control;
-	char *made_dir;
 	mode_t old_umask;
 	int fd, r;
 
@@ -416,20 +427,16 @@ int control_open(struct supervisor *sup, const char *path, struct control **ret)
 		return -ENAMETOOLONG;
 	}
 	strcpy(addr.sun_path, path);
-	made_dir = make_parent(path);
+	make_parent(path, owner);
 	r = clear_stale(path, &addr);
 	if (r < 0) {
 		if (r != -EEXIST && r != -EADDRINUSE)
 			log_error("control socket '%s': %s", path, strerror(-r));
-		free(made_dir);
 		return r;
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		r = -errno;
-		free(made_dir);
-		return r;
-	}
+	if (fd < 0)
+		return -errno;
 	/* Never world-accessible, not even for a moment. */
 	old_umask = umask(0117);
 	r = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
@@ -438,18 +445,18 @@ int control_open(struct supervisor *sup, const char *path, struct control **ret)
 		r = -errno;
 		log_error("cannot create the control socket '%s': %s", path, strerror(-r));
 		close(fd);
-		free(made_dir);
 		return r;
 	}
+	if (owner && chown(path, owner->pw_uid, owner->pw_gid) < 0)
+		log_warning("cannot give the control socket to '%s': %s", owner->pw_name,
+		            strerror(errno));
 	control = calloc(1, sizeof(*control));
 	if (!control || !(control->path = strdup(path))) {
 		free(control);
 		close(fd);
 		unlink(path);
-		free(made_dir);
 		return -ENOMEM;
 	}
-	control->made_dir = made_dir;
 	control->sup = sup;
 	control->listener =
 	        evconnlistener_new(sup->base, on_accept, control,
@@ -464,26 +471,6 @@ int control_open(struct supervisor *sup, const char *path, struct control **ret)
 	return 0;
 }
 
-void control_set_owner(struct control *control, const char *user)
-{
-	const struct passwd *pw;
-
-	if (!control || geteuid() != 0 || !user || strcmp(user, "root") == 0)
-		return;
-	pw = getpwnam(user);
-	if (!pw)
-		pw = getpwnam("nobody");
-	if (!pw)
-		return;
-	if (chown(control->path, pw->pw_uid, pw->pw_gid) < 0)
-		log_warning("cannot give the control socket to '%s': %s", user, strerror(errno));
-	/* as systemd's RuntimeDirectory= would be: the group reaches the socket, and the
-	 * daemon, no longer root, can remove it when it stops */
-	if (control->made_dir && chown(control->made_dir, pw->pw_uid, pw->pw_gid) < 0)
-		log_warning("cannot give '%s' to '%s': %s", control->made_dir, user,
-		            strerror(errno));
-}
-
 void control_close(struct control *control)
 {
 	if (!control)
@@ -495,6 +482,5 @@ void control_close(struct control *control)
 	if (control->path)
 		unlink(control->path);
 	free(control->path);
-	free(control->made_dir);
 	free(control);
 }

@@ -11,13 +11,11 @@ struct control;
 struct supervisor;
 
 /* Creates the socket at PATH (mode 0660) safely: a stale socket of a dead
- * daemon is replaced, a live one or a non-socket is refused. Logs its own
+ * daemon is replaced, a live one or a non-socket is refused. Running as root,
+ * the socket, and its directory when missing and created here (0750), go to
+ * USER's uid and group (the user the daemon is to run as). Logs its own
  * errors. Returns 0 or a negative errno. */
-int control_open(struct supervisor *sup, const char *path, struct control **ret);
-
-/* Gives the socket file to USER's uid and group (when running as root), and
- * the directory control_open() created for it, if it did. */
-void control_set_owner(struct control *control, const char *user);
+int control_open(struct supervisor *sup, const char *path, const char *user, struct control **ret);
 
 /* Closes every client and the socket, and removes the socket file. */
 void control_close(struct control *control);

@@ -1013,13 +1013,12 @@ int supervisor_run(const struct supervisor_options *options, struct config *conf
 		return 1;
 	}
 	/* Created before dropping privileges: /run/llmgate may be root's. */
-	r = control_open(sup, config->control_socket, &sup->control);
+	r = control_open(sup, config->control_socket, config->user, &sup->control);
 	if (r < 0) {
 		config_free(config);
 		supervisor_free(sup);
 		return 1;
 	}
-	control_set_owner(sup->control, config->user);
 	sup->metrics = metrics_new();
 	if (!sup->metrics) {
 		log_error("out of memory");
