@@ -52,19 +52,13 @@
 #define UH_MAX_NAME      (RESOLVER_NAME_MAX + 1)
 #define UH_MAX_HEAD_OUT  (64 * 1024)
 
-enum uh_version {
-	UH_VERSION_UNKNOWN, /* no handshake done yet */
-	UH_VERSION_HTTP1,   /* ours */
-	UH_VERSION_HTTP2,   /* libcurl's */
-};
-
 struct uh_host {
 	struct uh_host *next;
 	char key[UH_MAX_HOST];  /* the URL's authority, also the Host header */
 	char name[UH_MAX_NAME]; /* the host: the name resolved, and for TLS verified */
 	bool tls;
-	bool resolve;            /* NAME is a host name: addr is its last answer */
-	enum uh_version version; /* https: what its first handshake chose */
+	bool resolve; /* NAME is a host name: addr is its last answer */
+	bool http2;   /* https: a handshake chose HTTP/2: libcurl's from then on */
 	uint16_t port;
 	struct resolver_answer addrs; /* with a name: its addresses, and the one in use */
 	size_t pick;
@@ -320,7 +314,7 @@ bool upstream_http_handles(const struct upstream_http *uh, const char *url)
 	if (!uh->https)
 		return false;
 	h = host_find(uh, &u);
-	return !h || h->version != UH_VERSION_HTTP2;
+	return !h || !h->http2;
 }
 
 static struct uh_host *host_get(struct upstream_http *uh, const struct uh_url *u)
@@ -739,9 +733,9 @@ static void transfer_hand_over(struct uh_transfer *t)
 	struct uh_host *h = t->host;
 	struct upstream_request req;
 
-	if (h->version != UH_VERSION_HTTP2)
+	if (!h->http2)
 		log_info("upstream %s chose HTTP/2: libcurl carries its requests", h->key);
-	h->version = UH_VERSION_HTTP2;
+	h->http2 = true;
 	transfer_release(t, false);
 	if (!ho) {
 		/* a retry's new connection, of a request that had none: the next one goes over */
@@ -828,10 +822,7 @@ static void conn_handshake(struct uh_conn *c)
 		transfer_hand_over(c->t);
 		return;
 	}
-	/* HTTP/1.1: the request stays ours (a host that chose HTTP/2 stays libcurl's) */
-	if (c->host->version == UH_VERSION_UNKNOWN)
-		c->host->version = UH_VERSION_HTTP1;
-	free(c->t->handover);
+	free(c->t->handover); /* HTTP/1.1: the request stays ours */
 	c->t->handover = NULL;
 	if (transfer_send(c->t) && upstream_tls_pending(c->tls))
 		event_active(c->ev_read, EV_READ, 0);
