@@ -1,6 +1,6 @@
 """The worker's own HTTP/1.1 client over TLS (worker/upstream_http.c with upstream_tls.c).
 The own client carries https:// upstreams from the first request on; one that picks HTTP/2 by
-ALPN in that first handshake is handed over to libcurl, then and from then on. JSON and
+ALPN in a handshake is handed over to libcurl with that request, and stays libcurl's. JSON and
 streams, keep-alive reuse and session resumption (counted by the stub), verification
 (untrusted CA, name and address mismatch: 502 'tls' as through libcurl), backpressure, resets
 and truncation (a close without close_notify), the hand-over to libcurl, and the routes to
