@@ -10,17 +10,6 @@
 
 #include "ipc.h"
 
-static const char *const mode_names[HEALTH_MODE__COUNT] = {
-        [HEALTH_NORMAL] = "normal",
-        [HEALTH_FALLBACK] = "fallback",
-        [HEALTH_DEGRADED] = "degraded",
-};
-
-const char *health_mode_name(enum health_mode mode)
-{
-	return (unsigned)mode < HEALTH_MODE__COUNT ? mode_names[mode] : "unknown";
-}
-
 void health_counts_add(struct health_counts *to, const struct health_counts *delta)
 {
 	to->requests += delta->requests;
@@ -123,7 +112,7 @@ static void describe(char *buf, size_t len, const struct health_counts *c, uint6
 		snprintf(buf + n, len - (size_t)n, ", %" PRIu64 " in a row", consecutive);
 }
 
-static bool transition(struct health_group *g, enum health_mode mode, long now_ms)
+static bool transition(struct health_group *g, enum fallback_mode mode, long now_ms)
 {
 	if (g->mode == mode)
 		return false;
@@ -152,14 +141,14 @@ bool health_decide(struct health_group *g, const struct health_input *in,
 	                   health_trips(&in->azure_window, in->azure_consecutive, policy);
 
 	if (override == FALLBACK_SETTING_ON) {
-		if (!in->has_direct_azure || !transition(g, HEALTH_FALLBACK, now_ms))
+		if (!in->has_direct_azure || !transition(g, MODE_FALLBACK, now_ms))
 			return false;
 		enter_fallback(g, policy, now_ms);
 		snprintf(g->reason, sizeof(g->reason), "forced on by the operator");
 		return true;
 	}
 	if (override == FALLBACK_SETTING_OFF) {
-		if (!transition(g, HEALTH_NORMAL, now_ms))
+		if (!transition(g, MODE_NORMAL, now_ms))
 			return false;
 		snprintf(g->reason, sizeof(g->reason), "forced off by the operator");
 		return true;
@@ -168,37 +157,37 @@ bool health_decide(struct health_group *g, const struct health_input *in,
 		return false; /* nothing to switch to: per-request fallbacks only */
 
 	switch (g->mode) {
-	case HEALTH_NORMAL:
+	case MODE_NORMAL:
 		if (!primary_trips)
 			return false;
 		describe(what, sizeof(what), &in->primary_window, in->primary_consecutive, policy);
 		if (azure_trips) {
-			transition(g, HEALTH_DEGRADED, now_ms);
+			transition(g, MODE_DEGRADED, now_ms);
 			snprintf(g->reason, sizeof(g->reason),
 			         "primary '%s' %s, and direct Azure is failing too: degraded, "
 			         "trying both per request",
 			         in->primary, what);
 		} else {
-			transition(g, HEALTH_FALLBACK, now_ms);
+			transition(g, MODE_FALLBACK, now_ms);
 			enter_fallback(g, policy, now_ms);
 			snprintf(g->reason, sizeof(g->reason),
 			         "primary '%s' %s: direct-azure fallback on", in->primary, what);
 		}
 		return true;
-	case HEALTH_FALLBACK:
+	case MODE_FALLBACK:
 		if (!azure_trips)
 			return false;
 		describe(what, sizeof(what), &in->azure_window, in->azure_consecutive, policy);
-		transition(g, HEALTH_DEGRADED, now_ms);
+		transition(g, MODE_DEGRADED, now_ms);
 		snprintf(g->reason, sizeof(g->reason),
 		         "direct Azure for '%s' %s too: degraded, trying both per request",
 		         in->group, what);
 		return true;
-	case HEALTH_DEGRADED:
+	case MODE_DEGRADED:
 		/* Both routes get live traffic here, so both windows are current. */
 		if (!primary_trips && in->primary_consecutive == 0 &&
 		    in->primary_window.requests > in->primary_window.failures) {
-			transition(g, HEALTH_NORMAL, now_ms);
+			transition(g, MODE_NORMAL, now_ms);
 			snprintf(g->reason, sizeof(g->reason),
 			         "primary '%s' answers again: direct-azure fallback off",
 			         in->primary);
@@ -206,7 +195,7 @@ bool health_decide(struct health_group *g, const struct health_input *in,
 		}
 		if (!azure_trips && in->azure_consecutive == 0 &&
 		    in->azure_window.requests > in->azure_window.failures) {
-			transition(g, HEALTH_FALLBACK, now_ms);
+			transition(g, MODE_FALLBACK, now_ms);
 			enter_fallback(g, policy, now_ms);
 			snprintf(
 			        g->reason, sizeof(g->reason),
@@ -222,8 +211,7 @@ bool health_decide(struct health_group *g, const struct health_input *in,
 
 bool health_probe_grant(struct health_group *g, const struct fallback_policy *policy, long now_ms)
 {
-	if (g->mode != HEALTH_FALLBACK || now_ms < g->cooldown_until_ms ||
-	    now_ms < g->next_probe_ms)
+	if (g->mode != MODE_FALLBACK || now_ms < g->cooldown_until_ms || now_ms < g->next_probe_ms)
 		return false;
 	/* An outstanding probe that never came back (no traffic for the group on
 	 * that worker) does not block the next one past the interval. */
@@ -235,7 +223,7 @@ bool health_probe_grant(struct health_group *g, const struct fallback_policy *po
 bool health_probe_result(struct health_group *g, bool success, const struct fallback_policy *policy,
                          enum fallback_setting override, long now_ms)
 {
-	if (g->mode != HEALTH_FALLBACK)
+	if (g->mode != MODE_FALLBACK)
 		return false;
 	g->probe_outstanding = false;
 	if (!success) {
@@ -246,7 +234,7 @@ bool health_probe_result(struct health_group *g, bool success, const struct fall
 	if (++g->probe_successes < policy->recover_successes || override == FALLBACK_SETTING_ON)
 		return false;
 	long n = g->probe_successes;
-	transition(g, HEALTH_NORMAL, now_ms);
+	transition(g, MODE_NORMAL, now_ms);
 	snprintf(g->reason, sizeof(g->reason),
 	         "%ld probes of the primary succeeded in a row: direct-azure fallback off", n);
 	return true;

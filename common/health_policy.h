@@ -24,15 +24,7 @@
 
 #include "config.h"
 #include "outcome.h"
-
-enum health_mode {
-	HEALTH_NORMAL,
-	HEALTH_FALLBACK,
-	HEALTH_DEGRADED,
-	HEALTH_MODE__COUNT,
-};
-
-const char *health_mode_name(enum health_mode mode);
+#include "route.h"
 
 /* Counts over a window (or any period). */
 struct health_counts {
@@ -72,7 +64,7 @@ void health_window_total(const struct health_window *w, long now_ms, struct heal
 
 /* The decision's state for one primary group. */
 struct health_group {
-	enum health_mode mode;
+	enum fallback_mode mode;
 	uint64_t epoch; /* +1 per transition */
 	long since_ms;
 	long cooldown_until_ms;

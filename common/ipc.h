@@ -72,7 +72,7 @@ enum ipc_probe_result {
  * change, to every new worker before it accepts, and to grant a probe. */
 struct ipc_mode {
 	uint32_t group;  /* index into the generation's config groups */
-	uint32_t mode;   /* enum route_mode */
+	uint32_t mode;   /* enum fallback_mode */
 	uint32_t probes; /* probe grants given to this worker so far (grows) */
 	uint32_t reserved;
 	uint64_t epoch; /* grows with every transition of this group */
@@ -91,7 +91,7 @@ static_assert(sizeof(struct ipc_mode) == 24, "ipc_mode size");
 struct ipc_request_count {
 	uint32_t group;      /* the model group the client named, or IPC_NONE */
 	uint32_t deployment; /* the deployment that answered, or IPC_NONE */
-	uint8_t route;       /* enum proxy_route, or IPC_ROUTE_NONE */
+	uint8_t route;       /* enum route, or IPC_ROUTE_NONE */
 	uint8_t status;      /* the status class: 1..5 for 1xx..5xx */
 	uint16_t reserved;
 	uint32_t count;

@@ -4,6 +4,7 @@
  * the caller's timeout.
  */
 #include "control_client.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -16,14 +17,6 @@
 #include <unistd.h>
 
 #define CONTROL_MAX_REPLY (16 * 1024 * 1024)
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 static int send_all(int fd, const char *data, size_t len)
 {
@@ -48,7 +41,7 @@ int control_request(const char *socket_path, const char *command, json_t *args, 
 	                            args ? json_incref(args) : json_array());
 	char *text = NULL, *buf = NULL;
 	size_t used = 0, cap = 0;
-	long deadline = now_ms() + timeout_ms;
+	long deadline = clock_now_ms() + timeout_ms;
 	json_error_t jerr;
 	int fd = -1, r;
 
@@ -82,7 +75,7 @@ int control_request(const char *socket_path, const char *command, json_t *args, 
 
 	for (;;) {
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		long left = deadline - now_ms();
+		long left = deadline - clock_now_ms();
 		ssize_t n;
 
 		if (used > 0 && memchr(buf, '\n', used))

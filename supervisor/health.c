@@ -20,6 +20,7 @@
 #include "metrics.h"
 #include "notify.h"
 #include "supervisor_int.h"
+#include "clock.h"
 
 struct hbackend {
 	char *id;
@@ -50,14 +51,6 @@ struct health {
 	struct event *timer;
 	size_t next_probe_worker;
 };
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 /* The serving generation's config; before the first one serves, the
  * starting one's (so its workers get their modes before they accept). */
@@ -106,13 +99,6 @@ static void sum_group(const struct health *h, const char *group, long now,
 	}
 }
 
-/* The wire value of a mode: worker/route_state.h's enum route_mode has the
- * same order (normal, fallback, degraded); test_fallback checks both ends. */
-static uint32_t route_mode_of(enum health_mode mode)
-{
-	return (uint32_t)mode;
-}
-
 /* The group's index in SLOT's own config, or -1. */
 static long index_in(const struct slot *slot, const char *group)
 {
@@ -126,7 +112,7 @@ static void send_mode(struct slot *slot, const struct hgroup *g, uint32_t probes
 {
 	long index = index_in(slot, g->name);
 	struct ipc_mode msg = {
-	        .mode = route_mode_of(g->state.mode),
+	        .mode = (uint32_t)g->state.mode,
 	        .probes = probes,
 	        .epoch = g->state.epoch,
 	};
@@ -153,10 +139,10 @@ void health_summary(const struct health *h, char *buf, size_t len)
 		const struct hgroup *g = &h->groups[i];
 		int n;
 
-		if (!g->direct_azure || g->state.mode == HEALTH_NORMAL)
+		if (!g->direct_azure || g->state.mode == MODE_NORMAL)
 			continue;
 		n = snprintf(buf + used, len - used, "%s%s: %s", used ? ", " : "",
-		             health_mode_name(g->state.mode), g->name);
+		             fallback_mode_name(g->state.mode), g->name);
 		if (n > 0)
 			used += (size_t)n;
 	}
@@ -164,12 +150,12 @@ void health_summary(const struct health *h, char *buf, size_t len)
 		snprintf(buf, len, "mode normal");
 }
 
-static void transitioned(struct health *h, struct hgroup *g, enum health_mode from)
+static void transitioned(struct health *h, struct hgroup *g, enum fallback_mode from)
 {
 	g->transitions++;
-	log_notice("group '%s': %s -> %s: %s", g->name, health_mode_name(from),
-	           health_mode_name(g->state.mode), g->state.reason);
-	if (g->state.mode == HEALTH_NORMAL) {
+	log_notice("group '%s': %s -> %s: %s", g->name, fallback_mode_name(from),
+	           fallback_mode_name(g->state.mode), g->state.reason);
+	if (g->state.mode == MODE_NORMAL) {
 		/* Start afresh: old failures must not trip the group again at once. */
 		for (size_t i = 0; i < h->n_backends; i++)
 			if (strcmp(h->backends[i].group, g->name) == 0)
@@ -203,7 +189,7 @@ static void evaluate(struct health *h)
 {
 	const struct config *c = serving_config(h);
 	enum fallback_setting override = h->sup->fallback_override;
-	long now = now_ms();
+	long now = clock_now_ms();
 
 	if (!c)
 		return;
@@ -211,7 +197,7 @@ static void evaluate(struct health *h)
 		struct hgroup *g = &h->groups[i];
 		struct hgroup *azure;
 		struct health_input in = {.group = g->name, .primary = g->primary_ids};
-		enum health_mode from = g->state.mode;
+		enum fallback_mode from = g->state.mode;
 
 		if (!g->direct_azure)
 			continue;
@@ -258,7 +244,7 @@ void health_config_changed(struct health *h)
 	const struct config *c = serving_config(h);
 	struct hbackend *backends;
 	struct hgroup *groups;
-	long now = now_ms();
+	long now = clock_now_ms();
 
 	if (!c)
 		return;
@@ -295,7 +281,7 @@ void health_config_changed(struct health *h)
 			*g = *old;
 		} else {
 			health_group_init(&g->state, now);
-			g->state.mode = HEALTH_NORMAL;
+			g->state.mode = MODE_NORMAL;
 		}
 		g->name = strdup(cg->name);
 		g->direct_azure = azure ? strdup(azure) : NULL;
@@ -307,8 +293,8 @@ void health_config_changed(struct health *h)
 			if (n > 0)
 				used += (size_t)n;
 		}
-		if (!g->direct_azure && g->state.mode != HEALTH_NORMAL) {
-			g->state.mode = HEALTH_NORMAL; /* its Azure target is gone */
+		if (!g->direct_azure && g->state.mode != MODE_NORMAL) {
+			g->state.mode = MODE_NORMAL; /* its Azure target is gone */
 			g->state.epoch++;
 		}
 	}
@@ -356,7 +342,7 @@ int health_report(struct health *h, struct slot *slot, const struct ipc_report *
 		}
 	}
 	successes = r->counts[OUTCOME_SUCCESS];
-	health_window_add(&b->window, now_ms(), &delta);
+	health_window_add(&b->window, clock_now_ms(), &delta);
 	health_counts_add(&b->total, &delta);
 	b->latency_us += r->latency_us;
 	g->consecutive = successes ? r->trailing : g->consecutive + delta.failures;
@@ -364,12 +350,13 @@ int health_report(struct health *h, struct slot *slot, const struct ipc_report *
 	if (r->probe != IPC_PROBE_NONE) {
 		struct hgroup *primary = g;
 		const struct config *sc = serving_config(h);
-		enum health_mode from = primary->state.mode;
+		enum fallback_mode from = primary->state.mode;
 
 		log_info("group '%s': probe of '%s' %s", primary->name, d->id,
 		         r->probe == IPC_PROBE_SUCCESS ? "succeeded" : "failed");
-		if (sc && health_probe_result(&primary->state, r->probe == IPC_PROBE_SUCCESS,
-		                              &sc->fallback, h->sup->fallback_override, now_ms()))
+		if (sc &&
+		    health_probe_result(&primary->state, r->probe == IPC_PROBE_SUCCESS,
+		                        &sc->fallback, h->sup->fallback_override, clock_now_ms()))
 			transitioned(h, primary, from);
 	}
 	return 0;
@@ -426,7 +413,7 @@ void health_metrics_free(struct metrics_view *view)
 json_t *health_groups_json(const struct health *h)
 {
 	json_t *list = json_array();
-	long now = now_ms();
+	long now = clock_now_ms();
 
 	for (size_t i = 0; i < h->n_groups; i++) {
 		const struct hgroup *g = &h->groups[i];
@@ -435,7 +422,7 @@ json_t *health_groups_json(const struct health *h)
 		if (!g->direct_azure)
 			continue;
 		o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:I}", "group", g->name, "mode",
-		              health_mode_name(g->state.mode), "direct_azure", g->direct_azure,
+		              fallback_mode_name(g->state.mode), "direct_azure", g->direct_azure,
 		              "epoch", (json_int_t)g->state.epoch, "for_ms",
 		              (json_int_t)(now - g->state.since_ms), "reason", g->state.reason,
 		              "transitions", (json_int_t)g->transitions);
@@ -448,7 +435,7 @@ json_t *health_groups_json(const struct health *h)
 json_t *health_backends_json(const struct health *h)
 {
 	json_t *list = json_array();
-	long now = now_ms();
+	long now = clock_now_ms();
 
 	for (size_t i = 0; i < h->n_backends; i++) {
 		const struct hbackend *b = &h->backends[i];

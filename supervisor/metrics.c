@@ -19,7 +19,7 @@
 struct mcount {
 	char *model;
 	char *deployment;
-	const char *route; /* static: proxy_route_name() or METRICS_NONE */
+	const char *route; /* static: route_name() or METRICS_NONE */
 	unsigned status;   /* class 1..5 */
 	uint64_t count;
 };
@@ -62,7 +62,7 @@ static bool entry_valid(const struct config *c, const struct ipc_request_count *
 {
 	return (e->group == IPC_NONE || e->group < c->n_groups) &&
 	       (e->deployment == IPC_NONE || e->deployment < c->n_deployments) &&
-	       (e->route == IPC_ROUTE_NONE || e->route < PROXY_ROUTE__COUNT) && e->status >= 1 &&
+	       (e->route == IPC_ROUTE_NONE || e->route < ROUTE__COUNT) && e->status >= 1 &&
 	       e->status <= 5 && e->reserved == 0;
 }
 
@@ -120,7 +120,7 @@ int metrics_add_requests(struct metrics *m, const struct config *c, const struct
 		        m, model_of(c, e->group),
 		        e->deployment == IPC_NONE ? METRICS_NONE : c->deployments[e->deployment].id,
 		        e->route == IPC_ROUTE_NONE ? METRICS_NONE
-		                                   : proxy_route_name((enum proxy_route)e->route),
+		                                   : route_name((enum route)e->route),
 		        e->status);
 
 		if (t)
@@ -297,10 +297,11 @@ void metrics_render(FILE *out, const struct metrics *m, const struct metrics_vie
 	family(out, "llmgate_fallback_mode", "gauge",
 	       "Global fallback mode of each primary group: 1 for the current mode.");
 	for (size_t i = 0; i < v->n_groups; i++)
-		for (int k = 0; k < HEALTH_MODE__COUNT; k++) {
+		for (int k = 0; k < MODE__COUNT; k++) {
 			fprintf(out, "llmgate_fallback_mode{group=");
 			label(out, v->groups[i].name);
-			fprintf(out, ",mode=\"%s\"} %d\n", health_mode_name((enum health_mode)k),
+			fprintf(out, ",mode=\"%s\"} %d\n",
+			        fallback_mode_name((enum fallback_mode)k),
 			        v->groups[i].mode == (unsigned)k);
 		}
 	family(out, "llmgate_fallback_transitions_total", "counter",

@@ -43,7 +43,7 @@ int metrics_add_latency(struct metrics *m, const struct config *config,
 /* What /metrics shows besides the request statistics. */
 struct metrics_group {
 	const char *name;
-	unsigned mode; /* enum health_mode */
+	unsigned mode; /* enum fallback_mode */
 	uint64_t transitions;
 };
 

@@ -13,14 +13,7 @@
 #include "secret.h"
 #include "supervisor.h"
 #include "supervisor_int.h"
-
-static long ms_since(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t->tv_sec) * 1000L + (now.tv_nsec - t->tv_nsec) / 1000000L;
-}
+#include "clock.h"
 
 json_t *status_workers_json(struct supervisor *sup)
 {
@@ -37,8 +30,9 @@ json_t *status_workers_json(struct supervisor *sup)
 
 			if (!w)
 				continue;
-			json_object_set_new(w, "uptime_ms",
-			                    json_integer(s->pid > 0 ? ms_since(&s->started) : 0));
+			json_object_set_new(
+			        w, "uptime_ms",
+			        json_integer(s->pid > 0 ? clock_ms_since(&s->started) : 0));
 			if (s->state == WORKER_BACKOFF)
 				json_object_set_new(w, "next_restart_ms",
 				                    json_integer(s->next_delay_ms));

@@ -49,6 +49,7 @@
 #include "privdrop.h"
 #include "worker.h"
 #include "worker_state.h"
+#include "clock.h"
 
 #define STOP_GRACE_MS      1000  /* beyond drain_timeout before SIGKILL */
 #define READY_TIMEOUT_MS   15000 /* a new generation must be ready by then */
@@ -58,19 +59,6 @@
 
 /* Reachable from a global so that forked workers' leak checks see it as live. */
 static struct supervisor the_supervisor;
-
-static long ms_since(const struct timespec *since)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - since->tv_sec) * 1000L + (now.tv_nsec - since->tv_nsec) / 1000000L;
-}
-
-static struct timeval tv_ms(long ms)
-{
-	return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-}
 
 static size_t gen_live(const struct generation *gen)
 {
@@ -98,7 +86,7 @@ const char *generation_state_name(enum generation_state state)
 
 long supervisor_uptime_ms(const struct supervisor *sup)
 {
-	return ms_since(&sup->started);
+	return clock_ms_since(&sup->started);
 }
 
 size_t generation_ready(const struct generation *gen)
@@ -369,7 +357,7 @@ static void slot_schedule_respawn(struct slot *slot, long uptime_ms)
 {
 	slot->crashes = backoff_next_crashes(slot->crashes, uptime_ms);
 	slot->next_delay_ms = backoff_delay_ms(slot->crashes);
-	struct timeval tv = tv_ms(slot->next_delay_ms);
+	struct timeval tv = clock_tv_ms(slot->next_delay_ms);
 	evtimer_add(slot->respawn_timer, &tv);
 }
 
@@ -439,7 +427,7 @@ static void slot_exited(struct slot *slot, int status)
 {
 	struct generation *gen = slot->gen;
 	struct supervisor *sup = gen->sup;
-	long uptime = ms_since(&slot->started);
+	long uptime = clock_ms_since(&slot->started);
 	pid_t pid = slot->pid;
 	char how[96];
 
@@ -556,7 +544,7 @@ static struct generation *gen_new(struct supervisor *sup, struct config *config)
 
 static void gen_start(struct generation *gen)
 {
-	struct timeval tv = tv_ms(READY_TIMEOUT_MS);
+	struct timeval tv = clock_tv_ms(READY_TIMEOUT_MS);
 
 	for (size_t i = 0; i < gen->n_slots; i++)
 		if (slot_spawn(&gen->slots[i]) < 0)
@@ -618,7 +606,7 @@ static void gen_promote(struct generation *gen)
 static void gen_drain(struct generation *gen, const char *why)
 {
 	long grace = gen->config->drain_timeout_ms + STOP_GRACE_MS;
-	struct timeval tv = tv_ms(grace);
+	struct timeval tv = clock_tv_ms(grace);
 
 	gen->state = GEN_DRAINING;
 	log_info("generation %u: draining %zu workers (%s)", gen->id, gen_live(gen), why);
@@ -837,7 +825,7 @@ static void on_ping_timer(evutil_socket_t fd, short what, void *arg)
 	for (struct generation *g = sup->generations; g; g = g->next) {
 		for (size_t i = 0; i < g->n_slots; i++) {
 			struct slot *slot = &g->slots[i];
-			long silent = ms_since(&slot->last_pong);
+			long silent = clock_ms_since(&slot->last_pong);
 
 			if (slot->pid <= 0 || slot->state == WORKER_STARTING)
 				continue;
@@ -1051,7 +1039,7 @@ int supervisor_run(const struct supervisor_options *options, struct config *conf
 	if (sup->watchdog_usec && (long)(sup->watchdog_usec / 2000) < ping_ms)
 		ping_ms = (long)(sup->watchdog_usec / 2000);
 	sup->ping_timer = event_new(sup->base, -1, EV_PERSIST, on_ping_timer, sup);
-	struct timeval ping_tv = tv_ms(ping_ms > 0 ? ping_ms : 1);
+	struct timeval ping_tv = clock_tv_ms(ping_ms > 0 ? ping_ms : 1);
 	evtimer_add(sup->ping_timer, &ping_tv);
 
 	gen = gen_new(sup, config);

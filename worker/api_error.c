@@ -1,6 +1,6 @@
 /*
  * api_error: OpenAI-shaped JSON errors and JSON replies (see api_error.h).
- * Runs in a worker, on the routes' and the proxy's paths. Messages are built
+ * Runs in a worker, on the endpoints' and the proxy's paths. Messages are built
  * with jansson so that user strings (a model name) are escaped properly.
  */
 #include "api_error.h"

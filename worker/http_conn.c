@@ -43,6 +43,7 @@
 
 #include "log.h"
 #include "request_id.h"
+#include "clock.h"
 
 #define RBUF_INITIAL 4096
 #define RBUF_SLACK   4096 /* room kept after a head: body bytes, the next request */
@@ -53,7 +54,7 @@ static void conn_process(struct http_conn *c);
 
 static void conn_arm_timer(struct http_conn *c, long ms)
 {
-	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	struct timeval tv = clock_tv_ms(ms);
 
 	evtimer_add(c->ev_timer, &tv);
 }

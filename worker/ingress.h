@@ -1,5 +1,5 @@
 /*
- * ingress: pure parsing of what a client's request names, for routes and
+ * ingress: pure parsing of what a client's request names, for endpoints and
  * proxy: the Azure-SDK ingress path /openai/deployments/{name}/{op} and the
  * JSON body with its `model`. No I/O, so it is unit-tested and fuzzed alone.
  */

@@ -6,7 +6,7 @@
  * the group, retries on other deployments, then the fallback groups; in the
  * global fallback mode the direct-Azure group, after one probe of the primary
  * when the supervisor granted one). Every attempt's outcome is counted in
- * route_state, with its latency to the response head; a client that leaves
+ * fallback_state, with its latency to the response head; a client that leaves
  * is no backend's failure, so nothing is counted for the attempt it cut.
  * Between attempts nothing reaches the client: a failed attempt's answer is
  * kept only as long as it may be the one the client gets.
@@ -60,8 +60,9 @@
 #include "proxy_request.h"
 #include "request_id.h"
 #include "request_stats.h"
-#include "route_state.h"
+#include "fallback_state.h"
 #include "upstream.h"
+#include "clock.h"
 
 #define PROXY_MAX_RESPONSE       (64 * 1024 * 1024) /* non-streamed upstream body */
 #define PROXY_STREAM_IDLE_MAX_MS 60000L             /* between stream chunks, at most */
@@ -71,7 +72,7 @@ struct proxy {
 	const struct config *config;
 	struct upstream *up;
 	struct event_base *base;
-	struct route_state *route_state; /* global mode, outcome counters */
+	struct fallback_state *fallback_state; /* global mode, outcome counters */
 	struct proxy_balancer *balancer;
 	json_t **defaults;           /* per deployment: its request defaults, or NULL */
 	struct request_stats *stats; /* NULL: not counted */
@@ -91,7 +92,7 @@ struct kept_answer {
 	char content_type[128];
 	struct retry_headers retry;
 	const struct deployment *dep;
-	enum proxy_route route;
+	enum route route;
 	int64_t ttfb_us;
 	bool json; /* its body looks like a JSON object */
 };
@@ -154,22 +155,14 @@ struct proxy_call {
 	char id[REQUEST_ID_MAX + 1];
 };
 
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void timer_set(struct event *ev, long ms)
 {
-	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	struct timeval tv = clock_tv_ms(ms);
 
 	evtimer_add(ev, &tv);
 }
 
-struct proxy *proxy_new(const struct config *config, struct upstream *up, struct route_state *rs)
+struct proxy *proxy_new(const struct config *config, struct upstream *up, struct fallback_state *rs)
 {
 	struct proxy *proxy = calloc(1, sizeof(*proxy));
 
@@ -178,7 +171,7 @@ struct proxy *proxy_new(const struct config *config, struct upstream *up, struct
 	proxy->config = config;
 	proxy->up = up;
 	proxy->base = upstream_event_base(up);
-	proxy->route_state = rs;
+	proxy->fallback_state = rs;
 	proxy->balancer = proxy_balancer_new(config);
 	proxy->defaults =
 	        calloc(config->n_deployments ? config->n_deployments : 1, sizeof(*proxy->defaults));
@@ -245,14 +238,14 @@ static size_t dep_index(const struct proxy_call *call, const struct deployment *
 /* Counts the current attempt's outcome, once. */
 static void record(struct proxy_call *call, enum outcome outcome)
 {
-	int64_t end = call->head_us ? call->head_us : now_us();
+	int64_t end = call->head_us ? call->head_us : clock_now_us();
 
 	call->upstream_end_us = end > call->upstream_end_us ? end : call->upstream_end_us;
-	if (call->recorded || !call->proxy->route_state)
+	if (call->recorded || !call->proxy->fallback_state)
 		return;
 	call->recorded = true;
-	route_state_record(call->proxy->route_state, dep_index(call, call->dep), outcome,
-	                   (long)(end - call->attempt_us), call->probe);
+	fallback_state_record(call->proxy->fallback_state, dep_index(call, call->dep), outcome,
+	                      (long)(end - call->attempt_us), call->probe);
 }
 
 static void add_tried(struct proxy_call *call, const char *what)
@@ -264,13 +257,13 @@ static void add_tried(struct proxy_call *call, const char *what)
 }
 
 static void add_route_headers(struct proxy_call *call, const struct deployment *dep,
-                              enum proxy_route route)
+                              enum route route)
 {
 	char attempts[16];
 
 	snprintf(attempts, sizeof(attempts), "%d", call->attempts);
 	http_exchange_add_header(call->ex, "x-llmgate-deployment", dep->id);
-	http_exchange_add_header(call->ex, "x-llmgate-route", proxy_route_name(route));
+	http_exchange_add_header(call->ex, "x-llmgate-route", route_name(route));
 	http_exchange_add_header(call->ex, "x-llmgate-attempts", attempts);
 }
 
@@ -298,7 +291,7 @@ static int64_t upstream_us(const struct proxy_call *call, int64_t now)
 /* x-llmgate-overhead-ms, just before the response head leaves. */
 static void overhead_header(struct proxy_call *call)
 {
-	int64_t now = now_us();
+	int64_t now = clock_now_us();
 
 	request_stats_add_header(call->ex, request_stats_overhead_us(now - call->received_us,
 	                                                             upstream_us(call, now)));
@@ -306,9 +299,9 @@ static void overhead_header(struct proxy_call *call)
 
 /* The request is answered (or the client left): counted and logged once. */
 static void finish(struct proxy_call *call, int status, size_t bytes_out, bool answered,
-                   enum proxy_route route, int64_t ttfb_us)
+                   enum route route, int64_t ttfb_us)
 {
-	int64_t now = now_us();
+	int64_t now = clock_now_us();
 	struct request_record rec = {
 	        .id = call->id,
 	        .peer = call->peer,
@@ -392,7 +385,7 @@ static void on_head(void *ctx, long status)
 {
 	struct proxy_call *call = ctx;
 
-	call->head_us = now_us();
+	call->head_us = clock_now_us();
 	call->status = status;
 	call->ttfb_us = call->head_us - call->attempt_us;
 }
@@ -550,7 +543,7 @@ static int start_attempt(struct proxy_call *call);
  * gets our OpenAI-shaped error with its status instead, never an HTML page
  * (SPEC 4). Ends the call. */
 static void send_answer(struct proxy_call *call, long status, const struct deployment *dep,
-                        enum proxy_route route, const struct retry_headers *retry,
+                        enum route route, const struct retry_headers *retry,
                         const char *content_type, struct evbuffer *body, bool json, int64_t ttfb_us)
 {
 	add_route_headers(call, dep, route);
@@ -617,7 +610,7 @@ static long remaining_ms(const struct proxy_call *call)
 
 	if (!call->deadline_us)
 		return -1;
-	left = call->deadline_us - now_us();
+	left = call->deadline_us - clock_now_us();
 	return left > 0 ? (long)((left + 999) / 1000) : 0;
 }
 
@@ -667,7 +660,7 @@ static void attempt_failed(struct proxy_call *call, enum outcome outcome, const 
 	}
 	log_info("request %s: retrying on deployment '%s' (%s) in %ld ms", call->id,
 	         call->proxy->config->deployments[call->plan.deployment].id,
-	         proxy_route_name(proxy_plan_current(&call->plan)->route), wait);
+	         route_name(proxy_plan_current(&call->plan)->route), wait);
 	timer_set(call->retry_timer, wait);
 }
 
@@ -706,7 +699,7 @@ static void on_done(void *ctx, enum upstream_result result, long status, const c
 	char what[64];
 
 	call->t = NULL;
-	call->upstream_end_us = now_us();
+	call->upstream_end_us = clock_now_us();
 	evtimer_del(call->attempt_timer);
 	if (!call->ex) {
 		call_free(call);
@@ -827,7 +820,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 static void on_attempt_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct proxy_call *call = arg;
-	long elapsed = (long)((now_us() - call->attempt_us) / 1000);
+	long elapsed = (long)((clock_now_us() - call->attempt_us) / 1000);
 	char detail[64];
 
 	(void)fd;
@@ -925,14 +918,14 @@ static int start_attempt(struct proxy_call *call)
 	proxy_request_clear(&r);
 	if (err < 0)
 		return err;
-	call->attempt_us = now_us();
+	call->attempt_us = clock_now_us();
 	if (call->attempts++ == 0)
 		call->first_attempt_us = call->attempt_us;
 	timer_set(call->attempt_timer, first_ms);
 	log_debug("request %s: attempt %d: '%s' -> deployment '%s' (%s%s%s)", call->id,
 	          call->attempts, call->model, dep->id,
-	          proxy_route_name(proxy_plan_current(&call->plan)->route),
-	          call->probe ? ", probe" : "", call->stream_requested ? ", stream" : "");
+	          route_name(proxy_plan_current(&call->plan)->route), call->probe ? ", probe" : "",
+	          call->stream_requested ? ", stream" : "");
 	return 0;
 }
 
@@ -952,7 +945,7 @@ static void early_error(const struct early *e, int status, const char *code, con
 {
 	va_list ap;
 	char *json;
-	int64_t now = now_us();
+	int64_t now = clock_now_us();
 
 	va_start(ap, fmt);
 	json = api_error_json("invalid_request_error", code, fmt, ap);
@@ -1066,7 +1059,7 @@ void proxy_handle(struct proxy *proxy, struct http_exchange *ex, const struct ht
 	json_t *root = NULL;
 	char *owned;
 	size_t gi;
-	enum route_mode mode = ROUTE_NORMAL;
+	enum fallback_mode mode = MODE_NORMAL;
 	long direct = -1;
 	int err;
 
@@ -1076,7 +1069,7 @@ void proxy_handle(struct proxy *proxy, struct http_exchange *ex, const struct ht
 	        .req = req,
 	        .id = request_id,
 	        .model = model,
-	        .received_us = now_us(),
+	        .received_us = clock_now_us(),
 	};
 
 	if (parse_request(&early, &root, &owned, &stream, &group) < 0)
@@ -1117,17 +1110,17 @@ void proxy_handle(struct proxy *proxy, struct http_exchange *ex, const struct ht
 	memcpy(call->path, req->path, call->path_len);
 
 	gi = (size_t)(group - config->groups);
-	if (proxy->route_state) {
-		mode = route_state_mode(proxy->route_state, gi);
-		direct = route_state_direct_azure(proxy->route_state, gi);
-		if (mode == ROUTE_FALLBACK && direct >= 0)
-			probe = route_state_take_probe(proxy->route_state, gi);
+	if (proxy->fallback_state) {
+		mode = fallback_state_mode(proxy->fallback_state, gi);
+		direct = fallback_state_direct_azure(proxy->fallback_state, gi);
+		if (mode == MODE_FALLBACK && direct >= 0)
+			probe = fallback_state_take_probe(proxy->fallback_state, gi);
 	}
 	proxy_plan_init(&call->plan, config, gi, mode, direct, probe);
 	proxy_plan_first(&call->plan, proxy->balancer);
 	call->dep = &config->deployments[call->plan.deployment];
 
-	call->started_us = now_us();
+	call->started_us = clock_now_us();
 	if (config->router_timeout_ms > 0) {
 		call->deadline_us = call->started_us + (int64_t)config->router_timeout_ms * 1000;
 		timer_set(call->deadline_timer, config->router_timeout_ms);

@@ -4,7 +4,7 @@
  * validation (JSON, model), the attempts of one request (deployment choice,
  * retries, per-request fallbacks, the global fallback mode's routing, probes),
  * their timeouts and the request's deadline, the outcome of every attempt
- * (route_state), the mapping of upstream failures to client-facing statuses,
+ * (fallback_state), the mapping of upstream failures to client-facing statuses,
  * and the streaming relay (SSE bytes passed through as they arrive, with
  * backpressure both ways). Helpers: proxy_plan (which deployment next, and
  * when) and proxy_request (what goes upstream).
@@ -25,10 +25,11 @@ enum proxy_op {
 
 struct proxy;
 
-struct route_state;
+struct fallback_state;
 
-/* RS: the worker's fallback mode and outcome counters (route_state.h). */
-struct proxy *proxy_new(const struct config *config, struct upstream *up, struct route_state *rs);
+/* RS: the worker's fallback mode and outcome counters (fallback_state.h). */
+struct proxy *proxy_new(const struct config *config, struct upstream *up,
+                        struct fallback_state *rs);
 struct request_stats;
 /* Counts and logs every request in STATS (request_stats.h) from now on. */
 void proxy_set_request_stats(struct proxy *proxy, struct request_stats *stats);

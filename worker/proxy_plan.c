@@ -17,17 +17,6 @@
 
 #include "config.h"
 
-static const char *const route_names[PROXY_ROUTE__COUNT] = {
-        [PROXY_ROUTE_PRIMARY] = "primary",
-        [PROXY_ROUTE_FALLBACK] = "fallback",
-        [PROXY_ROUTE_DIRECT_AZURE] = "direct-azure",
-};
-
-const char *proxy_route_name(enum proxy_route route)
-{
-	return (unsigned)route < PROXY_ROUTE__COUNT ? route_names[route] : "unknown";
-}
-
 struct proxy_balancer {
 	const struct config *config;
 	long long *weight;  /* per deployment */
@@ -133,7 +122,7 @@ enum proxy_failure proxy_failure_of(enum outcome outcome)
 	}
 }
 
-static void add_step(struct proxy_plan *plan, size_t group, enum proxy_route route, bool probe)
+static void add_step(struct proxy_plan *plan, size_t group, enum route route, bool probe)
 {
 	if (plan->n_steps >= PROXY_PLAN_MAX_GROUPS || group >= plan->config->n_groups ||
 	    plan->config->groups[group].n_deployments == 0)
@@ -145,26 +134,26 @@ static void add_step(struct proxy_plan *plan, size_t group, enum proxy_route rou
 }
 
 void proxy_plan_init(struct proxy_plan *plan, const struct config *config, size_t group,
-                     enum route_mode mode, long direct_azure, bool probe)
+                     enum fallback_mode mode, long direct_azure, bool probe)
 {
 	const struct group *g = &config->groups[group];
-	bool direct = mode == ROUTE_FALLBACK && direct_azure >= 0;
+	bool direct = mode == MODE_FALLBACK && direct_azure >= 0;
 
 	memset(plan, 0, sizeof(*plan));
 	plan->config = config;
 	if (direct) {
 		if (probe)
-			add_step(plan, group, PROXY_ROUTE_PRIMARY, true);
-		add_step(plan, (size_t)direct_azure, PROXY_ROUTE_DIRECT_AZURE, false);
+			add_step(plan, group, ROUTE_PRIMARY, true);
+		add_step(plan, (size_t)direct_azure, ROUTE_DIRECT_AZURE, false);
 	}
 	if (plan->n_steps == 0)
-		add_step(plan, group, PROXY_ROUTE_PRIMARY, false);
+		add_step(plan, group, ROUTE_PRIMARY, false);
 	for (size_t i = 0; i < g->n_fallbacks; i++) {
 		const struct group *f = config_find_group(config, g->fallbacks[i]);
 
 		/* in fallback mode the primary stays out: the supervisor found it failing */
 		if (f && f != g)
-			add_step(plan, (size_t)(f - config->groups), PROXY_ROUTE_FALLBACK, false);
+			add_step(plan, (size_t)(f - config->groups), ROUTE_FALLBACK, false);
 	}
 }
 

@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 #include "outcome.h"
-#include "route_state.h"
+#include "fallback_state.h"
 
 struct config;
 
@@ -20,16 +20,6 @@ struct config;
 #define PROXY_PLAN_MAX_ATTEMPTS   16   /* upstream attempts per request, in all */
 #define PROXY_PLAN_BACKOFF_MS     100L /* first wait before retrying the same deployment */
 #define PROXY_PLAN_BACKOFF_CAP_MS 2000L
-
-/* How a request reached the deployment that answered (x-llmgate-route). */
-enum proxy_route {
-	PROXY_ROUTE_PRIMARY,      /* the request's own group */
-	PROXY_ROUTE_FALLBACK,     /* a group of its fallback chain, per request */
-	PROXY_ROUTE_DIRECT_AZURE, /* the global fallback mode sent it there */
-	PROXY_ROUTE__COUNT,
-};
-
-const char *proxy_route_name(enum proxy_route route);
 
 /* Smooth weighted round-robin (nginx's) of every group: weights are the
  * deployments' rpm, else their tpm, else equal. */
@@ -52,7 +42,7 @@ enum proxy_failure proxy_failure_of(enum outcome outcome);
 
 struct proxy_plan_step {
 	size_t group;
-	enum proxy_route route;
+	enum route route;
 	bool probe; /* one attempt only, a probe granted by the supervisor */
 };
 
@@ -70,13 +60,13 @@ struct proxy_plan {
 
 /*
  * Plans a request for GROUP. MODE and DIRECT_AZURE are the global state of
- * GROUP (route_state.h); PROBE: a probe grant was taken for this request.
+ * GROUP (fallback_state.h); PROBE: a probe grant was taken for this request.
  * In fallback mode with a direct-Azure group, the request goes there (after
  * one probe attempt on GROUP when PROBE); otherwise GROUP comes first. The
  * rest of GROUP's fallback chain follows in order either way.
  */
 void proxy_plan_init(struct proxy_plan *plan, const struct config *config, size_t group,
-                     enum route_mode mode, long direct_azure, bool probe);
+                     enum fallback_mode mode, long direct_azure, bool probe);
 
 /* The first attempt's deployment. */
 size_t proxy_plan_first(struct proxy_plan *plan, struct proxy_balancer *b);

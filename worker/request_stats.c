@@ -27,6 +27,7 @@
 #include "http_server.h"
 #include "ipc.h"
 #include "proxy_plan.h"
+#include "clock.h"
 
 #define STATS_SLOTS       1024 /* a power of two */
 #define STATS_MAX_USED    768
@@ -46,14 +47,6 @@ struct request_stats {
 	time_t when_sec;      /* the second WHEN shows (formatting it costs more than a line) */
 	char when[24];        /* "YYYY-MM-DDTHH:MM:SS" */
 };
-
-int64_t request_stats_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 int64_t request_stats_overhead_us(int64_t total_us, int64_t upstream_us)
 {
@@ -283,8 +276,8 @@ static void access_line(struct request_stats *rs, const struct request_record *r
 	                        ? c->deployments[rec->deployment].id
 	                        : NULL);
 	PUT(&l, ",\"route\":");
-	put_cstring(&l, rec->route >= 0 && rec->route < PROXY_ROUTE__COUNT
-	                        ? proxy_route_name((enum proxy_route)rec->route)
+	put_cstring(&l, rec->route >= 0 && rec->route < ROUTE__COUNT
+	                        ? route_name((enum route)rec->route)
 	                        : NULL);
 	PUT(&l, ",\"status\":");
 	put_u64(&l, rec->status > 0 ? (uint64_t)rec->status : 0);
@@ -333,8 +326,8 @@ void request_stats_done(struct request_stats *rs, const struct request_record *r
 	key.deployment = rec->deployment >= 0 && (size_t)rec->deployment < c->n_deployments
 	                         ? index_or_none(rec->deployment)
 	                         : IPC_NONE;
-	key.route = rec->route >= 0 && rec->route < PROXY_ROUTE__COUNT ? (uint8_t)rec->route
-	                                                               : IPC_ROUTE_NONE;
+	key.route =
+	        rec->route >= 0 && rec->route < ROUTE__COUNT ? (uint8_t)rec->route : IPC_ROUTE_NONE;
 	key.status = rec->status >= 100 && rec->status < 600 ? (uint8_t)(rec->status / 100) : 5;
 	count(rs, key);
 

@@ -12,7 +12,7 @@
  * lookup, a few adds and, with an access log, one formatted line appended
  * to a bounded buffer. No allocation, no system call.
  *
- * Times are CLOCK_MONOTONIC microseconds (request_stats_now_us()). Health
+ * Times are CLOCK_MONOTONIC microseconds (clock_now_us() of clock.h). Health
  * endpoints are not counted or logged (probes would drown the log).
  *
  * Requests the HTTP layer answers itself before any route runs (malformed,
@@ -40,12 +40,12 @@ struct request_record {
 	const char *model; /* as the client named it; NULL: none */
 	long group;        /* the configured group it names, or -1 */
 	long deployment;   /* the deployment that answered, or -1 */
-	int route;         /* enum proxy_route of that answer, or -1 */
+	int route;         /* enum route of that answer, or -1 */
 	int status;        /* as sent to the client; 499: the client left */
 	int attempts;
 	size_t bytes_in;     /* request body */
 	size_t bytes_out;    /* response body */
-	int64_t start_us;    /* the complete request was handed to the worker's routes */
+	int64_t start_us;    /* the complete request was handed to the worker's endpoints */
 	int64_t ttfb_us;     /* the answering attempt's time to its response head; -1: none */
 	int64_t upstream_us; /* from the first attempt's start to the last one's end */
 	int64_t end_us;      /* the response was handed to the connection */
@@ -58,8 +58,6 @@ struct request_stats;
 int request_stats_new(const struct config *config, struct event_base *base,
                       struct request_stats **ret);
 void request_stats_free(struct request_stats *rs);
-
-int64_t request_stats_now_us(void);
 
 /* The gateway's own time for a request: total minus upstream time, never
  * negative. */

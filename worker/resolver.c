@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "clock.h"
 
 #define RESOLVER_MAX_ENTRIES 1024
 
@@ -76,14 +77,6 @@ struct resolver {
 	struct entry *entries;
 	size_t n_entries;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 bool resolver_fresh(int64_t stored_ms, int64_t now)
 {
@@ -262,7 +255,7 @@ static void job_answered(struct resolver *r, struct job *j)
 		free(e);
 	} else {
 		e->answer = j->answer;
-		e->stored_ms = now_ms();
+		e->stored_ms = clock_now_ms();
 	}
 	while (q) {
 		struct resolver_query *next = q->next;
@@ -379,7 +372,7 @@ bool resolver_cached(struct resolver *r, const char *name, uint16_t port,
 {
 	struct entry *e = entry_find(r, name, port);
 
-	if (!e || e->resolving || !resolver_fresh(e->stored_ms, now_ms()))
+	if (!e || e->resolving || !resolver_fresh(e->stored_ms, clock_now_ms()))
 		return false;
 	*answer = e->answer;
 	return true;
@@ -420,7 +413,7 @@ static struct entry *entry_start(struct resolver *r, const char *name, uint16_t 
 	struct entry *e;
 
 	if (r->n_entries >= RESOLVER_MAX_ENTRIES)
-		entries_prune(r, now_ms());
+		entries_prune(r, clock_now_ms());
 	if (r->n_entries >= RESOLVER_MAX_ENTRIES)
 		return NULL;
 	e = calloc(1, sizeof(*e));

@@ -30,9 +30,10 @@
 #include "log.h"
 #include "proxy.h"
 #include "request_stats.h"
-#include "route_state.h"
-#include "routes.h"
+#include "fallback_state.h"
+#include "endpoints.h"
 #include "upstream.h"
+#include "clock.h"
 
 #define DRAIN_POLL_MS    50
 #define START_TIMEOUT_MS 10000 /* for the supervisor's initial state */
@@ -42,8 +43,8 @@ struct worker {
 	struct event_base *base;
 	struct upstream *up;
 	struct proxy *proxy;
-	struct routes *routes;
-	struct route_state *route_state;
+	struct endpoints *endpoints;
+	struct fallback_state *fallback_state;
 	struct request_stats *stats;
 	struct http_server *http;
 	struct event *report_timer;
@@ -101,19 +102,12 @@ static int keep_only_fds(int *listen_fd, int *ipc_fd)
 	return 0;
 }
 
-static long ms_since(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t->tv_sec) * 1000L + (now.tv_nsec - t->tv_nsec) / 1000000L;
-}
-
 /* Sends the outcome counts and request statistics gathered since the last
  * report. */
 static void report(struct worker *w)
 {
-	int r = route_state_flush(w->route_state, w->args->ipc_fd, w->args->generation, &w->seq);
+	int r = fallback_state_flush(w->fallback_state, w->args->ipc_fd, w->args->generation,
+	                             &w->seq);
 
 	if (r >= 0)
 		r = request_stats_flush(w->stats, w->args->ipc_fd, w->args->generation, &w->seq);
@@ -121,7 +115,7 @@ static void report(struct worker *w)
 		log_debug("cannot report to the supervisor: %s", strerror(-r));
 }
 
-/* http_server's on_reject: counted and logged like the routes' answers. */
+/* http_server's on_reject: counted and logged like the endpoints' answers. */
 static void on_http_reject(void *ctx, const struct http_rejected *r)
 {
 	request_stats_rejected(ctx, r);
@@ -142,7 +136,7 @@ static void on_drain_timer(evutil_socket_t fd, short what, void *arg)
 		event_base_loopexit(w->base, NULL);
 		return;
 	}
-	if (ms_since(&w->drain_started) >= w->args->config->drain_timeout_ms) {
+	if (clock_ms_since(&w->drain_started) >= w->args->config->drain_timeout_ms) {
 		log_warning("drain timeout: abandoning %zu open connections", open);
 		event_base_loopexit(w->base, NULL);
 		return;
@@ -175,13 +169,13 @@ static void apply_state(struct worker *w, const struct ipc_header *h, const void
 		struct ipc_mode mode;
 
 		memcpy(&mode, payload, sizeof(mode));
-		if (route_state_apply(w->route_state, &mode) < 0) {
+		if (fallback_state_apply(w->fallback_state, &mode) < 0) {
 			log_error("supervisor sent a mode for unknown group %u, exiting",
 			          mode.group);
 			exit(2);
 		}
 		log_debug("group '%s': mode %s (epoch %llu, %u probes granted)",
-		          w->args->config->groups[mode.group].name, route_mode_name(mode.mode),
+		          w->args->config->groups[mode.group].name, fallback_mode_name(mode.mode),
 		          (unsigned long long)mode.epoch, mode.probes);
 	} else if (h->type == IPC_LOG_LEVEL) {
 		struct ipc_log_level level;
@@ -201,7 +195,7 @@ static int receive_initial_state(struct worker *w, int fd)
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		long left = START_TIMEOUT_MS - ms_since(&start);
+		long left = START_TIMEOUT_MS - clock_ms_since(&start);
 		struct ipc_header h;
 		const void *payload;
 		ssize_t n;
@@ -300,22 +294,22 @@ void worker_run(const struct worker_args *args)
 	event_config_free(ecfg);
 	if (!w.base)
 		goto fail;
-	w.route_state = route_state_new(config);
-	w.up = w.route_state ? upstream_new(w.base) : NULL;
+	w.fallback_state = fallback_state_new(config);
+	w.up = w.fallback_state ? upstream_new(w.base) : NULL;
 	if (w.up && upstream_set_ca_file(w.up, config->ca_file) < 0) {
 		upstream_free(w.up);
 		w.up = NULL;
 	}
 	if (w.up)
 		upstream_set_http2(w.up, config->upstream_http2);
-	w.proxy = w.up ? proxy_new(config, w.up, w.route_state) : NULL;
+	w.proxy = w.up ? proxy_new(config, w.up, w.fallback_state) : NULL;
 	if (!w.proxy || request_stats_new(config, w.base, &w.stats) < 0)
 		goto fail;
 	proxy_set_request_stats(w.proxy, w.stats);
-	struct routes_options ropts = {
+	struct endpoints_options ropts = {
 	        .config = config,
 	        .proxy = w.proxy,
-	        .route_state = w.route_state,
+	        .fallback_state = w.fallback_state,
 	        .generation = args->generation,
 	        .draining = &w.draining,
 	        .stats = w.stats,
@@ -324,12 +318,12 @@ void worker_run(const struct worker_args *args)
 	http_server_options_default(&hopts, config->max_request_size);
 	hopts.header_timeout_ms = config->header_timeout_ms;
 	hopts.body_timeout_ms = config->body_timeout_ms;
-	hopts.handler = routes_handle;
+	hopts.handler = endpoints_handle;
 	hopts.on_reject = on_http_reject;
 	hopts.reject_ctx = w.stats;
-	if (routes_new(&ropts, &w.routes) < 0)
+	if (endpoints_new(&ropts, &w.endpoints) < 0)
 		goto fail;
-	hopts.ctx = w.routes;
+	hopts.ctx = w.endpoints;
 
 	struct ipc_hello hello = {.slot = args->slot, .pid = (uint32_t)getpid()};
 	if (ipc_send(ipc_fd, IPC_HELLO, args->generation, ++w.seq, &hello, sizeof(hello)) < 0) {
@@ -376,11 +370,11 @@ void worker_run(const struct worker_args *args)
 	event_free(w.drain_timer);
 	event_free(w.report_timer);
 	http_server_free(w.http); /* aborts what is still open, before its owners go */
-	routes_free(w.routes);
+	endpoints_free(w.endpoints);
 	proxy_free(w.proxy);
 	report(&w); /* what the aborted exchanges added (499s) */
 	request_stats_free(w.stats);
-	route_state_free(w.route_state);
+	fallback_state_free(w.fallback_state);
 	upstream_free(w.up);
 	event_base_free(w.base);
 	close(ipc_fd);

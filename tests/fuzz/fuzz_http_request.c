@@ -15,7 +15,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../../worker/http_parser.h"
+#include "http_parser.h"
 #include "../../worker/ingress.h"
 #include "../../worker/proxy_request.h"
 #include "fuzz.h"

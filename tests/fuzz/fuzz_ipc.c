@@ -6,7 +6,7 @@
  * window, adds REQUESTS (request counts and the HTTP layer's rejects) and
  * LATENCY to its metrics (rendered at the end of each input, as /metrics
  * would show them: one rejects series per fixed reason, whatever was sent); a worker applies a MODE
- * to its route_state and a LOG_LEVEL. A compromised worker must not take the supervisor down,
+ * to its fallback_state and a LOG_LEVEL. A compromised worker must not take the supervisor down,
  * whatever it sends.
  *
  * The input is a sequence of messages, each preceded by its length as two
@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "../../supervisor/metrics.h"
-#include "../../worker/route_state.h"
+#include "../../worker/fallback_state.h"
 #include "fuzz.h"
 #include "health_policy.h"
 #include "ipc.h"
@@ -63,17 +63,17 @@ static void supervisor_side(const struct ipc_header *h, const void *payload,
 	}
 }
 
-static void worker_side(const struct ipc_header *h, const void *payload, struct route_state *rs)
+static void worker_side(const struct ipc_header *h, const void *payload, struct fallback_state *rs)
 {
 	if (h->type == IPC_MODE) {
 		struct ipc_mode mode;
 
 		memcpy(&mode, payload, sizeof(mode));
-		if (route_state_apply(rs, &mode) == 0) {
+		if (fallback_state_apply(rs, &mode) == 0) {
 			if (mode.group >= config->n_groups)
 				abort();
-			(void)route_state_mode(rs, mode.group);
-			(void)route_state_take_probe(rs, mode.group);
+			(void)fallback_state_mode(rs, mode.group);
+			(void)fallback_state_take_probe(rs, mode.group);
 		}
 	} else if (h->type == IPC_LOG_LEVEL) {
 		struct ipc_log_level level;
@@ -89,7 +89,7 @@ static void worker_side(const struct ipc_header *h, const void *payload, struct 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct route_state *rs = route_state_new(config);
+	struct fallback_state *rs = fallback_state_new(config);
 	struct metrics *metrics = metrics_new();
 	struct metrics_view view = {.version = "fuzz"};
 	struct health_window window;
@@ -137,6 +137,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort(); /* a worker cannot add a label value */
 	free(text);
 	metrics_free(metrics);
-	route_state_free(rs);
+	fallback_state_free(rs);
 	return 0;
 }

@@ -7,7 +7,7 @@ Single sources of truth, read here as the compiler sees them:
   its type, default and description -> llmgate.yaml(5) (generated at build time by
   man/gen_config_keys.c; this test parses the header itself, so a generator that
   drops a key fails too);
-- supervisor/control_commands.h  CONTROL_COMMANDS(X): every control command -> llmgatectl(8);
+- common/control_commands.h  CONTROL_COMMANDS(X): every control command -> llmgatectl(8);
 - the getopt_long tables of supervisor/main.c, ctl/ctl.c and ctl/probe.c -> llmgated(8)
   and llmgatectl(8).
 """
@@ -223,7 +223,7 @@ def test_no_undocumented_key_is_invented():
 def control_commands():
     path = os.path.join(ROOT, "supervisor", "control_commands.h")
     if not os.path.exists(path):
-        pytest.skip("supervisor/control_commands.h does not exist yet: no command table to check")
+        pytest.skip("common/control_commands.h does not exist yet: no command table to check")
     rows = x_rows(macro_body(read_source("supervisor", "control_commands.h"), "CONTROL_COMMANDS"))
     assert rows, "CONTROL_COMMANDS(X) has no rows"
     return [{"name": r[0].replace("_", "-"), "mutating": r[1] == "true",

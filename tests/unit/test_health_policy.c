@@ -60,7 +60,7 @@ static void test_trips(void)
 	health_group_init(&g, 0);
 	in = input(counts(2, 12, OUTCOME_AUTH), 0, counts(5, 0, OUTCOME_5XX), 0);
 	tap_ok(health_decide(&g, &in, &p, FALLBACK_SETTING_AUTO, 1000), "ratio trips");
-	tap_ok(g.mode == HEALTH_FALLBACK && g.epoch == 1, "mode fallback, epoch 1");
+	tap_ok(g.mode == MODE_FALLBACK && g.epoch == 1, "mode fallback, epoch 1");
 	tap_ok(strstr(g.reason, "failed 12 of 14 requests in 10s (auth: 12)") != NULL,
 	       "reason has the numbers: %s", g.reason);
 	tap_ok(!health_decide(&g, &in, &p, FALLBACK_SETTING_AUTO, 1250), "no second transition");
@@ -68,7 +68,7 @@ static void test_trips(void)
 
 	health_group_init(&g, 0);
 	in = input(counts(0, 5, OUTCOME_CONNECT), 5, counts(0, 0, OUTCOME_5XX), 0);
-	tap_ok(health_decide(&g, &in, &p, FALLBACK_SETTING_AUTO, 0) && g.mode == HEALTH_FALLBACK,
+	tap_ok(health_decide(&g, &in, &p, FALLBACK_SETTING_AUTO, 0) && g.mode == MODE_FALLBACK,
 	       "5 in a row trip at low traffic (below min_requests)");
 
 	health_group_init(&g, 0);
@@ -124,7 +124,7 @@ static void test_cooldown_probes_recovery(void)
 	tap_ok(health_probe_grant(&g, &p, 72600), "third probe");
 	tap_ok(health_probe_result(&g, true, &p, FALLBACK_SETTING_AUTO, 72700),
 	       "3 successes in a row recover");
-	tap_ok(g.mode == HEALTH_NORMAL && g.epoch == 2, "back to normal, epoch 2");
+	tap_ok(g.mode == MODE_NORMAL && g.epoch == 2, "back to normal, epoch 2");
 	tap_ok(strstr(g.reason, "3 probes") != NULL, "reason: %s", g.reason);
 	tap_ok(!health_probe_grant(&g, &p, 80000), "no probes in normal mode");
 }
@@ -137,16 +137,16 @@ static void test_degraded(void)
 
 	health_group_init(&g, 0);
 	in = input(counts(0, 20, OUTCOME_5XX), 20, counts(0, 20, OUTCOME_5XX), 20);
-	tap_ok(health_decide(&g, &in, &p, FALLBACK_SETTING_AUTO, 0) && g.mode == HEALTH_DEGRADED,
+	tap_ok(health_decide(&g, &in, &p, FALLBACK_SETTING_AUTO, 0) && g.mode == MODE_DEGRADED,
 	       "both failing: degraded");
 	in = input(counts(0, 20, OUTCOME_5XX), 20, counts(15, 5, OUTCOME_5XX), 0);
-	tap_ok(health_decide(&g, &in, &p, FALLBACK_SETTING_AUTO, 1000) && g.mode == HEALTH_FALLBACK,
+	tap_ok(health_decide(&g, &in, &p, FALLBACK_SETTING_AUTO, 1000) && g.mode == MODE_FALLBACK,
 	       "Azure answers again: back to fallback");
 	in = input(counts(0, 20, OUTCOME_5XX), 20, counts(0, 20, OUTCOME_TIMEOUT), 20);
-	tap_ok(health_decide(&g, &in, &p, FALLBACK_SETTING_AUTO, 2000) && g.mode == HEALTH_DEGRADED,
+	tap_ok(health_decide(&g, &in, &p, FALLBACK_SETTING_AUTO, 2000) && g.mode == MODE_DEGRADED,
 	       "fallback -> degraded when Azure trips");
 	in = input(counts(20, 0, OUTCOME_5XX), 0, counts(0, 20, OUTCOME_TIMEOUT), 20);
-	tap_ok(health_decide(&g, &in, &p, FALLBACK_SETTING_AUTO, 3000) && g.mode == HEALTH_NORMAL,
+	tap_ok(health_decide(&g, &in, &p, FALLBACK_SETTING_AUTO, 3000) && g.mode == MODE_NORMAL,
 	       "primary healthy again: normal");
 }
 
@@ -160,21 +160,21 @@ static void test_override(void)
 	        input(counts(0, 20, OUTCOME_5XX), 20, counts(5, 0, OUTCOME_5XX), 0);
 
 	health_group_init(&g, 0);
-	tap_ok(health_decide(&g, &healthy, &p, FALLBACK_SETTING_ON, 0) && g.mode == HEALTH_FALLBACK,
+	tap_ok(health_decide(&g, &healthy, &p, FALLBACK_SETTING_ON, 0) && g.mode == MODE_FALLBACK,
 	       "override on forces fallback");
 	tap_ok(strstr(g.reason, "operator") != NULL, "reason names the operator");
 	tap_ok(health_probe_grant(&g, &p, 30000), "probes are granted while forced on");
 	health_probe_result(&g, true, &p, FALLBACK_SETTING_ON, 30001);
 	health_probe_result(&g, true, &p, FALLBACK_SETTING_ON, 30002);
 	tap_ok(!health_probe_result(&g, true, &p, FALLBACK_SETTING_ON, 30003) &&
-	               g.mode == HEALTH_FALLBACK,
+	               g.mode == MODE_FALLBACK,
 	       "forced on: probes never recover it");
 	tap_ok(health_decide(&g, &failing, &p, FALLBACK_SETTING_OFF, 31000) &&
-	               g.mode == HEALTH_NORMAL,
+	               g.mode == MODE_NORMAL,
 	       "override off forces normal");
 	tap_ok(!health_decide(&g, &failing, &p, FALLBACK_SETTING_OFF, 32000), "off never trips");
 	tap_ok(health_decide(&g, &failing, &p, FALLBACK_SETTING_AUTO, 33000) &&
-	               g.mode == HEALTH_FALLBACK,
+	               g.mode == MODE_FALLBACK,
 	       "auto hands it back to the policy");
 }
 

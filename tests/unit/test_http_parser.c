@@ -3,7 +3,7 @@
  * heads, one test per request-smuggling and malformation case with the
  * status it must get, the incremental head scanner, and the chunked decoder.
  */
-#include "../../worker/http_parser.h"
+#include "http_parser.h"
 #include "tap.h"
 
 #include <errno.h>

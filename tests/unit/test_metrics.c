@@ -68,18 +68,18 @@ static void test_aggregate_render(void)
 	memset(&r, 0, sizeof(r));
 	r.n = 3;
 	r.log_dropped = 1;
-	r.counts[0] = (struct ipc_request_count){0, 0, PROXY_ROUTE_PRIMARY, 2, 0, 5};
-	r.counts[1] = (struct ipc_request_count){0, 1, PROXY_ROUTE_DIRECT_AZURE, 2, 0, 2};
+	r.counts[0] = (struct ipc_request_count){0, 0, ROUTE_PRIMARY, 2, 0, 5};
+	r.counts[1] = (struct ipc_request_count){0, 1, ROUTE_DIRECT_AZURE, 2, 0, 2};
 	r.counts[2] = (struct ipc_request_count){IPC_NONE, IPC_NONE, IPC_ROUTE_NONE, 4, 0, 1};
 	tap_ok(metrics_add_requests(m, &cfg, &r) == 0, "worker 1 counts added");
 	r.n = 1;
 	r.log_dropped = 2;
-	r.counts[0] = (struct ipc_request_count){0, 0, PROXY_ROUTE_PRIMARY, 2, 0, 4};
+	r.counts[0] = (struct ipc_request_count){0, 0, ROUTE_PRIMARY, 2, 0, 4};
 	tap_ok(metrics_add_requests(m, &cfg, &r) == 0, "worker 2 counts added");
 
 	r.counts[0].deployment = 2;
 	tap_ok(metrics_add_requests(m, &cfg, &r) < 0, "an unknown deployment is refused");
-	r.counts[0] = (struct ipc_request_count){5, 0, PROXY_ROUTE_PRIMARY, 2, 0, 4};
+	r.counts[0] = (struct ipc_request_count){5, 0, ROUTE_PRIMARY, 2, 0, 4};
 	tap_ok(metrics_add_requests(m, &cfg, &r) < 0, "an unknown group is refused");
 	r.counts[0] = (struct ipc_request_count){0, 0, 7, 2, 0, 4};
 	tap_ok(metrics_add_requests(m, &cfg, &r) < 0, "an unknown route is refused");

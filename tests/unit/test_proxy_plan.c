@@ -38,46 +38,46 @@ int main(void)
 	tap_ok(light == 10 && heavy == 30, "rpm 100:300 spreads 10:30 (got %d:%d)", light, heavy);
 
 	/* normal mode: primary, one retry on the other deployment, then Azure */
-	proxy_plan_init(&plan, c, 0, ROUTE_NORMAL, 1, false);
+	proxy_plan_init(&plan, c, 0, MODE_NORMAL, 1, false);
 	size_t first = proxy_plan_first(&plan, b);
-	tap_ok(proxy_plan_current(&plan)->route == PROXY_ROUTE_PRIMARY, "starts on the primary");
+	tap_ok(proxy_plan_current(&plan)->route == ROUTE_PRIMARY, "starts on the primary");
 	tap_ok(proxy_plan_next(&plan, b, PROXY_FAILURE_RETRY), "a retry is planned");
 	tap_ok(plan.deployment != first && proxy_plan_current(&plan)->group == 0,
 	       "the retry goes to the other deployment of the group");
 	tap_ok(proxy_plan_next(&plan, b, PROXY_FAILURE_RETRY), "retries exhausted: next group");
-	tap_ok(proxy_plan_current(&plan)->route == PROXY_ROUTE_FALLBACK &&
+	tap_ok(proxy_plan_current(&plan)->route == ROUTE_FALLBACK &&
 	               strcmp(dep_id(c, plan.deployment), "azure") == 0,
 	       "the fallback group answers next");
 	tap_ok(!proxy_plan_next(&plan, b, PROXY_FAILURE_NONE), "an answer ends the plan");
 
 	/* 401 on the primary: straight to the fallbacks, no retry in the group */
-	proxy_plan_init(&plan, c, 0, ROUTE_NORMAL, 1, false);
+	proxy_plan_init(&plan, c, 0, MODE_NORMAL, 1, false);
 	proxy_plan_first(&plan, b);
 	tap_ok(proxy_plan_next(&plan, b, PROXY_FAILURE_GROUP) &&
 	               proxy_plan_current(&plan)->group == 1,
 	       "auth failure moves to the fallback group");
 
 	/* global fallback mode: direct Azure first, the primary not at all */
-	proxy_plan_init(&plan, c, 0, ROUTE_FALLBACK, 1, false);
+	proxy_plan_init(&plan, c, 0, MODE_FALLBACK, 1, false);
 	proxy_plan_first(&plan, b);
-	tap_ok(proxy_plan_current(&plan)->route == PROXY_ROUTE_DIRECT_AZURE &&
+	tap_ok(proxy_plan_current(&plan)->route == ROUTE_DIRECT_AZURE &&
 	               strcmp(dep_id(c, plan.deployment), "azure") == 0,
 	       "fallback mode goes direct to Azure");
 	tap_ok(!proxy_plan_next(&plan, b, PROXY_FAILURE_GROUP), "and never back to the primary");
 
 	/* with a probe: one primary attempt, then Azure within the same request */
-	proxy_plan_init(&plan, c, 0, ROUTE_FALLBACK, 1, true);
+	proxy_plan_init(&plan, c, 0, MODE_FALLBACK, 1, true);
 	proxy_plan_first(&plan, b);
 	tap_ok(proxy_plan_current(&plan)->probe && proxy_plan_current(&plan)->group == 0,
 	       "a granted probe tries the primary first");
 	tap_ok(proxy_plan_next(&plan, b, PROXY_FAILURE_RETRY) &&
-	               proxy_plan_current(&plan)->route == PROXY_ROUTE_DIRECT_AZURE,
+	               proxy_plan_current(&plan)->route == ROUTE_DIRECT_AZURE,
 	       "a failed probe is not retried: Azure answers the same request");
 
 	/* degraded: primary first, as normal */
-	proxy_plan_init(&plan, c, 0, ROUTE_DEGRADED, 1, false);
+	proxy_plan_init(&plan, c, 0, MODE_DEGRADED, 1, false);
 	proxy_plan_first(&plan, b);
-	tap_ok(proxy_plan_current(&plan)->route == PROXY_ROUTE_PRIMARY, "degraded tries primary");
+	tap_ok(proxy_plan_current(&plan)->route == ROUTE_PRIMARY, "degraded tries primary");
 
 	/* waits */
 	tap_ok(proxy_plan_wait_ms(700, true, false, 1, 5000) == 700, "retry-after honoured");

@@ -106,7 +106,7 @@ static struct request_record rec(long group, long dep, int status)
 	        .peer = "127.0.0.1:1",
 	        .group = group,
 	        .deployment = dep,
-	        .route = dep >= 0 ? PROXY_ROUTE_PRIMARY : -1,
+	        .route = dep >= 0 ? ROUTE_PRIMARY : -1,
 	        .status = status,
 	        .attempts = dep >= 0,
 	        .start_us = 1000,

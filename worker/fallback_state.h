@@ -1,5 +1,5 @@
 /*
- * route_state: what a worker knows about backend health and the global
+ * fallback_state: what a worker knows about backend health and the global
  * fallback decision (SPEC 7). The supervisor decides; the worker only applies
  * the mode it was last sent for each primary group, hands out the probe
  * grants it was given, and counts every upstream attempt's outcome per
@@ -14,45 +14,37 @@
 #include <stdint.h>
 
 #include "outcome.h"
+#include "route.h"
 
 struct config;
 
-enum route_mode {
-	ROUTE_NORMAL,   /* primary first; per-request fallbacks */
-	ROUTE_FALLBACK, /* straight to the direct-Azure group (probes aside) */
-	ROUTE_DEGRADED, /* direct Azure failing too: primary first, then Azure */
-	ROUTE_MODE__COUNT,
-};
+struct fallback_state;
 
-const char *route_mode_name(enum route_mode mode);
-
-struct route_state;
-
-struct route_state *route_state_new(const struct config *config);
-void route_state_free(struct route_state *rs);
+struct fallback_state *fallback_state_new(const struct config *config);
+void fallback_state_free(struct fallback_state *rs);
 
 /* The group's direct-Azure target (SPEC 7: the first group of its fallback
  * chain whose deployments are all azure/), or -1 when it has none. */
-long route_state_direct_azure(const struct route_state *rs, size_t group);
+long fallback_state_direct_azure(const struct fallback_state *rs, size_t group);
 
-enum route_mode route_state_mode(const struct route_state *rs, size_t group);
+enum fallback_mode fallback_state_mode(const struct fallback_state *rs, size_t group);
 
 /* True once per probe the supervisor granted for GROUP while in fallback:
  * the caller then sends this request to the primary first, and falls back
  * within the same request if it fails. */
-bool route_state_take_probe(struct route_state *rs, size_t group);
+bool fallback_state_take_probe(struct fallback_state *rs, size_t group);
 
 /* Counts one attempt against backend DEPLOYMENT. PROBE marks the attempt a
- * probe granted by route_state_take_probe(). */
-void route_state_record(struct route_state *rs, size_t deployment, enum outcome outcome,
-                        long latency_us, bool probe);
+ * probe granted by fallback_state_take_probe(). */
+void fallback_state_record(struct fallback_state *rs, size_t deployment, enum outcome outcome,
+                           long latency_us, bool probe);
 
 struct ipc_mode;
 
 /* Applies a MODE message from the supervisor; -EINVAL when it names a group
  * or mode that does not exist (the caller treats the supervisor as broken). */
-int route_state_apply(struct route_state *rs, const struct ipc_mode *msg);
+int fallback_state_apply(struct fallback_state *rs, const struct ipc_mode *msg);
 
 /* Sends the counts gathered since the last call as REPORT messages on FD
  * and clears them. Returns 0 or a negative errno (counts are kept on EAGAIN). */
-int route_state_flush(struct route_state *rs, int fd, uint32_t generation, uint32_t *seq);
+int fallback_state_flush(struct fallback_state *rs, int fd, uint32_t generation, uint32_t *seq);

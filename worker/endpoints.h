@@ -1,5 +1,5 @@
 /*
- * routes: the worker's request dispatch, the one handler of its HTTP server.
+ * endpoints: the worker's request dispatch, the one handler of its HTTP server.
  * Maps method and path to the health endpoints, the model list and the
  * proxy (OpenAI paths and the Azure-SDK ingress); checks the gateway key;
  * gives every response its x-request-id.
@@ -13,22 +13,22 @@ struct config;
 struct http_exchange;
 struct http_request;
 struct proxy;
-struct route_state;
+struct fallback_state;
 struct request_stats;
 
-struct routes_options {
+struct endpoints_options {
 	const struct config *config;
 	struct proxy *proxy;
-	struct route_state *route_state; /* for the mode in /health/readiness */
+	struct fallback_state *fallback_state; /* for the mode in /health/readiness */
 	uint32_t generation;
 	const bool *draining;        /* the worker's drain flag: readiness answers 503 */
 	struct request_stats *stats; /* counts and logs requests; may be NULL */
 };
 
-struct routes;
+struct endpoints;
 
-int routes_new(const struct routes_options *opts, struct routes **ret);
-void routes_free(struct routes *routes);
+int endpoints_new(const struct endpoints_options *opts, struct endpoints **ret);
+void endpoints_free(struct endpoints *eps);
 
-/* The http_server handler; CTX is the struct routes. */
-void routes_handle(void *ctx, struct http_exchange *ex, const struct http_request *req);
+/* The http_server handler; CTX is the struct endpoints. */
+void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_request *req);

@@ -1,9 +1,9 @@
 /*
- * route_state: a worker's view of the global fallback mode and its outcome
- * counters (see route_state.h). Runs in a worker; no allocation after
+ * fallback_state: a worker's view of the global fallback mode and its outcome
+ * counters (see fallback_state.h). Runs in a worker; no allocation after
  * creation, so recording an outcome on the request path is a few adds.
  */
-#include "route_state.h"
+#include "fallback_state.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -14,7 +14,7 @@
 #include "ipc.h"
 
 struct group_state {
-	enum route_mode mode;
+	enum fallback_mode mode;
 	uint64_t epoch;
 	uint32_t probes_granted; /* total the supervisor has granted us */
 	uint32_t probes_taken;
@@ -29,22 +29,11 @@ struct backend_counts {
 	bool dirty;
 };
 
-struct route_state {
+struct fallback_state {
 	const struct config *config;
 	struct group_state *groups;
 	struct backend_counts *backends;
 };
-
-static const char *const route_mode_names[ROUTE_MODE__COUNT] = {
-        [ROUTE_NORMAL] = "normal",
-        [ROUTE_FALLBACK] = "fallback",
-        [ROUTE_DEGRADED] = "degraded",
-};
-
-const char *route_mode_name(enum route_mode mode)
-{
-	return (unsigned)mode < ROUTE_MODE__COUNT ? route_mode_names[mode] : "unknown";
-}
 
 static long find_direct_azure(const struct config *config, const struct group *g)
 {
@@ -53,9 +42,9 @@ static long find_direct_azure(const struct config *config, const struct group *g
 	return azure ? (long)(azure - config->groups) : -1;
 }
 
-struct route_state *route_state_new(const struct config *config)
+struct fallback_state *fallback_state_new(const struct config *config)
 {
-	struct route_state *rs = calloc(1, sizeof(*rs));
+	struct fallback_state *rs = calloc(1, sizeof(*rs));
 
 	if (!rs)
 		return NULL;
@@ -64,7 +53,7 @@ struct route_state *route_state_new(const struct config *config)
 	rs->backends =
 	        calloc(config->n_deployments ? config->n_deployments : 1, sizeof(*rs->backends));
 	if (!rs->groups || !rs->backends) {
-		route_state_free(rs);
+		fallback_state_free(rs);
 		return NULL;
 	}
 	for (size_t i = 0; i < config->n_groups; i++)
@@ -72,7 +61,7 @@ struct route_state *route_state_new(const struct config *config)
 	return rs;
 }
 
-void route_state_free(struct route_state *rs)
+void fallback_state_free(struct fallback_state *rs)
 {
 	if (!rs)
 		return;
@@ -81,31 +70,31 @@ void route_state_free(struct route_state *rs)
 	free(rs);
 }
 
-long route_state_direct_azure(const struct route_state *rs, size_t group)
+long fallback_state_direct_azure(const struct fallback_state *rs, size_t group)
 {
 	return group < rs->config->n_groups ? rs->groups[group].direct_azure : -1;
 }
 
-enum route_mode route_state_mode(const struct route_state *rs, size_t group)
+enum fallback_mode fallback_state_mode(const struct fallback_state *rs, size_t group)
 {
-	return group < rs->config->n_groups ? rs->groups[group].mode : ROUTE_NORMAL;
+	return group < rs->config->n_groups ? rs->groups[group].mode : MODE_NORMAL;
 }
 
-bool route_state_take_probe(struct route_state *rs, size_t group)
+bool fallback_state_take_probe(struct fallback_state *rs, size_t group)
 {
 	struct group_state *g;
 
 	if (group >= rs->config->n_groups)
 		return false;
 	g = &rs->groups[group];
-	if (g->mode != ROUTE_FALLBACK || g->probes_taken >= g->probes_granted)
+	if (g->mode != MODE_FALLBACK || g->probes_taken >= g->probes_granted)
 		return false;
 	g->probes_taken = g->probes_granted; /* one probe per grant, never a backlog */
 	return true;
 }
 
-void route_state_record(struct route_state *rs, size_t deployment, enum outcome outcome,
-                        long latency_us, bool probe)
+void fallback_state_record(struct fallback_state *rs, size_t deployment, enum outcome outcome,
+                           long latency_us, bool probe)
 {
 	struct backend_counts *b;
 
@@ -123,16 +112,16 @@ void route_state_record(struct route_state *rs, size_t deployment, enum outcome 
 	b->dirty = true;
 }
 
-int route_state_apply(struct route_state *rs, const struct ipc_mode *msg)
+int fallback_state_apply(struct fallback_state *rs, const struct ipc_mode *msg)
 {
 	struct group_state *g;
 
-	if (msg->group >= rs->config->n_groups || msg->mode >= ROUTE_MODE__COUNT)
+	if (msg->group >= rs->config->n_groups || msg->mode >= MODE__COUNT)
 		return -EINVAL;
 	g = &rs->groups[msg->group];
 	if (msg->epoch < g->epoch)
 		return 0; /* late message of an older decision */
-	g->mode = (enum route_mode)msg->mode;
+	g->mode = (enum fallback_mode)msg->mode;
 	g->epoch = msg->epoch;
 	if (msg->probes > g->probes_granted)
 		g->probes_granted = msg->probes;
@@ -141,7 +130,7 @@ int route_state_apply(struct route_state *rs, const struct ipc_mode *msg)
 	return 0;
 }
 
-int route_state_flush(struct route_state *rs, int fd, uint32_t generation, uint32_t *seq)
+int fallback_state_flush(struct fallback_state *rs, int fd, uint32_t generation, uint32_t *seq)
 {
 	for (size_t i = 0; i < rs->config->n_deployments; i++) {
 		struct backend_counts *b = &rs->backends[i];

@@ -1,5 +1,5 @@
 /*
- * routes: dispatch of a worker's client requests (see routes.h). Runs in a
+ * endpoints: dispatch of a worker's client requests (see endpoints.h). Runs in a
  * worker, once per request, synchronously: health and model-list answers go
  * out at once; completions are handed to the proxy, which answers later.
  *
@@ -9,7 +9,7 @@
  * client's when sane, else a new one); health endpoints are open, everything
  * else needs the gateway key when general_settings.master_key is set.
  */
-#include "routes.h"
+#include "endpoints.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -27,40 +27,41 @@
 #include "proxy.h"
 #include "request_id.h"
 #include "request_stats.h"
-#include "route_state.h"
+#include "fallback_state.h"
 #include "secret.h"
+#include "clock.h"
 
-struct routes {
-	struct routes_options opts;
+struct endpoints {
+	struct endpoints_options opts;
 	char *models_json; /* the model list never changes within a generation */
 };
 
-enum route_kind {
-	ROUTE_LIVENESS,
-	ROUTE_READINESS,
-	ROUTE_MODELS,
-	ROUTE_PROXY,
+enum endpoint_kind {
+	ENDPOINT_LIVENESS,
+	ENDPOINT_READINESS,
+	ENDPOINT_MODELS,
+	ENDPOINT_PROXY,
 };
 
-struct route {
+struct endpoint {
 	const char *path;
-	enum route_kind kind;
+	enum endpoint_kind kind;
 	const char *method;
 	enum proxy_op op;
 };
 
-static const struct route route_table[] = {
-        {"/health/liveliness", ROUTE_LIVENESS, "GET", 0},
-        {"/health/liveness", ROUTE_LIVENESS, "GET", 0},
-        {"/health/readiness", ROUTE_READINESS, "GET", 0},
-        {"/v1/models", ROUTE_MODELS, "GET", 0},
-        {"/models", ROUTE_MODELS, "GET", 0},
-        {"/v1/chat/completions", ROUTE_PROXY, "POST", PROXY_OP_CHAT},
-        {"/chat/completions", ROUTE_PROXY, "POST", PROXY_OP_CHAT},
-        {"/v1/completions", ROUTE_PROXY, "POST", PROXY_OP_COMPLETIONS},
-        {"/completions", ROUTE_PROXY, "POST", PROXY_OP_COMPLETIONS},
-        {"/v1/embeddings", ROUTE_PROXY, "POST", PROXY_OP_EMBEDDINGS},
-        {"/embeddings", ROUTE_PROXY, "POST", PROXY_OP_EMBEDDINGS},
+static const struct endpoint endpoint_table[] = {
+        {"/health/liveliness", ENDPOINT_LIVENESS, "GET", 0},
+        {"/health/liveness", ENDPOINT_LIVENESS, "GET", 0},
+        {"/health/readiness", ENDPOINT_READINESS, "GET", 0},
+        {"/v1/models", ENDPOINT_MODELS, "GET", 0},
+        {"/models", ENDPOINT_MODELS, "GET", 0},
+        {"/v1/chat/completions", ENDPOINT_PROXY, "POST", PROXY_OP_CHAT},
+        {"/chat/completions", ENDPOINT_PROXY, "POST", PROXY_OP_CHAT},
+        {"/v1/completions", ENDPOINT_PROXY, "POST", PROXY_OP_COMPLETIONS},
+        {"/completions", ENDPOINT_PROXY, "POST", PROXY_OP_COMPLETIONS},
+        {"/v1/embeddings", ENDPOINT_PROXY, "POST", PROXY_OP_EMBEDDINGS},
+        {"/embeddings", ENDPOINT_PROXY, "POST", PROXY_OP_EMBEDDINGS},
 };
 
 static char *models_json(const struct config *config)
@@ -78,28 +79,28 @@ static char *models_json(const struct config *config)
 	return text;
 }
 
-int routes_new(const struct routes_options *opts, struct routes **ret)
+int endpoints_new(const struct endpoints_options *opts, struct endpoints **ret)
 {
-	struct routes *routes = calloc(1, sizeof(*routes));
+	struct endpoints *eps = calloc(1, sizeof(*eps));
 
-	if (!routes)
+	if (!eps)
 		return -ENOMEM;
-	routes->opts = *opts;
-	routes->models_json = models_json(opts->config);
-	if (!routes->models_json) {
-		free(routes);
+	eps->opts = *opts;
+	eps->models_json = models_json(opts->config);
+	if (!eps->models_json) {
+		free(eps);
 		return -ENOMEM;
 	}
-	*ret = routes;
+	*ret = eps;
 	return 0;
 }
 
-void routes_free(struct routes *routes)
+void endpoints_free(struct endpoints *eps)
 {
-	if (!routes)
+	if (!eps)
 		return;
-	free(routes->models_json);
-	free(routes);
+	free(eps->models_json);
+	free(eps);
 }
 
 static bool client_authorized(const struct config *config, const struct http_request *req)
@@ -118,21 +119,21 @@ static bool client_authorized(const struct config *config, const struct http_req
 	return key && secret_equal(key, config->master_key);
 }
 
-static void readiness(struct routes *routes, struct http_exchange *ex)
+static void readiness(struct endpoints *eps, struct http_exchange *ex)
 {
-	const struct config *config = routes->opts.config;
-	bool draining = routes->opts.draining && *routes->opts.draining;
+	const struct config *config = eps->opts.config;
+	bool draining = eps->opts.draining && *eps->opts.draining;
 	json_t *modes = json_object();
 	char *text;
 
 	/* The global mode of every primary group, as this worker applies it. */
-	for (size_t i = 0; routes->opts.route_state && i < config->n_groups; i++)
-		if (route_state_direct_azure(routes->opts.route_state, i) >= 0)
+	for (size_t i = 0; eps->opts.fallback_state && i < config->n_groups; i++)
+		if (fallback_state_direct_azure(eps->opts.fallback_state, i) >= 0)
 			json_object_set_new(modes, config->groups[i].name,
-			                    json_string(route_mode_name(route_state_mode(
-			                            routes->opts.route_state, i))));
+			                    json_string(fallback_mode_name(fallback_state_mode(
+			                            eps->opts.fallback_state, i))));
 	json_t *body = json_pack("{s:s, s:i, s:s, s:o}", "status", draining ? "draining" : "ready",
-	                         "generation", (int)routes->opts.generation, "version",
+	                         "generation", (int)eps->opts.generation, "version",
 	                         LLMGATE_VERSION, "mode", modes);
 	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	api_json_send(ex, draining ? 503 : 200, text ? text : "{\"status\":\"error\"}");
@@ -140,11 +141,11 @@ static void readiness(struct routes *routes, struct http_exchange *ex)
 	json_decref(body);
 }
 
-/* An answer of the routes themselves (not health): counted and logged. */
-static void reply(struct routes *routes, struct http_exchange *ex, const struct http_request *req,
+/* An answer of the endpoints themselves (not health): counted and logged. */
+static void reply(struct endpoints *eps, struct http_exchange *ex, const struct http_request *req,
                   const char *id, int64_t start_us, int status, const char *json)
 {
-	int64_t now = request_stats_now_us();
+	int64_t now = clock_now_us();
 	struct request_record rec = {
 	        .id = id,
 	        .peer = req->peer,
@@ -163,15 +164,15 @@ static void reply(struct routes *routes, struct http_exchange *ex, const struct 
 	};
 
 	request_stats_add_header(ex, now - start_us);
-	request_stats_done(routes->opts.stats, &rec);
+	request_stats_done(eps->opts.stats, &rec);
 	api_json_send(ex, status, json);
 }
 
-static void reply_error(struct routes *routes, struct http_exchange *ex,
+static void reply_error(struct endpoints *eps, struct http_exchange *ex,
                         const struct http_request *req, const char *id, int64_t start_us,
                         int status, const char *code, const char *fmt, ...)
         __attribute__((format(printf, 8, 9)));
-static void reply_error(struct routes *routes, struct http_exchange *ex,
+static void reply_error(struct endpoints *eps, struct http_exchange *ex,
                         const struct http_request *req, const char *id, int64_t start_us,
                         int status, const char *code, const char *fmt, ...)
 {
@@ -181,29 +182,29 @@ static void reply_error(struct routes *routes, struct http_exchange *ex,
 	va_start(ap, fmt);
 	json = api_error_json("invalid_request_error", code, fmt, ap);
 	va_end(ap);
-	reply(routes, ex, req, id, start_us, status, json);
+	reply(eps, ex, req, id, start_us, status, json);
 	api_error_json_free(json);
 }
 
-static const struct route *find_route(const struct http_request *req)
+static const struct endpoint *find_endpoint(const struct http_request *req)
 {
-	for (size_t i = 0; i < sizeof(route_table) / sizeof(route_table[0]); i++)
-		if (http_request_path_is(req, route_table[i].path))
-			return &route_table[i];
+	for (size_t i = 0; i < sizeof(endpoint_table) / sizeof(endpoint_table[0]); i++)
+		if (http_request_path_is(req, endpoint_table[i].path))
+			return &endpoint_table[i];
 	return NULL;
 }
 
-void routes_handle(void *ctx, struct http_exchange *ex, const struct http_request *req)
+void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_request *req)
 {
-	struct routes *routes = ctx;
+	struct endpoints *eps = ctx;
 	const char *given = http_request_header(req, "x-request-id");
-	const struct route *route = find_route(req);
-	static const struct route azure = {INGRESS_AZURE_PREFIX "{name}/...", ROUTE_PROXY, "POST",
-	                                   0};
+	const struct endpoint *route = find_endpoint(req);
+	static const struct endpoint azure = {INGRESS_AZURE_PREFIX "{name}/...", ENDPOINT_PROXY,
+	                                      "POST", 0};
 	char id[REQUEST_ID_MAX + 1], deployment[INGRESS_MAX_DEPLOYMENT_NAME + 1];
 	enum proxy_op op = PROXY_OP_CHAT;
 	bool head, by_path = false;
-	int64_t start_us = request_stats_now_us();
+	int64_t start_us = clock_now_us();
 
 	if (given && request_id_valid(given))
 		snprintf(id, sizeof(id), "%s", given);
@@ -216,7 +217,7 @@ void routes_handle(void *ctx, struct http_exchange *ex, const struct http_reques
 		by_path = true;
 	}
 	if (!route) {
-		reply_error(routes, ex, req, id, start_us, 404, "not_found", "no route for %s %.*s",
+		reply_error(eps, ex, req, id, start_us, 404, "not_found", "no route for %s %.*s",
 		            req->method, (int)(req->path_len > 200 ? 200 : req->path_len),
 		            req->path);
 		return;
@@ -224,30 +225,30 @@ void routes_handle(void *ctx, struct http_exchange *ex, const struct http_reques
 	head = strcmp(req->method, "HEAD") == 0 && strcmp(route->method, "GET") == 0;
 	if (strcmp(req->method, route->method) != 0 && !head) {
 		http_exchange_add_header(ex, "Allow", route->method);
-		reply_error(routes, ex, req, id, start_us, 405, "method_not_allowed",
-		            "use %s for %s", route->method, route->path);
+		reply_error(eps, ex, req, id, start_us, 405, "method_not_allowed", "use %s for %s",
+		            route->method, route->path);
 		return;
 	}
 	switch (route->kind) {
-	case ROUTE_LIVENESS:
-		request_stats_add_header(ex, request_stats_now_us() - start_us);
+	case ENDPOINT_LIVENESS:
+		request_stats_add_header(ex, clock_now_us() - start_us);
 		api_json_send(ex, 200, "{\"status\":\"alive\"}");
 		return;
-	case ROUTE_READINESS:
-		request_stats_add_header(ex, request_stats_now_us() - start_us);
-		readiness(routes, ex);
+	case ENDPOINT_READINESS:
+		request_stats_add_header(ex, clock_now_us() - start_us);
+		readiness(eps, ex);
 		return;
 	default:
 		break;
 	}
-	if (!client_authorized(routes->opts.config, req)) {
-		reply_error(routes, ex, req, id, start_us, 401, "invalid_api_key",
+	if (!client_authorized(eps->opts.config, req)) {
+		reply_error(eps, ex, req, id, start_us, 401, "invalid_api_key",
 		            "missing or wrong API key for this gateway");
 		return;
 	}
-	if (route->kind == ROUTE_MODELS)
-		reply(routes, ex, req, id, start_us, 200, routes->models_json);
+	if (route->kind == ENDPOINT_MODELS)
+		reply(eps, ex, req, id, start_us, 200, eps->models_json);
 	else
-		proxy_handle(routes->opts.proxy, ex, req, by_path ? op : route->op,
+		proxy_handle(eps->opts.proxy, ex, req, by_path ? op : route->op,
 		             by_path ? deployment : NULL, id);
 }
