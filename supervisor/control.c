@@ -81,7 +81,7 @@ static void client_free(struct control_client *client)
 	}
 	control->n_clients--;
 	if (client->waiting)
-		supervisor_reload_forget(control->sup, client);
+		reload_forget(control->sup, client);
 	bufferevent_free(client->bev);
 	free(client);
 }
@@ -242,7 +242,7 @@ static json_t *handle_request(struct control_client *client, const char *line, s
 		break;
 	case CONTROL_CMD_reload:
 		client->waiting = true;
-		supervisor_reload(sup, on_reload_done, client);
+		reload_start(sup, on_reload_done, client);
 		reply = NULL;
 		break;
 	case CONTROL_CMD_log_level:
