@@ -118,9 +118,18 @@ static void on_hello(struct slot *slot, const struct ipc_header *h, const void *
 	slot_send(slot, IPC_START, NULL, 0);
 }
 
+/* A worker that sent something it cannot mean is not trusted: killed. */
+static void refuse(struct slot *slot, const char *what)
+{
+	log_error("worker[%u]: %s, killing it", slot->index, what);
+	slot_kill(slot, SIGKILL);
+}
+
 static void handle_message(struct slot *slot, const struct ipc_header *h, const void *payload)
 {
 	struct supervisor *sup = slot->gen->sup;
+	struct ipc_requests requests;
+	struct ipc_latency latency;
 
 	switch ((enum ipc_type)h->type) {
 	case IPC_HELLO:
@@ -135,35 +144,19 @@ static void handle_message(struct slot *slot, const struct ipc_header *h, const 
 		clock_gettime(CLOCK_MONOTONIC, &slot->last_pong);
 		break;
 	case IPC_REPORT:
-		if (health_report(sup->health, slot, payload) < 0) {
-			log_error("worker[%u]: report names an unknown backend, killing it",
-			          slot->index);
-			slot_kill(slot, SIGKILL);
-		}
+		if (health_report(sup->health, slot, payload) < 0)
+			refuse(slot, "report names an unknown backend");
 		break;
-	case IPC_REQUESTS: {
-		struct ipc_requests msg;
-
-		memcpy(&msg, payload, sizeof(msg));
-		if (metrics_add_requests(sup->metrics, slot->gen->config, &msg) < 0) {
-			log_error("worker[%u]: request statistics name unknown labels, killing it",
-			          slot->index);
-			slot_kill(slot, SIGKILL);
-		}
+	case IPC_REQUESTS:
+		memcpy(&requests, payload, sizeof(requests));
+		if (metrics_add_requests(sup->metrics, slot->gen->config, &requests) < 0)
+			refuse(slot, "request statistics name unknown labels");
 		break;
-	}
-	case IPC_LATENCY: {
-		struct ipc_latency msg;
-
-		memcpy(&msg, payload, sizeof(msg));
-		if (metrics_add_latency(sup->metrics, slot->gen->config, &msg) < 0) {
-			log_error(
-			        "worker[%u]: latency statistics name an unknown group, killing it",
-			        slot->index);
-			slot_kill(slot, SIGKILL);
-		}
+	case IPC_LATENCY:
+		memcpy(&latency, payload, sizeof(latency));
+		if (metrics_add_latency(sup->metrics, slot->gen->config, &latency) < 0)
+			refuse(slot, "latency statistics name an unknown group");
 		break;
-	}
 	default:
 		log_error("worker[%u]: unexpected message %s, killing it", slot->index,
 		          ipc_type_name(h->type));
