@@ -129,6 +129,7 @@ struct generation *generation_new(struct supervisor *sup, struct config *config)
 	}
 	for (size_t i = 0; i < gen->n_slots; i++) {
 		if (slot_init(&gen->slots[i], gen, (unsigned)i) < 0) {
+			gen->n_slots = i + 1; /* the rest were never initialised */
 			gen_release(gen);
 			return NULL;
 		}
