@@ -11,31 +11,44 @@
 #include <string.h>
 
 #include "build_config.h"
+#include "config.h"
 #include "control_client.h"
 #include "control_commands.h"
 #include "probe.h"
 
-#define DEFAULT_SOCKET     "/run/llmgate/control.sock"
 #define REQUEST_TIMEOUT_MS 120000 /* a reload waits for a whole new generation */
+
+/* The daemon's default control socket: llmgate.control_socket's default in
+ * the config key table (common/config_keys.h). */
+static const char *default_socket(void)
+{
+	size_t n;
+	const struct config_key_doc *keys = config_keys(&n);
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(keys[i].section, "llmgate") == 0 &&
+		    strcmp(keys[i].key, "control_socket") == 0)
+			return keys[i].default_value;
+	abort(); /* the key table always has it */
+}
 
 static void usage(FILE *out)
 {
-	fprintf(out, "Usage: llmgatectl [-s SOCKET] [--json] COMMAND [ARGS]\n"
-	             "       llmgatectl probe [-c FILE] [--json] [--timeout DURATION] [MODEL...]\n"
-	             "\n"
-	             "Commands (sent to llmgated's control socket, default " DEFAULT_SOCKET "):\n");
-#define USAGE_ROW(name, mutating, args, help)                            \
-	{                                                                \
-		char n[32];                                              \
-		snprintf(n, sizeof(n), "%s", #name);                     \
-		for (char *p = n; *p; p++)                               \
-			if (*p == '_')                                   \
-				*p = '-';                                \
-		fprintf(out, "  %-10s %-14s %s%s\n", n, args, help,      \
-		        mutating ? " (root or the daemon's user)" : ""); \
+	fprintf(out,
+	        "Usage: llmgatectl [-s SOCKET] [--json] COMMAND [ARGS]\n"
+	        "       llmgatectl probe [-c FILE] [--json] [--timeout DURATION] [MODEL...]\n"
+	        "\n"
+	        "Commands (sent to llmgated's control socket, default %s):\n",
+	        default_socket());
+	for (int i = 0; i < CONTROL_CMD__COUNT; i++) {
+		const struct control_command_info *c =
+		        control_command_info((enum control_command)i);
+		char name[32];
+
+		fprintf(out, "  %-10s %-14s %s%s\n",
+		        control_command_shown((enum control_command)i, name, sizeof(name)), c->args,
+		        c->help, c->mutating ? " (root or the daemon's user)" : "");
 	}
-	CONTROL_COMMANDS(USAGE_ROW)
-#undef USAGE_ROW
 	fprintf(out, "  %-10s %-14s %s\n", "probe", "[MODEL...]",
 	        "send one minimal request to every deployment of a config, without the daemon");
 	fprintf(out, "\nOptions:\n"
@@ -180,43 +193,28 @@ static void print_help(json_t *list)
 	        printf("  %-10s %-14s %s\n", str(c, "command"), str(c, "args"), str(c, "help"));
 }
 
-static void print_result(const char *command, json_t *result)
+static void print_version(json_t *result)
 {
-	if (strcmp(command, "status") == 0)
-		print_status(result);
-	else if (strcmp(command, "workers") == 0)
-		print_workers(result);
-	else if (strcmp(command, "backends") == 0)
-		print_backends(result);
-	else if (strcmp(command, "fallback") == 0)
-		print_fallback(result);
-	else if (strcmp(command, "help") == 0)
-		print_help(result);
-	else if (strcmp(command, "version") == 0)
-		printf("llmgated %s\n", str(result, "version"));
-	else if (strcmp(command, "reload") == 0)
-		printf("reloaded: %s\n", str(result, "message"));
-	else if (strcmp(command, "log-level") == 0 || strcmp(command, "log_level") == 0)
-		printf("log level: %s\n", str(result, "level"));
-	else
-		printf("ok\n");
+	printf("llmgated %s\n", str(result, "version"));
 }
 
-static int known_command(const char *name)
+static void print_reload(json_t *result)
 {
-	char n[32];
-
-	snprintf(n, sizeof(n), "%s", name);
-	for (char *p = n; *p; p++)
-		if (*p == '-')
-			*p = '_';
-#define KNOWN(cmd, mutating, args, help) \
-	if (strcmp(n, #cmd) == 0)        \
-		return 1;
-	CONTROL_COMMANDS(KNOWN)
-#undef KNOWN
-	return 0;
+	printf("reloaded: %s\n", str(result, "message"));
 }
+
+static void print_log_level(json_t *result)
+{
+	printf("log level: %s\n", str(result, "level"));
+}
+
+/* How each command's answer is printed for people: print_NAME, one per
+ * command of control_commands.h. */
+static void (*const printers[CONTROL_CMD__COUNT])(json_t *result) = {
+#define CONTROL_PRINTER(n, m, a, h) [CONTROL_CMD_##n] = print_##n,
+        CONTROL_COMMANDS(CONTROL_PRINTER)
+#undef CONTROL_PRINTER
+};
 
 int main(int argc, char **argv)
 {
@@ -227,10 +225,10 @@ int main(int argc, char **argv)
 	        {"version", no_argument, NULL, 'V'},
 	        {0},
 	};
-	const char *socket_path = DEFAULT_SOCKET, *command;
+	const char *socket_path = default_socket(), *command;
 	json_t *args, *reply = NULL;
 	char err[512];
-	int json = 0, opt, r;
+	int json = 0, opt, r, which;
 
 	/* "+": stop at the command, so its own options (probe -c) stay its own. */
 	while ((opt = getopt_long(argc, argv, "+s:jhV", options, NULL)) != -1) {
@@ -275,7 +273,8 @@ int main(int argc, char **argv)
 		free(pargv);
 		return r;
 	}
-	if (!known_command(command)) {
+	which = control_command_find(command);
+	if (which < 0) {
 		fprintf(stderr, "llmgatectl: unknown command '%s'\n\n", command);
 		usage(stderr);
 		return 2;
@@ -297,7 +296,7 @@ int main(int argc, char **argv)
 		json_dumpf(reply, stdout, JSON_INDENT(2));
 		printf("\n");
 	} else if (ok) {
-		print_result(command, json_object_get(reply, "result"));
+		printers[which](json_object_get(reply, "result"));
 	} else {
 		size_t i;
 		json_t *d;

@@ -58,17 +58,6 @@ struct control_client {
 	struct control_client *next;
 };
 
-static const struct {
-	const char *name;
-	bool mutating;
-	const char *args;
-	const char *help;
-} commands[CONTROL_CMD__COUNT] = {
-#define CONTROL_ROW(n, m, a, h) [CONTROL_CMD_##n] = {#n, m, a, h},
-        CONTROL_COMMANDS(CONTROL_ROW)
-#undef CONTROL_ROW
-};
-
 static void client_free(struct control_client *client)
 {
 	struct control *control = client->control;
@@ -81,7 +70,7 @@ static void client_free(struct control_client *client)
 	}
 	control->n_clients--;
 	if (client->waiting)
-		supervisor_reload_forget(control->sup, client);
+		reload_forget(control->sup, client);
 	bufferevent_free(client->bev);
 	free(client);
 }
@@ -152,6 +141,28 @@ static void on_reload_done(void *ctx, int result, const char *message,
 	bufferevent_trigger(client->bev, EV_READ, 0);
 }
 
+/*
+ * The handlers, one per command of control_commands.h, bound by name in
+ * handlers[] below: run_NAME answers the request, or returns NULL when the
+ * answer comes later (reload). ARGS is an array or NULL.
+ */
+typedef json_t *control_handler(struct control_client *client, json_t *args);
+
+static json_t *run_status(struct control_client *client, json_t *args)
+{
+	return reply_ok(status_json(client->control->sup));
+}
+
+static json_t *run_workers(struct control_client *client, json_t *args)
+{
+	return reply_ok(status_workers_json(client->control->sup));
+}
+
+static json_t *run_backends(struct control_client *client, json_t *args)
+{
+	return reply_ok(status_backends_json(client->control->sup));
+}
+
 static json_t *run_fallback(struct control_client *client, json_t *args)
 {
 	struct supervisor *sup = client->control->sup;
@@ -174,6 +185,13 @@ static json_t *run_fallback(struct control_client *client, json_t *args)
 	return reply_ok(status_fallback_json(sup));
 }
 
+static json_t *run_reload(struct control_client *client, json_t *args)
+{
+	client->waiting = true;
+	reload_start(client->control->sup, on_reload_done, client);
+	return NULL;
+}
+
 static json_t *run_log_level(struct control_client *client, json_t *args)
 {
 	const char *arg = json_string_value(json_array_get(args, 0));
@@ -185,36 +203,44 @@ static json_t *run_log_level(struct control_client *client, json_t *args)
 	return reply_ok(json_pack("{s:s}", "level", log_level_name(level)));
 }
 
-static json_t *run_help(void)
+static json_t *run_version(struct control_client *client, json_t *args)
+{
+	return reply_ok(json_pack("{s:s}", "version", LLMGATE_VERSION));
+}
+
+static json_t *run_help(struct control_client *client, json_t *args)
 {
 	json_t *list = json_array();
 
 	for (int i = 0; i < CONTROL_CMD__COUNT; i++) {
+		const struct control_command_info *c =
+		        control_command_info((enum control_command)i);
 		char name[32];
 
-		snprintf(name, sizeof(name), "%s", commands[i].name);
-		for (char *p = name; *p; p++)
-			if (*p == '_')
-				*p = '-';
-		json_array_append_new(list,
-		                      json_pack("{s:s, s:s, s:b, s:s}", "command", name, "args",
-		                                commands[i].args, "mutating", commands[i].mutating,
-		                                "help", commands[i].help));
+		json_array_append_new(list, json_pack("{s:s, s:s, s:b, s:s}", "command",
+		                                      control_command_shown((enum control_command)i,
+		                                                            name, sizeof(name)),
+		                                      "args", c->args, "mutating", c->mutating,
+		                                      "help", c->help));
 	}
 	return reply_ok(list);
 }
 
+static control_handler *const handlers[CONTROL_CMD__COUNT] = {
+#define CONTROL_HANDLER(n, m, a, h) [CONTROL_CMD_##n] = run_##n,
+        CONTROL_COMMANDS(CONTROL_HANDLER)
+#undef CONTROL_HANDLER
+};
+
 /* Handles one request line; returns NULL when the answer comes later. */
 static json_t *handle_request(struct control_client *client, const char *line, size_t len)
 {
-	struct supervisor *sup = client->control->sup;
 	struct control_request req;
-	json_t *args, *reply;
+	json_t *reply;
 	char why[512];
 
 	if (control_parse(line, len, &req, why, sizeof(why)) < 0)
 		return reply_error("%s", why);
-	args = req.args;
 	if (req.mutating && !peer_may_mutate(client)) {
 		log_warning("control: uid %u (pid %d) refused '%s': not root or the daemon's user",
 		            (unsigned)client->cred.uid, (int)client->cred.pid, req.name);
@@ -226,36 +252,7 @@ static json_t *handle_request(struct control_client *client, const char *line, s
 	if (req.mutating)
 		log_info("control: '%s' from uid %u (pid %d)", req.name, (unsigned)client->cred.uid,
 		         (int)client->cred.pid);
-
-	switch (req.command) {
-	case CONTROL_CMD_status:
-		reply = reply_ok(status_json(sup));
-		break;
-	case CONTROL_CMD_workers:
-		reply = reply_ok(status_workers_json(sup));
-		break;
-	case CONTROL_CMD_backends:
-		reply = reply_ok(status_backends_json(sup));
-		break;
-	case CONTROL_CMD_fallback:
-		reply = run_fallback(client, args);
-		break;
-	case CONTROL_CMD_reload:
-		client->waiting = true;
-		supervisor_reload(sup, on_reload_done, client);
-		reply = NULL;
-		break;
-	case CONTROL_CMD_log_level:
-		reply = run_log_level(client, args);
-		break;
-	case CONTROL_CMD_version:
-		reply = reply_ok(json_pack("{s:s}", "version", LLMGATE_VERSION));
-		break;
-	case CONTROL_CMD_help:
-	default:
-		reply = run_help();
-		break;
-	}
+	reply = handlers[req.command](client, req.args);
 	control_request_clear(&req);
 	return reply;
 }

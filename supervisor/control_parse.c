@@ -9,14 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const struct {
-	const char *name;
-	bool mutating;
-} commands[CONTROL_CMD__COUNT] = {
-#define CONTROL_ROW(n, m, a, h) [CONTROL_CMD_##n] = {#n, m},
-        CONTROL_COMMANDS(CONTROL_ROW)
-#undef CONTROL_ROW
-};
+#define CONTROL_MAX_NAME 32 /* longer than any command: refused as malformed */
 
 int control_parse(const char *line, size_t len, struct control_request *ret, char *why,
                   size_t why_len)
@@ -24,8 +17,7 @@ int control_parse(const char *line, size_t len, struct control_request *ret, cha
 	json_error_t jerr;
 	json_t *request = json_loadb(line, len, 0, &jerr), *args;
 	const char *name;
-	char cmd[32];
-	int which = -1;
+	int which;
 
 	memset(ret, 0, sizeof(*ret));
 	if (!request || !json_is_object(request)) {
@@ -36,18 +28,12 @@ int control_parse(const char *line, size_t len, struct control_request *ret, cha
 	}
 	name = json_string_value(json_object_get(request, "command"));
 	args = json_object_get(request, "args");
-	if (!name || strlen(name) >= sizeof(cmd) || (args && !json_is_array(args))) {
+	if (!name || strlen(name) >= CONTROL_MAX_NAME || (args && !json_is_array(args))) {
 		snprintf(why, why_len, "a request is {\"command\": NAME, \"args\": [...]}");
 		json_decref(request);
 		return -EINVAL;
 	}
-	snprintf(cmd, sizeof(cmd), "%s", name);
-	for (char *p = cmd; *p; p++)
-		if (*p == '-')
-			*p = '_';
-	for (int i = 0; i < CONTROL_CMD__COUNT; i++)
-		if (strcmp(cmd, commands[i].name) == 0)
-			which = i;
+	which = control_command_find(name);
 	if (which < 0) {
 		snprintf(why, why_len, "unknown command '%s' (try 'help')", name);
 		json_decref(request);
@@ -58,7 +44,7 @@ int control_parse(const char *line, size_t len, struct control_request *ret, cha
 	        .command = (enum control_command)which,
 	        .name = name,
 	        .args = args,
-	        .mutating = commands[which].mutating &&
+	        .mutating = control_command_info((enum control_command)which)->mutating &&
 	                    !(which == CONTROL_CMD_fallback && json_array_size(args) == 0),
 	};
 	return 0;

@@ -13,13 +13,6 @@
 
 #include "control_commands.h"
 
-enum control_command {
-#define CONTROL_ENUM(name, mutating, args, help) CONTROL_CMD_##name,
-	CONTROL_COMMANDS(CONTROL_ENUM)
-#undef CONTROL_ENUM
-	        CONTROL_CMD__COUNT,
-};
-
 struct control_request {
 	json_t *root; /* the whole request; owns NAME and ARGS */
 	enum control_command command;

@@ -7,14 +7,14 @@
 #include "metrics.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
-#include "health_policy.h"
 #include "http_reject.h"
-#include "proxy_plan.h"
+#include "route.h"
 
 struct mcount {
 	char *model;
@@ -183,15 +183,25 @@ static void label(FILE *out, const char *value)
 	fputc('"', out);
 }
 
-static void family(FILE *out, const char *name, const char *type, const char *help)
+const struct metric_family_info metric_families[METRIC__COUNT] = {
+#define METRIC_ROW(id, name, type, labels, help) [METRIC_##id] = {#name, #type, labels, help},
+        METRICS_FAMILIES(METRIC_ROW)
+#undef METRIC_ROW
+};
+
+/* The HELP and TYPE lines of family K; returns its name for the samples. */
+static const char *family(FILE *out, enum metric_family k)
 {
-	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	const struct metric_family_info *f = &metric_families[k];
+
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, f->type);
+	return f->name;
 }
 
-static void render_histograms(FILE *out, const struct metrics *m, int kind, const char *name,
-                              const char *help)
+static void render_histograms(FILE *out, const struct metrics *m, enum metric_family k, int kind)
 {
-	family(out, name, "histogram", help);
+	const char *name = family(out, k);
+
 	for (size_t i = 0; i < m->n_latency; i++) {
 		const struct histogram_total *h = &m->latency[i].h[kind];
 		uint64_t cumulative = 0;
@@ -219,99 +229,94 @@ static void render_histograms(FILE *out, const struct metrics *m, int kind, cons
 	}
 }
 
+/* A family of one sample without labels. */
+static void render_scalar(FILE *out, enum metric_family k, const char *format, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void render_scalar(FILE *out, enum metric_family k, const char *format, ...)
+{
+	va_list ap;
+
+	fprintf(out, "%s ", family(out, k));
+	va_start(ap, format);
+	vfprintf(out, format, ap);
+	va_end(ap);
+	fputc('\n', out);
+}
+
+/* llmgate_backend_attempts_total and _failures_total: outcomes FIRST..LAST of
+ * every backend, under the label LABEL. */
+static void render_backends(FILE *out, const struct metrics_view *v, enum metric_family k,
+                            const char *label_name, int first, int last)
+{
+	const char *name = family(out, k);
+
+	for (size_t i = 0; i < v->n_backends; i++)
+		for (int o = first; o <= last; o++) {
+			fprintf(out, "%s{backend=", name);
+			label(out, v->backends[i].id);
+			fprintf(out, ",group=");
+			label(out, v->backends[i].group);
+			fprintf(out, ",%s=\"%s\"} %llu\n", label_name,
+			        outcome_name((enum outcome)o),
+			        (unsigned long long)v->backends[i].by_outcome[o]);
+		}
+}
+
 void metrics_render(FILE *out, const struct metrics *m, const struct metrics_view *v)
 {
-	family(out, "llmgate_build_info", "gauge", "Version of the running llmgated (always 1).");
-	fprintf(out, "llmgate_build_info{version=");
+	const char *name = family(out, METRIC_BUILD_INFO);
+
+	fprintf(out, "%s{version=", name);
 	label(out, v->version);
 	fprintf(out, "} 1\n");
-	family(out, "llmgate_start_time_seconds", "gauge",
-	       "Unix time the daemon started, in seconds.");
-	fprintf(out, "llmgate_start_time_seconds %.3f\n", v->start_time_seconds);
-	family(out, "llmgate_generation", "gauge",
-	       "The serving worker generation (grows with every successful reload).");
-	fprintf(out, "llmgate_generation %u\n", v->generation);
+	render_scalar(out, METRIC_START_TIME, "%.3f", v->start_time_seconds);
+	render_scalar(out, METRIC_GENERATION, "%u", v->generation);
 
-	family(out, "llmgate_workers", "gauge", "Worker processes by state.");
+	name = family(out, METRIC_WORKERS);
 	for (int s = 0; s < WORKER_STATE__COUNT; s++)
-		fprintf(out, "llmgate_workers{state=\"%s\"} %llu\n",
+		fprintf(out, "%s{state=\"%s\"} %llu\n", name,
 		        worker_state_name((enum worker_state)s), (unsigned long long)v->workers[s]);
-	family(out, "llmgate_worker_restarts_total", "counter",
-	       "Workers respawned after they died unexpectedly.");
-	fprintf(out, "llmgate_worker_restarts_total %llu\n", (unsigned long long)v->restarts);
+	render_scalar(out, METRIC_WORKER_RESTARTS, "%llu", (unsigned long long)v->restarts);
 
-	family(out, "llmgate_requests_total", "counter",
-	       "Client requests answered, by the model named, the deployment and route that "
-	       "answered, and status class.");
+	name = family(out, METRIC_REQUESTS);
 	for (size_t i = 0; i < m->n_counts; i++) {
 		const struct mcount *e = &m->counts[i];
 
-		fprintf(out, "llmgate_requests_total{model=");
+		fprintf(out, "%s{model=", name);
 		label(out, e->model);
 		fprintf(out, ",deployment=");
 		label(out, e->deployment);
 		fprintf(out, ",route=\"%s\",status_class=\"%uxx\"} %llu\n", e->route, e->status,
 		        (unsigned long long)e->count);
 	}
-	family(out, "llmgate_http_rejected_total", "counter",
-	       "Requests the HTTP layer answered itself before any route ran (malformed, too "
-	       "large, too slow, unsupported), by status and reason; not in "
-	       "llmgate_requests_total.");
+	name = family(out, METRIC_HTTP_REJECTED);
 	for (int k = 0; k < HTTP_REJECT__COUNT; k++)
-		fprintf(out, "llmgate_http_rejected_total{status=\"%d\",reason=\"%s\"} %llu\n",
+		fprintf(out, "%s{status=\"%d\",reason=\"%s\"} %llu\n", name,
 		        http_reject_status((enum http_reject)k),
 		        http_reject_name((enum http_reject)k), (unsigned long long)m->rejected[k]);
-	render_histograms(out, m, IPC_LATENCY_TOTAL, "llmgate_request_duration_seconds",
-	                  "Time from the complete client request to the response handed to the "
-	                  "connection (streams: to their end).");
-	render_histograms(out, m, IPC_LATENCY_TTFB, "llmgate_upstream_ttfb_seconds",
-	                  "Time from the start of the answering upstream attempt to its response "
-	                  "head.");
-	render_histograms(out, m, IPC_LATENCY_OVERHEAD, "llmgate_overhead_seconds",
-	                  "The gateway's own time per request: total minus the time spent with "
-	                  "upstreams.");
+	render_histograms(out, m, METRIC_REQUEST_DURATION, IPC_LATENCY_TOTAL);
+	render_histograms(out, m, METRIC_UPSTREAM_TTFB, IPC_LATENCY_TTFB);
+	render_histograms(out, m, METRIC_OVERHEAD, IPC_LATENCY_OVERHEAD);
 
-	family(out, "llmgate_backend_attempts_total", "counter",
-	       "Upstream attempts by backend (deployment) and outcome.");
-	for (size_t i = 0; i < v->n_backends; i++)
-		for (int k = 0; k < OUTCOME__COUNT; k++) {
-			fprintf(out, "llmgate_backend_attempts_total{backend=");
-			label(out, v->backends[i].id);
-			fprintf(out, ",group=");
-			label(out, v->backends[i].group);
-			fprintf(out, ",outcome=\"%s\"} %llu\n", outcome_name((enum outcome)k),
-			        (unsigned long long)v->backends[i].by_outcome[k]);
-		}
-	family(out, "llmgate_backend_failures_total", "counter",
-	       "Failed upstream attempts by backend (deployment) and failure class.");
-	for (size_t i = 0; i < v->n_backends; i++)
-		for (int k = OUTCOME_FAILURE_FIRST; k <= OUTCOME_FAILURE_LAST; k++) {
-			fprintf(out, "llmgate_backend_failures_total{backend=");
-			label(out, v->backends[i].id);
-			fprintf(out, ",group=");
-			label(out, v->backends[i].group);
-			fprintf(out, ",class=\"%s\"} %llu\n", outcome_name((enum outcome)k),
-			        (unsigned long long)v->backends[i].by_outcome[k]);
-		}
+	render_backends(out, v, METRIC_BACKEND_ATTEMPTS, "outcome", 0, OUTCOME__COUNT - 1);
+	render_backends(out, v, METRIC_BACKEND_FAILURES, "class", OUTCOME_FAILURE_FIRST,
+	                OUTCOME_FAILURE_LAST);
 
-	family(out, "llmgate_fallback_mode", "gauge",
-	       "Global fallback mode of each primary group: 1 for the current mode.");
+	name = family(out, METRIC_FALLBACK_MODE);
 	for (size_t i = 0; i < v->n_groups; i++)
 		for (int k = 0; k < MODE__COUNT; k++) {
-			fprintf(out, "llmgate_fallback_mode{group=");
+			fprintf(out, "%s{group=", name);
 			label(out, v->groups[i].name);
 			fprintf(out, ",mode=\"%s\"} %d\n",
 			        fallback_mode_name((enum fallback_mode)k),
 			        v->groups[i].mode == (unsigned)k);
 		}
-	family(out, "llmgate_fallback_transitions_total", "counter",
-	       "Transitions of the global fallback mode of each primary group.");
+	name = family(out, METRIC_FALLBACK_TRANSITIONS);
 	for (size_t i = 0; i < v->n_groups; i++) {
-		fprintf(out, "llmgate_fallback_transitions_total{group=");
+		fprintf(out, "%s{group=", name);
 		label(out, v->groups[i].name);
 		fprintf(out, "} %llu\n", (unsigned long long)v->groups[i].transitions);
 	}
-	family(out, "llmgate_access_log_dropped_total", "counter",
-	       "Access log lines lost (log unwritable or its buffer full).");
-	fprintf(out, "llmgate_access_log_dropped_total %llu\n", (unsigned long long)m->log_dropped);
+	render_scalar(out, METRIC_ACCESS_LOG_DROPPED, "%llu", (unsigned long long)m->log_dropped);
 }

@@ -20,6 +20,7 @@
 
 #include "histogram.h"
 #include "ipc.h"
+#include "metrics_families.h"
 #include "outcome.h"
 #include "worker_state.h"
 

@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "../../supervisor/control_parse.h"
+#include "supervisor/control_parse.h"
 #include "fuzz.h"
 #include "log.h"
 

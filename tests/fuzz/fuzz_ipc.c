@@ -16,8 +16,8 @@
  */
 #include <string.h>
 
-#include "../../supervisor/metrics.h"
-#include "../../worker/fallback_state.h"
+#include "supervisor/metrics.h"
+#include "worker/fallback_state.h"
 #include "fuzz.h"
 #include "health_policy.h"
 #include "ipc.h"

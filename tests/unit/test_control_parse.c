@@ -1,12 +1,14 @@
 /*
  * Unit tests of the control socket's request line parser
  * (supervisor/control_parse.c): commands, their spelling, arguments, what
- * counts as mutating, and the answer to a malformed line.
+ * counts as mutating, and the answer to a malformed line; the command
+ * table's lookup and shown names (common/control_commands.h).
  */
-#include "../../supervisor/control_parse.h"
+#include "supervisor/control_parse.h"
 #include "tap.h"
 
 #include <errno.h>
+#include <stdio.h>
 
 static char why[512];
 
@@ -65,9 +67,41 @@ static void test_malformed(void)
 	control_request_clear(&req);
 }
 
+static void test_table(void)
+{
+	char name[32], dashed[32];
+	int found = 0;
+
+	for (int i = 0; i < CONTROL_CMD__COUNT; i++) {
+		const struct control_command_info *c =
+		        control_command_info((enum control_command)i);
+
+		control_command_shown((enum control_command)i, dashed, sizeof(dashed));
+		snprintf(name, sizeof(name), "%s", c->name);
+		if (control_command_find(name) == i && control_command_find(dashed) == i &&
+		    !strchr(dashed, '_'))
+			found++;
+	}
+	tap_ok(found == CONTROL_CMD__COUNT, "every command found as written and as shown");
+	tap_str(control_command_shown(CONTROL_CMD_log_level, dashed, sizeof(dashed)), "log-level",
+	        "log_level is shown as log-level");
+	tap_str(control_command_shown(CONTROL_CMD_log_level, dashed, 4), "log",
+	        "a short buffer is cut and terminated");
+	tap_ok(control_command_find("log-level") == CONTROL_CMD_log_level &&
+	               control_command_find("log_level") == CONTROL_CMD_log_level,
+	       "both spellings");
+	tap_ok(control_command_find("") < 0 && control_command_find("stat") < 0 &&
+	               control_command_find("statuss") < 0 && control_command_find("log-") < 0,
+	       "prefixes and extensions are not commands");
+	tap_ok(control_command_info(CONTROL_CMD_reload)->mutating &&
+	               !control_command_info(CONTROL_CMD_status)->mutating,
+	       "mutating column");
+}
+
 int main(void)
 {
 	test_commands();
 	test_malformed();
+	test_table();
 	return tap_done();
 }

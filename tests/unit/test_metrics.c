@@ -3,9 +3,12 @@
  * rendering: deltas of two "workers" add up exactly, indexes become names,
  * unknown models fold into one label, invalid entries are refused whole,
  * histogram buckets are cumulative, label values are escaped, and every
- * line of the output is a comment or a well-formed sample.
+ * line of the output is a comment or a well-formed sample. The family
+ * table (metrics_families.h) is checked against llmgated(8)'s METRICS
+ * section: every family documented with its labels, nothing more.
  */
 #include <regex.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +16,7 @@
 #include "config.h"
 #include "ipc.h"
 #include "metrics.h"
-#include "proxy_plan.h"
+#include "route.h"
 #include "tap.h"
 
 static struct deployment deps[2] = {
@@ -189,8 +192,95 @@ static void test_aggregate_render(void)
 	metrics_free(m);
 }
 
+/* The man page, whole, or NULL. */
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	int c;
+
+	if (!f) {
+		fclose(out);
+		free(text);
+		return NULL;
+	}
+	while ((c = fgetc(f)) != EOF)
+		fputc(c, out);
+	fclose(f);
+	fclose(out);
+	return text;
+}
+
+/* The family table against llmgated(8): each ".It Li NAME [Brq LABELS]" item
+ * of the METRICS section is one family; the table must have exactly those. */
+static void test_families_documented(void)
+{
+	char *page = read_file(LLMGATED_MAN);
+	char *section = page ? strstr(page, "\n.Sh METRICS\n") : NULL;
+	bool documented[METRIC__COUNT] = {0};
+	int items = 0;
+
+	if (!tap_ok(section != NULL, "llmgated(8) at %s has a METRICS section", LLMGATED_MAN)) {
+		free(page);
+		return;
+	}
+	section += strlen("\n.Sh METRICS\n");
+	char *end = strstr(section, "\n.Sh ");
+	if (end)
+		end[1] = '\0';
+	for (char *line = strtok(section, "\n"); line; line = strtok(NULL, "\n")) {
+		char *labels;
+		int k;
+
+		if (strncmp(line, ".It Li ", 7) != 0)
+			continue;
+		line += 7;
+		labels = strstr(line, " Brq ");
+		if (labels) {
+			*labels = '\0';
+			labels += 5;
+		}
+		items++;
+		for (k = 0; k < METRIC__COUNT; k++)
+			if (strcmp(metric_families[k].name, line) == 0)
+				break;
+		if (!tap_ok(k < METRIC__COUNT, "documented family %s exists", line))
+			continue;
+		documented[k] = true;
+		tap_str(labels ? labels : "", metric_families[k].labels, line);
+	}
+	for (int k = 0; k < METRIC__COUNT; k++)
+		tap_ok(documented[k], "%s is documented in llmgated(8)", metric_families[k].name);
+	tap_ok(items == METRIC__COUNT, "one item per family (%d items, %d families)", items,
+	       METRIC__COUNT);
+	free(page);
+}
+
+/* Every family's HELP and TYPE come from the table, once each. */
+static void test_families_rendered(void)
+{
+	struct metrics *m = metrics_new();
+	struct metrics_view v = {.version = "1"};
+	char *text = render(m, &v);
+
+	for (int k = 0; k < METRIC__COUNT; k++) {
+		const struct metric_family_info *f = &metric_families[k];
+		char help[512], type[128];
+
+		snprintf(help, sizeof(help), "# HELP %s %s", f->name, f->help);
+		snprintf(type, sizeof(type), "# TYPE %s %s", f->name, f->type);
+		tap_ok(has_line(text, help) && has_line(text, type), "%s: HELP and TYPE", f->name);
+	}
+	free(text);
+	metrics_free(m);
+}
+
 int main(void)
 {
 	test_aggregate_render();
+	test_families_documented();
+	test_families_rendered();
 	return tap_done();
 }
