@@ -11,11 +11,12 @@
 #include <string.h>
 
 #include "build_config.h"
+#include "config_keys.h"
 #include "control_client.h"
 #include "control_commands.h"
 #include "probe.h"
 
-#define DEFAULT_SOCKET     "/run/llmgate/control.sock"
+#define DEFAULT_SOCKET     CONFIG_DEFAULT_CONTROL_SOCKET
 #define REQUEST_TIMEOUT_MS 120000 /* a reload waits for a whole new generation */
 
 static void usage(FILE *out)
