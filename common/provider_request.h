@@ -15,6 +15,9 @@ struct deployment;
 
 /* Room for "Bearer " and a credential. */
 #define PROVIDER_REQUEST_AUTH_MAX 4096
+/* Headers of ours at most (Content-Type, a credential, the organization);
+ * the deployment's extra_headers come on top. */
+#define PROVIDER_REQUEST_OWN_HEADERS 3
 
 /*
  * Writes the URL of OP ("chat/completions", "completions" or "embeddings")

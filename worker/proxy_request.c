@@ -37,8 +37,8 @@ static int add_header(void *ctx, const char *name, const char *value)
 
 static int build_headers(struct proxy_request *r, const struct deployment *dep)
 {
-	/* Content-Type, a credential and the organization, then the extra ones. */
-	r->headers = calloc(dep->n_extra_headers + 3, sizeof(*r->headers));
+	r->headers =
+	        calloc(PROVIDER_REQUEST_OWN_HEADERS + dep->n_extra_headers, sizeof(*r->headers));
 	if (!r->headers)
 		return -ENOMEM;
 	return provider_request_headers(dep, r->auth, add_header, r);
