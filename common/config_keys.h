@@ -1,7 +1,8 @@
 /*
  * config_keys: every config key llmgate knows, defined once. The loader uses
  * the table for dispatch, validation and did-you-mean; config_keys() exposes
- * it for the man page check. Internal to common/config*.c.
+ * it for the man page check. Internal to common/config*.c, but for
+ * CONFIG_DEFAULT_CONTROL_SOCKET, which is also llmgatectl's default socket.
  *
  * CONFIG_SECTIONS(X): X(id, name) -- name as written in messages and docs.
  * CONFIG_KEYS(X): X(section id, key, type, default or NULL, description).
@@ -16,8 +17,6 @@
  * (another key's value, a generated id) is listed in
  * CONFIG_COMPUTED_DEFAULTS(X): X(section id, key, the code that computes
  * it); its text only documents it.
- *
- * CONFIG_DEFAULT_CONTROL_SOCKET is also llmgatectl's default socket.
  *
  * Types: STRING, SECRET (never shown), URL, ADDRESS (HOST:PORT), BOOL, INT,
  * NUMBER, DURATION (500ms, 30s, 5m, 1h, bare seconds), LIST, MAPPING,
