@@ -8,7 +8,9 @@
  * export environment_variables (setenv) so later references see them; load
  * includes (their model_list entries are appended in order); build the
  * deployments; then groups and ids; then the settings, whose fallbacks name
- * groups; last, one error per unset environment variable.
+ * groups; last, one error per unset environment variable. A key left unset
+ * is read as its default from the key table (config_keys.h), by the same
+ * code as a written value: there are no default literals here.
  *
  * Invariants: no diagnostic shows a secret (api_key, azure_ad_token,
  * master_key, header values: only keys, locations and references are
@@ -147,8 +149,25 @@ static const struct config_key_doc key_docs[K__COUNT] = {
 	 #key,                       \
 	 NULL,                       \
 	 def,                        \
+	 NULL,                       \
 	 desc,                       \
 	 TYPE_##type != TYPE_IGNORED && TYPE_##type != TYPE_ADVISORY},
+        CONFIG_KEYS(X)
+#undef X
+};
+
+/* The code that computes each default that is no fixed value. */
+static const char *const computed_by[K__COUNT] = {
+#define X(sec, key, by) [K_##sec##_##key] = by,
+        CONFIG_COMPUTED_DEFAULTS(X)
+#undef X
+};
+
+/* A fixed default as if it were written in the file, quoted (its text as
+ * is): the loader reads it with the key's own code (at_slot()). Never
+ * written to. */
+static const struct config_yaml_node default_nodes[K__COUNT] = {
+#define X(sec, key, type, def, desc) {.kind = CONFIG_YAML_SCALAR, .value = (char *)(def)},
         CONFIG_KEYS(X)
 #undef X
 };
@@ -162,6 +181,7 @@ const struct config_key_doc *config_keys(size_t *ret_n)
 		for (size_t i = 0; i < K__COUNT; i++) {
 			docs[i] = key_docs[i];
 			docs[i].type = type_names[key_rows[i].type];
+			docs[i].computed_by = computed_by[i];
 		}
 		ready = true;
 	}
@@ -254,6 +274,7 @@ struct at {
 	char path[160];
 	bool secret;
 	bool litellm_reads;
+	bool by_default; /* NODE is the key's default, not written in the file */
 	const char *env_key;
 };
 
@@ -624,16 +645,21 @@ static void sections_with_key(enum section section, const char *word, char *buf,
 
 /* ---- reading values ---------------------------------------------------- */
 
+/* The value of KEY in S; for an unset (or null) key with a fixed default,
+ * that default, read like a written value. */
 static struct at at_slot(const struct slots *s, enum key key)
 {
 	size_t i = (size_t)key - s->first;
+	bool by_default =
+	        config_yaml_is_null(s->value[i]) && default_nodes[key].value && !computed_by[key];
 	struct at at;
 
 	assert(i < s->count);
 	at = (struct at){
 	        .src = s->src,
 	        .key = s->key[i],
-	        .node = s->value[i],
+	        .node = by_default ? &default_nodes[key] : s->value[i],
+	        .by_default = by_default,
 	        .secret = key_rows[key].type == TYPE_SECRET,
 	        .litellm_reads = s->section != SECTION_llmgate && s->section != SECTION_fallback,
 	};
@@ -2199,9 +2225,9 @@ static void load_settings(struct loader *ld)
 	struct config *c = ld->config;
 	const struct slots *top = &ld->top;
 	struct slots ls, rs;
-	struct at at, ls_fb, rs_fb;
+	struct at at, ls_at, ls_fb, rs_fb;
 	long ls_retries = 0, rs_retries = 0;
-	enum got got_ls, got_rs;
+	enum got got_ls;
 
 	scan(ld, 0, top->value[K_top_litellm_settings - top->first], SECTION_litellm_settings,
 	     "litellm_settings", "in litellm_settings", &ls, NULL);
@@ -2217,17 +2243,15 @@ static void load_settings(struct loader *ld)
 	at = at_slot(&rs, K_router_settings_timeout);
 	get_duration(ld, &at, false, &c->router_timeout_ms);
 
-	at = at_slot(&ls, K_litellm_settings_num_retries);
-	got_ls = get_long(ld, &at, 0, 100, &ls_retries);
+	ls_at = at_slot(&ls, K_litellm_settings_num_retries);
+	got_ls = get_long(ld, &ls_at, 0, 100, &ls_retries);
 	if (got_ls == GOT)
 		c->num_retries = ls_retries;
 	at = at_slot(&rs, K_router_settings_num_retries);
-	got_rs = get_long(ld, &at, 0, 100, &rs_retries);
-	if (got_rs == GOT) {
+	if (get_long(ld, &at, 0, 100, &rs_retries) == GOT) {
 		c->num_retries = rs_retries;
-		if (got_ls == GOT && ls_retries != rs_retries)
-			report(ld, DIAG_WARNING, 0,
-			       at_slot(&ls, K_litellm_settings_num_retries).node,
+		if (got_ls == GOT && !ls_at.by_default && ls_retries != rs_retries)
+			report(ld, DIAG_WARNING, 0, ls_at.node,
 			       "litellm_settings.num_retries (%ld) is overridden by "
 			       "router_settings.num_retries (%ld)",
 			       ls_retries, rs_retries);
@@ -2354,7 +2378,7 @@ static void load_fallback_policy(struct loader *ld, const struct slots *lg)
 	at = at_slot(&fs, K_fallback_recover_successes);
 	get_long(ld, &at, 1, 1000000000L, &f->recover_successes);
 	at = at_slot(&fs, K_fallback_report_interval);
-	if (get_duration(ld, &at, false, &f->report_interval_ms) == GOT &&
+	if (get_duration(ld, &at, false, &f->report_interval_ms) == GOT && !at.by_default &&
 	    f->report_interval_ms >= f->window_ms)
 		report(ld, DIAG_WARNING, 0, at.node,
 		       "%s (%ldms) is not shorter than window (%ldms); the window sees at most one "
@@ -2445,34 +2469,6 @@ static void load_llmgate(struct loader *ld)
 
 /* ---- the whole load ---------------------------------------------------- */
 
-static int set_defaults(struct config *c, const char *path)
-{
-	c->path = strdup(path);
-	c->num_retries = 2;
-	c->router_timeout_ms = 600000;
-	c->request_timeout_ms = 600000;
-	c->max_request_size = 10 * MIB;
-	c->listen = strdup("127.0.0.1:4000");
-	c->control_socket = strdup("/run/llmgate/control.sock");
-	c->user = strdup("llmgate");
-	c->drain_timeout_ms = 30000;
-	c->header_timeout_ms = 5000;
-	c->body_timeout_ms = 30000;
-	c->upstream_http2 = true;
-	c->fallback = (struct fallback_policy){
-	        .mode = FALLBACK_SETTING_AUTO,
-	        .window_ms = 10000,
-	        .min_requests = 10,
-	        .failure_ratio = 0.5,
-	        .consecutive_failures = 5,
-	        .cooldown_ms = 30000,
-	        .probe_interval_ms = 5000,
-	        .recover_successes = 3,
-	        .report_interval_ms = 250,
-	};
-	return c->path && c->listen && c->control_socket && c->user ? 0 : -ENOMEM;
-}
-
 static void loader_free(struct loader *ld)
 {
 	for (size_t i = 0; i < ld->n_sources; i++) {
@@ -2498,8 +2494,12 @@ int config_load(const char *path, struct config **ret_config, struct diag_list *
 	if (!path)
 		return -EINVAL;
 	ld.refs.diags = diags;
+	/* Every other field starts zero: its default comes from the key table
+	 * when its section is loaded. */
 	ld.config = calloc(1, sizeof(*ld.config));
-	if (!ld.config || set_defaults(ld.config, path) < 0) {
+	if (ld.config)
+		ld.config->path = strdup(path);
+	if (!ld.config || !ld.config->path) {
 		config_free(ld.config);
 		diag_add(diags, DIAG_ERROR, path, 0, 0, "out of memory loading the config");
 		return -ENOMEM;

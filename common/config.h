@@ -77,18 +77,21 @@ struct group {
 	size_t n_fallbacks;
 };
 
+/* llmgate.fallback. Every setting's default is in config_keys.h. */
 struct fallback_policy {
-	enum fallback_setting mode; /* default auto */
-	long window_ms;             /* default 10000 */
-	long min_requests;          /* default 10 */
-	double failure_ratio;       /* default 0.5 */
-	long consecutive_failures;  /* default 5 */
-	long cooldown_ms;           /* default 30000 */
-	long probe_interval_ms;     /* default 5000 */
-	long recover_successes;     /* default 3 */
-	long report_interval_ms;    /* default 250 */
+	enum fallback_setting mode;
+	long window_ms;
+	long min_requests;
+	double failure_ratio;
+	long consecutive_failures;
+	long cooldown_ms;
+	long probe_interval_ms;
+	long recover_successes;
+	long report_interval_ms; /* > 0 */
 };
 
+/* The loaded config. Defaults are those of the key table (config_keys.h),
+ * applied by the loader; the comments below say what a value means. */
 struct config {
 	char *path;
 
@@ -98,30 +101,30 @@ struct config {
 	size_t n_groups;
 
 	/* litellm_settings and router_settings merged (router_settings wins). */
-	long num_retries;        /* default 2 */
-	long router_timeout_ms;  /* deadline per client request; default 600000 */
-	long request_timeout_ms; /* default per-attempt timeout; default 600000 */
-	bool drop_params;        /* default false */
-	bool verbose;            /* litellm_settings.set_verbose */
+	long num_retries;
+	long router_timeout_ms;  /* deadline per client request */
+	long request_timeout_ms; /* per-attempt timeout of deployments without one */
+	bool drop_params;
+	bool verbose; /* litellm_settings.set_verbose */
 
 	/* general_settings */
 	char *master_key;        /* resolved secret, or NULL (no client auth) */
-	size_t max_request_size; /* bytes; default 10 MiB */
+	size_t max_request_size; /* bytes */
 
 	/* llmgate: */
-	char *listen;          /* "HOST:PORT", default "127.0.0.1:4000" */
-	long workers;          /* 0 = number of CPUs (default) */
-	char *control_socket;  /* default "/run/llmgate/control.sock" */
-	char *admin_listen;    /* NULL = off (default) */
-	char *user;            /* default "llmgate" */
-	long drain_timeout_ms; /* default 30000 */
-	char *access_log;      /* NULL = off (default), "stderr" or a path */
-	bool core_dumps;       /* default false: PR_SET_DUMPABLE 0 */
+	char *listen; /* "HOST:PORT" */
+	long workers; /* 0 = number of CPUs */
+	char *control_socket;
+	char *admin_listen; /* NULL = off */
+	char *user;
+	long drain_timeout_ms;
+	char *access_log; /* NULL = off, "stderr" or a path */
+	bool core_dumps;  /* false: PR_SET_DUMPABLE 0 */
 
-	long header_timeout_ms; /* a client's request head; default 5000 */
-	long body_timeout_ms;   /* a client's request body; default 30000 */
+	long header_timeout_ms; /* a client's request head */
+	long body_timeout_ms;   /* a client's request body */
 	char *ca_file;          /* upstream TLS trust (CURLOPT_CAINFO); NULL = libcurl's default */
-	bool upstream_http2;    /* offer HTTP/2 to TLS upstreams; default true */
+	bool upstream_http2;    /* offer HTTP/2 to TLS upstreams */
 	struct fallback_policy fallback;
 };
 
@@ -156,6 +159,9 @@ struct config_key_doc {
 	 * parameter", "accepted, ignored", "ignored" */
 	const char *type;
 	const char *default_value; /* as documented, or NULL */
+	/* NULL: DEFAULT_VALUE, if any, is a fixed value the loader applies;
+	 * else the code that computes the default DEFAULT_VALUE describes */
+	const char *computed_by;
 	const char *description;
 	/* false: a LiteLLM key llmgate accepts but ignores, with a warning */
 	bool implemented;

@@ -1,12 +1,22 @@
 /*
  * config_keys: every config key llmgate knows, defined once. The loader uses
  * the table for dispatch, validation and did-you-mean; config_keys() exposes
- * it for the man page check. Internal to common/config*.c.
+ * it for the man page check. Internal to common/config*.c, but for
+ * CONFIG_DEFAULT_CONTROL_SOCKET, which is also llmgatectl's default socket.
  *
  * CONFIG_SECTIONS(X): X(id, name) -- name as written in messages and docs.
  * CONFIG_KEYS(X): X(section id, key, type, default or NULL, description).
  * Rows of one section must be contiguous (the loader indexes a section's keys
  * from its first row; test_config checks this).
+ *
+ * Defaults: the text of a key's default is the one source of its value. The
+ * loader reads an unset key as if its default were written, through the same
+ * code as a written value (config.c, at_slot()), so the man page generated
+ * from this table and the loaded config cannot disagree; test_config checks
+ * that every default parses as its key. A default that is no fixed value
+ * (another key's value, a generated id) is listed in
+ * CONFIG_COMPUTED_DEFAULTS(X): X(section id, key, the code that computes
+ * it); its text only documents it.
  *
  * Types: STRING, SECRET (never shown), URL, ADDRESS (HOST:PORT), BOOL, INT,
  * NUMBER, DURATION (500ms, 30s, 5m, 1h, bare seconds), LIST, MAPPING,
@@ -27,7 +37,8 @@
 	X(llmgate, "llmgate")                   \
 	X(fallback, "llmgate.fallback")
 
-#define CONFIG_IGNORED_DESC "a LiteLLM setting llmgate does not implement"
+#define CONFIG_IGNORED_DESC           "a LiteLLM setting llmgate does not implement"
+#define CONFIG_DEFAULT_CONTROL_SOCKET "/run/llmgate/control.sock"
 
 #define CONFIG_KEYS(X)                                                                                     \
 	X(top, model_list, LIST, "[]", "the deployments, one entry per upstream endpoint")                 \
@@ -208,7 +219,8 @@
 	X(litellm_settings, callback_settings, IGNORED, NULL, CONFIG_IGNORED_DESC)                         \
 	X(litellm_settings, responses, IGNORED, NULL, CONFIG_IGNORED_DESC)                                 \
                                                                                                            \
-	X(router_settings, num_retries, INT, "2", "retries per request, across deployments")               \
+	X(router_settings, num_retries, INT, "litellm_settings.num_retries",                               \
+	  "retries per request, across deployments")                                                       \
 	X(router_settings, timeout, DURATION, "600s",                                                      \
 	  "deadline per client request across retries and fallbacks")                                      \
 	X(router_settings, fallbacks, FALLBACKS, NULL, "[{group: [fallback groups]}]")                     \
@@ -292,7 +304,7 @@
                                                                                                            \
 	X(llmgate, listen, ADDRESS, "127.0.0.1:4000", "client-facing HOST:PORT ([IPv6]:PORT)")             \
 	X(llmgate, workers, INT, "0", "worker processes; 0 or auto = one per CPU")                         \
-	X(llmgate, control_socket, STRING, "/run/llmgate/control.sock", "control socket path")             \
+	X(llmgate, control_socket, STRING, CONFIG_DEFAULT_CONTROL_SOCKET, "control socket path")           \
 	X(llmgate, admin_listen, ADDRESS, NULL, "HOST:PORT serving /metrics; unset = off")                 \
 	X(llmgate, user, STRING, "llmgate", "user to run as after binding (when started as root)")         \
 	X(llmgate, drain_timeout, DURATION, "30s",                                                         \
@@ -318,3 +330,17 @@
 	X(fallback, probe_interval, DURATION, "5s", "one probe request per interval")                      \
 	X(fallback, recover_successes, INT, "3", "probe successes in a row that end the fallback")         \
 	X(fallback, report_interval, DURATION, "250ms", "how often workers report counters")
+
+#define CONFIG_COMPUTED_DEFAULTS(X)                                                                \
+	X(top, model_list, "config_load(): a missing model_list is reported as no models")         \
+	X(litellm_params, api_base,                                                                \
+	  "resolve_provider() in config.c: openai's base, OPENAI_DEFAULT_BASE")                    \
+	X(litellm_params, timeout,                                                                 \
+	  "start_attempt() in worker/proxy.c: timeout_ms 0 = request_timeout")                     \
+	X(litellm_params, stream_timeout,                                                          \
+	  "start_attempt() in worker/proxy.c: 0 = the attempt's timeout")                          \
+	X(litellm_params, max_retries, "worker/proxy_plan.c: max_retries -1 = config.num_retries") \
+	X(litellm_params, drop_params, "struct deployment: drop_params -1 = unset")                \
+	X(model_info, id, "build_groups() in config.c")                                            \
+	X(router_settings, num_retries,                                                            \
+	  "load_settings() in config.c: router_settings wins when set")

@@ -11,26 +11,12 @@
 #include <string.h>
 
 #include "build_config.h"
-#include "config.h"
+#include "config_keys.h"
 #include "control_client.h"
 #include "control_commands.h"
 #include "probe.h"
 
 #define REQUEST_TIMEOUT_MS 120000 /* a reload waits for a whole new generation */
-
-/* The daemon's default control socket: llmgate.control_socket's default in
- * the config key table (common/config_keys.h). */
-static const char *default_socket(void)
-{
-	size_t n;
-	const struct config_key_doc *keys = config_keys(&n);
-
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(keys[i].section, "llmgate") == 0 &&
-		    strcmp(keys[i].key, "control_socket") == 0)
-			return keys[i].default_value;
-	abort(); /* the key table always has it */
-}
 
 static void usage(FILE *out)
 {
@@ -39,7 +25,7 @@ static void usage(FILE *out)
 	        "       llmgatectl probe [-c FILE] [--json] [--timeout DURATION] [MODEL...]\n"
 	        "\n"
 	        "Commands (sent to llmgated's control socket, default %s):\n",
-	        default_socket());
+	        CONFIG_DEFAULT_CONTROL_SOCKET);
 	for (int i = 0; i < CONTROL_CMD__COUNT; i++) {
 		const struct control_command_info *c =
 		        control_command_info((enum control_command)i);
@@ -225,7 +211,7 @@ int main(int argc, char **argv)
 	        {"version", no_argument, NULL, 'V'},
 	        {0},
 	};
-	const char *socket_path = default_socket(), *command;
+	const char *socket_path = CONFIG_DEFAULT_CONTROL_SOCKET, *command;
 	json_t *args, *reply = NULL;
 	char err[512];
 	int json = 0, opt, r, which;

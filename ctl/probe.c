@@ -6,11 +6,12 @@
  * --timeout, then prints a table with a diagnosis per deployment
  * (probe_diagnosis.c) and one summary line per primary/direct-Azure pair.
  *
- * Requests are built by the gateway's rules (SPEC 5, worker/proxy_request.c):
- * same URL, same auth header, extra_headers winning over ours, no proxy from
- * the environment, TLS verified. A model that refuses max_tokens (the
- * reasoning models want max_completion_tokens) gets one second request with
- * max_completion_tokens, so a healthy deployment is not reported broken.
+ * URL and headers come from the gateway's own rules (SPEC 5,
+ * provider_request.c): same URL, same auth header, extra_headers winning
+ * over ours; as in the gateway, no proxy from the environment, TLS verified.
+ * A model that refuses max_tokens (the reasoning models want
+ * max_completion_tokens) gets one second request with max_completion_tokens,
+ * so a healthy deployment is not reported broken.
  *
  * No secret is ever printed: URLs are shown with their userinfo and secret
  * query values masked, upstream messages are quoted only in part, and every
@@ -32,6 +33,7 @@
 #include "diag.h"
 #include "duration.h"
 #include "probe_diagnosis.h"
+#include "provider_request.h"
 #include "secret.h"
 
 #define PROBE_MAX_BODY           (64 * 1024)
@@ -46,7 +48,7 @@ struct probe {
 	const char *token_param; /* "max_tokens", or "max_completion_tokens" on the retry */
 	char url[2048];
 	char shown_url[2048]; /* url with its secrets masked */
-	char auth[4096];
+	char auth[PROVIDER_REQUEST_AUTH_MAX];
 	char error[CURL_ERROR_SIZE];
 	char body[PROBE_MAX_BODY];
 	size_t body_len;
@@ -106,24 +108,6 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 static bool is_embedding(const struct deployment *d)
 {
 	return d->mode && strcmp(d->mode, "embedding") == 0;
-}
-
-/* The upstream URL, by the gateway's rules (SPEC 5). */
-static void build_url(const struct deployment *d, char *buf, size_t len)
-{
-	const char *op = is_embedding(d) ? "embeddings" : "chat/completions";
-
-	if (d->provider == PROVIDER_AZURE) {
-		const char *v = d->api_version ? d->api_version : "";
-
-		if (strcmp(v, "v1") == 0 || strcmp(v, "latest") == 0 || strcmp(v, "preview") == 0)
-			snprintf(buf, len, "%s/openai/v1/%s", d->api_base, op);
-		else
-			snprintf(buf, len, "%s/openai/deployments/%s/%s?api-version=%s",
-			         d->api_base, d->upstream_model, op, v);
-	} else {
-		snprintf(buf, len, "%s/%s", d->api_base, op);
-	}
 }
 
 static bool secret_param(const char *name, size_t len)
@@ -228,26 +212,16 @@ static void scrub_all(const struct deployment *d, char *text)
 		scrub(text, d->extra_headers[i].value);
 }
 
-static bool extra_header(const struct deployment *d, const char *name)
+/* One "Name: value" line; a NULL VALUE removes curl's own header. */
+static int add_header(void *ctx, const char *name, const char *value)
 {
-	for (size_t i = 0; i < d->n_extra_headers; i++)
-		if (strcasecmp(d->extra_headers[i].name, name) == 0)
-			return true;
-	return false;
-}
-
-static int add_header(struct probe *p, const char *name, const char *value)
-{
-	char line[4200];
+	struct probe *p = ctx;
+	char line[PROVIDER_REQUEST_AUTH_MAX + 256];
 	struct curl_slist *n;
+	int len = value ? snprintf(line, sizeof(line), "%s: %s", name, value)
+	                : snprintf(line, sizeof(line), "%s:", name);
 
-	if (value && extra_header(p->dep, name))
-		return 0;
-	if (value)
-		snprintf(line, sizeof(line), "%s: %s", name, value);
-	else
-		snprintf(line, sizeof(line), "%s:", name); /* removes curl's own */
-	n = curl_slist_append(p->headers, line);
+	n = len > 0 && (size_t)len < sizeof(line) ? curl_slist_append(p->headers, line) : NULL;
 	explicit_bzero(line, sizeof(line));
 	if (!n)
 		return -1;
@@ -257,34 +231,9 @@ static int add_header(struct probe *p, const char *name, const char *value)
 
 static int build_headers(struct probe *p)
 {
-	const struct deployment *d = p->dep;
-	int r = add_header(p, "Content-Type", "application/json");
-
-	r |= add_header(p, "Expect", NULL); /* no 100-continue round trip */
-	if (d->provider == PROVIDER_AZURE && d->azure_ad_token) {
-		snprintf(p->auth, sizeof(p->auth), "Bearer %s", d->azure_ad_token);
-		r |= add_header(p, "Authorization", p->auth);
-	} else if (d->provider == PROVIDER_AZURE && d->api_key) {
-		r |= add_header(p, "api-key", d->api_key);
-	} else if (d->api_key) {
-		snprintf(p->auth, sizeof(p->auth), "Bearer %s", d->api_key);
-		r |= add_header(p, "Authorization", p->auth);
-	}
-	if (d->organization)
-		r |= add_header(p, "OpenAI-Organization", d->organization);
-	for (size_t i = 0; i < d->n_extra_headers; i++) {
-		char line[4200];
-		struct curl_slist *n;
-
-		snprintf(line, sizeof(line), "%s: %s", d->extra_headers[i].name,
-		         d->extra_headers[i].value);
-		n = curl_slist_append(p->headers, line);
-		explicit_bzero(line, sizeof(line));
-		if (!n)
-			return -1;
-		p->headers = n;
-	}
-	return r;
+	if (add_header(p, "Expect", NULL) < 0) /* no 100-continue round trip */
+		return -1;
+	return provider_request_headers(p->dep, p->auth, add_header, p);
 }
 
 static int build_request(struct probe *p, const char *token_param)
@@ -310,15 +259,15 @@ static int build_request(struct probe *p, const char *token_param)
 static int probe_setup(struct probe *p, long timeout_ms)
 {
 	const struct deployment *d = p->dep;
+	const char *op = is_embedding(d) ? "embeddings" : "chat/completions";
+	bool url_fits = provider_request_url(d, op, p->url, sizeof(p->url)) == 0;
 	CURL *e;
 
-	build_url(d, p->url, sizeof(p->url));
 	show_url(p->url, p->shown_url, sizeof(p->shown_url));
 	scrub_all(d, p->shown_url);
 	p->answer = (struct probe_answer){
 	        .azure = d->provider == PROVIDER_AZURE,
-	        .sent_credential =
-	                d->api_key || (d->provider == PROVIDER_AZURE && d->azure_ad_token),
+	        .sent_credential = provider_request_has_credential(d),
 	        .model = d->model,
 	        .upstream = d->upstream_model,
 	        .timeout_ms = timeout_ms,
@@ -326,7 +275,7 @@ static int probe_setup(struct probe *p, long timeout_ms)
 	};
 	p->retry_after_ms = p->retry_after_s = -1;
 	e = p->easy = curl_easy_init();
-	if (!e || build_headers(p) < 0 || build_request(p, "max_tokens") < 0)
+	if (!url_fits || !e || build_headers(p) < 0 || build_request(p, "max_tokens") < 0)
 		return -1;
 	curl_easy_setopt(e, CURLOPT_URL, p->url);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, p->headers);

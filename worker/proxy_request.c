@@ -1,12 +1,12 @@
 /*
  * proxy_request: the upstream request of one attempt (see proxy_request.h).
- * Runs in a worker, on the request path.
+ * Runs in a worker, on the request path. The URL and headers follow the
+ * rules shared with `llmgatectl probe` (provider_request.c); this file owns
+ * the body.
  *
  * The client's bytes are forwarded untouched unless the deployment needs a
  * different `model` or has request defaults the client did not set; then a
- * shallow copy of the parsed body gets the changes and is serialized. The
- * client's own key never goes upstream: the deployment's does. A header of
- * extra_headers replaces ours of the same name (the operator asked for it).
+ * shallow copy of the parsed body gets the changes and is serialized.
  *
  * drop_params: LiteLLM drops the parameters a provider does not support from
  * its own per-provider tables; llmgate forwards unknown fields (SPEC 4) and
@@ -15,12 +15,11 @@
 #include "proxy_request.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "config.h"
+#include "provider_request.h"
 
 static const char *const op_paths[PROXY_OP__COUNT] = {
         [PROXY_OP_CHAT] = "chat/completions",
@@ -28,60 +27,21 @@ static const char *const op_paths[PROXY_OP__COUNT] = {
         [PROXY_OP_EMBEDDINGS] = "embeddings",
 };
 
-static int build_url(const struct deployment *dep, enum proxy_op op, char *buf, size_t len)
+static int add_header(void *ctx, const char *name, const char *value)
 {
-	int n;
+	struct proxy_request *r = ctx;
 
-	if (dep->provider == PROVIDER_AZURE) {
-		const char *v = dep->api_version;
-
-		if (strcmp(v, "v1") == 0 || strcmp(v, "latest") == 0 || strcmp(v, "preview") == 0)
-			n = snprintf(buf, len, "%s/openai/v1/%s", dep->api_base, op_paths[op]);
-		else
-			n = snprintf(buf, len, "%s/openai/deployments/%s/%s?api-version=%s",
-			             dep->api_base, dep->upstream_model, op_paths[op], v);
-	} else {
-		n = snprintf(buf, len, "%s/%s", dep->api_base, op_paths[op]);
-	}
-	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
-}
-
-static bool extra_header(const struct deployment *dep, const char *name)
-{
-	for (size_t i = 0; i < dep->n_extra_headers; i++)
-		if (strcasecmp(dep->extra_headers[i].name, name) == 0)
-			return true;
-	return false;
-}
-
-static void add_header(struct proxy_request *r, const struct deployment *dep, const char *name,
-                       const char *value)
-{
-	if (!extra_header(dep, name))
-		r->headers[r->n_headers++] = (struct upstream_header){name, value};
+	r->headers[r->n_headers++] = (struct upstream_header){name, value};
+	return 0;
 }
 
 static int build_headers(struct proxy_request *r, const struct deployment *dep)
 {
-	r->headers = calloc(dep->n_extra_headers + 4, sizeof(*r->headers));
+	r->headers =
+	        calloc(PROVIDER_REQUEST_OWN_HEADERS + dep->n_extra_headers, sizeof(*r->headers));
 	if (!r->headers)
 		return -ENOMEM;
-	add_header(r, dep, "Content-Type", "application/json");
-	if (dep->provider == PROVIDER_AZURE && dep->azure_ad_token) {
-		snprintf(r->auth, sizeof(r->auth), "Bearer %s", dep->azure_ad_token);
-		add_header(r, dep, "Authorization", r->auth);
-	} else if (dep->provider == PROVIDER_AZURE && dep->api_key) {
-		add_header(r, dep, "api-key", dep->api_key);
-	} else if (dep->api_key) {
-		snprintf(r->auth, sizeof(r->auth), "Bearer %s", dep->api_key);
-		add_header(r, dep, "Authorization", r->auth);
-	}
-	if (dep->organization)
-		add_header(r, dep, "OpenAI-Organization", dep->organization);
-	for (size_t i = 0; i < dep->n_extra_headers; i++)
-		r->headers[r->n_headers++] = (struct upstream_header){dep->extra_headers[i].name,
-		                                                      dep->extra_headers[i].value};
-	return 0;
+	return provider_request_headers(dep, r->auth, add_header, r);
 }
 
 /* Keys of DEFAULTS that may be added: not those that change what the
@@ -157,7 +117,7 @@ int proxy_request_build(struct proxy_request *r, const struct deployment *dep, e
 	r->n_headers = 0;
 	r->body = NULL;
 	r->body_len = 0;
-	err = build_url(dep, op, r->url, sizeof(r->url));
+	err = provider_request_url(dep, op_paths[op], r->url, sizeof(r->url));
 	if (err < 0)
 		return err;
 	err = build_headers(r, dep);

@@ -1,8 +1,8 @@
 /*
  * proxy_request: what one attempt sends to one deployment (SPEC 5): the URL
- * of the provider's API, the deployment's auth and extra headers, and the
- * client's body with `model` rewritten for OpenAI-style upstreams and the
- * deployment's request defaults added where the client sent nothing.
+ * and headers by the rules of provider_request.h, and the client's body with
+ * `model` rewritten for OpenAI-style upstreams and the deployment's request
+ * defaults added where the client sent nothing.
  */
 #pragma once
 
@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "provider_request.h"
 #include "proxy.h"
 #include "upstream.h"
 
@@ -19,7 +20,7 @@ struct proxy_request {
 	char url[2048];
 	struct upstream_header *headers;
 	size_t n_headers;
-	char auth[4096];
+	char auth[PROVIDER_REQUEST_AUTH_MAX];
 	char *body; /* the rewritten body, or NULL: the client's is sent as is */
 	size_t body_len;
 };

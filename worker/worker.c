@@ -338,8 +338,7 @@ void worker_run(const struct worker_args *args)
 	if (http_server_new(w.base, &hopts, listen_fd, &w.http) < 0)
 		goto fail;
 	w.report_timer = event_new(w.base, -1, EV_PERSIST, on_report_timer, &w);
-	long report_ms =
-	        config->fallback.report_interval_ms > 0 ? config->fallback.report_interval_ms : 250;
+	long report_ms = config->fallback.report_interval_ms;
 	struct timeval report_tv = {.tv_sec = report_ms / 1000,
 	                            .tv_usec = (report_ms % 1000) * 1000};
 	if (!w.report_timer || event_add(w.report_timer, &report_tv) < 0)

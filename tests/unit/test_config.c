@@ -975,6 +975,101 @@ static void test_key_table(void)
 	tap_ok(found_advisory, "router_settings.routing_strategy is accepted, not implemented");
 }
 
+/* The settings of two configs are the same (deployments aside). */
+static bool same_settings(const struct config *a, const struct config *b)
+{
+#define SAME_STR(f) ((a->f == NULL) == (b->f == NULL) && (!a->f || strcmp(a->f, b->f) == 0))
+	return a->num_retries == b->num_retries && a->router_timeout_ms == b->router_timeout_ms &&
+	       a->request_timeout_ms == b->request_timeout_ms && a->drop_params == b->drop_params &&
+	       a->verbose == b->verbose && SAME_STR(master_key) &&
+	       a->max_request_size == b->max_request_size && SAME_STR(listen) &&
+	       a->workers == b->workers && SAME_STR(control_socket) && SAME_STR(admin_listen) &&
+	       SAME_STR(user) && a->drain_timeout_ms == b->drain_timeout_ms &&
+	       SAME_STR(access_log) && a->core_dumps == b->core_dumps &&
+	       a->header_timeout_ms == b->header_timeout_ms &&
+	       a->body_timeout_ms == b->body_timeout_ms && SAME_STR(ca_file) &&
+	       a->upstream_http2 == b->upstream_http2 &&
+	       memcmp(&a->fallback, &b->fallback, sizeof(a->fallback)) == 0;
+#undef SAME_STR
+}
+
+/* model_yaml plus KEY: 'VALUE' in SECTION ("a.b" nests). */
+static void config_with(const struct config_key_doc *k, const char *value, char *buf, size_t len)
+{
+	char sec[64], *dot, quoted[256];
+	size_t n = 0;
+
+	for (const char *p = value; *p && n + 3 < sizeof(quoted); p++) {
+		if (*p == '\'')
+			quoted[n++] = '\'';
+		quoted[n++] = *p;
+	}
+	quoted[n] = '\0';
+	snprintf(sec, sizeof(sec), "%s", k->section);
+	dot = strchr(sec, '.');
+	if (dot)
+		*dot = '\0';
+	if (!sec[0])
+		snprintf(buf, len, "%s%s: '%s'\n", model_yaml, k->key, quoted);
+	else if (dot)
+		snprintf(buf, len, "%s%s:\n  %s:\n    %s: '%s'\n", model_yaml, sec, dot + 1, k->key,
+		         quoted);
+	else
+		snprintf(buf, len, "%s%s:\n  %s: '%s'\n", model_yaml, sec, k->key, quoted);
+}
+
+/*
+ * Every fixed default of the table parses as its key: written out in the
+ * file, it loads without a diagnostic and gives the same config as leaving
+ * the key unset. Computed defaults are documented (they have a text).
+ */
+static void test_table_defaults(void)
+{
+	size_t n = 0, fixed = 0, computed = 0;
+	const struct config_key_doc *keys = config_keys(&n);
+	struct config *unset = NULL;
+	struct diag_list d;
+	char path[512], yaml[1024];
+
+	snprintf(path, sizeof(path), "%s/defaults.yaml", tmpdir);
+	if (write_file(path, model_yaml, strlen(model_yaml)) < 0 ||
+	    load_path(path, &unset, &d) < 0) {
+		tap_ok(false, "a config without settings loads");
+		return;
+	}
+	diag_free(&d);
+	for (size_t i = 0; i < n; i++) {
+		const struct config_key_doc *k = &keys[i];
+		struct config *c = NULL;
+		int r;
+
+		if (k->computed_by) {
+			computed++;
+			tap_ok(k->default_value && k->computed_by[0],
+			       "%s%s%s: a computed default is described", k->section,
+			       k->section[0] ? "." : "", k->key);
+			continue;
+		}
+		if (!k->default_value)
+			continue;
+		fixed++;
+		config_with(k, k->default_value, yaml, sizeof(yaml));
+		r = write_file(path, yaml, strlen(yaml));
+		if (r == 0)
+			r = load_path(path, &c, &d);
+		tap_ok(r == 0 && d.n == 0 && same_settings(c, unset),
+		       "%s.%s: default '%s' parses as its type (%s) and is what the loader "
+		       "applies",
+		       k->section, k->key, k->default_value, k->type);
+		if (d.n)
+			show(&d);
+		config_free(c);
+		diag_free(&d);
+	}
+	tap_ok(fixed >= 20 && computed >= 5, "defaults: %zu fixed, %zu computed", fixed, computed);
+	config_free(unset);
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
@@ -1003,6 +1098,7 @@ int main(void)
 	test_includes();
 	test_hostile_inputs();
 	test_key_table();
+	test_table_defaults();
 	test_mutations();
 
 	if (nftw(tmpdir, remove_entry, 8, FTW_DEPTH | FTW_PHYS) < 0)

@@ -1,0 +1,48 @@
+/*
+ * provider_request: the SPEC 5 rules for what a request to a deployment
+ * looks like on the wire, apart from its body: the URL of the provider's API
+ * (api_base, op, api_version) and the headers (content type, the deployment's
+ * credential, organization, extra_headers). One definition shared by the
+ * worker's attempts (worker/proxy_request.c) and `llmgatectl probe`, so the
+ * probe tests exactly what the gateway sends.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct deployment;
+
+/* Room for "Bearer " and a credential. */
+#define PROVIDER_REQUEST_AUTH_MAX 4096
+/* Headers of ours at most (Content-Type, a credential, the organization);
+ * the deployment's extra_headers come on top. */
+#define PROVIDER_REQUEST_OWN_HEADERS 3
+
+/*
+ * Writes the URL of OP ("chat/completions", "completions" or "embeddings")
+ * on DEP into BUF: azure {api_base}/openai/deployments/{deployment}/{op}
+ * ?api-version={v}, or {api_base}/openai/v1/{op} for api_version v1, latest
+ * or preview; openai {api_base}/{op}. DEP is as config_load() normalized it.
+ * Returns 0, or -ENAMETOOLONG when it does not fit (BUF is then unusable).
+ */
+int provider_request_url(const struct deployment *dep, const char *op, char *buf, size_t len);
+
+/* Called once per header, in order; a negative return stops the walk. */
+typedef int provider_header_fn(void *ctx, const char *name, const char *value);
+
+/*
+ * Calls ADD for each header of a request to DEP: Content-Type, the
+ * credential (azure: api-key, or Authorization: Bearer with azure_ad_token;
+ * openai: Authorization: Bearer), OpenAI-Organization, then every
+ * extra_headers entry. One of ours whose name an extra header also has is
+ * left out: the operator's wins. A Bearer value is written into AUTH
+ * (PROVIDER_REQUEST_AUTH_MAX bytes), which must outlive the values' use and
+ * be wiped by the caller. Returns 0, -ENAMETOOLONG when the credential does
+ * not fit AUTH, or ADD's negative return.
+ */
+int provider_request_headers(const struct deployment *dep, char *auth, provider_header_fn *add,
+                             void *ctx);
+
+/* Whether a request to DEP carries one of the deployment's credentials. */
+bool provider_request_has_credential(const struct deployment *dep);
