@@ -304,8 +304,7 @@ void health_config_changed(struct health *h)
 	h->groups = groups;
 	h->n_groups = c->n_groups;
 
-	long period = c->fallback.report_interval_ms;
-	struct timeval tv = {.tv_sec = period / 1000, .tv_usec = (period % 1000) * 1000};
+	struct timeval tv = clock_tv_ms(c->fallback.report_interval_ms);
 	evtimer_del(h->timer);
 	event_add(h->timer, &tv);
 	evaluate(h);
