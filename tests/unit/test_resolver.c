@@ -1,5 +1,5 @@
 /*
- * Unit tests of worker/resolver.c: the freshness rule, and lookups through
+ * Unit tests of worker/upstream/resolver.c: the freshness rule, and lookups through
  * its helper thread on a real event loop for names /etc/hosts and numeric
  * parsing answer without a network (localhost, 127.0.0.1): answers, the
  * cache, shared lookups, cancelling, and freeing with a lookup in flight.
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "resolver.h"
+#include "../../worker/upstream/resolver.h"
 #include "tap.h"
 
 struct answer {
