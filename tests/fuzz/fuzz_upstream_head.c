@@ -13,7 +13,7 @@
 
 #include "fuzz.h"
 #include "http_parser.h"
-#include "../../worker/upstream/upstream_parser.h"
+#include "upstream_parser.h"
 
 #define MAX_BODY 8192
 

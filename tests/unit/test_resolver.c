@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../worker/upstream/resolver.h"
+#include "resolver.h"
 #include "tap.h"
 
 struct answer {

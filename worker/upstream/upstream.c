@@ -392,9 +392,12 @@ int upstream_start(struct upstream *up, const struct upstream_request *req,
                    const struct upstream_callbacks *cb, void *ctx, struct upstream_transfer **ret)
 {
 	struct upstream_transfer *t;
+	struct upstream_url u;
 
-	if (up->http && upstream_http_handles(up->http, req->url))
-		return upstream_http_start(up->http, req, cb, ctx, ret);
+	/* parsed once: the own client takes the URL as parsed here */
+	if (up->http && upstream_url_parse(req->url, &u) == 0 &&
+	    upstream_http_handles(up->http, &u))
+		return upstream_http_start(up->http, &u, req, cb, ctx, ret);
 	if (multi_get(up) < 0)
 		return -ENOMEM;
 	t = calloc(1, sizeof(*t));

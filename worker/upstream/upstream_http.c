@@ -26,7 +26,6 @@
  */
 #include "upstream_http.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <netinet/in.h>
@@ -35,27 +34,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "resolver.h"
 #include "upstream_parser.h"
+#include "upstream_serialize.h"
 #include "upstream_tls.h"
 
 #define UH_RBUF          16384
 #define UH_RBUF_MAX      (UPSTREAM_PARSER_MAX_HEAD + UH_RBUF)
 #define UH_IDLE_PER_HOST 256
 #define UH_IDLE_MS       60000
-#define UH_MAX_HOST      300
-#define UH_MAX_NAME      (RESOLVER_NAME_MAX + 1)
-#define UH_MAX_HEAD_OUT  (64 * 1024)
+
+_Static_assert(UPSTREAM_URL_MAX_NAME == RESOLVER_NAME_MAX, "a URL's host name is resolvable");
 
 struct uh_host {
 	struct uh_host *next;
-	char key[UH_MAX_HOST];  /* the URL's authority, also the Host header */
-	char name[UH_MAX_NAME]; /* the host: the name resolved, and for TLS verified */
+	char key[UPSTREAM_URL_MAX_AUTHORITY]; /* the URL's authority, also the Host header */
+	char name[UPSTREAM_URL_MAX_NAME +
+	          1]; /* the host: the name resolved, and for TLS verified */
 	bool tls;
 	bool resolve; /* NAME is a host name: addr is its last answer */
 	bool http2;   /* https: a handshake chose HTTP/2: libcurl's from then on */
@@ -149,152 +148,9 @@ static void conn_on_timer(evutil_socket_t fd, short what, void *arg);
 static void transfer_process(struct uh_transfer *t);
 static void conn_read(struct uh_conn *c);
 
-/* ---- URLs and hosts ---- */
+/* ---- hosts ---- */
 
-struct uh_url {
-	char authority[UH_MAX_HOST];
-	char host[UH_MAX_NAME]; /* as in the URL, without brackets */
-	bool tls;
-	bool resolve; /* HOST is a name to resolve */
-	uint16_t port;
-	const char *path; /* path and query, in the URL */
-	struct sockaddr_storage addr;
-	socklen_t addr_len;
-};
-
-static int parse_port(const char *s, size_t len, uint16_t *ret)
-{
-	unsigned v = 0;
-
-	if (len == 0 || len > 5)
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		v = v * 10 + (unsigned)(s[i] - '0');
-	}
-	if (v == 0 || v > 65535)
-		return -EINVAL;
-	*ret = (uint16_t)v;
-	return 0;
-}
-
-/* A DNS name: labels of letters, digits, '-' and '_' joined by dots, none
- * empty or starting or ending with '-', not all digits and dots (those are
- * addresses in some other spelling, like "127.1", left to libcurl). */
-static bool valid_host_name(const char *s, size_t len)
-{
-	size_t label = 0;
-	bool alpha = false;
-
-	if (len == 0 || len > RESOLVER_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char ch = s[i];
-
-		if (ch == '.') {
-			if (label == 0 || s[i - 1] == '-')
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
-			return false;
-		if (ch == '-' && label == 0)
-			return false;
-		alpha |= !(ch >= '0' && ch <= '9');
-		if (++label > 63)
-			return false;
-	}
-	return alpha && s[len - 1] != '-';
-}
-
-static int parse_url(const char *url, struct uh_url *u)
-{
-	const char *a, *end, *colon;
-	char *host = u->host;
-	uint16_t port;
-	size_t alen, hlen;
-
-	if (strncasecmp(url, "http://", 7) == 0) {
-		a = url + 7;
-		port = 80;
-		u->tls = false;
-	} else if (strncasecmp(url, "https://", 8) == 0) {
-		a = url + 8;
-		port = 443;
-		u->tls = true;
-	} else {
-		return -EINVAL;
-	}
-	end = a + strcspn(a, "/?#");
-	if (*end == '#')
-		return -EINVAL;
-	alen = (size_t)(end - a);
-	if (alen == 0 || alen >= sizeof(u->authority) || memchr(a, '@', alen))
-		return -EINVAL;
-	for (const char *p = end; *p; p++)
-		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '#')
-			return -EINVAL;
-	memcpy(u->authority, a, alen);
-	u->authority[alen] = '\0';
-	u->resolve = false;
-	u->path = *end ? end : "/";
-	if (*end == '?')
-		return -EINVAL; /* "http://host?q": leave the odd ones to libcurl */
-
-	memset(&u->addr, 0, sizeof(u->addr));
-	if (a[0] == '[') {
-		const char *close = memchr(a, ']', alen);
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&u->addr;
-
-		if (!close || (size_t)(close - a - 1) >= sizeof(u->host))
-			return -EINVAL;
-		hlen = (size_t)(close - a - 1);
-		memcpy(host, a + 1, hlen);
-		host[hlen] = '\0';
-		if (close + 1 < end) {
-			if (close[1] != ':' ||
-			    parse_port(close + 2, (size_t)(end - close - 2), &port) < 0)
-				return -EINVAL;
-		}
-		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
-			return -EINVAL;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		u->addr_len = sizeof(*s6);
-		return 0;
-	}
-	colon = memchr(a, ':', alen);
-	hlen = colon ? (size_t)(colon - a) : alen;
-	if (hlen == 0 || hlen >= sizeof(u->host))
-		return -EINVAL;
-	memcpy(host, a, hlen);
-	host[hlen] = '\0';
-	if (colon && parse_port(colon + 1, (size_t)(end - colon - 1), &port) < 0)
-		return -EINVAL;
-
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&u->addr;
-	/* "localhost" is 127.0.0.1; a TLS peer must still be "localhost" */
-	const char *ip = strcasecmp(host, "localhost") == 0 ? "127.0.0.1" : host;
-
-	u->port = port;
-	/* inet_pton accepts only the dotted quad, not "127.1" or hex */
-	if (inet_pton(AF_INET, ip, &s4->sin_addr) != 1) {
-		if (!valid_host_name(host, hlen))
-			return -EINVAL;
-		u->resolve = true;
-		u->addr_len = 0; /* resolved when a connection is made */
-		return 0;
-	}
-	s4->sin_family = AF_INET;
-	s4->sin_port = htons(port);
-	u->addr_len = sizeof(*s4);
-	return 0;
-}
-
-static struct uh_host *host_find(const struct upstream_http *uh, const struct uh_url *u)
+static struct uh_host *host_find(const struct upstream_http *uh, const struct upstream_url *u)
 {
 	for (struct uh_host *h = uh->hosts; h; h = h->next)
 		if (h->tls == u->tls && strcmp(h->key, u->authority) == 0)
@@ -302,22 +158,19 @@ static struct uh_host *host_find(const struct upstream_http *uh, const struct uh
 	return NULL;
 }
 
-bool upstream_http_handles(const struct upstream_http *uh, const char *url)
+bool upstream_http_handles(const struct upstream_http *uh, const struct upstream_url *u)
 {
-	struct uh_url u;
 	const struct uh_host *h;
 
-	if (parse_url(url, &u) < 0)
-		return false;
-	if (!u.tls)
+	if (!u->tls)
 		return true;
 	if (!uh->https)
 		return false;
-	h = host_find(uh, &u);
+	h = host_find(uh, u);
 	return !h || !h->http2;
 }
 
-static struct uh_host *host_get(struct upstream_http *uh, const struct uh_url *u)
+static struct uh_host *host_get(struct upstream_http *uh, const struct upstream_url *u)
 {
 	struct uh_host *h = host_find(uh, u);
 
@@ -1264,84 +1117,18 @@ static void transfer_on_timeout(evutil_socket_t fd, short what, void *arg)
 	transfer_finish(t, UPSTREAM_ERR_TIMEOUT, "operation timed out");
 }
 
-/* Is S fit for a request header line? */
-static bool valid_name(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f || *s == ':')
-			return false;
-	return true;
-}
-
-static bool valid_value(const char *s)
-{
-	for (; *s; s++)
-		if (*s == '\r' || *s == '\n')
-			return false;
-	return true;
-}
-
-static bool skipped_header(const char *name)
-{
-	/* framing and connection management are ours */
-	return strcasecmp(name, "content-length") == 0 ||
-	       strcasecmp(name, "transfer-encoding") == 0 || strcasecmp(name, "connection") == 0 ||
-	       strcasecmp(name, "expect") == 0;
-}
-
-static char *put(char *p, const char *s, size_t len)
-{
-	memcpy(p, s, len);
-	return p + len;
-}
-
-#define PUT_LIT(p, lit) put(p, lit, sizeof(lit) - 1)
-
-static int build_request(struct uh_transfer *t, const struct uh_url *u,
+/* T's request to U, head and body, in one buffer for one send. */
+static int build_request(struct uh_transfer *t, const struct upstream_url *u,
                          const struct upstream_request *req)
 {
-	size_t cap = strlen(u->path) + strlen(u->authority) + 96 + req->body_len, len;
-	bool own_host = false;
-	char *p;
+	ssize_t cap = upstream_serialize_size(u, req);
 
-	for (size_t i = 0; i < req->n_headers; i++) {
-		const struct upstream_header *h = &req->headers[i];
-
-		if (!valid_name(h->name) || !valid_value(h->value))
-			return -EINVAL;
-		cap += strlen(h->name) + strlen(h->value) + 4;
-		own_host |= strcasecmp(h->name, "host") == 0;
-	}
-	if (cap - req->body_len > UH_MAX_HEAD_OUT)
-		return -E2BIG;
-	t->out = malloc(cap);
+	if (cap < 0)
+		return (int)cap;
+	t->out = malloc((size_t)cap);
 	if (!t->out)
 		return -ENOMEM;
-	p = t->out;
-	p = PUT_LIT(p, "POST ");
-	p = put(p, u->path, strlen(u->path));
-	p = PUT_LIT(p, " HTTP/1.1\r\n");
-	if (!own_host) {
-		p = PUT_LIT(p, "Host: ");
-		p = put(p, u->authority, strlen(u->authority));
-		p = PUT_LIT(p, "\r\n");
-	}
-	for (size_t i = 0; i < req->n_headers; i++) {
-		const struct upstream_header *h = &req->headers[i];
-
-		if (skipped_header(h->name))
-			continue;
-		p = put(p, h->name, strlen(h->name));
-		p = PUT_LIT(p, ": ");
-		p = put(p, h->value, strlen(h->value));
-		p = PUT_LIT(p, "\r\n");
-	}
-	p += sprintf(p, "Content-Length: %zu\r\n\r\n", req->body_len);
-	len = (size_t)(p - t->out);
-	memcpy(p, req->body, req->body_len);
-	t->out_len = len + req->body_len;
+	t->out_len = upstream_serialize(t->out, u, req);
 	return 0;
 }
 
@@ -1397,19 +1184,16 @@ static int transfer_resolve(struct uh_transfer *t)
 	return t->query ? 0 : -ENOMEM;
 }
 
-int upstream_http_start(struct upstream_http *uh, const struct upstream_request *req,
-                        const struct upstream_callbacks *cb, void *ctx,
-                        struct upstream_transfer **ret)
+int upstream_http_start(struct upstream_http *uh, const struct upstream_url *u,
+                        const struct upstream_request *req, const struct upstream_callbacks *cb,
+                        void *ctx, struct upstream_transfer **ret)
 {
 	struct uh_transfer *t;
-	struct uh_url u;
 	struct uh_host *h;
 	struct uh_conn *c;
 	int err;
 
-	if (parse_url(req->url, &u) < 0)
-		return -EINVAL;
-	h = host_get(uh, &u);
+	h = host_get(uh, u);
 	if (!h)
 		return -ENOMEM;
 	t = calloc(1, sizeof(*t));
@@ -1421,7 +1205,7 @@ int upstream_http_start(struct upstream_http *uh, const struct upstream_request 
 	t->cb = *cb;
 	t->ctx = ctx;
 	uh->active++;
-	err = build_request(t, &u, req);
+	err = build_request(t, u, req);
 	/* a new TLS connection may pick HTTP/2 (the first to a host, or one that changed) */
 	if (err == 0 && h->tls && !h->idle)
 		err = transfer_keep_request(t, req);

@@ -25,6 +25,7 @@
 #include <stddef.h>
 
 #include "upstream.h"
+#include "upstream_url.h"
 
 struct upstream_http;
 
@@ -46,14 +47,15 @@ int upstream_http_set_ca_file(struct upstream_http *uh, const char *path);
 /* As upstream_set_http2(): whether handshakes offer HTTP/2 (the default). */
 void upstream_http_set_http2(struct upstream_http *uh, bool offer);
 
-/* Whether URL is one this client takes (see above): the one place that decides. */
-bool upstream_http_handles(const struct upstream_http *uh, const char *url);
+/* Whether this client takes U, a URL upstream_url_parse() took: plain HTTP
+ * always, https unless a proxy carries it or the host chose HTTP/2. */
+bool upstream_http_handles(const struct upstream_http *uh, const struct upstream_url *u);
 
-/* As upstream_start(); -EINVAL for a URL it does not take or a header that
- * is not a valid field. */
-int upstream_http_start(struct upstream_http *uh, const struct upstream_request *req,
-                        const struct upstream_callbacks *cb, void *ctx,
-                        struct upstream_transfer **ret);
+/* As upstream_start(), for REQ whose URL parsed as U (which need not outlive
+ * the call); -EINVAL for a header that is not a valid field. */
+int upstream_http_start(struct upstream_http *uh, const struct upstream_url *u,
+                        const struct upstream_request *req, const struct upstream_callbacks *cb,
+                        void *ctx, struct upstream_transfer **ret);
 void upstream_http_abort(struct upstream_transfer *t);
 void upstream_http_pause(struct upstream_transfer *t);
 void upstream_http_resume(struct upstream_transfer *t);
