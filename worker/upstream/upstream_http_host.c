@@ -6,6 +6,7 @@
  * addresses are its last resolver answer; new connections keep to the one
  * that last worked, and move on to the next when one cannot be made.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

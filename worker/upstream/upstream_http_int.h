@@ -6,7 +6,6 @@
  */
 #pragma once
 
-#include <event2/util.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
