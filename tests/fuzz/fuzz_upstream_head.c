@@ -1,6 +1,6 @@
 /*
  * fuzz_upstream_head: what an upstream sends to the worker's own HTTP/1.1
- * client (worker/upstream_parser.c): the response head found incrementally
+ * client (worker/upstream/upstream_parser.c): the response head found incrementally
  * (byte 0 of the input picks the size of each read), parsed in place, and
  * a chunked body decoded in pieces with http_parser.c's decoder. A hostile
  * or broken upstream must get an error, never a crash, an overread or a head

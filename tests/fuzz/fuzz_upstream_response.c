@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "../../ctl/probe_diagnosis.h"
-#include "../../worker/header_line.h"
+#include "../../worker/upstream/header_line.h"
 #include "../../worker/proxy_plan.h"
 #include "fuzz.h"
 #include "outcome.h"

@@ -1,9 +1,9 @@
 /*
  * Unit tests of what a client's request names (worker/ingress.c): the
  * Azure-SDK ingress path and the body's JSON and `model`; and of the split
- * of an upstream's header line (worker/header_line.c).
+ * of an upstream's header line (worker/upstream/header_line.c).
  */
-#include "../../worker/header_line.h"
+#include "../../worker/upstream/header_line.h"
 #include "../../worker/ingress.h"
 #include "tap.h"
 

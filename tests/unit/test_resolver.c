@@ -1,5 +1,5 @@
 /*
- * Unit tests of worker/resolver.c: the freshness rule, and lookups through
+ * Unit tests of worker/upstream/resolver.c: the freshness rule, and lookups through
  * its helper thread on a real event loop for names /etc/hosts and numeric
  * parsing answer without a network (localhost, 127.0.0.1): answers, the
  * cache, shared lookups, cancelling, and freeing with a lookup in flight.

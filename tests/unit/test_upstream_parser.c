@@ -5,7 +5,7 @@
  * or repeated framing headers, sizes), and chunked bodies as responses use
  * them (the decoder is http_parser's, tested there in depth).
  */
-#include "../../worker/upstream_parser.h"
+#include "upstream_parser.h"
 #include "tap.h"
 
 #include <errno.h>

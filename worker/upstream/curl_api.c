@@ -6,9 +6,9 @@
  * every process that loads it, supervisor included, while the worker's own
  * client carries plain HTTP and TLS upstreams and libcurl is left with
  * proxies and odd URLs. So this file defines the libcurl functions
- * upstream.c calls, and the first call to curl_global_init() dlopen()s
+ * upstream_curl.c calls, and the first call to curl_global_init() dlopen()s
  * libcurl.so.4 and binds them (the way systemd loads optional libraries).
- * upstream.c keeps calling libcurl's API by its names, with curl.h's
+ * upstream_curl.c keeps calling libcurl's API by its names, with curl.h's
  * compile-time type checks of curl_easy_setopt() and friends.
  *
  * The variadic functions forward their one argument by the type libcurl

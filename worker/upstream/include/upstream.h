@@ -1,9 +1,11 @@
 /*
- * upstream: the worker's transport to upstream APIs, libcurl's multi
- * interface driven by the worker's libevent loop. One per worker; connections
- * are cached and reused across transfers. Callers see a transfer as: a status
- * and headers, body chunks, then exactly one completion callback — nothing of
- * libcurl leaks through this interface.
+ * upstream: the worker's client for upstream APIs, the one header of
+ * libupstream its users see. One per worker, on the worker's libevent loop;
+ * it carries each transfer on its own HTTP/1.1 keep-alive client or on
+ * libcurl (HTTP/2, proxies), and caches connections across transfers.
+ * Callers see a transfer as: a status and headers, body chunks, then exactly
+ * one completion callback — nothing of either transport leaks through this
+ * interface.
  */
 #pragma once
 

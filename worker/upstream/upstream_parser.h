@@ -1,6 +1,6 @@
 /*
  * upstream_parser: a strict HTTP/1.1 response-head parser for the worker's
- * own upstream client (upstream_http.c). Pure: no I/O, no clock, no
+ * own upstream client (upstream_http_transfer.c). Pure: no I/O, no clock, no
  * allocation; the head is parsed in place (names and values NUL-terminated
  * in the caller's buffer) into a header array the caller provides. Bodies
  * are framed by the caller with http_parser.h's chunked decoder.

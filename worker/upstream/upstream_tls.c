@@ -49,7 +49,8 @@ struct upstream_tls_conn {
 	char error[TLS_ERROR_LEN];
 };
 
-/* HTTP/2 first, as libcurl offers: a server that picks it is libcurl's (upstream_http.c) */
+/* HTTP/2 first, as libcurl offers: a server that picks it is libcurl's
+ * (upstream_http_handover.c) */
 static const unsigned char alpn_offer[] = "\x02h2\x08http/1.1";
 static const unsigned char alpn_http11[] = "\x08http/1.1";
 

@@ -1,0 +1,215 @@
+/*
+ * upstream: the upstream client's dispatcher (see upstream.h). Runs in a
+ * worker. It chooses, per transfer, between two peer transports and owns
+ * the transfer's memory (upstream_transfer.h): one allocation per
+ * upstream_start(), one free path.
+ *
+ * http:// and https:// URLs the own keep-alive client takes (upstream_url.c
+ * parses each once, here) go to it (upstream_http.c, with OpenSSL for https,
+ * host names resolved off the loop by resolver.c): libcurl's per-transfer
+ * work costs more than the rest of a proxied request. Everything else goes
+ * to libcurl (upstream_curl.c): proxies, URLs the own client does not take,
+ * and https upstreams that chose HTTP/2. An own transfer whose new TLS
+ * connection picks HTTP/2 (SPEC 5: HTTP/2 to TLS upstreams where offered)
+ * comes back here as a hand-over, and is restarted on libcurl in the same
+ * memory with what is left of its timeout; the caller sees no difference.
+ *
+ * Proxies come from the environment, as with curl(1), read once at start:
+ * with none of http_proxy, https_proxy, HTTPS_PROXY, all_proxy, ALL_PROXY
+ * set, libcurl is told there is no proxy (no environment lookup per
+ * transfer); with any set, libcurl applies them and no_proxy per transfer,
+ * and with http_proxy or all_proxy set every http:// transfer goes through
+ * libcurl too, with https_proxy, HTTPS_PROXY or all_proxy every https:// one.
+ * LLMGATE_UPSTREAM_CLIENT=curl sends everything through libcurl (a switch
+ * for comparisons and for ruling our client out).
+ */
+#include "upstream.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "upstream_curl.h"
+#include "upstream_http.h"
+#include "upstream_transfer.h"
+#include "upstream_url.h"
+
+struct upstream {
+	struct event_base *base;
+	struct upstream_curl *curl;
+	struct upstream_http *http; /* NULL: every transfer goes through libcurl */
+};
+
+static const char *const result_names[UPSTREAM_RESULT__COUNT] = {
+        [UPSTREAM_OK] = "ok",
+        [UPSTREAM_ERR_CONNECT] = "connect",
+        [UPSTREAM_ERR_DNS] = "dns",
+        [UPSTREAM_ERR_TLS] = "tls",
+        [UPSTREAM_ERR_TIMEOUT] = "timeout",
+        [UPSTREAM_ERR_PROTOCOL] = "protocol",
+        [UPSTREAM_ERR_ABORTED] = "aborted",
+        [UPSTREAM_ERR_INTERNAL] = "internal",
+};
+
+const char *upstream_result_name(enum upstream_result result)
+{
+	if ((unsigned)result >= UPSTREAM_RESULT__COUNT)
+		return "unknown";
+	return result_names[result];
+}
+
+static bool env_set(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && v[0];
+}
+
+struct upstream *upstream_new(struct event_base *base)
+{
+	struct upstream *up = calloc(1, sizeof(*up));
+	bool proxy_env = env_set("http_proxy") || env_set("https_proxy") ||
+	                 env_set("HTTPS_PROXY") || env_set("all_proxy") || env_set("ALL_PROXY");
+
+	if (!up)
+		return NULL;
+	up->base = base;
+	up->curl = upstream_curl_new(base, proxy_env);
+	if (!up->curl) {
+		upstream_free(up);
+		return NULL;
+	}
+	if (!env_set("http_proxy") && !env_set("all_proxy") && !env_set("ALL_PROXY")) {
+		const char *client = getenv("LLMGATE_UPSTREAM_CLIENT");
+
+		if (!client || strcmp(client, "curl") != 0) {
+			up->http = upstream_http_new(base, !env_set("https_proxy") &&
+			                                           !env_set("HTTPS_PROXY"));
+			if (!up->http) {
+				upstream_free(up);
+				return NULL;
+			}
+		}
+	}
+	return up;
+}
+
+void upstream_free(struct upstream *up)
+{
+	if (!up)
+		return;
+	upstream_curl_free(up->curl);
+	upstream_http_free(up->http);
+	free(up);
+}
+
+int upstream_set_ca_file(struct upstream *up, const char *path)
+{
+	if (up->http && upstream_http_set_ca_file(up->http, path) < 0)
+		return -ENOMEM;
+	return upstream_curl_set_ca_file(up->curl, path);
+}
+
+void upstream_set_http2(struct upstream *up, bool offer)
+{
+	upstream_curl_set_http2(up->curl, offer);
+	if (up->http)
+		upstream_http_set_http2(up->http, offer);
+}
+
+struct event_base *upstream_event_base(const struct upstream *up)
+{
+	return up->base;
+}
+
+size_t upstream_active(const struct upstream *up)
+{
+	return upstream_curl_active(up->curl) + (up->http ? upstream_http_active(up->http) : 0);
+}
+
+void upstream_transfer_free(struct upstream_transfer *t)
+{
+	if (t->via == UPSTREAM_VIA_OWN)
+		upstream_http_clean(&t->own);
+	else
+		upstream_curl_clean(&t->curl);
+	free(t);
+}
+
+void upstream_transfer_done(struct upstream_transfer *t, enum upstream_result result, long status,
+                            const char *error)
+{
+	t->cb.on_done(t->ctx, result, status, error);
+	upstream_transfer_free(t);
+}
+
+void upstream_transfer_hand_over(struct upstream_transfer *t, const struct upstream_request *req,
+                                 bool paused)
+{
+	upstream_http_clean(&t->own);
+	t->via = UPSTREAM_VIA_CURL;
+	memset(&t->curl, 0, sizeof(t->curl));
+	if (upstream_curl_start(t->up->curl, &t->curl, t, req) < 0) {
+		upstream_transfer_done(t, UPSTREAM_ERR_INTERNAL, 0,
+		                       "cannot hand the request over to libcurl");
+		return;
+	}
+	if (paused)
+		upstream_curl_pause(&t->curl);
+}
+
+int upstream_start(struct upstream *up, const struct upstream_request *req,
+                   const struct upstream_callbacks *cb, void *ctx, struct upstream_transfer **ret)
+{
+	struct upstream_transfer *t = calloc(1, sizeof(*t));
+	struct upstream_url u;
+	int err;
+
+	if (!t)
+		return -ENOMEM;
+	t->up = up;
+	t->cb = *cb;
+	t->ctx = ctx;
+	/* parsed once: the own client takes the URL as parsed here */
+	if (up->http && upstream_url_parse(req->url, &u) == 0 &&
+	    upstream_http_handles(up->http, &u)) {
+		t->via = UPSTREAM_VIA_OWN;
+		err = upstream_http_start(up->http, &t->own, t, &u, req);
+	} else {
+		t->via = UPSTREAM_VIA_CURL;
+		err = upstream_curl_start(up->curl, &t->curl, t, req);
+	}
+	if (err < 0) {
+		upstream_transfer_free(t);
+		return err;
+	}
+	if (ret)
+		*ret = t;
+	return 0;
+}
+
+void upstream_abort(struct upstream_transfer *t)
+{
+	if (!t)
+		return;
+	if (t->via == UPSTREAM_VIA_OWN ? upstream_http_abort(&t->own)
+	                               : upstream_curl_abort(&t->curl))
+		upstream_transfer_free(t);
+}
+
+void upstream_pause(struct upstream_transfer *t)
+{
+	if (t->via == UPSTREAM_VIA_OWN)
+		upstream_http_pause(&t->own);
+	else
+		upstream_curl_pause(&t->curl);
+}
+
+void upstream_resume(struct upstream_transfer *t)
+{
+	if (t->via == UPSTREAM_VIA_OWN)
+		upstream_http_resume(&t->own);
+	else
+		upstream_curl_resume(&t->curl);
+}

@@ -1,0 +1,192 @@
+/*
+ * upstream_http: the own HTTP/1.1 client's entry points (see
+ * upstream_http.h): the client itself, which URLs it takes, and starting,
+ * aborting, pausing and resuming a transfer. Runs in a worker, on its event
+ * loop.
+ */
+#include "upstream_http.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdlib.h>
+
+#include "upstream_http_int.h"
+#include "upstream_serialize.h"
+#include "upstream_tls.h"
+
+bool upstream_http_handles(const struct upstream_http *uh, const struct upstream_url *u)
+{
+	const struct uh_host *h;
+
+	if (!u->tls)
+		return true;
+	if (!uh->https)
+		return false;
+	h = uh_host_find(uh, u);
+	return !h || !h->http2;
+}
+
+void upstream_http_clean(struct uh_transfer *t)
+{
+	if (!t->uh)
+		return; /* not started */
+	resolver_cancel(t->query);
+	if (t->ev_timeout)
+		event_free(t->ev_timeout);
+	free(t->out);
+	free(t->handover);
+	t->uh->active--;
+}
+
+static void transfer_on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct uh_transfer *t = arg;
+
+	(void)fd;
+	(void)what;
+	uh_transfer_finish(t, UPSTREAM_ERR_TIMEOUT, "operation timed out");
+}
+
+/* T's request to U, head and body, in one buffer for one send. */
+static int build_request(struct uh_transfer *t, const struct upstream_url *u,
+                         const struct upstream_request *req)
+{
+	ssize_t cap = upstream_serialize_size(u, req);
+
+	if (cap < 0)
+		return (int)cap;
+	t->out = malloc((size_t)cap);
+	if (!t->out)
+		return -ENOMEM;
+	t->out_len = upstream_serialize(t->out, u, req);
+	return 0;
+}
+
+int upstream_http_start(struct upstream_http *uh, struct uh_transfer *t,
+                        struct upstream_transfer *owner, const struct upstream_url *u,
+                        const struct upstream_request *req)
+{
+	struct uh_host *h = uh_host_get(uh, u);
+	struct uh_conn *c;
+	int err;
+
+	if (!h)
+		return -ENOMEM;
+	t->owner = owner;
+	t->uh = uh;
+	t->host = h;
+	uh->active++;
+	err = build_request(t, u, req);
+	/* a new TLS connection may pick HTTP/2 (the first to a host, or one that changed) */
+	if (err == 0 && h->tls && !h->idle)
+		err = uh_handover_keep(t, req);
+	if (err < 0)
+		return err;
+	if (req->timeout_ms > 0) {
+		struct timeval tv = {.tv_sec = req->timeout_ms / 1000,
+		                     .tv_usec = (req->timeout_ms % 1000) * 1000};
+
+		t->ev_timeout = evtimer_new(uh->base, transfer_on_timeout, t);
+		if (!t->ev_timeout)
+			return -ENOMEM;
+		evtimer_add(t->ev_timeout, &tv);
+	}
+	c = uh_conn_take(h);
+	if (!c && h->resolve && !uh_host_resolved(uh, h))
+		return uh_host_resolve(t);
+	if (!c) {
+		c = uh_conn_new(uh, h);
+		if (!c)
+			return errno == EMFILE || errno == ENFILE ? -errno : -ENOMEM;
+	}
+	err = uh_transfer_attach(t, c);
+	if (err < 0)
+		uh_transfer_release(t, false);
+	return err;
+}
+
+bool upstream_http_abort(struct uh_transfer *t)
+{
+	if (t->in_callback) {
+		t->aborted = true;
+		return false;
+	}
+	uh_transfer_release(t, false);
+	return true;
+}
+
+void upstream_http_pause(struct uh_transfer *t)
+{
+	t->paused = true;
+	if (t->conn)
+		uh_conn_set_reading(t->conn, false);
+}
+
+void upstream_http_resume(struct uh_transfer *t)
+{
+	if (!t->paused)
+		return;
+	t->paused = false;
+	if (!t->conn)
+		return;
+	uh_conn_set_reading(t->conn, true);
+	/* what OpenSSL holds is not signalled by the socket: read it from the loop */
+	if (uh_conn_tls_more(t->conn))
+		event_active(t->conn->ev_read, EV_READ, 0);
+	if (!t->in_callback)
+		uh_transfer_process(t); /* else the loop delivering data goes on by itself */
+}
+
+size_t upstream_http_active(const struct upstream_http *uh)
+{
+	return uh->active;
+}
+
+struct upstream_http *upstream_http_new(struct event_base *base, bool https)
+{
+	struct upstream_http *uh = calloc(1, sizeof(*uh));
+
+	if (!uh)
+		return NULL;
+	uh->base = base;
+	uh->https = https;
+	uh->tls = upstream_tls_new(); /* no OpenSSL yet: that is the first https transfer's */
+	if (!uh->tls) {
+		free(uh);
+		return NULL;
+	}
+	return uh;
+}
+
+/* Idle TLS connections were verified under the old trust: closed. */
+int upstream_http_set_ca_file(struct upstream_http *uh, const char *path)
+{
+	if (upstream_tls_set_ca_file(uh->tls, path) < 0)
+		return -ENOMEM;
+	for (struct uh_host *h = uh->hosts; h; h = h->next)
+		while (h->tls && h->idle)
+			uh_conn_close_idle(h->idle);
+	return 0;
+}
+
+void upstream_http_set_http2(struct upstream_http *uh, bool offer)
+{
+	upstream_tls_set_http2(uh->tls, offer);
+}
+
+void upstream_http_free(struct upstream_http *uh)
+{
+	if (!uh)
+		return;
+	resolver_free(uh->resolver);
+	while (uh->hosts) {
+		struct uh_host *h = uh->hosts;
+
+		while (h->idle)
+			uh_conn_close_idle(h->idle);
+		uh->hosts = h->next;
+		free(h);
+	}
+	upstream_tls_free(uh->tls);
+	free(uh);
+}

@@ -1,0 +1,103 @@
+/*
+ * upstream_http_handover: the own client's HTTP/2 hand-over (see
+ * upstream_http.h). Runs in a worker, on its event loop.
+ *
+ * A request that opens a new TLS connection keeps a copy of its URL and
+ * headers (its body is in its request buffer) until the handshake has
+ * chosen: HTTP/1.1 drops the copy, HTTP/2 marks the host as libcurl's and
+ * gives the request to the dispatcher, which restarts it on libcurl with
+ * what is left of its timeout.
+ */
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "upstream_http_int.h"
+#include "upstream_transfer.h"
+
+/* What is left of T's timeout (its timer's), in ms; 0 for none, < 0 when over. */
+static long transfer_time_left_ms(const struct uh_transfer *t)
+{
+	struct timeval end, now, left;
+	long ms;
+
+	if (!t->ev_timeout)
+		return 0;
+	event_base_gettimeofday_cached(t->uh->base, &now);
+	end = now; /* a timer that fired and waits for its callback: over */
+	event_pending(t->ev_timeout, EV_TIMEOUT, &end);
+	evutil_timersub(&end, &now, &left);
+	ms = (long)left.tv_sec * 1000 + left.tv_usec / 1000;
+	return ms > 0 ? ms : -1; /* under a millisecond left is over */
+}
+
+/*
+ * T's upstream picked HTTP/2 in the handshake of T's connection: the host is
+ * libcurl's from now on, and T ends here as a hand-over to the dispatcher,
+ * with the rest of its time.
+ */
+void uh_handover_run(struct uh_transfer *t)
+{
+	struct uh_handover *ho = t->handover;
+	struct uh_host *h = t->host;
+	struct upstream_request req;
+	char *out = t->out;
+
+	if (!h->http2)
+		log_info("upstream %s chose HTTP/2: libcurl carries its requests", h->key);
+	h->http2 = true;
+	uh_transfer_release(t, false);
+	if (!ho) {
+		/* a retry's new connection, of a request that had none: the next one goes over */
+		uh_transfer_finish(t, UPSTREAM_ERR_PROTOCOL, "the upstream switched to HTTP/2");
+		return;
+	}
+	req = (struct upstream_request){
+	        .url = ho->url,
+	        .headers = ho->headers,
+	        .n_headers = ho->n_headers,
+	        .body = out + ho->body_off,
+	        .body_len = ho->body_len,
+	        .timeout_ms = transfer_time_left_ms(t),
+	};
+	if (req.timeout_ms < 0) {
+		uh_transfer_finish(t, UPSTREAM_ERR_TIMEOUT, "operation timed out");
+		return;
+	}
+	/* the request outlives T's state, whose place libcurl's takes */
+	t->out = NULL;
+	t->handover = NULL;
+	upstream_transfer_hand_over(t->owner, &req, t->paused);
+	free(out);
+	free(ho);
+}
+
+int uh_handover_keep(struct uh_transfer *t, const struct upstream_request *req)
+{
+	size_t size = sizeof(*t->handover) + req->n_headers * sizeof(struct upstream_header) +
+	              strlen(req->url) + 1;
+	struct uh_handover *ho;
+	char *p;
+
+	for (size_t i = 0; i < req->n_headers; i++)
+		size += strlen(req->headers[i].name) + strlen(req->headers[i].value) + 2;
+	ho = malloc(size);
+	if (!ho)
+		return -ENOMEM;
+	ho->headers = (struct upstream_header *)(ho + 1);
+	p = (char *)(ho->headers + req->n_headers);
+	ho->url = p;
+	p = stpcpy(p, req->url) + 1;
+	for (size_t i = 0; i < req->n_headers; i++) {
+		ho->headers[i].name = p;
+		p = stpcpy(p, req->headers[i].name) + 1;
+		ho->headers[i].value = p;
+		p = stpcpy(p, req->headers[i].value) + 1;
+	}
+	ho->n_headers = req->n_headers;
+	ho->body_off = t->out_len - req->body_len;
+	ho->body_len = req->body_len;
+	t->handover = ho;
+	return 0;
+}

@@ -1,0 +1,110 @@
+/*
+ * upstream_serialize: the own client's request bytes (see
+ * upstream_serialize.h). Runs in a worker, once per attempt; pure, and no
+ * printf on the hot path.
+ */
+#include "upstream_serialize.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <strings.h>
+
+/* Is S fit for a request header line? */
+static bool valid_name(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f || *s == ':')
+			return false;
+	return true;
+}
+
+static bool valid_value(const char *s)
+{
+	for (; *s; s++)
+		if (*s == '\r' || *s == '\n')
+			return false;
+	return true;
+}
+
+static bool skipped_header(const char *name)
+{
+	/* framing and connection management are ours */
+	return strcasecmp(name, "content-length") == 0 ||
+	       strcasecmp(name, "transfer-encoding") == 0 || strcasecmp(name, "connection") == 0 ||
+	       strcasecmp(name, "expect") == 0;
+}
+
+static char *put(char *p, const char *s, size_t len)
+{
+	memcpy(p, s, len);
+	return p + len;
+}
+
+#define PUT_LIT(p, lit) put(p, lit, sizeof(lit) - 1)
+
+static char *put_size(char *p, size_t v)
+{
+	char digits[20];
+	size_t n = 0;
+
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = digits[--n];
+	return p;
+}
+
+ssize_t upstream_serialize_size(const struct upstream_url *u, const struct upstream_request *req)
+{
+	/* the request line, Host and Content-Length with a 20-digit length fit in 96 */
+	size_t head = strlen(u->path) + strlen(u->authority) + 96;
+
+	for (size_t i = 0; i < req->n_headers; i++) {
+		const struct upstream_header *h = &req->headers[i];
+
+		if (!valid_name(h->name) || !valid_value(h->value))
+			return -EINVAL;
+		head += strlen(h->name) + strlen(h->value) + 4;
+	}
+	if (head > UPSTREAM_SERIALIZE_MAX_HEAD)
+		return -E2BIG;
+	return (ssize_t)(head + req->body_len);
+}
+
+size_t upstream_serialize(char *buf, const struct upstream_url *u,
+                          const struct upstream_request *req)
+{
+	bool own_host = false;
+	char *p = buf;
+
+	for (size_t i = 0; i < req->n_headers; i++)
+		own_host |= strcasecmp(req->headers[i].name, "host") == 0;
+	p = PUT_LIT(p, "POST ");
+	p = put(p, u->path, strlen(u->path));
+	p = PUT_LIT(p, " HTTP/1.1\r\n");
+	if (!own_host) {
+		p = PUT_LIT(p, "Host: ");
+		p = put(p, u->authority, strlen(u->authority));
+		p = PUT_LIT(p, "\r\n");
+	}
+	for (size_t i = 0; i < req->n_headers; i++) {
+		const struct upstream_header *h = &req->headers[i];
+
+		if (skipped_header(h->name))
+			continue;
+		p = put(p, h->name, strlen(h->name));
+		p = PUT_LIT(p, ": ");
+		p = put(p, h->value, strlen(h->value));
+		p = PUT_LIT(p, "\r\n");
+	}
+	p = PUT_LIT(p, "Content-Length: ");
+	p = put_size(p, req->body_len);
+	p = PUT_LIT(p, "\r\n\r\n");
+	p = put(p, req->body, req->body_len);
+	return (size_t)(p - buf);
+}

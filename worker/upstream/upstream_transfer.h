@@ -1,0 +1,51 @@
+/*
+ * upstream_transfer: one transfer as the dispatcher (upstream.c) and its two
+ * peer transports share it. Private to libupstream.
+ *
+ * The dispatcher allocates it once per upstream_start() and frees it in one
+ * place (upstream_transfer_free()); the transport named by VIA keeps its
+ * state in the union and calls the caller's callbacks through CB and CTX.
+ * A transport ends a transfer by calling upstream_transfer_done() (finished:
+ * on_done), upstream_transfer_free() (aborted by its caller: no on_done) or,
+ * for the own client only, upstream_transfer_hand_over() (the upstream chose
+ * HTTP/2: the dispatcher restarts it on libcurl in the same memory).
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include "upstream.h"
+#include "upstream_curl.h"
+#include "upstream_http.h"
+
+enum upstream_via {
+	UPSTREAM_VIA_OWN,  /* upstream_http.c */
+	UPSTREAM_VIA_CURL, /* upstream_curl.c */
+};
+
+struct upstream_transfer {
+	struct upstream *up;
+	struct upstream_callbacks cb;
+	void *ctx;
+	enum upstream_via via;
+	union {
+		struct uh_transfer own;
+		struct upstream_curl_transfer curl;
+	};
+};
+
+/* T's transport has finished it and let go of it: the caller's on_done,
+ * then T is freed. */
+void upstream_transfer_done(struct upstream_transfer *t, enum upstream_result result, long status,
+                            const char *error);
+
+/* T's transport let go of it, which its caller aborted: freed, no on_done.
+ * The one place a transfer is freed. */
+void upstream_transfer_free(struct upstream_transfer *t);
+
+/* The own client's T reached an upstream that chose HTTP/2 and let go of
+ * its connection: REQ (whose memory the own client keeps until this returns,
+ * its timeout what is left of T's, > 0 or 0 for none) goes to libcurl in T,
+ * paused when PAUSED. T may be gone when this returns. */
+void upstream_transfer_hand_over(struct upstream_transfer *t, const struct upstream_request *req,
+                                 bool paused);
