@@ -643,7 +643,7 @@ static void attempt_failed(struct proxy_call *call, enum outcome outcome, const 
 		deadline_passed(call);
 		return;
 	}
-	if (!proxy_plan_next(&call->plan, call->proxy->balancer, proxy_failure_of(outcome))) {
+	if (!proxy_plan_next(&call->plan, call->proxy->balancer, outcome_retry_class(outcome))) {
 		give_up(call);
 		return;
 	}
@@ -761,7 +761,7 @@ static void on_done(void *ctx, enum upstream_result result, long status, const c
 		return;
 	}
 	record(call, outcome);
-	if (proxy_failure_of(outcome) == PROXY_FAILURE_NONE) {
+	if (outcome_retry_class(outcome) == OUTCOME_RETRY_NONE) {
 		if (status < 400 && call->attempts > 1)
 			log_info("request %s: deployment '%s' answered after %d attempts (%s)",
 			         call->id, call->dep->id, call->attempts, call->tried);
