@@ -49,6 +49,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "answer.h"
 #include "api_error.h"
 #include "config.h"
 #include "http_server.h"
@@ -293,8 +294,8 @@ static void overhead_header(struct proxy_call *call)
 {
 	int64_t now = clock_now_us();
 
-	request_stats_add_header(call->ex, request_stats_overhead_us(now - call->received_us,
-	                                                             upstream_us(call, now)));
+	answer_add_overhead(call->ex, request_stats_overhead_us(now - call->received_us,
+	                                                        upstream_us(call, now)));
 }
 
 /* The request is answered (or the client left): counted and logged once. */
@@ -929,53 +930,9 @@ static int start_attempt(struct proxy_call *call)
 	return 0;
 }
 
-/* A request refused before any attempt (bad JSON, no or unknown model). */
-struct early {
-	struct proxy *proxy;
-	struct http_exchange *ex;
-	const struct http_request *req;
-	const char *id;
-	const char *model; /* as the client named it, or NULL */
-	int64_t received_us;
-};
-
-static void early_error(const struct early *e, int status, const char *code, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
-static void early_error(const struct early *e, int status, const char *code, const char *fmt, ...)
+static void model_not_found(const struct proxy *proxy, const struct early_answer *e)
 {
-	va_list ap;
-	char *json;
-	int64_t now = clock_now_us();
-
-	va_start(ap, fmt);
-	json = api_error_json("invalid_request_error", code, fmt, ap);
-	va_end(ap);
-	struct request_record rec = {
-	        .id = e->id,
-	        .peer = e->req->peer,
-	        .method = e->req->method,
-	        .path = e->req->path,
-	        .path_len = e->req->path_len,
-	        .model = e->model,
-	        .group = -1,
-	        .deployment = -1,
-	        .route = -1,
-	        .status = status,
-	        .bytes_in = e->req->body_len,
-	        .bytes_out = strlen(json),
-	        .start_us = e->received_us,
-	        .ttfb_us = -1,
-	        .end_us = now,
-	};
-	request_stats_add_header(e->ex, now - e->received_us);
-	request_stats_done(e->proxy->stats, &rec);
-	api_json_send(e->ex, status, json);
-	api_error_json_free(json);
-}
-
-static void model_not_found(const struct early *e)
-{
-	const struct config *config = e->proxy->config;
+	const struct config *config = proxy->config;
 	char list[1024] = "";
 	size_t used = 0;
 
@@ -986,9 +943,9 @@ static void model_not_found(const struct early *e)
 			break;
 		used += (size_t)n;
 	}
-	early_error(e, 404, "model_not_found",
-	            "model '%s' is not served here; available models: %s", e->model,
-	            list[0] ? list : "(none)");
+	answer_early_error(e, 404, "model_not_found",
+	                   "model '%s' is not served here; available models: %s", e->model,
+	                   list[0] ? list : "(none)");
 }
 
 /* Reads the body and finds the group (named by E->model, or else by the
@@ -996,8 +953,8 @@ static void model_not_found(const struct early *e)
  * json_scan vouches for is not parsed into a tree (*RET_ROOT stays NULL;
  * E->model then points to *RET_OWNED, a copy to free); anything else goes
  * through ingress_parse_body(), whose errors the client gets. */
-static int parse_request(struct early *e, json_t **ret_root, char **ret_owned, bool *ret_stream,
-                         const struct group **ret_group)
+static int parse_request(const struct proxy *proxy, struct early_answer *e, json_t **ret_root,
+                         char **ret_owned, bool *ret_stream, const struct group **ret_group)
 {
 	const struct http_request *req = e->req;
 	struct json_scan_result scan;
@@ -1021,13 +978,13 @@ static int parse_request(struct early *e, json_t **ret_root, char **ret_owned, b
 		                           why, sizeof(why));
 
 		if (r == -EBADMSG) {
-			early_error(e, 400, "invalid_json",
-			            "the request body is not a JSON object%s", why);
+			answer_early_error(e, 400, "invalid_json",
+			                   "the request body is not a JSON object%s", why);
 			return -1;
 		}
 		if (r == -EILSEQ) {
-			early_error(e, 400, "invalid_model",
-			            "the request's 'model' contains a NUL character");
+			answer_early_error(e, 400, "invalid_model",
+			                   "the request's 'model' contains a NUL character");
 			return -1;
 		}
 		if (r == 0)
@@ -1035,10 +992,10 @@ static int parse_request(struct early *e, json_t **ret_root, char **ret_owned, b
 	}
 	if (!e->model || !e->model[0]) {
 		e->model = NULL;
-		early_error(e, 400, "missing_model", "the request has no 'model'");
-	} else if (!(*ret_group = config_find_group(e->proxy->config, e->model)) ||
+		answer_early_error(e, 400, "missing_model", "the request has no 'model'");
+	} else if (!(*ret_group = config_find_group(proxy->config, e->model)) ||
 	           (*ret_group)->n_deployments == 0) {
-		model_not_found(e);
+		model_not_found(proxy, e);
 	} else {
 		*ret_root = root;
 		return 0;
@@ -1063,8 +1020,8 @@ void proxy_handle(struct proxy *proxy, struct http_exchange *ex, const struct ht
 	long direct = -1;
 	int err;
 
-	struct early early = {
-	        .proxy = proxy,
+	struct early_answer early = {
+	        .stats = proxy->stats,
 	        .ex = ex,
 	        .req = req,
 	        .id = request_id,
@@ -1072,7 +1029,7 @@ void proxy_handle(struct proxy *proxy, struct http_exchange *ex, const struct ht
 	        .received_us = clock_now_us(),
 	};
 
-	if (parse_request(&early, &root, &owned, &stream, &group) < 0)
+	if (parse_request(proxy, &early, &root, &owned, &stream, &group) < 0)
 		return;
 	model = early.model;
 	call = calloc(1, sizeof(*call));
