@@ -70,7 +70,7 @@ struct proxy_call {
 	bool named_by_path;
 
 	struct event *deadline_timer; /* the request's, until the response commits */
-	struct event *attempt_timer;  /* the current attempt's (see above) */
+	struct event *attempt_timer;  /* the current attempt's (proxy_attempt.c) */
 	struct event *retry_timer;    /* the wait before the next attempt */
 	int64_t started_us;           /* monotonic */
 	int64_t deadline_us;          /* 0: none */
