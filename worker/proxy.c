@@ -23,7 +23,7 @@
 #include "proxy_call.h"
 #include "upstream.h"
 
-struct proxy *proxy_new(const struct config *config, struct upstream *up, struct fallback_state *rs)
+struct proxy *proxy_new(const struct config *config, struct upstream *up, struct fallback_state *fs)
 {
 	struct proxy *proxy = calloc(1, sizeof(*proxy));
 
@@ -32,7 +32,7 @@ struct proxy *proxy_new(const struct config *config, struct upstream *up, struct
 	proxy->config = config;
 	proxy->up = up;
 	proxy->base = upstream_event_base(up);
-	proxy->fallback_state = rs;
+	proxy->fallback_state = fs;
 	proxy->balancer = proxy_balancer_new(config);
 	proxy->defaults =
 	        calloc(config->n_deployments ? config->n_deployments : 1, sizeof(*proxy->defaults));
