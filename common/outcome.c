@@ -1,27 +1,33 @@
 /*
- * outcome: classification of upstream attempts (see outcome.h). Pure.
+ * outcome: the columns of OUTCOME_TABLE and the classification of an HTTP
+ * answer (see outcome.h). Pure.
  */
 #include "outcome.h"
 
-static const char *const outcome_names[OUTCOME__COUNT] = {
-        [OUTCOME_SUCCESS] = "success",
-        [OUTCOME_CONNECT] = "connect",
-        [OUTCOME_TIMEOUT] = "timeout",
-        [OUTCOME_5XX] = "5xx",
-        [OUTCOME_429] = "429",
-        [OUTCOME_AUTH] = "auth",
-        [OUTCOME_NOT_FOUND] = "not_found",
-        [OUTCOME_CLIENT] = "client_error",
+static const struct {
+	const char *name;
+	bool failure;
+	enum outcome_retry retry;
+} outcome_rows[OUTCOME__COUNT] = {
+#define OUTCOME_ROW(id, name, failure, retry) [OUTCOME_##id] = {name, failure, retry},
+        OUTCOME_TABLE(OUTCOME_ROW)
+#undef OUTCOME_ROW
 };
 
 const char *outcome_name(enum outcome outcome)
 {
-	return (unsigned)outcome < OUTCOME__COUNT ? outcome_names[outcome] : "unknown";
+	return (unsigned)outcome < OUTCOME__COUNT ? outcome_rows[outcome].name : "unknown";
 }
 
 bool outcome_is_failure(enum outcome outcome)
 {
-	return outcome >= OUTCOME_FAILURE_FIRST && outcome <= OUTCOME_FAILURE_LAST;
+	return (unsigned)outcome < OUTCOME__COUNT && outcome_rows[outcome].failure;
+}
+
+enum outcome_retry outcome_retry_class(enum outcome outcome)
+{
+	return (unsigned)outcome < OUTCOME__COUNT ? outcome_rows[outcome].retry
+	                                          : OUTCOME_RETRY_NONE;
 }
 
 enum outcome outcome_from_status(long status, bool is_azure)

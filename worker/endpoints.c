@@ -13,12 +13,12 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "answer.h"
 #include "api_error.h"
 #include "build_config.h"
 #include "config.h"
@@ -26,7 +26,6 @@
 #include "ingress.h"
 #include "proxy.h"
 #include "request_id.h"
-#include "request_stats.h"
 #include "fallback_state.h"
 #include "secret.h"
 #include "clock.h"
@@ -141,51 +140,6 @@ static void readiness(struct endpoints *eps, struct http_exchange *ex)
 	json_decref(body);
 }
 
-/* An answer of the endpoints themselves (not health): counted and logged. */
-static void reply(struct endpoints *eps, struct http_exchange *ex, const struct http_request *req,
-                  const char *id, int64_t start_us, int status, const char *json)
-{
-	int64_t now = clock_now_us();
-	struct request_record rec = {
-	        .id = id,
-	        .peer = req->peer,
-	        .method = req->method,
-	        .path = req->path,
-	        .path_len = req->path_len,
-	        .group = -1,
-	        .deployment = -1,
-	        .route = -1,
-	        .status = status,
-	        .bytes_in = req->body_len,
-	        .bytes_out = strlen(json),
-	        .start_us = start_us,
-	        .ttfb_us = -1,
-	        .end_us = now,
-	};
-
-	request_stats_add_header(ex, now - start_us);
-	request_stats_done(eps->opts.stats, &rec);
-	api_json_send(ex, status, json);
-}
-
-static void reply_error(struct endpoints *eps, struct http_exchange *ex,
-                        const struct http_request *req, const char *id, int64_t start_us,
-                        int status, const char *code, const char *fmt, ...)
-        __attribute__((format(printf, 8, 9)));
-static void reply_error(struct endpoints *eps, struct http_exchange *ex,
-                        const struct http_request *req, const char *id, int64_t start_us,
-                        int status, const char *code, const char *fmt, ...)
-{
-	va_list ap;
-	char *json;
-
-	va_start(ap, fmt);
-	json = api_error_json("invalid_request_error", code, fmt, ap);
-	va_end(ap);
-	reply(eps, ex, req, id, start_us, status, json);
-	api_error_json_free(json);
-}
-
 static const struct endpoint *find_endpoint(const struct http_request *req)
 {
 	for (size_t i = 0; i < sizeof(endpoint_table) / sizeof(endpoint_table[0]); i++)
@@ -204,7 +158,13 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 	char id[REQUEST_ID_MAX + 1], deployment[INGRESS_MAX_DEPLOYMENT_NAME + 1];
 	enum proxy_op op = PROXY_OP_CHAT;
 	bool head, by_path = false;
-	int64_t start_us = clock_now_us();
+	struct early_answer early = {
+	        .stats = eps->opts.stats,
+	        .ex = ex,
+	        .req = req,
+	        .id = id,
+	        .received_us = clock_now_us(),
+	};
 
 	if (given && request_id_valid(given))
 		snprintf(id, sizeof(id), "%s", given);
@@ -217,37 +177,36 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 		by_path = true;
 	}
 	if (!route) {
-		reply_error(eps, ex, req, id, start_us, 404, "not_found", "no route for %s %.*s",
-		            req->method, (int)(req->path_len > 200 ? 200 : req->path_len),
-		            req->path);
+		answer_early_error(&early, 404, "not_found", "no route for %s %.*s", req->method,
+		                   (int)(req->path_len > 200 ? 200 : req->path_len), req->path);
 		return;
 	}
 	head = strcmp(req->method, "HEAD") == 0 && strcmp(route->method, "GET") == 0;
 	if (strcmp(req->method, route->method) != 0 && !head) {
 		http_exchange_add_header(ex, "Allow", route->method);
-		reply_error(eps, ex, req, id, start_us, 405, "method_not_allowed", "use %s for %s",
-		            route->method, route->path);
+		answer_early_error(&early, 405, "method_not_allowed", "use %s for %s",
+		                   route->method, route->path);
 		return;
 	}
 	switch (route->kind) {
 	case ENDPOINT_LIVENESS:
-		request_stats_add_header(ex, clock_now_us() - start_us);
+		answer_add_overhead(ex, clock_now_us() - early.received_us);
 		api_json_send(ex, 200, "{\"status\":\"alive\"}");
 		return;
 	case ENDPOINT_READINESS:
-		request_stats_add_header(ex, clock_now_us() - start_us);
+		answer_add_overhead(ex, clock_now_us() - early.received_us);
 		readiness(eps, ex);
 		return;
 	default:
 		break;
 	}
 	if (!client_authorized(eps->opts.config, req)) {
-		reply_error(eps, ex, req, id, start_us, 401, "invalid_api_key",
-		            "missing or wrong API key for this gateway");
+		answer_early_error(&early, 401, "invalid_api_key",
+		                   "missing or wrong API key for this gateway");
 		return;
 	}
 	if (route->kind == ENDPOINT_MODELS)
-		reply(eps, ex, req, id, start_us, 200, eps->models_json);
+		answer_early(&early, 200, eps->models_json);
 	else
 		proxy_handle(eps->opts.proxy, ex, req, by_path ? op : route->op,
 		             by_path ? deployment : NULL, id);

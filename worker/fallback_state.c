@@ -44,63 +44,63 @@ static long find_direct_azure(const struct config *config, const struct group *g
 
 struct fallback_state *fallback_state_new(const struct config *config)
 {
-	struct fallback_state *rs = calloc(1, sizeof(*rs));
+	struct fallback_state *fs = calloc(1, sizeof(*fs));
 
-	if (!rs)
+	if (!fs)
 		return NULL;
-	rs->config = config;
-	rs->groups = calloc(config->n_groups ? config->n_groups : 1, sizeof(*rs->groups));
-	rs->backends =
-	        calloc(config->n_deployments ? config->n_deployments : 1, sizeof(*rs->backends));
-	if (!rs->groups || !rs->backends) {
-		fallback_state_free(rs);
+	fs->config = config;
+	fs->groups = calloc(config->n_groups ? config->n_groups : 1, sizeof(*fs->groups));
+	fs->backends =
+	        calloc(config->n_deployments ? config->n_deployments : 1, sizeof(*fs->backends));
+	if (!fs->groups || !fs->backends) {
+		fallback_state_free(fs);
 		return NULL;
 	}
 	for (size_t i = 0; i < config->n_groups; i++)
-		rs->groups[i].direct_azure = find_direct_azure(config, &config->groups[i]);
-	return rs;
+		fs->groups[i].direct_azure = find_direct_azure(config, &config->groups[i]);
+	return fs;
 }
 
-void fallback_state_free(struct fallback_state *rs)
+void fallback_state_free(struct fallback_state *fs)
 {
-	if (!rs)
+	if (!fs)
 		return;
-	free(rs->groups);
-	free(rs->backends);
-	free(rs);
+	free(fs->groups);
+	free(fs->backends);
+	free(fs);
 }
 
-long fallback_state_direct_azure(const struct fallback_state *rs, size_t group)
+long fallback_state_direct_azure(const struct fallback_state *fs, size_t group)
 {
-	return group < rs->config->n_groups ? rs->groups[group].direct_azure : -1;
+	return group < fs->config->n_groups ? fs->groups[group].direct_azure : -1;
 }
 
-enum fallback_mode fallback_state_mode(const struct fallback_state *rs, size_t group)
+enum fallback_mode fallback_state_mode(const struct fallback_state *fs, size_t group)
 {
-	return group < rs->config->n_groups ? rs->groups[group].mode : MODE_NORMAL;
+	return group < fs->config->n_groups ? fs->groups[group].mode : MODE_NORMAL;
 }
 
-bool fallback_state_take_probe(struct fallback_state *rs, size_t group)
+bool fallback_state_take_probe(struct fallback_state *fs, size_t group)
 {
 	struct group_state *g;
 
-	if (group >= rs->config->n_groups)
+	if (group >= fs->config->n_groups)
 		return false;
-	g = &rs->groups[group];
+	g = &fs->groups[group];
 	if (g->mode != MODE_FALLBACK || g->probes_taken >= g->probes_granted)
 		return false;
 	g->probes_taken = g->probes_granted; /* one probe per grant, never a backlog */
 	return true;
 }
 
-void fallback_state_record(struct fallback_state *rs, size_t deployment, enum outcome outcome,
+void fallback_state_record(struct fallback_state *fs, size_t deployment, enum outcome outcome,
                            long latency_us, bool probe)
 {
 	struct backend_counts *b;
 
-	if (deployment >= rs->config->n_deployments || (unsigned)outcome >= OUTCOME__COUNT)
+	if (deployment >= fs->config->n_deployments || (unsigned)outcome >= OUTCOME__COUNT)
 		return;
-	b = &rs->backends[deployment];
+	b = &fs->backends[deployment];
 	b->counts[outcome]++;
 	if (outcome == OUTCOME_SUCCESS)
 		b->trailing = 0;
@@ -112,13 +112,13 @@ void fallback_state_record(struct fallback_state *rs, size_t deployment, enum ou
 	b->dirty = true;
 }
 
-int fallback_state_apply(struct fallback_state *rs, const struct ipc_mode *msg)
+int fallback_state_apply(struct fallback_state *fs, const struct ipc_mode *msg)
 {
 	struct group_state *g;
 
-	if (msg->group >= rs->config->n_groups || msg->mode >= MODE__COUNT)
+	if (msg->group >= fs->config->n_groups || msg->mode >= MODE__COUNT)
 		return -EINVAL;
-	g = &rs->groups[msg->group];
+	g = &fs->groups[msg->group];
 	if (msg->epoch < g->epoch)
 		return 0; /* late message of an older decision */
 	g->mode = (enum fallback_mode)msg->mode;
@@ -130,10 +130,10 @@ int fallback_state_apply(struct fallback_state *rs, const struct ipc_mode *msg)
 	return 0;
 }
 
-int fallback_state_flush(struct fallback_state *rs, int fd, uint32_t generation, uint32_t *seq)
+int fallback_state_flush(struct fallback_state *fs, int fd, uint32_t generation, uint32_t *seq)
 {
-	for (size_t i = 0; i < rs->config->n_deployments; i++) {
-		struct backend_counts *b = &rs->backends[i];
+	for (size_t i = 0; i < fs->config->n_deployments; i++) {
+		struct backend_counts *b = &fs->backends[i];
 		struct ipc_report msg = {.backend = (uint32_t)i};
 		int r;
 

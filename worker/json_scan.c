@@ -207,18 +207,44 @@ struct key {
 	size_t len;
 };
 
+/* S->p is on the '{' or '[' that opens a container: steps past it and
+ * returns true when CLOSE follows at once (the container is empty). */
+static bool opens_empty(struct scanner *s, char close)
+{
+	s->p++;
+	skip_ws(s);
+	if (s->p < s->end && *s->p == close) {
+		s->p++;
+		return true;
+	}
+	return false;
+}
+
+/* After a member or element: 1 when a ',' leads to the next one, 0 past the
+ * container's CLOSE, UNSURE otherwise. */
+static int next_item(struct scanner *s, char close)
+{
+	skip_ws(s);
+	if (s->p < s->end && *s->p == ',') {
+		s->p++;
+		skip_ws(s);
+		return 1;
+	}
+	if (s->p < s->end && *s->p == close) {
+		s->p++;
+		return 0;
+	}
+	return UNSURE;
+}
+
 /* An object; S->p is on its '{'. TOP: fill RET from its members. */
 static int scan_object(struct scanner *s, int depth, struct json_scan_result *ret)
 {
 	struct key keys[JSON_SCAN_MAX_KEYS];
 	size_t n = 0;
 
-	s->p++;
-	skip_ws(s);
-	if (s->p < s->end && *s->p == '}') {
-		s->p++;
+	if (opens_empty(s, '}'))
 		return 0;
-	}
 	for (;;) {
 		struct value_info k, v;
 		int r;
@@ -248,45 +274,25 @@ static int scan_object(struct scanner *s, int depth, struct json_scan_result *re
 		} else if (ret && k.len == 6 && memcmp(k.str, "stream", 6) == 0) {
 			ret->stream = v.kind == KIND_TRUE;
 		}
-		skip_ws(s);
-		if (s->p < s->end && *s->p == ',') {
-			s->p++;
-			skip_ws(s);
-			continue;
-		}
-		if (s->p < s->end && *s->p == '}') {
-			s->p++;
-			return 0;
-		}
-		return UNSURE;
+		r = next_item(s, '}');
+		if (r <= 0)
+			return r;
 	}
 }
 
 static int scan_array(struct scanner *s, int depth)
 {
-	s->p++;
-	skip_ws(s);
-	if (s->p < s->end && *s->p == ']') {
-		s->p++;
+	if (opens_empty(s, ']'))
 		return 0;
-	}
 	for (;;) {
 		struct value_info v;
 		int r = scan_value(s, depth + 1, &v);
 
 		if (r < 0)
 			return r;
-		skip_ws(s);
-		if (s->p < s->end && *s->p == ',') {
-			s->p++;
-			skip_ws(s);
-			continue;
-		}
-		if (s->p < s->end && *s->p == ']') {
-			s->p++;
-			return 0;
-		}
-		return UNSURE;
+		r = next_item(s, ']');
+		if (r <= 0)
+			return r;
 	}
 }
 

@@ -27,9 +27,9 @@ struct proxy;
 
 struct fallback_state;
 
-/* RS: the worker's fallback mode and outcome counters (fallback_state.h). */
+/* FS: the worker's fallback mode and outcome counters (fallback_state.h). */
 struct proxy *proxy_new(const struct config *config, struct upstream *up,
-                        struct fallback_state *rs);
+                        struct fallback_state *fs);
 struct request_stats;
 /* Counts and logs every request in STATS (request_stats.h) from now on. */
 void proxy_set_request_stats(struct proxy *proxy, struct request_stats *stats);

@@ -104,24 +104,6 @@ size_t proxy_balancer_pick(struct proxy_balancer *b, size_t group)
 	return best;
 }
 
-enum proxy_failure proxy_failure_of(enum outcome outcome)
-{
-	switch (outcome) {
-	case OUTCOME_CONNECT:
-	case OUTCOME_TIMEOUT:
-	case OUTCOME_5XX:
-	case OUTCOME_429:
-		return PROXY_FAILURE_RETRY;
-	case OUTCOME_AUTH:
-	/* An Azure 404 names the deployment of the config, not anything the
-	 * client sent: a misconfigured route, like a wrong key. */
-	case OUTCOME_NOT_FOUND:
-		return PROXY_FAILURE_GROUP;
-	default:
-		return PROXY_FAILURE_NONE;
-	}
-}
-
 static void add_step(struct proxy_plan *plan, size_t group, enum route route, bool probe)
 {
 	if (plan->n_steps >= PROXY_PLAN_MAX_GROUPS || group >= plan->config->n_groups ||
@@ -212,14 +194,14 @@ static size_t retry_deployment(const struct proxy_plan *plan)
 	return g->deployments[(at + 1) % g->n_deployments];
 }
 
-bool proxy_plan_next(struct proxy_plan *plan, struct proxy_balancer *b, enum proxy_failure failure)
+bool proxy_plan_next(struct proxy_plan *plan, struct proxy_balancer *b, enum outcome_retry retry)
 {
 	const struct deployment *dep = &plan->config->deployments[plan->deployment];
 	long limit = dep->max_retries >= 0 ? dep->max_retries : plan->config->num_retries;
 
-	if (failure == PROXY_FAILURE_NONE || plan->attempts >= PROXY_PLAN_MAX_ATTEMPTS)
+	if (retry == OUTCOME_RETRY_NONE || plan->attempts >= PROXY_PLAN_MAX_ATTEMPTS)
 		return false;
-	if (failure == PROXY_FAILURE_RETRY && !plan->steps[plan->step].probe &&
+	if (retry == OUTCOME_RETRY_DEPLOYMENT && !plan->steps[plan->step].probe &&
 	    plan->retries < limit) {
 		plan->retries++;
 		use(plan, retry_deployment(plan));

@@ -30,16 +30,6 @@ void proxy_balancer_free(struct proxy_balancer *b);
 /* The next deployment (index into config->deployments) of GROUP. */
 size_t proxy_balancer_pick(struct proxy_balancer *b, size_t group);
 
-/* What a failed attempt means for the rest of the request. */
-enum proxy_failure {
-	PROXY_FAILURE_NONE,  /* not a failure: the answer goes to the client */
-	PROXY_FAILURE_RETRY, /* connect, timeout, 429, 5xx: another deployment */
-	PROXY_FAILURE_GROUP, /* 401/403, Azure 404: this group is misconfigured */
-};
-
-/* The failure class of an attempt's outcome. */
-enum proxy_failure proxy_failure_of(enum outcome outcome);
-
 struct proxy_plan_step {
 	size_t group;
 	enum route route;
@@ -71,10 +61,11 @@ void proxy_plan_init(struct proxy_plan *plan, const struct config *config, size_
 /* The first attempt's deployment. */
 size_t proxy_plan_first(struct proxy_plan *plan, struct proxy_balancer *b);
 
-/* After the current attempt failed with FAILURE: moves to the next attempt
- * (another deployment of the group while its retries last, else the next
- * group) and returns true, or false when the request has none left. */
-bool proxy_plan_next(struct proxy_plan *plan, struct proxy_balancer *b, enum proxy_failure failure);
+/* After the current attempt ended with an outcome of retry class RETRY
+ * (outcome.h): moves to the next attempt (another deployment of the group
+ * while its retries last, else the next group) and returns true, or false
+ * when the request has none left (or RETRY is OUTCOME_RETRY_NONE). */
+bool proxy_plan_next(struct proxy_plan *plan, struct proxy_balancer *b, enum outcome_retry retry);
 
 /* Gives up the rest of the current group: the next attempt is the next
  * group's. False when there is none. */

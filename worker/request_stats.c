@@ -13,9 +13,7 @@
 #include "request_stats.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -26,8 +24,7 @@
 #include "http_reject.h"
 #include "http_server.h"
 #include "ipc.h"
-#include "proxy_plan.h"
-#include "clock.h"
+#include "route.h"
 
 #define STATS_SLOTS       1024 /* a power of two */
 #define STATS_MAX_USED    768
@@ -55,13 +52,24 @@ int64_t request_stats_overhead_us(int64_t total_us, int64_t upstream_us)
 	return o > 0 ? o : 0;
 }
 
-void request_stats_add_header(struct http_exchange *ex, int64_t overhead_us)
+struct request_record request_record_early(const char *id, const char *peer, const char *method,
+                                           const char *path, size_t path_len, int status,
+                                           size_t bytes_in, size_t bytes_out)
 {
-	char value[32];
-
-	snprintf(value, sizeof(value), "%" PRId64 ".%03" PRId64, overhead_us / 1000,
-	         overhead_us % 1000);
-	http_exchange_add_header(ex, "x-llmgate-overhead-ms", value);
+	return (struct request_record){
+	        .id = id,
+	        .peer = peer,
+	        .method = method,
+	        .path = path,
+	        .path_len = path_len,
+	        .group = -1,
+	        .deployment = -1,
+	        .route = -1,
+	        .status = status,
+	        .bytes_in = bytes_in,
+	        .bytes_out = bytes_out,
+	        .ttfb_us = -1,
+	};
 }
 
 int request_stats_new(const struct config *config, struct event_base *base,
@@ -350,20 +358,9 @@ void request_stats_rejected(struct request_stats *rs, const struct http_rejected
 		rs->rejected[r->reason]++;
 	rs->any_rejected = true;
 	if (rs->log) {
-		struct request_record rec = {
-		        .id = r->id,
-		        .peer = r->peer,
-		        .method = r->method,
-		        .path = r->path,
-		        .path_len = r->path_len,
-		        .group = -1,
-		        .deployment = -1,
-		        .route = -1,
-		        .status = r->status,
-		        .bytes_in = r->bytes_in,
-		        .bytes_out = r->bytes_out,
-		        .ttfb_us = -1,
-		};
+		struct request_record rec =
+		        request_record_early(r->id, r->peer, r->method, r->path, r->path_len,
+		                             r->status, r->bytes_in, r->bytes_out);
 
 		access_line(rs, &rec, r->total_us, r->total_us, http_reject_name(r->reason));
 	}

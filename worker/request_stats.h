@@ -27,7 +27,6 @@
 
 struct config;
 struct event_base;
-struct http_exchange;
 struct http_rejected;
 
 /* One finished request. Strings need to live only during the call. */
@@ -63,8 +62,12 @@ void request_stats_free(struct request_stats *rs);
  * negative. */
 int64_t request_stats_overhead_us(int64_t total_us, int64_t upstream_us);
 
-/* Adds the x-llmgate-overhead-ms header (milliseconds, 3 decimals). */
-void request_stats_add_header(struct http_exchange *ex, int64_t overhead_us);
+/* The record of a request answered before any upstream attempt (no group,
+ * deployment, route, attempt or time to first byte); the caller adds the
+ * model and the times it has. */
+struct request_record request_record_early(const char *id, const char *peer, const char *method,
+                                           const char *path, size_t path_len, int status,
+                                           size_t bytes_in, size_t bytes_out);
 
 /* Counts and logs one finished request. RS may be NULL (nothing happens). */
 void request_stats_done(struct request_stats *rs, const struct request_record *rec);

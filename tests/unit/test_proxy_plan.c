@@ -41,19 +41,20 @@ int main(void)
 	proxy_plan_init(&plan, c, 0, MODE_NORMAL, 1, false);
 	size_t first = proxy_plan_first(&plan, b);
 	tap_ok(proxy_plan_current(&plan)->route == ROUTE_PRIMARY, "starts on the primary");
-	tap_ok(proxy_plan_next(&plan, b, PROXY_FAILURE_RETRY), "a retry is planned");
+	tap_ok(proxy_plan_next(&plan, b, OUTCOME_RETRY_DEPLOYMENT), "a retry is planned");
 	tap_ok(plan.deployment != first && proxy_plan_current(&plan)->group == 0,
 	       "the retry goes to the other deployment of the group");
-	tap_ok(proxy_plan_next(&plan, b, PROXY_FAILURE_RETRY), "retries exhausted: next group");
+	tap_ok(proxy_plan_next(&plan, b, OUTCOME_RETRY_DEPLOYMENT),
+	       "retries exhausted: next group");
 	tap_ok(proxy_plan_current(&plan)->route == ROUTE_FALLBACK &&
 	               strcmp(dep_id(c, plan.deployment), "azure") == 0,
 	       "the fallback group answers next");
-	tap_ok(!proxy_plan_next(&plan, b, PROXY_FAILURE_NONE), "an answer ends the plan");
+	tap_ok(!proxy_plan_next(&plan, b, OUTCOME_RETRY_NONE), "an answer ends the plan");
 
 	/* 401 on the primary: straight to the fallbacks, no retry in the group */
 	proxy_plan_init(&plan, c, 0, MODE_NORMAL, 1, false);
 	proxy_plan_first(&plan, b);
-	tap_ok(proxy_plan_next(&plan, b, PROXY_FAILURE_GROUP) &&
+	tap_ok(proxy_plan_next(&plan, b, OUTCOME_RETRY_GROUP) &&
 	               proxy_plan_current(&plan)->group == 1,
 	       "auth failure moves to the fallback group");
 
@@ -63,14 +64,14 @@ int main(void)
 	tap_ok(proxy_plan_current(&plan)->route == ROUTE_DIRECT_AZURE &&
 	               strcmp(dep_id(c, plan.deployment), "azure") == 0,
 	       "fallback mode goes direct to Azure");
-	tap_ok(!proxy_plan_next(&plan, b, PROXY_FAILURE_GROUP), "and never back to the primary");
+	tap_ok(!proxy_plan_next(&plan, b, OUTCOME_RETRY_GROUP), "and never back to the primary");
 
 	/* with a probe: one primary attempt, then Azure within the same request */
 	proxy_plan_init(&plan, c, 0, MODE_FALLBACK, 1, true);
 	proxy_plan_first(&plan, b);
 	tap_ok(proxy_plan_current(&plan)->probe && proxy_plan_current(&plan)->group == 0,
 	       "a granted probe tries the primary first");
-	tap_ok(proxy_plan_next(&plan, b, PROXY_FAILURE_RETRY) &&
+	tap_ok(proxy_plan_next(&plan, b, OUTCOME_RETRY_DEPLOYMENT) &&
 	               proxy_plan_current(&plan)->route == ROUTE_DIRECT_AZURE,
 	       "a failed probe is not retried: Azure answers the same request");
 

@@ -1,0 +1,53 @@
+/*
+ * answer: the overhead header and the early-answer path (see answer.h). Runs
+ * in a worker, on the request path: no allocation beyond the error text.
+ */
+#include "answer.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api_error.h"
+#include "clock.h"
+#include "http_server.h"
+#include "request_stats.h"
+
+void answer_add_overhead(struct http_exchange *ex, int64_t overhead_us)
+{
+	char value[32];
+
+	snprintf(value, sizeof(value), "%" PRId64 ".%03" PRId64, overhead_us / 1000,
+	         overhead_us % 1000);
+	http_exchange_add_header(ex, "x-llmgate-overhead-ms", value);
+}
+
+void answer_early(const struct early_answer *e, int status, const char *json)
+{
+	const struct http_request *req = e->req;
+	int64_t now = clock_now_us();
+	struct request_record rec =
+	        request_record_early(e->id, req->peer, req->method, req->path, req->path_len,
+	                             status, req->body_len, strlen(json));
+
+	rec.model = e->model;
+	rec.start_us = e->received_us;
+	rec.end_us = now;
+	answer_add_overhead(e->ex, now - e->received_us);
+	request_stats_done(e->stats, &rec);
+	api_json_send(e->ex, status, json);
+}
+
+void answer_early_error(const struct early_answer *e, int status, const char *code, const char *fmt,
+                        ...)
+{
+	va_list ap;
+	char *json;
+
+	va_start(ap, fmt);
+	json = api_error_json("invalid_request_error", code, fmt, ap);
+	va_end(ap);
+	answer_early(e, status, json);
+	api_error_json_free(json);
+}

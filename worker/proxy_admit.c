@@ -1,0 +1,173 @@
+/*
+ * proxy_admit: admission of a proxied request (see proxy_call.h). Runs in a
+ * worker, on the request path. Reads the body just enough to find the model
+ * group (json_scan's bounded scan; a body it cannot vouch for goes through
+ * jansson, whose errors the client gets), answers what cannot be proxied
+ * (bad JSON, no or unknown model) through the one early-answer path of
+ * answer.h, and makes the call: its copy of what the accounting record needs
+ * and its plan (the group's global mode, a probe grant when one is due).
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "answer.h"
+#include "api_error.h"
+#include "fallback_state.h"
+#include "http_server.h"
+#include "ingress.h"
+#include "json_scan.h"
+#include "proxy_call.h"
+
+static void model_not_found(const struct proxy *proxy, const struct early_answer *e)
+{
+	const struct config *config = proxy->config;
+	char list[1024] = "";
+	size_t used = 0;
+
+	for (size_t i = 0; i < config->n_groups && used < sizeof(list); i++) {
+		int n = snprintf(list + used, sizeof(list) - used, "%s'%s'", i ? ", " : "",
+		                 config->groups[i].name);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	answer_early_error(e, 404, "model_not_found",
+	                   "model '%s' is not served here; available models: %s", e->model,
+	                   list[0] ? list : "(none)");
+}
+
+/* Reads the body and finds the group (named by E->model, or else by the
+ * body's "model"); answers the client itself on error (-1). A body that
+ * json_scan vouches for is not parsed into a tree (*RET_ROOT stays NULL;
+ * E->model then points to *RET_OWNED, a copy to free); anything else goes
+ * through ingress_parse_body(), whose errors the client gets. */
+static int parse_request(const struct proxy *proxy, struct early_answer *e, json_t **ret_root,
+                         char **ret_owned, bool *ret_stream, const struct group **ret_group)
+{
+	const struct http_request *req = e->req;
+	struct json_scan_result scan;
+	json_t *root = NULL;
+
+	*ret_owned = NULL;
+	if (json_scan_request(req->body, req->body_len, &scan) == 0) {
+		/* a scanned model has no escapes, so no NUL either */
+		*ret_stream = scan.stream;
+		if (!e->model && scan.model) {
+			*ret_owned = strndup(scan.model, scan.model_len);
+			if (!*ret_owned) {
+				api_error_send(e->ex, 500, "server_error", NULL, "out of memory");
+				return -1;
+			}
+			e->model = *ret_owned;
+		}
+	} else {
+		char why[JSON_ERROR_TEXT_LENGTH + 8];
+		int r = ingress_parse_body(req->body, req->body_len, e->model, &root, &e->model,
+		                           why, sizeof(why));
+
+		if (r == -EBADMSG) {
+			answer_early_error(e, 400, "invalid_json",
+			                   "the request body is not a JSON object%s", why);
+			return -1;
+		}
+		if (r == -EILSEQ) {
+			answer_early_error(e, 400, "invalid_model",
+			                   "the request's 'model' contains a NUL character");
+			return -1;
+		}
+		if (r == 0)
+			*ret_stream = json_is_true(json_object_get(root, "stream"));
+	}
+	if (!e->model || !e->model[0]) {
+		e->model = NULL;
+		answer_early_error(e, 400, "missing_model", "the request has no 'model'");
+	} else if (!(*ret_group = config_find_group(proxy->config, e->model)) ||
+	           (*ret_group)->n_deployments == 0) {
+		model_not_found(proxy, e);
+	} else {
+		*ret_root = root;
+		return 0;
+	}
+	json_decref(root);
+	free(*ret_owned);
+	*ret_owned = NULL;
+	return -1;
+}
+
+/* Plans the call for group GI as the worker's fallback state has it. */
+static void plan(struct proxy_call *call, size_t gi)
+{
+	struct proxy *proxy = call->proxy;
+	enum fallback_mode mode = MODE_NORMAL;
+	long direct = -1;
+	bool probe = false;
+
+	if (proxy->fallback_state) {
+		mode = fallback_state_mode(proxy->fallback_state, gi);
+		direct = fallback_state_direct_azure(proxy->fallback_state, gi);
+		if (mode == MODE_FALLBACK && direct >= 0)
+			probe = fallback_state_take_probe(proxy->fallback_state, gi);
+	}
+	proxy_plan_init(&call->plan, proxy->config, gi, mode, direct, probe);
+	proxy_plan_first(&call->plan, proxy->balancer);
+	call->dep = &proxy->config->deployments[call->plan.deployment];
+}
+
+struct proxy_call *proxy_admit(struct proxy *proxy, struct http_exchange *ex,
+                               const struct http_request *req, enum proxy_op op, const char *model,
+                               const char *request_id)
+{
+	const struct group *group = NULL;
+	struct proxy_call *call;
+	bool stream = false;
+	json_t *root = NULL;
+	char *owned;
+	struct early_answer early = {
+	        .stats = proxy->stats,
+	        .ex = ex,
+	        .req = req,
+	        .id = request_id,
+	        .model = model,
+	        .received_us = clock_now_us(),
+	};
+
+	if (parse_request(proxy, &early, &root, &owned, &stream, &group) < 0)
+		return NULL;
+	call = calloc(1, sizeof(*call));
+	if (call) {
+		call->proxy = proxy;
+		call->model = owned ? owned : strdup(early.model);
+	} else {
+		free(owned);
+	}
+	if (!call || !call->model || !(call->body = evbuffer_new()) ||
+	    proxy_attempt_timers_new(call) < 0) {
+		api_error_send(ex, 500, "server_error", NULL, "out of memory");
+		json_decref(root);
+		if (call)
+			proxy_call_free(call);
+		return NULL;
+	}
+	call->ex = ex;
+	call->op = op;
+	call->root = root;
+	call->raw = req->body;
+	call->raw_len = req->body_len;
+	call->named_by_path = model != NULL;
+	call->stream_requested = stream;
+	call->last_failure = OUTCOME_SUCCESS;
+	snprintf(call->id, sizeof(call->id), "%s", request_id);
+	call->received_us = early.received_us;
+	call->ttfb_us = -1;
+	call->bytes_in = req->body_len;
+	call->group = (long)(group - proxy->config->groups);
+	snprintf(call->peer, sizeof(call->peer), "%s", req->peer ? req->peer : "");
+	snprintf(call->method, sizeof(call->method), "%s", req->method);
+	call->path_len = req->path_len < sizeof(call->path) ? req->path_len : sizeof(call->path);
+	memcpy(call->path, req->path, call->path_len);
+	plan(call, (size_t)call->group);
+	return call;
+}

@@ -1,0 +1,161 @@
+/*
+ * proxy_answer: answer delivery of a proxied request (see proxy_call.h).
+ * Runs in a worker, on its event loop. Owns what the client gets once the
+ * attempts are over: an upstream's answer as it came (with the
+ * x-llmgate-deployment/-route/-attempts headers, and retry-after on a 4xx),
+ * the kept 4xx answer of an earlier attempt, or our own OpenAI-shaped error;
+ * and the request's accounting record (request_stats), made once per
+ * request, also when the client leaves (499). Between attempts nothing
+ * reaches the client: a failed attempt's answer is kept only as long as it
+ * may be the one the client gets.
+ */
+#include <event2/buffer.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "answer.h"
+#include "api_error.h"
+#include "http_server.h"
+#include "log.h"
+#include "proxy_call.h"
+#include "request_stats.h"
+
+void proxy_answer_route_headers(struct proxy_call *call, const struct deployment *dep,
+                                enum route route)
+{
+	char attempts[16];
+
+	snprintf(attempts, sizeof(attempts), "%d", call->attempts);
+	http_exchange_add_header(call->ex, "x-llmgate-deployment", dep->id);
+	http_exchange_add_header(call->ex, "x-llmgate-route", route_name(route));
+	http_exchange_add_header(call->ex, "x-llmgate-attempts", attempts);
+}
+
+static void add_retry_headers(struct proxy_call *call, const struct retry_headers *retry)
+{
+	if (retry->after[0])
+		http_exchange_add_header(call->ex, "retry-after", retry->after);
+	if (retry->after_ms[0]) {
+		http_exchange_add_header(call->ex, "retry-after-ms", retry->after_ms);
+		http_exchange_add_header(call->ex, "x-ms-retry-after-ms", retry->after_ms);
+	}
+}
+
+/* The time spent with upstreams so far: from the first attempt's start to
+ * the last one's end (retry waits included), or to now while one runs. */
+static int64_t upstream_us(const struct proxy_call *call, int64_t now)
+{
+	int64_t end = call->t ? now : call->upstream_end_us;
+
+	if (!call->attempts || end < call->first_attempt_us)
+		return 0;
+	return end - call->first_attempt_us;
+}
+
+void proxy_answer_overhead(struct proxy_call *call)
+{
+	int64_t now = clock_now_us();
+
+	answer_add_overhead(call->ex, request_stats_overhead_us(now - call->received_us,
+	                                                        upstream_us(call, now)));
+}
+
+void proxy_answer_record(struct proxy_call *call, int status, size_t bytes_out, bool answered,
+                         enum route route, int64_t ttfb_us)
+{
+	int64_t now = clock_now_us();
+	struct request_record rec = {
+	        .id = call->id,
+	        .peer = call->peer,
+	        .method = call->method,
+	        .path = call->path,
+	        .path_len = call->path_len,
+	        .model = call->model,
+	        .group = call->group,
+	        .deployment = answered ? (long)proxy_dep_index(call, call->dep) : -1,
+	        .route = answered ? (int)route : -1,
+	        .status = status,
+	        .attempts = call->attempts,
+	        .bytes_in = call->bytes_in,
+	        .bytes_out = bytes_out,
+	        .start_us = call->received_us,
+	        .ttfb_us = ttfb_us,
+	        .upstream_us = upstream_us(call, now),
+	        .end_us = now,
+	};
+
+	request_stats_done(call->proxy->stats, &rec);
+}
+
+void proxy_answer_error(struct proxy_call *call, int status, const char *type, const char *code,
+                        const char *fmt, ...)
+{
+	va_list ap;
+	char *json;
+
+	if (call->attempts > 0)
+		proxy_answer_route_headers(call, call->dep, proxy_plan_current(&call->plan)->route);
+	va_start(ap, fmt);
+	json = api_error_json(type, code, fmt, ap);
+	va_end(ap);
+	proxy_answer_overhead(call);
+	proxy_answer_record(call, status, strlen(json), call->attempts > 0,
+	                    proxy_plan_current(&call->plan)->route, call->ttfb_us);
+	api_json_send(call->ex, status, json);
+	api_error_json_free(json);
+	call->ex = NULL;
+	proxy_call_free(call);
+}
+
+/* Sends an upstream's answer as it came, except an error whose body is not
+ * JSON (a proxy's HTML page, the 404 page of a wrong api_base): the client
+ * gets our OpenAI-shaped error with its status instead, never an HTML page
+ * (SPEC 4). Ends the call. */
+void proxy_answer_send(struct proxy_call *call, long status, const struct deployment *dep,
+                       enum route route, const struct retry_headers *retry,
+                       const char *content_type, struct evbuffer *body, bool json, int64_t ttfb_us)
+{
+	proxy_answer_route_headers(call, dep, route);
+	if (status >= 400)
+		add_retry_headers(call, retry);
+	proxy_answer_overhead(call);
+	proxy_answer_record(call, (int)status, evbuffer_get_length(body), true, route, ttfb_us);
+	if (status >= 400 && !json) {
+		log_warning("upstream '%s': %ld with a body that is not JSON ('%s'), replaced",
+		            dep->id, status, content_type[0] ? content_type : "no content type");
+		api_error_send(
+		        call->ex, (int)status, "upstream_error", "invalid_response",
+		        "deployment '%s' answered %ld with a body that is not JSON (%zu bytes "
+		        "of '%s')",
+		        dep->id, status, evbuffer_get_length(body),
+		        content_type[0] ? content_type : "no content type");
+	} else {
+		http_exchange_send_buffer(call->ex, (int)status,
+		                          content_type[0] ? content_type : "application/json",
+		                          body);
+	}
+	call->ex = NULL;
+	proxy_call_free(call);
+}
+
+void proxy_answer_send_kept(struct proxy_call *call)
+{
+	struct kept_answer *k = &call->kept;
+
+	call->dep = k->dep;
+	proxy_answer_send(call, k->status, k->dep, k->route, &k->retry, k->content_type, k->body,
+	                  k->json, k->ttfb_us);
+}
+
+void proxy_answer_on_abort(void *ctx)
+{
+	struct proxy_call *call = ctx;
+
+	log_debug("request %s: client left, aborting the upstream transfer", call->id);
+	/* nginx's 499: the client closed the request */
+	proxy_answer_record(call, 499, call->bytes_out, call->streaming,
+	                    proxy_plan_current(&call->plan)->route, call->ttfb_us);
+	call->ex = NULL;
+	proxy_call_free(call); /* a client leaving is no backend's failure: nothing counted */
+}

@@ -1,0 +1,144 @@
+/*
+ * proxy_relay: the stream relay of a proxied request (see proxy_call.h).
+ * Runs in a worker, on its event loop.
+ *
+ * A stream (the client asked "stream": true and the upstream answers 2xx
+ * text/event-stream) commits at its first byte: the client's response starts
+ * then and every upstream read becomes one outgoing chunk, byte for byte. A
+ * stream has no size limit, only its idle timeout (re-armed on every chunk,
+ * stopped while the transfer is paused: a paused stream is not idle). A
+ * stream that fails after its first byte ends with an SSE error event and a
+ * broken chunked body: never a [DONE] or a finish_reason we did not get, and
+ * no retry (the client has seen part of an answer).
+ *
+ * Backpressure is decided in one place, after every write to the client
+ * (after_write): the transfer pauses when the client is gone or its pending
+ * output is past the exchange's high watermark; it flows again only on
+ * on_writable, which the exchange calls once it drained under the low one.
+ */
+#include <event2/buffer.h>
+#include <stdarg.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api_error.h"
+#include "http_server.h"
+#include "log.h"
+#include "proxy_call.h"
+#include "upstream.h"
+
+/* The one backpressure decision: WRITTEN is what the write to the client
+ * returned (< 0: the client is gone, on_abort follows; stop the flow
+ * meanwhile). */
+static void after_write(struct proxy_call *call, int written)
+{
+	if (call->paused ||
+	    (written >= 0 && http_exchange_pending(call->ex) <= HTTP_EXCHANGE_HIGH_WATERMARK))
+		return;
+	call->paused = true;
+	upstream_pause(call->t);
+	evtimer_del(call->attempt_timer); /* a paused stream is not idle */
+}
+
+static void relay(struct proxy_call *call, const char *data, size_t len)
+{
+	int r = http_exchange_stream_write(call->ex, data, len);
+
+	if (r >= 0) {
+		call->bytes_out += len;
+		if (len >= 2) {
+			call->tail[0] = data[len - 2];
+			call->tail[1] = data[len - 1];
+		} else if (len == 1) {
+			call->tail[0] = call->tail[1];
+			call->tail[1] = data[0];
+		}
+	}
+	after_write(call, r);
+}
+
+static bool is_event_stream(const char *content_type)
+{
+	return strncasecmp(content_type, "text/event-stream", 17) == 0;
+}
+
+/* The stream's first byte: from here on the client has the answer. False
+ * when the client is gone already. */
+static bool commit_stream(struct proxy_call *call, long status)
+{
+	proxy_attempt_record(call, OUTCOME_SUCCESS);
+	evtimer_del(call->deadline_timer);
+	call->streaming = true;
+	proxy_answer_route_headers(call, call->dep, proxy_plan_current(&call->plan)->route);
+	proxy_answer_overhead(call);
+	proxy_attempt_log_answered(call);
+	after_write(call, http_exchange_stream_start(call->ex, (int)status, call->content_type));
+	return !call->paused;
+}
+
+bool proxy_relay_data(struct proxy_call *call, long status, const char *data, size_t len)
+{
+	if (!call->streaming) {
+		if (!call->stream_requested || status < 200 || status >= 300 ||
+		    !is_event_stream(call->content_type))
+			return false;
+		if (!commit_stream(call, status))
+			return true;
+	}
+	relay(call, data, len);
+	proxy_arm_idle(call);
+	return true;
+}
+
+/* The stream is over, WHOLE or broken: counted and logged, then ended. */
+static void end_stream(struct proxy_call *call, bool whole)
+{
+	proxy_answer_record(call, (int)call->status, call->bytes_out, true,
+	                    proxy_plan_current(&call->plan)->route, call->ttfb_us);
+	if (whole)
+		http_exchange_stream_end(call->ex);
+	else
+		http_exchange_abort(call->ex);
+	call->ex = NULL;
+	proxy_call_free(call);
+}
+
+void proxy_relay_end(struct proxy_call *call)
+{
+	end_stream(call, true);
+}
+
+void proxy_relay_fail(struct proxy_call *call, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	char *json;
+	struct evbuffer *event = evbuffer_new();
+
+	va_start(ap, fmt);
+	json = api_error_json("upstream_error", code, fmt, ap);
+	va_end(ap);
+	if (event) {
+		/* close an event the upstream left half-written, so ours stands alone */
+		if (call->tail[1] != '\n' && call->tail[1] != '\0')
+			evbuffer_add(event, "\n\n", 2);
+		else if (call->tail[0] != '\n')
+			evbuffer_add(event, "\n", 1);
+		evbuffer_add_printf(event, "data: %s\n\n", json);
+		http_exchange_stream_write(call->ex, evbuffer_pullup(event, -1),
+		                           evbuffer_get_length(event));
+		evbuffer_free(event);
+	}
+	api_error_json_free(json);
+	end_stream(call, false);
+}
+
+void proxy_relay_on_writable(void *ctx)
+{
+	struct proxy_call *call = ctx;
+
+	if (call->paused && call->t) {
+		call->paused = false;
+		proxy_arm_idle(call);
+		upstream_resume(call->t);
+	}
+}
