@@ -336,9 +336,9 @@
 	X(litellm_params, api_base,                                                                \
 	  "resolve_provider() in config.c: openai's base, OPENAI_DEFAULT_BASE")                    \
 	X(litellm_params, timeout,                                                                 \
-	  "start_attempt() in worker/proxy.c: timeout_ms 0 = request_timeout")                     \
+	  "start_attempt() in worker/proxy_attempt.c: timeout_ms 0 = request_timeout")             \
 	X(litellm_params, stream_timeout,                                                          \
-	  "start_attempt() in worker/proxy.c: 0 = the attempt's timeout")                          \
+	  "start_attempt() in worker/proxy_attempt.c: 0 = the attempt's timeout")                  \
 	X(litellm_params, max_retries, "worker/proxy_plan.c: max_retries -1 = config.num_retries") \
 	X(litellm_params, drop_params, "struct deployment: drop_params -1 = unset")                \
 	X(model_info, id, "build_groups() in config.c")                                            \
