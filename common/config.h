@@ -36,7 +36,7 @@ struct header_kv {
 	char *value;
 };
 
-/* One entry of model_list: one upstream endpoint ("backend"). */
+/* One entry of model_list: one upstream endpoint ("deployment"). */
 struct deployment {
 	char *id;         /* model_info.id, or a stable generated "<model_name>#<n>" */
 	char *model_name; /* the group it belongs to */

@@ -15,9 +15,11 @@
 #include <stddef.h>
 
 #define CONTROL_COMMANDS(X)                                                                       \
-	X(status, false, "", "version, generation, uptime, fallback mode, workers and backends")  \
+	X(status, false, "",                                                                      \
+	  "version, generation, uptime, fallback mode, workers and deployments")                  \
 	X(workers, false, "", "the worker table: slot, pid, state, generation, restarts, uptime") \
-	X(backends, false, "", "every deployment: provider, URL, requests and failures by class") \
+	X(deployments, false, "",                                                                 \
+	  "every deployment: provider, URL, requests and failures by class")                      \
 	X(fallback, true, "[auto|on|off]",                                                        \
 	  "show the fallback mode; with an argument, set the operator override")                  \
 	X(reload, true, "",                                                                       \

@@ -18,11 +18,11 @@ void health_counts_add(struct health_counts *to, const struct health_counts *del
 		to->by_outcome[i] += delta->by_outcome[i];
 }
 
-int health_report_delta(const struct ipc_report *r, size_t n_backends,
+int health_report_delta(const struct ipc_report *r, size_t n_deployments,
                         struct health_counts *ret_delta)
 {
 	memset(ret_delta, 0, sizeof(*ret_delta));
-	if (r->backend >= n_backends || r->probe > IPC_PROBE_FAILURE)
+	if (r->deployment >= n_deployments || r->probe > IPC_PROBE_FAILURE)
 		return -EINVAL;
 	for (int i = 0; i < OUTCOME__COUNT; i++) {
 		ret_delta->by_outcome[i] = r->counts[i];

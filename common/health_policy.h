@@ -38,12 +38,12 @@ void health_counts_add(struct health_counts *to, const struct health_counts *del
 struct ipc_report;
 
 /*
- * Checks a worker's REPORT against a config of N_BACKENDS deployments (a
+ * Checks a worker's REPORT against a config of N_DEPLOYMENTS deployments (a
  * worker is never trusted) and converts its counts into *RET_DELTA. Returns
- * 0, or -EINVAL when it names no backend, an unknown probe result or more
+ * 0, or -EINVAL when it names no deployment, an unknown probe result or more
  * trailing failures than failures; *RET_DELTA is then unusable.
  */
-int health_report_delta(const struct ipc_report *r, size_t n_backends,
+int health_report_delta(const struct ipc_report *r, size_t n_deployments,
                         struct health_counts *ret_delta);
 
 /* A sliding window of 1/HEALTH_WINDOW_BUCKETS of window_ms per bucket. */
@@ -79,7 +79,7 @@ void health_group_init(struct health_group *g, long now_ms);
 /* What the decision looks at, assembled by the caller for one group. */
 struct health_input {
 	const char *group;   /* for the reason text */
-	const char *primary; /* the primary backends, for the reason text */
+	const char *primary; /* the primary deployments, for the reason text */
 	struct health_counts primary_window;
 	uint64_t primary_consecutive;
 	bool has_direct_azure;

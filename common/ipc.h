@@ -50,11 +50,11 @@ struct ipc_log_level {
 };
 static_assert(sizeof(struct ipc_log_level) == 4, "ipc_log_level size");
 
-/* Outcome counts of one backend since the worker's previous report (a
+/* Outcome counts of one deployment since the worker's previous report (a
  * delta, so a dying worker never double-counts). worker -> supervisor. */
 struct ipc_report {
-	uint32_t backend; /* index into the generation's config deployments */
-	uint32_t probe;   /* a granted probe's result: 0 none, 1 success, 2 failure */
+	uint32_t deployment; /* index into the generation's config deployments */
+	uint32_t probe;      /* a granted probe's result: 0 none, 1 success, 2 failure */
 	uint32_t counts[OUTCOME__COUNT];
 	uint32_t trailing; /* failures after the last success of this delta */
 	uint32_t reserved;

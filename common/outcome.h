@@ -1,10 +1,10 @@
 /*
- * outcome: how one upstream attempt ended, as counted per backend for the
+ * outcome: how one upstream attempt ended, as counted per deployment for the
  * global fallback decision (SPEC 7) and as acted on by the request that made
  * it. Shared by workers (who count and retry), the IPC codec (which carries
  * the counts) and the supervisor (which decides). OUTCOME_TABLE is the one
  * list: every outcome's name (metrics labels, status output), whether it is
- * the backend's failure, and its retry class.
+ * the deployment's failure, and its retry class.
  */
 #pragma once
 
@@ -49,5 +49,5 @@ enum outcome {
 const char *outcome_name(enum outcome outcome);
 bool outcome_is_failure(enum outcome outcome);
 enum outcome_retry outcome_retry_class(enum outcome outcome);
-/* The outcome of an HTTP answer from a backend of that provider. */
+/* The outcome of an HTTP answer from a deployment of that provider. */
 enum outcome outcome_from_status(long status, bool is_azure);

@@ -90,14 +90,14 @@ static void print_workers(json_t *workers)
 	}
 }
 
-static void print_backends(json_t *backends)
+static void print_deployments(json_t *deployments)
 {
 	size_t i;
 	json_t *b;
 
-	printf("%-18s %-14s %-8s %-10s %9s %9s %-22s %s\n", "BACKEND", "MODEL", "PROVIDER", "KEY",
-	       "REQUESTS", "FAIL(10s)", "FAILURES BY CLASS", "LAST ERROR");
-	json_array_foreach(backends, i, b)
+	printf("%-18s %-14s %-8s %-10s %9s %9s %-22s %s\n", "DEPLOYMENT", "MODEL", "PROVIDER",
+	       "KEY", "REQUESTS", "FAIL(10s)", "FAILURES BY CLASS", "LAST ERROR");
+	json_array_foreach(deployments, i, b)
 	{
 		char classes[128] = "-", ratio[16];
 		size_t used = 0;
@@ -167,7 +167,7 @@ static void print_status(json_t *s)
 	printf("\n");
 	print_workers(json_object_get(s, "workers"));
 	printf("\n");
-	print_backends(json_object_get(s, "backends"));
+	print_deployments(json_object_get(s, "deployments"));
 }
 
 static void print_help(json_t *list)

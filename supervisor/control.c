@@ -158,9 +158,9 @@ static json_t *run_workers(struct control_client *client, json_t *args)
 	return reply_ok(status_workers_json(client->control->sup));
 }
 
-static json_t *run_backends(struct control_client *client, json_t *args)
+static json_t *run_deployments(struct control_client *client, json_t *args)
 {
-	return reply_ok(status_backends_json(client->control->sup));
+	return reply_ok(status_deployments_json(client->control->sup));
 }
 
 static json_t *run_fallback(struct control_client *client, json_t *args)

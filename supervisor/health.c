@@ -22,7 +22,7 @@
 #include "supervisor_int.h"
 #include "clock.h"
 
-struct hbackend {
+struct hdeployment {
 	char *id;
 	char *group;
 	struct health_window window;
@@ -34,7 +34,7 @@ struct hbackend {
 
 struct hgroup {
 	char *name;
-	uint64_t consecutive; /* failures in a row over all its backends */
+	uint64_t consecutive; /* failures in a row over all its deployments */
 	char *direct_azure;   /* the direct-Azure group; NULL: not a primary group */
 	char primary_ids[256];
 	struct health_group state;
@@ -44,8 +44,8 @@ struct hgroup {
 
 struct health {
 	struct supervisor *sup;
-	struct hbackend *backends;
-	size_t n_backends;
+	struct hdeployment *deployments;
+	size_t n_deployments;
 	struct hgroup *groups;
 	size_t n_groups;
 	struct event *timer;
@@ -61,11 +61,11 @@ static const struct config *serving_config(const struct health *h)
 	return h->sup->generations ? h->sup->generations->config : NULL;
 }
 
-static struct hbackend *find_backend(const struct health *h, const char *id)
+static struct hdeployment *find_deployment(const struct health *h, const char *id)
 {
-	for (size_t i = 0; i < h->n_backends; i++)
-		if (strcmp(h->backends[i].id, id) == 0)
-			return &h->backends[i];
+	for (size_t i = 0; i < h->n_deployments; i++)
+		if (strcmp(h->deployments[i].id, id) == 0)
+			return &h->deployments[i];
 	return NULL;
 }
 
@@ -89,12 +89,12 @@ static void sum_group(const struct health *h, const char *group, long now,
                       struct health_counts *ret)
 {
 	memset(ret, 0, sizeof(*ret));
-	for (size_t i = 0; i < h->n_backends; i++) {
+	for (size_t i = 0; i < h->n_deployments; i++) {
 		struct health_counts c;
 
-		if (strcmp(h->backends[i].group, group) != 0)
+		if (strcmp(h->deployments[i].group, group) != 0)
 			continue;
-		health_window_total(&h->backends[i].window, now, &c);
+		health_window_total(&h->deployments[i].window, now, &c);
 		health_counts_add(ret, &c);
 	}
 }
@@ -157,9 +157,9 @@ static void transitioned(struct health *h, struct hgroup *g, enum fallback_mode 
 	           fallback_mode_name(g->state.mode), g->state.reason);
 	if (g->state.mode == MODE_NORMAL) {
 		/* Start afresh: old failures must not trip the group again at once. */
-		for (size_t i = 0; i < h->n_backends; i++)
-			if (strcmp(h->backends[i].group, g->name) == 0)
-				health_window_clear(&h->backends[i].window);
+		for (size_t i = 0; i < h->n_deployments; i++)
+			if (strcmp(h->deployments[i].group, g->name) == 0)
+				health_window_clear(&h->deployments[i].window);
 		g->consecutive = 0;
 	}
 	broadcast(h, g);
@@ -224,51 +224,51 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 static void free_tables(struct health *h)
 {
-	for (size_t i = 0; i < h->n_backends; i++) {
-		free(h->backends[i].id);
-		free(h->backends[i].group);
+	for (size_t i = 0; i < h->n_deployments; i++) {
+		free(h->deployments[i].id);
+		free(h->deployments[i].group);
 	}
 	for (size_t i = 0; i < h->n_groups; i++) {
 		free(h->groups[i].name);
 		free(h->groups[i].direct_azure);
 	}
-	free(h->backends);
+	free(h->deployments);
 	free(h->groups);
-	h->backends = NULL;
+	h->deployments = NULL;
 	h->groups = NULL;
-	h->n_backends = h->n_groups = 0;
+	h->n_deployments = h->n_groups = 0;
 }
 
 void health_config_changed(struct health *h)
 {
 	const struct config *c = serving_config(h);
-	struct hbackend *backends;
+	struct hdeployment *deployments;
 	struct hgroup *groups;
 	long now = clock_now_ms();
 
 	if (!c)
 		return;
-	backends = calloc(c->n_deployments ? c->n_deployments : 1, sizeof(*backends));
+	deployments = calloc(c->n_deployments ? c->n_deployments : 1, sizeof(*deployments));
 	groups = calloc(c->n_groups ? c->n_groups : 1, sizeof(*groups));
-	if (!backends || !groups) {
-		free(backends);
+	if (!deployments || !groups) {
+		free(deployments);
 		free(groups);
-		log_error("out of memory: backend health not updated for the new config");
+		log_error("out of memory: deployment health not updated for the new config");
 		return;
 	}
 	for (size_t i = 0; i < c->n_deployments; i++) {
 		const struct deployment *d = &c->deployments[i];
-		const struct hbackend *old = find_backend(h, d->id);
+		const struct hdeployment *old = find_deployment(h, d->id);
 
 		if (old && old->window.window_ms == c->fallback.window_ms) {
-			backends[i] = *old;
+			deployments[i] = *old;
 		} else {
-			health_window_init(&backends[i].window, c->fallback.window_ms);
+			health_window_init(&deployments[i].window, c->fallback.window_ms);
 			if (old)
-				backends[i].total = old->total;
+				deployments[i].total = old->total;
 		}
-		backends[i].id = strdup(d->id);
-		backends[i].group = strdup(d->model_name);
+		deployments[i].id = strdup(d->id);
+		deployments[i].group = strdup(d->model_name);
 	}
 	for (size_t i = 0; i < c->n_groups; i++) {
 		const struct group *cg = &c->groups[i];
@@ -299,8 +299,8 @@ void health_config_changed(struct health *h)
 		}
 	}
 	free_tables(h);
-	h->backends = backends;
-	h->n_backends = c->n_deployments;
+	h->deployments = deployments;
+	h->n_deployments = c->n_deployments;
 	h->groups = groups;
 	h->n_groups = c->n_groups;
 
@@ -321,7 +321,7 @@ int health_report(struct health *h, struct slot *slot, const struct ipc_report *
 {
 	const struct config *c = slot->gen->config;
 	const struct deployment *d;
-	struct hbackend *b;
+	struct hdeployment *b;
 	struct hgroup *g;
 	struct health_counts delta;
 	uint64_t successes;
@@ -329,11 +329,11 @@ int health_report(struct health *h, struct slot *slot, const struct ipc_report *
 	/* Checked in full before anything changes: a bad report changes nothing. */
 	if (health_report_delta(r, c->n_deployments, &delta) < 0)
 		return -EINVAL;
-	d = &c->deployments[r->backend];
-	b = find_backend(h, d->id);
+	d = &c->deployments[r->deployment];
+	b = find_deployment(h, d->id);
 	g = find_group(h, d->model_name);
 	if (!b || !g)
-		return 0; /* a backend the serving config no longer has */
+		return 0; /* a deployment the serving config no longer has */
 	for (int i = OUTCOME_FAILURE_FIRST; i <= OUTCOME_FAILURE_LAST; i++) {
 		if (r->counts[i]) {
 			b->last_error = (enum outcome)i;
@@ -369,12 +369,12 @@ void health_override_changed(struct health *h)
 int health_metrics_view(const struct health *h, struct metrics_view *view)
 {
 	struct metrics_group *groups = calloc(h->n_groups + 1, sizeof(*groups));
-	struct metrics_backend *backends = calloc(h->n_backends + 1, sizeof(*backends));
+	struct metrics_deployment *deployments = calloc(h->n_deployments + 1, sizeof(*deployments));
 	size_t n = 0;
 
-	if (!groups || !backends) {
+	if (!groups || !deployments) {
 		free(groups);
-		free(backends);
+		free(deployments);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < h->n_groups; i++) {
@@ -388,25 +388,25 @@ int health_metrics_view(const struct health *h, struct metrics_view *view)
 		        .transitions = g->transitions,
 		};
 	}
-	for (size_t i = 0; i < h->n_backends; i++) {
-		backends[i].id = h->backends[i].id;
-		backends[i].group = h->backends[i].group;
-		memcpy(backends[i].by_outcome, h->backends[i].total.by_outcome,
-		       sizeof(backends[i].by_outcome));
+	for (size_t i = 0; i < h->n_deployments; i++) {
+		deployments[i].id = h->deployments[i].id;
+		deployments[i].group = h->deployments[i].group;
+		memcpy(deployments[i].by_outcome, h->deployments[i].total.by_outcome,
+		       sizeof(deployments[i].by_outcome));
 	}
 	view->groups = groups;
 	view->n_groups = n;
-	view->backends = backends;
-	view->n_backends = h->n_backends;
+	view->deployments = deployments;
+	view->n_deployments = h->n_deployments;
 	return 0;
 }
 
 void health_metrics_free(struct metrics_view *view)
 {
 	free((void *)view->groups);
-	free((void *)view->backends);
+	free((void *)view->deployments);
 	view->groups = NULL;
-	view->backends = NULL;
+	view->deployments = NULL;
 }
 
 json_t *health_groups_json(const struct health *h)
@@ -431,13 +431,13 @@ json_t *health_groups_json(const struct health *h)
 	return list;
 }
 
-json_t *health_backends_json(const struct health *h)
+json_t *health_deployments_json(const struct health *h)
 {
 	json_t *list = json_array();
 	long now = clock_now_ms();
 
-	for (size_t i = 0; i < h->n_backends; i++) {
-		const struct hbackend *b = &h->backends[i];
+	for (size_t i = 0; i < h->n_deployments; i++) {
+		const struct hdeployment *b = &h->deployments[i];
 		struct health_counts w;
 		json_t *classes = json_object(), *o;
 

@@ -244,22 +244,22 @@ static void render_scalar(FILE *out, enum metric_family k, const char *format, .
 	fputc('\n', out);
 }
 
-/* llmgate_backend_attempts_total and _failures_total: outcomes FIRST..LAST of
- * every backend, under the label LABEL. */
+/* llmgate_deployment_attempts_total and _failures_total: outcomes FIRST..LAST of
+ * every deployment, under the label LABEL. */
 static void render_backends(FILE *out, const struct metrics_view *v, enum metric_family k,
                             const char *label_name, int first, int last)
 {
 	const char *name = family(out, k);
 
-	for (size_t i = 0; i < v->n_backends; i++)
+	for (size_t i = 0; i < v->n_deployments; i++)
 		for (int o = first; o <= last; o++) {
-			fprintf(out, "%s{backend=", name);
-			label(out, v->backends[i].id);
+			fprintf(out, "%s{deployment=", name);
+			label(out, v->deployments[i].id);
 			fprintf(out, ",group=");
-			label(out, v->backends[i].group);
+			label(out, v->deployments[i].group);
 			fprintf(out, ",%s=\"%s\"} %llu\n", label_name,
 			        outcome_name((enum outcome)o),
-			        (unsigned long long)v->backends[i].by_outcome[o]);
+			        (unsigned long long)v->deployments[i].by_outcome[o]);
 		}
 }
 
@@ -299,8 +299,8 @@ void metrics_render(FILE *out, const struct metrics *m, const struct metrics_vie
 	render_histograms(out, m, METRIC_UPSTREAM_TTFB, IPC_LATENCY_TTFB);
 	render_histograms(out, m, METRIC_OVERHEAD, IPC_LATENCY_OVERHEAD);
 
-	render_backends(out, v, METRIC_BACKEND_ATTEMPTS, "outcome", 0, OUTCOME__COUNT - 1);
-	render_backends(out, v, METRIC_BACKEND_FAILURES, "class", OUTCOME_FAILURE_FIRST,
+	render_backends(out, v, METRIC_DEPLOYMENT_ATTEMPTS, "outcome", 0, OUTCOME__COUNT - 1);
+	render_backends(out, v, METRIC_DEPLOYMENT_FAILURES, "class", OUTCOME_FAILURE_FIRST,
 	                OUTCOME_FAILURE_LAST);
 
 	name = family(out, METRIC_FALLBACK_MODE);

@@ -48,7 +48,7 @@ struct metrics_group {
 	uint64_t transitions;
 };
 
-struct metrics_backend {
+struct metrics_deployment {
 	const char *id;
 	const char *group;
 	uint64_t by_outcome[OUTCOME__COUNT]; /* attempts since the daemon started */
@@ -62,8 +62,8 @@ struct metrics_view {
 	uint64_t restarts;                  /* worker respawns after a crash */
 	const struct metrics_group *groups; /* primary groups only */
 	size_t n_groups;
-	const struct metrics_backend *backends;
-	size_t n_backends;
+	const struct metrics_deployment *deployments;
+	size_t n_deployments;
 };
 
 /* Writes the Prometheus text exposition format (version 0.0.4). */

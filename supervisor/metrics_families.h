@@ -10,39 +10,39 @@
  */
 #pragma once
 
-#define METRICS_FAMILIES(X)                                                                     \
-	X(BUILD_INFO, llmgate_build_info, gauge, "version",                                     \
-	  "Version of the running llmgated (always 1).")                                        \
-	X(START_TIME, llmgate_start_time_seconds, gauge, "",                                    \
-	  "Unix time the daemon started, in seconds.")                                          \
-	X(GENERATION, llmgate_generation, gauge, "",                                            \
-	  "The serving worker generation (grows with every successful reload).")                \
-	X(WORKERS, llmgate_workers, gauge, "state", "Worker processes by state.")               \
-	X(WORKER_RESTARTS, llmgate_worker_restarts_total, counter, "",                          \
-	  "Workers respawned after they died unexpectedly.")                                    \
-	X(REQUESTS, llmgate_requests_total, counter, "model, deployment, route, status_class",  \
-	  "Client requests answered, by the model named, the deployment and route that "        \
-	  "answered, and status class.")                                                        \
-	X(HTTP_REJECTED, llmgate_http_rejected_total, counter, "status, reason",                \
-	  "Requests the HTTP layer answered itself before any route ran (malformed, too "       \
-	  "large, too slow, unsupported), by status and reason; not in "                        \
-	  "llmgate_requests_total.")                                                            \
-	X(REQUEST_DURATION, llmgate_request_duration_seconds, histogram, "model",               \
-	  "Time from the complete client request to the response handed to the "                \
-	  "connection (streams: to their end).")                                                \
-	X(UPSTREAM_TTFB, llmgate_upstream_ttfb_seconds, histogram, "model",                     \
-	  "Time from the start of the answering upstream attempt to its response head.")        \
-	X(OVERHEAD, llmgate_overhead_seconds, histogram, "model",                               \
-	  "The gateway's own time per request: total minus the time spent with upstreams.")     \
-	X(BACKEND_ATTEMPTS, llmgate_backend_attempts_total, counter, "backend, group, outcome", \
-	  "Upstream attempts by backend (deployment) and outcome.")                             \
-	X(BACKEND_FAILURES, llmgate_backend_failures_total, counter, "backend, group, class",   \
-	  "Failed upstream attempts by backend (deployment) and failure class.")                \
-	X(FALLBACK_MODE, llmgate_fallback_mode, gauge, "group, mode",                           \
-	  "Global fallback mode of each primary group: 1 for the current mode.")                \
-	X(FALLBACK_TRANSITIONS, llmgate_fallback_transitions_total, counter, "group",           \
-	  "Transitions of the global fallback mode of each primary group.")                     \
-	X(ACCESS_LOG_DROPPED, llmgate_access_log_dropped_total, counter, "",                    \
+#define METRICS_FAMILIES(X)                                                                        \
+	X(BUILD_INFO, llmgate_build_info, gauge, "version",                                        \
+	  "Version of the running llmgated (always 1).")                                           \
+	X(START_TIME, llmgate_start_time_seconds, gauge, "",                                       \
+	  "Unix time the daemon started, in seconds.")                                             \
+	X(GENERATION, llmgate_generation, gauge, "",                                               \
+	  "The serving worker generation (grows with every successful reload).")                   \
+	X(WORKERS, llmgate_workers, gauge, "state", "Worker processes by state.")                  \
+	X(WORKER_RESTARTS, llmgate_worker_restarts_total, counter, "",                             \
+	  "Workers respawned after they died unexpectedly.")                                       \
+	X(REQUESTS, llmgate_requests_total, counter, "model, deployment, route, status_class",     \
+	  "Client requests answered, by the model named, the deployment and route that "           \
+	  "answered, and status class.")                                                           \
+	X(HTTP_REJECTED, llmgate_http_rejected_total, counter, "status, reason",                   \
+	  "Requests the HTTP layer answered itself before any route ran (malformed, too "          \
+	  "large, too slow, unsupported), by status and reason; not in "                           \
+	  "llmgate_requests_total.")                                                               \
+	X(REQUEST_DURATION, llmgate_request_duration_seconds, histogram, "model",                  \
+	  "Time from the complete client request to the response handed to the "                   \
+	  "connection (streams: to their end).")                                                   \
+	X(UPSTREAM_TTFB, llmgate_upstream_ttfb_seconds, histogram, "model",                        \
+	  "Time from the start of the answering upstream attempt to its response head.")           \
+	X(OVERHEAD, llmgate_overhead_seconds, histogram, "model",                                  \
+	  "The gateway's own time per request: total minus the time spent with upstreams.")        \
+	X(DEPLOYMENT_ATTEMPTS, llmgate_deployment_attempts_total, counter,                         \
+	  "deployment, group, outcome", "Upstream attempts by deployment and outcome.")            \
+	X(DEPLOYMENT_FAILURES, llmgate_deployment_failures_total, counter,                         \
+	  "deployment, group, class", "Failed upstream attempts by deployment and failure class.") \
+	X(FALLBACK_MODE, llmgate_fallback_mode, gauge, "group, mode",                              \
+	  "Global fallback mode of each primary group: 1 for the current mode.")                   \
+	X(FALLBACK_TRANSITIONS, llmgate_fallback_transitions_total, counter, "group",              \
+	  "Transitions of the global fallback mode of each primary group.")                        \
+	X(ACCESS_LOG_DROPPED, llmgate_access_log_dropped_total, counter, "",                       \
 	  "Access log lines lost (log unwritable or its buffer full).")
 
 enum metric_family {

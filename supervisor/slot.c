@@ -145,7 +145,7 @@ static void handle_message(struct slot *slot, const struct ipc_header *h, const 
 		break;
 	case IPC_REPORT:
 		if (health_report(sup->health, slot, payload) < 0)
-			refuse(slot, "report names an unknown backend");
+			refuse(slot, "report names an unknown deployment");
 		break;
 	case IPC_REQUESTS:
 		memcpy(&requests, payload, sizeof(requests));

@@ -44,7 +44,7 @@ json_t *status_workers_json(struct supervisor *sup)
 	return list;
 }
 
-json_t *status_backends_json(struct supervisor *sup)
+json_t *status_deployments_json(struct supervisor *sup)
 {
 	json_t *list = json_array();
 	const struct config *c = sup->serving ? sup->serving->config : NULL;
@@ -61,7 +61,7 @@ json_t *status_backends_json(struct supervisor *sup)
 		if (d->api_version)
 			json_object_set_new(b, "api_version", json_string(d->api_version));
 		if (sup->health) {
-			json_t *hb = health_backends_json(sup->health);
+			json_t *hb = health_deployments_json(sup->health);
 			size_t k;
 			json_t *v;
 
@@ -119,6 +119,6 @@ json_t *status_json(struct supervisor *sup)
 	json_object_set_new(s, "groups",
 	                    sup->health ? health_groups_json(sup->health) : json_array());
 	json_object_set_new(s, "workers", status_workers_json(sup));
-	json_object_set_new(s, "backends", status_backends_json(sup));
+	json_object_set_new(s, "deployments", status_deployments_json(sup));
 	return s;
 }

@@ -1,6 +1,6 @@
 /*
  * status: JSON views of the supervisor's state for the control socket
- * (status, workers, backends, fallback). Read-only; never contains a secret
+ * (status, workers, deployments, fallback). Read-only; never contains a secret
  * (keys are shown masked).
  */
 #pragma once
@@ -11,5 +11,5 @@ struct supervisor;
 
 json_t *status_json(struct supervisor *sup);
 json_t *status_workers_json(struct supervisor *sup);
-json_t *status_backends_json(struct supervisor *sup);
+json_t *status_deployments_json(struct supervisor *sup);
 json_t *status_fallback_json(struct supervisor *sup);

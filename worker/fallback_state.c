@@ -21,7 +21,7 @@ struct group_state {
 	long direct_azure; /* group index or -1 */
 };
 
-struct backend_counts {
+struct deployment_counts {
 	uint32_t counts[OUTCOME__COUNT];
 	uint32_t trailing;
 	uint32_t probe;
@@ -32,7 +32,7 @@ struct backend_counts {
 struct fallback_state {
 	const struct config *config;
 	struct group_state *groups;
-	struct backend_counts *backends;
+	struct deployment_counts *deployments;
 };
 
 static long find_direct_azure(const struct config *config, const struct group *g)
@@ -50,9 +50,9 @@ struct fallback_state *fallback_state_new(const struct config *config)
 		return NULL;
 	fs->config = config;
 	fs->groups = calloc(config->n_groups ? config->n_groups : 1, sizeof(*fs->groups));
-	fs->backends =
-	        calloc(config->n_deployments ? config->n_deployments : 1, sizeof(*fs->backends));
-	if (!fs->groups || !fs->backends) {
+	fs->deployments =
+	        calloc(config->n_deployments ? config->n_deployments : 1, sizeof(*fs->deployments));
+	if (!fs->groups || !fs->deployments) {
 		fallback_state_free(fs);
 		return NULL;
 	}
@@ -66,7 +66,7 @@ void fallback_state_free(struct fallback_state *fs)
 	if (!fs)
 		return;
 	free(fs->groups);
-	free(fs->backends);
+	free(fs->deployments);
 	free(fs);
 }
 
@@ -96,11 +96,11 @@ bool fallback_state_take_probe(struct fallback_state *fs, size_t group)
 void fallback_state_record(struct fallback_state *fs, size_t deployment, enum outcome outcome,
                            long latency_us, bool probe)
 {
-	struct backend_counts *b;
+	struct deployment_counts *b;
 
 	if (deployment >= fs->config->n_deployments || (unsigned)outcome >= OUTCOME__COUNT)
 		return;
-	b = &fs->backends[deployment];
+	b = &fs->deployments[deployment];
 	b->counts[outcome]++;
 	if (outcome == OUTCOME_SUCCESS)
 		b->trailing = 0;
@@ -133,8 +133,8 @@ int fallback_state_apply(struct fallback_state *fs, const struct ipc_mode *msg)
 int fallback_state_flush(struct fallback_state *fs, int fd, uint32_t generation, uint32_t *seq)
 {
 	for (size_t i = 0; i < fs->config->n_deployments; i++) {
-		struct backend_counts *b = &fs->backends[i];
-		struct ipc_report msg = {.backend = (uint32_t)i};
+		struct deployment_counts *b = &fs->deployments[i];
+		struct ipc_report msg = {.deployment = (uint32_t)i};
 		int r;
 
 		if (!b->dirty)

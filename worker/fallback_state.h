@@ -1,9 +1,9 @@
 /*
- * fallback_state: what a worker knows about backend health and the global
+ * fallback_state: what a worker knows about deployment health and the global
  * fallback decision (SPEC 7). The supervisor decides; the worker only applies
  * the mode it was last sent for each primary group, hands out the probe
  * grants it was given, and counts every upstream attempt's outcome per
- * backend (deployment), to be reported to the supervisor as deltas.
+ * deployment, to be reported to the supervisor as deltas.
  *
  * Indexes are those of the worker's config: groups[] and deployments[].
  */
@@ -34,7 +34,7 @@ enum fallback_mode fallback_state_mode(const struct fallback_state *fs, size_t g
  * within the same request if it fails. */
 bool fallback_state_take_probe(struct fallback_state *fs, size_t group);
 
-/* Counts one attempt against backend DEPLOYMENT. PROBE marks the attempt a
+/* Counts one attempt against deployment DEPLOYMENT. PROBE marks the attempt a
  * probe granted by fallback_state_take_probe(). */
 void fallback_state_record(struct fallback_state *fs, size_t deployment, enum outcome outcome,
                            long latency_us, bool probe);

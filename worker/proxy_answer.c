@@ -157,5 +157,5 @@ void proxy_answer_on_abort(void *ctx)
 	proxy_answer_record(call, 499, call->bytes_out, call->streaming,
 	                    proxy_plan_current(&call->plan)->route, call->ttfb_us);
 	call->ex = NULL;
-	proxy_call_free(call); /* a client leaving is no backend's failure: nothing counted */
+	proxy_call_free(call); /* a client leaving is no deployment's failure: nothing counted */
 }

@@ -8,7 +8,7 @@
  * when the supervisor granted one); what an outcome leads to is its retry
  * class (outcome.h). Every attempt's outcome is counted in fallback_state,
  * with its latency to the response head; a client that leaves is no
- * backend's failure, so nothing is counted for the attempt it cut. When no
+ * deployment's failure, so nothing is counted for the attempt it cut. When no
  * attempt is left the client gets the best we have: a kept 4xx answer, else
  * our 504 (timeouts) or 502.
  *
@@ -138,7 +138,7 @@ static void on_data(void *ctx, long status, const char *data, size_t len)
 		/* stop downloading now; on_done will not come */
 		upstream_abort(call->t);
 		call->t = NULL;
-		/* a 2xx the client cannot get is the backend's failure, like an
+		/* a 2xx the client cannot get is the deployment's failure, like an
 		 * invalid one (see on_done) */
 		proxy_attempt_record(
 		        call, status < 300 ? OUTCOME_5XX

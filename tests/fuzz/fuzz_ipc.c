@@ -42,7 +42,7 @@ static void supervisor_side(const struct ipc_header *h, const void *payload,
 		memcpy(&report, payload, sizeof(report));
 		if (health_report_delta(&report, config->n_deployments, &delta) < 0)
 			return;
-		if (report.backend >= config->n_deployments || report.trailing > delta.failures)
+		if (report.deployment >= config->n_deployments || report.trailing > delta.failures)
 			abort();
 		health_window_add(window, 1000, &delta);
 		health_window_total(window, 1000, &total);

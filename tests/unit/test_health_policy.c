@@ -203,7 +203,7 @@ static void test_window(void)
  * the supervisor index past its tables or count nonsense. */
 static void test_report_delta(void)
 {
-	struct ipc_report r = {.backend = 2, .trailing = 1};
+	struct ipc_report r = {.deployment = 2, .trailing = 1};
 	struct health_counts d;
 
 	r.counts[OUTCOME_SUCCESS] = 3;
@@ -212,13 +212,14 @@ static void test_report_delta(void)
 	tap_ok(health_report_delta(&r, 3, &d) == 0 && d.requests == 5 && d.failures == 2 &&
 	               d.by_outcome[OUTCOME_CONNECT] == 1,
 	       "a valid report becomes a delta");
-	r.backend = 3;
-	tap_ok(health_report_delta(&r, 3, &d) == -EINVAL, "a backend past the config is refused");
-	r.backend = UINT32_MAX;
-	tap_ok(health_report_delta(&r, 3, &d) == -EINVAL, "backend UINT32_MAX is refused");
-	r.backend = 0;
+	r.deployment = 3;
+	tap_ok(health_report_delta(&r, 3, &d) == -EINVAL,
+	       "a deployment past the config is refused");
+	r.deployment = UINT32_MAX;
+	tap_ok(health_report_delta(&r, 3, &d) == -EINVAL, "deployment UINT32_MAX is refused");
+	r.deployment = 0;
 	tap_ok(health_report_delta(&r, 0, &d) == -EINVAL,
-	       "any backend of an empty config is refused");
+	       "any deployment of an empty config is refused");
 	r.probe = IPC_PROBE_FAILURE + 1;
 	tap_ok(health_report_delta(&r, 3, &d) == -EINVAL, "an unknown probe result is refused");
 	r.probe = IPC_PROBE_SUCCESS;

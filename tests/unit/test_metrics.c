@@ -58,14 +58,14 @@ static void test_aggregate_render(void)
 	struct ipc_requests r;
 	struct ipc_latency l;
 	struct metrics_group mg = {.name = "gpt-4o", .mode = 1, .transitions = 3};
-	struct metrics_backend mb = {.id = "eu\"1", .group = "gpt-4o", .by_outcome = {5, 2}};
+	struct metrics_deployment mb = {.id = "eu\"1", .group = "gpt-4o", .by_outcome = {5, 2}};
 	struct metrics_view v = {.version = "9.9",
 	                         .generation = 4,
 	                         .restarts = 2,
 	                         .groups = &mg,
 	                         .n_groups = 1,
-	                         .backends = &mb,
-	                         .n_backends = 1};
+	                         .deployments = &mb,
+	                         .n_deployments = 1};
 	char *text;
 
 	memset(&r, 0, sizeof(r));
@@ -142,11 +142,13 @@ static void test_aggregate_render(void)
 	tap_ok(has_line(text, "llmgate_request_duration_seconds_sum{model=\"gpt-4o\"} 4.000600"),
 	       "sum in seconds");
 	tap_ok(!strstr(text, "llmgate_upstream_ttfb_seconds_count"), "empty histograms omitted");
-	tap_ok(has_line(text, "llmgate_backend_failures_total{backend=\"eu\\\"1\",group=\"gpt-4o\","
-	                      "class=\"connect\"} 2"),
+	tap_ok(has_line(text,
+	                "llmgate_deployment_failures_total{deployment=\"eu\\\"1\",group=\"gpt-4o\","
+	                "class=\"connect\"} 2"),
 	       "failures by class");
-	tap_ok(has_line(text, "llmgate_backend_attempts_total{backend=\"eu\\\"1\",group=\"gpt-4o\","
-	                      "outcome=\"success\"} 5"),
+	tap_ok(has_line(text,
+	                "llmgate_deployment_attempts_total{deployment=\"eu\\\"1\",group=\"gpt-4o\","
+	                "outcome=\"success\"} 5"),
 	       "attempts by outcome");
 	tap_ok(has_line(text, "llmgate_fallback_mode{group=\"gpt-4o\",mode=\"fallback\"} 1") &&
 	               has_line(text, "llmgate_fallback_mode{group=\"gpt-4o\",mode=\"normal\"} 0"),
