@@ -10,29 +10,19 @@ import socket
 
 import pytest
 
-from conftest import LoopbackServer, request
-from test_http import connect, events_of, post_bytes, read_response, stub_stats
+from conftest import LoopbackServer
+from helpers import (CHAT, connect, events_of, gateway_config, openai_dep, post, post_bytes,
+                     read_response, request, stub_stats)
 
-CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 OK_BODY = b'{"id":"x","object":"chat.completion","choices":[]}'
 
 
-def config(base, retries=0, ca_file=None):
-    ca = f"  ca_file: {ca_file}\n" if ca_file else ""
-    return f"""
-model_list:
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o-mini
-      api_base: {base}/v1
-      api_key: sk-test-0123456789
-router_settings:
-  num_retries: {retries}
-llmgate:
-  listen: 127.0.0.1:@PORT@
-  control_socket: @DIR@/control.sock
-  workers: 1
-{ca}"""
+def config(base, retries=0, ca_file=None, params=""):
+    """One worker, one deployment on BASE (PARAMS: more of its litellm_params), trusting
+    CA_FILE when given."""
+    return gateway_config(openai_dep("gpt-4o", None, base, params, key="sk-test-0123456789"),
+                          retries=retries, workers=1,
+                          llmgate=f"  ca_file: {ca_file}\n" if ca_file else "")
 
 
 def ok_response(extra=b""):
@@ -87,10 +77,6 @@ class Scripted(LoopbackServer):
         finally:
             f.close()
             c.close()
-
-
-def post(gw, body=CHAT):
-    return gw.post("/v1/chat/completions", body)
 
 
 def test_connections_are_reused(gateway_factory):
