@@ -8,7 +8,7 @@ Upstream side (all before the first response byte is retried, num_retries 2
 with one deployment: three attempts, then one OpenAI-shaped error):
   connection refused       502 upstream_error/upstream_unavailable, 'connect' x3
   DNS failure (.invalid)   502 upstream_unavailable, 'dns' (one attempt here)
-  TLS failure              502 upstream_unavailable, 'tls' x3 (self-signed cert)
+  TLS failure              502 upstream_unavailable, 'tls' x3 (an untrusted CA)
   accept, then hang        504 timeout/upstream_timeout, 'timeout' x3 (stream too)
   headers, then hang       504 timeout/upstream_timeout, 'timeout' x3 (stream too)
   reset mid-body           502 upstream_unavailable, 'protocol' x3
