@@ -167,6 +167,23 @@ def read_response(f, head_only=False):
     return Response(int(status), headers, chunks, complete)
 
 
+def read_request(f):
+    """Reads one request from the buffered socket file F, as a scripted upstream: None at
+    the end of the connection, else its headers (bytes, names lowercased); the body is read
+    and dropped."""
+    if not f.readline():
+        return None
+    headers = {}
+    while True:
+        h = f.readline()
+        if h in (b"\r\n", b""):
+            break
+        name, _, value = h.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    f.read(int(headers.get(b"content-length", 0)))
+    return headers
+
+
 def dechunk(raw):
     """Decodes a chunked body; returns (bytes, ended with the last chunk)."""
     out, pos = [], 0

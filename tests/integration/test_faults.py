@@ -47,11 +47,11 @@ import resource
 import selectors
 import socket
 import ssl
-import threading
 import time
 
 import pytest
 
+from conftest import LoopbackServer
 from helpers import (CHAT, CHAT_PATH, asan_build, connect, ctl_result, error_of, events_of,
                      free_port, gateway_config, make_ca, make_cert, openai_dep, post_bytes,
                      read_response, request, stub_stats, vm_kb, wait_for)
@@ -157,7 +157,7 @@ def test_upstream_dns_failure(faulty):
     h.survived()
 
 
-class TlsUpstream:
+class TlsUpstream(LoopbackServer):
     """A loopback TLS server with a certificate made at test time under a CA of its own,
     which nobody trusts: it completes no handshake with a verifying client."""
 
@@ -166,30 +166,18 @@ class TlsUpstream:
                               "IP:127.0.0.1")
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(cert, key)
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
         self.handshakes = []  # the error each handshake ended with
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    def _serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            c.settimeout(5)
-            try:
-                with self.ctx.wrap_socket(c, server_side=True):
-                    self.handshakes.append("completed")
-            except (ssl.SSLError, OSError) as e:
-                self.handshakes.append(type(e).__name__)
-            finally:
-                c.close()
-
-    def close(self):
-        self.sock.close()
+    def _serve(self, c):
+        c.settimeout(5)
+        try:
+            with self.ctx.wrap_socket(c, server_side=True):
+                self.handshakes.append("completed")
+        except (ssl.SSLError, OSError) as e:
+            self.handshakes.append(type(e).__name__)
+        finally:
+            c.close()
 
 
 def test_upstream_tls_failure(faulty, workdir):

@@ -12,6 +12,7 @@ import statistics
 import threading
 import time
 
+from conftest import LoopbackServer
 from helpers import (CHAT, asan_build, connect, dechunk, events_of, openai_config, post_bytes,
                      read_response, request, stream_request, stub_stats, vm_kb, wait_for)
 
@@ -424,50 +425,36 @@ def test_drain_serves_accepted_and_closes_idle(stub, gateway_factory):
     wait_for(lambda: old not in gw.workers(), timeout=5, what="the old worker to exit")
 
 
-class TimedUpstream:
+class TimedUpstream(LoopbackServer):
     """A minimal SSE upstream that notes when it writes its first event, so the
     relay latency can be measured on one clock."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
         self.first_sent = []
         self.received = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    def _serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            data = b""
-            while b"\r\n\r\n" not in data:
-                data += c.recv(65536)
-            head, rest = data.split(b"\r\n\r\n", 1)
-            n = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")]
-                    [0].split(b":")[1])
-            while len(rest) < n:
-                rest += c.recv(65536)
-            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                      b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
-            time.sleep(0.01)  # the gateway is now waiting for the first event
-            event = b'data: {"choices":[{"delta":{"content":"hi"}}]}\n\n'
-            self.received.clear()
-            self.first_sent.append(time.monotonic())
-            c.sendall(b"%x\r\n%s\r\n" % (len(event), event))
-            self.received.wait(2)  # stay off the GIL while the client reads
-            done = b"data: [DONE]\n\n"
-            c.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(done), done))
-            c.close()
-
-    def close(self):
-        self.sock.close()
+    def _serve(self, c):
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += c.recv(65536)
+        head, rest = data.split(b"\r\n\r\n", 1)
+        n = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")]
+                [0].split(b":")[1])
+        while len(rest) < n:
+            rest += c.recv(65536)
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                  b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+        time.sleep(0.01)  # the gateway is now waiting for the first event
+        event = b'data: {"choices":[{"delta":{"content":"hi"}}]}\n\n'
+        self.received.clear()
+        self.first_sent.append(time.monotonic())
+        c.sendall(b"%x\r\n%s\r\n" % (len(event), event))
+        self.received.wait(2)  # stay off the GIL while the client reads
+        done = b"data: [DONE]\n\n"
+        c.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(done), done))
+        c.close()
 
 
 def test_first_chunk_latency(gateway_factory):

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import LoopbackServer
 from helpers import (CHAT, connect, events_of, gateway_config, openai_dep, post, post_bytes,
-                     read_response, request, stub_stats)
+                     read_request, read_response, request, stream_request, stub_stats)
 
 OK_BODY = b'{"id":"x","object":"chat.completion","choices":[]}'
 
@@ -44,25 +44,10 @@ class Scripted(LoopbackServer):
     def base(self):
         return f"http://127.0.0.1:{self.port}"
 
-    def _read_request(self, f):
-        line = f.readline()
-        if not line:
-            return False
-        length = 0
-        while True:
-            h = f.readline()
-            if h in (b"\r\n", b""):
-                break
-            name, _, value = h.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        f.read(length)
-        return True
-
     def _serve(self, c):
         f = c.makefile("rb")
         try:
-            while self._read_request(f):
+            while read_request(f) is not None:
                 with self.lock:
                     n = self.requests
                     self.requests += 1
@@ -195,14 +180,8 @@ def test_stub_faults_through_own_client(stub, gateway_factory):
     status, headers, body = post(gw, dict(CHAT, x_stub={"status": 429, "retry_after": 1}))
     assert status == 429 and headers.get("retry-after") == "1", (status, headers)
     # a stream cut mid-way ends with an error event, no [DONE]
-    s, f = connect(gw.port)
-    try:
-        s.sendall(post_bytes("/v1/chat/completions",
-                             dict(CHAT, stream=True, x_stub={"chunks": 8, "cut_after": 3})))
-        r = read_response(f)
-    finally:
-        s.close()
-    body = b"".join(data for _, data in r.chunks)
+    r = stream_request(gw.port, dict(CHAT, stream=True, x_stub={"chunks": 8, "cut_after": 3}))
+    body = r.body
     assert r.status == 200 and not r.complete
     assert b"[DONE]" not in body and b"upstream_error" in body
     # a long stream with a slow client stays correct and whole

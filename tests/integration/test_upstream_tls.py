@@ -21,7 +21,7 @@ import pytest
 
 from conftest import LoopbackServer
 from helpers import (CHAT, connect, events_of, make_ca, make_cert, post, post_bytes,
-                     read_response, stream_request, wait_for)
+                     read_request, stream_request, wait_for)
 from test_http import stall_and_resume
 from test_upstream_client import config as client_config
 
@@ -195,14 +195,8 @@ def test_resets_and_cuts_as_for_plain_http(stub_factory, certs, gateway_factory)
     status, _, body = post(gw, dict(CHAT, x_stub={"cut_after": 10}))
     assert status == 502, body
     # a stream reset mid-way: the events so far, an error event, no [DONE], a broken body
-    s, f = connect(gw.port, timeout=30)
-    try:
-        s.sendall(post_bytes("/v1/chat/completions",
-                             dict(CHAT, stream=True, x_stub={"chunks": 8, "cut_after": 3})))
-        r = read_response(f)
-    finally:
-        s.close()
-    body = b"".join(data for _, data in r.chunks)
+    r = stream_request(gw.port, dict(CHAT, stream=True, x_stub={"chunks": 8, "cut_after": 3}))
+    body = r.body
     assert r.status == 200 and not r.complete
     assert b"[DONE]" not in body and b"upstream_error" in body
     assert body.count(b'"delta"') >= 3
@@ -260,19 +254,8 @@ class ScriptedTls(LoopbackServer):
     @staticmethod
     def _read_request(f):
         """None at the end, else whether the request had an Accept header (libcurl's)."""
-        if not f.readline():
-            return None
-        length, accept = 0, False
-        while True:
-            h = f.readline()
-            if h in (b"\r\n", b""):
-                break
-            name, _, value = h.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-            accept |= name.strip().lower() == b"accept"
-        f.read(length)
-        return accept
+        headers = read_request(f)
+        return None if headers is None else b"accept" in headers
 
 
 CLOSE_DELIMITED = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
