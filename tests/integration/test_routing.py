@@ -10,8 +10,8 @@ import socket
 import time
 
 import helpers
-from helpers import (CHAT, azure_dep, connect, ctl_result, error_of, events_of, free_port,
-                     gateway_config, openai_dep, post_bytes, read_response, wait_for)
+from helpers import (CHAT, azure_dep, ctl_result, error_of, events_of, free_port,
+                     gateway_config, openai_dep, stream_request, wait_for)
 
 
 def config(*deps, retries=2, workers=1, **kw):
@@ -33,14 +33,8 @@ def route(headers):
 
 def stream(port, body, timeout=30):
     """A streamed request over a raw socket: (status, headers, events, complete, body)."""
-    s, f = connect(port, timeout)
-    try:
-        s.sendall(post_bytes("/v1/chat/completions", dict(body, stream=True)))
-        r = read_response(f)
-        return r.status, r.headers, events_of(r.body), r.complete, r.body
-    finally:
-        f.close()
-        s.close()
+    r = stream_request(port, dict(body, stream=True), timeout)
+    return r.status, r.headers, events_of(r.body), r.complete, r.body
 
 
 def test_round_robin_across_two_deployments(stub_factory, gateway_factory):
