@@ -6,6 +6,10 @@
  * (and include cycles) are reached. Variables the input sets through
  * environment_variables are removed again after each input.
  *
+ * Seeds: the multi-file inputs in corpus/config/ and every config fixture,
+ * one file each (read by tests/fuzz/meson.build and scripts/fuzz):
+ * fuzz-seeds: tests/fixtures
+ *
  * fuzz-args: -max_len=16384
  */
 #include <errno.h>

@@ -1,8 +1,9 @@
 /*
  * replay: runs a fuzz target over files without libFuzzer, so the committed
  * corpus is a regression test in every build (gcc, ASan, valgrind). Each
- * argument is a file or a directory of files; each file is one input, given
- * in a buffer of exactly its size so that an overread is caught. Prints TAP:
+ * argument is a file or a directory, read with its subdirectories as
+ * libFuzzer reads a corpus; each file is one input, given in a buffer of
+ * exactly its size so that an overread is caught. Prints TAP:
  * one "ok" per input; a crash shows as a missing plan.
  */
 #include <dirent.h>
@@ -101,7 +102,7 @@ static void run_path(const char *path)
 
 		if (names[i]->d_name[0] != '.') {
 			snprintf(file, sizeof(file), "%s/%s", path, names[i]->d_name);
-			run_file(file);
+			run_path(file);
 		}
 		free(names[i]);
 	}

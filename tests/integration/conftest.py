@@ -1,9 +1,10 @@
 """Integration harness: real llmgate-stub and llmgated processes on loopback.
 
 Fixtures start processes on free 127.0.0.1 ports, wait until they answer and
-stop them at the end of each test. A gateway must exit 0 on SIGTERM and leave
-no process behind; sanitizer reports written by any process (ASAN_OPTIONS
-log_path, set by scripts/test) fail the test that produced them.
+stop them at the end of each test (the plain functions the tests share are in
+helpers.py). A gateway must exit 0 on SIGTERM and leave no process behind;
+sanitizer reports written by any process (ASAN_OPTIONS log_path, set by
+scripts/test) fail the test that produced them.
 
 LLMGATE_WRAPPER (e.g. "valgrind --log-file=$LLMGATE_SANITIZER_DIR/valgrind.%p ...",
 set by scripts/valgrind-test) prefixes the llmgated command; its timeouts
@@ -11,7 +12,6 @@ grow to match. A valgrind.* log in LLMGATE_SANITIZER_DIR fails the test only
 when it reports an error.
 """
 import glob
-import http.client
 import json
 import os
 import shlex
@@ -24,66 +24,11 @@ import time
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.environ.get("LLMGATE_BUILD", os.path.join(ROOT, "build"))
-LLMGATED = os.path.join(BUILD, "supervisor", "llmgated")
-STUB = os.path.join(BUILD, "tests", "stub", "llmgate-stub")
-FIXTURES = os.path.join(ROOT, "tests", "fixtures")
+from helpers import LLMGATED, STUB, alive, children_of, free_port, request, wait_for
+
 SANITIZER_DIR = os.environ.get("LLMGATE_SANITIZER_DIR")
 WRAPPER = shlex.split(os.environ.get("LLMGATE_WRAPPER", ""))
 SLOW = 8 if WRAPPER else 1  # how much longer llmgated takes under the wrapper
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def request(port, method, path, body=None, headers=None, timeout=10):
-    """One HTTP request on a fresh connection; returns (status, headers, body bytes)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        data = body
-        hdrs = dict(headers or {})
-        if isinstance(body, (dict, list)):
-            data = json.dumps(body).encode()
-            hdrs.setdefault("Content-Type", "application/json")
-        conn.request(method, path, body=data, headers=hdrs)
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    finally:
-        conn.close()
-
-
-def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def children_of(pid):
-    """Direct children of PID, from /proc."""
-    kids = []
-    for task in glob.glob(f"/proc/{pid}/task/*/children"):
-        try:
-            with open(task) as f:
-                kids += [int(x) for x in f.read().split()]
-        except OSError:
-            pass
-    return kids
-
-
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ")[-1][0] != "Z"
-    except OSError:
-        return False
 
 
 class Stub:
@@ -299,25 +244,6 @@ def no_sanitizer_reports():
             if not os.path.basename(path).startswith("valgrind.") or valgrind_errors(text):
                 reports.append(f"{path}:\n{text[:4000]}")
         assert not reports, "sanitizer reports:\n" + "\n".join(reports)
-
-
-def openai_config(stub_base, workers=2, extra=""):
-    """A config with one openai/ deployment on the stub, listening on @PORT@."""
-    return f"""
-model_list:
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o-mini
-      api_base: {stub_base}/v1
-      api_key: sk-test-primary-0123456789
-    model_info:
-      id: primary-gpt-4o
-llmgate:
-  listen: 127.0.0.1:@PORT@
-  control_socket: @DIR@/control.sock
-  workers: {workers}
-  drain_timeout: 5s
-{extra}"""
 
 
 class Load:

@@ -4,43 +4,22 @@ import json
 
 import pytest
 
+from helpers import CHAT, azure_dep, error_of, gateway_config, openai_dep, post
+
 MASTER = "sk-gateway-master-0123456789"
-CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 
 
-def config(openai, azure, extra_model="", general=""):
-    return f"""
-model_list:
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o-mini
-      api_base: {openai.base}/v1
-      api_key: sk-test-openai-0123456789
-  - model_name: azure-chat
-    litellm_params:
-      model: azure/chat-deploy
-      api_base: {azure.base}/
-      api_version: "2024-08-01-preview"
-      api_key: azure-test-key-0123456789
-  - model_name: azure-v1
-    litellm_params:
-      model: azure/gpt-4o
-      api_base: {azure.base}
-      api_version: v1
-      api_key: azure-test-key-0123456789
-  - model_name: azure-entra
-    litellm_params:
-      model: azure/entra-deploy
-      api_base: {azure.base}
-      api_version: "2024-10-21"
-      azure_ad_token: entra-token-0123456789
-{extra_model}
-{general}
-llmgate:
-  listen: 127.0.0.1:@PORT@
-  control_socket: @DIR@/control.sock
-  workers: 2
-"""
+def config(openai, azure, general=""):
+    """gpt-4o on the openai stub; on the azure stub a deployment API (azure-chat), the v1
+    API (azure-v1) and an Entra ID token (azure-entra)."""
+    return gateway_config(
+        openai_dep("gpt-4o", None, openai.base, key="sk-test-openai-0123456789"),
+        azure_dep("azure-chat", None, azure.base + "/", name="chat-deploy"),
+        azure_dep("azure-v1", None, azure.base, api_version="v1"),
+        azure_dep("azure-entra", None, azure.base, key=None, name="entra-deploy",
+                  api_version="2024-10-21",
+                  params="\n      azure_ad_token: entra-token-0123456789"),
+        sections=general)
 
 
 @pytest.fixture
@@ -50,21 +29,20 @@ def upstreams(stub_factory):
 
 def test_master_key_in_each_header(upstreams, gateway_factory):
     openai, azure = upstreams
-    gw = gateway_factory(config(openai, azure, general=f"general_settings:\n  master_key: {MASTER}"))
+    gw = gateway_factory(config(openai, azure,
+                                general=f"general_settings:\n  master_key: {MASTER}\n"))
     for headers in ({"Authorization": f"Bearer {MASTER}"}, {"api-key": MASTER},
                     {"x-api-key": MASTER}):
-        status, _, body = gw.post("/v1/chat/completions", CHAT, headers)
+        status, _, body = post(gw, CHAT, headers)
         assert status == 200, (headers, body)
         seen = openai.requests()[-1]["headers"]
         assert seen["authorization"] == "Bearer sk-test-openai-0123456789"
         assert MASTER not in json.dumps(seen), "the client's key went upstream"
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"api-key": MASTER + "x"},
                     {"Authorization": MASTER}):
-        status, _, body = gw.post("/v1/chat/completions", CHAT, headers)
+        status, _, body = post(gw, CHAT, headers)
         assert status == 401, headers
-        err = json.loads(body)["error"]
-        assert err["code"] == "invalid_api_key" and set(err) == {"message", "type", "param",
-                                                                 "code"}
+        assert error_of(body)["code"] == "invalid_api_key"
         assert MASTER not in body.decode()
     assert gw.get("/health/liveliness")[0] == 200, "health stays open"
     assert gw.get("/health/readiness")[0] == 200
@@ -104,10 +82,10 @@ def test_azure_deployment_urls(upstreams, gateway_factory, op):
 def test_azure_v1_api_and_entra_token(upstreams, gateway_factory):
     openai, azure = upstreams
     gw = gateway_factory(config(openai, azure))
-    assert gw.post("/v1/chat/completions", dict(CHAT, model="azure-v1"))[0] == 200
+    assert post(gw, dict(CHAT, model="azure-v1"))[0] == 200
     seen = azure.requests()[-1]
     assert seen["path"] == "/openai/v1/chat/completions"
-    assert gw.post("/v1/chat/completions", dict(CHAT, model="azure-entra"))[0] == 200
+    assert post(gw, dict(CHAT, model="azure-entra"))[0] == 200
     seen = azure.requests()[-1]
     assert seen["path"] == "/openai/deployments/entra-deploy/chat/completions"
     assert seen["headers"]["authorization"] == "Bearer entra-token-0123456789"

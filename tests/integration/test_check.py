@@ -2,7 +2,7 @@
 import os
 import subprocess
 
-from conftest import FIXTURES, LLMGATED
+from helpers import FIXTURES, LLMGATED
 
 SEED = os.path.join(FIXTURES, "seed.yaml")
 

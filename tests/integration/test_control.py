@@ -5,14 +5,10 @@ import os
 import pwd
 import socket
 import stat
-import subprocess
 
 import pytest
 
-from conftest import BUILD, openai_config, wait_for
-
-LLMCTL = os.path.join(BUILD, "ctl", "llmgatectl")
-CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+from helpers import ctl, llmgatectl, openai_config, post, wait_for
 
 
 @pytest.fixture
@@ -21,17 +17,11 @@ def daemon(stub, gateway_factory):
     wait_for(lambda: os.path.exists(gw.sock), what="control socket")
 
     def all_ready():
-        r = subprocess.run([LLMCTL, "-s", gw.sock, "--json", "status"], capture_output=True,
-                           text=True, timeout=30)
+        r = ctl(gw, "status", json_out=True, timeout=30)
         return r.returncode == 0 and json.loads(r.stdout)["result"].get("workers_ready") == 2
 
     wait_for(all_ready, timeout=15, what="both workers ready")
     return gw
-
-
-def ctl(gw, *args, json_out=False, wrapper=()):
-    cmd = [*wrapper, LLMCTL, "-s", gw.sock] + (["--json"] if json_out else []) + list(args)
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
 
 
 def test_status_table_and_json(daemon):
@@ -70,7 +60,7 @@ def test_reload_good_and_bad(daemon):
     r = ctl(daemon, "reload")
     assert r.returncode == 0, r.stderr
     assert "generation 2 serving" in r.stdout
-    assert daemon.post("/v1/chat/completions", CHAT)[0] == 200
+    assert post(daemon)[0] == 200
     with open(daemon.path, "a") as f:
         f.write("  workers: lots\n")
     r = ctl(daemon, "reload")
@@ -94,8 +84,7 @@ def test_log_level_and_fallback_override(daemon):
 
 def test_usage_and_connection_errors(daemon, workdir):
     assert ctl(daemon, "frobnicate").returncode == 2
-    r = subprocess.run([LLMCTL, "-s", os.path.join(workdir, "absent.sock"), "status"],
-                       capture_output=True, text=True)
+    r = llmgatectl("status", sock=os.path.join(workdir, "absent.sock"))
     assert r.returncode == 2 and "cannot connect" in r.stderr
 
 
@@ -134,8 +123,7 @@ def test_a_socket_directory_it_creates_is_the_daemon_users(stub, gateway_factory
     assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (
         nobody.pw_uid, nobody.pw_gid, 0o750)
     assert os.stat(sock).st_uid == nobody.pw_uid
-    r = subprocess.run([LLMCTL, "-s", sock, "status"], capture_output=True, text=True,
-                       timeout=60)
+    r = llmgatectl("status", sock=sock)
     assert r.returncode == 0, r.stderr
     gw.stop()
     assert not os.path.exists(sock), "the daemon removed its socket"
@@ -151,7 +139,7 @@ def test_slow_and_flooding_clients_do_not_stall(daemon):
         s.connect(daemon.sock)
         flood.append(s)
     try:
-        assert daemon.post("/v1/chat/completions", CHAT)[0] == 200
+        assert post(daemon)[0] == 200
         for s in flood:
             s.close()
         wait_for(lambda: ctl(daemon, "version").returncode == 0, timeout=10,

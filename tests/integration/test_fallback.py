@@ -1,45 +1,23 @@
 """The global direct-Azure fallback end to end: real workers report, the
 supervisor decides and broadcasts, and traffic moves (SPEC 7)."""
-import json
 import os
 import signal
-import subprocess
 import time
 
 import pytest
 
-from conftest import BUILD, Load, wait_for
-
-LLMCTL = os.path.join(BUILD, "ctl", "llmgatectl")
-CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+from conftest import Load
+from helpers import (CHAT, azure_dep, ctl, ctl_result, gateway_config, openai_dep, post,
+                     wait_for)
 
 
 def config(primary, azure, cooldown="30s", workers=2):
-    return f"""
-model_list:
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o
-      api_base: {primary.base}/v1
-      api_key: sk-test-primary-0123456789
-    model_info:
-      id: litellm-proxy
-  - model_name: gpt-4o-azure
-    litellm_params:
-      model: azure/gpt-4o
-      api_base: {azure.base}
-      api_version: "2024-08-01-preview"
-      api_key: azure-test-key-0123456789
-    model_info:
-      id: azure-direct
-router_settings:
-  num_retries: 0
-  fallbacks: [{{"gpt-4o": ["gpt-4o-azure"]}}]
-llmgate:
-  listen: 127.0.0.1:@PORT@
-  control_socket: @DIR@/control.sock
-  workers: {workers}
-  fallback:
+    return gateway_config(
+        openai_dep("gpt-4o", "litellm-proxy", primary.base, key="sk-test-primary-0123456789",
+                   model="openai/gpt-4o"),
+        azure_dep("gpt-4o-azure", "azure-direct", azure.base),
+        retries=0, fallbacks={"gpt-4o": ["gpt-4o-azure"]}, workers=workers,
+        llmgate=f"""  fallback:
     window: 5s
     min_requests: 5
     failure_ratio: 0.5
@@ -48,14 +26,11 @@ llmgate:
     probe_interval: 200ms
     recover_successes: 3
     report_interval: 100ms
-"""
+""")
 
 
 def group_state(gw):
-    r = subprocess.run([LLMCTL, "-s", gw.sock, "--json", "status"], capture_output=True,
-                       text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)["result"]["groups"][0]
+    return ctl_result(gw, "status")["groups"][0]
 
 
 def mode(gw):
@@ -142,10 +117,10 @@ def test_both_failing_is_degraded_and_tries_both(setup):
     primary.set_faults({"status": 500})
     azure.set_faults({"status": 500})
     for _ in range(10):
-        gw.post("/v1/chat/completions", CHAT)
+        post(gw)
     wait_for(lambda: mode(gw) == "degraded", timeout=5, what="degraded mode")
     before_p, before_a = len(primary.requests()), len(azure.requests())
-    status, headers, _ = gw.post("/v1/chat/completions", CHAT)
+    status, headers, _ = post(gw)
     assert status >= 500
     assert headers["x-llmgate-attempts"] == "2"
     assert len(primary.requests()) == before_p + 1 and len(azure.requests()) == before_a + 1
@@ -153,19 +128,18 @@ def test_both_failing_is_degraded_and_tries_both(setup):
 
 def test_respawned_worker_and_reload_keep_the_mode(setup):
     primary, azure, gw = setup()
-    r = subprocess.run([LLMCTL, "-s", gw.sock, "fallback", "on"], capture_output=True,
-                       text=True, timeout=30)
+    r = ctl(gw, "fallback", "on", timeout=30)
     assert r.returncode == 0, r.stderr
     wait_for(lambda: mode(gw) == "fallback", timeout=5, what="forced fallback")
     old = gw.workers()
     os.kill(old[0], signal.SIGKILL)
     wait_for(lambda: len(gw.workers()) == 2 and old[0] not in gw.workers(), timeout=5,
              what="respawn")
-    routes = [gw.post("/v1/chat/completions", CHAT)[1]["x-llmgate-route"] for _ in range(20)]
+    routes = [post(gw)[1]["x-llmgate-route"] for _ in range(20)]
     assert set(routes) == {"direct-azure"}, routes
     gw.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: "generation 2 serving" in gw.logs(), timeout=20, what="reload")
-    routes = [gw.post("/v1/chat/completions", CHAT)[1]["x-llmgate-route"] for _ in range(20)]
+    routes = [post(gw)[1]["x-llmgate-route"] for _ in range(20)]
     assert set(routes) == {"direct-azure"}, routes
     assert mode(gw) == "fallback"
     assert group_state(gw)["reason"] == "forced on by the operator"

@@ -8,7 +8,7 @@ Upstream side (all before the first response byte is retried, num_retries 2
 with one deployment: three attempts, then one OpenAI-shaped error):
   connection refused       502 upstream_error/upstream_unavailable, 'connect' x3
   DNS failure (.invalid)   502 upstream_unavailable, 'dns' (one attempt here)
-  TLS failure              502 upstream_unavailable, 'tls' x3 (self-signed cert)
+  TLS failure              502 upstream_unavailable, 'tls' x3 (an untrusted CA)
   accept, then hang        504 timeout/upstream_timeout, 'timeout' x3 (stream too)
   headers, then hang       504 timeout/upstream_timeout, 'timeout' x3 (stream too)
   reset mid-body           502 upstream_unavailable, 'protocol' x3
@@ -43,23 +43,21 @@ Client side:
                            1000 levels inside a field pass through
 """
 import json
-import os
 import resource
 import selectors
 import socket
 import ssl
-import subprocess
-import threading
 import time
 
 import pytest
 
-from conftest import BUILD, request, wait_for
-from test_http import (HEADER_TIMEOUT_S, asan_build, connect, events_of, post_bytes,
-                       read_response, stub_stats, vm_kb)
-from test_http import stream_request as post  # one request on a raw connection, framing checked
+from conftest import LoopbackServer
+from helpers import (CHAT, CHAT_PATH, asan_build, connect, ctl_result, error_of, events_of,
+                     free_port, gateway_config, make_ca, make_cert, openai_dep, post_bytes,
+                     read_response, request, stub_stats, vm_kb, wait_for)
+from helpers import stream_request as post  # one request on a raw connection, framing checked
+from test_http import HEADER_TIMEOUT_S
 
-CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 HEALTHY = dict(CHAT, model="healthy")
 DEP = "primary-gpt-4o"
 TIMEOUT = "500ms"  # litellm_settings.request_timeout: attempt timeout and stream idle timeout
@@ -67,31 +65,13 @@ MAX_RESPONSE = 64 * 1024 * 1024  # PROXY_MAX_RESPONSE in worker/proxy.c
 
 
 def fault_config(base, healthy_base, extra="", timeout=TIMEOUT, llmgate=""):
-    """gpt-4o on BASE (the faulty upstream), healthy on a working stub."""
-    return f"""
-model_list:
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o-mini
-      api_base: {base}
-      api_key: sk-test-primary-0123456789
-    model_info:
-      id: {DEP}
-  - model_name: healthy
-    litellm_params:
-      model: openai/gpt-4o-mini
-      api_base: {healthy_base}/v1
-      api_key: sk-test-healthy-0123456789
-    model_info:
-      id: healthy
-litellm_settings:
-  request_timeout: {timeout}
-llmgate:
-  listen: 127.0.0.1:@PORT@
-  control_socket: @DIR@/control.sock
-  workers: 1
-  drain_timeout: 5s
-{llmgate}{extra}"""
+    """gpt-4o on BASE (the faulty upstream's root URL), healthy on a working stub; EXTRA:
+    more top-level sections, LLMGATE: more lines of the llmgate section."""
+    return gateway_config(
+        openai_dep("gpt-4o", DEP, base, key="sk-test-primary-0123456789"),
+        openai_dep("healthy", "healthy", healthy_base),
+        sections=f"litellm_settings:\n  request_timeout: {timeout}\n{extra}",
+        workers=1, drain_timeout="5s", llmgate=llmgate)
 
 
 class Faulty:
@@ -105,7 +85,7 @@ class Faulty:
 
     def survived(self):
         assert self.gw.workers() == [self.worker], "the worker survived (same pid)"
-        status, _, body = self.gw.post("/v1/chat/completions", HEALTHY)
+        status, _, body = self.gw.post(CHAT_PATH, HEALTHY)
         assert status == 200, body
         assert json.loads(body)["object"] == "chat.completion"
 
@@ -113,15 +93,9 @@ class Faulty:
 @pytest.fixture
 def faulty(stub, gateway_factory):
     def make(base=None, extra="", timeout=TIMEOUT, llmgate=""):
-        return Faulty(gateway_factory(fault_config(base or stub.base + "/v1", stub.base, extra,
+        return Faulty(gateway_factory(fault_config(base or stub.base, stub.base, extra,
                                                    timeout, llmgate)))
     return make
-
-
-def error_of(body):
-    err = json.loads(body)["error"]
-    assert set(err) == {"message", "type", "param", "code"}
-    return err
 
 
 def unavailable(what, attempts=3):
@@ -142,10 +116,7 @@ def stream_error(code, message):
 
 def backend_failures(gw):
     """The failures the supervisor counted for the deployment (llmgatectl backends)."""
-    r = subprocess.run([os.path.join(BUILD, "ctl", "llmgatectl"), "-s", gw.sock, "--json",
-                        "backends"], capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)["result"][0]["failures"]
+    return ctl_result(gw, "backends")[0]["failures"]
 
 
 def assert_error(r, status, want):
@@ -172,68 +143,47 @@ def assert_broken_stream(r, code, message, min_content=1):
 
 # --- upstream side ----------------------------------------------------------
 
-def dead_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_upstream_connection_refused(faulty):
-    h = faulty(f"http://127.0.0.1:{dead_port()}/v1")
+    h = faulty(f"http://127.0.0.1:{free_port()}")
     assert_error(post(h.port, CHAT), 502, unavailable("connect"))
     h.survived()
 
 
 def test_upstream_dns_failure(faulty):
     # one attempt, and time for a resolver that answers slowly: the failure is DNS's
-    h = faulty("http://llmgate-fault-test.invalid/v1", timeout="60s",
+    h = faulty("http://llmgate-fault-test.invalid", timeout="60s",
                extra="router_settings:\n  num_retries: 0\n")
     assert_error(post(h.port, CHAT, timeout=70), 502, unavailable("dns", attempts=1))
     h.survived()
 
 
-class TlsUpstream:
-    """A loopback TLS server with a self-signed certificate made at test time:
-    it completes no handshake with a verifying client."""
+class TlsUpstream(LoopbackServer):
+    """A loopback TLS server with a certificate made at test time under a CA of its own,
+    which nobody trusts: it completes no handshake with a verifying client."""
 
     def __init__(self, workdir):
-        key, cert = os.path.join(workdir, "key.pem"), os.path.join(workdir, "cert.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                        key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
-                        "-addext", "subjectAltName=IP:127.0.0.1"],
-                       check=True, capture_output=True, timeout=60)
+        cert, key = make_cert(workdir, "server", make_ca(workdir, "untrusted-ca"),
+                              "IP:127.0.0.1")
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(cert, key)
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
         self.handshakes = []  # the error each handshake ended with
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    def _serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            c.settimeout(5)
-            try:
-                with self.ctx.wrap_socket(c, server_side=True):
-                    self.handshakes.append("completed")
-            except (ssl.SSLError, OSError) as e:
-                self.handshakes.append(type(e).__name__)
-            finally:
-                c.close()
-
-    def close(self):
-        self.sock.close()
+    def _serve(self, c):
+        c.settimeout(5)
+        try:
+            with self.ctx.wrap_socket(c, server_side=True):
+                self.handshakes.append("completed")
+        except (ssl.SSLError, OSError) as e:
+            self.handshakes.append(type(e).__name__)
+        finally:
+            c.close()
 
 
 def test_upstream_tls_failure(faulty, workdir):
     up = TlsUpstream(workdir)
     try:
-        h = faulty(f"https://127.0.0.1:{up.port}/v1")
+        h = faulty(f"https://127.0.0.1:{up.port}")
         assert_error(post(h.port, CHAT), 502, unavailable("tls"))
         wait_for(lambda: len(up.handshakes) == 3, what="3 handshakes")
         assert "completed" not in up.handshakes, up.handshakes
@@ -377,7 +327,7 @@ def test_upstream_error_with_a_content_type_not_utf8(stub, stub_factory, gateway
     """The upstream's Content-Type goes into our error message: bytes that are
     not UTF-8 show as '?', the message is not lost (it was 'internal error')."""
     bad = stub_factory("bad", ["--content-type", "text/html; charset=\udcff"])
-    h = Faulty(gateway_factory(fault_config(bad.base + "/v1", stub.base)))
+    h = Faulty(gateway_factory(fault_config(bad.base, stub.base)))
     r = post(h.port, dict(CHAT, x_stub={"status": 404, "body": HTML_PAGE}))
     assert_error(r, 404, {
         "message": f"deployment '{DEP}' answered 404 with a body that is not JSON "

@@ -12,127 +12,11 @@ import statistics
 import threading
 import time
 
-from conftest import LLMGATED, openai_config, request, wait_for
+from conftest import LoopbackServer
+from helpers import (CHAT, asan_build, connect, dechunk, events_of, openai_config, post_bytes,
+                     read_response, request, stream_request, stub_stats, vm_kb, wait_for)
 
-CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 HEADER_TIMEOUT_S = 5.0  # HTTP_SERVER_HEADER_TIMEOUT_MS in worker/http_server.h
-
-
-class Response:
-    def __init__(self, status, headers, chunks, complete):
-        self.status = status
-        self.headers = headers
-        self.chunks = chunks  # [(monotonic time, bytes)]; one entry for a sized body
-        self.complete = complete  # the body ended as framed (last chunk, or length)
-
-    @property
-    def body(self):
-        return b"".join(c for _, c in self.chunks)
-
-    def json(self):
-        return json.loads(self.body)
-
-
-def read_response(f, head_only=False):
-    """Reads one response from the buffered socket file F."""
-    line = f.readline()
-    if not line:
-        raise ConnectionError("closed before a response")
-    version, status = line.split(b" ", 2)[:2]
-    assert version == b"HTTP/1.1", line
-    headers = {}
-    while True:
-        line = f.readline()
-        assert line.endswith(b"\r\n"), line
-        if line == b"\r\n":
-            break
-        name, value = line[:-2].split(b":", 1)
-        headers[name.decode().lower()] = value.strip().decode()
-    chunks, complete = [], True
-    if head_only:
-        pass
-    elif headers.get("transfer-encoding") == "chunked":
-        complete = False
-        while True:
-            size_line = f.readline()
-            if not size_line:
-                break
-            size = int(size_line.strip(), 16)
-            if size == 0:
-                complete = f.readline() == b"\r\n"
-                break
-            data = f.read(size)
-            if len(data) < size or f.read(2) != b"\r\n":
-                chunks.append((time.monotonic(), data))
-                break
-            chunks.append((time.monotonic(), data))
-    elif "content-length" in headers:
-        n = int(headers["content-length"])
-        data = f.read(n)
-        complete = len(data) == n
-        chunks.append((time.monotonic(), data))
-    else:
-        chunks.append((time.monotonic(), f.read()))
-    return Response(int(status), headers, chunks, complete)
-
-
-def dechunk(raw):
-    """Decodes a chunked body; returns (bytes, ended with the last chunk)."""
-    out, pos = [], 0
-    while True:
-        eol = raw.find(b"\r\n", pos)
-        if eol < 0:
-            return b"".join(out), False
-        size = int(raw[pos:eol], 16)
-        if size == 0:
-            return b"".join(out), raw[eol:] == b"\r\n\r\n"
-        out.append(raw[eol + 2:eol + 2 + size])
-        pos = eol + 2 + size + 2
-
-
-def connect(port, timeout=10):
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    return s, s.makefile("rb")
-
-
-def post_bytes(path, body, extra=b"", host=b"Host: gw\r\n"):
-    if isinstance(body, dict):
-        body = json.dumps(body).encode()
-    return (b"POST " + path.encode() + b" HTTP/1.1\r\n" + host +
-            b"Content-Type: application/json\r\nContent-Length: " + str(len(body)).encode() +
-            b"\r\n" + extra + b"\r\n" + body)
-
-
-def stream_request(port, body, timeout=30):
-    s, f = connect(port, timeout)
-    try:
-        s.sendall(post_bytes("/v1/chat/completions", body))
-        return read_response(f)
-    finally:
-        f.close()
-        s.close()
-
-
-def events_of(body):
-    return [e for e in body.decode().split("\n\n") if e.strip()]
-
-
-def stub_stats(stub):
-    return json.loads(request(stub.port, "GET", "/_stub/stats")[2])
-
-
-def vm_kb(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise AssertionError(f"no {field} for {pid}")
-
-
-def asan_build():
-    """AddressSanitizer keeps freed memory in quarantine: RSS bounds do not apply."""
-    with open(LLMGATED, "rb") as f:
-        return b"__asan_init" in f.read()
 
 
 def one_worker(gw):
@@ -541,50 +425,36 @@ def test_drain_serves_accepted_and_closes_idle(stub, gateway_factory):
     wait_for(lambda: old not in gw.workers(), timeout=5, what="the old worker to exit")
 
 
-class TimedUpstream:
+class TimedUpstream(LoopbackServer):
     """A minimal SSE upstream that notes when it writes its first event, so the
     relay latency can be measured on one clock."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
         self.first_sent = []
         self.received = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    def _serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            data = b""
-            while b"\r\n\r\n" not in data:
-                data += c.recv(65536)
-            head, rest = data.split(b"\r\n\r\n", 1)
-            n = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")]
-                    [0].split(b":")[1])
-            while len(rest) < n:
-                rest += c.recv(65536)
-            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                      b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
-            time.sleep(0.01)  # the gateway is now waiting for the first event
-            event = b'data: {"choices":[{"delta":{"content":"hi"}}]}\n\n'
-            self.received.clear()
-            self.first_sent.append(time.monotonic())
-            c.sendall(b"%x\r\n%s\r\n" % (len(event), event))
-            self.received.wait(2)  # stay off the GIL while the client reads
-            done = b"data: [DONE]\n\n"
-            c.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(done), done))
-            c.close()
-
-    def close(self):
-        self.sock.close()
+    def _serve(self, c):
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += c.recv(65536)
+        head, rest = data.split(b"\r\n\r\n", 1)
+        n = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")]
+                [0].split(b":")[1])
+        while len(rest) < n:
+            rest += c.recv(65536)
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                  b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+        time.sleep(0.01)  # the gateway is now waiting for the first event
+        event = b'data: {"choices":[{"delta":{"content":"hi"}}]}\n\n'
+        self.received.clear()
+        self.first_sent.append(time.monotonic())
+        c.sendall(b"%x\r\n%s\r\n" % (len(event), event))
+        self.received.wait(2)  # stay off the GIL while the client reads
+        done = b"data: [DONE]\n\n"
+        c.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(done), done))
+        c.close()
 
 
 def test_first_chunk_latency(gateway_factory):

@@ -8,10 +8,9 @@ import time
 
 import pytest
 
-from conftest import (LLMGATED, Load, alive, free_port, openai_config, request,
-                      wait_for)
-
-CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+from conftest import Load
+from helpers import (CHAT, LLMGATED, alive, free_port, openai_config, post, request,
+                     wait_for)
 
 
 def two_workers(gw):
@@ -61,7 +60,7 @@ def test_five_reloads_under_load_lose_nothing(stub_factory, gateway_factory):
     print(f"\nreload test: sent {load.sent}, failed {len(load.failures)}")
     assert load.failures == [], load.failures[:5]
     assert load.sent >= 300
-    status, _, body = gw.post("/v1/chat/completions", CHAT)
+    status, _, body = post(gw)
     assert status == 200 and "stub second:" in body.decode()
     assert "stub second:" in load.bodies[-1].decode(), "responses switched to the new config"
     wait_for(lambda: len(gw.workers()) == 2, timeout=10, what="old generations gone")
@@ -80,7 +79,7 @@ def test_broken_reload_keeps_serving(stub, gateway_factory):
     assert f"{gw.path}:{broken_line}:" in logs, logs
     assert sorted(gw.workers()) == workers, "the running generation was not touched"
     assert "generation 2" not in logs.split("reload failed")[0].split("reload: loading")[-1]
-    assert gw.post("/v1/chat/completions", CHAT)[0] == 200
+    assert post(gw)[0] == 200
 
 
 def test_stream_in_flight_survives_reload(stub, gateway_factory):
@@ -219,7 +218,7 @@ def test_root_binds_then_drops_to_the_configured_user(stub, gateway_factory):
     workers = two_workers(gw)
     assert proc_uid(gw.pid) == 65534
     assert all(proc_uid(w) == 65534 for w in workers)
-    assert gw.post("/v1/chat/completions", CHAT)[0] == 200
+    assert post(gw)[0] == 200
 
 
 def test_user_root_keeps_root_with_a_warning(stub, gateway_factory):
@@ -239,7 +238,7 @@ def test_control_socket_of_a_live_daemon_is_refused(stub, gateway_factory, workd
     r = subprocess.run([LLMGATED, "-c", cfg], capture_output=True, text=True, timeout=30)
     assert r.returncode == 1
     assert "in use by a running llmgated" in r.stderr
-    assert first.post("/v1/chat/completions", CHAT)[0] == 200
+    assert post(first)[0] == 200
 
 
 def test_stale_control_socket_is_replaced_and_a_file_is_not_touched(stub, workdir):

@@ -19,7 +19,7 @@ import tempfile
 
 import pytest
 
-from conftest import BUILD, LLMGATED, ROOT
+from helpers import BUILD, LLMGATED, ROOT
 
 PAGES = {
     "llmgated.8": os.path.join(ROOT, "man", "llmgated.8"),

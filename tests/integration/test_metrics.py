@@ -13,11 +13,9 @@ import socket
 import subprocess
 import time
 
-from conftest import BUILD, free_port, request, wait_for
-from test_routing import azure_dep, openai_dep
+from helpers import (CHAT, azure_dep, ctl, free_port, gateway_config, openai_dep, post,
+                     read_response, request, wait_for)
 
-LLMCTL = os.path.join(BUILD, "ctl", "llmgatectl")
-CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 MASTER = "sk-gateway-master-key-0123456789"
 AZURE_KEY = "azure-backup-secret-key-0123456789"
 AUTH = {"Authorization": f"Bearer {MASTER}"}
@@ -151,22 +149,13 @@ def total_requests(families):
 
 
 def metrics_config(a_base, b_base, admin_port, access_log):
-    return f"""
-model_list:{openai_dep("gpt-4o", "primary-a", a_base)}{azure_dep("backup", "backup-b", b_base,
-                                                                   key=AZURE_KEY)}
-router_settings:
-  num_retries: 0
-  fallbacks: [{{"gpt-4o": ["backup"]}}]
-general_settings:
-  master_key: {MASTER}
-llmgate:
-  listen: 127.0.0.1:@PORT@
-  admin_listen: 127.0.0.1:{admin_port}
-  control_socket: @DIR@/control.sock
-  access_log: {access_log}
-  workers: 2
-  drain_timeout: 5s
-"""
+    return gateway_config(
+        openai_dep("gpt-4o", "primary-a", a_base),
+        azure_dep("backup", "backup-b", b_base, key=AZURE_KEY),
+        retries=0, fallbacks={"gpt-4o": ["backup"]},
+        sections=f"general_settings:\n  master_key: {MASTER}\n",
+        workers=2, drain_timeout="5s",
+        llmgate=f"  admin_listen: 127.0.0.1:{admin_port}\n  access_log: {access_log}\n")
 
 
 def test_metrics_and_access_log(stub_factory, gateway_factory, workdir):
@@ -269,8 +258,7 @@ def test_metrics_and_access_log(stub_factory, gateway_factory, workdir):
     assert value(fams, "llmgate_access_log_dropped_total") == 0
 
     # the operator forces the fallback: gauge and transitions follow
-    r = subprocess.run([LLMCTL, "-s", gw.sock, "fallback", "on"], capture_output=True,
-                       text=True, timeout=10)
+    r = ctl(gw, "fallback", "on", timeout=10)
     assert r.returncode == 0, r.stderr
     fams = scrape(admin)[1]
     assert value(fams, "llmgate_fallback_mode", group="gpt-4o", mode="fallback") == 1
@@ -340,7 +328,7 @@ def test_unwritable_access_log(stub_factory, gateway_factory, workdir):
     gw = gateway_factory(metrics_config(a.base, b.base, admin,
                                         os.path.join(workdir, "missing", "dir", "access.log")))
     for _ in range(5):
-        status, h, _ = gw.post("/v1/chat/completions", CHAT, AUTH)
+        status, h, _ = post(gw, CHAT, AUTH)
         assert status == 200 and "x-llmgate-overhead-ms" in h
     wait_for(lambda: value(scrape(admin)[1], "llmgate_access_log_dropped_total") == 5,
              timeout=10, what="5 dropped lines counted")
@@ -358,7 +346,7 @@ llmgate:
   control_socket: @DIR@/control.sock
   workers: 1
 """)
-    status, h, _ = gw.post("/v1/chat/completions", CHAT)
+    status, h, _ = post(gw)
     assert status == 200 and float(h["x-llmgate-overhead-ms"]) >= 0
     assert "metrics on" not in gw.logs() and "access log" not in gw.logs()
 
@@ -372,19 +360,18 @@ def test_access_log_reopened_on_reload(stub_factory, gateway_factory, workdir):
     log_path = os.path.join(workdir, "access.log")
     gw = gateway_factory(metrics_config(a.base, b.base, admin, log_path))
     for _ in range(3):
-        assert gw.post("/v1/chat/completions", CHAT, AUTH)[0] == 200
+        assert post(gw, CHAT, AUTH)[0] == 200
     wait_for(lambda: os.path.exists(log_path) and
              len(open(log_path).read().splitlines()) == 3, timeout=5, what="3 lines")
     os.rename(log_path, log_path + ".1")
     wait_for(lambda: value(scrape(admin)[1], "llmgate_workers", state="ready") == 2,
              timeout=10, what="generation 1 ready")
-    r = subprocess.run([LLMCTL, "-s", gw.sock, "reload"], capture_output=True, text=True,
-                       timeout=30)
+    r = ctl(gw, "reload", timeout=30)
     assert r.returncode == 0, r.stdout + r.stderr
     wait_for(lambda: value(scrape(admin)[1], "llmgate_generation") == 2, timeout=10,
              what="generation 2")
     for _ in range(2):
-        status, h, _ = gw.post("/v1/chat/completions", CHAT, AUTH)
+        status, h, _ = post(gw, CHAT, AUTH)
         assert status == 200
     wait_for(lambda: os.path.exists(log_path) and
              len(open(log_path).read().splitlines()) == 2, timeout=5,
@@ -404,7 +391,7 @@ def test_access_log_on_stderr(stub_factory, gateway_factory):
     gw = gateway_factory(metrics_config(a.base, b.base, free_port(), "stderr"))
     ids = []
     for _ in range(3):
-        status, h, _ = gw.post("/v1/chat/completions", CHAT, AUTH)
+        status, h, _ = post(gw, CHAT, AUTH)
         assert status == 200
         ids.append(h["x-request-id"])
 
@@ -453,8 +440,6 @@ def test_http_rejects_counted_and_logged(stub_factory, gateway_factory, workdir)
     """Every request the HTTP layer answers itself is counted once by fixed reason in
     llmgate_http_rejected_total (not in llmgate_requests_total) and logged as one access log
     line with the fields it has; connections without a request are neither."""
-    from test_http import read_response
-
     a, b = stub_factory("a"), stub_factory("b")
     admin = free_port()
     log_path = os.path.join(workdir, "access.log")

@@ -2,16 +2,13 @@
 with a plain-words diagnosis per answer and a summary per primary/Azure pair.
 Every run is checked for leaked secrets."""
 import json
-import os
 import socket
-import subprocess
 import time
 
 import pytest
 
-from conftest import BUILD, free_port
+from helpers import azure_dep, free_port, llmgatectl, model_config, openai_dep
 
-LLMCTL = os.path.join(BUILD, "ctl", "llmgatectl")
 PRIMARY_KEY = "sk-test-primary-0123456789abcd"
 AZURE_KEY = "azure-test-key-0123456789abcdef"
 HEADER_SECRET = "apim-subscription-secret-0123456789"
@@ -21,38 +18,22 @@ SECRETS = (PRIMARY_KEY, AZURE_KEY, HEADER_SECRET, "sk-the-real-key-000000000",
 
 def config(tmp_path, primary_base, azure_base, azure_deployment="gpt-4o",
            azure_version="2024-08-01-preview", primary_extra="", azure_extra=""):
+    """The seed scenario's config in TMP_PATH (no llmgate section: probe needs none); the
+    extras are more litellm_params (helpers.deployment's PARAMS)."""
     path = tmp_path / "llmgate.yaml"
-    path.write_text(f"""
-model_list:
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o
-      api_base: {primary_base}/v1
-      api_key: {PRIMARY_KEY}
-{primary_extra}
-    model_info:
-      id: litellm-proxy
-  - model_name: gpt-4o-azure
-    litellm_params:
-      model: azure/{azure_deployment}
-      api_base: {azure_base}
-      api_version: "{azure_version}"
-      api_key: ${{AZURE_OPENAI_API_KEY}}
-{azure_extra}
-    model_info:
-      id: azure-direct
-environment_variables:
-  AZURE_OPENAI_API_KEY: {AZURE_KEY}
-router_settings:
-  fallbacks: [{{"gpt-4o": ["gpt-4o-azure"]}}]
-""")
+    path.write_text(model_config(
+        openai_dep("gpt-4o", "litellm-proxy", primary_base, primary_extra, key=PRIMARY_KEY,
+                   model="openai/gpt-4o"),
+        azure_dep("gpt-4o-azure", "azure-direct", azure_base, "${AZURE_OPENAI_API_KEY}",
+                  azure_extra, name=azure_deployment, api_version=azure_version),
+        fallbacks={"gpt-4o": ["gpt-4o-azure"]},
+        sections=f"environment_variables:\n  AZURE_OPENAI_API_KEY: {AZURE_KEY}\n"))
     return str(path)
 
 
 def probe(cfg, *args):
     t = time.monotonic()
-    r = subprocess.run([LLMCTL, "probe", "-c", cfg, *args], capture_output=True, text=True,
-                       timeout=60)
+    r = llmgatectl("probe", "-c", cfg, *args)
     out = r.stdout + r.stderr
     for secret in SECRETS:
         assert secret not in out, f"a secret leaked: {out}"
@@ -119,7 +100,8 @@ def test_azure_401_with_azure_body(stub_factory, tmp_path):
 def test_azure_deployment_not_found_names_deployment_id(stub_factory, tmp_path):
     p = stub_factory("primary")
     a = stub_factory("azure", ["--status", "404"])
-    cfg = config(tmp_path, p.base, a.base, azure_extra="      deployment_id: gpt-4o-2024-08-06")
+    cfg = config(tmp_path, p.base, a.base,
+                 azure_extra="\n      deployment_id: gpt-4o-2024-08-06")
     code, doc = results(cfg)
     d = by_id(doc)["azure-direct"]
     assert code == 1 and d["verdict"] == "deployment_not_found"
@@ -225,17 +207,10 @@ def test_reasoning_model_gets_max_completion_tokens(stub_factory, tmp_path):
 def test_embedding_deployment(stub_factory, tmp_path):
     a = stub_factory("azure")
     path = tmp_path / "embed.yaml"
-    path.write_text(f"""
-model_list:
-  - model_name: embed
-    litellm_params:
-      model: azure/text-embedding-3-small
-      api_base: {a.base}
-      api_version: "2024-06-01"
-      api_key: {AZURE_KEY}
-    model_info:
-      mode: embedding
-""")
+    path.write_text(model_config(azure_dep("embed", None, a.base, AZURE_KEY,
+                                           name="text-embedding-3-small",
+                                           api_version="2024-06-01",
+                                           info="\n      mode: embedding")))
     code, doc = results(str(path))
     assert code == 0, doc
     assert "/openai/deployments/text-embedding-3-small/embeddings?" in doc["results"][0]["url"]
@@ -245,7 +220,7 @@ model_list:
 def test_extra_headers_sent_but_never_shown(stub_factory, tmp_path):
     p = stub_factory("primary")
     a = stub_factory("azure")
-    extra = f"      extra_headers:\n        Ocp-Apim-Subscription-Key: {HEADER_SECRET}"
+    extra = f"\n      extra_headers:\n        Ocp-Apim-Subscription-Key: {HEADER_SECRET}"
     code, doc = results(config(tmp_path, p.base, a.base, primary_extra=extra))
     assert code == 0
     assert p.requests()[-1]["headers"]["ocp-apim-subscription-key"] == HEADER_SECRET

@@ -7,60 +7,22 @@ outcome of every attempt as the supervisor counts it."""
 import json
 import os
 import socket
-import subprocess
 import time
 
-from conftest import BUILD, free_port, wait_for
-from test_http import connect, events_of, post_bytes, read_response
-
-LLMCTL = os.path.join(BUILD, "ctl", "llmgatectl")
-CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+import helpers
+from helpers import (CHAT, azure_dep, ctl_result, error_of, events_of, free_port,
+                     gateway_config, openai_dep, stream_request, wait_for)
 
 
-def openai_dep(group, dep_id, base, params=""):
-    return f"""
-  - model_name: {group}
-    litellm_params:
-      model: openai/gpt-4o-mini
-      api_base: {base}/v1
-      api_key: sk-test-{dep_id}-0123456789{params}
-    model_info:
-      id: {dep_id}"""
-
-
-def azure_dep(group, dep_id, base, key="azure-test-key-0123456789", params=""):
-    return f"""
-  - model_name: {group}
-    litellm_params:
-      model: azure/gpt-4o
-      api_base: {base}
-      api_version: "2024-08-01-preview"
-      api_key: {key}{params}
-    model_info:
-      id: {dep_id}"""
-
-
-def config(*deps, retries=2, router="", workers=1):
-    return f"""
-model_list:{"".join(deps)}
-router_settings:
-  num_retries: {retries}{router}
-llmgate:
-  listen: 127.0.0.1:@PORT@
-  control_socket: @DIR@/control.sock
-  workers: {workers}
-  drain_timeout: 5s
-"""
-
-
-def closed_port():
-    """A loopback port nothing listens on: connecting is refused."""
-    return free_port()
+def config(*deps, retries=2, workers=1, **kw):
+    """A one-worker gateway of DEPS (helpers.gateway_config), two retries by default."""
+    return gateway_config(*deps, retries=retries, workers=workers, drain_timeout="5s", **kw)
 
 
 def post(gw, body=CHAT, timeout=30):
+    """helpers.post, and the seconds it took."""
     t = time.monotonic()
-    status, headers, data = gw.post("/v1/chat/completions", body, timeout=timeout)
+    status, headers, data = helpers.post(gw, body, timeout=timeout)
     return status, headers, data, time.monotonic() - t
 
 
@@ -69,22 +31,10 @@ def route(headers):
             headers["x-llmgate-attempts"])
 
 
-def error_of(data):
-    err = json.loads(data)["error"]
-    assert set(err) == {"message", "type", "param", "code"}
-    return err
-
-
 def stream(port, body, timeout=30):
     """A streamed request over a raw socket: (status, headers, events, complete, body)."""
-    s, f = connect(port, timeout)
-    try:
-        s.sendall(post_bytes("/v1/chat/completions", dict(body, stream=True)))
-        r = read_response(f)
-        return r.status, r.headers, events_of(r.body), r.complete, r.body
-    finally:
-        f.close()
-        s.close()
+    r = stream_request(port, dict(body, stream=True), timeout)
+    return r.status, r.headers, events_of(r.body), r.complete, r.body
 
 
 def test_round_robin_across_two_deployments(stub_factory, gateway_factory):
@@ -159,7 +109,7 @@ def test_retry_after_seconds_is_honoured(stub_factory, gateway_factory):
 
 
 def test_retry_after_beyond_the_deadline_is_not_waited_for(stub_factory, gateway_factory):
-    a, b, gw = two_deployments(stub_factory, gateway_factory, router="\n  timeout: 5s")
+    a, b, gw = two_deployments(stub_factory, gateway_factory, router="  timeout: 5s\n")
     a.set_faults({"status": 429, "retry_after": 60})
     status, headers, _, took = post(gw)
     assert status == 200
@@ -168,7 +118,7 @@ def test_retry_after_beyond_the_deadline_is_not_waited_for(stub_factory, gateway
 
 
 def test_429_exhausted_passes_the_last_answer_through(stub_factory, gateway_factory):
-    a, b, gw = two_deployments(stub_factory, gateway_factory, router="\n  timeout: 5s")
+    a, b, gw = two_deployments(stub_factory, gateway_factory, router="  timeout: 5s\n")
     a.set_faults({"status": 429, "retry_after_ms": 50})
     b.set_faults({"status": 429, "retry_after_ms": 50})
     status, headers, data, _ = post(gw)
@@ -181,7 +131,7 @@ def test_429_exhausted_passes_the_last_answer_through(stub_factory, gateway_fact
 
 def test_retry_on_refused_connection(stub_factory, gateway_factory):
     a, b, gw = two_deployments(stub_factory, gateway_factory,
-                               first_base=f"http://127.0.0.1:{closed_port()}")
+                               first_base=f"http://127.0.0.1:{free_port()}")
     status, headers, data, _ = post(gw)
     assert status == 200, data
     assert route(headers) == ("dep-b", "primary", "2")
@@ -210,8 +160,8 @@ def test_client_error_is_not_retried(stub_factory, gateway_factory):
 
 def test_every_attempt_failing_is_502_naming_them(stub_factory, gateway_factory):
     a, b, gw = two_deployments(stub_factory, gateway_factory,
-                               first_base=f"http://127.0.0.1:{closed_port()}",
-                               router="\n  timeout: 10s")
+                               first_base=f"http://127.0.0.1:{free_port()}",
+                               router="  timeout: 10s\n")
     b.set_faults({"status": 500})
     status, headers, data, took = post(gw)
     assert status == 502
@@ -227,7 +177,7 @@ def fallback_config(a_base, b_base, c_base):
     return config(openai_dep("gpt-4o", "dep-a", a_base),
                   openai_dep("gpt-4o", "dep-b", b_base),
                   openai_dep("gpt-4o-backup", "dep-c", c_base), retries=1,
-                  router='\n  fallbacks: [{"gpt-4o": ["gpt-4o-backup"]}]')
+                  fallbacks={"gpt-4o": ["gpt-4o-backup"]})
 
 
 def test_exhausted_group_falls_back(stub_factory, gateway_factory):
@@ -257,7 +207,7 @@ def test_primary_401_falls_back_to_azure(stub_factory, gateway_factory):
     gw = gateway_factory(config(
         openai_dep("gpt-4o", "litellm-proxy", proxy.base),
         azure_dep("gpt-4o-azure", "azure-direct", azure.base, key="azure-right-key-0123456789"),
-        router='\n  fallbacks: [{"gpt-4o": ["gpt-4o-azure"]}]'))
+        fallbacks={"gpt-4o": ["gpt-4o-azure"]}))
     status, headers, data, _ = post(gw)
     assert status == 200, data
     assert route(headers) == ("azure-direct", "fallback", "2")
@@ -285,7 +235,7 @@ def test_401_of_every_group_returns_the_last_answer(stub_factory, gateway_factor
     gw = gateway_factory(config(
         openai_dep("gpt-4o", "litellm-proxy", proxy.base),
         azure_dep("gpt-4o-azure", "azure-direct", azure.base),
-        router='\n  fallbacks: [{"gpt-4o": ["gpt-4o-azure"]}]'))
+        fallbacks={"gpt-4o": ["gpt-4o-azure"]}))
     status, headers, data, _ = post(gw)
     assert status == 401
     assert route(headers) == ("azure-direct", "fallback", "2")
@@ -296,7 +246,7 @@ def test_401_of_every_group_returns_the_last_answer(stub_factory, gateway_factor
 def test_deadline_ends_a_hanging_request_with_504(stub_factory, gateway_factory):
     up = stub_factory("slow")
     gw = gateway_factory(config(openai_dep("gpt-4o", "dep-a", up.base, "\n      timeout: 30s"),
-                                router="\n  timeout: 1s"))
+                                router="  timeout: 1s\n"))
     status, headers, data, took = post(gw, dict(CHAT, x_stub={"hang": True}))
     print(f"\ndeadline 1 s, hanging upstream: 504 after {took * 1000:.0f} ms")
     assert status == 504
@@ -308,7 +258,7 @@ def test_deadline_ends_a_hanging_request_with_504(stub_factory, gateway_factory)
 
 def test_deadline_covers_retries(stub_factory, gateway_factory):
     a, b, gw = two_deployments(stub_factory, gateway_factory, params="\n      timeout: 700ms",
-                               router="\n  timeout: 1s")
+                               router="  timeout: 1s\n")
     status, headers, data, took = post(gw, dict(CHAT, x_stub={"delay_ms": 5000}))
     assert status == 504
     assert 0.85 <= took < 1.6
@@ -320,7 +270,7 @@ def test_stream_timeout_before_the_first_byte(stub_factory, gateway_factory):
     up = stub_factory("stuck")
     gw = gateway_factory(config(openai_dep("gpt-4o", "dep-a", up.base,
                                            "\n      timeout: 20s\n      stream_timeout: 500ms"),
-                                retries=0, router="\n  timeout: 20s"))
+                                retries=0, router="  timeout: 20s\n"))
     t = time.monotonic()
     status, headers, events, complete, body = stream(
         gw.port, dict(CHAT, x_stub={"headers_then_hang": True}))
@@ -345,7 +295,7 @@ def test_stream_timeout_moves_to_the_other_deployment(stub_factory, gateway_fact
 def test_long_healthy_stream_outlives_the_timeouts(stub_factory, gateway_factory):
     up = stub_factory("steady")
     gw = gateway_factory(config(openai_dep("gpt-4o", "dep-a", up.base, "\n      timeout: 1s"),
-                                router="\n  timeout: 2s"))
+                                router="  timeout: 2s\n"))
     t = time.monotonic()
     status, headers, events, complete, _ = stream(
         gw.port, dict(CHAT, x_stub={"chunks": 12, "chunk_delay_ms": 300}))
@@ -400,15 +350,12 @@ def test_extra_headers_reach_the_upstream(stub, gateway_factory):
 
 
 def backends(gw):
-    r = subprocess.run([LLMCTL, "-s", gw.sock, "--json", "status"], capture_output=True,
-                       text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-    return {b["id"]: b for b in json.loads(r.stdout)["result"]["backends"]}
+    return {b["id"]: b for b in ctl_result(gw, "status")["backends"]}
 
 
 def test_every_attempt_is_counted_per_backend(stub_factory, gateway_factory):
     a, b = stub_factory("a"), stub_factory("b")
-    gw = gateway_factory(fallback_config(a.base, b.base, f"http://127.0.0.1:{closed_port()}"))
+    gw = gateway_factory(fallback_config(a.base, b.base, f"http://127.0.0.1:{free_port()}"))
     wait_for(lambda: os.path.exists(gw.sock), what="control socket")
     a.set_faults({"status": 500})
     b.set_faults({"status": 429})

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT, azure_dep, gateway_config, openai_dep
 
 SDK_DIR = os.path.join(ROOT, "tests", "sdk")
 NODE = shutil.which("node")
@@ -28,24 +28,10 @@ def need_sdk():
 
 
 def config(openai_base, azure_base):
-    return f"""
-model_list:
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o
-      api_base: {openai_base}/v1
-      api_key: sk-test-primary-0123456789
-  - model_name: gpt-4o-azure
-    litellm_params:
-      model: azure/gpt-4o
-      api_base: {azure_base}
-      api_version: "2024-08-01-preview"
-      api_key: azure-test-key-0123456789
-llmgate:
-  listen: 127.0.0.1:@PORT@
-  control_socket: @DIR@/control.sock
-  workers: 2
-"""
+    return gateway_config(
+        openai_dep("gpt-4o", None, openai_base, key="sk-test-primary-0123456789",
+                   model="openai/gpt-4o"),
+        azure_dep("gpt-4o-azure", None, azure_base))
 
 
 def test_openai_sdk_plain_and_stream(stub_factory, gateway_factory):

@@ -11,9 +11,8 @@ import json
 import os
 import subprocess
 
-from conftest import BUILD, LLMGATED, free_port, request, wait_for
-
-LLMCTL = os.path.join(BUILD, "ctl", "llmgatectl")
+from helpers import (CHAT, LLMGATED, azure_dep, ctl, free_port, gateway_config, openai_dep, post,
+                     request, wait_for)
 
 SECRETS = {
     "OPENAI_KEY": "sk-proj-LEAKCHECKopenai7Qx2Zp9Lw4Rt8Vy1",
@@ -24,40 +23,18 @@ SECRETS = {
 
 
 def config(openai, azure, extra=""):
-    return f"""
-model_list:
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o-mini
-      api_base: {openai.base}/v1
-      api_key: os.environ/OPENAI_KEY
-    model_info:
-      id: primary-gpt-4o
-  - model_name: azure-gpt-4o
-    litellm_params:
-      model: azure/chat-deploy
-      api_base: {azure.base}
-      api_version: "2024-06-01"
-      api_key: os.environ/AZURE_KEY
-  - model_name: azure-entra
-    litellm_params:
-      model: azure/entra-deploy
-      api_base: {azure.base}
-      api_version: "2024-06-01"
-      azure_ad_token: os.environ/ENTRA_TOKEN
-router_settings:
-  num_retries: 0
-  fallbacks: [{{gpt-4o: [azure-gpt-4o]}}]
-litellm_settings:
-  set_verbose: true
-general_settings:
-  master_key: os.environ/MASTER_KEY
-llmgate:
-  listen: 127.0.0.1:@PORT@
-  control_socket: @DIR@/control.sock
-  workers: 2
-  drain_timeout: 5s
-{extra}"""
+    """Every secret from the environment; EXTRA: more lines of the llmgate section."""
+    return gateway_config(
+        openai_dep("gpt-4o", "primary-gpt-4o", openai.base, key="os.environ/OPENAI_KEY"),
+        azure_dep("azure-gpt-4o", None, azure.base, key="os.environ/AZURE_KEY",
+                  name="chat-deploy", api_version="2024-06-01"),
+        azure_dep("azure-entra", None, azure.base, key=None, name="entra-deploy",
+                  api_version="2024-06-01",
+                  params="\n      azure_ad_token: os.environ/ENTRA_TOKEN"),
+        retries=0, fallbacks={"gpt-4o": ["azure-gpt-4o"]},
+        sections="litellm_settings:\n  set_verbose: true\n"
+                 "general_settings:\n  master_key: os.environ/MASTER_KEY\n",
+        drain_timeout="5s", llmgate=extra)
 
 
 def leaks(text):
@@ -70,17 +47,12 @@ def leaks(text):
     return found
 
 
-def ctl(gw, *args, json_out=False):
-    cmd = [LLMCTL, "-s", gw.sock] + (["--json"] if json_out else []) + list(args)
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-
-
 def auth():
     return {"Authorization": "Bearer " + SECRETS["MASTER_KEY"]}
 
 
 def chat(model="gpt-4o", **extra):
-    return {"model": model, "messages": [{"role": "user", "content": "hi"}], **extra}
+    return dict(CHAT, model=model, **extra)
 
 
 def test_no_secret_anywhere(stub_factory, gateway_factory, workdir):
@@ -111,7 +83,7 @@ def test_no_secret_anywhere(stub_factory, gateway_factory, workdir):
         (b"{not json", auth()),
     ]:
         try:
-            status, hdrs, data = gw.post("/v1/chat/completions", body, headers)
+            status, hdrs, data = post(gw, body, headers)
         except http.client.IncompleteRead as e:  # a cut stream ends with a broken body
             status, hdrs, data = "cut", {}, e.partial
         seen.append((f"answer {status}", json.dumps(hdrs) + data.decode(errors="replace")))
@@ -173,19 +145,8 @@ def dumpable(pid):
 
 
 def test_not_dumpable_unless_asked(stub, gateway_factory):
-    base = f"""
-model_list:
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o-mini
-      api_base: {stub.base}/v1
-      api_key: sk-test-0123456789
-llmgate:
-  listen: 127.0.0.1:@PORT@
-  control_socket: @DIR@/control.sock
-  workers: 2
-  user: nobody
-"""
+    base = gateway_config(openai_dep("gpt-4o", None, stub.base, key="sk-test-0123456789"),
+                          llmgate="  user: nobody\n")
     if os.geteuid() != 0:
         import pytest
         pytest.skip("needs root to start llmgated as another user")

@@ -10,29 +10,19 @@ import socket
 
 import pytest
 
-from conftest import LoopbackServer, request
-from test_http import connect, events_of, post_bytes, read_response, stub_stats
+from conftest import LoopbackServer
+from helpers import (CHAT, connect, events_of, gateway_config, openai_dep, post, post_bytes,
+                     read_request, read_response, request, stream_request, stub_stats)
 
-CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 OK_BODY = b'{"id":"x","object":"chat.completion","choices":[]}'
 
 
-def config(base, retries=0, ca_file=None):
-    ca = f"  ca_file: {ca_file}\n" if ca_file else ""
-    return f"""
-model_list:
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o-mini
-      api_base: {base}/v1
-      api_key: sk-test-0123456789
-router_settings:
-  num_retries: {retries}
-llmgate:
-  listen: 127.0.0.1:@PORT@
-  control_socket: @DIR@/control.sock
-  workers: 1
-{ca}"""
+def config(base, retries=0, ca_file=None, params=""):
+    """One worker, one deployment on BASE (PARAMS: more of its litellm_params), trusting
+    CA_FILE when given."""
+    return gateway_config(openai_dep("gpt-4o", None, base, params, key="sk-test-0123456789"),
+                          retries=retries, workers=1,
+                          llmgate=f"  ca_file: {ca_file}\n" if ca_file else "")
 
 
 def ok_response(extra=b""):
@@ -54,25 +44,10 @@ class Scripted(LoopbackServer):
     def base(self):
         return f"http://127.0.0.1:{self.port}"
 
-    def _read_request(self, f):
-        line = f.readline()
-        if not line:
-            return False
-        length = 0
-        while True:
-            h = f.readline()
-            if h in (b"\r\n", b""):
-                break
-            name, _, value = h.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        f.read(length)
-        return True
-
     def _serve(self, c):
         f = c.makefile("rb")
         try:
-            while self._read_request(f):
+            while read_request(f) is not None:
                 with self.lock:
                     n = self.requests
                     self.requests += 1
@@ -87,10 +62,6 @@ class Scripted(LoopbackServer):
         finally:
             f.close()
             c.close()
-
-
-def post(gw, body=CHAT):
-    return gw.post("/v1/chat/completions", body)
 
 
 def test_connections_are_reused(gateway_factory):
@@ -209,14 +180,8 @@ def test_stub_faults_through_own_client(stub, gateway_factory):
     status, headers, body = post(gw, dict(CHAT, x_stub={"status": 429, "retry_after": 1}))
     assert status == 429 and headers.get("retry-after") == "1", (status, headers)
     # a stream cut mid-way ends with an error event, no [DONE]
-    s, f = connect(gw.port)
-    try:
-        s.sendall(post_bytes("/v1/chat/completions",
-                             dict(CHAT, stream=True, x_stub={"chunks": 8, "cut_after": 3})))
-        r = read_response(f)
-    finally:
-        s.close()
-    body = b"".join(data for _, data in r.chunks)
+    r = stream_request(gw.port, dict(CHAT, stream=True, x_stub={"chunks": 8, "cut_after": 3}))
+    body = r.body
     assert r.status == 200 and not r.complete
     assert b"[DONE]" not in body and b"upstream_error" in body
     # a long stream with a slow client stays correct and whole

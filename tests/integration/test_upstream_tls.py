@@ -14,49 +14,21 @@ import os
 import shutil
 import socket
 import ssl
-import subprocess
 import tempfile
 import threading
 
 import pytest
 
-from conftest import LoopbackServer, wait_for
+from conftest import LoopbackServer
+from helpers import (CHAT, connect, events_of, make_ca, make_cert, post, post_bytes,
+                     read_request, stream_request, wait_for)
+from test_http import stall_and_resume
 from test_upstream_client import config as client_config
-from test_http import (connect, events_of, post_bytes, read_response, stall_and_resume,
-                       stream_request)
 
-CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 OK_BODY = b'{"id":"x","object":"chat.completion","choices":[]}'
 
 
 # --- certificates ---------------------------------------------------------------------------
-
-def openssl(*args):
-    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
-
-
-EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-
-
-def make_ca(d, name):
-    key, crt = os.path.join(d, name + ".key"), os.path.join(d, name + ".crt")
-    openssl("req", "-x509", *EC, "-keyout", key, "-out", crt, "-days", "2",
-            "-subj", f"/CN=llmgate test {name}", "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    return key, crt
-
-
-def make_cert(d, name, ca, san):
-    key, csr, crt = (os.path.join(d, name + ext) for ext in (".key", ".csr", ".crt"))
-    ext = os.path.join(d, name + ".ext")
-    openssl("req", "-new", *EC, "-keyout", key, "-out", csr, "-subj", "/CN=" + name)
-    with open(ext, "w") as f:
-        f.write(f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n"
-                "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n")
-    openssl("x509", "-req", "-in", csr, "-CA", ca[1], "-CAkey", ca[0], "-CAcreateserial",
-            "-out", crt, "-days", "2", "-extfile", ext)
-    return crt, key
-
 
 @pytest.fixture(scope="module")
 def certs():
@@ -107,12 +79,8 @@ class TlsStub:
         return self.get("/_stub/requests")
 
 
-def config(base, ca_file=None, retries=0):
-    return client_config(base, retries, ca_file)
-
-
-def post(gw, body=CHAT):
-    return gw.post("/v1/chat/completions", body, timeout=30)
+def config(base, ca_file=None, retries=0, params=""):
+    return client_config(base, retries, ca_file, params)
 
 
 def ran_own_client(tls_stub):
@@ -227,14 +195,8 @@ def test_resets_and_cuts_as_for_plain_http(stub_factory, certs, gateway_factory)
     status, _, body = post(gw, dict(CHAT, x_stub={"cut_after": 10}))
     assert status == 502, body
     # a stream reset mid-way: the events so far, an error event, no [DONE], a broken body
-    s, f = connect(gw.port, timeout=30)
-    try:
-        s.sendall(post_bytes("/v1/chat/completions",
-                             dict(CHAT, stream=True, x_stub={"chunks": 8, "cut_after": 3})))
-        r = read_response(f)
-    finally:
-        s.close()
-    body = b"".join(data for _, data in r.chunks)
+    r = stream_request(gw.port, dict(CHAT, stream=True, x_stub={"chunks": 8, "cut_after": 3}))
+    body = r.body
     assert r.status == 200 and not r.complete
     assert b"[DONE]" not in body and b"upstream_error" in body
     assert body.count(b'"delta"') >= 3
@@ -292,19 +254,8 @@ class ScriptedTls(LoopbackServer):
     @staticmethod
     def _read_request(f):
         """None at the end, else whether the request had an Accept header (libcurl's)."""
-        if not f.readline():
-            return None
-        length, accept = 0, False
-        while True:
-            h = f.readline()
-            if h in (b"\r\n", b""):
-                break
-            name, _, value = h.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-            accept |= name.strip().lower() == b"accept"
-        f.read(length)
-        return accept
+        headers = read_request(f)
+        return None if headers is None else b"accept" in headers
 
 
 CLOSE_DELIMITED = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
@@ -469,8 +420,7 @@ def test_a_handed_over_request_can_be_aborted(certs, gateway_factory):
     # answered, by the same worker
     up = H2Tls(certs, hold=[True, True])
     try:
-        gw = gateway_factory(config(up.base(), certs["ca"]).replace(
-            "api_key: sk-test-0123456789", "api_key: sk-test-0123456789\n      timeout: 1"))
+        gw = gateway_factory(config(up.base(), certs["ca"], params="\n      timeout: 1"))
         workers = gw.workers()
         status, _, body = post(gw)
         assert status == 504 and error_code(body) == "upstream_timeout", body
