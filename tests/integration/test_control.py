@@ -41,18 +41,18 @@ def test_status_table_and_json(daemon):
     assert "sk-test-primary-0123456789" not in r.stdout
 
 
-def test_workers_backends_version_help(daemon):
+def test_workers_deployments_version_help(daemon):
     r = ctl(daemon, "workers")
     assert r.returncode == 0 and r.stdout.count("ready") == 2
-    r = ctl(daemon, "backends", json_out=True)
-    backends = json.loads(r.stdout)["result"]
-    assert [b["id"] for b in backends] == ["primary-gpt-4o"]
-    assert backends[0]["provider"] == "openai"
+    r = ctl(daemon, "deployments", json_out=True)
+    deployments = json.loads(r.stdout)["result"]
+    assert [b["id"] for b in deployments] == ["primary-gpt-4o"]
+    assert deployments[0]["provider"] == "openai"
     r = ctl(daemon, "version")
     assert r.returncode == 0 and r.stdout.startswith("llmgated ")
     r = ctl(daemon, "help", json_out=True)
     names = [c["command"] for c in json.loads(r.stdout)["result"]]
-    assert {"status", "workers", "backends", "fallback", "reload", "log-level",
+    assert {"status", "workers", "deployments", "fallback", "reload", "log-level",
             "version", "help"} <= set(names)
 
 

@@ -114,9 +114,9 @@ def stream_error(code, message):
     return {"message": message, "type": "upstream_error", "param": None, "code": code}
 
 
-def backend_failures(gw):
-    """The failures the supervisor counted for the deployment (llmgatectl backends)."""
-    return ctl_result(gw, "backends")[0]["failures"]
+def deployment_failures(gw):
+    """The failures the supervisor counted for the deployment (llmgatectl deployments)."""
+    return ctl_result(gw, "deployments")[0]["failures"]
 
 
 def assert_error(r, status, want):
@@ -242,8 +242,8 @@ def test_upstream_body_too_large(faulty, stub, fault):
     # refused at the limit: the transfer stopped there, not at the end of 2 GB
     wait_for(lambda: stub_stats(stub)["closed_by_peer"] >= 1, timeout=5,
              what="the upstream transfer to stop")
-    # and counted as the backend's failure, not a success
-    wait_for(lambda: backend_failures(h.gw) == 1, timeout=5,
+    # and counted as the deployment's failure, not a success
+    wait_for(lambda: deployment_failures(h.gw) == 1, timeout=5,
              what="the failure to reach the supervisor")
     h.survived()
 

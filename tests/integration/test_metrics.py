@@ -227,16 +227,16 @@ def test_metrics_and_access_log(stub_factory, gateway_factory, workdir):
     assert total_requests(fams) == 12
     assert "no-such-model-xyz" not in text, "a client's model never becomes a label"
 
-    def attempts(backend, outcome):
-        return value(fams, "llmgate_backend_attempts_total", backend=backend, outcome=outcome)
+    def attempts(deployment, outcome):
+        return value(fams, "llmgate_deployment_attempts_total", deployment=deployment, outcome=outcome)
 
     assert attempts("primary-a", "success") == 4
     assert attempts("primary-a", "5xx") == 3
     assert attempts("primary-a", "client_error") == 1
     assert attempts("backup-b", "success") == 2
     assert attempts("backup-b", "5xx") == 1
-    assert [v for n, l, v in fams["llmgate_backend_failures_total"]["samples"]
-            if l["backend"] == "primary-a" and l["class"] == "5xx"] == [3]
+    assert [v for n, l, v in fams["llmgate_deployment_failures_total"]["samples"]
+            if l["deployment"] == "primary-a" and l["class"] == "5xx"] == [3]
 
     for hist in ("llmgate_request_duration_seconds", "llmgate_overhead_seconds"):
         assert value(fams, hist + "_count", model="gpt-4o") == 8

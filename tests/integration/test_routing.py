@@ -349,11 +349,11 @@ def test_extra_headers_reach_the_upstream(stub, gateway_factory):
     assert seen["authorization"] == "Bearer sk-test-dep-a-0123456789"
 
 
-def backends(gw):
-    return {b["id"]: b for b in ctl_result(gw, "status")["backends"]}
+def deployments(gw):
+    return {b["id"]: b for b in ctl_result(gw, "status")["deployments"]}
 
 
-def test_every_attempt_is_counted_per_backend(stub_factory, gateway_factory):
+def test_every_attempt_is_counted_per_deployment(stub_factory, gateway_factory):
     a, b = stub_factory("a"), stub_factory("b")
     gw = gateway_factory(fallback_config(a.base, b.base, f"http://127.0.0.1:{free_port()}"))
     wait_for(lambda: os.path.exists(gw.sock), what="control socket")
@@ -367,7 +367,7 @@ def test_every_attempt_is_counted_per_backend(stub_factory, gateway_factory):
     want = {"dep-a": ("5xx", 1), "dep-b": ("429", 1), "dep-c": ("connect", 2)}
 
     def counted():
-        bs = backends(gw)
+        bs = deployments(gw)
         return bs if all(bs[d]["requests"] == n for d, (_, n) in want.items()) else None
     bs = wait_for(counted, timeout=5, what="the attempts counted")
     for d, (cls, n) in want.items():
@@ -375,7 +375,7 @@ def test_every_attempt_is_counted_per_backend(stub_factory, gateway_factory):
         assert bs[d]["failures"] == n
 
 
-def test_a_client_leaving_is_not_a_backend_failure(stub, gateway_factory):
+def test_a_client_leaving_is_not_a_deployment_failure(stub, gateway_factory):
     gw = gateway_factory(config(openai_dep("gpt-4o", "dep-a", stub.base)))
     wait_for(lambda: os.path.exists(gw.sock), what="control socket")
     s = socket.create_connection(("127.0.0.1", gw.port))
@@ -385,8 +385,8 @@ def test_a_client_leaving_is_not_a_backend_failure(stub, gateway_factory):
     wait_for(lambda: len(stub.requests()) == 1, what="the upstream request")
     s.close()
     assert post(gw)[0] == 200
-    bs = wait_for(lambda: (lambda b: b if b["dep-a"]["requests"] >= 1 else None)(backends(gw)),
+    bs = wait_for(lambda: (lambda b: b if b["dep-a"]["requests"] >= 1 else None)(deployments(gw)),
                   timeout=5, what="the answered request counted")
     time.sleep(0.5)
-    bs = backends(gw)
+    bs = deployments(gw)
     assert bs["dep-a"]["requests"] == 1 and bs["dep-a"]["failures"] == 0, bs["dep-a"]

@@ -99,7 +99,7 @@ def test_no_secret_anywhere(stub_factory, gateway_factory, workdir):
     status, _, data = request(admin, "GET", "/metrics")
     assert status == 200 and b"llmgate_requests_total" in data
     seen.append(("/metrics", data.decode(errors="replace")))
-    for cmd in ["status", "workers", "backends", "fallback", "version", "help"]:
+    for cmd in ["status", "workers", "deployments", "fallback", "version", "help"]:
         for json_out in (False, True):
             r = ctl(gw, cmd, json_out=json_out)
             assert r.returncode == 0, (cmd, r.stderr)
