@@ -171,8 +171,8 @@ static int64_t conn_now_us(struct http_conn *c)
 
 /* Answers the current request ourselves (see http_server.h) and reports it.
  * HAVE_HEAD: the head was parsed (its method and path are known). */
-static void conn_reject(struct http_conn *c, enum http_reject reason, const char *code,
-                        const char *message, bool have_head)
+static void conn_reject(struct http_conn *c, enum http_reject reason, const char *message,
+                        bool have_head)
 {
 	const struct http_server_options *o = &c->srv->opts;
 	int status = http_reject_status(reason);
@@ -191,7 +191,8 @@ static void conn_reject(struct http_conn *c, enum http_reject reason, const char
 	log_debug("client %s: %d %s", c->peer, status, message);
 	evtimer_del(c->ev_timer);
 	request_id_generate(id);
-	r.bytes_out = http_response_error(c, status, code, message, id);
+	r.bytes_out = http_response_error(c, status, http_reject_type(reason),
+	                                  http_reject_code(reason), message, id);
 	if (!o->on_reject)
 		return;
 	r.total_us = c->start_us ? conn_now_us(c) - c->start_us : 0;
@@ -214,8 +215,8 @@ static void conn_begin_body(struct http_conn *c)
 		return;
 	}
 	if (h->body == HTTP_BODY_LENGTH && h->content_length > c->srv->opts.max_body) {
-		conn_reject(c, HTTP_REJECT_BODY_TOO_LARGE, "request_too_large",
-		            "the request body is over the limit", true);
+		conn_reject(c, HTTP_REJECT_BODY_TOO_LARGE, "the request body is over the limit",
+		            true);
 		return;
 	}
 	if (h->body == HTTP_BODY_LENGTH && avail >= h->content_length) {
@@ -231,8 +232,7 @@ static void conn_begin_body(struct http_conn *c)
 		c->body_cap = (size_t)h->content_length;
 		c->body = malloc(c->body_cap);
 		if (!c->body) {
-			conn_reject(c, HTTP_REJECT_OUT_OF_MEMORY, "out_of_memory", "out of memory",
-			            true);
+			conn_reject(c, HTTP_REJECT_OUT_OF_MEMORY, "out of memory", true);
 			return;
 		}
 		memcpy(c->body, c->rbuf + c->head_end, avail);
@@ -266,13 +266,11 @@ static bool conn_read_head(struct http_conn *c)
 	if (r == -EAGAIN && c->rlen < HTTP_SERVER_MAX_HEAD)
 		return false;
 	if (r == -EAGAIN || (r == 0 && end > HTTP_SERVER_MAX_HEAD)) {
-		conn_reject(c, HTTP_REJECT_HEAD_TOO_LARGE, "request_header_fields_too_large",
-		            "the request head is too large", false);
+		conn_reject(c, HTTP_REJECT_HEAD_TOO_LARGE, "the request head is too large", false);
 		return true;
 	}
 	if (r < 0) {
-		conn_reject(c, HTTP_REJECT_MALFORMED, "bad_request",
-		            "bare CR or LF in the request head", false);
+		conn_reject(c, HTTP_REJECT_MALFORMED, "bare CR or LF in the request head", false);
 		return true;
 	}
 	if (c->rcap < end + RBUF_SLACK) {
@@ -280,8 +278,7 @@ static bool conn_read_head(struct http_conn *c)
 		char *n = realloc(c->rbuf, end + RBUF_SLACK);
 
 		if (!n) {
-			conn_reject(c, HTTP_REJECT_OUT_OF_MEMORY, "out_of_memory", "out of memory",
-			            false);
+			conn_reject(c, HTTP_REJECT_OUT_OF_MEMORY, "out of memory", false);
 			return true;
 		}
 		c->rbuf = n;
@@ -295,7 +292,6 @@ static bool conn_read_head(struct http_conn *c)
 		int status = http_parser_status(r);
 
 		conn_reject(c, http_reject_of_status(status),
-		            status == 400 ? "bad_request" : "unsupported_request",
 		            c->head.error ? c->head.error : "malformed request", false);
 		return true;
 	}
@@ -306,8 +302,7 @@ static bool conn_read_head(struct http_conn *c)
 
 		c->headers = malloc(size);
 		if (!c->headers) {
-			conn_reject(c, HTTP_REJECT_OUT_OF_MEMORY, "out_of_memory", "out of memory",
-			            true);
+			conn_reject(c, HTTP_REJECT_OUT_OF_MEMORY, "out of memory", true);
 			return true;
 		}
 		memcpy(c->headers, c->head.headers, size);
@@ -339,8 +334,7 @@ static bool conn_read_chunked(struct http_conn *c)
 				cap = max;
 			n = realloc(c->body, cap ? cap : 1);
 			if (!n) {
-				conn_reject(c, HTTP_REJECT_OUT_OF_MEMORY, "out_of_memory",
-				            "out of memory", true);
+				conn_reject(c, HTTP_REJECT_OUT_OF_MEMORY, "out of memory", true);
 				return true;
 			}
 			c->body = n;
@@ -352,13 +346,12 @@ static bool conn_read_chunked(struct http_conn *c)
 		in += used;
 		in_len -= used;
 		if (r == -ENOBUFS && c->body_cap >= max) {
-			conn_reject(c, HTTP_REJECT_BODY_TOO_LARGE, "request_too_large",
+			conn_reject(c, HTTP_REJECT_BODY_TOO_LARGE,
 			            "the request body is over the limit", true);
 			return true;
 		}
 		if (r == -EBADMSG) {
-			conn_reject(c, HTTP_REJECT_MALFORMED, "bad_request",
-			            "malformed chunked body", true);
+			conn_reject(c, HTTP_REJECT_MALFORMED, "malformed chunked body", true);
 			return true;
 		}
 		if (r == 0) {
@@ -567,12 +560,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 			http_conn_close(c); /* idle, or connected and never sent a byte */
 			return;
 		}
-		conn_reject(c, HTTP_REJECT_HEAD_TIMEOUT, "request_timeout",
-		            "the request head took too long", false);
+		conn_reject(c, HTTP_REJECT_HEAD_TIMEOUT, "the request head took too long", false);
 		break;
 	case HTTP_CONN_BODY:
-		conn_reject(c, HTTP_REJECT_BODY_TIMEOUT, "request_timeout",
-		            "the request body took too long", true);
+		conn_reject(c, HTTP_REJECT_BODY_TIMEOUT, "the request body took too long", true);
 		break;
 	case HTTP_CONN_HANDLER:
 	case HTTP_CONN_FLUSH:

@@ -124,8 +124,8 @@ void http_conn_wake(struct http_conn *c);
 /* A complete response made by the server itself (parse errors, timeouts):
  * OpenAI-shaped JSON with "Connection: close" and x-request-id ID (NULL:
  * a new one). Returns the body's length. */
-size_t http_response_error(struct http_conn *c, int status, const char *code, const char *message,
-                           const char *id);
+size_t http_response_error(struct http_conn *c, int status, const char *type, const char *code,
+                           const char *message, const char *id);
 /* Writes "HTTP/1.1 100 Continue". */
 void http_response_continue(struct http_conn *c);
 /* Resets the exchange for a new request. */

@@ -23,6 +23,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "openai_error.h"
 #include "request_id.h"
 
 #define MAX_EXTRA_HEADERS 16384 /* bytes of handler-added header lines */
@@ -434,7 +435,8 @@ void http_exchange_abort(struct http_exchange *ex)
 	ex->state = HTTP_EXCHANGE_DONE;
 	c->close_after = true;
 	if (was == HTTP_EXCHANGE_OPEN && !c->failed) {
-		(void)http_response_error(c, 500, "internal_error", "the request failed", NULL);
+		(void)http_response_error(c, 500, "server_error", "internal_error",
+		                          "the request failed", NULL);
 		return;
 	}
 	(void)finish(c);
@@ -446,21 +448,16 @@ size_t http_exchange_pending(const struct http_exchange *ex)
 	       (ex->chunk ? evbuffer_get_length(ex->chunk) : 0);
 }
 
-size_t http_response_error(struct http_conn *c, int status, const char *code, const char *message,
-                           const char *id)
+size_t http_response_error(struct http_conn *c, int status, const char *type, const char *code,
+                           const char *message, const char *id)
 {
 	struct http_exchange *ex = &c->ex;
 	char body[512], new_id[REQUEST_ID_MAX + 1];
-	int n;
+	size_t n;
 
-	n = snprintf(body, sizeof(body),
-	             "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"param\":null,"
-	             "\"code\":\"%s\"}}",
-	             message, status >= 500 ? "server_error" : "invalid_request_error", code);
-	if (n < 0 || (size_t)n >= sizeof(body))
-		n = snprintf(body, sizeof(body),
-		             "{\"error\":{\"message\":\"error\",\"type\":"
-		             "\"server_error\",\"param\":null,\"code\":null}}");
+	n = openai_error_format(body, sizeof(body), type, code, message);
+	if (n >= sizeof(body))
+		n = openai_error_format(body, sizeof(body), "server_error", NULL, "error");
 	c->close_after = true;
 	c->state = HTTP_CONN_FLUSH;
 	ex->state = HTTP_EXCHANGE_DONE;
@@ -471,11 +468,11 @@ size_t http_response_error(struct http_conn *c, int status, const char *code, co
 		id = new_id;
 	}
 	(void)add_header_line(ex, "x-request-id", id);
-	if (write_head(ex, status, "application/json", FRAMING_LENGTH, (size_t)n) < 0 ||
-	    evbuffer_add(c->out, body, (size_t)n) < 0)
+	if (write_head(ex, status, "application/json", FRAMING_LENGTH, n) < 0 ||
+	    evbuffer_add(c->out, body, n) < 0)
 		c->failed = true;
 	(void)finish(c);
-	return (size_t)n;
+	return n;
 }
 
 void http_response_continue(struct http_conn *c)
