@@ -34,6 +34,7 @@
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -41,9 +42,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "request_id.h"
 #include "clock.h"
+#include "log.h"
+#include "openai_error.h"
+#include "request_id.h"
 
 #define RBUF_INITIAL 4096
 #define RBUF_SLACK   4096 /* room kept after a head: body bytes, the next request */
@@ -70,19 +72,80 @@ static void conn_set_reading(struct http_conn *c, bool on)
 	c->reading = on;
 }
 
-void http_conn_wake(struct http_conn *c)
+/* Runs conn_process() (and what else is due) from the event loop soon. */
+static void conn_wake(struct http_conn *c)
 {
 	event_active(c->ev_defer, EV_TIMEOUT, 0);
 }
 
-void http_conn_flush(struct http_conn *c)
+/* ---- output: the bytes of the exchange's response -------------------- */
+
+/* The Date line, remade at most once a second. */
+static const char *conn_date_line(struct http_conn *c)
+{
+	struct http_server *srv = c->srv;
+	struct timeval tv;
+
+	if (event_base_gettimeofday_cached(srv->base, &tv) < 0)
+		gettimeofday(&tv, NULL);
+	if (tv.tv_sec != srv->date_sec) {
+		http_response_date(srv->date, tv.tv_sec);
+		srv->date_sec = tv.tv_sec;
+	}
+	return srv->date;
+}
+
+/* Queues the head of the exchange's response into the output buffer. */
+static int conn_queue_head(struct http_conn *c, int status, const char *content_type,
+                           enum http_framing framing, size_t length)
+{
+	struct http_exchange *ex = &c->ex;
+	struct http_response_head h = {
+	        .status = status,
+	        .content_type = content_type,
+	        .framing = framing,
+	        .length = length,
+	        .keep_alive = c->head.keep_alive && !c->close_after && !c->srv->draining &&
+	                      framing != HTTP_FRAMING_CLOSE,
+	        .http10 = c->head.version_minor == 0,
+	        .date = conn_date_line(c),
+	        .lines = ex->headers.lines,
+	        .lines_len = ex->headers.len,
+	};
+	struct evbuffer_iovec vec;
+
+	if (evbuffer_reserve_space(c->out, (ev_ssize_t)http_response_head_max(&h), &vec, 1) != 1)
+		return -ENOMEM;
+	vec.iov_len = http_response_head_write(vec.iov_base, &h);
+	evbuffer_commit_space(c->out, &vec, 1);
+	if (!h.keep_alive)
+		c->close_after = true;
+	return 0;
+}
+
+/* Frames the streamed data gathered so far as one chunk in the output. */
+static void conn_seal(struct http_conn *c)
+{
+	struct http_exchange *ex = &c->ex;
+	size_t len = ex->chunk ? evbuffer_get_length(ex->chunk) : 0;
+	char line[HTTP_RESPONSE_CHUNK_LINE];
+
+	if (len == 0)
+		return;
+	if (evbuffer_add(c->out, line, http_response_chunk_line(line, len)) < 0 ||
+	    evbuffer_add_buffer(c->out, ex->chunk) < 0 || evbuffer_add(c->out, "\r\n", 2) < 0)
+		c->failed = true;
+}
+
+/* Writes what is pending now; on failure marks C for closing. */
+static void conn_flush(struct http_conn *c)
 {
 	struct http_exchange *ex = &c->ex;
 	size_t pending;
 	bool progress = false;
 
 	c->flush_due = false;
-	http_response_seal(ex);
+	conn_seal(c);
 	pending = evbuffer_get_length(c->out);
 	while (pending > 0 && !c->failed) {
 		int n = evbuffer_write(c->out, c->fd);
@@ -93,7 +156,7 @@ void http_conn_flush(struct http_conn *c)
 			break;
 		if (n <= 0) {
 			c->failed = true;
-			http_conn_wake(c); /* closed from the loop, not from a handler's call */
+			conn_wake(c); /* closed from the loop, not from a handler's call */
 			break;
 		}
 		progress = true;
@@ -120,18 +183,59 @@ void http_conn_flush(struct http_conn *c)
 		} else if (ex->over_high && pending < HTTP_EXCHANGE_LOW_WATERMARK) {
 			ex->over_high = false;
 			c->writable_due = true;
-			http_conn_wake(c);
+			conn_wake(c);
 		}
 	}
 }
 
-void http_conn_exchange_done(struct http_conn *c)
+/* The exchange has ended: flush, then go on with the connection. */
+static void conn_exchange_done(struct http_conn *c)
 {
 	c->state = HTTP_CONN_FLUSH;
 	c->writable_due = false;
 	if (!c->in_process)
-		http_conn_wake(c);
+		conn_wake(c);
 }
+
+/* Ends the exchange after its last bytes are queued. */
+static int conn_finish(struct http_conn *c)
+{
+	conn_flush(c);
+	conn_exchange_done(c);
+	return c->failed ? -EPIPE : 0;
+}
+
+/* A complete response made by the server itself (rejects, a handler's
+ * abort before it sent anything): OpenAI-shaped JSON with "Connection:
+ * close" and x-request-id ID (NULL: a new one). Returns the body's length. */
+static size_t conn_answer_error(struct http_conn *c, int status, const char *type, const char *code,
+                                const char *message, const char *id)
+{
+	struct http_exchange *ex = &c->ex;
+	char body[512], new_id[REQUEST_ID_MAX + 1];
+	size_t n;
+
+	n = openai_error_format(body, sizeof(body), type, code, message);
+	if (n >= sizeof(body))
+		n = openai_error_format(body, sizeof(body), "server_error", NULL, "error");
+	c->close_after = true;
+	c->state = HTTP_CONN_FLUSH;
+	ex->state = HTTP_EXCHANGE_DONE;
+	ex->head_only = false;
+	ex->headers.len = 0;
+	if (!id) {
+		request_id_generate(new_id);
+		id = new_id;
+	}
+	(void)http_header_block_add(&ex->headers, "x-request-id", id);
+	if (conn_queue_head(c, status, "application/json", HTTP_FRAMING_LENGTH, n) < 0 ||
+	    evbuffer_add(c->out, body, n) < 0)
+		c->failed = true;
+	(void)conn_finish(c);
+	return n;
+}
+
+/* ---- input: requests ----------------------------------------------------- */
 
 static void conn_dispatch(struct http_conn *c)
 {
@@ -153,7 +257,13 @@ static void conn_dispatch(struct http_conn *c)
 	        .peer = c->peer,
 	};
 	evtimer_del(c->ev_timer);
-	http_response_reset(&c->ex);
+	c->ex.state = HTTP_EXCHANGE_OPEN;
+	c->ex.cb = (struct http_exchange_callbacks){0};
+	c->ex.cb_ctx = NULL;
+	c->ex.headers.len = 0;
+	c->ex.chunked = false;
+	c->ex.over_high = false;
+	c->ex.head_only = strcmp(h->method, "HEAD") == 0;
 	c->state = HTTP_CONN_HANDLER;
 	c->srv->opts.handler(c->srv->opts.ctx, &c->ex, req);
 }
@@ -191,8 +301,8 @@ static void conn_reject(struct http_conn *c, enum http_reject reason, const char
 	log_debug("client %s: %d %s", c->peer, status, message);
 	evtimer_del(c->ev_timer);
 	request_id_generate(id);
-	r.bytes_out = http_response_error(c, status, http_reject_type(reason),
-	                                  http_reject_code(reason), message, id);
+	r.bytes_out = conn_answer_error(c, status, http_reject_type(reason),
+	                                http_reject_code(reason), message, id);
 	if (!o->on_reject)
 		return;
 	r.total_us = c->start_us ? conn_now_us(c) - c->start_us : 0;
@@ -244,8 +354,11 @@ static void conn_begin_body(struct http_conn *c)
 	}
 	c->state = HTTP_CONN_BODY;
 	conn_arm_timer(c, c->srv->opts.body_timeout_ms);
-	if (h->expect_continue && avail == 0 && h->version_minor >= 1)
-		http_response_continue(c);
+	if (h->expect_continue && avail == 0 && h->version_minor >= 1) {
+		if (evbuffer_add(c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0)
+			c->failed = true;
+		conn_flush(c);
+	}
 }
 
 /* Returns true when the state changed. */
@@ -543,7 +656,7 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_conn *c = arg;
 
-	http_conn_flush(c);
+	conn_flush(c);
 	if (!c->failed && c->state == HTTP_CONN_FLUSH)
 		conn_process(c);
 	if (c->failed)
@@ -585,7 +698,7 @@ static void on_defer(evutil_socket_t fd, short what, void *arg)
 	struct http_conn *c = arg;
 
 	if (!c->failed && c->flush_due)
-		http_conn_flush(c);
+		conn_flush(c);
 	if (!c->failed && c->writable_due) {
 		c->writable_due = false;
 		if (c->ex.state != HTTP_EXCHANGE_DONE && c->ex.cb.on_writable)
@@ -646,7 +759,11 @@ void http_conn_close(struct http_conn *c)
 {
 	struct http_server *srv = c->srv;
 
-	http_response_conn_lost(&c->ex);
+	if (c->ex.state != HTTP_EXCHANGE_DONE) {
+		c->ex.state = HTTP_EXCHANGE_DONE;
+		if (c->ex.cb.on_abort)
+			c->ex.cb.on_abort(c->ex.cb_ctx);
+	}
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -664,7 +781,7 @@ void http_conn_close(struct http_conn *c)
 		free(c->body);
 	free(c->rbuf);
 	free(c->headers);
-	free(c->ex.headers);
+	http_header_block_free(&c->ex.headers);
 	if (c->ex.chunk)
 		evbuffer_free(c->ex.chunk);
 	free(c);
@@ -682,4 +799,159 @@ void http_conn_drain(struct http_conn *c)
 		return;
 	if (ioctl(c->fd, FIONREAD, &n) == 0 && n == 0)
 		http_conn_close(c);
+}
+
+/* ---- the exchange: the handler's side (see http_server.h) ------------- */
+
+void http_exchange_set_callbacks(struct http_exchange *ex, const struct http_exchange_callbacks *cb,
+                                 void *ctx)
+{
+	ex->cb = cb ? *cb : (struct http_exchange_callbacks){0};
+	ex->cb_ctx = ctx;
+}
+
+int http_exchange_add_header(struct http_exchange *ex, const char *name, const char *value)
+{
+	if (ex->state != HTTP_EXCHANGE_OPEN || http_header_is_own(name, HTTP_OWN_RESPONSE))
+		return -EINVAL; /* framing and the fixed headers are the server's own */
+	return http_header_block_add(&ex->headers, name, value);
+}
+
+/* A whole response in one write; the body is either BODY/LEN (copied) or
+ * BUF (moved, and left empty). */
+static int exchange_send_whole(struct http_exchange *ex, int status, const char *content_type,
+                               const void *body, size_t len, struct evbuffer *buf)
+{
+	struct http_conn *c = ex->conn;
+	enum http_framing framing = http_response_whole_framing(status);
+	int r;
+
+	if (ex->state != HTTP_EXCHANGE_OPEN)
+		return -EINVAL;
+	ex->state = HTTP_EXCHANGE_DONE;
+	if (c->failed) {
+		conn_exchange_done(c);
+		return -EPIPE;
+	}
+	r = conn_queue_head(c, status, content_type, framing, len);
+	if (r == 0 && len > 0 && !ex->head_only && framing == HTTP_FRAMING_LENGTH &&
+	    (buf ? evbuffer_add_buffer(c->out, buf) : evbuffer_add(c->out, body, len)) < 0)
+		r = -ENOMEM;
+	if (buf)
+		evbuffer_drain(buf, evbuffer_get_length(buf));
+	if (r < 0)
+		c->failed = true;
+	int f = conn_finish(c);
+	return r < 0 ? r : f;
+}
+
+int http_exchange_send(struct http_exchange *ex, int status, const char *content_type,
+                       const void *body, size_t len)
+{
+	return exchange_send_whole(ex, status, content_type, body, len, NULL);
+}
+
+int http_exchange_send_buffer(struct http_exchange *ex, int status, const char *content_type,
+                              struct evbuffer *body)
+{
+	return exchange_send_whole(ex, status, content_type, NULL, evbuffer_get_length(body), body);
+}
+
+int http_exchange_stream_start(struct http_exchange *ex, int status, const char *content_type)
+{
+	struct http_conn *c = ex->conn;
+	int r;
+
+	if (ex->state != HTTP_EXCHANGE_OPEN)
+		return -EINVAL;
+	ex->state = HTTP_EXCHANGE_STREAMING;
+	ex->chunked = c->head.version_minor >= 1;
+	if (c->failed)
+		return -EPIPE;
+	if (ex->chunked && !ex->chunk && !(ex->chunk = evbuffer_new())) {
+		c->failed = true;
+		conn_wake(c);
+		return -ENOMEM;
+	}
+	r = conn_queue_head(c, status, content_type,
+	                    ex->chunked ? HTTP_FRAMING_CHUNKED : HTTP_FRAMING_CLOSE, 0);
+	if (r < 0) {
+		c->failed = true;
+		conn_wake(c);
+	}
+	/* the head leaves with the first chunk: one write for both */
+	return r;
+}
+
+int http_exchange_stream_write(struct http_exchange *ex, const void *data, size_t len)
+{
+	struct http_conn *c = ex->conn;
+	int r;
+
+	if (ex->state != HTTP_EXCHANGE_STREAMING)
+		return -EINVAL;
+	if (c->failed)
+		return -EPIPE;
+	if (len == 0 || ex->head_only)
+		return 0; /* an empty chunk would end the body */
+	r = evbuffer_add(ex->chunked ? ex->chunk : c->out, data, len);
+	if (r < 0) {
+		c->failed = true;
+		conn_wake(c);
+		return -ENOMEM;
+	}
+	if (http_exchange_pending(ex) > HTTP_EXCHANGE_HIGH_WATERMARK)
+		ex->over_high = true; /* on_writable is owed once it drains */
+	/* Written from the loop once the current event is handled: what one
+	 * upstream read delivers (curl hands it over piece by piece) leaves as
+	 * one chunk in one write. */
+	if (!c->flush_due) {
+		c->flush_due = true;
+		conn_wake(c);
+	}
+	return 0;
+}
+
+int http_exchange_stream_end(struct http_exchange *ex)
+{
+	struct http_conn *c = ex->conn;
+
+	if (ex->state != HTTP_EXCHANGE_STREAMING)
+		return -EINVAL;
+	ex->state = HTTP_EXCHANGE_DONE;
+	if (c->failed) {
+		conn_exchange_done(c);
+		return -EPIPE;
+	}
+	if (!ex->chunked) {
+		c->close_after = true; /* the close is the end */
+	} else if (!ex->head_only) {
+		conn_seal(c);
+		if (evbuffer_add(c->out, "0\r\n\r\n", 5) < 0)
+			c->failed = true;
+	}
+	return conn_finish(c);
+}
+
+void http_exchange_abort(struct http_exchange *ex)
+{
+	struct http_conn *c = ex->conn;
+	enum http_exchange_state was = ex->state;
+
+	if (was == HTTP_EXCHANGE_DONE)
+		return;
+	ex->state = HTTP_EXCHANGE_DONE;
+	c->close_after = true;
+	if (was == HTTP_EXCHANGE_OPEN && !c->failed) {
+		(void)conn_answer_error(c, 500, "server_error", "internal_error",
+		                        "the request failed", NULL);
+		return;
+	}
+	(void)conn_finish(c);
+}
+
+size_t http_exchange_pending(const struct http_exchange *ex)
+{
+	return evbuffer_get_length(ex->conn->out) +
+	       (ex->chunk ? evbuffer_get_length(ex->chunk) : 0);
 }

@@ -1,8 +1,10 @@
 /*
- * http_conn: internals shared by the HTTP server's three parts, not part of
- * the seam (http_server.h): http_server.c accepts and drains, http_conn.c
- * runs one connection (read, parse, dispatch, timeouts, close), and
- * http_response.c writes responses for an exchange.
+ * http_conn: internals of the HTTP server, not part of the seam
+ * (http_server.h): http_server.c accepts and drains; http_conn.c runs one
+ * connection (read, parse, dispatch, timeouts, close) and is the one owner
+ * of its exchange and output, writing the bytes that http_response.c
+ * formats. The calls go one way: server -> connection -> response format
+ * (and http_server_conn_closed() back to the server when one closes).
  *
  * A connection serves one request at a time; its exchange is embedded in it.
  * Connections close only from an event callback at the top of the stack,
@@ -15,6 +17,7 @@
 #include <stdint.h>
 
 #include "http_parser.h"
+#include "http_response.h"
 #include "http_server.h"
 
 struct event;
@@ -40,13 +43,11 @@ struct http_exchange {
 	enum http_exchange_state state;
 	struct http_exchange_callbacks cb;
 	void *cb_ctx;
-	struct evbuffer *chunk; /* streamed data not framed yet (kept per connection) */
-	char *headers;          /* extra response header lines, "Name: value\r\n"... */
-	size_t headers_len;
-	size_t headers_cap;
-	bool chunked;   /* streaming with chunked framing */
-	bool head_only; /* a HEAD request: no body bytes */
-	bool over_high; /* pending passed the high watermark */
+	struct evbuffer *chunk;           /* streamed data not framed yet (kept per connection) */
+	struct http_header_block headers; /* the handler's response header lines */
+	bool chunked;                     /* streaming with chunked framing */
+	bool head_only;                   /* a HEAD request: no body bytes */
+	bool over_high;                   /* pending passed the high watermark */
 };
 
 struct http_conn {
@@ -101,7 +102,7 @@ struct http_server {
 	 * an idle connection keeps no room for a hundred headers. */
 	struct http_header scratch[HTTP_PARSER_MAX_HEADERS];
 	long date_sec;
-	char date[40]; /* "Date: ...\r\n", remade once a second */
+	char date[HTTP_RESPONSE_DATE_SIZE]; /* remade once a second */
 };
 
 /* http_server.c */
@@ -113,24 +114,3 @@ int http_conn_new(struct http_server *srv, int fd, const char *peer);
 void http_conn_close(struct http_conn *c);
 /* Drain: closes C if it is idle with nothing in flight. */
 void http_conn_drain(struct http_conn *c);
-/* Writes what is pending now; on failure marks C for closing. */
-void http_conn_flush(struct http_conn *c);
-/* The exchange has ended: flush, then go on with the connection. */
-void http_conn_exchange_done(struct http_conn *c);
-/* Runs http_conn_process() from the event loop soon. */
-void http_conn_wake(struct http_conn *c);
-
-/* http_response.c */
-/* A complete response made by the server itself (parse errors, timeouts):
- * OpenAI-shaped JSON with "Connection: close" and x-request-id ID (NULL:
- * a new one). Returns the body's length. */
-size_t http_response_error(struct http_conn *c, int status, const char *type, const char *code,
-                           const char *message, const char *id);
-/* Writes "HTTP/1.1 100 Continue". */
-void http_response_continue(struct http_conn *c);
-/* Resets the exchange for a new request. */
-void http_response_reset(struct http_exchange *ex);
-/* Frames the streamed data gathered so far as one chunk in the output. */
-void http_response_seal(struct http_exchange *ex);
-/* Marks the exchange of a closing connection: calls on_abort if still open. */
-void http_response_conn_lost(struct http_exchange *ex);
