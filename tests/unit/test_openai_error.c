@@ -2,8 +2,10 @@
  * Unit tests of the one OpenAI error-body builder (common/openai_error.c):
  * the bodies the HTTP server's rejects send, escaping, bytes that are not
  * UTF-8, cutting to the buffer, and, over many random strings, the very
- * bytes jansson gave when the proxy built its errors with it.
+ * bytes jansson gave when the proxy built its errors with it; the type and
+ * code columns of the reject table.
  */
+#include "http_reject.h"
 #include "openai_error.h"
 #include "tap.h"
 
@@ -117,8 +119,30 @@ static void test_like_jansson(void)
 	tap_ok(differ == 0, "20000 random messages: the bytes jansson made (%d differ)", differ);
 }
 
+static void test_reject_columns(void)
+{
+	bool ok = true;
+
+	for (int k = 0; k < HTTP_REJECT__COUNT; k++) {
+		const char *type = http_reject_type((enum http_reject)k);
+		const char *code = http_reject_code((enum http_reject)k);
+		bool server = http_reject_status((enum http_reject)k) >= 500;
+
+		ok &= strcmp(type, server ? "server_error" : "invalid_request_error") == 0;
+		ok &= code && *code && strspn(code, "abcdefghijklmnopqrstuvwxyz_") == strlen(code);
+	}
+	tap_ok(ok, "every reject: a server_error exactly when 5xx, and a snake_case code");
+	tap_str(http_reject_code(HTTP_REJECT_HEAD_TOO_LARGE), "request_header_fields_too_large",
+	        "431: one code, however it was found");
+	tap_str(http_reject_code(HTTP_REJECT_BODY_TIMEOUT), "request_timeout", "408's code");
+	tap_ok(strcmp(http_reject_type(HTTP_REJECT__COUNT), "server_error") == 0 &&
+	               strcmp(http_reject_code(HTTP_REJECT__COUNT), "internal_error") == 0,
+	       "out of range: an internal error");
+}
+
 int main(void)
 {
+	test_reject_columns();
 	test_fixed();
 	test_cut();
 	test_like_jansson();
