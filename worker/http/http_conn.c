@@ -72,6 +72,24 @@ static void conn_set_reading(struct http_conn *c, bool on)
 	c->reading = on;
 }
 
+/* The event loop's cached clock: free, and close enough for the Date line
+ * and the time of a rejected request. */
+static struct timeval conn_cached_time(struct http_conn *c)
+{
+	struct timeval tv;
+
+	if (event_base_gettimeofday_cached(c->srv->base, &tv) < 0)
+		gettimeofday(&tv, NULL);
+	return tv;
+}
+
+static int64_t conn_now_us(struct http_conn *c)
+{
+	struct timeval tv = conn_cached_time(c);
+
+	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
 /* Runs conn_process() (and what else is due) from the event loop soon. */
 static void conn_wake(struct http_conn *c)
 {
@@ -84,10 +102,8 @@ static void conn_wake(struct http_conn *c)
 static const char *conn_date_line(struct http_conn *c)
 {
 	struct http_server *srv = c->srv;
-	struct timeval tv;
+	struct timeval tv = conn_cached_time(c);
 
-	if (event_base_gettimeofday_cached(srv->base, &tv) < 0)
-		gettimeofday(&tv, NULL);
 	if (tv.tv_sec != srv->date_sec) {
 		http_response_date(srv->date, tv.tv_sec);
 		srv->date_sec = tv.tv_sec;
@@ -266,17 +282,6 @@ static void conn_dispatch(struct http_conn *c)
 	c->ex.head_only = strcmp(h->method, "HEAD") == 0;
 	c->state = HTTP_CONN_HANDLER;
 	c->srv->opts.handler(c->srv->opts.ctx, &c->ex, req);
-}
-
-/* The event loop's cached clock, in microseconds: free, and close enough
- * for the time of a rejected request. */
-static int64_t conn_now_us(struct http_conn *c)
-{
-	struct timeval tv;
-
-	if (event_base_gettimeofday_cached(c->srv->base, &tv) < 0)
-		gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
 }
 
 /* Answers the current request ourselves (see http_server.h) and reports it.
