@@ -16,7 +16,8 @@
 
 #include "http_header.h"
 
-#define HEAD_FIXED 256 /* status line, Server, framing, Connection */
+#define HEAD_FIXED   256                        /* status line, Server, framing, Connection */
+#define OCTET_STREAM "application/octet-stream" /* for a content type that is not a value */
 
 static const char *reason_phrase(int status)
 {
@@ -111,16 +112,19 @@ enum http_framing http_response_whole_framing(int status)
 static const char *content_type(const struct http_response_head *h)
 {
 	if (h->content_type && !http_header_value_valid(h->content_type))
-		return "application/octet-stream";
+		return OCTET_STREAM;
 	return h->content_type;
 }
 
 size_t http_response_head_max(const struct http_response_head *h)
 {
-	const char *type = content_type(h);
+	/* room for the type as given or its replacement: no second check */
+	size_t type = h->content_type ? strlen(h->content_type) : 0;
 
+	if (h->content_type && type < sizeof(OCTET_STREAM) - 1)
+		type = sizeof(OCTET_STREAM) - 1;
 	return HEAD_FIXED + strlen(reason_phrase(h->status)) + strlen(h->date) + h->lines_len +
-	       (type ? strlen(type) + 16 : 0);
+	       (h->content_type ? type + 16 : 0);
 }
 
 size_t http_response_head_write(char *buf, const struct http_response_head *h)
