@@ -1,10 +1,12 @@
 /*
  * http_conn: one client connection of a worker's HTTP server (see
- * http_conn.h), from accept to close: reads into a flat buffer, finds and
- * parses each head in place, reads the body (Content-Length straight into
- * its own buffer, chunked decoded), hands the request to the handler, then
- * flushes the response and goes on with the next (pipelined) request, or
- * closes. One request at a time, in order.
+ * http_conn.h), from accept to close: reads the socket into the room its
+ * reader offers (http_reader.c: buffer, head, body), acts on what the
+ * reader makes of it, hands each request to the handler, writes the
+ * response the handler gives through the exchange (formatted by
+ * http_response.c), then goes on with the next (pipelined) request, or
+ * closes. One request at a time, in order. The one owner of the
+ * connection's state and its exchange's.
  *
  * Events: the read event stays registered for the connection's life (it
  * also notices a client that leaves mid-response); the write event only
@@ -47,10 +49,7 @@
 #include "openai_error.h"
 #include "request_id.h"
 
-#define RBUF_INITIAL 4096
-#define RBUF_SLACK   4096 /* room kept after a head: body bytes, the next request */
-#define RBUF_MAX     (HTTP_SERVER_MAX_HEAD + RBUF_SLACK)
-#define LINGER_MS    2000
+#define LINGER_MS 2000
 
 static void conn_process(struct http_conn *c);
 
@@ -121,9 +120,9 @@ static int conn_queue_head(struct http_conn *c, int status, const char *content_
 	        .content_type = content_type,
 	        .framing = framing,
 	        .length = length,
-	        .keep_alive = c->head.keep_alive && !c->close_after && !c->srv->draining &&
+	        .keep_alive = c->in.head.keep_alive && !c->close_after && !c->srv->draining &&
 	                      framing != HTTP_FRAMING_CLOSE,
-	        .http10 = c->head.version_minor == 0,
+	        .http10 = c->in.head.version_minor == 0,
 	        .date = conn_date_line(c),
 	        .lines = ex->headers.lines,
 	        .lines_len = ex->headers.len,
@@ -256,7 +255,7 @@ static size_t conn_answer_error(struct http_conn *c, int status, const char *typ
 static void conn_dispatch(struct http_conn *c)
 {
 	struct http_request *req = &c->req;
-	const struct http_head *h = &c->head;
+	const struct http_head *h = &c->in.head;
 
 	*req = (struct http_request){
 	        .method = h->method,
@@ -268,8 +267,8 @@ static void conn_dispatch(struct http_conn *c)
 	        .version_minor = h->version_minor,
 	        .headers = h->headers,
 	        .n_headers = h->n_headers,
-	        .body = c->body,
-	        .body_len = c->body_len,
+	        .body = c->in.body,
+	        .body_len = c->in.body_len,
 	        .peer = c->peer,
 	};
 	evtimer_del(c->ev_timer);
@@ -297,10 +296,10 @@ static void conn_reject(struct http_conn *c, enum http_reject reason, const char
 	        .status = status,
 	        .id = id,
 	        .peer = c->peer,
-	        .method = have_head ? c->head.method : NULL,
-	        .path = have_head ? c->head.path : NULL,
-	        .path_len = have_head ? c->head.path_len : 0,
-	        .bytes_in = c->state == HTTP_CONN_BODY ? c->body_len : 0,
+	        .method = have_head ? c->in.head.method : NULL,
+	        .path = have_head ? c->in.head.path : NULL,
+	        .path_len = have_head ? c->in.head.path_len : 0,
+	        .bytes_in = c->state == HTTP_CONN_BODY ? c->in.body_len : 0,
 	};
 
 	log_debug("client %s: %d %s", c->peer, status, message);
@@ -316,63 +315,36 @@ static void conn_reject(struct http_conn *c, enum http_reject reason, const char
 	o->on_reject(o->reject_ctx, &r);
 }
 
-/* Starts the body after a parsed head. */
-static void conn_begin_body(struct http_conn *c)
+/* Acts on what a step of the reader came to. True when the state changed. */
+static bool conn_take(struct http_conn *c, struct http_read_result r)
 {
-	const struct http_head *h = &c->head;
-	size_t avail = c->rlen - c->head_end;
-
-	c->body = NULL;
-	c->body_len = c->body_cap = 0;
-	if (h->body == HTTP_BODY_NONE) {
-		c->consumed = c->head_end;
-		conn_dispatch(c);
-		return;
-	}
-	if (h->body == HTTP_BODY_LENGTH && h->content_length > c->srv->opts.max_body) {
-		conn_reject(c, HTTP_REJECT_BODY_TOO_LARGE, "the request body is over the limit",
-		            true);
-		return;
-	}
-	if (h->body == HTTP_BODY_LENGTH && avail >= h->content_length) {
-		c->body = c->rbuf + c->head_end; /* the usual case: it came with the head */
-		c->body_len = (size_t)h->content_length;
-		c->body_in_rbuf = true;
-		c->consumed = c->head_end + c->body_len;
-		conn_dispatch(c);
-		return;
-	}
-	if (h->body == HTTP_BODY_LENGTH) {
-		c->body_want = h->content_length;
-		c->body_cap = (size_t)h->content_length;
-		c->body = malloc(c->body_cap);
-		if (!c->body) {
-			conn_reject(c, HTTP_REJECT_OUT_OF_MEMORY, "out of memory", true);
-			return;
+	switch (r.what) {
+	case HTTP_READ_MORE:
+		return false;
+	case HTTP_READ_BODY:
+		c->state = HTTP_CONN_BODY;
+		conn_arm_timer(c, c->srv->opts.body_timeout_ms);
+		if (r.send_continue) {
+			if (evbuffer_add(c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0)
+				c->failed = true;
+			conn_flush(c);
 		}
-		memcpy(c->body, c->rbuf + c->head_end, avail);
-		c->body_len = avail;
-		c->rlen = c->head_end;
-		c->body_direct = true;
-	} else {
-		http_chunked_init(&c->chunked);
+		return true;
+	case HTTP_READ_REQUEST:
+		conn_dispatch(c);
+		return true;
+	case HTTP_READ_REJECT:
+		conn_reject(c, r.reason, r.message, r.have_head);
+		return true;
 	}
-	c->state = HTTP_CONN_BODY;
-	conn_arm_timer(c, c->srv->opts.body_timeout_ms);
-	if (h->expect_continue && avail == 0 && h->version_minor >= 1) {
-		if (evbuffer_add(c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0)
-			c->failed = true;
-		conn_flush(c);
-	}
+	return false;
 }
 
-/* Returns true when the state changed. */
 static bool conn_read_head(struct http_conn *c)
 {
-	size_t start, end;
-	int r;
+	struct http_read_result r;
 
-	if (c->rlen == 0)
+	if (c->in.rlen == 0)
 		return false;
 	if (c->start_us == 0)
 		c->start_us = conn_now_us(c);
@@ -380,129 +352,27 @@ static bool conn_read_head(struct http_conn *c)
 		c->head_timer = true;
 		conn_arm_timer(c, c->srv->opts.header_timeout_ms);
 	}
-	r = http_scan_head(&c->scan, c->rbuf, c->rlen, &start, &end);
-	if (r == -EAGAIN && c->rlen < HTTP_SERVER_MAX_HEAD)
-		return false;
-	if (r == -EAGAIN || (r == 0 && end > HTTP_SERVER_MAX_HEAD)) {
-		conn_reject(c, HTTP_REJECT_HEAD_TOO_LARGE, "the request head is too large", false);
-		return true;
+	r = http_reader_head(&c->in, c->srv->scratch, c->srv->opts.max_body);
+	if (r.what != HTTP_READ_MORE) {
+		/* this head is done with, whatever came of it */
+		c->served = true;
+		c->head_timer = false;
 	}
-	if (r < 0) {
-		conn_reject(c, HTTP_REJECT_MALFORMED, "bare CR or LF in the request head", false);
-		return true;
-	}
-	if (c->rcap < end + RBUF_SLACK) {
-		/* grow now: once parsed, the request points into rbuf */
-		char *n = realloc(c->rbuf, end + RBUF_SLACK);
-
-		if (!n) {
-			conn_reject(c, HTTP_REJECT_OUT_OF_MEMORY, "out of memory", false);
-			return true;
-		}
-		c->rbuf = n;
-		c->rcap = end + RBUF_SLACK;
-	}
-	r = http_parse_head(c->rbuf + start, end - start, c->srv->scratch, HTTP_PARSER_MAX_HEADERS,
-	                    &c->head);
-	c->served = true;
-	c->head_timer = false;
-	if (r < 0) {
-		int status = http_parser_status(r);
-
-		conn_reject(c, http_reject_of_status(status),
-		            c->head.error ? c->head.error : "malformed request", false);
-		return true;
-	}
-	free(c->headers);
-	c->headers = NULL;
-	if (c->head.n_headers) {
-		size_t size = c->head.n_headers * sizeof(*c->headers);
-
-		c->headers = malloc(size);
-		if (!c->headers) {
-			conn_reject(c, HTTP_REJECT_OUT_OF_MEMORY, "out of memory", true);
-			return true;
-		}
-		memcpy(c->headers, c->head.headers, size);
-	}
-	c->head.headers = c->headers;
-	c->head_end = end;
-	conn_begin_body(c);
-	return true;
-}
-
-/* Chunked: decodes what rbuf holds after the head. True when the state changed. */
-static bool conn_read_chunked(struct http_conn *c)
-{
-	size_t max = c->srv->opts.max_body;
-	const char *in = c->rbuf + c->head_end;
-	size_t in_len = c->rlen - c->head_end;
-
-	while (in_len > 0) {
-		size_t used, made, want = c->body_len + in_len;
-		int r;
-
-		if (want > max)
-			want = max;
-		if (c->body_cap < want) {
-			size_t cap = c->body_cap * 2 > want ? c->body_cap * 2 : want;
-			char *n;
-
-			if (cap > max)
-				cap = max;
-			n = realloc(c->body, cap ? cap : 1);
-			if (!n) {
-				conn_reject(c, HTTP_REJECT_OUT_OF_MEMORY, "out of memory", true);
-				return true;
-			}
-			c->body = n;
-			c->body_cap = cap;
-		}
-		r = http_chunked_decode(&c->chunked, in, in_len, &used, c->body + c->body_len,
-		                        c->body_cap - c->body_len, &made);
-		c->body_len += made;
-		in += used;
-		in_len -= used;
-		if (r == -ENOBUFS && c->body_cap >= max) {
-			conn_reject(c, HTTP_REJECT_BODY_TOO_LARGE,
-			            "the request body is over the limit", true);
-			return true;
-		}
-		if (r == -EBADMSG) {
-			conn_reject(c, HTTP_REJECT_MALFORMED, "malformed chunked body", true);
-			return true;
-		}
-		if (r == 0) {
-			/* keep what follows (a pipelined request) right after the head */
-			memmove(c->rbuf + c->head_end, in, in_len);
-			c->rlen = c->head_end + in_len;
-			c->consumed = c->head_end;
-			conn_dispatch(c);
-			return true;
-		}
-	}
-	c->rlen = c->head_end;
-	return false;
+	return conn_take(c, r);
 }
 
 static bool conn_read_body(struct http_conn *c)
 {
-	if (c->head.body == HTTP_BODY_CHUNKED)
-		return conn_read_chunked(c);
-	if (c->body_len < c->body_want)
-		return false;
-	c->body_direct = false;
-	c->consumed = c->head_end;
-	conn_dispatch(c);
-	return true;
+	return conn_take(c, http_reader_body(&c->in, c->srv->opts.max_body));
 }
 
 static size_t conn_unread(struct http_conn *c)
 {
+	size_t buffered = http_reader_unread(&c->in);
 	int n = 0;
 
-	if (c->rlen > c->consumed)
-		return c->rlen - c->consumed;
+	if (buffered > 0)
+		return buffered;
 	if (ioctl(c->fd, FIONREAD, &n) < 0)
 		return 0;
 	return n > 0 ? (size_t)n : 0;
@@ -523,37 +393,22 @@ static bool conn_finish_response(struct http_conn *c)
 		 * response in flight: shut our side and read until the client closes. */
 		shutdown(c->fd, SHUT_WR);
 		c->state = HTTP_CONN_LINGER;
-		c->rlen = c->consumed = 0;
+		http_reader_discard(&c->in);
 		conn_set_reading(c, true);
 		conn_arm_timer(c, LINGER_MS);
 		return false;
 	}
-	if (!c->body_in_rbuf)
-		free(c->body);
-	c->body = NULL;
-	c->body_len = c->body_cap = 0;
-	c->body_in_rbuf = false;
-	free(c->headers);
-	c->headers = NULL;
-	c->head.headers = NULL;
-	c->head.n_headers = 0;
-	if (c->consumed < c->rlen)
-		memmove(c->rbuf, c->rbuf + c->consumed, c->rlen - c->consumed);
-	c->rlen -= c->consumed;
-	c->consumed = 0;
-	c->scan = (struct http_scan){0};
+	http_reader_next(&c->in);
 	c->head_timer = false;
 	c->start_us = 0;
 	c->close_after = false;
 	c->state = HTTP_CONN_HEAD;
 	if (c->peer_eof)
 		return true; /* conn_process serves what is buffered, or closes */
-	if (c->rlen == 0) {
+	if (c->in.rlen == 0) {
 		/* an idle keep-alive connection keeps no buffer (SPEC 13: a few KiB
 		 * per idle connection); the next request's costs a malloc */
-		free(c->rbuf);
-		c->rbuf = NULL;
-		c->rcap = 0;
+		http_reader_trim(&c->in);
 		conn_arm_timer(c, c->srv->opts.idle_timeout_ms);
 	}
 	conn_set_reading(c, true);
@@ -587,25 +442,12 @@ static void conn_process(struct http_conn *c)
 	c->in_process = false;
 }
 
-/* Where the next read goes; NULL when there is no room (stop reading). */
-static char *conn_read_room(struct http_conn *c, size_t *ret_room)
+/* What the reader is reading, by the connection's state. */
+static enum http_reader_phase conn_phase(const struct http_conn *c)
 {
-	if (c->state == HTTP_CONN_BODY && c->body_direct) {
-		*ret_room = (size_t)(c->body_want - c->body_len);
-		return c->body + c->body_len;
-	}
-	if (c->rlen == c->rcap && c->state == HTTP_CONN_HEAD && c->rcap < RBUF_MAX) {
-		/* no request points into rbuf while a head is being read: it may move */
-		size_t cap = c->rcap ? c->rcap * 2 : RBUF_INITIAL;
-		char *n = realloc(c->rbuf, cap < RBUF_MAX ? cap : RBUF_MAX);
-
-		if (!n)
-			return NULL;
-		c->rbuf = n;
-		c->rcap = cap < RBUF_MAX ? cap : RBUF_MAX;
-	}
-	*ret_room = c->rcap - c->rlen;
-	return *ret_room ? c->rbuf + c->rlen : NULL;
+	return c->state == HTTP_CONN_HEAD   ? HTTP_READER_HEAD
+	       : c->state == HTTP_CONN_BODY ? HTTP_READER_BODY
+	                                    : HTTP_READER_AFTER;
 }
 
 static void conn_linger_read(struct http_conn *c)
@@ -628,7 +470,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		conn_linger_read(c);
 		return;
 	}
-	dst = conn_read_room(c, &room);
+	dst = http_reader_room(&c->in, conn_phase(c), &room);
 	if (!dst) {
 		/* full while the handler works: stop until the request is done */
 		conn_set_reading(c, false);
@@ -648,10 +490,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		http_conn_close(c);
 		return;
 	}
-	if (c->state == HTTP_CONN_BODY && c->body_direct)
-		c->body_len += (size_t)n;
-	else
-		c->rlen += (size_t)n;
+	http_reader_got(&c->in, conn_phase(c), (size_t)n);
 	conn_process(c);
 	if (c->failed)
 		http_conn_close(c);
@@ -674,7 +513,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 	switch (c->state) {
 	case HTTP_CONN_HEAD:
-		if (c->rlen == 0) {
+		if (c->in.rlen == 0) {
 			http_conn_close(c); /* idle, or connected and never sent a byte */
 			return;
 		}
@@ -782,10 +621,7 @@ void http_conn_close(struct http_conn *c)
 	event_free(c->ev_defer);
 	evbuffer_free(c->out);
 	close(c->fd);
-	if (!c->body_in_rbuf)
-		free(c->body);
-	free(c->rbuf);
-	free(c->headers);
+	http_reader_free(&c->in);
 	http_header_block_free(&c->ex.headers);
 	if (c->ex.chunk)
 		evbuffer_free(c->ex.chunk);
@@ -799,7 +635,7 @@ void http_conn_drain(struct http_conn *c)
 
 	/* Idle keep-alive with nothing on the way: close. A connection that has
 	 * not sent its first request yet is kept: that request is on its way. */
-	if (c->state != HTTP_CONN_HEAD || !c->served || c->rlen > 0 ||
+	if (c->state != HTTP_CONN_HEAD || !c->served || c->in.rlen > 0 ||
 	    evbuffer_get_length(c->out) > 0)
 		return;
 	if (ioctl(c->fd, FIONREAD, &n) == 0 && n == 0)
@@ -870,7 +706,7 @@ int http_exchange_stream_start(struct http_exchange *ex, int status, const char 
 	if (ex->state != HTTP_EXCHANGE_OPEN)
 		return -EINVAL;
 	ex->state = HTTP_EXCHANGE_STREAMING;
-	ex->chunked = c->head.version_minor >= 1;
+	ex->chunked = c->in.head.version_minor >= 1;
 	if (c->failed)
 		return -EPIPE;
 	if (ex->chunked && !ex->chunk && !(ex->chunk = evbuffer_new())) {

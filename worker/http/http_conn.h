@@ -1,10 +1,12 @@
 /*
  * http_conn: internals of the HTTP server, not part of the seam
  * (http_server.h): http_server.c accepts and drains; http_conn.c runs one
- * connection (read, parse, dispatch, timeouts, close) and is the one owner
- * of its exchange and output, writing the bytes that http_response.c
- * formats. The calls go one way: server -> connection -> response format
- * (and http_server_conn_closed() back to the server when one closes).
+ * connection (events, dispatch, timeouts, close) and is the one owner of its
+ * state, its exchange and its output; http_reader.c is its input side
+ * (buffer, head, body) and http_response.c the response wire format, both
+ * steps over data that never call back. The calls go one way: server ->
+ * connection -> reader and response format (and http_server_conn_closed()
+ * back to the server when one closes).
  *
  * A connection serves one request at a time; its exchange is embedded in it.
  * Connections close only from an event callback at the top of the stack,
@@ -17,6 +19,7 @@
 #include <stdint.h>
 
 #include "http_parser.h"
+#include "http_reader.h"
 #include "http_response.h"
 #include "http_server.h"
 
@@ -56,31 +59,17 @@ struct http_conn {
 	int fd;
 	enum http_conn_state state;
 	struct event *ev_read, *ev_write, *ev_timer, *ev_defer;
-	bool reading;      /* ev_read is added */
-	bool writing;      /* ev_write is added (we saw EAGAIN) */
-	bool failed;       /* the socket failed or the peer left: close soon */
-	bool close_after;  /* close once the current response is flushed */
-	bool peer_eof;     /* the client shut its sending side: no more input */
-	bool served;       /* at least one request was read */
-	bool in_process;   /* http_conn_process() is on the stack */
-	bool writable_due; /* on_writable to be called from the event loop */
-	bool flush_due;    /* streamed data to be written from the event loop */
-	bool head_timer;   /* the header timeout is armed for the current head */
-	bool body_direct;  /* body bytes are read straight into body */
-	bool body_in_rbuf; /* body points into rbuf */
-	/* Input: heads are parsed in place here, so it never moves while a
-	 * request points into it (it only grows before a head is parsed). */
-	char *rbuf;
-	size_t rcap, rlen;
-	struct http_scan scan;
-	size_t head_end; /* end of the current head in rbuf */
-	size_t consumed; /* bytes of rbuf the current request used */
-	struct http_head head;
-	struct http_header *headers; /* the current request's, allocated to size */
-	char *body;                  /* when not in rbuf: allocated */
-	size_t body_len, body_cap;
-	uint64_t body_want; /* Content-Length */
-	struct http_chunked chunked;
+	bool reading;          /* ev_read is added */
+	bool writing;          /* ev_write is added (we saw EAGAIN) */
+	bool failed;           /* the socket failed or the peer left: close soon */
+	bool close_after;      /* close once the current response is flushed */
+	bool peer_eof;         /* the client shut its sending side: no more input */
+	bool served;           /* at least one request was read */
+	bool in_process;       /* conn_process() is on the stack */
+	bool writable_due;     /* on_writable to be called from the event loop */
+	bool flush_due;        /* streamed data to be written from the event loop */
+	bool head_timer;       /* the header timeout is armed for the current head */
+	struct http_reader in; /* the request side: buffer, head, body */
 	struct http_request req;
 	struct evbuffer *out;
 	struct http_exchange ex;
