@@ -658,6 +658,20 @@ int http_exchange_add_header(struct http_exchange *ex, const char *name, const c
 	return http_header_block_add(&ex->headers, name, value);
 }
 
+/* Ends an exchange that is in state FROM (-EINVAL if it is not); -EPIPE
+ * when the connection has failed, with nothing more to write. */
+static int exchange_end(struct http_exchange *ex, enum http_exchange_state from)
+{
+	if (ex->state != from)
+		return -EINVAL;
+	ex->state = HTTP_EXCHANGE_DONE;
+	if (ex->conn->failed) {
+		conn_exchange_done(ex->conn);
+		return -EPIPE;
+	}
+	return 0;
+}
+
 /* A whole response in one write; the body is either BODY/LEN (copied) or
  * BUF (moved, and left empty). */
 static int exchange_send_whole(struct http_exchange *ex, int status, const char *content_type,
@@ -665,15 +679,10 @@ static int exchange_send_whole(struct http_exchange *ex, int status, const char 
 {
 	struct http_conn *c = ex->conn;
 	enum http_framing framing = http_response_whole_framing(status);
-	int r;
+	int r = exchange_end(ex, HTTP_EXCHANGE_OPEN);
 
-	if (ex->state != HTTP_EXCHANGE_OPEN)
-		return -EINVAL;
-	ex->state = HTTP_EXCHANGE_DONE;
-	if (c->failed) {
-		conn_exchange_done(c);
-		return -EPIPE;
-	}
+	if (r < 0)
+		return r;
 	r = conn_queue_head(c, status, content_type, framing, len);
 	if (r == 0 && len > 0 && !ex->head_only && framing == HTTP_FRAMING_LENGTH &&
 	    (buf ? evbuffer_add_buffer(c->out, buf) : evbuffer_add(c->out, body, len)) < 0)
@@ -756,14 +765,10 @@ int http_exchange_stream_write(struct http_exchange *ex, const void *data, size_
 int http_exchange_stream_end(struct http_exchange *ex)
 {
 	struct http_conn *c = ex->conn;
+	int r = exchange_end(ex, HTTP_EXCHANGE_STREAMING);
 
-	if (ex->state != HTTP_EXCHANGE_STREAMING)
-		return -EINVAL;
-	ex->state = HTTP_EXCHANGE_DONE;
-	if (c->failed) {
-		conn_exchange_done(c);
-		return -EPIPE;
-	}
+	if (r < 0)
+		return r;
 	if (!ex->chunked) {
 		c->close_after = true; /* the close is the end */
 	} else if (!ex->head_only) {
