@@ -39,6 +39,7 @@
 #include "config_ref.h"
 #include "config_yaml.h"
 #include "duration.h"
+#include "http_header.h"
 #include "secret.h"
 
 #define CONFIG_MAX_FILE_SIZE     (4 * 1024 * 1024)
@@ -1398,23 +1399,8 @@ static void export_environment(struct loader *ld, const struct slots *top)
 
 /* ---- model_list entries ------------------------------------------------ */
 
-static bool valid_header_name(const char *s)
-{
-	static const char tchar[] = "!#$%&'*+-.^_`|~";
-
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
-		      (*s >= 'A' && *s <= 'Z') || strchr(tchar, *s)))
-			return false;
-	return true;
-}
-
 static void load_headers(struct loader *ld, const struct at *at, struct deployment *d)
 {
-	static const char *const reserved[] = {"host", "content-length", "transfer-encoding",
-	                                       "connection"};
 	const struct config_yaml_node *map = at->node;
 	char buf[SHOWN_MAX + 8];
 
@@ -1440,11 +1426,10 @@ static void load_headers(struct loader *ld, const struct at *at, struct deployme
 		const char *name = map->pairs[i].key->value;
 		struct at v = *at;
 		char *value = NULL;
-		bool skip = false;
 		size_t j;
 
 		shown(name, buf, sizeof(buf));
-		if (!valid_header_name(name)) {
+		if (!http_header_name_valid(name)) {
 			report(ld, DIAG_ERROR, at->src, map->pairs[i].key,
 			       "%s: '%s' is not a valid header name", at->path, buf);
 			continue;
@@ -1461,9 +1446,7 @@ static void load_headers(struct loader *ld, const struct at *at, struct deployme
 			free(value);
 			continue;
 		}
-		for (j = 0; j < sizeof(reserved) / sizeof(reserved[0]); j++)
-			skip |= strcasecmp(name, reserved[j]) == 0;
-		if (skip) {
+		if (http_header_is_own(name, HTTP_OWN_EXTRA)) {
 			report(ld, DIAG_WARNING, at->src, v.key,
 			       "%s: '%s' is set by llmgate itself; ignored", at->path, buf);
 			free(value);

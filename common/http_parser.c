@@ -29,19 +29,6 @@ enum {
 	CHUNK_DONE,
 };
 
-/* tchar of RFC 9110 section 5.6.2. */
-static bool is_tchar(unsigned char c)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-		return true;
-	return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-bool http_is_field_byte(unsigned char c)
-{
-	return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
-
 static bool is_ows(char c)
 {
 	return c == ' ' || c == '\t';
@@ -169,7 +156,7 @@ static int parse_request_line(struct http_head *h, char *line, size_t len)
 	if (!sp1 || sp1 == line)
 		return fail(h, -EBADMSG, "malformed request line");
 	for (char *c = line; c < sp1; c++)
-		if (!is_tchar((unsigned char)*c))
+		if (!http_is_tchar((unsigned char)*c))
 			return fail(h, -EBADMSG, "malformed method");
 	sp2 = memchr(sp1 + 1, ' ', (size_t)(end - (sp1 + 1)));
 	if (!sp2 || sp2 == sp1 + 1 || memchr(sp2 + 1, ' ', (size_t)(end - (sp2 + 1))))
@@ -257,7 +244,7 @@ static int parse_field(char *line, size_t len, struct http_header *f, const char
 	for (char *c = line; !*why && c < colon; c++) {
 		if (is_ows(*c))
 			*why = "whitespace before the colon of a header";
-		else if (!is_tchar((unsigned char)*c))
+		else if (!http_is_tchar((unsigned char)*c))
 			*why = "invalid byte in a header name";
 	}
 	for (char *c = colon + 1; !*why && c < end; c++)
@@ -505,7 +492,7 @@ int http_chunked_decode(struct http_chunked *c, const char *in, size_t in_len, s
 		case CHUNK_TRAILER_START:
 			c->state = ch == '\r' ? CHUNK_END_LF : CHUNK_TRAILER;
 			if (ch == '\r' || !is_ows(ch)) {
-				if (ch != '\r' && !is_tchar((unsigned char)ch))
+				if (ch != '\r' && !http_is_tchar((unsigned char)ch))
 					r = -EBADMSG;
 			} else {
 				r = -EBADMSG; /* obs-fold */

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http_header.h" /* http_is_tchar(), http_is_field_byte() */
+
 #define HTTP_PARSER_MAX_HEADERS    100
 #define HTTP_PARSER_MAX_CHUNK_LINE 1024 /* chunk size line with extensions */
 #define HTTP_PARSER_MAX_TRAILERS   8192 /* trailer section of a chunked body */
@@ -87,11 +89,9 @@ int http_parse_head(char *buf, size_t len, struct http_header *headers, size_t m
 
 /*
  * The pieces shared by every HTTP/1.1 head parser here (requests above,
- * upstream responses in upstream_parser.c), so that both are equally strict.
+ * upstream responses in upstream_parser.c), so that both are equally strict
+ * (with the byte classes of http_header.h).
  */
-
-/* field-vchar, SP or HTAB: a visible byte, obs-text, or blank. */
-bool http_is_field_byte(unsigned char c);
 
 /* Splits off the line at *P (ending in CRLF before END) and NUL-terminates
  * it; -EBADMSG on a bare CR or LF. */

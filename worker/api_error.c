@@ -1,16 +1,17 @@
 /*
  * api_error: OpenAI-shaped JSON errors and JSON replies (see api_error.h).
- * Runs in a worker, on the endpoints' and the proxy's paths. Messages are built
- * with jansson so that user strings (a model name) are escaped properly.
+ * Runs in a worker, on the endpoints' and the proxy's paths. The body comes
+ * from the one builder (common/openai_error.h), which escapes user strings
+ * (a model name) properly.
  */
 #include "api_error.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "http_server.h"
+#include "openai_error.h"
 
 static char fallback[] = "{\"error\":{\"message\":\"internal error\",\"type\":\"server_error\","
                          "\"param\":null,\"code\":null}}";
@@ -18,14 +19,15 @@ static char fallback[] = "{\"error\":{\"message\":\"internal error\",\"type\":\"
 char *api_error_json(const char *type, const char *code, const char *fmt, va_list ap)
 {
 	char message[1024];
-	json_t *body;
 	char *text;
+	size_t len;
 	int n;
 
 	n = vsnprintf(message, sizeof(message), fmt, ap);
 
 	if (n >= (int)sizeof(message)) {
-		/* cut short: do not leave half a UTF-8 character, jansson refuses it */
+		/* cut short: do not leave half a UTF-8 character (the builder would
+		 * show the whole message's non-ASCII bytes as '?') */
 		size_t end = sizeof(message) - 1, start = end;
 
 		while (start > 0 && ((unsigned char)message[start - 1] & 0xc0) == 0x80)
@@ -38,20 +40,12 @@ char *api_error_json(const char *type, const char *code, const char *fmt, va_lis
 				message[start - 1] = '\0';
 		}
 	}
-	body = json_pack("{s:{s:s, s:s, s:n, s:s?}}", "error", "message", message, "type", type,
-	                 "param", "code", code);
-	if (!body) {
-		/* a string from outside (an upstream's header) that is not UTF-8: show
-		 * its bytes as '?' rather than lose the whole message */
-		for (char *p = message; *p; p++)
-			if ((unsigned char)*p >= 0x80)
-				*p = '?';
-		body = json_pack("{s:{s:s, s:s, s:n, s:s?}}", "error", "message", message, "type",
-		                 type, "param", "code", code);
-	}
-	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	json_decref(body);
-	return text ? text : fallback;
+	len = openai_error_format(NULL, 0, type, code, message);
+	text = malloc(len + 1);
+	if (!text)
+		return fallback;
+	(void)openai_error_format(text, len + 1, type, code, message);
+	return text;
 }
 
 void api_error_json_free(char *json)

@@ -1,7 +1,7 @@
 /*
  * http_server: the accept side and life cycle of a worker's HTTP server
- * (see http_server.h; connections live in http_conn.c, responses in
- * http_response.c).
+ * (see http_server.h; connections and their exchanges live in
+ * http_conn.c, the wire format of responses in http_response.c).
  *
  * Every worker of a generation accepts on the one listening socket the
  * supervisor owns. accept4() runs in a bounded loop (non-blocking, CLOEXEC)

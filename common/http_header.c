@@ -1,0 +1,64 @@
+/*
+ * http_header: header field validity and the header names llmgate owns
+ * (see http_header.h). Pure.
+ */
+#include "http_header.h"
+
+#include <string.h>
+#include <strings.h>
+
+#define FRAMING (HTTP_OWN_RESPONSE | HTTP_OWN_UPSTREAM | HTTP_OWN_EXTRA)
+
+/* The names, each with where it is ours and why. */
+static const struct {
+	const char *name;
+	size_t len;
+	unsigned where;
+} own[] = {
+#define OWN(name, where)                      \
+	{                                     \
+		name, sizeof(name) - 1, where \
+	}
+        /* message framing and connection management, in every direction */
+        OWN("content-length", FRAMING),
+        OWN("transfer-encoding", FRAMING),
+        OWN("connection", FRAMING),
+        /* the fixed part of every response head */
+        OWN("content-type", HTTP_OWN_RESPONSE),
+        OWN("date", HTTP_OWN_RESPONSE),
+        OWN("server", HTTP_OWN_RESPONSE),
+        /* the upstream's authority, from the deployment's api_base */
+        OWN("host", HTTP_OWN_EXTRA),
+        /* the upstream client never waits for 100 Continue */
+        OWN("expect", HTTP_OWN_UPSTREAM),
+#undef OWN
+};
+
+bool http_header_name_valid(const char *name)
+{
+	const char *s = name;
+
+	for (; *s; s++)
+		if (!http_is_tchar((unsigned char)*s))
+			return false;
+	return s != name;
+}
+
+bool http_header_value_valid(const char *value)
+{
+	for (; *value; value++)
+		if (!http_is_field_byte((unsigned char)*value))
+			return false;
+	return true;
+}
+
+bool http_header_is_own(const char *name, unsigned where)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if ((own[i].where & where) && own[i].len == len &&
+		    strcasecmp(own[i].name, name) == 0)
+			return true;
+	return false;
+}

@@ -1,0 +1,47 @@
+/*
+ * http_header: the one rule for a valid header field (RFC 9110: a name is a
+ * token, a value holds field bytes only) and the one list of the header
+ * names llmgate writes itself, each with where it does. Pure; used by the
+ * request parser, the HTTP server's responses, the upstream request and
+ * the config's extra_headers.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* tchar of RFC 9110 section 5.6.2, the bytes of a token (a header name, a
+ * method). Inline, as a bit test: the request parser calls it per byte. */
+static inline bool http_is_tchar(unsigned char c)
+{
+	/* bit c (c - 64) set: ! # $ % & ' * + - . 0-9 | A-Z ^ _ ` a-z | ~ */
+	static const uint64_t low = 0x03ff6cfa00000000ULL, high = 0x57ffffffc7fffffeULL;
+
+	return c < 64 ? (low >> c) & 1 : c < 128 ? (high >> (c - 64)) & 1 : false;
+}
+
+/* field-vchar, SP or HTAB: a visible byte, obs-text, or blank. */
+static inline bool http_is_field_byte(unsigned char c)
+{
+	return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+/* Is NAME a header field name: one or more tchar? */
+bool http_header_name_valid(const char *name);
+/* Is VALUE fit for a header line: field bytes only (no CR, LF, NUL or
+ * other control byte but HTAB)? */
+bool http_header_value_valid(const char *value);
+
+/* Where a header name is llmgate's own (a bit set of them). */
+enum http_own {
+	/* the HTTP server writes it on every response: a handler may not add it */
+	HTTP_OWN_RESPONSE = 1 << 0,
+	/* the upstream client frames the request with it: dropped from the
+	 * headers handed to it */
+	HTTP_OWN_UPSTREAM = 1 << 1,
+	/* a deployment's extra_headers may not set it (warned about, ignored) */
+	HTTP_OWN_EXTRA = 1 << 2,
+};
+
+/* Is NAME (case-insensitive) llmgate's own in any of WHERE? */
+bool http_header_is_own(const char *name, unsigned where);

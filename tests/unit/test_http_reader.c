@@ -1,0 +1,187 @@
+/*
+ * Unit tests of the HTTP server's input side (worker/http/http_reader.c),
+ * with no socket: bytes are fed into the room the reader offers, the way
+ * http_conn.c does, and each step's outcome is checked: a body that came
+ * with its head, one read straight into its own buffer, chunked bodies,
+ * pipelined requests, the limits and "100 Continue".
+ */
+#include "http_reader.h"
+#include "tap.h"
+
+#include <stdint.h>
+
+#include "http_server.h"
+
+static struct http_header scratch[HTTP_PARSER_MAX_HEADERS];
+
+/* Feeds TEXT in pieces of at most PIECE bytes; false when the room ran out. */
+static bool feed(struct http_reader *r, enum http_reader_phase phase, const char *text,
+                 size_t piece)
+{
+	size_t len = strlen(text);
+
+	while (len > 0) {
+		size_t room, n;
+		char *dst = http_reader_room(r, phase, &room);
+
+		if (!dst)
+			return false;
+		n = len < room ? len : room;
+		n = n < piece ? n : piece;
+		memcpy(dst, text, n);
+		http_reader_got(r, phase, n);
+		text += n;
+		len -= n;
+	}
+	return true;
+}
+
+static bool body_is(const struct http_reader *r, const char *want)
+{
+	return r->body_len == strlen(want) && memcmp(r->body, want, r->body_len) == 0;
+}
+
+static void test_pipelined(void)
+{
+	struct http_reader r = {0};
+	struct http_read_result res;
+
+	feed(&r, HTTP_READER_HEAD,
+	     "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+	     "GET /b HTTP/1.1\r\nHost: x\r\n\r\n",
+	     SIZE_MAX);
+	res = http_reader_head(&r, scratch, 100);
+	tap_ok(res.what == HTTP_READ_REQUEST && body_is(&r, "{}") && r.body_in_rbuf &&
+	               r.head.n_headers == 2 && r.head.headers != scratch,
+	       "a body that came with its head is used where it lies");
+	tap_ok(http_reader_unread(&r) > 0, "the pipelined request waits");
+	http_reader_next(&r);
+	res = http_reader_head(&r, scratch, 100);
+	tap_ok(res.what == HTTP_READ_REQUEST && r.head.body == HTTP_BODY_NONE &&
+	               r.head.path_len == 2 && memcmp(r.head.path, "/b", 2) == 0,
+	       "then the next request");
+	http_reader_next(&r);
+	tap_ok(http_reader_unread(&r) == 0 && r.rlen == 0, "nothing left");
+	http_reader_trim(&r);
+	tap_ok(r.rbuf == NULL && r.rcap == 0, "an idle reader keeps no buffer");
+	http_reader_free(&r);
+}
+
+static void test_body_direct(void)
+{
+	struct http_reader r = {0};
+	struct http_read_result res;
+
+	feed(&r, HTTP_READER_HEAD, "POST /a HTTP/1.1\r\nHost: x\r\n", SIZE_MAX);
+	tap_ok(http_reader_head(&r, scratch, 100).what == HTTP_READ_MORE, "a partial head: more");
+	feed(&r, HTTP_READER_HEAD, "Expect: 100-continue\r\nContent-Length: 10\r\n\r\n", SIZE_MAX);
+	res = http_reader_head(&r, scratch, 100);
+	tap_ok(res.what == HTTP_READ_BODY && res.send_continue && r.body_direct,
+	       "the head alone: its body is to come, the client waits for 100 Continue");
+	feed(&r, HTTP_READER_BODY, "0123", 3);
+	tap_ok(http_reader_body(&r, 100).what == HTTP_READ_MORE, "part of the body: more");
+	feed(&r, HTTP_READER_BODY, "456789", SIZE_MAX);
+	res = http_reader_body(&r, 100);
+	tap_ok(res.what == HTTP_READ_REQUEST && body_is(&r, "0123456789") && !r.body_in_rbuf,
+	       "read straight into its own buffer");
+	http_reader_next(&r);
+	http_reader_free(&r);
+
+	r = (struct http_reader){0};
+	feed(&r, HTTP_READER_HEAD, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n01",
+	     SIZE_MAX);
+	res = http_reader_head(&r, scratch, 100);
+	tap_ok(res.what == HTTP_READ_BODY && !res.send_continue && r.body_len == 2,
+	       "part of the body with the head is kept; no 100 Continue unasked");
+	http_reader_free(&r);
+}
+
+static void test_chunked(void)
+{
+	struct http_reader r = {0};
+	struct http_read_result res;
+
+	feed(&r, HTTP_READER_HEAD,
+	     "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
+	     SIZE_MAX);
+	res = http_reader_head(&r, scratch, 100);
+	tap_ok(res.what == HTTP_READ_BODY, "chunked: the body follows");
+	tap_ok(http_reader_body(&r, 100).what == HTTP_READ_MORE && body_is(&r, "abc"),
+	       "the first chunk decoded");
+	feed(&r, HTTP_READER_BODY, "2\r\nde\r\n0\r\n\r\nGET /n HTTP/1.1\r\nHost: x\r\n\r\n",
+	     SIZE_MAX);
+	res = http_reader_body(&r, 100);
+	tap_ok(res.what == HTTP_READ_REQUEST && body_is(&r, "abcde"), "the whole body");
+	http_reader_next(&r);
+	res = http_reader_head(&r, scratch, 100);
+	tap_ok(res.what == HTTP_READ_REQUEST && r.head.path_len == 2, "the pipelined request");
+	http_reader_free(&r);
+
+	r = (struct http_reader){0};
+	feed(&r, HTTP_READER_HEAD,
+	     "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	     "8\r\n01234567\r\n8\r\n01234567\r\n0\r\n\r\n",
+	     SIZE_MAX);
+	(void)http_reader_head(&r, scratch, 10);
+	res = http_reader_body(&r, 10);
+	tap_ok(res.what == HTTP_READ_REJECT && res.reason == HTTP_REJECT_BODY_TOO_LARGE &&
+	               res.have_head,
+	       "a chunked body over the limit");
+	http_reader_free(&r);
+
+	r = (struct http_reader){0};
+	feed(&r, HTTP_READER_HEAD,
+	     "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", SIZE_MAX);
+	(void)http_reader_head(&r, scratch, 10);
+	res = http_reader_body(&r, 10);
+	tap_ok(res.what == HTTP_READ_REJECT && res.reason == HTTP_REJECT_MALFORMED,
+	       "a malformed chunk");
+	http_reader_free(&r);
+}
+
+static void test_rejects(void)
+{
+	struct http_reader r = {0};
+	struct http_read_result res;
+	static char big[HTTP_SERVER_MAX_HEAD + 8192];
+
+	feed(&r, HTTP_READER_HEAD, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n",
+	     SIZE_MAX);
+	res = http_reader_head(&r, scratch, 10);
+	tap_ok(res.what == HTTP_READ_REJECT && res.reason == HTTP_REJECT_BODY_TOO_LARGE &&
+	               res.have_head,
+	       "a Content-Length over the limit, with the head known");
+	http_reader_free(&r);
+
+	r = (struct http_reader){0};
+	feed(&r, HTTP_READER_HEAD, "GET / HTTP/1.1\r\n\r\n", SIZE_MAX);
+	res = http_reader_head(&r, scratch, 10);
+	tap_ok(res.what == HTTP_READ_REJECT && res.reason == HTTP_REJECT_MALFORMED &&
+	               !res.have_head && strcmp(res.message, "no Host in an HTTP/1.1 request") == 0,
+	       "a parse error says what was wrong");
+	http_reader_free(&r);
+
+	r = (struct http_reader){0};
+	feed(&r, HTTP_READER_HEAD, "GET / HTTP/1.1\r\nHost: x\rY: z\r\n\r\n", SIZE_MAX);
+	res = http_reader_head(&r, scratch, 10);
+	tap_ok(res.what == HTTP_READ_REJECT && res.reason == HTTP_REJECT_MALFORMED, "a bare CR");
+	http_reader_free(&r);
+
+	r = (struct http_reader){0};
+	memset(big, 'a', sizeof(big) - 1);
+	memcpy(big, "GET / HTTP/1.1\r\nX: ", 19);
+	tap_ok(!feed(&r, HTTP_READER_HEAD, big, SIZE_MAX), "the buffer stops growing");
+	res = http_reader_head(&r, scratch, 10);
+	tap_ok(res.what == HTTP_READ_REJECT && res.reason == HTTP_REJECT_HEAD_TOO_LARGE,
+	       "a head over %d bytes", HTTP_SERVER_MAX_HEAD);
+	http_reader_free(&r);
+}
+
+int main(void)
+{
+	test_pipelined();
+	test_body_direct();
+	test_chunked();
+	test_rejects();
+	return tap_done();
+}
