@@ -1440,9 +1440,10 @@ static void load_headers(struct loader *ld, const struct at *at, struct deployme
 		set_path(&v, "%s.%s", at->path, buf);
 		if (get_text(ld, &v, "a string", &value) != GOT)
 			continue;
-		if (strpbrk(value, "\r\n")) {
+		if (!http_header_value_valid(value)) {
 			report(ld, DIAG_ERROR, at->src, v.node,
-			       "%s: the value of '%s' contains a line break", at->path, buf);
+			       "%s: the value of '%s' contains a line break or control character",
+			       at->path, buf);
 			free(value);
 			continue;
 		}

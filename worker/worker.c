@@ -338,9 +338,7 @@ void worker_run(const struct worker_args *args)
 	if (http_server_new(w.base, &hopts, listen_fd, &w.http) < 0)
 		goto fail;
 	w.report_timer = event_new(w.base, -1, EV_PERSIST, on_report_timer, &w);
-	long report_ms = config->fallback.report_interval_ms;
-	struct timeval report_tv = {.tv_sec = report_ms / 1000,
-	                            .tv_usec = (report_ms % 1000) * 1000};
+	struct timeval report_tv = clock_tv_ms(config->fallback.report_interval_ms);
 	if (!w.report_timer || event_add(w.report_timer, &report_tv) < 0)
 		goto fail;
 	w.drain_timer = evtimer_new(w.base, on_drain_timer, &w);

@@ -61,7 +61,7 @@ from test_http import HEADER_TIMEOUT_S
 HEALTHY = dict(CHAT, model="healthy")
 DEP = "primary-gpt-4o"
 TIMEOUT = "500ms"  # litellm_settings.request_timeout: attempt timeout and stream idle timeout
-MAX_RESPONSE = 64 * 1024 * 1024  # PROXY_MAX_RESPONSE in worker/proxy.c
+MAX_RESPONSE = 64 * 1024 * 1024  # PROXY_MAX_RESPONSE in worker/proxy_call.h
 
 
 def fault_config(base, healthy_base, extra="", timeout=TIMEOUT, llmgate=""):

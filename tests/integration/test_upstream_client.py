@@ -1,4 +1,4 @@
-"""The worker's own HTTP/1.1 client for plain-HTTP upstreams (worker/upstream_http.c):
+"""The worker's own HTTP/1.1 client for plain-HTTP upstreams (worker/upstream/upstream_http*.c):
 connection reuse, the retry of a reused connection the upstream closed, strict parsing of
 malformed responses (502, never a guess), the stub's faults, and the switch back to libcurl
 (LLMGATE_UPSTREAM_CLIENT=curl), and host names resolved for it. Malformed responses come from a scripted upstream on a raw

@@ -1,4 +1,4 @@
-"""The worker's own HTTP/1.1 client over TLS (worker/upstream_http.c with upstream_tls.c).
+"""The worker's own HTTP/1.1 client over TLS (worker/upstream/upstream_http*.c with upstream_tls.c).
 The own client carries https:// upstreams from the first request on; one that picks HTTP/2 by
 ALPN in a handshake is handed over to libcurl with that request, and stays libcurl's. JSON and
 streams, keep-alive reuse and session resumption (counted by the stub), verification
@@ -414,8 +414,8 @@ def test_an_upstream_choosing_http2_is_handed_to_curl(certs, gateway_factory):
 
 
 def test_a_handed_over_request_can_be_aborted(certs, gateway_factory):
-    # the gateway aborts a handed-over transfer through the own client's shell, and libcurl's
-    # transfer behind it goes too: the first request is held until the deployment's timeout
+    # the gateway aborts a handed-over transfer (now libcurl's, restarted by the dispatcher)
+    # and libcurl lets it go: the first request is held until the deployment's timeout
     # (504, the proxy's timer), the second is held and its client leaves; the third is
     # answered, by the same worker
     up = H2Tls(certs, hold=[True, True])

@@ -413,7 +413,7 @@ static void test_more_diagnostics(void)
 	             "ignored for 'openai/gpt-4o'",
 	             "azure-only key on openai");
 	EXPECT(&d, "10:9", E, "'Bad Header' is not a valid header name", "header name");
-	EXPECT(&d, "11:18", E, "the value of 'X-Split' contains a line break",
+	EXPECT(&d, "11:18", E, "the value of 'X-Split' contains a line break or control character",
 	       "header injection refused");
 	EXPECT(&d, "12:9", W, "'Content-Length' is set by llmgate itself; ignored",
 	       "framing header refused");

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "header_line.h"
 #include "upstream_transfer.h"
 
@@ -181,7 +182,7 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 		return 0;
 	}
 	/* 0 means "as soon as possible": the next loop pass, not a rounded 1 ms. */
-	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+	struct timeval tv = clock_tv_ms(timeout_ms);
 	evtimer_add(uc->timer, &tv);
 	return 0;
 }

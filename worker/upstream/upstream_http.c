@@ -10,6 +10,7 @@
 #include <event2/event.h>
 #include <stdlib.h>
 
+#include "clock.h"
 #include "upstream_http_int.h"
 #include "upstream_serialize.h"
 #include "upstream_tls.h"
@@ -83,8 +84,7 @@ int upstream_http_start(struct upstream_http *uh, struct uh_transfer *t,
 	if (err < 0)
 		return err;
 	if (req->timeout_ms > 0) {
-		struct timeval tv = {.tv_sec = req->timeout_ms / 1000,
-		                     .tv_usec = (req->timeout_ms % 1000) * 1000};
+		struct timeval tv = clock_tv_ms(req->timeout_ms);
 
 		t->ev_timeout = evtimer_new(uh->base, transfer_on_timeout, t);
 		if (!t->ev_timeout)

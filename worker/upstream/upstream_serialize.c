@@ -10,32 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* Is S fit for a request header line? */
-static bool valid_name(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f || *s == ':')
-			return false;
-	return true;
-}
-
-static bool valid_value(const char *s)
-{
-	for (; *s; s++)
-		if (*s == '\r' || *s == '\n')
-			return false;
-	return true;
-}
-
-static bool skipped_header(const char *name)
-{
-	/* framing and connection management are ours */
-	return strcasecmp(name, "content-length") == 0 ||
-	       strcasecmp(name, "transfer-encoding") == 0 || strcasecmp(name, "connection") == 0 ||
-	       strcasecmp(name, "expect") == 0;
-}
+#include "http_header.h"
 
 static char *put(char *p, const char *s, size_t len)
 {
@@ -67,7 +42,7 @@ ssize_t upstream_serialize_size(const struct upstream_url *u, const struct upstr
 	for (size_t i = 0; i < req->n_headers; i++) {
 		const struct upstream_header *h = &req->headers[i];
 
-		if (!valid_name(h->name) || !valid_value(h->value))
+		if (!http_header_name_valid(h->name) || !http_header_value_valid(h->value))
 			return -EINVAL;
 		head += strlen(h->name) + strlen(h->value) + 4;
 	}
@@ -95,7 +70,7 @@ size_t upstream_serialize(char *buf, const struct upstream_url *u,
 	for (size_t i = 0; i < req->n_headers; i++) {
 		const struct upstream_header *h = &req->headers[i];
 
-		if (skipped_header(h->name))
+		if (http_header_is_own(h->name, HTTP_OWN_UPSTREAM))
 			continue;
 		p = put(p, h->name, strlen(h->name));
 		p = PUT_LIT(p, ": ");
