@@ -48,6 +48,7 @@ static void test_fork(void)
 		tap_ok(0, "pipe");
 		return;
 	}
+	fflush(stdout); /* the child must not write the TAP lines buffered so far again */
 	pid = fork();
 	if (pid == 0) {
 		request_id_generate(child);
