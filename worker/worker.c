@@ -315,9 +315,8 @@ void worker_run(const struct worker_args *args)
 	        .stats = w.stats,
 	};
 	struct http_server_options hopts;
-	http_server_options_default(&hopts, config->max_request_size);
-	hopts.header_timeout_ms = config->header_timeout_ms;
-	hopts.body_timeout_ms = config->body_timeout_ms;
+	http_server_options_default(&hopts, config->max_request_size, config->header_timeout_ms,
+	                            config->body_timeout_ms);
 	hopts.handler = endpoints_handle;
 	hopts.on_reject = on_http_reject;
 	hopts.reject_ctx = w.stats;

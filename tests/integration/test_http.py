@@ -16,7 +16,7 @@ from conftest import LoopbackServer
 from helpers import (CHAT, asan_build, connect, dechunk, events_of, openai_config, post_bytes,
                      read_response, request, stream_request, stub_stats, vm_kb, wait_for)
 
-HEADER_TIMEOUT_S = 5.0  # HTTP_SERVER_HEADER_TIMEOUT_MS in worker/http/include/http_server.h
+HEADER_TIMEOUT_S = 5.0  # llmgate.header_timeout's default (common/config_keys.h)
 
 
 def one_worker(gw):

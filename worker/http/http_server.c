@@ -45,13 +45,14 @@ bool http_request_path_is(const struct http_request *req, const char *path)
 	return req->path_len == n && memcmp(req->path, path, n) == 0;
 }
 
-void http_server_options_default(struct http_server_options *opts, size_t max_body)
+void http_server_options_default(struct http_server_options *opts, size_t max_body, long header_ms,
+                                 long body_ms)
 {
 	*opts = (struct http_server_options){
 	        .max_body = max_body,
 	        .max_connections = HTTP_SERVER_MAX_CONNECTIONS,
-	        .header_timeout_ms = HTTP_SERVER_HEADER_TIMEOUT_MS,
-	        .body_timeout_ms = HTTP_SERVER_BODY_TIMEOUT_MS,
+	        .header_timeout_ms = header_ms,
+	        .body_timeout_ms = body_ms,
 	        .idle_timeout_ms = HTTP_SERVER_IDLE_TIMEOUT_MS,
 	        .send_timeout_ms = HTTP_SERVER_SEND_TIMEOUT_MS,
 	};

@@ -36,13 +36,13 @@ struct evbuffer;
 struct http_server;
 struct http_exchange;
 
-/* Defaults of struct http_server_options. */
-#define HTTP_SERVER_MAX_HEAD          (64 * 1024) /* request line + headers */
-#define HTTP_SERVER_MAX_CONNECTIONS   10000
-#define HTTP_SERVER_HEADER_TIMEOUT_MS 5000  /* whole head, from its first byte */
-#define HTTP_SERVER_BODY_TIMEOUT_MS   30000 /* whole body, from the end of the head */
-#define HTTP_SERVER_IDLE_TIMEOUT_MS   60000 /* keep-alive, between requests */
-#define HTTP_SERVER_SEND_TIMEOUT_MS   60000 /* a client that reads nothing for this long */
+/* Defaults of struct http_server_options that are not the config's (the
+ * body size and the head and body timeouts are: llmgate.max_request_size,
+ * header_timeout, body_timeout). */
+#define HTTP_SERVER_MAX_HEAD        (64 * 1024) /* request line + headers */
+#define HTTP_SERVER_MAX_CONNECTIONS 10000
+#define HTTP_SERVER_IDLE_TIMEOUT_MS 60000 /* keep-alive, between requests */
+#define HTTP_SERVER_SEND_TIMEOUT_MS 60000 /* a client that reads nothing for this long */
 
 /* Backpressure on a response: see http_exchange_callbacks.on_writable. */
 #define HTTP_EXCHANGE_HIGH_WATERMARK (256 * 1024)
@@ -100,8 +100,10 @@ struct http_server_options {
 	void *reject_ctx;
 };
 
-/* Fills OPTS with the defaults above and MAX_BODY. */
-void http_server_options_default(struct http_server_options *opts, size_t max_body);
+/* Fills OPTS with the defaults above and the config's limits: MAX_BODY,
+ * and the whole head's and the whole body's time (HEADER_MS, BODY_MS). */
+void http_server_options_default(struct http_server_options *opts, size_t max_body, long header_ms,
+                                 long body_ms);
 
 /* Serves LISTEN_FD (non-blocking, shared with other workers). */
 int http_server_new(struct event_base *base, const struct http_server_options *opts, int listen_fd,
