@@ -32,7 +32,8 @@
  * lock marked "owner died" and rebuilds the index from the ring, where every
  * entry is marked invalid while it is being written. A holder that is stopped
  * rather than killed costs the others at most SHM_LOCK_WAIT_MS per call, after
- * which they go on without the table (a miss, or nothing learned).
+ * which they go on without the table (a miss, or nothing learned), until the
+ * supervisor kills the silent worker (10 s without a PONG), which frees it.
  * Counters (hits, misses, learned, evicted, entries) are atomics, so the
  * supervisor reads them for /metrics without ever taking the lock: a wedged
  * worker cannot stall it.
