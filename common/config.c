@@ -40,6 +40,7 @@
 #include "config_yaml.h"
 #include "duration.h"
 #include "http_header.h"
+#include "response_affinity.h"
 #include "secret.h"
 
 #define CONFIG_MAX_FILE_SIZE     (4 * 1024 * 1024)
@@ -2447,6 +2448,9 @@ static void load_llmgate(struct loader *ld)
 
 	at = at_slot(&lg, K_llmgate_upstream_http2);
 	get_bool(ld, &at, &c->upstream_http2);
+
+	at = at_slot(&lg, K_llmgate_response_affinity_entries);
+	get_long(ld, &at, 0, RESPONSE_AFFINITY_MAX_ENTRIES, &c->response_affinity_entries);
 
 	load_fallback_policy(ld, &lg);
 }

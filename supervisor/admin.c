@@ -82,6 +82,7 @@ static char *render(struct admin *admin, size_t *ret_len)
 				view.workers[g->slots[i].state]++;
 	if (health_metrics_view(sup->health, &view) < 0)
 		return NULL;
+	response_affinity_stats(&view.affinity);
 	out = open_memstream(&text, ret_len);
 	if (out) {
 		metrics_render(out, sup->metrics, &view);

@@ -263,6 +263,19 @@ static void render_backends(FILE *out, const struct metrics_view *v, enum metric
 		}
 }
 
+static void render_affinity(FILE *out, const struct response_affinity_stats *a)
+{
+	const char *name;
+
+	render_scalar(out, METRIC_AFFINITY_ENTRIES, "%llu", (unsigned long long)a->entries);
+	render_scalar(out, METRIC_AFFINITY_CAPACITY, "%llu", (unsigned long long)a->capacity);
+	name = family(out, METRIC_AFFINITY_LOOKUPS);
+	fprintf(out, "%s{result=\"hit\"} %llu\n%s{result=\"miss\"} %llu\n", name,
+	        (unsigned long long)a->hits, name, (unsigned long long)a->misses);
+	render_scalar(out, METRIC_AFFINITY_LEARNED, "%llu", (unsigned long long)a->learned);
+	render_scalar(out, METRIC_AFFINITY_EVICTIONS, "%llu", (unsigned long long)a->evicted);
+}
+
 void metrics_render(FILE *out, const struct metrics *m, const struct metrics_view *v)
 {
 	const char *name = family(out, METRIC_BUILD_INFO);
@@ -319,4 +332,5 @@ void metrics_render(FILE *out, const struct metrics *m, const struct metrics_vie
 		fprintf(out, "} %llu\n", (unsigned long long)v->groups[i].transitions);
 	}
 	render_scalar(out, METRIC_ACCESS_LOG_DROPPED, "%llu", (unsigned long long)m->log_dropped);
+	render_affinity(out, &v->affinity);
 }

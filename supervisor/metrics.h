@@ -22,6 +22,7 @@
 #include "ipc.h"
 #include "metrics_families.h"
 #include "outcome.h"
+#include "response_affinity.h"
 #include "worker_state.h"
 
 struct config;
@@ -64,6 +65,7 @@ struct metrics_view {
 	size_t n_groups;
 	const struct metrics_deployment *deployments;
 	size_t n_deployments;
+	struct response_affinity_stats affinity; /* the shared table's counters */
 };
 
 /* Writes the Prometheus text exposition format (version 0.0.4). */

@@ -43,7 +43,17 @@
 	X(FALLBACK_TRANSITIONS, llmgate_fallback_transitions_total, counter, "group",              \
 	  "Transitions of the global fallback mode of each primary group.")                        \
 	X(ACCESS_LOG_DROPPED, llmgate_access_log_dropped_total, counter, "",                       \
-	  "Access log lines lost (log unwritable or its buffer full).")
+	  "Access log lines lost (log unwritable or its buffer full).")                            \
+	X(AFFINITY_ENTRIES, llmgate_response_affinity_entries, gauge, "",                          \
+	  "Response ids the shared affinity table holds.")                                         \
+	X(AFFINITY_CAPACITY, llmgate_response_affinity_capacity, gauge, "",                        \
+	  "Response ids the affinity table can hold (0: off).")                                    \
+	X(AFFINITY_LOOKUPS, llmgate_response_affinity_lookups_total, counter, "result",            \
+	  "Lookups of a response id in the affinity table, by result (hit, miss).")                \
+	X(AFFINITY_LEARNED, llmgate_response_affinity_learned_total, counter, "",                  \
+	  "Response ids recorded in the affinity table.")                                          \
+	X(AFFINITY_EVICTIONS, llmgate_response_affinity_evictions_total, counter, "",              \
+	  "Response ids dropped from the full affinity table, oldest first.")
 
 enum metric_family {
 #define METRIC_ENUM(id, name, type, labels, help) METRIC_##id,

@@ -44,6 +44,12 @@ static void keep_restart_only(const struct config *running, struct config *next)
 	    (!running->user || !next->user || strcmp(running->user, next->user) != 0))
 		log_warning("reload: llmgate.user changed; it needs a restart, keeping the "
 		            "running user");
+	if (running->response_affinity_entries != next->response_affinity_entries) {
+		log_warning("reload: llmgate.response_affinity_entries changed to %ld; it needs a "
+		            "restart, keeping %ld",
+		            next->response_affinity_entries, running->response_affinity_entries);
+		next->response_affinity_entries = running->response_affinity_entries;
+	}
 }
 
 void reload_finish(struct supervisor *sup, int result, const char *message,

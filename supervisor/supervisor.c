@@ -5,9 +5,10 @@
  * daemon runs, so nothing queued in the kernel is lost), the worker
  * generations (generation.c), each of its slots with their worker process
  * and IPC socketpair (slot.c), the control socket (control.c), the /metrics
- * listener (admin.c), the global fallback decision (health.c) and the request
- * statistics (metrics.c). It never serves a client and never talks to an
- * upstream; it only forks workers, watches them and tells them what to do.
+ * listener (admin.c), the global fallback decision (health.c), the request
+ * statistics (metrics.c) and the shared response-id table the workers
+ * read and write (response_affinity.c; it only reads its counters). It never serves a client and
+ * never talks to an upstream; it only forks workers, watches them and tells them what to do.
  *
  * Its states: starting (the first generation starts; nothing to fall back to,
  * so its crashed workers are respawned with backoff until it serves), serving
@@ -53,6 +54,7 @@
 #include "metrics.h"
 #include "notify.h"
 #include "privdrop.h"
+#include "response_affinity.h"
 #include "worker/worker.h"
 
 #define PING_INTERVAL_MS   1000
@@ -287,6 +289,7 @@ static void supervisor_free(struct supervisor *sup)
 	control_close(sup->control);
 	admin_close(sup->admin);
 	metrics_free(sup->metrics);
+	response_affinity_free();
 	health_free(sup->health);
 	while (sup->generations)
 		generation_free(sup->generations);
@@ -301,6 +304,21 @@ static void supervisor_free(struct supervisor *sup)
 	if (sup->base)
 		event_base_free(sup->base);
 	memset(sup, 0, sizeof(*sup));
+}
+
+/* The response-id table every worker of every generation shares: mapped
+ * before the first fork, kept until exit. Without it (off, or no memory)
+ * Responses follow-ups still reach their deployment by the not-found walk. */
+static void affinity_open(long entries)
+{
+	int r = response_affinity_init((size_t)entries);
+
+	if (r < 0)
+		log_warning("response affinity table of %ld entries: %s; follow-ups find their "
+		            "deployment by trying the group's deployments",
+		            entries, strerror(-r));
+	else if (entries > 0)
+		log_info("response affinity table: %ld entries", entries);
 }
 
 /* Everything but the workers, before and after dropping privileges. Logs
@@ -327,6 +345,7 @@ static int supervisor_open(struct supervisor *sup, const struct config *config)
 		log_error("out of memory");
 		return -ENOMEM;
 	}
+	affinity_open(config->response_affinity_entries);
 	if (config->admin_listen) {
 		r = admin_open(sup, config->admin_listen, &sup->admin);
 		if (r < 0)

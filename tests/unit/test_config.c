@@ -656,6 +656,7 @@ static void test_full_struct(void)
 	       "header_timeout 2s, body_timeout 1500ms");
 	tap_str(c->access_log, "stderr", "access_log");
 	tap_ok(!c->upstream_http2, "upstream_http2 false");
+	tap_ok(c->response_affinity_entries == 1000, "response_affinity_entries 1000");
 	tap_ok(c->fallback.mode == FALLBACK_SETTING_ON, "fallback mode on");
 	tap_ok(c->fallback.window_ms == 20000 && c->fallback.min_requests == 20 &&
 	               c->fallback.failure_ratio == 0.25 && c->fallback.consecutive_failures == 3 &&
@@ -690,6 +691,7 @@ static void test_defaults(void)
 	tap_ok(c->header_timeout_ms == 5000 && c->body_timeout_ms == 30000,
 	       "default header 5s, body 30s");
 	tap_ok(c->upstream_http2, "default: HTTP/2 offered to TLS upstreams");
+	tap_ok(c->response_affinity_entries == 65536, "default: 65536 response ids shared");
 	tap_ok(c->fallback.mode == FALLBACK_SETTING_AUTO && c->fallback.window_ms == 10000 &&
 	               c->fallback.min_requests == 10 && c->fallback.failure_ratio == 0.5 &&
 	               c->fallback.consecutive_failures == 5 && c->fallback.cooldown_ms == 30000 &&
@@ -989,6 +991,7 @@ static bool same_settings(const struct config *a, const struct config *b)
 	       a->header_timeout_ms == b->header_timeout_ms &&
 	       a->body_timeout_ms == b->body_timeout_ms && SAME_STR(ca_file) &&
 	       a->upstream_http2 == b->upstream_http2 &&
+	       a->response_affinity_entries == b->response_affinity_entries &&
 	       memcmp(&a->fallback, &b->fallback, sizeof(a->fallback)) == 0;
 #undef SAME_STR
 }
