@@ -23,6 +23,11 @@ static bool azure_v1(const char *api_version)
 	       strcmp(api_version, "preview") == 0;
 }
 
+bool provider_request_azure_v1(const struct deployment *dep)
+{
+	return dep->provider == PROVIDER_AZURE && azure_v1(dep->api_version);
+}
+
 int provider_request_url(const struct deployment *dep, const char *op, char *buf, size_t len)
 {
 	int n;

@@ -28,6 +28,10 @@ struct deployment;
  */
 int provider_request_url(const struct deployment *dep, const char *op, char *buf, size_t len);
 
+/* Whether DEP is an Azure deployment on the v1 API (api_version v1, latest or
+ * preview): its URL names no deployment, the body's "model" must. */
+bool provider_request_azure_v1(const struct deployment *dep);
+
 /* Called once per header, in order; a negative return stops the walk. */
 typedef int provider_header_fn(void *ctx, const char *name, const char *value);
 

@@ -5,7 +5,9 @@
  * the body.
  *
  * The client's bytes are forwarded untouched unless the deployment needs a
- * different `model` or has request defaults the client did not set; then a
+ * different `model` (OpenAI-style upstreams and Azure's v1 API take the
+ * deployment's name there, from either ingress) or has request defaults the
+ * client did not set; then a
  * shallow copy of the parsed body gets the changes and is serialized.
  *
  * drop_params: LiteLLM drops the parameters a provider does not support from
@@ -51,9 +53,13 @@ static bool default_allowed(const char *key)
 	return strcmp(key, "model") != 0 && strcmp(key, "stream") != 0;
 }
 
+/* Whether the body's "model" must name the deployment's upstream model: on
+ * OpenAI-style upstreams and Azure's v1 API (whose URL names no deployment)
+ * the body's model is what the upstream serves, so the client's group name
+ * is replaced, or inserted when the Azure-SDK path named the group. */
 static bool needs_rewrite(const struct deployment *dep, const char *model, bool named_by_path)
 {
-	return dep->provider == PROVIDER_OPENAI &&
+	return (dep->provider == PROVIDER_OPENAI || provider_request_azure_v1(dep)) &&
 	       (named_by_path || strcmp(model, dep->upstream_model) != 0);
 }
 

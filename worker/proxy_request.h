@@ -1,7 +1,8 @@
 /*
  * proxy_request: what one attempt sends to one deployment (SPEC 5): the URL
  * and headers by the rules of provider_request.h, and the client's body with
- * `model` rewritten for OpenAI-style upstreams and the deployment's request
+ * `model` rewritten (or inserted) for OpenAI-style upstreams and Azure's v1
+ * API and the deployment's request
  * defaults added where the client sent nothing.
  */
 #pragma once

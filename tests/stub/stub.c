@@ -8,13 +8,16 @@
  *                     [--status N] [--delay-ms N] [--hang] [--headers-then-hang] [--reset]
  *                     [--chunk-delay-ms N] [--cut-after N] [--retry-after-ms N]
  *                     [--retry-after N] [--body STR] [--content-type STR] [--count N]
- *                     [--tls-cert FILE --tls-key FILE]
+ *                     [--tls-cert FILE --tls-key FILE] [--deployments NAME,...]
  *   --listen    numeric HOST:PORT or [HOST6]:PORT, default 127.0.0.1:0 (a free port). Once bound
  *               the stub prints exactly one line on stdout, "listening on HOST:PORT", and
  *               flushes it.
  *   --name      default "stub"; sent as x-stub-name and inside every answer's text.
  *   --chunks    content chunks per stream, default 5.
  *   -v          one line per API request on stderr.
+ *   --deployments  the Azure resource's deployments (also POST /_stub/deployments). As on
+ *               Azure, a deployments-path URL, or an Azure v1 body's "model", that names none of
+ *               them answers 404 DeploymentNotFound; a stub told none has none.
  *   --tls-cert, --tls-key  serve HTTPS (TLS 1.2+, HTTP/1.1) with this certificate chain and
  *               key, PEM files; both or neither (stub_tls.c).
  *   The other options set per-run faults (below); flags take an optional =true|false, and every
@@ -72,7 +75,8 @@
  *   bad_chunking        a chunked answer that breaks after its first chunk (half the body, or
  *                       the first stream event) with a chunk-size line that is not hexadecimal
  *   Order: delay_ms, then reset, hang, or the answer (headers_then_hang, cut_after apply to it).
- *   Answer precedence: status, Azure api-version, key, JSON body, model, success.
+ *   Answer precedence: status, Azure api-version, key, deployment (in the URL), JSON body,
+ *   model, deployment (the v1 body's model), success.
  *
  * Introspection (/_stub/ requests are not recorded, not counted and never faulted):
  *   GET /_stub/requests  the last 200 other requests, oldest first: [{method, path, query,
@@ -84,6 +88,8 @@
  *                        progress (delay, hang, stream, unflushed body); the asking connection
  *                        is not counted. With TLS also tls_handshakes (completed, the asking
  *                        connection's included) and tls_resumed (those that resumed a session)
+ *   GET|POST /_stub/deployments  the deployment names; POST a JSON array of names to add
+ *                        them (reset keeps them: they are the resource, not a fault)
  *   POST /_stub/reset    clears the requests, the counters and the per-run faults
  *   GET|POST /_stub/config  {"faults": {...}, "remaining": N or null}
  */
@@ -117,6 +123,7 @@ static void stub_usage(FILE *out)
 {
 	fprintf(out, "usage: llmgate-stub [--listen HOST:PORT] [--name NAME] [--require-key KEY]\n"
 	             "                    [--chunks N] [-v] [--tls-cert FILE --tls-key FILE]\n"
+	             "                    [--deployments NAME,...]\n"
 	             "                    [fault options]\n"
 	             "fault options (also accepted with underscores):\n");
 	for (int i = 0; i < STUB_FAULT__COUNT; i++) {
@@ -161,6 +168,7 @@ static int stub_parse_args(int argc, char **argv, struct stub_main *m)
 	        {"verbose", no_argument, NULL, 'v'},
 	        {"tls-cert", required_argument, NULL, 'C'},
 	        {"tls-key", required_argument, NULL, 'K'},
+	        {"deployments", required_argument, NULL, 'D'},
 	        {"help", no_argument, NULL, 'h'},
 	};
 	struct option opts[sizeof(base) / sizeof(base[0]) + 2 * STUB_FAULT__COUNT + 1];
@@ -223,6 +231,9 @@ static int stub_parse_args(int argc, char **argv, struct stub_main *m)
 			break;
 		case 'K':
 			m->tls_key = optarg;
+			break;
+		case 'D':
+			m->api.deployments = optarg;
 			break;
 		case 'h':
 			stub_usage(stdout);

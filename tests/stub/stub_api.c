@@ -12,6 +12,7 @@
 #include "stub_api.h"
 
 #include "stub_body.h"
+#include "stub_deploy.h"
 #include "stub_fault.h"
 #include "stub_http.h"
 #include "stub_record.h"
@@ -58,7 +59,8 @@ struct stub_api {
 	int chunks;
 	bool verbose;
 	struct stub_fault run; /* per-run faults */
-	long long run_left;    /* requests the per-run faults still apply to; 0: all */
+	struct stub_deploy deployments;
+	long long run_left; /* requests the per-run faults still apply to; 0: all */
 	unsigned long long requests;
 	unsigned long long seq;
 };
@@ -353,6 +355,9 @@ static void api_decide(struct api_exchange *ex, const struct stub_http_request *
 	} else if (!api_authorized(api, req, azure, &key)) {
 		ex->status = 401;
 		stub_body_auth_error(ex->buf, azure, key);
+	} else if (route->flavor == API_AZURE && !stub_deploy_has(&api->deployments, model)) {
+		ex->status = 404;
+		stub_body_status_error(ex->buf, 404, true, model);
 	} else if (!json_is_object(root)) {
 		ex->status = 400;
 		stub_body_openai_error(ex->buf, api_bad_json, "invalid_request_error", NULL);
@@ -360,6 +365,9 @@ static void api_decide(struct api_exchange *ex, const struct stub_http_request *
 		ex->status = 400;
 		stub_body_openai_error(ex->buf, "you must provide a model parameter",
 		                       "invalid_request_error", NULL);
+	} else if (route->flavor == API_AZURE_V1 && !stub_deploy_has(&api->deployments, model)) {
+		ex->status = 404;
+		stub_body_status_error(ex->buf, 404, true, model);
 	} else if (api_prepare_success(ex, route, root, model, req->body_len) < 0) {
 		ex->status = 500;
 		ex->stream = false;
@@ -565,6 +573,43 @@ static json_t *api_stats(struct stub_api *api, const struct stub_http_request *r
 	return j;
 }
 
+static json_t *api_deployments_json(const struct stub_api *api)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; list && i < api->deployments.n; i++)
+		json_array_append_new(list, json_string(api->deployments.names[i]));
+	return list;
+}
+
+/* POST /_stub/deployments: a JSON array of names, added to the resource's deployments. */
+static int api_add_deployments(struct stub_api *api, const struct stub_http_request *req, char *err,
+                               size_t errlen)
+{
+	json_t *root = json_loadb(req->body, req->body_len, 0, NULL), *name;
+	size_t i;
+	int r = 0;
+
+	if (!json_is_array(root)) {
+		snprintf(err, errlen, "the body must be a JSON array of deployment names");
+		json_decref(root);
+		return -EINVAL;
+	}
+	json_array_foreach(root, i, name)
+	{
+		r = json_is_string(name)
+		            ? stub_deploy_add(&api->deployments, json_string_value(name),
+		                              json_string_length(name))
+		            : -EINVAL;
+		if (r < 0) {
+			snprintf(err, errlen, "deployment %zu: %s", i, strerror(-r));
+			break;
+		}
+	}
+	json_decref(root);
+	return r;
+}
+
 static void api_control(struct stub_api *api, struct stub_http_conn *conn,
                         const struct stub_http_request *req)
 {
@@ -585,6 +630,12 @@ static void api_control(struct stub_api *api, struct stub_http_conn *conn,
 		if (api->tls)
 			*stub_tls_stats(api->tls) = (struct stub_tls_stats){0};
 		api_respond_json(api, conn, 200, json_pack("{s:b}", "ok", 1));
+	} else if ((get || post) && strcmp(what, "deployments") == 0) {
+		if (post && api_add_deployments(api, req, err, sizeof(err)) < 0) {
+			api_respond_openai_error(api, conn, 400, err);
+			return;
+		}
+		api_respond_json(api, conn, 200, api_deployments_json(api));
 	} else if ((get || post) && strcmp(what, "config") == 0) {
 		if (post) {
 			struct stub_fault f = {0};
@@ -741,6 +792,8 @@ int stub_api_new(struct event_base *base, const struct stub_api_options *opt,
 	r = stub_record_new(API_RECORDS, &api->records);
 	if (r == 0 && (!api->name || (opt->require_key && !api->require_key)))
 		r = -ENOMEM;
+	if (r == 0 && opt->deployments)
+		r = stub_deploy_add_list(&api->deployments, opt->deployments);
 	if (r == 0 && opt->faults)
 		r = stub_fault_merge(&api->run, opt->faults);
 	if (r < 0) {
@@ -768,6 +821,7 @@ void stub_api_free(struct stub_api *api)
 		return;
 	stub_record_free(api->records);
 	stub_fault_clear(&api->run);
+	stub_deploy_clear(&api->deployments);
 	free(api->name);
 	free(api->require_key);
 	free(api);
