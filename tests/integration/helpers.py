@@ -263,11 +263,13 @@ def deployment(group, model, api_base, dep_id=None, params="", info=""):
       api_base: {api_base}{params}{info}"""
 
 
-def openai_dep(group, dep_id, base, params="", key=None, model="openai/gpt-4o-mini"):
+def openai_dep(group, dep_id, base, params="", key=None, model="openai/gpt-4o-mini", info=""):
     """An openai/ deployment at BASE/v1 (BASE: a server's root URL) with PARAMS (as in
-    deployment()); its key is KEY, by default sk-test-DEP_ID-0123456789."""
+    deployment()); its key is KEY, by default sk-test-DEP_ID-0123456789. INFO: more
+    model_info lines."""
     key = key or f"sk-test-{dep_id}-0123456789"
-    return deployment(group, model, f"{base}/v1", dep_id, f"\n      api_key: {key}{params}")
+    return deployment(group, model, f"{base}/v1", dep_id, f"\n      api_key: {key}{params}",
+                      info)
 
 
 def azure_dep(group, dep_id, base, key="azure-test-key-0123456789", params="", name="gpt-4o",
