@@ -11,8 +11,9 @@ import subprocess
 
 import pytest
 
-from helpers import (LLMGATED, azure_dep, connect, error_of, events_of, gateway_config,
-                     model_config, openai_dep, post_bytes, read_response, request)
+from helpers import (LLMGATED, azure_dep, connect, ctl_result, error_of, events_of,
+                     gateway_config, model_config, openai_dep, post_bytes, read_response,
+                     request)
 
 AZURE_KEY = "azure-test-key-0123456789"
 CREATE = {"model": "gpt-4o", "input": "hello there"}
@@ -261,3 +262,43 @@ def test_check_refuses_an_old_dated_version_for_responses(tmp_path):
     r = subprocess.run([LLMGATED, "--check", "-c", str(cfg)], capture_output=True, text=True,
                        timeout=30)
     assert r.returncode == 0, r.stderr + r.stdout
+
+
+def test_follow_ups_land_on_the_creator_across_workers_and_a_reload(three):
+    """100 follow-ups and id operations over two workers, half of them after a reload, all
+    answered by the deployment that created the response; the extra attempts of the walk
+    (no shared id table here) are counted in x-llmgate-attempts and printed."""
+    stubs, gw = three
+    created = {}
+    for i in range(12):
+        status, headers, body = gw.post("/v1/responses", dict(CREATE, input=f"q{i}"))
+        assert status == 200, body
+        created[json.loads(body)["id"]] = headers["x-llmgate-deployment"]
+    ids = sorted(created)
+    extra = {"before": 0, "after": 0}
+
+    def follow_ups(n, phase):
+        for k in range(n):
+            rid = ids[k % len(ids)]
+            kind = k % 3
+            if kind == 0:
+                status, headers, body = request(gw.port, "GET", f"/v1/responses/{rid}")
+            elif kind == 1:
+                status, headers, body = request(gw.port, "GET",
+                                                f"/v1/responses/{rid}/input_items")
+            else:
+                status, headers, body = gw.post("/v1/responses", {
+                    "model": "gpt-4o", "input": "more", "previous_response_id": rid})
+            assert status == 200, body
+            assert headers["x-llmgate-deployment"] == created[rid], (kind, rid)
+            extra[phase] += int(headers["x-llmgate-attempts"]) - 1
+
+    follow_ups(50, "before")
+    assert ctl_result(gw, "reload") is not None
+    follow_ups(50, "after")
+    print(f"\n100 follow-ups over 3 deployments without an id table: "
+          f"{extra['before'] + extra['after']} extra attempts "
+          f"({extra['before']} before the reload, {extra['after']} after)")
+    # walked in file order: a response on the k-th deployment costs k extra attempts
+    want = sum("012".index(created[ids[k % len(ids)]][-1]) for k in range(50))
+    assert extra == {"before": want, "after": want}
