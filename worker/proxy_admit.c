@@ -189,8 +189,8 @@ static int previous_response_id(struct proxy_call *call, const struct early_answ
 }
 
 /* The client's query for an op by id, without the Azure-SDK's api-version
- * (the deployment's own goes upstream) and our model: *RET_QUERY is NULL
- * when nothing is left. 0 or -ENOMEM. */
+ * (the deployment's own goes upstream): *RET_QUERY is NULL when nothing is
+ * left. 0 or -ENOMEM. */
 static int passed_query(const struct http_request *req, char **ret_query)
 {
 	size_t used = 0;
@@ -205,7 +205,7 @@ static int passed_query(const struct http_request *req, char **ret_query)
 	for (const char *p = req->query; *p;) {
 		size_t len = strcspn(p, "&");
 
-		if (len && strncmp(p, "api-version=", 12) != 0 && strncmp(p, "model=", 6) != 0) {
+		if (len && strncmp(p, "api-version=", 12) != 0) {
 			if (used)
 				out[used++] = '&';
 			memcpy(out + used, p, len);
