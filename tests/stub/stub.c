@@ -23,7 +23,8 @@
  *   The other options set per-run faults (below); flags take an optional =true|false, and every
  *   fault option is also accepted with underscores (--delay_ms). SIGTERM/SIGINT: exit 0.
  *
- * API, POST only: /v1/chat/completions, /v1/completions, /v1/embeddings, and the same without
+ * API, POST (Responses: also GET, DELETE): /v1/chat/completions, /v1/completions, /v1/embeddings,
+ *   the Responses API (below), and the same without
  *   /v1 (OpenAI); /openai/deployments/{deployment}/{op}?api-version=YYYY-MM-DD[-preview] (Azure:
  *   api-version missing: 404 {"error":{"code":"404","message":"Resource not found"}}, any other
  *   form: 400 "API version not supported") and /openai/v1/{op} (Azure v1: api-version optional,
@@ -38,6 +39,19 @@
  *   finish_reason "stop" chunk, a usage chunk when stream_options.include_usage, then
  *   "data: [DONE]". Azure paths open with a {"choices":[],...,"prompt_filter_results":[...]}
  *   event. Each event is its own write: after chunk_delay_ms, or when the last one drained.
+ *   Responses API (stub_responses.c): POST /v1/responses (and /responses, /openai/v1/responses,
+ *   Azure's dated /openai/responses?api-version= from 2025-03-01-preview on, older: 400), GET and
+ *   DELETE /v1/responses/{id}, POST .../{id}/cancel, GET .../{id}/input_items, POST
+ *   /v1/responses/input_tokens. A create needs "model" (on Azure paths a deployment the stub has)
+ *   and "input" or "previous_response_id"; a previous_response_id this stub did not create is 400
+ *   previous_response_not_found, any other id 404 "Response with id '...' not found." (each stub
+ *   knows only its own responses, the last 4096 stored). "store": false is not kept;
+ *   "background": true answers "queued", reads back "completed", and may be cancelled (others:
+ *   400). "stream": true: named events, "event: NAME\ndata: {...,"sequence_number":N}", from
+ *   response.created, in_progress, output_item.added, content_part.added, N output_text.delta
+ *   (the message's words), output_text.done, content_part.done, output_item.done to
+ *   response.completed; no [DONE]. cut_after, endless, chunk_delay_ms and bad_chunking apply to
+ *   it as to chat streams (the deltas are its content events).
  *   Body not JSON: 400 with OpenAI's "We could not parse the JSON body" error. Malformed HTTP:
  *   400 and close; head over 64 KiB or 100 fields: 431; body over 64 MiB: 413.
  *   --require-key: OpenAI paths need "Authorization: Bearer KEY", Azure paths "api-key: KEY" or
