@@ -11,6 +11,8 @@
  */
 #include "stub_responses.h"
 
+#include "stub_body.h"
+
 #include <errno.h>
 #include <event2/buffer.h>
 #include <stdio.h>
@@ -418,10 +420,18 @@ int stub_responses_stream_next(struct stub_responses_stream *s, struct evbuffer 
 	json_t *part;
 
 	if (seq == 0 || seq == 1) {
-		event(out, seq ? "response.in_progress" : "response.created",
-		      json_pack("{s:s, s:i, s:o}", "type",
-		                seq ? "response.in_progress" : "response.created",
-		                "sequence_number", seq, "response", in_progress(s)));
+		const char *name = seq ? "response.in_progress" : "response.created";
+
+		if (!s->in_progress) {
+			json_t *copy = in_progress(s);
+
+			s->in_progress = copy ? json_dumps(copy, JSON_COMPACT) : NULL;
+			json_decref(copy);
+		}
+		evbuffer_add_printf(out,
+		                    "event: %s\ndata: {\"type\":\"%s\",\"sequence_number\":%d,"
+		                    "\"response\":%s}\n\n",
+		                    name, name, seq, s->in_progress ? s->in_progress : "{}");
 		return 1;
 	}
 	if (seq == 2) {
@@ -440,12 +450,18 @@ int stub_responses_stream_next(struct stub_responses_stream *s, struct evbuffer 
 		return 1;
 	}
 	if (d < s->chunks) {
+		/* the bulk of a stream: formatted directly, as cheap as the chat chunks */
+		static const char tail[] = "\",\"logprobs\":[]}\n\n";
+
 		delta(s, d, piece, sizeof(piece));
-		event(out, "response.output_text.delta",
-		      json_pack("{s:s, s:i, s:s, s:i, s:i, s:s, s:[]}", "type",
-		                "response.output_text.delta", "sequence_number", seq, "item_id",
-		                s->item_id, "output_index", 0, "content_index", 0, "delta", piece,
-		                "logprobs"));
+		evbuffer_add_printf(out,
+		                    "event: response.output_text.delta\ndata: {\"type\":"
+		                    "\"response.output_text.delta\",\"sequence_number\":%d,"
+		                    "\"item_id\":\"%s\",\"output_index\":0,\"content_index\":0,"
+		                    "\"delta\":\"",
+		                    seq, s->item_id);
+		stub_body_escape(out, piece, strlen(piece));
+		evbuffer_add(out, tail, sizeof(tail) - 1);
 		return 1;
 	}
 	d -= s->chunks;
@@ -475,9 +491,13 @@ int stub_responses_stream_next(struct stub_responses_stream *s, struct evbuffer 
 		return 1;
 	default:
 		json_decref(part);
-		event(out, "response.completed",
-		      json_pack("{s:s, s:i, s:O}", "type", "response.completed", "sequence_number",
-		                seq, "response", s->response));
+		if (!s->completed)
+			s->completed = json_dumps(s->response, JSON_COMPACT);
+		evbuffer_add_printf(
+		        out,
+		        "event: response.completed\ndata: {\"type\":\"response.completed\","
+		        "\"sequence_number\":%d,\"response\":%s}\n\n",
+		        seq, s->completed ? s->completed : "{}");
 		return 0;
 	}
 }
@@ -497,5 +517,8 @@ bool stub_responses_stream_in_content(const struct stub_responses_stream *s)
 void stub_responses_stream_clear(struct stub_responses_stream *s)
 {
 	json_decref(s->response);
+	free(s->completed);
+	free(s->in_progress);
 	s->response = NULL;
+	s->completed = s->in_progress = NULL;
 }

@@ -46,7 +46,9 @@ enum stub_responses_op stub_responses_route(const char *rest, const char *method
 
 /* A stream of a created response, event by event. */
 struct stub_responses_stream {
-	json_t *response; /* the completed response object */
+	json_t *response;  /* the completed response object */
+	char *completed;   /* its JSON, made once */
+	char *in_progress; /* the JSON of it in progress, made once */
 	char item_id[48];
 	const char *text;
 	int chunks; /* output_text.delta events */
