@@ -262,3 +262,22 @@ def test_azure_v1_deployment_not_on_the_resource(stub_factory, tmp_path):
     assert code == 1 and d["verdict"] == "deployment_not_found", d
     assert json.loads(a.requests()[-1]["body"])["model"] == "missing"
     assert "'missing'" in d["diagnosis"]
+
+
+@pytest.mark.parametrize("version", ["v1", "2025-04-01-preview"])
+def test_responses_deployment_is_probed_on_the_responses_api(stub_factory, tmp_path, version):
+    """model_info.mode responses: probe sends a minimal Responses request, the body naming the
+    deployment, on the v1 API and on the dated one."""
+    a = stub_factory("azure", ["--require-key", AZURE_KEY])
+    path = tmp_path / "llmgate.yaml"
+    path.write_text(model_config(azure_dep("codex", "codex-az", a.base, AZURE_KEY,
+                                           name="codex-deploy", api_version=version,
+                                           info="\n      mode: responses")))
+    code, doc = results(str(path))
+    d = by_id(doc)["codex-az"]
+    assert code == 0 and d["verdict"] == "ok", d
+    seen = a.requests()[-1]
+    want = "/openai/v1/responses" if version == "v1" else "/openai/responses"
+    assert seen["path"] == want and d["url"].startswith(f"{a.base}{want}")
+    assert json.loads(seen["body"]) == {"model": "codex-deploy", "input": "ping",
+                                        "max_output_tokens": 16, "store": False}
