@@ -206,7 +206,13 @@ static void walk_on(struct proxy_call *call)
 	long next = proxy_walk_next(&call->walk);
 
 	if (next >= 0) {
+		const struct config *config = call->proxy->config;
+
 		call->plan.deployment = (size_t)next;
+		if (proxy_op_by_id(call->op)) /* counted under the group that answers */
+			call->group = (long)(config_find_group(
+			                             config, config->deployments[next].model_name) -
+			                     config->groups);
 		log_info("request %s: response '%s' not on deployment '%s', trying '%s'", call->id,
 		         call->walk.id, call->dep->id, call->proxy->config->deployments[next].id);
 		proxy_timer_set(call->retry_timer, 0);

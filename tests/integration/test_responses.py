@@ -302,3 +302,32 @@ def test_follow_ups_land_on_the_creator_across_workers_and_a_reload(three):
     # walked in file order: a response on the k-th deployment costs k extra attempts
     want = sum("012".index(created[ids[k % len(ids)]][-1]) for k in range(50))
     assert extra == {"before": want, "after": want}
+
+
+def test_input_tokens_and_the_gateway_key(stub_factory, gateway_factory):
+    """input_tokens is routed by model; every Responses route needs the gateway key when one is
+    set, and the client's key never goes upstream."""
+    master = "sk-gateway-master-0123456789"
+    o = stub_factory("openai")
+    gw = gateway_factory(gateway_config(
+        openai_dep("gpt-4o", "oa", o.base), workers=1,
+        sections=f"general_settings:\n  master_key: {master}\n"))
+    auth = {"Authorization": f"Bearer {master}"}
+    status, _, body = gw.post("/v1/responses/input_tokens", CREATE, auth)
+    assert status == 200 and json.loads(body)["object"] == "response.input_tokens"
+    assert o.requests()[-1]["path"] == "/v1/responses/input_tokens"
+    assert json.loads(o.requests()[-1]["body"])["model"] == "gpt-4o-mini"
+    status, _, body = gw.post("/v1/responses", CREATE, {"api-key": master})
+    assert status == 200
+    rid = json.loads(body)["id"]
+    assert o.requests()[-1]["headers"]["authorization"] == "Bearer sk-test-oa-0123456789"
+    for method, path in (("POST", "/v1/responses"), ("GET", f"/v1/responses/{rid}"),
+                         ("DELETE", f"/v1/responses/{rid}"),
+                         ("POST", f"/v1/responses/{rid}/cancel"),
+                         ("GET", f"/openai/v1/responses/{rid}/input_items")):
+        seen = len(o.requests())
+        status, _, body = request(gw.port, method, path, CREATE if method == "POST" else None)
+        assert status == 401 and error_of(body)["code"] == "invalid_api_key", path
+        assert len(o.requests()) == seen
+    status, _, _ = request(gw.port, "GET", f"/v1/responses/{rid}", headers=auth)
+    assert status == 200
