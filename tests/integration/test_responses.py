@@ -6,7 +6,7 @@ and previous_response_id reaching the deployment that holds the response by walk
 group's deployments on the upstream's not-found answer, the /openai/v1 and /openai/responses
 ingress paths, 426 for a WebSocket upgrade and 501 for the Conversations API."""
 import json
-import os
+import re
 import subprocess
 
 import pytest
@@ -47,16 +47,6 @@ def three(stub_factory, gateway_factory):
         *[openai_dep("gpt-4o", f"dep-{i}", s.base, info="\n      mode: responses")
           for i, s in enumerate(stubs)], workers=2))
     return stubs, gw
-
-
-def creator(stubs, response_id):
-    """The index of the stub that created RESPONSE_ID (by the requests each saw)."""
-    for i, s in enumerate(stubs):
-        status, _, _ = request(s.port, "GET", f"/v1/responses/{response_id}",
-                               headers={"Authorization": "Bearer x"})
-        if status == 200:
-            return i
-    return None
 
 
 def test_create_on_each_provider_style(stub_factory, gateway_factory):
@@ -331,3 +321,22 @@ def test_input_tokens_and_the_gateway_key(stub_factory, gateway_factory):
         assert len(o.requests()) == seen
     status, _, _ = request(gw.port, "GET", f"/v1/responses/{rid}", headers=auth)
     assert status == 200
+
+
+def test_stream_bytes_are_the_upstreams(stub_factory, gateway_factory):
+    """Relayed byte for byte: the stream through the gateway is the stub's own stream, but for
+    the ids and the time the stub makes anew for every response."""
+    o = stub_factory("openai")
+    gw = gateway_factory(gateway_config(openai_dep("gpt-4o", "oa", o.base,
+                                                   model="openai/gpt-4o"), workers=1))
+    body = dict(CREATE, stream=True)
+
+    def normal(raw):
+        raw = re.sub(rb"(resp|msg)_[0-9a-f]+", rb"\1_X", raw)
+        return re.sub(rb'"created_at":\d+', b'"created_at":0', raw)
+
+    via = stream(gw.port, "/v1/responses", body)
+    direct = stream(o.port, "/v1/responses", body)
+    assert via.complete and direct.complete
+    assert normal(via.body) == normal(direct.body)
+    assert via.body.count(b"\n\n") == 13  # 4 opening events, 5 deltas, 4 closing ones
