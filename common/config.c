@@ -40,6 +40,7 @@
 #include "config_yaml.h"
 #include "duration.h"
 #include "http_header.h"
+#include "provider_request.h"
 #include "response_affinity.h"
 #include "secret.h"
 
@@ -1573,11 +1574,28 @@ static char *normalize_api_version(struct loader *ld, const struct at *at, char 
 	return text;
 }
 
-static const char *const known_modes[] = {"chat", "completion", "embedding"};
-static const char *const litellm_modes[] = {"image_generation", "audio_transcription",
-                                            "audio_speech",     "moderation",
-                                            "rerank",           "batch",
-                                            "responses",        "realtime"};
+static const char *const known_modes[] = {"chat", "completion", "embedding", "responses"};
+static const char *const litellm_modes[] = {
+        "image_generation", "audio_transcription", "audio_speech", "moderation", "rerank", "batch",
+        "realtime"};
+
+/* A group used for the Responses API on Azure's dated API needs a version
+ * that serves it (provider_request.h says which). */
+static void check_responses_version(struct loader *ld, const struct entry *e,
+                                    const struct config_yaml_node *node, const char *path,
+                                    const struct deployment *d)
+{
+	char buf[SHOWN_MAX + 8];
+
+	if (d->provider != PROVIDER_AZURE || !d->api_version ||
+	    provider_request_responses_version_ok(d->api_version))
+		return;
+	report(ld, DIAG_ERROR, e->src, node,
+	       "%s is responses but api_version '%s' is older than the first Azure OpenAI API "
+	       "version with the Responses API (%s): use %s or later, or v1",
+	       path, shown(d->api_version, buf, sizeof(buf)),
+	       PROVIDER_REQUEST_AZURE_RESPONSES_SINCE, PROVIDER_REQUEST_AZURE_RESPONSES_SINCE);
+}
 
 static void load_model_info(struct loader *ld, const struct entry *e, const char *prefix,
                             const struct config_yaml_node *map, struct deployment *d,
@@ -1607,13 +1625,16 @@ static void load_model_info(struct loader *ld, const struct entry *e, const char
 		return;
 	for (size_t i = 0; i < sizeof(known_modes) / sizeof(known_modes[0]); i++)
 		known |= strcmp(d->mode, known_modes[i]) == 0;
+	if (strcmp(d->mode, "responses") == 0)
+		check_responses_version(ld, e, at.node, at.path, d);
 	if (known)
 		return;
 	for (size_t i = 0; i < sizeof(litellm_modes) / sizeof(litellm_modes[0]); i++)
 		known |= strcmp(d->mode, litellm_modes[i]) == 0;
 	report(ld, DIAG_WARNING, e->src, at.node,
-	       known ? "%s '%s' is not served by llmgate (it serves chat, completion and embedding)"
-	             : "%s '%s' is not a known mode (chat, completion or embedding)",
+	       known ? "%s '%s' is not served by llmgate (it serves chat, completion, embedding "
+	               "and responses)"
+	             : "%s '%s' is not a known mode (chat, completion, embedding or responses)",
 	       at.path, shown(d->mode, buf, sizeof(buf)));
 }
 

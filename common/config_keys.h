@@ -154,7 +154,7 @@
 	X(litellm_params, vertex_credentials, IGNORED, NULL, CONFIG_IGNORED_DESC)                          \
                                                                                                            \
 	X(model_info, id, STRING, "<model_name>#<n>", "stable deployment id (unique)")                     \
-	X(model_info, mode, STRING, NULL, "chat, completion or embedding")                                 \
+	X(model_info, mode, STRING, NULL, "chat, completion, embedding or responses")                      \
 	X(model_info, base_model, IGNORED, NULL, CONFIG_IGNORED_DESC)                                      \
 	X(model_info, description, IGNORED, NULL, CONFIG_IGNORED_DESC)                                     \
 	X(model_info, access_groups, IGNORED, NULL, CONFIG_IGNORED_DESC)                                   \

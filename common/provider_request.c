@@ -23,18 +23,56 @@ static bool azure_v1(const char *api_version)
 	       strcmp(api_version, "preview") == 0;
 }
 
-int provider_request_url(const struct deployment *dep, const char *op, char *buf, size_t len)
+bool provider_request_azure_v1(const struct deployment *dep)
 {
+	return dep->provider == PROVIDER_AZURE && azure_v1(dep->api_version);
+}
+
+/* The Responses API's paths ("responses", "responses/{id}..."): on Azure's
+ * dated API they name no deployment (the body's model does). */
+static bool responses_op(const char *op)
+{
+	return strncmp(op, "responses", 9) == 0 && (op[9] == '\0' || op[9] == '/');
+}
+
+int provider_request_url_query(const struct deployment *dep, const char *op, const char *query,
+                               char *buf, size_t len)
+{
+	bool q = query && *query;
 	int n;
 
 	if (dep->provider != PROVIDER_AZURE)
-		n = snprintf(buf, len, "%s/%s", dep->api_base, op);
+		n = snprintf(buf, len, "%s/%s%s%s", dep->api_base, op, q ? "?" : "",
+		             q ? query : "");
 	else if (azure_v1(dep->api_version))
-		n = snprintf(buf, len, "%s/openai/v1/%s", dep->api_base, op);
+		n = snprintf(buf, len, "%s/openai/v1/%s%s%s", dep->api_base, op, q ? "?" : "",
+		             q ? query : "");
+	else if (responses_op(op))
+		n = snprintf(buf, len, "%s/openai/%s?api-version=%s%s%s", dep->api_base, op,
+		             dep->api_version, q ? "&" : "", q ? query : "");
 	else
-		n = snprintf(buf, len, "%s/openai/deployments/%s/%s?api-version=%s", dep->api_base,
-		             dep->upstream_model, op, dep->api_version);
+		n = snprintf(buf, len, "%s/openai/deployments/%s/%s?api-version=%s%s%s",
+		             dep->api_base, dep->upstream_model, op, dep->api_version, q ? "&" : "",
+		             q ? query : "");
 	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+int provider_request_url(const struct deployment *dep, const char *op, char *buf, size_t len)
+{
+	return provider_request_url_query(dep, op, NULL, buf, len);
+}
+
+bool provider_request_body_names_deployment(const struct deployment *dep, const char *op)
+{
+	return dep->provider != PROVIDER_AZURE || azure_v1(dep->api_version) || responses_op(op);
+}
+
+bool provider_request_responses_version_ok(const char *api_version)
+{
+	/* dated versions are YYYY-MM-DD[-preview]: their dates compare as strings */
+	if (azure_v1(api_version))
+		return true;
+	return strncmp(api_version, PROVIDER_REQUEST_AZURE_RESPONSES_SINCE, 10) >= 0;
 }
 
 /* The credential sent, and whether it goes as a Bearer token. */

@@ -19,14 +19,39 @@ struct deployment;
  * the deployment's extra_headers come on top. */
 #define PROVIDER_REQUEST_OWN_HEADERS 3
 
+/* The first dated api-version on which Azure OpenAI serves the Responses API
+ * (Microsoft's "Azure OpenAI Responses API" how-to and API version lifecycle:
+ * the Responses API arrived with 2025-03-01-preview). */
+#define PROVIDER_REQUEST_AZURE_RESPONSES_SINCE "2025-03-01-preview"
+
 /*
- * Writes the URL of OP ("chat/completions", "completions" or "embeddings")
- * on DEP into BUF: azure {api_base}/openai/deployments/{deployment}/{op}
- * ?api-version={v}, or {api_base}/openai/v1/{op} for api_version v1, latest
- * or preview; openai {api_base}/{op}. DEP is as config_load() normalized it.
- * Returns 0, or -ENAMETOOLONG when it does not fit (BUF is then unusable).
+ * Writes the URL of OP ("chat/completions", "completions", "embeddings",
+ * "responses", "responses/{id}"...) on DEP into BUF: azure
+ * {api_base}/openai/deployments/{deployment}/{op}?api-version={v}, except
+ * the Responses API's ops, {api_base}/openai/{op}?api-version={v}; or
+ * {api_base}/openai/v1/{op} for api_version v1, latest or preview; openai
+ * {api_base}/{op}. DEP is as config_load() normalized it. Returns 0, or
+ * -ENAMETOOLONG when it does not fit (BUF is then unusable).
  */
 int provider_request_url(const struct deployment *dep, const char *op, char *buf, size_t len);
+
+/* The same with QUERY (NULL or empty: none; no leading '?') appended as
+ * the URL's query, after api-version when there is one. */
+int provider_request_url_query(const struct deployment *dep, const char *op, const char *query,
+                               char *buf, size_t len);
+
+/* Whether a request for OP on DEP names its upstream model in the body's
+ * "model" (OpenAI-style upstreams, Azure's v1 API, the Responses API on
+ * Azure's dated API) rather than in the URL. */
+bool provider_request_body_names_deployment(const struct deployment *dep, const char *op);
+
+/* Whether Azure serves the Responses API on API_VERSION: the v1 API, or a
+ * dated version whose date is not before PROVIDER_REQUEST_AZURE_RESPONSES_SINCE's. */
+bool provider_request_responses_version_ok(const char *api_version);
+
+/* Whether DEP is an Azure deployment on the v1 API (api_version v1, latest or
+ * preview): its URL names no deployment, the body's "model" must. */
+bool provider_request_azure_v1(const struct deployment *dep);
 
 /* Called once per header, in order; a negative return stops the walk. */
 typedef int provider_header_fn(void *ctx, const char *name, const char *value);

@@ -1,7 +1,8 @@
 /*
  * probe: `llmgatectl probe` (see probe.h) — the seed team's manual test plan
  * as one command. Runs in llmgatectl, without the daemon. Loads the config
- * like llmgated does, sends one minimal request (1 output token) to every
+ * like llmgated does, sends one minimal request (1 output token; a Responses
+ * request, 16, to a deployment of model_info.mode responses) to every
  * deployment in parallel with libcurl's multi interface, each bounded by
  * --timeout, then prints a table with a diagnosis per deployment
  * (probe_diagnosis.c) and one summary line per primary/direct-Azure pair.
@@ -108,6 +109,18 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 static bool is_embedding(const struct deployment *d)
 {
 	return d->mode && strcmp(d->mode, "embedding") == 0;
+}
+
+/* A group used for the Responses API (model_info.mode: responses, the key
+ * LiteLLM's health checks read) is probed on it. */
+static bool is_responses(const struct deployment *d)
+{
+	return d->mode && strcmp(d->mode, "responses") == 0;
+}
+
+static const char *probe_op(const struct deployment *d)
+{
+	return is_embedding(d) ? "embeddings" : is_responses(d) ? "responses" : "chat/completions";
 }
 
 static bool secret_param(const char *name, size_t len)
@@ -243,6 +256,10 @@ static int build_request(struct probe *p, const char *token_param)
 
 	if (is_embedding(d))
 		req = json_pack("{s:s, s:s}", "model", d->upstream_model, "input", "ping");
+	else if (is_responses(d))
+		/* 16: the least max_output_tokens OpenAI accepts; nothing stored */
+		req = json_pack("{s:s, s:s, s:i, s:b}", "model", d->upstream_model, "input", "ping",
+		                "max_output_tokens", 16, "store", 0);
 	else
 		req = json_pack("{s:s, s:[{s:s, s:s}], s:i}", "model", d->upstream_model,
 		                "messages", "role", "user", "content", "ping", token_param, 1);
@@ -259,7 +276,7 @@ static int build_request(struct probe *p, const char *token_param)
 static int probe_setup(struct probe *p, long timeout_ms)
 {
 	const struct deployment *d = p->dep;
-	const char *op = is_embedding(d) ? "embeddings" : "chat/completions";
+	const char *op = probe_op(d);
 	bool url_fits = provider_request_url(d, op, p->url, sizeof(p->url)) == 0;
 	CURL *e;
 

@@ -4,10 +4,13 @@
  * out at once; completions are handed to the proxy, which answers later.
  *
  * Routes: the health endpoints, the model list, the OpenAI paths (with and
- * without /v1) and the Azure-SDK ingress /openai/deployments/{name}/{op},
- * where {name} is a model_name. Every response carries x-request-id (the
- * client's when sane, else a new one); health endpoints are open, everything
- * else needs the gateway key when general_settings.master_key is set.
+ * without /v1, and under /openai/v1 for clients with an Azure v1 base URL),
+ * the Responses API (/v1/responses, its routes on a stored response by id,
+ * and the Azure SDK's /openai/responses), and the Azure-SDK ingress
+ * /openai/deployments/{name}/{op}, where {name} is a model_name. A
+ * WebSocket upgrade on any route is answered 426; the Conversations API 501. Every response carries
+ * x-request-id (the client's when sane, else a new one); health endpoints are open, everything else
+ * needs the gateway key when general_settings.master_key is set.
  */
 #include "endpoints.h"
 
@@ -25,6 +28,7 @@
 #include "http_server.h"
 #include "ingress.h"
 #include "proxy.h"
+#include "proxy_walk.h"
 #include "request_id.h"
 #include "fallback_state.h"
 #include "secret.h"
@@ -61,7 +65,14 @@ static const struct endpoint endpoint_table[] = {
         {"/completions", ENDPOINT_PROXY, "POST", PROXY_OP_COMPLETIONS},
         {"/v1/embeddings", ENDPOINT_PROXY, "POST", PROXY_OP_EMBEDDINGS},
         {"/embeddings", ENDPOINT_PROXY, "POST", PROXY_OP_EMBEDDINGS},
+        {"/v1/responses", ENDPOINT_PROXY, "POST", PROXY_OP_RESPONSES},
+        {"/responses", ENDPOINT_PROXY, "POST", PROXY_OP_RESPONSES},
+        {"/v1/responses/input_tokens", ENDPOINT_PROXY, "POST", PROXY_OP_RESPONSES_INPUT_TOKENS},
+        {"/responses/input_tokens", ENDPOINT_PROXY, "POST", PROXY_OP_RESPONSES_INPUT_TOKENS},
 };
+
+/* The Conversations API: not served (501, naming the route). */
+static const char *const unserved_prefixes[] = {"/v1/conversations", "/conversations"};
 
 static char *models_json(const struct config *config)
 {
@@ -140,24 +151,139 @@ static void readiness(struct endpoints *eps, struct http_exchange *ex)
 	json_decref(body);
 }
 
-static const struct endpoint *find_endpoint(const struct http_request *req)
+/* The entry of the table for PATH (LEN bytes). UNDER_PREFIX: the path came
+ * after /openai/v1 or /openai, where only API routes live. */
+static const struct endpoint *find_endpoint(const char *path, size_t len, bool under_prefix)
 {
-	for (size_t i = 0; i < sizeof(endpoint_table) / sizeof(endpoint_table[0]); i++)
-		if (http_request_path_is(req, endpoint_table[i].path))
-			return &endpoint_table[i];
+	for (size_t i = 0; i < sizeof(endpoint_table) / sizeof(endpoint_table[0]); i++) {
+		const struct endpoint *e = &endpoint_table[i];
+
+		if (strlen(e->path) == len && memcmp(e->path, path, len) == 0 &&
+		    (!under_prefix || e->kind == ENDPOINT_MODELS || e->kind == ENDPOINT_PROXY))
+			return e;
+	}
 	return NULL;
+}
+
+static bool unserved(const char *path, size_t len)
+{
+	for (size_t i = 0; i < sizeof(unserved_prefixes) / sizeof(unserved_prefixes[0]); i++) {
+		size_t n = strlen(unserved_prefixes[i]);
+
+		if (len >= n && memcmp(path, unserved_prefixes[i], n) == 0 &&
+		    (len == n || path[n] == '/'))
+			return true;
+	}
+	return false;
+}
+
+/* What a request's path names: a table entry, or a proxied target. */
+struct routed {
+	const struct endpoint *route;
+	struct proxy_target target;
+	const char *allow; /* the methods of a by-id route, for a 405 */
+	bool by_id;        /* a route on a stored response */
+	bool bad_id;       /* one with an id that cannot be one */
+	bool unserved;     /* a route we answer 501 */
+	const char *path;  /* the path as matched (after /openai/v1) */
+	size_t path_len;
+};
+
+/* An op on a stored response by the request's method, or false (R->allow
+ * says which methods the route takes). */
+static bool by_id_op(struct routed *r, enum ingress_response_route kind, const char *method)
+{
+	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+
+	switch (kind) {
+	case INGRESS_RESPONSE_ITEM:
+		r->allow = "GET, DELETE";
+		r->target.op = strcmp(method, "DELETE") == 0 ? PROXY_OP_RESPONSE_DELETE
+		                                             : PROXY_OP_RESPONSE_GET;
+		return get || strcmp(method, "DELETE") == 0;
+	case INGRESS_RESPONSE_CANCEL:
+		r->allow = "POST";
+		r->target.op = PROXY_OP_RESPONSE_CANCEL;
+		return strcmp(method, "POST") == 0;
+	default:
+		r->allow = "GET";
+		r->target.op = PROXY_OP_RESPONSE_INPUT_ITEMS;
+		return get;
+	}
+}
+
+/*
+ * Routes REQ: the table's paths, the same under /openai/v1 (Azure's v1 base
+ * URL) and the Responses paths under /openai (the Azure SDK's dated
+ * ingress), the routes on a stored response, the Azure-SDK deployments
+ * ingress. False: no route.
+ */
+static bool route_request(const struct http_request *req, struct routed *r, char *deployment,
+                          char *response_id)
+{
+	static const struct endpoint azure = {INGRESS_AZURE_PREFIX "{name}/...", ENDPOINT_PROXY,
+	                                      "POST", 0};
+	static const struct endpoint by_id = {"/v1/responses/{id}", ENDPOINT_PROXY, "", 0};
+	size_t v1 = sizeof(INGRESS_AZURE_V1_PREFIX) - 1;
+	size_t az = sizeof(INGRESS_AZURE_RESPONSES) - 1;
+	const char *path = req->path;
+	size_t len = req->path_len;
+	bool under = false;
+	enum ingress_response_route kind;
+
+	if (len > v1 && memcmp(path, INGRESS_AZURE_V1_PREFIX, v1) == 0 && path[v1] == '/') {
+		path += v1;
+		len -= v1;
+		under = true;
+	} else if (len >= az && memcmp(path, INGRESS_AZURE_RESPONSES, az) == 0 &&
+	           (len == az || path[az] == '/')) {
+		path += sizeof("/openai") - 1;
+		len -= sizeof("/openai") - 1;
+		under = true;
+	}
+	r->path = path;
+	r->path_len = len;
+	if ((r->route = find_endpoint(path, len, under))) {
+		r->target.op = r->route->op;
+		return true;
+	}
+	if (unserved(path, len))
+		return (r->unserved = true);
+	kind = ingress_response_path(path, len, response_id);
+	if (kind == INGRESS_RESPONSE_BAD_ID)
+		return (r->bad_id = true);
+	if (kind != INGRESS_RESPONSE_NONE) {
+		r->route = &by_id;
+		r->by_id = true;
+		r->target.response_id = response_id;
+		return true;
+	}
+	if (!under && ingress_azure_path(req->path, req->path_len, deployment, &r->target.op)) {
+		r->route = &azure;
+		r->target.model = deployment;
+		return true;
+	}
+	return false;
+}
+
+/* A WebSocket upgrade (Codex tries one first): not served, and said so
+ * with 426, on which clients fall back to plain HTTP at once. */
+static bool websocket_upgrade(const struct http_request *req)
+{
+	const char *upgrade = http_request_header(req, "upgrade");
+
+	return upgrade && strcasestr(upgrade, "websocket") != NULL;
 }
 
 void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_request *req)
 {
 	struct endpoints *eps = ctx;
 	const char *given = http_request_header(req, "x-request-id");
-	const struct endpoint *route = find_endpoint(req);
-	static const struct endpoint azure = {INGRESS_AZURE_PREFIX "{name}/...", ENDPOINT_PROXY,
-	                                      "POST", 0};
 	char id[REQUEST_ID_MAX + 1], deployment[INGRESS_MAX_DEPLOYMENT_NAME + 1];
-	enum proxy_op op = PROXY_OP_CHAT;
-	bool head, by_path = false;
+	char response_id[PROXY_RESPONSE_ID_MAX + 1];
+	struct routed r = {0};
+	const struct endpoint *route;
+	bool head;
 	struct early_answer early = {
 	        .stats = eps->opts.stats,
 	        .ex = ex,
@@ -172,21 +298,54 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 		request_id_generate(id);
 	http_exchange_add_header(ex, "x-request-id", id);
 
-	if (!route && ingress_azure_path(req->path, req->path_len, deployment, &op)) {
-		route = &azure;
-		by_path = true;
+	if (websocket_upgrade(req)) {
+		answer_early_error(&early, 426, "websocket_not_supported",
+		                   "llmgate serves the Responses API (and every route) over HTTP, "
+		                   "not WebSocket: send %s %.*s without 'Upgrade: websocket'",
+		                   req->method, (int)(req->path_len > 200 ? 200 : req->path_len),
+		                   req->path);
+		return;
 	}
-	if (!route) {
+	if (!route_request(req, &r, deployment, response_id)) {
 		answer_early_error(&early, 404, "not_found", "no route for %s %.*s", req->method,
 		                   (int)(req->path_len > 200 ? 200 : req->path_len), req->path);
 		return;
 	}
-	head = strcmp(req->method, "HEAD") == 0 && strcmp(route->method, "GET") == 0;
-	if (strcmp(req->method, route->method) != 0 && !head) {
-		http_exchange_add_header(ex, "Allow", route->method);
-		answer_early_error(&early, 405, "method_not_allowed", "use %s for %s",
-		                   route->method, route->path);
+	if (r.bad_id) {
+		answer_early_error(&early, 400, "invalid_response_id",
+		                   "the response id in %.*s is not one (1 to %d letters, digits, "
+		                   "'_' or '-')",
+		                   (int)(req->path_len > 200 ? 200 : req->path_len), req->path,
+		                   PROXY_RESPONSE_ID_MAX);
 		return;
+	}
+	if (r.unserved) {
+		answer_early_error(&early, 501, "not_implemented",
+		                   "llmgate does not serve the Conversations API (%.*s); use "
+		                   "previous_response_id to chain responses",
+		                   (int)(r.path_len > 200 ? 200 : r.path_len), r.path);
+		return;
+	}
+	route = r.route;
+	if (r.by_id) {
+		if (!by_id_op(&r,
+		              (enum ingress_response_route)ingress_response_path(r.path, r.path_len,
+		                                                                 response_id),
+		              req->method)) {
+			http_exchange_add_header(ex, "Allow", r.allow);
+			answer_early_error(&early, 405, "method_not_allowed", "use %s for %.*s",
+			                   r.allow, (int)(r.path_len > 200 ? 200 : r.path_len),
+			                   r.path);
+			return;
+		}
+	} else {
+		head = strcmp(req->method, "HEAD") == 0 && strcmp(route->method, "GET") == 0;
+		if (strcmp(req->method, route->method) != 0 && !head) {
+			http_exchange_add_header(ex, "Allow", route->method);
+			answer_early_error(&early, 405, "method_not_allowed", "use %s for %s",
+			                   route->method, route->path);
+			return;
+		}
 	}
 	switch (route->kind) {
 	case ENDPOINT_LIVENESS:
@@ -208,6 +367,5 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 	if (route->kind == ENDPOINT_MODELS)
 		answer_early(&early, 200, eps->models_json);
 	else
-		proxy_handle(eps->opts.proxy, ex, req, by_path ? op : route->op,
-		             by_path ? deployment : NULL, id);
+		proxy_handle(eps->opts.proxy, ex, req, &r.target, id);
 }

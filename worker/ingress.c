@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "proxy_walk.h"
+
 bool ingress_azure_path(const char *path, size_t path_len, char *name, enum proxy_op *ret_op)
 {
 	static const struct {
@@ -40,6 +42,43 @@ bool ingress_azure_path(const char *path, size_t path_len, char *name, enum prox
 		}
 	}
 	return false;
+}
+
+enum ingress_response_route ingress_response_path(const char *path, size_t path_len, char *id)
+{
+	static const struct {
+		const char *suffix;
+		enum ingress_response_route route;
+	} routes[] = {
+	        {"/cancel", INGRESS_RESPONSE_CANCEL},
+	        {"/input_items", INGRESS_RESPONSE_INPUT_ITEMS},
+	};
+	const char *rest, *end = path + path_len, *slash;
+	enum ingress_response_route route = INGRESS_RESPONSE_ITEM;
+
+	if (path_len > 14 && memcmp(path, "/v1/responses/", 14) == 0)
+		rest = path + 14;
+	else if (path_len > 11 && memcmp(path, "/responses/", 11) == 0)
+		rest = path + 11;
+	else
+		return INGRESS_RESPONSE_NONE;
+	slash = memchr(rest, '/', (size_t)(end - rest));
+	if (slash) {
+		route = INGRESS_RESPONSE_NONE;
+		for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+			if ((size_t)(end - slash) == strlen(routes[i].suffix) &&
+			    memcmp(slash, routes[i].suffix, (size_t)(end - slash)) == 0)
+				route = routes[i].route;
+		if (route == INGRESS_RESPONSE_NONE)
+			return INGRESS_RESPONSE_NONE;
+	} else {
+		slash = end;
+	}
+	if (!proxy_walk_id_valid(rest, (size_t)(slash - rest)))
+		return INGRESS_RESPONSE_BAD_ID;
+	memcpy(id, rest, (size_t)(slash - rest));
+	id[slash - rest] = '\0';
+	return route;
 }
 
 int ingress_parse_body(const char *body, size_t len, const char *named, json_t **ret_root,

@@ -12,6 +12,8 @@
 #include "proxy.h"
 
 #define INGRESS_AZURE_PREFIX        "/openai/deployments/"
+#define INGRESS_AZURE_V1_PREFIX     "/openai/v1"        /* + an OpenAI path without /v1 */
+#define INGRESS_AZURE_RESPONSES     "/openai/responses" /* the Azure SDK's dated Responses */
 #define INGRESS_MAX_DEPLOYMENT_NAME 256
 
 /*
@@ -20,6 +22,23 @@
  * bytes) gets the {name} part, NUL-terminated, and *RET_OP the operation.
  */
 bool ingress_azure_path(const char *path, size_t path_len, char *name, enum proxy_op *ret_op);
+
+/* Which operation on a stored response a path names. */
+enum ingress_response_route {
+	INGRESS_RESPONSE_NONE,        /* not /v1/responses/{id}... */
+	INGRESS_RESPONSE_BAD_ID,      /* one, with an id that cannot be one */
+	INGRESS_RESPONSE_ITEM,        /* /v1/responses/{id}: GET or DELETE */
+	INGRESS_RESPONSE_CANCEL,      /* /v1/responses/{id}/cancel: POST */
+	INGRESS_RESPONSE_INPUT_ITEMS, /* /v1/responses/{id}/input_items: GET */
+};
+
+/*
+ * What PATH (PATH_LEN bytes, not necessarily NUL-terminated) names under
+ * /v1/responses/ or /responses/; ID (room for PROXY_RESPONSE_ID_MAX + 1
+ * bytes) gets the response id, NUL-terminated, unless NONE or BAD_ID.
+ * "input_tokens" is no id: that path is routed by model.
+ */
+enum ingress_response_route ingress_response_path(const char *path, size_t path_len, char *id);
 
 /*
  * Parses a client's request body BODY[0..LEN) as a JSON object and finds the

@@ -87,17 +87,18 @@ void proxy_call_free(struct proxy_call *call)
 		evbuffer_free(call->kept.body);
 	json_decref(call->root);
 	free(call->model);
+	free(call->query);
 	free(call);
 }
 
 void proxy_handle(struct proxy *proxy, struct http_exchange *ex, const struct http_request *req,
-                  enum proxy_op op, const char *model, const char *request_id)
+                  const struct proxy_target *target, const char *request_id)
 {
 	static const struct http_exchange_callbacks ex_callbacks = {
 	        .on_writable = proxy_relay_on_writable,
 	        .on_abort = proxy_answer_on_abort,
 	};
-	struct proxy_call *call = proxy_admit(proxy, ex, req, op, model, request_id);
+	struct proxy_call *call = proxy_admit(proxy, ex, req, target, request_id);
 
 	if (!call)
 		return; /* answered */

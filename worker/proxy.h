@@ -16,12 +16,33 @@ struct http_exchange;
 struct http_request;
 struct upstream;
 
+#include <stdbool.h>
+
 enum proxy_op {
 	PROXY_OP_CHAT,
 	PROXY_OP_COMPLETIONS,
 	PROXY_OP_EMBEDDINGS,
+	PROXY_OP_RESPONSES,              /* POST responses: create, routed by model */
+	PROXY_OP_RESPONSES_INPUT_TOKENS, /* POST responses/input_tokens, routed by model */
+	/* the Responses API's operations on one stored response, by its id: */
+	PROXY_OP_RESPONSE_GET,         /* GET responses/{id} */
+	PROXY_OP_RESPONSE_DELETE,      /* DELETE responses/{id} */
+	PROXY_OP_RESPONSE_CANCEL,      /* POST responses/{id}/cancel */
+	PROXY_OP_RESPONSE_INPUT_ITEMS, /* GET responses/{id}/input_items */
 	PROXY_OP__COUNT,
 };
+
+/* Whether OP names a stored response by its id (and no model). */
+static inline bool proxy_op_by_id(enum proxy_op op)
+{
+	return op >= PROXY_OP_RESPONSE_GET && op < PROXY_OP__COUNT;
+}
+
+/* Whether OP belongs to the Responses API (its streams, its errors). */
+static inline bool proxy_op_responses(enum proxy_op op)
+{
+	return op >= PROXY_OP_RESPONSES && op < PROXY_OP__COUNT;
+}
 
 struct proxy;
 
@@ -37,8 +58,15 @@ void proxy_set_request_stats(struct proxy *proxy, struct request_stats *stats);
 /* Call after every exchange has ended (http_server_free() aborts them). */
 void proxy_free(struct proxy *proxy);
 
+/* What the client's request names besides its body. */
+struct proxy_target {
+	enum proxy_op op;
+	const char *model;       /* the model group instead of the body's "model"
+	                          * (the Azure-SDK ingress), or NULL */
+	const char *response_id; /* by-id ops: the stored response, a valid id */
+};
+
 /* Takes over EX and answers it, now or when the upstream has. The client is
- * already authorized. MODEL, when not NULL, names the model group instead of
- * the body's "model" (the Azure-SDK ingress). REQUEST_ID is for the logs. */
+ * already authorized. REQUEST_ID is for the logs. */
 void proxy_handle(struct proxy *proxy, struct http_exchange *ex, const struct http_request *req,
-                  enum proxy_op op, const char *model, const char *request_id);
+                  const struct proxy_target *target, const char *request_id);

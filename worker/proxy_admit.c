@@ -97,15 +97,17 @@ static int parse_request(const struct proxy *proxy, struct early_answer *e, json
 	return -1;
 }
 
-/* Plans the call for group GI as the worker's fallback state has it. */
+/* Plans the call for group GI as the worker's fallback state has it. A call
+ * that names a stored response goes where the response is instead: its walk's
+ * first deployment, in the normal mode (no other route has the response). */
 static void plan(struct proxy_call *call, size_t gi)
 {
 	struct proxy *proxy = call->proxy;
 	enum fallback_mode mode = MODE_NORMAL;
-	long direct = -1;
+	long direct = -1, first;
 	bool probe = false;
 
-	if (proxy->fallback_state) {
+	if (proxy->fallback_state && !call->walk.active) {
 		mode = fallback_state_mode(proxy->fallback_state, gi);
 		direct = fallback_state_direct_azure(proxy->fallback_state, gi);
 		if (mode == MODE_FALLBACK && direct >= 0)
@@ -113,15 +115,167 @@ static void plan(struct proxy_call *call, size_t gi)
 	}
 	proxy_plan_init(&call->plan, proxy->config, gi, mode, direct, probe);
 	proxy_plan_first(&call->plan, proxy->balancer);
+	if (call->walk.active && (first = proxy_walk_next(&call->walk)) >= 0)
+		call->plan.deployment = (size_t)first;
 	call->dep = &proxy->config->deployments[call->plan.deployment];
 }
 
+/* A call with the parts every request has; NULL when out of memory (the
+ * client was answered). MODEL is copied unless OWNED, which it then is. */
+static struct proxy_call *new_call(struct proxy *proxy, const struct early_answer *e,
+                                   enum proxy_op op, char *owned)
+{
+	const struct http_request *req = e->req;
+	struct proxy_call *call = calloc(1, sizeof(*call));
+
+	if (call) {
+		call->proxy = proxy;
+		call->model = owned ? owned : strdup(e->model);
+	} else {
+		free(owned);
+	}
+	if (!call || !call->model || !(call->body = evbuffer_new()) ||
+	    proxy_attempt_timers_new(call) < 0) {
+		api_error_send(e->ex, 500, "server_error", NULL, "out of memory");
+		if (call)
+			proxy_call_free(call);
+		return NULL;
+	}
+	call->ex = e->ex;
+	call->op = op;
+	call->raw = req->body;
+	call->raw_len = req->body_len;
+	call->last_failure = OUTCOME_SUCCESS;
+	snprintf(call->id, sizeof(call->id), "%s", e->id);
+	call->received_us = e->received_us;
+	call->ttfb_us = -1;
+	call->bytes_in = req->body_len;
+	snprintf(call->peer, sizeof(call->peer), "%s", req->peer ? req->peer : "");
+	snprintf(call->method, sizeof(call->method), "%s", req->method);
+	call->path_len = req->path_len < sizeof(call->path) ? req->path_len : sizeof(call->path);
+	memcpy(call->path, req->path, call->path_len);
+	return call;
+}
+
+/* A create's previous_response_id, when its body has one: found by a
+ * string search first (most bodies have none), then read from the tree
+ * (parsed here if json_scan left none). -1: the client was answered (an
+ * id that cannot be one). */
+static int previous_response_id(struct proxy_call *call, const struct early_answer *e,
+                                const char **ret_id)
+{
+	static const char key[] = "\"previous_response_id\"";
+	const json_t *value;
+
+	*ret_id = NULL;
+	if (!memmem(call->raw, call->raw_len, key, sizeof(key) - 1))
+		return 0;
+	if (!call->root)
+		call->root = json_loadb(call->raw, call->raw_len,
+		                        JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
+	value = json_object_get(call->root, "previous_response_id");
+	if (!value || json_is_null(value))
+		return 0;
+	if (!json_is_string(value) ||
+	    !proxy_walk_id_valid(json_string_value(value), json_string_length(value))) {
+		answer_early_error(e, 400, "invalid_previous_response_id",
+		                   "'previous_response_id' must be a response id (1 to %d letters, "
+		                   "digits, '_' or '-')",
+		                   PROXY_RESPONSE_ID_MAX);
+		return -1;
+	}
+	*ret_id = json_string_value(value);
+	return 0;
+}
+
+/* The client's query for an op by id, without the Azure-SDK's api-version
+ * (the deployment's own goes upstream): *RET_QUERY is NULL when nothing is
+ * left. 0 or -ENOMEM. */
+static int passed_query(const struct http_request *req, char **ret_query)
+{
+	size_t used = 0;
+	char *out;
+
+	*ret_query = NULL;
+	if (!req->query || !req->query_len)
+		return 0;
+	out = malloc(req->query_len + 1);
+	if (!out)
+		return -ENOMEM;
+	for (const char *p = req->query; *p;) {
+		size_t len = strcspn(p, "&");
+
+		if (len && strncmp(p, "api-version=", 12) != 0) {
+			if (used)
+				out[used++] = '&';
+			memcpy(out + used, p, len);
+			used += len;
+		}
+		p += len + (p[len] == '&');
+	}
+	out[used] = '\0';
+	if (used)
+		*ret_query = out;
+	else
+		free(out);
+	return 0;
+}
+
+static bool query_has(const struct http_request *req, const char *param)
+{
+	size_t n = strlen(param);
+
+	for (const char *p = req->query ? req->query : ""; *p;) {
+		size_t len = strcspn(p, "&");
+
+		if (len == n && memcmp(p, param, n) == 0)
+			return true;
+		p += len + (p[len] == '&');
+	}
+	return false;
+}
+
+/* An op on a stored response by its id: no body to read, no model; the walk
+ * says where the response may be. */
+static struct proxy_call *admit_by_id(struct proxy *proxy, struct early_answer *e,
+                                      const struct proxy_target *target)
+{
+	const struct config *config = proxy->config;
+	struct proxy_walk walk;
+	struct proxy_call *call;
+	size_t first;
+
+	proxy_walk_init(&walk, config, -1, target->response_id, strlen(target->response_id));
+	if (walk.n == 0) {
+		answer_early_error(e, 404, "model_not_found",
+		                   "no deployment here serves the Responses API");
+		return NULL;
+	}
+	first = walk.deps[0];
+	e->model = config->deployments[first].model_name;
+	call = new_call(proxy, e, target->op, NULL);
+	if (!call)
+		return NULL;
+	call->walk = walk;
+	call->group = (long)(config_find_group(config, e->model) - config->groups);
+	call->stream_requested =
+	        target->op == PROXY_OP_RESPONSE_GET && query_has(e->req, "stream=true");
+	if (passed_query(e->req, &call->query) < 0) {
+		api_error_send(e->ex, 500, "server_error", NULL, "out of memory");
+		proxy_call_free(call);
+		return NULL;
+	}
+	plan(call, (size_t)call->group);
+	return call;
+}
+
 struct proxy_call *proxy_admit(struct proxy *proxy, struct http_exchange *ex,
-                               const struct http_request *req, enum proxy_op op, const char *model,
+                               const struct http_request *req, const struct proxy_target *target,
                                const char *request_id)
 {
 	const struct group *group = NULL;
 	struct proxy_call *call;
+	const char *previous;
 	bool stream = false;
 	json_t *root = NULL;
 	char *owned;
@@ -130,44 +284,33 @@ struct proxy_call *proxy_admit(struct proxy *proxy, struct http_exchange *ex,
 	        .ex = ex,
 	        .req = req,
 	        .id = request_id,
-	        .model = model,
+	        .model = target->model,
 	        .received_us = clock_now_us(),
 	};
 
+	if (proxy_op_by_id(target->op))
+		return admit_by_id(proxy, &early, target);
 	if (parse_request(proxy, &early, &root, &owned, &stream, &group) < 0)
 		return NULL;
-	call = calloc(1, sizeof(*call));
-	if (call) {
-		call->proxy = proxy;
-		call->model = owned ? owned : strdup(early.model);
-	} else {
-		free(owned);
-	}
-	if (!call || !call->model || !(call->body = evbuffer_new()) ||
-	    proxy_attempt_timers_new(call) < 0) {
-		api_error_send(ex, 500, "server_error", NULL, "out of memory");
+	call = new_call(proxy, &early, target->op, owned);
+	if (!call) {
 		json_decref(root);
-		if (call)
-			proxy_call_free(call);
 		return NULL;
 	}
-	call->ex = ex;
-	call->op = op;
 	call->root = root;
-	call->raw = req->body;
-	call->raw_len = req->body_len;
-	call->named_by_path = model != NULL;
+	call->named_by_path = target->model != NULL;
 	call->stream_requested = stream;
-	call->last_failure = OUTCOME_SUCCESS;
-	snprintf(call->id, sizeof(call->id), "%s", request_id);
-	call->received_us = early.received_us;
-	call->ttfb_us = -1;
-	call->bytes_in = req->body_len;
 	call->group = (long)(group - proxy->config->groups);
-	snprintf(call->peer, sizeof(call->peer), "%s", req->peer ? req->peer : "");
-	snprintf(call->method, sizeof(call->method), "%s", req->method);
-	call->path_len = req->path_len < sizeof(call->path) ? req->path_len : sizeof(call->path);
-	memcpy(call->path, req->path, call->path_len);
+	if (target->op == PROXY_OP_RESPONSES) {
+		if (previous_response_id(call, &early, &previous) < 0) {
+			call->ex = NULL; /* answered */
+			proxy_call_free(call);
+			return NULL;
+		}
+		if (previous)
+			proxy_walk_init(&call->walk, proxy->config, call->group, previous,
+			                strlen(previous));
+	}
 	plan(call, (size_t)call->group);
 	return call;
 }

@@ -53,6 +53,28 @@ static int64_t upstream_us(const struct proxy_call *call, int64_t now)
 	return end - call->first_attempt_us;
 }
 
+void proxy_answer_learn(const struct proxy_call *call, const char *data, size_t len)
+{
+	const struct config *config = call->proxy->config;
+	const char *id;
+	size_t id_len;
+
+	switch (call->op) {
+	case PROXY_OP_RESPONSES:
+		if (proxy_walk_scan_id(data, len, &id, &id_len))
+			proxy_walk_learn(config, proxy_dep_index(call, call->dep), id, id_len);
+		return;
+	case PROXY_OP_RESPONSE_GET:
+	case PROXY_OP_RESPONSE_CANCEL:
+	case PROXY_OP_RESPONSE_INPUT_ITEMS:
+		proxy_walk_learn(config, proxy_dep_index(call, call->dep), call->walk.id,
+		                 strlen(call->walk.id));
+		return;
+	default:
+		return; /* a deleted response, or no Responses op */
+	}
+}
+
 void proxy_answer_overhead(struct proxy_call *call)
 {
 	int64_t now = clock_now_us();
@@ -131,6 +153,12 @@ void proxy_answer_send(struct proxy_call *call, long status, const struct deploy
 		        dep->id, status, evbuffer_get_length(body),
 		        content_type[0] ? content_type : "no content type");
 	} else {
+		if (status < 300 && proxy_op_responses(call->op)) {
+			size_t len = evbuffer_get_length(body);
+
+			proxy_answer_learn(
+			        call, (const char *)evbuffer_pullup(body, (ev_ssize_t)len), len);
+		}
 		http_exchange_send_buffer(call->ex, (int)status,
 		                          content_type[0] ? content_type : "application/json",
 		                          body);

@@ -198,9 +198,46 @@ static void deadline_passed(struct proxy_call *call)
 	                   call->tried[0] ? call->tried : "nothing");
 }
 
+/* The walk of a request naming a stored response goes on to its next
+ * deployment, at once; when it is over the client gets the "not found"
+ * answer (kept), or our 502 when some deployment could not say. */
+static void walk_on(struct proxy_call *call)
+{
+	long next = proxy_walk_next(&call->walk);
+
+	if (next >= 0) {
+		const struct config *config = call->proxy->config;
+
+		call->plan.deployment = (size_t)next;
+		if (proxy_op_by_id(call->op)) /* counted under the group that answers */
+			call->group = (long)(config_find_group(
+			                             config, config->deployments[next].model_name) -
+			                     config->groups);
+		log_info("request %s: response '%s' not on deployment '%s', trying '%s'", call->id,
+		         call->walk.id, call->dep->id, call->proxy->config->deployments[next].id);
+		proxy_timer_set(call->retry_timer, 0);
+		return;
+	}
+	if (call->walk.failed || !call->kept.status) {
+		log_warning("request %s: response '%s' not found, and %d deployment%s did not "
+		            "answer (%s)",
+		            call->id, call->walk.id, call->walk.failed,
+		            call->walk.failed == 1 ? "" : "s", call->tried);
+		proxy_answer_error(call, 502, "upstream_error", "upstream_unavailable",
+		                   "response '%s' was not found on the deployments that answered, "
+		                   "and %d did not answer; tried %s",
+		                   call->walk.id, call->walk.failed, call->tried);
+		return;
+	}
+	log_info("request %s: response '%s' is on none of the %d deployments tried (%s)", call->id,
+	         call->walk.id, call->walk.not_found, call->tried);
+	proxy_answer_send_kept(call);
+}
+
 /* The current attempt failed as WHAT (its outcome counted; DETAIL, when not
  * NULL, for the log): the next one, or the end. WAIT_MS is the retry-after
- * the upstream asked for, or -1. */
+ * the upstream asked for, or -1. An op by id walks on instead: the
+ * response may be on the next deployment. */
 static void attempt_failed(struct proxy_call *call, enum outcome outcome, const char *what,
                            const char *detail, long wait_ms)
 {
@@ -214,6 +251,11 @@ static void attempt_failed(struct proxy_call *call, enum outcome outcome, const 
 	         detail ? ": " : "", detail ? detail : "");
 	if (left == 0) {
 		deadline_passed(call);
+		return;
+	}
+	if (call->walk.active && proxy_op_by_id(call->op)) {
+		call->walk.failed++;
+		walk_on(call);
 		return;
 	}
 	if (!proxy_plan_next(&call->plan, call->proxy->balancer, outcome_retry_class(outcome))) {
@@ -259,6 +301,16 @@ static void keep_answer(struct proxy_call *call, long status)
 	k->route = proxy_plan_current(&call->plan)->route;
 	k->ttfb_us = call->ttfb_us;
 	k->json = body_is_json_object(call);
+}
+
+/* Whether the answer says the stored response the call names is not on
+ * this deployment (proxy_walk_not_found, over the buffered body). */
+static bool not_found(struct proxy_call *call, long status)
+{
+	size_t len = evbuffer_get_length(call->body);
+
+	return proxy_walk_not_found(
+	        call->op, status, (const char *)evbuffer_pullup(call->body, (ev_ssize_t)len), len);
 }
 
 static void on_done(void *ctx, enum upstream_result result, long status, const char *error)
@@ -323,6 +375,15 @@ static void on_done(void *ctx, enum upstream_result result, long status, const c
 		         evbuffer_get_length(call->body),
 		         call->content_type[0] ? call->content_type : "no content type");
 		attempt_failed(call, OUTCOME_5XX, "invalid response", detail, -1);
+		return;
+	}
+	if (call->walk.active && not_found(call, status)) {
+		/* an answer from a healthy deployment, only not the one we need */
+		proxy_attempt_record(call, OUTCOME_SUCCESS);
+		keep_answer(call, status);
+		add_tried(call, "not found");
+		call->walk.not_found++;
+		walk_on(call);
 		return;
 	}
 	proxy_attempt_record(call, outcome);
@@ -405,8 +466,8 @@ static int start_attempt(struct proxy_call *call)
 	memset(&call->retry, 0, sizeof(call->retry));
 	evbuffer_drain(call->body, evbuffer_get_length(call->body));
 
-	if (!call->root &&
-	    proxy_request_needs_tree(dep, call->model, call->named_by_path,
+	if (!call->root && call->raw_len &&
+	    proxy_request_needs_tree(dep, call->op, call->model, call->named_by_path,
 	                             call->proxy->defaults[proxy_dep_index(call, dep)])) {
 		/* json_scan vouched for the body: this parse does not fail */
 		call->root = json_loadb(call->raw, call->raw_len,
@@ -414,7 +475,13 @@ static int start_attempt(struct proxy_call *call)
 		if (!call->root)
 			return -ENOMEM;
 	}
-	err = proxy_request_build(&r, dep, call->op, call->root, call->model, call->named_by_path,
+	struct proxy_request_target target = {
+	        .model = call->model,
+	        .named_by_path = call->named_by_path,
+	        .response_id = call->walk.id,
+	        .query = call->query,
+	};
+	err = proxy_request_build(&r, dep, call->op, &target, call->root,
 	                          call->proxy->defaults[proxy_dep_index(call, dep)]);
 	if (err < 0) {
 		log_warning("request %s: cannot build the request to deployment '%s': %s", call->id,
@@ -430,6 +497,7 @@ static int start_attempt(struct proxy_call *call)
 	        timeout_ms < PROXY_STREAM_IDLE_MAX_MS ? timeout_ms : PROXY_STREAM_IDLE_MAX_MS;
 
 	struct upstream_request ureq = {
+	        .method = proxy_request_method(call->op),
 	        .url = r.url,
 	        .headers = r.headers,
 	        .n_headers = r.n_headers,
@@ -500,7 +568,12 @@ void proxy_attempt_first(struct proxy_call *call)
 
 void proxy_attempt_log_answered(const struct proxy_call *call)
 {
-	if (call->attempts > 1)
+	if (call->walk.active && call->walk.not_found)
+		log_info("request %s: response '%s' found on deployment '%s' after %d not-found "
+		         "answer%s",
+		         call->id, call->walk.id, call->dep->id, call->walk.not_found,
+		         call->walk.not_found == 1 ? "" : "s");
+	else if (call->attempts > 1)
 		log_info("request %s: deployment '%s' answered after %d attempts (%s)", call->id,
 		         call->dep->id, call->attempts, call->tried);
 }

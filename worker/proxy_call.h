@@ -19,6 +19,7 @@
 #include "outcome.h"
 #include "proxy.h"
 #include "proxy_plan.h"
+#include "proxy_walk.h"
 #include "request_id.h"
 
 struct evbuffer;
@@ -66,8 +67,11 @@ struct proxy_call {
 	json_t *root;    /* the client's body, parsed when an attempt needs it */
 	const char *raw; /* its bytes, valid as long as the exchange */
 	size_t raw_len;
-	char *model; /* the group the client named */
+	char *model; /* the group the client named (ops by id: the first candidate's) */
 	bool named_by_path;
+	char *query;            /* passed on upstream (ops by id), or NULL */
+	struct proxy_walk walk; /* a request naming a stored response (proxy_walk.h) */
+	uint32_t sse_events;    /* Responses streams: events relayed whole */
 
 	struct event *deadline_timer; /* the request's, until the response commits */
 	struct event *attempt_timer;  /* the current attempt's (proxy_attempt.c) */
@@ -141,7 +145,7 @@ void proxy_call_free(struct proxy_call *call);
 /* proxy_admit.c: reads the request and finds its group and plan; the call,
  * or NULL when the client was answered already (an early answer). */
 struct proxy_call *proxy_admit(struct proxy *proxy, struct http_exchange *ex,
-                               const struct http_request *req, enum proxy_op op, const char *model,
+                               const struct http_request *req, const struct proxy_target *target,
                                const char *request_id);
 
 /* proxy_attempt.c: the call's timers (0 or -ENOMEM), then its first attempt
@@ -166,7 +170,11 @@ void proxy_relay_fail(struct proxy_call *call, const char *code, const char *fmt
 /* The http_exchange on_writable callback. */
 void proxy_relay_on_writable(void *ctx);
 
-/* proxy_answer.c: the headers of an answer from DEP by ROUTE. */
+/* proxy_answer.c: a 2xx answer of the Responses API from the call's
+ * deployment, DATA being its body or its stream's first bytes: the response
+ * id it shows is learned (proxy_walk_learn). */
+void proxy_answer_learn(const struct proxy_call *call, const char *data, size_t len);
+/* The headers of an answer from DEP by ROUTE. */
 void proxy_answer_route_headers(struct proxy_call *call, const struct deployment *dep,
                                 enum route route);
 /* x-llmgate-overhead-ms, just before the response head leaves. */

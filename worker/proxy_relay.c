@@ -9,7 +9,10 @@
  * stopped while the transfer is paused: a paused stream is not idle). A
  * stream that fails after its first byte ends with an SSE error event and a
  * broken chunked body: never a [DONE] or a finish_reason we did not get, and
- * no retry (the client has seen part of an answer).
+ * no retry (the client has seen part of an answer). The event is the op's:
+ * chat and completions get "data: {"error":...}"; the Responses API, whose
+ * events are named and carry no [DONE], its "event: error" with the next
+ * sequence_number, never an invented response.completed.
  *
  * Backpressure is decided in one place, after every write to the client
  * (after_write): the transfer pauses when the client is gone or its pending
@@ -17,6 +20,8 @@
  * on_writable, which the exchange calls once it drained under the low one.
  */
 #include <event2/buffer.h>
+#include <jansson.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <string.h>
 #include <strings.h>
@@ -40,10 +45,27 @@ static void after_write(struct proxy_call *call, int written)
 	evtimer_del(call->attempt_timer); /* a paused stream is not idle */
 }
 
+/* Responses streams number their events (sequence_number from 0): counting
+ * the blank lines that end them tells the number our error event takes. */
+static void count_events(struct proxy_call *call, const char *data, size_t len)
+{
+	const char *p = data, *end = data + len;
+
+	if (len && data[0] == '\n' && call->tail[1] == '\n')
+		call->sse_events++;
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p)))) {
+		if (p + 1 < end && p[1] == '\n')
+			call->sse_events++;
+		p++;
+	}
+}
+
 static void relay(struct proxy_call *call, const char *data, size_t len)
 {
 	int r = http_exchange_stream_write(call->ex, data, len);
 
+	if (r >= 0 && proxy_op_responses(call->op))
+		count_events(call, data, len);
 	if (r >= 0) {
 		call->bytes_out += len;
 		if (len >= 2) {
@@ -82,6 +104,9 @@ bool proxy_relay_data(struct proxy_call *call, long status, const char *data, si
 		if (!call->stream_requested || status < 200 || status >= 300 ||
 		    !is_event_stream(call->content_type))
 			return false;
+		if (proxy_op_responses(call->op))
+			proxy_answer_learn(call, data,
+			                   len); /* the first event names the response */
 		if (!commit_stream(call, status))
 			return true;
 	}
@@ -108,6 +133,27 @@ void proxy_relay_end(struct proxy_call *call)
 	end_stream(call, true);
 }
 
+/* The Responses API's own ending of a failed stream: its "error" event
+ * (type, code, message, param, sequence_number), never a response.completed
+ * nor a [DONE]. JSON is our OpenAI error body, whose message is taken. */
+static void add_responses_error(struct proxy_call *call, struct evbuffer *event, const char *code,
+                                const char *json)
+{
+	json_t *err = json_loads(json, 0, NULL);
+	const char *message =
+	        json_string_value(json_object_get(json_object_get(err, "error"), "message"));
+	json_t *ev = json_pack("{s:s, s:s, s:s, s:n, s:I}", "type", "error", "code", code,
+	                       "message", message ? message : "the upstream stream failed", "param",
+	                       "sequence_number", (json_int_t)call->sse_events);
+	char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+
+	if (text)
+		evbuffer_add_printf(event, "event: error\ndata: %s\n\n", text);
+	free(text);
+	json_decref(ev);
+	json_decref(err);
+}
+
 void proxy_relay_fail(struct proxy_call *call, const char *code, const char *fmt, ...)
 {
 	va_list ap;
@@ -123,7 +169,10 @@ void proxy_relay_fail(struct proxy_call *call, const char *code, const char *fmt
 			evbuffer_add(event, "\n\n", 2);
 		else if (call->tail[0] != '\n')
 			evbuffer_add(event, "\n", 1);
-		evbuffer_add_printf(event, "data: %s\n\n", json);
+		if (proxy_op_responses(call->op))
+			add_responses_error(call, event, code, json);
+		else
+			evbuffer_add_printf(event, "data: %s\n\n", json);
 		http_exchange_stream_write(call->ex, evbuffer_pullup(event, -1),
 		                           evbuffer_get_length(event));
 		evbuffer_free(event);

@@ -5,7 +5,9 @@
  * the body.
  *
  * The client's bytes are forwarded untouched unless the deployment needs a
- * different `model` or has request defaults the client did not set; then a
+ * different `model` (OpenAI-style upstreams and Azure's v1 API take the
+ * deployment's name there, from either ingress) or has request defaults the
+ * client did not set; then a
  * shallow copy of the parsed body gets the changes and is serialized.
  *
  * drop_params: LiteLLM drops the parameters a provider does not support from
@@ -15,17 +17,36 @@
 #include "proxy_request.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "provider_request.h"
+#include "proxy_walk.h"
 
-static const char *const op_paths[PROXY_OP__COUNT] = {
-        [PROXY_OP_CHAT] = "chat/completions",
-        [PROXY_OP_COMPLETIONS] = "completions",
-        [PROXY_OP_EMBEDDINGS] = "embeddings",
+/* Each op's upstream method and path, under the provider's API root; the
+ * ops by id have the response id, then SUFFIX, after "responses/". */
+static const struct {
+	const char *method;
+	const char *path;
+	const char *suffix;
+} ops[PROXY_OP__COUNT] = {
+        [PROXY_OP_CHAT] = {"POST", "chat/completions", NULL},
+        [PROXY_OP_COMPLETIONS] = {"POST", "completions", NULL},
+        [PROXY_OP_EMBEDDINGS] = {"POST", "embeddings", NULL},
+        [PROXY_OP_RESPONSES] = {"POST", "responses", NULL},
+        [PROXY_OP_RESPONSES_INPUT_TOKENS] = {"POST", "responses/input_tokens", NULL},
+        [PROXY_OP_RESPONSE_GET] = {"GET", "responses/", ""},
+        [PROXY_OP_RESPONSE_DELETE] = {"DELETE", "responses/", ""},
+        [PROXY_OP_RESPONSE_CANCEL] = {"POST", "responses/", "/cancel"},
+        [PROXY_OP_RESPONSE_INPUT_ITEMS] = {"GET", "responses/", "/input_items"},
 };
+
+const char *proxy_request_method(enum proxy_op op)
+{
+	return ops[op].method;
+}
 
 static int add_header(void *ctx, const char *name, const char *value)
 {
@@ -51,20 +72,34 @@ static bool default_allowed(const char *key)
 	return strcmp(key, "model") != 0 && strcmp(key, "stream") != 0;
 }
 
-static bool needs_rewrite(const struct deployment *dep, const char *model, bool named_by_path)
+/* Whether the body's "model" must name the deployment's upstream model: on
+ * OpenAI-style upstreams and Azure's v1 API (whose URL names no deployment)
+ * the body's model is what the upstream serves, so the client's group name
+ * is replaced, or inserted when the Azure-SDK path named the group. */
+static bool needs_rewrite(const struct deployment *dep, enum proxy_op op, const char *model,
+                          bool named_by_path)
 {
-	return dep->provider == PROVIDER_OPENAI &&
+	return !proxy_op_by_id(op) && provider_request_body_names_deployment(dep, ops[op].path) &&
 	       (named_by_path || strcmp(model, dep->upstream_model) != 0);
 }
 
-bool proxy_request_needs_tree(const struct deployment *dep, const char *model, bool named_by_path,
-                              const json_t *defaults)
+/* The Responses API's bodies go as the client sent them, but for model: a
+ * gateway that injected fields there broke Azure for Codex users. */
+static bool takes_defaults(enum proxy_op op)
+{
+	return !proxy_op_responses(op);
+}
+
+bool proxy_request_needs_tree(const struct deployment *dep, enum proxy_op op, const char *model,
+                              bool named_by_path, const json_t *defaults)
 {
 	const char *key;
 	json_t *value;
 
-	if (needs_rewrite(dep, model, named_by_path))
+	if (needs_rewrite(dep, op, model, named_by_path))
 		return true;
+	if (!takes_defaults(op))
+		return false;
 	json_object_foreach((json_t *)defaults, key, value)
 	{
 		if (default_allowed(key))
@@ -73,14 +108,16 @@ bool proxy_request_needs_tree(const struct deployment *dep, const char *model, b
 	return false;
 }
 
-static int build_body(struct proxy_request *r, const struct deployment *dep, json_t *root,
-                      const char *model, bool named_by_path, const json_t *defaults)
+static int build_body(struct proxy_request *r, const struct deployment *dep, enum proxy_op op,
+                      json_t *root, const char *model, bool named_by_path, const json_t *defaults)
 {
-	bool rewrite = needs_rewrite(dep, model, named_by_path);
+	bool rewrite = needs_rewrite(dep, op, model, named_by_path);
 	bool add_defaults = false;
 	const char *key;
 	json_t *value, *copy;
 
+	if (!takes_defaults(op))
+		defaults = NULL;
 	json_object_foreach((json_t *)defaults, key, value)
 	{
 		if (default_allowed(key) && !json_object_get(root, key))
@@ -107,8 +144,10 @@ static int build_body(struct proxy_request *r, const struct deployment *dep, jso
 }
 
 int proxy_request_build(struct proxy_request *r, const struct deployment *dep, enum proxy_op op,
-                        json_t *root, const char *model, bool named_by_path, const json_t *defaults)
+                        const struct proxy_request_target *target, json_t *root,
+                        const json_t *defaults)
 {
+	char path[64 + PROXY_RESPONSE_ID_MAX];
 	int err;
 
 	/* not memset: url and auth are 6 KiB, written before they are read */
@@ -117,13 +156,22 @@ int proxy_request_build(struct proxy_request *r, const struct deployment *dep, e
 	r->n_headers = 0;
 	r->body = NULL;
 	r->body_len = 0;
-	err = provider_request_url(dep, op_paths[op], r->url, sizeof(r->url));
+	if (proxy_op_by_id(op)) {
+		int n = snprintf(path, sizeof(path), "%s%s%s", ops[op].path, target->response_id,
+		                 ops[op].suffix);
+
+		if (n < 0 || (size_t)n >= sizeof(path))
+			return -ENAMETOOLONG;
+	} else {
+		snprintf(path, sizeof(path), "%s", ops[op].path);
+	}
+	err = provider_request_url_query(dep, path, target->query, r->url, sizeof(r->url));
 	if (err < 0)
 		return err;
 	err = build_headers(r, dep);
 	if (err < 0)
 		return err;
-	return build_body(r, dep, root, model, named_by_path, defaults);
+	return build_body(r, dep, op, root, target->model, target->named_by_path, defaults);
 }
 
 void proxy_request_clear(struct proxy_request *r)

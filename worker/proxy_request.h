@@ -1,7 +1,8 @@
 /*
  * proxy_request: what one attempt sends to one deployment (SPEC 5): the URL
  * and headers by the rules of provider_request.h, and the client's body with
- * `model` rewritten for OpenAI-style upstreams and the deployment's request
+ * `model` rewritten (or inserted) for OpenAI-style upstreams and Azure's v1
+ * API and the deployment's request
  * defaults added where the client sent nothing.
  */
 #pragma once
@@ -25,23 +26,33 @@ struct proxy_request {
 	size_t body_len;
 };
 
+/* What the client's request named. */
+struct proxy_request_target {
+	const char *model;       /* the group name the client asked for (ops with a model) */
+	bool named_by_path;      /* MODEL came from the Azure-SDK path, not the body */
+	const char *response_id; /* the ops by id: the response (proxy_walk_id_valid) */
+	const char *query;       /* passed on as the upstream URL's query, or NULL */
+};
+
 /*
- * Fills R for DEP. ROOT is the client's body parsed (left unchanged); when
- * nothing needs a rewrite R->body stays NULL and the client's bytes go
- * upstream as received. MODEL is the group name the
- * client asked for; NAMED_BY_PATH when it came from the Azure-SDK path
- * rather than the body. DEFAULTS (a JSON object or NULL) are the
- * deployment's request defaults. Returns 0 or a negative errno; free R with
- * proxy_request_clear() either way.
+ * Fills R for DEP and OP. ROOT is the client's body parsed (left unchanged);
+ * when nothing needs a rewrite R->body stays NULL and the client's bytes go
+ * upstream as received. DEFAULTS (a JSON object or NULL) are the
+ * deployment's request defaults (never added to the Responses API's
+ * bodies). Returns 0 or a negative errno; free R with proxy_request_clear()
+ * either way.
  */
 int proxy_request_build(struct proxy_request *r, const struct deployment *dep, enum proxy_op op,
-                        json_t *root, const char *model, bool named_by_path,
+                        const struct proxy_request_target *target, json_t *root,
                         const json_t *defaults);
 
 /* Whether proxy_request_build() for DEP needs ROOT (the parsed body): a
  * rewritten model or request defaults. Without, ROOT may be NULL. */
-bool proxy_request_needs_tree(const struct deployment *dep, const char *model, bool named_by_path,
-                              const json_t *defaults);
+bool proxy_request_needs_tree(const struct deployment *dep, enum proxy_op op, const char *model,
+                              bool named_by_path, const json_t *defaults);
+
+/* The upstream method of OP: "POST", "GET" or "DELETE" (a literal). */
+const char *proxy_request_method(enum proxy_op op);
 
 /* Frees what R holds and wipes the auth header's copy of the key. */
 void proxy_request_clear(struct proxy_request *r);

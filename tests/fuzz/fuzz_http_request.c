@@ -2,7 +2,8 @@
  * fuzz_http_request: a client connection's bytes, as a worker handles them:
  * the head scanner fed in pieces, the strict head parser, the body
  * (Content-Length or chunked, decoded in pieces), then what routes and proxy
- * do with a request: the Azure-SDK ingress path, the JSON body and its
+ * do with a request: the Azure-SDK ingress path, the Responses paths by id
+ * (the upstream request for each deployment), the JSON body and its
  * `model`, and the upstream request built for every deployment of the group
  * it names (tests/fixtures/full.yaml). Pipelined requests follow while the
  * connection stays open.
@@ -18,6 +19,7 @@
 #include "http_parser.h"
 #include "../../worker/ingress.h"
 #include "../../worker/proxy_request.h"
+#include "../../worker/proxy_walk.h"
 #include "fuzz.h"
 
 #define MAX_BODY     65536
@@ -40,15 +42,31 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* What routes and proxy do with a parsed request. */
 static void handle(const struct http_head *head, const char *body, size_t body_len)
 {
-	char name[INGRESS_MAX_DEPLOYMENT_NAME + 1], why[256];
+	char name[INGRESS_MAX_DEPLOYMENT_NAME + 1], why[256], id[PROXY_RESPONSE_ID_MAX + 1];
 	enum proxy_op op = PROXY_OP_CHAT;
 	bool by_path = ingress_azure_path(head->path, head->path_len, name, &op);
+	enum ingress_response_route route = ingress_response_path(head->path, head->path_len, id);
 	const struct group *group;
 	const char *model;
 	json_t *root;
 
 	(void)http_head_find(head, "authorization");
 	(void)http_head_find(head, "x-request-id");
+	if (route != INGRESS_RESPONSE_NONE && route != INGRESS_RESPONSE_BAD_ID) {
+		/* an op by id: the upstream request to every deployment */
+		struct proxy_request_target target = {.response_id = id, .query = "limit=1"};
+
+		for (size_t d = 0; d < config->n_deployments; d++) {
+			struct proxy_request r;
+
+			(void)proxy_request_build(&r, &config->deployments[d],
+			                          route == INGRESS_RESPONSE_CANCEL
+			                                  ? PROXY_OP_RESPONSE_CANCEL
+			                                  : PROXY_OP_RESPONSE_GET,
+			                          &target, NULL, NULL);
+			proxy_request_clear(&r);
+		}
+	}
 	if (ingress_parse_body(body, body_len, by_path ? name : NULL, &root, &model, why,
 	                       sizeof(why)) < 0)
 		return;
@@ -57,7 +75,9 @@ static void handle(const struct http_head *head, const char *body, size_t body_l
 		size_t d = group->deployments[i];
 		struct proxy_request r;
 
-		(void)proxy_request_build(&r, &config->deployments[d], op, root, model, by_path,
+		struct proxy_request_target target = {.model = model, .named_by_path = by_path};
+
+		(void)proxy_request_build(&r, &config->deployments[d], op, &target, root,
 		                          defaults ? defaults[d] : NULL);
 		proxy_request_clear(&r);
 	}

@@ -24,7 +24,7 @@ import time
 
 import pytest
 
-from helpers import LLMGATED, STUB, alive, children_of, free_port, request, wait_for
+from helpers import LLMGATED, STUB, STUBS, alive, serve_deployments, children_of, free_port, request, wait_for
 
 SANITIZER_DIR = os.environ.get("LLMGATE_SANITIZER_DIR")
 WRAPPER = shlex.split(os.environ.get("LLMGATE_WRAPPER", ""))
@@ -43,6 +43,12 @@ class Stub:
         assert line.startswith("listening on "), f"stub did not start: {line!r}"
         self.port = int(line.rsplit(":", 1)[1])
         self.base = f"http://127.0.0.1:{self.port}"
+        STUBS[self.base] = self
+
+    def add_deployments(self, names):
+        """The Azure deployments this stub's resource has (more of them)."""
+        status, _, body = request(self.port, "POST", "/_stub/deployments", list(names))
+        assert status == 200, body
 
     def requests(self):
         status, _, body = request(self.port, "GET", "/_stub/requests")
@@ -57,6 +63,7 @@ class Stub:
         request(self.port, "POST", "/_stub/reset")
 
     def stop(self):
+        STUBS.pop(self.base, None)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -94,8 +101,11 @@ class Gateway:
             raise AssertionError("llmgated did not start:\n" + self.logs())
 
     def render(self, config_text):
-        """Fills in @PORT@ (the listening port) and @DIR@ (this gateway's directory)."""
-        return config_text.replace("@PORT@", str(self.port)).replace("@DIR@", self.dir)
+        """Fills in @PORT@ (the listening port) and @DIR@ (this gateway's directory); the
+        stubs its Azure deployments reach learn their names (helpers.serve_deployments)."""
+        text = config_text.replace("@PORT@", str(self.port)).replace("@DIR@", self.dir)
+        serve_deployments(text)
+        return text
 
     def write_config(self, config_text):
         with open(self.path, "w") as f:

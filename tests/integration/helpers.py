@@ -10,6 +10,8 @@ import socket
 import subprocess
 import time
 
+import yaml
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("LLMGATE_BUILD", os.path.join(ROOT, "build"))
 LLMGATED = os.path.join(BUILD, "supervisor", "llmgated")
@@ -261,11 +263,13 @@ def deployment(group, model, api_base, dep_id=None, params="", info=""):
       api_base: {api_base}{params}{info}"""
 
 
-def openai_dep(group, dep_id, base, params="", key=None, model="openai/gpt-4o-mini"):
+def openai_dep(group, dep_id, base, params="", key=None, model="openai/gpt-4o-mini", info=""):
     """An openai/ deployment at BASE/v1 (BASE: a server's root URL) with PARAMS (as in
-    deployment()); its key is KEY, by default sk-test-DEP_ID-0123456789."""
+    deployment()); its key is KEY, by default sk-test-DEP_ID-0123456789. INFO: more
+    model_info lines."""
     key = key or f"sk-test-{dep_id}-0123456789"
-    return deployment(group, model, f"{base}/v1", dep_id, f"\n      api_key: {key}{params}")
+    return deployment(group, model, f"{base}/v1", dep_id, f"\n      api_key: {key}{params}",
+                      info)
 
 
 def azure_dep(group, dep_id, base, key="azure-test-key-0123456789", params="", name="gpt-4o",
@@ -278,10 +282,43 @@ def azure_dep(group, dep_id, base, key="azure-test-key-0123456789", params="", n
                       f"\n      api_version: {json.dumps(api_version)}{auth}{params}", info)
 
 
+# The running stubs by base URL (conftest.Stub adds and removes itself), so that a config
+# built here can tell each Azure stub the deployments it must have.
+STUBS = {}
+
+
+def azure_deployments(config_text):
+    """(api_base, deployment name) of each azure/ entry of CONFIG_TEXT's model_list:
+    deployment_id when given, else the name after azure/ (as the loader has it)."""
+    try:
+        doc = yaml.safe_load(config_text) or {}
+    except yaml.YAMLError:
+        return []  # a test of the loader's diagnostics: nothing will reach a stub
+    found = []
+    for entry in (doc.get("model_list") if isinstance(doc, dict) else None) or []:
+        params = (entry or {}).get("litellm_params") or {}
+        model = str(params.get("model", ""))
+        if model.startswith("azure/"):
+            name = params.get("deployment_id") or model[len("azure/"):]
+            found.append((str(params.get("api_base", "")).rstrip("/"), str(name)))
+    return found
+
+
+def serve_deployments(config_text):
+    """Tells every running stub that an Azure deployment of CONFIG_TEXT reaches the deployment
+    name it must have (the stub answers DeploymentNotFound for any other, as Azure does)."""
+    for base, name in azure_deployments(config_text):
+        stub = STUBS.get(base)
+        if stub and name:
+            stub.add_deployments([name])
+
+
 def model_config(*deps, retries=None, fallbacks=None, router="", sections=""):
     """A config of DEPS without the llmgate section: router_settings when RETRIES
     (num_retries), FALLBACKS ({group: [groups]}) or ROUTER (more lines, "  key: value\\n")
-    are given, then SECTIONS (more top-level YAML, as written)."""
+    are given, then SECTIONS (more top-level YAML, as written). The running stubs the Azure
+    deployments reach learn their deployment names (serve_deployments)."""
+    serve_deployments("model_list:" + "".join(deps))
     settings = ""
     if retries is not None:
         settings += f"  num_retries: {retries}\n"

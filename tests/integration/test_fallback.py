@@ -1,5 +1,6 @@
 """The global direct-Azure fallback end to end: real workers report, the
 supervisor decides and broadcasts, and traffic moves (SPEC 7)."""
+import json
 import os
 import signal
 import time
@@ -11,11 +12,11 @@ from helpers import (CHAT, azure_dep, ctl, ctl_result, gateway_config, openai_de
                      wait_for)
 
 
-def config(primary, azure, cooldown="30s", workers=2):
+def config(primary, azure, cooldown="30s", workers=2, azure_version="2024-08-01-preview"):
     return gateway_config(
         openai_dep("gpt-4o", "litellm-proxy", primary.base, key="sk-test-primary-0123456789",
                    model="openai/gpt-4o"),
-        azure_dep("gpt-4o-azure", "azure-direct", azure.base),
+        azure_dep("gpt-4o-azure", "azure-direct", azure.base, api_version=azure_version),
         retries=0, fallbacks={"gpt-4o": ["gpt-4o-azure"]}, workers=workers,
         llmgate=f"""  fallback:
     window: 5s
@@ -143,3 +144,27 @@ def test_respawned_worker_and_reload_keep_the_mode(setup):
     assert set(routes) == {"direct-azure"}, routes
     assert mode(gw) == "fallback"
     assert group_state(gw)["reason"] == "forced on by the operator"
+
+
+def test_responses_follow_the_global_fallback(setup):
+    """POST /v1/responses goes where chat goes in the fallback mode: the direct-Azure group,
+    its body's model the Azure deployment; a request naming a stored response does not (the
+    response is where it was made)."""
+    primary, azure, gw = setup(workers=1, azure_version="2025-04-01-preview")
+    status, headers, body = gw.post("/v1/responses", {"model": "gpt-4o", "input": "hi"})
+    assert status == 200 and headers["x-llmgate-route"] == "primary"
+    made_on_primary = json.loads(body)["id"]
+    r = ctl(gw, "fallback", "on", timeout=30)
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: mode(gw) == "fallback", timeout=5, what="forced fallback")
+    status, headers, body = gw.post("/v1/responses", {"model": "gpt-4o", "input": "hi"})
+    assert status == 200, body
+    assert headers["x-llmgate-route"] == "direct-azure"
+    seen = azure.requests()[-1]
+    assert seen["path"] == "/openai/responses"
+    assert seen["query"] == "api-version=2025-04-01-preview"
+    assert json.loads(seen["body"])["model"] == "gpt-4o"
+    status, headers, body = gw.post("/v1/responses", {
+        "model": "gpt-4o", "input": "more", "previous_response_id": made_on_primary})
+    assert status == 200, body
+    assert headers["x-llmgate-deployment"] == "litellm-proxy"

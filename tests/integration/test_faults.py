@@ -20,6 +20,14 @@ with one deployment: three attempts, then one OpenAI-shaped error):
                            cap on a stream: past 64 MiB here); the client
                            leaving aborts the upstream; a stream that stalls
                            is cut by the idle timeout with an SSE error event
+  Responses streams        the same cells for POST /v1/responses with stream
+                           (named events, no [DONE]): a hang before the first
+                           byte 504; reset, chunk error or a stall mid-stream:
+                           the events so far, then the Responses "error" event
+                           (type error, code, message, the next
+                           sequence_number), no response.completed, no last
+                           chunk; an endless one read slowly is relayed with
+                           flat memory and aborted when the client leaves
   invalid JSON, HTML 200   502 upstream_unavailable, 'invalid response' x3:
                            never passed on as a 200 (SPEC 4: never an HTML page)
   4xx with an HTML body    its status, with our error (invalid_response)
@@ -282,6 +290,93 @@ def test_upstream_stream_stalls(faulty):
     r = post(h.port, dict(CHAT, stream=True, x_stub={"chunks": 5, "chunk_delay_ms": 3000}))
     assert_broken_stream(r, "upstream_timeout",
                          f"the stream from deployment '{DEP}' stalled for 500 ms")
+    h.survived()
+
+
+RESPONSES = {"model": "gpt-4o", "input": "hi", "stream": True}
+
+
+def post_responses(port, body):
+    s, f = connect(port, 30)
+    try:
+        s.sendall(post_bytes("/v1/responses", body))
+        return read_response(f)
+    finally:
+        f.close()
+        s.close()
+
+
+def assert_broken_responses_stream(r, code, message, min_deltas=1):
+    """A Responses stream that failed after its first byte: 200, the events that came, the
+    Responses error event last (with the next sequence_number), no response.completed, no
+    [DONE], no last chunk."""
+    assert r.status == 200
+    assert r.headers["content-type"].startswith("text/event-stream")
+    assert not r.complete, "no last chunk: the client must see a broken stream"
+    events = events_of(r.body)
+    assert not any("response.completed" in e or "[DONE]" in e for e in events)
+    name, data = events[-1].split("\n", 1)
+    assert name == "event: error"
+    err = json.loads(data[len("data: "):])
+    assert err == {"type": "error", "code": code, "message": message, "param": None,
+                   "sequence_number": len(events) - 1}
+    assert len([e for e in events if "response.output_text.delta" in e]) >= min_deltas
+
+
+@pytest.mark.parametrize("fault", ["hang", "headers_then_hang"])
+def test_responses_stream_hangs_before_its_first_byte(faulty, fault):
+    h = faulty()
+    assert_error(post_responses(h.port, dict(RESPONSES, x_stub={fault: True})), 504,
+                 timed_out())
+    h.survived()
+
+
+@pytest.mark.parametrize("fault", [{"chunks": 10, "cut_after": 3}, {"bad_chunking": True}],
+                         ids=["reset", "chunk-error"])
+def test_responses_stream_broken_mid_stream(faulty, fault):
+    h = faulty()
+    r = post_responses(h.port, dict(RESPONSES, x_stub=fault))
+    assert_broken_responses_stream(
+        r, "protocol", f"the stream from deployment '{DEP}' failed (protocol error)",
+        min_deltas=3 if "cut_after" in fault else 0)
+    h.survived()
+
+
+def test_responses_stream_stalls(faulty):
+    h = faulty()
+    r = post_responses(h.port, dict(RESPONSES, x_stub={"chunks": 5, "chunk_delay_ms": 3000}))
+    assert_broken_responses_stream(
+        r, "upstream_timeout", f"the stream from deployment '{DEP}' stalled for 500 ms",
+        min_deltas=0)
+    h.survived()
+
+
+def test_responses_endless_stream_slow_reader(faulty, stub):
+    """A slow reader of an endless Responses stream: backpressure holds the upstream, the
+    worker's memory stays flat, and the client leaving aborts the upstream transfer."""
+    h = faulty(timeout="10s")
+    s, f = connect(h.port)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    s.sendall(post_bytes("/v1/responses", dict(RESPONSES, x_stub={"endless": True})))
+    assert f.readline().startswith(b"HTTP/1.1 200")
+    while f.readline() != b"\r\n":
+        pass
+    base_rss = vm_kb(h.worker, "VmRSS")
+    got = 0
+    for _ in range(40):  # about 2 s of a reader far slower than the stub
+        data = f.read1(64 * 1024)
+        assert data, "the stream ended early"
+        got += len(data)
+        time.sleep(0.05)
+    rss = vm_kb(h.worker, "VmRSS")
+    print(f"\n{got >> 10} KiB read slowly; worker RSS {base_rss >> 10} -> {rss >> 10} MiB")
+    before = stub_stats(stub)["closed_by_peer"]
+    f.close()
+    s.close()
+    wait_for(lambda: stub_stats(stub)["closed_by_peer"] > before, timeout=5,
+             what="the upstream stream to be aborted")
+    if not asan_build():
+        assert rss - base_rss < 16 * 1024, "held by backpressure, not buffered"
     h.survived()
 
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from helpers import azure_dep, free_port, llmgatectl, model_config, openai_dep
+from helpers import STUBS, azure_dep, free_port, llmgatectl, model_config, openai_dep
 
 PRIMARY_KEY = "sk-test-primary-0123456789abcd"
 AZURE_KEY = "azure-test-key-0123456789abcdef"
@@ -247,3 +247,37 @@ def test_usage_and_config_errors_exit_2(tmp_path, stub_factory):
     assert r.returncode == 2
     r, out, _ = probe(cfg, "--bogus")
     assert r.returncode == 2 and "Usage" in out
+
+
+def test_azure_v1_deployment_not_on_the_resource(stub_factory, tmp_path):
+    """The v1 API names the deployment in the body; a name the resource lacks is
+    DeploymentNotFound there too (the stub is told other names only)."""
+    p = stub_factory("primary")
+    a = stub_factory("azure", ["--require-key", AZURE_KEY, "--deployments", "other"])
+    del STUBS[a.base]  # keep the config's name from being added to the stub
+    cfg = config(tmp_path, p.base, a.base, azure_version="v1", azure_deployment="missing")
+    STUBS[a.base] = a
+    code, doc = results(cfg)
+    d = by_id(doc)["azure-direct"]
+    assert code == 1 and d["verdict"] == "deployment_not_found", d
+    assert json.loads(a.requests()[-1]["body"])["model"] == "missing"
+    assert "'missing'" in d["diagnosis"]
+
+
+@pytest.mark.parametrize("version", ["v1", "2025-04-01-preview"])
+def test_responses_deployment_is_probed_on_the_responses_api(stub_factory, tmp_path, version):
+    """model_info.mode responses: probe sends a minimal Responses request, the body naming the
+    deployment, on the v1 API and on the dated one."""
+    a = stub_factory("azure", ["--require-key", AZURE_KEY])
+    path = tmp_path / "llmgate.yaml"
+    path.write_text(model_config(azure_dep("codex", "codex-az", a.base, AZURE_KEY,
+                                           name="codex-deploy", api_version=version,
+                                           info="\n      mode: responses")))
+    code, doc = results(str(path))
+    d = by_id(doc)["codex-az"]
+    assert code == 0 and d["verdict"] == "ok", d
+    seen = a.requests()[-1]
+    want = "/openai/v1/responses" if version == "v1" else "/openai/responses"
+    assert seen["path"] == want and d["url"].startswith(f"{a.base}{want}")
+    assert json.loads(seen["body"]) == {"model": "codex-deploy", "input": "ping",
+                                        "max_output_tokens": 16, "store": False}

@@ -62,3 +62,48 @@ def test_azure_sdk_through_the_ingress(stub_factory, gateway_factory):
     assert seen["path"] == "/openai/deployments/gpt-4o/chat/completions"
     assert "api-version=2024-08-01-preview" in seen["query"]
     assert seen["headers"]["api-key"] == "azure-test-key-0123456789"
+
+
+def sdk_responses(mode, port, model, key="client-key"):
+    r = subprocess.run([NODE, os.path.join(SDK_DIR, "sdk_responses.mjs"), mode,
+                        f"http://127.0.0.1:{port}", model, key],
+                       capture_output=True, text=True, timeout=60, cwd=SDK_DIR)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("upstream", ["openai", "azure-v1", "azure-dated"])
+@pytest.mark.parametrize("client", ["openai", "azure", "v1"])
+def test_responses_sdk(stub_factory, gateway_factory, upstream, client):
+    """responses.create plain and streamed, retrieve, inputItems.list, previous_response_id,
+    cancel and del through each client style into each upstream style; the group has two
+    deployments on two stubs, so the follow-ups must find the one that holds the response."""
+    stubs = [stub_factory(f"s{i}") for i in range(2)]
+    if upstream == "openai":
+        deps = [openai_dep("codex", f"d{i}", s.base, model="openai/gpt-5-codex")
+                for i, s in enumerate(stubs)]
+        name = "gpt-5-codex"
+    else:
+        version = "v1" if upstream == "azure-v1" else "2025-04-01-preview"
+        deps = [azure_dep("codex", f"d{i}", s.base, api_version=version, name=f"codex-{i}")
+                for i, s in enumerate(stubs)]
+        name = None
+    gw = gateway_factory(gateway_config(*deps, workers=1))
+    out = sdk_responses(client, gw.port, "codex")
+    assert "error" not in out, out
+    holder = int(out["plain"]["deployment"][1])
+    model = name or f"codex-{holder}"
+    assert out["plain"]["status"] == "completed"
+    assert out["plain"]["text"] == f"stub s{holder}: hello from {model}"
+    assert out["stream"]["types"][0] == "response.created"
+    assert out["stream"]["types"][-1] == "response.completed"
+    assert out["stream"]["completed"] and out["stream"]["text"].startswith("stub s")
+    assert out["retrieve"] == {"id": out["plain"]["id"], "text": out["plain"]["text"]}
+    assert out["input_items"] == ["hello"]
+    assert out["follow"] == {"previous": out["plain"]["id"], "status": "completed"}
+    assert out["cancel"] == {"queued": "queued", "status": "cancelled"}
+    assert out["after_delete"] == {"status": 404}
+    seen = [r["path"] for s in stubs for r in s.requests()]
+    prefix = {"openai": "/v1/responses", "azure-v1": "/openai/v1/responses",
+              "azure-dated": "/openai/responses"}[upstream]
+    assert all(p.startswith(prefix) for p in seen), seen

@@ -8,19 +8,23 @@
  *                     [--status N] [--delay-ms N] [--hang] [--headers-then-hang] [--reset]
  *                     [--chunk-delay-ms N] [--cut-after N] [--retry-after-ms N]
  *                     [--retry-after N] [--body STR] [--content-type STR] [--count N]
- *                     [--tls-cert FILE --tls-key FILE]
+ *                     [--tls-cert FILE --tls-key FILE] [--deployments NAME,...]
  *   --listen    numeric HOST:PORT or [HOST6]:PORT, default 127.0.0.1:0 (a free port). Once bound
  *               the stub prints exactly one line on stdout, "listening on HOST:PORT", and
  *               flushes it.
  *   --name      default "stub"; sent as x-stub-name and inside every answer's text.
  *   --chunks    content chunks per stream, default 5.
  *   -v          one line per API request on stderr.
+ *   --deployments  the Azure resource's deployments (also POST /_stub/deployments). As on
+ *               Azure, a deployments-path URL, or an Azure v1 body's "model", that names none of
+ *               them answers 404 DeploymentNotFound; a stub told none has none.
  *   --tls-cert, --tls-key  serve HTTPS (TLS 1.2+, HTTP/1.1) with this certificate chain and
  *               key, PEM files; both or neither (stub_tls.c).
  *   The other options set per-run faults (below); flags take an optional =true|false, and every
  *   fault option is also accepted with underscores (--delay_ms). SIGTERM/SIGINT: exit 0.
  *
- * API, POST only: /v1/chat/completions, /v1/completions, /v1/embeddings, and the same without
+ * API, POST (Responses: also GET, DELETE): /v1/chat/completions, /v1/completions, /v1/embeddings,
+ *   the Responses API (below), and the same without
  *   /v1 (OpenAI); /openai/deployments/{deployment}/{op}?api-version=YYYY-MM-DD[-preview] (Azure:
  *   api-version missing: 404 {"error":{"code":"404","message":"Resource not found"}}, any other
  *   form: 400 "API version not supported") and /openai/v1/{op} (Azure v1: api-version optional,
@@ -35,6 +39,19 @@
  *   finish_reason "stop" chunk, a usage chunk when stream_options.include_usage, then
  *   "data: [DONE]". Azure paths open with a {"choices":[],...,"prompt_filter_results":[...]}
  *   event. Each event is its own write: after chunk_delay_ms, or when the last one drained.
+ *   Responses API (stub_responses.c): POST /v1/responses (and /responses, /openai/v1/responses,
+ *   Azure's dated /openai/responses?api-version= from 2025-03-01-preview on, older: 400), GET and
+ *   DELETE /v1/responses/{id}, POST .../{id}/cancel, GET .../{id}/input_items, POST
+ *   /v1/responses/input_tokens. A create needs "model" (on Azure paths a deployment the stub has)
+ *   and "input" or "previous_response_id"; a previous_response_id this stub did not create is 400
+ *   previous_response_not_found, any other id 404 "Response with id '...' not found." (each stub
+ *   knows only its own responses, the last 4096 stored). "store": false is not kept;
+ *   "background": true answers "queued", reads back "completed", and may be cancelled (others:
+ *   400). "stream": true: named events, "event: NAME\ndata: {...,"sequence_number":N}", from
+ *   response.created, in_progress, output_item.added, content_part.added, N output_text.delta
+ *   (the message's words), output_text.done, content_part.done, output_item.done to
+ *   response.completed; no [DONE]. cut_after, endless, chunk_delay_ms and bad_chunking apply to
+ *   it as to chat streams (the deltas are its content events).
  *   Body not JSON: 400 with OpenAI's "We could not parse the JSON body" error. Malformed HTTP:
  *   400 and close; head over 64 KiB or 100 fields: 431; body over 64 MiB: 413.
  *   --require-key: OpenAI paths need "Authorization: Bearer KEY", Azure paths "api-key: KEY" or
@@ -72,7 +89,8 @@
  *   bad_chunking        a chunked answer that breaks after its first chunk (half the body, or
  *                       the first stream event) with a chunk-size line that is not hexadecimal
  *   Order: delay_ms, then reset, hang, or the answer (headers_then_hang, cut_after apply to it).
- *   Answer precedence: status, Azure api-version, key, JSON body, model, success.
+ *   Answer precedence: status, Azure api-version, key, deployment (in the URL), JSON body,
+ *   model, deployment (the v1 body's model), success.
  *
  * Introspection (/_stub/ requests are not recorded, not counted and never faulted):
  *   GET /_stub/requests  the last 200 other requests, oldest first: [{method, path, query,
@@ -84,6 +102,8 @@
  *                        progress (delay, hang, stream, unflushed body); the asking connection
  *                        is not counted. With TLS also tls_handshakes (completed, the asking
  *                        connection's included) and tls_resumed (those that resumed a session)
+ *   GET|POST /_stub/deployments  the deployment names; POST a JSON array of names to add
+ *                        them (reset keeps them: they are the resource, not a fault)
  *   POST /_stub/reset    clears the requests, the counters and the per-run faults
  *   GET|POST /_stub/config  {"faults": {...}, "remaining": N or null}
  */
@@ -117,6 +137,7 @@ static void stub_usage(FILE *out)
 {
 	fprintf(out, "usage: llmgate-stub [--listen HOST:PORT] [--name NAME] [--require-key KEY]\n"
 	             "                    [--chunks N] [-v] [--tls-cert FILE --tls-key FILE]\n"
+	             "                    [--deployments NAME,...]\n"
 	             "                    [fault options]\n"
 	             "fault options (also accepted with underscores):\n");
 	for (int i = 0; i < STUB_FAULT__COUNT; i++) {
@@ -161,6 +182,7 @@ static int stub_parse_args(int argc, char **argv, struct stub_main *m)
 	        {"verbose", no_argument, NULL, 'v'},
 	        {"tls-cert", required_argument, NULL, 'C'},
 	        {"tls-key", required_argument, NULL, 'K'},
+	        {"deployments", required_argument, NULL, 'D'},
 	        {"help", no_argument, NULL, 'h'},
 	};
 	struct option opts[sizeof(base) / sizeof(base[0]) + 2 * STUB_FAULT__COUNT + 1];
@@ -223,6 +245,9 @@ static int stub_parse_args(int argc, char **argv, struct stub_main *m)
 			break;
 		case 'K':
 			m->tls_key = optarg;
+			break;
+		case 'D':
+			m->api.deployments = optarg;
 			break;
 		case 'h':
 			stub_usage(stdout);

@@ -12,9 +12,11 @@
 #include "stub_api.h"
 
 #include "stub_body.h"
+#include "stub_deploy.h"
 #include "stub_fault.h"
 #include "stub_http.h"
 #include "stub_record.h"
+#include "stub_responses.h"
 #include "stub_tls.h"
 
 #include <errno.h>
@@ -36,9 +38,10 @@
 #define API_FILL_PIECE      65536 /* filler bytes per write */
 
 enum api_flavor {
-	API_OPENAI,   /* /v1/{op} or /{op} */
-	API_AZURE,    /* /openai/deployments/{name}/{op}?api-version=YYYY-MM-DD[-preview] */
-	API_AZURE_V1, /* /openai/v1/{op} */
+	API_OPENAI,          /* /v1/{op} or /{op} */
+	API_AZURE,           /* /openai/deployments/{name}/{op}?api-version=YYYY-MM-DD[-preview] */
+	API_AZURE_V1,        /* /openai/v1/{op} */
+	API_AZURE_RESPONSES, /* /openai/responses...?api-version=YYYY-MM-DD[-preview] */
 };
 
 enum api_phase {
@@ -58,7 +61,9 @@ struct stub_api {
 	int chunks;
 	bool verbose;
 	struct stub_fault run; /* per-run faults */
-	long long run_left;    /* requests the per-run faults still apply to; 0: all */
+	struct stub_deploy deployments;
+	struct stub_responses *responses;
+	long long run_left; /* requests the per-run faults still apply to; 0: all */
 	unsigned long long requests;
 	unsigned long long seq;
 };
@@ -66,7 +71,10 @@ struct stub_api {
 struct api_route {
 	enum api_flavor flavor;
 	enum stub_body_op op;
+	enum stub_responses_op rop; /* a Responses API route, or NONE */
+	bool method_ok;             /* its method is the route's */
 	char deployment[API_MAX_DEPLOYMENT];
+	char response_id[STUB_RESPONSE_ID_MAX + 1];
 };
 
 struct api_exchange {
@@ -85,6 +93,8 @@ struct api_exchange {
 	char id[48];
 	struct stub_body_info info;
 	struct stub_body_stream st;
+	bool responses_stream; /* a Responses stream: rs, not st */
+	struct stub_responses_stream rs;
 	long long fill_left; /* filler bytes still to send; -1: endless */
 };
 
@@ -104,6 +114,7 @@ static void api_exchange_free(struct api_exchange *ex)
 	if (ex->buf)
 		evbuffer_free(ex->buf);
 	stub_fault_clear(&ex->fault);
+	stub_responses_stream_clear(&ex->rs);
 	free(ex->model);
 	free(ex->message);
 	free(ex);
@@ -151,10 +162,18 @@ static void api_respond_openai_error(struct stub_api *api, struct stub_http_conn
 	evbuffer_free(buf);
 }
 
-static bool api_route(const char *path, struct api_route *r)
+static bool api_route(const char *path, const char *method, struct api_route *r)
 {
 	const char *rest;
 
+	r->rop = STUB_RESPONSES_NONE;
+	r->method_ok = strcmp(method, "POST") == 0;
+	if (strncmp(path, "/openai/responses", 17) == 0 && (!path[17] || path[17] == '/')) {
+		r->flavor = API_AZURE_RESPONSES;
+		r->deployment[0] = '\0';
+		r->rop = stub_responses_route(path + 8, method, r->response_id, &r->method_ok);
+		return r->rop != STUB_RESPONSES_NONE;
+	}
 	if (strncmp(path, "/openai/deployments/", 20) == 0) {
 		const char *name = path + 20, *slash = strchr(name, '/');
 
@@ -170,6 +189,15 @@ static bool api_route(const char *path, struct api_route *r)
 	} else {
 		r->flavor = API_OPENAI;
 		rest = strncmp(path, "/v1/", 4) == 0 ? path + 4 : path + 1;
+	}
+	if (r->flavor != API_AZURE) {
+		bool ok;
+
+		r->rop = stub_responses_route(rest, method, r->response_id, &ok);
+		if (r->rop != STUB_RESPONSES_NONE) {
+			r->method_ok = ok;
+			return true;
+		}
 	}
 	for (int op = 0; op < STUB_BODY__COUNT; op++) {
 		if (strcmp(rest, stub_body_op_name(op)) == 0) {
@@ -207,6 +235,10 @@ static bool api_query_param(const char *query, const char *key, char *buf, size_
 static bool api_version_ok(enum api_flavor flavor, const char *v)
 {
 	static const char date[] = "0000-00-00";
+
+	/* Azure's dated API has the Responses API from 2025-03-01-preview on */
+	if (flavor == API_AZURE_RESPONSES && strncmp(v, "2025-03-01", 10) < 0)
+		return false;
 
 	if (flavor == API_AZURE_V1)
 		return !strcmp(v, "preview") || !strcmp(v, "latest") || !strcmp(v, "v1");
@@ -272,6 +304,40 @@ static int api_embedding_inputs(const json_t *root)
 	return n > API_MAX_INPUTS ? API_MAX_INPUTS : (int)n;
 }
 
+/* A Responses API answer: its status and body, or the parameters of its stream. */
+static int api_prepare_responses(struct api_exchange *ex, const struct api_route *route,
+                                 const json_t *root, const char *model)
+{
+	struct stub_api *api = ex->api;
+	bool stream = false;
+	int chunks = (int)stub_fault_num(&ex->fault, STUB_FAULT_CHUNKS, api->chunks);
+
+	if (stub_fault_flag(&ex->fault, STUB_FAULT_ENDLESS))
+		chunks = INT_MAX; /* never reaches its output_text.done */
+	if (model && asprintf(&ex->message, "stub %s: hello from %s", api->name, model) < 0) {
+		ex->message = NULL;
+		return -ENOMEM;
+	}
+	ex->status = stub_responses_answer(api->responses, route->rop, route->response_id, root,
+	                                   model, ex->message ? ex->message : "", chunks, ex->buf,
+	                                   &stream, &ex->rs);
+	if (ex->status == 500)
+		return -ENOMEM;
+	if (stream) {
+		ex->stream = true;
+		ex->responses_stream = true;
+		ex->content_type = "text/event-stream; charset=utf-8";
+	}
+	return 0;
+}
+
+/* A Responses API route on a stored response: no body, no model. */
+static int api_prepare_by_id(struct api_exchange *ex, const struct api_route *route)
+{
+	ex->status = 200;
+	return api_prepare_responses(ex, route, NULL, NULL);
+}
+
 /* The 200 answer: a body, or the parameters of a stream. */
 static int api_prepare_success(struct api_exchange *ex, const struct api_route *route,
                                const json_t *root, const char *model, size_t body_len)
@@ -284,6 +350,8 @@ static int api_prepare_success(struct api_exchange *ex, const struct api_route *
 	ex->model = strdup(model);
 	if (!ex->model)
 		return -ENOMEM;
+	if (route->rop != STUB_RESPONSES_NONE)
+		return api_prepare_responses(ex, route, root, model);
 	in->op = route->op;
 	in->azure = route->flavor != API_OPENAI;
 	in->created = (long long)time(NULL);
@@ -330,6 +398,9 @@ static void api_decide(struct api_exchange *ex, const struct stub_http_request *
 	struct stub_api *api = ex->api;
 	const struct stub_fault *f = &ex->fault;
 	bool azure = route->flavor != API_OPENAI;
+	bool by_id = route->rop >= STUB_RESPONSES_GET;
+	bool dated = route->flavor == API_AZURE || route->flavor == API_AZURE_RESPONSES;
+	bool body_names = route->flavor == API_AZURE_V1 || route->flavor == API_AZURE_RESPONSES;
 	const char *model = route->flavor == API_AZURE
 	                            ? route->deployment
 	                            : json_string_value(json_object_get(root, "model"));
@@ -344,7 +415,7 @@ static void api_decide(struct api_exchange *ex, const struct stub_http_request *
 	if (status != 200) {
 		ex->status = (int)status;
 		stub_body_status_error(ex->buf, ex->status, azure, model);
-	} else if (route->flavor == API_AZURE && (!has_version || !*version)) {
+	} else if (dated && (!has_version || !*version)) {
 		ex->status = 404;
 		stub_body_azure_error(ex->buf, "404", "Resource not found");
 	} else if (azure && has_version && !api_version_ok(route->flavor, version)) {
@@ -353,6 +424,15 @@ static void api_decide(struct api_exchange *ex, const struct stub_http_request *
 	} else if (!api_authorized(api, req, azure, &key)) {
 		ex->status = 401;
 		stub_body_auth_error(ex->buf, azure, key);
+	} else if (route->flavor == API_AZURE && !stub_deploy_has(&api->deployments, model)) {
+		ex->status = 404;
+		stub_body_status_error(ex->buf, 404, true, model);
+	} else if (by_id) {
+		if (api_prepare_by_id(ex, route) < 0) {
+			ex->status = 500;
+			evbuffer_drain(ex->buf, evbuffer_get_length(ex->buf));
+			stub_body_status_error(ex->buf, 500, azure, NULL);
+		}
 	} else if (!json_is_object(root)) {
 		ex->status = 400;
 		stub_body_openai_error(ex->buf, api_bad_json, "invalid_request_error", NULL);
@@ -360,6 +440,9 @@ static void api_decide(struct api_exchange *ex, const struct stub_http_request *
 		ex->status = 400;
 		stub_body_openai_error(ex->buf, "you must provide a model parameter",
 		                       "invalid_request_error", NULL);
+	} else if (body_names && !stub_deploy_has(&api->deployments, model)) {
+		ex->status = 404;
+		stub_body_status_error(ex->buf, 404, true, model);
 	} else if (api_prepare_success(ex, route, root, model, req->body_len) < 0) {
 		ex->status = 500;
 		ex->stream = false;
@@ -402,23 +485,31 @@ static int api_timer(struct api_exchange *ex, long long ms)
 	return evtimer_add(ex->timer, &tv) < 0 ? -ENOMEM : 0;
 }
 
+static int api_stream_next(struct api_exchange *ex)
+{
+	return ex->responses_stream ? stub_responses_stream_next(&ex->rs, ex->buf)
+	                            : stub_body_stream_next(&ex->st, ex->buf);
+}
+
 static void api_stream_step(struct api_exchange *ex)
 {
 	long long cut = stub_fault_num(&ex->fault, STUB_FAULT_CUT_AFTER, -1);
 	long long delay = stub_fault_num(&ex->fault, STUB_FAULT_CHUNK_DELAY_MS, 0);
 	int more;
 
-	if (cut >= 0 && stub_body_stream_in_content(&ex->st) &&
-	    stub_body_stream_sent(&ex->st) >= cut) {
+	if (cut >= 0 && (ex->responses_stream ? stub_responses_stream_in_content(&ex->rs) &&
+	                                                stub_responses_stream_sent(&ex->rs) >= cut
+	                                      : stub_body_stream_in_content(&ex->st) &&
+	                                                stub_body_stream_sent(&ex->st) >= cut)) {
 		stub_http_abort(ex->conn, true);
 		api_exchange_free(ex);
 		return;
 	}
-	more = stub_body_stream_next(&ex->st, ex->buf);
+	more = api_stream_next(ex);
 	/* endless: many events per write, so that gigabytes flow in seconds */
-	while (more && ex->st.chunks == INT_MAX && delay == 0 &&
-	       evbuffer_get_length(ex->buf) < API_FILL_PIECE)
-		more = stub_body_stream_next(&ex->st, ex->buf);
+	while (more && (ex->responses_stream ? ex->rs.chunks : ex->st.chunks) == INT_MAX &&
+	       delay == 0 && evbuffer_get_length(ex->buf) < API_FILL_PIECE)
+		more = api_stream_next(ex);
 	stub_http_write_buffer(ex->conn, ex->buf);
 	if (!more) {
 		stub_http_end(ex->conn);
@@ -458,7 +549,7 @@ static void api_bad_chunking(struct api_exchange *ex)
 
 	if (ex->stream) {
 		evbuffer_drain(ex->buf, len);
-		stub_body_stream_next(&ex->st, ex->buf);
+		api_stream_next(ex);
 		stub_http_write_buffer(ex->conn, ex->buf);
 	} else {
 		stub_http_write(ex->conn, evbuffer_pullup(ex->buf, -1), len / 2);
@@ -565,6 +656,43 @@ static json_t *api_stats(struct stub_api *api, const struct stub_http_request *r
 	return j;
 }
 
+static json_t *api_deployments_json(const struct stub_api *api)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; list && i < api->deployments.n; i++)
+		json_array_append_new(list, json_string(api->deployments.names[i]));
+	return list;
+}
+
+/* POST /_stub/deployments: a JSON array of names, added to the resource's deployments. */
+static int api_add_deployments(struct stub_api *api, const struct stub_http_request *req, char *err,
+                               size_t errlen)
+{
+	json_t *root = json_loadb(req->body, req->body_len, 0, NULL), *name;
+	size_t i;
+	int r = 0;
+
+	if (!json_is_array(root)) {
+		snprintf(err, errlen, "the body must be a JSON array of deployment names");
+		json_decref(root);
+		return -EINVAL;
+	}
+	json_array_foreach(root, i, name)
+	{
+		r = json_is_string(name)
+		            ? stub_deploy_add(&api->deployments, json_string_value(name),
+		                              json_string_length(name))
+		            : -EINVAL;
+		if (r < 0) {
+			snprintf(err, errlen, "deployment %zu: %s", i, strerror(-r));
+			break;
+		}
+	}
+	json_decref(root);
+	return r;
+}
+
 static void api_control(struct stub_api *api, struct stub_http_conn *conn,
                         const struct stub_http_request *req)
 {
@@ -585,6 +713,12 @@ static void api_control(struct stub_api *api, struct stub_http_conn *conn,
 		if (api->tls)
 			*stub_tls_stats(api->tls) = (struct stub_tls_stats){0};
 		api_respond_json(api, conn, 200, json_pack("{s:b}", "ok", 1));
+	} else if ((get || post) && strcmp(what, "deployments") == 0) {
+		if (post && api_add_deployments(api, req, err, sizeof(err)) < 0) {
+			api_respond_openai_error(api, conn, 400, err);
+			return;
+		}
+		api_respond_json(api, conn, 200, api_deployments_json(api));
 	} else if ((get || post) && strcmp(what, "config") == 0) {
 		if (post) {
 			struct stub_fault f = {0};
@@ -656,11 +790,11 @@ static void api_on_request(struct stub_http_conn *conn, const struct stub_http_r
 	}
 	api->requests++;
 	stub_record_add(api->records, req);
-	if (!api_route(req->path, &route)) {
+	if (!api_route(req->path, req->method, &route)) {
 		api_not_found(api, conn, req);
 		return;
 	}
-	if (strcmp(req->method, "POST") != 0) {
+	if (!route.method_ok) {
 		snprintf(err, sizeof(err), "Invalid method for URL (%.16s %.200s)", req->method,
 		         req->path);
 		api_respond_openai_error(api, conn, 405, err);
@@ -739,8 +873,12 @@ int stub_api_new(struct event_base *base, const struct stub_api_options *opt,
 	api->name = strdup(opt->name);
 	api->require_key = opt->require_key ? strdup(opt->require_key) : NULL;
 	r = stub_record_new(API_RECORDS, &api->records);
+	if (r == 0)
+		r = stub_responses_new(&api->responses);
 	if (r == 0 && (!api->name || (opt->require_key && !api->require_key)))
 		r = -ENOMEM;
+	if (r == 0 && opt->deployments)
+		r = stub_deploy_add_list(&api->deployments, opt->deployments);
 	if (r == 0 && opt->faults)
 		r = stub_fault_merge(&api->run, opt->faults);
 	if (r < 0) {
@@ -768,6 +906,8 @@ void stub_api_free(struct stub_api *api)
 		return;
 	stub_record_free(api->records);
 	stub_fault_clear(&api->run);
+	stub_deploy_clear(&api->deployments);
+	stub_responses_free(api->responses);
 	free(api->name);
 	free(api->require_key);
 	free(api);

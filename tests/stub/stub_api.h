@@ -20,6 +20,7 @@ struct stub_api_options {
 	int chunks;                      /* content chunks per stream */
 	bool verbose;                    /* one line per request on stderr */
 	const struct stub_fault *faults; /* per-run faults to start with, or NULL */
+	const char *deployments;         /* the Azure deployments, comma-separated, or NULL */
 };
 
 int stub_api_new(struct event_base *base, const struct stub_api_options *opt,

@@ -1,10 +1,12 @@
 /*
  * Unit tests of what a client's request names (worker/ingress.c): the
- * Azure-SDK ingress path and the body's JSON and `model`; and of the split
+ * Azure-SDK ingress path, the Responses routes by id, and the body's JSON
+ * and `model`; and of the split
  * of an upstream's header line (worker/upstream/header_line.c).
  */
 #include "../../worker/upstream/header_line.h"
 #include "../../worker/ingress.h"
+#include "../../worker/proxy_walk.h"
 #include "tap.h"
 
 #include <errno.h>
@@ -107,9 +109,43 @@ static void test_header_line(void)
 	       "only LEN bytes are read");
 }
 
+static bool response(const char *path, enum ingress_response_route want, const char *want_id)
+{
+	char id[PROXY_RESPONSE_ID_MAX + 1] = "";
+	enum ingress_response_route got = ingress_response_path(path, strlen(path), id);
+
+	return got == want && (!want_id || strcmp(id, want_id) == 0);
+}
+
+static void test_response_path(void)
+{
+	char longest[200], too_long[200];
+
+	tap_ok(response("/v1/responses/resp_1", INGRESS_RESPONSE_ITEM, "resp_1"), "an item");
+	tap_ok(response("/responses/resp_1", INGRESS_RESPONSE_ITEM, "resp_1"), "without /v1");
+	tap_ok(response("/v1/responses/r-2/cancel", INGRESS_RESPONSE_CANCEL, "r-2"), "cancel");
+	tap_ok(response("/v1/responses/r_3/input_items", INGRESS_RESPONSE_INPUT_ITEMS, "r_3"),
+	       "input items");
+	tap_ok(response("/v1/responses", INGRESS_RESPONSE_NONE, NULL), "the create path");
+	tap_ok(response("/v1/responses/", INGRESS_RESPONSE_NONE, NULL), "no id");
+	tap_ok(response("/v1/responses/r/other", INGRESS_RESPONSE_NONE, NULL), "another suffix");
+	tap_ok(response("/v1/responses/r/cancel/", INGRESS_RESPONSE_NONE, NULL),
+	       "a trailing slash");
+	tap_ok(response("/v1/responses/a%2Fb", INGRESS_RESPONSE_BAD_ID, NULL), "an escaped slash");
+	tap_ok(response("/v1/responses/../x", INGRESS_RESPONSE_NONE, NULL), "dots and a slash");
+	tap_ok(response("/v1/responses/..", INGRESS_RESPONSE_BAD_ID, NULL), "dots");
+	tap_ok(response("/v1/responses/a?b", INGRESS_RESPONSE_BAD_ID, NULL), "a question mark");
+	snprintf(longest, sizeof(longest), "/v1/responses/%0*d", PROXY_RESPONSE_ID_MAX, 0);
+	snprintf(too_long, sizeof(too_long), "/v1/responses/%0*d", PROXY_RESPONSE_ID_MAX + 1, 0);
+	tap_ok(response(longest, INGRESS_RESPONSE_ITEM, NULL), "the longest id");
+	tap_ok(response(too_long, INGRESS_RESPONSE_BAD_ID, NULL), "an id one longer");
+	tap_ok(response("/v2/responses/x", INGRESS_RESPONSE_NONE, NULL), "another prefix");
+}
+
 int main(void)
 {
 	test_azure_path();
+	test_response_path();
 	test_body();
 	test_header_line();
 	return tap_done();

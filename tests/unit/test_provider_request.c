@@ -4,7 +4,8 @@
  * checked: the URL for openai with and without api_base, with and without
  * /v1 and trailing slashes; azure with a dated api_version, the v1 API and an
  * api-version= prefix; the headers per provider; extra_headers winning over
- * ours; a credential too long for the auth buffer.
+ * ours; a credential too long for the auth buffer; the Responses API's URLs,
+ * which bodies name the deployment, and the api-versions that serve it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -88,6 +89,55 @@ static void test_urls(void)
 	       "a URL that does not fit is an error, never cut");
 }
 
+static void query_url_is(const char *group, const char *op, const char *query, const char *want)
+{
+	char buf[2048];
+	int r = provider_request_url_query(dep(group), op, query, buf, sizeof(buf));
+
+	tap_ok(r == 0 && strcmp(buf, want) == 0, "%s %s ?%s: %s", group, op, query ? query : "",
+	       r == 0 ? buf : "(error)");
+}
+
+/* The Responses API: Azure's dated API takes it at /openai/responses (no
+ * deployment in the URL: the body names it), v1 and OpenAI at their root. */
+static void test_responses(void)
+{
+	query_url_is("plain", "responses", NULL, "https://api.openai.com/v1/responses");
+	query_url_is("plain", "responses/resp_1/input_items", "limit=2",
+	             "https://api.openai.com/v1/responses/resp_1/input_items?limit=2");
+	query_url_is("dated", "responses", NULL,
+	             "https://r.openai.azure.com/openai/responses?api-version=2024-10-21");
+	query_url_is("dated", "responses/resp_1", "include[]=x",
+	             "https://r.openai.azure.com/openai/responses/resp_1"
+	             "?api-version=2024-10-21&include[]=x");
+	query_url_is("v1", "responses/resp_1/cancel", "",
+	             "https://r.openai.azure.com/openai/v1/responses/resp_1/cancel");
+	query_url_is("dated", "responsesx", NULL,
+	             "https://r.openai.azure.com/openai/deployments/dep/responsesx"
+	             "?api-version=2024-10-21");
+	tap_ok(provider_request_body_names_deployment(dep("dated"), "responses"),
+	       "dated azure: a Responses body names the deployment");
+	tap_ok(!provider_request_body_names_deployment(dep("dated"), "chat/completions"),
+	       "dated azure: a chat body does not");
+	tap_ok(provider_request_body_names_deployment(dep("v1"), "chat/completions"),
+	       "azure v1: every body names the deployment");
+	tap_ok(provider_request_body_names_deployment(dep("plain"), "embeddings"),
+	       "openai: every body names the model");
+	tap_ok(provider_request_azure_v1(dep("entra")) &&
+	               !provider_request_azure_v1(dep("dated")) &&
+	               !provider_request_azure_v1(dep("plain")),
+	       "azure v1: preview yes, dated and openai no");
+	tap_ok(!provider_request_responses_version_ok("2025-02-01-preview"),
+	       "2025-02-01-preview has no Responses API");
+	tap_ok(!provider_request_responses_version_ok("2024-10-21"), "2024-10-21 neither");
+	tap_ok(provider_request_responses_version_ok("2025-03-01-preview"),
+	       "2025-03-01-preview has");
+	tap_ok(provider_request_responses_version_ok("2025-04-01-preview"), "later ones too");
+	tap_ok(provider_request_responses_version_ok("v1") &&
+	               provider_request_responses_version_ok("latest"),
+	       "the v1 API has");
+}
+
 /* The headers of one request, as "Name: value" lines joined by '|'. */
 struct seen {
 	char text[1024];
@@ -168,6 +218,7 @@ int main(void)
 	if (!config)
 		return tap_done();
 	test_urls();
+	test_responses();
 	test_headers();
 	config_free(config);
 	return tap_done();

@@ -1,12 +1,14 @@
 /*
  * Unit tests of the own upstream client's request serialisation
  * (worker/upstream/upstream_serialize.c): the exact bytes of a request,
- * the Host header, the headers that are ours, invalid fields and limits.
+ * the Host header, GET and DELETE, the headers that are ours, invalid fields
+ * and limits.
  */
 #include "upstream_serialize.h"
 #include "tap.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static char out[128 * 1024];
@@ -69,6 +71,40 @@ static void test_request(void)
 	        "no path: '/'; an IPv6 authority as written");
 }
 
+/* GET and DELETE (the Responses API's routes by id): their method, and no
+ * Content-Length without a body; a POST with an empty body keeps its 0. */
+static void test_methods(void)
+{
+	static const struct upstream_header h[] = {{"Authorization", "Bearer k"}};
+	const char *methods[] = {"GET", "DELETE"};
+	struct upstream_url u;
+	char want[256];
+
+	for (size_t i = 0; i < 2; i++) {
+		struct upstream_request req = {
+		        .method = methods[i],
+		        .url = "http://h:1/v1/responses/resp_1?limit=2",
+		        .headers = h,
+		        .n_headers = 1,
+		        .body = "",
+		};
+		ssize_t size;
+		size_t len;
+
+		if (!tap_ok(upstream_url_parse(req.url, &u) == 0, "the URL parses"))
+			return;
+		size = upstream_serialize_size(&u, &req);
+		len = upstream_serialize(out, &u, &req);
+		out[len] = '\0';
+		snprintf(want, sizeof(want),
+		         "%s /v1/responses/resp_1?limit=2 HTTP/1.1\r\nHost: h:1\r\n"
+		         "Authorization: Bearer k\r\n\r\n",
+		         methods[i]);
+		tap_ok(size > 0 && len <= (size_t)size, "%s: within its size", methods[i]);
+		tap_str(out, want, "a bodyless method: no Content-Length");
+	}
+}
+
 static void test_ours(void)
 {
 	static const struct upstream_header h[] = {
@@ -125,6 +161,7 @@ static void test_limits(void)
 int main(void)
 {
 	test_request();
+	test_methods();
 	test_ours();
 	test_invalid();
 	test_limits();

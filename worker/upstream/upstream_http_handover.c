@@ -54,6 +54,7 @@ void uh_handover_run(struct uh_transfer *t)
 		return;
 	}
 	req = (struct upstream_request){
+	        .method = ho->method,
 	        .url = ho->url,
 	        .headers = ho->headers,
 	        .n_headers = ho->n_headers,
@@ -96,6 +97,7 @@ int uh_handover_keep(struct uh_transfer *t, const struct upstream_request *req)
 		p = stpcpy(p, req->headers[i].value) + 1;
 	}
 	ho->n_headers = req->n_headers;
+	ho->method = req->method;
 	ho->body_off = t->out_len - req->body_len;
 	ho->body_len = req->body_len;
 	t->handover = ho;

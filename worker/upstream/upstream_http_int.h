@@ -62,6 +62,7 @@ struct uh_conn {
  * handshake may pick HTTP/2, kept to hand it to libcurl then. One allocation:
  * the header array and every string follow the struct. */
 struct uh_handover {
+	const char *method; /* the request's (a literal), or NULL */
 	const char *url;
 	struct upstream_header *headers;
 	size_t n_headers;

@@ -37,7 +37,8 @@ static char *put_size(char *p, size_t v)
 ssize_t upstream_serialize_size(const struct upstream_url *u, const struct upstream_request *req)
 {
 	/* the request line, Host and Content-Length with a 20-digit length fit in 96 */
-	size_t head = strlen(u->path) + strlen(u->authority) + 96;
+	size_t head = strlen(u->path) + strlen(u->authority) + 96 +
+	              (req->method ? strlen(req->method) : 0);
 
 	for (size_t i = 0; i < req->n_headers; i++) {
 		const struct upstream_header *h = &req->headers[i];
@@ -59,7 +60,11 @@ size_t upstream_serialize(char *buf, const struct upstream_url *u,
 
 	for (size_t i = 0; i < req->n_headers; i++)
 		own_host |= strcasecmp(req->headers[i].name, "host") == 0;
-	p = PUT_LIT(p, "POST ");
+	const char *method = req->method ? req->method : "POST";
+	bool post = !req->method || strcmp(req->method, "POST") == 0;
+
+	p = put(p, method, strlen(method));
+	p = PUT_LIT(p, " ");
 	p = put(p, u->path, strlen(u->path));
 	p = PUT_LIT(p, " HTTP/1.1\r\n");
 	if (!own_host) {
@@ -77,9 +82,13 @@ size_t upstream_serialize(char *buf, const struct upstream_url *u,
 		p = put(p, h->value, strlen(h->value));
 		p = PUT_LIT(p, "\r\n");
 	}
-	p = PUT_LIT(p, "Content-Length: ");
-	p = put_size(p, req->body_len);
-	p = PUT_LIT(p, "\r\n\r\n");
+	if (post || req->body_len) {
+		/* a GET or DELETE without a body has no framing header at all */
+		p = PUT_LIT(p, "Content-Length: ");
+		p = put_size(p, req->body_len);
+		p = PUT_LIT(p, "\r\n");
+	}
+	p = PUT_LIT(p, "\r\n");
 	p = put(p, req->body, req->body_len);
 	return (size_t)(p - buf);
 }

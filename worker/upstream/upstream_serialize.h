@@ -3,10 +3,11 @@
  * upstream, head and body in one buffer for one send. Pure: the caller
  * sizes and owns the buffer.
  *
- * "POST <path> HTTP/1.1", a Host header (the URL's authority) unless the
- * caller gives one, the caller's headers in their order except the framing
- * and connection ones (Content-Length, Transfer-Encoding, Connection, Expect:
- * ours), then our Content-Length and the body.
+ * "<method> <path> HTTP/1.1" (POST unless the request says), a Host header
+ * (the URL's authority) unless the caller gives one, the caller's headers in
+ * their order except the framing and connection ones (Content-Length,
+ * Transfer-Encoding, Connection, Expect: ours), then our Content-Length (none
+ * for a GET or DELETE without a body) and the body.
  */
 #pragma once
 

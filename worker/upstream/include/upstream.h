@@ -36,6 +36,7 @@ struct upstream_header {
 };
 
 struct upstream_request {
+	const char *method; /* "GET", "DELETE"... (a literal: kept); NULL: "POST" */
 	const char *url;
 	const struct upstream_header *headers;
 	size_t n_headers;
