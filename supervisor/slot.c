@@ -13,6 +13,7 @@
 #include "slot.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
@@ -165,15 +166,15 @@ static void handle_message(struct slot *slot, const struct ipc_header *h, const 
 	}
 }
 
-static void on_ipc(evutil_socket_t fd, short what, void *arg)
+/* Handles up to MAX messages waiting on the slot's socket. */
+static void read_messages(struct slot *slot, long max)
 {
-	struct slot *slot = arg;
 	char buf[IPC_MAX_MESSAGE];
 
-	for (int i = 0; i < 64 && slot->ipc_fd >= 0; i++) {
+	for (long i = 0; i < max && slot->ipc_fd >= 0; i++) {
 		struct ipc_header h;
 		const void *payload;
-		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+		ssize_t n = recv(slot->ipc_fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
 		int r;
 
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -193,6 +194,11 @@ static void on_ipc(evutil_socket_t fd, short what, void *arg)
 		}
 		handle_message(slot, &h, payload);
 	}
+}
+
+static void on_ipc(evutil_socket_t fd, short what, void *arg)
+{
+	read_messages(arg, 64); /* then back to the loop: other slots wait */
 }
 
 static int slot_spawn(struct slot *slot)
@@ -310,10 +316,13 @@ long slot_exited(struct slot *slot, int status, char *how, size_t how_len)
 		         strsignal(WTERMSIG(status)));
 	else
 		snprintf(how, how_len, "exited with status %d", WEXITSTATUS(status));
-	slot_close_ipc(slot);
 	snprintf(slot->last_exit, sizeof(slot->last_exit), "pid %d %s after %ld ms", (int)slot->pid,
 	         how, uptime);
-	slot->pid = 0;
+	slot->pid = 0; /* reaped: nothing may signal that pid any more */
+	/* A worker's last reports (its final counts) may still wait in the
+	 * socket when SIGCHLD comes first: read them before closing it. */
+	read_messages(slot, LONG_MAX);
+	slot_close_ipc(slot);
 	return uptime;
 }
 
