@@ -83,6 +83,8 @@ void proxy_call_free(struct proxy_call *call)
 		event_free(call->retry_timer);
 	if (call->body)
 		evbuffer_free(call->body);
+	if (call->id_head)
+		evbuffer_free(call->id_head);
 	if (call->kept.body)
 		evbuffer_free(call->kept.body);
 	json_decref(call->root);

@@ -9,6 +9,7 @@
  * reaches the client: a failed attempt's answer is kept only as long as it
  * may be the one the client gets.
  */
+#include <errno.h>
 #include <event2/buffer.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "http_server.h"
 #include "log.h"
 #include "proxy_call.h"
+#include "response_id_scan.h"
 #include "request_stats.h"
 
 void proxy_answer_route_headers(struct proxy_call *call, const struct deployment *dep,
@@ -53,25 +55,60 @@ static int64_t upstream_us(const struct proxy_call *call, int64_t now)
 	return end - call->first_attempt_us;
 }
 
-void proxy_answer_learn(const struct proxy_call *call, const char *data, size_t len)
+void proxy_answer_learn(struct proxy_call *call, const char *data, size_t len)
 {
-	const struct config *config = call->proxy->config;
 	const char *id;
 	size_t id_len;
 
 	switch (call->op) {
 	case PROXY_OP_RESPONSES:
-		if (proxy_walk_scan_id(data, len, &id, &id_len))
-			proxy_walk_learn(config, proxy_dep_index(call, call->dep), id, id_len);
+		if (!data) {
+			call->id_pending = true; /* a stream: its first event names it */
+			return;
+		}
+		if (response_id_scan_body(data, len, &id, &id_len) == 0)
+			proxy_walk_learn(call->proxy->config, proxy_dep_index(call, call->dep), id,
+			                 id_len);
 		return;
 	case PROXY_OP_RESPONSE_GET:
 	case PROXY_OP_RESPONSE_CANCEL:
 	case PROXY_OP_RESPONSE_INPUT_ITEMS:
-		proxy_walk_learn(config, proxy_dep_index(call, call->dep), call->walk.id,
-		                 strlen(call->walk.id));
+		proxy_walk_learn(call->proxy->config, proxy_dep_index(call, call->dep),
+		                 call->walk.id, strlen(call->walk.id));
 		return;
 	default:
 		return; /* a deleted response, or no Responses op */
+	}
+}
+
+void proxy_answer_learn_stream(struct proxy_call *call, const char *data, size_t len)
+{
+	const char *id, *head = data;
+	size_t id_len, head_len = len;
+	int r;
+
+	if (call->id_head || (r = response_id_scan_stream(data, len, &id, &id_len)) == -EAGAIN) {
+		/* the first event comes in pieces: keep them (bounded by the scan) */
+		if (!call->id_head && !(call->id_head = evbuffer_new())) {
+			call->id_pending = false;
+			return;
+		}
+		head_len = evbuffer_get_length(call->id_head) + len;
+		if (evbuffer_add(call->id_head, data, len) < 0 ||
+		    !(head = (const char *)evbuffer_pullup(call->id_head, -1))) {
+			r = -ENOMEM;
+		} else {
+			r = response_id_scan_stream(head, head_len, &id, &id_len);
+		}
+	}
+	if (r == -EAGAIN)
+		return;
+	if (r == 0)
+		proxy_walk_learn(call->proxy->config, proxy_dep_index(call, call->dep), id, id_len);
+	call->id_pending = false;
+	if (call->id_head) {
+		evbuffer_free(call->id_head);
+		call->id_head = NULL;
 	}
 }
 

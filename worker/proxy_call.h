@@ -98,7 +98,11 @@ struct proxy_call {
 	long idle_ms;    /* stream: between chunks */
 	long status;
 	struct evbuffer *body; /* non-streamed answer */
-	char body_first;       /* its first and last bytes other than JSON white space */
+	/* a Responses stream whose id has not shown yet: its first bytes, kept
+	 * only when the id is not in its first chunk (proxy_answer_learn_stream) */
+	bool id_pending;
+	struct evbuffer *id_head;
+	char body_first; /* its first and last bytes other than JSON white space */
 	char body_last;
 	char content_type[128];
 	struct retry_headers retry;
@@ -171,9 +175,12 @@ void proxy_relay_fail(struct proxy_call *call, const char *code, const char *fmt
 void proxy_relay_on_writable(void *ctx);
 
 /* proxy_answer.c: a 2xx answer of the Responses API from the call's
- * deployment, DATA being its body or its stream's first bytes: the response
- * id it shows is learned (proxy_walk_learn). */
-void proxy_answer_learn(const struct proxy_call *call, const char *data, size_t len);
+ * deployment, DATA being its body (NULL for a stream): the response it
+ * names (a create's new id, or the id a follow-up found) is learned
+ * (proxy_walk_learn). A create's stream goes on to
+ * proxy_answer_learn_stream() with each chunk while call->id_pending. */
+void proxy_answer_learn(struct proxy_call *call, const char *data, size_t len);
+void proxy_answer_learn_stream(struct proxy_call *call, const char *data, size_t len);
 /* The headers of an answer from DEP by ROUTE. */
 void proxy_answer_route_headers(struct proxy_call *call, const struct deployment *dep,
                                 enum route route);

@@ -105,11 +105,12 @@ bool proxy_relay_data(struct proxy_call *call, long status, const char *data, si
 		    !is_event_stream(call->content_type))
 			return false;
 		if (proxy_op_responses(call->op))
-			proxy_answer_learn(call, data,
-			                   len); /* the first event names the response */
+			proxy_answer_learn(call, NULL, 0);
 		if (!commit_stream(call, status))
 			return true;
 	}
+	if (call->id_pending)
+		proxy_answer_learn_stream(call, data, len);
 	relay(call, data, len);
 	proxy_arm_idle(call);
 	return true;

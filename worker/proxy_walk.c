@@ -1,12 +1,10 @@
 /*
  * proxy_walk: the order in which a request naming a stored response tries
  * deployments (see proxy_walk.h). Runs in a worker, on the request path;
- * pure apart from the debug log line of proxy_walk_learn().
- *
- * The deployment known for an id is looked up in one place, known_deployment(),
- * and learned in one place, proxy_walk_learn(): the instance-wide id table
- * (common/response_affinity.h, built separately) plugs in there. Until then
- * no deployment is known and the walk alone makes follow-ups correct.
+ * pure apart from the instance-wide id table (common/response_affinity.h),
+ * which is looked up in one place, known_deployment(), and learned in one
+ * place, proxy_walk_learn(). Without the table (off, or the id evicted or
+ * learned by another instance) the walk alone makes follow-ups correct.
  */
 #include "proxy_walk.h"
 
@@ -14,6 +12,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "response_affinity.h"
 
 bool proxy_walk_id_valid(const char *id, size_t len)
 {
@@ -29,13 +28,17 @@ bool proxy_walk_id_valid(const char *id, size_t len)
 	return true;
 }
 
-/* The deployment known to hold ID, or -1: the shared response-id table
- * (response_affinity_lookup) answers here. */
+/* The deployment known to hold ID, or -1 (none known, or one this config
+ * no longer has). */
 static long known_deployment(const struct config *config, const char *id, size_t len)
 {
-	(void)config;
-	(void)id;
-	(void)len;
+	char dep_id[RESPONSE_AFFINITY_DEPLOYMENT_MAX + 1];
+
+	if (!response_affinity_lookup(id, len, dep_id, sizeof(dep_id)))
+		return -1;
+	for (size_t i = 0; i < config->n_deployments; i++)
+		if (strcmp(config->deployments[i].id, dep_id) == 0)
+			return (long)i;
 	return -1;
 }
 
@@ -110,39 +113,9 @@ bool proxy_walk_not_found(enum proxy_op op, long status, const char *body, size_
 	return body && memmem(body, len, code, sizeof(code) - 1) != NULL;
 }
 
-static bool json_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-bool proxy_walk_scan_id(const char *data, size_t len, const char **ret_id, size_t *ret_len)
-{
-	const char *p = data, *end = data + len;
-
-	while (p < end && (p = memmem(p, (size_t)(end - p), "\"id\"", 4))) {
-		const char *v = p + 4, *q;
-
-		p += 4;
-		while (v < end && json_space(*v))
-			v++;
-		if (v >= end || *v != ':')
-			continue;
-		for (v++; v < end && json_space(*v); v++)
-			;
-		if (v >= end || *v != '"')
-			continue;
-		q = memchr(v + 1, '"', (size_t)(end - v - 1));
-		if (!q || !proxy_walk_id_valid(v + 1, (size_t)(q - v - 1)))
-			return false;
-		*ret_id = v + 1;
-		*ret_len = (size_t)(q - v - 1);
-		return true;
-	}
-	return false;
-}
-
 void proxy_walk_learn(const struct config *config, size_t dep, const char *id, size_t len)
 {
+	response_affinity_learn(id, len, config->deployments[dep].id);
 	log_debug("response '%.*s' lives on deployment '%s'", (int)len, id,
 	          config->deployments[dep].id);
 }

@@ -54,14 +54,9 @@ long proxy_walk_next(struct proxy_walk *w);
  * OpenAI's previous_response_not_found (400, or 404). */
 bool proxy_walk_not_found(enum proxy_op op, long status, const char *body, size_t len);
 
-/* The response id an answer of the Responses API carries: the first "id"
- * string of DATA (the JSON body, or a stream's first event, whose response
- * comes first); false when none is in DATA. Bounded by LEN. */
-bool proxy_walk_scan_id(const char *data, size_t len, const char **ret_id, size_t *ret_len);
-
 /*
  * The one place where a response id is seen on a deployment: a create's
- * answer, or a follow-up that found it. Today it only logs at debug: the
- * shared id table (response_affinity_learn) records it here once it lands.
+ * answer (its id found by common/response_id_scan.h), or a follow-up that
+ * found it. Recorded in the instance-wide id table for the next follow-up.
  */
 void proxy_walk_learn(const struct config *config, size_t dep, const char *id, size_t len);

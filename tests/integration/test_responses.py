@@ -38,15 +38,19 @@ def stream(port, path, body, extra=b""):
         s.close()
 
 
-@pytest.fixture
-def three(stub_factory, gateway_factory):
+def three_deployments(stub_factory, gateway_factory, llmgate=""):
     """Group gpt-4o of three deployments on three stubs (each knows only its own responses),
-    two workers."""
+    two workers; LLMGATE: more lines of the llmgate section."""
     stubs = [stub_factory(f"s{i}") for i in range(3)]
     gw = gateway_factory(gateway_config(
         *[openai_dep("gpt-4o", f"dep-{i}", s.base, info="\n      mode: responses")
-          for i, s in enumerate(stubs)], workers=2))
+          for i, s in enumerate(stubs)], workers=2, llmgate=llmgate))
     return stubs, gw
+
+
+@pytest.fixture
+def three(stub_factory, gateway_factory):
+    return three_deployments(stub_factory, gateway_factory)
 
 
 def test_create_on_each_provider_style(stub_factory, gateway_factory):
@@ -145,8 +149,7 @@ def test_id_routes_reach_the_creator(three):
         status, headers, body = request(gw.port, "GET", f"/v1/responses/{rid}")
         assert status == 200 and json.loads(body)["id"] == rid
         assert headers["x-llmgate-deployment"] == dep
-        assert int(headers["x-llmgate-attempts"]) == int(dep[-1]) + 1, \
-            "no table yet: the walk tries the group's deployments in order"
+        assert headers["x-llmgate-attempts"] == "1", "the id table knows its creator"
         status, headers, body = request(gw.port, "GET", f"/v1/responses/{rid}/input_items")
         items = json.loads(body)
         assert status == 200 and items["object"] == "list"
@@ -254,11 +257,17 @@ def test_check_refuses_an_old_dated_version_for_responses(tmp_path):
     assert r.returncode == 0, r.stderr + r.stdout
 
 
-def test_follow_ups_land_on_the_creator_across_workers_and_a_reload(three):
+@pytest.mark.parametrize("table", ["on", "off"])
+def test_follow_ups_land_on_the_creator_across_workers_and_a_reload(stub_factory, gateway_factory,
+                                                                    table):
     """100 follow-ups and id operations over two workers, half of them after a reload, all
-    answered by the deployment that created the response; the extra attempts of the walk
-    (no shared id table here) are counted in x-llmgate-attempts and printed."""
-    stubs, gw = three
+    answered by the deployment that created the response. With the instance's id table
+    (common/response_affinity.c) each goes straight there, whichever worker learned the id and
+    across the reload; with the table off the walk finds it, at the extra attempts counted in
+    x-llmgate-attempts."""
+    stubs, gw = three_deployments(
+        stub_factory, gateway_factory,
+        llmgate="" if table == "on" else "  response_affinity_entries: 0\n")
     created = {}
     for i in range(12):
         status, headers, body = gw.post("/v1/responses", dict(CREATE, input=f"q{i}"))
@@ -286,12 +295,31 @@ def test_follow_ups_land_on_the_creator_across_workers_and_a_reload(three):
     follow_ups(50, "before")
     assert ctl_result(gw, "reload") is not None
     follow_ups(50, "after")
-    print(f"\n100 follow-ups over 3 deployments without an id table: "
+    print(f"\n100 follow-ups over 3 deployments, id table {table}: "
           f"{extra['before'] + extra['after']} extra attempts "
           f"({extra['before']} before the reload, {extra['after']} after)")
-    # walked in file order: a response on the k-th deployment costs k extra attempts
-    want = sum("012".index(created[ids[k % len(ids)]][-1]) for k in range(50))
-    assert extra == {"before": want, "after": want}
+    if table == "on":
+        assert extra == {"before": 0, "after": 0}
+    else:
+        # walked in file order: a response on the k-th deployment costs k extra attempts
+        want = sum("012".index(created[ids[k % len(ids)]][-1]) for k in range(50))
+        assert extra == {"before": want, "after": want}
+
+
+def test_a_streamed_create_is_learned(three):
+    """The id of a streamed create comes from its first event: a follow-up on another worker
+    goes straight to the creator."""
+    stubs, gw = three
+    for i in range(6):
+        r = stream(gw.port, "/v1/responses", dict(CREATE, input=f"s{i}", stream=True))
+        assert r.status == 200
+        events = sse(r.body)
+        assert events[0][0] == "response.created"
+        rid = events[0][1]["response"]["id"]
+        status, headers, body = request(gw.port, "GET", f"/v1/responses/{rid}")
+        assert status == 200, body
+        assert headers["x-llmgate-deployment"] == r.headers["x-llmgate-deployment"]
+        assert headers["x-llmgate-attempts"] == "1"
 
 
 def test_input_tokens_and_the_gateway_key(stub_factory, gateway_factory):

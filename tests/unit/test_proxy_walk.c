@@ -93,32 +93,6 @@ static void test_not_found(void)
 	tap_ok(!proxy_walk_not_found(PROXY_OP_CHAT, 404, prev, strlen(prev)), "chat never walks");
 }
 
-static void id_is(const char *data, const char *want)
-{
-	const char *id = NULL;
-	size_t len = 0;
-	bool found = proxy_walk_scan_id(data, strlen(data), &id, &len);
-	char got[200] = "(none)";
-
-	if (found)
-		snprintf(got, sizeof(got), "%.*s", (int)len, id);
-	tap_str(got, want, data);
-}
-
-static void test_scan_id(void)
-{
-	id_is("{\"id\":\"resp_1\",\"object\":\"response\"}", "resp_1");
-	id_is("{ \"id\" :  \"resp_2\" }", "resp_2");
-	id_is("event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,"
-	      "\"response\":{\"id\":\"resp_3\",\"object\":\"response\"}}\n\n",
-	      "resp_3");
-	id_is("{\"idx\":\"a\",\"id\":\"resp_4\"}", "resp_4");
-	id_is("{\"id\":12,\"x\":{\"id\":\"resp_5\"}}", "resp_5");
-	id_is("{\"id\":\"bad id\"}", "(none)");
-	id_is("{\"id\":\"resp_cut", "(none)");
-	id_is("{\"object\":\"response\"}", "(none)");
-}
-
 static void test_valid(void)
 {
 	char longest[PROXY_RESPONSE_ID_MAX + 2];
@@ -136,7 +110,6 @@ int main(void)
 {
 	test_order();
 	test_not_found();
-	test_scan_id();
 	test_valid();
 	return tap_done();
 }
