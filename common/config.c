@@ -21,6 +21,7 @@
 #include "config.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -189,18 +190,6 @@ const struct config_key_doc *config_keys(size_t *ret_n)
 	if (ret_n)
 		*ret_n = K__COUNT;
 	return docs;
-}
-
-static const char *const provider_names[PROVIDER__COUNT] = {
-        [PROVIDER_OPENAI] = "openai",
-        [PROVIDER_AZURE] = "azure",
-};
-
-const char *provider_name(enum provider provider)
-{
-	if ((unsigned)provider >= PROVIDER__COUNT)
-		return "unknown";
-	return provider_names[provider];
 }
 
 static const char *const fallback_setting_names[FALLBACK_SETTING__COUNT] = {
@@ -1625,6 +1614,71 @@ struct params_state {
 	bool key_bad; /* one was given but could not be read */
 };
 
+/* The first of NAMES (space separated) set and not empty in the
+ * environment, its name in BUF; NULL if none. */
+static const char *first_env(enum provider pv, char *buf, size_t len)
+{
+	for (size_t i = 0; provider_key_var(pv, i, buf, len); i++) {
+		const char *v = getenv(buf);
+
+		if (v && *v)
+			return v;
+	}
+	return NULL;
+}
+
+/*
+ * An OpenAI-wire provider other than openai/: api_base and api_key as
+ * LiteLLM finds them when the entry does not say (its base variable, its
+ * default base URL, its key variables), each use said at the model's line.
+ */
+static void resolve_openai_wire(struct loader *ld, const struct slots *lp, struct deployment *d,
+                                const struct params_state *st, const char *shown_model)
+{
+	const struct provider_info *p = provider_info(d->provider);
+	struct at model = at_slot(lp, K_litellm_params_model);
+	const char *v = p->base_var ? getenv(p->base_var) : NULL;
+	char var[64];
+
+	if (st->api_base == GOT_NOTHING && v && *v) {
+		struct at from = model;
+
+		set_path(&from, "%s (read from the environment for '%s')", p->base_var,
+		         shown_model);
+		d->api_base = normalize_api_base(ld, &from, v);
+		if (d->api_base)
+			report(ld, DIAG_WARNING, lp->src, model.node,
+			       "%s model '%s' has no api_base: it goes to %s from the environment, "
+			       "as LiteLLM does",
+			       p->prefix, shown_model, p->base_var);
+	} else if (st->api_base == GOT_NOTHING && p->default_base) {
+		d->api_base = dup_or_oom(ld, p->default_base);
+	} else if (st->api_base == GOT_NOTHING) {
+		report(ld, DIAG_ERROR, lp->src, model.node,
+		       "%s model '%s' has no api_base and %s has no default one; write api_base "
+		       "(the server's URL)%s%s",
+		       p->prefix, shown_model, p->prefix, p->base_var ? " or set " : "",
+		       p->base_var ? p->base_var : "");
+	}
+	if (st->has_key || st->key_bad)
+		return;
+	v = first_env(d->provider, var, sizeof(var));
+	if (v) {
+		d->api_key = dup_or_oom(ld, v);
+		report(ld, DIAG_WARNING, lp->src, model.node,
+		       "%s model '%s' has no api_key: it takes %s from the environment, as LiteLLM "
+		       "does",
+		       p->prefix, shown_model, var);
+	} else if (st->api_base == GOT_NOTHING && p->default_base &&
+	           strncmp(p->default_base, "https://", 8) == 0 && p->key_vars) {
+		report(ld, DIAG_WARNING, lp->src, model.node,
+		       "%s model '%s' has no api_key and %s is not set; %s will refuse requests "
+		       "(write api_key: os.environ/%s)",
+		       p->prefix, shown_model, p->key_vars, p->default_base,
+		       provider_key_var(d->provider, 0, var, sizeof(var)) ? var : "KEY");
+	}
+}
+
 /* Fills provider, upstream_model and the provider-specific checks. */
 static void resolve_provider(struct loader *ld, const struct slots *lp, struct deployment *d,
                              const struct params_state *st)
@@ -1634,8 +1688,9 @@ static void resolve_provider(struct loader *ld, const struct slots *lp, struct d
 	                                      K_litellm_params_azure_ad_token};
 	const char *custom = st->custom, *deployment_id = st->deployment_id;
 	struct at model = at_slot(lp, K_litellm_params_model);
-	const char *slash = strchr(d->model, '/'), *rest;
+	const char *slash = strchr(d->model, '/'), *rest, *hint;
 	char prefix[32], buf[SHOWN_MAX + 8], buf2[SHOWN_MAX + 8];
+	enum provider pv;
 	size_t n;
 
 	if (custom) {
@@ -1653,18 +1708,26 @@ static void resolve_provider(struct loader *ld, const struct slots *lp, struct d
 	}
 	snprintf(prefix, sizeof(prefix), "%.*s", (int)(n < sizeof(prefix) - 1 ? n : 31),
 	         custom ? custom : d->model);
-	if (n == 5 && strncmp(prefix, "azure", 5) == 0) {
-		d->provider = PROVIDER_AZURE;
-	} else if (n == 6 && strncmp(prefix, "openai", 6) == 0) {
-		d->provider = PROVIDER_OPENAI;
-	} else {
+	if (!provider_find(custom ? custom : d->model, n, &pv)) {
+		hint = provider_suggest(prefix);
 		report(ld, DIAG_ERROR, lp->src, model.node,
-		       "unknown provider '%s' in model '%s'; llmgate speaks azure/ and openai/ (use "
-		       "openai/<model> with api_base for any OpenAI-compatible server)",
-		       shown(prefix, buf2, sizeof(buf2)), shown(d->model, buf, sizeof(buf)));
+		       "unknown provider '%s' in model '%s'%s%s%s (llmgate.yaml(5) lists the "
+		       "providers; openai/<model> with api_base reaches any OpenAI-compatible server)",
+		       shown(prefix, buf2, sizeof(buf2)), shown(d->model, buf, sizeof(buf)),
+		       hint ? "; did you mean '" : "", hint ? hint : "", hint ? "/'?" : "");
 		return;
 	}
+	d->provider = pv;
 	shown(d->model, buf, sizeof(buf));
+	if (!provider_served(pv)) {
+		const char *why = provider_info(pv)->note;
+
+		/* The note is a sentence of the man page; here it follows a colon. */
+		report(ld, DIAG_ERROR, lp->src, model.node,
+		       "llmgate cannot serve %s/ models such as '%s': %c%s", provider_name(pv), buf,
+		       tolower((unsigned char)why[0]), why + 1);
+		return;
+	}
 
 	if (d->provider == PROVIDER_AZURE) {
 		if (!*rest && !deployment_id)
@@ -1704,9 +1767,11 @@ static void resolve_provider(struct loader *ld, const struct slots *lp, struct d
 
 	if (!*rest)
 		report(ld, DIAG_ERROR, lp->src, model.node,
-		       "model '%s' names no model; write openai/<model>", buf);
+		       "model '%s' names no model; write %s/<model>", buf, provider_name(pv));
 	d->upstream_model = dup_or_oom(ld, rest);
-	if (st->api_base == GOT_NOTHING && !st->has_key && !st->key_bad)
+	if (pv != PROVIDER_OPENAI)
+		resolve_openai_wire(ld, lp, d, st, buf);
+	else if (st->api_base == GOT_NOTHING && !st->has_key && !st->key_bad)
 		report(ld, DIAG_WARNING, lp->src, model.node,
 		       "openai model '%s' has no api_key; %s will refuse requests (llmgate does not "
 		       "read OPENAI_API_KEY implicitly: write api_key: os.environ/OPENAI_API_KEY)",
@@ -1714,7 +1779,8 @@ static void resolve_provider(struct loader *ld, const struct slots *lp, struct d
 	for (size_t i = 0; i < sizeof(azure_only) / sizeof(azure_only[0]); i++) {
 		struct at a = at_slot(lp, azure_only[i]);
 
-		if (a.key)
+		if (a.key &&
+		    !(pv == PROVIDER_AZURE_AI && azure_only[i] == K_litellm_params_api_version))
 			report(ld, DIAG_WARNING, lp->src, a.key,
 			       "%s is only used by azure/ models; ignored for '%s'", a.path, buf);
 	}
@@ -1832,9 +1898,10 @@ static void load_litellm_params(struct loader *ld, const struct entry *e, const 
 			       at.path, shown(d->api_version, buf, sizeof(buf)));
 		}
 	} else {
-		take(&d->api_version, NULL);
+		if (d->provider != PROVIDER_AZURE_AI)
+			take(&d->api_version, NULL);
 		take(&d->azure_ad_token, NULL);
-		if (model_ok && !d->api_base)
+		if (model_ok && !d->api_base && d->provider == PROVIDER_OPENAI)
 			d->api_base = dup_or_oom(ld, OPENAI_DEFAULT_BASE);
 	}
 

@@ -13,14 +13,7 @@
 #include <stddef.h>
 
 #include "diag.h"
-
-enum provider {
-	PROVIDER_OPENAI,
-	PROVIDER_AZURE,
-	PROVIDER__COUNT,
-};
-
-const char *provider_name(enum provider provider);
+#include "providers.h"
 
 enum fallback_setting {
 	FALLBACK_SETTING_AUTO,
@@ -42,14 +35,15 @@ struct deployment {
 	char *model_name; /* the group it belongs to */
 	char *model;      /* litellm_params.model as written, e.g. "azure/gpt-4o" */
 	enum provider provider;
-	/* openai: the `model` sent upstream; azure: the deployment in the URL
+	/* the `model` sent upstream, the model's provider prefix stripped;
+	 * azure: the deployment in the URL
 	 * (deployment_id wins over the name after "azure/", as in LiteLLM). */
 	char *upstream_model;
 	/* Normalized: scheme://host[:port][/path], no trailing slash, no
 	 * "/openai/deployments/..." or "/chat/completions" tail.
-	 * openai without api_base: "https://api.openai.com/v1". */
+	 * Without api_base: the provider's default (providers.h). */
 	char *api_base;
-	char *api_version;    /* azure: normalized (no "api-version=" prefix); else NULL */
+	char *api_version;    /* azure, azure_ai: normalized (no "api-version="); else NULL */
 	char *api_key;        /* resolved secret, or NULL */
 	char *azure_ad_token; /* resolved secret, or NULL */
 	char *organization;   /* or NULL */

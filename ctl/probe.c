@@ -110,6 +110,19 @@ static bool is_embedding(const struct deployment *d)
 	return d->mode && strcmp(d->mode, "embedding") == 0;
 }
 
+/* The operation a probe of D calls: embeddings for an embedding model, legacy
+ * completions for a provider that only answers those (providers.h), else chat. */
+static const char *probe_op(const struct deployment *d)
+{
+	const struct provider_info *info = provider_info(d->provider);
+
+	if (is_embedding(d))
+		return "embeddings";
+	if (info && !(info->ops & PROVIDER_OP_CHAT) && (info->ops & PROVIDER_OP_COMPLETIONS))
+		return "completions";
+	return "chat/completions";
+}
+
 static bool secret_param(const char *name, size_t len)
 {
 	static const char *const words[] = {"key", "token", "sig",  "secret",    "pass",
@@ -243,6 +256,9 @@ static int build_request(struct probe *p, const char *token_param)
 
 	if (is_embedding(d))
 		req = json_pack("{s:s, s:s}", "model", d->upstream_model, "input", "ping");
+	else if (strcmp(probe_op(d), "completions") == 0)
+		req = json_pack("{s:s, s:s, s:i}", "model", d->upstream_model, "prompt", "ping",
+		                token_param, 1);
 	else
 		req = json_pack("{s:s, s:[{s:s, s:s}], s:i}", "model", d->upstream_model,
 		                "messages", "role", "user", "content", "ping", token_param, 1);
@@ -259,7 +275,7 @@ static int build_request(struct probe *p, const char *token_param)
 static int probe_setup(struct probe *p, long timeout_ms)
 {
 	const struct deployment *d = p->dep;
-	const char *op = is_embedding(d) ? "embeddings" : "chat/completions";
+	const char *op = probe_op(d);
 	bool url_fits = provider_request_url(d, op, p->url, sizeof(p->url)) == 0;
 	CURL *e;
 

@@ -53,7 +53,7 @@ static bool default_allowed(const char *key)
 
 static bool needs_rewrite(const struct deployment *dep, const char *model, bool named_by_path)
 {
-	return dep->provider == PROVIDER_OPENAI &&
+	return dep->provider != PROVIDER_AZURE &&
 	       (named_by_path || strcmp(model, dep->upstream_model) != 0);
 }
 

@@ -224,8 +224,8 @@ static void test_diagnostics(void)
 	        {"missing_model.yaml", -EINVAL, "3:5", E, true,
 	         "model_list[0].litellm_params has no model"},
 	        {"unknown_provider.yaml", -EINVAL, "4:14", E, false,
-	         "unknown provider 'anthropic' in model 'anthropic/claude-3-5-sonnet'; llmgate "
-	         "speaks azure/ and openai/"},
+	         "unknown provider 'togetherai' in model "
+	         "'togetherai/meta-llama/Llama-3.3-70B-Instruct-Turbo'; did you mean 'together_ai/'?"},
 	        {"azure_no_api_base.yaml", -EINVAL, "4:14", E, false,
 	         "azure model 'azure/gpt-4o' has no api_base"},
 	        {"azure_no_api_version.yaml", -EINVAL, "4:14", E, false,

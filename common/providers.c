@@ -1,0 +1,116 @@
+/*
+ * providers: lookups over the provider table of providers.h. Pure, no
+ * allocation; runs in the loader (supervisor, `--check`), in workers and in
+ * llmgatectl.
+ */
+#include "providers.h"
+
+#include <ctype.h>
+#include <string.h>
+
+static const struct provider_info table[PROVIDER__COUNT] = {
+#define PROVIDER_ROW(id, prefix_, base, base_var_, keys, auth_, path_, ops_, note_) \
+	[PROVIDER_##id] = {.prefix = prefix_,                                       \
+	                   .default_base = base,                                    \
+	                   .base_var = base_var_,                                   \
+	                   .key_vars = keys,                                        \
+	                   .auth = PROVIDER_AUTH_##auth_,                           \
+	                   .path = PROVIDER_PATH_##path_,                           \
+	                   .ops = ops_,                                             \
+	                   .note = note_},
+        PROVIDERS(PROVIDER_ROW)
+#undef PROVIDER_ROW
+};
+
+const struct provider_info *provider_info(enum provider provider)
+{
+	return (unsigned)provider < PROVIDER__COUNT ? &table[provider] : NULL;
+}
+
+const char *provider_name(enum provider provider)
+{
+	return (unsigned)provider < PROVIDER__COUNT ? table[provider].prefix : "unknown";
+}
+
+bool provider_find(const char *prefix, size_t n, enum provider *ret_provider)
+{
+	for (size_t i = 0; i < PROVIDER__COUNT; i++) {
+		if (strlen(table[i].prefix) == n && strncmp(table[i].prefix, prefix, n) == 0) {
+			*ret_provider = (enum provider)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool provider_served(enum provider provider)
+{
+	return (unsigned)provider < PROVIDER__COUNT && table[provider].ops != 0;
+}
+
+/* WORD lowercased with everything but letters and digits left out. */
+static size_t squeeze(const char *word, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	for (; *word && n + 1 < len; word++)
+		if (isalnum((unsigned char)*word))
+			buf[n++] = (char)tolower((unsigned char)*word);
+	buf[n] = '\0';
+	return n;
+}
+
+/*
+ * Typos seen in configs are mostly spelling of the separator ("azure-ai",
+ * "lmstudio", "TogetherAI") or a shortened name ("together", "fireworks",
+ * "vertex"): compare with separators and case left out, and accept a known
+ * prefix that starts with the word (at least 4 letters) or the other way
+ * round.
+ */
+const char *provider_suggest(const char *word)
+{
+	char w[64], p[64];
+	size_t lw = squeeze(word, w, sizeof(w));
+
+	if (lw == 0)
+		return NULL;
+	for (size_t i = 0; i < PROVIDER__COUNT; i++) {
+		size_t lp = squeeze(table[i].prefix, p, sizeof(p));
+		size_t shorter = lw < lp ? lw : lp;
+
+		if (strcmp(w, p) == 0 || (shorter >= 4 && strncmp(w, p, shorter) == 0))
+			return table[i].prefix;
+	}
+	return NULL;
+}
+
+bool provider_key_var(enum provider provider, size_t i, char *buf, size_t len)
+{
+	const char *s = (unsigned)provider < PROVIDER__COUNT ? table[provider].key_vars : NULL;
+
+	while (s && *s) {
+		size_t n = strcspn(s, " ");
+
+		if (i-- == 0) {
+			if (n + 1 > len)
+				return false;
+			memcpy(buf, s, n);
+			buf[n] = '\0';
+			return true;
+		}
+		s += n;
+		s += strspn(s, " ");
+	}
+	return false;
+}
+
+unsigned provider_op_bit(const char *op)
+{
+	if (strcmp(op, "chat/completions") == 0)
+		return PROVIDER_OP_CHAT;
+	if (strcmp(op, "completions") == 0)
+		return PROVIDER_OP_COMPLETIONS;
+	if (strcmp(op, "embeddings") == 0)
+		return PROVIDER_OP_EMBEDDINGS;
+	return 0;
+}

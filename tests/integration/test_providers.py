@@ -1,0 +1,83 @@
+"""OpenAI-wire providers by their LiteLLM prefix (common/providers.h), end to end: each
+deployment's api_base points at the stub, and the stub's record shows the path the
+provider's rule builds, the credential header and the model with the prefix stripped.
+The defaults (base URLs, key variables) are checked without a network in
+tests/unit/test_providers.c; here the gateway, the worker's body rewrite and
+`llmgated --check` on the fixtures are."""
+import os
+import subprocess
+
+from helpers import CHAT, LLMGATED, ROOT, deployment, gateway_config, post
+
+FIXTURES = os.path.join(ROOT, "tests", "fixtures")
+
+# group, model, api_base path on the stub, key, the path the stub must see, model sent
+CASES = [
+    ("groq", "groq/llama-3.1-8b-instant", "/v1", "gsk-test-0123456789",
+     "/v1/chat/completions", "llama-3.1-8b-instant"),
+    ("ollama", "ollama/llama3.1", "", None, "/v1/chat/completions", "llama3.1"),
+    ("ollama-chat", "ollama_chat/qwen2.5:7b", "/v1", None, "/v1/chat/completions",
+     "qwen2.5:7b"),
+    ("openrouter", "openrouter/anthropic/claude-3.5-sonnet", "/v1", "sk-or-test-0123456789",
+     "/v1/chat/completions", "anthropic/claude-3.5-sonnet"),
+    ("vllm", "hosted_vllm/meta-llama/Llama-3.1-8B-Instruct", "/v1", None,
+     "/v1/chat/completions", "meta-llama/Llama-3.1-8B-Instruct"),
+    ("mistral", "mistral/mistral-large-latest", "", "mistral-test-0123456789",
+     "/v1/chat/completions", "mistral-large-latest"),
+    ("perplexity", "perplexity/sonar-pro", "", "pplx-test-0123456789",
+     "/chat/completions", "sonar-pro"),
+    ("gemini", "gemini/gemini-2.0-flash", "/v1", "AIza-test-0123456789",
+     "/v1/chat/completions", "gemini-2.0-flash"),
+    ("anthropic", "anthropic/claude-3-5-sonnet-20241022", "/v1", "sk-ant-test-0123456789",
+     "/v1/chat/completions", "claude-3-5-sonnet-20241022"),
+]
+
+
+def provider_config(base):
+    deps = []
+    for group, model, path, key, _, _ in CASES:
+        params = f"\n      api_key: {key}" if key else ""
+        deps.append(deployment(group, model, base + path, params=params))
+    return gateway_config(*deps, workers=1)
+
+
+def test_each_provider_reaches_the_stub_as_its_rules_say(stub_factory, gateway_factory):
+    stub = stub_factory("providers")
+    gw = gateway_factory(provider_config(stub.base))
+    for group, model, _, key, want_path, want_model in CASES:
+        status, headers, body = post(gw, dict(CHAT, model=group))
+        assert status == 200, (group, body)
+        seen = stub.requests()[-1]
+        assert seen["path"] == want_path, (group, seen["path"])
+        assert seen["headers"].get("authorization") == (f"Bearer {key}" if key else None), group
+        assert f'"model":"{want_model}"' in seen["body"].replace(" ", ""), (group, seen["body"])
+        assert f"hello from {want_model}" in body.decode(), group
+
+
+def check(fixture, env=None):
+    e = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_API_BASE"))}
+    e.update(env or {})
+    return subprocess.run([LLMGATED, "--check", "-c", os.path.join(FIXTURES, fixture)],
+                          capture_output=True, text=True, env=e, timeout=30)
+
+
+def test_check_reports_variables_read_for_a_provider():
+    r = check("provider_key_from_env.yaml", {"GROQ_API_KEY": "gsk-secret-0123456789abcd",
+                                             "HOSTED_VLLM_API_BASE": "http://vllm:8000/v1"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout + r.stderr
+    assert "provider_key_from_env.yaml:6:14: warning: groq model 'groq/llama-3.1-8b-instant' " \
+           "has no api_key: it takes GROQ_API_KEY from the environment, as LiteLLM does" in out
+    assert ":12:14: warning: hosted_vllm model 'hosted_vllm/qwen2.5' has no api_base: it " \
+           "goes to HOSTED_VLLM_API_BASE from the environment" in out
+    assert "gsk-secret" not in out
+
+
+def test_check_every_provider_fixture_is_clean():
+    for name in sorted(os.listdir(FIXTURES)):
+        if not name.startswith("provider_") or name in ("provider_key_from_env.yaml",
+                                                        "provider_not_served.yaml"):
+            continue
+        r = check(name)
+        assert r.returncode == 0 and "(0 errors, 0 warnings)" in r.stdout, (name, r.stdout,
+                                                                             r.stderr)

@@ -1,0 +1,314 @@
+/*
+ * Unit tests of the provider table (common/providers.h) through the loader
+ * and provider_request.c: one fixture per served provider
+ * (tests/fixtures/provider_*.yaml), each checked for the URL a chat (or its
+ * first) request goes to, the credential header and the model sent; the
+ * key and base variables LiteLLM reads, each use reported at the model's
+ * line; providers llmgate does not serve; did-you-mean for prefixes.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "diag.h"
+#include "provider_request.h"
+#include "providers.h"
+#include "tap.h"
+
+#ifndef FIXTURES_DIR
+#error "FIXTURES_DIR must point at tests/fixtures"
+#endif
+
+static int load(const char *name, struct config **ret, struct diag_list *d)
+{
+	char path[512];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", FIXTURES_DIR, name);
+	memset(d, 0, sizeof(*d));
+	r = config_load(path, ret, d);
+	diag_sort(d);
+	return r;
+}
+
+/* A diagnostic of severity SEV at LINE:COL whose message contains TEXT. */
+static bool has_diag(const struct diag_list *d, enum diag_severity sev, int line, int col,
+                     const char *text)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (d->items[i].severity == sev && d->items[i].line == line &&
+		    d->items[i].col == col && strstr(d->items[i].message, text))
+			return true;
+	return false;
+}
+
+static void show(const struct diag_list *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		printf("#   %d:%d: %s\n", d->items[i].line, d->items[i].col, d->items[i].message);
+}
+
+struct headers {
+	char auth_name[32];
+	char auth_value[128];
+};
+
+static int collect(void *ctx, const char *name, const char *value)
+{
+	struct headers *h = ctx;
+
+	if (strcasecmp(name, "Authorization") == 0 || strcasecmp(name, "api-key") == 0) {
+		snprintf(h->auth_name, sizeof(h->auth_name), "%s", name);
+		snprintf(h->auth_value, sizeof(h->auth_value), "%s", value);
+	}
+	return 0;
+}
+
+static const struct {
+	const char *fixture;
+	size_t index; /* deployment */
+	enum provider provider;
+	const char *op;
+	const char *upstream_model;
+	const char *url;
+	const char *auth_name; /* "" = no credential header */
+} cases[] = {
+        {"provider_openai.yaml", 0, PROVIDER_OPENAI, "chat/completions", "gpt-4o",
+         "https://api.openai.com/v1/chat/completions", "Authorization"},
+        {"provider_text_completion_openai.yaml", 0, PROVIDER_TEXT_COMPLETION_OPENAI, "completions",
+         "gpt-3.5-turbo-instruct", "https://api.openai.com/v1/completions", "Authorization"},
+        {"provider_azure_ai.yaml", 0, PROVIDER_AZURE_AI, "chat/completions", "mistral-large-2407",
+         "https://my-hub.services.ai.azure.com/models/chat/completions"
+         "?api-version=2024-05-01-preview",
+         "api-key"},
+        {"provider_azure_ai.yaml", 1, PROVIDER_AZURE_AI, "chat/completions",
+         "Meta-Llama-3.1-70B-Instruct",
+         "https://Meta-Llama-3-1-70B-xyz.eastus2.models.ai.azure.com/chat/completions",
+         "Authorization"},
+        {"provider_groq.yaml", 0, PROVIDER_GROQ, "chat/completions", "llama-3.1-8b-instant",
+         "https://api.groq.com/openai/v1/chat/completions", "Authorization"},
+        {"provider_openrouter.yaml", 0, PROVIDER_OPENROUTER, "chat/completions",
+         "anthropic/claude-3.5-sonnet", "https://openrouter.ai/api/v1/chat/completions",
+         "Authorization"},
+        {"provider_ollama.yaml", 0, PROVIDER_OLLAMA, "chat/completions", "llama3.1",
+         "http://localhost:11434/v1/chat/completions", ""},
+        {"provider_ollama_chat.yaml", 0, PROVIDER_OLLAMA_CHAT, "embeddings", "qwen2.5:7b",
+         "http://gpu-box:11434/v1/embeddings", ""},
+        {"provider_hosted_vllm.yaml", 0, PROVIDER_HOSTED_VLLM, "chat/completions",
+         "meta-llama/Llama-3.1-8B-Instruct", "http://vllm.internal:8000/v1/chat/completions", ""},
+        {"provider_lm_studio.yaml", 0, PROVIDER_LM_STUDIO, "chat/completions",
+         "qwen2.5-7b-instruct", "http://localhost:1234/v1/chat/completions", ""},
+        {"provider_perplexity.yaml", 0, PROVIDER_PERPLEXITY, "chat/completions", "sonar-pro",
+         "https://api.perplexity.ai/chat/completions", "Authorization"},
+        {"provider_mistral.yaml", 0, PROVIDER_MISTRAL, "chat/completions", "mistral-large-latest",
+         "https://api.mistral.ai/v1/chat/completions", "Authorization"},
+        {"provider_deepseek.yaml", 0, PROVIDER_DEEPSEEK, "chat/completions", "deepseek-chat",
+         "https://api.deepseek.com/beta/chat/completions", "Authorization"},
+        {"provider_together_ai.yaml", 0, PROVIDER_TOGETHER_AI, "chat/completions",
+         "meta-llama/Llama-3.3-70B-Instruct-Turbo", "https://api.together.xyz/v1/chat/completions",
+         "Authorization"},
+        {"provider_fireworks_ai.yaml", 0, PROVIDER_FIREWORKS_AI, "chat/completions",
+         "accounts/fireworks/models/llama-v3p1-70b-instruct",
+         "https://api.fireworks.ai/inference/v1/chat/completions", "Authorization"},
+        {"provider_cerebras.yaml", 0, PROVIDER_CEREBRAS, "chat/completions", "llama3.1-8b",
+         "https://api.cerebras.ai/v1/chat/completions", "Authorization"},
+        {"provider_xai.yaml", 0, PROVIDER_XAI, "chat/completions", "grok-2-latest",
+         "https://api.x.ai/v1/chat/completions", "Authorization"},
+        {"provider_deepinfra.yaml", 0, PROVIDER_DEEPINFRA, "embeddings",
+         "meta-llama/Meta-Llama-3.1-70B-Instruct", "https://api.deepinfra.com/v1/openai/embeddings",
+         "Authorization"},
+        {"provider_nvidia_nim.yaml", 0, PROVIDER_NVIDIA_NIM, "chat/completions",
+         "meta/llama-3.1-70b-instruct", "https://integrate.api.nvidia.com/v1/chat/completions",
+         "Authorization"},
+        {"provider_github.yaml", 0, PROVIDER_GITHUB, "chat/completions", "gpt-4o-mini",
+         "https://models.inference.ai.azure.com/chat/completions", "Authorization"},
+        {"provider_gemini.yaml", 0, PROVIDER_GEMINI, "chat/completions", "gemini-2.0-flash",
+         "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions",
+         "Authorization"},
+        {"provider_anthropic.yaml", 0, PROVIDER_ANTHROPIC, "chat/completions",
+         "claude-3-5-sonnet-20241022", "https://api.anthropic.com/v1/chat/completions",
+         "Authorization"},
+};
+
+/* Every served provider has its fixture, and each fixture loads cleanly. */
+static void test_fixtures(void)
+{
+	bool covered[PROVIDER__COUNT] = {false};
+
+	/* No variable of the environment may stand in for the fixtures' keys. */
+	for (size_t p = 0; p < PROVIDER__COUNT; p++) {
+		char var[64];
+		const struct provider_info *info = provider_info((enum provider)p);
+
+		for (size_t i = 0; provider_key_var((enum provider)p, i, var, sizeof(var)); i++)
+			unsetenv(var);
+		if (info->base_var)
+			unsetenv(info->base_var);
+	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config *c = NULL;
+		struct diag_list d;
+		int r = load(cases[i].fixture, &c, &d);
+		const struct deployment *dep = c && cases[i].index < c->n_deployments
+		                                       ? &c->deployments[cases[i].index]
+		                                       : NULL;
+		char url[1024] = "", want_value[128];
+		struct headers h;
+
+		tap_ok(r == 0 && d.n == 0, "%s: loads with no diagnostic", cases[i].fixture);
+		if (d.n)
+			show(&d);
+		if (!dep) {
+			tap_ok(false, "%s: deployment %zu", cases[i].fixture, cases[i].index);
+			diag_free(&d);
+			continue;
+		}
+		covered[dep->provider] = true;
+		tap_ok(dep->provider == cases[i].provider, "%s: provider %s", cases[i].fixture,
+		       provider_name(dep->provider));
+		tap_str(dep->upstream_model, cases[i].upstream_model, "model sent upstream");
+		tap_ok(provider_request_url(dep, cases[i].op, url, sizeof(url)) == 0, "url fits");
+		tap_str(url, cases[i].url, "url");
+		char auth[PROVIDER_REQUEST_AUTH_MAX];
+
+		memset(&h, 0, sizeof(h));
+		tap_ok(provider_request_headers(dep, auth, collect, &h) == 0, "headers");
+		tap_str(h.auth_name, cases[i].auth_name, "credential header");
+		if (cases[i].auth_name[0]) {
+			snprintf(want_value, sizeof(want_value), "%s%s",
+			         strcmp(cases[i].auth_name, "Authorization") == 0 ? "Bearer " : "",
+			         dep->api_key);
+			tap_str(h.auth_value, want_value, "credential value");
+		}
+		config_free(c);
+		diag_free(&d);
+	}
+	for (size_t p = 0; p < PROVIDER__COUNT; p++)
+		if (provider_served((enum provider)p) && p != PROVIDER_AZURE)
+			tap_ok(covered[p], "served provider %s has a fixture",
+			       provider_name((enum provider)p));
+}
+
+/* The variables LiteLLM reads, in its order, each use said at the model. */
+static void test_environment(void)
+{
+	struct config *c = NULL;
+	struct diag_list d;
+	char url[512];
+	int r;
+
+	unsetenv("GROQ_API_KEY");
+	setenv("GROQ_API_BASE", "http://groq-proxy.internal/openai/v1/", 1);
+	setenv("GROQ_API_KEY", "gsk-env-0123456789abcdef", 1);
+	unsetenv("PERPLEXITYAI_API_KEY");
+	setenv("PERPLEXITY_API_KEY", "pplx-second-0123456789", 1);
+	unsetenv("HOSTED_VLLM_API_BASE");
+	unsetenv("TOGETHER_API_KEY");
+	unsetenv("TOGETHER_AI_API_KEY");
+	unsetenv("TOGETHERAI_API_KEY");
+	unsetenv("TOGETHER_AI_TOKEN");
+	unsetenv("TOGETHER_AI_API_BASE");
+	r = load("provider_key_from_env.yaml", &c, &d);
+	tap_ok(r == -EINVAL, "hosted_vllm without api_base or HOSTED_VLLM_API_BASE is an error");
+	tap_ok(has_diag(&d, DIAG_WARNING, 6, 14,
+	                "groq model 'groq/llama-3.1-8b-instant' has no api_base: it goes to "
+	                "GROQ_API_BASE from the environment, as LiteLLM does"),
+	       "GROQ_API_BASE used, said at 6:14");
+	tap_ok(has_diag(&d, DIAG_WARNING, 6, 14, "it takes GROQ_API_KEY from the environment"),
+	       "GROQ_API_KEY used, said at 6:14");
+	tap_ok(has_diag(&d, DIAG_WARNING, 9, 14,
+	                "it takes PERPLEXITY_API_KEY from the environment"),
+	       "the second of perplexity's key variables, said at 9:14");
+	tap_ok(has_diag(&d, DIAG_ERROR, 12, 14,
+	                "hosted_vllm model 'hosted_vllm/qwen2.5' has no api_base and hosted_vllm "
+	                "has no default one; write api_base (the server's URL) or set "
+	                "HOSTED_VLLM_API_BASE"),
+	       "hosted_vllm needs an api_base, said at 12:14");
+	tap_ok(has_diag(&d, DIAG_WARNING, 15, 14,
+	                "has no api_key and TOGETHER_API_KEY TOGETHER_AI_API_KEY "
+	                "TOGETHERAI_API_KEY TOGETHER_AI_TOKEN is not set"),
+	       "together_ai without a key: every variable named, at 15:14");
+	for (size_t i = 0; i < d.n; i++)
+		tap_ok(!strstr(d.items[i].message, "gsk-env") &&
+		               !strstr(d.items[i].message, "pplx-"),
+		       "no key in message %zu", i);
+	config_free(c);
+	diag_free(&d);
+
+	setenv("HOSTED_VLLM_API_BASE", "http://vllm.internal:8000/v1", 1);
+	r = load("provider_key_from_env.yaml", &c, &d);
+	tap_ok(r == 0, "with HOSTED_VLLM_API_BASE set it loads");
+	if (r == 0) {
+		const struct deployment *groq = &c->deployments[0], *vllm = &c->deployments[2];
+
+		tap_str(groq->api_key, "gsk-env-0123456789abcdef", "groq key from GROQ_API_KEY");
+		tap_ok(provider_request_url(groq, "chat/completions", url, sizeof(url)) == 0,
+		       "fits");
+		tap_str(url, "http://groq-proxy.internal/openai/v1/chat/completions",
+		        "groq base from GROQ_API_BASE, trailing slash normalized");
+		tap_str(c->deployments[1].api_key, "pplx-second-0123456789", "perplexity key");
+		tap_ok(provider_request_url(vllm, "completions", url, sizeof(url)) == 0, "fits");
+		tap_str(url, "http://vllm.internal:8000/v1/completions", "vllm base from variable");
+		tap_ok(vllm->api_key == NULL, "vllm: no key, none sent");
+	}
+	config_free(c);
+	diag_free(&d);
+	unsetenv("GROQ_API_BASE");
+	unsetenv("GROQ_API_KEY");
+	unsetenv("PERPLEXITY_API_KEY");
+	unsetenv("HOSTED_VLLM_API_BASE");
+}
+
+static void test_not_served(void)
+{
+	struct config *c = NULL;
+	struct diag_list d;
+	int r = load("provider_not_served.yaml", &c, &d);
+
+	tap_ok(r == -EINVAL, "bedrock/ cannot be served");
+	tap_ok(has_diag(&d, DIAG_ERROR, 5, 14,
+	                "llmgate cannot serve bedrock/ models such as "
+	                "'bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0': needs its cloud's "
+	                "request signing"),
+	       "bedrock: named with the reason, at 5:14");
+	if (r != -EINVAL)
+		show(&d);
+	config_free(c);
+	diag_free(&d);
+}
+
+static void test_table(void)
+{
+	enum provider p;
+
+	tap_ok(provider_find("groq", 4, &p) && p == PROVIDER_GROQ, "find groq");
+	tap_ok(!provider_find("gro", 3, &p), "no prefix match in find");
+	tap_str(provider_suggest("Together-AI"), "together_ai", "suggest: case and separators");
+	tap_str(provider_suggest("fireworks"), "fireworks_ai", "suggest: shortened name");
+	tap_str(provider_suggest("lmstudio"), "lm_studio", "suggest: lmstudio");
+	tap_ok(provider_suggest("foo") == NULL, "suggest: nothing close");
+	tap_ok(!provider_served(PROVIDER_VERTEX_AI) && provider_served(PROVIDER_GEMINI),
+	       "vertex_ai not served, gemini served");
+	for (size_t i = 0; i < PROVIDER__COUNT; i++) {
+		const struct provider_info *info = provider_info((enum provider)i);
+
+		tap_ok(info->prefix && info->note, "%s: prefix and note", info->prefix);
+		tap_ok(!info->default_base || strncmp(info->default_base, "http", 4) == 0,
+		       "%s: default base is a URL", info->prefix);
+		tap_ok(!info->default_base ||
+		               info->default_base[strlen(info->default_base) - 1] != '/',
+		       "%s: default base without trailing slash", info->prefix);
+	}
+}
+
+int main(void)
+{
+	test_table();
+	test_fixtures();
+	test_environment();
+	test_not_served();
+	return tap_done();
+}
