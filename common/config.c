@@ -285,6 +285,9 @@ struct loader {
 	size_t n_rules, cap_rules;
 	struct slots top; /* the main file's sections */
 	size_t suggest_budget;
+	/* llmgate.strict as written, read before the entries it governs
+	 * (load_llmgate() reads it again, with its diagnostics) */
+	bool strict;
 	bool oom;
 };
 
@@ -1614,6 +1617,30 @@ struct params_state {
 	bool key_bad; /* one was given but could not be read */
 };
 
+/* What an entry or fallback llmgate cannot serve is: a warning, or with
+ * llmgate.strict an error. */
+static enum diag_severity unserved_severity(const struct loader *ld)
+{
+	return ld->strict ? DIAG_ERROR : DIAG_WARNING;
+}
+
+static void read_strict_early(struct loader *ld)
+{
+	const struct config_yaml_node *lg = ld->top.value[K_top_llmgate - ld->top.first];
+	bool b;
+
+	if (config_yaml_is_null(lg) || lg->kind != CONFIG_YAML_MAPPING)
+		return;
+	for (size_t i = 0; i < lg->n_pairs; i++) {
+		const struct config_yaml_node *v = lg->pairs[i].value;
+
+		if (lg->pairs[i].key->kind == CONFIG_YAML_SCALAR &&
+		    strcmp(lg->pairs[i].key->value, "strict") == 0 && !config_yaml_is_null(v) &&
+		    v->kind == CONFIG_YAML_SCALAR && parse_yaml_bool(v->value, &b))
+			ld->strict = b;
+	}
+}
+
 /* The first of NAMES (space separated) set and not empty in the
  * environment, its name in BUF; NULL if none. */
 static const char *first_env(enum provider pv, char *buf, size_t len)
@@ -1710,11 +1737,20 @@ static void resolve_provider(struct loader *ld, const struct slots *lp, struct d
 	         custom ? custom : d->model);
 	if (!provider_find(custom ? custom : d->model, n, &pv)) {
 		hint = provider_suggest(prefix);
-		report(ld, DIAG_ERROR, lp->src, model.node,
-		       "unknown provider '%s' in model '%s'%s%s%s (llmgate.yaml(5) lists the "
-		       "providers; openai/<model> with api_base reaches any OpenAI-compatible server)",
+		if (asprintf(&d->not_served, "unknown provider '%s'", prefix) < 0) {
+			d->not_served = NULL;
+			ld->oom = true;
+			return;
+		}
+		report(ld, unserved_severity(ld), lp->src, model.node,
+		       "unknown provider '%s' in model '%s'; this deployment is not served (%s%s%s)",
 		       shown(prefix, buf2, sizeof(buf2)), shown(d->model, buf, sizeof(buf)),
-		       hint ? "; did you mean '" : "", hint ? hint : "", hint ? "/'?" : "");
+		       hint ? "did you mean '" : "",
+		       hint ? hint
+		            : "llmgate.yaml(5) lists the providers; openai/<model> with api_base "
+		              "reaches any OpenAI-compatible server",
+		       hint ? "/'?" : "");
+		d->upstream_model = dup_or_oom(ld, rest);
 		return;
 	}
 	d->provider = pv;
@@ -1723,9 +1759,17 @@ static void resolve_provider(struct loader *ld, const struct slots *lp, struct d
 		const char *why = provider_info(pv)->note;
 
 		/* The note is a sentence of the man page; here it follows a colon. */
-		report(ld, DIAG_ERROR, lp->src, model.node,
-		       "llmgate cannot serve %s/ models such as '%s': %c%s", provider_name(pv), buf,
-		       tolower((unsigned char)why[0]), why + 1);
+		if (asprintf(&d->not_served, "%s/: %c%s", provider_name(pv),
+		             tolower((unsigned char)why[0]), why + 1) < 0) {
+			d->not_served = NULL;
+			ld->oom = true;
+			return;
+		}
+		report(ld, unserved_severity(ld), lp->src, model.node,
+		       "llmgate does not serve %s/ models such as '%s' (%c%s); this deployment is "
+		       "not served",
+		       provider_name(pv), buf, tolower((unsigned char)why[0]), why + 1);
+		d->upstream_model = dup_or_oom(ld, rest);
 		return;
 	}
 
@@ -1936,6 +1980,7 @@ static void free_deployment(struct deployment *d)
 	free(d->extra_headers);
 	free(d->request_defaults_json);
 	free(d->mode);
+	free(d->not_served);
 	free(d->file);
 }
 
@@ -2026,6 +2071,13 @@ static void build_groups(struct loader *ld)
 			}
 		}
 		g = &c->groups[gi];
+		ld->sites[i].position = ++g->n_written;
+		if (d->not_served) {
+			if (g->n_deployments == 0 && !g->not_served)
+				g->not_served = d->not_served;
+			continue;
+		}
+		g->not_served = NULL;
 		/* Grow in powers of two: capacity is implied by the count. */
 		if ((g->n_deployments & (g->n_deployments - 1)) == 0) {
 			list = realloc(g->deployments,
@@ -2038,7 +2090,6 @@ static void build_groups(struct loader *ld)
 			g->deployments = list;
 		}
 		g->deployments[g->n_deployments++] = i;
-		ld->sites[i].position = g->n_deployments;
 	}
 
 	/* Ids: the explicit ones first, so a generated id never takes an id
@@ -2219,8 +2270,8 @@ static void apply_fallbacks(struct loader *ld)
 	for (size_t i = 0; i < ld->n_rules && !ld->oom; i++) {
 		struct fallback_rule *rule = &ld->rules[i];
 		struct group *g;
-		char buf[SHOWN_MAX + 8];
-		size_t gi;
+		char buf[SHOWN_MAX + 8], buf2[SHOWN_MAX + 8];
+		size_t gi, ti;
 
 		if (!strmap_get(&ld->groups, rule->group, &gi)) {
 			unknown_group(ld, rule->src, rule->key, rule->group);
@@ -2247,6 +2298,14 @@ static void apply_fallbacks(struct loader *ld)
 
 			if (!strmap_get(&ld->groups, t, NULL)) {
 				unknown_group(ld, rule->src, rule->target_nodes[k], t);
+				continue;
+			}
+			if (strmap_get(&ld->groups, t, &ti) && c->groups[ti].n_deployments == 0) {
+				report(ld, unserved_severity(ld), rule->src, rule->target_nodes[k],
+				       "the fallback of '%s' to '%s' is skipped: llmgate serves none of "
+				       "its deployments (%s)",
+				       shown(rule->group, buf, sizeof(buf)),
+				       shown(t, buf2, sizeof(buf2)), c->groups[ti].not_served);
 				continue;
 			}
 			if (strcmp(t, rule->group) == 0) {
@@ -2515,6 +2574,9 @@ static void load_llmgate(struct loader *ld)
 	at = at_slot(&lg, K_llmgate_upstream_http2);
 	get_bool(ld, &at, &c->upstream_http2);
 
+	at = at_slot(&lg, K_llmgate_strict);
+	get_bool(ld, &at, &c->strict);
+
 	load_fallback_policy(ld, &lg);
 }
 
@@ -2574,6 +2636,7 @@ int config_load(const char *path, struct config **ret_config, struct diag_list *
 	/* The main file's top level is scanned once, before anything else, so
 	 * environment_variables are exported before any reference is read. */
 	scan(&ld, 0, ld.sources[0].root, SECTION_top, "", "at the top level", &ld.top, NULL);
+	read_strict_early(&ld);
 	export_environment(&ld, &ld.top);
 	add_entries(&ld, 0, ld.top.value[K_top_model_list - ld.top.first]);
 	load_includes(&ld, 0, &ld.top);

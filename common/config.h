@@ -58,6 +58,9 @@ struct deployment {
 	 * object text, applied as request defaults; NULL when none. */
 	char *request_defaults_json;
 	char *mode; /* model_info.mode ("chat", "completion", "embedding"...), or NULL */
+	/* NULL when llmgate serves this deployment; else why not ("bedrock/:
+	 * needs ..."): it is kept for `deployments` and left out of its group. */
+	char *not_served;
 	char *file; /* where the entry was written, for messages */
 	int line, col;
 };
@@ -65,8 +68,12 @@ struct deployment {
 /* A model_name with its deployments and its fallback chain. */
 struct group {
 	char *name;
-	size_t *deployments; /* indexes into config.deployments, in file order */
+	size_t *deployments; /* indexes into config.deployments, in file order; served only */
 	size_t n_deployments;
+	size_t n_written; /* entries of this model_name, served or not */
+	/* n_deployments == 0: the not_served of its first deployment (why its
+	 * requests get 501 provider_not_supported); else NULL */
+	const char *not_served;
 	char **fallbacks; /* group names, in order, all known groups */
 	size_t n_fallbacks;
 };
@@ -120,6 +127,7 @@ struct config {
 	char *ca_file;          /* upstream TLS trust (CURLOPT_CAINFO); NULL = libcurl's default */
 	bool upstream_http2;    /* offer HTTP/2 to TLS upstreams */
 	struct fallback_policy fallback;
+	bool strict; /* entries and fallbacks llmgate cannot serve are errors, not warnings */
 };
 
 /*

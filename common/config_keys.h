@@ -320,6 +320,8 @@
 	X(llmgate, upstream_http2, BOOL, "true",                                                           \
 	  "offer HTTP/2 to TLS upstreams (libcurl carries those that take it); false: HTTP/1.1")           \
 	X(llmgate, fallback, MAPPING, NULL, "the global direct-Azure fallback policy")                     \
+	X(llmgate, strict, BOOL, "false",                                                                  \
+	  "entries llmgate cannot serve, and fallbacks to them, are errors instead of warnings")           \
                                                                                                            \
 	X(fallback, mode, STRING, "auto", "auto, on (forced) or off (never)")                              \
 	X(fallback, window, DURATION, "10s", "sliding window of the failure ratio")                        \

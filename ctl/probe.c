@@ -703,6 +703,12 @@ int probe_main(int argc, char **argv)
 		for (int k = optind; k < argc; k++)
 			if (strcmp(argv[k], p->dep->model_name) == 0)
 				p->selected = true;
+		if (p->selected && p->dep->not_served) {
+			fprintf(stderr, "llmgatectl probe: %s: not served (%s); skipped\n",
+			        p->dep->id, p->dep->not_served);
+			p->selected = false;
+			continue;
+		}
 		if (p->selected && probe_setup(p, timeout_ms) < 0) {
 			p->answer.transport = PROBE_TRANSPORT_OTHER;
 			probe_diagnose(&p->answer, &p->diagnosis);

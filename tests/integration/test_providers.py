@@ -7,7 +7,8 @@ tests/unit/test_providers.c; here the gateway, the worker's body rewrite and
 import os
 import subprocess
 
-from helpers import CHAT, LLMGATED, ROOT, deployment, gateway_config, post
+from helpers import (CHAT, LLMGATED, ROOT, ctl, ctl_result, deployment, error_of,
+                     gateway_config, post)
 
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 
@@ -75,9 +76,57 @@ def test_check_reports_variables_read_for_a_provider():
 
 def test_check_every_provider_fixture_is_clean():
     for name in sorted(os.listdir(FIXTURES)):
-        if not name.startswith("provider_") or name in ("provider_key_from_env.yaml",
-                                                        "provider_not_served.yaml"):
+        if not name.startswith("provider_") or name in (
+                "provider_key_from_env.yaml", "provider_not_served.yaml",
+                "provider_strict.yaml"):
             continue
         r = check(name)
         assert r.returncode == 0 and "(0 errors, 0 warnings)" in r.stdout, (name, r.stdout,
                                                                              r.stderr)
+
+
+def test_unservable_entries_are_skipped_not_refused(stub_factory, gateway_factory):
+    stub = stub_factory("served")
+    gw = gateway_factory(gateway_config(
+        deployment("claude-bedrock", "bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0",
+                   stub.base),
+        deployment("gpt-4o", "openai/gpt-4o", f"{stub.base}/v1",
+                   params="\n      api_key: sk-test-0123456789"),
+        deployment("gpt-4o", "vertex_ai/gemini-1.5-pro", stub.base),
+        deployment("typo", "togetherai/llama", stub.base),
+        workers=1, fallbacks={"gpt-4o": ["claude-bedrock"]}))
+    status, _, body = post(gw, dict(CHAT, model="claude-bedrock"))
+    err = error_of(body)
+    assert status == 501 and err["code"] == "provider_not_supported", body
+    assert "model 'claude-bedrock' has no deployment llmgate can serve: bedrock/: needs " \
+           "its cloud's request signing" in err["message"]
+    status, _, body = post(gw, dict(CHAT, model="typo"))
+    assert status == 501 and "unknown provider 'togetherai'" in error_of(body)["message"]
+    # the mixed group serves what it can, every time
+    for _ in range(4):
+        status, headers, body = post(gw, dict(CHAT, model="gpt-4o"))
+        assert status == 200 and "hello from gpt-4o" in body.decode(), body
+    # a model that does not exist is still a 404, and lists only what is served
+    status, _, body = post(gw, dict(CHAT, model="nope"))
+    assert status == 404 and "available models: 'gpt-4o'" in error_of(body)["message"], body
+    assert all("/v1/chat/completions" == r["path"] for r in stub.requests())
+
+    deps = {d["id"]: d for d in ctl_result(gw, "deployments")}
+    assert deps["claude-bedrock#1"]["served"] is False
+    assert deps["claude-bedrock#1"]["not_served"].startswith("bedrock/: needs")
+    assert deps["gpt-4o#2"]["served"] is False and deps["gpt-4o#1"]["served"] is True
+    text = ctl(gw, "deployments")
+    assert "not served: vertex_ai/: needs Google Cloud credentials" in text.stdout, text
+
+
+def test_check_reports_unservable_entries_and_strict_refuses_them():
+    r = check("provider_not_served.yaml")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert "provider_not_served.yaml:7:14: warning: llmgate does not serve bedrock/ models" in out
+    assert "provider_not_served.yaml:16:27: warning: the fallback of 'gpt-4o' to " \
+           "'claude-bedrock' is skipped" in out
+    r = check("provider_strict.yaml")
+    out = r.stdout + r.stderr
+    assert r.returncode == 1, out
+    assert "provider_strict.yaml:5:14: error: llmgate does not serve bedrock/ models" in out

@@ -223,9 +223,10 @@ static void test_diagnostics(void)
 	         "model_list[0] has no model_name"},
 	        {"missing_model.yaml", -EINVAL, "3:5", E, true,
 	         "model_list[0].litellm_params has no model"},
-	        {"unknown_provider.yaml", -EINVAL, "4:14", E, false,
+	        {"unknown_provider.yaml", 0, "4:14", W, true,
 	         "unknown provider 'togetherai' in model "
-	         "'togetherai/meta-llama/Llama-3.3-70B-Instruct-Turbo'; did you mean 'together_ai/'?"},
+	         "'togetherai/meta-llama/Llama-3.3-70B-Instruct-Turbo'; this deployment is not "
+	         "served (did you mean 'together_ai/'?)"},
 	        {"azure_no_api_base.yaml", -EINVAL, "4:14", E, false,
 	         "azure model 'azure/gpt-4o' has no api_base"},
 	        {"azure_no_api_version.yaml", -EINVAL, "4:14", E, false,

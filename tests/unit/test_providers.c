@@ -266,16 +266,46 @@ static void test_not_served(void)
 {
 	struct config *c = NULL;
 	struct diag_list d;
+	const struct group *g;
 	int r = load("provider_not_served.yaml", &c, &d);
 
-	tap_ok(r == -EINVAL, "bedrock/ cannot be served");
-	tap_ok(has_diag(&d, DIAG_ERROR, 5, 14,
-	                "llmgate cannot serve bedrock/ models such as "
-	                "'bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0': needs its cloud's "
-	                "request signing"),
-	       "bedrock: named with the reason, at 5:14");
-	if (r != -EINVAL)
+	tap_ok(r == 0, "entries llmgate cannot serve do not refuse the config");
+	tap_ok(has_diag(&d, DIAG_WARNING, 7, 14,
+	                "llmgate does not serve bedrock/ models such as "
+	                "'bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0' (needs its cloud's "
+	                "request signing and its own API); this deployment is not served"),
+	       "bedrock: a warning naming the provider and why, at 7:14");
+	tap_ok(has_diag(&d, DIAG_WARNING, 14, 14, "llmgate does not serve vertex_ai/ models"),
+	       "vertex_ai: a warning at 14:14");
+	tap_ok(has_diag(&d, DIAG_WARNING, 16, 27,
+	                "the fallback of 'gpt-4o' to 'claude-bedrock' is skipped: llmgate serves "
+	                "none of its deployments (bedrock/: needs its cloud's request signing"),
+	       "fallback to the unservable group: skipped with a warning at 16:27");
+	if (r != 0 || d.n != 3)
 		show(&d);
+	if (r == 0) {
+		g = config_find_group(c, "claude-bedrock");
+		tap_ok(g && g->n_deployments == 0 && g->not_served &&
+		               strncmp(g->not_served, "bedrock/: needs", 15) == 0,
+		       "claude-bedrock: a group with no deployment served, and why");
+		g = config_find_group(c, "gpt-4o");
+		tap_ok(g && g->n_deployments == 1 && g->deployments[0] == 1 && !g->not_served &&
+		               g->n_fallbacks == 0,
+		       "gpt-4o: serves its openai deployment, no fallback left");
+		tap_ok(c->n_deployments == 3 && c->deployments[0].not_served &&
+		               c->deployments[2].not_served && !c->deployments[1].not_served,
+		       "every deployment kept, the unserved ones marked");
+		tap_str(c->deployments[2].id, "gpt-4o#2", "ids count unserved entries too");
+	}
+	config_free(c);
+	diag_free(&d);
+
+	r = load("provider_strict.yaml", &c, &d);
+	tap_ok(r == -EINVAL, "llmgate.strict: the config is refused");
+	tap_ok(has_diag(&d, DIAG_ERROR, 5, 14, "llmgate does not serve bedrock/ models"),
+	       "strict: the entry is an error");
+	tap_ok(has_diag(&d, DIAG_ERROR, 11, 27, "the fallback of 'gpt-4o' to 'claude-bedrock'"),
+	       "strict: the fallback is an error");
 	config_free(c);
 	diag_free(&d);
 }
