@@ -53,15 +53,15 @@
 #define CONFIG_MAX_HEADERS     64
 #define CONFIG_MAX_ENVIRONMENT 1024
 #define CONFIG_MAX_FALLBACKS   64
+#define CONFIG_MAX_DROP_PARAMS 64
 /* Did-you-mean over model_names only while it stays cheap, and never more
  * than this many edit-distance cells per load. */
-#define SUGGEST_MAX_GROUPS  1024
-#define SUGGEST_BUDGET      (16 * 1024 * 1024)
-#define SHOWN_MAX           80  /* bytes of user text quoted back in a message */
-#define SLOT_MAX            128 /* keys of the largest section */
-#define OPENAI_DEFAULT_BASE "https://api.openai.com/v1"
-#define ELLIPSIS            "\xe2\x80\xa6"
-#define MIB                 (1024 * 1024)
+#define SUGGEST_MAX_GROUPS 1024
+#define SUGGEST_BUDGET     (16 * 1024 * 1024)
+#define SHOWN_MAX          80  /* bytes of user text quoted back in a message */
+#define SLOT_MAX           128 /* keys of the largest section */
+#define ELLIPSIS           "\xe2\x80\xa6"
+#define MIB                (1024 * 1024)
 
 /* ---- the key table ---------------------------------------------------- */
 
@@ -763,15 +763,41 @@ static bool parse_long(const char *s, long *ret)
 	return true;
 }
 
+/*
+ * YAML 1.1 (PyYAML, so LiteLLM) reads a plain 20_000 as the integer 20000:
+ * a decimal integer may have underscores after its first digit. TEXT of a
+ * plain scalar in that form is copied to BUF without them.
+ */
+static bool yaml11_int(const struct config_yaml_node *node, const char *text, char *buf, size_t len)
+{
+	const char *p = text + (*text == '-' || *text == '+');
+	size_t n = 0;
+
+	if (!node || !node->plain || !strchr(text, '_') || *p < '1' || *p > '9')
+		return false;
+	for (const char *q = text; *q; q++) {
+		if (*q == '_')
+			continue;
+		if (q >= p && (*q < '0' || *q > '9'))
+			return false;
+		if (n + 1 >= len)
+			return false;
+		buf[n++] = *q;
+	}
+	buf[n] = '\0';
+	return true;
+}
+
 static enum got get_long(struct loader *ld, const struct at *at, long min, long max, long *dst)
 {
-	char buf[SHOWN_MAX + 8], *text;
+	char buf[SHOWN_MAX + 8], digits[32], *text;
 	enum got r = get_text(ld, at, "an integer", &text);
 	long v;
 
 	if (r != GOT)
 		return r;
-	if (!parse_long(text, &v)) {
+	if (!parse_long(text, &v) &&
+	    !(yaml11_int(at->node, text, digits, sizeof(digits)) && parse_long(digits, &v))) {
 		report(ld, DIAG_ERROR, at->src, at->node, "%s must be an integer, not '%s'",
 		       at->path, shown_value(at->node, text, buf, sizeof(buf)));
 		r = GOT_BAD;
@@ -1641,11 +1667,12 @@ static void read_strict_early(struct loader *ld)
 	}
 }
 
-/* The first of NAMES (space separated) set and not empty in the
- * environment, its name in BUF; NULL if none. */
-static const char *first_env(enum provider pv, char *buf, size_t len)
+/* The first of PV's variables (VAR: its key or base list) set and not
+ * empty in the environment: its value, its name in BUF; NULL if none. */
+static const char *first_env(enum provider pv, bool (*var)(enum provider, size_t, char *, size_t),
+                             char *buf, size_t len)
 {
-	for (size_t i = 0; provider_key_var(pv, i, buf, len); i++) {
+	for (size_t i = 0; var(pv, i, buf, len); i++) {
 		const char *v = getenv(buf);
 
 		if (v && *v)
@@ -1655,55 +1682,95 @@ static const char *first_env(enum provider pv, char *buf, size_t len)
 }
 
 /*
- * An OpenAI-wire provider other than openai/: api_base and api_key as
- * LiteLLM finds them when the entry does not say (its base variable, its
- * default base URL, its key variables), each use said at the model's line.
+ * api_base and api_key as LiteLLM finds them when the entry does not say:
+ * the provider's base variables, its default base URL, its key variables
+ * (providers.h), each use said at the model's line so that nothing is
+ * implicit to the reader.
  */
-static void resolve_openai_wire(struct loader *ld, const struct slots *lp, struct deployment *d,
-                                const struct params_state *st, const char *shown_model)
+static void resolve_implicit(struct loader *ld, const struct slots *lp, struct deployment *d,
+                             const struct params_state *st, const char *shown_model)
 {
 	const struct provider_info *p = provider_info(d->provider);
 	struct at model = at_slot(lp, K_litellm_params_model);
-	const char *v = p->base_var ? getenv(p->base_var) : NULL;
-	char var[64];
+	bool azure = d->provider == PROVIDER_AZURE;
+	char var[64], var2[64];
+	const char *v = first_env(d->provider, provider_base_var, var, sizeof(var));
 
-	if (st->api_base == GOT_NOTHING && v && *v) {
+	if (st->api_base == GOT_NOTHING && v) {
 		struct at from = model;
 
-		set_path(&from, "%s (read from the environment for '%s')", p->base_var,
-		         shown_model);
+		set_path(&from, "%s (read from the environment for '%s')", var, shown_model);
 		d->api_base = normalize_api_base(ld, &from, v);
 		if (d->api_base)
 			report(ld, DIAG_WARNING, lp->src, model.node,
 			       "%s model '%s' has no api_base: it goes to %s from the environment, "
 			       "as LiteLLM does",
-			       p->prefix, shown_model, p->base_var);
+			       p->prefix, shown_model, var);
 	} else if (st->api_base == GOT_NOTHING && p->default_base) {
 		d->api_base = dup_or_oom(ld, p->default_base);
 	} else if (st->api_base == GOT_NOTHING) {
+		char unset[96] = "";
+
+		if (provider_base_var(d->provider, 0, var, sizeof(var)))
+			snprintf(unset, sizeof(unset), " and %s is not set", var);
 		report(ld, DIAG_ERROR, lp->src, model.node,
-		       "%s model '%s' has no api_base and %s has no default one; write api_base "
-		       "(the server's URL)%s%s",
-		       p->prefix, shown_model, p->prefix, p->base_var ? " or set " : "",
-		       p->base_var ? p->base_var : "");
+		       "%s model '%s' has no api_base (%s)%s; write api_base", p->prefix,
+		       shown_model,
+		       azure ? "the resource endpoint, e.g. https://NAME.openai.azure.com"
+		             : "the server's URL: this provider has no default one",
+		       unset);
 	}
 	if (st->has_key || st->key_bad)
 		return;
-	v = first_env(d->provider, var, sizeof(var));
+	v = first_env(d->provider, provider_key_var, var, sizeof(var));
 	if (v) {
 		d->api_key = dup_or_oom(ld, v);
 		report(ld, DIAG_WARNING, lp->src, model.node,
 		       "%s model '%s' has no api_key: it takes %s from the environment, as LiteLLM "
 		       "does",
 		       p->prefix, shown_model, var);
+	} else if (azure) {
+		report(ld, DIAG_WARNING, lp->src, model.node,
+		       "azure model '%s' has no api_key or azure_ad_token and neither %s is set; "
+		       "requests go out without credentials",
+		       shown_model, p->key_vars);
 	} else if (st->api_base == GOT_NOTHING && p->default_base &&
 	           strncmp(p->default_base, "https://", 8) == 0 && p->key_vars) {
 		report(ld, DIAG_WARNING, lp->src, model.node,
 		       "%s model '%s' has no api_key and %s is not set; %s will refuse requests "
 		       "(write api_key: os.environ/%s)",
 		       p->prefix, shown_model, p->key_vars, p->default_base,
-		       provider_key_var(d->provider, 0, var, sizeof(var)) ? var : "KEY");
+		       provider_key_var(d->provider, 0, var2, sizeof(var2)) ? var2 : "KEY");
 	}
+}
+
+/* An azure/ entry without api_version: AZURE_API_VERSION, as LiteLLM reads
+ * it, else Azure's v1 API, which needs no dated version. */
+static void resolve_azure_version(struct loader *ld, const struct slots *lp, struct deployment *d,
+                                  const char *shown_model)
+{
+	struct at model = at_slot(lp, K_litellm_params_model);
+	const char *v = getenv(PROVIDER_AZURE_VERSION_VAR);
+	char buf[SHOWN_MAX + 8];
+
+	if (v && *v) {
+		d->api_version = dup_or_oom(ld, v);
+		report(ld, DIAG_WARNING, lp->src, model.node,
+		       "azure model '%s' has no api_version: it takes %s ('%s') from the "
+		       "environment, as LiteLLM does",
+		       shown_model, PROVIDER_AZURE_VERSION_VAR, shown(v, buf, sizeof(buf)));
+		if (d->api_version && !azure_version_ok(d->api_version))
+			report(ld, DIAG_WARNING, lp->src, model.node,
+			       "%s '%s' does not look like an Azure API version (YYYY-MM-DD, "
+			       "YYYY-MM-DD-preview, v1, latest or preview)",
+			       PROVIDER_AZURE_VERSION_VAR, buf);
+		return;
+	}
+	d->api_version = dup_or_oom(ld, "v1");
+	report(ld, DIAG_WARNING, lp->src, model.node,
+	       "azure model '%s' has no api_version and %s is not set: it uses Azure's v1 API "
+	       "(.../openai/v1/, no dated version needed); write api_version to pin one",
+	       shown_model, PROVIDER_AZURE_VERSION_VAR);
 }
 
 /* Fills provider, upstream_model and the provider-specific checks. */
@@ -1788,24 +1855,9 @@ static void resolve_provider(struct loader *ld, const struct slots *lp, struct d
 			       shown(deployment_id, b1, sizeof(b1)), shown(rest, b2, sizeof(b2)),
 			       buf, b1);
 		}
-		if (st->api_base == GOT_NOTHING)
-			report(ld, DIAG_ERROR, lp->src, model.node,
-			       "azure model '%s' has no api_base (the resource endpoint, e.g. "
-			       "https://NAME.openai.azure.com); llmgate does not read AZURE_API_BASE "
-			       "implicitly: write api_base: os.environ/AZURE_API_BASE",
-			       buf);
+		resolve_implicit(ld, lp, d, st, buf);
 		if (st->api_version == GOT_NOTHING)
-			report(ld, DIAG_ERROR, lp->src, model.node,
-			       "azure model '%s' has no api_version (e.g. \"2024-10-21\"); llmgate "
-			       "does not read AZURE_API_VERSION implicitly: write api_version: "
-			       "os.environ/AZURE_API_VERSION",
-			       buf);
-		if (!st->has_key && !st->key_bad)
-			report(ld, DIAG_WARNING, lp->src, model.node,
-			       "azure model '%s' has no api_key or azure_ad_token; requests go out "
-			       "without credentials (llmgate does not read AZURE_API_KEY implicitly: "
-			       "write api_key: os.environ/AZURE_API_KEY)",
-			       buf);
+			resolve_azure_version(ld, lp, d, buf);
 		return;
 	}
 
@@ -1813,13 +1865,7 @@ static void resolve_provider(struct loader *ld, const struct slots *lp, struct d
 		report(ld, DIAG_ERROR, lp->src, model.node,
 		       "model '%s' names no model; write %s/<model>", buf, provider_name(pv));
 	d->upstream_model = dup_or_oom(ld, rest);
-	if (pv != PROVIDER_OPENAI)
-		resolve_openai_wire(ld, lp, d, st, buf);
-	else if (st->api_base == GOT_NOTHING && !st->has_key && !st->key_bad)
-		report(ld, DIAG_WARNING, lp->src, model.node,
-		       "openai model '%s' has no api_key; %s will refuse requests (llmgate does not "
-		       "read OPENAI_API_KEY implicitly: write api_key: os.environ/OPENAI_API_KEY)",
-		       buf, OPENAI_DEFAULT_BASE);
+	resolve_implicit(ld, lp, d, st, buf);
 	for (size_t i = 0; i < sizeof(azure_only) / sizeof(azure_only[0]); i++) {
 		struct at a = at_slot(lp, azure_only[i]);
 
@@ -1827,6 +1873,59 @@ static void resolve_provider(struct loader *ld, const struct slots *lp, struct d
 		    !(pv == PROVIDER_AZURE_AI && azure_only[i] == K_litellm_params_api_version))
 			report(ld, DIAG_WARNING, lp->src, a.key,
 			       "%s is only used by azure/ models; ignored for '%s'", a.path, buf);
+	}
+}
+
+/* additional_drop_params, or drop_params written as a list (which LiteLLM
+ * accepts): request parameters removed before a request goes upstream. */
+static void load_drop_list(struct loader *ld, const struct at *at, struct deployment *d)
+{
+	const struct config_yaml_node *list = at->node;
+	char buf[SHOWN_MAX + 8], **keys;
+
+	if (config_yaml_is_null(list))
+		return;
+	if (list->kind != CONFIG_YAML_SEQUENCE) {
+		report(ld, DIAG_ERROR, at->src, list,
+		       "%s must be a list of request parameter names, not %s", at->path,
+		       config_yaml_kind_name(list->kind));
+		return;
+	}
+	if (list->n_items > CONFIG_MAX_DROP_PARAMS) {
+		report(ld, DIAG_ERROR, at->src, list, "%s names more than %d parameters", at->path,
+		       CONFIG_MAX_DROP_PARAMS);
+		return;
+	}
+	keys = realloc(d->drop_keys, (d->n_drop_keys + list->n_items + 1) * sizeof(*keys));
+	if (!keys) {
+		ld->oom = true;
+		return;
+	}
+	d->drop_keys = keys;
+	for (size_t k = 0; k < list->n_items; k++) {
+		struct at t = *at;
+		char *name = NULL;
+		bool dup = false;
+
+		t.key = NULL;
+		t.node = list->items[k];
+		set_path(&t, "%s[%zu]", at->path, k);
+		if (get_text(ld, &t, "a parameter name", &name) != GOT)
+			continue;
+		if (!name[0] || strcmp(name, "model") == 0 || strcmp(name, "stream") == 0) {
+			report(ld, DIAG_WARNING, t.src, t.node,
+			       "%s: '%s' cannot be dropped (it is what the request is); ignored",
+			       t.path, shown(name, buf, sizeof(buf)));
+			free(name);
+			continue;
+		}
+		for (size_t m = 0; m < d->n_drop_keys; m++)
+			dup |= strcmp(d->drop_keys[m], name) == 0;
+		if (dup) {
+			free(name);
+			continue;
+		}
+		d->drop_keys[d->n_drop_keys++] = name;
 	}
 }
 
@@ -1921,8 +2020,17 @@ static void load_litellm_params(struct loader *ld, const struct entry *e, const 
 	get_long(ld, &at, 0, 1000000000000L, &d->tpm);
 
 	at = at_slot(&lp, K_litellm_params_drop_params);
-	if (get_bool(ld, &at, &b) == GOT)
+	if (!config_yaml_is_null(at.node) && at.node->kind == CONFIG_YAML_SEQUENCE) {
+		report(ld, DIAG_WARNING, e->src, at.key,
+		       "%s is a list: read as additional_drop_params (parameters removed from "
+		       "requests before they go upstream), as LiteLLM does",
+		       at.path);
+		load_drop_list(ld, &at, d);
+	} else if (get_bool(ld, &at, &b) == GOT) {
 		d->drop_params = b;
+	}
+	at = at_slot(&lp, K_litellm_params_additional_drop_params);
+	load_drop_list(ld, &at, d);
 
 	at = at_slot(&lp, K_litellm_params_extra_headers);
 	load_headers(ld, &at, d);
@@ -1932,7 +2040,7 @@ static void load_litellm_params(struct loader *ld, const struct entry *e, const 
 	if (model_ok)
 		resolve_provider(ld, &lp, d, &st);
 	if (d->provider == PROVIDER_AZURE) {
-		if (d->api_version && !azure_version_ok(d->api_version)) {
+		if (st.api_version == GOT && d->api_version && !azure_version_ok(d->api_version)) {
 			char buf[SHOWN_MAX + 8];
 
 			at = at_slot(&lp, K_litellm_params_api_version);
@@ -1945,8 +2053,6 @@ static void load_litellm_params(struct loader *ld, const struct entry *e, const 
 		if (d->provider != PROVIDER_AZURE_AI)
 			take(&d->api_version, NULL);
 		take(&d->azure_ad_token, NULL);
-		if (model_ok && !d->api_base && d->provider == PROVIDER_OPENAI)
-			d->api_base = dup_or_oom(ld, OPENAI_DEFAULT_BASE);
 	}
 
 	if (json_object_size(params) > 0) {
@@ -1981,6 +2087,9 @@ static void free_deployment(struct deployment *d)
 	free(d->request_defaults_json);
 	free(d->mode);
 	free(d->not_served);
+	for (size_t i = 0; i < d->n_drop_keys; i++)
+		free(d->drop_keys[i]);
+	free(d->drop_keys);
 	free(d->file);
 }
 

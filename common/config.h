@@ -54,6 +54,10 @@ struct deployment {
 	int max_retries;        /* -1 = unset */
 	long rpm, tpm;          /* 0 = unset */
 	int drop_params;        /* -1 = unset, else 0/1 */
+	/* additional_drop_params (or drop_params as a list): request body keys
+	 * removed before a request goes upstream; never "model" or "stream" */
+	char **drop_keys;
+	size_t n_drop_keys;
 	/* Other litellm_params keys (temperature, max_tokens...) as compact JSON
 	 * object text, applied as request defaults; NULL when none. */
 	char *request_defaults_json;

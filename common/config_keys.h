@@ -68,7 +68,7 @@
                                                                                                            \
 	X(litellm_params, model, STRING, NULL,                                                             \
 	  "provider/model: azure/<deployment>, openai/<model>, or <model> (openai)")                       \
-	X(litellm_params, api_base, URL, "https://api.openai.com/v1 (openai)",                             \
+	X(litellm_params, api_base, URL, "the provider's (see PROVIDERS)",                                 \
 	  "upstream base URL; azure: the resource endpoint")                                               \
 	X(litellm_params, api_key, SECRET, NULL, "upstream key (api-key or Bearer)")                       \
 	X(litellm_params, api_version, STRING, NULL, "azure: the api-version query parameter")             \
@@ -86,6 +86,8 @@
 	X(litellm_params, drop_params, BOOL, "litellm_settings.drop_params",                               \
 	  "drop request parameters the upstream does not accept")                                          \
 	X(litellm_params, custom_llm_provider, STRING, NULL, "provider when model has no prefix")          \
+	X(litellm_params, additional_drop_params, LIST, NULL,                                              \
+	  "request parameters removed before a request goes upstream (drop_params as a list too)")         \
 	X(litellm_params, temperature, PARAM, NULL, "request default")                                     \
 	X(litellm_params, top_p, PARAM, NULL, "request default")                                           \
 	X(litellm_params, top_k, PARAM, NULL, "request default (OpenAI-compatible servers)")               \
@@ -336,7 +338,7 @@
 #define CONFIG_COMPUTED_DEFAULTS(X)                                                                \
 	X(top, model_list, "config_load(): a missing model_list is reported as no models")         \
 	X(litellm_params, api_base,                                                                \
-	  "resolve_provider() in config.c: openai's base, OPENAI_DEFAULT_BASE")                    \
+	  "resolve_implicit() in config.c: the provider's variable, else its default base")        \
 	X(litellm_params, timeout,                                                                 \
 	  "start_attempt() in worker/proxy_attempt.c: timeout_ms 0 = request_timeout")             \
 	X(litellm_params, stream_timeout,                                                          \

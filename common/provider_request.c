@@ -24,6 +24,11 @@ static bool azure_v1(const char *api_version)
 	       strcmp(api_version, "preview") == 0;
 }
 
+bool provider_request_model_in_body(const struct deployment *dep)
+{
+	return dep->provider != PROVIDER_AZURE || azure_v1(dep->api_version);
+}
+
 static bool ends_with(const char *s, const char *tail)
 {
 	size_t ls = strlen(s), lt = strlen(tail);

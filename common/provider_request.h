@@ -48,5 +48,12 @@ typedef int provider_header_fn(void *ctx, const char *name, const char *value);
 int provider_request_headers(const struct deployment *dep, char *auth, provider_header_fn *add,
                              void *ctx);
 
+/*
+ * Whether the upstream takes DEP's model (upstream_model) in the body's
+ * "model": every provider but Azure's deployments API, whose URL names it
+ * (Azure's v1 API takes it in the body too).
+ */
+bool provider_request_model_in_body(const struct deployment *dep);
+
 /* Whether a request to DEP carries one of the deployment's credentials. */
 bool provider_request_has_credential(const struct deployment *dep);

@@ -9,14 +9,14 @@
 #include <string.h>
 
 static const struct provider_info table[PROVIDER__COUNT] = {
-#define PROVIDER_ROW(id, prefix_, base, base_var_, keys, auth_, path_, ops_, note_) \
-	[PROVIDER_##id] = {.prefix = prefix_,                                       \
-	                   .default_base = base,                                    \
-	                   .base_var = base_var_,                                   \
-	                   .key_vars = keys,                                        \
-	                   .auth = PROVIDER_AUTH_##auth_,                           \
-	                   .path = PROVIDER_PATH_##path_,                           \
-	                   .ops = ops_,                                             \
+#define PROVIDER_ROW(id, prefix_, base, base_vars_, keys, auth_, path_, ops_, note_) \
+	[PROVIDER_##id] = {.prefix = prefix_,                                        \
+	                   .default_base = base,                                     \
+	                   .base_vars = base_vars_,                                  \
+	                   .key_vars = keys,                                         \
+	                   .auth = PROVIDER_AUTH_##auth_,                            \
+	                   .path = PROVIDER_PATH_##path_,                            \
+	                   .ops = ops_,                                              \
 	                   .note = note_},
         PROVIDERS(PROVIDER_ROW)
 #undef PROVIDER_ROW
@@ -84,24 +84,35 @@ const char *provider_suggest(const char *word)
 	return NULL;
 }
 
-bool provider_key_var(enum provider provider, size_t i, char *buf, size_t len)
+/* The Ith word of LIST (space separated) into BUF. */
+static bool nth_word(const char *list, size_t i, char *buf, size_t len)
 {
-	const char *s = (unsigned)provider < PROVIDER__COUNT ? table[provider].key_vars : NULL;
-
-	while (s && *s) {
-		size_t n = strcspn(s, " ");
+	while (list && *list) {
+		size_t n = strcspn(list, " ");
 
 		if (i-- == 0) {
 			if (n + 1 > len)
 				return false;
-			memcpy(buf, s, n);
+			memcpy(buf, list, n);
 			buf[n] = '\0';
 			return true;
 		}
-		s += n;
-		s += strspn(s, " ");
+		list += n;
+		list += strspn(list, " ");
 	}
 	return false;
+}
+
+bool provider_key_var(enum provider provider, size_t i, char *buf, size_t len)
+{
+	return (unsigned)provider < PROVIDER__COUNT &&
+	       nth_word(table[provider].key_vars, i, buf, len);
+}
+
+bool provider_base_var(enum provider provider, size_t i, char *buf, size_t len)
+{
+	return (unsigned)provider < PROVIDER__COUNT &&
+	       nth_word(table[provider].base_vars, i, buf, len);
 }
 
 unsigned provider_op_bit(const char *op)

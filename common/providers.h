@@ -15,10 +15,10 @@
  * between APIs.
  *
  * PROVIDERS(X): X(id, prefix, default api_base or NULL, LiteLLM's base
- * variable or NULL, key variables in LiteLLM's order (space separated) or
- * NULL, auth, base rule, operations, note). openai/ and azure/ name no
- * variables: llmgate reads OPENAI_API_KEY and the AZURE_* variables only
- * where the config says so. A NULL default api_base means a
+ * variables or NULL, key variables or NULL (both space separated, in the
+ * order LiteLLM tries them), auth, base rule, operations, note). Azure's
+ * api_version variable is PROVIDER_AZURE_VERSION_VAR. A NULL default
+ * api_base means a
  * deployment must name its own (or the base variable must be set). The
  * note says what the upstream does not support (served providers) or why
  * llmgate cannot serve it (OPS_NONE).
@@ -60,11 +60,14 @@ enum provider_path {
 
 /* clang-format off */
 #define PROVIDERS(X)                                                                                    \
-	X(OPENAI, "openai", "https://api.openai.com/v1", NULL, NULL,                                    \
+	X(OPENAI, "openai", "https://api.openai.com/v1", "OPENAI_BASE_URL OPENAI_API_BASE",            \
+	  "OPENAI_API_KEY",                                    \
 	  BEARER, OPENAI, OPS_ALL, "Any OpenAI-compatible server, given its api_base")                        \
-	X(AZURE, "azure", NULL, NULL, NULL, AZURE, AZURE, OPS_ALL,                                      \
+	X(AZURE, "azure", NULL, "AZURE_API_BASE", "AZURE_OPENAI_API_KEY AZURE_API_KEY", AZURE, AZURE,    \
+	  OPS_ALL,                                      \
 	  "Azure OpenAI; the deployment is the part after azure/ (or deployment_id)")                   \
-	X(TEXT_COMPLETION_OPENAI, "text-completion-openai", "https://api.openai.com/v1", NULL, NULL,    \
+	X(TEXT_COMPLETION_OPENAI, "text-completion-openai", "https://api.openai.com/v1",                \
+	  "OPENAI_BASE_URL OPENAI_API_BASE", "OPENAI_API_KEY",    \
 	  BEARER, OPENAI, PROVIDER_OP_COMPLETIONS,                                    \
 	  "Legacy completions only: chat requests are not translated to completions")                   \
 	X(AZURE_AI, "azure_ai", NULL, "AZURE_AI_API_BASE", "AZURE_AI_API_KEY", AZURE_AI, AZURE_AI,      \
@@ -134,7 +137,7 @@ enum provider {
 struct provider_info {
 	const char *prefix;       /* as written before the first '/' of model */
 	const char *default_base; /* NULL: api_base required */
-	const char *base_var;     /* LiteLLM's variable for api_base, or NULL */
+	const char *base_vars;    /* LiteLLM's variables for api_base, space separated, or NULL */
 	const char *key_vars;     /* LiteLLM's key variables, space separated, or NULL */
 	enum provider_auth auth;
 	enum provider_path path;
@@ -156,11 +159,16 @@ bool provider_served(enum provider provider);
 /* The known prefix closest to WORD when close enough to be a typo, or NULL. */
 const char *provider_suggest(const char *word);
 
+/* LiteLLM's variable for an azure/ entry without api_version. */
+#define PROVIDER_AZURE_VERSION_VAR "AZURE_API_VERSION"
+
 /*
  * The Ith (0-based) key variable of PROVIDER copied into BUF; false when
- * there is none (or it does not fit).
+ * there is none (or it does not fit). provider_base_var(): the same for
+ * its api_base variables.
  */
 bool provider_key_var(enum provider provider, size_t i, char *buf, size_t len);
+bool provider_base_var(enum provider provider, size_t i, char *buf, size_t len);
 
 /* "chat/completions" -> PROVIDER_OP_CHAT etc.; 0 for another op. */
 unsigned provider_op_bit(const char *op);

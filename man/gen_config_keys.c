@@ -170,9 +170,27 @@ static void ops_text(FILE *out, unsigned ops)
 	}
 }
 
+/* "Without KEY, VAR is used when set." or "..., the first set of A, B is used." */
+static void variables(FILE *out, enum provider pv, const char *key,
+                      bool (*var)(enum provider, size_t, char *, size_t))
+{
+	char name[64], next[64];
+
+	if (!var(pv, 0, name, sizeof(name)))
+		return;
+	fprintf(out, "Without\n.Cm %s ,\n", key);
+	if (!var(pv, 1, next, sizeof(next))) {
+		fprintf(out, ".Ev %s\nis used when set.\n", name);
+		return;
+	}
+	fputs("the first set of\n", out);
+	for (size_t k = 0; var(pv, k, name, sizeof(name)); k++)
+		fprintf(out, ".Ev %s%s\n", name, var(pv, k + 1, next, sizeof(next)) ? " ," : "");
+	fputs("is used.\n", out);
+}
+
 static void providers(FILE *out)
 {
-	char var[64];
 
 	fputs(".Bl -tag -width Ds\n", out);
 	for (size_t i = 0; i < PROVIDER__COUNT; i++) {
@@ -185,23 +203,8 @@ static void providers(FILE *out)
 			fprintf(out, "Default\n.Cm api_base :\n.Lk %s .\n", p->default_base);
 		else
 			fputs("No default\n.Cm api_base :\nthe config must name one.\n", out);
-		if (p->base_var)
-			fprintf(out, "Without\n.Cm api_base ,\n.Ev %s\nis used when set.\n",
-			        p->base_var);
-		if (provider_key_var((enum provider)i, 1, var, sizeof(var))) {
-			fputs("Without\n.Cm api_key ,\nthe first set of\n", out);
-			for (size_t k = 0; provider_key_var((enum provider)i, k, var, sizeof(var));
-			     k++) {
-				char next[64];
-				bool last = !provider_key_var((enum provider)i, k + 1, next,
-				                              sizeof(next));
-
-				fprintf(out, ".Ev %s%s\n", var, last ? "" : " ,");
-			}
-			fputs("is used.\n", out);
-		} else if (provider_key_var((enum provider)i, 0, var, sizeof(var))) {
-			fprintf(out, "Without\n.Cm api_key ,\n.Ev %s\nis used when set.\n", var);
-		}
+		variables(out, (enum provider)i, "api_base", provider_base_var);
+		variables(out, (enum provider)i, "api_key", provider_key_var);
 		fputs("Credential:\n", out);
 		text(out, auth_text[p->auth]);
 		fputs(".\nThe upstream answers:\n", out);

@@ -236,11 +236,11 @@ def provider_table():
                for m in re.finditer(r'^#define (\w+)\s+("(?:[^"\\]|\\.)*")\s*$', text, flags=re.M)}
     rows = []
     for args in x_rows(macro_body(text, "PROVIDERS")):
-        assert len(args) == 9, f"a PROVIDERS row is X(id, prefix, base, base variable, key " \
+        assert len(args) == 9, f"a PROVIDERS row is X(id, prefix, base, base variables, key " \
                                f"variables, auth, path, operations, note): {args}"
         rows.append({
             "prefix": c_string_value(args[1], defines), "base": c_string_value(args[2], defines),
-            "base_var": c_string_value(args[3], defines),
+            "base_vars": (c_string_value(args[3], defines) or "").split(),
             "key_vars": (c_string_value(args[4], defines) or "").split(),
             "served": args[7] != "OPS_NONE", "note": c_string_value(args[8], defines),
         })
@@ -264,7 +264,7 @@ def test_every_provider_is_documented_with_base_variables_and_note():
         assert (r["prefix"] + "/" in not_served) != r["served"], r["prefix"]
         if r["base"]:
             assert r["base"] in text, (r["prefix"], text)
-        for var in r["key_vars"] + ([r["base_var"]] if r["base_var"] else []):
+        for var in r["key_vars"] + r["base_vars"]:
             assert var in text, (r["prefix"], var, text)
         assert " ".join(r["note"].split()) in text, (r["prefix"], text)
 

@@ -4,6 +4,7 @@ provider's rule builds, the credential header and the model with the prefix stri
 The defaults (base URLs, key variables) are checked without a network in
 tests/unit/test_providers.c; here the gateway, the worker's body rewrite and
 `llmgated --check` on the fixtures are."""
+import json
 import os
 import subprocess
 
@@ -11,6 +12,9 @@ from helpers import (CHAT, LLMGATED, ROOT, ctl, ctl_result, deployment, error_of
                      gateway_config, post)
 
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
+# provider_*.yaml fixtures that show a diagnostic; the others are one per provider
+DIAGNOSTIC_FIXTURES = {"provider_key_from_env.yaml", "provider_not_served.yaml",
+                       "provider_strict.yaml", "provider_litellm_env.yaml"}
 
 # group, model, api_base path on the stub, key, the path the stub must see, model sent
 CASES = [
@@ -76,9 +80,7 @@ def test_check_reports_variables_read_for_a_provider():
 
 def test_check_every_provider_fixture_is_clean():
     for name in sorted(os.listdir(FIXTURES)):
-        if not name.startswith("provider_") or name in (
-                "provider_key_from_env.yaml", "provider_not_served.yaml",
-                "provider_strict.yaml"):
+        if not name.startswith("provider_") or name in DIAGNOSTIC_FIXTURES:
             continue
         r = check(name)
         assert r.returncode == 0 and "(0 errors, 0 warnings)" in r.stdout, (name, r.stdout,
@@ -130,3 +132,40 @@ def test_check_reports_unservable_entries_and_strict_refuses_them():
     out = r.stdout + r.stderr
     assert r.returncode == 1, out
     assert "provider_strict.yaml:5:14: error: llmgate does not serve bedrock/ models" in out
+
+
+def test_azure_without_api_version_uses_the_v1_api_or_the_variable(stub_factory,
+                                                                    gateway_factory):
+    """LiteLLM's defaults: AZURE_API_BASE, AZURE_API_KEY and AZURE_API_VERSION from the
+    environment; without AZURE_API_VERSION, Azure's v1 API, whose body names the
+    deployment (the stub answers with the model it was sent)."""
+    stub = stub_factory("azure")
+    config = gateway_config(deployment("gpt-4o", "azure/prod-gpt-4o", stub.base).replace(
+        f"\n      api_base: {stub.base}", ""), workers=1)
+    env = {"AZURE_API_BASE": stub.base, "AZURE_API_KEY": "azure-env-key-0123456789",
+           "AZURE_OPENAI_API_KEY": "", "AZURE_API_VERSION": ""}
+    gw = gateway_factory(config, env=env)
+    status, _, body = post(gw, dict(CHAT, model="gpt-4o"))
+    assert status == 200 and "hello from prod-gpt-4o" in body.decode(), body
+    seen = stub.requests()[-1]
+    assert seen["path"] == "/openai/v1/chat/completions"
+    assert seen["headers"].get("api-key") == "azure-env-key-0123456789"
+
+    gw2 = gateway_factory(config, env=dict(env, AZURE_API_VERSION="2024-10-21"))
+    status, _, body = post(gw2, dict(CHAT, model="gpt-4o"))
+    assert status == 200, body
+    seen = stub.requests()[-1]
+    assert (seen["path"], seen["query"]) == ("/openai/deployments/prod-gpt-4o/chat/completions",
+                                             "api-version=2024-10-21")
+
+
+def test_drop_params_list_removes_the_parameters_upstream(stub_factory, gateway_factory):
+    stub = stub_factory("drop")
+    gw = gateway_factory(gateway_config(
+        deployment("gpt-4o", "openai/gpt-4o", f"{stub.base}/v1",
+                   params="\n      api_key: sk-test-0123456789\n      tpm: 20_000"
+                          "\n      drop_params: [seed, logit_bias]"), workers=1))
+    status, _, body = post(gw, dict(CHAT, seed=7, logit_bias={"1": 2}, temperature=0.5))
+    assert status == 200, body
+    sent = json.loads(stub.requests()[-1]["body"])
+    assert "seed" not in sent and "logit_bias" not in sent and sent["temperature"] == 0.5

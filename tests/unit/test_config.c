@@ -229,8 +229,10 @@ static void test_diagnostics(void)
 	         "served (did you mean 'together_ai/'?)"},
 	        {"azure_no_api_base.yaml", -EINVAL, "4:14", E, false,
 	         "azure model 'azure/gpt-4o' has no api_base"},
-	        {"azure_no_api_version.yaml", -EINVAL, "4:14", E, false,
-	         "azure model 'azure/gpt-4o' has no api_version"},
+	        {"azure_no_api_version.yaml", 0, "4:14", W, true,
+	         "azure model 'azure/gpt-4o' has no api_version and AZURE_API_VERSION is not set: "
+	         "it uses Azure's v1 API (.../openai/v1/, no dated version needed); write "
+	         "api_version to pin one"},
 	        {"api_base_no_scheme.yaml", -EINVAL, "5:17", E, true,
 	         "model_list[0].litellm_params.api_base must start with http:// or https://, not "
 	         "'localhost:8000/v1'"},
@@ -285,6 +287,8 @@ static void test_diagnostics(void)
 	};
 
 	unsetenv("LLMGATE_TEST_UNSET_KEY");
+	unsetenv("AZURE_API_VERSION");
+	unsetenv("AZURE_API_BASE");
 	unsetenv("LLMGATE_TEST_UNSET_MASTER");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct diag_list d;

@@ -141,12 +141,11 @@ static void test_fixtures(void)
 	/* No variable of the environment may stand in for the fixtures' keys. */
 	for (size_t p = 0; p < PROVIDER__COUNT; p++) {
 		char var[64];
-		const struct provider_info *info = provider_info((enum provider)p);
 
 		for (size_t i = 0; provider_key_var((enum provider)p, i, var, sizeof(var)); i++)
 			unsetenv(var);
-		if (info->base_var)
-			unsetenv(info->base_var);
+		for (size_t i = 0; provider_base_var((enum provider)p, i, var, sizeof(var)); i++)
+			unsetenv(var);
 	}
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct config *c = NULL;
@@ -222,10 +221,11 @@ static void test_environment(void)
 	tap_ok(has_diag(&d, DIAG_WARNING, 9, 14,
 	                "it takes PERPLEXITY_API_KEY from the environment"),
 	       "the second of perplexity's key variables, said at 9:14");
-	tap_ok(has_diag(&d, DIAG_ERROR, 12, 14,
-	                "hosted_vllm model 'hosted_vllm/qwen2.5' has no api_base and hosted_vllm "
-	                "has no default one; write api_base (the server's URL) or set "
-	                "HOSTED_VLLM_API_BASE"),
+	tap_ok(has_diag(
+	               &d, DIAG_ERROR, 12, 14,
+	               "hosted_vllm model 'hosted_vllm/qwen2.5' has no api_base (the server's URL: "
+	               "this provider has no default one) and HOSTED_VLLM_API_BASE is not set; "
+	               "write api_base"),
 	       "hosted_vllm needs an api_base, said at 12:14");
 	tap_ok(has_diag(&d, DIAG_WARNING, 15, 14,
 	                "has no api_key and TOGETHER_API_KEY TOGETHER_AI_API_KEY "
@@ -260,6 +260,89 @@ static void test_environment(void)
 	unsetenv("GROQ_API_KEY");
 	unsetenv("PERPLEXITY_API_KEY");
 	unsetenv("HOSTED_VLLM_API_BASE");
+}
+
+/* openai/ and azure/ read LiteLLM's variables too, and azure/ without
+ * api_version takes AZURE_API_VERSION, else Azure's v1 API. */
+static void test_litellm_variables(void)
+{
+	static const char *const vars[] = {
+	        "OPENAI_BASE_URL",      "OPENAI_API_BASE", "OPENAI_API_KEY",   "AZURE_API_BASE",
+	        "AZURE_OPENAI_API_KEY", "AZURE_API_KEY",   "AZURE_API_VERSION"};
+	struct config *c = NULL;
+	struct diag_list d;
+	char url[512];
+	int r;
+
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		unsetenv(vars[i]);
+	setenv("OPENAI_API_BASE", "http://second.example/v1", 1);
+	setenv("OPENAI_BASE_URL", "http://first.example/v1/", 1);
+	setenv("OPENAI_API_KEY", "sk-env-0123456789abcdef", 1);
+	setenv("AZURE_API_BASE", "https://res.openai.azure.com", 1);
+	setenv("AZURE_API_KEY", "azure-env-0123456789abcdef", 1);
+	setenv("AZURE_API_VERSION", "2024-10-21", 1);
+	r = load("provider_litellm_env.yaml", &c, &d);
+	tap_ok(r == 0, "openai/ and azure/ from LiteLLM's variables load");
+	tap_ok(has_diag(&d, DIAG_WARNING, 7, 14,
+	                "openai model 'openai/gpt-4o' has no api_base: it goes to OPENAI_BASE_URL "
+	                "from the environment, as LiteLLM does"),
+	       "OPENAI_BASE_URL before OPENAI_API_BASE, said at 7:14");
+	tap_ok(has_diag(&d, DIAG_WARNING, 7, 14, "it takes OPENAI_API_KEY from the environment"),
+	       "OPENAI_API_KEY, said at 7:14");
+	tap_ok(has_diag(&d, DIAG_WARNING, 10, 14,
+	                "azure model 'azure/gpt-4o-prod' has no api_base: it goes to "
+	                "AZURE_API_BASE"),
+	       "AZURE_API_BASE, said at 10:14");
+	tap_ok(has_diag(&d, DIAG_WARNING, 10, 14,
+	                "it takes AZURE_API_KEY from the environment, as LiteLLM does"),
+	       "AZURE_API_KEY when AZURE_OPENAI_API_KEY is not set");
+	tap_ok(has_diag(&d, DIAG_WARNING, 10, 14,
+	                "azure model 'azure/gpt-4o-prod' has no api_version: it takes "
+	                "AZURE_API_VERSION ('2024-10-21') from the environment, as LiteLLM does"),
+	       "AZURE_API_VERSION, said at 10:14");
+	if (r == 0) {
+		tap_ok(provider_request_url(&c->deployments[0], "chat/completions", url,
+		                            sizeof(url)) == 0,
+		       "fits");
+		tap_str(url, "http://first.example/v1/chat/completions", "openai url");
+		tap_ok(provider_request_url(&c->deployments[1], "chat/completions", url,
+		                            sizeof(url)) == 0,
+		       "fits");
+		tap_str(url,
+		        "https://res.openai.azure.com/openai/deployments/gpt-4o-prod/chat/completions"
+		        "?api-version=2024-10-21",
+		        "azure url with the version from the environment");
+		tap_str(c->deployments[1].api_key, "azure-env-0123456789abcdef", "azure key");
+	}
+	for (size_t i = 0; i < d.n; i++)
+		tap_ok(!strstr(d.items[i].message, "sk-env") &&
+		               !strstr(d.items[i].message, "azure-env"),
+		       "no key in message %zu", i);
+	config_free(c);
+	diag_free(&d);
+
+	setenv("AZURE_OPENAI_API_KEY", "azure-first-0123456789", 1);
+	unsetenv("AZURE_API_VERSION");
+	r = load("provider_litellm_env.yaml", &c, &d);
+	tap_ok(r == 0 && has_diag(&d, DIAG_WARNING, 10, 14,
+	                          "has no api_version and AZURE_API_VERSION is not set: it uses "
+	                          "Azure's v1 API"),
+	       "no AZURE_API_VERSION: Azure's v1 API, said at 10:14");
+	if (r == 0) {
+		tap_str(c->deployments[1].api_key, "azure-first-0123456789",
+		        "AZURE_OPENAI_API_KEY before AZURE_API_KEY");
+		tap_ok(provider_request_url(&c->deployments[1], "chat/completions", url,
+		                            sizeof(url)) == 0,
+		       "fits");
+		tap_str(url, "https://res.openai.azure.com/openai/v1/chat/completions", "v1 url");
+		tap_ok(provider_request_model_in_body(&c->deployments[1]),
+		       "the v1 API names the deployment in the body");
+	}
+	config_free(c);
+	diag_free(&d);
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		unsetenv(vars[i]);
 }
 
 static void test_not_served(void)
@@ -339,6 +422,7 @@ int main(void)
 	test_table();
 	test_fixtures();
 	test_environment();
+	test_litellm_variables();
 	test_not_served();
 	return tap_done();
 }
