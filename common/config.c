@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "config_keys.h"
+#include "config_lint.h"
 #include "config_ref.h"
 #include "config_yaml.h"
 #include "duration.h"
@@ -226,8 +227,9 @@ struct dep_site {
 	size_t src;
 	size_t index;
 	const struct config_yaml_node *entry;
-	const struct config_yaml_node *id; /* model_info.id value, or NULL */
-	size_t position;                   /* 1-based within its group */
+	const struct config_yaml_node *id;         /* model_info.id value, or NULL */
+	const struct config_yaml_node *model_name; /* its value, or NULL */
+	size_t position;                           /* 1-based within its group */
 };
 
 struct fallback_rule {
@@ -283,6 +285,7 @@ struct loader {
 	struct strmap groups; /* name -> index in config->groups */
 	struct fallback_rule *rules;
 	size_t n_rules, cap_rules;
+	size_t cap_aliases;
 	struct slots top; /* the main file's sections */
 	size_t suggest_budget;
 	/* llmgate.strict as written, read before the entries it governs
@@ -619,7 +622,8 @@ static const char *suggest_key(struct loader *ld, enum section section, const ch
 }
 
 /* Sections other than SECTION where WORD is a key ("" if none). */
-static void sections_with_key(enum section section, const char *word, char *buf, size_t len)
+static void sections_with_key(enum section section, const char *word, bool ignored, char *buf,
+                              size_t len)
 {
 	size_t found = 0, n = 0;
 
@@ -627,8 +631,12 @@ static void sections_with_key(enum section section, const char *word, char *buf,
 	for (size_t i = 0; i < K__COUNT && found < 2 && n < len; i++) {
 		const struct key_row *row = &key_rows[i];
 
-		if (row->section == section || row->type == TYPE_IGNORED ||
-		    strcmp(row->name, word) != 0)
+		bool own = row->section == SECTION_llmgate || row->section == SECTION_fallback;
+
+		/* llmgate's own keys are no home for a LiteLLM key ('mode') */
+		if (row->section == section || (row->type == TYPE_IGNORED) != ignored ||
+		    strcmp(row->name, word) != 0 ||
+		    (own && section != SECTION_llmgate && section != SECTION_fallback))
 			continue;
 		n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%s", found ? " or " : "",
 		                      section_text[row->section]);
@@ -1009,15 +1017,26 @@ static void unknown_key(struct loader *ld, struct slots *s, const struct config_
 	char buf[SHOWN_MAX + 8], elsewhere[96] = "";
 
 	shown(key, buf, sizeof(buf));
+	/* A key of another section first: 'mode' in litellm_params is
+	 * model_info's, not a typo of 'model'. */
+	if (!diags_full(ld))
+		sections_with_key(s->section, key, false, elsewhere, sizeof(elsewhere));
+	if (elsewhere[0]) {
+		report(ld, DIAG_WARNING, s->src, p->key, "unknown key '%s' %s; it belongs in %s",
+		       buf, where, elsewhere);
+		return;
+	}
 	if (suggestion) {
 		report(ld, DIAG_WARNING, s->src, p->key, "unknown key '%s' %s; did you mean '%s'?",
 		       buf, where, suggestion);
 		return;
 	}
 	if (!diags_full(ld))
-		sections_with_key(s->section, key, elsewhere, sizeof(elsewhere));
+		sections_with_key(s->section, key, true, elsewhere, sizeof(elsewhere));
 	if (elsewhere[0]) {
-		report(ld, DIAG_WARNING, s->src, p->key, "unknown key '%s' %s; it belongs in %s",
+		report(ld, DIAG_WARNING, s->src, p->key,
+		       "unknown key '%s' %s; LiteLLM reads it in %s, and llmgate does not implement "
+		       "it; ignored",
 		       buf, where, elsewhere);
 		return;
 	}
@@ -1650,6 +1669,26 @@ static enum diag_severity unserved_severity(const struct loader *ld)
 	return ld->strict ? DIAG_ERROR : DIAG_WARNING;
 }
 
+/* A section written with nothing under it ("litellm_settings:") is a YAML
+ * null: nothing is set there, which is rarely what the author meant. */
+static void lint_null_sections(struct loader *ld)
+{
+	static const enum key sections[] = {K_top_litellm_settings, K_top_router_settings,
+	                                    K_top_general_settings, K_top_environment_variables,
+	                                    K_top_llmgate};
+	const struct slots *top = &ld->top;
+
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		size_t k = sections[i] - top->first;
+
+		if (top->key[k] && config_yaml_is_null(top->value[k]))
+			report(ld, DIAG_WARNING, 0, top->key[k],
+			       "%s is empty (null): nothing is set there; its keys must be indented "
+			       "under it",
+			       top->key[k]->value);
+	}
+}
+
 static void read_strict_early(struct loader *ld)
 {
 	const struct config_yaml_node *lg = ld->top.value[K_top_llmgate - ld->top.first];
@@ -1840,6 +1879,16 @@ static void resolve_provider(struct loader *ld, const struct slots *lp, struct d
 		return;
 	}
 
+	if (*rest == '/')
+		report(ld, DIAG_WARNING, lp->src, model.node,
+		       "model '%s' has an empty part after '%s/': '%s' is what goes upstream", buf,
+		       provider_name(pv), shown(rest, buf2, sizeof(buf2)));
+	else if (pv != PROVIDER_OPENROUTER && strncmp(rest, provider_name(pv), n) == 0 &&
+	         rest[n] == '/')
+		report(ld, DIAG_WARNING, lp->src, model.node,
+		       "model '%s' names the provider twice: '%s' is what goes upstream (LiteLLM "
+		       "strips only the first '%s/' too)",
+		       buf, shown(rest, buf2, sizeof(buf2)), provider_name(pv));
 	if (d->provider == PROVIDER_AZURE) {
 		if (!*rest && !deployment_id)
 			report(ld, DIAG_ERROR, lp->src, model.node,
@@ -1926,6 +1975,44 @@ static void load_drop_list(struct loader *ld, const struct at *at, struct deploy
 			continue;
 		}
 		d->drop_keys[d->n_drop_keys++] = name;
+	}
+}
+
+/*
+ * Values of LP written in shapes that load but do not do what they seem
+ * to: os.environ/ in the middle (as written), a placeholder nobody filled
+ * in (as resolved; a secret is not shown).
+ */
+static void lint_params(struct loader *ld, const struct slots *lp, const struct deployment *d,
+                        const char *deployment_id)
+{
+	static const enum key keys[] = {K_litellm_params_model, K_litellm_params_api_base,
+	                                K_litellm_params_api_key, K_litellm_params_api_version,
+	                                K_litellm_params_deployment_id};
+	const char *resolved[] = {d->model, d->api_base, d->api_key, d->api_version, deployment_id};
+	char buf[SHOWN_MAX + 8];
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		struct at at = at_slot(lp, keys[i]);
+
+		if (!at.key || at.by_default || at.node->kind != CONFIG_YAML_SCALAR)
+			continue;
+		if (config_lint_environ_inside(at.node->value)) {
+			report(ld, DIAG_WARNING, lp->src, at.node,
+			       "%s%s%s%s has os.environ/ after its start: LiteLLM expands os.environ/NAME "
+			       "only as the whole value, and neither does llmgate, so it is sent as "
+			       "written",
+			       at.path, at.secret ? "" : " '",
+			       at.secret ? "" : shown(at.node->value, buf, sizeof(buf)),
+			       at.secret ? "" : "'");
+			continue;
+		}
+		if (resolved[i] && config_lint_placeholder(resolved[i]))
+			report(ld, DIAG_WARNING, lp->src, at.node,
+			       "%s looks like a placeholder nobody filled in%s%s%s", at.path,
+			       at.secret ? "" : " ('",
+			       at.secret ? "" : shown(resolved[i], buf, sizeof(buf)),
+			       at.secret ? "" : "')");
 	}
 }
 
@@ -2039,6 +2126,22 @@ static void load_litellm_params(struct loader *ld, const struct entry *e, const 
 	st.deployment_id = deployment_id;
 	if (model_ok)
 		resolve_provider(ld, &lp, d, &st);
+	if (model_ok)
+		lint_params(ld, &lp, d, deployment_id);
+	if (d->provider == PROVIDER_AZURE && d->api_version && d->upstream_model) {
+		const char *first =
+		        provider_azure_version_too_old(d->upstream_model, d->api_version);
+		struct at vat = at_slot(&lp, st.api_version == GOT ? K_litellm_params_api_version
+		                                                   : K_litellm_params_model);
+		char b1[SHOWN_MAX + 8], b2[SHOWN_MAX + 8];
+
+		if (first)
+			report(ld, DIAG_WARNING, e->src, vat.node,
+			       "api_version '%s' is older than the deployment '%s' needs: Azure serves "
+			       "it from api_version %s",
+			       shown(d->api_version, b1, sizeof(b1)),
+			       shown(d->upstream_model, b2, sizeof(b2)), first);
+	}
 	if (d->provider == PROVIDER_AZURE) {
 		if (st.api_version == GOT && d->api_version && !azure_version_ok(d->api_version)) {
 			char buf[SHOWN_MAX + 8];
@@ -2115,6 +2218,7 @@ static void load_entry(struct loader *ld, const struct entry *e)
 	scan(ld, e->src, e->node, SECTION_entry, prefix, where, &es, NULL);
 
 	at = at_slot(&es, K_entry_model_name);
+	site.model_name = at.node;
 	r = get_string(ld, &at, &d.model_name);
 	if (r == GOT_NOTHING)
 		report(ld, DIAG_ERROR, e->src, e->node, "%s has no model_name", prefix);
@@ -2153,6 +2257,22 @@ static void load_entry(struct loader *ld, const struct entry *e)
 
 /* ---- groups and ids ---------------------------------------------------- */
 
+/* A model_name that starts with a provider prefix ("openai/gpt-4o") is a
+ * fine name, but clients must send all of it; once per group. */
+static void lint_model_name(struct loader *ld, const struct dep_site *site, const char *name)
+{
+	const char *slash = strchr(name, '/');
+	char buf[SHOWN_MAX + 8];
+	enum provider pv;
+
+	if (!slash || !site->model_name || !provider_find(name, (size_t)(slash - name), &pv))
+		return;
+	report(ld, DIAG_WARNING, site->src, site->model_name,
+	       "model_name '%s' starts with the provider prefix '%s/': it is only a name here, so "
+	       "clients must send all of it as their model",
+	       shown(name, buf, sizeof(buf)), provider_name(pv));
+}
+
 static void build_groups(struct loader *ld)
 {
 	struct config *c = ld->config;
@@ -2173,6 +2293,7 @@ static void build_groups(struct loader *ld)
 			c->groups[gi] = (struct group){.name = dup_or_oom(ld, d->model_name)};
 			if (!c->groups[gi].name)
 				break;
+			lint_model_name(ld, &ld->sites[i], d->model_name);
 			c->n_groups++;
 			if (strmap_put(&ld->groups, c->groups[gi].name, gi) < 0) {
 				ld->oom = true;
@@ -2439,6 +2560,117 @@ static void apply_fallbacks(struct loader *ld)
 
 /* ---- settings ---------------------------------------------------------- */
 
+/* One alias NAME -> TARGET, reported at NODE. */
+static void add_alias(struct loader *ld, size_t src, const struct config_yaml_node *node,
+                      const char *name, const char *target, bool hidden)
+{
+	struct config *c = ld->config;
+	char b1[SHOWN_MAX + 8], b2[SHOWN_MAX + 8];
+	size_t gi;
+
+	shown(name, b1, sizeof(b1));
+	shown(target, b2, sizeof(b2));
+	if (strmap_get(&ld->groups, name, NULL)) {
+		report(ld, DIAG_WARNING, src, node,
+		       "model_group_alias '%s' is also a model_name; the model_name is served and "
+		       "the alias ignored",
+		       b1);
+		return;
+	}
+	if (!strmap_get(&ld->groups, target, &gi)) {
+		report(ld, DIAG_ERROR, src, node,
+		       "model_group_alias '%s' names unknown model_name '%s'", b1, b2);
+		return;
+	}
+	for (size_t i = 0; i < c->n_aliases; i++)
+		if (strcmp(c->aliases[i].name, name) == 0)
+			return;
+	if (grow(&c->aliases, &ld->cap_aliases, c->n_aliases, sizeof(*c->aliases)) < 0) {
+		ld->oom = true;
+		return;
+	}
+	c->aliases[c->n_aliases] =
+	        (struct group_alias){.name = dup_or_oom(ld, name), .group = gi, .hidden = hidden};
+	if (c->aliases[c->n_aliases].name)
+		c->n_aliases++;
+}
+
+/* router_settings.model_group_alias: a mapping of alias to model_name (or to
+ * {model, hidden}); a string holding that mapping as JSON is read with a
+ * warning, another string is reported and ignored. */
+static void load_aliases(struct loader *ld, const struct at *at)
+{
+	const struct config_yaml_node *map = at->node;
+	char buf[SHOWN_MAX + 8];
+
+	if (config_yaml_is_null(map))
+		return;
+	if (map->kind == CONFIG_YAML_SCALAR) {
+		json_t *obj = json_loads(map->value, JSON_REJECT_DUPLICATES, NULL);
+		const char *name;
+		json_t *v;
+
+		if (!json_is_object(obj)) {
+			report(ld, DIAG_WARNING, at->src, map,
+			       "%s is a string ('%s'), not a mapping: LiteLLM expects alias: model_name "
+			       "pairs, e.g. {\"gpt-4\": \"gpt-4o\"}; ignored",
+			       at->path, shown(map->value, buf, sizeof(buf)));
+			json_decref(obj);
+			return;
+		}
+		report(ld, DIAG_WARNING, at->src, map,
+		       "%s is a string holding JSON; read as the mapping it holds (write it as a "
+		       "YAML mapping)",
+		       at->path);
+		json_object_foreach(obj, name, v)
+		{
+			json_t *m = json_is_object(v) ? json_object_get(v, "model") : v;
+
+			if (json_is_string(m))
+				add_alias(ld, at->src, map, name, json_string_value(m),
+				          json_is_true(json_object_get(v, "hidden")));
+			else
+				report(ld, DIAG_ERROR, at->src, map,
+				       "%s: the alias '%s' must name a model_name", at->path,
+				       shown(name, buf, sizeof(buf)));
+		}
+		json_decref(obj);
+		return;
+	}
+	if (map->kind != CONFIG_YAML_MAPPING) {
+		report(ld, DIAG_ERROR, at->src, map,
+		       "%s must be a mapping of alias: model_name, not %s", at->path,
+		       config_yaml_kind_name(map->kind));
+		return;
+	}
+	for (size_t i = 0; i < map->n_pairs; i++) {
+		const struct config_yaml_pair *p = &map->pairs[i];
+		const struct config_yaml_node *v = p->value, *model = NULL;
+		bool hidden = false;
+
+		if (!config_yaml_is_null(v) && v->kind == CONFIG_YAML_MAPPING) {
+			for (size_t k = 0; k < v->n_pairs; k++) {
+				const char *key = v->pairs[k].key->value;
+
+				if (strcmp(key, "model") == 0)
+					model = v->pairs[k].value;
+				else if (strcmp(key, "hidden") == 0 &&
+				         v->pairs[k].value->kind == CONFIG_YAML_SCALAR)
+					parse_yaml_bool(v->pairs[k].value->value, &hidden);
+			}
+		} else {
+			model = v;
+		}
+		if (config_yaml_is_null(model) || model->kind != CONFIG_YAML_SCALAR) {
+			report(ld, DIAG_ERROR, at->src, config_yaml_is_null(v) ? p->key : v,
+			       "%s: the alias '%s' must name a model_name", at->path,
+			       shown(p->key->value, buf, sizeof(buf)));
+			continue;
+		}
+		add_alias(ld, at->src, p->key, p->key->value, model->value, hidden);
+	}
+}
+
 static void load_settings(struct loader *ld)
 {
 	struct config *c = ld->config;
@@ -2477,6 +2709,8 @@ static void load_settings(struct loader *ld)
 	}
 
 	ls_fb = at_slot(&ls, K_litellm_settings_fallbacks);
+	at = at_slot(&rs, K_router_settings_model_group_alias);
+	load_aliases(ld, &at);
 	rs_fb = at_slot(&rs, K_router_settings_fallbacks);
 	if (!config_yaml_is_null(rs_fb.node)) {
 		parse_fallbacks(ld, &rs_fb);
@@ -2746,6 +2980,7 @@ int config_load(const char *path, struct config **ret_config, struct diag_list *
 	 * environment_variables are exported before any reference is read. */
 	scan(&ld, 0, ld.sources[0].root, SECTION_top, "", "at the top level", &ld.top, NULL);
 	read_strict_early(&ld);
+	lint_null_sections(&ld);
 	export_environment(&ld, &ld.top);
 	add_entries(&ld, 0, ld.top.value[K_top_model_list - ld.top.first]);
 	load_includes(&ld, 0, &ld.top);
@@ -2805,6 +3040,9 @@ void config_free(struct config *config)
 		free(config->groups[i].fallbacks);
 	}
 	free(config->groups);
+	for (size_t i = 0; i < config->n_aliases; i++)
+		free(config->aliases[i].name);
+	free(config->aliases);
 	free(config->path);
 	free(config->master_key);
 	free(config->listen);
@@ -2823,5 +3061,8 @@ const struct group *config_find_group(const struct config *config, const char *n
 	for (size_t i = 0; i < config->n_groups; i++)
 		if (strcmp(config->groups[i].name, name) == 0)
 			return &config->groups[i];
+	for (size_t i = 0; i < config->n_aliases; i++)
+		if (strcmp(config->aliases[i].name, name) == 0)
+			return &config->groups[config->aliases[i].group];
 	return NULL;
 }

@@ -82,6 +82,13 @@ struct group {
 	size_t n_fallbacks;
 };
 
+/* router_settings.model_group_alias: requests for NAME go to a group. */
+struct group_alias {
+	char *name;
+	size_t group; /* index into config.groups */
+	bool hidden;  /* {model: ..., hidden: true}: left out of /v1/models */
+};
+
 /* llmgate.fallback. Every setting's default is in config_keys.h. */
 struct fallback_policy {
 	enum fallback_setting mode;
@@ -104,6 +111,8 @@ struct config {
 	size_t n_deployments;
 	struct group *groups;
 	size_t n_groups;
+	struct group_alias *aliases;
+	size_t n_aliases;
 
 	/* litellm_settings and router_settings merged (router_settings wins). */
 	long num_retries;
@@ -147,7 +156,8 @@ int config_load(const char *path, struct config **ret_config, struct diag_list *
 
 void config_free(struct config *config);
 
-/* The group named NAME, or NULL. */
+/* The group named NAME, or the one NAME is an alias of
+ * (router_settings.model_group_alias), or NULL. */
 const struct group *config_find_group(const struct config *config, const char *name);
 
 /*

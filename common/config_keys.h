@@ -240,7 +240,9 @@
 	X(router_settings, redis_url, IGNORED, NULL, CONFIG_IGNORED_DESC)                                  \
 	X(router_settings, enable_pre_call_checks, IGNORED, NULL, CONFIG_IGNORED_DESC)                     \
 	X(router_settings, optional_pre_call_checks, IGNORED, NULL, CONFIG_IGNORED_DESC)                   \
-	X(router_settings, model_group_alias, IGNORED, NULL, CONFIG_IGNORED_DESC)                          \
+	X(router_settings, model_group_alias, MAPPING, NULL,                                               \
+	  "alias: model_name, or alias: {model: model_name, hidden: true}; requests for the alias go "     \
+	  "to that group")                                                                                 \
 	X(router_settings, retry_policy, IGNORED, NULL, CONFIG_IGNORED_DESC)                               \
 	X(router_settings, model_group_retry_policy, IGNORED, NULL, CONFIG_IGNORED_DESC)                   \
 	X(router_settings, allowed_fails_policy, IGNORED, NULL, CONFIG_IGNORED_DESC)                       \

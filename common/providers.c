@@ -125,3 +125,29 @@ unsigned provider_op_bit(const char *op)
 		return PROVIDER_OP_EMBEDDINGS;
 	return 0;
 }
+
+const char *provider_azure_version_too_old(const char *deployment, const char *version)
+{
+	static const struct {
+		const char *model, *first;
+	} table_versions[] = {
+#define AZURE_MODEL_ROW(model, first) {model, first},
+	        AZURE_MODEL_VERSIONS(AZURE_MODEL_ROW)
+#undef AZURE_MODEL_ROW
+	};
+
+	/* Only YYYY-MM-DD[...] versions compare; they sort as text. */
+	if (strlen(version) < 10 || version[4] != '-' || version[7] != '-')
+		return NULL;
+	for (size_t i = 0; i < sizeof(table_versions) / sizeof(table_versions[0]); i++) {
+		size_t n = strlen(table_versions[i].model);
+
+		/* "o1" must not match "o1x"; "o1-2024-12-17" it does. */
+		if (strncmp(deployment, table_versions[i].model, n) != 0 ||
+		    (deployment[n] && deployment[n] != '-'))
+			continue;
+		return strncmp(version, table_versions[i].first, 10) < 0 ? table_versions[i].first
+		                                                         : NULL;
+	}
+	return NULL;
+}

@@ -127,6 +127,18 @@ enum provider_path {
 	X(WATSONX, "watsonx", NULL, NULL, NULL, BEARER, OPENAI, OPS_NONE, NOT_SERVED_SIGNING)
 /* clang-format on */
 
+/*
+ * AZURE_MODEL_VERSIONS(X): X(model, first api-version that serves it) for
+ * Azure OpenAI models that an older dated api_version refuses, from
+ * Microsoft's "Azure OpenAI reasoning models" page (API & feature support).
+ * A deployment is matched by its name's start, longest model first.
+ */
+#define AZURE_MODEL_VERSIONS(X)               \
+	X("o1-preview", "2024-09-01-preview") \
+	X("o1-mini", "2024-09-01-preview")    \
+	X("o3-mini", "2024-12-01-preview")    \
+	X("o1", "2024-12-01-preview")
+
 enum provider {
 #define PROVIDER_ENUM(id, ...) PROVIDER_##id,
 	PROVIDERS(PROVIDER_ENUM)
@@ -169,6 +181,13 @@ const char *provider_suggest(const char *word);
  */
 bool provider_key_var(enum provider provider, size_t i, char *buf, size_t len);
 bool provider_base_var(enum provider provider, size_t i, char *buf, size_t len);
+
+/*
+ * The first Azure api-version that serves DEPLOYMENT when its name starts
+ * with a model of AZURE_MODEL_VERSIONS and VERSION (dated) is older than
+ * that; else NULL. v1, latest and preview serve every model.
+ */
+const char *provider_azure_version_too_old(const char *deployment, const char *version);
 
 /* "chat/completions" -> PROVIDER_OP_CHAT etc.; 0 for another op. */
 unsigned provider_op_bit(const char *op);

@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 
-from helpers import (CHAT, LLMGATED, ROOT, ctl, ctl_result, deployment, error_of,
+from helpers import (CHAT, LLMGATED, ROOT, ctl, ctl_result, deployment, error_of, request,
                      gateway_config, post)
 
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
@@ -169,3 +169,19 @@ def test_drop_params_list_removes_the_parameters_upstream(stub_factory, gateway_
     assert status == 200, body
     sent = json.loads(stub.requests()[-1]["body"])
     assert "seed" not in sent and "logit_bias" not in sent and sent["temperature"] == 0.5
+
+
+def test_model_group_alias_routes_to_its_group(stub_factory, gateway_factory):
+    stub = stub_factory("alias")
+    gw = gateway_factory(gateway_config(
+        deployment("gpt-4o", "openai/gpt-4o", f"{stub.base}/v1",
+                   params="\n      api_key: sk-test-0123456789"),
+        workers=1, router="  model_group_alias:\n    gpt-4: gpt-4o\n"
+                          "    old-gpt: {model: gpt-4o, hidden: true}\n"))
+    for alias in ("gpt-4", "old-gpt"):
+        status, headers, body = post(gw, dict(CHAT, model=alias))
+        assert status == 200 and "hello from gpt-4o" in body.decode(), body
+        assert headers["x-llmgate-deployment"] == "gpt-4o#1"
+    status, _, body = request(gw.port, "GET", "/v1/models")
+    ids = [m["id"] for m in json.loads(body)["data"]]
+    assert ids == ["gpt-4o", "gpt-4"], ids

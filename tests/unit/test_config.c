@@ -146,8 +146,12 @@ static void test_seed_with_keys(void)
 	setenv("AZURE_OPENAI_API_KEY", "azure-key-0123456789abcdef", 1);
 	setenv("OPENAI_API_KEY", "sk-openai-0123456789abcdef", 1);
 	c = load_expect("seed.yaml", 0, &d);
-	expect_counts(&d, 0, 5, "seed with keys");
+	expect_counts(&d, 0, 6, "seed with keys");
 	EXPECT_EXACT(&d, "7:16", W, seed_dollar_azure, "seed ${} in api_key");
+	EXPECT_EXACT(&d, "11:17", W,
+	             "model_name 'openai/gpt-4o' starts with the provider prefix 'openai/': it is "
+	             "only a name here, so clients must send all of it as their model",
+	             "seed: a provider prefix in model_name");
 	EXPECT_EXACT(&d, "14:16", W, seed_dollar_openai, "seed ${} in the openai api_key");
 	EXPECT_EXACT(&d, "8:22", W, seed_deployment, "seed deployment_id disagreement");
 	EXPECT(&d, "21:25", W,
@@ -193,7 +197,7 @@ static void test_seed_without_azure_key(void)
 	unsetenv("AZURE_OPENAI_API_KEY");
 	setenv("OPENAI_API_KEY", "sk-openai-0123456789abcdef", 1);
 	c = load_expect("seed.yaml", -EINVAL, &d);
-	expect_counts(&d, 1, 5, "seed without AZURE_OPENAI_API_KEY");
+	expect_counts(&d, 1, 6, "seed without AZURE_OPENAI_API_KEY");
 	EXPECT_EXACT(&d, "7:16", E,
 	             "environment variable 'AZURE_OPENAI_API_KEY' is not set (referenced by "
 	             "model_list[0].litellm_params.api_key)",
