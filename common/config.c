@@ -286,6 +286,10 @@ struct loader {
 	struct fallback_rule *rules;
 	size_t n_rules, cap_rules;
 	size_t cap_aliases;
+	/* litellm_params of an entry of a provider llmgate does not serve are
+	 * being read: its provider's own keys (aws_region_name...) are not
+	 * worth a line each, the entry has its own */
+	bool unserved_entry;
 	struct slots top; /* the main file's sections */
 	size_t suggest_budget;
 	/* llmgate.strict as written, read before the entries it governs
@@ -1094,8 +1098,9 @@ static bool scan(struct loader *ld, size_t src, const struct config_yaml_node *m
 		qualified(section, key, q, sizeof(q));
 		switch (key_rows[s->first + k].type) {
 		case TYPE_IGNORED:
-			report(ld, DIAG_WARNING, src, p->key, "ignored: %s is %s", q,
-			       CONFIG_IGNORED_DESC);
+			if (!ld->unserved_entry)
+				report(ld, DIAG_WARNING, src, p->key, "ignored: %s is %s", q,
+				       CONFIG_IGNORED_DESC);
 			continue;
 		case TYPE_ADVISORY:
 			report(ld, DIAG_WARNING, src, p->key, "ignored: %s is %s", q,
@@ -2016,6 +2021,29 @@ static void lint_params(struct loader *ld, const struct slots *lp, const struct 
 	}
 }
 
+/* Whether MAP's model names a provider of the table llmgate does not serve
+ * (read before the keys are, so their warnings can be left out). */
+static bool unserved_model(const struct config_yaml_node *map)
+{
+	enum provider pv;
+
+	if (config_yaml_is_null(map) || map->kind != CONFIG_YAML_MAPPING)
+		return false;
+	for (size_t i = 0; i < map->n_pairs; i++) {
+		const struct config_yaml_node *v = map->pairs[i].value;
+		const char *slash;
+
+		if (map->pairs[i].key->kind != CONFIG_YAML_SCALAR ||
+		    strcmp(map->pairs[i].key->value, "model") != 0 || config_yaml_is_null(v) ||
+		    v->kind != CONFIG_YAML_SCALAR)
+			continue;
+		slash = strchr(v->value, '/');
+		return slash && provider_find(v->value, (size_t)(slash - v->value), &pv) &&
+		       !provider_served(pv);
+	}
+	return false;
+}
+
 static void load_litellm_params(struct loader *ld, const struct entry *e, const char *prefix,
                                 const struct config_yaml_node *key,
                                 const struct config_yaml_node *map, struct deployment *d)
@@ -2032,13 +2060,17 @@ static void load_litellm_params(struct loader *ld, const struct entry *e, const 
 	long v;
 
 	snprintf(pfx, sizeof(pfx), "%s.litellm_params", prefix);
+	ld->unserved_entry = unserved_model(map);
 	params = json_object();
 	if (!params) {
 		ld->oom = true;
 		return;
 	}
-	if (!scan(ld, e->src, map, SECTION_litellm_params, pfx, "in litellm_params", &lp, params))
+	if (!scan(ld, e->src, map, SECTION_litellm_params, pfx, "in litellm_params", &lp, params)) {
+		ld->unserved_entry = false;
 		goto out;
+	}
+	ld->unserved_entry = false;
 
 	at = at_slot(&lp, K_litellm_params_model);
 	r = get_string(ld, &at, &d->model);

@@ -5,6 +5,7 @@ The defaults (base URLs, key variables) are checked without a network in
 tests/unit/test_providers.c; here the gateway, the worker's body rewrite and
 `llmgated --check` on the fixtures are."""
 import json
+import re
 import os
 import subprocess
 
@@ -185,3 +186,27 @@ def test_model_group_alias_routes_to_its_group(stub_factory, gateway_factory):
     status, _, body = request(gw.port, "GET", "/v1/models")
     ids = [m["id"] for m in json.loads(body)["data"]]
     assert ids == ["gpt-4o", "gpt-4"], ids
+
+
+def test_check_on_realistic_configs_says_everything_at_its_line():
+    """The dozen published-style configs (tests/fixtures/real_*.yaml), every os.environ/
+    variable set: each is usable, and every line --check prints is FILE:LINE:COL or the
+    summary; no secret appears."""
+    names = sorted(n for n in os.listdir(FIXTURES) if n.startswith("real_"))
+    assert len(names) >= 12
+    env = {"AZURE_API_BASE_EU": "https://acme-eu.openai.azure.com",
+           "AZURE_API_BASE_US": "https://acme-us.openai.azure.com", "AZURE_API_VERSION": ""}
+    for name in names:
+        with open(os.path.join(FIXTURES, name)) as f:
+            for var in re.findall(r"os\.environ/([A-Z0-9_]+)", f.read()):
+                env.setdefault(var, f"secret-{var.lower()}-0123456789abcdef")
+    for name in names:
+        r = check(name, env)
+        assert r.returncode == 0, (name, r.stdout, r.stderr)
+        lines = r.stdout.strip().splitlines()
+        assert lines[-1].endswith("config is usable (0 errors, %d warning%s)" % (
+            len(lines) - 1, "" if len(lines) == 2 else "s")), (name, lines)
+        for line in lines[:-1]:
+            assert re.match(re.escape(os.path.join(FIXTURES, name)) + r":\d+:\d+: warning: ",
+                            line), line
+        assert "secret-" not in r.stdout + r.stderr

@@ -393,6 +393,84 @@ static void test_not_served(void)
 	diag_free(&d);
 }
 
+/*
+ * A dozen configs of the kinds teams publish (tests/fixtures/real_*.yaml),
+ * every os.environ/ variable set to a plausible value: each loads, serves
+ * what it can, and says the rest at its line:col.
+ */
+static void test_realistic(void)
+{
+	static const char *const vars[] = {
+	        "ANTHROPIC_API_KEY",    "AZURE_AI_API_KEY",   "AZURE_AI_LLAMA_KEY",
+	        "AZURE_API_KEY",        "AZURE_API_KEY_EU",   "AZURE_API_KEY_US",
+	        "AZURE_OPENAI_API_KEY", "AZURE_PAYGO_KEY",    "AZURE_PTU_KEY",
+	        "CEREBRAS_API_KEY",     "COHERE_API_KEY",     "DEEPINFRA_API_KEY",
+	        "DEEPSEEK_API_KEY",     "FIREWORKS_API_KEY",  "FT_KEY",
+	        "GEMINI_API_KEY",       "GITHUB_API_KEY",     "GROQ_API_KEY",
+	        "LITELLM_MASTER_KEY",   "MISTRAL_API_KEY",    "NVIDIA_NIM_API_KEY",
+	        "OPENAI_API_KEY",       "OPENROUTER_API_KEY", "PERPLEXITYAI_API_KEY",
+	        "TOGETHERAI_API_KEY",   "TOGETHER_API_KEY",   "UPSTREAM_LITELLM_KEY",
+	        "XAI_API_KEY"};
+	static const struct {
+		const char *fixture;
+		size_t deployments, not_served, warnings;
+	} configs[] = {
+	        {"real_personal_five_providers.yaml", 5, 0, 0},
+	        {"real_company_azure_fallbacks.yaml", 4, 0, 2},
+	        {"real_catalogue.yaml", 22, 3, 4},
+	        {"real_local_lab.yaml", 5, 0, 0},
+	        {"real_azure_ptu_first.yaml", 2, 0, 3},
+	        {"real_azure_ai_foundry.yaml", 4, 0, 2},
+	        {"real_bedrock_mixed.yaml", 4, 3, 4},
+	        {"real_team_template_placeholders.yaml", 2, 0, 3},
+	        {"real_embeddings.yaml", 5, 0, 0},
+	        {"real_aliases.yaml", 3, 0, 2},
+	        {"real_gateway_chain.yaml", 3, 0, 0},
+	        {"real_startup_cost.yaml", 5, 0, 1},
+	};
+	char value[96];
+
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		snprintf(value, sizeof(value), "test-%s-0123456789abcdef", vars[i]);
+		setenv(vars[i], value, 1);
+	}
+	setenv("AZURE_API_BASE_EU", "https://acme-eu.openai.azure.com", 1);
+	setenv("AZURE_API_BASE_US", "https://acme-us.openai.azure.com", 1);
+	unsetenv("AZURE_API_VERSION");
+	for (size_t i = 0; i < sizeof(configs) / sizeof(configs[0]); i++) {
+		struct config *c = NULL;
+		struct diag_list d;
+		int r = load(configs[i].fixture, &c, &d);
+		size_t not_served = 0, served_groups = 0, located = 0;
+
+		tap_ok(r == 0, "%s loads", configs[i].fixture);
+		for (size_t k = 0; k < d.n; k++)
+			located += d.items[k].line > 0 && d.items[k].col > 0 &&
+			           d.items[k].severity == DIAG_WARNING;
+		tap_ok(d.n == configs[i].warnings && located == d.n,
+		       "%s: %zu warnings, each at its line:col (%zu, %zu)", configs[i].fixture,
+		       configs[i].warnings, d.n, located);
+		if (d.n != configs[i].warnings)
+			show(&d);
+		if (r == 0) {
+			for (size_t k = 0; k < c->n_deployments; k++)
+				not_served += c->deployments[k].not_served != NULL;
+			for (size_t k = 0; k < c->n_groups; k++)
+				served_groups += c->groups[k].n_deployments > 0;
+			tap_ok(c->n_deployments == configs[i].deployments &&
+			               not_served == configs[i].not_served && served_groups > 0,
+			       "%s: %zu deployments, %zu not served, %zu groups served",
+			       configs[i].fixture, c->n_deployments, not_served, served_groups);
+		}
+		config_free(c);
+		diag_free(&d);
+	}
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		unsetenv(vars[i]);
+	unsetenv("AZURE_API_BASE_EU");
+	unsetenv("AZURE_API_BASE_US");
+}
+
 static void test_table(void)
 {
 	enum provider p;
@@ -424,5 +502,6 @@ int main(void)
 	test_environment();
 	test_litellm_variables();
 	test_not_served();
+	test_realistic();
 	return tap_done();
 }
