@@ -2137,6 +2137,8 @@ static void load_litellm_params(struct loader *ld, const struct entry *e, const 
 	get_long(ld, &at, 0, 1000000000000L, &d->rpm);
 	at = at_slot(&lp, K_litellm_params_tpm);
 	get_long(ld, &at, 0, 1000000000000L, &d->tpm);
+	at = at_slot(&lp, K_litellm_params_order);
+	get_long(ld, &at, 1, 1000000, &d->order);
 
 	at = at_slot(&lp, K_litellm_params_drop_params);
 	if (!config_yaml_is_null(at.node) && at.node->kind == CONFIG_YAML_SEQUENCE) {
@@ -2590,6 +2592,71 @@ static void apply_fallbacks(struct loader *ld)
 	}
 }
 
+/* default_fallbacks: a list of groups that every group without fallbacks
+ * of its own falls back to, as in LiteLLM (never to itself). */
+static void apply_default_fallbacks(struct loader *ld, const struct at *at)
+{
+	struct config *c = ld->config;
+	const struct config_yaml_node *list = at->node;
+	char *names[CONFIG_MAX_FALLBACKS];
+	size_t n = 0;
+	char buf[SHOWN_MAX + 8];
+
+	if (config_yaml_is_null(list))
+		return;
+	if (list->kind != CONFIG_YAML_SEQUENCE || list->n_items > CONFIG_MAX_FALLBACKS) {
+		report(ld, DIAG_ERROR, at->src, list, "%s must be a list of at most %d model_names",
+		       at->path, CONFIG_MAX_FALLBACKS);
+		return;
+	}
+	for (size_t k = 0; k < list->n_items; k++) {
+		struct at t = *at;
+		char *name = NULL;
+		size_t gi;
+
+		t.key = NULL;
+		t.node = list->items[k];
+		set_path(&t, "%s[%zu]", at->path, k);
+		if (get_text(ld, &t, "a model_name", &name) != GOT)
+			continue;
+		if (!strmap_get(&ld->groups, name, &gi)) {
+			unknown_group(ld, t.src, t.node, name);
+			free(name);
+			continue;
+		}
+		if (c->groups[gi].n_deployments == 0) {
+			report(ld, unserved_severity(ld), t.src, t.node,
+			       "the default fallback to '%s' is skipped: llmgate serves none of its "
+			       "deployments (%s)",
+			       shown(name, buf, sizeof(buf)), c->groups[gi].not_served);
+			free(name);
+			continue;
+		}
+		names[n++] = name;
+	}
+	for (size_t g = 0; g < c->n_groups && !ld->oom; g++) {
+		struct group *grp = &c->groups[g];
+
+		if (grp->fallbacks || grp->n_deployments == 0)
+			continue;
+		grp->fallbacks = calloc(n + 1, sizeof(*grp->fallbacks));
+		if (!grp->fallbacks) {
+			ld->oom = true;
+			break;
+		}
+		for (size_t k = 0; k < n; k++) {
+			if (strcmp(names[k], grp->name) == 0)
+				continue;
+			grp->fallbacks[grp->n_fallbacks] = dup_or_oom(ld, names[k]);
+			if (!grp->fallbacks[grp->n_fallbacks])
+				break;
+			grp->n_fallbacks++;
+		}
+	}
+	for (size_t k = 0; k < n; k++)
+		free(names[k]);
+}
+
 /* ---- settings ---------------------------------------------------------- */
 
 /* One alias NAME -> TARGET, reported at NODE. */
@@ -2754,6 +2821,9 @@ static void load_settings(struct loader *ld)
 		parse_fallbacks(ld, &ls_fb);
 	}
 	apply_fallbacks(ld);
+	ls_fb = at_slot(&ls, K_litellm_settings_default_fallbacks);
+	rs_fb = at_slot(&rs, K_router_settings_default_fallbacks);
+	apply_default_fallbacks(ld, config_yaml_is_null(rs_fb.node) ? &ls_fb : &rs_fb);
 }
 
 static void load_general(struct loader *ld)

@@ -53,6 +53,7 @@ struct deployment {
 	long stream_timeout_ms; /* time to first byte of a stream; 0 = use default */
 	int max_retries;        /* -1 = unset */
 	long rpm, tpm;          /* 0 = unset */
+	long order;             /* litellm_params.order, lower first; 0 = unset (last) */
 	int drop_params;        /* -1 = unset, else 0/1 */
 	/* additional_drop_params (or drop_params as a list): request body keys
 	 * removed before a request goes upstream; never "model" or "stream" */

@@ -80,6 +80,9 @@
 	  "time to the first byte of a stream")                                                            \
 	X(litellm_params, max_retries, INT, "num_retries", "retries of this deployment")                   \
 	X(litellm_params, rpm, INT, NULL, "requests per minute, weights round-robin")                      \
+	X(litellm_params, order, INT, NULL,                                                                \
+	  "priority in the group: lower first; the next order only once a request has tried every "        \
+	  "deployment of the lower one; unset: after every ordered one")                                   \
 	X(litellm_params, tpm, INT, NULL, "tokens per minute, weights round-robin")                        \
 	X(litellm_params, organization, STRING, NULL, "openai: OpenAI-Organization header")                \
 	X(litellm_params, extra_headers, HEADERS, NULL, "headers added to upstream requests")              \
@@ -126,7 +129,6 @@
 	X(litellm_params, web_search_options, PARAM, NULL, "request default")                              \
 	X(litellm_params, num_retries, IGNORED, NULL, CONFIG_IGNORED_DESC)                                 \
 	X(litellm_params, weight, IGNORED, NULL, CONFIG_IGNORED_DESC)                                      \
-	X(litellm_params, order, IGNORED, NULL, CONFIG_IGNORED_DESC)                                       \
 	X(litellm_params, tags, IGNORED, NULL, CONFIG_IGNORED_DESC)                                        \
 	X(litellm_params, metadata, IGNORED, NULL, CONFIG_IGNORED_DESC)                                    \
 	X(litellm_params, mock_response, IGNORED, NULL, CONFIG_IGNORED_DESC)                               \
@@ -199,7 +201,8 @@
 	X(litellm_settings, ssl_verify, IGNORED, NULL, CONFIG_IGNORED_DESC)                                \
 	X(litellm_settings, context_window_fallbacks, IGNORED, NULL, CONFIG_IGNORED_DESC)                  \
 	X(litellm_settings, content_policy_fallbacks, IGNORED, NULL, CONFIG_IGNORED_DESC)                  \
-	X(litellm_settings, default_fallbacks, IGNORED, NULL, CONFIG_IGNORED_DESC)                         \
+	X(litellm_settings, default_fallbacks, LIST, NULL,                                                 \
+	  "model_name groups for every group without fallbacks of its own")                                \
 	X(litellm_settings, max_budget, IGNORED, NULL, CONFIG_IGNORED_DESC)                                \
 	X(litellm_settings, budget_duration, IGNORED, NULL, CONFIG_IGNORED_DESC)                           \
 	X(litellm_settings, max_internal_user_budget, IGNORED, NULL, CONFIG_IGNORED_DESC)                  \
@@ -248,7 +251,8 @@
 	X(router_settings, allowed_fails_policy, IGNORED, NULL, CONFIG_IGNORED_DESC)                       \
 	X(router_settings, context_window_fallbacks, IGNORED, NULL, CONFIG_IGNORED_DESC)                   \
 	X(router_settings, content_policy_fallbacks, IGNORED, NULL, CONFIG_IGNORED_DESC)                   \
-	X(router_settings, default_fallbacks, IGNORED, NULL, CONFIG_IGNORED_DESC)                          \
+	X(router_settings, default_fallbacks, LIST, NULL,                                                  \
+	  "model_name groups for every group without fallbacks of its own")                                \
 	X(router_settings, max_fallbacks, IGNORED, NULL, CONFIG_IGNORED_DESC)                              \
 	X(router_settings, retry_after, IGNORED, NULL, CONFIG_IGNORED_DESC)                                \
 	X(router_settings, disable_cooldowns, IGNORED, NULL, CONFIG_IGNORED_DESC)                          \

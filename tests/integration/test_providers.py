@@ -210,3 +210,37 @@ def test_check_on_realistic_configs_says_everything_at_its_line():
             assert re.match(re.escape(os.path.join(FIXTURES, name)) + r":\d+:\d+: warning: ",
                             line), line
         assert "secret-" not in r.stdout + r.stderr
+
+
+def test_order_sends_to_ptu_first_and_paygo_only_when_it_fails(stub_factory, gateway_factory):
+    """LiteLLM's order, the Azure provisioned-throughput-first pattern: order 1 takes every
+    request; order 2 only once a request has tried order 1 (x-llmgate-attempts)."""
+    ptu, paygo = stub_factory("ptu"), stub_factory("paygo")
+    gw = gateway_factory(gateway_config(
+        deployment("gpt-4o", "openai/gpt-4o", f"{ptu.base}/v1", "ptu",
+                   params="\n      api_key: sk-test-0123456789\n      order: 1"),
+        deployment("gpt-4o", "openai/gpt-4o", f"{paygo.base}/v1", "paygo",
+                   params="\n      api_key: sk-test-0123456789\n      order: 2"),
+        workers=1, retries=1))
+    for _ in range(4):
+        status, headers, _ = post(gw)
+        assert status == 200 and headers["x-llmgate-deployment"] == "ptu", headers
+    assert len(paygo.requests()) == 0
+    ptu.set_faults({"status": 429})
+    status, headers, body = post(gw)
+    assert status == 200, body
+    assert (headers["x-llmgate-deployment"], headers["x-llmgate-attempts"]) == ("paygo", "2")
+
+
+def test_default_fallbacks_serve_a_group_without_its_own(stub_factory, gateway_factory):
+    bad, good = stub_factory("bad"), stub_factory("good")
+    gw = gateway_factory(gateway_config(
+        deployment("primary", "openai/gpt-4o", f"{bad.base}/v1", "primary",
+                   params="\n      api_key: sk-test-0123456789"),
+        deployment("backup", "openai/gpt-4o-mini", f"{good.base}/v1", "backup",
+                   params="\n      api_key: sk-test-0123456789"),
+        workers=1, retries=0, router='  default_fallbacks: ["backup"]\n'))
+    bad.set_faults({"status": 500})
+    status, headers, body = post(gw, dict(CHAT, model="primary"))
+    assert status == 200, body
+    assert (headers["x-llmgate-deployment"], headers["x-llmgate-route"]) == ("backup", "fallback")

@@ -275,11 +275,38 @@ static void test_alias(void)
 	diag_free(&d);
 }
 
+static void test_default_fallbacks(void)
+{
+	struct config *c = NULL;
+	struct diag_list d;
+	const struct group *g;
+	int r = load("default_fallbacks.yaml", &c, &d);
+
+	tap_ok(r == 0, "default_fallbacks loads");
+	tap_ok(has_diag(&d, DIAG_WARNING, 13, 28,
+	                "the default fallback to 'claude-bedrock' is skipped: llmgate serves none "
+	                "of its deployments"),
+	       "an unservable default fallback: skipped with a warning at 13:28");
+	if (r == 0) {
+		g = config_find_group(c, "a");
+		tap_ok(g && g->n_fallbacks == 1 && strcmp(g->fallbacks[0], "b") == 0,
+		       "a keeps its own fallbacks");
+		g = config_find_group(c, "b");
+		tap_ok(g && g->n_fallbacks == 1 && strcmp(g->fallbacks[0], "c") == 0,
+		       "b falls back to the default");
+		g = config_find_group(c, "c");
+		tap_ok(g && g->n_fallbacks == 0, "c never falls back to itself");
+	}
+	config_free(c);
+	diag_free(&d);
+}
+
 int main(void)
 {
 	test_yaml11();
 	test_values();
 	test_shapes();
 	test_alias();
+	test_default_fallbacks();
 	return tap_done();
 }
