@@ -2527,7 +2527,9 @@ static void unknown_group(struct loader *ld, size_t src, const struct config_yam
 	free(names);
 }
 
-static void apply_fallbacks(struct loader *ld)
+/* The parsed rules into each group's fallbacks of KIND (< 0: the plain
+ * fallbacks, else an enum error_fallback). */
+static void apply_fallbacks(struct loader *ld, int kind)
 {
 	struct config *c = ld->config;
 
@@ -2536,13 +2538,17 @@ static void apply_fallbacks(struct loader *ld)
 		struct group *g;
 		char buf[SHOWN_MAX + 8], buf2[SHOWN_MAX + 8];
 		size_t gi, ti;
+		char ***fb = NULL;
+		size_t *n_fb = NULL;
 
 		if (!strmap_get(&ld->groups, rule->group, &gi)) {
 			unknown_group(ld, rule->src, rule->key, rule->group);
 			g = NULL;
 		} else {
 			g = &c->groups[gi];
-			if (g->fallbacks) {
+			fb = kind < 0 ? &g->fallbacks : &g->error_fallbacks[kind];
+			n_fb = kind < 0 ? &g->n_fallbacks : &g->n_error_fallbacks[kind];
+			if (*fb) {
 				report(ld, DIAG_WARNING, rule->src, rule->key,
 				       "the fallbacks of '%s' are given twice; the first list is used",
 				       shown(rule->group, buf, sizeof(buf)));
@@ -2550,8 +2556,8 @@ static void apply_fallbacks(struct loader *ld)
 			}
 		}
 		if (g) {
-			g->fallbacks = calloc(rule->n_targets + 1, sizeof(*g->fallbacks));
-			if (!g->fallbacks) {
+			*fb = calloc(rule->n_targets + 1, sizeof(**fb));
+			if (!*fb) {
 				ld->oom = true;
 				return;
 			}
@@ -2580,15 +2586,37 @@ static void apply_fallbacks(struct loader *ld)
 			}
 			if (!g)
 				continue;
-			for (size_t m = 0; m < g->n_fallbacks; m++)
-				dup |= strcmp(g->fallbacks[m], t) == 0;
+			for (size_t m = 0; m < *n_fb; m++)
+				dup |= strcmp((*fb)[m], t) == 0;
 			if (dup)
 				continue;
-			g->fallbacks[g->n_fallbacks] = dup_or_oom(ld, t);
-			if (!g->fallbacks[g->n_fallbacks])
+			(*fb)[*n_fb] = dup_or_oom(ld, t);
+			if (!(*fb)[*n_fb])
 				return;
-			g->n_fallbacks++;
+			(*n_fb)++;
 		}
+	}
+}
+
+/* context_window_fallbacks and content_policy_fallbacks, in the shape of
+ * fallbacks (router_settings wins over litellm_settings). */
+static void load_error_fallbacks(struct loader *ld, const struct slots *ls, const struct slots *rs)
+{
+	static const struct {
+		enum key ls, rs;
+	} keys[ERROR_FALLBACK__COUNT] = {
+	        [ERROR_FALLBACK_CONTEXT_WINDOW] = {K_litellm_settings_context_window_fallbacks,
+	                                           K_router_settings_context_window_fallbacks},
+	        [ERROR_FALLBACK_CONTENT_POLICY] = {K_litellm_settings_content_policy_fallbacks,
+	                                           K_router_settings_content_policy_fallbacks},
+	};
+
+	for (int kind = 0; kind < ERROR_FALLBACK__COUNT && !ld->oom; kind++) {
+		struct at l = at_slot(ls, keys[kind].ls), r = at_slot(rs, keys[kind].rs);
+
+		free_rules(ld);
+		parse_fallbacks(ld, config_yaml_is_null(r.node) ? &l : &r);
+		apply_fallbacks(ld, kind);
 	}
 }
 
@@ -2820,7 +2848,8 @@ static void load_settings(struct loader *ld)
 	} else {
 		parse_fallbacks(ld, &ls_fb);
 	}
-	apply_fallbacks(ld);
+	apply_fallbacks(ld, -1);
+	load_error_fallbacks(ld, &ls, &rs);
 	ls_fb = at_slot(&ls, K_litellm_settings_default_fallbacks);
 	rs_fb = at_slot(&rs, K_router_settings_default_fallbacks);
 	apply_default_fallbacks(ld, config_yaml_is_null(rs_fb.node) ? &ls_fb : &rs_fb);
@@ -3140,6 +3169,11 @@ void config_free(struct config *config)
 		for (size_t j = 0; j < config->groups[i].n_fallbacks; j++)
 			free(config->groups[i].fallbacks[j]);
 		free(config->groups[i].fallbacks);
+		for (int k = 0; k < ERROR_FALLBACK__COUNT; k++) {
+			for (size_t j = 0; j < config->groups[i].n_error_fallbacks[k]; j++)
+				free(config->groups[i].error_fallbacks[k][j]);
+			free(config->groups[i].error_fallbacks[k]);
+		}
 	}
 	free(config->groups);
 	for (size_t i = 0; i < config->n_aliases; i++)

@@ -70,6 +70,14 @@ struct deployment {
 	int line, col;
 };
 
+/* LiteLLM's fallbacks for one kind of upstream error, taken before the
+ * first byte reaches the client. */
+enum error_fallback {
+	ERROR_FALLBACK_CONTEXT_WINDOW, /* context_window_fallbacks: context_length_exceeded */
+	ERROR_FALLBACK_CONTENT_POLICY, /* content_policy_fallbacks: Azure's content_filter */
+	ERROR_FALLBACK__COUNT,
+};
+
 /* A model_name with its deployments and its fallback chain. */
 struct group {
 	char *name;
@@ -81,6 +89,9 @@ struct group {
 	const char *not_served;
 	char **fallbacks; /* group names, in order, all known groups */
 	size_t n_fallbacks;
+	/* context_window_fallbacks, content_policy_fallbacks: group names */
+	char **error_fallbacks[ERROR_FALLBACK__COUNT];
+	size_t n_error_fallbacks[ERROR_FALLBACK__COUNT];
 };
 
 /* router_settings.model_group_alias: requests for NAME go to a group. */

@@ -199,8 +199,10 @@
 	X(litellm_settings, langfuse_default_tags, IGNORED, NULL, CONFIG_IGNORED_DESC)                     \
 	X(litellm_settings, force_ipv4, IGNORED, NULL, CONFIG_IGNORED_DESC)                                \
 	X(litellm_settings, ssl_verify, IGNORED, NULL, CONFIG_IGNORED_DESC)                                \
-	X(litellm_settings, context_window_fallbacks, IGNORED, NULL, CONFIG_IGNORED_DESC)                  \
-	X(litellm_settings, content_policy_fallbacks, IGNORED, NULL, CONFIG_IGNORED_DESC)                  \
+	X(litellm_settings, context_window_fallbacks, FALLBACKS, NULL,                                     \
+	  "[{group: [groups]}] taken on context_length_exceeded, before the first byte")                   \
+	X(litellm_settings, content_policy_fallbacks, FALLBACKS, NULL,                                     \
+	  "[{group: [groups]}] taken on a content filter refusal, before the first byte")                  \
 	X(litellm_settings, default_fallbacks, LIST, NULL,                                                 \
 	  "model_name groups for every group without fallbacks of its own")                                \
 	X(litellm_settings, max_budget, IGNORED, NULL, CONFIG_IGNORED_DESC)                                \
@@ -249,8 +251,10 @@
 	X(router_settings, retry_policy, IGNORED, NULL, CONFIG_IGNORED_DESC)                               \
 	X(router_settings, model_group_retry_policy, IGNORED, NULL, CONFIG_IGNORED_DESC)                   \
 	X(router_settings, allowed_fails_policy, IGNORED, NULL, CONFIG_IGNORED_DESC)                       \
-	X(router_settings, context_window_fallbacks, IGNORED, NULL, CONFIG_IGNORED_DESC)                   \
-	X(router_settings, content_policy_fallbacks, IGNORED, NULL, CONFIG_IGNORED_DESC)                   \
+	X(router_settings, context_window_fallbacks, FALLBACKS, NULL,                                      \
+	  "[{group: [groups]}] taken on context_length_exceeded, before the first byte")                   \
+	X(router_settings, content_policy_fallbacks, FALLBACKS, NULL,                                      \
+	  "[{group: [groups]}] taken on a content filter refusal, before the first byte")                  \
 	X(router_settings, default_fallbacks, LIST, NULL,                                                  \
 	  "model_name groups for every group without fallbacks of its own")                                \
 	X(router_settings, max_fallbacks, IGNORED, NULL, CONFIG_IGNORED_DESC)                              \

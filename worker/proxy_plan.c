@@ -203,6 +203,19 @@ bool proxy_plan_next_group(struct proxy_plan *plan, struct proxy_balancer *b)
 	return true;
 }
 
+bool proxy_plan_divert(struct proxy_plan *plan, struct proxy_balancer *b, char *const *names,
+                       size_t n)
+{
+	plan->n_steps = plan->step + 1;
+	for (size_t i = 0; i < n; i++) {
+		const struct group *f = config_find_group(plan->config, names[i]);
+
+		if (f)
+			add_step(plan, (size_t)(f - plan->config->groups), ROUTE_FALLBACK, false);
+	}
+	return proxy_plan_next_group(plan, b);
+}
+
 /* Another deployment of the group than those tried: of the lowest order
  * (litellm_params.order) with one left, in the group's order after the
  * last one; the next in order when all were tried. */

@@ -9,8 +9,8 @@ import re
 import os
 import subprocess
 
-from helpers import (CHAT, LLMGATED, ROOT, ctl, ctl_result, deployment, error_of, request,
-                     gateway_config, post)
+from helpers import (CHAT, LLMGATED, ROOT, azure_dep, ctl, ctl_result, deployment, error_of,
+                     gateway_config, post, request)
 
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 # provider_*.yaml fixtures that show a diagnostic; the others are one per provider
@@ -244,3 +244,51 @@ def test_default_fallbacks_serve_a_group_without_its_own(stub_factory, gateway_f
     status, headers, body = post(gw, dict(CHAT, model="primary"))
     assert status == 200, body
     assert (headers["x-llmgate-deployment"], headers["x-llmgate-route"]) == ("backup", "fallback")
+
+
+CONTEXT_400 = json.dumps({"error": {
+    "message": "This model's maximum context length is 8192 tokens. However, your messages "
+               "resulted in 9000 tokens.", "type": "invalid_request_error",
+    "param": "messages", "code": "context_length_exceeded"}})
+FILTER_400 = json.dumps({"error": {
+    "message": "The response was filtered due to the prompt triggering Azure OpenAI's content "
+               "management policy.", "type": None, "param": "prompt", "code": "content_filter",
+    "status": 400, "innererror": {"code": "ResponsibleAIPolicyViolation",
+                                  "content_filter_result": {"hate": {"filtered": True,
+                                                                     "severity": "high"}}}}})
+
+
+def error_fallback_gateway(stub_factory, gateway_factory):
+    small, large = stub_factory("small"), stub_factory("large")
+    gw = gateway_factory(gateway_config(
+        azure_dep("small", "small", small.base),
+        deployment("large", "openai/gpt-4o", f"{large.base}/v1", "large",
+                   params="\n      api_key: sk-test-0123456789"),
+        workers=1, retries=2,
+        router='  context_window_fallbacks: [{"small": ["large"]}]\n'
+               '  content_policy_fallbacks: [{"small": ["large"]}]\n'))
+    return small, large, gw
+
+
+def test_context_window_and_content_policy_fallbacks(stub_factory, gateway_factory):
+    small, large, gw = error_fallback_gateway(stub_factory, gateway_factory)
+    for body in (CONTEXT_400, FILTER_400):
+        small.set_faults({"status": 400, "body": body})
+        before = len(small.requests())
+        status, headers, data = post(gw, dict(CHAT, model="small"))
+        assert status == 200 and "hello from gpt-4o" in data.decode(), data
+        assert (headers["x-llmgate-deployment"], headers["x-llmgate-route"],
+                headers["x-llmgate-attempts"]) == ("large", "fallback", "2")
+        assert len(small.requests()) == before + 1, "a 400 is not retried in its group"
+
+
+def test_other_400s_and_a_failing_error_fallback_pass_the_answer_on(stub_factory,
+                                                                    gateway_factory):
+    small, large, gw = error_fallback_gateway(stub_factory, gateway_factory)
+    small.set_faults({"status": 400})
+    status, headers, data = post(gw, dict(CHAT, model="small"))
+    assert status == 400 and headers["x-llmgate-attempts"] == "1" and not large.requests()
+    small.set_faults({"status": 400, "body": CONTEXT_400})
+    large.set_faults({"status": 400, "body": CONTEXT_400})
+    status, headers, data = post(gw, dict(CHAT, model="small"))
+    assert status == 400 and error_of(data)["code"] == "context_length_exceeded", data

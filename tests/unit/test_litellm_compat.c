@@ -301,6 +301,57 @@ static void test_default_fallbacks(void)
 	diag_free(&d);
 }
 
+static void test_error_fallbacks(void)
+{
+	struct config *c = NULL;
+	struct diag_list d;
+	const struct group *g;
+	int r = load("error_fallbacks.yaml", &c, &d);
+
+	tap_ok(r == -EINVAL &&
+	               has_diag(&d, DIAG_ERROR, 13, 74, "fallbacks name unknown model_name 'nope'"),
+	       "an unknown group in content_policy_fallbacks is an error at 13:74");
+	config_free(c);
+	diag_free(&d);
+	{
+		char path[] = "/tmp/llmgate-efb-XXXXXX";
+		FILE *in = fopen(FIXTURES_DIR "/error_fallbacks.yaml", "r");
+		int fd = mkstemp(path);
+		FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
+		char line[512];
+
+		while (in && out && fgets(line, sizeof(line), in)) {
+			char *nope = strstr(line, ", {\"large\": [\"nope\"]}");
+
+			if (nope)
+				strcpy(nope, "]\n");
+			fputs(line, out);
+		}
+		if (in)
+			fclose(in);
+		if (out)
+			fclose(out);
+		memset(&d, 0, sizeof(d));
+		r = config_load(path, &c, &d);
+		unlink(path);
+	}
+	tap_ok(r == 0 && d.n == 0, "both kinds load");
+	if (r == 0) {
+		g = config_find_group(c, "small");
+		tap_ok(g && g->n_error_fallbacks[ERROR_FALLBACK_CONTEXT_WINDOW] == 1 &&
+		               strcmp(g->error_fallbacks[ERROR_FALLBACK_CONTEXT_WINDOW][0],
+		                      "large") == 0,
+		       "context_window_fallbacks from litellm_settings");
+		tap_ok(g && g->n_error_fallbacks[ERROR_FALLBACK_CONTENT_POLICY] == 2 &&
+		               strcmp(g->error_fallbacks[ERROR_FALLBACK_CONTENT_POLICY][0],
+		                      "lenient") == 0,
+		       "content_policy_fallbacks from router_settings, in order");
+		tap_ok(g && g->n_fallbacks == 0, "the plain fallbacks stay empty");
+	}
+	config_free(c);
+	diag_free(&d);
+}
+
 int main(void)
 {
 	test_yaml11();
@@ -308,5 +359,6 @@ int main(void)
 	test_shapes();
 	test_alias();
 	test_default_fallbacks();
+	test_error_fallbacks();
 	return tap_done();
 }

@@ -424,7 +424,7 @@ static void test_realistic(void)
 	        {"real_bedrock_mixed.yaml", 4, 3, 4},
 	        {"real_team_template_placeholders.yaml", 2, 0, 3},
 	        {"real_embeddings.yaml", 5, 0, 0},
-	        {"real_aliases.yaml", 3, 0, 1},
+	        {"real_aliases.yaml", 3, 0, 0},
 	        {"real_gateway_chain.yaml", 3, 0, 0},
 	        {"real_startup_cost.yaml", 5, 0, 1},
 	};
