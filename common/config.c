@@ -2775,10 +2775,14 @@ static void load_aliases(struct loader *ld, const struct at *at)
 		const struct config_yaml_node *v = p->value, *model = NULL;
 		bool hidden = false;
 
+		if (p->key->kind != CONFIG_YAML_SCALAR)
+			continue;
 		if (!config_yaml_is_null(v) && v->kind == CONFIG_YAML_MAPPING) {
 			for (size_t k = 0; k < v->n_pairs; k++) {
 				const char *key = v->pairs[k].key->value;
 
+				if (v->pairs[k].key->kind != CONFIG_YAML_SCALAR)
+					continue;
 				if (strcmp(key, "model") == 0)
 					model = v->pairs[k].value;
 				else if (strcmp(key, "hidden") == 0 &&
