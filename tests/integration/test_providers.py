@@ -1,16 +1,18 @@
-"""OpenAI-wire providers by their LiteLLM prefix (common/providers.h), end to end: each
-deployment's api_base points at the stub, and the stub's record shows the path the
-provider's rule builds, the credential header and the model with the prefix stripped.
-The defaults (base URLs, key variables) are checked without a network in
-tests/unit/test_providers.c; here the gateway, the worker's body rewrite and
-`llmgated --check` on the fixtures are."""
+"""Issue 17, end to end: OpenAI-wire providers by their LiteLLM prefix (common/providers.h),
+each deployment's api_base pointing at the stub, whose record shows the path the
+provider's rule builds, the credential header and the model with the prefix stripped;
+entries llmgate cannot serve (501, deployments, strict); LiteLLM's defaults (implicit
+variables, Azure's api_version, drop lists); its routing keys (order, aliases,
+default, context-window and content-policy fallbacks); `llmgated --check` on the
+fixtures and on a dozen published-style configs; the probe. The defaults themselves
+(base URLs, key variables) are checked without a network in tests/unit/test_providers.c."""
 import json
 import re
 import os
 import subprocess
 
 from helpers import (CHAT, LLMGATED, ROOT, azure_dep, ctl, ctl_result, deployment, error_of,
-                     gateway_config, post, request)
+                     gateway_config, llmgatectl, model_config, post, request)
 
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 # provider_*.yaml fixtures that show a diagnostic; the others are one per provider
@@ -292,3 +294,23 @@ def test_other_400s_and_a_failing_error_fallback_pass_the_answer_on(stub_factory
     large.set_faults({"status": 400, "body": CONTEXT_400})
     status, headers, data = post(gw, dict(CHAT, model="small"))
     assert status == 400 and error_of(data)["code"] == "context_length_exceeded", data
+
+
+def test_probe_skips_unserved_and_uses_legacy_completions_where_that_is_all(stub_factory,
+                                                                           tmp_path):
+    stub = stub_factory("probe")
+    cfg = tmp_path / "llmgate.yaml"
+    cfg.write_text(model_config(
+        deployment("claude-bedrock", "bedrock/anthropic.claude-3-haiku-20240307-v1:0",
+                   stub.base, "bedrock"),
+        deployment("instruct", "text-completion-openai/gpt-3.5-turbo-instruct",
+                   f"{stub.base}/v1", "instruct", params="\n      api_key: sk-test-0123456789"),
+        deployment("llama", "groq/llama-3.1-8b-instant", f"{stub.base}/v1", "groq",
+                   params="\n      api_key: gsk-test-0123456789")))
+    r = llmgatectl("probe", "-c", str(cfg), "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "bedrock: not served (bedrock/: needs its cloud's request signing" in r.stderr
+    assert sorted(x["deployment"] for x in json.loads(r.stdout)["results"]) == ["groq",
+                                                                                "instruct"]
+    paths = sorted(q["path"] for q in stub.requests())
+    assert paths == ["/v1/chat/completions", "/v1/completions"], paths
