@@ -26,9 +26,9 @@ static bool has_word(const char *haystack, const char *needle)
 
 bool config_lint_placeholder(const char *s)
 {
-	static const char *const words[] = {"change_me", "changeme",   "change-me", "replace_me",
-	                                    "replaceme", "replace-me", "your-",     "your_",
-	                                    "xxxxxx"};
+	static const char *const words[] = {"change_me",  "changeme",  "change-me",
+	                                    "replace_me", "replaceme", "replace-me",
+	                                    "your-",      "your_",     "xxxxxx"};
 	const char *lt = strchr(s, '<');
 
 	if (lt && strchr(lt + 1, '>'))
