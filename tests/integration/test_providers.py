@@ -38,6 +38,28 @@ CASES = [
      "/v1/chat/completions", "gemini-2.0-flash"),
     ("anthropic", "anthropic/claude-3-5-sonnet-20241022", "/v1", "sk-ant-test-0123456789",
      "/v1/chat/completions", "claude-3-5-sonnet-20241022"),
+    ("azure-ai", "azure_ai/Meta-Llama-3.1-70B-Instruct", "/v1", "azure-ai-test-0123456789",
+     "/v1/chat/completions", "Meta-Llama-3.1-70B-Instruct"),
+    ("lmstudio", "lm_studio/qwen2.5-7b-instruct", "/v1", None, "/v1/chat/completions",
+     "qwen2.5-7b-instruct"),
+    ("together", "together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo", "/v1",
+     "together-test-0123456789", "/v1/chat/completions",
+     "meta-llama/Llama-3.3-70B-Instruct-Turbo"),
+    ("fireworks", "fireworks_ai/accounts/fireworks/models/llama-v3p1-8b-instruct", "/v1",
+     "fw-test-0123456789", "/v1/chat/completions",
+     "accounts/fireworks/models/llama-v3p1-8b-instruct"),
+    ("deepseek", "deepseek/deepseek-chat", "/v1", "ds-test-0123456789", "/v1/chat/completions",
+     "deepseek-chat"),
+    ("cerebras", "cerebras/llama3.1-8b", "/v1", "csk-test-0123456789", "/v1/chat/completions",
+     "llama3.1-8b"),
+    ("xai", "xai/grok-2-latest", "/v1", "xai-test-0123456789", "/v1/chat/completions",
+     "grok-2-latest"),
+    ("deepinfra", "deepinfra/meta-llama/Meta-Llama-3.1-8B-Instruct", "/v1",
+     "di-test-0123456789", "/v1/chat/completions", "meta-llama/Meta-Llama-3.1-8B-Instruct"),
+    ("nim", "nvidia_nim/meta/llama-3.1-8b-instruct", "/v1", "nvapi-test-0123456789",
+     "/v1/chat/completions", "meta/llama-3.1-8b-instruct"),
+    ("github", "github/gpt-4o-mini", "/v1", "ghp-test-0123456789", "/v1/chat/completions",
+     "gpt-4o-mini"),
 ]
 
 
@@ -58,8 +80,23 @@ def test_each_provider_reaches_the_stub_as_its_rules_say(stub_factory, gateway_f
         seen = stub.requests()[-1]
         assert seen["path"] == want_path, (group, seen["path"])
         assert seen["headers"].get("authorization") == (f"Bearer {key}" if key else None), group
+        assert "api-key" not in seen["headers"], group
         assert f'"model":"{want_model}"' in seen["body"].replace(" ", ""), (group, seen["body"])
         assert f"hello from {want_model}" in body.decode(), group
+
+
+def test_legacy_completions_provider_on_the_stub(stub_factory, gateway_factory):
+    stub = stub_factory("instruct")
+    gw = gateway_factory(gateway_config(
+        deployment("instruct", "text-completion-openai/gpt-3.5-turbo-instruct",
+                   f"{stub.base}/v1", params="\n      api_key: sk-test-0123456789"),
+        workers=1))
+    status, _, body = request(gw.port, "POST", "/v1/completions",
+                              {"model": "instruct", "prompt": "hello", "max_tokens": 5})
+    assert status == 200, body
+    seen = stub.requests()[-1]
+    assert seen["path"] == "/v1/completions"
+    assert json.loads(seen["body"])["model"] == "gpt-3.5-turbo-instruct"
 
 
 def check(fixture, env=None):
