@@ -21,6 +21,7 @@
 #include "config.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -36,6 +37,7 @@
 #include <unistd.h>
 
 #include "config_keys.h"
+#include "config_lint.h"
 #include "config_ref.h"
 #include "config_yaml.h"
 #include "duration.h"
@@ -54,15 +56,15 @@
 #define CONFIG_MAX_HEADERS     64
 #define CONFIG_MAX_ENVIRONMENT 1024
 #define CONFIG_MAX_FALLBACKS   64
+#define CONFIG_MAX_DROP_PARAMS 64
 /* Did-you-mean over model_names only while it stays cheap, and never more
  * than this many edit-distance cells per load. */
-#define SUGGEST_MAX_GROUPS  1024
-#define SUGGEST_BUDGET      (16 * 1024 * 1024)
-#define SHOWN_MAX           80  /* bytes of user text quoted back in a message */
-#define SLOT_MAX            128 /* keys of the largest section */
-#define OPENAI_DEFAULT_BASE "https://api.openai.com/v1"
-#define ELLIPSIS            "\xe2\x80\xa6"
-#define MIB                 (1024 * 1024)
+#define SUGGEST_MAX_GROUPS 1024
+#define SUGGEST_BUDGET     (16 * 1024 * 1024)
+#define SHOWN_MAX          80  /* bytes of user text quoted back in a message */
+#define SLOT_MAX           128 /* keys of the largest section */
+#define ELLIPSIS           "\xe2\x80\xa6"
+#define MIB                (1024 * 1024)
 
 /* ---- the key table ---------------------------------------------------- */
 
@@ -193,18 +195,6 @@ const struct config_key_doc *config_keys(size_t *ret_n)
 	return docs;
 }
 
-static const char *const provider_names[PROVIDER__COUNT] = {
-        [PROVIDER_OPENAI] = "openai",
-        [PROVIDER_AZURE] = "azure",
-};
-
-const char *provider_name(enum provider provider)
-{
-	if ((unsigned)provider >= PROVIDER__COUNT)
-		return "unknown";
-	return provider_names[provider];
-}
-
 static const char *const fallback_setting_names[FALLBACK_SETTING__COUNT] = {
         [FALLBACK_SETTING_AUTO] = "auto",
         [FALLBACK_SETTING_ON] = "on",
@@ -239,8 +229,9 @@ struct dep_site {
 	size_t src;
 	size_t index;
 	const struct config_yaml_node *entry;
-	const struct config_yaml_node *id; /* model_info.id value, or NULL */
-	size_t position;                   /* 1-based within its group */
+	const struct config_yaml_node *id;         /* model_info.id value, or NULL */
+	const struct config_yaml_node *model_name; /* its value, or NULL */
+	size_t position;                           /* 1-based within its group */
 };
 
 struct fallback_rule {
@@ -296,8 +287,16 @@ struct loader {
 	struct strmap groups; /* name -> index in config->groups */
 	struct fallback_rule *rules;
 	size_t n_rules, cap_rules;
+	size_t cap_aliases;
+	/* litellm_params of an entry of a provider llmgate does not serve are
+	 * being read: its provider's own keys (aws_region_name...) are not
+	 * worth a line each, the entry has its own */
+	bool unserved_entry;
 	struct slots top; /* the main file's sections */
 	size_t suggest_budget;
+	/* llmgate.strict as written, read before the entries it governs
+	 * (load_llmgate() reads it again, with its diagnostics) */
+	bool strict;
 	bool oom;
 };
 
@@ -629,7 +628,8 @@ static const char *suggest_key(struct loader *ld, enum section section, const ch
 }
 
 /* Sections other than SECTION where WORD is a key ("" if none). */
-static void sections_with_key(enum section section, const char *word, char *buf, size_t len)
+static void sections_with_key(enum section section, const char *word, bool ignored, char *buf,
+                              size_t len)
 {
 	size_t found = 0, n = 0;
 
@@ -637,8 +637,12 @@ static void sections_with_key(enum section section, const char *word, char *buf,
 	for (size_t i = 0; i < K__COUNT && found < 2 && n < len; i++) {
 		const struct key_row *row = &key_rows[i];
 
-		if (row->section == section || row->type == TYPE_IGNORED ||
-		    strcmp(row->name, word) != 0)
+		bool own = row->section == SECTION_llmgate || row->section == SECTION_fallback;
+
+		/* llmgate's own keys are no home for a LiteLLM key ('mode') */
+		if (row->section == section || (row->type == TYPE_IGNORED) != ignored ||
+		    strcmp(row->name, word) != 0 ||
+		    (own && section != SECTION_llmgate && section != SECTION_fallback))
 			continue;
 		n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%s", found ? " or " : "",
 		                      section_text[row->section]);
@@ -773,15 +777,41 @@ static bool parse_long(const char *s, long *ret)
 	return true;
 }
 
+/*
+ * YAML 1.1 (PyYAML, so LiteLLM) reads a plain 20_000 as the integer 20000:
+ * a decimal integer may have underscores after its first digit. TEXT of a
+ * plain scalar in that form is copied to BUF without them.
+ */
+static bool yaml11_int(const struct config_yaml_node *node, const char *text, char *buf, size_t len)
+{
+	const char *p = text + (*text == '-' || *text == '+');
+	size_t n = 0;
+
+	if (!node || !node->plain || !strchr(text, '_') || *p < '1' || *p > '9')
+		return false;
+	for (const char *q = text; *q; q++) {
+		if (*q == '_')
+			continue;
+		if (q >= p && (*q < '0' || *q > '9'))
+			return false;
+		if (n + 1 >= len)
+			return false;
+		buf[n++] = *q;
+	}
+	buf[n] = '\0';
+	return true;
+}
+
 static enum got get_long(struct loader *ld, const struct at *at, long min, long max, long *dst)
 {
-	char buf[SHOWN_MAX + 8], *text;
+	char buf[SHOWN_MAX + 8], digits[32], *text;
 	enum got r = get_text(ld, at, "an integer", &text);
 	long v;
 
 	if (r != GOT)
 		return r;
-	if (!parse_long(text, &v)) {
+	if (!parse_long(text, &v) &&
+	    !(yaml11_int(at->node, text, digits, sizeof(digits)) && parse_long(digits, &v))) {
 		report(ld, DIAG_ERROR, at->src, at->node, "%s must be an integer, not '%s'",
 		       at->path, shown_value(at->node, text, buf, sizeof(buf)));
 		r = GOT_BAD;
@@ -993,15 +1023,26 @@ static void unknown_key(struct loader *ld, struct slots *s, const struct config_
 	char buf[SHOWN_MAX + 8], elsewhere[96] = "";
 
 	shown(key, buf, sizeof(buf));
+	/* A key of another section first: 'mode' in litellm_params is
+	 * model_info's, not a typo of 'model'. */
+	if (!diags_full(ld))
+		sections_with_key(s->section, key, false, elsewhere, sizeof(elsewhere));
+	if (elsewhere[0]) {
+		report(ld, DIAG_WARNING, s->src, p->key, "unknown key '%s' %s; it belongs in %s",
+		       buf, where, elsewhere);
+		return;
+	}
 	if (suggestion) {
 		report(ld, DIAG_WARNING, s->src, p->key, "unknown key '%s' %s; did you mean '%s'?",
 		       buf, where, suggestion);
 		return;
 	}
 	if (!diags_full(ld))
-		sections_with_key(s->section, key, elsewhere, sizeof(elsewhere));
+		sections_with_key(s->section, key, true, elsewhere, sizeof(elsewhere));
 	if (elsewhere[0]) {
-		report(ld, DIAG_WARNING, s->src, p->key, "unknown key '%s' %s; it belongs in %s",
+		report(ld, DIAG_WARNING, s->src, p->key,
+		       "unknown key '%s' %s; LiteLLM reads it in %s, and llmgate does not implement "
+		       "it; ignored",
 		       buf, where, elsewhere);
 		return;
 	}
@@ -1059,8 +1100,9 @@ static bool scan(struct loader *ld, size_t src, const struct config_yaml_node *m
 		qualified(section, key, q, sizeof(q));
 		switch (key_rows[s->first + k].type) {
 		case TYPE_IGNORED:
-			report(ld, DIAG_WARNING, src, p->key, "ignored: %s is %s", q,
-			       CONFIG_IGNORED_DESC);
+			if (!ld->unserved_entry)
+				report(ld, DIAG_WARNING, src, p->key, "ignored: %s is %s", q,
+				       CONFIG_IGNORED_DESC);
 			continue;
 		case TYPE_ADVISORY:
 			report(ld, DIAG_WARNING, src, p->key, "ignored: %s is %s", q,
@@ -1647,6 +1689,156 @@ struct params_state {
 	bool key_bad; /* one was given but could not be read */
 };
 
+/* What an entry or fallback llmgate cannot serve is: a warning, or with
+ * llmgate.strict an error. */
+static enum diag_severity unserved_severity(const struct loader *ld)
+{
+	return ld->strict ? DIAG_ERROR : DIAG_WARNING;
+}
+
+/* A section written with nothing under it ("litellm_settings:") is a YAML
+ * null: nothing is set there, which is rarely what the author meant. */
+static void lint_null_sections(struct loader *ld)
+{
+	static const enum key sections[] = {K_top_litellm_settings, K_top_router_settings,
+	                                    K_top_general_settings, K_top_environment_variables,
+	                                    K_top_llmgate};
+	const struct slots *top = &ld->top;
+
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		size_t k = sections[i] - top->first;
+
+		if (top->key[k] && config_yaml_is_null(top->value[k]))
+			report(ld, DIAG_WARNING, 0, top->key[k],
+			       "%s is empty (null): nothing is set there; its keys must be indented "
+			       "under it",
+			       top->key[k]->value);
+	}
+}
+
+static void read_strict_early(struct loader *ld)
+{
+	const struct config_yaml_node *lg = ld->top.value[K_top_llmgate - ld->top.first];
+	bool b;
+
+	if (config_yaml_is_null(lg) || lg->kind != CONFIG_YAML_MAPPING)
+		return;
+	for (size_t i = 0; i < lg->n_pairs; i++) {
+		const struct config_yaml_node *v = lg->pairs[i].value;
+
+		if (lg->pairs[i].key->kind == CONFIG_YAML_SCALAR &&
+		    strcmp(lg->pairs[i].key->value, "strict") == 0 && !config_yaml_is_null(v) &&
+		    v->kind == CONFIG_YAML_SCALAR && parse_yaml_bool(v->value, &b))
+			ld->strict = b;
+	}
+}
+
+/* The first of PV's variables (VAR: its key or base list) set and not
+ * empty in the environment: its value, its name in BUF; NULL if none. */
+static const char *first_env(enum provider pv, bool (*var)(enum provider, size_t, char *, size_t),
+                             char *buf, size_t len)
+{
+	for (size_t i = 0; var(pv, i, buf, len); i++) {
+		const char *v = getenv(buf);
+
+		if (v && *v)
+			return v;
+	}
+	return NULL;
+}
+
+/*
+ * api_base and api_key as LiteLLM finds them when the entry does not say:
+ * the provider's base variables, its default base URL, its key variables
+ * (providers.h), each use said at the model's line so that nothing is
+ * implicit to the reader.
+ */
+static void resolve_implicit(struct loader *ld, const struct slots *lp, struct deployment *d,
+                             const struct params_state *st, const char *shown_model)
+{
+	const struct provider_info *p = provider_info(d->provider);
+	struct at model = at_slot(lp, K_litellm_params_model);
+	bool azure = d->provider == PROVIDER_AZURE;
+	char var[64], var2[64];
+	const char *v = first_env(d->provider, provider_base_var, var, sizeof(var));
+
+	if (st->api_base == GOT_NOTHING && v) {
+		struct at from = model;
+
+		set_path(&from, "%s (read from the environment for '%s')", var, shown_model);
+		d->api_base = normalize_api_base(ld, &from, v);
+		if (d->api_base)
+			report(ld, DIAG_WARNING, lp->src, model.node,
+			       "%s model '%s' has no api_base: it goes to %s from the environment, "
+			       "as LiteLLM does",
+			       p->prefix, shown_model, var);
+	} else if (st->api_base == GOT_NOTHING && p->default_base) {
+		d->api_base = dup_or_oom(ld, p->default_base);
+	} else if (st->api_base == GOT_NOTHING) {
+		char unset[96] = "";
+
+		if (provider_base_var(d->provider, 0, var, sizeof(var)))
+			snprintf(unset, sizeof(unset), " and %s is not set", var);
+		report(ld, DIAG_ERROR, lp->src, model.node,
+		       "%s model '%s' has no api_base (%s)%s; write api_base", p->prefix,
+		       shown_model,
+		       azure ? "the resource endpoint, e.g. https://NAME.openai.azure.com"
+		             : "the server's URL: this provider has no default one",
+		       unset);
+	}
+	if (st->has_key || st->key_bad)
+		return;
+	v = first_env(d->provider, provider_key_var, var, sizeof(var));
+	if (v) {
+		d->api_key = dup_or_oom(ld, v);
+		report(ld, DIAG_WARNING, lp->src, model.node,
+		       "%s model '%s' has no api_key: it takes %s from the environment, as LiteLLM "
+		       "does",
+		       p->prefix, shown_model, var);
+	} else if (azure) {
+		report(ld, DIAG_WARNING, lp->src, model.node,
+		       "azure model '%s' has no api_key or azure_ad_token and neither %s is set; "
+		       "requests go out without credentials",
+		       shown_model, p->key_vars);
+	} else if (st->api_base == GOT_NOTHING && p->default_base &&
+	           strncmp(p->default_base, "https://", 8) == 0 && p->key_vars) {
+		report(ld, DIAG_WARNING, lp->src, model.node,
+		       "%s model '%s' has no api_key and %s is not set; %s will refuse requests "
+		       "(write api_key: os.environ/%s)",
+		       p->prefix, shown_model, p->key_vars, p->default_base,
+		       provider_key_var(d->provider, 0, var2, sizeof(var2)) ? var2 : "KEY");
+	}
+}
+
+/* An azure/ entry without api_version: AZURE_API_VERSION, as LiteLLM reads
+ * it, else Azure's v1 API, which needs no dated version. */
+static void resolve_azure_version(struct loader *ld, const struct slots *lp, struct deployment *d,
+                                  const char *shown_model)
+{
+	struct at model = at_slot(lp, K_litellm_params_model);
+	const char *v = getenv(PROVIDER_AZURE_VERSION_VAR);
+	char buf[SHOWN_MAX + 8];
+
+	if (v && *v) {
+		d->api_version = dup_or_oom(ld, v);
+		report(ld, DIAG_WARNING, lp->src, model.node,
+		       "azure model '%s' has no api_version: it takes %s ('%s') from the "
+		       "environment, as LiteLLM does",
+		       shown_model, PROVIDER_AZURE_VERSION_VAR, shown(v, buf, sizeof(buf)));
+		if (d->api_version && !azure_version_ok(d->api_version))
+			report(ld, DIAG_WARNING, lp->src, model.node,
+			       "%s '%s' does not look like an Azure API version (YYYY-MM-DD, "
+			       "YYYY-MM-DD-preview, v1, latest or preview)",
+			       PROVIDER_AZURE_VERSION_VAR, buf);
+		return;
+	}
+	d->api_version = dup_or_oom(ld, "v1");
+	report(ld, DIAG_WARNING, lp->src, model.node,
+	       "azure model '%s' has no api_version and %s is not set: it uses Azure's v1 API "
+	       "(.../openai/v1/, no dated version needed); write api_version to pin one",
+	       shown_model, PROVIDER_AZURE_VERSION_VAR);
+}
+
 /* Fills provider, upstream_model and the provider-specific checks. */
 static void resolve_provider(struct loader *ld, const struct slots *lp, struct deployment *d,
                              const struct params_state *st)
@@ -1656,8 +1848,9 @@ static void resolve_provider(struct loader *ld, const struct slots *lp, struct d
 	                                      K_litellm_params_azure_ad_token};
 	const char *custom = st->custom, *deployment_id = st->deployment_id;
 	struct at model = at_slot(lp, K_litellm_params_model);
-	const char *slash = strchr(d->model, '/'), *rest;
+	const char *slash = strchr(d->model, '/'), *rest, *hint;
 	char prefix[32], buf[SHOWN_MAX + 8], buf2[SHOWN_MAX + 8];
+	enum provider pv;
 	size_t n;
 
 	if (custom) {
@@ -1675,19 +1868,54 @@ static void resolve_provider(struct loader *ld, const struct slots *lp, struct d
 	}
 	snprintf(prefix, sizeof(prefix), "%.*s", (int)(n < sizeof(prefix) - 1 ? n : 31),
 	         custom ? custom : d->model);
-	if (n == 5 && strncmp(prefix, "azure", 5) == 0) {
-		d->provider = PROVIDER_AZURE;
-	} else if (n == 6 && strncmp(prefix, "openai", 6) == 0) {
-		d->provider = PROVIDER_OPENAI;
-	} else {
-		report(ld, DIAG_ERROR, lp->src, model.node,
-		       "unknown provider '%s' in model '%s'; llmgate speaks azure/ and openai/ (use "
-		       "openai/<model> with api_base for any OpenAI-compatible server)",
-		       shown(prefix, buf2, sizeof(buf2)), shown(d->model, buf, sizeof(buf)));
+	if (!provider_find(custom ? custom : d->model, n, &pv)) {
+		hint = provider_suggest(prefix);
+		if (asprintf(&d->not_served, "unknown provider '%s'", prefix) < 0) {
+			d->not_served = NULL;
+			ld->oom = true;
+			return;
+		}
+		report(ld, unserved_severity(ld), lp->src, model.node,
+		       "unknown provider '%s' in model '%s'; this deployment is not served (%s%s%s)",
+		       shown(prefix, buf2, sizeof(buf2)), shown(d->model, buf, sizeof(buf)),
+		       hint ? "did you mean '" : "",
+		       hint ? hint
+		            : "llmgate.yaml(5) lists the providers; openai/<model> with api_base "
+		              "reaches any OpenAI-compatible server",
+		       hint ? "/'?" : "");
+		d->upstream_model = dup_or_oom(ld, rest);
 		return;
 	}
+	d->provider = pv;
 	shown(d->model, buf, sizeof(buf));
+	if (!provider_served(pv)) {
+		const char *why = provider_info(pv)->note;
 
+		/* The note is a sentence of the man page; here it follows a colon. */
+		if (asprintf(&d->not_served, "%s/: %c%s", provider_name(pv),
+		             tolower((unsigned char)why[0]), why + 1) < 0) {
+			d->not_served = NULL;
+			ld->oom = true;
+			return;
+		}
+		report(ld, unserved_severity(ld), lp->src, model.node,
+		       "llmgate does not serve %s/ models such as '%s' (%c%s); this deployment is "
+		       "not served",
+		       provider_name(pv), buf, tolower((unsigned char)why[0]), why + 1);
+		d->upstream_model = dup_or_oom(ld, rest);
+		return;
+	}
+
+	if (*rest == '/')
+		report(ld, DIAG_WARNING, lp->src, model.node,
+		       "model '%s' has an empty part after '%s/': '%s' is what goes upstream", buf,
+		       provider_name(pv), shown(rest, buf2, sizeof(buf2)));
+	else if (pv != PROVIDER_OPENROUTER && strncmp(rest, provider_name(pv), n) == 0 &&
+	         rest[n] == '/')
+		report(ld, DIAG_WARNING, lp->src, model.node,
+		       "model '%s' names the provider twice: '%s' is what goes upstream (LiteLLM "
+		       "strips only the first '%s/' too)",
+		       buf, shown(rest, buf2, sizeof(buf2)), provider_name(pv));
 	if (d->provider == PROVIDER_AZURE) {
 		if (!*rest && !deployment_id)
 			report(ld, DIAG_ERROR, lp->src, model.node,
@@ -1703,43 +1931,139 @@ static void resolve_provider(struct loader *ld, const struct slots *lp, struct d
 			       shown(deployment_id, b1, sizeof(b1)), shown(rest, b2, sizeof(b2)),
 			       buf, b1);
 		}
-		if (st->api_base == GOT_NOTHING)
-			report(ld, DIAG_ERROR, lp->src, model.node,
-			       "azure model '%s' has no api_base (the resource endpoint, e.g. "
-			       "https://NAME.openai.azure.com); llmgate does not read AZURE_API_BASE "
-			       "implicitly: write api_base: os.environ/AZURE_API_BASE",
-			       buf);
+		resolve_implicit(ld, lp, d, st, buf);
 		if (st->api_version == GOT_NOTHING)
-			report(ld, DIAG_ERROR, lp->src, model.node,
-			       "azure model '%s' has no api_version (e.g. \"2024-10-21\"); llmgate "
-			       "does not read AZURE_API_VERSION implicitly: write api_version: "
-			       "os.environ/AZURE_API_VERSION",
-			       buf);
-		if (!st->has_key && !st->key_bad)
-			report(ld, DIAG_WARNING, lp->src, model.node,
-			       "azure model '%s' has no api_key or azure_ad_token; requests go out "
-			       "without credentials (llmgate does not read AZURE_API_KEY implicitly: "
-			       "write api_key: os.environ/AZURE_API_KEY)",
-			       buf);
+			resolve_azure_version(ld, lp, d, buf);
 		return;
 	}
 
 	if (!*rest)
 		report(ld, DIAG_ERROR, lp->src, model.node,
-		       "model '%s' names no model; write openai/<model>", buf);
+		       "model '%s' names no model; write %s/<model>", buf, provider_name(pv));
 	d->upstream_model = dup_or_oom(ld, rest);
-	if (st->api_base == GOT_NOTHING && !st->has_key && !st->key_bad)
-		report(ld, DIAG_WARNING, lp->src, model.node,
-		       "openai model '%s' has no api_key; %s will refuse requests (llmgate does not "
-		       "read OPENAI_API_KEY implicitly: write api_key: os.environ/OPENAI_API_KEY)",
-		       buf, OPENAI_DEFAULT_BASE);
+	resolve_implicit(ld, lp, d, st, buf);
 	for (size_t i = 0; i < sizeof(azure_only) / sizeof(azure_only[0]); i++) {
 		struct at a = at_slot(lp, azure_only[i]);
 
-		if (a.key)
+		if (a.key &&
+		    !(pv == PROVIDER_AZURE_AI && azure_only[i] == K_litellm_params_api_version))
 			report(ld, DIAG_WARNING, lp->src, a.key,
 			       "%s is only used by azure/ models; ignored for '%s'", a.path, buf);
 	}
+}
+
+/* additional_drop_params, or drop_params written as a list (which LiteLLM
+ * accepts): request parameters removed before a request goes upstream. */
+static void load_drop_list(struct loader *ld, const struct at *at, struct deployment *d)
+{
+	const struct config_yaml_node *list = at->node;
+	char buf[SHOWN_MAX + 8], **keys;
+
+	if (config_yaml_is_null(list))
+		return;
+	if (list->kind != CONFIG_YAML_SEQUENCE) {
+		report(ld, DIAG_ERROR, at->src, list,
+		       "%s must be a list of request parameter names, not %s", at->path,
+		       config_yaml_kind_name(list->kind));
+		return;
+	}
+	if (list->n_items > CONFIG_MAX_DROP_PARAMS) {
+		report(ld, DIAG_ERROR, at->src, list, "%s names more than %d parameters", at->path,
+		       CONFIG_MAX_DROP_PARAMS);
+		return;
+	}
+	keys = realloc(d->drop_keys, (d->n_drop_keys + list->n_items + 1) * sizeof(*keys));
+	if (!keys) {
+		ld->oom = true;
+		return;
+	}
+	d->drop_keys = keys;
+	for (size_t k = 0; k < list->n_items; k++) {
+		struct at t = *at;
+		char *name = NULL;
+		bool dup = false;
+
+		t.key = NULL;
+		t.node = list->items[k];
+		set_path(&t, "%s[%zu]", at->path, k);
+		if (get_text(ld, &t, "a parameter name", &name) != GOT)
+			continue;
+		if (!name[0] || strcmp(name, "model") == 0 || strcmp(name, "stream") == 0) {
+			report(ld, DIAG_WARNING, t.src, t.node,
+			       "%s: '%s' cannot be dropped (it is what the request is); ignored",
+			       t.path, shown(name, buf, sizeof(buf)));
+			free(name);
+			continue;
+		}
+		for (size_t m = 0; m < d->n_drop_keys; m++)
+			dup |= strcmp(d->drop_keys[m], name) == 0;
+		if (dup) {
+			free(name);
+			continue;
+		}
+		d->drop_keys[d->n_drop_keys++] = name;
+	}
+}
+
+/*
+ * Values of LP written in shapes that load but do not do what they seem
+ * to: os.environ/ in the middle (as written), a placeholder nobody filled
+ * in (as resolved; a secret is not shown).
+ */
+static void lint_params(struct loader *ld, const struct slots *lp, const struct deployment *d,
+                        const char *deployment_id)
+{
+	static const enum key keys[] = {K_litellm_params_model, K_litellm_params_api_base,
+	                                K_litellm_params_api_key, K_litellm_params_api_version,
+	                                K_litellm_params_deployment_id};
+	const char *resolved[] = {d->model, d->api_base, d->api_key, d->api_version, deployment_id};
+	char buf[SHOWN_MAX + 8];
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		struct at at = at_slot(lp, keys[i]);
+
+		if (!at.key || at.by_default || at.node->kind != CONFIG_YAML_SCALAR)
+			continue;
+		if (config_lint_environ_inside(at.node->value)) {
+			report(ld, DIAG_WARNING, lp->src, at.node,
+			       "%s%s%s%s has os.environ/ after its start: LiteLLM expands os.environ/NAME "
+			       "only as the whole value, and neither does llmgate, so it is sent as "
+			       "written",
+			       at.path, at.secret ? "" : " '",
+			       at.secret ? "" : shown(at.node->value, buf, sizeof(buf)),
+			       at.secret ? "" : "'");
+			continue;
+		}
+		if (resolved[i] && config_lint_placeholder(resolved[i]))
+			report(ld, DIAG_WARNING, lp->src, at.node,
+			       "%s looks like a placeholder nobody filled in%s%s%s", at.path,
+			       at.secret ? "" : " ('",
+			       at.secret ? "" : shown(resolved[i], buf, sizeof(buf)),
+			       at.secret ? "" : "')");
+	}
+}
+
+/* Whether MAP's model names a provider of the table llmgate does not serve
+ * (read before the keys are, so their warnings can be left out). */
+static bool unserved_model(const struct config_yaml_node *map)
+{
+	enum provider pv;
+
+	if (config_yaml_is_null(map) || map->kind != CONFIG_YAML_MAPPING)
+		return false;
+	for (size_t i = 0; i < map->n_pairs; i++) {
+		const struct config_yaml_node *v = map->pairs[i].value;
+		const char *slash;
+
+		if (map->pairs[i].key->kind != CONFIG_YAML_SCALAR ||
+		    strcmp(map->pairs[i].key->value, "model") != 0 || config_yaml_is_null(v) ||
+		    v->kind != CONFIG_YAML_SCALAR)
+			continue;
+		slash = strchr(v->value, '/');
+		return slash && provider_find(v->value, (size_t)(slash - v->value), &pv) &&
+		       !provider_served(pv);
+	}
+	return false;
 }
 
 static void load_litellm_params(struct loader *ld, const struct entry *e, const char *prefix,
@@ -1758,13 +2082,17 @@ static void load_litellm_params(struct loader *ld, const struct entry *e, const 
 	long v;
 
 	snprintf(pfx, sizeof(pfx), "%s.litellm_params", prefix);
+	ld->unserved_entry = unserved_model(map);
 	params = json_object();
 	if (!params) {
 		ld->oom = true;
 		return;
 	}
-	if (!scan(ld, e->src, map, SECTION_litellm_params, pfx, "in litellm_params", &lp, params))
+	if (!scan(ld, e->src, map, SECTION_litellm_params, pfx, "in litellm_params", &lp, params)) {
+		ld->unserved_entry = false;
 		goto out;
+	}
+	ld->unserved_entry = false;
 
 	at = at_slot(&lp, K_litellm_params_model);
 	r = get_string(ld, &at, &d->model);
@@ -1831,10 +2159,21 @@ static void load_litellm_params(struct loader *ld, const struct entry *e, const 
 	get_long(ld, &at, 0, 1000000000000L, &d->rpm);
 	at = at_slot(&lp, K_litellm_params_tpm);
 	get_long(ld, &at, 0, 1000000000000L, &d->tpm);
+	at = at_slot(&lp, K_litellm_params_order);
+	get_long(ld, &at, 1, 1000000, &d->order);
 
 	at = at_slot(&lp, K_litellm_params_drop_params);
-	if (get_bool(ld, &at, &b) == GOT)
+	if (!config_yaml_is_null(at.node) && at.node->kind == CONFIG_YAML_SEQUENCE) {
+		report(ld, DIAG_WARNING, e->src, at.key,
+		       "%s is a list: read as additional_drop_params (parameters removed from "
+		       "requests before they go upstream), as LiteLLM does",
+		       at.path);
+		load_drop_list(ld, &at, d);
+	} else if (get_bool(ld, &at, &b) == GOT) {
 		d->drop_params = b;
+	}
+	at = at_slot(&lp, K_litellm_params_additional_drop_params);
+	load_drop_list(ld, &at, d);
 
 	at = at_slot(&lp, K_litellm_params_extra_headers);
 	load_headers(ld, &at, d);
@@ -1843,8 +2182,24 @@ static void load_litellm_params(struct loader *ld, const struct entry *e, const 
 	st.deployment_id = deployment_id;
 	if (model_ok)
 		resolve_provider(ld, &lp, d, &st);
+	if (model_ok)
+		lint_params(ld, &lp, d, deployment_id);
+	if (d->provider == PROVIDER_AZURE && d->api_version && d->upstream_model) {
+		const char *first =
+		        provider_azure_version_too_old(d->upstream_model, d->api_version);
+		struct at vat = at_slot(&lp, st.api_version == GOT ? K_litellm_params_api_version
+		                                                   : K_litellm_params_model);
+		char b1[SHOWN_MAX + 8], b2[SHOWN_MAX + 8];
+
+		if (first)
+			report(ld, DIAG_WARNING, e->src, vat.node,
+			       "api_version '%s' is older than the deployment '%s' needs: Azure serves "
+			       "it from api_version %s",
+			       shown(d->api_version, b1, sizeof(b1)),
+			       shown(d->upstream_model, b2, sizeof(b2)), first);
+	}
 	if (d->provider == PROVIDER_AZURE) {
-		if (d->api_version && !azure_version_ok(d->api_version)) {
+		if (st.api_version == GOT && d->api_version && !azure_version_ok(d->api_version)) {
 			char buf[SHOWN_MAX + 8];
 
 			at = at_slot(&lp, K_litellm_params_api_version);
@@ -1854,10 +2209,9 @@ static void load_litellm_params(struct loader *ld, const struct entry *e, const 
 			       at.path, shown(d->api_version, buf, sizeof(buf)));
 		}
 	} else {
-		take(&d->api_version, NULL);
+		if (d->provider != PROVIDER_AZURE_AI)
+			take(&d->api_version, NULL);
 		take(&d->azure_ad_token, NULL);
-		if (model_ok && !d->api_base)
-			d->api_base = dup_or_oom(ld, OPENAI_DEFAULT_BASE);
 	}
 
 	if (json_object_size(params) > 0) {
@@ -1891,6 +2245,10 @@ static void free_deployment(struct deployment *d)
 	free(d->extra_headers);
 	free(d->request_defaults_json);
 	free(d->mode);
+	free(d->not_served);
+	for (size_t i = 0; i < d->n_drop_keys; i++)
+		free(d->drop_keys[i]);
+	free(d->drop_keys);
 	free(d->file);
 }
 
@@ -1916,6 +2274,7 @@ static void load_entry(struct loader *ld, const struct entry *e)
 	scan(ld, e->src, e->node, SECTION_entry, prefix, where, &es, NULL);
 
 	at = at_slot(&es, K_entry_model_name);
+	site.model_name = at.node;
 	r = get_string(ld, &at, &d.model_name);
 	if (r == GOT_NOTHING)
 		report(ld, DIAG_ERROR, e->src, e->node, "%s has no model_name", prefix);
@@ -1954,6 +2313,22 @@ static void load_entry(struct loader *ld, const struct entry *e)
 
 /* ---- groups and ids ---------------------------------------------------- */
 
+/* A model_name that starts with a provider prefix ("openai/gpt-4o") is a
+ * fine name, but clients must send all of it; once per group. */
+static void lint_model_name(struct loader *ld, const struct dep_site *site, const char *name)
+{
+	const char *slash = strchr(name, '/');
+	char buf[SHOWN_MAX + 8];
+	enum provider pv;
+
+	if (!slash || !site->model_name || !provider_find(name, (size_t)(slash - name), &pv))
+		return;
+	report(ld, DIAG_WARNING, site->src, site->model_name,
+	       "model_name '%s' starts with the provider prefix '%s/': it is only a name here, so "
+	       "clients must send all of it as their model",
+	       shown(name, buf, sizeof(buf)), provider_name(pv));
+}
+
 static void build_groups(struct loader *ld)
 {
 	struct config *c = ld->config;
@@ -1974,6 +2349,7 @@ static void build_groups(struct loader *ld)
 			c->groups[gi] = (struct group){.name = dup_or_oom(ld, d->model_name)};
 			if (!c->groups[gi].name)
 				break;
+			lint_model_name(ld, &ld->sites[i], d->model_name);
 			c->n_groups++;
 			if (strmap_put(&ld->groups, c->groups[gi].name, gi) < 0) {
 				ld->oom = true;
@@ -1981,6 +2357,13 @@ static void build_groups(struct loader *ld)
 			}
 		}
 		g = &c->groups[gi];
+		ld->sites[i].position = ++g->n_written;
+		if (d->not_served) {
+			if (g->n_deployments == 0 && !g->not_served)
+				g->not_served = d->not_served;
+			continue;
+		}
+		g->not_served = NULL;
 		/* Grow in powers of two: capacity is implied by the count. */
 		if ((g->n_deployments & (g->n_deployments - 1)) == 0) {
 			list = realloc(g->deployments,
@@ -1993,7 +2376,6 @@ static void build_groups(struct loader *ld)
 			g->deployments = list;
 		}
 		g->deployments[g->n_deployments++] = i;
-		ld->sites[i].position = g->n_deployments;
 	}
 
 	/* Ids: the explicit ones first, so a generated id never takes an id
@@ -2167,22 +2549,28 @@ static void unknown_group(struct loader *ld, size_t src, const struct config_yam
 	free(names);
 }
 
-static void apply_fallbacks(struct loader *ld)
+/* The parsed rules into each group's fallbacks of KIND (< 0: the plain
+ * fallbacks, else an enum error_fallback). */
+static void apply_fallbacks(struct loader *ld, int kind)
 {
 	struct config *c = ld->config;
 
 	for (size_t i = 0; i < ld->n_rules && !ld->oom; i++) {
 		struct fallback_rule *rule = &ld->rules[i];
 		struct group *g;
-		char buf[SHOWN_MAX + 8];
-		size_t gi;
+		char buf[SHOWN_MAX + 8], buf2[SHOWN_MAX + 8];
+		size_t gi, ti;
+		char ***fb = NULL;
+		size_t *n_fb = NULL;
 
 		if (!strmap_get(&ld->groups, rule->group, &gi)) {
 			unknown_group(ld, rule->src, rule->key, rule->group);
 			g = NULL;
 		} else {
 			g = &c->groups[gi];
-			if (g->fallbacks) {
+			fb = kind < 0 ? &g->fallbacks : &g->error_fallbacks[kind];
+			n_fb = kind < 0 ? &g->n_fallbacks : &g->n_error_fallbacks[kind];
+			if (*fb) {
 				report(ld, DIAG_WARNING, rule->src, rule->key,
 				       "the fallbacks of '%s' are given twice; the first list is used",
 				       shown(rule->group, buf, sizeof(buf)));
@@ -2190,8 +2578,8 @@ static void apply_fallbacks(struct loader *ld)
 			}
 		}
 		if (g) {
-			g->fallbacks = calloc(rule->n_targets + 1, sizeof(*g->fallbacks));
-			if (!g->fallbacks) {
+			*fb = calloc(rule->n_targets + 1, sizeof(**fb));
+			if (!*fb) {
 				ld->oom = true;
 				return;
 			}
@@ -2204,6 +2592,14 @@ static void apply_fallbacks(struct loader *ld)
 				unknown_group(ld, rule->src, rule->target_nodes[k], t);
 				continue;
 			}
+			if (strmap_get(&ld->groups, t, &ti) && c->groups[ti].n_deployments == 0) {
+				report(ld, unserved_severity(ld), rule->src, rule->target_nodes[k],
+				       "the fallback of '%s' to '%s' is skipped: llmgate serves none of "
+				       "its deployments (%s)",
+				       shown(rule->group, buf, sizeof(buf)),
+				       shown(t, buf2, sizeof(buf2)), c->groups[ti].not_served);
+				continue;
+			}
 			if (strcmp(t, rule->group) == 0) {
 				report(ld, DIAG_WARNING, rule->src, rule->target_nodes[k],
 				       "the fallbacks of '%s' name the group itself; ignored",
@@ -2212,19 +2608,221 @@ static void apply_fallbacks(struct loader *ld)
 			}
 			if (!g)
 				continue;
-			for (size_t m = 0; m < g->n_fallbacks; m++)
-				dup |= strcmp(g->fallbacks[m], t) == 0;
+			for (size_t m = 0; m < *n_fb; m++)
+				dup |= strcmp((*fb)[m], t) == 0;
 			if (dup)
 				continue;
-			g->fallbacks[g->n_fallbacks] = dup_or_oom(ld, t);
-			if (!g->fallbacks[g->n_fallbacks])
+			(*fb)[*n_fb] = dup_or_oom(ld, t);
+			if (!(*fb)[*n_fb])
 				return;
-			g->n_fallbacks++;
+			(*n_fb)++;
 		}
 	}
 }
 
+/* context_window_fallbacks and content_policy_fallbacks, in the shape of
+ * fallbacks (router_settings wins over litellm_settings). */
+static void load_error_fallbacks(struct loader *ld, const struct slots *ls, const struct slots *rs)
+{
+	static const struct {
+		enum key ls, rs;
+	} keys[ERROR_FALLBACK__COUNT] = {
+	        [ERROR_FALLBACK_CONTEXT_WINDOW] = {K_litellm_settings_context_window_fallbacks,
+	                                           K_router_settings_context_window_fallbacks},
+	        [ERROR_FALLBACK_CONTENT_POLICY] = {K_litellm_settings_content_policy_fallbacks,
+	                                           K_router_settings_content_policy_fallbacks},
+	};
+
+	for (int kind = 0; kind < ERROR_FALLBACK__COUNT && !ld->oom; kind++) {
+		struct at l = at_slot(ls, keys[kind].ls), r = at_slot(rs, keys[kind].rs);
+
+		free_rules(ld);
+		parse_fallbacks(ld, config_yaml_is_null(r.node) ? &l : &r);
+		apply_fallbacks(ld, kind);
+	}
+}
+
+/* default_fallbacks: a list of groups that every group without fallbacks
+ * of its own falls back to, as in LiteLLM (never to itself). */
+static void apply_default_fallbacks(struct loader *ld, const struct at *at)
+{
+	struct config *c = ld->config;
+	const struct config_yaml_node *list = at->node;
+	char *names[CONFIG_MAX_FALLBACKS];
+	size_t n = 0;
+	char buf[SHOWN_MAX + 8];
+
+	if (config_yaml_is_null(list))
+		return;
+	if (list->kind != CONFIG_YAML_SEQUENCE || list->n_items > CONFIG_MAX_FALLBACKS) {
+		report(ld, DIAG_ERROR, at->src, list, "%s must be a list of at most %d model_names",
+		       at->path, CONFIG_MAX_FALLBACKS);
+		return;
+	}
+	for (size_t k = 0; k < list->n_items; k++) {
+		struct at t = *at;
+		char *name = NULL;
+		size_t gi;
+
+		t.key = NULL;
+		t.node = list->items[k];
+		set_path(&t, "%s[%zu]", at->path, k);
+		if (get_text(ld, &t, "a model_name", &name) != GOT)
+			continue;
+		if (!strmap_get(&ld->groups, name, &gi)) {
+			unknown_group(ld, t.src, t.node, name);
+			free(name);
+			continue;
+		}
+		if (c->groups[gi].n_deployments == 0) {
+			report(ld, unserved_severity(ld), t.src, t.node,
+			       "the default fallback to '%s' is skipped: llmgate serves none of its "
+			       "deployments (%s)",
+			       shown(name, buf, sizeof(buf)), c->groups[gi].not_served);
+			free(name);
+			continue;
+		}
+		names[n++] = name;
+	}
+	for (size_t g = 0; g < c->n_groups && !ld->oom; g++) {
+		struct group *grp = &c->groups[g];
+
+		if (grp->fallbacks || grp->n_deployments == 0)
+			continue;
+		grp->fallbacks = calloc(n + 1, sizeof(*grp->fallbacks));
+		if (!grp->fallbacks) {
+			ld->oom = true;
+			break;
+		}
+		for (size_t k = 0; k < n; k++) {
+			if (strcmp(names[k], grp->name) == 0)
+				continue;
+			grp->fallbacks[grp->n_fallbacks] = dup_or_oom(ld, names[k]);
+			if (!grp->fallbacks[grp->n_fallbacks])
+				break;
+			grp->n_fallbacks++;
+		}
+	}
+	for (size_t k = 0; k < n; k++)
+		free(names[k]);
+}
+
 /* ---- settings ---------------------------------------------------------- */
+
+/* One alias NAME -> TARGET, reported at NODE. */
+static void add_alias(struct loader *ld, size_t src, const struct config_yaml_node *node,
+                      const char *name, const char *target, bool hidden)
+{
+	struct config *c = ld->config;
+	char b1[SHOWN_MAX + 8], b2[SHOWN_MAX + 8];
+	size_t gi;
+
+	shown(name, b1, sizeof(b1));
+	shown(target, b2, sizeof(b2));
+	if (strmap_get(&ld->groups, name, NULL)) {
+		report(ld, DIAG_WARNING, src, node,
+		       "model_group_alias '%s' is also a model_name; the model_name is served and "
+		       "the alias ignored",
+		       b1);
+		return;
+	}
+	if (!strmap_get(&ld->groups, target, &gi)) {
+		report(ld, DIAG_ERROR, src, node,
+		       "model_group_alias '%s' names unknown model_name '%s'", b1, b2);
+		return;
+	}
+	for (size_t i = 0; i < c->n_aliases; i++)
+		if (strcmp(c->aliases[i].name, name) == 0)
+			return;
+	if (grow(&c->aliases, &ld->cap_aliases, c->n_aliases, sizeof(*c->aliases)) < 0) {
+		ld->oom = true;
+		return;
+	}
+	c->aliases[c->n_aliases] =
+	        (struct group_alias){.name = dup_or_oom(ld, name), .group = gi, .hidden = hidden};
+	if (c->aliases[c->n_aliases].name)
+		c->n_aliases++;
+}
+
+/* router_settings.model_group_alias: a mapping of alias to model_name (or to
+ * {model, hidden}); a string holding that mapping as JSON is read with a
+ * warning, another string is reported and ignored. */
+static void load_aliases(struct loader *ld, const struct at *at)
+{
+	const struct config_yaml_node *map = at->node;
+	char buf[SHOWN_MAX + 8];
+
+	if (config_yaml_is_null(map))
+		return;
+	if (map->kind == CONFIG_YAML_SCALAR) {
+		json_t *obj = json_loads(map->value, JSON_REJECT_DUPLICATES, NULL);
+		const char *name;
+		json_t *v;
+
+		if (!json_is_object(obj)) {
+			report(ld, DIAG_WARNING, at->src, map,
+			       "%s is a string ('%s'), not a mapping: LiteLLM expects alias: model_name "
+			       "pairs, e.g. {\"gpt-4\": \"gpt-4o\"}; ignored",
+			       at->path, shown(map->value, buf, sizeof(buf)));
+			json_decref(obj);
+			return;
+		}
+		report(ld, DIAG_WARNING, at->src, map,
+		       "%s is a string holding JSON; read as the mapping it holds (write it as a "
+		       "YAML mapping)",
+		       at->path);
+		json_object_foreach(obj, name, v)
+		{
+			json_t *m = json_is_object(v) ? json_object_get(v, "model") : v;
+
+			if (json_is_string(m))
+				add_alias(ld, at->src, map, name, json_string_value(m),
+				          json_is_true(json_object_get(v, "hidden")));
+			else
+				report(ld, DIAG_ERROR, at->src, map,
+				       "%s: the alias '%s' must name a model_name", at->path,
+				       shown(name, buf, sizeof(buf)));
+		}
+		json_decref(obj);
+		return;
+	}
+	if (map->kind != CONFIG_YAML_MAPPING) {
+		report(ld, DIAG_ERROR, at->src, map,
+		       "%s must be a mapping of alias: model_name, not %s", at->path,
+		       config_yaml_kind_name(map->kind));
+		return;
+	}
+	for (size_t i = 0; i < map->n_pairs; i++) {
+		const struct config_yaml_pair *p = &map->pairs[i];
+		const struct config_yaml_node *v = p->value, *model = NULL;
+		bool hidden = false;
+
+		if (p->key->kind != CONFIG_YAML_SCALAR)
+			continue;
+		if (!config_yaml_is_null(v) && v->kind == CONFIG_YAML_MAPPING) {
+			for (size_t k = 0; k < v->n_pairs; k++) {
+				const char *key = v->pairs[k].key->value;
+
+				if (v->pairs[k].key->kind != CONFIG_YAML_SCALAR)
+					continue;
+				if (strcmp(key, "model") == 0)
+					model = v->pairs[k].value;
+				else if (strcmp(key, "hidden") == 0 &&
+				         v->pairs[k].value->kind == CONFIG_YAML_SCALAR)
+					parse_yaml_bool(v->pairs[k].value->value, &hidden);
+			}
+		} else {
+			model = v;
+		}
+		if (config_yaml_is_null(model) || model->kind != CONFIG_YAML_SCALAR) {
+			report(ld, DIAG_ERROR, at->src, config_yaml_is_null(v) ? p->key : v,
+			       "%s: the alias '%s' must name a model_name", at->path,
+			       shown(p->key->value, buf, sizeof(buf)));
+			continue;
+		}
+		add_alias(ld, at->src, p->key, p->key->value, model->value, hidden);
+	}
+}
 
 static void load_settings(struct loader *ld)
 {
@@ -2264,6 +2862,8 @@ static void load_settings(struct loader *ld)
 	}
 
 	ls_fb = at_slot(&ls, K_litellm_settings_fallbacks);
+	at = at_slot(&rs, K_router_settings_model_group_alias);
+	load_aliases(ld, &at);
 	rs_fb = at_slot(&rs, K_router_settings_fallbacks);
 	if (!config_yaml_is_null(rs_fb.node)) {
 		parse_fallbacks(ld, &rs_fb);
@@ -2274,7 +2874,11 @@ static void load_settings(struct loader *ld)
 	} else {
 		parse_fallbacks(ld, &ls_fb);
 	}
-	apply_fallbacks(ld);
+	apply_fallbacks(ld, -1);
+	load_error_fallbacks(ld, &ls, &rs);
+	ls_fb = at_slot(&ls, K_litellm_settings_default_fallbacks);
+	rs_fb = at_slot(&rs, K_router_settings_default_fallbacks);
+	apply_default_fallbacks(ld, config_yaml_is_null(rs_fb.node) ? &ls_fb : &rs_fb);
 }
 
 static void load_general(struct loader *ld)
@@ -2472,6 +3076,8 @@ static void load_llmgate(struct loader *ld)
 
 	at = at_slot(&lg, K_llmgate_response_affinity_entries);
 	get_long(ld, &at, 0, RESPONSE_AFFINITY_MAX_ENTRIES, &c->response_affinity_entries);
+	at = at_slot(&lg, K_llmgate_strict);
+	get_bool(ld, &at, &c->strict);
 
 	load_fallback_policy(ld, &lg);
 }
@@ -2532,6 +3138,8 @@ int config_load(const char *path, struct config **ret_config, struct diag_list *
 	/* The main file's top level is scanned once, before anything else, so
 	 * environment_variables are exported before any reference is read. */
 	scan(&ld, 0, ld.sources[0].root, SECTION_top, "", "at the top level", &ld.top, NULL);
+	read_strict_early(&ld);
+	lint_null_sections(&ld);
 	export_environment(&ld, &ld.top);
 	add_entries(&ld, 0, ld.top.value[K_top_model_list - ld.top.first]);
 	load_includes(&ld, 0, &ld.top);
@@ -2589,8 +3197,16 @@ void config_free(struct config *config)
 		for (size_t j = 0; j < config->groups[i].n_fallbacks; j++)
 			free(config->groups[i].fallbacks[j]);
 		free(config->groups[i].fallbacks);
+		for (int k = 0; k < ERROR_FALLBACK__COUNT; k++) {
+			for (size_t j = 0; j < config->groups[i].n_error_fallbacks[k]; j++)
+				free(config->groups[i].error_fallbacks[k][j]);
+			free(config->groups[i].error_fallbacks[k]);
+		}
 	}
 	free(config->groups);
+	for (size_t i = 0; i < config->n_aliases; i++)
+		free(config->aliases[i].name);
+	free(config->aliases);
 	free(config->path);
 	free(config->master_key);
 	free(config->listen);
@@ -2609,5 +3225,8 @@ const struct group *config_find_group(const struct config *config, const char *n
 	for (size_t i = 0; i < config->n_groups; i++)
 		if (strcmp(config->groups[i].name, name) == 0)
 			return &config->groups[i];
+	for (size_t i = 0; i < config->n_aliases; i++)
+		if (strcmp(config->aliases[i].name, name) == 0)
+			return &config->groups[config->aliases[i].group];
 	return NULL;
 }

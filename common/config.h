@@ -13,14 +13,7 @@
 #include <stddef.h>
 
 #include "diag.h"
-
-enum provider {
-	PROVIDER_OPENAI,
-	PROVIDER_AZURE,
-	PROVIDER__COUNT,
-};
-
-const char *provider_name(enum provider provider);
+#include "providers.h"
 
 enum fallback_setting {
 	FALLBACK_SETTING_AUTO,
@@ -42,14 +35,15 @@ struct deployment {
 	char *model_name; /* the group it belongs to */
 	char *model;      /* litellm_params.model as written, e.g. "azure/gpt-4o" */
 	enum provider provider;
-	/* openai: the `model` sent upstream; azure: the deployment in the URL
+	/* the `model` sent upstream, the model's provider prefix stripped;
+	 * azure: the deployment in the URL
 	 * (deployment_id wins over the name after "azure/", as in LiteLLM). */
 	char *upstream_model;
 	/* Normalized: scheme://host[:port][/path], no trailing slash, no
 	 * "/openai/deployments/..." or "/chat/completions" tail.
-	 * openai without api_base: "https://api.openai.com/v1". */
+	 * Without api_base: the provider's default (providers.h). */
 	char *api_base;
-	char *api_version;    /* azure: normalized (no "api-version=" prefix); else NULL */
+	char *api_version;    /* azure, azure_ai: normalized (no "api-version="); else NULL */
 	char *api_key;        /* resolved secret, or NULL */
 	char *azure_ad_token; /* resolved secret, or NULL */
 	char *organization;   /* or NULL */
@@ -59,22 +53,52 @@ struct deployment {
 	long stream_timeout_ms; /* time to first byte of a stream; 0 = use default */
 	int max_retries;        /* -1 = unset */
 	long rpm, tpm;          /* 0 = unset */
+	long order;             /* litellm_params.order, lower first; 0 = unset (last) */
 	int drop_params;        /* -1 = unset, else 0/1 */
+	/* additional_drop_params (or drop_params as a list): request body keys
+	 * removed before a request goes upstream; never "model" or "stream" */
+	char **drop_keys;
+	size_t n_drop_keys;
 	/* Other litellm_params keys (temperature, max_tokens...) as compact JSON
 	 * object text, applied as request defaults; NULL when none. */
 	char *request_defaults_json;
 	char *mode; /* model_info.mode ("chat", "completion", "embedding"...), or NULL */
+	/* NULL when llmgate serves this deployment; else why not ("bedrock/:
+	 * needs ..."): it is kept for `deployments` and left out of its group. */
+	char *not_served;
 	char *file; /* where the entry was written, for messages */
 	int line, col;
+};
+
+/* LiteLLM's fallbacks for one kind of upstream error, taken before the
+ * first byte reaches the client. */
+enum error_fallback {
+	ERROR_FALLBACK_CONTEXT_WINDOW, /* context_window_fallbacks: context_length_exceeded */
+	ERROR_FALLBACK_CONTENT_POLICY, /* content_policy_fallbacks: Azure's content_filter */
+	ERROR_FALLBACK__COUNT,
 };
 
 /* A model_name with its deployments and its fallback chain. */
 struct group {
 	char *name;
-	size_t *deployments; /* indexes into config.deployments, in file order */
+	size_t *deployments; /* indexes into config.deployments, in file order; served only */
 	size_t n_deployments;
+	size_t n_written; /* entries of this model_name, served or not */
+	/* n_deployments == 0: the not_served of its first deployment (why its
+	 * requests get 501 provider_not_supported); else NULL */
+	const char *not_served;
 	char **fallbacks; /* group names, in order, all known groups */
 	size_t n_fallbacks;
+	/* context_window_fallbacks, content_policy_fallbacks: group names */
+	char **error_fallbacks[ERROR_FALLBACK__COUNT];
+	size_t n_error_fallbacks[ERROR_FALLBACK__COUNT];
+};
+
+/* router_settings.model_group_alias: requests for NAME go to a group. */
+struct group_alias {
+	char *name;
+	size_t group; /* index into config.groups */
+	bool hidden;  /* {model: ..., hidden: true}: left out of /v1/models */
 };
 
 /* llmgate.fallback. Every setting's default is in config_keys.h. */
@@ -99,6 +123,8 @@ struct config {
 	size_t n_deployments;
 	struct group *groups;
 	size_t n_groups;
+	struct group_alias *aliases;
+	size_t n_aliases;
 
 	/* litellm_settings and router_settings merged (router_settings wins). */
 	long num_retries;
@@ -127,6 +153,7 @@ struct config {
 	bool upstream_http2;    /* offer HTTP/2 to TLS upstreams */
 	long response_affinity_entries; /* shared response-id table size; 0 = off */
 	struct fallback_policy fallback;
+	bool strict; /* entries and fallbacks llmgate cannot serve are errors, not warnings */
 };
 
 /*
@@ -142,7 +169,8 @@ int config_load(const char *path, struct config **ret_config, struct diag_list *
 
 void config_free(struct config *config);
 
-/* The group named NAME, or NULL. */
+/* The group named NAME, or the one NAME is an alias of
+ * (router_settings.model_group_alias), or NULL. */
 const struct group *config_find_group(const struct config *config, const char *name);
 
 /*

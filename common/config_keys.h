@@ -68,7 +68,7 @@
                                                                                                            \
 	X(litellm_params, model, STRING, NULL,                                                             \
 	  "provider/model: azure/<deployment>, openai/<model>, or <model> (openai)")                       \
-	X(litellm_params, api_base, URL, "https://api.openai.com/v1 (openai)",                             \
+	X(litellm_params, api_base, URL, "the provider's (see PROVIDERS)",                                 \
 	  "upstream base URL; azure: the resource endpoint")                                               \
 	X(litellm_params, api_key, SECRET, NULL, "upstream key (api-key or Bearer)")                       \
 	X(litellm_params, api_version, STRING, NULL, "azure: the api-version query parameter")             \
@@ -80,12 +80,17 @@
 	  "time to the first byte of a stream")                                                            \
 	X(litellm_params, max_retries, INT, "num_retries", "retries of this deployment")                   \
 	X(litellm_params, rpm, INT, NULL, "requests per minute, weights round-robin")                      \
+	X(litellm_params, order, INT, NULL,                                                                \
+	  "priority in the group: lower first; the next order only once a request has tried every "        \
+	  "deployment of the lower one; unset: after every ordered one")                                   \
 	X(litellm_params, tpm, INT, NULL, "tokens per minute, weights round-robin")                        \
 	X(litellm_params, organization, STRING, NULL, "openai: OpenAI-Organization header")                \
 	X(litellm_params, extra_headers, HEADERS, NULL, "headers added to upstream requests")              \
 	X(litellm_params, drop_params, BOOL, "litellm_settings.drop_params",                               \
 	  "drop request parameters the upstream does not accept")                                          \
 	X(litellm_params, custom_llm_provider, STRING, NULL, "provider when model has no prefix")          \
+	X(litellm_params, additional_drop_params, LIST, NULL,                                              \
+	  "request parameters removed before a request goes upstream (drop_params as a list too)")         \
 	X(litellm_params, temperature, PARAM, NULL, "request default")                                     \
 	X(litellm_params, top_p, PARAM, NULL, "request default")                                           \
 	X(litellm_params, top_k, PARAM, NULL, "request default (OpenAI-compatible servers)")               \
@@ -124,7 +129,6 @@
 	X(litellm_params, web_search_options, PARAM, NULL, "request default")                              \
 	X(litellm_params, num_retries, IGNORED, NULL, CONFIG_IGNORED_DESC)                                 \
 	X(litellm_params, weight, IGNORED, NULL, CONFIG_IGNORED_DESC)                                      \
-	X(litellm_params, order, IGNORED, NULL, CONFIG_IGNORED_DESC)                                       \
 	X(litellm_params, tags, IGNORED, NULL, CONFIG_IGNORED_DESC)                                        \
 	X(litellm_params, metadata, IGNORED, NULL, CONFIG_IGNORED_DESC)                                    \
 	X(litellm_params, mock_response, IGNORED, NULL, CONFIG_IGNORED_DESC)                               \
@@ -195,9 +199,12 @@
 	X(litellm_settings, langfuse_default_tags, IGNORED, NULL, CONFIG_IGNORED_DESC)                     \
 	X(litellm_settings, force_ipv4, IGNORED, NULL, CONFIG_IGNORED_DESC)                                \
 	X(litellm_settings, ssl_verify, IGNORED, NULL, CONFIG_IGNORED_DESC)                                \
-	X(litellm_settings, context_window_fallbacks, IGNORED, NULL, CONFIG_IGNORED_DESC)                  \
-	X(litellm_settings, content_policy_fallbacks, IGNORED, NULL, CONFIG_IGNORED_DESC)                  \
-	X(litellm_settings, default_fallbacks, IGNORED, NULL, CONFIG_IGNORED_DESC)                         \
+	X(litellm_settings, context_window_fallbacks, FALLBACKS, NULL,                                     \
+	  "[{group: [groups]}] taken on context_length_exceeded, before the first byte")                   \
+	X(litellm_settings, content_policy_fallbacks, FALLBACKS, NULL,                                     \
+	  "[{group: [groups]}] taken on a content filter refusal, before the first byte")                  \
+	X(litellm_settings, default_fallbacks, LIST, NULL,                                                 \
+	  "model_name groups for every group without fallbacks of its own")                                \
 	X(litellm_settings, max_budget, IGNORED, NULL, CONFIG_IGNORED_DESC)                                \
 	X(litellm_settings, budget_duration, IGNORED, NULL, CONFIG_IGNORED_DESC)                           \
 	X(litellm_settings, max_internal_user_budget, IGNORED, NULL, CONFIG_IGNORED_DESC)                  \
@@ -238,13 +245,18 @@
 	X(router_settings, redis_url, IGNORED, NULL, CONFIG_IGNORED_DESC)                                  \
 	X(router_settings, enable_pre_call_checks, IGNORED, NULL, CONFIG_IGNORED_DESC)                     \
 	X(router_settings, optional_pre_call_checks, IGNORED, NULL, CONFIG_IGNORED_DESC)                   \
-	X(router_settings, model_group_alias, IGNORED, NULL, CONFIG_IGNORED_DESC)                          \
+	X(router_settings, model_group_alias, MAPPING, NULL,                                               \
+	  "alias: model_name, or alias: {model: model_name, hidden: true}; requests for the alias go "     \
+	  "to that group")                                                                                 \
 	X(router_settings, retry_policy, IGNORED, NULL, CONFIG_IGNORED_DESC)                               \
 	X(router_settings, model_group_retry_policy, IGNORED, NULL, CONFIG_IGNORED_DESC)                   \
 	X(router_settings, allowed_fails_policy, IGNORED, NULL, CONFIG_IGNORED_DESC)                       \
-	X(router_settings, context_window_fallbacks, IGNORED, NULL, CONFIG_IGNORED_DESC)                   \
-	X(router_settings, content_policy_fallbacks, IGNORED, NULL, CONFIG_IGNORED_DESC)                   \
-	X(router_settings, default_fallbacks, IGNORED, NULL, CONFIG_IGNORED_DESC)                          \
+	X(router_settings, context_window_fallbacks, FALLBACKS, NULL,                                      \
+	  "[{group: [groups]}] taken on context_length_exceeded, before the first byte")                   \
+	X(router_settings, content_policy_fallbacks, FALLBACKS, NULL,                                      \
+	  "[{group: [groups]}] taken on a content filter refusal, before the first byte")                  \
+	X(router_settings, default_fallbacks, LIST, NULL,                                                  \
+	  "model_name groups for every group without fallbacks of its own")                                \
 	X(router_settings, max_fallbacks, IGNORED, NULL, CONFIG_IGNORED_DESC)                              \
 	X(router_settings, retry_after, IGNORED, NULL, CONFIG_IGNORED_DESC)                                \
 	X(router_settings, disable_cooldowns, IGNORED, NULL, CONFIG_IGNORED_DESC)                          \
@@ -323,6 +335,8 @@
 	  "Responses API ids remembered with the deployment that created them, shared by all workers "     \
 	  "(about 300 bytes each); 0 = off; a restart to change")                                          \
 	X(llmgate, fallback, MAPPING, NULL, "the global direct-Azure fallback policy")                     \
+	X(llmgate, strict, BOOL, "false",                                                                  \
+	  "entries llmgate cannot serve, and fallbacks to them, are errors instead of warnings")           \
                                                                                                            \
 	X(fallback, mode, STRING, "auto", "auto, on (forced) or off (never)")                              \
 	X(fallback, window, DURATION, "10s", "sliding window of the failure ratio")                        \
@@ -337,7 +351,7 @@
 #define CONFIG_COMPUTED_DEFAULTS(X)                                                                \
 	X(top, model_list, "config_load(): a missing model_list is reported as no models")         \
 	X(litellm_params, api_base,                                                                \
-	  "resolve_provider() in config.c: openai's base, OPENAI_DEFAULT_BASE")                    \
+	  "resolve_implicit() in config.c: the provider's variable, else its default base")        \
 	X(litellm_params, timeout,                                                                 \
 	  "start_attempt() in worker/proxy_attempt.c: timeout_ms 0 = request_timeout")             \
 	X(litellm_params, stream_timeout,                                                          \

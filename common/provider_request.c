@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "providers.h"
 
 /* Azure's v1 API names the deployment in the body, not in the URL. */
 static bool azure_v1(const char *api_version)
@@ -35,25 +36,64 @@ static bool responses_op(const char *op)
 	return strncmp(op, "responses", 9) == 0 && (op[9] == '\0' || op[9] == '/');
 }
 
+static bool ends_with(const char *s, const char *tail)
+{
+	size_t ls = strlen(s), lt = strlen(tail);
+
+	return ls >= lt && strcmp(s + ls - lt, tail) == 0;
+}
+
+/* The host of URL (scheme://host[:port][/path]) ends in SUFFIX. */
+static bool host_ends_with(const char *url, const char *suffix)
+{
+	const char *host = strstr(url, "://");
+	size_t n, ls = strlen(suffix);
+
+	host = host ? host + 3 : url;
+	n = strcspn(host, ":/");
+	return n >= ls && strncasecmp(host + n - ls, suffix, ls) == 0;
+}
+
 int provider_request_url_query(const struct deployment *dep, const char *op, const char *query,
                                char *buf, size_t len)
 {
+	const struct provider_info *p = provider_info(dep->provider);
+	const char *v1 = "", *models = "";
 	bool q = query && *query;
+	const char *qs = q ? query : "";
 	int n;
 
-	if (dep->provider != PROVIDER_AZURE)
-		n = snprintf(buf, len, "%s/%s%s%s", dep->api_base, op, q ? "?" : "",
-		             q ? query : "");
-	else if (azure_v1(dep->api_version))
-		n = snprintf(buf, len, "%s/openai/v1/%s%s%s", dep->api_base, op, q ? "?" : "",
-		             q ? query : "");
-	else if (responses_op(op))
-		n = snprintf(buf, len, "%s/openai/%s?api-version=%s%s%s", dep->api_base, op,
-		             dep->api_version, q ? "&" : "", q ? query : "");
+	switch (p ? p->path : PROVIDER_PATH_OPENAI) {
+	case PROVIDER_PATH_AZURE:
+		if (azure_v1(dep->api_version))
+			n = snprintf(buf, len, "%s/openai/v1/%s%s%s", dep->api_base, op,
+			             q ? "?" : "", qs);
+		else if (responses_op(op))
+			n = snprintf(buf, len, "%s/openai/%s?api-version=%s%s%s", dep->api_base, op,
+			             dep->api_version, q ? "&" : "", qs);
+		else
+			n = snprintf(buf, len, "%s/openai/deployments/%s/%s?api-version=%s%s%s",
+			             dep->api_base, dep->upstream_model, op, dep->api_version,
+			             q ? "&" : "", qs);
+		return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+	case PROVIDER_PATH_AZURE_AI:
+		if (host_ends_with(dep->api_base, ".services.ai.azure.com") &&
+		    !ends_with(dep->api_base, "/models"))
+			models = "/models";
+		break;
+	case PROVIDER_PATH_V1:
+		if (!ends_with(dep->api_base, "/v1"))
+			v1 = "/v1";
+		break;
+	case PROVIDER_PATH_OPENAI:
+		break;
+	}
+	if (dep->api_version)
+		n = snprintf(buf, len, "%s%s%s/%s?api-version=%s%s%s", dep->api_base, v1, models,
+		             op, dep->api_version, q ? "&" : "", qs);
 	else
-		n = snprintf(buf, len, "%s/openai/deployments/%s/%s?api-version=%s%s%s",
-		             dep->api_base, dep->upstream_model, op, dep->api_version, q ? "&" : "",
-		             q ? query : "");
+		n = snprintf(buf, len, "%s%s%s/%s%s%s", dep->api_base, v1, models, op, q ? "?" : "",
+		             qs);
 	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
 }
 
@@ -78,10 +118,24 @@ bool provider_request_responses_version_ok(const char *api_version)
 /* The credential sent, and whether it goes as a Bearer token. */
 static const char *credential(const struct deployment *dep, bool *ret_bearer)
 {
+	const struct provider_info *p = provider_info(dep->provider);
+
 	*ret_bearer = true;
-	if (dep->provider == PROVIDER_AZURE && dep->azure_ad_token)
-		return dep->azure_ad_token;
-	*ret_bearer = dep->provider != PROVIDER_AZURE;
+	switch (p ? p->auth : PROVIDER_AUTH_BEARER) {
+	case PROVIDER_AUTH_AZURE:
+		if (dep->azure_ad_token)
+			return dep->azure_ad_token;
+		*ret_bearer = false;
+		break;
+	case PROVIDER_AUTH_AZURE_AI:
+		/* LiteLLM's rule: Foundry and Azure OpenAI hosts take api-key,
+		 * serverless endpoints a Bearer token. */
+		*ret_bearer = !host_ends_with(dep->api_base, ".services.ai.azure.com") &&
+		              !host_ends_with(dep->api_base, ".openai.azure.com");
+		break;
+	case PROVIDER_AUTH_BEARER:
+		break;
+	}
 	return dep->api_key;
 }
 

@@ -26,10 +26,13 @@ struct deployment;
 
 /*
  * Writes the URL of OP ("chat/completions", "completions", "embeddings",
- * "responses", "responses/{id}"...) on DEP into BUF: azure
+ * "responses", "responses/{id}"...) on DEP into BUF, by its provider's path
+ * rule (providers.h): azure
  * {api_base}/openai/deployments/{deployment}/{op}?api-version={v}, except
  * the Responses API's ops, {api_base}/openai/{op}?api-version={v}; or
- * {api_base}/openai/v1/{op} for api_version v1, latest or preview; openai
+ * {api_base}/openai/v1/{op} for api_version v1, latest or preview; azure_ai
+ * {api_base}[/models]/{op}[?api-version={v}] (/models on
+ * *.services.ai.azure.com); ollama, mistral {api_base}[/v1]/{op}; the others
  * {api_base}/{op}. DEP is as config_load() normalized it. Returns 0, or
  * -ENAMETOOLONG when it does not fit (BUF is then unusable).
  */
@@ -59,7 +62,8 @@ typedef int provider_header_fn(void *ctx, const char *name, const char *value);
 /*
  * Calls ADD for each header of a request to DEP: Content-Type, the
  * credential (azure: api-key, or Authorization: Bearer with azure_ad_token;
- * openai: Authorization: Bearer), OpenAI-Organization, then every
+ * azure_ai: api-key on *.services.ai.azure.com and *.openai.azure.com, else
+ * Bearer; the others: Authorization: Bearer, when there is a key), OpenAI-Organization, then every
  * extra_headers entry. One of ours whose name an extra header also has is
  * left out: the operator's wins. A Bearer value is written into AUTH
  * (PROVIDER_REQUEST_AUTH_MAX bytes), which must outlive the values' use and

@@ -121,6 +121,10 @@ static void print_deployments(json_t *deployments)
 		printf("%-18s %-14s %-8s %-10s %9ld %9s %-22s %s\n", str(b, "id"),
 		       str(b, "model_name"), str(b, "provider"), str(b, "key"), num(b, "requests"),
 		       ratio, classes, str(b, "last_error"));
+		if (json_object_get(b, "not_served")) {
+			printf("  not served: %s\n", str(b, "not_served"));
+			continue;
+		}
 		printf("  %s", str(b, "api_base"));
 		if (json_object_get(b, "api_version"))
 			printf(" (api-version %s)", str(b, "api_version"));

@@ -118,9 +118,20 @@ static bool is_responses(const struct deployment *d)
 	return d->mode && strcmp(d->mode, "responses") == 0;
 }
 
+/* The operation a probe of D calls: embeddings for an embedding model, the
+ * Responses API for a group used for it, legacy completions for a provider
+ * that only answers those (providers.h), else chat. */
 static const char *probe_op(const struct deployment *d)
 {
-	return is_embedding(d) ? "embeddings" : is_responses(d) ? "responses" : "chat/completions";
+	const struct provider_info *info = provider_info(d->provider);
+
+	if (is_embedding(d))
+		return "embeddings";
+	if (is_responses(d))
+		return "responses";
+	if (info && !(info->ops & PROVIDER_OP_CHAT) && (info->ops & PROVIDER_OP_COMPLETIONS))
+		return "completions";
+	return "chat/completions";
 }
 
 static bool secret_param(const char *name, size_t len)
@@ -260,6 +271,9 @@ static int build_request(struct probe *p, const char *token_param)
 		/* 16: the least max_output_tokens OpenAI accepts; nothing stored */
 		req = json_pack("{s:s, s:s, s:i, s:b}", "model", d->upstream_model, "input", "ping",
 		                "max_output_tokens", 16, "store", 0);
+	else if (strcmp(probe_op(d), "completions") == 0)
+		req = json_pack("{s:s, s:s, s:i}", "model", d->upstream_model, "prompt", "ping",
+		                token_param, 1);
 	else
 		req = json_pack("{s:s, s:[{s:s, s:s}], s:i}", "model", d->upstream_model,
 		                "messages", "role", "user", "content", "ping", token_param, 1);
@@ -704,6 +718,12 @@ int probe_main(int argc, char **argv)
 		for (int k = optind; k < argc; k++)
 			if (strcmp(argv[k], p->dep->model_name) == 0)
 				p->selected = true;
+		if (p->selected && p->dep->not_served) {
+			fprintf(stderr, "llmgatectl probe: %s: not served (%s); skipped\n",
+			        p->dep->id, p->dep->not_served);
+			p->selected = false;
+			continue;
+		}
 		if (p->selected && probe_setup(p, timeout_ms) < 0) {
 			p->answer.transport = PROBE_TRANSPORT_OTHER;
 			probe_diagnose(&p->answer, &p->diagnosis);

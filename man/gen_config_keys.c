@@ -144,6 +144,92 @@ static void section(FILE *out, const struct config_key_doc *keys, size_t from, s
 	}
 }
 
+static const char *const auth_text[] = {
+        [PROVIDER_AUTH_BEARER] = "Authorization: Bearer",
+        [PROVIDER_AUTH_AZURE] = "api-key (Authorization: Bearer with azure_ad_token)",
+        [PROVIDER_AUTH_AZURE_AI] = "api-key on *.services.ai.azure.com and *.openai.azure.com "
+                                   "hosts, Authorization: Bearer on others",
+};
+
+/* "chat/completions, embeddings" for OPS. */
+static void ops_text(FILE *out, unsigned ops)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {{PROVIDER_OP_CHAT, "chat/completions"},
+	             {PROVIDER_OP_COMPLETIONS, "completions"},
+	             {PROVIDER_OP_EMBEDDINGS, "embeddings"}};
+	bool first = true;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(ops & names[i].bit))
+			continue;
+		fprintf(out, "%s%s", first ? "" : ", ", names[i].name);
+		first = false;
+	}
+}
+
+/* "Without KEY, VAR is used when set." or "..., the first set of A, B is used." */
+static void variables(FILE *out, enum provider pv, const char *key,
+                      bool (*var)(enum provider, size_t, char *, size_t))
+{
+	char name[64], next[64];
+
+	if (!var(pv, 0, name, sizeof(name)))
+		return;
+	fprintf(out, "Without\n.Cm %s ,\n", key);
+	if (!var(pv, 1, next, sizeof(next))) {
+		fprintf(out, ".Ev %s\nis used when set.\n", name);
+		return;
+	}
+	fputs("the first set of\n", out);
+	for (size_t k = 0; var(pv, k, name, sizeof(name)); k++)
+		fprintf(out, ".Ev %s%s\n", name, var(pv, k + 1, next, sizeof(next)) ? " ," : "");
+	fputs("is used.\n", out);
+}
+
+static void providers(FILE *out)
+{
+
+	fputs(".Bl -tag -width Ds\n", out);
+	for (size_t i = 0; i < PROVIDER__COUNT; i++) {
+		const struct provider_info *p = provider_info((enum provider)i);
+
+		if (!p->ops)
+			continue;
+		fprintf(out, ".It Li %s/ Ns Ar model\n", p->prefix);
+		if (p->default_base)
+			fprintf(out, "Default\n.Cm api_base :\n.Lk %s .\n", p->default_base);
+		else
+			fputs("No default\n.Cm api_base :\nthe config must name one.\n", out);
+		variables(out, (enum provider)i, "api_base", provider_base_var);
+		variables(out, (enum provider)i, "api_key", provider_key_var);
+		fputs("Credential:\n", out);
+		text(out, auth_text[p->auth]);
+		fputs(".\nThe upstream answers:\n", out);
+		ops_text(out, p->ops);
+		fputs(".\n", out);
+		if (p->note[0]) {
+			text(out, p->note);
+			fputs(".\n", out);
+		}
+	}
+	fputs(".El\n.Pp\nNot served (the entry is reported by\n.Ql llmgated --check ) :\n"
+	      ".Bl -tag -width Ds\n",
+	      out);
+	for (size_t i = 0; i < PROVIDER__COUNT; i++) {
+		const struct provider_info *p = provider_info((enum provider)i);
+
+		if (p->ops)
+			continue;
+		fprintf(out, ".It Li %s/\n", p->prefix);
+		text(out, p->note);
+		fputs(".\n", out);
+	}
+	fputs(".El\n", out);
+}
+
 int main(int argc, char **argv)
 {
 	char line[4096];
@@ -167,6 +253,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	while (fgets(line, sizeof(line), in)) {
+		if (strcmp(line, "@PROVIDERS@\n") == 0) {
+			providers(out);
+			continue;
+		}
 		if (strcmp(line, "@KEYS@\n") != 0) {
 			fputs(line, out);
 			continue;

@@ -52,14 +52,17 @@ json_t *status_deployments_json(struct supervisor *sup)
 	for (size_t i = 0; c && i < c->n_deployments; i++) {
 		const struct deployment *d = &c->deployments[i];
 		char key[64];
-		json_t *b = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", d->id, "model_name",
+		json_t *b = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:b}", "id", d->id, "model_name",
 		                      d->model_name, "provider", provider_name(d->provider),
-		                      "api_base", d->api_base, "upstream_model", d->upstream_model);
+		                      "api_base", d->api_base, "upstream_model", d->upstream_model,
+		                      "served", !d->not_served);
 
 		if (!b)
 			continue;
 		if (d->api_version)
 			json_object_set_new(b, "api_version", json_string(d->api_version));
+		if (d->not_served)
+			json_object_set_new(b, "not_served", json_string(d->not_served));
 		if (sup->health) {
 			json_t *hb = health_deployments_json(sup->health);
 			size_t k;

@@ -83,6 +83,13 @@ static char *models_json(const struct config *config)
 		json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}", "id",
 		                                      config->groups[i].name, "object", "model",
 		                                      "created", 0, "owned_by", "llmgate"));
+	/* model_group_alias names are models too, unless hidden (as in LiteLLM) */
+	for (size_t i = 0; i < config->n_aliases; i++)
+		if (!config->aliases[i].hidden)
+			json_array_append_new(data,
+			                      json_pack("{s:s, s:s, s:i, s:s}", "id",
+			                                config->aliases[i].name, "object", "model",
+			                                "created", 0, "owned_by", "llmgate"));
 	root = json_pack("{s:s, s:o}", "object", "list", "data", data);
 	text = root ? json_dumps(root, JSON_COMPACT) : NULL;
 	json_decref(root);

@@ -28,8 +28,12 @@ static void model_not_found(const struct proxy *proxy, const struct early_answer
 	size_t used = 0;
 
 	for (size_t i = 0; i < config->n_groups && used < sizeof(list); i++) {
-		int n = snprintf(list + used, sizeof(list) - used, "%s'%s'", i ? ", " : "",
-		                 config->groups[i].name);
+		int n;
+
+		if (config->groups[i].n_deployments == 0)
+			continue;
+		n = snprintf(list + used, sizeof(list) - used, "%s'%s'", used ? ", " : "",
+		             config->groups[i].name);
 		if (n < 0)
 			break;
 		used += (size_t)n;
@@ -84,8 +88,14 @@ static int parse_request(const struct proxy *proxy, struct early_answer *e, json
 	if (!e->model || !e->model[0]) {
 		e->model = NULL;
 		answer_early_error(e, 400, "missing_model", "the request has no 'model'");
-	} else if (!(*ret_group = config_find_group(proxy->config, e->model)) ||
-	           (*ret_group)->n_deployments == 0) {
+	} else if ((*ret_group = config_find_group(proxy->config, e->model)) &&
+	           (*ret_group)->n_deployments == 0 && (*ret_group)->not_served) {
+		/* The group exists in the config, but llmgate speaks none of its
+		 * providers: not a model that does not exist. */
+		answer_early_error(e, 501, "provider_not_supported",
+		                   "model '%s' has no deployment llmgate can serve: %s", e->model,
+		                   (*ret_group)->not_served);
+	} else if (!*ret_group || (*ret_group)->n_deployments == 0) {
 		model_not_found(proxy, e);
 	} else {
 		*ret_root = root;

@@ -303,6 +303,58 @@ static void keep_answer(struct proxy_call *call, long status)
 	k->json = body_is_json_object(call);
 }
 
+/*
+ * The kind of a 400 the config has error fallbacks for (config.h), from the
+ * answer's error code as OpenAI and Azure write it: context_length_exceeded;
+ * Azure's content_filter (innererror ResponsibleAIPolicyViolation). -1: none.
+ */
+static int error_kind(struct evbuffer *body)
+{
+	size_t len = evbuffer_get_length(body);
+	const char *text = len <= 65536 ? (const char *)evbuffer_pullup(body, -1) : NULL;
+	json_t *root = text ? json_loadb(text, len, 0, NULL) : NULL;
+	json_t *err = json_object_get(root, "error");
+	const char *code = json_string_value(json_object_get(err, "code"));
+	const char *inner =
+	        json_string_value(json_object_get(json_object_get(err, "innererror"), "code"));
+	int kind = -1;
+
+	if (code && strcmp(code, "context_length_exceeded") == 0)
+		kind = ERROR_FALLBACK_CONTEXT_WINDOW;
+	else if ((code && strcmp(code, "content_filter") == 0) ||
+	         (inner && strcmp(inner, "ResponsibleAIPolicyViolation") == 0))
+		kind = ERROR_FALLBACK_CONTENT_POLICY;
+	json_decref(root);
+	return kind;
+}
+
+/* A 400 the group has an error fallback for: the request moves to those
+ * groups before anything reached the client (true); the answer is kept
+ * for the client should they fail too. */
+static bool error_fallback(struct proxy_call *call)
+{
+	const struct config *config = call->proxy->config;
+	const struct group *g = &config->groups[proxy_plan_current(&call->plan)->group];
+	int kind = error_kind(call->body);
+	const char *what;
+
+	if (kind < 0 || g->n_error_fallbacks[kind] == 0)
+		return false;
+	what = kind == ERROR_FALLBACK_CONTEXT_WINDOW ? "context_length_exceeded" : "content_filter";
+	keep_answer(call, 400);
+	add_tried(call, what);
+	if (remaining_ms(call) == 0 ||
+	    !proxy_plan_divert(&call->plan, call->proxy->balancer, g->error_fallbacks[kind],
+	                       g->n_error_fallbacks[kind])) {
+		give_up(call);
+		return true;
+	}
+	log_info("request %s: deployment '%s' answered %s; falling back to deployment '%s'",
+	         call->id, call->dep->id, what, config->deployments[call->plan.deployment].id);
+	proxy_timer_set(call->retry_timer, 0);
+	return true;
+}
+
 /* Whether the answer says the stored response the call names is not on
  * this deployment (proxy_walk_not_found, over the buffered body). */
 static bool not_found(struct proxy_call *call, long status)
@@ -387,6 +439,8 @@ static void on_done(void *ctx, enum upstream_result result, long status, const c
 		return;
 	}
 	proxy_attempt_record(call, outcome);
+	if (status == 400 && error_fallback(call))
+		return;
 	if (outcome_retry_class(outcome) == OUTCOME_RETRY_NONE) {
 		if (status < 400)
 			proxy_attempt_log_answered(call);

@@ -10,6 +10,7 @@
 #include "proxy_plan.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,17 +85,44 @@ void proxy_balancer_free(struct proxy_balancer *b)
 	free(b);
 }
 
+/* litellm_params.order as a rank: unset comes after every ordered one. */
+static long rank(const struct config *config, size_t deployment)
+{
+	long order = config->deployments[deployment].order;
+
+	return order > 0 ? order : LONG_MAX;
+}
+
+static long lowest_rank(const struct config *config, const struct group *g)
+{
+	long best = LONG_MAX;
+
+	for (size_t i = 0; i < g->n_deployments; i++) {
+		long r = rank(config, g->deployments[i]);
+
+		if (r < best)
+			best = r;
+	}
+	return best;
+}
+
 size_t proxy_balancer_pick(struct proxy_balancer *b, size_t group)
 {
 	const struct group *g = &b->config->groups[group];
 	long long total = 0;
-	size_t best = g->deployments[0];
+	long first = lowest_rank(b->config, g);
+	size_t best = SIZE_MAX;
 
 	if (g->n_deployments == 1)
-		return best;
+		return g->deployments[0];
+	/* LiteLLM's order: only the lowest order takes new requests */
 	for (size_t i = 0; i < g->n_deployments; i++) {
 		size_t d = g->deployments[i];
 
+		if (rank(b->config, d) != first)
+			continue;
+		if (best == SIZE_MAX)
+			best = d;
 		b->current[d] += b->weight[d];
 		total += b->weight[d];
 		if (b->current[d] > b->current[best])
@@ -175,12 +203,26 @@ bool proxy_plan_next_group(struct proxy_plan *plan, struct proxy_balancer *b)
 	return true;
 }
 
-/* Another deployment of the group than those tried, in the group's order
- * after the last one; the next in order when all were tried. */
+bool proxy_plan_divert(struct proxy_plan *plan, struct proxy_balancer *b, char *const *names,
+                       size_t n)
+{
+	plan->n_steps = plan->step + 1;
+	for (size_t i = 0; i < n; i++) {
+		const struct group *f = config_find_group(plan->config, names[i]);
+
+		if (f)
+			add_step(plan, (size_t)(f - plan->config->groups), ROUTE_FALLBACK, false);
+	}
+	return proxy_plan_next_group(plan, b);
+}
+
+/* Another deployment of the group than those tried: of the lowest order
+ * (litellm_params.order) with one left, in the group's order after the
+ * last one; the next in order when all were tried. */
 static size_t retry_deployment(const struct proxy_plan *plan)
 {
 	const struct group *g = &plan->config->groups[plan->steps[plan->step].group];
-	size_t at = 0;
+	size_t at = 0, best = SIZE_MAX;
 
 	for (size_t i = 0; i < g->n_deployments; i++)
 		if (g->deployments[i] == plan->deployment)
@@ -188,10 +230,11 @@ static size_t retry_deployment(const struct proxy_plan *plan)
 	for (size_t k = 1; k <= g->n_deployments; k++) {
 		size_t d = g->deployments[(at + k) % g->n_deployments];
 
-		if (!tried(plan, d))
-			return d;
+		if (!tried(plan, d) &&
+		    (best == SIZE_MAX || rank(plan->config, d) < rank(plan->config, best)))
+			best = d;
 	}
-	return g->deployments[(at + 1) % g->n_deployments];
+	return best != SIZE_MAX ? best : g->deployments[(at + 1) % g->n_deployments];
 }
 
 bool proxy_plan_next(struct proxy_plan *plan, struct proxy_balancer *b, enum outcome_retry retry)

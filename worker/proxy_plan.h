@@ -67,6 +67,15 @@ size_t proxy_plan_first(struct proxy_plan *plan, struct proxy_balancer *b);
  * when the request has none left (or RETRY is OUTCOME_RETRY_NONE). */
 bool proxy_plan_next(struct proxy_plan *plan, struct proxy_balancer *b, enum outcome_retry retry);
 
+/*
+ * An error fallback (context_window_fallbacks, content_policy_fallbacks):
+ * the rest of the plan is replaced by the groups named in NAMES (a route of
+ * fallback each; unknown, unserved or already planned ones left out) and the
+ * next attempt is the first one's. False when none is left.
+ */
+bool proxy_plan_divert(struct proxy_plan *plan, struct proxy_balancer *b, char *const *names,
+                       size_t n);
+
 /* Gives up the rest of the current group: the next attempt is the next
  * group's. False when there is none. */
 bool proxy_plan_next_group(struct proxy_plan *plan, struct proxy_balancer *b);

@@ -12,7 +12,9 @@
  *
  * drop_params: LiteLLM drops the parameters a provider does not support from
  * its own per-provider tables; llmgate forwards unknown fields (SPEC 4) and
- * has no such table, so drop_params is accepted and changes nothing.
+ * has no such table, so drop_params is accepted and changes nothing. The
+ * parameters a deployment names in additional_drop_params (or drop_params
+ * written as a list) are removed.
  */
 #include "proxy_request.h"
 
@@ -96,7 +98,7 @@ bool proxy_request_needs_tree(const struct deployment *dep, enum proxy_op op, co
 	const char *key;
 	json_t *value;
 
-	if (needs_rewrite(dep, op, model, named_by_path))
+	if (needs_rewrite(dep, op, model, named_by_path) || dep->n_drop_keys > 0)
 		return true;
 	if (!takes_defaults(op))
 		return false;
@@ -112,7 +114,7 @@ static int build_body(struct proxy_request *r, const struct deployment *dep, enu
                       json_t *root, const char *model, bool named_by_path, const json_t *defaults)
 {
 	bool rewrite = needs_rewrite(dep, op, model, named_by_path);
-	bool add_defaults = false;
+	bool add_defaults = false, drop = false;
 	const char *key;
 	json_t *value, *copy;
 
@@ -123,7 +125,9 @@ static int build_body(struct proxy_request *r, const struct deployment *dep, enu
 		if (default_allowed(key) && !json_object_get(root, key))
 			add_defaults = true;
 	}
-	if (!rewrite && !add_defaults)
+	for (size_t i = 0; i < dep->n_drop_keys; i++)
+		drop |= json_object_get(root, dep->drop_keys[i]) != NULL;
+	if (!rewrite && !add_defaults && !drop)
 		return 0;
 	copy = json_copy(root); /* shallow: the client's values are shared, not changed */
 	if (!copy)
@@ -135,6 +139,8 @@ static int build_body(struct proxy_request *r, const struct deployment *dep, enu
 		if (default_allowed(key) && !json_object_get(root, key))
 			json_object_set(copy, key, value);
 	}
+	for (size_t i = 0; i < dep->n_drop_keys; i++)
+		json_object_del(copy, dep->drop_keys[i]);
 	r->body = json_dumps(copy, JSON_COMPACT);
 	json_decref(copy);
 	if (!r->body)

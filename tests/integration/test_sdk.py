@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from helpers import ROOT, azure_dep, gateway_config, openai_dep
+from helpers import ROOT, azure_dep, deployment, gateway_config, openai_dep
 
 SDK_DIR = os.path.join(ROOT, "tests", "sdk")
 NODE = shutil.which("node")
@@ -107,3 +107,24 @@ def test_responses_sdk(stub_factory, gateway_factory, upstream, client):
     prefix = {"openai": "/v1/responses", "azure-v1": "/openai/v1/responses",
               "azure-dated": "/openai/responses"}[upstream]
     assert all(p.startswith(prefix) for p in seen), seen
+
+
+def test_openai_sdk_to_ollama_and_groq_style_deployments(stub_factory, gateway_factory):
+    """The SDK's requests reach an ollama/ deployment (api_base without /v1, which the
+    provider's rule adds, no key) and a groq/ one (Bearer key), each with the prefix
+    stripped from the model the upstream sees."""
+    stub = stub_factory("wire")
+    gw = gateway_factory(gateway_config(
+        deployment("llama-local", "ollama/llama3.1", stub.base),
+        deployment("llama-fast", "groq/llama-3.1-8b-instant", f"{stub.base}/v1",
+                   params="\n      api_key: gsk-test-0123456789")))
+    for group, upstream, auth in (("llama-local", "llama3.1", None),
+                                  ("llama-fast", "llama-3.1-8b-instant",
+                                   "Bearer gsk-test-0123456789")):
+        out = sdk("openai", gw.port, group)
+        assert "error" not in out, out
+        assert out["plain"]["content"] == f"stub wire: hello from {upstream}"
+        assert out["stream"]["content"] == out["plain"]["content"]
+        seen = [r for r in stub.requests() if upstream in r["body"]]
+        assert len(seen) == 2 and all(r["path"] == "/v1/chat/completions" for r in seen)
+        assert all(r["headers"].get("authorization") == auth for r in seen), seen
