@@ -38,9 +38,12 @@ int provider_request_url(const struct deployment *dep, const char *op, char *buf
 }
 
 /* The credential sent, and whether it goes as a Bearer token. */
-static const char *credential(const struct deployment *dep, bool *ret_bearer)
+static const char *credential(const struct deployment *dep, const char *entra_token,
+                              bool *ret_bearer)
 {
 	*ret_bearer = true;
+	if (dep->provider == PROVIDER_AZURE && dep->entra)
+		return entra_token;
 	if (dep->provider == PROVIDER_AZURE && dep->azure_ad_token)
 		return dep->azure_ad_token;
 	*ret_bearer = dep->provider != PROVIDER_AZURE;
@@ -51,7 +54,7 @@ bool provider_request_has_credential(const struct deployment *dep)
 {
 	bool bearer;
 
-	return credential(dep, &bearer) != NULL;
+	return dep->entra || credential(dep, NULL, &bearer) != NULL;
 }
 
 static bool overridden(const struct deployment *dep, const char *name)
@@ -68,11 +71,11 @@ static int ours(const struct deployment *dep, const char *name, const char *valu
 	return overridden(dep, name) ? 0 : add(ctx, name, value);
 }
 
-int provider_request_headers(const struct deployment *dep, char *auth, provider_header_fn *add,
-                             void *ctx)
+int provider_request_headers(const struct deployment *dep, const char *entra_token, char *auth,
+                             provider_header_fn *add, void *ctx)
 {
 	bool bearer;
-	const char *cred = credential(dep, &bearer);
+	const char *cred = credential(dep, entra_token, &bearer);
 	int r;
 
 	auth[0] = '\0';

@@ -33,16 +33,19 @@ typedef int provider_header_fn(void *ctx, const char *name, const char *value);
 
 /*
  * Calls ADD for each header of a request to DEP: Content-Type, the
- * credential (azure: api-key, or Authorization: Bearer with azure_ad_token;
- * openai: Authorization: Bearer), OpenAI-Organization, then every
+ * credential (azure: api-key, or Authorization: Bearer with azure_ad_token
+ * or, for a deployment with an Entra ID credential, ENTRA_TOKEN, its
+ * current token, NULL when there is none; openai: Authorization: Bearer),
+ * OpenAI-Organization, then every
  * extra_headers entry. One of ours whose name an extra header also has is
  * left out: the operator's wins. A Bearer value is written into AUTH
  * (PROVIDER_REQUEST_AUTH_MAX bytes), which must outlive the values' use and
  * be wiped by the caller. Returns 0, -ENAMETOOLONG when the credential does
  * not fit AUTH, or ADD's negative return.
  */
-int provider_request_headers(const struct deployment *dep, char *auth, provider_header_fn *add,
-                             void *ctx);
+int provider_request_headers(const struct deployment *dep, const char *entra_token, char *auth,
+                             provider_header_fn *add, void *ctx);
 
-/* Whether a request to DEP carries one of the deployment's credentials. */
+/* Whether a request to DEP carries one of the deployment's credentials (an
+ * Entra ID credential counts: its token is sent). */
 bool provider_request_has_credential(const struct deployment *dep);

@@ -46,6 +46,7 @@ struct probe {
 	struct curl_slist *headers;
 	char *request;
 	const char *token_param; /* "max_tokens", or "max_completion_tokens" on the retry */
+	const char *entra_token; /* the deployment's Entra ID token, or NULL */
 	char url[2048];
 	char shown_url[2048]; /* url with its secrets masked */
 	char auth[PROVIDER_REQUEST_AUTH_MAX];
@@ -233,7 +234,7 @@ static int build_headers(struct probe *p)
 {
 	if (add_header(p, "Expect", NULL) < 0) /* no 100-continue round trip */
 		return -1;
-	return provider_request_headers(p->dep, p->auth, add_header, p);
+	return provider_request_headers(p->dep, p->entra_token, p->auth, add_header, p);
 }
 
 static int build_request(struct probe *p, const char *token_param)

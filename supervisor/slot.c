@@ -28,6 +28,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "supervisor_int.h"
+#include "tokens.h"
 
 #define PING_TIMEOUT_MS 10000 /* no PONG for this long: the worker is hung */
 
@@ -115,6 +116,7 @@ static void on_hello(struct slot *slot, const struct ipc_header *h, const void *
 	struct ipc_log_level level = {.level = log_get_level()};
 	slot_send(slot, IPC_LOG_LEVEL, &level, sizeof(level));
 	health_send_modes(slot->gen->sup->health, slot);
+	tokens_send_initial(slot->gen->sup->tokens, slot);
 	slot_send(slot, IPC_START, NULL, 0);
 }
 

@@ -53,6 +53,7 @@
 #include "metrics.h"
 #include "notify.h"
 #include "privdrop.h"
+#include "tokens.h"
 #include "worker/worker.h"
 
 #define PING_INTERVAL_MS   1000
@@ -284,6 +285,7 @@ static int ping_open(struct supervisor *sup)
 /* The one teardown: everything supervisor_run() may have opened, in reverse. */
 static void supervisor_free(struct supervisor *sup)
 {
+	tokens_free(sup->tokens);
 	control_close(sup->control);
 	admin_close(sup->admin);
 	metrics_free(sup->metrics);
@@ -344,6 +346,11 @@ static int supervisor_open(struct supervisor *sup, const struct config *config)
 	r = signals_open(sup);
 	if (r < 0)
 		return r;
+	sup->tokens = tokens_new(sup);
+	if (!sup->tokens) {
+		log_error("out of memory");
+		return -ENOMEM;
+	}
 	return ping_open(sup);
 }
 

@@ -20,6 +20,7 @@ struct admin;
 struct control;
 struct health;
 struct metrics;
+struct tokens;
 struct event;
 struct event_base;
 
@@ -45,6 +46,7 @@ struct supervisor {
 	struct health *health;
 	struct metrics *metrics; /* request statistics of every worker */
 	struct admin *admin;     /* /metrics; NULL when admin_listen is off */
+	struct tokens *tokens;   /* Entra ID tokens and the token process (tokens.c) */
 	uint64_t restarts_total; /* workers respawned after a crash */
 
 	reload_done_fn *reload_done;

@@ -17,9 +17,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "provider_request.h"
+#include "token_store.h"
 
 static const char *const op_paths[PROXY_OP__COUNT] = {
         [PROXY_OP_CHAT] = "chat/completions",
@@ -41,7 +43,10 @@ static int build_headers(struct proxy_request *r, const struct deployment *dep)
 	        calloc(PROVIDER_REQUEST_OWN_HEADERS + dep->n_extra_headers, sizeof(*r->headers));
 	if (!r->headers)
 		return -ENOMEM;
-	return provider_request_headers(dep, r->auth, add_header, r);
+	const char *token =
+	        dep->entra ? token_store_get(dep->credential, (int64_t)time(NULL)) : NULL;
+
+	return provider_request_headers(dep, token, r->auth, add_header, r);
 }
 
 /* Keys of DEFAULTS that may be added: not those that change what the

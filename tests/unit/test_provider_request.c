@@ -109,7 +109,7 @@ static void headers_are(const char *group, const char *want)
 {
 	char auth[PROVIDER_REQUEST_AUTH_MAX];
 	struct seen s = {0};
-	int r = provider_request_headers(dep(group), auth, collect, &s);
+	int r = provider_request_headers(dep(group), NULL, auth, collect, &s);
 
 	tap_ok(r == 0 && strcmp(s.text, want) == 0 &&
 	               (size_t)s.calls <=
@@ -137,7 +137,8 @@ static void test_headers(void)
 	tap_ok(provider_request_has_credential(dep("entra")), "azure token: a credential");
 	tap_ok(!provider_request_has_credential(dep("none")), "no key: no credential");
 
-	tap_ok(provider_request_headers(dep("plain"), auth, collect, &s) == -EIO && s.calls == 2,
+	tap_ok(provider_request_headers(dep("plain"), NULL, auth, collect, &s) == -EIO &&
+	               s.calls == 2,
 	       "an error from the callback stops the walk");
 
 	key = malloc(PROVIDER_REQUEST_AUTH_MAX);
@@ -148,7 +149,7 @@ static void test_headers(void)
 	long_key = *dep("plain");
 	long_key.api_key = key;
 	s = (struct seen){0};
-	tap_ok(provider_request_headers(&long_key, auth, collect, &s) == -ENAMETOOLONG,
+	tap_ok(provider_request_headers(&long_key, NULL, auth, collect, &s) == -ENAMETOOLONG,
 	       "a credential too long for the auth buffer is an error, never cut");
 	free(key);
 }

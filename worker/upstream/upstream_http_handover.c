@@ -60,6 +60,7 @@ void uh_handover_run(struct uh_transfer *t)
 	        .body = out + ho->body_off,
 	        .body_len = ho->body_len,
 	        .timeout_ms = transfer_time_left_ms(t),
+	        .get = ho->get,
 	};
 	if (req.timeout_ms < 0) {
 		uh_transfer_finish(t, UPSTREAM_ERR_TIMEOUT, "operation timed out");
@@ -98,6 +99,7 @@ int uh_handover_keep(struct uh_transfer *t, const struct upstream_request *req)
 	ho->n_headers = req->n_headers;
 	ho->body_off = t->out_len - req->body_len;
 	ho->body_len = req->body_len;
+	ho->get = req->get;
 	t->handover = ho;
 	return 0;
 }

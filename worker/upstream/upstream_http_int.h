@@ -66,6 +66,7 @@ struct uh_handover {
 	struct upstream_header *headers;
 	size_t n_headers;
 	size_t body_off, body_len; /* the body, in the transfer's out buffer */
+	bool get;
 };
 
 struct upstream_http {

@@ -59,7 +59,7 @@ size_t upstream_serialize(char *buf, const struct upstream_url *u,
 
 	for (size_t i = 0; i < req->n_headers; i++)
 		own_host |= strcasecmp(req->headers[i].name, "host") == 0;
-	p = PUT_LIT(p, "POST ");
+	p = req->get ? PUT_LIT(p, "GET ") : PUT_LIT(p, "POST ");
 	p = put(p, u->path, strlen(u->path));
 	p = PUT_LIT(p, " HTTP/1.1\r\n");
 	if (!own_host) {
@@ -76,6 +76,10 @@ size_t upstream_serialize(char *buf, const struct upstream_url *u,
 		p = PUT_LIT(p, ": ");
 		p = put(p, h->value, strlen(h->value));
 		p = PUT_LIT(p, "\r\n");
+	}
+	if (req->get) {
+		p = PUT_LIT(p, "\r\n");
+		return (size_t)(p - buf);
 	}
 	p = PUT_LIT(p, "Content-Length: ");
 	p = put_size(p, req->body_len);

@@ -42,6 +42,7 @@ struct upstream_request {
 	const char *body;
 	size_t body_len;
 	long timeout_ms; /* whole transfer; 0 = none */
+	bool get;        /* GET without a body (Entra managed identity); else POST */
 };
 
 struct upstream_callbacks {

@@ -1,0 +1,49 @@
+/*
+ * tokens: the supervisor's side of Entra ID tokens (issue 18). It keeps one
+ * entry per distinct credential of every generation's config, with the
+ * current token; forks the token process (entra/token_process.c), which
+ * fetches and refreshes them, respawning it with backoff; and hands every
+ * token it receives to every worker whose config uses that credential, and
+ * the current ones to a new worker before its START.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "entra.h"
+
+struct config;
+struct slot;
+struct supervisor;
+struct tokens;
+
+/* What llmgatectl deployments and /metrics show of one credential. */
+struct token_state {
+	bool valid;           /* a token that has not expired */
+	int64_t expires_at;   /* realtime seconds, 0 = no token */
+	int64_t last_refresh; /* realtime seconds, 0 = never */
+	int64_t next_fetch;
+	uint64_t fetches, failures; /* since the daemon started */
+	const char *last_error;     /* plain words, "" when the last fetch worked */
+};
+
+struct tokens *tokens_new(struct supervisor *sup);
+/* Stops the token process and wipes every token. */
+void tokens_free(struct tokens *t);
+
+/* Before a generation with CONFIG starts: every credential of CONFIG gets an
+ * entry; when one is new, the token process is (re)started with all of them
+ * and the tokens already held. 0 or -ENOMEM. */
+int tokens_config(struct tokens *t, const struct config *config);
+
+/* The current token of every credential of SLOT's config, sent to SLOT. */
+void tokens_send_initial(struct tokens *t, struct slot *slot);
+
+/* SIGCHLD: whether PID was the token process (then handled). */
+bool tokens_child_exited(struct tokens *t, pid_t pid, int status);
+
+/* The state of the token of CONFIG's credential INDEX; false when unknown. */
+bool tokens_state(const struct tokens *t, const struct config *config, size_t index,
+                  struct token_state *ret);
