@@ -247,6 +247,9 @@ struct dep_site {
 		bool scope_written;
 		const struct config_yaml_node *params;  /* litellm_params, for messages */
 		const struct config_yaml_node *keys[5]; /* the keys above, where written */
+		/* azure without api_key or azure_ad_token: its model, warned at unless
+		 * an Entra ID credential is found */
+		const struct config_yaml_node *no_key;
 	} entra;
 };
 
@@ -1632,6 +1635,7 @@ struct params_state {
 	enum got api_base, api_version;
 	bool has_key; /* api_key or azure_ad_token */
 	bool key_bad; /* one was given but could not be read */
+	struct dep_site *site;
 };
 
 /* Fills provider, upstream_model and the provider-specific checks. */
@@ -1703,11 +1707,7 @@ static void resolve_provider(struct loader *ld, const struct slots *lp, struct d
 			       "os.environ/AZURE_API_VERSION",
 			       buf);
 		if (!st->has_key && !st->key_bad)
-			report(ld, DIAG_WARNING, lp->src, model.node,
-			       "azure model '%s' has no api_key or azure_ad_token; requests go out "
-			       "without credentials (llmgate does not read AZURE_API_KEY implicitly: "
-			       "write api_key: os.environ/AZURE_API_KEY)",
-			       buf);
+			st->site->entra.no_key = model.node; /* resolve_credentials() */
 		return;
 	}
 
@@ -1865,6 +1865,7 @@ static void load_litellm_params(struct loader *ld, const struct entry *e, const 
 
 	st.custom = custom;
 	st.deployment_id = deployment_id;
+	st.site = site;
 	if (model_ok)
 		resolve_provider(ld, &lp, d, &st);
 	if (d->provider == PROVIDER_AZURE) {
@@ -2364,6 +2365,16 @@ static void resolve_credentials(struct loader *ld)
 		if (config_entra_resolve(&in, &cred, entra_report, &ctx) == -ENOMEM) {
 			ld->oom = true;
 			break;
+		}
+		if (cred.source == ENTRA_NONE && site->entra.no_key) {
+			char buf[SHOWN_MAX + 8];
+
+			report(ld, DIAG_WARNING, site->src, site->entra.no_key,
+			       "azure model '%s' has no api_key, azure_ad_token or Entra ID credential; "
+			       "requests go out without credentials (llmgate does not read "
+			       "AZURE_API_KEY implicitly: write api_key: os.environ/AZURE_API_KEY, or "
+			       "tenant_id, client_id and client_secret)",
+			       shown(d->model, buf, sizeof(buf)));
 		}
 		if (cred.source == ENTRA_NONE)
 			continue;

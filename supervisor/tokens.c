@@ -97,8 +97,16 @@ void tokens_free(struct tokens *t)
 {
 	if (!t)
 		return;
-	if (t->pid > 0)
+	if (t->pid > 0) {
+		/* the daemon stops: no child left behind (SIGKILL after a second) */
 		kill(t->pid, SIGTERM);
+		for (int i = 0; i < 100 && waitpid(t->pid, NULL, WNOHANG) == 0; i++)
+			usleep(10000);
+		if (kill(t->pid, 0) == 0 && waitpid(t->pid, NULL, WNOHANG) == 0) {
+			kill(t->pid, SIGKILL);
+			waitpid(t->pid, NULL, 0);
+		}
+	}
 	close_ipc(t);
 	event_free(t->respawn_timer);
 	for (size_t i = 0; i < t->n; i++) {
