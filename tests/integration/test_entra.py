@@ -240,18 +240,21 @@ def test_load_over_several_lifetimes_one_fetch_per_lifetime(endpoint, stub_facto
 
 def test_endpoint_down_shorter_than_the_lifetime_no_failure(endpoint, stub_factory,
                                                             gateway_factory):
-    ep = endpoint(lifetime=8)
+    ep = endpoint(lifetime=12)
     azure = stub_factory("azure", ["--require-entra", SIGNING])
     gw = gateway_factory(gateway_config(keyless("gpt-4o", "keyless", azure.base, SECRET_PARAMS)),
                          env=env_for(ep))
     wait_for(lambda: ep.count() >= 1, timeout=5, what="the first token")
+    fetched = ep.fetches[0][0]
     load = Load(gw.port, CHAT, threads=2, pause=0.01)
-    # down from the refresh (at 6 s) to 1.5 s before the token ends: retried in between
-    time.sleep(5.5)
+    # lifetimes are whole seconds: this token lasts 11 to 12 s and is refreshed after 8 to
+    # 9 s; the endpoint is down from 7.5 s to 9.5 s, so the refresh fails and is retried
+    # (with backoff, but before the token ends) while the workers keep the current token
+    time.sleep(max(0, fetched + 7.5 - time.monotonic()))
     ep.down = True
-    time.sleep(1.5)
+    time.sleep(2.0)
     ep.down = False
-    time.sleep(2.5)
+    time.sleep(max(0, fetched + 12.5 - time.monotonic()))
     load.stop()
     assert load.failures == [], load.failures[:3]
     assert ep.count() == 2
