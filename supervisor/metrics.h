@@ -54,6 +54,15 @@ struct metrics_deployment {
 	uint64_t by_outcome[OUTCOME__COUNT]; /* attempts since the daemon started */
 };
 
+/* The Entra ID token of one keyless Azure deployment (deployments sharing a
+ * credential show the same token). */
+struct metrics_token {
+	const char *deployment;
+	const char *source; /* entra_source_name() */
+	uint64_t fetches, failures;
+	double expires_in_seconds; /* 0: no valid token */
+};
+
 struct metrics_view {
 	const char *version;
 	uint32_t generation;       /* the serving one; 0 before the first serves */
@@ -64,6 +73,8 @@ struct metrics_view {
 	size_t n_groups;
 	const struct metrics_deployment *deployments;
 	size_t n_deployments;
+	const struct metrics_token *tokens;
+	size_t n_tokens;
 };
 
 /* Writes the Prometheus text exposition format (version 0.0.4). */

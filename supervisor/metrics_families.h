@@ -43,7 +43,13 @@
 	X(FALLBACK_TRANSITIONS, llmgate_fallback_transitions_total, counter, "group",              \
 	  "Transitions of the global fallback mode of each primary group.")                        \
 	X(ACCESS_LOG_DROPPED, llmgate_access_log_dropped_total, counter, "",                       \
-	  "Access log lines lost (log unwritable or its buffer full).")
+	  "Access log lines lost (log unwritable or its buffer full).")                            \
+	X(ENTRA_TOKEN_FETCHES, llmgate_entra_token_fetches_total, counter, "deployment, source",   \
+	  "Entra ID tokens fetched for the credential of a keyless Azure deployment.")             \
+	X(ENTRA_TOKEN_FAILURES, llmgate_entra_token_fetch_failures_total, counter,                 \
+	  "deployment, source", "Failed Entra ID token fetches for that credential.")              \
+	X(ENTRA_TOKEN_EXPIRY, llmgate_entra_token_expiry_seconds, gauge, "deployment, source",     \
+	  "Seconds until the deployment's current Entra ID token expires (0: no valid token).")
 
 enum metric_family {
 #define METRIC_ENUM(id, name, type, labels, help) METRIC_##id,

@@ -15,6 +15,8 @@
 #include "entra.h"
 
 struct config;
+struct deployment;
+struct metrics_token;
 struct slot;
 struct supervisor;
 struct tokens;
@@ -43,6 +45,19 @@ void tokens_send_initial(struct tokens *t, struct slot *slot);
 
 /* SIGCHLD: whether PID was the token process (then handled). */
 bool tokens_child_exited(struct tokens *t, pid_t pid, int status);
+
+/* The token of DEP (of CONFIG) for llmgatectl deployments: {"source",
+ * "state" (valid, expired, none), "expires_in_s", "last_refresh_s_ago",
+ * "next_fetch_in_s", "fetches", "failures", "last_error"}; NULL when DEP has
+ * no Entra ID credential. Never the token itself. */
+struct json_t;
+struct json_t *tokens_deployment_json(const struct tokens *t, const struct config *config,
+                                      const struct deployment *dep);
+
+/* The token of every Entra ID deployment of CONFIG for /metrics, in a
+ * malloc'd array (free() it; *RET NULL when none). 0 or -ENOMEM. */
+int tokens_metrics_view(const struct tokens *t, const struct config *config,
+                        struct metrics_token **ret, size_t *ret_n);
 
 /* The state of the token of CONFIG's credential INDEX; false when unknown. */
 bool tokens_state(const struct tokens *t, const struct config *config, size_t index,
