@@ -359,7 +359,7 @@ int64_t entra_refresh_at(int64_t now, int64_t expires_in, int64_t refresh_in)
 	else if (expires_in >= 20 * 60)
 		at = now + expires_in - 5 * 60;
 	else
-		at = now + expires_in - expires_in / 4;
+		at = now + expires_in - (expires_in >= 8 ? expires_in / 4 : 1);
 	return at > now ? at : now + 1;
 }
 

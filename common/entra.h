@@ -115,7 +115,10 @@ int entra_parse_response(long status, const char *body, size_t len, int64_t now,
 /*
  * When to fetch the next token: at refresh_in when the answer had it, else
  * before expiry by a margin of 5 minutes, or a quarter of the lifetime for
- * tokens shorter than 20 minutes. Never before NOW + 1.
+ * tokens shorter than 20 minutes (at least a second). Never before NOW + 1.
+ * Times are whole seconds of the realtime clock, as Entra gives them: the
+ * caller sets its timer to the wall-clock time, not to a delay from a
+ * truncated NOW.
  */
 int64_t entra_refresh_at(int64_t now, int64_t expires_in, int64_t refresh_in);
 

@@ -218,7 +218,7 @@ static void on_done(void *ctx, enum upstream_result result, long status, const c
 	explicit_bzero(token.token, sizeof(token.token));
 	log_info("%s: new token, expires in %lld s, next refresh in %lld s", f->what,
 	         (long long)(token.expires_at - now), (long long)(token.refresh_at - now));
-	schedule_ms(f, (long)(token.refresh_at - now) * 1000);
+	schedule_ms(f, (long)(token.refresh_at * 1000 - now_real_ms()));
 }
 
 static void fetch(struct fetcher *f)
@@ -387,8 +387,7 @@ void token_process_run(const struct token_process_args *args)
 		if (s->token && s->token[0] && s->expires_at > now) {
 			f->expires_at = s->expires_at;
 			f->refresh_at = s->refresh_at;
-			schedule_ms(f,
-			            s->refresh_at > now ? (long)(s->refresh_at - now) * 1000 : 0);
+			schedule_ms(f, (long)(s->refresh_at * 1000 - now_real_ms()));
 		} else {
 			schedule_ms(f, 0);
 		}

@@ -24,7 +24,7 @@ import pytest
 from conftest import Load
 from helpers import (CHAT, LLMGATED, azure_dep, ctl, ctl_result, deployment, gateway_config,
                      model_config,
-                     post, request, wait_for)
+                     free_port, post, request, wait_for)
 
 SIGNING = "entra-test-signing-secret"
 TENANT = "contoso-tenant"
@@ -207,8 +207,10 @@ def test_load_over_several_lifetimes_one_fetch_per_lifetime(endpoint, stub_facto
                                                             gateway_factory):
     ep = endpoint(lifetime=4)
     azure = stub_factory("azure", ["--require-entra", SIGNING])
+    admin = free_port()
     gw = gateway_factory(gateway_config(keyless("gpt-4o", "keyless", azure.base, SECRET_PARAMS),
-                                        workers=3), env=env_for(ep))
+                                        workers=3, llmgate=f"  admin_listen: 127.0.0.1:{admin}\n"),
+                         env=env_for(ep))
     wait_for(lambda: ep.count() >= 1, timeout=5, what="the first token")
     t0 = time.monotonic()
     load = Load(gw.port, CHAT, threads=3, pause=0.01)
@@ -224,6 +226,19 @@ def test_load_over_several_lifetimes_one_fetch_per_lifetime(endpoint, stub_facto
     # one fetch per refresh interval (3 s of a 4 s lifetime) for the whole instance, not per
     # worker (3 workers would make it 9 to 12)
     assert elapsed / 3 - 1 <= len(fetched) <= elapsed / 3 + 1, len(fetched)
+    # what llmgatectl deployments and /metrics say of it
+    token = ctl_result(gw, "deployments")[0]["token"]
+    assert token["source"] == "client_secret" and token["state"] == "valid", token
+    assert 0 < token["expires_in_s"] <= 4 and token["failures"] == 0, token
+    assert token["fetches"] == ep.count(), (token, ep.count())
+    assert ctl_result(gw, "deployments")[0]["key"] == "entra"
+    text = ctl(gw, "deployments").stdout
+    assert "entra client_secret: token valid" in text, text
+    metrics = request(admin, "GET", "/metrics")[2].decode()
+    assert (f'llmgate_entra_token_fetches_total{{deployment="keyless",source="client_secret"}} '
+            f'{ep.count()}') in metrics
+    assert 'llmgate_entra_token_fetch_failures_total{deployment="keyless",source="client_secret"} 0' \
+        in metrics
     # the upstream refuses the key way
     status, _, body = request(azure.port, "POST",
                               "/openai/deployments/gpt-4o/chat/completions"
@@ -295,6 +310,10 @@ def test_endpoint_down_longer_fails_as_auth_token_and_falls_back(endpoint, stub_
     wait_for(lambda: mode() == "fallback", timeout=8, interval=0.1, what="fallback mode")
     status = ctl_result(gw, "status")["groups"][0]
     assert "auth_token" in status["reason"], status
+    keyless_dep = [d for d in ctl_result(gw, "deployments") if d["id"] == "keyless"][0]
+    assert keyless_dep["token"]["state"] in ("expired", "none"), keyless_dep
+    assert "token endpoint unreachable" in keyless_dep["token"]["last_error"], keyless_dep["token"]
+    assert keyless_dep["window_failures_by_class"].get("auth_token", 0) > 0, keyless_dep
     ep.down = False
     wait_for(lambda: mode() == "normal", timeout=10, interval=0.1, what="normal mode again")
     load.stop()

@@ -137,7 +137,9 @@ static void test_answers(void)
 static void test_schedule(void)
 {
 	tap_ok(entra_refresh_at(100, 3600, 0) == 100 + 3300, "an hour: 5 minutes ahead");
-	tap_ok(entra_refresh_at(100, 4, 0) == 103, "4 s: a quarter ahead");
+	tap_ok(entra_refresh_at(100, 4, 0) == 103 && entra_refresh_at(100, 3, 0) == 102,
+	       "seconds: one ahead");
+	tap_ok(entra_refresh_at(100, 600, 0) == 550, "10 minutes: a quarter ahead");
 	tap_ok(entra_refresh_at(100, 1, 0) == 101, "never before now + 1");
 	tap_ok(entra_retry_ms(1, 0.0, 0, 0) == 500 && entra_retry_ms(1, 0.999, 0, 0) >= 999,
 	       "first retry 0.5..1 s");
