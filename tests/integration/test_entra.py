@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from conftest import Load
-from helpers import (CHAT, LLMGATED, azure_dep, ctl, ctl_result, deployment, gateway_config,
+from helpers import (CHAT, LLMCTL, LLMGATED, azure_dep, ctl, ctl_result, deployment, gateway_config,
                      model_config,
                      free_port, post, request, wait_for)
 
@@ -394,3 +394,56 @@ def test_check_names_what_is_missing(params, want, workdir):
     out = r.stdout + r.stderr
     assert want in out, out
     assert "ignored" not in out and SECRET not in out
+
+
+def probe(workdir, params, env, sections=""):
+    """llmgatectl probe --json on a config of one keyless deployment: its one result."""
+    path = os.path.join(workdir, "probe.yaml")
+    with open(path, "w") as f:
+        f.write(model_config(params, sections=sections))
+    r = subprocess.run([LLMCTL, "probe", "--json", "-t", "5s", "-c", path], capture_output=True,
+                       text=True, env={**os.environ, **env}, timeout=30)
+    return r, json.loads(r.stdout)["results"][0] if r.stdout.startswith("{") else None
+
+
+@pytest.mark.parametrize("change,words", [
+    ({}, None),
+    ({"TEST_CLIENT_SECRET": "wrong-secret-0123456789"}, "wrong client secret"),
+    ({"TENANT": "other-tenant"}, "unknown tenant"),
+    ({"CLIENT": "22222222-aaaa-bbbb-cccc-000000000002"}, "unknown application"),
+])
+def test_probe_fetches_its_own_token(change, words, endpoint, stub_factory, workdir):
+    ep = endpoint(lifetime=30)
+    azure = stub_factory("azure", ["--require-entra", SIGNING])
+    params = (f"\n      tenant_id: {change.get('TENANT', TENANT)}"
+              f"\n      client_id: {change.get('CLIENT', CLIENT)}"
+              f"\n      client_secret: os.environ/TEST_CLIENT_SECRET")
+    env = env_for(ep)
+    env.update({k: v for k, v in change.items() if k.startswith("TEST_")})
+    r, res = probe(workdir, keyless("gpt-4o", "keyless", azure.base, params), env)
+    if words is None:
+        assert r.returncode == 0 and res["passed"] and res["status"] == 200, r.stdout
+        assert ep.count() == 1
+    else:
+        assert r.returncode == 1 and res["verdict"] == "entra_token", r.stdout
+        assert words in res["diagnosis"], res
+        assert azure.requests() == []  # not tried without a token
+    assert SECRET not in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("style,env_change,words", [
+    ("imds", {"AZURE_CLIENT_ID": "33333333-0000-0000-0000-000000000003"},
+     "managed identity not assigned"),
+    ("workload_identity", {"AZURE_FEDERATED_TOKEN_FILE": "/nonexistent/azure-identity-token"},
+     "federated token file '/nonexistent/azure-identity-token' is missing"),
+])
+def test_probe_names_identity_failures(style, env_change, words, endpoint, stub_factory,
+                                       workdir):
+    ep = endpoint(lifetime=30)
+    azure = stub_factory("azure", ["--require-entra", SIGNING])
+    env = env_for(ep, **{"AZURE_POD_IDENTITY_AUTHORITY_HOST": ep.base,
+                         "AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_ID": CLIENT, **env_change})
+    r, res = probe(workdir, keyless("gpt-4o", "keyless", azure.base, ""), env,
+                   sections="litellm_settings:\n  enable_azure_ad_token_refresh: true\n")
+    assert r.returncode == 1 and res["verdict"] == "entra_token", r.stdout + r.stderr
+    assert words in res["diagnosis"], res
