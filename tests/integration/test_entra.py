@@ -50,8 +50,10 @@ def jwt(exp, sub):
 class TokenEndpoint:
     """Entra's token endpoint, App Service's identity endpoint and IMDS on one port."""
 
-    def __init__(self, lifetime=4, assertion_file=None):
+    def __init__(self, lifetime=4, assertion_file=None, fixed_token=None, secret=SECRET):
         self.lifetime = lifetime
+        self.secret = secret
+        self.fixed_token = fixed_token  # issued instead of a JWT (test_secrets looks for it)
         self.assertion_file = assertion_file
         self.down = False
         self.fetches = []  # (monotonic time, style)
@@ -103,6 +105,8 @@ class TokenEndpoint:
     def issue(self, style):
         with self.lock:
             self.fetches.append((time.monotonic(), style))
+        if self.fixed_token:
+            return self.fixed_token
         return jwt(int(time.time()) + self.lifetime, style)
 
     def refuse(self, status, code, words, error="invalid_client"):
@@ -122,7 +126,7 @@ class TokenEndpoint:
             return self.refuse(400, "AADSTS700016", "Application not found in the directory.",
                                "unauthorized_client")
         if "client_secret" in form:
-            if form["client_secret"] != SECRET:
+            if form["client_secret"] != self.secret:
                 return self.refuse(401, "AADSTS7000215", "Invalid client secret provided.")
             style = "client_secret"
         elif form.get("client_assertion_type") == \
@@ -331,15 +335,27 @@ def test_killed_worker_and_reload_serve_at_once_without_a_fetch(endpoint, stub_f
     wait_for(lambda: os.path.exists(gw.sock) and ep.count() >= 1, timeout=5, what="a token")
     load = Load(gw.port, CHAT, threads=2, pause=0.01)
     load.wait_sent(20)
-    os.kill(gw.workers()[0], signal.SIGKILL)
-    time.sleep(1.0)
+    workers = [w["pid"] for w in ctl_result(gw, "workers")]
+    token_process = [p for p in gw.workers() if p not in workers]
+    assert len(token_process) == 1, (workers, gw.workers())
+    os.kill(workers[0], signal.SIGKILL)
+    wait_for(lambda: len([w for w in ctl_result(gw, "workers") if w["state"] == "ready"]) == 2
+             and workers[0] not in [w["pid"] for w in ctl_result(gw, "workers")],
+             timeout=5, what="the worker respawned")
+    served = load.ok
+    time.sleep(0.5)
     assert ctl(gw, "reload").returncode == 0
+    time.sleep(0.5)
+    # the token process dies too: respawned, it knows the token and does not fetch it again
+    os.kill(token_process[0], signal.SIGKILL)
     time.sleep(1.0)
     load.stop()
     # a killed worker loses at most what it held; the rest, and every request the new
     # workers served, went through with the token they got before START
     assert len(load.failures) <= 2, load.failures[:3]
+    assert load.ok > served + 50
     assert ep.count() == 1, ep.fetches
+    assert "token process: pid" in gw.logs()
     for _ in range(20):
         assert post(gw)[0] == 200
 
