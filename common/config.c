@@ -2362,11 +2362,13 @@ static void resolve_credentials(struct loader *ld)
 					       i);
 			continue;
 		}
-		if (config_entra_resolve(&in, &cred, entra_report, &ctx) == -ENOMEM) {
+		int r = config_entra_resolve(&in, &cred, entra_report, &ctx);
+
+		if (r == -ENOMEM) {
 			ld->oom = true;
 			break;
 		}
-		if (cred.source == ENTRA_NONE && site->entra.no_key) {
+		if (r == 0 && cred.source == ENTRA_NONE && site->entra.no_key) {
 			char buf[SHOWN_MAX + 8];
 
 			report(ld, DIAG_WARNING, site->src, site->entra.no_key,

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 static const char *env(const char *name)
 {
@@ -139,6 +140,16 @@ static int workload(const struct config_entra_input *in, struct entra_credential
 		report(ctx, false, "client_secret",
 		       "client_secret is not used: workload identity presents the federated token "
 		       "file instead");
+	if (file && access(file, R_OK) < 0) {
+		char msg[300];
+
+		snprintf(
+		        msg, sizeof(msg),
+		        "AZURE_FEDERATED_TOKEN_FILE '%.200s' cannot be read (%s): tokens cannot be "
+		        "fetched until it can",
+		        file, strerror(errno));
+		report(ctx, false, NULL, msg);
+	}
 	if (r)
 		return -EINVAL;
 	c->source = ENTRA_WORKLOAD_IDENTITY;

@@ -252,6 +252,9 @@ static void test_config(void)
 	         sizeof(out));
 	tap_ok(r == 0 && c && c->credentials[0].source == ENTRA_WORKLOAD_IDENTITY,
 	       "the chain: workload identity when the token file is set");
+	tap_ok(strstr(out, "AZURE_FEDERATED_TOKEN_FILE '/var/run/secrets/azure/tokens/"
+	                   "azure-identity-token' cannot be read") != NULL,
+	       "a token file that is not there (yet): a warning");
 	config_free(c);
 	unsetenv("AZURE_FEDERATED_TOKEN_FILE");
 
