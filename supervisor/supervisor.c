@@ -133,6 +133,7 @@ void supervisor_set_log_level(struct supervisor *sup, int level)
 	for (struct generation *g = sup->generations; g; g = g->next)
 		for (size_t i = 0; i < g->n_slots; i++)
 			slot_send(&g->slots[i], IPC_LOG_LEVEL, &msg, sizeof(msg));
+	tokens_set_log_level(sup->tokens, level);
 	log_notice("log level set to %s", log_level_name(level));
 }
 

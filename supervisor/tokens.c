@@ -370,6 +370,14 @@ int tokens_config(struct tokens *t, const struct config *config)
 	return 0;
 }
 
+void tokens_set_log_level(struct tokens *t, int level)
+{
+	struct ipc_log_level msg = {.level = level};
+
+	if (t && t->fd >= 0)
+		(void)ipc_send(t->fd, IPC_LOG_LEVEL, 0, ++t->seq, &msg, sizeof(msg));
+}
+
 bool tokens_child_exited(struct tokens *t, pid_t pid, int status)
 {
 	long uptime;

@@ -43,6 +43,9 @@ int tokens_config(struct tokens *t, const struct config *config);
 /* The current token of every credential of SLOT's config, sent to SLOT. */
 void tokens_send_initial(struct tokens *t, struct slot *slot);
 
+/* `llmgatectl log-level`: the token process logs at LEVEL too. */
+void tokens_set_log_level(struct tokens *t, int level);
+
 /* SIGCHLD: whether PID was the token process (then handled). */
 bool tokens_child_exited(struct tokens *t, pid_t pid, int status);
 
