@@ -359,10 +359,11 @@ int tokens_config(struct tokens *t, const struct config *config)
 	if (!grew)
 		return 0;
 	if (t->pid > 0) {
-		/* the old one knows fewer credentials: replaced (its exit is expected) */
+		/* the old one knows fewer credentials: replaced; its exit, an unknown
+		 * child's by then, is only reaped */
 		kill(t->pid, SIGTERM);
 		close_ipc(t);
-		t->pid = -t->pid; /* remembered to recognize its exit */
+		t->pid = 0;
 	}
 	event_del(t->respawn_timer);
 	if (spawn(t) < 0)
@@ -382,13 +383,7 @@ bool tokens_child_exited(struct tokens *t, pid_t pid, int status)
 {
 	long uptime;
 
-	if (!t || pid <= 0)
-		return false;
-	if (t->pid < 0 && -t->pid == pid) {
-		t->pid = 0; /* a replaced one */
-		return true;
-	}
-	if (pid != t->pid)
+	if (!t || pid <= 0 || pid != t->pid)
 		return false;
 	uptime = clock_ms_since(&t->started);
 	t->pid = 0;
