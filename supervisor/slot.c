@@ -116,8 +116,7 @@ static void on_hello(struct slot *slot, const struct ipc_header *h, const void *
 	struct ipc_log_level level = {.level = log_get_level()};
 	slot_send(slot, IPC_LOG_LEVEL, &level, sizeof(level));
 	health_send_modes(slot->gen->sup->health, slot);
-	tokens_send_initial(slot->gen->sup->tokens, slot);
-	slot_send(slot, IPC_START, NULL, 0);
+	tokens_start_slot(slot->gen->sup->tokens, slot); /* its tokens, then START */
 }
 
 /* A worker that sent something it cannot mean is not trusted: killed. */
@@ -313,6 +312,7 @@ long slot_exited(struct slot *slot, int status, char *how, size_t how_len)
 	else
 		snprintf(how, how_len, "exited with status %d", WEXITSTATUS(status));
 	slot_close_ipc(slot);
+	slot->start_pending = false;
 	snprintf(slot->last_exit, sizeof(slot->last_exit), "pid %d %s after %ld ms", (int)slot->pid,
 	         how, uptime);
 	slot->pid = 0;

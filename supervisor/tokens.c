@@ -62,12 +62,15 @@ struct tokens {
 	pid_t pid;
 	int fd;
 	struct event *ipc_event, *respawn_timer;
+	struct event *start_timer; /* bounds a worker's wait for its first tokens */
 	struct timespec started;
 	unsigned crashes;
 	uint32_t seq;
 };
 
 static void on_respawn(evutil_socket_t fd, short what, void *arg);
+static void on_start_wait(evutil_socket_t fd, short what, void *arg);
+static size_t start_waiting(struct tokens *t, bool all);
 
 struct tokens *tokens_new(struct supervisor *sup)
 {
@@ -78,7 +81,12 @@ struct tokens *tokens_new(struct supervisor *sup)
 	t->sup = sup;
 	t->fd = -1;
 	t->respawn_timer = evtimer_new(sup->base, on_respawn, t);
-	if (!t->respawn_timer) {
+	t->start_timer = evtimer_new(sup->base, on_start_wait, t);
+	if (!t->respawn_timer || !t->start_timer) {
+		if (t->respawn_timer)
+			event_free(t->respawn_timer);
+		if (t->start_timer)
+			event_free(t->start_timer);
 		free(t);
 		return NULL;
 	}
@@ -111,6 +119,7 @@ void tokens_free(struct tokens *t)
 	}
 	close_ipc(t);
 	event_free(t->respawn_timer);
+	event_free(t->start_timer);
 	for (size_t i = 0; i < t->n; i++) {
 		entra_credential_clear(&t->e[i].cred);
 		explicit_bzero(t->e[i].token, sizeof(t->e[i].token));
@@ -156,16 +165,69 @@ static const struct token_entry *find(const struct tokens *t, const struct entra
 	return NULL;
 }
 
-void tokens_send_initial(struct tokens *t, struct slot *slot)
+/* Whether the first fetch of every credential of CONFIG has ended. */
+static bool settled(const struct tokens *t, const struct config *config)
+{
+	for (size_t k = 0; k < config->n_credentials; k++) {
+		const struct token_entry *e = find(t, &config->credentials[k]);
+
+		if (e && !entry_valid(e) && e->failures + e->proc_failures == 0)
+			return false;
+	}
+	return true;
+}
+
+static void start(struct tokens *t, struct slot *slot)
 {
 	const struct config *config = slot->gen->config;
 
-	for (size_t k = 0; t && k < config->n_credentials; k++) {
+	slot->start_pending = false;
+	for (size_t k = 0; k < config->n_credentials; k++) {
 		const struct token_entry *e = find(t, &config->credentials[k]);
 
 		if (e && entry_valid(e))
 			send_to_slot(slot, k, e);
 	}
+	slot_send(slot, IPC_START, NULL, 0);
+}
+
+/* Starts the waiting workers whose tokens are there (ALL: every one);
+ * returns how many. */
+static size_t start_waiting(struct tokens *t, bool all)
+{
+	size_t n = 0;
+
+	for (struct generation *g = t->sup->generations; g; g = g->next)
+		for (size_t i = 0; i < g->n_slots; i++)
+			if (g->slots[i].start_pending && g->slots[i].ipc_fd >= 0 &&
+			    (all || settled(t, g->config))) {
+				start(t, &g->slots[i]);
+				n++;
+			}
+	return n;
+}
+
+static void on_start_wait(evutil_socket_t fd, short what, void *arg)
+{
+	struct tokens *t = arg;
+
+	if (start_waiting(t, true) > 0)
+		log_warning("Entra ID tokens not fetched within %d ms: workers start without "
+		            "them",
+		            TOKENS_START_WAIT_MS);
+}
+
+void tokens_start_slot(struct tokens *t, struct slot *slot)
+{
+	struct timeval tv = clock_tv_ms(TOKENS_START_WAIT_MS);
+
+	if (settled(t, slot->gen->config)) {
+		start(t, slot);
+		return;
+	}
+	slot->start_pending = true;
+	if (!evtimer_pending(t->start_timer, NULL))
+		evtimer_add(t->start_timer, &tv);
 }
 
 static void kill_process(struct tokens *t, const char *why)
@@ -197,6 +259,7 @@ static void on_token(struct tokens *t, const struct ipc_token *msg)
 	else
 		log_warning("%s: no valid token: its deployments fail as auth_token", what);
 	broadcast(t, e);
+	start_waiting(t, false);
 }
 
 static void on_status(struct tokens *t, const struct ipc_token_status *st)
@@ -216,6 +279,7 @@ static void on_status(struct tokens *t, const struct ipc_token_status *st)
 	e->refresh_at = st->next_fetch;
 	memcpy(e->last_error, st->last_error, sizeof(e->last_error));
 	e->last_error[sizeof(e->last_error) - 1] = '\0';
+	start_waiting(t, false);
 }
 
 static void on_ipc(evutil_socket_t fd, short what, void *arg)

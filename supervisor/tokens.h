@@ -40,8 +40,12 @@ void tokens_free(struct tokens *t);
  * and the tokens already held. 0 or -ENOMEM. */
 int tokens_config(struct tokens *t, const struct config *config);
 
-/* The current token of every credential of SLOT's config, sent to SLOT. */
-void tokens_send_initial(struct tokens *t, struct slot *slot);
+/* After SLOT's HELLO: sends it the current token of every credential of its
+ * config, then START. When a credential has no token yet (the daemon or a
+ * reload that added it just started), START waits until the first fetch of
+ * each has ended, well or not, for at most TOKENS_START_WAIT_MS. */
+#define TOKENS_START_WAIT_MS 5000
+void tokens_start_slot(struct tokens *t, struct slot *slot);
 
 /* `llmgatectl log-level`: the token process logs at LEVEL too. */
 void tokens_set_log_level(struct tokens *t, int level);

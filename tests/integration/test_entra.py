@@ -29,6 +29,7 @@ from helpers import (CHAT, LLMCTL, LLMGATED, azure_dep, ctl, ctl_result, deploym
 SIGNING = "entra-test-signing-secret"
 TENANT = "contoso-tenant"
 CLIENT = "11111111-aaaa-bbbb-cccc-000000000001"
+CLIENT2 = "11111111-aaaa-bbbb-cccc-000000000002"  # a second app registration
 SECRET = "client-secret-value-0123456789"
 RESOURCE = "https://cognitiveservices.azure.com"
 SCOPE = RESOURCE + "/.default"
@@ -57,6 +58,7 @@ class TokenEndpoint:
         self.assertion_file = assertion_file
         self.down = False
         self.fetches = []  # (monotonic time, style)
+        self.clients = []  # the client_id of each client-secret fetch
         self.refused = []  # why, for requests refused
         self.lock = threading.Lock()
         endpoint = self
@@ -122,13 +124,15 @@ class TokenEndpoint:
             return 400, {"error": "invalid_request"}
         if form.get("grant_type") != "client_credentials" or form.get("scope") != SCOPE:
             return 400, {"error": "invalid_request"}
-        if form.get("client_id") != CLIENT:
+        if form.get("client_id") not in (CLIENT, CLIENT2):
             return self.refuse(400, "AADSTS700016", "Application not found in the directory.",
                                "unauthorized_client")
         if "client_secret" in form:
             if form["client_secret"] != self.secret:
                 return self.refuse(401, "AADSTS7000215", "Invalid client secret provided.")
             style = "client_secret"
+            with self.lock:
+                self.clients.append(form["client_id"])
         elif form.get("client_assertion_type") == \
                 "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
             with open(self.assertion_file) as f:
@@ -358,6 +362,41 @@ def test_killed_worker_and_reload_serve_at_once_without_a_fetch(endpoint, stub_f
     assert "token process: pid" in gw.logs()
     for _ in range(20):
         assert post(gw)[0] == 200
+
+
+def test_workers_start_with_their_tokens(endpoint, stub_factory, gateway_factory):
+    ep = endpoint(lifetime=20)
+    azure = stub_factory("azure", ["--require-entra", SIGNING])
+    gw = gateway_factory(gateway_config(keyless("gpt-4o", "keyless", azure.base, SECRET_PARAMS)),
+                         env=env_for(ep))
+    # the first request after start already has a token: START waited for it
+    assert post(gw)[0] == 200
+    # an endpoint that is down does not keep the workers from starting (and their
+    # deployments fail as auth_token, to the fallbacks)
+    ep.down = True
+    gw2 = gateway_factory(gateway_config(keyless("gpt-4o", "keyless", azure.base,
+                                                 SECRET_PARAMS)), env=env_for(ep))
+    status, _, body = post(gw2)
+    assert status == 502 and b"auth_token" in body, body
+    assert "fetch failed" in gw2.logs()
+
+
+def test_reload_that_adds_a_credential_fetches_only_that_one(endpoint, stub_factory,
+                                                             gateway_factory):
+    ep = endpoint(lifetime=20)
+    azure = stub_factory("azure", ["--require-entra", SIGNING])
+    first = keyless("gpt-4o", "keyless", azure.base, SECRET_PARAMS)
+    gw = gateway_factory(gateway_config(first), env=env_for(ep))
+    wait_for(lambda: os.path.exists(gw.sock) and ep.count() >= 1, timeout=5, what="a token")
+    second = keyless("gpt-4o-b", "keyless-b", azure.base,
+                     SECRET_PARAMS.replace(CLIENT, CLIENT2))
+    gw.write_config(gateway_config(first, second))
+    assert ctl(gw, "reload").returncode == 0
+    # the new generation started once the new credential's first token was there
+    assert post(gw, dict(CHAT, model="gpt-4o-b"))[0] == 200
+    assert post(gw)[0] == 200
+    time.sleep(0.5)
+    assert ep.clients == [CLIENT, CLIENT2], ep.clients  # the first one is not fetched again
 
 
 @pytest.mark.parametrize("style", ["workload_identity", "app_service", "imds"])
