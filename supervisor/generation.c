@@ -165,6 +165,7 @@ void generation_reap(struct supervisor *sup)
 		    g != sup->serving) {
 			log_info("generation %u: all workers gone", g->id);
 			generation_free(g);
+			tokens_prune(sup->tokens);
 		}
 	}
 	if (sup->stopping && generation_live_all(sup) == 0)

@@ -18,9 +18,11 @@
  * refreshes them when due, not at once: one fetch per lifetime per
  * credential, whatever happens to workers and generations.
  *
- * The table only grows (entries of credentials a reload dropped stay, with
- * their secrets, until the daemon stops: a handful at most). A token process
- * that sends garbage is killed and respawned, never trusted.
+ * The table grows when a generation brings a new credential and shrinks when
+ * the last generation using one is freed (tokens_prune()); either way the
+ * token process is replaced by one that knows the new table (and its
+ * tokens). A token process that sends garbage is killed and respawned, never
+ * trusted.
  */
 #include "tokens.h"
 
@@ -400,6 +402,53 @@ static void on_respawn(evutil_socket_t fd, short what, void *arg)
 		schedule_respawn(t, 0);
 }
 
+static bool in_use(const struct tokens *t, const struct token_entry *e)
+{
+	for (const struct generation *g = t->sup->generations; g; g = g->next)
+		for (size_t k = 0; k < g->config->n_credentials; k++)
+			if (entra_credential_equal(&g->config->credentials[k], &e->cred))
+				return true;
+	return false;
+}
+
+/* Replaces the token process by one that knows the table as it is now. */
+static void restart(struct tokens *t)
+{
+	if (t->pid > 0) {
+		/* its exit, an unknown child's by then, is only reaped */
+		kill(t->pid, SIGTERM);
+		close_ipc(t);
+		t->pid = 0;
+	}
+	event_del(t->respawn_timer);
+	if (t->n > 0 && spawn(t) < 0)
+		schedule_respawn(t, 0);
+}
+
+void tokens_prune(struct tokens *t)
+{
+	size_t kept = 0;
+
+	if (!t || t->sup->stopping)
+		return;
+	for (size_t i = 0; i < t->n; i++) {
+		if (in_use(t, &t->e[i])) {
+			if (kept != i)
+				t->e[kept] = t->e[i];
+			kept++;
+			continue;
+		}
+		entra_credential_clear(&t->e[i].cred);
+		explicit_bzero(t->e[i].token, sizeof(t->e[i].token));
+	}
+	if (kept == t->n)
+		return;
+	log_info("token process: %zu credential%s no longer used", t->n - kept,
+	         t->n - kept == 1 ? "" : "s");
+	t->n = kept;
+	restart(t);
+}
+
 int tokens_config(struct tokens *t, const struct config *config)
 {
 	bool grew = false;
@@ -420,18 +469,8 @@ int tokens_config(struct tokens *t, const struct config *config)
 		t->n++;
 		grew = true;
 	}
-	if (!grew)
-		return 0;
-	if (t->pid > 0) {
-		/* the old one knows fewer credentials: replaced; its exit, an unknown
-		 * child's by then, is only reaped */
-		kill(t->pid, SIGTERM);
-		close_ipc(t);
-		t->pid = 0;
-	}
-	event_del(t->respawn_timer);
-	if (spawn(t) < 0)
-		schedule_respawn(t, 0);
+	if (grew)
+		restart(t); /* the running one knows fewer credentials */
 	return 0;
 }
 

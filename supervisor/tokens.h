@@ -40,6 +40,10 @@ void tokens_free(struct tokens *t);
  * and the tokens already held. 0 or -ENOMEM. */
 int tokens_config(struct tokens *t, const struct config *config);
 
+/* After a generation is freed: credentials no generation uses any more are
+ * dropped, and no longer refreshed. */
+void tokens_prune(struct tokens *t);
+
 /* After SLOT's HELLO: sends it the current token of every credential of its
  * config, then START. When a credential has no token yet (the daemon or a
  * reload that added it just started), START waits until the first fetch of

@@ -397,6 +397,13 @@ def test_reload_that_adds_a_credential_fetches_only_that_one(endpoint, stub_fact
     assert post(gw)[0] == 200
     time.sleep(0.5)
     assert ep.clients == [CLIENT, CLIENT2], ep.clients  # the first one is not fetched again
+    # a reload that drops a credential: once the old generation is gone, it is not refreshed
+    gw.write_config(gateway_config(second))
+    assert ctl(gw, "reload").returncode == 0
+    wait_for(lambda: "1 credential no longer used" in gw.logs(), timeout=10,
+             what="the dropped credential pruned")
+    assert post(gw, dict(CHAT, model="gpt-4o-b"))[0] == 200
+    assert ep.clients == [CLIENT, CLIENT2], ep.clients
 
 
 @pytest.mark.parametrize("style", ["workload_identity", "app_service", "imds"])
