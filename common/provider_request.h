@@ -13,8 +13,9 @@
 
 struct deployment;
 
-/* Room for "Bearer " and a credential. */
-#define PROVIDER_REQUEST_AUTH_MAX 4096
+/* Room for "Bearer " and a credential: Entra ID tokens are JWTs of up to
+ * ENTRA_TOKEN_MAX (8000) bytes. */
+#define PROVIDER_REQUEST_AUTH_MAX 8208
 /* Headers of ours at most (Content-Type, a credential, the organization);
  * the deployment's extra_headers come on top. */
 #define PROVIDER_REQUEST_OWN_HEADERS 3

@@ -116,7 +116,7 @@ int proxy_request_build(struct proxy_request *r, const struct deployment *dep, e
 {
 	int err;
 
-	/* not memset: url and auth are 6 KiB, written before they are read */
+	/* not memset: url and auth are 10 KiB, written before they are read */
 	r->url[0] = r->auth[0] = '\0';
 	r->headers = NULL;
 	r->n_headers = 0;

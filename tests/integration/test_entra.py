@@ -40,9 +40,9 @@ def b64(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def jwt(exp, sub):
+def jwt(exp, sub, pad=0):
     head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    body = b64(json.dumps({"aud": RESOURCE, "exp": exp, "sub": sub,
+    body = b64(json.dumps({"aud": RESOURCE, "exp": exp, "sub": sub, "pad": "x" * pad,
                            "jti": os.urandom(6).hex()}).encode())
     sig = hmac.new(SIGNING.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
     return f"{head}.{body}.{b64(sig)}"
@@ -51,8 +51,9 @@ def jwt(exp, sub):
 class TokenEndpoint:
     """Entra's token endpoint, App Service's identity endpoint and IMDS on one port."""
 
-    def __init__(self, lifetime=4, assertion_file=None, fixed_token=None, secret=SECRET):
+    def __init__(self, lifetime=4, assertion_file=None, fixed_token=None, secret=SECRET, pad=0):
         self.lifetime = lifetime
+        self.pad = pad  # claim bytes, for tokens as big as Entra's get
         self.secret = secret
         self.fixed_token = fixed_token  # issued instead of a JWT (test_secrets looks for it)
         self.assertion_file = assertion_file
@@ -109,7 +110,7 @@ class TokenEndpoint:
             self.fetches.append((time.monotonic(), style))
         if self.fixed_token:
             return self.fixed_token
-        return jwt(int(time.time()) + self.lifetime, style)
+        return jwt(int(time.time()) + self.lifetime, style, self.pad)
 
     def refuse(self, status, code, words, error="invalid_client"):
         self.refused.append(code)
@@ -365,7 +366,7 @@ def test_killed_worker_and_reload_serve_at_once_without_a_fetch(endpoint, stub_f
 
 
 def test_workers_start_with_their_tokens(endpoint, stub_factory, gateway_factory):
-    ep = endpoint(lifetime=20)
+    ep = endpoint(lifetime=20, pad=5600)  # a token of about 7.5 KB
     azure = stub_factory("azure", ["--require-entra", SIGNING])
     gw = gateway_factory(gateway_config(keyless("gpt-4o", "keyless", azure.base, SECRET_PARAMS)),
                          env=env_for(ep))

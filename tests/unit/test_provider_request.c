@@ -151,6 +151,23 @@ static void test_headers(void)
 	s = (struct seen){0};
 	tap_ok(provider_request_headers(&long_key, NULL, auth, collect, &s) == -ENAMETOOLONG,
 	       "a credential too long for the auth buffer is an error, never cut");
+
+	/* a keyless deployment: the token it is given, as big as Entra's get */
+	struct deployment keyless = *dep("dated");
+	struct seen big = {0};
+
+	keyless.api_key = NULL;
+	keyless.entra = true;
+	memset(key, 't', 8000);
+	key[8000] = '\0';
+	tap_ok(provider_request_has_credential(&keyless), "an Entra ID credential is a credential");
+	tap_ok(provider_request_headers(&keyless, key, auth, collect, &big) == 0 &&
+	               strncmp(auth, "Bearer tttt", 11) == 0 && strlen(auth) == 8007,
+	       "an 8000-byte Entra ID token goes as the bearer");
+	s = (struct seen){0};
+	tap_ok(provider_request_headers(&keyless, NULL, auth, collect, &s) == 0 &&
+	               strcmp(s.text, "Content-Type: application/json") == 0,
+	       "no token: no credential header (the attempt stops before, as auth_token)");
 	free(key);
 }
 
