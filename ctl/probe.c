@@ -658,6 +658,7 @@ static void fetch_tokens(const struct config *c, struct probe *probes, long time
 			if (r == 0 && p->easy) {
 				/* the headers were built without it */
 				p->entra_token = tokens[k];
+				p->answer.entra = true;
 				curl_slist_free_all(p->headers);
 				p->headers = NULL;
 				if (build_headers(p) == 0)

@@ -64,6 +64,7 @@ enum probe_verdict {
 struct probe_answer {
 	bool azure;
 	bool sent_credential; /* an api_key or azure_ad_token went with the request */
+	bool entra;           /* the credential was an Entra ID token probe fetched */
 	const char *model;    /* litellm_params.model as written, e.g. "azure/gpt-4o" */
 	const char *upstream; /* azure: the deployment in the URL; else the model sent */
 	enum probe_transport transport;
