@@ -348,6 +348,21 @@ static void reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* The instance metadata service is reached directly, never through a proxy
+ * from the environment (as Azure's identity libraries do); this process's
+ * environment is its own. */
+static void imds_without_proxy(void)
+{
+	const char *np = getenv("no_proxy");
+	char buf[4096];
+
+	if (!np || !np[0])
+		np = getenv("NO_PROXY");
+	snprintf(buf, sizeof(buf), "%s%s169.254.169.254", np && np[0] ? np : "",
+	         np && np[0] ? "," : "");
+	setenv("no_proxy", buf, 1);
+}
+
 void token_process_run(const struct token_process_args *args)
 {
 	pid_t parent = getppid();
@@ -360,6 +375,7 @@ void token_process_run(const struct token_process_args *args)
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
 		_exit(1);
 	tp.ipc_fd = keep_only_fd(args->ipc_fd);
+	imds_without_proxy(); /* before upstream_new() reads the environment */
 	tp.base = tp.ipc_fd >= 0 ? event_base_new() : NULL;
 	tp.up = tp.base ? upstream_new(tp.base) : NULL;
 	if (!tp.up || upstream_set_ca_file(tp.up, args->ca_file) < 0)
