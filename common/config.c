@@ -36,6 +36,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config_entra.h"
 #include "config_keys.h"
 #include "config_lint.h"
 #include "config_ref.h"
@@ -232,6 +233,17 @@ struct dep_site {
 	const struct config_yaml_node *id;         /* model_info.id value, or NULL */
 	const struct config_yaml_node *model_name; /* its value, or NULL */
 	size_t position;                           /* 1-based within its group */
+	/* The Entra ID keys as written, resolved once the settings are read
+	 * (resolve_credentials(), config_entra.c); owned, secrets wiped. */
+	struct {
+		char *tenant_id, *client_id, *client_secret, *scope, *credential;
+		bool scope_written;
+		const struct config_yaml_node *params;  /* litellm_params, for messages */
+		const struct config_yaml_node *keys[5]; /* the keys above, where written */
+		/* azure without api_key or azure_ad_token: its model, warned at unless
+		 * an Entra ID credential is found */
+		const struct config_yaml_node *no_key;
+	} entra;
 };
 
 struct fallback_rule {
@@ -1687,6 +1699,7 @@ struct params_state {
 	enum got api_base, api_version;
 	bool has_key; /* api_key or azure_ad_token */
 	bool key_bad; /* one was given but could not be read */
+	struct dep_site *site;
 };
 
 /* What an entry or fallback llmgate cannot serve is: a warning, or with
@@ -1796,10 +1809,7 @@ static void resolve_implicit(struct loader *ld, const struct slots *lp, struct d
 		       "does",
 		       p->prefix, shown_model, var);
 	} else if (azure) {
-		report(ld, DIAG_WARNING, lp->src, model.node,
-		       "azure model '%s' has no api_key or azure_ad_token and neither %s is set; "
-		       "requests go out without credentials",
-		       shown_model, p->key_vars);
+		/* an Entra ID credential may stand in: resolve_credentials() says */
 	} else if (st->api_base == GOT_NOTHING && p->default_base &&
 	           strncmp(p->default_base, "https://", 8) == 0 && p->key_vars) {
 		report(ld, DIAG_WARNING, lp->src, model.node,
@@ -1934,6 +1944,8 @@ static void resolve_provider(struct loader *ld, const struct slots *lp, struct d
 		resolve_implicit(ld, lp, d, st, buf);
 		if (st->api_version == GOT_NOTHING)
 			resolve_azure_version(ld, lp, d, buf);
+		if (!d->api_key && !d->azure_ad_token && !st->key_bad)
+			st->site->entra.no_key = model.node; /* resolve_credentials() */
 		return;
 	}
 
@@ -1950,6 +1962,40 @@ static void resolve_provider(struct loader *ld, const struct slots *lp, struct d
 			report(ld, DIAG_WARNING, lp->src, a.key,
 			       "%s is only used by azure/ models; ignored for '%s'", a.path, buf);
 	}
+}
+
+/* The Entra ID keys, kept as written until the settings are read. */
+static void load_entra_keys(struct loader *ld, const struct slots *lp, struct dep_site *site)
+{
+	static const enum key keys[] = {K_litellm_params_tenant_id, K_litellm_params_client_id,
+	                                K_litellm_params_client_secret,
+	                                K_litellm_params_azure_scope,
+	                                K_litellm_params_azure_credential};
+	char **dst[] = {&site->entra.tenant_id, &site->entra.client_id, &site->entra.client_secret,
+	                &site->entra.scope, &site->entra.credential};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		struct at at = at_slot(lp, keys[i]);
+
+		site->entra.keys[i] = at.key;
+		if (get_string(ld, &at, dst[i]) == GOT && !(*dst[i])[0]) {
+			report(ld, DIAG_ERROR, lp->src, at.node, "%s is empty", at.path);
+			take(dst[i], NULL);
+		}
+	}
+	site->entra.scope_written = site->entra.keys[3] != NULL;
+}
+
+static void free_entra_keys(struct dep_site *site)
+{
+	if (site->entra.client_secret)
+		explicit_bzero(site->entra.client_secret, strlen(site->entra.client_secret));
+	free(site->entra.tenant_id);
+	free(site->entra.client_id);
+	free(site->entra.client_secret);
+	free(site->entra.scope);
+	free(site->entra.credential);
+	memset(&site->entra, 0, sizeof(site->entra));
 }
 
 /* additional_drop_params, or drop_params written as a list (which LiteLLM
@@ -2068,7 +2114,8 @@ static bool unserved_model(const struct config_yaml_node *map)
 
 static void load_litellm_params(struct loader *ld, const struct entry *e, const char *prefix,
                                 const struct config_yaml_node *key,
-                                const struct config_yaml_node *map, struct deployment *d)
+                                const struct config_yaml_node *map, struct deployment *d,
+                                struct dep_site *site)
 {
 	static const enum key secrets[] = {K_litellm_params_api_key,
 	                                   K_litellm_params_azure_ad_token};
@@ -2146,6 +2193,8 @@ static void load_litellm_params(struct loader *ld, const struct entry *e, const 
 
 	at = at_slot(&lp, K_litellm_params_organization);
 	get_string(ld, &at, &d->organization);
+	load_entra_keys(ld, &lp, site);
+	site->entra.params = key;
 
 	at = at_slot(&lp, K_litellm_params_timeout);
 	get_duration(ld, &at, false, &d->timeout_ms);
@@ -2180,6 +2229,7 @@ static void load_litellm_params(struct loader *ld, const struct entry *e, const 
 
 	st.custom = custom;
 	st.deployment_id = deployment_id;
+	st.site = site;
 	if (model_ok)
 		resolve_provider(ld, &lp, d, &st);
 	if (model_ok)
@@ -2288,12 +2338,13 @@ static void load_entry(struct loader *ld, const struct entry *e)
 		report(ld, DIAG_ERROR, e->src, at.key ? at.key : e->node,
 		       "%s has no litellm_params", prefix);
 	else
-		load_litellm_params(ld, e, prefix, at.key, at.node, &d);
+		load_litellm_params(ld, e, prefix, at.key, at.node, &d, &site);
 
 	at = at_slot(&es, K_entry_model_info);
 	load_model_info(ld, e, prefix, at.node, &d, &site);
 
 	if (!d.model_name) {
+		free_entra_keys(&site);
 		free_deployment(&d);
 		return;
 	}
@@ -2304,6 +2355,7 @@ static void load_entry(struct loader *ld, const struct entry *e)
 	            0 ||
 	    grow(&ld->sites, &ld->cap_sites, c->n_deployments, sizeof(*ld->sites)) < 0) {
 		ld->oom = true;
+		free_entra_keys(&site);
 		free_deployment(&d);
 		return;
 	}
@@ -2842,6 +2894,8 @@ static void load_settings(struct loader *ld)
 	get_bool(ld, &at, &c->drop_params);
 	at = at_slot(&ls, K_litellm_settings_set_verbose);
 	get_bool(ld, &at, &c->verbose);
+	at = at_slot(&ls, K_litellm_settings_enable_azure_ad_token_refresh);
+	get_bool(ld, &at, &c->azure_ad_token_refresh);
 	at = at_slot(&ls, K_litellm_settings_request_timeout);
 	get_duration(ld, &at, false, &c->request_timeout_ms);
 	at = at_slot(&rs, K_router_settings_timeout);
@@ -2879,6 +2933,98 @@ static void load_settings(struct loader *ld)
 	ls_fb = at_slot(&ls, K_litellm_settings_default_fallbacks);
 	rs_fb = at_slot(&rs, K_router_settings_default_fallbacks);
 	apply_default_fallbacks(ld, config_yaml_is_null(rs_fb.node) ? &ls_fb : &rs_fb);
+}
+
+/* ---- Entra ID credentials ---------------------------------------------- */
+
+struct entra_report_ctx {
+	struct loader *ld;
+	const struct dep_site *site;
+	size_t index;
+};
+
+static void entra_report(void *arg, bool error, const char *key, const char *msg)
+{
+	static const char *const names[] = {"tenant_id", "client_id", "client_secret",
+	                                    "azure_scope", "azure_credential"};
+	struct entra_report_ctx *ctx = arg;
+	const struct config_yaml_node *node = ctx->site->entra.params;
+
+	for (size_t i = 0; key && i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(key, names[i]) == 0 && ctx->site->entra.keys[i])
+			node = ctx->site->entra.keys[i];
+	report(ctx->ld, error ? DIAG_ERROR : DIAG_WARNING, ctx->site->src, node,
+	       "model_list[%zu].litellm_params: %s", ctx->site->index, msg);
+}
+
+/* Every azure deployment's credential (config_entra.c); the distinct ones
+ * are config->credentials, which a deployment names by index. */
+static void resolve_credentials(struct loader *ld)
+{
+	struct config *c = ld->config;
+	size_t cap = 0;
+
+	for (size_t i = 0; i < c->n_deployments && !ld->oom; i++) {
+		struct deployment *d = &c->deployments[i];
+		const struct dep_site *site = &ld->sites[i];
+		struct entra_report_ctx ctx = {ld, site, i};
+		struct config_entra_input in = {
+		        .tenant_id = site->entra.tenant_id,
+		        .client_id = site->entra.client_id,
+		        .client_secret = site->entra.client_secret,
+		        .scope = site->entra.scope,
+		        .credential = site->entra.credential,
+		        .scope_written = site->entra.scope_written,
+		        .refresh_enabled = c->azure_ad_token_refresh,
+		        .has_key = d->api_key || d->azure_ad_token,
+		        .key_name = d->api_key ? "api_key" : "azure_ad_token",
+		};
+		struct entra_credential cred;
+		size_t k;
+
+		if (d->provider != PROVIDER_AZURE) {
+			for (size_t j = 0; j < 5; j++)
+				if (site->entra.keys[j])
+					report(ld, DIAG_WARNING, site->src, site->entra.keys[j],
+					       "model_list[%zu].litellm_params: Entra ID keys are only "
+					       "used by azure/ models; ignored",
+					       i);
+			continue;
+		}
+		int r = config_entra_resolve(&in, &cred, entra_report, &ctx);
+
+		if (r == -ENOMEM) {
+			ld->oom = true;
+			break;
+		}
+		if (r == 0 && cred.source == ENTRA_NONE && site->entra.no_key) {
+			char buf[SHOWN_MAX + 8];
+
+			report(ld, DIAG_WARNING, site->src, site->entra.no_key,
+			       "azure model '%s' has no api_key, azure_ad_token or Entra ID credential "
+			       "and neither %s is set; requests go out without credentials (write "
+			       "api_key, or tenant_id, client_id and client_secret)",
+			       shown(d->model, buf, sizeof(buf)),
+			       provider_info(PROVIDER_AZURE)->key_vars);
+		}
+		if (cred.source == ENTRA_NONE)
+			continue;
+		for (k = 0; k < c->n_credentials; k++)
+			if (entra_credential_equal(&c->credentials[k], &cred))
+				break;
+		if (k < c->n_credentials) {
+			entra_credential_clear(&cred);
+		} else if (grow(&c->credentials, &cap, c->n_credentials, sizeof(*c->credentials)) <
+		           0) {
+			entra_credential_clear(&cred);
+			ld->oom = true;
+			break;
+		} else {
+			c->credentials[c->n_credentials++] = cred;
+		}
+		d->entra = true;
+		d->credential = k;
+	}
 }
 
 static void load_general(struct loader *ld)
@@ -3092,6 +3238,8 @@ static void loader_free(struct loader *ld)
 	}
 	free(ld->sources);
 	free(ld->entries);
+	for (size_t i = 0; ld->config && i < ld->config->n_deployments; i++)
+		free_entra_keys(&ld->sites[i]);
 	free(ld->sites);
 	strmap_free(&ld->groups);
 	free_rules(ld);
@@ -3161,6 +3309,8 @@ int config_load(const char *path, struct config **ret_config, struct diag_list *
 	if (!ld.oom)
 		load_settings(&ld);
 	if (!ld.oom)
+		resolve_credentials(&ld);
+	if (!ld.oom)
 		load_general(&ld);
 	if (!ld.oom)
 		load_llmgate(&ld);
@@ -3207,6 +3357,9 @@ void config_free(struct config *config)
 	for (size_t i = 0; i < config->n_aliases; i++)
 		free(config->aliases[i].name);
 	free(config->aliases);
+	for (size_t i = 0; i < config->n_credentials; i++)
+		entra_credential_clear(&config->credentials[i]);
+	free(config->credentials);
 	free(config->path);
 	free(config->master_key);
 	free(config->listen);

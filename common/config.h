@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "diag.h"
+#include "entra.h"
 #include "providers.h"
 
 enum fallback_setting {
@@ -46,7 +47,11 @@ struct deployment {
 	char *api_version;    /* azure, azure_ai: normalized (no "api-version="); else NULL */
 	char *api_key;        /* resolved secret, or NULL */
 	char *azure_ad_token; /* resolved secret, or NULL */
-	char *organization;   /* or NULL */
+	/* azure with an Entra ID credential (config_entra.h): its index into
+	 * config.credentials, whose token the requests carry */
+	bool entra;
+	size_t credential;
+	char *organization; /* or NULL */
 	struct header_kv *extra_headers;
 	size_t n_extra_headers;
 	long timeout_ms;        /* whole non-streamed request; 0 = use config default */
@@ -131,7 +136,13 @@ struct config {
 	long router_timeout_ms;  /* deadline per client request */
 	long request_timeout_ms; /* per-attempt timeout of deployments without one */
 	bool drop_params;
-	bool verbose; /* litellm_settings.set_verbose */
+	bool verbose;                /* litellm_settings.set_verbose */
+	bool azure_ad_token_refresh; /* litellm_settings.enable_azure_ad_token_refresh */
+
+	/* The distinct Entra ID credentials of the azure deployments: one token
+	 * each for the whole instance (entra/, supervisor/tokens.c). */
+	struct entra_credential *credentials;
+	size_t n_credentials;
 
 	/* general_settings */
 	char *master_key;        /* resolved secret, or NULL (no client auth) */

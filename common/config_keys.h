@@ -75,6 +75,14 @@
 	X(litellm_params, deployment_id, STRING, NULL,                                                     \
 	  "azure: the deployment, overriding the one in model")                                            \
 	X(litellm_params, azure_ad_token, SECRET, NULL, "azure: Entra ID token sent as Bearer")            \
+	X(litellm_params, tenant_id, STRING, NULL, "azure: Entra ID tenant of the credential")             \
+	X(litellm_params, client_id, STRING, NULL,                                                         \
+	  "azure: Entra ID application, or a user-assigned managed identity")                              \
+	X(litellm_params, client_secret, SECRET, NULL, "azure: the application's client secret")           \
+	X(litellm_params, azure_scope, STRING, NULL,                                                       \
+	  "azure: scope of the Entra ID token (https://cognitiveservices.azure.com/.default)")             \
+	X(litellm_params, azure_credential, STRING, NULL,                                                  \
+	  "azure: client_secret, workload_identity, managed_identity or default (llmgate)")                \
 	X(litellm_params, timeout, DURATION, "request_timeout", "whole non-streamed request")              \
 	X(litellm_params, stream_timeout, DURATION, "timeout",                                             \
 	  "time to the first byte of a stream")                                                            \
@@ -143,12 +151,8 @@
 	X(litellm_params, use_in_pass_through, IGNORED, NULL, CONFIG_IGNORED_DESC)                         \
 	X(litellm_params, use_litellm_proxy, IGNORED, NULL, CONFIG_IGNORED_DESC)                           \
 	X(litellm_params, merge_reasoning_content_in_choices, IGNORED, NULL, CONFIG_IGNORED_DESC)          \
-	X(litellm_params, tenant_id, IGNORED, NULL, CONFIG_IGNORED_DESC)                                   \
-	X(litellm_params, client_id, IGNORED, NULL, CONFIG_IGNORED_DESC)                                   \
-	X(litellm_params, client_secret, IGNORED, NULL, CONFIG_IGNORED_DESC)                               \
 	X(litellm_params, azure_username, IGNORED, NULL, CONFIG_IGNORED_DESC)                              \
 	X(litellm_params, azure_password, IGNORED, NULL, CONFIG_IGNORED_DESC)                              \
-	X(litellm_params, azure_scope, IGNORED, NULL, CONFIG_IGNORED_DESC)                                 \
 	X(litellm_params, region_name, IGNORED, NULL, CONFIG_IGNORED_DESC)                                 \
 	X(litellm_params, aws_access_key_id, IGNORED, NULL, CONFIG_IGNORED_DESC)                           \
 	X(litellm_params, aws_secret_access_key, IGNORED, NULL, CONFIG_IGNORED_DESC)                       \
@@ -185,6 +189,8 @@
 	X(litellm_settings, fallbacks, FALLBACKS, NULL,                                                    \
 	  "[{group: [fallback groups]}] (router_settings wins)")                                           \
 	X(litellm_settings, set_verbose, BOOL, "false", "verbose logging")                                 \
+	X(litellm_settings, enable_azure_ad_token_refresh, BOOL, "false",                                  \
+	  "azure deployments without a key get Entra ID tokens as DefaultAzureCredential finds them")      \
 	X(litellm_settings, success_callback, IGNORED, NULL, CONFIG_IGNORED_DESC)                          \
 	X(litellm_settings, failure_callback, IGNORED, NULL, CONFIG_IGNORED_DESC)                          \
 	X(litellm_settings, callbacks, IGNORED, NULL, CONFIG_IGNORED_DESC)                                 \

@@ -20,7 +20,7 @@
 #include "outcome.h"
 
 #define IPC_VERSION     1
-#define IPC_MAX_MESSAGE 4096
+#define IPC_MAX_MESSAGE 8192
 
 struct ipc_header {
 	uint16_t type;
@@ -60,7 +60,7 @@ struct ipc_report {
 	uint32_t reserved;
 	uint64_t latency_us; /* sum over the attempts counted */
 };
-static_assert(sizeof(struct ipc_report) == 56, "ipc_report size");
+static_assert(sizeof(struct ipc_report) == 64, "ipc_report size");
 
 enum ipc_probe_result {
 	IPC_PROBE_NONE,
@@ -127,6 +127,40 @@ struct ipc_latency {
 };
 static_assert(sizeof(struct ipc_latency) == 8 + 3 * 88, "ipc_latency size");
 
+/* The current access token of one Entra ID credential (issue 18). The
+ * token process sends it to the supervisor with CREDENTIAL its index in the
+ * supervisor's token table; the supervisor sends it on to every worker with
+ * CREDENTIAL the index in that worker's config (config.credentials), on
+ * every refresh and to each new worker before START. LENGTH 0: no valid
+ * token (it expired, or the credential fails). JWTs are a few KB: a longer
+ * token is refused where it is fetched. */
+#define IPC_TOKEN_MAX 8000
+
+struct ipc_token {
+	uint32_t credential;
+	uint32_t length;    /* bytes of token[] used */
+	int64_t expires_at; /* realtime seconds */
+	char token[IPC_TOKEN_MAX];
+};
+static_assert(sizeof(struct ipc_token) == 16 + IPC_TOKEN_MAX, "ipc_token size");
+static_assert(sizeof(struct ipc_header) + sizeof(struct ipc_token) <= IPC_MAX_MESSAGE,
+              "ipc_token fits one message");
+
+/* How fetching the token of one credential goes (token process ->
+ * supervisor, after every fetch): for llmgatectl deployments and /metrics. */
+#define IPC_TOKEN_ERROR_MAX 320
+
+struct ipc_token_status {
+	uint32_t credential; /* index in the supervisor's token table */
+	uint32_t fetches;    /* successful fetches since the token process started */
+	uint32_t failures;   /* failed fetches since the token process started */
+	uint32_t reserved;
+	int64_t last_refresh;                 /* realtime seconds of the last success, 0 = none */
+	int64_t next_fetch;                   /* realtime seconds */
+	char last_error[IPC_TOKEN_ERROR_MAX]; /* plain words, "" after a success */
+};
+static_assert(sizeof(struct ipc_token_status) == 32 + IPC_TOKEN_ERROR_MAX, "ipc_token_status size");
+
 /* X(NAME, payload size, direction) */
 #define IPC_MESSAGES(X)                                                  \
 	X(HELLO, sizeof(struct ipc_hello), "worker->supervisor")         \
@@ -139,7 +173,9 @@ static_assert(sizeof(struct ipc_latency) == 8 + 3 * 88, "ipc_latency size");
 	X(MODE, sizeof(struct ipc_mode), "supervisor->worker")           \
 	X(START, 0, "supervisor->worker")                                \
 	X(REQUESTS, sizeof(struct ipc_requests), "worker->supervisor")   \
-	X(LATENCY, sizeof(struct ipc_latency), "worker->supervisor")
+	X(LATENCY, sizeof(struct ipc_latency), "worker->supervisor")     \
+	X(TOKEN, sizeof(struct ipc_token), "tokens->supervisor->worker") \
+	X(TOKEN_STATUS, sizeof(struct ipc_token_status), "tokens->supervisor")
 
 enum ipc_type {
 	IPC_INVALID = 0,

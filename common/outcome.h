@@ -23,17 +23,20 @@ enum outcome_retry {
  * answers we refuse: a redirect, a 2xx that is not JSON); AUTH: 401, 403;
  * NOT_FOUND: an Azure 404 (DeploymentNotFound), which names the deployment of
  * the config, not anything the client sent: a misconfigured group, like a
- * wrong key; CLIENT: other 4xx, the client's fault, passed on as it came.
+ * wrong key; AUTH_TOKEN: a keyless Azure deployment (Entra ID) had no valid
+ * token, so nothing was sent: counted like a 401 for the global fallback;
+ * CLIENT: other 4xx, the client's fault, passed on as it came.
  * The failures are one run, FAILURE_FIRST to FAILURE_LAST (test_outcome).
  */
-#define OUTCOME_TABLE(X)                                      \
-	X(SUCCESS, "success", false, OUTCOME_RETRY_NONE)      \
-	X(CONNECT, "connect", true, OUTCOME_RETRY_DEPLOYMENT) \
-	X(TIMEOUT, "timeout", true, OUTCOME_RETRY_DEPLOYMENT) \
-	X(5XX, "5xx", true, OUTCOME_RETRY_DEPLOYMENT)         \
-	X(429, "429", true, OUTCOME_RETRY_DEPLOYMENT)         \
-	X(AUTH, "auth", true, OUTCOME_RETRY_GROUP)            \
-	X(NOT_FOUND, "not_found", true, OUTCOME_RETRY_GROUP)  \
+#define OUTCOME_TABLE(X)                                       \
+	X(SUCCESS, "success", false, OUTCOME_RETRY_NONE)       \
+	X(CONNECT, "connect", true, OUTCOME_RETRY_DEPLOYMENT)  \
+	X(TIMEOUT, "timeout", true, OUTCOME_RETRY_DEPLOYMENT)  \
+	X(5XX, "5xx", true, OUTCOME_RETRY_DEPLOYMENT)          \
+	X(429, "429", true, OUTCOME_RETRY_DEPLOYMENT)          \
+	X(AUTH, "auth", true, OUTCOME_RETRY_GROUP)             \
+	X(NOT_FOUND, "not_found", true, OUTCOME_RETRY_GROUP)   \
+	X(AUTH_TOKEN, "auth_token", true, OUTCOME_RETRY_GROUP) \
 	X(CLIENT, "client_error", false, OUTCOME_RETRY_NONE)
 
 enum outcome {
@@ -44,7 +47,7 @@ enum outcome {
 };
 
 #define OUTCOME_FAILURE_FIRST OUTCOME_CONNECT
-#define OUTCOME_FAILURE_LAST  OUTCOME_NOT_FOUND
+#define OUTCOME_FAILURE_LAST  OUTCOME_AUTH_TOKEN
 
 const char *outcome_name(enum outcome outcome);
 bool outcome_is_failure(enum outcome outcome);

@@ -116,13 +116,16 @@ bool provider_request_responses_version_ok(const char *api_version)
 }
 
 /* The credential sent, and whether it goes as a Bearer token. */
-static const char *credential(const struct deployment *dep, bool *ret_bearer)
+static const char *credential(const struct deployment *dep, const char *entra_token,
+                              bool *ret_bearer)
 {
 	const struct provider_info *p = provider_info(dep->provider);
 
 	*ret_bearer = true;
 	switch (p ? p->auth : PROVIDER_AUTH_BEARER) {
 	case PROVIDER_AUTH_AZURE:
+		if (dep->entra)
+			return entra_token;
 		if (dep->azure_ad_token)
 			return dep->azure_ad_token;
 		*ret_bearer = false;
@@ -143,7 +146,7 @@ bool provider_request_has_credential(const struct deployment *dep)
 {
 	bool bearer;
 
-	return credential(dep, &bearer) != NULL;
+	return dep->entra || credential(dep, NULL, &bearer) != NULL;
 }
 
 static bool overridden(const struct deployment *dep, const char *name)
@@ -160,11 +163,11 @@ static int ours(const struct deployment *dep, const char *name, const char *valu
 	return overridden(dep, name) ? 0 : add(ctx, name, value);
 }
 
-int provider_request_headers(const struct deployment *dep, char *auth, provider_header_fn *add,
-                             void *ctx)
+int provider_request_headers(const struct deployment *dep, const char *entra_token, char *auth,
+                             provider_header_fn *add, void *ctx)
 {
 	bool bearer;
-	const char *cred = credential(dep, &bearer);
+	const char *cred = credential(dep, entra_token, &bearer);
 	int r;
 
 	auth[0] = '\0';

@@ -13,8 +13,9 @@
 
 struct deployment;
 
-/* Room for "Bearer " and a credential. */
-#define PROVIDER_REQUEST_AUTH_MAX 4096
+/* Room for "Bearer " and a credential: Entra ID tokens are JWTs of up to
+ * ENTRA_TOKEN_MAX (8000) bytes. */
+#define PROVIDER_REQUEST_AUTH_MAX 8208
 /* Headers of ours at most (Content-Type, a credential, the organization);
  * the deployment's extra_headers come on top. */
 #define PROVIDER_REQUEST_OWN_HEADERS 3
@@ -61,17 +62,20 @@ typedef int provider_header_fn(void *ctx, const char *name, const char *value);
 
 /*
  * Calls ADD for each header of a request to DEP: Content-Type, the
- * credential (azure: api-key, or Authorization: Bearer with azure_ad_token;
- * azure_ai: api-key on *.services.ai.azure.com and *.openai.azure.com, else
- * Bearer; the others: Authorization: Bearer, when there is a key), OpenAI-Organization, then every
+ * credential (azure: api-key, or Authorization: Bearer with azure_ad_token
+ * or, for a deployment with an Entra ID credential, ENTRA_TOKEN, its
+ * current token, NULL when there is none; azure_ai: api-key on
+ * *.services.ai.azure.com and *.openai.azure.com, else Bearer; the others:
+ * Authorization: Bearer, when there is a key), OpenAI-Organization, then every
  * extra_headers entry. One of ours whose name an extra header also has is
  * left out: the operator's wins. A Bearer value is written into AUTH
  * (PROVIDER_REQUEST_AUTH_MAX bytes), which must outlive the values' use and
  * be wiped by the caller. Returns 0, -ENAMETOOLONG when the credential does
  * not fit AUTH, or ADD's negative return.
  */
-int provider_request_headers(const struct deployment *dep, char *auth, provider_header_fn *add,
-                             void *ctx);
+int provider_request_headers(const struct deployment *dep, const char *entra_token, char *auth,
+                             provider_header_fn *add, void *ctx);
 
-/* Whether a request to DEP carries one of the deployment's credentials. */
+/* Whether a request to DEP carries one of the deployment's credentials (an
+ * Entra ID credential counts: its token is sent). */
 bool provider_request_has_credential(const struct deployment *dep);

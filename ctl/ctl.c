@@ -90,6 +90,24 @@ static void print_workers(json_t *workers)
 	}
 }
 
+/* An Entra ID deployment's token: state, expiry, fetches, the last error. */
+static void print_token(json_t *t)
+{
+	if (!json_is_object(t))
+		return;
+	printf("  entra %s: token %s", str(t, "source"), str(t, "state"));
+	if (json_object_get(t, "expires_in_s"))
+		printf(", expires in %lds", num(t, "expires_in_s"));
+	if (json_object_get(t, "last_refresh_s_ago"))
+		printf(", refreshed %lds ago", num(t, "last_refresh_s_ago"));
+	if (json_object_get(t, "next_fetch_in_s"))
+		printf(", next fetch in %lds", num(t, "next_fetch_in_s"));
+	printf(", %ld fetches, %ld failed", num(t, "fetches"), num(t, "failures"));
+	if (str(t, "last_error")[0] && strcmp(str(t, "last_error"), "-") != 0)
+		printf("; last error: %s", str(t, "last_error"));
+	printf("\n");
+}
+
 static void print_deployments(json_t *deployments)
 {
 	size_t i;
@@ -129,6 +147,7 @@ static void print_deployments(json_t *deployments)
 		if (json_object_get(b, "api_version"))
 			printf(" (api-version %s)", str(b, "api_version"));
 		printf("\n");
+		print_token(json_object_get(b, "token"));
 	}
 }
 

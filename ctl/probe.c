@@ -34,6 +34,7 @@
 #include "diag.h"
 #include "duration.h"
 #include "probe_diagnosis.h"
+#include "probe_entra.h"
 #include "provider_request.h"
 #include "secret.h"
 
@@ -47,6 +48,7 @@ struct probe {
 	struct curl_slist *headers;
 	char *request;
 	const char *token_param; /* "max_tokens", or "max_completion_tokens" on the retry */
+	const char *entra_token; /* the deployment's Entra ID token, or NULL */
 	char url[2048];
 	char shown_url[2048]; /* url with its secrets masked */
 	char auth[PROVIDER_REQUEST_AUTH_MAX];
@@ -257,7 +259,7 @@ static int build_headers(struct probe *p)
 {
 	if (add_header(p, "Expect", NULL) < 0) /* no 100-continue round trip */
 		return -1;
-	return provider_request_headers(p->dep, p->auth, add_header, p);
+	return provider_request_headers(p->dep, p->entra_token, p->auth, add_header, p);
 }
 
 static int build_request(struct probe *p, const char *token_param)
@@ -660,6 +662,52 @@ static int parse_args(int argc, char **argv, const char **ret_path, bool *ret_js
 	return -1;
 }
 
+/*
+ * The Entra ID token of every credential a selected deployment uses, fetched
+ * once (as the daemon does); each such deployment sends it, or, when it
+ * cannot be had, is not tried and fails with the reason in plain words.
+ */
+static void fetch_tokens(const struct config *c, struct probe *probes, long timeout_ms,
+                         char **tokens)
+{
+	for (size_t k = 0; k < c->n_credentials; k++) {
+		char err[ENTRA_ERROR_MAX] = "";
+		bool used = false;
+		int r = 0;
+
+		for (size_t i = 0; i < c->n_deployments; i++)
+			used |= probes[i].selected && c->deployments[i].entra &&
+			        c->deployments[i].credential == k;
+		if (used)
+			r = probe_entra_fetch(&c->credentials[k], timeout_ms, &tokens[k], err,
+			                      sizeof(err));
+		for (size_t i = 0; used && i < c->n_deployments; i++) {
+			struct probe *p = &probes[i];
+
+			if (!p->selected || !p->dep->entra || p->dep->credential != k)
+				continue;
+			if (r == 0 && p->easy) {
+				/* the headers were built without it */
+				p->entra_token = tokens[k];
+				p->answer.entra = true;
+				curl_slist_free_all(p->headers);
+				p->headers = NULL;
+				if (build_headers(p) == 0)
+					curl_easy_setopt(p->easy, CURLOPT_HTTPHEADER, p->headers);
+				continue;
+			}
+			if (p->easy)
+				curl_easy_cleanup(p->easy);
+			p->easy = NULL;
+			p->diagnosis = (struct probe_diagnosis){.verdict = PROBE_ENTRA_TOKEN};
+			snprintf(p->diagnosis.text, sizeof(p->diagnosis.text),
+			         "no Entra ID token (%s): %s",
+			         entra_source_name(c->credentials[k].source), err);
+			scrub_all(p->dep, p->diagnosis.text);
+		}
+	}
+}
+
 static void probes_free(struct probe *probes, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -680,6 +728,7 @@ int probe_main(int argc, char **argv)
 	long timeout_ms = PROBE_DEFAULT_TIMEOUT_MS;
 	bool json_out = false, all_passed = true;
 	struct probe *probes;
+	char **tokens;
 	json_t *results, *summary;
 	int r;
 
@@ -704,9 +753,11 @@ int probe_main(int argc, char **argv)
 	}
 
 	probes = calloc(config->n_deployments ? config->n_deployments : 1, sizeof(*probes));
-	if (!probes || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	tokens = calloc(config->n_credentials + 1, sizeof(*tokens));
+	if (!probes || !tokens || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "llmgatectl probe: out of memory\n");
 		free(probes);
+		free(tokens);
 		config_free(config);
 		return 2;
 	}
@@ -732,6 +783,7 @@ int probe_main(int argc, char **argv)
 			p->easy = NULL;
 		}
 	}
+	fetch_tokens(config, probes, timeout_ms, tokens);
 	run_all(probes, config->n_deployments);
 
 	results = json_array();
@@ -757,6 +809,12 @@ int probe_main(int argc, char **argv)
 	}
 
 	probes_free(probes, config->n_deployments);
+	for (size_t i = 0; i < config->n_credentials; i++) {
+		if (tokens[i])
+			explicit_bzero(tokens[i], strlen(tokens[i]));
+		free(tokens[i]);
+	}
+	free(tokens);
 	curl_global_cleanup();
 	config_free(config);
 	return all_passed ? 0 : 1;

@@ -190,6 +190,12 @@ static void unauthorized(const struct probe_answer *a, const struct probe_error 
 		set(d, PROBE_NO_KEY, false, false,
 		    "the upstream wants a key and none is configured: set api_key%s",
 		    a->azure ? " (or azure_ad_token)" : "");
+	} else if (a->entra) {
+		set(d, PROBE_WRONG_KEY, false, false,
+		    "Azure refused the Entra ID token: the identity has no role on this resource "
+		    "(Cognitive Services OpenAI User), or azure_scope is not "
+		    "https://cognitiveservices.azure.com/.default%s",
+		    quote(e, "Azure", q, sizeof(q)));
 	} else if (a->azure && contains(e->message, "token")) {
 		set(d, PROBE_WRONG_KEY, false, false,
 		    "Azure refused the token: azure_ad_token is invalid, expired or for another "
@@ -223,7 +229,8 @@ static void forbidden(const struct probe_answer *a, const struct probe_error *e,
 	else if (strcmp(e->code, "AuthenticationTypeDisabled") == 0 ||
 	         contains(e->message, "Key based authentication is disabled"))
 		set(d, PROBE_FORBIDDEN, false, false,
-		    "key authentication is disabled on this resource: use azure_ad_token");
+		    "key authentication is disabled on this resource: use an Entra ID credential "
+		    "(tenant_id, client_id, client_secret or azure_credential) instead of api_key");
 	else if (strcmp(e->code, "unsupported_country_region_territory") == 0)
 		set(d, PROBE_FORBIDDEN, false, false,
 		    "the upstream does not serve this country or region");

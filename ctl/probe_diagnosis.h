@@ -29,6 +29,7 @@ enum probe_transport {
 	X(CONTENT_FILTER, "content_filter", "content filter", "content filter blocks a ping") \
 	X(WRONG_KEY, "wrong_key", "wrong key", "key is wrong")                                \
 	X(NO_KEY, "no_key", "no key", "key is missing")                                       \
+	X(ENTRA_TOKEN, "entra_token", "no Entra ID token", "Entra ID credential fails")       \
 	X(PROXY_UPSTREAM_KEY, "proxy_upstream_key", "proxy's upstream key",                   \
 	  "proxy reaches its upstream with a wrong key (fix it in the proxy's own config)")   \
 	X(FORBIDDEN, "forbidden", "forbidden", "resource refuses this caller")                \
@@ -63,6 +64,7 @@ enum probe_verdict {
 struct probe_answer {
 	bool azure;
 	bool sent_credential; /* an api_key or azure_ad_token went with the request */
+	bool entra;           /* the credential was an Entra ID token probe fetched */
 	const char *model;    /* litellm_params.model as written, e.g. "azure/gpt-4o" */
 	const char *upstream; /* azure: the deployment in the URL; else the model sent */
 	enum probe_transport transport;

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "supervisor_int.h"
+#include "tokens.h"
 
 #define ADMIN_MAX_CONNECTIONS 16
 #define ADMIN_MAX_HEAD        8192
@@ -80,8 +81,16 @@ static char *render(struct admin *admin, size_t *ret_len)
 		for (size_t i = 0; i < g->n_slots; i++)
 			if ((unsigned)g->slots[i].state < WORKER_STATE__COUNT)
 				view.workers[g->slots[i].state]++;
-	if (health_metrics_view(sup->health, &view) < 0)
+	struct metrics_token *tokens = NULL;
+
+	if (sup->serving &&
+	    tokens_metrics_view(sup->tokens, sup->serving->config, &tokens, &view.n_tokens) < 0)
 		return NULL;
+	view.tokens = tokens;
+	if (health_metrics_view(sup->health, &view) < 0) {
+		free(tokens);
+		return NULL;
+	}
 	response_affinity_stats(&view.affinity);
 	out = open_memstream(&text, ret_len);
 	if (out) {
@@ -92,6 +101,7 @@ static char *render(struct admin *admin, size_t *ret_len)
 		}
 	}
 	health_metrics_free(&view);
+	free(tokens);
 	return text;
 }
 

@@ -25,6 +25,7 @@
 #include "notify.h"
 #include "reload.h"
 #include "supervisor_int.h"
+#include "tokens.h"
 
 #define STOP_GRACE_MS    1000  /* beyond drain_timeout before SIGKILL */
 #define READY_TIMEOUT_MS 15000 /* a new generation must be ready by then */
@@ -164,6 +165,7 @@ void generation_reap(struct supervisor *sup)
 		    g != sup->serving) {
 			log_info("generation %u: all workers gone", g->id);
 			generation_free(g);
+			tokens_prune(sup->tokens);
 		}
 	}
 	if (sup->stopping && generation_live_all(sup) == 0)
@@ -174,6 +176,10 @@ void generation_start(struct generation *gen)
 {
 	struct timeval tv = clock_tv_ms(READY_TIMEOUT_MS);
 
+	/* before the workers: the token process learns new credentials */
+	if (tokens_config(gen->sup->tokens, gen->config) < 0)
+		log_error("out of memory: Entra ID credentials of generation %u not fetched",
+		          gen->id);
 	for (size_t i = 0; i < gen->n_slots; i++)
 		slot_start(&gen->slots[i]);
 	/* The first generation has nothing to fall back to: it keeps trying. */
@@ -271,6 +277,8 @@ void generation_child_exited(struct supervisor *sup, pid_t pid, int status)
 	char how[96];
 	long uptime;
 
+	if (tokens_child_exited(sup->tokens, pid, status))
+		return;
 	if (!slot)
 		return;
 	gen = slot->gen;

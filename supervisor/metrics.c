@@ -276,6 +276,32 @@ static void render_affinity(FILE *out, const struct response_affinity_stats *a)
 	render_scalar(out, METRIC_AFFINITY_EVICTIONS, "%llu", (unsigned long long)a->evicted);
 }
 
+/* The Entra ID token families: one sample per keyless Azure deployment each. */
+static void render_tokens(FILE *out, const struct metrics_view *v)
+{
+	static const enum metric_family k[] = {
+	        METRIC_ENTRA_TOKEN_FETCHES, METRIC_ENTRA_TOKEN_FAILURES, METRIC_ENTRA_TOKEN_EXPIRY};
+
+	for (size_t f = 0; f < sizeof(k) / sizeof(k[0]); f++) {
+		const char *name = family(out, k[f]);
+
+		for (size_t i = 0; i < v->n_tokens; i++) {
+			const struct metrics_token *t = &v->tokens[i];
+
+			fprintf(out, "%s{deployment=", name);
+			label(out, t->deployment);
+			fprintf(out, ",source=\"%s\"} ", t->source);
+			if (k[f] == METRIC_ENTRA_TOKEN_EXPIRY)
+				fprintf(out, "%.0f\n", t->expires_in_seconds);
+			else
+				fprintf(out, "%llu\n",
+				        (unsigned long long)(k[f] == METRIC_ENTRA_TOKEN_FETCHES
+				                                     ? t->fetches
+				                                     : t->failures));
+		}
+	}
+}
+
 void metrics_render(FILE *out, const struct metrics *m, const struct metrics_view *v)
 {
 	const char *name = family(out, METRIC_BUILD_INFO);
@@ -333,4 +359,5 @@ void metrics_render(FILE *out, const struct metrics *m, const struct metrics_vie
 	}
 	render_scalar(out, METRIC_ACCESS_LOG_DROPPED, "%llu", (unsigned long long)m->log_dropped);
 	render_affinity(out, &v->affinity);
+	render_tokens(out, v);
 }

@@ -55,6 +55,15 @@ struct metrics_deployment {
 	uint64_t by_outcome[OUTCOME__COUNT]; /* attempts since the daemon started */
 };
 
+/* The Entra ID token of one keyless Azure deployment (deployments sharing a
+ * credential show the same token). */
+struct metrics_token {
+	const char *deployment;
+	const char *source; /* entra_source_name() */
+	uint64_t fetches, failures;
+	double expires_in_seconds; /* 0: no valid token */
+};
+
 struct metrics_view {
 	const char *version;
 	uint32_t generation;       /* the serving one; 0 before the first serves */
@@ -66,6 +75,8 @@ struct metrics_view {
 	const struct metrics_deployment *deployments;
 	size_t n_deployments;
 	struct response_affinity_stats affinity; /* the shared table's counters */
+	const struct metrics_token *tokens;
+	size_t n_tokens;
 };
 
 /* Writes the Prometheus text exposition format (version 0.0.4). */

@@ -53,7 +53,13 @@
 	X(AFFINITY_LEARNED, llmgate_response_affinity_learned_total, counter, "",                  \
 	  "Response ids recorded in the affinity table.")                                          \
 	X(AFFINITY_EVICTIONS, llmgate_response_affinity_evictions_total, counter, "",              \
-	  "Response ids dropped from the full affinity table, oldest first.")
+	  "Response ids dropped from the full affinity table, oldest first.")                      \
+	X(ENTRA_TOKEN_FETCHES, llmgate_entra_token_fetches_total, counter, "deployment, source",   \
+	  "Entra ID tokens fetched for the credential of a keyless Azure deployment.")             \
+	X(ENTRA_TOKEN_FAILURES, llmgate_entra_token_fetch_failures_total, counter,                 \
+	  "deployment, source", "Failed Entra ID token fetches for that credential.")              \
+	X(ENTRA_TOKEN_EXPIRY, llmgate_entra_token_expiry_seconds, gauge, "deployment, source",     \
+	  "Seconds until the deployment's current Entra ID token expires (0: no valid token).")
 
 enum metric_family {
 #define METRIC_ENUM(id, name, type, labels, help) METRIC_##id,

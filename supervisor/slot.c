@@ -29,6 +29,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "supervisor_int.h"
+#include "tokens.h"
 
 #define PING_TIMEOUT_MS 10000 /* no PONG for this long: the worker is hung */
 
@@ -116,7 +117,7 @@ static void on_hello(struct slot *slot, const struct ipc_header *h, const void *
 	struct ipc_log_level level = {.level = log_get_level()};
 	slot_send(slot, IPC_LOG_LEVEL, &level, sizeof(level));
 	health_send_modes(slot->gen->sup->health, slot);
-	slot_send(slot, IPC_START, NULL, 0);
+	tokens_start_slot(slot->gen->sup->tokens, slot); /* its tokens, then START */
 }
 
 /* A worker that sent something it cannot mean is not trusted: killed. */
@@ -323,6 +324,7 @@ long slot_exited(struct slot *slot, int status, char *how, size_t how_len)
 	 * socket when SIGCHLD comes first: read them before closing it. */
 	read_messages(slot, LONG_MAX);
 	slot_close_ipc(slot);
+	slot->start_pending = false;
 	return uptime;
 }
 

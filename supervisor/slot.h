@@ -33,6 +33,7 @@ struct slot {
 	struct timespec last_pong;
 	uint32_t seq;
 	char last_exit[160]; /* how the previous worker of this slot ended */
+	bool start_pending;  /* said HELLO; START waits for its Entra ID tokens (tokens.c) */
 };
 
 /* An empty slot of GEN ("not running yet"). Returns 0 or -ENOMEM. */

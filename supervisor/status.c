@@ -13,6 +13,7 @@
 #include "secret.h"
 #include "supervisor.h"
 #include "supervisor_int.h"
+#include "tokens.h"
 #include "clock.h"
 
 json_t *status_workers_json(struct supervisor *sup)
@@ -75,8 +76,12 @@ json_t *status_deployments_json(struct supervisor *sup)
 		}
 		json_object_set_new(
 		        b, "key",
-		        json_string(secret_mask(d->azure_ad_token ? d->azure_ad_token : d->api_key,
-		                                key, sizeof(key))));
+		        json_string(d->entra ? "entra"
+		                             : secret_mask(d->azure_ad_token ? d->azure_ad_token
+		                                                             : d->api_key,
+		                                           key, sizeof(key))));
+		if (d->entra)
+			json_object_set_new(b, "token", tokens_deployment_json(sup->tokens, c, d));
 		json_array_append_new(list, b);
 	}
 	return list;

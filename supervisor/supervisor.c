@@ -55,6 +55,7 @@
 #include "notify.h"
 #include "privdrop.h"
 #include "response_affinity.h"
+#include "tokens.h"
 #include "worker/worker.h"
 
 #define PING_INTERVAL_MS   1000
@@ -114,6 +115,11 @@ void supervisor_become_worker(const struct slot *slot, int ipc_fd)
 	worker_run(&args);
 }
 
+void supervisor_become_token_process(const struct token_process_args *args)
+{
+	token_process_run(args);
+}
+
 /* Core dumps (and ptrace by the same user) are off unless the config asks:
  * they would expose the keys in memory. Workers inherit it through fork. */
 void supervisor_apply_core_dumps(bool allow)
@@ -134,6 +140,7 @@ void supervisor_set_log_level(struct supervisor *sup, int level)
 	for (struct generation *g = sup->generations; g; g = g->next)
 		for (size_t i = 0; i < g->n_slots; i++)
 			slot_send(&g->slots[i], IPC_LOG_LEVEL, &msg, sizeof(msg));
+	tokens_set_log_level(sup->tokens, level);
 	log_notice("log level set to %s", log_level_name(level));
 }
 
@@ -286,6 +293,7 @@ static int ping_open(struct supervisor *sup)
 /* The one teardown: everything supervisor_run() may have opened, in reverse. */
 static void supervisor_free(struct supervisor *sup)
 {
+	tokens_free(sup->tokens);
 	control_close(sup->control);
 	admin_close(sup->admin);
 	metrics_free(sup->metrics);
@@ -363,6 +371,11 @@ static int supervisor_open(struct supervisor *sup, const struct config *config)
 	r = signals_open(sup);
 	if (r < 0)
 		return r;
+	sup->tokens = tokens_new(sup);
+	if (!sup->tokens) {
+		log_error("out of memory");
+		return -ENOMEM;
+	}
 	return ping_open(sup);
 }
 

@@ -20,6 +20,7 @@ struct admin;
 struct control;
 struct health;
 struct metrics;
+struct tokens;
 struct event;
 struct event_base;
 
@@ -45,6 +46,7 @@ struct supervisor {
 	struct health *health;
 	struct metrics *metrics; /* request statistics of every worker */
 	struct admin *admin;     /* /metrics; NULL when admin_listen is off */
+	struct tokens *tokens;   /* Entra ID tokens and the token process (tokens.c) */
 	uint64_t restarts_total; /* workers respawned after a crash */
 
 	reload_done_fn *reload_done;
@@ -70,3 +72,7 @@ void supervisor_apply_core_dumps(bool allow);
 /* The child's side of slot.c's fork(): runs the worker of SLOT, whose end
  * of the IPC socketpair is IPC_FD. Never returns. */
 __attribute__((noreturn)) void supervisor_become_worker(const struct slot *slot, int ipc_fd);
+struct token_process_args;
+/* The child's side of tokens.c's fork(): the token process. */
+__attribute__((noreturn)) void supervisor_become_token_process(
+        const struct token_process_args *args);

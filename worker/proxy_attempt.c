@@ -29,11 +29,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "fallback_state.h"
 #include "log.h"
 #include "proxy_call.h"
 #include "proxy_request.h"
+#include "token_store.h"
 #include "upstream.h"
 
 void proxy_attempt_record(struct proxy_call *call, enum outcome outcome)
@@ -520,6 +522,17 @@ static int start_attempt(struct proxy_call *call)
 	memset(&call->retry, 0, sizeof(call->retry));
 	evbuffer_drain(call->body, evbuffer_get_length(call->body));
 
+	if (dep->entra && !token_store_get(dep->credential, (int64_t)time(NULL))) {
+		/* keyless Azure without a valid token: nothing to send; counted like a
+		 * 401, so the group moves on and the global fallback sees it */
+		call->attempt_us = clock_now_us();
+		if (call->attempts++ == 0)
+			call->first_attempt_us = call->attempt_us;
+		proxy_attempt_record(call, OUTCOME_AUTH_TOKEN);
+		attempt_failed(call, OUTCOME_AUTH_TOKEN, "auth_token",
+		               "no valid Entra ID token (see llmgatectl deployments)", -1);
+		return 0;
+	}
 	if (!call->root && call->raw_len &&
 	    proxy_request_needs_tree(dep, call->op, call->model, call->named_by_path,
 	                             call->proxy->defaults[proxy_dep_index(call, dep)])) {

@@ -22,10 +22,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "provider_request.h"
 #include "proxy_walk.h"
+#include "token_store.h"
 
 /* Each op's upstream method and path, under the provider's API root; the
  * ops by id have the response id, then SUFFIX, after "responses/". */
@@ -64,7 +66,10 @@ static int build_headers(struct proxy_request *r, const struct deployment *dep)
 	        calloc(PROVIDER_REQUEST_OWN_HEADERS + dep->n_extra_headers, sizeof(*r->headers));
 	if (!r->headers)
 		return -ENOMEM;
-	return provider_request_headers(dep, r->auth, add_header, r);
+	const char *token =
+	        dep->entra ? token_store_get(dep->credential, (int64_t)time(NULL)) : NULL;
+
+	return provider_request_headers(dep, token, r->auth, add_header, r);
 }
 
 /* Keys of DEFAULTS that may be added: not those that change what the
@@ -156,7 +161,7 @@ int proxy_request_build(struct proxy_request *r, const struct deployment *dep, e
 	char path[64 + PROXY_RESPONSE_ID_MAX];
 	int err;
 
-	/* not memset: url and auth are 6 KiB, written before they are read */
+	/* not memset: url and auth are 10 KiB, written before they are read */
 	r->url[0] = r->auth[0] = '\0';
 	r->headers = NULL;
 	r->n_headers = 0;

@@ -34,6 +34,7 @@
 #include "endpoints.h"
 #include "upstream.h"
 #include "clock.h"
+#include "token_store.h"
 
 #define DRAIN_POLL_MS    50
 #define START_TIMEOUT_MS 10000 /* for the supervisor's initial state */
@@ -182,6 +183,16 @@ static void apply_state(struct worker *w, const struct ipc_header *h, const void
 
 		memcpy(&level, payload, sizeof(level));
 		log_set_level(level.level);
+	} else if (h->type == IPC_TOKEN) {
+		static struct ipc_token token; /* 8 KB */
+
+		memcpy(&token, payload, sizeof(token));
+		if (token_store_apply(&token) < 0) {
+			log_error("supervisor sent a token for unknown credential %u, exiting",
+			          token.credential);
+			exit(2);
+		}
+		explicit_bzero(&token, sizeof(token));
 	}
 }
 
@@ -255,6 +266,7 @@ static void on_ipc(evutil_socket_t fd, short what, void *arg)
 		case IPC_MODE:
 		case IPC_LOG_LEVEL:
 		case IPC_START:
+		case IPC_TOKEN:
 			apply_state(w, &h, payload);
 			break;
 		default:
@@ -293,6 +305,8 @@ void worker_run(const struct worker_args *args)
 	w.base = ecfg ? event_base_new_with_config(ecfg) : NULL;
 	event_config_free(ecfg);
 	if (!w.base)
+		goto fail;
+	if (token_store_init(config) < 0)
 		goto fail;
 	w.fallback_state = fallback_state_new(config);
 	w.up = w.fallback_state ? upstream_new(w.base) : NULL;
@@ -373,6 +387,7 @@ void worker_run(const struct worker_args *args)
 	fallback_state_free(w.fallback_state);
 	upstream_free(w.up);
 	event_base_free(w.base);
+	token_store_free();
 	close(ipc_fd);
 	exit(0);
 

@@ -6,18 +6,19 @@
  * window, adds REQUESTS (request counts and the HTTP layer's rejects) and
  * LATENCY to its metrics (rendered at the end of each input, as /metrics
  * would show them: one rejects series per fixed reason, whatever was sent); a worker applies a MODE
- * to its fallback_state and a LOG_LEVEL. A compromised worker must not take the supervisor down,
- * whatever it sends.
+ * to its fallback_state, a LOG_LEVEL and a TOKEN (its token store). A compromised worker must not
+ * take the supervisor down, whatever it sends.
  *
  * The input is a sequence of messages, each preceded by its length as two
  * bytes, little-endian (one SOCK_SEQPACKET recv() each).
  *
- * fuzz-args: -max_len=4096
+ * fuzz-args: -max_len=9000
  */
 #include <string.h>
 
 #include "supervisor/metrics.h"
 #include "worker/fallback_state.h"
+#include "worker/token_store.h"
 #include "fuzz.h"
 #include "health_policy.h"
 #include "ipc.h"
@@ -84,6 +85,13 @@ static void worker_side(const struct ipc_header *h, const void *payload, struct 
 		if (log_level_name(log_get_level()) == NULL)
 			abort();
 		log_set_level(before);
+	} else if (h->type == IPC_TOKEN) {
+		static struct ipc_token token;
+
+		memcpy(&token, payload, sizeof(token));
+		if (token_store_apply(&token) == 0 &&
+		    (token.credential >= config->n_credentials || token.length > IPC_TOKEN_MAX))
+			abort();
 	}
 }
 
@@ -97,7 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t text_len = 0;
 	FILE *out;
 
-	if (!rs || !metrics)
+	if (!rs || !metrics || token_store_init(config) < 0)
 		abort();
 	health_window_init(&window, config->fallback.window_ms);
 	while (size >= 2) {
@@ -138,5 +146,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(text);
 	metrics_free(metrics);
 	fallback_state_free(rs);
+	token_store_free();
 	return 0;
 }

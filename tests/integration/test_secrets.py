@@ -1,6 +1,7 @@
 """Secrets never leak (SPEC 12): distinctive keys in every place a key can
-live (an OpenAI deployment key, an Azure api-key, an Azure Entra token, the
-master key, all through environment references), then everything an operator
+live (an OpenAI deployment key, an Azure api-key, an Azure Entra token, an
+Entra client secret and the token llmgate fetches with it, the master key, all
+through environment references), then everything an operator
 or a client can see is searched for them: the daemon's log at debug level,
 llmgatectl output as tables and as JSON, `llmgated --check`, a failed reload,
 error bodies, the metrics page and the access log. Also: the processes are
@@ -11,6 +12,7 @@ import json
 import os
 import subprocess
 
+from test_entra import CLIENT, TENANT, TokenEndpoint
 from helpers import (CHAT, LLMGATED, azure_dep, ctl, free_port, gateway_config, openai_dep, post,
                      request, wait_for)
 
@@ -19,6 +21,8 @@ SECRETS = {
     "AZURE_KEY": "LEAKCHECKazure5Kd8Hs3Nq6Wb1Xe4Fg7Jm0Tc",
     "ENTRA_TOKEN": "eyJLEAKCHECKentra.Pz3Lm8Qa2Ws6Ed1Rf5Tg9",
     "MASTER_KEY": "sk-master-LEAKCHECK4Hb7Nj2Mk5Pl8Qo1",
+    "CLIENT_SECRET": "LEAKCHECKclient~secret8Gh2Jk6Lz0Xc",
+    "ISSUED_TOKEN": "eyJLEAKCHECKissued.Vb3Nm7Qw1Er5Ty9Ui4",
 }
 
 
@@ -31,6 +35,10 @@ def config(openai, azure, extra=""):
         azure_dep("azure-entra", None, azure.base, key=None, name="entra-deploy",
                   api_version="2024-06-01",
                   params="\n      azure_ad_token: os.environ/ENTRA_TOKEN"),
+        azure_dep("azure-keyless", None, azure.base, key=None, name="keyless-deploy",
+                  api_version="2024-06-01",
+                  params=f"\n      tenant_id: {TENANT}\n      client_id: {CLIENT}"
+                         "\n      client_secret: os.environ/CLIENT_SECRET"),
         retries=0, fallbacks={"gpt-4o": ["azure-gpt-4o"]},
         sections="litellm_settings:\n  set_verbose: true\n"
                  "general_settings:\n  master_key: os.environ/MASTER_KEY\n",
@@ -57,11 +65,15 @@ def chat(model="gpt-4o", **extra):
 
 def test_no_secret_anywhere(stub_factory, gateway_factory, workdir):
     openai, azure = stub_factory("openai"), stub_factory("azure")
+    endpoint = TokenEndpoint(lifetime=60, fixed_token=SECRETS["ISSUED_TOKEN"],
+                             secret=SECRETS["CLIENT_SECRET"])
+    env_all = dict(SECRETS, AZURE_AUTHORITY_HOST=endpoint.base)
     admin = free_port()
     access_log = os.path.join(workdir, "access.log")
     os.chmod(workdir, 0o777)  # the workers (an unprivileged user when root) create it
     gw = gateway_factory(config(openai, azure, f"  admin_listen: 127.0.0.1:{admin}\n"
-                                f"  access_log: {access_log}\n"), env=SECRETS)
+                                f"  access_log: {access_log}\n"), env=env_all)
+    wait_for(lambda: endpoint.count() >= 1, what="the keyless deployment's token")
     seen = []  # (where, text)
 
     # Answers and errors a client can get.
@@ -78,6 +90,8 @@ def test_no_secret_anywhere(stub_factory, gateway_factory, workdir):
         (chat(x_stub={"status": 500}), auth()),
         (chat("azure-gpt-4o", x_stub={"status": 401}), auth()),
         (chat("azure-entra", x_stub={"status": 403}), auth()),
+        (chat("azure-keyless"), auth()),
+        (chat("azure-keyless", x_stub={"status": 401}), auth()),
         (chat(x_stub={"reset": True}), auth()),
         (chat(stream=True, x_stub={"cut_after": 2}), auth()),
         (b"{not json", auth()),
@@ -94,6 +108,7 @@ def test_no_secret_anywhere(stub_factory, gateway_factory, workdir):
     got = json.dumps(openai.requests()) + json.dumps(azure.requests())
     assert SECRETS["OPENAI_KEY"] in got and SECRETS["AZURE_KEY"] in got
     assert SECRETS["ENTRA_TOKEN"] in got
+    assert SECRETS["ISSUED_TOKEN"] in got  # fetched with the client secret, then sent
 
     # What an operator sees.
     status, _, data = request(admin, "GET", "/metrics")
@@ -106,7 +121,7 @@ def test_no_secret_anywhere(stub_factory, gateway_factory, workdir):
             seen.append((f"llmgatectl {cmd} json={json_out}", r.stdout + r.stderr))
     r = ctl(gw, "reload")
     seen.append(("llmgatectl reload", r.stdout + r.stderr))
-    env = dict(os.environ, **SECRETS)
+    env = dict(os.environ, **env_all)
     r = subprocess.run([LLMGATED, "--check", "-c", gw.path], capture_output=True, text=True,
                        env=env, timeout=60)
     seen.append(("llmgated --check", r.stdout + r.stderr))
@@ -135,6 +150,7 @@ def test_no_secret_anywhere(stub_factory, gateway_factory, workdir):
         lines = f.read()
     assert lines.count("\n") >= 15  # one line per request above
     seen.append(("access log", lines))
+    endpoint.close()
     for where, text in seen:
         assert not leaks(text), f"{leaks(text)} leaked in {where}:\n{text[:3000]}"
 

@@ -54,6 +54,11 @@
  *   it as to chat streams (the deltas are its content events).
  *   Body not JSON: 400 with OpenAI's "We could not parse the JSON body" error. Malformed HTTP:
  *   400 and close; head over 64 KiB or 100 fields: 431; body over 64 MiB: 413.
+ *   --require-entra SECRET: Azure paths need an Entra ID token, as a resource with key access
+ *               disabled: "Authorization: Bearer JWT", HS256-signed with SECRET by the test's
+ *               token endpoint, unexpired, audience https://cognitiveservices.azure.com, else
+ *               401 (Azure's "Unauthorized. Access token is missing, invalid, ..."); any
+ *               api-key header: 403 AuthenticationTypeDisabled (stub_entra.c).
  *   --require-key: OpenAI paths need "Authorization: Bearer KEY", Azure paths "api-key: KEY" or
  *   the bearer form, else 401: OpenAI's "Incorrect API key provided: sk-ab***...wxyz." (its
  *   "You didn't provide an API key." when none is sent), Azure's "Access denied due to invalid
@@ -178,6 +183,7 @@ static int stub_parse_args(int argc, char **argv, struct stub_main *m)
 	        {"listen", required_argument, NULL, 'l'},
 	        {"name", required_argument, NULL, 'n'},
 	        {"require-key", required_argument, NULL, 'k'},
+	        {"require-entra", required_argument, NULL, 'E'},
 	        {"chunks", required_argument, NULL, 'c'},
 	        {"verbose", no_argument, NULL, 'v'},
 	        {"tls-cert", required_argument, NULL, 'C'},
@@ -226,6 +232,9 @@ static int stub_parse_args(int argc, char **argv, struct stub_main *m)
 			break;
 		case 'k':
 			m->api.require_key = optarg;
+			break;
+		case 'E':
+			m->api.require_entra = optarg;
 			break;
 		case 'c':
 			errno = 0;

@@ -13,6 +13,7 @@
 
 #include "stub_body.h"
 #include "stub_deploy.h"
+#include "stub_entra.h"
 #include "stub_fault.h"
 #include "stub_http.h"
 #include "stub_record.h"
@@ -58,6 +59,7 @@ struct stub_api {
 	struct stub_record *records;
 	char *name;
 	char *require_key;
+	char *require_entra;
 	int chunks;
 	bool verbose;
 	struct stub_fault run; /* per-run faults */
@@ -406,6 +408,7 @@ static void api_decide(struct api_exchange *ex, const struct stub_http_request *
 	                            : json_string_value(json_object_get(root, "model"));
 	long long status = stub_fault_num(f, STUB_FAULT_STATUS, 200);
 	const char *key, *s;
+	enum stub_entra_verdict verdict;
 	char version[64];
 	bool has_version = api_query_param(req->query, "api-version", version, sizeof(version));
 	size_t n, len;
@@ -421,6 +424,22 @@ static void api_decide(struct api_exchange *ex, const struct stub_http_request *
 	} else if (azure && has_version && !api_version_ok(route->flavor, version)) {
 		ex->status = 400;
 		stub_body_azure_error(ex->buf, "BadRequest", "API version not supported");
+	} else if (azure && api->require_entra &&
+	           (verdict = stub_entra_check(api->require_entra,
+	                                       stub_http_header(req, "authorization"),
+	                                       stub_http_header(req, "api-key"),
+	                                       (long long)time(NULL))) != STUB_ENTRA_OK) {
+		ex->status = verdict == STUB_ENTRA_KEY_DISABLED ? 403 : 401;
+		if (verdict == STUB_ENTRA_KEY_DISABLED)
+			stub_body_azure_error(
+			        ex->buf, "AuthenticationTypeDisabled",
+			        "Key based authentication is disabled for this resource.");
+		else
+			stub_body_azure_error(
+			        ex->buf, "401",
+			        "Unauthorized. Access token is missing, invalid, audience "
+			        "is incorrect (https://cognitiveservices.azure.com), or "
+			        "have expired.");
 	} else if (!api_authorized(api, req, azure, &key)) {
 		ex->status = 401;
 		stub_body_auth_error(ex->buf, azure, key);
@@ -872,6 +891,7 @@ int stub_api_new(struct event_base *base, const struct stub_api_options *opt,
 	api->verbose = opt->verbose;
 	api->name = strdup(opt->name);
 	api->require_key = opt->require_key ? strdup(opt->require_key) : NULL;
+	api->require_entra = opt->require_entra ? strdup(opt->require_entra) : NULL;
 	r = stub_record_new(API_RECORDS, &api->records);
 	if (r == 0)
 		r = stub_responses_new(&api->responses);
@@ -910,5 +930,6 @@ void stub_api_free(struct stub_api *api)
 	stub_responses_free(api->responses);
 	free(api->name);
 	free(api->require_key);
+	free(api->require_entra);
 	free(api);
 }

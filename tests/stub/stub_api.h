@@ -17,6 +17,7 @@ struct stub_tls;
 struct stub_api_options {
 	const char *name;                /* in x-stub-name and in the answers' text */
 	const char *require_key;         /* NULL: no authentication */
+	const char *require_entra;       /* Azure paths: HS256 secret of the tokens, or NULL */
 	int chunks;                      /* content chunks per stream */
 	bool verbose;                    /* one line per request on stderr */
 	const struct stub_fault *faults; /* per-run faults to start with, or NULL */

@@ -104,7 +104,14 @@ static void test_auth(void)
 	       "azure public access disabled");
 	expect(azure(403, "{\"error\":{\"code\":\"AuthenticationTypeDisabled\",\"message\":\"Key "
 	                  "based authentication is disabled for this resource.\"}}"),
-	       PROBE_FORBIDDEN, false, false, "use azure_ad_token", "azure key auth disabled");
+	       PROBE_FORBIDDEN, false, false, "use an Entra ID credential",
+	       "azure key auth disabled");
+	struct probe_answer keyless =
+	        azure(401, "{\"error\":{\"code\":\"PermissionDenied\",\"message\":\"The principal "
+	                   "lacks the required data action.\"}}");
+	keyless.entra = true;
+	expect(keyless, PROBE_WRONG_KEY, false, false, "has no role on this resource",
+	       "azure refused the Entra ID token probe fetched");
 }
 
 static const char deployment_not_found[] =

@@ -159,7 +159,7 @@ static void headers_are(const char *group, const char *want)
 {
 	char auth[PROVIDER_REQUEST_AUTH_MAX];
 	struct seen s = {0};
-	int r = provider_request_headers(dep(group), auth, collect, &s);
+	int r = provider_request_headers(dep(group), NULL, auth, collect, &s);
 
 	tap_ok(r == 0 && strcmp(s.text, want) == 0 &&
 	               (size_t)s.calls <=
@@ -187,7 +187,8 @@ static void test_headers(void)
 	tap_ok(provider_request_has_credential(dep("entra")), "azure token: a credential");
 	tap_ok(!provider_request_has_credential(dep("none")), "no key: no credential");
 
-	tap_ok(provider_request_headers(dep("plain"), auth, collect, &s) == -EIO && s.calls == 2,
+	tap_ok(provider_request_headers(dep("plain"), NULL, auth, collect, &s) == -EIO &&
+	               s.calls == 2,
 	       "an error from the callback stops the walk");
 
 	key = malloc(PROVIDER_REQUEST_AUTH_MAX);
@@ -198,8 +199,25 @@ static void test_headers(void)
 	long_key = *dep("plain");
 	long_key.api_key = key;
 	s = (struct seen){0};
-	tap_ok(provider_request_headers(&long_key, auth, collect, &s) == -ENAMETOOLONG,
+	tap_ok(provider_request_headers(&long_key, NULL, auth, collect, &s) == -ENAMETOOLONG,
 	       "a credential too long for the auth buffer is an error, never cut");
+
+	/* a keyless deployment: the token it is given, as big as Entra's get */
+	struct deployment keyless = *dep("dated");
+	struct seen big = {0};
+
+	keyless.api_key = NULL;
+	keyless.entra = true;
+	memset(key, 't', 8000);
+	key[8000] = '\0';
+	tap_ok(provider_request_has_credential(&keyless), "an Entra ID credential is a credential");
+	tap_ok(provider_request_headers(&keyless, key, auth, collect, &big) == 0 &&
+	               strncmp(auth, "Bearer tttt", 11) == 0 && strlen(auth) == 8007,
+	       "an 8000-byte Entra ID token goes as the bearer");
+	s = (struct seen){0};
+	tap_ok(provider_request_headers(&keyless, NULL, auth, collect, &s) == 0 &&
+	               strcmp(s.text, "Content-Type: application/json") == 0,
+	       "no token: no credential header (the attempt stops before, as auth_token)");
 	free(key);
 }
 

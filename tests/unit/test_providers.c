@@ -174,7 +174,7 @@ static void test_fixtures(void)
 		char auth[PROVIDER_REQUEST_AUTH_MAX];
 
 		memset(&h, 0, sizeof(h));
-		tap_ok(provider_request_headers(dep, auth, collect, &h) == 0, "headers");
+		tap_ok(provider_request_headers(dep, NULL, auth, collect, &h) == 0, "headers");
 		tap_str(h.auth_name, cases[i].auth_name, "credential header");
 		if (cases[i].auth_name[0]) {
 			snprintf(want_value, sizeof(want_value), "%s%s",

@@ -40,6 +40,31 @@ static ssize_t serialize(const char *url, const struct upstream_header *headers,
 	return (ssize_t)len;
 }
 
+/* A GET (Entra managed identity endpoints): no body, no Content-Length. */
+static void test_get(void)
+{
+	static const struct upstream_header h[] = {{"Metadata", "true"}};
+	struct upstream_request req = {
+	        .url = "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01",
+	        .headers = h,
+	        .n_headers = 1,
+	        .body = "",
+	        .method = "GET",
+	};
+	struct upstream_url u;
+	size_t len;
+
+	tap_ok(upstream_url_parse(req.url, &u) == 0, "imds url");
+	len = upstream_serialize(out, &u, &req);
+	out[len] = '\0';
+	tap_str(out,
+	        "GET /metadata/identity/oauth2/token?api-version=2018-02-01 HTTP/1.1\r\n"
+	        "Host: 169.254.169.254\r\n"
+	        "Metadata: true\r\n"
+	        "\r\n",
+	        "GET: head only");
+}
+
 static void test_request(void)
 {
 	static const struct upstream_header h[] = {
@@ -160,6 +185,7 @@ static void test_limits(void)
 
 int main(void)
 {
+	test_get();
 	test_request();
 	test_methods();
 	test_ours();
