@@ -44,7 +44,7 @@ int token_store_apply(const struct ipc_token *msg)
 {
 	struct stored_token *t;
 
-	if (msg->credential >= n_tokens || msg->length > IPC_TOKEN_MAX ||
+	if (!tokens || msg->credential >= n_tokens || msg->length > IPC_TOKEN_MAX ||
 	    memchr(msg->token, '\0', msg->length))
 		return -EINVAL;
 	t = &tokens[msg->credential];

@@ -174,6 +174,7 @@ static void test_lock(void)
 
 	if (!tap_ok(lock != MAP_FAILED && shm_lock_init(lock) == 0 && pipe(p) == 0, "lock set up"))
 		return;
+	fflush(stdout); /* or the child's exit prints the TAP lines again */
 	pid = fork();
 	if (pid == 0) {
 		shm_lock(lock, &recovered);
@@ -186,6 +187,7 @@ static void test_lock(void)
 	tap_ok(shm_lock(lock, &recovered) == 0 && !recovered, "then it is an ordinary lock again");
 	shm_unlock(lock);
 
+	fflush(stdout); /* or the child's exit prints the TAP lines again */
 	pid = fork();
 	if (pid == 0) {
 		shm_lock(lock, &recovered);
@@ -279,6 +281,7 @@ static void test_processes(void)
 		return;
 	response_affinity_init(WRITERS * PER);
 	for (int w = 0; w < WRITERS; w++) {
+		fflush(stdout); /* or the child's exit prints the TAP lines again */
 		pids[w] = fork();
 		if (pids[w] == 0)
 			writer(w, shared);
@@ -309,6 +312,7 @@ static void test_processes(void)
 
 	/* the other way round: the parent learns after the fork, the child sees it */
 	if (pipe(p) == 0) {
+		fflush(stdout); /* or the child's exit prints the TAP lines again */
 		pid_t pid = fork();
 		char c = 0;
 
@@ -359,6 +363,7 @@ static void test_killed_writers(void)
 		pid_t pid;
 
 		*progress = 0;
+		fflush(stdout); /* or the child's exit prints the TAP lines again */
 		pid = fork();
 		if (pid == 0) {
 			alarm(60);
