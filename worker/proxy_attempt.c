@@ -337,9 +337,13 @@ static bool error_fallback(struct proxy_call *call)
 {
 	const struct config *config = call->proxy->config;
 	const struct group *g = &config->groups[proxy_plan_current(&call->plan)->group];
-	int kind = error_kind(call->body);
 	const char *what;
+	int kind;
 
+	if (g->n_error_fallbacks[ERROR_FALLBACK_CONTEXT_WINDOW] == 0 &&
+	    g->n_error_fallbacks[ERROR_FALLBACK_CONTENT_POLICY] == 0)
+		return false; /* most groups: no 400 is parsed for them */
+	kind = error_kind(call->body);
 	if (kind < 0 || g->n_error_fallbacks[kind] == 0)
 		return false;
 	what = kind == ERROR_FALLBACK_CONTEXT_WINDOW ? "context_length_exceeded" : "content_filter";
