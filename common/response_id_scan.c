@@ -97,7 +97,17 @@ static int skip_value(struct walk *w)
 static bool id_byte(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '_' || c == '-' || c == '.' || c == ':' || c == '~';
+	       c == '_' || c == '-';
+}
+
+bool response_id_valid(const char *id, size_t len)
+{
+	if (len == 0 || len > RESPONSE_AFFINITY_ID_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!id_byte(id[i]))
+			return false;
+	return true;
 }
 
 /* At a value that should be the id: FOUND with it, NONE when it is no id. */
@@ -115,12 +125,7 @@ static int read_id(struct walk *w, const char **ret_id, size_t *ret_len)
 		return r;
 	*ret_len = (size_t)(w->p - 1 - start);
 	*ret_id = start;
-	if (escaped || *ret_len == 0 || *ret_len > RESPONSE_AFFINITY_ID_MAX)
-		return NONE;
-	for (size_t i = 0; i < *ret_len; i++)
-		if (!id_byte(start[i]))
-			return NONE;
-	return FOUND;
+	return !escaped && response_id_valid(start, *ret_len) ? FOUND : NONE;
 }
 
 /* The member KEY of the object at W: FOUND with W at its value, NONE when

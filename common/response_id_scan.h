@@ -15,7 +15,7 @@
  *   (the id comes early; at most RESPONSE_ID_SCAN_STREAM_MAX of them count).
  *
  * What counts as an id: a JSON string without escapes of 1 to
- * RESPONSE_AFFINITY_ID_MAX bytes from [A-Za-z0-9._:~-] (ids go back into URL
+ * RESPONSE_AFFINITY_ID_MAX bytes from [A-Za-z0-9_-] (ids go back into URL
  * paths). Anything else, a first event that is not response.created, or one
  * whose data spans several lines, is "no id": the follow-ups then find the
  * deployment by the not-found walk, only more slowly.
@@ -27,11 +27,16 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "response_affinity.h"
 
 #define RESPONSE_ID_SCAN_STREAM_MAX 65536
+
+/* Whether ID (LEN bytes) is a response id as above: the rule for the ids a
+ * client sends too (they go into upstream URL paths as they are). */
+bool response_id_valid(const char *id, size_t len);
 
 /* 0 with *RET_ID, *RET_LEN set (into BUF), or -ENOENT. */
 int response_id_scan_body(const char *buf, size_t len, const char **ret_id, size_t *ret_len);

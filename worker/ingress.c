@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "proxy_walk.h"
+#include "response_id_scan.h"
 
 bool ingress_azure_path(const char *path, size_t path_len, char *name, enum proxy_op *ret_op)
 {
@@ -74,7 +75,7 @@ enum ingress_response_route ingress_response_path(const char *path, size_t path_
 	} else {
 		slash = end;
 	}
-	if (!proxy_walk_id_valid(rest, (size_t)(slash - rest)))
+	if (!response_id_valid(rest, (size_t)(slash - rest)))
 		return INGRESS_RESPONSE_BAD_ID;
 	memcpy(id, rest, (size_t)(slash - rest));
 	id[slash - rest] = '\0';

@@ -20,6 +20,7 @@
 #include "ingress.h"
 #include "json_scan.h"
 #include "proxy_call.h"
+#include "response_id_scan.h"
 
 static void model_not_found(const struct proxy *proxy, const struct early_answer *e)
 {
@@ -187,7 +188,7 @@ static int previous_response_id(struct proxy_call *call, const struct early_answ
 	if (!value || json_is_null(value))
 		return 0;
 	if (!json_is_string(value) ||
-	    !proxy_walk_id_valid(json_string_value(value), json_string_length(value))) {
+	    !response_id_valid(json_string_value(value), json_string_length(value))) {
 		answer_early_error(e, 400, "invalid_previous_response_id",
 		                   "'previous_response_id' must be a response id (1 to %d letters, "
 		                   "digits, '_' or '-')",

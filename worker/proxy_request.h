@@ -30,7 +30,7 @@ struct proxy_request {
 struct proxy_request_target {
 	const char *model;       /* the group name the client asked for (ops with a model) */
 	bool named_by_path;      /* MODEL came from the Azure-SDK path, not the body */
-	const char *response_id; /* the ops by id: the response (proxy_walk_id_valid) */
+	const char *response_id; /* the ops by id: the response (response_id_valid) */
 	const char *query;       /* passed on as the upstream URL's query, or NULL */
 };
 

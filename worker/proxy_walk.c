@@ -13,20 +13,7 @@
 #include "config.h"
 #include "log.h"
 #include "response_affinity.h"
-
-bool proxy_walk_id_valid(const char *id, size_t len)
-{
-	if (len == 0 || len > PROXY_RESPONSE_ID_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = id[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '-'))
-			return false;
-	}
-	return true;
-}
+#include "response_id_scan.h"
 
 /* The deployment known to hold ID, or -1 (none known, or one this config
  * no longer has). */

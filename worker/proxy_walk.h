@@ -17,11 +17,12 @@
 #include <stddef.h>
 
 #include "proxy.h"
+#include "response_affinity.h"
 
 struct config;
 
-#define PROXY_WALK_MAX        64  /* deployments one walk tries, at most */
-#define PROXY_RESPONSE_ID_MAX 128 /* a response id we accept from a client */
+#define PROXY_WALK_MAX        64                       /* deployments one walk tries, at most */
+#define PROXY_RESPONSE_ID_MAX RESPONSE_AFFINITY_ID_MAX /* a response id, 128 bytes */
 
 struct proxy_walk {
 	bool active;
@@ -31,10 +32,6 @@ struct proxy_walk {
 	int failed;    /* attempts that failed otherwise (connect, 5xx...) */
 	char id[PROXY_RESPONSE_ID_MAX + 1];
 };
-
-/* Whether ID (LEN bytes) can be a response id: 1 to PROXY_RESPONSE_ID_MAX
- * of [A-Za-z0-9_-] (it goes into an upstream URL as it is). */
-bool proxy_walk_id_valid(const char *id, size_t len);
 
 /*
  * Plans the walk for ID (valid). GROUP >= 0: that group's deployments (a

@@ -13,6 +13,7 @@
 #include "diag.h"
 #include "proxy_walk.h"
 #include "tap.h"
+#include "response_id_scan.h"
 
 static struct config *load(const char *text)
 {
@@ -98,12 +99,13 @@ static void test_valid(void)
 	char longest[PROXY_RESPONSE_ID_MAX + 2];
 
 	memset(longest, 'a', sizeof(longest));
-	tap_ok(proxy_walk_id_valid("resp_67ccd2bed1ec8190-b", 23), "letters, digits, _ and -");
-	tap_ok(!proxy_walk_id_valid("", 0), "empty");
-	tap_ok(!proxy_walk_id_valid("a/b", 3), "a slash");
-	tap_ok(!proxy_walk_id_valid("a%2F", 4), "a percent");
-	tap_ok(proxy_walk_id_valid(longest, PROXY_RESPONSE_ID_MAX), "the longest");
-	tap_ok(!proxy_walk_id_valid(longest, PROXY_RESPONSE_ID_MAX + 1), "one longer");
+	tap_ok(response_id_valid("resp_67ccd2bed1ec8190-b", 23), "letters, digits, _ and -");
+	tap_ok(!response_id_valid("..", 2), "no dot: '..' would climb the upstream's path");
+	tap_ok(!response_id_valid("", 0), "empty");
+	tap_ok(!response_id_valid("a/b", 3), "a slash");
+	tap_ok(!response_id_valid("a%2F", 4), "a percent");
+	tap_ok(response_id_valid(longest, PROXY_RESPONSE_ID_MAX), "the longest");
+	tap_ok(!response_id_valid(longest, PROXY_RESPONSE_ID_MAX + 1), "one longer");
 }
 
 int main(void)
