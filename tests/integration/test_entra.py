@@ -229,12 +229,15 @@ def test_load_over_several_lifetimes_one_fetch_per_lifetime(endpoint, stub_facto
     fetched = [t for t, _ in ep.fetches if t >= t0]
     print(f"\n{load.sent} requests over {elapsed:.1f}s with 3 workers: {load.ok} ok, "
           f"{len(load.failures)} failed; {len(fetched)} token fetches "
-          f"(lifetime 4s, refreshed at 3s)")
+          f"(lifetime 4s, refreshed 2 to 3 s apart)")
     assert load.failures == [], load.failures[:3]
     assert load.sent > 100
-    # one fetch per refresh interval (3 s of a 4 s lifetime) for the whole instance, not per
-    # worker (3 workers would make it 9 to 12)
-    assert elapsed / 3 - 1 <= len(fetched) <= elapsed / 3 + 1, len(fetched)
+    # one fetch per refresh for the whole instance, not per worker (3 workers would make it
+    # 9 to 12, in bursts): the refresh comes a quarter of the 4 s lifetime ahead, on whole
+    # wall-clock seconds, so 2 to 3 s apart depending on when in its second a token came
+    gaps = [b - a for a, b in zip(fetched, fetched[1:])]
+    assert all(g >= 1.9 for g in gaps), gaps
+    assert elapsed / 3 - 1 <= len(fetched) <= elapsed / 2 + 1, len(fetched)
     # what llmgatectl deployments and /metrics say of it
     token = ctl_result(gw, "deployments")[0]["token"]
     assert token["source"] == "client_secret" and token["state"] == "valid", token
