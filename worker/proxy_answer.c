@@ -142,6 +142,8 @@ void proxy_answer_record(struct proxy_call *call, int status, size_t bytes_out, 
 	        .ttfb_us = ttfb_us,
 	        .upstream_us = upstream_us(call, now),
 	        .end_us = now,
+	        .usage = call->usage,
+	        .key_id = call->key_id,
 	};
 
 	request_stats_done(call->proxy->stats, &rec);

@@ -21,6 +21,7 @@
 #include "proxy_plan.h"
 #include "proxy_walk.h"
 #include "request_id.h"
+#include "usage.h"
 
 struct evbuffer;
 
@@ -87,6 +88,8 @@ struct proxy_call {
 	int64_t ttfb_us;         /* the current attempt's; -1: no head yet */
 	size_t bytes_in, bytes_out;
 	long group;
+	struct usage usage; /* the answer's, as found in its bytes (usage.h) */
+	const char *key_id; /* the client key's id (issue 20); NULL: master key or none */
 	char peer[64];
 	char method[8];
 	char path[128];

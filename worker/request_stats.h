@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "usage.h"
+
 struct config;
 struct event_base;
 struct http_rejected;
@@ -48,6 +50,8 @@ struct request_record {
 	int64_t ttfb_us;     /* the answering attempt's time to its response head; -1: none */
 	int64_t upstream_us; /* from the first attempt's start to the last one's end */
 	int64_t end_us;      /* the response was handed to the connection */
+	struct usage usage;  /* what the answer reported (usage.h); known false: none */
+	const char *key_id;  /* the client key's id (issue 20); NULL: master key or none */
 };
 
 struct request_stats;
