@@ -327,6 +327,7 @@ void worker_run(const struct worker_args *args)
 	        .generation = args->generation,
 	        .draining = &w.draining,
 	        .stats = w.stats,
+	        .up = w.up,
 	};
 	struct http_server_options hopts;
 	http_server_options_default(&hopts, config->max_request_size, config->header_timeout_ms,
