@@ -92,6 +92,36 @@ static bool valid_target(const char *t)
 	return true;
 }
 
+/* LiteLLM's rule for header values: "os.environ/NAME" after other text
+ * ("Bearer os.environ/KEY") is replaced by the variable (NAME runs to the
+ * end). Unset: an error, never the literal text. 0, or -1 reported (*VALUE
+ * freed). */
+static int embedded_env(char **value, const struct config_yaml_node *node, const char *path,
+                        const struct config_passthrough_reader *rd)
+{
+	char *at = strstr(*value, "os.environ/"), *out;
+	const char *env;
+
+	if (!at)
+		return 0;
+	env = getenv(at + 11);
+	if (!env || !env[0]) {
+		rd->report(rd->ctx, true, node, "%s: environment variable '%s' is not set", path,
+		           at + 11);
+		free(*value);
+		return -1;
+	}
+	if (asprintf(&out, "%.*s%s", (int)(at - *value), *value, env) < 0) {
+		rd->oom(rd->ctx);
+		free(*value);
+		return -1;
+	}
+	explicit_bzero(*value, strlen(*value));
+	free(*value);
+	*value = out;
+	return 0;
+}
+
 static void headers_load(struct passthrough_endpoint *e, const struct config_yaml_node *map,
                          const char *at, const struct config_passthrough_reader *rd)
 {
@@ -125,6 +155,8 @@ static void headers_load(struct passthrough_endpoint *e, const struct config_yam
 		}
 		snprintf(path, sizeof(path), "%s.headers.%s", at, name);
 		if (rd->text(rd->ctx, map->pairs[i].value, path, true, &value) != 0)
+			continue;
+		if (embedded_env(&value, map->pairs[i].value, path, rd) < 0)
 			continue;
 		if (!http_header_value_valid(value)) {
 			rd->report(rd->ctx, true, map->pairs[i].value,

@@ -1,0 +1,261 @@
+"""Pass-through (issue 22): LiteLLM's general_settings.pass_through_endpoints and the
+files-API paths (/v1/files, /v1/batches, ...) relayed to llmgate.files_deployment byte for
+byte, with the deployment's credential and never the client's key; downloads stream with
+backpressure; requests are counted with route "passthrough"; --check validates the settings.
+The stub's Files and Batches APIs (tests/stub/stub_files.c) are strict: multipart with a
+purpose, ids that must exist, Azure paths with an api-version."""
+import json
+import os
+import socket
+import subprocess
+import time
+
+from helpers import (FIXTURES, LLMGATED, azure_dep, gateway_config, openai_dep, read_response,
+                     request, vm_kb, wait_for)
+
+MASTER = "sk-master-passthru-0123456789"
+FILES_KEY = "sk-files-dep-key-0123456789"
+BOUNDARY = "----llmgateBoundary7MA4YWxkTrZu0gW"
+JSONL = (b'{"custom_id":"r1","method":"POST","url":"/v1/chat/completions",'
+         b'"body":{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}}\n')
+
+
+def multipart(fields, file_name, data, boundary=BOUNDARY):
+    out = b""
+    for name, value in fields:
+        out += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n"
+                f"{value}\r\n").encode()
+    if file_name is not None:
+        out += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+                f"filename=\"{file_name}\"\r\nContent-Type: application/jsonl\r\n\r\n"
+                ).encode() + data + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode()
+
+
+def files_config(stub, dep, llmgate="", sections=None):
+    return gateway_config(
+        openai_dep("gpt-4o", "primary-gpt-4o", stub.base), dep, retries=0,
+        sections=sections if sections is not None else
+        f"general_settings:\n  master_key: {MASTER}\n",
+        llmgate=f"  access_log: @DIR@/access.log\n{llmgate}", workers=1)
+
+
+def upload(gw, path="/v1/files", key=MASTER, purpose="batch", data=JSONL, extra=None):
+    body = multipart([("purpose", purpose)], "batch.jsonl", data)
+    headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+               "Authorization": f"Bearer {key}", "x-client-trace": "t-1"}
+    headers.update(extra or {})
+    return body, request(gw.port, "POST", path, body, headers)
+
+
+def last(stub, path_prefix):
+    reqs = [r for r in stub.requests() if r["path"].startswith(path_prefix)]
+    assert reqs, stub.requests()
+    return reqs[-1]
+
+
+def test_files_upload_and_batch_round_trip_openai(stub_factory, gateway_factory):
+    stub = stub_factory("files", ["--require-key", FILES_KEY])
+    gw = gateway_factory(files_config(
+        stub, openai_dep("files", "files-dep", stub.base, key=FILES_KEY),
+        llmgate="  files_deployment: files-dep\n"))
+    body, (status, headers, raw) = upload(gw)
+    assert status == 200, raw
+    assert headers["x-llmgate-route"] == "passthrough"
+    file = json.loads(raw)
+    assert file["object"] == "file" and file["purpose"] == "batch"
+    assert file["bytes"] == len(JSONL)
+    seen = last(stub, "/v1/files")
+    # byte for byte: the body and its multipart content type
+    assert seen["body"].encode() == body and seen["body_len"] == len(body)
+    assert seen["headers"]["content-type"] == f"multipart/form-data; boundary={BOUNDARY}"
+    # the deployment's key, never the client's; the client's other headers go along
+    assert seen["headers"]["authorization"] == f"Bearer {FILES_KEY}"
+    assert MASTER not in json.dumps(seen)
+    assert seen["headers"]["x-client-trace"] == "t-1"
+
+    auth = {"Authorization": f"Bearer {MASTER}"}
+    status, _, raw = request(gw.port, "GET", f"/v1/files/{file['id']}/content", None, auth)
+    assert status == 200 and raw == JSONL
+    status, _, raw = request(gw.port, "POST", "/v1/batches",
+                             {"input_file_id": file["id"], "endpoint": "/v1/chat/completions",
+                              "completion_window": "24h"}, auth)
+    assert status == 200, raw
+    batch = json.loads(raw)
+    assert batch["object"] == "batch" and batch["input_file_id"] == file["id"]
+    status, _, raw = request(gw.port, "GET", f"/v1/batches/{batch['id']}?limit=1", None, auth)
+    assert status == 200 and json.loads(raw)["id"] == batch["id"]
+    assert last(stub, "/v1/batches/")["query"] == "limit=1"
+    # the upstream's own errors come back as they are (status and body)
+    status, _, raw = request(gw.port, "POST", "/v1/batches",
+                             {"input_file_id": "file-nope", "endpoint": "/v1/chat/completions",
+                              "completion_window": "24h"}, auth)
+    assert status == 400 and "input_file_id" in json.loads(raw)["error"]["message"]
+    # the access log counts them as pass-through, with the files deployment
+    lines = [json.loads(line) for line in open(os.path.join(gw.dir, "access.log"))]
+    pt = [line for line in lines if line["route"] == "passthrough"]
+    assert len(pt) == 5 and {line["deployment"] for line in pt} == {"files-dep"}
+    assert {line["status"] for line in pt} == {200, 400}
+
+
+def test_files_need_the_gateway_key_and_a_configured_deployment(stub, gateway_factory):
+    gw = gateway_factory(files_config(stub, openai_dep("files", "files-dep", stub.base)))
+    _, (status, _, raw) = upload(gw)
+    assert status == 404
+    assert "llmgate.files_deployment" in json.loads(raw)["error"]["message"]
+    gw2 = gateway_factory(files_config(stub, openai_dep("files", "files-dep", stub.base),
+                                       llmgate="  files_deployment: files\n"))
+    stub.reset()
+    _, (status, _, raw) = upload(gw2, key="sk-wrong")
+    assert status == 401 and json.loads(raw)["error"]["code"] == "invalid_api_key"
+    assert not [r for r in stub.requests() if "/files" in r["path"]]
+    # the stub is strict: no purpose is a 400, relayed
+    status, _, raw = request(gw2.port, "POST", "/v1/files",
+                             multipart([], "a.jsonl", JSONL),
+                             {"Authorization": f"Bearer {MASTER}",
+                              "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
+    assert status == 400 and "purpose" in json.loads(raw)["error"]["message"]
+
+
+def test_files_to_azure_both_url_styles(stub_factory, gateway_factory):
+    stub = stub_factory("azure", ["--require-key", "azure-files-key-0123456789"])
+    for version, path in (("2024-10-21", "/openai/files"), ("v1", "/openai/v1/files")):
+        stub.reset()
+        gw = gateway_factory(files_config(
+            stub, azure_dep("files", "az-files", stub.base, key="azure-files-key-0123456789",
+                            api_version=version),
+            llmgate="  files_deployment: az-files\n"))
+        # the Azure SDK's own spelling, with its own api-version: the deployment's is sent
+        _, (status, _, raw) = upload(gw, path="/openai/files?api-version=2099-01-01",
+                                     extra={"api-key": MASTER, "Authorization": ""})
+        assert status == 200, raw
+        fid = json.loads(raw)["id"]
+        seen = last(stub, path)
+        assert seen["path"] == path
+        assert seen["query"] == ("api-version=2024-10-21" if version != "v1" else "")
+        assert seen["headers"]["api-key"] == "azure-files-key-0123456789"
+        assert "authorization" not in seen["headers"] and MASTER not in json.dumps(seen)
+        status, _, raw = request(gw.port, "POST", "/v1/batches",
+                                 {"input_file_id": fid, "endpoint": "/chat/completions",
+                                  "completion_window": "24h"},
+                                 {"Authorization": f"Bearer {MASTER}"})
+        assert status == 200, raw
+        gw.stop()
+
+
+def test_large_download_with_a_paused_client_is_bounded(stub_factory, gateway_factory):
+    stub = stub_factory("files")
+    gw = gateway_factory(files_config(
+        stub, openai_dep("files", "files-dep", stub.base), sections="",
+        llmgate="  files_deployment: files-dep\n"))
+    size = 96 * 1024 * 1024
+    status, _, raw = request(stub.port, "POST", "/_stub/files",
+                             {"bytes": size, "purpose": "batch"})
+    assert status == 200
+    fid = json.loads(raw)["id"]
+    (worker,) = gw.workers()
+    before = vm_kb(worker, "VmRSS")
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=30)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    s.sendall(f"GET /v1/files/{fid}/content HTTP/1.1\r\nHost: gw\r\n\r\n".encode())
+    time.sleep(2.0)  # the client reads nothing: llmgate must stop reading the upstream
+    paused = vm_kb(worker, "VmRSS")
+    f = s.makefile("rb")
+    resp = read_response(f)
+    s.close()
+    assert resp.status == 200 and resp.complete
+    body = resp.body
+    assert len(body) == size and body[:26] == b"abcdefghijklmnopqrstuvwxyz"
+    growth = paused - before
+    assert growth < 16 * 1024, f"worker RSS grew {growth} KiB while the client paused"
+
+
+def test_litellm_pass_through_endpoints_fixture(stub_factory, gateway_factory, workdir):
+    stub = stub_factory("vendor", ["--require-key", "sk-vendor-key-0123456789"])
+    text = open(os.path.join(FIXTURES, "passthrough_litellm.yaml")).read()
+    text = text.replace("TARGET_HOST", f"127.0.0.1:{stub.port}")
+    text += ("llmgate:\n  listen: 127.0.0.1:@PORT@\n  control_socket: @DIR@/control.sock\n"
+             "  workers: 1\n")
+    env = {"PT_OPENAI_KEY": "sk-openai-0123456789", "PT_MASTER_KEY": MASTER,
+           "PT_VENDOR_KEY": "sk-vendor-key-0123456789"}
+    gw = gateway_factory(text, env=env)
+    body, (status, headers, raw) = upload(gw, path="/vendor/files?x=1")
+    assert status == 200, raw
+    fid = json.loads(raw)["id"]
+    seen = last(stub, "/v1/files")
+    assert seen["path"] == "/v1/files" and seen["query"] == "x=1"
+    assert seen["headers"]["authorization"] == "bearer sk-vendor-key-0123456789"
+    assert seen["headers"]["x-team"] == "search"
+    # without forward_headers only the body's content type goes along
+    assert "x-client-trace" not in seen["headers"] and MASTER not in json.dumps(seen)
+    assert seen["body"].encode() == body
+    # include_subpath
+    auth = {"Authorization": f"Bearer {MASTER}"}
+    status, _, raw = request(gw.port, "GET", f"/vendor/files/{fid}/content", None, auth)
+    assert status == 200 and raw == JSONL
+    # auth: true needs the gateway key
+    status, _, _ = request(gw.port, "GET", f"/vendor/files/{fid}", None, {})
+    assert status == 401
+    # forward_headers: the client's headers (not the gateway key) go along; no auth needed
+    stub.reset()
+    status, _, raw = request(gw.port, "POST", "/open/batches",
+                             {"input_file_id": fid, "endpoint": "/v1/chat/completions",
+                              "completion_window": "24h"},
+                             {"Authorization": "Bearer sk-vendor-key-0123456789",
+                              "x-client-trace": "t-2"})
+    assert status == 200, raw
+    seen = last(stub, "/v1/batches")
+    assert seen["headers"]["x-client-trace"] == "t-2"
+    assert seen["headers"]["x-extra"] == "from-config"
+    assert seen["headers"]["authorization"] == "Bearer sk-vendor-key-0123456789"
+    # a path that is no pass-through stays 404
+    assert request(gw.port, "GET", "/vendor/filesX", None, auth)[0] == 404
+    assert request(gw.port, "GET", "/open/batches/x", None, auth)[0] == 404
+
+
+def check(text, tmp_path, env=None):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    full = dict(os.environ)
+    full.update(env or {})
+    r = subprocess.run([LLMGATED, "--check", "-c", str(path)], capture_output=True,
+                       text=True, env=full, timeout=30)
+    r.out = r.stdout + r.stderr
+    return r
+
+
+def test_check_validates_pass_through_settings(tmp_path):
+    text = open(os.path.join(FIXTURES, "passthrough_litellm.yaml")).read()
+    env = {"PT_OPENAI_KEY": "sk-openai-0123456789", "PT_MASTER_KEY": MASTER,
+           "PT_VENDOR_KEY": "sk-vendor-secret-0123456789"}
+    r = check(text.replace("TARGET_HOST", "127.0.0.1:9"), tmp_path, env)
+    assert r.returncode == 0, r.out
+    assert "cost_per_request" in r.out and "does not implement" in r.out
+    assert "sk-vendor-secret" not in r.out
+    base = ("model_list:\n  - model_name: m\n    litellm_params:\n      model: openai/m\n"
+            "      api_key: sk-x-0123456789\n    model_info:\n      id: m1\n")
+    bad = {
+        "ftp://h/x": "target must be an http:// or https:// URL",
+        "http://": "target must be an http:// or https:// URL",
+    }
+    for target, msg in bad.items():
+        r = check(base + "general_settings:\n  pass_through_endpoints:\n"
+                  f"    - path: /x\n      target: {target}\n", tmp_path)
+        assert r.returncode != 0 and msg in r.out, r.out
+    r = check(base + "general_settings:\n  pass_through_endpoints:\n"
+              "    - path: x\n      target: http://h\n", tmp_path)
+    assert r.returncode != 0 and "must start with '/'" in r.out
+    r = check(base + "general_settings:\n  pass_through_endpoints:\n"
+              "    - path: /v1/chat/completions\n      target: http://h\n", tmp_path)
+    assert r.returncode != 0 and "llmgate's own routes" in r.out
+    r = check(base + "general_settings:\n  pass_through_endpoints:\n"
+              "    - path: /v1\n      target: http://h\n      include_subpath: true\n"
+              "      colour: red\n", tmp_path)
+    assert r.returncode == 0, r.out
+    assert "llmgate's routes win" in r.out and "unknown field" in r.out
+    r = check(base + "general_settings:\n  pass_through_endpoints:\n"
+              "    - path: /v1/files\n      target: http://h\n"
+              "llmgate:\n  files_deployment: m1\n", tmp_path)
+    assert r.returncode != 0 and "files_deployment" in r.out
+    r = check(base + "llmgate:\n  files_deployment: nope\n", tmp_path)
+    assert r.returncode != 0 and "no served deployment" in r.out
