@@ -5,10 +5,13 @@ backpressure; requests are counted with route "passthrough"; --check validates t
 The stub's Files and Batches APIs (tests/stub/stub_files.c) are strict: multipart with a
 purpose, ids that must exist, Azure paths with an api-version."""
 import json
+import shutil
 import os
 import socket
 import subprocess
 import time
+
+import pytest
 
 from helpers import (FIXTURES, LLMGATED, azure_dep, gateway_config, openai_dep, read_response,
                      request, vm_kb, wait_for)
@@ -259,3 +262,48 @@ def test_check_validates_pass_through_settings(tmp_path):
     assert r.returncode != 0 and "files_deployment" in r.out
     r = check(base + "llmgate:\n  files_deployment: nope\n", tmp_path)
     assert r.returncode != 0 and "no served deployment" in r.out
+
+
+SDK_DIR = os.path.join(os.path.dirname(FIXTURES), "sdk")
+
+
+def sdk_files(mode, port, key):
+    node = shutil.which("node")
+    if not node or not os.path.isdir(os.path.join(SDK_DIR, "node_modules", "openai")):
+        pytest.fail("the OpenAI SDK is not installed: scripts/test runs npm ci in tests/sdk")
+    r = subprocess.run([node, os.path.join(SDK_DIR, "sdk_files.mjs"), mode,
+                        f"http://127.0.0.1:{port}", key],
+                       capture_output=True, text=True, timeout=60, cwd=SDK_DIR)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_openai_sdk_files_and_batches(stub_factory, gateway_factory):
+    """The official openai npm SDK: upload, batch create and retrieve, content, an upstream
+    400 — to an OpenAI-style deployment through OpenAI(baseURL) and to both Azure URL styles
+    through AzureOpenAI."""
+    cases = [("openai", openai_dep("files", "files-dep", None, key=FILES_KEY), "/v1/files",
+              "authorization", f"Bearer {FILES_KEY}")]
+    for version, path in (("2024-10-21", "/openai/files"), ("v1", "/openai/v1/files")):
+        cases.append(("azure", azure_dep("files", "files-dep", None, key=FILES_KEY,
+                                         api_version=version),
+                      path, "api-key", FILES_KEY))
+    for mode, dep, path, header, value in cases:
+        stub = stub_factory("files", ["--require-key", FILES_KEY])
+        dep = dep.replace("api_base: None", f"api_base: {stub.base}")
+        gw = gateway_factory(files_config(stub, dep, llmgate="  files_deployment: files-dep\n"))
+        out = sdk_files(mode, gw.port, MASTER)
+        assert "error" not in out, out
+        assert out["file"]["purpose"] == "batch" and out["file"]["route"] == "passthrough"
+        assert out["batch"]["input_file_id"] == out["file"]["id"]
+        assert out["batch"]["status"] == "validating"
+        assert out["content"].startswith('{"custom_id":"r1"')
+        assert out["bad"]["status"] == 400
+        upload = [r for r in stub.requests() if r["method"] == "POST" and r["path"] == path]
+        assert len(upload) == 1, stub.requests()
+        assert upload[0]["headers"]["content-type"].startswith("multipart/form-data; boundary=")
+        for r in stub.requests():
+            assert r["headers"].get(header) == value
+            assert MASTER not in json.dumps(r)
+        gw.stop()
+        stub.stop()
