@@ -53,7 +53,8 @@
 	X(top, callback_settings, IGNORED, NULL, CONFIG_IGNORED_DESC)                                      \
 	X(top, credential_list, IGNORED, NULL, CONFIG_IGNORED_DESC)                                        \
 	X(top, guardrails, IGNORED, NULL, CONFIG_IGNORED_DESC)                                             \
-	X(top, files_settings, IGNORED, NULL, CONFIG_IGNORED_DESC)                                         \
+	X(top, files_settings, ADVISORY, NULL,                                                             \
+	  "LiteLLM's own files-API credentials; llmgate relays /v1/files to llmgate.files_deployment")      \
 	X(top, assistant_settings, IGNORED, NULL, CONFIG_IGNORED_DESC)                                     \
 	X(top, finetune_settings, IGNORED, NULL, CONFIG_IGNORED_DESC)                                      \
 	X(top, mcp_servers, IGNORED, NULL, CONFIG_IGNORED_DESC)                                            \

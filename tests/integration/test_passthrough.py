@@ -94,11 +94,25 @@ def test_files_upload_and_batch_round_trip_openai(stub_factory, gateway_factory)
                              {"input_file_id": "file-nope", "endpoint": "/v1/chat/completions",
                               "completion_window": "24h"}, auth)
     assert status == 400 and "input_file_id" in json.loads(raw)["error"]["message"]
+    # the rest of the files API goes the same way (the stub has no vector stores: its 404
+    # comes back as it is)
+    for method, path, want in (("GET", "/v1/vector_stores/vs_1?limit=2", "/v1/vector_stores/vs_1"),
+                               ("GET", "/fine_tuning/jobs", "/v1/fine_tuning/jobs"),
+                               ("POST", "/openai/v1/uploads", "/v1/uploads")):
+        stub.reset()
+        status, _, raw = request(gw.port, method, path, None, auth)
+        assert status == 404 and b"Invalid URL" in raw, raw
+        (seen,) = stub.requests()
+        assert (seen["method"], seen["path"]) == (method, want)
+        assert seen["query"] == ("limit=2" if "?" in path else "")
+        assert seen["headers"]["authorization"] == f"Bearer {FILES_KEY}"
+    status, headers, _ = request(gw.port, "HEAD", "/v1/files", None, auth)
+    assert status == 405 and "PATCH" in headers["allow"]
     # the access log counts them as pass-through, with the files deployment
     lines = [json.loads(line) for line in open(os.path.join(gw.dir, "access.log"))]
     pt = [line for line in lines if line["route"] == "passthrough"]
-    assert len(pt) == 5 and {line["deployment"] for line in pt} == {"files-dep"}
-    assert {line["status"] for line in pt} == {200, 400}
+    assert len(pt) == 8 and {line["deployment"] for line in pt} == {"files-dep"}
+    assert {line["status"] for line in pt} == {200, 400, 404}
 
 
 def test_files_need_the_gateway_key_and_a_configured_deployment(stub, gateway_factory):
@@ -260,6 +274,8 @@ def test_check_validates_pass_through_settings(tmp_path):
               "    - path: /v1/files\n      target: http://h\n"
               "llmgate:\n  files_deployment: m1\n", tmp_path)
     assert r.returncode != 0 and "files_deployment" in r.out
+    r = check(base + "files_settings:\n  - custom_llm_provider: openai\n", tmp_path)
+    assert r.returncode == 0 and "llmgate.files_deployment" in r.out, r.out
     r = check(base + "llmgate:\n  files_deployment: nope\n", tmp_path)
     assert r.returncode != 0 and "no served deployment" in r.out
 
