@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from helpers import (FIXTURES, LLMGATED, azure_dep, gateway_config, openai_dep, read_response,
-                     request, vm_kb, wait_for)
+from helpers import (FIXTURES, LLMGATED, azure_dep, free_port, gateway_config, openai_dep,
+                     read_response, request, vm_kb, wait_for)
 
 MASTER = "sk-master-passthru-0123456789"
 FILES_KEY = "sk-files-dep-key-0123456789"
@@ -59,9 +59,10 @@ def last(stub, path_prefix):
 
 def test_files_upload_and_batch_round_trip_openai(stub_factory, gateway_factory):
     stub = stub_factory("files", ["--require-key", FILES_KEY])
+    admin = free_port()
     gw = gateway_factory(files_config(
         stub, openai_dep("files", "files-dep", stub.base, key=FILES_KEY),
-        llmgate="  files_deployment: files-dep\n"))
+        llmgate=f"  files_deployment: files-dep\n  admin_listen: 127.0.0.1:{admin}\n"))
     body, (status, headers, raw) = upload(gw)
     assert status == 200, raw
     assert headers["x-llmgate-route"] == "passthrough"
@@ -113,6 +114,12 @@ def test_files_upload_and_batch_round_trip_openai(stub_factory, gateway_factory)
     pt = [line for line in lines if line["route"] == "passthrough"]
     assert len(pt) == 8 and {line["deployment"] for line in pt} == {"files-dep"}
     assert {line["status"] for line in pt} == {200, 400, 404}
+    # and so does /metrics
+    want = 'deployment="files-dep",route="passthrough",status_class="2xx"} 4'
+
+    def counted():
+        return want in request(admin, "GET", "/metrics")[2].decode()
+    wait_for(counted, timeout=10, what="the pass-through requests in /metrics")
 
 
 def test_files_need_the_gateway_key_and_a_configured_deployment(stub, gateway_factory):
