@@ -55,6 +55,22 @@ struct pt_call {
 	char auth[PROVIDER_REQUEST_AUTH_MAX];
 };
 
+struct http_request;
+struct passthrough_endpoint;
+
+/* passthrough_request.c: the entry of CONFIG's pass_through_endpoints that
+ * serves REQ's path (the longest path that is the request's or, with
+ * include_subpath, a prefix of it at a '/'), or NULL. */
+const struct passthrough_endpoint *pt_request_find(const struct config *config,
+                                                   const struct http_request *req);
+/* The URL and headers of REQ to the files deployment (OP: the path from
+ * "files", "batches"... on; ENTRA_TOKEN: the deployment's token, or NULL),
+ * or to entry E. 0, or -1 when they do not fit the call. */
+int pt_request_files(struct pt_call *call, const struct http_request *req, const char *op,
+                     const char *entra_token);
+int pt_request_endpoint(struct pt_call *call, const struct http_request *req,
+                        const struct passthrough_endpoint *e);
+
 /* passthrough_relay.c: starts CALL's transfer of BODY (the exchange's,
  * valid while it is) and takes over the exchange; on failure to start,
  * answers 502. Ends with the call freed. */
