@@ -3197,9 +3197,16 @@ static void load_passthrough(struct loader *ld, const struct slots *lg)
 {
 	const struct config_passthrough_reader rd = {ld, pt_text, pt_bool, pt_report, pt_oom};
 	const struct config_yaml_node *gs = ld->top.value[K_top_general_settings - ld->top.first];
-	struct at at = at_slot(lg, K_llmgate_files_deployment);
+	struct at at = at_slot(lg, K_llmgate_passthrough_max_request_size_mb);
 	char *name = NULL;
+	double mb;
 
+	if (get_double(ld, &at, 0, CONFIG_MAX_REQUEST_MB, &mb) == GOT) {
+		ld->config->passthrough_max_request_size = (size_t)(mb * MIB);
+		if (ld->config->passthrough_max_request_size < 1024)
+			ld->config->passthrough_max_request_size = 1024;
+	}
+	at = at_slot(lg, K_llmgate_files_deployment);
 	if (get_string(ld, &at, &name) == GOT)
 		config_passthrough_files(ld->config, name, at.node, &rd);
 	free(name);

@@ -345,6 +345,8 @@
 	X(llmgate, fallback, MAPPING, NULL, "the global direct-Azure fallback policy")                     \
 	X(llmgate, files_deployment, STRING, NULL,                                                         \
 	  "model_info.id (or single-deployment model_name) serving /v1/files, batches...")                 \
+	X(llmgate, passthrough_max_request_size_mb, NUMBER, "64",                                         \
+	  "largest request body of a pass-through path (files API uploads), in MiB")                       \
 	X(llmgate, strict, BOOL, "false",                                                                  \
 	  "entries llmgate cannot serve, and fallbacks to them, are errors instead of warnings")           \
                                                                                                            \

@@ -68,6 +68,18 @@ static int files_request(struct pt_call *call, const struct http_request *req, c
 	return pt_request_files(call, req, op, token);
 }
 
+size_t passthrough_body_limit(void *ctx, const char *path, size_t path_len)
+{
+	const struct config *c = ctx;
+	struct http_request req = {.path = path, .path_len = path_len};
+	const char *op;
+
+	if ((c->has_files_deployment && config_passthrough_files_path(path, path_len, &op)) ||
+	    pt_request_find(c, &req))
+		return c->passthrough_max_request_size;
+	return 0;
+}
+
 static const char *method_literal(const char *method)
 {
 	static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct config;
 struct early_answer;
@@ -22,6 +23,11 @@ struct passthrough *passthrough_new(const struct config *config, struct upstream
                                     struct request_stats *stats);
 /* Call after every exchange has ended. */
 void passthrough_free(struct passthrough *pt);
+
+/* The http_server's body_limit (CTX: the config): the body limit of PATH
+ * when a pass-through serves it (llmgate.passthrough_max_request_size_mb),
+ * else 0 (the server's own). */
+size_t passthrough_body_limit(void *ctx, const char *path, size_t path_len);
 
 /*
  * Takes the request of E when a pass-through serves its path (or, for a

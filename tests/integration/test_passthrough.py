@@ -330,3 +330,24 @@ def test_openai_sdk_files_and_batches(stub_factory, gateway_factory):
             assert MASTER not in json.dumps(r)
         gw.stop()
         stub.stop()
+
+
+def test_pass_through_paths_have_their_own_body_limit(stub_factory, gateway_factory):
+    """llmgate.passthrough_max_request_size_mb bounds uploads to pass-through paths, above
+    (or below) general_settings.max_request_size_mb, which still bounds every other route."""
+    stub = stub_factory("files")
+    gw = gateway_factory(files_config(
+        stub, openai_dep("files", "files-dep", stub.base),
+        sections="general_settings:\n  max_request_size_mb: 2\n",
+        llmgate="  files_deployment: files-dep\n  passthrough_max_request_size_mb: 4\n"))
+    three = b"x" * (3 * 1024 * 1024)
+    _, (status, _, raw) = upload(gw, data=three)
+    assert status == 200 and json.loads(raw)["bytes"] == len(three), raw
+    status, _, raw = request(gw.port, "POST", "/v1/chat/completions",
+                             {"model": "gpt-4o", "messages": [{"role": "user",
+                                                               "content": "x" * len(three)}]})
+    assert status == 413, raw
+    stub.reset()
+    _, (status, _, raw) = upload(gw, data=three + three)
+    assert status == 413, raw
+    assert not stub.requests()  # refused before anything went upstream
