@@ -278,7 +278,9 @@ static void endpoint_load(struct config *c, const struct config_yaml_node *item,
 		} else if (strcmp(k, "include_subpath") == 0) {
 			flag(rd, v, at, k, &e.include_subpath);
 		} else if (strcmp(k, "merge_query_params") == 0) {
-			flag(rd, v, at, k, &e.merge_query_params);
+			bool merge; /* always so: both queries are sent */
+
+			flag(rd, v, at, k, &merge);
 		} else if (strcmp(k, "id") == 0) {
 			/* LiteLLM's handle for its admin API: nothing to do */
 		} else if (strcmp(k, "cost_per_request") == 0 || strcmp(k, "guardrails") == 0) {

@@ -5,7 +5,9 @@
  *   - LiteLLM's general_settings.pass_through_endpoints: a list of
  *     {path, target, headers, forward_headers, auth, include_subpath,
  *     merge_query_params, id, cost_per_request, guardrails}; a request under
- *     `path` goes to `target` (see worker/passthrough.c for the wire rules);
+ *     `path` goes to `target` (see worker/passthrough.c for the wire rules).
+ *     merge_query_params is read as a boolean and needs nothing more: the
+ *     target's query and the client's are always both sent;
  *   - llmgate.files_deployment: the one deployment (a model_info.id, or a
  *     model_name with a single deployment) that serves /v1/files,
  *     /v1/batches, /v1/fine_tuning, /v1/vector_stores and /v1/uploads.
@@ -35,7 +37,6 @@ struct passthrough_endpoint {
 	bool forward_headers;    /* the client's headers go upstream too */
 	bool auth;               /* the gateway key is required */
 	bool include_subpath;    /* path/... goes to target/... */
-	bool merge_query_params; /* the target's query and the client's, merged */
 };
 
 /* How config.c lets this file read values and report problems. */

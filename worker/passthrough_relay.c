@@ -24,6 +24,7 @@
 #include "answer.h"
 #include "api_error.h"
 #include "clock.h"
+#include "config.h"
 #include "http_header.h"
 #include "http_server.h"
 #include "log.h"
@@ -132,7 +133,11 @@ static void add_headers(struct pt_call *call)
 {
 	for (size_t i = 0; i < call->n_resp; i++)
 		http_exchange_add_header(call->ex, call->resp_names[i], call->resp_values[i]);
+	if (call->deployment >= 0)
+		http_exchange_add_header(call->ex, "x-llmgate-deployment",
+		                         call->pt->config->deployments[call->deployment].id);
 	http_exchange_add_header(call->ex, "x-llmgate-route", "passthrough");
+	http_exchange_add_header(call->ex, "x-llmgate-attempts", "1");
 	/* ours: from the request's arrival to the transfer's start */
 	answer_add_overhead(call->ex, call->upstream_start_us - call->received_us);
 }

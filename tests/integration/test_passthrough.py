@@ -66,6 +66,8 @@ def test_files_upload_and_batch_round_trip_openai(stub_factory, gateway_factory)
     body, (status, headers, raw) = upload(gw)
     assert status == 200, raw
     assert headers["x-llmgate-route"] == "passthrough"
+    assert headers["x-llmgate-deployment"] == "files-dep"
+    assert headers["x-llmgate-attempts"] == "1"
     file = json.loads(raw)
     assert file["object"] == "file" and file["purpose"] == "batch"
     assert file["bytes"] == len(JSONL)
