@@ -353,3 +353,53 @@ def test_pass_through_paths_have_their_own_body_limit(stub_factory, gateway_fact
     _, (status, _, raw) = upload(gw, data=three + three)
     assert status == 413, raw
     assert not stub.requests()  # refused before anything went upstream
+
+
+def test_pass_through_is_never_retried(stub_factory, gateway_factory):
+    """One upstream transfer per request, whatever num_retries says: an upstream error comes
+    back as it is, a refused connection is a 502, a silent upstream a 504 after the attempt
+    timeout."""
+    stub = stub_factory("vendor")
+    dead = free_port()
+    gw = gateway_factory(gateway_config(
+        openai_dep("gpt-4o", "primary-gpt-4o", stub.base), retries=2,
+        sections="litellm_settings:\n  request_timeout: 1s\n"
+                 "general_settings:\n  pass_through_endpoints:\n"
+                 f"    - path: /vendor/chat\n      target: {stub.base}/v1/chat/completions\n"
+                 f"    - path: /dead\n      target: http://127.0.0.1:{dead}/x\n", workers=1))
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+    stub.set_faults({"status": 500})
+    status, headers, raw = request(gw.port, "POST", "/vendor/chat", body)
+    assert status == 500 and headers["x-llmgate-route"] == "passthrough"
+    assert len(stub.requests()) == 1  # not retried
+    stub.reset()
+    stub.set_faults({"headers_then_hang": True})
+    started = time.monotonic()
+    status, _, raw = request(gw.port, "POST", "/vendor/chat", body)
+    assert status == 504 and json.loads(raw)["error"]["code"] == "upstream_timeout"
+    assert 0.9 < time.monotonic() - started < 5
+    assert len(stub.requests()) == 1
+    status, _, raw = request(gw.port, "GET", "/dead", None)
+    assert status == 502 and json.loads(raw)["error"]["code"] == "upstream_error"
+    stub.reset()
+    status, _, raw = request(gw.port, "POST", "/vendor/chat", body)
+    assert status == 200 and json.loads(raw)["object"] == "chat.completion"
+    # a stream comes back as it is, event by event as they come
+    stub.set_faults({"chunk_delay_ms": 50})
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    data = json.dumps(dict(body, stream=True)).encode()
+    s.sendall(b"POST /vendor/chat HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+              b"Content-Length: " + str(len(data)).encode() + b"\r\n\r\n" + data)
+    resp = read_response(s.makefile("rb"))
+    s.close()
+    assert resp.status == 200 and resp.complete
+    assert resp.headers["content-type"].startswith("text/event-stream")
+    assert len(resp.chunks) > 2 and resp.body.endswith(b"data: [DONE]\n\n")
+    # and a cut one breaks off: no invented ending
+    stub.set_faults({"cut_after": 2, "chunk_delay_ms": 50})
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    s.sendall(b"POST /vendor/chat HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+              b"Content-Length: " + str(len(data)).encode() + b"\r\n\r\n" + data)
+    resp = read_response(s.makefile("rb"))
+    s.close()
+    assert resp.status == 200 and not resp.complete and b"[DONE]" not in resp.body
