@@ -1682,7 +1682,8 @@ static void load_model_info(struct loader *ld, const struct entry *e, const char
 		known |= strcmp(d->mode, known_modes[i]) == 0;
 	if (strcmp(d->mode, "responses") == 0)
 		check_responses_version(ld, e, at.node, at.path, d);
-	if (known)
+	/* LiteLLM's batch models: the files API's deployment (config_passthrough.c) */
+	if (known || strcmp(d->mode, "batch") == 0)
 		return;
 	for (size_t i = 0; i < sizeof(litellm_modes) / sizeof(litellm_modes[0]); i++)
 		known |= strcmp(d->mode, litellm_modes[i]) == 0;
@@ -3209,6 +3210,8 @@ static void load_passthrough(struct loader *ld, const struct slots *lg)
 	at = at_slot(lg, K_llmgate_files_deployment);
 	if (get_string(ld, &at, &name) == GOT)
 		config_passthrough_files(ld->config, name, at.node, &rd);
+	else
+		config_passthrough_batch_mode(ld->config, &rd);
 	free(name);
 	for (size_t i = 0; gs && gs->kind == CONFIG_YAML_MAPPING && i < gs->n_pairs; i++)
 		if (strcmp(gs->pairs[i].key->value, "pass_through_endpoints") == 0)

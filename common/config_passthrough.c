@@ -412,6 +412,29 @@ void config_passthrough_files(struct config *c, const char *name,
 	c->has_files_deployment = true;
 }
 
+void config_passthrough_batch_mode(struct config *c, const struct config_passthrough_reader *rd)
+{
+	size_t n = 0, first = 0;
+
+	for (size_t i = 0; i < c->n_deployments; i++) {
+		const struct deployment *d = &c->deployments[i];
+
+		if (!d->not_served && d->mode && strcmp(d->mode, "batch") == 0 && n++ == 0)
+			first = i;
+	}
+	if (n == 1) {
+		c->files_deployment = first;
+		c->has_files_deployment = true;
+	} else if (n > 1) {
+		rd->report(
+		        rd->ctx, false, NULL,
+		        "%zu deployments have model_info.mode batch; the files API's ids belong "
+		        "to one resource, so llmgate relays /v1/files and /v1/batches to none of "
+		        "them: set llmgate.files_deployment to one model_info.id",
+		        n);
+	}
+}
+
 void config_passthrough_free(struct config *c)
 {
 	for (size_t i = 0; i < c->n_passthrough; i++)

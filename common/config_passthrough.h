@@ -10,7 +10,8 @@
  *     target's query and the client's are always both sent;
  *   - llmgate.files_deployment: the one deployment (a model_info.id, or a
  *     model_name with a single deployment) that serves /v1/files,
- *     /v1/batches, /v1/fine_tuning, /v1/vector_stores and /v1/uploads.
+ *     /v1/batches, /v1/fine_tuning, /v1/vector_stores and /v1/uploads;
+ *     without it, the one deployment with LiteLLM's model_info.mode: batch.
  *
  * Validation (config --check): a path starts with '/', is not one of
  * llmgate's own routes nor under them (llmgate's routes win: a warning when
@@ -64,6 +65,13 @@ void config_passthrough_load(struct config *config, const struct config_yaml_nod
 void config_passthrough_files(struct config *config, const char *name,
                               const struct config_yaml_node *node,
                               const struct config_passthrough_reader *rd);
+
+/* Without llmgate.files_deployment: LiteLLM's spelling, the one served
+ * deployment with model_info.mode batch (its managed batches' marker),
+ * becomes CONFIG->files_deployment; several are a warning (llmgate cannot
+ * spread one resource's ids over several: name one). */
+void config_passthrough_batch_mode(struct config *config,
+                                   const struct config_passthrough_reader *rd);
 
 void config_passthrough_free(struct config *config);
 

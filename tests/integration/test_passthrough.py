@@ -403,3 +403,19 @@ def test_pass_through_is_never_retried(stub_factory, gateway_factory):
     resp = read_response(s.makefile("rb"))
     s.close()
     assert resp.status == 200 and not resp.complete and b"[DONE]" not in resp.body
+
+
+def test_litellm_batch_mode_names_the_files_deployment(stub, gateway_factory, tmp_path):
+    """LiteLLM marks its batch models with model_info.mode: batch: without
+    llmgate.files_deployment, the one such deployment serves the files API."""
+    gw = gateway_factory(files_config(
+        stub, openai_dep("batch", "batch-dep", stub.base, info="\n      mode: batch")))
+    _, (status, headers, raw) = upload(gw)
+    assert status == 200 and headers["x-llmgate-deployment"] == "batch-dep", raw
+    two = ("model_list:\n" + "".join(
+        f"  - model_name: b\n    litellm_params:\n      model: openai/m\n"
+        f"      api_key: sk-x-0123456789\n    model_info:\n      id: b{i}\n      mode: batch\n"
+        for i in range(2)))
+    r = check(two, tmp_path)
+    assert r.returncode == 0 and "2 deployments have model_info.mode batch" in r.out, r.out
+    assert "not served" not in r.out
