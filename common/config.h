@@ -170,7 +170,7 @@ struct config {
 	bool strict; /* entries and fallbacks llmgate cannot serve are errors, not warnings */
 	/* llmgate.files_deployment: the deployment of the files-API pass-through */
 	bool has_files_deployment;
-	size_t files_deployment; /* index into deployments */
+	size_t files_deployment;             /* index into deployments */
 	size_t passthrough_max_request_size; /* bytes: the body limit of pass-through paths */
 };
 

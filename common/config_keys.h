@@ -54,7 +54,7 @@
 	X(top, credential_list, IGNORED, NULL, CONFIG_IGNORED_DESC)                                        \
 	X(top, guardrails, IGNORED, NULL, CONFIG_IGNORED_DESC)                                             \
 	X(top, files_settings, ADVISORY, NULL,                                                             \
-	  "LiteLLM's own files-API credentials; llmgate relays /v1/files to llmgate.files_deployment")      \
+	  "LiteLLM's own files-API credentials; llmgate relays /v1/files to llmgate.files_deployment")     \
 	X(top, assistant_settings, IGNORED, NULL, CONFIG_IGNORED_DESC)                                     \
 	X(top, finetune_settings, IGNORED, NULL, CONFIG_IGNORED_DESC)                                      \
 	X(top, mcp_servers, IGNORED, NULL, CONFIG_IGNORED_DESC)                                            \
@@ -345,7 +345,7 @@
 	X(llmgate, fallback, MAPPING, NULL, "the global direct-Azure fallback policy")                     \
 	X(llmgate, files_deployment, STRING, NULL,                                                         \
 	  "model_info.id (or single-deployment model_name) serving /v1/files, batches...")                 \
-	X(llmgate, passthrough_max_request_size_mb, NUMBER, "64",                                         \
+	X(llmgate, passthrough_max_request_size_mb, NUMBER, "64",                                          \
 	  "largest request body of a pass-through path (files API uploads), in MiB")                       \
 	X(llmgate, strict, BOOL, "false",                                                                  \
 	  "entries llmgate cannot serve, and fallbacks to them, are errors instead of warnings")           \

@@ -31,13 +31,13 @@ struct header_kv;
 
 /* One entry of general_settings.pass_through_endpoints. */
 struct passthrough_endpoint {
-	char *path;   /* starts with '/', no trailing '/' (but "/"), no query */
-	char *target; /* an http(s) URL, no trailing '/' */
+	char *path;                /* starts with '/', no trailing '/' (but "/"), no query */
+	char *target;              /* an http(s) URL, no trailing '/' */
 	struct header_kv *headers; /* sent upstream; values are secrets */
 	size_t n_headers;
-	bool forward_headers;    /* the client's headers go upstream too */
-	bool auth;               /* the gateway key is required */
-	bool include_subpath;    /* path/... goes to target/... */
+	bool forward_headers; /* the client's headers go upstream too */
+	bool auth;            /* the gateway key is required */
+	bool include_subpath; /* path/... goes to target/... */
 };
 
 /* How config.c lets this file read values and report problems. */
