@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "config_entra.h"
+#include "config_passthrough.h"
 #include "config_keys.h"
 #include "config_lint.h"
 #include "config_ref.h"
@@ -1681,7 +1682,8 @@ static void load_model_info(struct loader *ld, const struct entry *e, const char
 		known |= strcmp(d->mode, known_modes[i]) == 0;
 	if (strcmp(d->mode, "responses") == 0)
 		check_responses_version(ld, e, at.node, at.path, d);
-	if (known)
+	/* LiteLLM's batch models: the files API's deployment (config_passthrough.c) */
+	if (known || strcmp(d->mode, "batch") == 0)
 		return;
 	for (size_t i = 0; i < sizeof(litellm_modes) / sizeof(litellm_modes[0]); i++)
 		known |= strcmp(d->mode, litellm_modes[i]) == 0;
@@ -3142,6 +3144,80 @@ static void load_fallback_policy(struct loader *ld, const struct slots *lg)
 		       at.path, f->report_interval_ms, f->window_ms);
 }
 
+/* ---- pass-through (config_passthrough.c) ------------------------------- */
+
+static int pt_text(void *ctx, const struct config_yaml_node *node, const char *path, bool secret,
+                   char **ret)
+{
+	struct at at = {.node = node, .secret = secret, .litellm_reads = true};
+	enum got r;
+
+	set_path(&at, "%s", path);
+	r = get_text(ctx, &at, "a string", ret);
+	return r == GOT ? 0 : r == GOT_NOTHING ? 1 : -1;
+}
+
+static int pt_bool(void *ctx, const struct config_yaml_node *node, const char *path, bool *ret)
+{
+	struct at at = {.node = node, .litellm_reads = true};
+	enum got r;
+
+	set_path(&at, "%s", path);
+	r = get_bool(ctx, &at, ret);
+	return r == GOT ? 0 : r == GOT_NOTHING ? 1 : -1;
+}
+
+__attribute__((format(printf, 4, 5))) static void pt_report(void *ctx, bool error,
+                                                            const struct config_yaml_node *node,
+                                                            const char *fmt, ...)
+{
+	struct loader *ld = ctx;
+	char *message = NULL;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&message, fmt, ap);
+	va_end(ap);
+	if (r < 0) {
+		ld->oom = true;
+		return;
+	}
+	report(ld, error ? DIAG_ERROR : DIAG_WARNING, 0, node, "%s", message);
+	free(message);
+}
+
+static void pt_oom(void *ctx)
+{
+	((struct loader *)ctx)->oom = true;
+}
+
+/* llmgate.files_deployment first (the endpoints' paths are checked
+ * against it), then general_settings.pass_through_endpoints. */
+static void load_passthrough(struct loader *ld, const struct slots *lg)
+{
+	const struct config_passthrough_reader rd = {ld, pt_text, pt_bool, pt_report, pt_oom};
+	const struct config_yaml_node *gs = ld->top.value[K_top_general_settings - ld->top.first];
+	struct at at = at_slot(lg, K_llmgate_passthrough_max_request_size_mb);
+	char *name = NULL;
+	double mb;
+
+	if (get_double(ld, &at, 0, CONFIG_MAX_REQUEST_MB, &mb) == GOT) {
+		ld->config->passthrough_max_request_size = (size_t)(mb * MIB);
+		if (ld->config->passthrough_max_request_size < 1024)
+			ld->config->passthrough_max_request_size = 1024;
+	}
+	at = at_slot(lg, K_llmgate_files_deployment);
+	if (get_string(ld, &at, &name) == GOT)
+		config_passthrough_files(ld->config, name, at.node, &rd);
+	else
+		config_passthrough_batch_mode(ld->config, &rd);
+	free(name);
+	for (size_t i = 0; gs && gs->kind == CONFIG_YAML_MAPPING && i < gs->n_pairs; i++)
+		if (strcmp(gs->pairs[i].key->value, "pass_through_endpoints") == 0)
+			config_passthrough_load(ld->config, gs->pairs[i].value, &rd);
+}
+
 static void load_llmgate(struct loader *ld)
 {
 	struct config *c = ld->config;
@@ -3226,6 +3302,7 @@ static void load_llmgate(struct loader *ld)
 	get_bool(ld, &at, &c->strict);
 
 	load_fallback_policy(ld, &lg);
+	load_passthrough(ld, &lg);
 }
 
 /* ---- the whole load ---------------------------------------------------- */
@@ -3362,6 +3439,7 @@ void config_free(struct config *config)
 	free(config->credentials);
 	free(config->path);
 	free(config->master_key);
+	config_passthrough_free(config);
 	free(config->listen);
 	free(config->control_socket);
 	free(config->admin_listen);

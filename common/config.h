@@ -147,6 +147,9 @@ struct config {
 	/* general_settings */
 	char *master_key;        /* resolved secret, or NULL (no client auth) */
 	size_t max_request_size; /* bytes */
+	/* pass_through_endpoints (config_passthrough.h) */
+	struct passthrough_endpoint *passthrough;
+	size_t n_passthrough;
 
 	/* llmgate: */
 	char *listen; /* "HOST:PORT" */
@@ -165,6 +168,10 @@ struct config {
 	long response_affinity_entries; /* shared response-id table size; 0 = off */
 	struct fallback_policy fallback;
 	bool strict; /* entries and fallbacks llmgate cannot serve are errors, not warnings */
+	/* llmgate.files_deployment: the deployment of the files-API pass-through */
+	bool has_files_deployment;
+	size_t files_deployment;             /* index into deployments */
+	size_t passthrough_max_request_size; /* bytes: the body limit of pass-through paths */
 };
 
 /*

@@ -53,7 +53,8 @@
 	X(top, callback_settings, IGNORED, NULL, CONFIG_IGNORED_DESC)                                      \
 	X(top, credential_list, IGNORED, NULL, CONFIG_IGNORED_DESC)                                        \
 	X(top, guardrails, IGNORED, NULL, CONFIG_IGNORED_DESC)                                             \
-	X(top, files_settings, IGNORED, NULL, CONFIG_IGNORED_DESC)                                         \
+	X(top, files_settings, ADVISORY, NULL,                                                             \
+	  "LiteLLM's own files-API credentials; llmgate relays /v1/files to llmgate.files_deployment")     \
 	X(top, assistant_settings, IGNORED, NULL, CONFIG_IGNORED_DESC)                                     \
 	X(top, finetune_settings, IGNORED, NULL, CONFIG_IGNORED_DESC)                                      \
 	X(top, mcp_servers, IGNORED, NULL, CONFIG_IGNORED_DESC)                                            \
@@ -314,7 +315,8 @@
 	X(general_settings, forward_client_headers_to_llm_api, IGNORED, NULL, CONFIG_IGNORED_DESC)         \
 	X(general_settings, key_management_system, IGNORED, NULL, CONFIG_IGNORED_DESC)                     \
 	X(general_settings, key_management_settings, IGNORED, NULL, CONFIG_IGNORED_DESC)                   \
-	X(general_settings, pass_through_endpoints, IGNORED, NULL, CONFIG_IGNORED_DESC)                    \
+	X(general_settings, pass_through_endpoints, LIST, NULL,                                            \
+	  "{path, target, headers, forward_headers, auth, include_subpath}: relayed as is")                \
 	X(general_settings, otel, IGNORED, NULL, CONFIG_IGNORED_DESC)                                      \
 	X(general_settings, use_redis_transaction_buffer, IGNORED, NULL, CONFIG_IGNORED_DESC)              \
 	X(general_settings, maximum_spend_logs_retention_period, IGNORED, NULL,                            \
@@ -341,6 +343,10 @@
 	  "Responses API ids remembered with the deployment that created them, shared by all workers "     \
 	  "(about 300 bytes each); 0 = off; a restart to change")                                          \
 	X(llmgate, fallback, MAPPING, NULL, "the global direct-Azure fallback policy")                     \
+	X(llmgate, files_deployment, STRING, NULL,                                                         \
+	  "model_info.id (or single-deployment model_name) serving /v1/files, batches...")                 \
+	X(llmgate, passthrough_max_request_size_mb, NUMBER, "64",                                          \
+	  "largest request body of a pass-through path (files API uploads), in MiB")                       \
 	X(llmgate, strict, BOOL, "false",                                                                  \
 	  "entries llmgate cannot serve, and fallbacks to them, are errors instead of warnings")           \
                                                                                                            \

@@ -13,6 +13,7 @@ static const char *const route_names[ROUTE__COUNT] = {
         [ROUTE_PRIMARY] = "primary",
         [ROUTE_FALLBACK] = "fallback",
         [ROUTE_DIRECT_AZURE] = "direct-azure",
+        [ROUTE_PASSTHROUGH] = "passthrough",
 };
 
 const char *fallback_mode_name(enum fallback_mode mode)

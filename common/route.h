@@ -22,6 +22,7 @@ enum route {
 	ROUTE_PRIMARY,      /* the request's own group */
 	ROUTE_FALLBACK,     /* a group of its fallback chain, per request */
 	ROUTE_DIRECT_AZURE, /* the global fallback mode sent it there */
+	ROUTE_PASSTHROUGH,  /* relayed as is (worker/passthrough.c): no group, no retry */
 	ROUTE__COUNT,
 };
 

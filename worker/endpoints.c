@@ -27,6 +27,7 @@
 #include "config.h"
 #include "http_server.h"
 #include "ingress.h"
+#include "passthrough.h"
 #include "proxy.h"
 #include "proxy_walk.h"
 #include "request_id.h"
@@ -37,6 +38,7 @@
 struct endpoints {
 	struct endpoints_options opts;
 	char *models_json; /* the model list never changes within a generation */
+	struct passthrough *passthrough;
 };
 
 enum endpoint_kind {
@@ -104,7 +106,10 @@ int endpoints_new(const struct endpoints_options *opts, struct endpoints **ret)
 		return -ENOMEM;
 	eps->opts = *opts;
 	eps->models_json = models_json(opts->config);
-	if (!eps->models_json) {
+	eps->passthrough = passthrough_new(opts->config, opts->up, opts->stats);
+	if (!eps->models_json || !eps->passthrough) {
+		passthrough_free(eps->passthrough);
+		free(eps->models_json);
 		free(eps);
 		return -ENOMEM;
 	}
@@ -117,6 +122,7 @@ void endpoints_free(struct endpoints *eps)
 	if (!eps)
 		return;
 	free(eps->models_json);
+	passthrough_free(eps->passthrough);
 	free(eps);
 }
 
@@ -314,6 +320,10 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 		return;
 	}
 	if (!route_request(req, &r, deployment, response_id)) {
+		/* pass-through (issue 22): after every route of llmgate's own */
+		if (passthrough_handle(eps->passthrough, &early,
+		                       client_authorized(eps->opts.config, req)))
+			return;
 		answer_early_error(&early, 404, "not_found", "no route for %s %.*s", req->method,
 		                   (int)(req->path_len > 200 ? 200 : req->path_len), req->path);
 		return;

@@ -15,6 +15,7 @@ struct http_request;
 struct proxy;
 struct fallback_state;
 struct request_stats;
+struct upstream;
 
 struct endpoints_options {
 	const struct config *config;
@@ -23,6 +24,7 @@ struct endpoints_options {
 	uint32_t generation;
 	const bool *draining;        /* the worker's drain flag: readiness answers 503 */
 	struct request_stats *stats; /* counts and logs requests; may be NULL */
+	struct upstream *up;         /* pass-through transfers (passthrough.h) */
 };
 
 struct endpoints;

@@ -32,6 +32,7 @@
 #include "request_stats.h"
 #include "fallback_state.h"
 #include "endpoints.h"
+#include "passthrough.h"
 #include "upstream.h"
 #include "clock.h"
 #include "token_store.h"
@@ -327,11 +328,15 @@ void worker_run(const struct worker_args *args)
 	        .generation = args->generation,
 	        .draining = &w.draining,
 	        .stats = w.stats,
+	        .up = w.up,
 	};
 	struct http_server_options hopts;
 	http_server_options_default(&hopts, config->max_request_size, config->header_timeout_ms,
 	                            config->body_timeout_ms);
 	hopts.handler = endpoints_handle;
+	hopts.body_limit = passthrough_body_limit; /* uploads to the files API */
+	hopts.body_limit_ctx = (void *)config;
+	hopts.body_limit_max = config->passthrough_max_request_size;
 	hopts.on_reject = on_http_reject;
 	hopts.reject_ctx = w.stats;
 	if (endpoints_new(&ropts, &w.endpoints) < 0)

@@ -23,6 +23,7 @@ SECRETS = {
     "MASTER_KEY": "sk-master-LEAKCHECK4Hb7Nj2Mk5Pl8Qo1",
     "CLIENT_SECRET": "LEAKCHECKclient~secret8Gh2Jk6Lz0Xc",
     "ISSUED_TOKEN": "eyJLEAKCHECKissued.Vb3Nm7Qw1Er5Ty9Ui4",
+    "PASSTHRU_KEY": "sk-LEAKCHECKpassthru2Wq8Ez4Rx6Tc0Yv",
 }
 
 
@@ -41,8 +42,12 @@ def config(openai, azure, extra=""):
                          "\n      client_secret: os.environ/CLIENT_SECRET"),
         retries=0, fallbacks={"gpt-4o": ["azure-gpt-4o"]},
         sections="litellm_settings:\n  set_verbose: true\n"
-                 "general_settings:\n  master_key: os.environ/MASTER_KEY\n",
-        drain_timeout="5s", llmgate=extra)
+                 "general_settings:\n  master_key: os.environ/MASTER_KEY\n"
+                 "  pass_through_endpoints:\n    - path: /vendor/files\n"
+                 f"      target: {openai.base}/v1/files\n      include_subpath: true\n"
+                 "      auth: true\n      headers:\n"
+                 "        Authorization: Bearer os.environ/PASSTHRU_KEY\n",
+        drain_timeout="5s", llmgate="  files_deployment: azure-gpt-4o\n" + extra)
 
 
 def leaks(text):
@@ -101,6 +106,24 @@ def test_no_secret_anywhere(stub_factory, gateway_factory, workdir):
         except http.client.IncompleteRead as e:  # a cut stream ends with a broken body
             status, hdrs, data = "cut", {}, e.partial
         seen.append((f"answer {status}", json.dumps(hdrs) + data.decode(errors="replace")))
+    # Pass-through: the files API to the Azure deployment, a configured endpoint.
+    upload = (b"--b0\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n"
+              b"--b0\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jsonl\""
+              b"\r\n\r\n{}\n\r\n--b0--\r\n")
+    multipart = {"Content-Type": "multipart/form-data; boundary=b0"}
+    for method, path, body, headers in [
+        ("POST", "/v1/files", upload, dict(auth(), **multipart)),
+        ("POST", "/openai/files?api-version=2024-10-21", upload,
+         dict(multipart, **{"api-key": SECRETS["MASTER_KEY"]})),
+        ("POST", "/v1/files", upload, multipart),
+        ("GET", "/v1/files/file-nope", None, auth()),
+        ("POST", "/vendor/files", upload, dict(auth(), **multipart)),
+        ("GET", "/vendor/files/file-nope/content", None, auth()),
+        ("GET", "/vendor/files", None, {"Authorization": "Bearer sk-wrong-key"}),
+    ]:
+        status, hdrs, data = request(gw.port, method, path, body, headers)
+        assert status in (200, 401, 404), (path, status, data)
+        seen.append((f"{method} {path} {status}", json.dumps(hdrs) + data.decode(errors="replace")))
     for path in ["/v1/models", "/health/readiness", "/health/liveliness", "/nope"]:
         status, hdrs, data = gw.get(path, auth())
         seen.append((f"GET {path}", json.dumps(hdrs) + data.decode(errors="replace")))
@@ -109,6 +132,8 @@ def test_no_secret_anywhere(stub_factory, gateway_factory, workdir):
     assert SECRETS["OPENAI_KEY"] in got and SECRETS["AZURE_KEY"] in got
     assert SECRETS["ENTRA_TOKEN"] in got
     assert SECRETS["ISSUED_TOKEN"] in got  # fetched with the client secret, then sent
+    assert SECRETS["PASSTHRU_KEY"] in got  # a pass-through endpoint's header
+    assert SECRETS["MASTER_KEY"] not in got  # the gateway key never goes upstream
 
     # What an operator sees.
     status, _, data = request(admin, "GET", "/metrics")
@@ -148,7 +173,8 @@ def test_no_secret_anywhere(stub_factory, gateway_factory, workdir):
     seen.append(("daemon log", logs))
     with open(access_log) as f:
         lines = f.read()
-    assert lines.count("\n") >= 15  # one line per request above
+    assert lines.count("\n") >= 22  # one line per request above
+    assert lines.count('"route":"passthrough"') == 5
     seen.append(("access log", lines))
     endpoint.close()
     for where, text in seen:

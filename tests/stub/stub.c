@@ -52,6 +52,11 @@
  *   (the message's words), output_text.done, content_part.done, output_item.done to
  *   response.completed; no [DONE]. cut_after, endless, chunk_delay_ms and bad_chunking apply to
  *   it as to chat streams (the deltas are its content events).
+ *   Files and Batches APIs (stub_files.c; /v1/files..., /v1/batches..., Azure's
+ *   /openai/files...?api-version=YYYY-MM-DD[-preview] and /openai/v1/files...): uploads are
+ *   multipart/form-data with exactly a `file` part (with a filename) and a valid `purpose`, a
+ *   batch names an uploaded file of purpose batch, "24h" and a batchable endpoint; unknown ids
+ *   are 404; faults do not apply. --require-key applies (api-key on Azure paths).
  *   Body not JSON: 400 with OpenAI's "We could not parse the JSON body" error. Malformed HTTP:
  *   400 and close; head over 64 KiB or 100 fields: 431; body over 64 MiB: 413.
  *   --require-entra SECRET: Azure paths need an Entra ID token, as a resource with key access
@@ -109,6 +114,8 @@
  *                        connection's included) and tls_resumed (those that resumed a session)
  *   GET|POST /_stub/deployments  the deployment names; POST a JSON array of names to add
  *                        them (reset keeps them: they are the resource, not a fault)
+ *   POST /_stub/files    {"bytes": N, "purpose": P[, "filename": F]}: a file of N filler bytes
+ *                        ("abc...z" repeated) that costs the stub no memory; its file object
  *   POST /_stub/reset    clears the requests, the counters and the per-run faults
  *   GET|POST /_stub/config  {"faults": {...}, "remaining": N or null}
  */

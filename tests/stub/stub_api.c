@@ -15,6 +15,7 @@
 #include "stub_deploy.h"
 #include "stub_entra.h"
 #include "stub_fault.h"
+#include "stub_files.h"
 #include "stub_http.h"
 #include "stub_record.h"
 #include "stub_responses.h"
@@ -65,7 +66,8 @@ struct stub_api {
 	struct stub_fault run; /* per-run faults */
 	struct stub_deploy deployments;
 	struct stub_responses *responses;
-	long long run_left; /* requests the per-run faults still apply to; 0: all */
+	struct stub_files *files; /* /files, /batches (stub_files.c) */
+	long long run_left;       /* requests the per-run faults still apply to; 0: all */
 	unsigned long long requests;
 	unsigned long long seq;
 };
@@ -732,6 +734,8 @@ static void api_control(struct stub_api *api, struct stub_http_conn *conn,
 		if (api->tls)
 			*stub_tls_stats(api->tls) = (struct stub_tls_stats){0};
 		api_respond_json(api, conn, 200, json_pack("{s:b}", "ok", 1));
+	} else if (post && strcmp(what, "files") == 0) {
+		stub_files_synthetic(api->files, conn, req);
 	} else if ((get || post) && strcmp(what, "deployments") == 0) {
 		if (post && api_add_deployments(api, req, err, sizeof(err)) < 0) {
 			api_respond_openai_error(api, conn, 400, err);
@@ -809,6 +813,8 @@ static void api_on_request(struct stub_http_conn *conn, const struct stub_http_r
 	}
 	api->requests++;
 	stub_record_add(api->records, req);
+	if (stub_files_handle(api->files, conn, req))
+		return;
 	if (!api_route(req->path, req->method, &route)) {
 		api_not_found(api, conn, req);
 		return;
@@ -895,6 +901,8 @@ int stub_api_new(struct event_base *base, const struct stub_api_options *opt,
 	r = stub_record_new(API_RECORDS, &api->records);
 	if (r == 0)
 		r = stub_responses_new(&api->responses);
+	if (r == 0)
+		r = stub_files_new(opt->name, opt->require_key, &api->files);
 	if (r == 0 && (!api->name || (opt->require_key && !api->require_key)))
 		r = -ENOMEM;
 	if (r == 0 && opt->deployments)
@@ -928,6 +936,7 @@ void stub_api_free(struct stub_api *api)
 	stub_fault_clear(&api->run);
 	stub_deploy_clear(&api->deployments);
 	stub_responses_free(api->responses);
+	stub_files_free(api->files);
 	free(api->name);
 	free(api->require_key);
 	free(api->require_entra);

@@ -340,10 +340,13 @@ int upstream_curl_start(struct upstream_curl *uc, struct upstream_curl_transfer 
 	CURL *e = t->easy;
 	curl_easy_setopt(e, CURLOPT_URL, req->url);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
-	if (!req->method || strcmp(req->method, "POST") == 0) {
+	if (!req->method || strcmp(req->method, "POST") == 0 || req->body_len) {
 		curl_easy_setopt(e, CURLOPT_POST, 1L);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+		/* PUT, PATCH with a body (pass-through) */
+		if (req->method && strcmp(req->method, "POST") != 0)
+			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
 	} else {
 		/* GET, or another method without a body (DELETE) */
 		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);

@@ -85,6 +85,12 @@ struct http_rejected {
 
 struct http_server_options {
 	size_t max_body; /* larger bodies get 413 */
+	/* Optional: another body limit for some paths (pass-through uploads),
+	 * asked once a request's head is parsed: the limit, or 0 for max_body;
+	 * never more than BODY_LIMIT_MAX. */
+	size_t (*body_limit)(void *ctx, const char *path, size_t path_len);
+	void *body_limit_ctx;
+	size_t body_limit_max;
 	size_t max_connections;
 	long header_timeout_ms;
 	long body_timeout_ms;
