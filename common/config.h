@@ -15,6 +15,7 @@
 #include "diag.h"
 #include "entra.h"
 #include "providers.h"
+#include "usage_cost.h"
 
 enum fallback_setting {
 	FALLBACK_SETTING_AUTO,
@@ -68,6 +69,7 @@ struct deployment {
 	 * object text, applied as request defaults; NULL when none. */
 	char *request_defaults_json;
 	char *mode; /* model_info.mode ("chat", "completion", "embedding"...), or NULL */
+	struct usage_price price; /* litellm_params' (each wins) or model_info's */
 	/* NULL when llmgate serves this deployment; else why not ("bedrock/:
 	 * needs ..."): it is kept for `deployments` and left out of its group. */
 	char *not_served;
@@ -165,6 +167,8 @@ struct config {
 	long response_affinity_entries; /* shared response-id table size; 0 = off */
 	struct fallback_policy fallback;
 	bool strict; /* entries and fallbacks llmgate cannot serve are errors, not warnings */
+	bool usage;  /* count answers' token usage (llmgate.usage) */
+	bool stream_usage_inject; /* llmgate.stream_usage: inject */
 };
 
 /*
