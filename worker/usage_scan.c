@@ -5,7 +5,6 @@
  * reads more than the usage object and the bytes between it and the end
  * (a stream: the tail window), and nothing is written outside RET.
  */
-#define _GNU_SOURCE /* memrchr */
 #include "usage_scan.h"
 
 #include <errno.h>
@@ -265,6 +264,8 @@ int usage_scan_body(const char *buf, size_t len, struct usage *ret)
 		if (!eat(&c, ':'))
 			continue; /* "usage" as a value: the next key along */
 		skip_ws(&c);
+		if (c.p < c.end && *c.p != '{' && *c.p != 'n')
+			continue; /* a "usage" member that is no usage (a metadata string) */
 		if (c.p < c.end && *c.p == '{' && usage_object(&c, ret))
 			return 0;
 		*ret = (struct usage){0};
@@ -311,8 +312,21 @@ static const char *event_start(const char *buf, const char *end, bool *whole)
 			return p;
 		}
 	}
-	*whole = false;
+	/* the window's first byte: an event's start when a field starts there */
+	*whole = end - buf >= 5 && (memcmp(buf, "data:", 5) == 0 || memcmp(buf, "event", 5) == 0);
 	return buf;
+}
+
+/* Whether the head of the Responses event at START (its event line, or the
+ * "type" its data names first) is response.completed or .incomplete. */
+static bool terminal_event(const char *start, const char *end)
+{
+	size_t n = (size_t)(end - start) < 64 ? (size_t)(end - start) : 64;
+
+	return memmem(start, n, "response.completed\"", 19) ||
+	       memmem(start, n, "response.completed\n", 19) ||
+	       memmem(start, n, "response.incomplete\"", 20) ||
+	       memmem(start, n, "response.incomplete\n", 20);
 }
 
 static bool starts_with(const char *p, const char *end, const char *word)
@@ -342,8 +356,7 @@ int usage_scan_stream(const char *buf, size_t len, bool responses, struct usage 
 			return -ENOENT;
 		start = event_start(buf, end, &whole);
 	}
-	if (responses && whole && !starts_with(start, end, "event: response.completed\n") &&
-	    !starts_with(start, end, "event: response.incomplete\n"))
+	if (responses && whole && !terminal_event(start, end))
 		return -ENOENT;
 	if (!responses && whole && !starts_with(start, end, "data:"))
 		return -ENOENT;
