@@ -24,6 +24,7 @@ struct proxy_request {
 	char auth[PROVIDER_REQUEST_AUTH_MAX];
 	char *body; /* the rewritten body, or NULL: the client's is sent as is */
 	size_t body_len;
+	bool usage_injected; /* stream_options.include_usage added (inject_usage) */
 };
 
 /* What the client's request named. */
@@ -32,6 +33,9 @@ struct proxy_request_target {
 	bool named_by_path;      /* MODEL came from the Azure-SDK path, not the body */
 	const char *response_id; /* the ops by id: the response (response_id_valid) */
 	const char *query;       /* passed on as the upstream URL's query, or NULL */
+	/* llmgate.stream_usage: inject, for a chat stream: ask for its usage
+	 * (stream_options.include_usage) when the client did not; needs ROOT */
+	bool inject_usage;
 };
 
 /*

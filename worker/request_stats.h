@@ -51,6 +51,7 @@ struct request_record {
 	int64_t upstream_us; /* from the first attempt's start to the last one's end */
 	int64_t end_us;      /* the response was handed to the connection */
 	struct usage usage;  /* what the answer reported (usage.h); known false: none */
+	bool usage_expected; /* a 2xx answer that reports usage: counted, known or not */
 	const char *key_id;  /* the client key's id (issue 20); NULL: master key or none */
 };
 
