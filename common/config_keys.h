@@ -142,7 +142,7 @@
 	X(litellm_params, mock_response, IGNORED, NULL, CONFIG_IGNORED_DESC)                               \
 	X(litellm_params, base_model, IGNORED, NULL, CONFIG_IGNORED_DESC)                                  \
 	X(litellm_params, input_cost_per_token, NUMBER, NULL,                                              \
-	  "price of a prompt token (cost, see USAGE AND COST)")                                            \
+	  "price of a prompt token (llmgated(8) USAGE AND COST)")                                          \
 	X(litellm_params, cache_read_input_token_cost, NUMBER, NULL,                                       \
 	  "price of a cached prompt token")                                                                \
 	X(litellm_params, output_cost_per_token, NUMBER, NULL, "price of a completion token")              \
@@ -178,7 +178,7 @@
 	X(model_info, max_input_tokens, IGNORED, NULL, CONFIG_IGNORED_DESC)                                \
 	X(model_info, max_output_tokens, IGNORED, NULL, CONFIG_IGNORED_DESC)                               \
 	X(model_info, input_cost_per_token, NUMBER, NULL,                                                  \
-	  "price of a prompt token (cost, see USAGE AND COST)")                                            \
+	  "price of a prompt token (llmgated(8) USAGE AND COST)")                                          \
 	X(model_info, cache_read_input_token_cost, NUMBER, NULL, "price of a cached prompt token")         \
 	X(model_info, output_cost_per_token, NUMBER, NULL, "price of a completion token")                  \
 	X(model_info, output_cost_per_reasoning_token, NUMBER, NULL, "price of a reasoning token")         \
