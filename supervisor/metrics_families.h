@@ -51,14 +51,15 @@
 	X(USAGE_UNKNOWN, llmgate_usage_unknown_total, counter, "model, deployment, route",         \
 	  "Answers that reported no usage (a chat stream without include_usage, a stream cut "     \
 	  "before its usage): counted, never estimated.")                                          \
-	X(LITELLM_INPUT, litellm_input_tokens_metric, counter, "requested_model, model, model_id", \
+	X(LITELLM_INPUT, litellm_input_tokens_metric_total, counter,                               \
+	  "requested_model, model, model_id",                                                      \
 	  "LiteLLM's name for the prompt tokens (model: litellm_params.model, model_id: the "      \
 	  "deployment).")                                                                          \
-	X(LITELLM_OUTPUT, litellm_output_tokens_metric, counter,                                   \
+	X(LITELLM_OUTPUT, litellm_output_tokens_metric_total, counter,                             \
 	  "requested_model, model, model_id", "LiteLLM's name for the completion tokens.")         \
-	X(LITELLM_TOTAL, litellm_total_tokens_metric, counter, "requested_model, model, model_id", \
-	  "LiteLLM's name for prompt plus completion tokens.")                                     \
-	X(LITELLM_SPEND, litellm_spend_metric, counter, "model, model_id",                         \
+	X(LITELLM_TOTAL, litellm_total_tokens_metric_total, counter,                               \
+	  "requested_model, model, model_id", "LiteLLM's name for prompt plus completion tokens.") \
+	X(LITELLM_SPEND, litellm_spend_metric_total, counter, "model, model_id",                   \
 	  "LiteLLM's name for the cost; no sample without configured prices.")                     \
 	X(ACCESS_LOG_DROPPED, llmgate_access_log_dropped_total, counter, "",                       \
 	  "Access log lines lost (log unwritable or its buffer full).")                            \

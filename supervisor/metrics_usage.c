@@ -220,9 +220,9 @@ static const char *head(FILE *out, enum metric_family k)
 	return f->name;
 }
 
-/* The LiteLLM families (prometheus_client names a counter's sample
- * <name>_total): by requested_model (the group), model (litellm_params.model)
- * and model_id (the deployment), summed over routes. */
+/* The LiteLLM families (as its prometheus_client writes them in the text
+ * format: litellm_spend_metric is litellm_spend_metric_total): by requested_model (the group),
+ * model (litellm_params.model) and model_id (the deployment), summed over routes. */
 static void render_litellm(FILE *out, const struct metrics_usage *u, enum metric_family k)
 {
 	const char *name = head(out, k);
@@ -251,7 +251,7 @@ static void render_litellm(FILE *out, const struct metrics_usage *u, enum metric
 			                                       : o->prompt + o->completion;
 			cost += o->cost;
 		}
-		fprintf(out, "%s_total{", name);
+		fprintf(out, "%s{", name);
 		if (k == METRIC_LITELLM_SPEND) {
 			label(out, "model", e->litellm_model, true);
 			label(out, "model_id", e->deployment, false);
