@@ -51,15 +51,54 @@ static void drop_held(struct usage_strip *s)
 	s->held_len = 0;
 }
 
-/* One complete event EV: passed on, or kept back when it is the usage chunk. */
+/* Where the member "usage":null the upstream added to EV is (with its
+ * comma): *AT and *N; false when there is none. In JSON a quote inside a
+ * string is escaped, so these bytes are always a member. */
+static bool null_member(const char *ev, size_t len, size_t *at, size_t *n)
+{
+	static const char m[] = "\"usage\":null";
+	const char *p = memmem(ev, len, m, sizeof(m) - 1);
+	size_t i;
+
+	if (!p)
+		return false;
+	i = (size_t)(p - ev);
+	if (i > 0 && ev[i - 1] == ',') {
+		*at = i - 1;
+		*n = sizeof(m);
+	} else if (i + sizeof(m) - 1 < len && ev[i + sizeof(m) - 1] == ',') {
+		*at = i;
+		*n = sizeof(m);
+	} else {
+		return false;
+	}
+	return true;
+}
+
+/* Whether event EV goes on as it is; else it is handled here: the usage
+ * chunk kept back, or a chunk passed on without its "usage":null. */
+static bool as_is(struct usage_strip *s, const char *ev, size_t len, usage_strip_emit_fn *emit,
+                  void *ctx)
+{
+	struct usage u;
+	size_t at, n;
+
+	if (usage_strip_is_usage_chunk(ev, len, &u)) {
+		s->usage = u;
+		return false;
+	}
+	if (len < 5 || memcmp(ev, "data:", 5) != 0 || !null_member(ev, len, &at, &n))
+		return true;
+	emit(ctx, ev, at);
+	emit(ctx, ev + at + n, len - at - n);
+	return false;
+}
+
+/* One complete event EV: passed on as the client would have had it. */
 static void complete(struct usage_strip *s, const char *ev, size_t len, usage_strip_emit_fn *emit,
                      void *ctx)
 {
-	struct usage u;
-
-	if (usage_strip_is_usage_chunk(ev, len, &u))
-		s->usage = u;
-	else
+	if (as_is(s, ev, len, emit, ctx))
 		emit(ctx, ev, len);
 }
 
@@ -110,14 +149,15 @@ int usage_strip_feed(struct usage_strip *s, const char *data, size_t len, usage_
 	/* whole events: runs of them go on in one write, the usage chunk stays */
 	run = p;
 	while (p < end && (e = event_end(p, (size_t)(end - p), 0))) {
-		struct usage u;
-
-		if (usage_strip_is_usage_chunk(p, (size_t)(e - p), &u)) {
-			if (p > run)
-				emit(ctx, run, (size_t)(p - run));
-			s->usage = u;
-			run = e;
+		if (p > run && !memmem(p, (size_t)(e - p), "usage", 5)) {
+			p = e; /* the common chunk: part of the run */
+			continue;
 		}
+		if (p > run)
+			emit(ctx, run, (size_t)(p - run));
+		run = p;
+		if (!as_is(s, p, (size_t)(e - p), emit, ctx))
+			run = e;
 		p = e;
 	}
 	if (p > run)

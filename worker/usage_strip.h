@@ -2,9 +2,10 @@
  * usage_strip: `llmgate.stream_usage: inject` (issue 19). A chat stream
  * whose client did not ask for stream_options.include_usage was asked for
  * it upstream; this removes the one event the client did not ask for, the
- * usage-only chunk (`data: {..."choices":[],..."usage":{...}}`), and hands
- * every other byte on unchanged and in order. Its usage is kept for the
- * counting.
+ * usage-only chunk (`data: {..."choices":[],..."usage":{...}}`), and the
+ * `"usage":null` member OpenAI adds to every other chunk once usage is
+ * asked, and hands every other byte on unchanged and in order: the client
+ * gets the stream it would have had. The usage is kept for the counting.
  *
  * Events end at a blank line ("\n\n"). A read that ends inside an event
  * holds that event's first part until its end arrives (an SSE client acts
