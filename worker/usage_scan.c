@@ -23,13 +23,13 @@ static bool is_ws(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static void skip_ws(struct cursor *c)
+static inline void skip_ws(struct cursor *c)
 {
 	while (c->p < c->end && is_ws(*c->p))
 		c->p++;
 }
 
-static bool eat(struct cursor *c, char ch)
+static inline bool eat(struct cursor *c, char ch)
 {
 	skip_ws(c);
 	if (c->p < c->end && *c->p == ch) {
@@ -48,6 +48,14 @@ static bool string_span(struct cursor *c, const char **s, size_t *len)
 		return false;
 	p = c->p + 1;
 	*s = p;
+	/* the common string: no escape before its closing quote */
+	const char *q = memchr(p, '"', (size_t)(c->end - p));
+
+	if (q && !memchr(p, '\\', (size_t)(q - p))) {
+		*len = (size_t)(q - p);
+		c->p = q + 1;
+		return true;
+	}
 	while (p < c->end && *p != '"') {
 		if ((unsigned char)*p < 0x20)
 			return false;
@@ -252,12 +260,16 @@ static bool opens_key(const char *start, const char *q)
 int usage_scan_body(const char *buf, size_t len, struct usage *ret)
 {
 	static const char key[] = "\"usage\"";
-	const char *end = buf + len, *q = end;
+	const char *end = buf + len, *g = end, *q;
 
 	*ret = (struct usage){0};
-	while (q > buf && (q = memrchr(buf, '"', (size_t)(q - buf)))) {
-		struct cursor c = {q + sizeof(key) - 1, end};
+	/* from 'g' to 'g' (rarer than quotes in an answer's last members) */
+	while (g > buf && (g = memrchr(buf, 'g', (size_t)(g - buf)))) {
+		struct cursor c = {g + 3, end};
 
+		if (g - buf < 4)
+			break;
+		q = g - 4;
 		if ((size_t)(end - q) < sizeof(key) - 1 || memcmp(q, key, sizeof(key) - 1) != 0 ||
 		    !opens_key(buf, q))
 			continue;
