@@ -63,7 +63,9 @@ void proxy_usage_stream_start(struct proxy_call *call, long status)
 	call->usage_expected = c->usage && reports_usage(call->op) && status >= 200 && status < 300;
 	if (!call->usage_expected)
 		return;
-	call->usage_tail = calloc(1, sizeof(*call->usage_tail));
+	call->usage_tail = malloc(sizeof(*call->usage_tail)); /* its bytes need no zeroing */
+	if (call->usage_tail)
+		call->usage_tail->len = call->usage_tail->pos = 0;
 	if (call->usage_injected) {
 		call->strip = calloc(1, sizeof(*call->strip));
 		if (!call->strip)

@@ -154,7 +154,9 @@ static bool skip_value(struct cursor *c, int depth)
 			c->p++;
 		if (c->p >= c->end || *c->p < '0' || *c->p > '9')
 			return false;
-		while (c->p < c->end && strchr("0123456789.eE+-", *c->p))
+		while (c->p < c->end &&
+		       ((*c->p >= '0' && *c->p <= '9') || *c->p == '.' || *c->p == 'e' ||
+		        *c->p == 'E' || *c->p == '+' || *c->p == '-'))
 			c->p++;
 		return true;
 	}
@@ -318,10 +320,12 @@ size_t usage_tail_copy(const struct usage_tail *t, char *out)
  * start was seen. */
 static const char *event_start(const char *buf, const char *end, bool *whole)
 {
-	for (const char *p = end; p - buf >= 2; p--) {
-		if (p[-1] == '\n' && p[-2] == '\n') {
+	const char *p = end;
+
+	while (p - buf >= 2 && (p = memrchr(buf, '\n', (size_t)(p - buf)))) {
+		if (p > buf && p[-1] == '\n') {
 			*whole = true;
-			return p;
+			return p + 1;
 		}
 	}
 	/* the window's first byte: an event's start when a field starts there */
