@@ -541,7 +541,7 @@ static int start_attempt(struct proxy_call *call)
 	        config->stream_usage_inject && call->op == PROXY_OP_CHAT && call->stream_requested;
 
 	if (!call->root && call->raw_len &&
-	    (inject ||
+	    ((inject && proxy_request_inject_needs_tree(call->raw, call->raw_len)) ||
 	     proxy_request_needs_tree(dep, call->op, call->model, call->named_by_path,
 	                              call->proxy->defaults[proxy_dep_index(call, dep)]))) {
 		/* json_scan vouched for the body: this parse does not fail */
@@ -556,6 +556,8 @@ static int start_attempt(struct proxy_call *call)
 	        .response_id = call->walk.id,
 	        .query = call->query,
 	        .inject_usage = inject,
+	        .raw = call->raw,
+	        .raw_len = call->raw_len,
 	};
 	err = proxy_request_build(&r, dep, call->op, &target, call->root,
 	                          call->proxy->defaults[proxy_dep_index(call, dep)]);

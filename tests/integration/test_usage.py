@@ -24,6 +24,8 @@ def config(base, admin, log, extra=""):
     return gateway_config(
         openai_dep("gpt-4o", "priced", base, params=PRICES, info=INFO_PRICE),
         openai_dep("cheap", "unpriced", base, model="openai/gpt-4o-mini"),
+        # its group is its upstream model: the client's bytes go upstream as they are
+        openai_dep("gpt-4o-mini", "as-is", base, model="openai/gpt-4o-mini"),
         workers=2, drain_timeout="5s",
         llmgate=f"  admin_listen: 127.0.0.1:{admin}\n  access_log: {log}\n{extra}")
 
@@ -200,6 +202,25 @@ def test_inject_strips_for_clients_that_did_not_ask(stub, gateway_factory, workd
              if r["path"].endswith("/chat/completions")]
     assert [b.get("stream_options") for b in asked[-2:]] == [None, {"include_usage": True}]
 
+    # no other rewrite: the member is inserted into the client's bytes, nothing else changes
+    raw = json.dumps(dict(body, model="gpt-4o-mini")).encode()
+    s, f = connect(gw.port, 30)
+    try:
+        s.sendall(post_bytes("/v1/chat/completions", raw))
+        as_is = read_response(f)
+    finally:
+        f.close()
+        s.close()
+    assert as_is.status == 200 and b"usage" not in as_is.body
+    sent = stub.requests()[-1]["body"].encode()
+    assert sent == b'{"stream_options":{"include_usage":true},' + raw[1:]
+    # the client's own stream_options (include_usage false): merged, and it still gets what
+    # it asked for
+    r = call(gw.port, "/v1/chat/completions",
+             dict(body, stream_options={"include_usage": False}))
+    assert json.loads(stub.requests()[-1]["body"])["stream_options"] == {"include_usage": True}
+    assert normalized(r.body) == normalized(without.body)
+
     # a client that asked gets its usage chunk, untouched
     own = call(gw.port, "/v1/chat/completions",
                dict(body, stream_options={"include_usage": True}))
@@ -212,10 +233,10 @@ def test_inject_strips_for_clients_that_did_not_ask(stub, gateway_factory, workd
     call(gw.port, "/v1/chat/completions", dict(CHAT))
     assert "stream_options" not in json.loads(stub.requests()[-1]["body"])
 
-    entries = log_lines(log, 4)
+    entries = log_lines(log, 6)
     chats = [e for e in entries if e["path"] == "/v1/chat/completions"]
-    assert chats[0]["prompt_tokens"] == 77 and chats[0]["completion_tokens"] == 40
-    assert chats[1]["prompt_tokens"] == 77
+    assert [e["prompt_tokens"] for e in chats[:4]] == [77] * 4
+    assert chats[0]["completion_tokens"] == 40
     assert abs(chats[0]["cost"] - cost(77, 0, 40, 0)) < 1e-12
 
 
