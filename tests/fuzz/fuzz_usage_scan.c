@@ -5,7 +5,9 @@
  * input; a usage it vouches for is known, with counts of 0 to 10^15 and a
  * total that is either reported or the sum; a JSON object (jansson) whose
  * only "usage" text is its top-level key, holding plain integer counts, is
- * read as exactly the tree's counts (the differential check below).
+ * read as exactly the tree's counts (the differential check below). The
+ * inject-mode stripper (usage_strip.c) gives the same bytes and usage
+ * however the input is cut into reads, never more bytes than it got.
  *
  * fuzz-args: -max_len=8192
  */
@@ -14,6 +16,7 @@
 
 #include "fuzz.h"
 #include "usage_scan.h"
+#include "usage_strip.h"
 
 #define MAX_COUNT 1000000000000000LL
 
@@ -86,6 +89,45 @@ static void agree(const char *data, size_t size, const struct usage *u)
 	json_decref(root);
 }
 
+struct sink {
+	char *buf;
+	size_t len, cap;
+};
+
+static void emit(void *ctx, const char *data, size_t len)
+{
+	struct sink *k = ctx;
+
+	if (k->len + len > k->cap)
+		abort(); /* the stripper never emits more than it was given */
+	memcpy(k->buf + k->len, data, len);
+	k->len += len;
+}
+
+/* The inject-mode stripper: what the client gets does not depend on how
+ * the stream was cut into reads, and the usage it kept is the same. */
+static void strip(const char *s, size_t size)
+{
+	struct usage_strip one = {0}, two = {0};
+	struct sink a = {malloc(size + 1), 0, size}, b = {malloc(size + 1), 0, size};
+	size_t cut = size / 3;
+
+	if (!a.buf || !b.buf)
+		abort();
+	usage_strip_feed(&one, s, size, emit, &a);
+	usage_strip_finish(&one, emit, &a);
+	usage_strip_feed(&two, s, cut, emit, &b);
+	usage_strip_feed(&two, s + cut, size - cut, emit, &b);
+	usage_strip_finish(&two, emit, &b);
+	if (a.len != b.len || memcmp(a.buf, b.buf, a.len) != 0 ||
+	    one.usage.known != two.usage.known || one.usage.total != two.usage.total)
+		abort();
+	free(one.held);
+	free(two.held);
+	free(a.buf);
+	free(b.buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct usage_tail tail;
@@ -112,5 +154,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	r = usage_scan_stream(window, n, false, &u);
 	check(&u, r);
+	strip(s, size);
 	return 0;
 }
