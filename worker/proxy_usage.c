@@ -41,12 +41,11 @@ void proxy_usage_body(struct proxy_call *call, long status, struct evbuffer *bod
 	                       status >= 200 && status < 300;
 	if (!call->usage_expected || !len)
 		return;
-	/* one segment: in place; else the last BODY_WINDOW bytes, copied for the scan */
+	/* its last BODY_WINDOW bytes: in place in one segment, else copied for the scan */
+	n = len < BODY_WINDOW ? len : BODY_WINDOW;
 	if (evbuffer_peek(body, -1, NULL, &last, 1) == 1 && last.iov_len == len) {
-		p = last.iov_base;
-		n = len;
+		p = (const char *)last.iov_base + (len - n);
 	} else {
-		n = len < BODY_WINDOW ? len : BODY_WINDOW;
 		if (evbuffer_ptr_set(body, &at, len - n, EVBUFFER_PTR_SET) < 0 ||
 		    evbuffer_copyout_from(body, &at, window, n) != (ev_ssize_t)n)
 			return;

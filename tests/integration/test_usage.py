@@ -81,6 +81,11 @@ def test_usage_counted_exactly(stub, gateway_factory, workdir):
                                          "x_stub": {"prompt_tokens": 30}})
     assert r.status == 200 and r.json()["usage"] == {"prompt_tokens": 30, "total_tokens": 30}
     want.append(("embeddings", 30, 0, None, None))
+    # a large answer (in many buffer segments): its usage is still found at its end
+    r = call(gw.port, "/v1/embeddings", {"model": "gpt-4o", "input": ["a"] * 16,
+                                         "dimensions": 3072, "x_stub": {"prompt_tokens": 16}})
+    assert r.status == 200 and len(r.body) > 300000
+    want.append(("large embeddings", 16, 0, None, None))
     # Responses, plain and streamed
     create = {"model": "gpt-4o", "input": "hi", "x_stub": {"prompt_tokens": 20,
                                                            "cached_tokens": 5,
@@ -118,8 +123,8 @@ def test_usage_counted_exactly(stub, gateway_factory, workdir):
     r = call(gw.port, "/v1/chat/completions", dict(CHAT, x_stub={"status": 400}))
     assert r.status == 400
 
-    entries = log_lines(log, 10)
-    assert len(entries) == 10
+    entries = log_lines(log, 11)
+    assert len(entries) == 11
     priced = [e for e in entries if e["deployment"] == "priced" and e["status"] == 200]
     assert len(priced) == len(want)
     for e, (what, prompt, completion, cached, reasoning) in zip(priced, want):
