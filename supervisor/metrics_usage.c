@@ -43,6 +43,12 @@ struct metrics_usage {
 	size_t n_m, cap_m;
 };
 
+/* Counters only grow, whatever a worker sends: they stop at UINT64_MAX. */
+static void add_sat(uint64_t *dst, uint64_t v)
+{
+	*dst = *dst + v < *dst ? UINT64_MAX : *dst + v;
+}
+
 struct metrics_usage *metrics_usage_new(void)
 {
 	return calloc(1, sizeof(struct metrics_usage));
@@ -141,7 +147,7 @@ static void add_minute(struct metrics_usage *u, const char *deployment, uint64_t
 		m->bucket_start[b] = period;
 		m->tokens[b] = 0;
 	}
-	m->tokens[b] += tokens;
+	add_sat(&m->tokens[b], tokens);
 }
 
 uint64_t metrics_usage_last_minute(const struct metrics_usage *u, const char *deployment,
@@ -186,14 +192,17 @@ int metrics_usage_add(struct metrics_usage *u, const struct config *c, const str
 
 		if (!e)
 			continue;
-		e->prompt += k->prompt;
-		e->completion += k->completion;
-		e->cached_prompt += k->cached_prompt;
-		e->reasoning += k->reasoning;
-		e->unknown += k->unknown;
+		add_sat(&e->prompt, k->prompt);
+		add_sat(&e->completion, k->completion);
+		add_sat(&e->cached_prompt, k->cached_prompt);
+		add_sat(&e->reasoning, k->reasoning);
+		add_sat(&e->unknown, k->unknown);
 		e->cost += k->cost;
 		e->priced |= d->price.set;
-		add_minute(u, d->id, k->prompt + k->completion, now_s);
+		add_minute(u, d->id,
+		           k->prompt + k->completion < k->prompt ? UINT64_MAX
+		                                                 : k->prompt + k->completion,
+		           now_s);
 	}
 	return 0;
 }
