@@ -1652,6 +1652,32 @@ static void check_responses_version(struct loader *ld, const struct entry *e,
 	       PROVIDER_REQUEST_AZURE_RESPONSES_SINCE, PROVIDER_REQUEST_AZURE_RESPONSES_SINCE);
 }
 
+/* The four prices of a deployment in one section's slots S (KEYS: its
+ * input, output, cache read and reasoning rows), each into P unless P has
+ * it already (litellm_params is read first and wins over model_info). */
+static void load_prices(struct loader *ld, const struct slots *s, const enum key keys[4],
+                        struct usage_price *p)
+{
+	double *dst[4] = {&p->input, &p->output, &p->cache_read, &p->reasoning};
+	bool *has[4] = {&p->has_input, &p->has_output, &p->has_cache_read, &p->has_reasoning};
+
+	for (int i = 0; i < 4; i++) {
+		char buf[SHOWN_MAX + 8], *text;
+		struct at at = at_slot(s, keys[i]);
+		double v;
+
+		if (get_text(ld, &at, "a price per token", &text) != GOT)
+			continue;
+		if (!usage_price_parse(text, &v))
+			report(ld, DIAG_ERROR, at.src, at.node,
+			       "%s must be a price per token (a number, 0 or more), not '%s'",
+			       at.path, shown_value(at.node, text, buf, sizeof(buf)));
+		else if (!*has[i])
+			*dst[i] = v, *has[i] = p->set = true;
+		free(text);
+	}
+}
+
 static void load_model_info(struct loader *ld, const struct entry *e, const char *prefix,
                             const struct config_yaml_node *map, struct deployment *d,
                             struct dep_site *site)
@@ -1674,6 +1700,13 @@ static void load_model_info(struct loader *ld, const struct entry *e, const char
 			site->id = at.node;
 		}
 	}
+
+	load_prices(ld, &mi,
+	            (const enum key[4]){K_model_info_input_cost_per_token,
+	                                K_model_info_output_cost_per_token,
+	                                K_model_info_cache_read_input_token_cost,
+	                                K_model_info_output_cost_per_reasoning_token},
+	            &d->price);
 
 	at = at_slot(&mi, K_model_info_mode);
 	if (get_string(ld, &at, &d->mode) != GOT)
@@ -2212,6 +2245,12 @@ static void load_litellm_params(struct loader *ld, const struct entry *e, const 
 	get_long(ld, &at, 0, 1000000000000L, &d->tpm);
 	at = at_slot(&lp, K_litellm_params_order);
 	get_long(ld, &at, 1, 1000000, &d->order);
+	load_prices(ld, &lp,
+	            (const enum key[4]){K_litellm_params_input_cost_per_token,
+	                                K_litellm_params_output_cost_per_token,
+	                                K_litellm_params_cache_read_input_token_cost,
+	                                K_litellm_params_output_cost_per_reasoning_token},
+	            &d->price);
 
 	at = at_slot(&lp, K_litellm_params_drop_params);
 	if (!config_yaml_is_null(at.node) && at.node->kind == CONFIG_YAML_SEQUENCE) {
@@ -3300,6 +3339,19 @@ static void load_llmgate(struct loader *ld)
 	get_long(ld, &at, 0, RESPONSE_AFFINITY_MAX_ENTRIES, &c->response_affinity_entries);
 	at = at_slot(&lg, K_llmgate_strict);
 	get_bool(ld, &at, &c->strict);
+	at = at_slot(&lg, K_llmgate_usage);
+	get_bool(ld, &at, &c->usage);
+	at = at_slot(&lg, K_llmgate_stream_usage);
+	if (get_text(ld, &at, "off or inject", &text) == GOT) {
+		bool on;
+
+		if (strcmp(text, "inject") == 0)
+			c->stream_usage_inject = true;
+		else if (!(parse_yaml_bool(text, &on) && !on))
+			report(ld, DIAG_ERROR, 0, at.node, "%s must be off or inject, not '%s'",
+			       at.path, shown_value(at.node, text, buf, sizeof(buf)));
+		free(text);
+	}
 
 	load_fallback_policy(ld, &lg);
 	load_passthrough(ld, &lg);

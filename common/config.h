@@ -15,6 +15,7 @@
 #include "diag.h"
 #include "entra.h"
 #include "providers.h"
+#include "usage_cost.h"
 
 enum fallback_setting {
 	FALLBACK_SETTING_AUTO,
@@ -68,6 +69,7 @@ struct deployment {
 	 * object text, applied as request defaults; NULL when none. */
 	char *request_defaults_json;
 	char *mode; /* model_info.mode ("chat", "completion", "embedding"...), or NULL */
+	struct usage_price price; /* litellm_params' (each wins) or model_info's */
 	/* NULL when llmgate serves this deployment; else why not ("bedrock/:
 	 * needs ..."): it is kept for `deployments` and left out of its group. */
 	char *not_served;
@@ -172,6 +174,8 @@ struct config {
 	bool has_files_deployment;
 	size_t files_deployment;             /* index into deployments */
 	size_t passthrough_max_request_size; /* bytes: the body limit of pass-through paths */
+	bool usage;                          /* count answers' token usage (llmgate.usage) */
+	bool stream_usage_inject;            /* llmgate.stream_usage: inject */
 };
 
 /*

@@ -142,8 +142,13 @@
 	X(litellm_params, metadata, IGNORED, NULL, CONFIG_IGNORED_DESC)                                    \
 	X(litellm_params, mock_response, IGNORED, NULL, CONFIG_IGNORED_DESC)                               \
 	X(litellm_params, base_model, IGNORED, NULL, CONFIG_IGNORED_DESC)                                  \
-	X(litellm_params, input_cost_per_token, IGNORED, NULL, CONFIG_IGNORED_DESC)                        \
-	X(litellm_params, output_cost_per_token, IGNORED, NULL, CONFIG_IGNORED_DESC)                       \
+	X(litellm_params, input_cost_per_token, NUMBER, NULL,                                              \
+	  "price of a prompt token (llmgated(8) USAGE AND COST)")                                          \
+	X(litellm_params, cache_read_input_token_cost, NUMBER, NULL,                                       \
+	  "price of a cached prompt token")                                                                \
+	X(litellm_params, output_cost_per_token, NUMBER, NULL, "price of a completion token")              \
+	X(litellm_params, output_cost_per_reasoning_token, NUMBER, NULL,                                   \
+	  "price of a reasoning token")                                                                    \
 	X(litellm_params, input_cost_per_second, IGNORED, NULL, CONFIG_IGNORED_DESC)                       \
 	X(litellm_params, output_cost_per_second, IGNORED, NULL, CONFIG_IGNORED_DESC)                      \
 	X(litellm_params, max_budget, IGNORED, NULL, CONFIG_IGNORED_DESC)                                  \
@@ -173,8 +178,11 @@
 	X(model_info, max_tokens, IGNORED, NULL, CONFIG_IGNORED_DESC)                                      \
 	X(model_info, max_input_tokens, IGNORED, NULL, CONFIG_IGNORED_DESC)                                \
 	X(model_info, max_output_tokens, IGNORED, NULL, CONFIG_IGNORED_DESC)                               \
-	X(model_info, input_cost_per_token, IGNORED, NULL, CONFIG_IGNORED_DESC)                            \
-	X(model_info, output_cost_per_token, IGNORED, NULL, CONFIG_IGNORED_DESC)                           \
+	X(model_info, input_cost_per_token, NUMBER, NULL,                                                  \
+	  "price of a prompt token (llmgated(8) USAGE AND COST)")                                          \
+	X(model_info, cache_read_input_token_cost, NUMBER, NULL, "price of a cached prompt token")         \
+	X(model_info, output_cost_per_token, NUMBER, NULL, "price of a completion token")                  \
+	X(model_info, output_cost_per_reasoning_token, NUMBER, NULL, "price of a reasoning token")         \
 	X(model_info, supports_function_calling, IGNORED, NULL, CONFIG_IGNORED_DESC)                       \
 	X(model_info, supports_parallel_function_calling, IGNORED, NULL, CONFIG_IGNORED_DESC)              \
 	X(model_info, supports_vision, IGNORED, NULL, CONFIG_IGNORED_DESC)                                 \
@@ -347,6 +355,10 @@
 	  "model_info.id (or single-deployment model_name) serving /v1/files, batches...")                 \
 	X(llmgate, passthrough_max_request_size_mb, NUMBER, "64",                                          \
 	  "largest request body of a pass-through path (files API uploads), in MiB")                       \
+	X(llmgate, usage, BOOL, "true",                                                                    \
+	  "count the token usage answers report (metrics, access log, cost)")                              \
+	X(llmgate, stream_usage, STRING, "off",                                                            \
+	  "inject: ask chat streams for their usage, strip it for clients that did not")                   \
 	X(llmgate, strict, BOOL, "false",                                                                  \
 	  "entries llmgate cannot serve, and fallbacks to them, are errors instead of warnings")           \
                                                                                                            \

@@ -127,6 +127,33 @@ struct ipc_latency {
 };
 static_assert(sizeof(struct ipc_latency) == 8 + 3 * 88, "ipc_latency size");
 
+/* Token usage (issue 19) of the answers finished since the worker's
+ * previous report, per (group, deployment, route) of the answering
+ * attempt: deltas like REQUESTS, sent with them. UNKNOWN counts the 2xx
+ * answers of ops that report usage which carried none ("usage: unknown");
+ * COST is in the deployment's price unit (0 without prices).
+ * worker -> supervisor. */
+struct ipc_usage_count {
+	uint32_t group;      /* the model group the client named, or IPC_NONE */
+	uint32_t deployment; /* the answering deployment (never IPC_NONE) */
+	uint8_t route;       /* enum route */
+	uint8_t reserved[3];
+	uint32_t unknown;
+	uint64_t prompt, completion, cached_prompt, reasoning;
+	double cost;
+};
+static_assert(sizeof(struct ipc_usage_count) == 56, "ipc_usage_count size");
+
+#define IPC_USAGE_MAX 140
+
+struct ipc_usage {
+	uint32_t n; /* entries used in counts[] */
+	uint32_t reserved;
+	struct ipc_usage_count counts[IPC_USAGE_MAX];
+};
+static_assert(sizeof(struct ipc_header) + sizeof(struct ipc_usage) <= IPC_MAX_MESSAGE,
+              "ipc_usage fits one message");
+
 /* The current access token of one Entra ID credential (issue 18). The
  * token process sends it to the supervisor with CREDENTIAL its index in the
  * supervisor's token table; the supervisor sends it on to every worker with
@@ -174,6 +201,7 @@ static_assert(sizeof(struct ipc_token_status) == 32 + IPC_TOKEN_ERROR_MAX, "ipc_
 	X(START, 0, "supervisor->worker")                                \
 	X(REQUESTS, sizeof(struct ipc_requests), "worker->supervisor")   \
 	X(LATENCY, sizeof(struct ipc_latency), "worker->supervisor")     \
+	X(USAGE_COUNTS, sizeof(struct ipc_usage), "worker->supervisor")  \
 	X(TOKEN, sizeof(struct ipc_token), "tokens->supervisor->worker") \
 	X(TOKEN_STATUS, sizeof(struct ipc_token_status), "tokens->supervisor")
 

@@ -113,8 +113,8 @@ static void print_deployments(json_t *deployments)
 	size_t i;
 	json_t *b;
 
-	printf("%-18s %-14s %-8s %-10s %9s %9s %-22s %s\n", "DEPLOYMENT", "MODEL", "PROVIDER",
-	       "KEY", "REQUESTS", "FAIL(10s)", "FAILURES BY CLASS", "LAST ERROR");
+	printf("%-18s %-14s %-8s %-10s %9s %9s %10s %-22s %s\n", "DEPLOYMENT", "MODEL", "PROVIDER",
+	       "KEY", "REQUESTS", "FAIL(10s)", "TOKENS(1m)", "FAILURES BY CLASS", "LAST ERROR");
 	json_array_foreach(deployments, i, b)
 	{
 		char classes[128] = "-", ratio[16];
@@ -136,9 +136,9 @@ static void print_deployments(json_t *deployments)
 		}
 		snprintf(ratio, sizeof(ratio), "%.0f%%",
 		         100.0 * json_real_value(json_object_get(b, "window_failure_ratio")));
-		printf("%-18s %-14s %-8s %-10s %9ld %9s %-22s %s\n", str(b, "id"),
+		printf("%-18s %-14s %-8s %-10s %9ld %9s %10ld %-22s %s\n", str(b, "id"),
 		       str(b, "model_name"), str(b, "provider"), str(b, "key"), num(b, "requests"),
-		       ratio, classes, str(b, "last_error"));
+		       ratio, num(b, "tokens_last_minute"), classes, str(b, "last_error"));
 		if (json_object_get(b, "not_served")) {
 			printf("  not served: %s\n", str(b, "not_served"));
 			continue;

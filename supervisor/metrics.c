@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "http_reject.h"
+#include "metrics_usage.h"
 #include "route.h"
 
 struct mcount {
@@ -36,11 +37,23 @@ struct metrics {
 	size_t n_latency, cap_latency;
 	uint64_t log_dropped;
 	uint64_t rejected[HTTP_REJECT__COUNT]; /* by enum http_reject */
+	struct metrics_usage *usage;           /* token usage (metrics_usage.c) */
 };
 
 struct metrics *metrics_new(void)
 {
-	return calloc(1, sizeof(struct metrics));
+	struct metrics *m = calloc(1, sizeof(struct metrics));
+
+	if (m && !(m->usage = metrics_usage_new())) {
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+struct metrics_usage *metrics_usage(struct metrics *m)
+{
+	return m->usage;
 }
 
 void metrics_free(struct metrics *m)
@@ -55,6 +68,7 @@ void metrics_free(struct metrics *m)
 		free(m->latency[i].model);
 	free(m->counts);
 	free(m->latency);
+	metrics_usage_free(m->usage);
 	free(m);
 }
 
@@ -357,6 +371,7 @@ void metrics_render(FILE *out, const struct metrics *m, const struct metrics_vie
 		label(out, v->groups[i].name);
 		fprintf(out, "} %llu\n", (unsigned long long)v->groups[i].transitions);
 	}
+	metrics_usage_render(out, m->usage);
 	render_scalar(out, METRIC_ACCESS_LOG_DROPPED, "%llu", (unsigned long long)m->log_dropped);
 	render_affinity(out, &v->affinity);
 	render_tokens(out, v);

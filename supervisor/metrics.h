@@ -33,6 +33,8 @@ struct metrics;
 
 struct metrics *metrics_new(void);
 void metrics_free(struct metrics *m);
+/* Its token usage part (metrics_usage.h). */
+struct metrics_usage *metrics_usage(struct metrics *m);
 
 /* Adds a worker's deltas. CONFIG is the sending worker's own config (its
  * indexes). -EINVAL when an entry names no group, deployment, route or

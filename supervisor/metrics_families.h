@@ -42,6 +42,25 @@
 	  "Global fallback mode of each primary group: 1 for the current mode.")                   \
 	X(FALLBACK_TRANSITIONS, llmgate_fallback_transitions_total, counter, "group",              \
 	  "Transitions of the global fallback mode of each primary group.")                        \
+	X(TOKENS, llmgate_tokens_total, counter, "model, deployment, route, type",                 \
+	  "Tokens the answers reported, by the model named, the deployment and route that "        \
+	  "answered, and type (prompt, completion, cached_prompt, reasoning).")                    \
+	X(COST, llmgate_cost_total, counter, "model, deployment",                                  \
+	  "Cost of the answers at the deployment's configured prices (LiteLLM's "                  \
+	  "input_cost_per_token...); no built-in prices: a deployment without any has no sample.") \
+	X(USAGE_UNKNOWN, llmgate_usage_unknown_total, counter, "model, deployment, route",         \
+	  "Answers that reported no usage (a chat stream without include_usage, a stream cut "     \
+	  "before its usage): counted, never estimated.")                                          \
+	X(LITELLM_INPUT, litellm_input_tokens_metric_total, counter,                               \
+	  "requested_model, model, model_id",                                                      \
+	  "LiteLLM's name for the prompt tokens (model: litellm_params.model, model_id: the "      \
+	  "deployment).")                                                                          \
+	X(LITELLM_OUTPUT, litellm_output_tokens_metric_total, counter,                             \
+	  "requested_model, model, model_id", "LiteLLM's name for the completion tokens.")         \
+	X(LITELLM_TOTAL, litellm_total_tokens_metric_total, counter,                               \
+	  "requested_model, model, model_id", "LiteLLM's name for prompt plus completion tokens.") \
+	X(LITELLM_SPEND, litellm_spend_metric_total, counter, "model, model_id",                   \
+	  "LiteLLM's name for the cost; no sample without configured prices.")                     \
 	X(ACCESS_LOG_DROPPED, llmgate_access_log_dropped_total, counter, "",                       \
 	  "Access log lines lost (log unwritable or its buffer full).")                            \
 	X(AFFINITY_ENTRIES, llmgate_response_affinity_entries, gauge, "",                          \

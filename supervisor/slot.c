@@ -28,6 +28,7 @@
 #include "health.h"
 #include "log.h"
 #include "metrics.h"
+#include "metrics_usage.h"
 #include "supervisor_int.h"
 #include "tokens.h"
 
@@ -127,6 +128,18 @@ static void refuse(struct slot *slot, const char *what)
 	slot_kill(slot, SIGKILL);
 }
 
+/* A USAGE_COUNTS message: copied out of the receive buffer (alignment). */
+static int slot_usage(struct slot *slot, const void *payload)
+{
+	static struct ipc_usage usage;
+	struct timespec now;
+
+	memcpy(&usage, payload, sizeof(usage));
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return metrics_usage_add(metrics_usage(slot->gen->sup->metrics), slot->gen->config, &usage,
+	                         (int64_t)now.tv_sec);
+}
+
 static void handle_message(struct slot *slot, const struct ipc_header *h, const void *payload)
 {
 	struct supervisor *sup = slot->gen->sup;
@@ -153,6 +166,10 @@ static void handle_message(struct slot *slot, const struct ipc_header *h, const 
 		memcpy(&requests, payload, sizeof(requests));
 		if (metrics_add_requests(sup->metrics, slot->gen->config, &requests) < 0)
 			refuse(slot, "request statistics name unknown labels");
+		break;
+	case IPC_USAGE_COUNTS:
+		if (slot_usage(slot, payload) < 0)
+			refuse(slot, "usage statistics name unknown labels");
 		break;
 	case IPC_LATENCY:
 		memcpy(&latency, payload, sizeof(latency));

@@ -10,6 +10,8 @@
 #include "build_config.h"
 #include "config.h"
 #include "health.h"
+#include "metrics.h"
+#include "metrics_usage.h"
 #include "secret.h"
 #include "supervisor.h"
 #include "supervisor_int.h"
@@ -49,6 +51,9 @@ json_t *status_deployments_json(struct supervisor *sup)
 {
 	json_t *list = json_array();
 	const struct config *c = sup->serving ? sup->serving->config : NULL;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
 
 	for (size_t i = 0; c && i < c->n_deployments; i++) {
 		const struct deployment *d = &c->deployments[i];
@@ -82,6 +87,10 @@ json_t *status_deployments_json(struct supervisor *sup)
 		                                           key, sizeof(key))));
 		if (d->entra)
 			json_object_set_new(b, "token", tokens_deployment_json(sup->tokens, c, d));
+		json_object_set_new(
+		        b, "tokens_last_minute",
+		        json_integer((json_int_t)metrics_usage_last_minute(
+		                metrics_usage(sup->metrics), d->id, (int64_t)now.tv_sec)));
 		json_array_append_new(list, b);
 	}
 	return list;

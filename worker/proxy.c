@@ -87,6 +87,7 @@ void proxy_call_free(struct proxy_call *call)
 		evbuffer_free(call->id_head);
 	if (call->kept.body)
 		evbuffer_free(call->kept.body);
+	proxy_usage_free(call);
 	json_decref(call->root);
 	free(call->model);
 	free(call->query);

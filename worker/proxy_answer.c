@@ -143,6 +143,7 @@ void proxy_answer_record(struct proxy_call *call, int status, size_t bytes_out, 
 	        .upstream_us = upstream_us(call, now),
 	        .end_us = now,
 	        .usage = call->usage,
+	        .usage_expected = answered && call->usage_expected,
 	        .key_id = call->key_id,
 	};
 
@@ -181,6 +182,7 @@ void proxy_answer_send(struct proxy_call *call, long status, const struct deploy
 	if (status >= 400)
 		add_retry_headers(call, retry);
 	proxy_answer_overhead(call);
+	proxy_usage_body(call, status, body);
 	proxy_answer_record(call, (int)status, evbuffer_get_length(body), true, route, ttfb_us);
 	if (status >= 400 && !json) {
 		log_warning("upstream '%s': %ld with a body that is not JSON ('%s'), replaced",

@@ -537,9 +537,13 @@ static int start_attempt(struct proxy_call *call)
 		               "no valid Entra ID token (see llmgatectl deployments)", -1);
 		return 0;
 	}
+	bool inject =
+	        config->stream_usage_inject && call->op == PROXY_OP_CHAT && call->stream_requested;
+
 	if (!call->root && call->raw_len &&
-	    proxy_request_needs_tree(dep, call->op, call->model, call->named_by_path,
-	                             call->proxy->defaults[proxy_dep_index(call, dep)])) {
+	    ((inject && proxy_request_inject_needs_tree(call->raw, call->raw_len)) ||
+	     proxy_request_needs_tree(dep, call->op, call->model, call->named_by_path,
+	                              call->proxy->defaults[proxy_dep_index(call, dep)]))) {
 		/* json_scan vouched for the body: this parse does not fail */
 		call->root = json_loadb(call->raw, call->raw_len,
 		                        JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
@@ -551,6 +555,9 @@ static int start_attempt(struct proxy_call *call)
 	        .named_by_path = call->named_by_path,
 	        .response_id = call->walk.id,
 	        .query = call->query,
+	        .inject_usage = inject,
+	        .raw = call->raw,
+	        .raw_len = call->raw_len,
 	};
 	err = proxy_request_build(&r, dep, call->op, &target, call->root,
 	                          call->proxy->defaults[proxy_dep_index(call, dep)]);
@@ -582,6 +589,7 @@ static int start_attempt(struct proxy_call *call)
 	        .on_data = on_data,
 	        .on_done = on_done,
 	};
+	call->usage_injected = r.usage_injected;
 	err = upstream_start(call->proxy->up, &ureq, &callbacks, call, &call->t);
 	proxy_request_clear(&r);
 	if (err < 0)

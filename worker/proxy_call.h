@@ -22,6 +22,8 @@
 #include "proxy_walk.h"
 #include "request_id.h"
 #include "usage.h"
+#include "usage_scan.h"
+#include "usage_strip.h"
 
 struct evbuffer;
 
@@ -88,7 +90,11 @@ struct proxy_call {
 	int64_t ttfb_us;         /* the current attempt's; -1: no head yet */
 	size_t bytes_in, bytes_out;
 	long group;
-	struct usage usage; /* the answer's, as found in its bytes (usage.h) */
+	struct usage usage;            /* the answer's, as found in its bytes (usage.h) */
+	bool usage_expected;           /* a 2xx answer of an op that reports usage (usage.c) */
+	struct usage_tail *usage_tail; /* a stream's last bytes, when usage is counted */
+	struct usage_strip *strip;     /* inject mode: the usage chunk the client did not ask */
+	bool usage_injected;           /* the current attempt asked upstream for usage */
 	const char *key_id; /* the client key's id (issue 20); NULL: master key or none */
 	char peer[64];
 	char method[8];
@@ -176,6 +182,21 @@ void proxy_relay_fail(struct proxy_call *call, const char *code, const char *fmt
         __attribute__((format(printf, 3, 4)));
 /* The http_exchange on_writable callback. */
 void proxy_relay_on_writable(void *ctx);
+
+/* proxy_usage.c: the usage of the call's answer (call->usage), from a
+ * non-streamed 2xx BODY, or from the stream's tail once it ends. */
+void proxy_usage_body(struct proxy_call *call, long status, struct evbuffer *body);
+/* A stream commits: its tail window (and, inject mode, the stripper). */
+void proxy_usage_stream_start(struct proxy_call *call, long status);
+/* Relays DATA of a committed stream through RELAY (the stripper's holdback
+ * in inject mode, the tail window always). */
+void proxy_usage_stream_data(struct proxy_call *call, const char *data, size_t len,
+                             void (*relay)(struct proxy_call *, const char *, size_t));
+/* The stream ends (whole or not): what the stripper holds goes on through
+ * RELAY, then its usage is taken (the stripped chunk's, or the tail's). */
+void proxy_usage_stream_end(struct proxy_call *call,
+                            void (*relay)(struct proxy_call *, const char *, size_t));
+void proxy_usage_free(struct proxy_call *call);
 
 /* proxy_answer.c: a 2xx answer of the Responses API from the call's
  * deployment, DATA being its body (NULL for a stream): the response it

@@ -106,12 +106,13 @@ bool proxy_relay_data(struct proxy_call *call, long status, const char *data, si
 			return false;
 		if (proxy_op_responses(call->op))
 			proxy_answer_learn(call, NULL, 0);
+		proxy_usage_stream_start(call, status);
 		if (!commit_stream(call, status))
 			return true;
 	}
 	if (call->id_pending)
 		proxy_answer_learn_stream(call, data, len);
-	relay(call, data, len);
+	proxy_usage_stream_data(call, data, len, relay);
 	proxy_arm_idle(call);
 	return true;
 }
@@ -131,6 +132,7 @@ static void end_stream(struct proxy_call *call, bool whole)
 
 void proxy_relay_end(struct proxy_call *call)
 {
+	proxy_usage_stream_end(call, relay);
 	end_stream(call, true);
 }
 
@@ -161,6 +163,7 @@ void proxy_relay_fail(struct proxy_call *call, const char *code, const char *fmt
 	char *json;
 	struct evbuffer *event = evbuffer_new();
 
+	proxy_usage_stream_end(call, relay);
 	va_start(ap, fmt);
 	json = api_error_json("upstream_error", code, fmt, ap);
 	va_end(ap);

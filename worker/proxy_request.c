@@ -9,6 +9,10 @@
  * deployment's name there, from either ingress) or has request defaults the
  * client did not set; then a
  * shallow copy of the parsed body gets the changes and is serialized.
+ * llmgate.stream_usage: inject adds stream_options.include_usage to a chat
+ * stream request that lacks it: in that same serialisation when there is
+ * one, else inserted into the client's bytes after their opening brace (one
+ * copy; a body that names stream_options itself is parsed, to merge).
  *
  * drop_params: LiteLLM drops the parameters a provider does not support from
  * its own per-provider tables; llmgate forwards unknown fields (SPEC 4) and
@@ -115,9 +119,66 @@ bool proxy_request_needs_tree(const struct deployment *dep, enum proxy_op op, co
 	return false;
 }
 
-static int build_body(struct proxy_request *r, const struct deployment *dep, enum proxy_op op,
-                      json_t *root, const char *model, bool named_by_path, const json_t *defaults)
+/* Whether the client asked a chat stream for its usage itself. */
+static bool asks_usage(const json_t *root)
 {
+	return json_is_true(
+	        json_object_get(json_object_get(root, "stream_options"), "include_usage"));
+}
+
+/* stream_options with include_usage true: the client's other options kept. */
+static int add_include_usage(json_t *copy, const json_t *root)
+{
+	const json_t *opts = json_object_get(root, "stream_options");
+	json_t *n = json_is_object(opts) ? json_copy((json_t *)opts) : json_object();
+
+	if (!n || json_object_set_new(n, "include_usage", json_true()) < 0 ||
+	    json_object_set_new(copy, "stream_options", n) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* stream_options.include_usage inserted into the client's bytes after the
+ * object's '{', when nothing else needs the tree: no re-serialisation, one
+ * copy. Only for a body without any "stream_options" (the caller parses the
+ * tree for those); R->body stays NULL when RAW is not such a body. */
+static int insert_include_usage(struct proxy_request *r, const char *raw, size_t len)
+{
+	static const char member[] = "\"stream_options\":{\"include_usage\":true}";
+	size_t i = 0, j;
+	bool empty;
+
+	if (!raw || memmem(raw, len, "\"stream_options\"", 16))
+		return 0;
+	while (i < len && strchr(" \t\r\n", raw[i]))
+		i++;
+	if (i >= len || raw[i] != '{')
+		return 0;
+	for (j = i + 1; j < len && strchr(" \t\r\n", raw[j]); j++)
+		;
+	empty = j < len && raw[j] == '}';
+	r->body = malloc(len + sizeof(member) + 1);
+	if (!r->body)
+		return -ENOMEM;
+	memcpy(r->body, raw, i + 1);
+	memcpy(r->body + i + 1, member, sizeof(member) - 1);
+	r->body_len = i + 1 + sizeof(member) - 1;
+	if (!empty)
+		r->body[r->body_len++] = ',';
+	memcpy(r->body + r->body_len, raw + i + 1, len - i - 1);
+	r->body_len += len - i - 1;
+	r->body[r->body_len] = '\0';
+	r->usage_injected = true;
+	return 0;
+}
+
+static int build_body(struct proxy_request *r, const struct deployment *dep, enum proxy_op op,
+                      json_t *root, const struct proxy_request_target *target,
+                      const json_t *defaults)
+{
+	const char *model = target->model;
+	bool named_by_path = target->named_by_path;
+	bool inject = target->inject_usage && op == PROXY_OP_CHAT && !(root && asks_usage(root));
 	bool rewrite = needs_rewrite(dep, op, model, named_by_path);
 	bool add_defaults = false, drop = false;
 	const char *key;
@@ -132,8 +193,12 @@ static int build_body(struct proxy_request *r, const struct deployment *dep, enu
 	}
 	for (size_t i = 0; i < dep->n_drop_keys; i++)
 		drop |= json_object_get(root, dep->drop_keys[i]) != NULL;
-	if (!rewrite && !add_defaults && !drop)
+	if (!rewrite && !add_defaults && !drop && !inject)
 		return 0;
+	if (!rewrite && !add_defaults && !drop && !root)
+		return insert_include_usage(r, target->raw, target->raw_len);
+	if (!root)
+		return 0;       /* inject_usage needs the tree here: the caller did not parse it */
 	copy = json_copy(root); /* shallow: the client's values are shared, not changed */
 	if (!copy)
 		return -ENOMEM;
@@ -146,6 +211,11 @@ static int build_body(struct proxy_request *r, const struct deployment *dep, enu
 	}
 	for (size_t i = 0; i < dep->n_drop_keys; i++)
 		json_object_del(copy, dep->drop_keys[i]);
+	if (inject && add_include_usage(copy, root) < 0) {
+		json_decref(copy);
+		return -ENOMEM;
+	}
+	r->usage_injected = inject;
 	r->body = json_dumps(copy, JSON_COMPACT);
 	json_decref(copy);
 	if (!r->body)
@@ -167,6 +237,7 @@ int proxy_request_build(struct proxy_request *r, const struct deployment *dep, e
 	r->n_headers = 0;
 	r->body = NULL;
 	r->body_len = 0;
+	r->usage_injected = false;
 	if (proxy_op_by_id(op)) {
 		int n = snprintf(path, sizeof(path), "%s%s%s", ops[op].path, target->response_id,
 		                 ops[op].suffix);
@@ -182,7 +253,7 @@ int proxy_request_build(struct proxy_request *r, const struct deployment *dep, e
 	err = build_headers(r, dep);
 	if (err < 0)
 		return err;
-	return build_body(r, dep, op, root, target->model, target->named_by_path, defaults);
+	return build_body(r, dep, op, root, target, defaults);
 }
 
 void proxy_request_clear(struct proxy_request *r)

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "provider_request.h"
 #include "proxy.h"
@@ -24,6 +25,7 @@ struct proxy_request {
 	char auth[PROVIDER_REQUEST_AUTH_MAX];
 	char *body; /* the rewritten body, or NULL: the client's is sent as is */
 	size_t body_len;
+	bool usage_injected; /* stream_options.include_usage added (inject_usage) */
 };
 
 /* What the client's request named. */
@@ -32,6 +34,13 @@ struct proxy_request_target {
 	bool named_by_path;      /* MODEL came from the Azure-SDK path, not the body */
 	const char *response_id; /* the ops by id: the response (response_id_valid) */
 	const char *query;       /* passed on as the upstream URL's query, or NULL */
+	/* llmgate.stream_usage: inject, for a chat stream: ask for its usage
+	 * (stream_options.include_usage) when the client did not. Without ROOT
+	 * it is inserted into RAW (the client's bytes), which must then hold no
+	 * "stream_options" (else parse ROOT: proxy_request_inject_needs_tree) */
+	bool inject_usage;
+	const char *raw;
+	size_t raw_len;
 };
 
 /*
@@ -50,6 +59,13 @@ int proxy_request_build(struct proxy_request *r, const struct deployment *dep, e
  * rewritten model or request defaults. Without, ROOT may be NULL. */
 bool proxy_request_needs_tree(const struct deployment *dep, enum proxy_op op, const char *model,
                               bool named_by_path, const json_t *defaults);
+
+/* Whether inject_usage for the client's body RAW needs the parsed tree:
+ * the body names stream_options somewhere (its own options are merged). */
+static inline bool proxy_request_inject_needs_tree(const char *raw, size_t len)
+{
+	return memmem(raw, len, "\"stream_options\"", 16) != NULL;
+}
 
 /* The upstream method of OP: "POST", "GET" or "DELETE" (a literal). */
 const char *proxy_request_method(enum proxy_op op);

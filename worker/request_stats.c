@@ -24,8 +24,12 @@
 #include "http_reject.h"
 #include "http_server.h"
 #include "ipc.h"
+#include "log.h"
 #include "route.h"
+#include "usage_cost.h"
 
+#define USAGE_SLOTS       256 /* a power of two */
+#define USAGE_MAX_USED    IPC_USAGE_MAX
 #define STATS_SLOTS       1024 /* a power of two */
 #define STATS_MAX_USED    768
 #define ACCESS_LINE_MAX   3072 /* < PIPE_BUF: one write per line */
@@ -40,9 +44,12 @@ struct request_stats {
 	struct access_log *log;
 	uint32_t rejected[HTTP_REJECT__COUNT]; /* by enum http_reject, not yet reported */
 	bool any_rejected;
-	uint32_t log_dropped; /* taken from the log, not yet reported */
-	time_t when_sec;      /* the second WHEN shows (formatting it costs more than a line) */
-	char when[24];        /* "YYYY-MM-DDTHH:MM:SS" */
+	uint32_t log_dropped;             /* taken from the log, not yet reported */
+	struct ipc_usage usage;           /* token usage since the last report */
+	uint8_t usage_index[USAGE_SLOTS]; /* hash of the key: its usage.counts index + 1 */
+	bool usage_full_logged;
+	time_t when_sec; /* the second WHEN shows (formatting it costs more than a line) */
+	char when[24];   /* "YYYY-MM-DDTHH:MM:SS" */
 };
 
 int64_t request_stats_overhead_us(int64_t total_us, int64_t upstream_us)
@@ -162,6 +169,67 @@ static void count(struct request_stats *rs, struct ipc_request_count key)
 		s->count++;
 }
 
+/* The usage entry of KEY: found through the open-addressing index, or
+ * appended; NULL when the message is full. */
+static struct ipc_usage_count *usage_entry(struct request_stats *rs,
+                                           const struct ipc_usage_count *key)
+{
+	uint64_t h = ((uint64_t)key->group * 0x9e3779b1u) ^
+	             ((uint64_t)key->deployment * 0x85ebca6bu) ^ key->route;
+	size_t i = (size_t)((h ^ (h >> 15)) & (USAGE_SLOTS - 1));
+
+	for (size_t n = 0; n < USAGE_SLOTS; n++, i = (i + 1) & (USAGE_SLOTS - 1)) {
+		struct ipc_usage_count *e;
+
+		if (rs->usage_index[i] == 0) {
+			if (rs->usage.n >= USAGE_MAX_USED)
+				return NULL;
+			e = &rs->usage.counts[rs->usage.n++];
+			*e = *key;
+			rs->usage_index[i] = (uint8_t)rs->usage.n;
+			return e;
+		}
+		e = &rs->usage.counts[rs->usage_index[i] - 1];
+		if (e->group == key->group && e->deployment == key->deployment &&
+		    e->route == key->route)
+			return e;
+	}
+	return NULL;
+}
+
+/* The request's usage (or its absence) for the next USAGE_COUNTS message. */
+static void count_usage(struct request_stats *rs, const struct request_record *rec,
+                        const struct ipc_request_count *k, double cost)
+{
+	struct ipc_usage_count key = {
+	        .group = k->group, .deployment = k->deployment, .route = k->route};
+	struct ipc_usage_count *e;
+	const struct usage *u = &rec->usage;
+
+	if (!rec->usage_expected || k->deployment == IPC_NONE || k->route == IPC_ROUTE_NONE)
+		return;
+	e = usage_entry(rs, &key);
+	if (!e) {
+		key.group = IPC_NONE; /* full: folded into "(unknown)" model, totals kept */
+		e = usage_entry(rs, &key);
+	}
+	if (!e) {
+		if (!rs->usage_full_logged)
+			log_warning("usage counts of one report interval overflow; some are lost");
+		rs->usage_full_logged = true;
+		return;
+	}
+	if (!u->known) {
+		e->unknown++;
+		return;
+	}
+	e->prompt += (uint64_t)u->prompt;
+	e->completion += (uint64_t)u->completion;
+	e->cached_prompt += (uint64_t)(u->has_cached ? u->cached_prompt : 0);
+	e->reasoning += (uint64_t)(u->has_reasoning ? u->reasoning : 0);
+	e->cost += cost;
+}
+
 /* The access log line is built by hand: snprintf() cost more than all the
  * rest of a request's accounting. Every append is bounded by the line. */
 struct line {
@@ -246,8 +314,41 @@ static void put_cstring(struct line *l, const char *s)
 
 /* REJECT: NULL, or the reason of a request the HTTP layer rejected (an
  * extra "reason" field ends its line). */
+/* A count the answer reported, or null. */
+static void put_count(struct line *l, bool has, int64_t v)
+{
+	if (has)
+		put_u64(l, (uint64_t)v);
+	else
+		PUT(l, "null");
+}
+
+/* The usage fields: counts, null where not reported; cost, null without a
+ * price (or without usage). */
+static void put_usage(struct line *l, const struct request_record *rec, const double *cost)
+{
+	const struct usage *u = &rec->usage;
+	char num[40];
+	int n;
+
+	PUT(l, ",\"prompt_tokens\":");
+	put_count(l, u->known, u->prompt);
+	PUT(l, ",\"completion_tokens\":");
+	put_count(l, u->known, u->completion);
+	PUT(l, ",\"cached_tokens\":");
+	put_count(l, u->known && u->has_cached, u->cached_prompt);
+	PUT(l, ",\"reasoning_tokens\":");
+	put_count(l, u->known && u->has_reasoning, u->reasoning);
+	PUT(l, ",\"cost\":");
+	if (cost && (n = snprintf(num, sizeof(num), "%.10g", *cost)) > 0 && (size_t)n < sizeof(num))
+		put(l, num, (size_t)n);
+	else
+		PUT(l, "null");
+}
+
 static void access_line(struct request_stats *rs, const struct request_record *rec,
-                        int64_t total_us, int64_t overhead_us, const char *reject)
+                        int64_t total_us, int64_t overhead_us, const char *reject,
+                        const double *cost)
 {
 	const struct config *c = rs->config;
 	char buf[ACCESS_LINE_MAX], ms3[4];
@@ -303,6 +404,8 @@ static void access_line(struct request_stats *rs, const struct request_record *r
 	put_ms(&l, total_us);
 	PUT(&l, ",\"overhead_ms\":");
 	put_ms(&l, overhead_us);
+	if (rec->usage_expected)
+		put_usage(&l, rec, cost);
 	if (reject) {
 		PUT(&l, ",\"reason\":");
 		put_cstring(&l, reject);
@@ -319,6 +422,8 @@ void request_stats_done(struct request_stats *rs, const struct request_record *r
 	int64_t total, upstream, overhead;
 	size_t g;
 	struct ipc_request_count key = {0};
+	double cost = 0;
+	bool has_cost = false;
 
 	if (!rs)
 		return;
@@ -346,8 +451,15 @@ void request_stats_done(struct request_stats *rs, const struct request_record *r
 	histogram_observe(&rs->latency[g].latency[IPC_LATENCY_OVERHEAD], overhead);
 	rs->latency_dirty[g] = true;
 
+	if (rec->usage_expected && key.deployment != IPC_NONE) {
+		const struct usage_price *p = &c->deployments[key.deployment].price;
+
+		cost = usage_cost(&rec->usage, p);
+		has_cost = p->set && rec->usage.known;
+		count_usage(rs, rec, &key, cost);
+	}
 	if (rs->log)
-		access_line(rs, rec, total, overhead, NULL);
+		access_line(rs, rec, total, overhead, NULL, has_cost ? &cost : NULL);
 }
 
 void request_stats_rejected(struct request_stats *rs, const struct http_rejected *r)
@@ -362,7 +474,7 @@ void request_stats_rejected(struct request_stats *rs, const struct http_rejected
 		        request_record_early(r->id, r->peer, r->method, r->path, r->path_len,
 		                             r->status, r->bytes_in, r->bytes_out);
 
-		access_line(rs, &rec, r->total_us, r->total_us, http_reject_name(r->reason));
+		access_line(rs, &rec, r->total_us, r->total_us, http_reject_name(r->reason), NULL);
 	}
 }
 
@@ -413,6 +525,14 @@ int request_stats_flush(struct request_stats *rs, int fd, uint32_t generation, u
 	r = flush_counts(rs, fd, generation, seq);
 	if (r < 0)
 		return r;
+	if (rs->usage.n) {
+		r = ipc_send(fd, IPC_USAGE_COUNTS, generation, ++*seq, &rs->usage,
+		             sizeof(rs->usage));
+		if (r < 0)
+			return r;
+		rs->usage.n = 0;
+		memset(rs->usage_index, 0, sizeof(rs->usage_index));
+	}
 	for (size_t g = 0; g <= rs->config->n_groups; g++) {
 		if (!rs->latency_dirty[g])
 			continue;

@@ -2,8 +2,10 @@
  * request_stats: what a worker counts and logs about each client request it
  * answers (issue 8): counts by model group, answering deployment, route and
  * status class; latency histograms (whole request, upstream time to first
- * byte, gateway overhead) per model group; and the access log line. The
- * counts are sent to the supervisor as deltas (IPC REQUESTS and LATENCY)
+ * byte, gateway overhead) per model group; the token usage and cost of
+ * answers that report usage (issue 19: by group, deployment and route, or
+ * "unknown"); and the access log line. The counts are sent to the
+ * supervisor as deltas (IPC REQUESTS, LATENCY and USAGE_COUNTS)
  * with the worker's periodic REPORTs and at drain and exit; the supervisor
  * aggregates them for /metrics. A worker killed with SIGKILL loses what it
  * counted since its last report (at most one report interval).
@@ -51,6 +53,7 @@ struct request_record {
 	int64_t upstream_us; /* from the first attempt's start to the last one's end */
 	int64_t end_us;      /* the response was handed to the connection */
 	struct usage usage;  /* what the answer reported (usage.h); known false: none */
+	bool usage_expected; /* a 2xx answer that reports usage: counted, known or not */
 	const char *key_id;  /* the client key's id (issue 20); NULL: master key or none */
 };
 

@@ -3,11 +3,11 @@
  * goes through ipc_decode() and then through what its receiver does with the
  * payload's fields: the supervisor checks a REPORT against its config
  * (health_report_delta(), tests/fixtures/full.yaml) and adds it to a health
- * window, adds REQUESTS (request counts and the HTTP layer's rejects) and
- * LATENCY to its metrics (rendered at the end of each input, as /metrics
- * would show them: one rejects series per fixed reason, whatever was sent); a worker applies a MODE
- * to its fallback_state, a LOG_LEVEL and a TOKEN (its token store). A compromised worker must not
- * take the supervisor down, whatever it sends.
+ * window, adds REQUESTS (request counts and the HTTP layer's rejects),
+ * LATENCY and USAGE_COUNTS (token usage) to its metrics (rendered at the end of each input, as
+ * /metrics would show them: one rejects series per fixed reason, whatever was sent); a worker
+ * applies a MODE to its fallback_state, a LOG_LEVEL and a TOKEN (its token store). A compromised
+ * worker must not take the supervisor down, whatever it sends.
  *
  * The input is a sequence of messages, each preceded by its length as two
  * bytes, little-endian (one SOCK_SEQPACKET recv() each).
@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "supervisor/metrics.h"
+#include "supervisor/metrics_usage.h"
 #include "worker/fallback_state.h"
 #include "worker/token_store.h"
 #include "fuzz.h"
@@ -57,6 +58,11 @@ static void supervisor_side(const struct ipc_header *h, const void *payload,
 
 		memcpy(&latency, payload, sizeof(latency));
 		(void)metrics_add_latency(metrics, config, &latency);
+	} else if (h->type == IPC_USAGE_COUNTS) {
+		static struct ipc_usage usage;
+
+		memcpy(&usage, payload, sizeof(usage));
+		(void)metrics_usage_add(metrics_usage(metrics), config, &usage, h->seq);
 	} else if (h->type == IPC_HELLO) {
 		struct ipc_hello hello;
 

@@ -342,6 +342,19 @@ static int api_prepare_by_id(struct api_exchange *ex, const struct api_route *ro
 	return api_prepare_responses(ex, route, NULL, NULL);
 }
 
+/* stream_options without "stream": true, or not an object with a boolean
+ * include_usage: refused, as OpenAI does. */
+static bool api_stream_options_misused(const json_t *root)
+{
+	const json_t *opts = json_object_get(root, "stream_options");
+	const json_t *iu = json_object_get(opts, "include_usage");
+
+	if (!opts || json_is_null(opts))
+		return false;
+	return !json_is_true(json_object_get(root, "stream")) || !json_is_object(opts) ||
+	       (iu && !json_is_boolean(iu));
+}
+
 /* The 200 answer: a body, or the parameters of a stream. */
 static int api_prepare_success(struct api_exchange *ex, const struct api_route *route,
                                const json_t *root, const char *model, size_t body_len)
@@ -360,7 +373,13 @@ static int api_prepare_success(struct api_exchange *ex, const struct api_route *
 	in->azure = route->flavor != API_OPENAI;
 	in->created = (long long)time(NULL);
 	in->model = ex->model;
-	in->prompt_tokens = body_len / 4 > 1000000 ? 1000000 : 1 + (int)(body_len / 4);
+	in->prompt_tokens =
+	        (int)stub_fault_num(&ex->fault, STUB_FAULT_PROMPT_TOKENS,
+	                            body_len / 4 > 1000000 ? 1000000 : 1 + (int)(body_len / 4));
+	in->cached_tokens = (int)stub_fault_num(&ex->fault, STUB_FAULT_CACHED_TOKENS, 0);
+	if (in->cached_tokens > in->prompt_tokens)
+		in->cached_tokens = in->prompt_tokens;
+	in->reasoning_tokens = (int)stub_fault_num(&ex->fault, STUB_FAULT_REASONING_TOKENS, 0);
 	in->id = ex->id;
 	snprintf(ex->id, sizeof(ex->id), "%sstub%012llx",
 	         route->op == STUB_BODY_CHAT ? "chatcmpl-" : "cmpl-", ++api->seq);
@@ -464,6 +483,14 @@ static void api_decide(struct api_exchange *ex, const struct stub_http_request *
 	} else if (body_names && !stub_deploy_has(&api->deployments, model)) {
 		ex->status = 404;
 		stub_body_status_error(ex->buf, 404, true, model);
+	} else if (route->rop == STUB_RESPONSES_NONE && api_stream_options_misused(root)) {
+		/* OpenAI's and Azure's own refusal */
+		ex->status = 400;
+		stub_body_openai_error(
+		        ex->buf,
+		        "The 'stream_options' parameter is only allowed when 'stream' "
+		        "is enabled.",
+		        "invalid_request_error", NULL);
 	} else if (api_prepare_success(ex, route, root, model, req->body_len) < 0) {
 		ex->status = 500;
 		ex->stream = false;

@@ -98,12 +98,26 @@ static void body_token(struct evbuffer *out, const char *message, int i)
 	evbuffer_add(out, "\"", 1);
 }
 
-static void body_usage(struct evbuffer *out, int prompt, int completion)
+/* The usage object as OpenAI and Azure send it: chat completions with
+ * prompt_tokens_details and completion_tokens_details (reasoning tokens are
+ * part of completion_tokens), legacy completions with the three counts. */
+static void body_usage(struct evbuffer *out, const struct stub_body_info *in, int words)
 {
+	int completion = words + in->reasoning_tokens;
+
 	evbuffer_add_printf(out,
 	                    "\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,"
-	                    "\"total_tokens\":%d}",
-	                    prompt, completion, prompt + completion);
+	                    "\"total_tokens\":%d",
+	                    in->prompt_tokens, completion, in->prompt_tokens + completion);
+	if (in->op == STUB_BODY_CHAT)
+		evbuffer_add_printf(
+		        out,
+		        ",\"prompt_tokens_details\":{\"cached_tokens\":%d,"
+		        "\"audio_tokens\":0},\"completion_tokens_details\":{"
+		        "\"reasoning_tokens\":%d,\"audio_tokens\":0,"
+		        "\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}",
+		        in->cached_tokens, in->reasoning_tokens);
+	evbuffer_add(out, "}", 1);
 }
 
 /* Deterministic small values in [-0.1, 0.1). */
@@ -189,7 +203,7 @@ void stub_body_reply(struct evbuffer *out, const struct stub_body_info *in)
 		evbuffer_add_printf(
 		        out, ",\"index\":0,\"logprobs\":null,\"finish_reason\":\"stop\"%s}],",
 		        in->azure ? ",\"content_filter_results\":" BODY_CFR : "");
-		body_usage(out, in->prompt_tokens, words);
+		body_usage(out, in, words);
 		evbuffer_add(out, "}", 1);
 		return;
 	}
@@ -202,7 +216,7 @@ void stub_body_reply(struct evbuffer *out, const struct stub_body_info *in)
 	evbuffer_add_printf(out,
 	                    ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"stop\"%s}],",
 	                    in->azure ? ",\"content_filter_results\":" BODY_CFR : "");
-	body_usage(out, in->prompt_tokens, words);
+	body_usage(out, in, words);
 	evbuffer_add_printf(out, ",\"system_fingerprint\":\"fp_stub\"}");
 }
 
@@ -260,8 +274,10 @@ int stub_body_stream_next(struct stub_body_stream *s, struct evbuffer *out)
 			                         "\"logprobs\":null,\"finish_reason\":\"stop\"}]");
 	} else {
 		evbuffer_add_printf(out, ",\"choices\":[],");
-		body_usage(out, in->prompt_tokens, s->chunks);
+		body_usage(out, in, s->chunks);
 	}
+	if (s->include_usage && e <= s->chunks)
+		evbuffer_add_printf(out, ",\"usage\":null"); /* as OpenAI: every chunk has it */
 	evbuffer_add(out, "}\n\n", 3);
 	return 1;
 }

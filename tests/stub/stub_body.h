@@ -20,9 +20,11 @@ struct stub_body_info {
 	const char *model;
 	const char *message; /* the assistant's whole text */
 	int prompt_tokens;
-	int inputs;     /* embeddings: vectors in the answer */
-	int dimensions; /* embeddings: length of each vector */
-	bool base64;    /* embeddings: encoding_format "base64" */
+	int cached_tokens;    /* of prompt_tokens (prompt_tokens_details) */
+	int reasoning_tokens; /* added to the completion tokens (completion_tokens_details) */
+	int inputs;           /* embeddings: vectors in the answer */
+	int dimensions;       /* embeddings: length of each vector */
+	bool base64;          /* embeddings: encoding_format "base64" */
 };
 
 /* A stream in progress: events are produced one at a time by stub_body_stream_next(). */

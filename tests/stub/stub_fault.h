@@ -26,7 +26,10 @@
 	X(COUNT, "count", STUB_FAULT_TYPE_INT, 0, 1000000000)                 \
 	X(BODY_BYTES, "body_bytes", STUB_FAULT_TYPE_INT, 0, 1LL << 40)        \
 	X(ENDLESS, "endless", STUB_FAULT_TYPE_BOOL, 0, 1)                     \
-	X(BAD_CHUNKING, "bad_chunking", STUB_FAULT_TYPE_BOOL, 0, 1)
+	X(BAD_CHUNKING, "bad_chunking", STUB_FAULT_TYPE_BOOL, 0, 1)           \
+	X(PROMPT_TOKENS, "prompt_tokens", STUB_FAULT_TYPE_INT, 1, 1000000000) \
+	X(CACHED_TOKENS, "cached_tokens", STUB_FAULT_TYPE_INT, 0, 1000000000) \
+	X(REASONING_TOKENS, "reasoning_tokens", STUB_FAULT_TYPE_INT, 0, 1000000000)
 
 enum stub_fault_type {
 	STUB_FAULT_TYPE_INT,

@@ -190,12 +190,30 @@ static json_t *input_items(const json_t *input, const char *prefix, unsigned lon
 	return items;
 }
 
-static json_t *usage(int input_tokens, int output_tokens)
+/* The x_stub count NAME of the request ROOT (the fault fields prompt_tokens,
+ * cached_tokens, reasoning_tokens; validated by stub_fault), or DFLT. */
+static int stub_count(const json_t *root, const char *name, int dflt)
 {
-	return json_pack("{s:i, s:{s:i}, s:i, s:{s:i}, s:i}", "input_tokens", input_tokens,
-	                 "input_tokens_details", "cached_tokens", 0, "output_tokens", output_tokens,
-	                 "output_tokens_details", "reasoning_tokens", 0, "total_tokens",
-	                 input_tokens + output_tokens);
+	const json_t *v = json_object_get(json_object_get(root, "x_stub"), name);
+
+	return json_is_integer(v) ? (int)json_integer_value(v) : dflt;
+}
+
+/* As OpenAI sends it: reasoning tokens are part of output_tokens, cached
+ * tokens of input_tokens. */
+static json_t *usage(const json_t *root, int input_tokens, int output_tokens)
+{
+	int in = stub_count(root, "prompt_tokens", input_tokens);
+	int cached = stub_count(root, "cached_tokens", 0);
+	int reasoning = stub_count(root, "reasoning_tokens", 0);
+
+	if (cached > in)
+		cached = in;
+	output_tokens += reasoning;
+	return json_pack("{s:i, s:{s:i}, s:i, s:{s:i}, s:i}", "input_tokens", in,
+	                 "input_tokens_details", "cached_tokens", cached, "output_tokens",
+	                 output_tokens, "output_tokens_details", "reasoning_tokens", reasoning,
+	                 "total_tokens", in + output_tokens);
 }
 
 static json_t *message_item(const char *item_id, const char *status, const char *text)
@@ -243,7 +261,7 @@ static json_t *response_object(const char *id, const json_t *root, const char *m
 	        !json_is_false(json_object_get(root, "store")), "temperature", 1.0, "text",
 	        "format", "type", "text", "tool_choice", "auto", "tools", "top_p", 1.0,
 	        "truncation", "disabled", "usage",
-	        completed ? usage(in_tokens, words(text)) : json_null(), "user", "metadata",
+	        completed ? usage(root, in_tokens, words(text)) : json_null(), "user", "metadata",
 	        metadata ? json_incref((json_t *)metadata) : json_object());
 }
 

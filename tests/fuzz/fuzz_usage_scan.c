@@ -1,0 +1,159 @@
+/*
+ * fuzz_usage_scan: the usage scanner (worker/usage_scan.c) on any bytes, as
+ * a non-streamed body and as a stream's tail (chat and Responses), and the
+ * tail window fed in two pieces. Properties: it never reads outside its
+ * input; a usage it vouches for is known, with counts of 0 to 10^15 and a
+ * total that is either reported or the sum; a JSON object (jansson) whose
+ * only "usage" text is its top-level key, holding plain integer counts, is
+ * read as exactly the tree's counts (the differential check below). The
+ * inject-mode stripper (usage_strip.c) gives the same bytes and usage
+ * however the input is cut into reads, never more bytes than it got.
+ *
+ * fuzz-args: -max_len=8192
+ */
+#include <jansson.h>
+#include <string.h>
+
+#include "fuzz.h"
+#include "usage_scan.h"
+#include "usage_strip.h"
+
+#define MAX_COUNT 1000000000000000LL
+
+static void check(const struct usage *u, int r)
+{
+	if ((r == 0) != u->known)
+		abort();
+	if (!u->known)
+		return;
+	if (u->prompt < 0 || u->completion < 0 || u->total < 0 || u->cached_prompt < 0 ||
+	    u->reasoning < 0 || u->prompt >= MAX_COUNT || u->completion >= MAX_COUNT ||
+	    u->total >= 2 * MAX_COUNT || u->cached_prompt >= MAX_COUNT || u->reasoning >= MAX_COUNT)
+		abort();
+	if (!u->has_cached && u->cached_prompt)
+		abort();
+	if (!u->has_reasoning && u->reasoning)
+		abort();
+}
+
+/* The tree's count NAME of USAGE into RET: true when it is an integer in range. */
+static bool tree_count(json_t *usage, const char *name, int64_t *ret)
+{
+	json_t *v = json_object_get(usage, name);
+
+	*ret = 0;
+	if (!v)
+		return true;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) >= MAX_COUNT / 10)
+		return false;
+	*ret = json_integer_value(v);
+	return true;
+}
+
+/* The differential check: an input that is a JSON object whose one and
+ * only "usage" text is its top-level key, holding an object of plain
+ * counts (prompt_tokens, completion_tokens, total_tokens as integers, at
+ * least one), must be read as exactly those counts. */
+static void agree(const char *data, size_t size, const struct usage *u)
+{
+	const char *first = memmem(data, size, "usage", 5);
+	json_t *root, *usage;
+	int64_t prompt, completion, total;
+	const char *key;
+	json_t *value;
+	bool plain = true;
+
+	if (!first || memmem(first + 1, size - (size_t)(first + 1 - data), "usage", 5))
+		return;
+	root = json_loadb(data, size, JSON_REJECT_DUPLICATES, NULL);
+	usage = json_object_get(root, "usage");
+	if (!json_is_object(usage) || json_object_size(usage) == 0) {
+		json_decref(root);
+		return;
+	}
+	json_object_foreach(usage, key, value)
+	{
+		plain &= strcmp(key, "prompt_tokens") == 0 ||
+		         strcmp(key, "completion_tokens") == 0 || strcmp(key, "total_tokens") == 0;
+	}
+	if (plain && tree_count(usage, "prompt_tokens", &prompt) &&
+	    tree_count(usage, "completion_tokens", &completion) &&
+	    tree_count(usage, "total_tokens", &total)) {
+		if (!json_object_get(usage, "total_tokens"))
+			total = prompt + completion;
+		if (!u->known || u->prompt != prompt || u->completion != completion ||
+		    u->total != total)
+			abort();
+	}
+	json_decref(root);
+}
+
+struct sink {
+	char *buf;
+	size_t len, cap;
+};
+
+static void emit(void *ctx, const char *data, size_t len)
+{
+	struct sink *k = ctx;
+
+	if (k->len + len > k->cap)
+		abort(); /* the stripper never emits more than it was given */
+	memcpy(k->buf + k->len, data, len);
+	k->len += len;
+}
+
+/* The inject-mode stripper: what the client gets does not depend on how
+ * the stream was cut into reads, and the usage it kept is the same. */
+static void strip(const char *s, size_t size)
+{
+	struct usage_strip one = {0}, two = {0};
+	struct sink a = {malloc(size + 1), 0, size}, b = {malloc(size + 1), 0, size};
+	size_t cut = size / 3;
+
+	if (!a.buf || !b.buf)
+		abort();
+	usage_strip_feed(&one, s, size, emit, &a);
+	usage_strip_finish(&one, emit, &a);
+	usage_strip_feed(&two, s, cut, emit, &b);
+	usage_strip_feed(&two, s + cut, size - cut, emit, &b);
+	usage_strip_finish(&two, emit, &b);
+	if (a.len != b.len || memcmp(a.buf, b.buf, a.len) != 0 ||
+	    one.usage.known != two.usage.known || one.usage.total != two.usage.total)
+		abort();
+	free(one.held);
+	free(two.held);
+	free(a.buf);
+	free(b.buf);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct usage_tail tail;
+	static char window[USAGE_TAIL_MAX];
+	const char *s = (const char *)data;
+	struct usage u;
+	size_t n;
+	int r;
+
+	r = usage_scan_body(s, size, &u);
+	check(&u, r);
+	agree(s, size, &u);
+	r = usage_scan_stream(s, size, false, &u);
+	check(&u, r);
+	r = usage_scan_stream(s, size, true, &u);
+	check(&u, r);
+
+	memset(&tail, 0, sizeof(tail));
+	usage_tail_add(&tail, s, size / 2);
+	usage_tail_add(&tail, s + size / 2, size - size / 2);
+	n = usage_tail_copy(&tail, window);
+	if (n != (size < USAGE_TAIL_MAX ? size : USAGE_TAIL_MAX) ||
+	    memcmp(window, s + size - n, n) != 0)
+		abort();
+	r = usage_scan_stream(window, n, false, &u);
+	check(&u, r);
+	strip(s, size);
+	return 0;
+}

@@ -1,0 +1,237 @@
+/*
+ * Unit tests of usage_scan (the usage object of an answer, found from its
+ * end) and usage_cost (what it costs at a deployment's prices): the shapes
+ * OpenAI and Azure send (chat, completions, embeddings, Responses; bodies
+ * and streams), the traps (a "usage" inside a string or as a value, usage
+ * null, a stream cut before its usage chunk), the tail window's ring, and
+ * the price arithmetic with cached and reasoning tokens.
+ */
+#include "../../worker/usage_scan.h"
+#include "tap.h"
+#include "usage_cost.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+static struct usage scan(const char *body)
+{
+	struct usage u;
+	int r = usage_scan_body(body, strlen(body), &u);
+
+	if ((r == 0) != u.known)
+		tap_ok(0, "return value and known agree for '%.40s'", body);
+	return u;
+}
+
+static struct usage scan_stream(const char *s, bool responses)
+{
+	struct usage u;
+
+	usage_scan_stream(s, strlen(s), responses, &u);
+	return u;
+}
+
+static void bodies(void)
+{
+	struct usage u;
+
+	u = scan("{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"choices\":[{\"index\":0,"
+	         "\"message\":{\"role\":\"assistant\",\"content\":\"hi \\\"usage\\\":{\\\"prompt_"
+	         "tokens\\\":99}\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":19,"
+	         "\"completion_tokens\":10,\"total_tokens\":29,\"prompt_tokens_details\":{"
+	         "\"cached_tokens\":8,\"audio_tokens\":0},\"completion_tokens_details\":{"
+	         "\"reasoning_tokens\":4,\"audio_tokens\":0,\"accepted_prediction_tokens\":0,"
+	         "\"rejected_prediction_tokens\":0}},\"system_fingerprint\":\"fp_1\"}");
+	tap_ok(u.known && u.prompt == 19 && u.completion == 10 && u.total == 29,
+	       "chat: prompt, completion, total");
+	tap_ok(u.has_cached && u.cached_prompt == 8 && u.has_reasoning && u.reasoning == 4,
+	       "chat: cached and reasoning from the details");
+
+	u = scan("{\"object\":\"list\",\"data\":[{\"object\":\"embedding\",\"index\":0,"
+	         "\"embedding\":[0.1,-0.2]}],\"model\":\"m\",\"usage\":{\"prompt_tokens\":5,"
+	         "\"total_tokens\":5}}");
+	tap_ok(u.known && u.prompt == 5 && u.completion == 0 && u.total == 5 && !u.has_cached &&
+	               !u.has_reasoning,
+	       "embeddings: prompt and total only");
+
+	u = scan("{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"completed\",\"usage\":{"
+	         "\"input_tokens\":36,\"input_tokens_details\":{\"cached_tokens\":32},"
+	         "\"output_tokens\":87,\"output_tokens_details\":{\"reasoning_tokens\":64},"
+	         "\"total_tokens\":123},\"user\":null,\"metadata\":{\"usage\":\"x\"}}");
+	tap_ok(u.known && u.prompt == 36 && u.completion == 87 && u.total == 123 &&
+	               u.cached_prompt == 32 && u.reasoning == 64,
+	       "responses: input/output names, details, a metadata value named usage");
+
+	u = scan("{\"usage\" : { \"completion_tokens\" : 3 , \"prompt_tokens\" : 4 } }");
+	tap_ok(u.known && u.total == 7, "no total_tokens: the sum; white space anywhere");
+
+	u = scan("{\"id\":\"resp_1\",\"status\":\"in_progress\",\"usage\":null}");
+	tap_ok(!u.known, "usage null: unknown");
+	u = scan("{\"a\":{\"usage\":{\"prompt_tokens\":1}},\"usage\":null}");
+	tap_ok(!u.known, "the last usage key decides: null after a nested one is unknown");
+	u = scan("{\"type\":\"usage\"}");
+	tap_ok(!u.known, "\"usage\" as a value is no key");
+	u = scan("{\"choices\":[]}");
+	tap_ok(!u.known, "no usage at all");
+	u = scan("{\"usage\":{\"prompt_tokens\":-1,\"total_tokens\":2}}");
+	tap_ok(!u.known, "a negative count: unknown, never a guess");
+	u = scan("{\"usage\":{\"prompt_tokens\":1.5}}");
+	tap_ok(!u.known, "a fraction: unknown");
+	u = scan("{\"usage\":{\"prompt_tokens\":1234567890123456}}");
+	tap_ok(!u.known, "16 digits: unknown");
+	u = scan("{\"usage\":{\"prompt_tokens\":012}}");
+	tap_ok(!u.known, "a leading zero: unknown");
+	u = scan("{\"usage\":{\"prompt_tokens\":12");
+	tap_ok(!u.known, "cut inside the usage object: unknown");
+	u = scan("{\"usage\":{}}");
+	tap_ok(!u.known, "an empty usage object: unknown");
+	u = scan(
+	        "{\"usage\":{\"prompt_tokens\":2,\"prompt_tokens_details\":null,"
+	        "\"completion_tokens_details\":{\"reasoning_tokens\":null},\"x\":[1,{\"y\":\"}\"}]}}");
+	tap_ok(u.known && u.prompt == 2 && !u.has_cached && !u.has_reasoning,
+	       "details null, a null count, other members skipped");
+}
+
+#define CHUNK(s) "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\"," s "}\n\n"
+
+static void streams(void)
+{
+	struct usage u;
+	const char *usage_chunk = CHUNK(
+	        "\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":3,"
+	        "\"total_tokens\":12,\"completion_tokens_details\":{\"reasoning_tokens\":1}}");
+
+	char buf[2048];
+
+	snprintf(buf, sizeof(buf), "%s%s%sdata: [DONE]\n\n",
+	         CHUNK("\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}],\"usage\":null"),
+	         CHUNK("\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],"
+	               "\"usage\":null"),
+	         usage_chunk);
+	u = scan_stream(buf, false);
+	tap_ok(u.known && u.prompt == 9 && u.completion == 3 && u.total == 12 && u.reasoning == 1,
+	       "chat stream: the usage chunk before [DONE]");
+	u = scan_stream(buf + 20, false);
+	tap_ok(u.known && u.total == 12, "chat stream: the window starts mid-event");
+
+	snprintf(buf, sizeof(buf), "%s%s",
+	         CHUNK("\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}],\"usage\":null"),
+	         CHUNK("\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],"
+	               "\"usage\":null"));
+	u = scan_stream(buf, false);
+	tap_ok(!u.known, "chat stream cut before its usage chunk: unknown");
+	snprintf(buf, sizeof(buf), "%sdata: [DONE]\n\n",
+	         CHUNK("\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]"));
+	u = scan_stream(buf, false);
+	tap_ok(!u.known, "chat stream without include_usage: unknown");
+	u = scan_stream("data: [DONE]\n\n", false);
+	tap_ok(!u.known, "only [DONE]: unknown");
+	u = scan_stream("", false);
+	tap_ok(!u.known, "nothing: unknown");
+
+	u = scan_stream(
+	        "event: response.output_text.done\ndata: {\"type\":\"response.output_text."
+	        "done\",\"text\":\"x\"}\n\nevent: response.completed\ndata: {\"type\":"
+	        "\"response.completed\",\"sequence_number\":9,\"response\":{\"id\":\"resp_1\","
+	        "\"usage\":{\"input_tokens\":5,\"input_tokens_details\":{\"cached_tokens\":0},"
+	        "\"output_tokens\":2,\"output_tokens_details\":{\"reasoning_tokens\":0},"
+	        "\"total_tokens\":7},\"metadata\":{}}}\n\n",
+	        true);
+	tap_ok(u.known && u.prompt == 5 && u.completion == 2 && u.has_cached && u.has_reasoning,
+	       "responses stream: response.completed");
+	u = scan_stream("event: response.incomplete\ndata: {\"type\":\"response.incomplete\","
+	                "\"response\":{\"usage\":{\"input_tokens\":5,\"output_tokens\":16,"
+	                "\"total_tokens\":21}}}\n\n",
+	                true);
+	tap_ok(u.known && u.total == 21, "responses stream: response.incomplete");
+	u = scan_stream("event: response.output_item.done\ndata: {\"type\":\"response.output_item."
+	                "done\",\"item\":{\"usage\":{\"input_tokens\":5}}}\n\n",
+	                true);
+	tap_ok(!u.known, "responses stream cut before response.completed: unknown");
+	u = scan_stream("event: error\ndata: {\"type\":\"error\",\"code\":\"x\"}\n\n", true);
+	tap_ok(!u.known, "responses stream ending in error: unknown");
+}
+
+static void tail_ring(void)
+{
+	static struct usage_tail t;
+	static char out[USAGE_TAIL_MAX], big[USAGE_TAIL_MAX + 100];
+	size_t n;
+
+	usage_tail_add(&t, "abc", 3);
+	n = usage_tail_copy(&t, out);
+	tap_ok(n == 3 && memcmp(out, "abc", 3) == 0, "tail: a few bytes");
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)('a' + i % 26);
+	usage_tail_add(&t, big, sizeof(big));
+	usage_tail_add(&t, "XYZ", 3);
+	n = usage_tail_copy(&t, out);
+	tap_ok(n == USAGE_TAIL_MAX && memcmp(out + n - 3, "XYZ", 3) == 0 &&
+	               memcmp(out, big + sizeof(big) - USAGE_TAIL_MAX + 3, USAGE_TAIL_MAX - 3) == 0,
+	       "tail: the last USAGE_TAIL_MAX bytes, in order, across the wrap");
+}
+
+static bool near(double a, double b)
+{
+	return fabs(a - b) <= 1e-12 * (fabs(b) > 1 ? fabs(b) : 1);
+}
+
+static void cost(void)
+{
+	struct usage u = {.known = true,
+	                  .prompt = 1000,
+	                  .completion = 500,
+	                  .total = 1500,
+	                  .cached_prompt = 400,
+	                  .reasoning = 200,
+	                  .has_cached = true,
+	                  .has_reasoning = true};
+	struct usage_price p = {.set = true,
+	                        .input = 2.5e-6,
+	                        .output = 10e-6,
+	                        .has_input = true,
+	                        .has_output = true};
+	double v;
+
+	tap_ok(near(usage_cost(&u, &p), 1000 * 2.5e-6 + 500 * 10e-6),
+	       "no cache or reasoning price: cached at input, reasoning at output");
+	p.cache_read = 1.25e-6;
+	p.has_cache_read = true;
+	tap_ok(near(usage_cost(&u, &p), 600 * 2.5e-6 + 400 * 1.25e-6 + 500 * 10e-6),
+	       "cached prompt tokens at the cache price instead of the input price");
+	p.reasoning = 20e-6;
+	p.has_reasoning = true;
+	tap_ok(near(usage_cost(&u, &p), 600 * 2.5e-6 + 400 * 1.25e-6 + 300 * 10e-6 + 200 * 20e-6),
+	       "reasoning tokens at their price instead of the output price");
+	u.has_cached = u.has_reasoning = false;
+	tap_ok(near(usage_cost(&u, &p), 1000 * 2.5e-6 + 500 * 10e-6),
+	       "details not reported: every token at the input and output price");
+	u.has_cached = true;
+	u.cached_prompt = 5000;
+	tap_ok(near(usage_cost(&u, &p), 1000 * 1.25e-6 + 500 * 10e-6),
+	       "more cached than prompt tokens: capped at the prompt");
+	u.known = false;
+	tap_ok(usage_cost(&u, &p) == 0, "unknown usage costs nothing");
+	u.known = true;
+	p = (struct usage_price){0};
+	tap_ok(usage_cost(&u, &p) == 0, "no price configured: no cost");
+
+	tap_ok(usage_price_parse("0.0000025", &v) && v == 0.0000025, "price: decimal");
+	tap_ok(usage_price_parse("2.5e-06", &v) && v == 2.5e-6, "price: scientific");
+	tap_ok(usage_price_parse("0", &v) && v == 0, "price: 0");
+	tap_ok(!usage_price_parse("-1e-6", &v) && !usage_price_parse("abc", &v) &&
+	               !usage_price_parse("", &v) && !usage_price_parse("inf", &v) &&
+	               !usage_price_parse("nan", &v) && !usage_price_parse("1e-6x", &v),
+	       "price: negative, words, empty, inf, nan, trailing bytes refused");
+}
+
+int main(void)
+{
+	bodies();
+	streams();
+	tail_ring();
+	cost();
+	printf("1..%d\n", tap_count);
+	return tap_failed ? 1 : 0;
+}

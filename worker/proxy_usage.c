@@ -1,0 +1,125 @@
+/*
+ * proxy_usage: the token usage of a proxied request's answer (issue 19),
+ * into call->usage for the accounting record (request_stats), the spans and
+ * the client keys. Runs in a worker, on its event loop; see proxy_call.h.
+ *
+ * Only 2xx answers of the ops that report usage count (chat, completions,
+ * embeddings, Responses create), and only with llmgate.usage on. A
+ * non-streamed body is scanned once it is complete, from its end (at most
+ * BODY_WINDOW bytes of it: the usage object is among an answer's last
+ * members); a stream through its tail window, scanned once when it ends.
+ * Neither changes, delays or copies a byte for the client; in inject mode
+ * (usage_strip.h) the usage chunk the client did not ask for is removed.
+ */
+#include <event2/buffer.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "proxy_call.h"
+#include "usage_scan.h"
+#include "usage_strip.h"
+
+#define BODY_WINDOW 16384
+
+static bool reports_usage(enum proxy_op op)
+{
+	return op == PROXY_OP_CHAT || op == PROXY_OP_COMPLETIONS || op == PROXY_OP_EMBEDDINGS ||
+	       op == PROXY_OP_RESPONSES;
+}
+
+void proxy_usage_body(struct proxy_call *call, long status, struct evbuffer *body)
+{
+	static char window[BODY_WINDOW];
+	struct evbuffer_iovec last;
+	struct evbuffer_ptr at;
+	size_t len = evbuffer_get_length(body), n;
+	const char *p;
+
+	call->usage = (struct usage){0};
+	call->usage_expected = call->proxy->config->usage && reports_usage(call->op) &&
+	                       status >= 200 && status < 300;
+	if (!call->usage_expected || !len)
+		return;
+	/* its last BODY_WINDOW bytes: in place in one segment, else copied for the scan */
+	n = len < BODY_WINDOW ? len : BODY_WINDOW;
+	if (evbuffer_peek(body, -1, NULL, &last, 1) == 1 && last.iov_len == len) {
+		p = (const char *)last.iov_base + (len - n);
+	} else {
+		if (evbuffer_ptr_set(body, &at, len - n, EVBUFFER_PTR_SET) < 0 ||
+		    evbuffer_copyout_from(body, &at, window, n) != (ev_ssize_t)n)
+			return;
+		p = window;
+	}
+	usage_scan_body(p, n, &call->usage);
+}
+
+void proxy_usage_stream_start(struct proxy_call *call, long status)
+{
+	const struct config *c = call->proxy->config;
+
+	call->usage = (struct usage){0};
+	call->usage_expected = c->usage && reports_usage(call->op) && status >= 200 && status < 300;
+	if (!call->usage_expected)
+		return;
+	call->usage_tail = malloc(sizeof(*call->usage_tail)); /* its bytes need no zeroing */
+	if (call->usage_tail)
+		call->usage_tail->len = call->usage_tail->pos = 0;
+	if (call->usage_injected) {
+		call->strip = calloc(1, sizeof(*call->strip));
+		if (!call->strip)
+			log_warning("request %s: no memory to strip the usage chunk; the client "
+			            "gets it",
+			            call->id);
+	}
+}
+
+struct emit_ctx {
+	struct proxy_call *call;
+	void (*relay)(struct proxy_call *, const char *, size_t);
+};
+
+static void emit(void *ctx, const char *data, size_t len)
+{
+	struct emit_ctx *e = ctx;
+
+	if (e->call->usage_tail)
+		usage_tail_add(e->call->usage_tail, data, len);
+	e->relay(e->call, data, len);
+}
+
+void proxy_usage_stream_data(struct proxy_call *call, const char *data, size_t len,
+                             void (*relay)(struct proxy_call *, const char *, size_t))
+{
+	struct emit_ctx e = {call, relay};
+
+	if (call->strip)
+		usage_strip_feed(call->strip, data, len, emit, &e);
+	else
+		emit(&e, data, len);
+}
+
+void proxy_usage_stream_end(struct proxy_call *call,
+                            void (*relay)(struct proxy_call *, const char *, size_t))
+{
+	static char window[USAGE_TAIL_MAX];
+	struct emit_ctx e = {call, relay};
+	size_t n;
+
+	if (call->strip)
+		usage_strip_finish(call->strip, emit, &e);
+	if (call->strip && call->strip->usage.known) {
+		call->usage = call->strip->usage;
+	} else if (call->usage_tail) {
+		n = usage_tail_copy(call->usage_tail, window);
+		usage_scan_stream(window, n, proxy_op_responses(call->op), &call->usage);
+	}
+}
+
+void proxy_usage_free(struct proxy_call *call)
+{
+	free(call->usage_tail);
+	call->usage_tail = NULL;
+	usage_strip_free(call->strip);
+	call->strip = NULL;
+}
