@@ -3147,6 +3147,7 @@ static void load_llmgate(struct loader *ld)
 	struct config *c = ld->config;
 	const struct slots *top = &ld->top;
 	char buf[SHOWN_MAX + 8], *text;
+	double mb;
 	struct slots lg;
 	struct at at;
 
@@ -3224,6 +3225,12 @@ static void load_llmgate(struct loader *ld)
 	get_long(ld, &at, 0, RESPONSE_AFFINITY_MAX_ENTRIES, &c->response_affinity_entries);
 	at = at_slot(&lg, K_llmgate_strict);
 	get_bool(ld, &at, &c->strict);
+	at = at_slot(&lg, K_llmgate_max_upload_size_mb);
+	if (get_double(ld, &at, 0, CONFIG_MAX_REQUEST_MB, &mb) == GOT)
+		c->max_upload_size = mb * MIB < 1024 ? 1024 : (size_t)(mb * MIB);
+	at = at_slot(&lg, K_llmgate_moderation_model);
+	if (get_string(ld, &at, &c->moderation_model) == GOT && !c->moderation_model[0])
+		take(&c->moderation_model, NULL);
 
 	load_fallback_policy(ld, &lg);
 }
@@ -3368,6 +3375,7 @@ void config_free(struct config *config)
 	free(config->user);
 	free(config->access_log);
 	free(config->ca_file);
+	free(config->moderation_model);
 	free(config);
 }
 

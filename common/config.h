@@ -147,6 +147,8 @@ struct config {
 	/* general_settings */
 	char *master_key;        /* resolved secret, or NULL (no client auth) */
 	size_t max_request_size; /* bytes */
+	size_t max_upload_size;  /* bytes: the upload endpoints' bodies (issue 22) */
+	char *moderation_model;  /* the group of a /v1/moderations without model, or NULL */
 
 	/* llmgate: */
 	char *listen; /* "HOST:PORT" */

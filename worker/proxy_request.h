@@ -26,12 +26,36 @@ struct proxy_request {
 	size_t body_len;
 };
 
+/* What a 2xx answer of an op may be: a JSON object (anything else is the
+ * attempt's failure, SPEC 4), bytes of any type (audio/speech: relayed as
+ * they come), or text whose JSON form must be an object (transcriptions and
+ * translations answer json, text, srt, verbose_json or vtt). */
+enum proxy_answer_kind {
+	PROXY_ANSWER_JSON,
+	PROXY_ANSWER_BYTES,
+	PROXY_ANSWER_TEXT,
+};
+
+/* A multipart/form-data body (the upload ops): where its `model` field's
+ * value is, and where a field inserted first goes. */
+struct proxy_form {
+	const char *content_type; /* the client's, with its boundary */
+	char boundary[71];
+	bool has_model;
+	size_t model_at, model_len; /* the value's bytes in the body */
+	size_t first;               /* the first delimiter's offset */
+};
+
 /* What the client's request named. */
 struct proxy_request_target {
 	const char *model;       /* the group name the client asked for (ops with a model) */
 	bool named_by_path;      /* MODEL came from the Azure-SDK path, not the body */
 	const char *response_id; /* the ops by id: the response (response_id_valid) */
 	const char *query;       /* passed on as the upstream URL's query, or NULL */
+	/* the upload ops: the client's body and its form */
+	const struct proxy_form *form;
+	const char *raw;
+	size_t raw_len;
 };
 
 /*
@@ -50,6 +74,11 @@ int proxy_request_build(struct proxy_request *r, const struct deployment *dep, e
  * rewritten model or request defaults. Without, ROOT may be NULL. */
 bool proxy_request_needs_tree(const struct deployment *dep, enum proxy_op op, const char *model,
                               bool named_by_path, const json_t *defaults);
+
+/* What a 2xx answer of OP may be. */
+enum proxy_answer_kind proxy_request_answer(enum proxy_op op);
+/* OP's upstream path under the API root ("audio/speech"; by id: "responses/"). */
+const char *proxy_request_path(enum proxy_op op);
 
 /* The upstream method of OP: "POST", "GET" or "DELETE" (a literal). */
 const char *proxy_request_method(enum proxy_op op);

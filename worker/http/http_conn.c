@@ -562,6 +562,8 @@ int http_conn_new(struct http_server *srv, int fd, const char *peer)
 	if (!c)
 		return -ENOMEM;
 	c->srv = srv;
+	c->in.body_limit = srv->opts.body_limit; /* per path, at each head */
+	c->in.body_limit_ctx = srv->opts.ctx;
 	c->fd = fd;
 	c->state = HTTP_CONN_HEAD;
 	c->ex.conn = c;
