@@ -3231,6 +3231,9 @@ static void load_llmgate(struct loader *ld)
 	at = at_slot(&lg, K_llmgate_moderation_model);
 	if (get_string(ld, &at, &c->moderation_model) == GOT && !c->moderation_model[0])
 		take(&c->moderation_model, NULL);
+	else if (c->moderation_model && !config_find_group(c, c->moderation_model))
+		report(ld, DIAG_ERROR, 0, at.node, "%s names no model_name of model_list ('%s')",
+		       at.path, c->moderation_model);
 
 	load_fallback_policy(ld, &lg);
 }

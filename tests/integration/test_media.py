@@ -8,11 +8,13 @@ shape and its model field, and says what it received (the file's size and FNV-1a
 import json
 import os
 import socket
+import subprocess
 import time
 
 import pytest
 
-from helpers import (azure_dep, error_of, gateway_config, openai_dep, read_response, request)
+from helpers import (LLMGATED, azure_dep, error_of, gateway_config, openai_dep, read_response,
+                     request)
 
 KEY = "sk-test-media-0123456789"
 AZURE_KEY = "azure-test-key-0123456789"
@@ -123,6 +125,16 @@ def test_moderations_without_model_or_default_is_a_clear_400(openai, gateway_fac
     assert status == 400
     err = error_of(body)
     assert err["code"] == "missing_model" and "moderation_model" in err["message"]
+
+
+def test_moderation_model_must_be_a_group(openai, tmp_path):
+    path = tmp_path / "llmgate.yaml"
+    path.write_text(media_config(openai, llmgate="  moderation_model: nope\n")
+                    .replace("@PORT@", "4000").replace("@DIR@", str(tmp_path)))
+    r = subprocess.run([LLMGATED, "--check", "-c", str(path)], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode != 0
+    assert "llmgate.moderation_model names no model_name" in r.stderr + r.stdout
 
 
 def test_2xx_json_rule_is_per_endpoint(openai, gateway_factory):
