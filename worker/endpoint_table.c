@@ -107,18 +107,36 @@ static const struct endpoint *of_op(enum proxy_op op)
 	return NULL;
 }
 
+const char *endpoint_table_api_path(const char *path, size_t *len, bool *ret_under)
+{
+	static const char edits[] = "/openai/images/edits";
+	size_t v1 = sizeof(INGRESS_AZURE_V1_PREFIX) - 1, az = sizeof(INGRESS_AZURE_RESPONSES) - 1;
+	size_t n = *len;
+
+	*ret_under = true;
+	if (n > v1 && memcmp(path, INGRESS_AZURE_V1_PREFIX, v1) == 0 && path[v1] == '/') {
+		*len -= v1;
+		return path + v1;
+	}
+	if ((n >= az && memcmp(path, INGRESS_AZURE_RESPONSES, az) == 0 &&
+	     (n == az || path[az] == '/')) ||
+	    (n == sizeof(edits) - 1 && memcmp(path, edits, n) == 0)) {
+		*len -= sizeof("/openai") - 1;
+		return path + sizeof("/openai") - 1;
+	}
+	*ret_under = false;
+	return path;
+}
+
 size_t endpoint_table_body_limit(const struct config *config, const char *path, size_t len)
 {
-	size_t v1 = sizeof(INGRESS_AZURE_V1_PREFIX) - 1;
 	char name[INGRESS_MAX_DEPLOYMENT_NAME + 1];
 	const struct endpoint *e;
 	enum proxy_op op;
+	bool under;
 
-	if (len > v1 && memcmp(path, INGRESS_AZURE_V1_PREFIX, v1) == 0 && path[v1] == '/') {
-		path += v1;
-		len -= v1;
-	}
-	e = endpoint_table_find(path, len, false);
+	path = endpoint_table_api_path(path, &len, &under);
+	e = endpoint_table_find(path, len, under);
 	if (!e && ingress_azure_path(path, len, name, &op))
 		e = of_op(op);
 	if (!e)

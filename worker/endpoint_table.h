@@ -66,6 +66,13 @@ const struct endpoint *endpoint_table_find(const char *path, size_t len, bool un
  * NULL. */
 const struct endpoint *endpoint_table_prefix(const char *path, size_t len);
 
+/* The API path PATH (*LEN bytes) names under Azure's base URLs: what
+ * follows /openai/v1, and the Azure SDK's forms that name no deployment
+ * (/openai/responses..., and /openai/images/edits, where the openai SDK's
+ * AzureOpenAI sends image edits); *LEN is updated and *RET_UNDER set then.
+ * Else PATH itself. */
+const char *endpoint_table_api_path(const char *path, size_t *len, bool *ret_under);
+
 /* The body limit of a request for PATH (LEN bytes, the path as sent, with
  * /openai/v1 or the Azure-SDK form) under CONFIG. */
 size_t endpoint_table_body_limit(const struct config *config, const char *path, size_t len);

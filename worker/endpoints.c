@@ -181,23 +181,12 @@ static bool route_request(const struct http_request *req, struct routed *r, char
 	                                      0,   ENDPOINT_BODY_BY_METHOD, ENDPOINT_LIMIT_REQUEST,
 	                                      true};
 	const struct endpoint *prefix;
-	size_t v1 = sizeof(INGRESS_AZURE_V1_PREFIX) - 1;
-	size_t az = sizeof(INGRESS_AZURE_RESPONSES) - 1;
 	const char *path = req->path;
 	size_t len = req->path_len;
-	bool under = false;
+	bool under;
 	enum ingress_response_route kind;
 
-	if (len > v1 && memcmp(path, INGRESS_AZURE_V1_PREFIX, v1) == 0 && path[v1] == '/') {
-		path += v1;
-		len -= v1;
-		under = true;
-	} else if (len >= az && memcmp(path, INGRESS_AZURE_RESPONSES, az) == 0 &&
-	           (len == az || path[az] == '/')) {
-		path += sizeof("/openai") - 1;
-		len -= sizeof("/openai") - 1;
-		under = true;
-	}
+	path = endpoint_table_api_path(path, &len, &under);
 	r->path = path;
 	r->path_len = len;
 	if ((r->route = endpoint_table_find(path, len, under))) {

@@ -184,6 +184,17 @@ static void test_lookups(void)
 	e = endpoint_table_prefix("/v1/files/file-abc/content", 26);
 	tap_ok(e && e->kind == ENDPOINT_PASS_THROUGH, "/v1/files/... is a pass-through row");
 	tap_ok(!endpoint_table_prefix("/v1/filesystem", 14), "a prefix ends at a '/'");
+	{
+		size_t len = 20;
+		bool under;
+		const char *p = endpoint_table_api_path("/openai/images/edits", &len, &under);
+
+		tap_ok(under && len == 13 && memcmp(p, "/images/edits", 13) == 0,
+		       "the AzureOpenAI client's /openai/images/edits is /images/edits");
+		len = 26;
+		p = endpoint_table_api_path("/openai/images/generations", &len, &under);
+		tap_ok(!under && len == 26, "but /openai/images/generations is no API path");
+	}
 }
 
 int main(void)
