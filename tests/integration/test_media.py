@@ -6,11 +6,13 @@ a boundary split across reads, a 64 KiB part header, a 30 MB upload over the lim
 it is read) and a slow upload (408) are cells of the fault matrix (test_faults.py). The stub checks path, api-version, headers, the form's
 shape and its model field, and says what it received (the file's size and FNV-1a hash)."""
 import json
+import socket
 import subprocess
 
 import pytest
 
-from helpers import LLMGATED, azure_dep, error_of, gateway_config, openai_dep, request
+from helpers import (LLMGATED, azure_dep, error_of, gateway_config, openai_dep, read_response,
+                     request)
 
 KEY = "sk-test-media-0123456789"
 AZURE_KEY = "azure-test-key-0123456789"
@@ -263,3 +265,28 @@ def test_upload_default_limit_is_above_the_request_limit(openai, gateway_factory
     status, _, _ = gw.post("/v1/images/generations",
                            {"model": "painter", "prompt": "x" * (11 * 1024 * 1024)})
     assert status == 413
+
+
+def test_speech_is_relayed_as_it_comes(openai, gateway_factory):
+    """An endless audio answer flows to the client as it arrives: nothing waits for its end
+    (a buffered answer would stop at the 64 MiB response limit with a 502)."""
+    gw = gateway_factory(media_config(openai))
+    openai.set_faults({"endless": True})
+    body = json.dumps({"model": "tts", "input": "hi", "voice": "alloy"}).encode()
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    s.sendall(b"POST /v1/audio/speech HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    f = s.makefile("rb")
+    head = read_response(f, head_only=True)
+    assert head.status == 200
+    assert head.headers["content-type"] == "audio/mpeg"
+    got = 0
+    while got < 2 * 1024 * 1024:
+        data = f.read1(65536)
+        assert data, "the relay ended"
+        got += len(data)
+    f.close()
+    s.close()
+    openai.reset()
+    status, _, _ = gw.post("/v1/audio/speech", {"model": "tts", "input": "x", "voice": "alloy"})
+    assert status == 200
