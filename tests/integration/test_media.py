@@ -290,3 +290,25 @@ def test_speech_is_relayed_as_it_comes(openai, gateway_factory):
     openai.reset()
     status, _, _ = gw.post("/v1/audio/speech", {"model": "tts", "input": "x", "voice": "alloy"})
     assert status == 200
+
+
+def test_transcription_stream_is_relayed(openai, gateway_factory):
+    """A form's stream=true asks for a stream: the SSE answer is relayed (chunked), events
+    whole."""
+    gw = gateway_factory(media_config(openai))
+    ctype, body = form([("model", "whisper"), ("file", ("a.wav", wav(1))), ("stream", "true")])
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    s.sendall(b"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: gw\r\nContent-Type: "
+              + ctype.encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    f = s.makefile("rb")
+    r = read_response(f)
+    f.close()
+    s.close()
+    assert r.status == 200 and r.complete
+    assert r.headers["content-type"].startswith("text/event-stream")
+    assert r.headers.get("transfer-encoding") == "chunked", "relayed as a stream"
+    events = [e for e in r.body.decode().split("\n\n") if e]
+    assert all(e.startswith("data: {") for e in events)
+    done = json.loads(events[-1][6:])
+    assert done["type"] == "transcript.text.done" and "whisper-1 heard" in done["text"]
+    assert "".join(json.loads(e[6:])["delta"] for e in events[:-1]) == done["text"]

@@ -365,7 +365,7 @@ static void transcription(const struct stub_media_in *in, const struct part *par
                           struct evbuffer *out, struct stub_media_out *res)
 {
 	const struct part *file = field(parts, n, "file");
-	char mbuf[300], fbuf[32], text[800];
+	char mbuf[300], fbuf[32], sbuf[8], text[800];
 	const char *model, *format = value(parts, n, "response_format", fbuf, sizeof(fbuf));
 	bool translate = in->op == STUB_MEDIA_AUDIO_TRANSLATIONS;
 
@@ -392,6 +392,25 @@ static void transcription(const struct stub_media_in *in, const struct part *par
 	snprintf(text, sizeof(text), "stub %s: %s %s %zu bytes of %s (fnv1a %016llx)", in->name,
 	         model, translate ? "translated" : "heard", file->len, file->filename,
 	         (unsigned long long)fnv1a(file->data, file->len));
+	if (!translate && value(parts, n, "stream", sbuf, sizeof(sbuf)) &&
+	    strcmp(sbuf, "true") == 0) {
+		/* OpenAI's transcription stream: text deltas, then the whole text */
+		res->content_type = "text/event-stream; charset=utf-8";
+		for (const char *w = text; *w;) {
+			size_t len = strcspn(w, " ");
+
+			len += w[len] == ' ';
+			evbuffer_add_printf(out, "data: {\"type\":\"transcript.text.delta\","
+			                         "\"delta\":\"");
+			stub_body_escape(out, w, len);
+			evbuffer_add_printf(out, "\"}\n\n");
+			w += len;
+		}
+		evbuffer_add_printf(out, "data: {\"type\":\"transcript.text.done\",\"text\":\"");
+		add_text(out, text);
+		evbuffer_add_printf(out, "\"}\n\n");
+		return;
+	}
 	if (!format || strcmp(format, "json") == 0) {
 		evbuffer_add_printf(out, "{\"text\":\"");
 		add_text(out, text);
