@@ -170,6 +170,27 @@ static void test_limits(void)
 		       "the body limit of %s", cases[i].path);
 }
 
+/* The table's body rule and limit agree with what admission does by op. */
+static void test_body_rules(void)
+{
+	size_t n;
+	const struct endpoint *t = endpoint_table(&n);
+	bool all = true;
+
+	for (size_t i = 0; i < n; i++) {
+		bool form = t[i].body == ENDPOINT_BODY_FORM;
+
+		if (t[i].kind != ENDPOINT_PROXY)
+			continue;
+		if (form != proxy_op_multipart(t[i].op) ||
+		    form != (t[i].limit == ENDPOINT_LIMIT_UPLOAD)) {
+			tap_ok(0, "%s: body rule, limit and op agree", t[i].path);
+			all = false;
+		}
+	}
+	tap_ok(all, "every proxied row's body rule and limit match its op (forms are uploads)");
+}
+
 static void test_lookups(void)
 {
 	const struct endpoint *e = endpoint_table_find("/v1/moderations", 15, false);
@@ -202,6 +223,7 @@ int main(void)
 	test_rows_documented();
 	test_readme_paths_are_rows();
 	test_limits();
+	test_body_rules();
 	test_lookups();
 	printf("1..%d\n", tap_count);
 	return tap_failed ? 1 : 0;
