@@ -99,6 +99,14 @@ const struct endpoint *endpoint_table_prefix(const char *path, size_t len)
 	return NULL;
 }
 
+const struct endpoint *endpoint_table_kind(enum endpoint_kind kind)
+{
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (table[i].kind == kind)
+			return &table[i];
+	return NULL;
+}
+
 static const struct endpoint *of_op(enum proxy_op op)
 {
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)

@@ -62,6 +62,9 @@ const struct endpoint *endpoint_table(size_t *ret_n);
  * after /openai/v1, where only the API rows live. */
 const struct endpoint *endpoint_table_find(const char *path, size_t len, bool under_prefix);
 
+/* The first row of KIND (the pattern rows: ENDPOINT_BY_ID, ENDPOINT_AZURE). */
+const struct endpoint *endpoint_table_kind(enum endpoint_kind kind);
+
 /* The row of a prefix route (unserved, pass-through) PATH falls under, or
  * NULL. */
 const struct endpoint *endpoint_table_prefix(const char *path, size_t len);

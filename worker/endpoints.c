@@ -170,16 +170,6 @@ static bool by_id_op(struct routed *r, enum ingress_response_route kind, const c
 static bool route_request(const struct http_request *req, struct routed *r, char *deployment,
                           char *response_id)
 {
-	static const struct endpoint azure = {"POST",
-	                                      INGRESS_AZURE_PREFIX "{group}/{op}",
-	                                      ENDPOINT_PROXY,
-	                                      0,
-	                                      ENDPOINT_BODY_JSON,
-	                                      ENDPOINT_LIMIT_REQUEST,
-	                                      false};
-	static const struct endpoint by_id = {"",  "/v1/responses/{id}",    ENDPOINT_PROXY,
-	                                      0,   ENDPOINT_BODY_BY_METHOD, ENDPOINT_LIMIT_REQUEST,
-	                                      true};
 	const struct endpoint *prefix;
 	const char *path = req->path;
 	size_t len = req->path_len;
@@ -203,13 +193,13 @@ static bool route_request(const struct http_request *req, struct routed *r, char
 	if (kind == INGRESS_RESPONSE_BAD_ID)
 		return (r->bad_id = true);
 	if (kind != INGRESS_RESPONSE_NONE) {
-		r->route = &by_id;
+		r->route = endpoint_table_kind(ENDPOINT_BY_ID);
 		r->by_id = true;
 		r->target.response_id = response_id;
 		return true;
 	}
 	if (!under && ingress_azure_path(req->path, req->path_len, deployment, &r->target.op)) {
-		r->route = &azure;
+		r->route = endpoint_table_kind(ENDPOINT_AZURE);
 		r->target.model = deployment;
 		return true;
 	}
