@@ -312,3 +312,49 @@ def test_transcription_stream_is_relayed(openai, gateway_factory):
     done = json.loads(events[-1][6:])
     assert done["type"] == "transcript.text.done" and "whisper-1 heard" in done["text"]
     assert "".join(json.loads(e[6:])["delta"] for e in events[:-1]) == done["text"]
+
+
+def test_stub_is_as_strict_as_the_references(openai, azure):
+    """The stub refuses what OpenAI and Azure refuse, so a gateway bug cannot hide behind it."""
+    auth = {"Authorization": f"Bearer {KEY}"}
+    audio = wav(1)
+
+    def stub_upload(stub, path, fields, headers):
+        ctype, body = form(fields)
+        return request(stub.port, "POST", path, body, dict(headers, **{"Content-Type": ctype}))
+
+    ok = stub_upload(openai, "/v1/audio/transcriptions",
+                     [("model", "whisper-1"), ("file", ("a.wav", audio))], auth)
+    assert ok[0] == 200, ok[2]
+    for fields, why in [([("file", ("a.wav", audio))], "model"),
+                        ([("model", "whisper-1")], "file"),
+                        ([("model", "whisper-1"), ("file", ("a.txt", audio))], "file format"),
+                        ([("model", "whisper-1"), ("file", ("a.wav", audio)),
+                          ("response_format", "xml")], "response_format")]:
+        status, _, body = stub_upload(openai, "/v1/audio/transcriptions", fields, auth)
+        assert status == 400 and why in json.loads(body)["error"]["message"], (why, body)
+    ctype, body = form([("model", "whisper-1"), ("file", ("a.wav", audio))])
+    assert request(openai.port, "POST", "/v1/audio/transcriptions", body[:-20],
+                   dict(auth, **{"Content-Type": ctype}))[0] == 400, "a truncated form"
+    assert request(openai.port, "POST", "/v1/audio/transcriptions", body,
+                   dict(auth, **{"Content-Type": "multipart/form-data"}))[0] == 400, \
+        "no boundary"
+    assert request(openai.port, "POST", "/v1/audio/speech",
+                   {"model": "tts-1", "input": "hi"}, auth)[0] == 400, "no voice"
+    assert request(openai.port, "POST", "/v1/images/generations", {"model": "x"},
+                   auth)[0] == 400, "no prompt"
+    assert request(openai.port, "POST", "/v1/audio/speech",
+                   {"model": "tts-1", "input": "hi", "voice": "alloy"})[0] == 401, "no key"
+    az = {"api-key": AZURE_KEY}
+    azure.add_deployments(["whisper-deploy"])
+    assert request(azure.port, "POST", "/openai/v1/moderations?api-version=v1",
+                   {"input": "hi"}, az)[0] == 404, "Azure OpenAI has no moderations"
+    assert stub_upload(azure, "/openai/v1/audio/transcriptions",
+                       [("model", "other"), ("file", ("a.wav", audio))], az)[0] == 404, \
+        "Azure v1: the form's model must name a deployment"
+    assert stub_upload(azure, "/openai/deployments/whisper-deploy/audio/transcriptions",
+                       [("file", ("a.wav", audio))], az)[0] == 404, "no api-version"
+    assert stub_upload(azure, "/openai/deployments/whisper-deploy/audio/transcriptions"
+                              "?api-version=2024-10-21",
+                       [("file", ("a.wav", audio))], az)[0] == 200, \
+        "Azure dated: the URL names the deployment, the form needs no model"
