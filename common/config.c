@@ -3262,6 +3262,7 @@ static void load_llmgate(struct loader *ld)
 	struct config *c = ld->config;
 	const struct slots *top = &ld->top;
 	char buf[SHOWN_MAX + 8], *text;
+	double mb;
 	struct slots lg;
 	struct at at;
 
@@ -3352,6 +3353,15 @@ static void load_llmgate(struct loader *ld)
 			       at.path, shown_value(at.node, text, buf, sizeof(buf)));
 		free(text);
 	}
+	at = at_slot(&lg, K_llmgate_max_upload_size_mb);
+	if (get_double(ld, &at, 0, CONFIG_MAX_REQUEST_MB, &mb) == GOT)
+		c->max_upload_size = mb * MIB < 1024 ? 1024 : (size_t)(mb * MIB);
+	at = at_slot(&lg, K_llmgate_moderation_model);
+	if (get_string(ld, &at, &c->moderation_model) == GOT && !c->moderation_model[0])
+		take(&c->moderation_model, NULL);
+	else if (c->moderation_model && !config_find_group(c, c->moderation_model))
+		report(ld, DIAG_ERROR, 0, at.node, "%s names no model_name of model_list ('%s')",
+		       at.path, c->moderation_model);
 
 	load_fallback_policy(ld, &lg);
 	load_passthrough(ld, &lg);
@@ -3498,6 +3508,7 @@ void config_free(struct config *config)
 	free(config->user);
 	free(config->access_log);
 	free(config->ca_file);
+	free(config->moderation_model);
 	free(config);
 }
 

@@ -152,6 +152,8 @@ struct config {
 	/* pass_through_endpoints (config_passthrough.h) */
 	struct passthrough_endpoint *passthrough;
 	size_t n_passthrough;
+	size_t max_upload_size; /* bytes: the upload endpoints' bodies (issue 22) */
+	char *moderation_model; /* the group of a /v1/moderations without model, or NULL */
 
 	/* llmgate: */
 	char *listen; /* "HOST:PORT" */

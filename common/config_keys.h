@@ -361,6 +361,10 @@
 	  "inject: ask chat streams for their usage, strip it for clients that did not")                   \
 	X(llmgate, strict, BOOL, "false",                                                                  \
 	  "entries llmgate cannot serve, and fallbacks to them, are errors instead of warnings")           \
+	X(llmgate, max_upload_size_mb, NUMBER, "25",                                                       \
+	  "largest upload body (audio transcriptions and translations, image edits), in MiB")              \
+	X(llmgate, moderation_model, STRING, NULL,                                                         \
+	  "the group /v1/moderations uses when the request names no model; unset = such a request is 400") \
                                                                                                            \
 	X(fallback, mode, STRING, "auto", "auto, on (forced) or off (never)")                              \
 	X(fallback, window, DURATION, "10s", "sliding window of the failure ratio")                        \

@@ -123,6 +123,12 @@ unsigned provider_op_bit(const char *op)
 		return PROVIDER_OP_COMPLETIONS;
 	if (strcmp(op, "embeddings") == 0)
 		return PROVIDER_OP_EMBEDDINGS;
+	if (strcmp(op, "images/generations") == 0 || strcmp(op, "images/edits") == 0)
+		return PROVIDER_OP_IMAGES;
+	if (strncmp(op, "audio/", 6) == 0)
+		return PROVIDER_OP_AUDIO;
+	if (strcmp(op, "moderations") == 0)
+		return PROVIDER_OP_MODERATIONS;
 	return 0;
 }
 

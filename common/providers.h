@@ -47,9 +47,12 @@ enum provider_path {
 };
 
 /* Operations a provider's upstream answers. */
-#define PROVIDER_OP_CHAT        0x1u /* chat/completions */
-#define PROVIDER_OP_COMPLETIONS 0x2u /* completions (legacy) */
-#define PROVIDER_OP_EMBEDDINGS  0x4u /* embeddings */
+#define PROVIDER_OP_CHAT        0x1u  /* chat/completions */
+#define PROVIDER_OP_COMPLETIONS 0x2u  /* completions (legacy) */
+#define PROVIDER_OP_EMBEDDINGS  0x4u  /* embeddings */
+#define PROVIDER_OP_IMAGES      0x8u  /* images/generations, images/edits */
+#define PROVIDER_OP_AUDIO       0x10u /* audio/speech, audio/transcriptions, audio/translations */
+#define PROVIDER_OP_MODERATIONS 0x20u /* moderations */
 #define OPS_ALL                 (PROVIDER_OP_CHAT | PROVIDER_OP_COMPLETIONS | PROVIDER_OP_EMBEDDINGS)
 #define OPS_CHAT_EMB            (PROVIDER_OP_CHAT | PROVIDER_OP_EMBEDDINGS)
 #define OPS_CHAT                PROVIDER_OP_CHAT
@@ -62,10 +65,12 @@ enum provider_path {
 #define PROVIDERS(X)                                                                                    \
 	X(OPENAI, "openai", "https://api.openai.com/v1", "OPENAI_BASE_URL OPENAI_API_BASE",            \
 	  "OPENAI_API_KEY",                                    \
-	  BEARER, OPENAI, OPS_ALL, "Any OpenAI-compatible server, given its api_base")                        \
+	  BEARER, OPENAI, OPS_ALL | PROVIDER_OP_IMAGES | PROVIDER_OP_AUDIO | PROVIDER_OP_MODERATIONS,   \
+	  "Any OpenAI-compatible server, given its api_base")                                           \
 	X(AZURE, "azure", NULL, "AZURE_API_BASE", "AZURE_OPENAI_API_KEY AZURE_API_KEY", AZURE, AZURE,    \
-	  OPS_ALL,                                      \
-	  "Azure OpenAI; the deployment is the part after azure/ (or deployment_id)")                   \
+	  OPS_ALL | PROVIDER_OP_IMAGES | PROVIDER_OP_AUDIO,                                             \
+	  "Azure OpenAI; the deployment is the part after azure/ (or deployment_id); Azure OpenAI "     \
+	  "has no moderations endpoint")                                                                \
 	X(TEXT_COMPLETION_OPENAI, "text-completion-openai", "https://api.openai.com/v1",                \
 	  "OPENAI_BASE_URL OPENAI_API_BASE", "OPENAI_API_KEY",    \
 	  BEARER, OPENAI, PROVIDER_OP_COMPLETIONS,                                    \

@@ -159,7 +159,10 @@ static void ops_text(FILE *out, unsigned ops)
 		const char *name;
 	} names[] = {{PROVIDER_OP_CHAT, "chat/completions"},
 	             {PROVIDER_OP_COMPLETIONS, "completions"},
-	             {PROVIDER_OP_EMBEDDINGS, "embeddings"}};
+	             {PROVIDER_OP_EMBEDDINGS, "embeddings"},
+	             {PROVIDER_OP_IMAGES, "images/generations, images/edits"},
+	             {PROVIDER_OP_AUDIO, "audio/speech, audio/transcriptions, audio/translations"},
+	             {PROVIDER_OP_MODERATIONS, "moderations"}};
 	bool first = true;
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

@@ -3,7 +3,8 @@
  * worker, once per request, synchronously: health and model-list answers go
  * out at once; completions are handed to the proxy, which answers later.
  *
- * Routes: the health endpoints, the model list, the OpenAI paths (with and
+ * Routes (the table is endpoint_table.c): the health endpoints, the model
+ * list, the OpenAI paths (with and
  * without /v1, and under /openai/v1 for clients with an Azure v1 base URL),
  * the Responses API (/v1/responses, its routes on a stored response by id,
  * and the Azure SDK's /openai/responses), and the Azure-SDK ingress
@@ -25,6 +26,7 @@
 #include "api_error.h"
 #include "build_config.h"
 #include "config.h"
+#include "endpoint_table.h"
 #include "http_server.h"
 #include "ingress.h"
 #include "passthrough.h"
@@ -40,41 +42,6 @@ struct endpoints {
 	char *models_json; /* the model list never changes within a generation */
 	struct passthrough *passthrough;
 };
-
-enum endpoint_kind {
-	ENDPOINT_LIVENESS,
-	ENDPOINT_READINESS,
-	ENDPOINT_MODELS,
-	ENDPOINT_PROXY,
-};
-
-struct endpoint {
-	const char *path;
-	enum endpoint_kind kind;
-	const char *method;
-	enum proxy_op op;
-};
-
-static const struct endpoint endpoint_table[] = {
-        {"/health/liveliness", ENDPOINT_LIVENESS, "GET", 0},
-        {"/health/liveness", ENDPOINT_LIVENESS, "GET", 0},
-        {"/health/readiness", ENDPOINT_READINESS, "GET", 0},
-        {"/v1/models", ENDPOINT_MODELS, "GET", 0},
-        {"/models", ENDPOINT_MODELS, "GET", 0},
-        {"/v1/chat/completions", ENDPOINT_PROXY, "POST", PROXY_OP_CHAT},
-        {"/chat/completions", ENDPOINT_PROXY, "POST", PROXY_OP_CHAT},
-        {"/v1/completions", ENDPOINT_PROXY, "POST", PROXY_OP_COMPLETIONS},
-        {"/completions", ENDPOINT_PROXY, "POST", PROXY_OP_COMPLETIONS},
-        {"/v1/embeddings", ENDPOINT_PROXY, "POST", PROXY_OP_EMBEDDINGS},
-        {"/embeddings", ENDPOINT_PROXY, "POST", PROXY_OP_EMBEDDINGS},
-        {"/v1/responses", ENDPOINT_PROXY, "POST", PROXY_OP_RESPONSES},
-        {"/responses", ENDPOINT_PROXY, "POST", PROXY_OP_RESPONSES},
-        {"/v1/responses/input_tokens", ENDPOINT_PROXY, "POST", PROXY_OP_RESPONSES_INPUT_TOKENS},
-        {"/responses/input_tokens", ENDPOINT_PROXY, "POST", PROXY_OP_RESPONSES_INPUT_TOKENS},
-};
-
-/* The Conversations API: not served (501, naming the route). */
-static const char *const unserved_prefixes[] = {"/v1/conversations", "/conversations"};
 
 static char *models_json(const struct config *config)
 {
@@ -164,32 +131,6 @@ static void readiness(struct endpoints *eps, struct http_exchange *ex)
 	json_decref(body);
 }
 
-/* The entry of the table for PATH (LEN bytes). UNDER_PREFIX: the path came
- * after /openai/v1 or /openai, where only API routes live. */
-static const struct endpoint *find_endpoint(const char *path, size_t len, bool under_prefix)
-{
-	for (size_t i = 0; i < sizeof(endpoint_table) / sizeof(endpoint_table[0]); i++) {
-		const struct endpoint *e = &endpoint_table[i];
-
-		if (strlen(e->path) == len && memcmp(e->path, path, len) == 0 &&
-		    (!under_prefix || e->kind == ENDPOINT_MODELS || e->kind == ENDPOINT_PROXY))
-			return e;
-	}
-	return NULL;
-}
-
-static bool unserved(const char *path, size_t len)
-{
-	for (size_t i = 0; i < sizeof(unserved_prefixes) / sizeof(unserved_prefixes[0]); i++) {
-		size_t n = strlen(unserved_prefixes[i]);
-
-		if (len >= n && memcmp(path, unserved_prefixes[i], n) == 0 &&
-		    (len == n || path[n] == '/'))
-			return true;
-	}
-	return false;
-}
-
 /* What a request's path names: a table entry, or a proxied target. */
 struct routed {
 	const struct endpoint *route;
@@ -198,6 +139,7 @@ struct routed {
 	bool by_id;        /* a route on a stored response */
 	bool bad_id;       /* one with an id that cannot be one */
 	bool unserved;     /* a route we answer 501 */
+	bool pass_through; /* a pass-through route (ENDPOINT_PASS_THROUGH) */
 	const char *path;  /* the path as matched (after /openai/v1) */
 	size_t path_len;
 };
@@ -234,45 +176,36 @@ static bool by_id_op(struct routed *r, enum ingress_response_route kind, const c
 static bool route_request(const struct http_request *req, struct routed *r, char *deployment,
                           char *response_id)
 {
-	static const struct endpoint azure = {INGRESS_AZURE_PREFIX "{name}/...", ENDPOINT_PROXY,
-	                                      "POST", 0};
-	static const struct endpoint by_id = {"/v1/responses/{id}", ENDPOINT_PROXY, "", 0};
-	size_t v1 = sizeof(INGRESS_AZURE_V1_PREFIX) - 1;
-	size_t az = sizeof(INGRESS_AZURE_RESPONSES) - 1;
+	const struct endpoint *prefix;
 	const char *path = req->path;
 	size_t len = req->path_len;
-	bool under = false;
+	bool under;
 	enum ingress_response_route kind;
 
-	if (len > v1 && memcmp(path, INGRESS_AZURE_V1_PREFIX, v1) == 0 && path[v1] == '/') {
-		path += v1;
-		len -= v1;
-		under = true;
-	} else if (len >= az && memcmp(path, INGRESS_AZURE_RESPONSES, az) == 0 &&
-	           (len == az || path[az] == '/')) {
-		path += sizeof("/openai") - 1;
-		len -= sizeof("/openai") - 1;
-		under = true;
-	}
+	path = endpoint_table_api_path(path, &len, &under);
 	r->path = path;
 	r->path_len = len;
-	if ((r->route = find_endpoint(path, len, under))) {
+	if ((r->route = endpoint_table_find(path, len, under))) {
 		r->target.op = r->route->op;
 		return true;
 	}
-	if (unserved(path, len))
+	if ((prefix = endpoint_table_prefix(path, len))) {
+		r->route = prefix;
+		if (prefix->kind == ENDPOINT_PASS_THROUGH)
+			return (r->pass_through = true);
 		return (r->unserved = true);
+	}
 	kind = ingress_response_path(path, len, response_id);
 	if (kind == INGRESS_RESPONSE_BAD_ID)
 		return (r->bad_id = true);
 	if (kind != INGRESS_RESPONSE_NONE) {
-		r->route = &by_id;
+		r->route = endpoint_table_kind(ENDPOINT_BY_ID);
 		r->by_id = true;
 		r->target.response_id = response_id;
 		return true;
 	}
 	if (!under && ingress_azure_path(req->path, req->path_len, deployment, &r->target.op)) {
-		r->route = &azure;
+		r->route = endpoint_table_kind(ENDPOINT_AZURE);
 		r->target.model = deployment;
 		return true;
 	}
@@ -336,6 +269,16 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 		                   PROXY_RESPONSE_ID_MAX);
 		return;
 	}
+	if (r.pass_through) {
+		/* ENDPOINT_PASS_THROUGH rows (the files API): worker/passthrough*.c,
+		 * which also says how to serve them when no deployment does */
+		if (!passthrough_handle(eps->passthrough, &early,
+		                        client_authorized(eps->opts.config, req)))
+			answer_early_error(
+			        &early, 404, "not_found", "no route for %s %.*s", req->method,
+			        (int)(req->path_len > 200 ? 200 : req->path_len), req->path);
+		return;
+	}
 	if (r.unserved) {
 		answer_early_error(&early, 501, "not_implemented",
 		                   "llmgate does not serve the Conversations API (%.*s); use "
@@ -385,4 +328,15 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 		answer_early(&early, 200, eps->models_json);
 	else
 		proxy_handle(eps->opts.proxy, ex, req, &r.target, id);
+}
+
+size_t endpoints_body_limit(void *ctx, const char *path, size_t path_len, size_t max_body)
+{
+	const struct endpoints *eps = ctx;
+
+	size_t pass_through = passthrough_body_limit((void *)eps->opts.config, path, path_len);
+
+	(void)max_body; /* the table's limits are the config's */
+	return pass_through ? pass_through
+	                    : endpoint_table_body_limit(eps->opts.config, path, path_len);
 }

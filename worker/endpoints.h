@@ -6,6 +6,8 @@
  */
 #pragma once
 
+#include <stddef.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -34,3 +36,6 @@ void endpoints_free(struct endpoints *eps);
 
 /* The http_server handler; CTX is the struct endpoints. */
 void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_request *req);
+/* The http_server_options body_limit callback: the body limit of the
+ * route PATH names (endpoint_table.h), asked at its head. */
+size_t endpoints_body_limit(void *ctx, const char *path, size_t path_len, size_t max_body);

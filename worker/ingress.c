@@ -22,6 +22,11 @@ bool ingress_azure_path(const char *path, size_t path_len, char *name, enum prox
 	        {"/chat/completions", PROXY_OP_CHAT},
 	        {"/completions", PROXY_OP_COMPLETIONS},
 	        {"/embeddings", PROXY_OP_EMBEDDINGS},
+	        {"/images/generations", PROXY_OP_IMAGES_GENERATIONS},
+	        {"/images/edits", PROXY_OP_IMAGES_EDITS},
+	        {"/audio/speech", PROXY_OP_AUDIO_SPEECH},
+	        {"/audio/transcriptions", PROXY_OP_AUDIO_TRANSCRIPTIONS},
+	        {"/audio/translations", PROXY_OP_AUDIO_TRANSLATIONS},
 	};
 	size_t plen = sizeof(INGRESS_AZURE_PREFIX) - 1;
 	const char *rest = path + plen, *slash;

@@ -22,6 +22,13 @@ enum proxy_op {
 	PROXY_OP_CHAT,
 	PROXY_OP_COMPLETIONS,
 	PROXY_OP_EMBEDDINGS,
+	/* the media and moderation ops (issue 22), routed by model: */
+	PROXY_OP_IMAGES_GENERATIONS,     /* POST images/generations (JSON) */
+	PROXY_OP_AUDIO_SPEECH,           /* POST audio/speech (JSON; answers audio bytes) */
+	PROXY_OP_MODERATIONS,            /* POST moderations (JSON; model optional) */
+	PROXY_OP_AUDIO_TRANSCRIPTIONS,   /* POST audio/transcriptions (multipart) */
+	PROXY_OP_AUDIO_TRANSLATIONS,     /* POST audio/translations (multipart) */
+	PROXY_OP_IMAGES_EDITS,           /* POST images/edits (multipart) */
 	PROXY_OP_RESPONSES,              /* POST responses: create, routed by model */
 	PROXY_OP_RESPONSES_INPUT_TOKENS, /* POST responses/input_tokens, routed by model */
 	/* the Responses API's operations on one stored response, by its id: */
@@ -42,6 +49,12 @@ static inline bool proxy_op_by_id(enum proxy_op op)
 static inline bool proxy_op_responses(enum proxy_op op)
 {
 	return op >= PROXY_OP_RESPONSES && op < PROXY_OP__COUNT;
+}
+
+/* Whether OP's body is multipart/form-data (an upload), not JSON. */
+static inline bool proxy_op_multipart(enum proxy_op op)
+{
+	return op >= PROXY_OP_AUDIO_TRANSCRIPTIONS && op <= PROXY_OP_IMAGES_EDITS;
 }
 
 struct proxy;

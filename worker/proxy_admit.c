@@ -20,6 +20,7 @@
 #include "ingress.h"
 #include "json_scan.h"
 #include "proxy_call.h"
+#include "proxy_form.h"
 #include "response_id_scan.h"
 
 static void model_not_found(const struct proxy *proxy, const struct early_answer *e)
@@ -44,13 +45,18 @@ static void model_not_found(const struct proxy *proxy, const struct early_answer
 	                   list[0] ? list : "(none)");
 }
 
+static int group_of(const struct proxy *proxy, struct early_answer *e, enum proxy_op op,
+                    json_t *root, char **ret_owned, json_t **ret_root,
+                    const struct group **ret_group);
+
 /* Reads the body and finds the group (named by E->model, or else by the
  * body's "model"); answers the client itself on error (-1). A body that
  * json_scan vouches for is not parsed into a tree (*RET_ROOT stays NULL;
  * E->model then points to *RET_OWNED, a copy to free); anything else goes
  * through ingress_parse_body(), whose errors the client gets. */
-static int parse_request(const struct proxy *proxy, struct early_answer *e, json_t **ret_root,
-                         char **ret_owned, bool *ret_stream, const struct group **ret_group)
+static int parse_request(const struct proxy *proxy, struct early_answer *e, enum proxy_op op,
+                         json_t **ret_root, char **ret_owned, bool *ret_stream,
+                         const struct group **ret_group)
 {
 	const struct http_request *req = e->req;
 	struct json_scan_result scan;
@@ -86,7 +92,21 @@ static int parse_request(const struct proxy *proxy, struct early_answer *e, json
 		if (r == 0)
 			*ret_stream = json_is_true(json_object_get(root, "stream"));
 	}
-	if (!e->model || !e->model[0]) {
+	return group_of(proxy, e, op, root, ret_owned, ret_root, ret_group);
+}
+
+/* The group E->model names (checked), else the client is answered (-1) and
+ * ROOT and *RET_OWNED are freed. */
+static int group_of(const struct proxy *proxy, struct early_answer *e, enum proxy_op op,
+                    json_t *root, char **ret_owned, json_t **ret_root,
+                    const struct group **ret_group)
+{
+	if ((!e->model || !e->model[0]) && op == PROXY_OP_MODERATIONS) {
+		e->model = NULL;
+		answer_early_error(e, 400, "missing_model",
+		                   "the request has no 'model', and llmgate.moderation_model names "
+		                   "no default group for moderations");
+	} else if (!e->model || !e->model[0]) {
 		e->model = NULL;
 		answer_early_error(e, 400, "missing_model", "the request has no 'model'");
 	} else if ((*ret_group = config_find_group(proxy->config, e->model)) &&
@@ -106,6 +126,44 @@ static int parse_request(const struct proxy *proxy, struct early_answer *e, json
 	free(*ret_owned);
 	*ret_owned = NULL;
 	return -1;
+}
+
+/* An upload: reads its form (proxy_form.h) and finds the group its model
+ * names; answers the client itself on error (-1). */
+static int parse_form(const struct proxy *proxy, struct early_answer *e, enum proxy_op op,
+                      struct proxy_form *form, char **ret_owned, bool *ret_stream,
+                      const struct group **ret_group)
+{
+	const struct http_request *req = e->req;
+	char model[PROXY_FORM_MODEL_MAX + 1];
+	const char *why;
+	json_t *none = NULL;
+	int r;
+
+	*ret_owned = NULL;
+	r = proxy_form_scan(req->body, req->body_len, http_request_header(req, "content-type"),
+	                    form, model, sizeof(model), ret_stream, &why);
+	if (r == -EINVAL) {
+		answer_early_error(e, 400, "invalid_content_type",
+		                   "%s: %.*s takes a multipart/form-data upload", why,
+		                   (int)(req->path_len > 200 ? 200 : req->path_len), req->path);
+		return -1;
+	}
+	if (r < 0) {
+		answer_early_error(e, 400, "invalid_multipart",
+		                   "the request body is not a valid multipart/form-data form: %s",
+		                   why);
+		return -1;
+	}
+	if (!e->model && model[0]) {
+		*ret_owned = strdup(model);
+		if (!*ret_owned) {
+			api_error_send(e->ex, 500, "server_error", NULL, "out of memory");
+			return -1;
+		}
+		e->model = *ret_owned;
+	}
+	return group_of(proxy, e, op, NULL, ret_owned, &none, ret_group);
 }
 
 /* Plans the call for group GI as the worker's fallback state has it. A call
@@ -280,6 +338,12 @@ static struct proxy_call *admit_by_id(struct proxy *proxy, struct early_answer *
 	return call;
 }
 
+/* Whether a JSON body may name a model (a cheap look: the scan decides). */
+static bool body_names_model(const struct http_request *req)
+{
+	return memmem(req->body, req->body_len, "\"model\"", 7) != NULL;
+}
+
 struct proxy_call *proxy_admit(struct proxy *proxy, struct http_exchange *ex,
                                const struct http_request *req, const struct proxy_target *target,
                                const char *request_id)
@@ -299,17 +363,35 @@ struct proxy_call *proxy_admit(struct proxy *proxy, struct http_exchange *ex,
 	        .received_us = clock_now_us(),
 	};
 
+	struct proxy_form form;
+	bool by_default = false;
+
 	if (proxy_op_by_id(target->op))
 		return admit_by_id(proxy, &early, target);
-	if (parse_request(proxy, &early, &root, &owned, &stream, &group) < 0)
-		return NULL;
+	if (proxy_op_multipart(target->op)) {
+		if (parse_form(proxy, &early, target->op, &form, &owned, &stream, &group) < 0)
+			return NULL;
+	} else {
+		if (target->op == PROXY_OP_MODERATIONS && !early.model &&
+		    proxy->config->moderation_model && !body_names_model(req))
+			early.model = proxy->config->moderation_model; /* LiteLLM: model optional */
+		by_default = early.model && early.model != target->model;
+		if (parse_request(proxy, &early, target->op, &root, &owned, &stream, &group) < 0)
+			return NULL;
+	}
 	call = new_call(proxy, &early, target->op, owned);
 	if (!call) {
 		json_decref(root);
 		return NULL;
 	}
 	call->root = root;
-	call->named_by_path = target->model != NULL;
+	/* the group came from the path or the default: the body's model (if
+	 * any) is not the client's choice, and is written for the upstream */
+	call->named_by_path = target->model != NULL || by_default;
+	if (proxy_op_multipart(target->op)) {
+		call->form = form;
+		call->has_form = true;
+	}
 	call->stream_requested = stream;
 	call->group = (long)(group - proxy->config->groups);
 	if (target->op == PROXY_OP_RESPONSES) {

@@ -20,9 +20,13 @@
  *
  * A non-streamed answer is buffered (up to PROXY_MAX_RESPONSE: past it the
  * transfer stops and the client gets a 502) and sent whole; a 2xx one must
- * look like a JSON object, or it is the attempt's failure (an HTML page from
- * a proxy in front of the upstream, a garbled body): only its first and last
- * bytes are looked at, as parsing every answer costs more than it finds.
+ * look like what its op answers (proxy_request_answer): for most ops a JSON
+ * object, or it is the attempt's failure (an HTML page from a proxy in front
+ * of the upstream, a garbled body): only its first and last bytes are looked
+ * at, as parsing every answer costs more than it finds. Transcriptions and
+ * translations may answer text, srt or vtt (a JSON content type must still
+ * hold an object); speech answers audio bytes, relayed as they come
+ * (proxy_relay.c).
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -122,6 +126,22 @@ static void note_body_ends(struct proxy_call *call, const char *data, size_t len
 static bool body_is_json_object(const struct proxy_call *call)
 {
 	return call->body_first == '{' && call->body_last == '}';
+}
+
+/* Whether a 2xx answer's body is one the op answers (proxy_request_answer):
+ * a JSON object; any bytes (speech); or text whose JSON form (by its
+ * content type) must still be an object (transcriptions, translations). */
+static bool answer_fits_op(const struct proxy_call *call)
+{
+	switch (proxy_request_answer(call->op)) {
+	case PROXY_ANSWER_BYTES:
+		return true;
+	case PROXY_ANSWER_TEXT:
+		return strncasecmp(call->content_type, "application/json", 16) != 0 ||
+		       body_is_json_object(call);
+	default:
+		return body_is_json_object(call);
+	}
 }
 
 static void on_data(void *ctx, long status, const char *data, size_t len)
@@ -424,7 +444,7 @@ static void on_done(void *ctx, enum upstream_result result, long status, const c
 		attempt_failed(call, OUTCOME_5XX, what, "a redirect, not followed", -1);
 		return;
 	}
-	if (status >= 200 && status < 300 && !body_is_json_object(call)) {
+	if (status >= 200 && status < 300 && !answer_fits_op(call)) {
 		char detail[256];
 
 		proxy_attempt_record(call, OUTCOME_5XX);
@@ -556,6 +576,7 @@ static int start_attempt(struct proxy_call *call)
 	        .response_id = call->walk.id,
 	        .query = call->query,
 	        .inject_usage = inject,
+	        .form = call->has_form ? &call->form : NULL,
 	        .raw = call->raw,
 	        .raw_len = call->raw_len,
 	};

@@ -19,6 +19,7 @@
 #include "outcome.h"
 #include "proxy.h"
 #include "proxy_plan.h"
+#include "proxy_request.h"
 #include "proxy_walk.h"
 #include "request_id.h"
 #include "usage.h"
@@ -72,6 +73,8 @@ struct proxy_call {
 	size_t raw_len;
 	char *model; /* the group the client named (ops by id: the first candidate's) */
 	bool named_by_path;
+	struct proxy_form form; /* an upload's (has_form): its model field, boundary */
+	bool has_form;
 	char *query;            /* passed on upstream (ops by id), or NULL */
 	struct proxy_walk walk; /* a request naming a stored response (proxy_walk.h) */
 	uint32_t sse_events;    /* Responses streams: events relayed whole */

@@ -3,7 +3,8 @@
  * Runs in a worker, on its event loop.
  *
  * A stream (the client asked "stream": true and the upstream answers 2xx
- * text/event-stream) commits at its first byte: the client's response starts
+ * text/event-stream, or any 2xx of an op that answers bytes: speech's audio)
+ * commits at its first byte: the client's response starts
  * then and every upstream read becomes one outgoing chunk, byte for byte. A
  * stream has no size limit, only its idle timeout (re-armed on every chunk,
  * stopped while the transfer is paused: a paused stream is not idle). A
@@ -30,6 +31,7 @@
 #include "http_server.h"
 #include "log.h"
 #include "proxy_call.h"
+#include "proxy_request.h"
 #include "upstream.h"
 
 /* The one backpressure decision: WRITTEN is what the write to the client
@@ -101,8 +103,11 @@ static bool commit_stream(struct proxy_call *call, long status)
 bool proxy_relay_data(struct proxy_call *call, long status, const char *data, size_t len)
 {
 	if (!call->streaming) {
-		if (!call->stream_requested || status < 200 || status >= 300 ||
-		    !is_event_stream(call->content_type))
+		/* speech's audio bytes go out as they come, like a stream */
+		bool bytes = proxy_request_answer(call->op) == PROXY_ANSWER_BYTES;
+
+		if (status < 200 || status >= 300 ||
+		    (!bytes && (!call->stream_requested || !is_event_stream(call->content_type))))
 			return false;
 		if (proxy_op_responses(call->op))
 			proxy_answer_learn(call, NULL, 0);
@@ -167,7 +172,9 @@ void proxy_relay_fail(struct proxy_call *call, const char *code, const char *fmt
 	va_start(ap, fmt);
 	json = api_error_json("upstream_error", code, fmt, ap);
 	va_end(ap);
-	if (event) {
+	if (event && !is_event_stream(call->content_type)) {
+		/* bytes (speech's audio): no event to add, the broken body says it */
+	} else if (event) {
 		/* close an event the upstream left half-written, so ours stands alone */
 		if (call->tail[1] != '\n' && call->tail[1] != '\0')
 			evbuffer_add(event, "\n\n", 2);
@@ -179,8 +186,9 @@ void proxy_relay_fail(struct proxy_call *call, const char *code, const char *fmt
 			evbuffer_add_printf(event, "data: %s\n\n", json);
 		http_exchange_stream_write(call->ex, evbuffer_pullup(event, -1),
 		                           evbuffer_get_length(event));
-		evbuffer_free(event);
 	}
+	if (event)
+		evbuffer_free(event);
 	api_error_json_free(json);
 	end_stream(call, false);
 }

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "config.h"
@@ -34,22 +35,41 @@
 #include "token_store.h"
 
 /* Each op's upstream method and path, under the provider's API root; the
- * ops by id have the response id, then SUFFIX, after "responses/". */
+ * ops by id have the response id, then SUFFIX, after "responses/". ANSWER:
+ * what a 2xx answer's body may be (see proxy_request_answer()). */
 static const struct {
 	const char *method;
 	const char *path;
 	const char *suffix;
+	enum proxy_answer_kind answer;
 } ops[PROXY_OP__COUNT] = {
-        [PROXY_OP_CHAT] = {"POST", "chat/completions", NULL},
-        [PROXY_OP_COMPLETIONS] = {"POST", "completions", NULL},
-        [PROXY_OP_EMBEDDINGS] = {"POST", "embeddings", NULL},
-        [PROXY_OP_RESPONSES] = {"POST", "responses", NULL},
-        [PROXY_OP_RESPONSES_INPUT_TOKENS] = {"POST", "responses/input_tokens", NULL},
-        [PROXY_OP_RESPONSE_GET] = {"GET", "responses/", ""},
-        [PROXY_OP_RESPONSE_DELETE] = {"DELETE", "responses/", ""},
-        [PROXY_OP_RESPONSE_CANCEL] = {"POST", "responses/", "/cancel"},
-        [PROXY_OP_RESPONSE_INPUT_ITEMS] = {"GET", "responses/", "/input_items"},
+        [PROXY_OP_CHAT] = {"POST", "chat/completions", NULL, PROXY_ANSWER_JSON},
+        [PROXY_OP_COMPLETIONS] = {"POST", "completions", NULL, PROXY_ANSWER_JSON},
+        [PROXY_OP_EMBEDDINGS] = {"POST", "embeddings", NULL, PROXY_ANSWER_JSON},
+        [PROXY_OP_IMAGES_GENERATIONS] = {"POST", "images/generations", NULL, PROXY_ANSWER_JSON},
+        [PROXY_OP_AUDIO_SPEECH] = {"POST", "audio/speech", NULL, PROXY_ANSWER_BYTES},
+        [PROXY_OP_MODERATIONS] = {"POST", "moderations", NULL, PROXY_ANSWER_JSON},
+        [PROXY_OP_AUDIO_TRANSCRIPTIONS] = {"POST", "audio/transcriptions", NULL, PROXY_ANSWER_TEXT},
+        [PROXY_OP_AUDIO_TRANSLATIONS] = {"POST", "audio/translations", NULL, PROXY_ANSWER_TEXT},
+        [PROXY_OP_IMAGES_EDITS] = {"POST", "images/edits", NULL, PROXY_ANSWER_JSON},
+        [PROXY_OP_RESPONSES] = {"POST", "responses", NULL, PROXY_ANSWER_JSON},
+        [PROXY_OP_RESPONSES_INPUT_TOKENS] = {"POST", "responses/input_tokens", NULL,
+                                             PROXY_ANSWER_JSON},
+        [PROXY_OP_RESPONSE_GET] = {"GET", "responses/", "", PROXY_ANSWER_JSON},
+        [PROXY_OP_RESPONSE_DELETE] = {"DELETE", "responses/", "", PROXY_ANSWER_JSON},
+        [PROXY_OP_RESPONSE_CANCEL] = {"POST", "responses/", "/cancel", PROXY_ANSWER_JSON},
+        [PROXY_OP_RESPONSE_INPUT_ITEMS] = {"GET", "responses/", "/input_items", PROXY_ANSWER_JSON},
 };
+
+enum proxy_answer_kind proxy_request_answer(enum proxy_op op)
+{
+	return ops[op].answer;
+}
+
+const char *proxy_request_path(enum proxy_op op)
+{
+	return ops[op].path;
+}
 
 const char *proxy_request_method(enum proxy_op op)
 {
@@ -95,10 +115,11 @@ static bool needs_rewrite(const struct deployment *dep, enum proxy_op op, const 
 }
 
 /* The Responses API's bodies go as the client sent them, but for model: a
- * gateway that injected fields there broke Azure for Codex users. */
+ * gateway that injected fields there broke Azure for Codex users. An
+ * upload's form is no JSON object to add to. */
 static bool takes_defaults(enum proxy_op op)
 {
-	return !proxy_op_responses(op);
+	return !proxy_op_responses(op) && !proxy_op_multipart(op);
 }
 
 bool proxy_request_needs_tree(const struct deployment *dep, enum proxy_op op, const char *model,
@@ -107,6 +128,8 @@ bool proxy_request_needs_tree(const struct deployment *dep, enum proxy_op op, co
 	const char *key;
 	json_t *value;
 
+	if (proxy_op_multipart(op))
+		return false; /* a form: rewritten as bytes (build_form) */
 	if (needs_rewrite(dep, op, model, named_by_path) || dep->n_drop_keys > 0)
 		return true;
 	if (!takes_defaults(op))
@@ -224,6 +247,63 @@ static int build_body(struct proxy_request *r, const struct deployment *dep, enu
 	return 0;
 }
 
+/* An upload's form with its `model` field's value replaced by the
+ * deployment's upstream model (inserted first when the form has none: the
+ * Azure-SDK path named the group): one copy of the body, the only one made.
+ * Nothing changes when the upstream takes the client's form as it is. */
+static int build_form(struct proxy_request *r, const struct deployment *dep, enum proxy_op op,
+                      const struct proxy_request_target *target)
+{
+	const struct proxy_form *f = target->form;
+	size_t name = strlen(dep->upstream_model), at, cut, len;
+	char head[160];
+	int n = 0;
+
+	if (!f || !needs_rewrite(dep, op, target->model, target->named_by_path))
+		return 0;
+	if (f->has_model) {
+		at = f->model_at;
+		cut = f->model_len;
+	} else {
+		n = snprintf(head, sizeof(head),
+		             "--%s\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\n",
+		             f->boundary);
+		if (n < 0 || (size_t)n >= sizeof(head))
+			return -ENAMETOOLONG;
+		at = f->first;
+		cut = 0;
+	}
+	len = target->raw_len - cut + name + (size_t)n + (f->has_model ? 0 : 2);
+	r->body = malloc(len);
+	if (!r->body)
+		return -ENOMEM;
+	memcpy(r->body, target->raw, at);
+	r->body_len = at;
+	memcpy(r->body + r->body_len, head, (size_t)n);
+	r->body_len += (size_t)n;
+	memcpy(r->body + r->body_len, dep->upstream_model, name);
+	r->body_len += name;
+	if (!f->has_model) {
+		memcpy(r->body + r->body_len, "\r\n", 2);
+		r->body_len += 2;
+	}
+	memcpy(r->body + r->body_len, target->raw + at + cut, target->raw_len - at - cut);
+	r->body_len += target->raw_len - at - cut;
+	return 0;
+}
+
+/* An upload goes with the client's Content-Type (its boundary), not ours. */
+static void form_content_type(struct proxy_request *r, const struct proxy_request_target *target)
+{
+	if (!target->form)
+		return;
+	for (size_t i = 0; i < r->n_headers; i++)
+		if (strcasecmp(r->headers[i].name, "Content-Type") == 0) {
+			r->headers[i].value = target->form->content_type;
+			return;
+		}
+}
+
 int proxy_request_build(struct proxy_request *r, const struct deployment *dep, enum proxy_op op,
                         const struct proxy_request_target *target, json_t *root,
                         const json_t *defaults)
@@ -253,6 +333,10 @@ int proxy_request_build(struct proxy_request *r, const struct deployment *dep, e
 	err = build_headers(r, dep);
 	if (err < 0)
 		return err;
+	if (proxy_op_multipart(op)) {
+		form_content_type(r, target);
+		return build_form(r, dep, op, target);
+	}
 	return build_body(r, dep, op, root, target, defaults);
 }
 

@@ -28,6 +28,26 @@ struct proxy_request {
 	bool usage_injected; /* stream_options.include_usage added (inject_usage) */
 };
 
+/* What a 2xx answer of an op may be: a JSON object (anything else is the
+ * attempt's failure, SPEC 4), bytes of any type (audio/speech: relayed as
+ * they come), or text whose JSON form must be an object (transcriptions and
+ * translations answer json, text, srt, verbose_json or vtt). */
+enum proxy_answer_kind {
+	PROXY_ANSWER_JSON,
+	PROXY_ANSWER_BYTES,
+	PROXY_ANSWER_TEXT,
+};
+
+/* A multipart/form-data body (the upload ops): where its `model` field's
+ * value is, and where a field inserted first goes. */
+struct proxy_form {
+	const char *content_type; /* the client's, with its boundary */
+	char boundary[71];
+	bool has_model;
+	size_t model_at, model_len; /* the value's bytes in the body */
+	size_t first;               /* the first delimiter's offset */
+};
+
 /* What the client's request named. */
 struct proxy_request_target {
 	const char *model;       /* the group name the client asked for (ops with a model) */
@@ -39,6 +59,8 @@ struct proxy_request_target {
 	 * it is inserted into RAW (the client's bytes), which must then hold no
 	 * "stream_options" (else parse ROOT: proxy_request_inject_needs_tree) */
 	bool inject_usage;
+	/* the upload ops: the client's body and its form */
+	const struct proxy_form *form;
 	const char *raw;
 	size_t raw_len;
 };
@@ -66,6 +88,10 @@ static inline bool proxy_request_inject_needs_tree(const char *raw, size_t len)
 {
 	return memmem(raw, len, "\"stream_options\"", 16) != NULL;
 }
+/* What a 2xx answer of OP may be. */
+enum proxy_answer_kind proxy_request_answer(enum proxy_op op);
+/* OP's upstream path under the API root ("audio/speech"; by id: "responses/"). */
+const char *proxy_request_path(enum proxy_op op);
 
 /* The upstream method of OP: "POST", "GET" or "DELETE" (a literal). */
 const char *proxy_request_method(enum proxy_op op);

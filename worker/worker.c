@@ -334,9 +334,7 @@ void worker_run(const struct worker_args *args)
 	http_server_options_default(&hopts, config->max_request_size, config->header_timeout_ms,
 	                            config->body_timeout_ms);
 	hopts.handler = endpoints_handle;
-	hopts.body_limit = passthrough_body_limit; /* uploads to the files API */
-	hopts.body_limit_ctx = (void *)config;
-	hopts.body_limit_max = config->passthrough_max_request_size;
+	hopts.body_limit = endpoints_body_limit;
 	hopts.on_reject = on_http_reject;
 	hopts.reject_ctx = w.stats;
 	if (endpoints_new(&ropts, &w.endpoints) < 0)

@@ -49,6 +49,18 @@ Client side:
                            except in 'model' (400 invalid_model)
   deeply nested JSON       400 invalid_json past jansson's depth limit (2048);
                            1000 levels inside a field pass through
+Uploads (multipart/form-data: POST /v1/audio/transcriptions, issue 22):
+  no model field           400 missing_model, nothing sent upstream
+  truncated form           400 invalid_multipart (no closing boundary)
+  not multipart            400 invalid_content_type
+  boundary split across    the form is read whole: 200, the file forwarded
+    reads                  untouched (the stub's hash of it)
+  part header of 64 KiB    400 invalid_multipart (a part's headers are at
+                           most 8 KiB), nothing sent upstream
+  30 MB upload             413 request_too_large at the head (Content-Length
+                           over llmgate.max_upload_size_mb, 25), before the
+                           body is read; chunked: when the count passes it
+  slow upload              408 request_timeout after llmgate.body_timeout
 """
 import json
 import resource
@@ -712,4 +724,148 @@ def test_deeply_nested_json(faulty, stub):
     r = raw_post(h.port, b'{"model": "gpt-4o", "messages": [], "x": ' + nested + b"}")
     assert r.status == 200, r.body
     assert nested in stub.requests()[-1]["body"].encode()
+    h.survived()
+
+
+# --- uploads (issue 22) -----------------------------------------------------
+
+UPLOAD_PATH = "/v1/audio/transcriptions"
+
+
+def fnv1a(data):
+    h = 14695981039346656037
+    for b in data:
+        h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def upload_form(fields, boundary="----llmgate-fault-7MA4YWxkTrZu0gW"):
+    """(Content-Type, body) of a multipart form of FIELDS [(name, value or (file, bytes))]."""
+    out = b""
+    for name, value in fields:
+        out += f"--{boundary}\r\n".encode()
+        if isinstance(value, tuple):
+            out += (f'Content-Disposition: form-data; name="{name}"; filename="{value[0]}"'
+                    "\r\nContent-Type: audio/wav\r\n\r\n").encode() + value[1]
+        else:
+            out += f'Content-Disposition: form-data; name="{name}"\r\n\r\n{value}'.encode()
+        out += b"\r\n"
+    return f"multipart/form-data; boundary={boundary}", out + f"--{boundary}--\r\n".encode()
+
+
+def upload_head(ctype, length):
+    return (f"POST {UPLOAD_PATH} HTTP/1.1\r\nHost: gw\r\nContent-Type: {ctype}\r\n"
+            f"Content-Length: {length}\r\n\r\n").encode()
+
+
+def send_upload(port, ctype, body):
+    s, f = connect(port)
+    s.sendall(upload_head(ctype, len(body)) + body)
+    r = read_response(f)
+    f.close()
+    s.close()
+    return r
+
+
+AUDIO = b"RIFF" + bytes(range(256)) * 400
+
+
+def test_upload_without_model(faulty, stub):
+    h = faulty()
+    r = send_upload(h.port, *upload_form([("file", ("a.wav", AUDIO))]))
+    assert r.status == 400 and error_of(r.body)["code"] == "missing_model"
+    assert not stub.requests()
+    h.survived()
+
+
+def test_upload_truncated(faulty, stub):
+    h = faulty()
+    ctype, body = upload_form([("model", "gpt-4o"), ("file", ("a.wav", AUDIO))])
+    r = send_upload(h.port, ctype, body[:-30])
+    assert r.status == 400
+    err = error_of(r.body)
+    assert err["code"] == "invalid_multipart" and "truncated" in err["message"]
+    assert not stub.requests()
+    h.survived()
+
+
+def test_upload_not_multipart(faulty, stub):
+    h = faulty()
+    r = send_upload(h.port, "application/json", json.dumps({"model": "gpt-4o"}).encode())
+    assert r.status == 400 and error_of(r.body)["code"] == "invalid_content_type"
+    h.survived()
+
+
+def test_upload_boundary_split_across_reads(faulty, stub):
+    h = faulty()
+    ctype, body = upload_form([("file", ("a.wav", AUDIO)), ("model", "gpt-4o")])
+    cut = body.index(b"\r\n--", 100) + 5  # inside the delimiter after the file
+    s, f = connect(h.port)
+    s.sendall(upload_head(ctype, len(body)) + body[:cut])
+    time.sleep(0.3)
+    s.sendall(body[cut:])
+    r = read_response(f)
+    f.close()
+    s.close()
+    assert r.status == 200, r.body
+    assert f"heard {len(AUDIO)} bytes of a.wav (fnv1a {fnv1a(AUDIO):016x})" in r.json()["text"]
+    h.survived()
+
+
+def test_upload_part_header_of_64_kib(faulty, stub):
+    h = faulty()
+    body = (b"--b0\r\nContent-Disposition: form-data; name=\"model\"\r\nX-Pad: " +
+            b"x" * 65536 + b"\r\n\r\ngpt-4o\r\n--b0--\r\n")
+    r = send_upload(h.port, "multipart/form-data; boundary=b0", body)
+    assert r.status == 400
+    err = error_of(r.body)
+    assert err["code"] == "invalid_multipart" and "over 8192 bytes" in err["message"]
+    assert not stub.requests()
+    h.survived()
+
+
+def test_upload_over_the_limit_gets_413_before_it_is_read(faulty, stub):
+    h = faulty()
+    s, f = connect(h.port)
+    start = time.monotonic()
+    s.sendall(upload_head("multipart/form-data; boundary=b", 30 * 1000 * 1000) +
+              b"--b\r\n" + bytes(4096))
+    r = read_response(f)
+    f.close()
+    s.close()
+    assert r.status == 413, r.body
+    assert error_of(r.body)["code"] == "request_too_large"
+    assert time.monotonic() - start < 5, "answered at the head, not after 30 MB"
+    # chunked: when the decoded count passes the limit (1 MiB here)
+    h = faulty(llmgate="  max_upload_size_mb: 1\n")
+    s, f = connect(h.port)
+    s.sendall(f"POST {UPLOAD_PATH} HTTP/1.1\r\nHost: gw\r\nContent-Type: "
+              "multipart/form-data; boundary=b\r\nTransfer-Encoding: chunked\r\n\r\n".encode())
+    piece = b"x" * 65536
+    try:
+        for _ in range(20):
+            s.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+    except OSError:
+        pass
+    r = read_response(f)
+    f.close()
+    s.close()
+    assert r.status == 413
+    assert not stub.requests()
+    h.survived()
+
+
+def test_slow_upload_gets_408(faulty, stub):
+    h = faulty(llmgate="  body_timeout: 1s\n")
+    ctype, body = upload_form([("model", "gpt-4o"), ("file", ("a.wav", AUDIO))])
+    s, f = connect(h.port)
+    start = time.monotonic()
+    s.sendall(upload_head(ctype, len(body)) + body[:1000])
+    r = read_response(f)
+    f.close()
+    s.close()
+    assert r.status == 408
+    assert error_of(r.body)["code"] == "request_timeout"
+    assert 0.8 < time.monotonic() - start < 4
+    assert not stub.requests()
     h.survived()

@@ -128,3 +128,80 @@ def test_openai_sdk_to_ollama_and_groq_style_deployments(stub_factory, gateway_f
         seen = [r for r in stub.requests() if upstream in r["body"]]
         assert len(seen) == 2 and all(r["path"] == "/v1/chat/completions" for r in seen)
         assert all(r["headers"].get("authorization") == auth for r in seen), seen
+
+
+def media_config(openai_base, azure_base, version):
+    """The media groups on the OpenAI-style stub (OPENAI_BASE) or, when AZURE_BASE, on Azure
+    deployments of API VERSION; the group names differ from the upstream models."""
+    from helpers import azure_dep as az
+    if azure_base:
+        deps = [az("whisper", "az-whisper", azure_base, name="whisper-deploy",
+                   api_version=version),
+                az("tts", "az-tts", azure_base, name="tts-deploy", api_version=version),
+                az("painter", "az-img", azure_base, name="img-deploy", api_version=version)]
+    else:
+        key = "sk-test-primary-0123456789"
+        deps = [openai_dep("whisper", "whisper-dep", openai_base, key=key,
+                           model="openai/whisper-1"),
+                openai_dep("tts", "tts-dep", openai_base, key=key, model="openai/tts-1"),
+                openai_dep("painter", "image-dep", openai_base, key=key,
+                           model="openai/gpt-image-1")]
+    # Azure OpenAI has no moderations: that group is OpenAI-style on the same stub
+    deps.append(openai_dep("omni-mod", "mod-dep", openai_base, key="sk-test-mod-0123456789",
+                           model="openai/omni-moderation-latest"))
+    return gateway_config(*deps, workers=1, llmgate="  moderation_model: omni-mod\n")
+
+
+def silence_wav(path, seconds):
+    n = 16000 * 2 * seconds
+    data = (b"RIFF" + (36 + n).to_bytes(4, "little") + b"WAVEfmt " +
+            bytes.fromhex("1000000001000100803e0000007d000002001000") + b"data" +
+            n.to_bytes(4, "little") + bytes(n))
+    with open(path, "wb") as f:
+        f.write(data)
+    h = 14695981039346656037
+    for b in data[:44]:
+        h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    for _ in range(n):  # zeros: xor changes nothing
+        h = (h * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return len(data), h
+
+
+@pytest.mark.parametrize("upstream", ["openai", "azure-v1", "azure-dated"])
+@pytest.mark.parametrize("client", ["openai", "v1", "azure"])
+def test_media_sdk(stub_factory, gateway_factory, tmp_path, upstream, client):
+    """Every media route through each client style into each upstream style, with a real
+    audio file of a few MB (a WAV of silence) and an image edit with a mask."""
+    stub = stub_factory("azure" if upstream != "openai" else "openai")
+    version = {"azure-v1": "v1", "azure-dated": "2025-04-01-preview"}.get(upstream)
+    gw = gateway_factory(media_config(stub.base, stub.base if version else None, version))
+    audio = str(tmp_path / "speech.wav")
+    size, digest = silence_wav(audio, 100)  # 3.2 MB
+    r = subprocess.run([NODE, os.path.join(SDK_DIR, "sdk_media.mjs"), client,
+                        f"http://127.0.0.1:{gw.port}", audio, "client-key"],
+                       capture_output=True, text=True, timeout=120, cwd=SDK_DIR)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert "error" not in out, out["error"]
+    names = ({"whisper": "whisper-deploy", "tts": "tts-deploy", "painter": "img-deploy"}
+             if version else
+             {"whisper": "whisper-1", "tts": "tts-1", "painter": "gpt-image-1"})
+    assert f"{names['painter']} drew a lighthouse" in out["generate"]
+    assert (f"{names['painter']} edited photo.png (2004 bytes) with mask mask.png (504 bytes): "
+            "add a hat") in out["edit"]
+    assert out["speech"]["type"] == "audio/mpeg" and out["speech"]["bytes"] == 16384
+    assert out["speech"]["head"].startswith(f"ID3stub {stub.name}: {names['tts']} said hello")
+    heard = f"{names['whisper']} heard {size} bytes of speech.wav (fnv1a {digest:016x})"
+    if upstream == "azure-dated":
+        heard = heard.replace(names["whisper"], "whisper-deploy")
+    for fmt, text in out["transcriptions"].items():
+        assert heard in text, (fmt, text)
+    assert out["transcriptions"]["vtt"].startswith("WEBVTT")
+    assert out["transcriptions"]["srt"].startswith("1\n00:00:00,000")
+    assert "translated" in out["translation"]
+    if client != "azure":
+        assert out["moderation"] == {"results": 2, "model": "omni-moderation-latest"}
+        assert out["moderation_default"] == {"results": 1, "model": "omni-moderation-latest"}
+    # the client's key stayed with the gateway
+    for seen in stub.requests():
+        assert "client-key" not in json.dumps(seen["headers"])

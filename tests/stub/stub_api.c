@@ -17,6 +17,7 @@
 #include "stub_fault.h"
 #include "stub_files.h"
 #include "stub_http.h"
+#include "stub_media.h"
 #include "stub_record.h"
 #include "stub_responses.h"
 #include "stub_tls.h"
@@ -77,6 +78,7 @@ struct api_route {
 	enum stub_body_op op;
 	enum stub_responses_op rop; /* a Responses API route, or NONE */
 	bool method_ok;             /* its method is the route's */
+	enum stub_media_op media;   /* an images, audio or moderations route, or NONE */
 	char deployment[API_MAX_DEPLOYMENT];
 	char response_id[STUB_RESPONSE_ID_MAX + 1];
 };
@@ -171,6 +173,7 @@ static bool api_route(const char *path, const char *method, struct api_route *r)
 	const char *rest;
 
 	r->rop = STUB_RESPONSES_NONE;
+	r->media = STUB_MEDIA_NONE;
 	r->method_ok = strcmp(method, "POST") == 0;
 	if (strncmp(path, "/openai/responses", 17) == 0 && (!path[17] || path[17] == '/')) {
 		r->flavor = API_AZURE_RESPONSES;
@@ -209,7 +212,15 @@ static bool api_route(const char *path, const char *method, struct api_route *r)
 			return true;
 		}
 	}
-	return false;
+	r->media = stub_media_op(rest);
+	return r->media != STUB_MEDIA_NONE;
+}
+
+static bool api_has_deployment(void *ctx, const char *name)
+{
+	const struct stub_api *api = ctx;
+
+	return stub_deploy_has(&api->deployments, name);
 }
 
 /* Finds key=value in a query string; value is copied undecoded. */
@@ -467,6 +478,20 @@ static void api_decide(struct api_exchange *ex, const struct stub_http_request *
 	} else if (route->flavor == API_AZURE && !stub_deploy_has(&api->deployments, model)) {
 		ex->status = 404;
 		stub_body_status_error(ex->buf, 404, true, model);
+	} else if (route->media != STUB_MEDIA_NONE) {
+		struct stub_media_in in = {
+		        .op = route->media,
+		        .name = api->name,
+		        .azure = azure,
+		        .deployment = route->flavor == API_AZURE ? route->deployment : NULL,
+		        .has_deployment = api_has_deployment,
+		        .ctx = api,
+		};
+		struct stub_media_out res;
+
+		stub_media_answer(&in, req, ex->buf, &res);
+		ex->status = res.status;
+		ex->content_type = res.content_type;
 	} else if (by_id) {
 		if (api_prepare_by_id(ex, route) < 0) {
 			ex->status = 500;

@@ -31,6 +31,13 @@ static void test_azure_path(void)
 	tap_ok(azure("/openai/deployments/gpt-4o/completions", "gpt-4o", PROXY_OP_COMPLETIONS),
 	       "completions");
 	tap_ok(azure("/openai/deployments/e/embeddings", "e", PROXY_OP_EMBEDDINGS), "embeddings");
+	tap_ok(azure("/openai/deployments/w/audio/transcriptions", "w",
+	             PROXY_OP_AUDIO_TRANSCRIPTIONS),
+	       "audio transcriptions");
+	tap_ok(azure("/openai/deployments/d/images/generations", "d", PROXY_OP_IMAGES_GENERATIONS),
+	       "image generations");
+	tap_ok(azure("/openai/deployments/m/moderations", NULL, 0),
+	       "no moderations: Azure OpenAI has none");
 	tap_ok(azure("/openai/deployments//chat/completions", NULL, 0), "an empty name");
 	tap_ok(azure("/openai/deployments/gpt-4o", NULL, 0), "no operation");
 	tap_ok(azure("/openai/deployments/", NULL, 0), "the prefix alone");

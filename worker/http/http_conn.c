@@ -340,16 +340,8 @@ static bool conn_take(struct http_conn *c, struct http_read_result r)
 	return false;
 }
 
-/* The largest body any request may have: the reader's bound before the
- * request's own limit is known. */
-static size_t conn_max_body(const struct http_server_options *o)
-{
-	return o->body_limit && o->body_limit_max > o->max_body ? o->body_limit_max : o->max_body;
-}
-
 static bool conn_read_head(struct http_conn *c)
 {
-	const struct http_server_options *o = &c->srv->opts;
 	struct http_read_result r;
 
 	if (c->in.rlen == 0)
@@ -360,33 +352,18 @@ static bool conn_read_head(struct http_conn *c)
 		c->head_timer = true;
 		conn_arm_timer(c, c->srv->opts.header_timeout_ms);
 	}
-	r = http_reader_head(&c->in, c->srv->scratch, conn_max_body(o));
+	r = http_reader_head(&c->in, c->srv->scratch, c->srv->opts.max_body);
 	if (r.what != HTTP_READ_MORE) {
 		/* this head is done with, whatever came of it */
 		c->served = true;
 		c->head_timer = false;
-	}
-	if (r.what == HTTP_READ_BODY || r.what == HTTP_READ_REQUEST) {
-		size_t limit = o->body_limit ? o->body_limit(o->body_limit_ctx, c->in.head.path,
-		                                             c->in.head.path_len)
-		                             : 0;
-
-		c->body_limit = limit && limit <= conn_max_body(o) ? limit : o->max_body;
-		if (c->in.head.body == HTTP_BODY_LENGTH &&
-		    c->in.head.content_length > c->body_limit)
-			r = (struct http_read_result){
-			        .what = HTTP_READ_REJECT,
-			        .reason = HTTP_REJECT_BODY_TOO_LARGE,
-			        .message = "the request body is over the limit",
-			        .have_head = true,
-			};
 	}
 	return conn_take(c, r);
 }
 
 static bool conn_read_body(struct http_conn *c)
 {
-	return conn_take(c, http_reader_body(&c->in, c->body_limit));
+	return conn_take(c, http_reader_body(&c->in, c->srv->opts.max_body));
 }
 
 static size_t conn_unread(struct http_conn *c)
@@ -585,6 +562,8 @@ int http_conn_new(struct http_server *srv, int fd, const char *peer)
 	if (!c)
 		return -ENOMEM;
 	c->srv = srv;
+	c->in.body_limit = srv->opts.body_limit; /* per path, at each head */
+	c->in.body_limit_ctx = srv->opts.ctx;
 	c->fd = fd;
 	c->state = HTTP_CONN_HEAD;
 	c->ex.conn = c;

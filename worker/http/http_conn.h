@@ -66,7 +66,6 @@ struct http_conn {
 	bool peer_eof;         /* the client shut its sending side: no more input */
 	bool served;           /* at least one request was read */
 	bool in_process;       /* conn_process() is on the stack */
-	size_t body_limit;     /* the current request's (opts.body_limit) */
 	bool writable_due;     /* on_writable to be called from the event loop */
 	bool flush_due;        /* streamed data to be written from the event loop */
 	bool head_timer;       /* the header timeout is armed for the current head */

@@ -140,7 +140,10 @@ struct http_read_result http_reader_head(struct http_reader *r, struct http_head
 	}
 	r->head.headers = r->headers;
 	r->head_end = end;
-	return begin_body(r, max_body);
+	r->max_body = r->body_limit ? r->body_limit(r->body_limit_ctx, r->head.path,
+	                                            r->head.path_len, max_body)
+	                            : max_body;
+	return begin_body(r, r->max_body);
 }
 
 /* Chunked: decodes what rbuf holds after the head. */
@@ -192,7 +195,7 @@ static struct http_read_result read_chunked(struct http_reader *r, size_t max)
 struct http_read_result http_reader_body(struct http_reader *r, size_t max_body)
 {
 	if (r->head.body == HTTP_BODY_CHUNKED)
-		return read_chunked(r, max_body);
+		return read_chunked(r, r->max_body ? r->max_body : max_body);
 	if (r->body_len < r->body_want)
 		return more;
 	r->body_direct = false;

@@ -30,6 +30,11 @@ struct http_reader {
 	size_t body_len, body_cap;
 	uint64_t body_want; /* Content-Length */
 	struct http_chunked chunked;
+	/* The current request's body limit: MAX_BODY, or what BODY_LIMIT (when
+	 * set) says for its head. */
+	size_t max_body;
+	size_t (*body_limit)(void *ctx, const char *path, size_t path_len, size_t max_body);
+	void *body_limit_ctx;
 	bool body_direct;  /* body bytes are read straight into body */
 	bool body_in_rbuf; /* body points into rbuf */
 };
@@ -68,7 +73,8 @@ void http_reader_got(struct http_reader *r, enum http_reader_phase phase, size_t
 
 /* Looks for a whole head in what was read and parses it (into SCRATCH,
  * HTTP_PARSER_MAX_HEADERS entries, then copied to the reader's size), then
- * starts its body: bodies over MAX_BODY are rejected. */
+ * starts its body: bodies over MAX_BODY (or the body_limit callback's limit
+ * for the head's path) are rejected, before they are read. */
 struct http_read_result http_reader_head(struct http_reader *r, struct http_header *scratch,
                                          size_t max_body);
 /* Goes on with a body after HTTP_READ_BODY. */

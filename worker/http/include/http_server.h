@@ -85,12 +85,6 @@ struct http_rejected {
 
 struct http_server_options {
 	size_t max_body; /* larger bodies get 413 */
-	/* Optional: another body limit for some paths (pass-through uploads),
-	 * asked once a request's head is parsed: the limit, or 0 for max_body;
-	 * never more than BODY_LIMIT_MAX. */
-	size_t (*body_limit)(void *ctx, const char *path, size_t path_len);
-	void *body_limit_ctx;
-	size_t body_limit_max;
 	size_t max_connections;
 	long header_timeout_ms;
 	long body_timeout_ms;
@@ -100,6 +94,11 @@ struct http_server_options {
 	 * sends, ends or aborts the response, or until on_abort. */
 	void (*handler)(void *ctx, struct http_exchange *ex, const struct http_request *req);
 	void *ctx;
+	/* The body limit of a request for PATH (PATH_LEN bytes), asked when its
+	 * head arrives (CTX is the handler's); a larger Content-Length is
+	 * answered 413 at once, a chunked body when its count passes it. NULL:
+	 * MAX_BODY for every request. */
+	size_t (*body_limit)(void *ctx, const char *path, size_t path_len, size_t max_body);
 	/* Called once per rejected request, after its answer is queued; must not
 	 * call into the server. NULL: not reported. */
 	void (*on_reject)(void *ctx, const struct http_rejected *r);

@@ -1,0 +1,154 @@
+/*
+ * endpoint_table: the table of client routes (see endpoint_table.h) and its
+ * lookups. Pure: used by endpoints.c on every request, by the HTTP server's
+ * body-limit callback at every request head, and by test_endpoint_table.
+ */
+#include "endpoint_table.h"
+
+#include <string.h>
+
+#include "config.h"
+#include "ingress.h"
+
+#define JSON    ENDPOINT_BODY_JSON
+#define FORM    ENDPOINT_BODY_FORM
+#define NONE    ENDPOINT_BODY_NONE
+#define REQUEST ENDPOINT_LIMIT_REQUEST
+#define UPLOAD  ENDPOINT_LIMIT_UPLOAD
+
+/* clang-format off */
+static const struct endpoint table[] = {
+	{"GET", "/health/liveliness", ENDPOINT_LIVENESS, 0, NONE, REQUEST, false},
+	{"GET", "/health/liveness", ENDPOINT_LIVENESS, 0, NONE, REQUEST, false},
+	{"GET", "/health/readiness", ENDPOINT_READINESS, 0, NONE, REQUEST, false},
+	{"GET", "/v1/models", ENDPOINT_MODELS, 0, NONE, REQUEST, true},
+	{"GET", "/models", ENDPOINT_MODELS, 0, NONE, REQUEST, true},
+	{"POST", "/v1/chat/completions", ENDPOINT_PROXY, PROXY_OP_CHAT, JSON, REQUEST, true},
+	{"POST", "/chat/completions", ENDPOINT_PROXY, PROXY_OP_CHAT, JSON, REQUEST, true},
+	{"POST", "/v1/completions", ENDPOINT_PROXY, PROXY_OP_COMPLETIONS, JSON, REQUEST, true},
+	{"POST", "/completions", ENDPOINT_PROXY, PROXY_OP_COMPLETIONS, JSON, REQUEST, true},
+	{"POST", "/v1/embeddings", ENDPOINT_PROXY, PROXY_OP_EMBEDDINGS, JSON, REQUEST, true},
+	{"POST", "/embeddings", ENDPOINT_PROXY, PROXY_OP_EMBEDDINGS, JSON, REQUEST, true},
+	{"POST", "/v1/images/generations", ENDPOINT_PROXY, PROXY_OP_IMAGES_GENERATIONS, JSON, REQUEST, true},
+	{"POST", "/images/generations", ENDPOINT_PROXY, PROXY_OP_IMAGES_GENERATIONS, JSON, REQUEST, true},
+	{"POST", "/v1/images/edits", ENDPOINT_PROXY, PROXY_OP_IMAGES_EDITS, FORM, UPLOAD, true},
+	{"POST", "/images/edits", ENDPOINT_PROXY, PROXY_OP_IMAGES_EDITS, FORM, UPLOAD, true},
+	{"POST", "/v1/audio/speech", ENDPOINT_PROXY, PROXY_OP_AUDIO_SPEECH, JSON, REQUEST, true},
+	{"POST", "/audio/speech", ENDPOINT_PROXY, PROXY_OP_AUDIO_SPEECH, JSON, REQUEST, true},
+	{"POST", "/v1/audio/transcriptions", ENDPOINT_PROXY, PROXY_OP_AUDIO_TRANSCRIPTIONS, FORM, UPLOAD, true},
+	{"POST", "/audio/transcriptions", ENDPOINT_PROXY, PROXY_OP_AUDIO_TRANSCRIPTIONS, FORM, UPLOAD, true},
+	{"POST", "/v1/audio/translations", ENDPOINT_PROXY, PROXY_OP_AUDIO_TRANSLATIONS, FORM, UPLOAD, true},
+	{"POST", "/audio/translations", ENDPOINT_PROXY, PROXY_OP_AUDIO_TRANSLATIONS, FORM, UPLOAD, true},
+	{"POST", "/v1/moderations", ENDPOINT_PROXY, PROXY_OP_MODERATIONS, JSON, REQUEST, true},
+	{"POST", "/moderations", ENDPOINT_PROXY, PROXY_OP_MODERATIONS, JSON, REQUEST, true},
+	{"POST", "/v1/responses", ENDPOINT_PROXY, PROXY_OP_RESPONSES, JSON, REQUEST, true},
+	{"POST", "/responses", ENDPOINT_PROXY, PROXY_OP_RESPONSES, JSON, REQUEST, true},
+	{"POST", "/v1/responses/input_tokens", ENDPOINT_PROXY, PROXY_OP_RESPONSES_INPUT_TOKENS, JSON, REQUEST, true},
+	{"POST", "/responses/input_tokens", ENDPOINT_PROXY, PROXY_OP_RESPONSES_INPUT_TOKENS, JSON, REQUEST, true},
+	/* patterns: matched by endpoints.c (ingress.c parses them) */
+	{"", "/v1/responses/{id}", ENDPOINT_BY_ID, 0, ENDPOINT_BODY_BY_METHOD, REQUEST, true},
+	{"POST", INGRESS_AZURE_PREFIX "{group}/{op}", ENDPOINT_AZURE, 0, JSON, REQUEST, false},
+	/* prefixes */
+	{"", "/v1/conversations", ENDPOINT_UNSERVED, 0, NONE, REQUEST, true},
+	{"", "/conversations", ENDPOINT_UNSERVED, 0, NONE, REQUEST, true},
+	/* LiteLLM's default pass-through routes (issue 22, the pass-through
+	 * part): the rows are here, their target is chosen by
+	 * worker/passthrough*.c once merged */
+	{"", "/v1/files", ENDPOINT_PASS_THROUGH, 0, ENDPOINT_BODY_ANY, UPLOAD, true},
+	{"", "/v1/batches", ENDPOINT_PASS_THROUGH, 0, ENDPOINT_BODY_ANY, REQUEST, true},
+	{"", "/v1/fine_tuning", ENDPOINT_PASS_THROUGH, 0, ENDPOINT_BODY_ANY, REQUEST, true},
+	{"", "/v1/vector_stores", ENDPOINT_PASS_THROUGH, 0, ENDPOINT_BODY_ANY, REQUEST, true},
+	{"", "/v1/uploads", ENDPOINT_PASS_THROUGH, 0, ENDPOINT_BODY_ANY, UPLOAD, true},
+};
+/* clang-format on */
+
+const struct endpoint *endpoint_table(size_t *ret_n)
+{
+	*ret_n = sizeof(table) / sizeof(table[0]);
+	return table;
+}
+
+static bool exact(const struct endpoint *e)
+{
+	return e->kind != ENDPOINT_BY_ID && e->kind != ENDPOINT_AZURE &&
+	       e->kind != ENDPOINT_UNSERVED && e->kind != ENDPOINT_PASS_THROUGH;
+}
+
+const struct endpoint *endpoint_table_find(const char *path, size_t len, bool under_prefix)
+{
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		const struct endpoint *e = &table[i];
+
+		if (exact(e) && strlen(e->path) == len && memcmp(e->path, path, len) == 0 &&
+		    (!under_prefix || e->api))
+			return e;
+	}
+	return NULL;
+}
+
+const struct endpoint *endpoint_table_prefix(const char *path, size_t len)
+{
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		const struct endpoint *e = &table[i];
+		size_t n = strlen(e->path);
+
+		if ((e->kind == ENDPOINT_UNSERVED || e->kind == ENDPOINT_PASS_THROUGH) &&
+		    len >= n && memcmp(path, e->path, n) == 0 && (len == n || path[n] == '/'))
+			return e;
+	}
+	return NULL;
+}
+
+const struct endpoint *endpoint_table_kind(enum endpoint_kind kind)
+{
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (table[i].kind == kind)
+			return &table[i];
+	return NULL;
+}
+
+static const struct endpoint *of_op(enum proxy_op op)
+{
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (table[i].kind == ENDPOINT_PROXY && table[i].op == op)
+			return &table[i];
+	return NULL;
+}
+
+const char *endpoint_table_api_path(const char *path, size_t *len, bool *ret_under)
+{
+	static const char edits[] = "/openai/images/edits";
+	size_t v1 = sizeof(INGRESS_AZURE_V1_PREFIX) - 1, az = sizeof(INGRESS_AZURE_RESPONSES) - 1;
+	size_t n = *len;
+
+	*ret_under = true;
+	if (n > v1 && memcmp(path, INGRESS_AZURE_V1_PREFIX, v1) == 0 && path[v1] == '/') {
+		*len -= v1;
+		return path + v1;
+	}
+	if ((n >= az && memcmp(path, INGRESS_AZURE_RESPONSES, az) == 0 &&
+	     (n == az || path[az] == '/')) ||
+	    (n == sizeof(edits) - 1 && memcmp(path, edits, n) == 0)) {
+		*len -= sizeof("/openai") - 1;
+		return path + sizeof("/openai") - 1;
+	}
+	*ret_under = false;
+	return path;
+}
+
+size_t endpoint_table_body_limit(const struct config *config, const char *path, size_t len)
+{
+	char name[INGRESS_MAX_DEPLOYMENT_NAME + 1];
+	const struct endpoint *e;
+	enum proxy_op op;
+	bool under;
+
+	path = endpoint_table_api_path(path, &len, &under);
+	e = endpoint_table_find(path, len, under);
+	if (!e && ingress_azure_path(path, len, name, &op))
+		e = of_op(op);
+	if (!e)
+		e = endpoint_table_prefix(path, len);
+	return e && e->limit == ENDPOINT_LIMIT_UPLOAD ? config->max_upload_size
+	                                              : config->max_request_size;
+}
