@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config_otel.h"
 #include "diag.h"
 #include "entra.h"
 #include "providers.h"
@@ -165,6 +166,7 @@ struct config {
 	long response_affinity_entries; /* shared response-id table size; 0 = off */
 	struct fallback_policy fallback;
 	bool strict; /* entries and fallbacks llmgate cannot serve are errors, not warnings */
+	struct otel_config otel; /* llmgate.otel, the otel callback (config_otel.h) */
 };
 
 /*
@@ -191,7 +193,7 @@ const struct group *config_find_group(const struct config *config, const char *n
 struct config_key_doc {
 	/* "" (top level), "model_list[]", "litellm_params", "model_info",
 	 * "litellm_settings", "router_settings", "general_settings", "llmgate",
-	 * "llmgate.fallback" */
+	 * "llmgate.fallback", "llmgate.otel" */
 	const char *section;
 	const char *key;
 	/* "string", "secret", "url", "address", "boolean", "integer", "number",
