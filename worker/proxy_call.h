@@ -19,6 +19,7 @@
 #include "outcome.h"
 #include "proxy.h"
 #include "proxy_plan.h"
+#include "proxy_trace.h"
 #include "proxy_walk.h"
 #include "request_id.h"
 #include "usage.h"
@@ -37,6 +38,7 @@ struct proxy {
 	struct proxy_balancer *balancer;
 	json_t **defaults;           /* per deployment: its request defaults, or NULL */
 	struct request_stats *stats; /* NULL: not counted */
+	struct proxy_tracer *tracer; /* NULL: tracing off */
 };
 
 /* Retry-after headers of an answer, passed on with it when it is a 4xx. */
@@ -88,8 +90,9 @@ struct proxy_call {
 	int64_t ttfb_us;         /* the current attempt's; -1: no head yet */
 	size_t bytes_in, bytes_out;
 	long group;
-	struct usage usage; /* the answer's, as found in its bytes (usage.h) */
-	const char *key_id; /* the client key's id (issue 20); NULL: master key or none */
+	struct usage usage;       /* the answer's, as found in its bytes (usage.h) */
+	const char *key_id;       /* the client key's id (issue 20); NULL: master key or none */
+	struct proxy_trace trace; /* its spans (proxy_trace.h) */
 	char peer[64];
 	char method[8];
 	char path[128];

@@ -51,6 +51,12 @@ int proxy_request_build(struct proxy_request *r, const struct deployment *dep, e
 bool proxy_request_needs_tree(const struct deployment *dep, enum proxy_op op, const char *model,
                               bool named_by_path, const json_t *defaults);
 
+/* The attempt's W3C trace headers (proxy_trace.h), replacing any of the
+ * same names (an extra_headers entry): R has room for both. TRACESTATE may
+ * be NULL. The strings are borrowed until R is sent. */
+void proxy_request_trace_headers(struct proxy_request *r, const char *traceparent,
+                                 const char *tracestate);
+
 /* The upstream method of OP: "POST", "GET" or "DELETE" (a literal). */
 const char *proxy_request_method(enum proxy_op op);
 

@@ -37,7 +37,7 @@
 	  "on failure: the HTTP status, or connect, timeout, auth_token, aborted")               \
 	X(ROUTE, "llmgate.route", STRING, "both", "primary, fallback or direct-azure")           \
 	X(DEPLOYMENT, "llmgate.deployment", STRING, "both",                                      \
-	  "the deployment id (server span: the one that answered)")                              \
+	  "the deployment id (server span: the one that answered, or was tried last)")           \
 	X(ATTEMPT, "llmgate.attempt", INT, "attempt", "the attempt's number, from 1")            \
 	X(ATTEMPTS, "llmgate.attempts", INT, "server", "upstream attempts the request made")     \
 	X(KEY_ID, "llmgate.key_id", STRING, "server", "the client key's id (not the key)")       \
