@@ -92,6 +92,8 @@ static void on_done(void *ctx, enum upstream_result result, long status, const c
 
 	(void)error;
 	x->t = NULL;
+	log_debug("otel: export of %zu spans: %s, status %ld", x->n_sending,
+	          upstream_result_name(result), status);
 	if (ok) {
 		x->exported += (uint32_t)x->n_sending;
 		if (x->failing)
@@ -158,6 +160,7 @@ static void send_batch(struct otlp_export *x)
 	        .body_len = x->body.len,
 	        .timeout_ms = x->c->export_timeout_ms,
 	};
+	log_debug("otel: exporting %zu spans (%zu bytes), %zu queued", n, x->body.len, x->n_queued);
 	r = upstream_start(x->up, &req, &callbacks, x, &x->t);
 	if (r < 0) {
 		x->t = NULL;
