@@ -58,19 +58,12 @@ void otlp_buf_add(struct otlp_buf *b, const char *s, size_t len)
 	b->len += len;
 }
 
-static void lit(struct otlp_buf *b, const char *s)
-{
-	otlp_buf_add(b, s, strlen(s));
-}
-
 /* Length of the valid UTF-8 sequence at S (at most N bytes), or 0. */
 static size_t utf8_len(const unsigned char *s, size_t n)
 {
 	size_t len;
 	uint32_t cp;
 
-	if (s[0] < 0x80)
-		return 1;
 	if (s[0] >= 0xc2 && s[0] <= 0xdf)
 		len = 2, cp = s[0] & 0x1f;
 	else if (s[0] >= 0xe0 && s[0] <= 0xef)
@@ -92,88 +85,169 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
+/*
+ * The writer: a span's bytes are bounded before it is written (span_bound),
+ * so the put functions below write through a plain pointer with no check per
+ * piece. Bound per string byte: 6 (a control character as \u00XX).
+ */
+#define ESC_MAX 6
+
+static char *put(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+#define PUT_LIT(p, s) put(p, s, sizeof(s) - 1)
+
+/* Bytes that go into a JSON string as they are: printable ASCII but '"' and '\\'
+ * (a table: the scan is the encoder's inner loop). */
+#define PLAIN16(c)                                                                      \
+	PLAIN(c), PLAIN(c + 1), PLAIN(c + 2), PLAIN(c + 3), PLAIN(c + 4), PLAIN(c + 5), \
+	        PLAIN(c + 6), PLAIN(c + 7), PLAIN(c + 8), PLAIN(c + 9), PLAIN(c + 10),  \
+	        PLAIN(c + 11), PLAIN(c + 12), PLAIN(c + 13), PLAIN(c + 14), PLAIN(c + 15)
+#define PLAIN(c) ((c) >= 0x20 && (c) < 0x80 && (c) != '"' && (c) != '\\')
+static const bool plain[256] = {PLAIN16(0x00), PLAIN16(0x10), PLAIN16(0x20), PLAIN16(0x30),
+                                PLAIN16(0x40), PLAIN16(0x50), PLAIN16(0x60), PLAIN16(0x70)};
+#undef PLAIN
+#undef PLAIN16
+
 /* S escaped, without the quotes. */
-static void str_body(struct otlp_buf *b, const char *s, size_t n)
+static char *esc(char *p, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
 
-	for (size_t i = 0; i < n;) {
-		size_t run = 0, k;
+	while (i < n) {
+		size_t run = i, k;
 
-		while (i + run < n && u[i + run] >= 0x20 && u[i + run] < 0x80 &&
-		       u[i + run] != '"' && u[i + run] != '\\')
+		while (run < n && plain[u[run]])
 			run++;
-		otlp_buf_add(b, s + i, run);
-		i += run;
+		p = put(p, s + i, run - i);
+		i = run;
 		if (i >= n)
 			break;
 		if (u[i] == '"' || u[i] == '\\') {
-			char esc[2] = {'\\', (char)u[i]};
-
-			otlp_buf_add(b, esc, 2);
-			i++;
+			*p++ = '\\';
+			*p++ = (char)u[i++];
 		} else if (u[i] < 0x20) {
-			char esc[6] = {'\\', 'u', '0', '0', hex[u[i] >> 4], hex[u[i] & 0xf]};
-
-			otlp_buf_add(b, esc, 6);
+			p = PUT_LIT(p, "\\u00");
+			*p++ = hex[u[i] >> 4];
+			*p++ = hex[u[i] & 0xf];
 			i++;
 		} else if ((k = utf8_len(u + i, n - i)) > 0) {
-			otlp_buf_add(b, s + i, k);
+			p = put(p, s + i, k);
 			i += k;
 		} else {
-			otlp_buf_add(b, "\xef\xbf\xbd", 3); /* U+FFFD */
+			p = PUT_LIT(p, "\xef\xbf\xbd"); /* U+FFFD */
 			i++;
 		}
 	}
+	return p;
 }
 
-static void str(struct otlp_buf *b, const char *s, size_t n)
+static char *put_str(char *p, const char *s, size_t n)
 {
-	otlp_buf_add(b, "\"", 1);
-	str_body(b, s, n);
-	otlp_buf_add(b, "\"", 1);
+	*p++ = '"';
+	p = esc(p, s, n);
+	*p++ = '"';
+	return p;
 }
 
-static void cstr(struct otlp_buf *b, const char *s)
+static char *put_digits(char *p, int64_t v)
 {
-	str(b, s, strlen(s));
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+	                            "25262728293031323334353637383940414243444546474849"
+	                            "50515253545556575859606162636465666768697071727374"
+	                            "75767778798081828384858687888990919293949596979899";
+	char buf[24], *q = buf + sizeof(buf);
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	while (u >= 100) {
+		q -= 2;
+		memcpy(q, pairs + 2 * (u % 100), 2);
+		u /= 100;
+	}
+	if (u >= 10) {
+		q -= 2;
+		memcpy(q, pairs + 2 * u, 2);
+	} else {
+		*--q = (char)('0' + u);
+	}
+	if (v < 0)
+		*--q = '-';
+	return put(p, q, (size_t)(buf + sizeof(buf) - q));
 }
 
 /* A decimal integer as a JSON string (OTLP/JSON's form of 64-bit ints). */
-static void int_string(struct otlp_buf *b, int64_t v)
+static char *put_int(char *p, int64_t v)
 {
-	char buf[24], *p = buf + sizeof(buf);
-	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-
-	*--p = '"';
-	do {
-		*--p = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		*--p = '-';
-	*--p = '"';
-	otlp_buf_add(b, p, (size_t)(buf + sizeof(buf) - p));
+	*p++ = '"';
+	p = put_digits(p, v);
+	*p++ = '"';
+	return p;
 }
 
-static void hex_id(struct otlp_buf *b, const uint8_t *id, size_t n)
+static char *put_id(char *p, const uint8_t *id, size_t n)
 {
-	char buf[2 * TRACE_ID_LEN + 2];
+	*p++ = '"';
+	trace_hex(id, n, p);
+	p += 2 * n;
+	*p++ = '"';
+	return p;
+}
 
-	buf[0] = '"';
-	trace_hex(id, n, buf + 1);
-	buf[2 * n + 1] = '"';
-	otlp_buf_add(b, buf, 2 * n + 2);
+/* Each attribute's JSON up to its value (inside the value's quotes: OTLP/JSON writes
+ * 64-bit integers as strings), its key a literal: nothing to escape at run time. */
+#define OTLP_VALUE_STRING "stringValue"
+#define OTLP_VALUE_INT    "intValue"
+static const struct {
+	const char *text;
+	size_t len;
+} attr_head[TRACE_ATTR__COUNT] = {
+#define ATTR_HEAD(id, k, t, sp, desc)                                             \
+	[TRACE_ATTR_##                                                            \
+	        id] = {"{\"key\":\"" k "\",\"value\":{\"" OTLP_VALUE_##t "\":\"", \
+	               sizeof("{\"key\":\"" k "\",\"value\":{\"" OTLP_VALUE_##t "\":\"") - 1},
+        TRACE_ATTRIBUTES(ATTR_HEAD)
+#undef ATTR_HEAD
+};
+
+static size_t span_bound(const struct trace_span *s)
+{
+	size_t n =
+	        512 + ESC_MAX * (strlen(s->name_op) + 1 +
+	                         (s->name_model ? strlen(s->name_model) : 0) + s->trace_state_len);
+
+	for (int a = 0; a < TRACE_ATTR__COUNT; a++)
+		if (s->set & (1u << a))
+			n += attr_head[a].len + 32 +
+			     (trace_attrs[a].type == TRACE_ATTR_STRING
+			              ? ESC_MAX * s->values[a].s_len
+			              : 0);
+	return n;
 }
 
 static void kv_string(struct otlp_buf *b, const char *key, const char *v, size_t n)
 {
-	lit(b, "{\"key\":");
-	cstr(b, key);
-	lit(b, ",\"value\":{\"stringValue\":");
-	str(b, v, n);
-	lit(b, "}}");
+	size_t bound = 64 + ESC_MAX * (strlen(key) + n);
+	char *p;
+
+	if (reserve(b, bound) < 0)
+		return;
+	p = b->data + b->len;
+	p = PUT_LIT(p, "{\"key\":");
+	p = put_str(p, key, strlen(key));
+	p = PUT_LIT(p, ",\"value\":{\"stringValue\":");
+	p = put_str(p, v, n);
+	p = PUT_LIT(p, "}}");
+	b->len = (size_t)(p - b->data);
+}
+
+static void lit(struct otlp_buf *b, const char *s)
+{
+	otlp_buf_add(b, s, strlen(s));
 }
 
 void otlp_json_begin(struct otlp_buf *b, const char *service_name, const char *version)
@@ -182,9 +256,9 @@ void otlp_json_begin(struct otlp_buf *b, const char *service_name, const char *v
 	kv_string(b, "service.name", service_name, strlen(service_name));
 	lit(b, ",");
 	kv_string(b, "service.version", version, strlen(version));
-	lit(b, "]},\"scopeSpans\":[{\"scope\":{\"name\":\"llmgate\",\"version\":");
-	cstr(b, version);
-	lit(b, "},\"spans\":[");
+	lit(b, "]},\"scopeSpans\":[{\"scope\":{\"name\":\"llmgate\",\"version\":\"");
+	lit(b, version); /* ours: digits and dots */
+	lit(b, "\"},\"spans\":[");
 }
 
 void otlp_json_end(struct otlp_buf *b)
@@ -194,55 +268,55 @@ void otlp_json_end(struct otlp_buf *b)
 
 void otlp_json_span(struct otlp_buf *b, const struct trace_span *s)
 {
-	char kind[2] = {(char)('0' + s->kind), '\0'};
 	bool first = true;
+	char *p;
 
-	lit(b, "{\"traceId\":");
-	hex_id(b, s->trace_id, TRACE_ID_LEN);
-	lit(b, ",\"spanId\":");
-	hex_id(b, s->span_id, TRACE_SPAN_ID_LEN);
+	if (reserve(b, span_bound(s)) < 0)
+		return;
+	p = b->data + b->len;
+	p = PUT_LIT(p, "{\"traceId\":");
+	p = put_id(p, s->trace_id, TRACE_ID_LEN);
+	p = PUT_LIT(p, ",\"spanId\":");
+	p = put_id(p, s->span_id, TRACE_SPAN_ID_LEN);
 	if (s->has_parent) {
-		lit(b, ",\"parentSpanId\":");
-		hex_id(b, s->parent_id, TRACE_SPAN_ID_LEN);
+		p = PUT_LIT(p, ",\"parentSpanId\":");
+		p = put_id(p, s->parent_id, TRACE_SPAN_ID_LEN);
 	}
 	if (s->trace_state) {
-		lit(b, ",\"traceState\":");
-		str(b, s->trace_state, s->trace_state_len);
+		p = PUT_LIT(p, ",\"traceState\":");
+		p = put_str(p, s->trace_state, s->trace_state_len);
 	}
-	lit(b, ",\"name\":\"");
-	str_body(b, s->name_op, strlen(s->name_op));
+	p = PUT_LIT(p, ",\"name\":\"");
+	p = esc(p, s->name_op, strlen(s->name_op));
 	if (s->name_model) {
-		lit(b, " ");
-		str_body(b, s->name_model, strlen(s->name_model));
+		*p++ = ' ';
+		p = esc(p, s->name_model, strlen(s->name_model));
 	}
-	lit(b, "\"");
-	lit(b, ",\"kind\":");
-	lit(b, kind);
-	lit(b, ",\"startTimeUnixNano\":");
-	int_string(b, s->start_ns);
-	lit(b, ",\"endTimeUnixNano\":");
-	int_string(b, s->end_ns);
-	lit(b, ",\"attributes\":[");
+	p = PUT_LIT(p, "\",\"kind\":");
+	*p++ = (char)('0' + s->kind);
+	p = PUT_LIT(p, ",\"startTimeUnixNano\":");
+	p = put_int(p, s->start_ns);
+	p = PUT_LIT(p, ",\"endTimeUnixNano\":");
+	p = put_int(p, s->end_ns);
+	p = PUT_LIT(p, ",\"attributes\":[");
 	for (int a = 0; a < TRACE_ATTR__COUNT; a++) {
 		const struct trace_value *v = &s->values[a];
 
 		if (!(s->set & (1u << a)))
 			continue;
 		if (!first)
-			lit(b, ",");
+			*p++ = ',';
 		first = false;
-		if (trace_attrs[a].type == TRACE_ATTR_STRING) {
-			kv_string(b, trace_attrs[a].key, v->s, v->s_len);
-		} else {
-			lit(b, "{\"key\":");
-			cstr(b, trace_attrs[a].key);
-			lit(b, ",\"value\":{\"intValue\":");
-			int_string(b, v->i);
-			lit(b, "}}");
-		}
+		p = put(p, attr_head[a].text, attr_head[a].len);
+		if (trace_attrs[a].type == TRACE_ATTR_STRING)
+			p = esc(p, v->s, v->s_len);
+		else
+			p = put_digits(p, v->i);
+		p = PUT_LIT(p, "\"}}");
 	}
-	lit(b, "]");
+	*p++ = ']';
 	if (s->error)
-		lit(b, ",\"status\":{\"code\":2}");
-	lit(b, "}");
+		p = PUT_LIT(p, ",\"status\":{\"code\":2}");
+	*p++ = '}';
+	b->len = (size_t)(p - b->data);
 }

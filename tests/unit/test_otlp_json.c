@@ -75,6 +75,10 @@ static void test_encode(void)
 	trace_span_int(&s[0], TRACE_ATTR_HTTP_STATUS, 502);
 	trace_span_str(&s[0], TRACE_ATTR_ERROR_TYPE, "502", 3);
 	trace_span_int(&s[1], TRACE_ATTR_SERVER_PORT, -1);
+	trace_span_int(&s[0], TRACE_ATTR_ATTEMPTS, 100);
+	trace_span_int(&s[0], TRACE_ATTR_INPUT_TOKENS, 7);
+	trace_span_int(&s[0], TRACE_ATTR_OUTPUT_TOKENS, 10);
+	trace_span_int(&s[0], TRACE_ATTR_ATTEMPT, 0);
 	root = encode(s, 2);
 	if (!tap_ok(root != NULL, "the batch is valid JSON"))
 		return;
@@ -116,6 +120,12 @@ static void test_encode(void)
 	        "an integer attribute");
 	tap_str(attr_string(a, "error.type", "stringValue"), "502", "a string attribute");
 	tap_str(attr_string(b, "server.port", "intValue"), "-1", "a negative integer");
+	tap_ok(strcmp(attr_string(a, "llmgate.attempts", "intValue"), "100") == 0 &&
+	               strcmp(attr_string(a, "gen_ai.usage.input_tokens", "intValue"), "7") == 0 &&
+	               strcmp(attr_string(a, "gen_ai.usage.output_tokens", "intValue"), "10") ==
+	                       0 &&
+	               strcmp(attr_string(a, "llmgate.attempt", "intValue"), "0") == 0,
+	       "integers of one, two and three digits, and 0");
 	tap_ok(json_array_size(json_object_get(b, "attributes")) == 1, "only the attributes set");
 	json_decref(root);
 }
