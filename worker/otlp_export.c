@@ -24,6 +24,7 @@
 
 struct otlp_export {
 	const struct otel_config *c;
+	bool flushing; /* send every batch at once (the worker drains) */
 	struct upstream *up;
 	struct event *timer;
 	struct upstream_header *headers;
@@ -79,7 +80,7 @@ static void schedule(struct otlp_export *x)
 {
 	if (x->t || x->n_queued == 0)
 		return;
-	if (x->n_queued >= (size_t)x->c->batch_size)
+	if (x->flushing || x->n_queued >= (size_t)x->c->batch_size)
 		arm(x, 0);
 	else if (!x->timer_armed)
 		arm(x, x->c->flush_interval_ms);
@@ -243,6 +244,17 @@ void otlp_export_add(struct otlp_export *x, const struct trace_span *span)
 	}
 	x->ends[x->n_queued++] = x->queue.len;
 	schedule(x);
+}
+
+void otlp_export_flush(struct otlp_export *x)
+{
+	x->flushing = true;
+	schedule(x);
+}
+
+bool otlp_export_idle(const struct otlp_export *x)
+{
+	return !x->t && x->n_queued == 0;
 }
 
 void otlp_export_stop(struct otlp_export *x)

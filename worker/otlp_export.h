@@ -10,6 +10,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config_otel.h"
@@ -22,6 +23,11 @@ struct upstream;
 /* 0, or -ENOMEM. C must outlive the exporter (the worker's config). */
 int otlp_export_new(const struct otel_config *c, struct upstream *up, struct event_base *base,
                     struct otlp_export **ret);
+/* Sends what is queued now (a draining worker), without waiting for the
+ * batch or the timer. */
+void otlp_export_flush(struct otlp_export *x);
+/* Nothing queued, nothing in flight. */
+bool otlp_export_idle(const struct otlp_export *x);
 /* At exit: what is queued or in flight is given up and counted as dropped
  * (take the counts after it for the last report). */
 void otlp_export_stop(struct otlp_export *x);

@@ -294,10 +294,11 @@ void proxy_trace_end(struct proxy_call *call, int status, bool answered, enum ro
 	if (!t->sampled)
 		return;
 	if (t->attempt_open)
-		end_attempt(call, call->status > 0 ? NULL
-		                  : status == 499  ? "cancelled"
-		                  : status >= 500  ? "aborted"
-		                                   : NULL);
+		end_attempt(call, t->broken          ? t->broken
+		                  : call->status > 0 ? NULL
+		                  : status == 499    ? "cancelled"
+		                  : status >= 500    ? "aborted"
+		                                     : NULL);
 	t->sampled = false; /* once */
 	ids(t, &s);
 	memcpy(s.span_id, t->span_id, TRACE_SPAN_ID_LEN);
@@ -314,7 +315,10 @@ void proxy_trace_end(struct proxy_call *call, int status, bool answered, enum ro
 	trace_span_str(&s, TRACE_ATTR_OPERATION, op, strlen(op));
 	trace_span_str(&s, TRACE_ATTR_REQUEST_MODEL, call->model, strlen(call->model));
 	trace_span_int(&s, TRACE_ATTR_HTTP_STATUS, status);
-	if (status >= 500) {
+	if (t->broken) {
+		s.error = true;
+		trace_span_str(&s, TRACE_ATTR_ERROR_TYPE, t->broken, strlen(t->broken));
+	} else if (status >= 500) {
 		snprintf(text, sizeof(text), "%d", status);
 		s.error = true;
 		trace_span_str(&s, TRACE_ATTR_ERROR_TYPE, text, strlen(text));
@@ -334,6 +338,11 @@ void proxy_trace_end(struct proxy_call *call, int status, bool answered, enum ro
 		trace_span_int(&s, TRACE_ATTR_OUTPUT_TOKENS, call->usage.completion);
 	}
 	export(call, &s);
+}
+
+void proxy_trace_broken(struct proxy_call *call, const char *code)
+{
+	call->trace.broken = code;
 }
 
 void proxy_trace_free(struct proxy_trace *trace)

@@ -41,7 +41,8 @@ struct proxy_trace {
 	uint8_t trace_id[TRACE_ID_LEN];
 	uint8_t span_id[TRACE_SPAN_ID_LEN]; /* the server span's */
 	uint8_t parent_id[TRACE_SPAN_ID_LEN];
-	char *state; /* the client's tracestate (owned), or NULL */
+	char *state;        /* the client's tracestate (owned), or NULL */
+	const char *broken; /* a stream that failed after its first byte: why (static) */
 	size_t state_len;
 	int64_t start_ns;
 	/* the current attempt's span */
@@ -64,5 +65,8 @@ void proxy_trace_attempt_outcome(struct proxy_call *call, enum outcome outcome);
 /* The request is answered (proxy_answer_record): the open attempt's span and
  * the server span end. ANSWERED: the current deployment answered. */
 void proxy_trace_end(struct proxy_call *call, int status, bool answered, enum route route);
+/* The call's stream broke after its first byte, as CODE (a static string):
+ * its spans end as errors of that type. */
+void proxy_trace_broken(struct proxy_call *call, const char *code);
 /* Frees what the call's trace holds. */
 void proxy_trace_free(struct proxy_trace *trace);

@@ -156,9 +156,11 @@ static void on_drain_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 	size_t open = http_server_connections(w->http);
+	struct otlp_export *spans = proxy_tracer_export(w->tracer);
 
-	/* A connection closes only once its last response is fully written. */
-	if (open == 0) {
+	/* A connection closes only once its last response is fully written;
+	 * the spans of its requests leave before the worker does. */
+	if (open == 0 && (!spans || otlp_export_idle(spans))) {
 		event_base_loopexit(w->base, NULL);
 		return;
 	}
@@ -180,6 +182,8 @@ static void worker_drain(struct worker *w, const char *why)
 	clock_gettime(CLOCK_MONOTONIC, &w->drain_started);
 	http_server_stop_accepting(w->http);
 	log_info("draining (%s): %zu connections open", why, http_server_connections(w->http));
+	if (w->tracer)
+		otlp_export_flush(proxy_tracer_export(w->tracer));
 	on_drain_timer(-1, 0, w);
 }
 

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from helpers import (CHAT, free_port, gateway_config, openai_dep, post, request, wait_for)
+from helpers import (CHAT, ctl, free_port, gateway_config, openai_dep, post, request, wait_for)
 
 CLIENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CLIENT_SPAN = "00f067aa0ba902b7"
@@ -221,6 +221,36 @@ def test_transport_failure_and_error_status(stub_factory, receiver, gateway_fact
     assert server["attrs"]["llmgate.attempts"] == 2
     errors = sorted(s["attrs"]["error.type"] for s in attempts)
     assert errors == ["500", "connect"], errors
+
+
+def test_broken_stream_is_an_error(stub, receiver, gateway_factory):
+    gw = gateway_factory(gateway_config(openai_dep("gpt-4o", "dep", stub.base),
+                                        llmgate=otel(receiver.base)))
+    try:
+        post(gw, dict(CHAT, stream=True, x_stub={"chunks": 10, "cut_after": 3}),
+             {"traceparent": TRACEPARENT})
+    except Exception:  # the client's stream is cut too
+        pass
+    spans = spans_of(receiver, 2, CLIENT_TRACE)
+    (server,), (attempt,) = servers(spans), clients(spans)
+    assert server["attrs"]["http.response.status_code"] == 200  # the head had left
+    assert server["status"]["code"] == 2 and attempt["status"]["code"] == 2
+    assert server["attrs"]["error.type"] == attempt["attrs"]["error.type"] == "protocol"
+
+
+def test_a_draining_worker_sends_its_spans_first(stub, receiver, gateway_factory):
+    gw = gateway_factory(gateway_config(
+        openai_dep("gpt-4o", "dep", stub.base),
+        llmgate=f"  otel:\n    endpoint: {receiver.base}\n    flush_interval: 1h\n"))
+    for _ in range(3):
+        assert post(gw)[0] == 200
+    time.sleep(0.3)
+    assert receiver.raw() == [], "nothing is sent before the batch or the timer"
+    assert ctl(gw, "reload").returncode == 0
+    assert len(spans_of(receiver, 6)) == 6, "the old generation sent its spans as it drained"
+    assert post(gw)[0] == 200
+    gw.stop()
+    assert len(receiver.spans()) == 8, "and so did the last one, stopped"
 
 
 def test_invalid_traceparent_starts_a_new_trace(stub, receiver, gateway_factory):
