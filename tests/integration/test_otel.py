@@ -161,6 +161,19 @@ def test_spans_attributes_and_parent(stub, receiver, gateway_factory):
             assert secret not in text
 
 
+def test_own_traceparent_replaces_extra_headers(stub, receiver, gateway_factory):
+    fixed = f"00-{'1' * 32}-{'2' * 16}-01"
+    gw = gateway_factory(gateway_config(
+        openai_dep("gpt-4o", "dep", stub.base,
+                   params=f'\n      extra_headers: {{traceparent: "{fixed}", x-other: kept}}'),
+        llmgate=otel(receiver.base)))
+    assert post(gw, CHAT, {"traceparent": TRACEPARENT})[0] == 200
+    (attempt,) = clients(spans_of(receiver, 2, CLIENT_TRACE))
+    seen = stub.requests()[-1]["headers"]
+    assert seen["traceparent"] == f"00-{CLIENT_TRACE}-{attempt['spanId']}-01"
+    assert seen["x-other"] == "kept"
+
+
 def test_usage_attributes_when_the_answer_reports_usage(stub, receiver, gateway_factory):
     gw = gateway_factory(gateway_config(openai_dep("gpt-4o", "dep", stub.base),
                                         llmgate=otel(receiver.base)))
