@@ -3202,7 +3202,7 @@ static void load_otel(struct loader *ld, const struct slots *lg)
 {
 	struct config_otel_input in = {.callback = ld->otel_callback};
 	struct otel_header *headers = NULL;
-	char *endpoint = NULL, *service = NULL;
+	char *endpoint = NULL, *service = NULL, *ratio_text;
 	struct deployment hd = {0}; /* load_headers() fills a deployment's */
 	struct slots os;
 	struct at at;
@@ -3231,7 +3231,18 @@ static void load_otel(struct loader *ld, const struct slots *lg)
 	if (get_string(ld, &at, &service) == GOT)
 		in.service_name = service;
 	at = at_slot(&os, K_otel_sample_ratio);
-	get_double(ld, &at, -1, 1, &in.sample_ratio);
+	if (get_text(ld, &at, "a number from 0 to 1", &ratio_text) == GOT) {
+		char buf[SHOWN_MAX + 8];
+
+		if (!parse_double(ratio_text, &in.sample_ratio) || in.sample_ratio < 0 ||
+		    in.sample_ratio > 1)
+			report(ld, DIAG_ERROR, at.src, at.node,
+			       "%s must be a number from 0 to 1, not '%s'", at.path,
+			       shown_value(at.node, ratio_text, buf, sizeof(buf)));
+		if (in.sample_ratio < 0 || in.sample_ratio > 1)
+			in.sample_ratio = 1; /* reported here, not again */
+		free(ratio_text);
+	}
 	at = at_slot(&os, K_otel_queue_size);
 	get_long(ld, &at, 1, 1000000, &in.queue_size);
 	at = at_slot(&os, K_otel_batch_size);

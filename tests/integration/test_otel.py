@@ -8,13 +8,16 @@ exporting nothing (but a sampled parent followed); the collector down leaving re
 unaffected and the dropped spans counted in /metrics; no secret, no prompt or completion
 text in what is exported."""
 import json
+import os
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from helpers import (CHAT, ctl, free_port, gateway_config, openai_dep, post, request, wait_for)
+from helpers import (CHAT, LLMGATED, ctl, free_port, gateway_config, openai_dep, post, request,
+                     wait_for)
 
 CLIENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CLIENT_SPAN = "00f067aa0ba902b7"
@@ -357,3 +360,31 @@ def test_litellm_callback_and_otel_variables(stub, receiver, gateway_factory):
     assert path == "/v1/traces"
     assert {k.lower(): v for k, v in hdrs.items()}["x-api-key"] == OTEL_SECRET
     assert OTEL_SECRET not in gw.logs()
+
+
+def check(workdir, llmgate, env=None):
+    path = os.path.join(workdir, "otel.yaml")
+    with open(path, "w") as f:
+        f.write(gateway_config(openai_dep("gpt-4o", "dep", "http://127.0.0.1:9"),
+                               llmgate=llmgate).replace("@PORT@", "4000")
+                .replace("@DIR@", workdir))
+    return subprocess.run([LLMGATED, "--check", "-c", path], capture_output=True, text=True,
+                          timeout=30, env=dict(os.environ, **(env or {})))
+
+
+def test_check_reports_otel_settings_without_their_secrets(workdir):
+    r = check(workdir, "  otel:\n    sample_ratio: 2\n    headers:\n"
+                       f"      x-api-key: {OTEL_SECRET}\n    batch_size: many\n")
+    assert r.returncode == 1
+    assert "llmgate.otel.sample_ratio must be a number from 0 to 1, not '2'" in r.stdout
+    assert r.stdout.count("sample_ratio") == 1, r.stdout
+    assert "llmgate.otel.batch_size" in r.stdout
+    assert OTEL_SECRET not in r.stdout + r.stderr
+    r = check(workdir, "  otel:\n    endpoint: ftp://collector\n")
+    assert r.returncode == 1 and "must be an http:// or https:// URL" in r.stdout
+    r = check(workdir, "  otel: {}\n",
+              env={"OTEL_EXPORTER_OTLP_HEADERS": f"x-api-key=%zz{OTEL_SECRET}"})
+    assert r.returncode == 1 and "OTEL_EXPORTER_OTLP_HEADERS" in r.stdout
+    assert OTEL_SECRET not in r.stdout + r.stderr
+    r = check(workdir, "  otel:\n    sample_ratio: 0.25\n    flush_interval: 200ms\n")
+    assert r.returncode == 0, r.stdout
