@@ -38,6 +38,7 @@
 
 #include "config_entra.h"
 #include "config_passthrough.h"
+#include "config_otel.h"
 #include "config_keys.h"
 #include "config_lint.h"
 #include "config_ref.h"
@@ -92,6 +93,7 @@ static const char *const section_text[SECTION__COUNT] = {
         [SECTION_general_settings] = "general_settings",
         [SECTION_llmgate] = "llmgate",
         [SECTION_fallback] = "llmgate.fallback",
+        [SECTION_otel] = "llmgate.otel",
 };
 
 enum key_type {
@@ -310,6 +312,7 @@ struct loader {
 	/* llmgate.strict as written, read before the entries it governs
 	 * (load_llmgate() reads it again, with its diagnostics) */
 	bool strict;
+	bool otel_callback; /* "otel" in a litellm_settings callback list (load_otel()) */
 	bool oom;
 };
 
@@ -650,12 +653,14 @@ static void sections_with_key(enum section section, const char *word, bool ignor
 	for (size_t i = 0; i < K__COUNT && found < 2 && n < len; i++) {
 		const struct key_row *row = &key_rows[i];
 
-		bool own = row->section == SECTION_llmgate || row->section == SECTION_fallback;
+		bool own = row->section == SECTION_llmgate || row->section == SECTION_fallback ||
+		           row->section == SECTION_otel;
 
 		/* llmgate's own keys are no home for a LiteLLM key ('mode') */
 		if (row->section == section || (row->type == TYPE_IGNORED) != ignored ||
 		    strcmp(row->name, word) != 0 ||
-		    (own && section != SECTION_llmgate && section != SECTION_fallback))
+		    (own && section != SECTION_llmgate && section != SECTION_fallback &&
+		     section != SECTION_otel))
 			continue;
 		n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%s", found ? " or " : "",
 		                      section_text[row->section]);
@@ -681,7 +686,8 @@ static struct at at_slot(const struct slots *s, enum key key)
 	        .node = by_default ? &default_nodes[key] : s->value[i],
 	        .by_default = by_default,
 	        .secret = key_rows[key].type == TYPE_SECRET,
-	        .litellm_reads = s->section != SECTION_llmgate && s->section != SECTION_fallback,
+	        .litellm_reads = s->section != SECTION_llmgate && s->section != SECTION_fallback &&
+	                         s->section != SECTION_otel,
 	};
 	snprintf(at.path, sizeof(at.path), "%s%s%s", s->prefix, s->prefix[0] ? "." : "",
 	         key_rows[key].name);
@@ -2917,6 +2923,46 @@ static void load_aliases(struct loader *ld, const struct at *at)
 	}
 }
 
+/* LiteLLM's callback lists: "otel" turns traces on (load_otel()); any other
+ * callback is LiteLLM's own, ignored with a warning. */
+static void load_callbacks(struct loader *ld, const struct slots *ls)
+{
+	static const enum key keys[] = {K_litellm_settings_callbacks,
+	                                K_litellm_settings_success_callback,
+	                                K_litellm_settings_failure_callback};
+	char buf[SHOWN_MAX + 8];
+
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		struct at at = at_slot(ls, keys[k]);
+		const struct config_yaml_node *list = at.node;
+
+		if (config_yaml_is_null(list))
+			continue;
+		if (list->kind != CONFIG_YAML_SEQUENCE) {
+			report(ld, DIAG_ERROR, at.src, list, "%s must be a list, not %s", at.path,
+			       config_yaml_kind_name(list->kind));
+			continue;
+		}
+		for (size_t i = 0; i < list->n_items; i++) {
+			struct at item = at;
+			char *text;
+
+			item.node = list->items[i];
+			set_path(&item, "%s[%zu]", at.path, i);
+			if (get_text(ld, &item, "a callback name", &text) != GOT)
+				continue;
+			if (strcmp(text, "otel") == 0)
+				ld->otel_callback = true;
+			else
+				report(ld, DIAG_WARNING, at.src, item.node,
+				       "ignored: %s '%s' is a LiteLLM callback llmgate does not "
+				       "implement (only 'otel')",
+				       item.path, shown(text, buf, sizeof(buf)));
+			free(text);
+		}
+	}
+}
+
 static void load_settings(struct loader *ld)
 {
 	struct config *c = ld->config;
@@ -2971,6 +3017,7 @@ static void load_settings(struct loader *ld)
 	}
 	apply_fallbacks(ld, -1);
 	load_error_fallbacks(ld, &ls, &rs);
+	load_callbacks(ld, &ls);
 	ls_fb = at_slot(&ls, K_litellm_settings_default_fallbacks);
 	rs_fb = at_slot(&rs, K_router_settings_default_fallbacks);
 	apply_default_fallbacks(ld, config_yaml_is_null(rs_fb.node) ? &ls_fb : &rs_fb);
@@ -3257,6 +3304,83 @@ static void load_passthrough(struct loader *ld, const struct slots *lg)
 			config_passthrough_load(ld->config, gs->pairs[i].value, &rd);
 }
 
+static void otel_report(void *ctx, bool error, const char *key, const char *msg)
+{
+	struct loader *ld = ctx;
+
+	(void)key;
+	report(ld, error ? DIAG_ERROR : DIAG_WARNING, 0, NULL, "%s", msg);
+}
+
+/* llmgate.otel and the callbacks: config_otel_resolve() decides. */
+static void load_otel(struct loader *ld, const struct slots *lg)
+{
+	struct config_otel_input in = {.callback = ld->otel_callback};
+	struct otel_header *headers = NULL;
+	char *endpoint = NULL, *service = NULL, *ratio_text;
+	struct deployment hd = {0}; /* load_headers() fills a deployment's */
+	struct slots os;
+	struct at at;
+	int r;
+
+	at = at_slot(lg, K_llmgate_otel);
+	in.section = !config_yaml_is_null(at.node);
+	if (!scan(ld, 0, at.node, SECTION_otel, "llmgate.otel", "in llmgate.otel", &os, NULL))
+		return;
+	at = at_slot(&os, K_otel_endpoint);
+	if (get_string(ld, &at, &endpoint) == GOT)
+		in.endpoint = endpoint;
+	at = at_slot(&os, K_otel_headers);
+	load_headers(ld, &at, &hd);
+	if (hd.n_extra_headers) {
+		headers = calloc(hd.n_extra_headers, sizeof(*headers));
+		if (!headers)
+			ld->oom = true;
+		for (size_t i = 0; headers && i < hd.n_extra_headers; i++)
+			headers[i] = (struct otel_header){.name = hd.extra_headers[i].name,
+			                                  .value = hd.extra_headers[i].value};
+		in.headers = headers;
+		in.n_headers = headers ? hd.n_extra_headers : 0;
+	}
+	at = at_slot(&os, K_otel_service_name);
+	if (get_string(ld, &at, &service) == GOT)
+		in.service_name = service;
+	at = at_slot(&os, K_otel_sample_ratio);
+	if (get_text(ld, &at, "a number from 0 to 1", &ratio_text) == GOT) {
+		char buf[SHOWN_MAX + 8];
+
+		if (!parse_double(ratio_text, &in.sample_ratio) || in.sample_ratio < 0 ||
+		    in.sample_ratio > 1)
+			report(ld, DIAG_ERROR, at.src, at.node,
+			       "%s must be a number from 0 to 1, not '%s'", at.path,
+			       shown_value(at.node, ratio_text, buf, sizeof(buf)));
+		if (in.sample_ratio < 0 || in.sample_ratio > 1)
+			in.sample_ratio = 1; /* reported here, not again */
+		free(ratio_text);
+	}
+	at = at_slot(&os, K_otel_queue_size);
+	get_long(ld, &at, 1, 1000000, &in.queue_size);
+	at = at_slot(&os, K_otel_batch_size);
+	get_long(ld, &at, 1, 100000, &in.batch_size);
+	at = at_slot(&os, K_otel_flush_interval);
+	get_duration(ld, &at, false, &in.flush_interval_ms);
+	at = at_slot(&os, K_otel_export_timeout);
+	get_duration(ld, &at, false, &in.export_timeout_ms);
+
+	r = config_otel_resolve(&in, &ld->config->otel, otel_report, ld);
+	if (r == -ENOMEM)
+		ld->oom = true;
+	for (size_t i = 0; i < hd.n_extra_headers; i++) {
+		free(hd.extra_headers[i].name);
+		explicit_bzero(hd.extra_headers[i].value, strlen(hd.extra_headers[i].value));
+		free(hd.extra_headers[i].value);
+	}
+	free(hd.extra_headers);
+	free(headers);
+	free(endpoint);
+	free(service);
+}
+
 static void load_llmgate(struct loader *ld)
 {
 	struct config *c = ld->config;
@@ -3365,6 +3489,7 @@ static void load_llmgate(struct loader *ld)
 
 	load_fallback_policy(ld, &lg);
 	load_passthrough(ld, &lg);
+	load_otel(ld, &lg);
 }
 
 /* ---- the whole load ---------------------------------------------------- */
@@ -3477,6 +3602,7 @@ void config_free(struct config *config)
 {
 	if (!config)
 		return;
+	config_otel_clear(&config->otel);
 	for (size_t i = 0; i < config->n_deployments; i++)
 		free_deployment(&config->deployments[i]);
 	free(config->deployments);

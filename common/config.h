@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config_otel.h"
 #include "diag.h"
 #include "entra.h"
 #include "providers.h"
@@ -178,6 +179,7 @@ struct config {
 	size_t passthrough_max_request_size; /* bytes: the body limit of pass-through paths */
 	bool usage;                          /* count answers' token usage (llmgate.usage) */
 	bool stream_usage_inject;            /* llmgate.stream_usage: inject */
+	struct otel_config otel;             /* llmgate.otel, the otel callback (config_otel.h) */
 };
 
 /*
@@ -204,7 +206,7 @@ const struct group *config_find_group(const struct config *config, const char *n
 struct config_key_doc {
 	/* "" (top level), "model_list[]", "litellm_params", "model_info",
 	 * "litellm_settings", "router_settings", "general_settings", "llmgate",
-	 * "llmgate.fallback" */
+	 * "llmgate.fallback", "llmgate.otel" */
 	const char *section;
 	const char *key;
 	/* "string", "secret", "url", "address", "boolean", "integer", "number",

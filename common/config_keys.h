@@ -35,7 +35,8 @@
 	X(router_settings, "router_settings")   \
 	X(general_settings, "general_settings") \
 	X(llmgate, "llmgate")                   \
-	X(fallback, "llmgate.fallback")
+	X(fallback, "llmgate.fallback")         \
+	X(otel, "llmgate.otel")
 
 #define CONFIG_IGNORED_DESC           "a LiteLLM setting llmgate does not implement"
 #define CONFIG_DEFAULT_CONTROL_SOCKET "/run/llmgate/control.sock"
@@ -200,9 +201,13 @@
 	X(litellm_settings, set_verbose, BOOL, "false", "verbose logging")                                 \
 	X(litellm_settings, enable_azure_ad_token_refresh, BOOL, "false",                                  \
 	  "azure deployments without a key get Entra ID tokens as DefaultAzureCredential finds them")      \
-	X(litellm_settings, success_callback, IGNORED, NULL, CONFIG_IGNORED_DESC)                          \
-	X(litellm_settings, failure_callback, IGNORED, NULL, CONFIG_IGNORED_DESC)                          \
-	X(litellm_settings, callbacks, IGNORED, NULL, CONFIG_IGNORED_DESC)                                 \
+	X(litellm_settings, success_callback, LIST, NULL,                                                  \
+	  "'otel' turns on OpenTelemetry traces (llmgate.otel); other callbacks are ignored")              \
+	X(litellm_settings, failure_callback, LIST, NULL,                                                  \
+	  "'otel' turns on OpenTelemetry traces (llmgate.otel); other callbacks are ignored")              \
+	X(litellm_settings, callbacks, LIST, NULL,                                                         \
+	  "'otel' turns on OpenTelemetry traces to OTEL_EXPORTER_OTLP_ENDPOINT (llmgate.otel); "           \
+	  "other callbacks are ignored")                                                                   \
 	X(litellm_settings, service_callback, IGNORED, NULL, CONFIG_IGNORED_DESC)                          \
 	X(litellm_settings, service_callbacks, IGNORED, NULL, CONFIG_IGNORED_DESC)                         \
 	X(litellm_settings, cache, IGNORED, NULL, CONFIG_IGNORED_DESC)                                     \
@@ -365,6 +370,7 @@
 	  "largest upload body (audio transcriptions and translations, image edits), in MiB")              \
 	X(llmgate, moderation_model, STRING, NULL,                                                         \
 	  "the group /v1/moderations uses when the request names no model; unset = such a request is 400") \
+	X(llmgate, otel, MAPPING, NULL, "OpenTelemetry traces (OTLP/HTTP JSON); written: on")              \
                                                                                                            \
 	X(fallback, mode, STRING, "auto", "auto, on (forced) or off (never)")                              \
 	X(fallback, window, DURATION, "10s", "sliding window of the failure ratio")                        \
@@ -374,7 +380,21 @@
 	X(fallback, cooldown, DURATION, "30s", "time in fallback before probing the primary")              \
 	X(fallback, probe_interval, DURATION, "5s", "one probe request per interval")                      \
 	X(fallback, recover_successes, INT, "3", "probe successes in a row that end the fallback")         \
-	X(fallback, report_interval, DURATION, "250ms", "how often workers report counters")
+	X(fallback, report_interval, DURATION, "250ms", "how often workers report counters")               \
+                                                                                                           \
+	X(otel, endpoint, URL, "OTEL_EXPORTER_OTLP_ENDPOINT",                                              \
+	  "the collector's OTLP/HTTP base URL; /v1/traces is appended unless the path ends so")            \
+	X(otel, headers, HEADERS, "OTEL_EXPORTER_OTLP_HEADERS",                                            \
+	  "headers of every export request (secrets: never shown)")                                        \
+	X(otel, service_name, STRING, "OTEL_SERVICE_NAME", "the resource's service.name")                  \
+	X(otel, sample_ratio, NUMBER, "1",                                                                 \
+	  "share of new traces recorded, 0 to 1; a client's traceparent decides for its trace")            \
+	X(otel, queue_size, INT, "2048",                                                                   \
+	  "finished spans waiting for export per worker; more are dropped")                                \
+	X(otel, batch_size, INT, "512", "spans per export request; a full batch is sent at once")          \
+	X(otel, flush_interval, DURATION, "1s", "the longest a span waits for its batch")                  \
+	X(otel, export_timeout, DURATION, "10s",                                                           \
+	  "one export request; a failed one's spans are dropped")
 
 #define CONFIG_COMPUTED_DEFAULTS(X)                                                                \
 	X(top, model_list, "config_load(): a missing model_list is reported as no models")         \
@@ -388,4 +408,7 @@
 	X(litellm_params, drop_params, "struct deployment: drop_params -1 = unset")                \
 	X(model_info, id, "build_groups() in config.c")                                            \
 	X(router_settings, num_retries,                                                            \
-	  "load_settings() in config.c: router_settings wins when set")
+	  "load_settings() in config.c: router_settings wins when set")                            \
+	X(otel, endpoint, "config_otel_resolve() in config_otel.c: the OTEL_* variables")          \
+	X(otel, headers, "config_otel_resolve() in config_otel.c: merged with OTEL_* variables")   \
+	X(otel, service_name, "config_otel_resolve() in config_otel.c: OTEL_SERVICE_NAME")

@@ -188,22 +188,32 @@ struct ipc_token_status {
 };
 static_assert(sizeof(struct ipc_token_status) == 32 + IPC_TOKEN_ERROR_MAX, "ipc_token_status size");
 
+/* OpenTelemetry spans a worker exported and dropped since its previous
+ * report (issue 19; deltas like REPORT). worker -> supervisor, only when
+ * tracing is on and something changed. */
+struct ipc_otel_spans {
+	uint32_t exported; /* accepted by the collector (2xx) */
+	uint32_t dropped;  /* queue full, export failed, or given up at exit */
+};
+static_assert(sizeof(struct ipc_otel_spans) == 8, "ipc_otel_spans size");
+
 /* X(NAME, payload size, direction) */
-#define IPC_MESSAGES(X)                                                  \
-	X(HELLO, sizeof(struct ipc_hello), "worker->supervisor")         \
-	X(READY, 0, "worker->supervisor")                                \
-	X(PING, sizeof(struct ipc_ping), "supervisor->worker")           \
-	X(PONG, sizeof(struct ipc_ping), "worker->supervisor")           \
-	X(DRAIN, 0, "supervisor->worker")                                \
-	X(LOG_LEVEL, sizeof(struct ipc_log_level), "supervisor->worker") \
-	X(REPORT, sizeof(struct ipc_report), "worker->supervisor")       \
-	X(MODE, sizeof(struct ipc_mode), "supervisor->worker")           \
-	X(START, 0, "supervisor->worker")                                \
-	X(REQUESTS, sizeof(struct ipc_requests), "worker->supervisor")   \
-	X(LATENCY, sizeof(struct ipc_latency), "worker->supervisor")     \
-	X(USAGE_COUNTS, sizeof(struct ipc_usage), "worker->supervisor")  \
-	X(TOKEN, sizeof(struct ipc_token), "tokens->supervisor->worker") \
-	X(TOKEN_STATUS, sizeof(struct ipc_token_status), "tokens->supervisor")
+#define IPC_MESSAGES(X)                                                        \
+	X(HELLO, sizeof(struct ipc_hello), "worker->supervisor")               \
+	X(READY, 0, "worker->supervisor")                                      \
+	X(PING, sizeof(struct ipc_ping), "supervisor->worker")                 \
+	X(PONG, sizeof(struct ipc_ping), "worker->supervisor")                 \
+	X(DRAIN, 0, "supervisor->worker")                                      \
+	X(LOG_LEVEL, sizeof(struct ipc_log_level), "supervisor->worker")       \
+	X(REPORT, sizeof(struct ipc_report), "worker->supervisor")             \
+	X(MODE, sizeof(struct ipc_mode), "supervisor->worker")                 \
+	X(START, 0, "supervisor->worker")                                      \
+	X(REQUESTS, sizeof(struct ipc_requests), "worker->supervisor")         \
+	X(LATENCY, sizeof(struct ipc_latency), "worker->supervisor")           \
+	X(USAGE_COUNTS, sizeof(struct ipc_usage), "worker->supervisor")        \
+	X(TOKEN, sizeof(struct ipc_token), "tokens->supervisor->worker")       \
+	X(TOKEN_STATUS, sizeof(struct ipc_token_status), "tokens->supervisor") \
+	X(OTEL_SPANS, sizeof(struct ipc_otel_spans), "worker->supervisor")
 
 enum ipc_type {
 	IPC_INVALID = 0,

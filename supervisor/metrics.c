@@ -36,6 +36,7 @@ struct metrics {
 	struct mlatency *latency;
 	size_t n_latency, cap_latency;
 	uint64_t log_dropped;
+	uint64_t otel_exported, otel_dropped;
 	uint64_t rejected[HTTP_REJECT__COUNT]; /* by enum http_reject */
 	struct metrics_usage *usage;           /* token usage (metrics_usage.c) */
 };
@@ -141,6 +142,12 @@ int metrics_add_requests(struct metrics *m, const struct config *c, const struct
 			t->count += e->count;
 	}
 	return 0;
+}
+
+void metrics_add_otel_spans(struct metrics *m, const struct ipc_otel_spans *msg)
+{
+	m->otel_exported += msg->exported;
+	m->otel_dropped += msg->dropped;
 }
 
 static struct mlatency *find_latency(struct metrics *m, const char *model)
@@ -375,4 +382,7 @@ void metrics_render(FILE *out, const struct metrics *m, const struct metrics_vie
 	render_scalar(out, METRIC_ACCESS_LOG_DROPPED, "%llu", (unsigned long long)m->log_dropped);
 	render_affinity(out, &v->affinity);
 	render_tokens(out, v);
+	render_scalar(out, METRIC_OTEL_SPANS_EXPORTED, "%llu",
+	              (unsigned long long)m->otel_exported);
+	render_scalar(out, METRIC_OTEL_SPANS_DROPPED, "%llu", (unsigned long long)m->otel_dropped);
 }

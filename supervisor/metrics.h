@@ -43,6 +43,8 @@ int metrics_add_requests(struct metrics *m, const struct config *config,
                          const struct ipc_requests *msg);
 int metrics_add_latency(struct metrics *m, const struct config *config,
                         const struct ipc_latency *msg);
+/* Adds a worker's span counts (OTEL_SPANS). */
+void metrics_add_otel_spans(struct metrics *m, const struct ipc_otel_spans *msg);
 
 /* What /metrics shows besides the request statistics. */
 struct metrics_group {

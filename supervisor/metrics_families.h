@@ -78,7 +78,12 @@
 	X(ENTRA_TOKEN_FAILURES, llmgate_entra_token_fetch_failures_total, counter,                 \
 	  "deployment, source", "Failed Entra ID token fetches for that credential.")              \
 	X(ENTRA_TOKEN_EXPIRY, llmgate_entra_token_expiry_seconds, gauge, "deployment, source",     \
-	  "Seconds until the deployment's current Entra ID token expires (0: no valid token).")
+	  "Seconds until the deployment's current Entra ID token expires (0: no valid token).")    \
+	X(OTEL_SPANS_EXPORTED, llmgate_otel_spans_exported_total, counter, "",                     \
+	  "OpenTelemetry spans the collector accepted.")                                           \
+	X(OTEL_SPANS_DROPPED, llmgate_otel_spans_dropped_total, counter, "",                       \
+	  "OpenTelemetry spans lost: the export queue full, an export failed, or a worker exited " \
+	  "with spans queued.")
 
 enum metric_family {
 #define METRIC_ENUM(id, name, type, labels, help) METRIC_##id,

@@ -171,6 +171,13 @@ static void handle_message(struct slot *slot, const struct ipc_header *h, const 
 		if (slot_usage(slot, payload) < 0)
 			refuse(slot, "usage statistics name unknown labels");
 		break;
+	case IPC_OTEL_SPANS: {
+		struct ipc_otel_spans spans;
+
+		memcpy(&spans, payload, sizeof(spans));
+		metrics_add_otel_spans(sup->metrics, &spans);
+		break;
+	}
 	case IPC_LATENCY:
 		memcpy(&latency, payload, sizeof(latency));
 		if (metrics_add_latency(sup->metrics, slot->gen->config, &latency) < 0)

@@ -60,6 +60,11 @@ void proxy_set_request_stats(struct proxy *proxy, struct request_stats *stats)
 	proxy->stats = stats;
 }
 
+void proxy_set_tracer(struct proxy *proxy, struct proxy_tracer *tracer)
+{
+	proxy->tracer = tracer;
+}
+
 void proxy_free(struct proxy *proxy)
 {
 	if (!proxy)
@@ -89,6 +94,7 @@ void proxy_call_free(struct proxy_call *call)
 		evbuffer_free(call->kept.body);
 	proxy_usage_free(call);
 	json_decref(call->root);
+	proxy_trace_free(&call->trace);
 	free(call->model);
 	free(call->query);
 	free(call);

@@ -65,7 +65,10 @@ struct fallback_state;
 struct proxy *proxy_new(const struct config *config, struct upstream *up,
                         struct fallback_state *fs);
 struct request_stats;
+struct proxy_tracer;
 /* Counts and logs every request in STATS (request_stats.h) from now on. */
+/* Traces the proxy's requests with TRACER (proxy_trace.h; NULL: off). */
+void proxy_set_tracer(struct proxy *proxy, struct proxy_tracer *tracer);
 void proxy_set_request_stats(struct proxy *proxy, struct request_stats *stats);
 
 /* Call after every exchange has ended (http_server_free() aborts them). */

@@ -223,6 +223,7 @@ static struct proxy_call *new_call(struct proxy *proxy, const struct early_answe
 	snprintf(call->method, sizeof(call->method), "%s", req->method);
 	call->path_len = req->path_len < sizeof(call->path) ? req->path_len : sizeof(call->path);
 	memcpy(call->path, req->path, call->path_len);
+	proxy_trace_begin(call, req);
 	return call;
 }
 

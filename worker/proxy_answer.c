@@ -148,6 +148,7 @@ void proxy_answer_record(struct proxy_call *call, int status, size_t bytes_out, 
 	};
 
 	request_stats_done(call->proxy->stats, &rec);
+	proxy_trace_end(call, status, answered, route);
 }
 
 void proxy_answer_error(struct proxy_call *call, int status, const char *type, const char *code,

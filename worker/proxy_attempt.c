@@ -46,6 +46,8 @@ void proxy_attempt_record(struct proxy_call *call, enum outcome outcome)
 {
 	int64_t end = call->head_us ? call->head_us : clock_now_us();
 
+	if (!call->recorded)
+		proxy_trace_attempt_outcome(call, outcome);
 	call->upstream_end_us = end > call->upstream_end_us ? end : call->upstream_end_us;
 	if (call->recorded || !call->proxy->fallback_state)
 		return;
@@ -529,6 +531,7 @@ static int start_attempt(struct proxy_call *call)
 {
 	const struct config *config = call->proxy->config;
 	const struct deployment *dep = &config->deployments[call->plan.deployment];
+	const char *traceparent = proxy_trace_attempt_start(call); /* ends the last one's */
 	struct proxy_request r;
 	long timeout_ms, first_ms;
 	int err;
@@ -588,6 +591,8 @@ static int start_attempt(struct proxy_call *call)
 		proxy_request_clear(&r);
 		return err;
 	}
+	if (traceparent)
+		proxy_request_trace_headers(&r, traceparent, call->trace.state);
 	timeout_ms = dep->timeout_ms > 0 ? dep->timeout_ms : config->request_timeout_ms;
 	first_ms = timeout_ms;
 	if (call->stream_requested && dep->stream_timeout_ms > 0)

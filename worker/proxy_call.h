@@ -20,6 +20,7 @@
 #include "proxy.h"
 #include "proxy_plan.h"
 #include "proxy_request.h"
+#include "proxy_trace.h"
 #include "proxy_walk.h"
 #include "request_id.h"
 #include "usage.h"
@@ -40,6 +41,7 @@ struct proxy {
 	struct proxy_balancer *balancer;
 	json_t **defaults;           /* per deployment: its request defaults, or NULL */
 	struct request_stats *stats; /* NULL: not counted */
+	struct proxy_tracer *tracer; /* NULL: tracing off */
 };
 
 /* Retry-after headers of an answer, passed on with it when it is a 4xx. */
@@ -98,7 +100,8 @@ struct proxy_call {
 	struct usage_tail *usage_tail; /* a stream's last bytes, when usage is counted */
 	struct usage_strip *strip;     /* inject mode: the usage chunk the client did not ask */
 	bool usage_injected;           /* the current attempt asked upstream for usage */
-	const char *key_id; /* the client key's id (issue 20); NULL: master key or none */
+	const char *key_id;       /* the client key's id (issue 20); NULL: master key or none */
+	struct proxy_trace trace; /* its spans (proxy_trace.h) */
 	char peer[64];
 	char method[8];
 	char path[128];

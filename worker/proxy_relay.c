@@ -190,6 +190,7 @@ void proxy_relay_fail(struct proxy_call *call, const char *code, const char *fmt
 	if (event)
 		evbuffer_free(event);
 	api_error_json_free(json);
+	proxy_trace_broken(call, code);
 	end_stream(call, false);
 }
 

@@ -86,14 +86,30 @@ static int add_header(void *ctx, const char *name, const char *value)
 
 static int build_headers(struct proxy_request *r, const struct deployment *dep)
 {
-	r->headers =
-	        calloc(PROVIDER_REQUEST_OWN_HEADERS + dep->n_extra_headers, sizeof(*r->headers));
+	/* + traceparent and tracestate (proxy_request_trace_headers) */
+	r->headers = calloc(PROVIDER_REQUEST_OWN_HEADERS + dep->n_extra_headers + 2,
+	                    sizeof(*r->headers));
 	if (!r->headers)
 		return -ENOMEM;
 	const char *token =
 	        dep->entra ? token_store_get(dep->credential, (int64_t)time(NULL)) : NULL;
 
 	return provider_request_headers(dep, token, r->auth, add_header, r);
+}
+
+void proxy_request_trace_headers(struct proxy_request *r, const char *traceparent,
+                                 const char *tracestate)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < r->n_headers; i++)
+		if (strcasecmp(r->headers[i].name, "traceparent") != 0 &&
+		    strcasecmp(r->headers[i].name, "tracestate") != 0)
+			r->headers[kept++] = r->headers[i];
+	r->n_headers = kept;
+	r->headers[r->n_headers++] = (struct upstream_header){"traceparent", traceparent};
+	if (tracestate)
+		r->headers[r->n_headers++] = (struct upstream_header){"tracestate", tracestate};
 }
 
 /* Keys of DEFAULTS that may be added: not those that change what the

@@ -92,6 +92,11 @@ static inline bool proxy_request_inject_needs_tree(const char *raw, size_t len)
 enum proxy_answer_kind proxy_request_answer(enum proxy_op op);
 /* OP's upstream path under the API root ("audio/speech"; by id: "responses/"). */
 const char *proxy_request_path(enum proxy_op op);
+/* The attempt's W3C trace headers (proxy_trace.h), replacing any of the
+ * same names (an extra_headers entry): R has room for both. TRACESTATE may
+ * be NULL. The strings are borrowed until R is sent. */
+void proxy_request_trace_headers(struct proxy_request *r, const char *traceparent,
+                                 const char *tracestate);
 
 /* The upstream method of OP: "POST", "GET" or "DELETE" (a literal). */
 const char *proxy_request_method(enum proxy_op op);

@@ -36,6 +36,8 @@
 #include "upstream.h"
 #include "clock.h"
 #include "token_store.h"
+#include "otlp_export.h"
+#include "proxy_trace.h"
 
 #define DRAIN_POLL_MS    50
 #define START_TIMEOUT_MS 10000 /* for the supervisor's initial state */
@@ -48,6 +50,8 @@ struct worker {
 	struct endpoints *endpoints;
 	struct fallback_state *fallback_state;
 	struct request_stats *stats;
+	struct proxy_tracer *tracer;         /* NULL: tracing off */
+	struct ipc_otel_spans spans_pending; /* not yet reported */
 	struct http_server *http;
 	struct event *report_timer;
 	struct event *ipc_event;
@@ -104,6 +108,25 @@ static int keep_only_fds(int *listen_fd, int *ipc_fd)
 	return 0;
 }
 
+/* The span counts since the last report, when there are any; kept for the
+ * next report when the socket is full. */
+static int report_spans(struct worker *w)
+{
+	struct ipc_otel_spans now, *pending = &w->spans_pending;
+	int r;
+
+	otlp_export_take_counts(proxy_tracer_export(w->tracer), &now.exported, &now.dropped);
+	pending->exported += now.exported;
+	pending->dropped += now.dropped;
+	if (!pending->exported && !pending->dropped)
+		return 0;
+	r = ipc_send(w->args->ipc_fd, IPC_OTEL_SPANS, w->args->generation, ++w->seq, pending,
+	             sizeof(*pending));
+	if (r == 0)
+		*pending = (struct ipc_otel_spans){0};
+	return r;
+}
+
 /* Sends the outcome counts and request statistics gathered since the last
  * report. */
 static void report(struct worker *w)
@@ -113,6 +136,8 @@ static void report(struct worker *w)
 
 	if (r >= 0)
 		r = request_stats_flush(w->stats, w->args->ipc_fd, w->args->generation, &w->seq);
+	if (r >= 0 && w->tracer)
+		r = report_spans(w);
 	if (r < 0 && r != -EAGAIN)
 		log_debug("cannot report to the supervisor: %s", strerror(-r));
 }
@@ -132,9 +157,11 @@ static void on_drain_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 	size_t open = http_server_connections(w->http);
+	struct otlp_export *spans = proxy_tracer_export(w->tracer);
 
-	/* A connection closes only once its last response is fully written. */
-	if (open == 0) {
+	/* A connection closes only once its last response is fully written;
+	 * the spans of its requests leave before the worker does. */
+	if (open == 0 && (!spans || otlp_export_idle(spans))) {
 		event_base_loopexit(w->base, NULL);
 		return;
 	}
@@ -156,6 +183,8 @@ static void worker_drain(struct worker *w, const char *why)
 	clock_gettime(CLOCK_MONOTONIC, &w->drain_started);
 	http_server_stop_accepting(w->http);
 	log_info("draining (%s): %zu connections open", why, http_server_connections(w->http));
+	if (w->tracer)
+		otlp_export_flush(proxy_tracer_export(w->tracer));
 	on_drain_timer(-1, 0, w);
 }
 
@@ -321,6 +350,11 @@ void worker_run(const struct worker_args *args)
 	if (!w.proxy || request_stats_new(config, w.base, &w.stats) < 0)
 		goto fail;
 	proxy_set_request_stats(w.proxy, w.stats);
+	if (config->otel.enabled) {
+		if (proxy_tracer_new(&config->otel, w.up, w.base, &w.tracer) < 0)
+			goto fail;
+		proxy_set_tracer(w.proxy, w.tracer);
+	}
 	struct endpoints_options ropts = {
 	        .config = config,
 	        .proxy = w.proxy,
@@ -385,7 +419,10 @@ void worker_run(const struct worker_args *args)
 	http_server_free(w.http); /* aborts what is still open, before its owners go */
 	endpoints_free(w.endpoints);
 	proxy_free(w.proxy);
+	if (w.tracer)
+		otlp_export_stop(proxy_tracer_export(w.tracer)); /* queued spans: dropped */
 	report(&w); /* what the aborted exchanges added (499s) */
+	proxy_tracer_free(w.tracer);
 	request_stats_free(w.stats);
 	fallback_state_free(w.fallback_state);
 	upstream_free(w.up);

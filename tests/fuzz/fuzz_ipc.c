@@ -7,7 +7,8 @@
  * LATENCY and USAGE_COUNTS (token usage) to its metrics (rendered at the end of each input, as
  * /metrics would show them: one rejects series per fixed reason, whatever was sent); a worker
  * applies a MODE to its fallback_state, a LOG_LEVEL and a TOKEN (its token store). A compromised
- * worker must not take the supervisor down, whatever it sends.
+ * worker must not take the supervisor down, whatever it sends. OTEL_SPANS (span counters) go to the
+ * metrics too.
  *
  * The input is a sequence of messages, each preceded by its length as two
  * bytes, little-endian (one SOCK_SEQPACKET recv() each).
@@ -63,6 +64,11 @@ static void supervisor_side(const struct ipc_header *h, const void *payload,
 
 		memcpy(&usage, payload, sizeof(usage));
 		(void)metrics_usage_add(metrics_usage(metrics), config, &usage, h->seq);
+	} else if (h->type == IPC_OTEL_SPANS) {
+		struct ipc_otel_spans spans;
+
+		memcpy(&spans, payload, sizeof(spans));
+		metrics_add_otel_spans(metrics, &spans);
 	} else if (h->type == IPC_HELLO) {
 		struct ipc_hello hello;
 

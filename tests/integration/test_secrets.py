@@ -4,7 +4,8 @@ Entra client secret and the token llmgate fetches with it, the master key, all
 through environment references), then everything an operator
 or a client can see is searched for them: the daemon's log at debug level,
 llmgatectl output as tables and as JSON, `llmgated --check`, a failed reload,
-error bodies, the metrics page and the access log. Also: the processes are
+error bodies, the metrics page, the access log and the OpenTelemetry spans exported (whose
+collector headers, from the config and from OTEL_EXPORTER_OTLP_HEADERS, are secrets too). Also: the processes are
 not dumpable unless llmgate.core_dumps asks for it.
 """
 import http.client
@@ -13,6 +14,7 @@ import os
 import subprocess
 
 from test_entra import CLIENT, TENANT, TokenEndpoint
+from test_otel import Receiver
 from helpers import (CHAT, LLMGATED, azure_dep, ctl, free_port, gateway_config, openai_dep, post,
                      request, wait_for)
 
@@ -24,6 +26,8 @@ SECRETS = {
     "CLIENT_SECRET": "LEAKCHECKclient~secret8Gh2Jk6Lz0Xc",
     "ISSUED_TOKEN": "eyJLEAKCHECKissued.Vb3Nm7Qw1Er5Ty9Ui4",
     "PASSTHRU_KEY": "sk-LEAKCHECKpassthru2Wq8Ez4Rx6Tc0Yv",
+    "OTEL_HEADER": "otel-LEAKCHECKconfig-Rt5Yu8Io2Pa6",
+    "OTEL_ENV_HEADER": "otel-LEAKCHECKenv-Df4Gh7Jk1Lz9",
 }
 
 
@@ -72,12 +76,18 @@ def test_no_secret_anywhere(stub_factory, gateway_factory, workdir):
     openai, azure = stub_factory("openai"), stub_factory("azure")
     endpoint = TokenEndpoint(lifetime=60, fixed_token=SECRETS["ISSUED_TOKEN"],
                              secret=SECRETS["CLIENT_SECRET"])
-    env_all = dict(SECRETS, AZURE_AUTHORITY_HOST=endpoint.base)
+    collector = Receiver()
+    env_all = dict(SECRETS, AZURE_AUTHORITY_HOST=endpoint.base,
+                   OTEL_EXPORTER_OTLP_HEADERS="x-env-key=" + SECRETS["OTEL_ENV_HEADER"])
     admin = free_port()
     access_log = os.path.join(workdir, "access.log")
     os.chmod(workdir, 0o777)  # the workers (an unprivileged user when root) create it
     gw = gateway_factory(config(openai, azure, f"  admin_listen: 127.0.0.1:{admin}\n"
-                                f"  access_log: {access_log}\n"), env=env_all)
+                                f"  access_log: {access_log}\n"
+                                f"  otel:\n    endpoint: {collector.base}\n"
+                                "    flush_interval: 100ms\n"
+                                "    headers:\n      x-api-key: os.environ/OTEL_HEADER\n"),
+                         env=env_all)
     wait_for(lambda: endpoint.count() >= 1, what="the keyless deployment's token")
     seen = []  # (where, text)
 
@@ -165,6 +175,19 @@ def test_no_secret_anywhere(stub_factory, gateway_factory, workdir):
                        env=env, timeout=60)
     assert r.returncode == 1
     seen.append(("llmgated --check (bad)", r.stdout + r.stderr))
+
+    # The spans went out, with the collector's keys, and carry none of the secrets.
+    try:
+        wait_for(lambda: len(collector.spans()) >= 20, what="the requests' spans")
+    except AssertionError:
+        lines = [line for line in gw.logs().splitlines() if "otel" in line]
+        raise AssertionError(f"{len(collector.spans())} spans:\n" + "\n".join(lines))
+    exported = collector.raw()
+    got = {k.lower(): v for k, v in exported[0][1].items()}
+    assert got["x-api-key"] == SECRETS["OTEL_HEADER"]
+    assert got["x-env-key"] == SECRETS["OTEL_ENV_HEADER"]
+    seen.append(("exported spans", "\n".join(body.decode() for _, _, body in exported)))
+    collector.close()
 
     gw.stop()
     with open(gw.log_path) as f:

@@ -258,9 +258,9 @@ static void test_diagnostics(void)
 	         "fallbacks name unknown model_name 'gpt-4o-direkt'; did you mean 'gpt-4o-direct'?"},
 	        {"unknown_key.yaml", 0, "5:7", W, true,
 	         "unknown key 'api_bse' in litellm_params; did you mean 'api_base'?"},
-	        {"ignored_keys.yaml", 0, "10:3", W, true,
-	         "ignored: litellm_settings.success_callback is a LiteLLM setting llmgate does not "
-	         "implement"},
+	        {"ignored_keys.yaml", 0, "10:22", W, true,
+	         "ignored: litellm_settings.success_callback[0] 'langfuse' is a LiteLLM callback "
+	         "llmgate does not implement (only 'otel')"},
 	        {"router_advisory.yaml", 0, "7:3", W, false,
 	         "ignored: router_settings.allowed_fails is accepted for LiteLLM compatibility; "
 	         "llmgate's own failure policy is under llmgate.fallback"},

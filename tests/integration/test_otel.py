@@ -1,0 +1,390 @@
+"""OpenTelemetry traces (issue 19) with real processes: an OTLP/HTTP receiver (a small
+HTTP server in this file, decoding the OTLP JSON llmgate sends) collects the spans of
+requests through llmgated and the stub upstreams. Checked: one SERVER span per request and
+one CLIENT child per upstream attempt with the GenAI attributes; the client's traceparent
+continued through a retry and a fallback, every attempt's upstream request carrying a
+traceparent naming its own span; an invalid traceparent starting a new trace; sampling 0
+exporting nothing (but a sampled parent followed); the collector down leaving requests
+unaffected and the dropped spans counted in /metrics; no secret, no prompt or completion
+text in what is exported."""
+import json
+import os
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from helpers import (CHAT, LLMGATED, ctl, free_port, gateway_config, openai_dep, post, request,
+                     wait_for)
+
+CLIENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+CLIENT_SPAN = "00f067aa0ba902b7"
+TRACEPARENT = f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"
+OTEL_SECRET = "otel-LEAKCHECK-collector-key-7Hq2Wz"
+PROMPT = "LEAKCHECK-prompt-text-do-not-export"
+
+
+class Receiver:
+    """An OTLP/HTTP JSON receiver on 127.0.0.1: POST /v1/traces, answers 200."""
+
+    def __init__(self, status=200):
+        received = self.requests = []
+        lock = self.lock = threading.Lock()
+        answer = status
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as collectors answer
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with lock:
+                    received.append((self.path, dict(self.headers), body))
+                self.send_response(answer)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def spans(self):
+        """Every span received, with its attributes as a dict and its resource's."""
+        out = []
+        with self.lock:
+            bodies = [b for _, _, b in self.requests]
+        for body in bodies:
+            doc = json.loads(body)
+            for rs in doc["resourceSpans"]:
+                resource = attrs(rs["resource"])
+                for ss in rs["scopeSpans"]:
+                    for s in ss["spans"]:
+                        s["attrs"] = attrs(s)
+                        s["resource"] = resource
+                        out.append(s)
+        return out
+
+    def raw(self):
+        with self.lock:
+            return list(self.requests)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def attrs(obj):
+    out = {}
+    for kv in obj.get("attributes", []):
+        (kind, value), = kv["value"].items()
+        out[kv["key"]] = int(value) if kind == "intValue" else value
+    return out
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def otel(endpoint, extra=""):
+    return (f"  otel:\n    endpoint: {endpoint}\n    flush_interval: 100ms\n"
+            f"    headers:\n      x-api-key: {OTEL_SECRET}\n{extra}")
+
+
+def spans_of(receiver, n, trace=None):
+    def enough():
+        got = [s for s in receiver.spans() if trace is None or s["traceId"] == trace]
+        return got if len(got) >= n else None
+    return wait_for(enough, timeout=10, what=f"{n} spans at the receiver")
+
+
+def servers(spans):
+    return [s for s in spans if s["kind"] == 2]
+
+
+def clients(spans):
+    return sorted((s for s in spans if s["kind"] == 3), key=lambda s: s["attrs"]["llmgate.attempt"])
+
+
+def chat_with_prompt(**kw):
+    return dict(CHAT, messages=[{"role": "user", "content": PROMPT}], **kw)
+
+
+def test_spans_attributes_and_parent(stub, receiver, gateway_factory):
+    gw = gateway_factory(gateway_config(
+        openai_dep("gpt-4o", "primary-gpt-4o", stub.base, key="sk-test-LEAKCHECK-upstream-42"),
+        llmgate=otel(receiver.base)))
+    status, headers, body = post(gw, chat_with_prompt(),
+                                 {"traceparent": TRACEPARENT, "tracestate": "vendor=abc"})
+    assert status == 200, body
+    spans = spans_of(receiver, 2, CLIENT_TRACE)
+    (server,), (attempt,) = servers(spans), clients(spans)
+
+    assert server["name"] == "chat gpt-4o"
+    assert server["parentSpanId"] == CLIENT_SPAN, "the client's span is the parent"
+    assert server["traceState"] == "vendor=abc"
+    assert server["resource"]["service.name"] == "llmgate"
+    a = server["attrs"]
+    assert a["gen_ai.operation.name"] == "chat" and a["gen_ai.request.model"] == "gpt-4o"
+    assert a["http.response.status_code"] == 200
+    assert a["llmgate.route"] == "primary" and a["llmgate.deployment"] == "primary-gpt-4o"
+    assert a["llmgate.attempts"] == 1 and a["llmgate.request_id"] == headers["x-request-id"]
+    assert "error.type" not in a and "status" not in server
+    assert int(server["endTimeUnixNano"]) >= int(attempt["endTimeUnixNano"]) >= \
+        int(attempt["startTimeUnixNano"]) >= int(server["startTimeUnixNano"]) > 0
+
+    assert attempt["parentSpanId"] == server["spanId"]
+    assert attempt["name"] == "chat gpt-4o-mini"
+    b = attempt["attrs"]
+    assert b["gen_ai.provider.name"] == "openai" and b["gen_ai.request.model"] == "gpt-4o-mini"
+    assert b["server.address"] == "127.0.0.1" and b["server.port"] == stub.port
+    assert b["http.response.status_code"] == 200 and b["llmgate.attempt"] == 1
+    assert b["llmgate.deployment"] == "primary-gpt-4o" and b["llmgate.route"] == "primary"
+
+    seen = stub.requests()[-1]["headers"]
+    assert seen["traceparent"] == f"00-{CLIENT_TRACE}-{attempt['spanId']}-01"
+    assert seen["tracestate"] == "vendor=abc"
+
+    path, hdrs, raw = receiver.raw()[0]
+    assert path == "/v1/traces"
+    assert {k.lower(): v for k, v in hdrs.items()}["x-api-key"] == OTEL_SECRET
+    assert hdrs["Content-Type"] == "application/json"
+    for text in [raw.decode(), gw.logs()]:
+        for secret in [OTEL_SECRET, "LEAKCHECK-upstream", PROMPT]:
+            assert secret not in text
+
+
+def test_own_traceparent_replaces_extra_headers(stub, receiver, gateway_factory):
+    fixed = f"00-{'1' * 32}-{'2' * 16}-01"
+    gw = gateway_factory(gateway_config(
+        openai_dep("gpt-4o", "dep", stub.base,
+                   params=f'\n      extra_headers: {{traceparent: "{fixed}", x-other: kept}}'),
+        llmgate=otel(receiver.base)))
+    assert post(gw, CHAT, {"traceparent": TRACEPARENT})[0] == 200
+    (attempt,) = clients(spans_of(receiver, 2, CLIENT_TRACE))
+    seen = stub.requests()[-1]["headers"]
+    assert seen["traceparent"] == f"00-{CLIENT_TRACE}-{attempt['spanId']}-01"
+    assert seen["x-other"] == "kept"
+
+
+def test_usage_attributes_when_the_answer_reports_usage(stub, receiver, gateway_factory):
+    gw = gateway_factory(gateway_config(openai_dep("gpt-4o", "dep", stub.base),
+                                        llmgate=otel(receiver.base)))
+    status, _, body = post(gw, CHAT, {"traceparent": TRACEPARENT})
+    assert status == 200
+    usage = json.loads(body)["usage"]
+    (server,) = servers(spans_of(receiver, 2, CLIENT_TRACE))
+    if "gen_ai.usage.input_tokens" not in server["attrs"]:
+        pytest.skip("the answer's usage is not counted in this build (call->usage unset)")
+    assert server["attrs"]["gen_ai.usage.input_tokens"] == usage["prompt_tokens"]
+    assert server["attrs"]["gen_ai.usage.output_tokens"] == usage["completion_tokens"]
+
+
+def test_traceparent_through_retry_and_fallback(stub_factory, receiver, gateway_factory):
+    a, b, c = stub_factory("a"), stub_factory("b"), stub_factory("c")
+    gw = gateway_factory(gateway_config(
+        openai_dep("gpt-4o", "dep-a", a.base), openai_dep("gpt-4o", "dep-b", b.base),
+        openai_dep("gpt-4o-backup", "dep-c", c.base), retries=1,
+        fallbacks={"gpt-4o": ["gpt-4o-backup"]}, llmgate=otel(receiver.base)))
+    a.set_faults({"status": 500})
+    b.set_faults({"status": 429, "retry_after": 30})
+    status, headers, _ = post(gw, CHAT, {"traceparent": TRACEPARENT})
+    assert status == 200 and headers["x-llmgate-attempts"] == "3"
+    spans = spans_of(receiver, 4, CLIENT_TRACE)
+    (server,), attempts = servers(spans), clients(spans)
+    assert len(attempts) == 3
+    assert server["attrs"]["llmgate.deployment"] == "dep-c"
+    assert server["attrs"]["llmgate.route"] == "fallback"
+    assert server["attrs"]["llmgate.attempts"] == 3
+    for n, (span, dep, route, stub) in enumerate(zip(
+            attempts, ["dep-a", "dep-b", "dep-c"], ["primary", "primary", "fallback"],
+            [a, b, c]), 1):
+        assert span["parentSpanId"] == server["spanId"] and span["traceId"] == CLIENT_TRACE
+        assert span["attrs"]["llmgate.attempt"] == n
+        assert span["attrs"]["llmgate.deployment"] == dep
+        assert span["attrs"]["llmgate.route"] == route
+        sent = stub.requests()[-1]["headers"]["traceparent"]
+        assert sent == f"00-{CLIENT_TRACE}-{span['spanId']}-01", (dep, sent)
+    assert len({s["spanId"] for s in spans}) == 4
+    assert attempts[0]["attrs"]["error.type"] == "500" and attempts[0]["status"]["code"] == 2
+    assert attempts[1]["attrs"]["error.type"] == "429" and attempts[1]["status"]["code"] == 2
+    assert "error.type" not in attempts[2]["attrs"] and "status" not in attempts[2]
+
+
+def test_transport_failure_and_error_status(stub_factory, receiver, gateway_factory):
+    b = stub_factory("b")
+    gw = gateway_factory(gateway_config(
+        openai_dep("gpt-4o", "dep-a", f"http://127.0.0.1:{free_port()}"),
+        openai_dep("gpt-4o", "dep-b", b.base), retries=1, router="  timeout: 10s\n",
+        llmgate=otel(receiver.base)))
+    b.set_faults({"status": 500})
+    status, _, _ = post(gw, CHAT, {"traceparent": TRACEPARENT})
+    assert status == 502
+    spans = spans_of(receiver, 3, CLIENT_TRACE)
+    (server,), attempts = servers(spans), clients(spans)
+    assert server["status"]["code"] == 2 and server["attrs"]["error.type"] == "502"
+    assert server["attrs"]["http.response.status_code"] == 502
+    assert server["attrs"]["llmgate.attempts"] == 2
+    errors = sorted(s["attrs"]["error.type"] for s in attempts)
+    assert errors == ["500", "connect"], errors
+
+
+def test_broken_stream_is_an_error(stub, receiver, gateway_factory):
+    gw = gateway_factory(gateway_config(openai_dep("gpt-4o", "dep", stub.base),
+                                        llmgate=otel(receiver.base)))
+    try:
+        post(gw, dict(CHAT, stream=True, x_stub={"chunks": 10, "cut_after": 3}),
+             {"traceparent": TRACEPARENT})
+    except Exception:  # the client's stream is cut too
+        pass
+    spans = spans_of(receiver, 2, CLIENT_TRACE)
+    (server,), (attempt,) = servers(spans), clients(spans)
+    assert server["attrs"]["http.response.status_code"] == 200  # the head had left
+    assert server["status"]["code"] == 2 and attempt["status"]["code"] == 2
+    assert server["attrs"]["error.type"] == attempt["attrs"]["error.type"] == "protocol"
+
+
+def test_a_draining_worker_sends_its_spans_first(stub, receiver, gateway_factory):
+    gw = gateway_factory(gateway_config(
+        openai_dep("gpt-4o", "dep", stub.base),
+        llmgate=f"  otel:\n    endpoint: {receiver.base}\n    flush_interval: 1h\n"))
+    for _ in range(3):
+        assert post(gw)[0] == 200
+    time.sleep(0.3)
+    assert receiver.raw() == [], "nothing is sent before the batch or the timer"
+    assert ctl(gw, "reload").returncode == 0
+    assert len(spans_of(receiver, 6)) == 6, "the old generation sent its spans as it drained"
+    assert post(gw)[0] == 200
+    gw.stop()
+    assert len(receiver.spans()) == 8, "and so did the last one, stopped"
+
+
+def test_invalid_traceparent_starts_a_new_trace(stub, receiver, gateway_factory):
+    gw = gateway_factory(gateway_config(openai_dep("gpt-4o", "dep", stub.base),
+                                        llmgate=otel(receiver.base)))
+    bad = [TRACEPARENT.upper(), "00-" + "0" * 32 + f"-{CLIENT_SPAN}-01",
+           f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-01-extra", f"ff-{CLIENT_TRACE}-{CLIENT_SPAN}-01",
+           f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-1"]
+    for value in bad:
+        assert post(gw, CHAT, {"traceparent": value, "tracestate": "a=b"})[0] == 200
+    spans = spans_of(receiver, 2 * len(bad))
+    for server in servers(spans):
+        assert "parentSpanId" not in server and server["traceId"] != CLIENT_TRACE
+        assert "traceState" not in server
+    sent = [r["headers"]["traceparent"] for r in stub.requests()]
+    assert all(t.split("-")[1] != CLIENT_TRACE for t in sent)
+    assert all("tracestate" not in r["headers"] for r in stub.requests())
+    # a later version's longer header is read for its four fields
+    later = f"01-{CLIENT_TRACE}-{CLIENT_SPAN}-01-more"
+    assert post(gw, CHAT, {"traceparent": later})[0] == 200
+    (server,) = servers(spans_of(receiver, 2, CLIENT_TRACE))
+    assert server["parentSpanId"] == CLIENT_SPAN
+
+
+def test_sampling_zero_exports_nothing_but_follows_a_sampled_parent(stub, receiver,
+                                                                     gateway_factory):
+    gw = gateway_factory(gateway_config(openai_dep("gpt-4o", "dep", stub.base),
+                                        llmgate=otel(receiver.base, "    sample_ratio: 0\n")))
+    for _ in range(5):
+        assert post(gw)[0] == 200
+    unsampled = f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-00"
+    assert post(gw, CHAT, {"traceparent": unsampled})[0] == 200
+    time.sleep(1.0)  # ten flush intervals
+    assert receiver.raw() == []
+    sent = [r["headers"]["traceparent"] for r in stub.requests()]
+    assert len(sent) == 6 and all(t.endswith("-00") for t in sent), sent
+    assert sent[-1].split("-")[1] == CLIENT_TRACE
+    # a sampled parent is followed
+    assert post(gw, CHAT, {"traceparent": TRACEPARENT})[0] == 200
+    assert len(spans_of(receiver, 2, CLIENT_TRACE)) == 2
+
+
+def metric(admin, name):
+    status, _, body = request(admin, "GET", "/metrics")
+    assert status == 200
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def test_collector_down_requests_unaffected_spans_counted(stub, gateway_factory):
+    admin = free_port()
+    down = f"http://127.0.0.1:{free_port()}"
+    gw = gateway_factory(gateway_config(
+        openai_dep("gpt-4o", "dep", stub.base),
+        llmgate=f"  admin_listen: 127.0.0.1:{admin}\n" + otel(down)))
+    started = time.monotonic()
+    for _ in range(10):
+        status, _, _ = post(gw, CHAT, timeout=5)
+        assert status == 200
+    assert time.monotonic() - started < 5
+    wait_for(lambda: metric(admin, "llmgate_otel_spans_dropped_total") >= 20, timeout=10,
+             what="20 dropped spans in /metrics")
+    assert metric(admin, "llmgate_otel_spans_exported_total") == 0
+    assert "otel: export failed" in gw.logs()
+
+
+def test_exported_spans_counted(stub, receiver, gateway_factory):
+    admin = free_port()
+    gw = gateway_factory(gateway_config(
+        openai_dep("gpt-4o", "dep", stub.base),
+        llmgate=f"  admin_listen: 127.0.0.1:{admin}\n" + otel(receiver.base)))
+    for _ in range(3):
+        assert post(gw)[0] == 200
+    wait_for(lambda: metric(admin, "llmgate_otel_spans_exported_total") >= 6, timeout=10,
+             what="6 exported spans in /metrics")
+    assert metric(admin, "llmgate_otel_spans_dropped_total") == 0
+
+
+def test_litellm_callback_and_otel_variables(stub, receiver, gateway_factory):
+    config = gateway_config(openai_dep("gpt-4o", "dep", stub.base),
+                            sections='litellm_settings:\n  callbacks: ["otel"]\n')
+    gw = gateway_factory(config, env={"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.base + "/",
+                                      "OTEL_EXPORTER_OTLP_HEADERS": f"x-api-key={OTEL_SECRET}",
+                                      "OTEL_SERVICE_NAME": "gateway-eu"})
+    assert post(gw, CHAT, {"traceparent": TRACEPARENT})[0] == 200
+    spans = wait_for(lambda: receiver.spans(), timeout=10, what="spans (flushed within 1s)")
+    assert spans[0]["resource"]["service.name"] == "gateway-eu"
+    path, hdrs, _ = receiver.raw()[0]
+    assert path == "/v1/traces"
+    assert {k.lower(): v for k, v in hdrs.items()}["x-api-key"] == OTEL_SECRET
+    assert OTEL_SECRET not in gw.logs()
+
+
+def check(workdir, llmgate, env=None):
+    path = os.path.join(workdir, "otel.yaml")
+    with open(path, "w") as f:
+        f.write(gateway_config(openai_dep("gpt-4o", "dep", "http://127.0.0.1:9"),
+                               llmgate=llmgate).replace("@PORT@", "4000")
+                .replace("@DIR@", workdir))
+    return subprocess.run([LLMGATED, "--check", "-c", path], capture_output=True, text=True,
+                          timeout=30, env=dict(os.environ, **(env or {})))
+
+
+def test_check_reports_otel_settings_without_their_secrets(workdir):
+    r = check(workdir, "  otel:\n    sample_ratio: 2\n    headers:\n"
+                       f"      x-api-key: {OTEL_SECRET}\n    batch_size: many\n")
+    assert r.returncode == 1
+    assert "llmgate.otel.sample_ratio must be a number from 0 to 1, not '2'" in r.stdout
+    assert r.stdout.count("sample_ratio") == 1, r.stdout
+    assert "llmgate.otel.batch_size" in r.stdout
+    assert OTEL_SECRET not in r.stdout + r.stderr
+    r = check(workdir, "  otel:\n    endpoint: ftp://collector\n")
+    assert r.returncode == 1 and "must be an http:// or https:// URL" in r.stdout
+    r = check(workdir, "  otel: {}\n",
+              env={"OTEL_EXPORTER_OTLP_HEADERS": f"x-api-key=%zz{OTEL_SECRET}"})
+    assert r.returncode == 1 and "OTEL_EXPORTER_OTLP_HEADERS" in r.stdout
+    assert OTEL_SECRET not in r.stdout + r.stderr
+    r = check(workdir, "  otel:\n    sample_ratio: 0.25\n    flush_interval: 200ms\n")
+    assert r.returncode == 0, r.stdout

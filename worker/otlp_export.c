@@ -1,0 +1,278 @@
+/*
+ * otlp_export: batching and export of a worker's spans (see otlp_export.h).
+ * Runs in a worker, on its event loop. Invariants: the queue holds at most
+ * queue_size encoded spans (more are dropped and counted); at most one
+ * export is in flight and its body stays here until its transfer is done;
+ * every span ends exactly once as exported or dropped. The export's headers
+ * carry secrets (the collector's API key): they go only to the collector and
+ * are never logged; a failure is logged by status or transport error only,
+ * and only when the exporter changes between working and failing.
+ */
+#include "otlp_export.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "build_config.h"
+#include "clock.h"
+#include "log.h"
+#include "otlp_json.h"
+#include "upstream.h"
+
+struct otlp_export {
+	const struct otel_config *c;
+	bool flushing; /* send every batch at once (the worker drains) */
+	struct upstream *up;
+	struct event *timer;
+	struct upstream_header *headers;
+	size_t n_headers;
+
+	struct otlp_buf queue; /* encoded spans, back to back */
+	size_t *ends;          /* the end offset of each queued span */
+	size_t n_queued;
+	bool timer_armed;
+
+	struct upstream_transfer *t; /* the export in flight, or NULL */
+	struct otlp_buf body;        /* its body */
+	size_t n_sending;
+	long status;
+	bool failing; /* the last export failed (logged once per change) */
+
+	uint32_t exported, dropped; /* not yet taken */
+};
+
+static void arm(struct otlp_export *x, long ms)
+{
+	struct timeval tv = clock_tv_ms(ms);
+
+	evtimer_add(x->timer, &tv);
+	x->timer_armed = true;
+}
+
+static void on_header(void *ctx, const char *name, size_t name_len, const char *value,
+                      size_t value_len)
+{
+	(void)ctx;
+	(void)name;
+	(void)name_len;
+	(void)value;
+	(void)value_len;
+}
+
+static void on_data(void *ctx, long status, const char *data, size_t len)
+{
+	struct otlp_export *x = ctx;
+
+	(void)data;
+	(void)len;
+	x->status = status;
+}
+
+static void on_head(void *ctx, long status)
+{
+	((struct otlp_export *)ctx)->status = status;
+}
+
+static void schedule(struct otlp_export *x)
+{
+	if (x->t || x->n_queued == 0)
+		return;
+	if (x->flushing || x->n_queued >= (size_t)x->c->batch_size)
+		arm(x, 0);
+	else if (!x->timer_armed)
+		arm(x, x->c->flush_interval_ms);
+}
+
+static void on_done(void *ctx, enum upstream_result result, long status, const char *error)
+{
+	struct otlp_export *x = ctx;
+	bool ok = result == UPSTREAM_OK && status >= 200 && status < 300;
+
+	(void)error;
+	x->t = NULL;
+	log_debug("otel: export of %zu spans: %s, status %ld", x->n_sending,
+	          upstream_result_name(result), status);
+	if (ok) {
+		x->exported += (uint32_t)x->n_sending;
+		if (x->failing)
+			log_notice("otel: exporting spans to the collector again");
+	} else {
+		x->dropped += (uint32_t)x->n_sending;
+		if (!x->failing) {
+			if (result == UPSTREAM_OK)
+				log_warning("otel: the collector answered %ld; %zu spans dropped "
+				            "(counted in llmgate_otel_spans_dropped_total)",
+				            status, x->n_sending);
+			else
+				log_warning("otel: export failed (%s error); %zu spans dropped "
+				            "(counted in llmgate_otel_spans_dropped_total)",
+				            upstream_result_name(result), x->n_sending);
+		}
+	}
+	x->failing = !ok;
+	x->n_sending = 0;
+	schedule(x);
+}
+
+/* Sends the oldest batch_size spans (or fewer) as one request. */
+static void send_batch(struct otlp_export *x)
+{
+	static const struct upstream_callbacks callbacks = {
+	        .on_header = on_header,
+	        .on_head = on_head,
+	        .on_data = on_data,
+	        .on_done = on_done,
+	};
+	size_t n = x->n_queued < (size_t)x->c->batch_size ? x->n_queued : (size_t)x->c->batch_size;
+	size_t cut = x->ends[n - 1], start = 0;
+	int r;
+
+	otlp_buf_reset(&x->body);
+	otlp_json_begin(&x->body, x->c->service_name, LLMGATE_VERSION);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			otlp_buf_add(&x->body, ",", 1);
+		otlp_buf_add(&x->body, x->queue.data + start, x->ends[i] - start);
+		start = x->ends[i];
+	}
+	otlp_json_end(&x->body);
+	/* the batch leaves the queue whatever becomes of it */
+	memmove(x->queue.data, x->queue.data + cut, x->queue.len - cut);
+	x->queue.len -= cut;
+	for (size_t i = n; i < x->n_queued; i++)
+		x->ends[i - n] = x->ends[i] - cut;
+	x->n_queued -= n;
+	x->n_sending = n;
+	x->status = 0;
+	if (x->body.oom) {
+		x->dropped += (uint32_t)n;
+		x->n_sending = 0;
+		return;
+	}
+	struct upstream_request req = {
+	        .method = "POST",
+	        .url = x->c->endpoint,
+	        .headers = x->headers,
+	        .n_headers = x->n_headers,
+	        .body = x->body.data,
+	        .body_len = x->body.len,
+	        .timeout_ms = x->c->export_timeout_ms,
+	};
+	log_debug("otel: exporting %zu spans (%zu bytes), %zu queued", n, x->body.len, x->n_queued);
+	r = upstream_start(x->up, &req, &callbacks, x, &x->t);
+	if (r < 0) {
+		x->t = NULL;
+		x->dropped += (uint32_t)n;
+		x->n_sending = 0;
+		if (!x->failing)
+			log_warning("otel: cannot start an export to the collector: %s",
+			            strerror(-r));
+		x->failing = true;
+	}
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct otlp_export *x = arg;
+
+	(void)fd;
+	(void)what;
+	x->timer_armed = false;
+	if (!x->t && x->n_queued)
+		send_batch(x);
+	schedule(x);
+}
+
+int otlp_export_new(const struct otel_config *c, struct upstream *up, struct event_base *base,
+                    struct otlp_export **ret)
+{
+	struct otlp_export *x = calloc(1, sizeof(*x));
+
+	*ret = NULL;
+	if (!x)
+		return -ENOMEM;
+	x->c = c;
+	x->up = up;
+	x->timer = evtimer_new(base, on_timer, x);
+	x->ends = calloc((size_t)c->queue_size, sizeof(*x->ends));
+	x->headers = calloc(c->n_headers + 1, sizeof(*x->headers));
+	if (!x->timer || !x->ends || !x->headers) {
+		otlp_export_free(x);
+		return -ENOMEM;
+	}
+	x->headers[0] = (struct upstream_header){"Content-Type", "application/json"};
+	for (size_t i = 0; i < c->n_headers; i++)
+		x->headers[i + 1] =
+		        (struct upstream_header){c->headers[i].name, c->headers[i].value};
+	x->n_headers = c->n_headers + 1;
+	*ret = x;
+	return 0;
+}
+
+void otlp_export_free(struct otlp_export *x)
+{
+	if (!x)
+		return;
+	if (x->t)
+		upstream_abort(x->t);
+	if (x->timer)
+		event_free(x->timer);
+	otlp_buf_free(&x->queue);
+	otlp_buf_free(&x->body);
+	free(x->ends);
+	free(x->headers);
+	free(x);
+}
+
+void otlp_export_add(struct otlp_export *x, const struct trace_span *span)
+{
+	size_t before = x->queue.len;
+
+	if (x->n_queued >= (size_t)x->c->queue_size) {
+		x->dropped++;
+		return;
+	}
+	otlp_json_span(&x->queue, span);
+	if (x->queue.oom) {
+		x->queue.len = before;
+		x->queue.oom = 0;
+		x->dropped++;
+		return;
+	}
+	x->ends[x->n_queued++] = x->queue.len;
+	schedule(x);
+}
+
+void otlp_export_flush(struct otlp_export *x)
+{
+	x->flushing = true;
+	schedule(x);
+}
+
+bool otlp_export_idle(const struct otlp_export *x)
+{
+	return !x->t && x->n_queued == 0;
+}
+
+void otlp_export_stop(struct otlp_export *x)
+{
+	if (x->t) {
+		upstream_abort(x->t);
+		x->t = NULL;
+	}
+	evtimer_del(x->timer);
+	x->timer_armed = false;
+	x->dropped += (uint32_t)(x->n_sending + x->n_queued);
+	x->n_sending = x->n_queued = 0;
+	x->queue.len = 0;
+}
+
+void otlp_export_take_counts(struct otlp_export *x, uint32_t *ret_exported, uint32_t *ret_dropped)
+{
+	*ret_exported = x->exported;
+	*ret_dropped = x->dropped;
+	x->exported = x->dropped = 0;
+}

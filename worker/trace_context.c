@@ -1,0 +1,149 @@
+/*
+ * trace_context: traceparent and tracestate by the W3C Trace Context
+ * recommendation, and the id generator (see trace_context.h). Pure; runs in
+ * workers on the request path and in the unit and fuzz tests.
+ *
+ * Parsing is strict where the spec says an invalid header means "start a
+ * new trace": lower-case hex only, the dashes where they belong, version ff
+ * refused, zero ids refused; a version above 00 is read for its first four
+ * fields (what the spec requires of a version-00 parser).
+ */
+#include "trace_context.h"
+
+#include <errno.h>
+#include <string.h>
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* N bytes from 2N lower-case hex digits; -1 for anything else. */
+static int unhex(const char *s, uint8_t *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static bool all_zero(const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+int trace_parent_parse(const char *value, size_t len, struct trace_parent *ret)
+{
+	uint8_t version;
+
+	if (!value || len < TRACEPARENT_LEN)
+		return -EINVAL;
+	if (unhex(value, &version, 1) < 0 || version == 0xff)
+		return -EINVAL;
+	if (version == 0 && len != TRACEPARENT_LEN)
+		return -EINVAL;
+	if (len > TRACEPARENT_LEN && value[TRACEPARENT_LEN] != '-')
+		return -EINVAL;
+	if (value[2] != '-' || value[35] != '-' || value[52] != '-')
+		return -EINVAL;
+	if (unhex(value + 3, ret->trace_id, TRACE_ID_LEN) < 0 ||
+	    unhex(value + 36, ret->span_id, TRACE_SPAN_ID_LEN) < 0 ||
+	    unhex(value + 53, &ret->flags, 1) < 0)
+		return -EINVAL;
+	if (all_zero(ret->trace_id, TRACE_ID_LEN) || all_zero(ret->span_id, TRACE_SPAN_ID_LEN))
+		return -EINVAL;
+	return 0;
+}
+
+void trace_hex(const uint8_t *bytes, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[bytes[i] >> 4];
+		out[2 * i + 1] = digits[bytes[i] & 0xf];
+	}
+}
+
+void trace_parent_format(const uint8_t trace_id[TRACE_ID_LEN],
+                         const uint8_t span_id[TRACE_SPAN_ID_LEN], uint8_t flags, char *buf)
+{
+	buf[0] = '0';
+	buf[1] = '0';
+	buf[2] = '-';
+	trace_hex(trace_id, TRACE_ID_LEN, buf + 3);
+	buf[35] = '-';
+	trace_hex(span_id, TRACE_SPAN_ID_LEN, buf + 36);
+	buf[52] = '-';
+	trace_hex(&flags, 1, buf + 53);
+	buf[TRACEPARENT_LEN] = '\0';
+}
+
+bool trace_state_valid(const char *value, size_t len)
+{
+	if (!value || len == 0 || len > TRACESTATE_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)value[i] < 0x20 || (unsigned char)value[i] > 0x7e)
+			return false;
+	return true;
+}
+
+/* xoshiro256** (Blackman and Vigna, public domain algorithm). */
+static uint64_t rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t next(struct trace_rng *rng)
+{
+	uint64_t *s = rng->s;
+	uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return result;
+}
+
+void trace_rng_seed(struct trace_rng *rng, const uint8_t seed[32])
+{
+	memcpy(rng->s, seed, sizeof(rng->s));
+	if (all_zero(seed, 32))
+		rng->s[0] = 0x9e3779b97f4a7c15ULL; /* xoshiro's one forbidden state */
+}
+
+static void fill(struct trace_rng *rng, uint8_t *out, size_t n)
+{
+	do {
+		for (size_t i = 0; i < n; i += 8) {
+			uint64_t v = next(rng);
+
+			memcpy(out + i, &v, n - i < 8 ? n - i : 8);
+		}
+	} while (all_zero(out, n));
+}
+
+void trace_rng_trace_id(struct trace_rng *rng, uint8_t out[TRACE_ID_LEN])
+{
+	fill(rng, out, TRACE_ID_LEN);
+}
+
+void trace_rng_span_id(struct trace_rng *rng, uint8_t out[TRACE_SPAN_ID_LEN])
+{
+	fill(rng, out, TRACE_SPAN_ID_LEN);
+}

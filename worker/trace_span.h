@@ -1,0 +1,109 @@
+/*
+ * trace_span: what one finished span holds, and the one table of the span
+ * attributes llmgate sets (names from the OpenTelemetry GenAI, HTTP and
+ * server semantic conventions, plus llmgate.*). The table drives the encoder
+ * (otlp_json.c) and a unit test checks llmgated(8) lists every attribute,
+ * so the code and the page cannot disagree. A span's strings are borrowed:
+ * they live at least until the span is encoded (the call's, or the config's).
+ * No attribute ever carries prompt or completion content, or a secret.
+ *
+ * X(id, key, type, on which spans, description)
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "trace_context.h"
+
+#define TRACE_ATTRIBUTES(X)                                                                      \
+	X(OPERATION, "gen_ai.operation.name", STRING, "both",                                    \
+	  "chat, text_completion, embeddings or responses (other Responses API operations: "     \
+	  "responses)")                                                                          \
+	X(REQUEST_MODEL, "gen_ai.request.model", STRING, "both",                                 \
+	  "the model group the client named (server span); the model sent upstream (attempt)")   \
+	X(PROVIDER, "gen_ai.provider.name", STRING, "attempt",                                   \
+	  "openai, azure.ai.openai, azure.ai.inference, groq, ... (the deployment's provider)")  \
+	X(INPUT_TOKENS, "gen_ai.usage.input_tokens", INT, "server",                              \
+	  "prompt tokens the answer reported (absent when it reported none)")                    \
+	X(OUTPUT_TOKENS, "gen_ai.usage.output_tokens", INT, "server",                            \
+	  "completion tokens the answer reported (absent when it reported none)")                \
+	X(SERVER_ADDRESS, "server.address", STRING, "attempt", "the deployment's host")          \
+	X(SERVER_PORT, "server.port", INT, "attempt", "the deployment's port")                   \
+	X(HTTP_STATUS, "http.response.status_code", INT, "both",                                 \
+	  "the status the client got (server span); the upstream's (attempt, when it answered)") \
+	X(ERROR_TYPE, "error.type", STRING, "both",                                              \
+	  "on failure: the HTTP status, or connect, timeout, auth_token, aborted")               \
+	X(ROUTE, "llmgate.route", STRING, "both", "primary, fallback or direct-azure")           \
+	X(DEPLOYMENT, "llmgate.deployment", STRING, "both",                                      \
+	  "the deployment id (server span: the one that answered, or was tried last)")           \
+	X(ATTEMPT, "llmgate.attempt", INT, "attempt", "the attempt's number, from 1")            \
+	X(ATTEMPTS, "llmgate.attempts", INT, "server", "upstream attempts the request made")     \
+	X(KEY_ID, "llmgate.key_id", STRING, "server", "the client key's id (not the key)")       \
+	X(REQUEST_ID, "llmgate.request_id", STRING, "server",                                    \
+	  "the request id (x-request-id, the access log's id)")
+
+enum trace_attr {
+#define TRACE_ATTR_ENUM(id, key, type, spans, desc) TRACE_ATTR_##id,
+	TRACE_ATTRIBUTES(TRACE_ATTR_ENUM)
+#undef TRACE_ATTR_ENUM
+	        TRACE_ATTR__COUNT,
+};
+
+enum trace_attr_type {
+	TRACE_ATTR_STRING,
+	TRACE_ATTR_INT,
+};
+
+struct trace_attr_info {
+	const char *key;
+	enum trace_attr_type type;
+	const char *spans; /* "server", "attempt" or "both" */
+	const char *description;
+};
+
+extern const struct trace_attr_info trace_attrs[TRACE_ATTR__COUNT];
+
+enum trace_kind {
+	TRACE_KIND_SERVER = 2, /* OTLP's SpanKind numbers */
+	TRACE_KIND_CLIENT = 3,
+};
+
+struct trace_value {
+	const char *s; /* STRING: borrowed, S_LEN bytes */
+	size_t s_len;
+	int64_t i; /* INT */
+};
+
+struct trace_span {
+	uint8_t trace_id[TRACE_ID_LEN];
+	uint8_t span_id[TRACE_SPAN_ID_LEN];
+	uint8_t parent_id[TRACE_SPAN_ID_LEN];
+	bool has_parent;
+	enum trace_kind kind;
+	const char *name_op; /* the name is "NAME_OP NAME_MODEL" (GenAI: "chat gpt-4o") */
+	const char *name_model;
+	const char *trace_state; /* the client's tracestate (server span), or NULL */
+	size_t trace_state_len;
+	int64_t start_ns, end_ns; /* Unix time */
+	bool error;               /* status ERROR; else UNSET */
+	uint32_t set;             /* bit (1 << enum trace_attr) for each attribute set */
+	struct trace_value values[TRACE_ATTR__COUNT];
+};
+
+static inline void trace_span_str(struct trace_span *s, enum trace_attr a, const char *v,
+                                  size_t len)
+{
+	if (!v)
+		return;
+	s->values[a].s = v;
+	s->values[a].s_len = len;
+	s->set |= 1u << a;
+}
+
+static inline void trace_span_int(struct trace_span *s, enum trace_attr a, int64_t v)
+{
+	s->values[a].i = v;
+	s->set |= 1u << a;
+}
