@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "config_entra.h"
+#include "config_tls.h"
 #include "config_keys.h"
 #include "config_lint.h"
 #include "config_ref.h"
@@ -91,6 +92,7 @@ static const char *const section_text[SECTION__COUNT] = {
         [SECTION_general_settings] = "general_settings",
         [SECTION_llmgate] = "llmgate",
         [SECTION_fallback] = "llmgate.fallback",
+        [SECTION_tls] = "llmgate.tls",
 };
 
 enum key_type {
@@ -649,12 +651,14 @@ static void sections_with_key(enum section section, const char *word, bool ignor
 	for (size_t i = 0; i < K__COUNT && found < 2 && n < len; i++) {
 		const struct key_row *row = &key_rows[i];
 
-		bool own = row->section == SECTION_llmgate || row->section == SECTION_fallback;
+		bool own = row->section == SECTION_llmgate || row->section == SECTION_fallback ||
+		           row->section == SECTION_tls;
 
 		/* llmgate's own keys are no home for a LiteLLM key ('mode') */
 		if (row->section == section || (row->type == TYPE_IGNORED) != ignored ||
 		    strcmp(row->name, word) != 0 ||
-		    (own && section != SECTION_llmgate && section != SECTION_fallback))
+		    (own && section != SECTION_llmgate && section != SECTION_fallback &&
+		     section != SECTION_tls))
 			continue;
 		n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%s", found ? " or " : "",
 		                      section_text[row->section]);
@@ -680,7 +684,8 @@ static struct at at_slot(const struct slots *s, enum key key)
 	        .node = by_default ? &default_nodes[key] : s->value[i],
 	        .by_default = by_default,
 	        .secret = key_rows[key].type == TYPE_SECRET,
-	        .litellm_reads = s->section != SECTION_llmgate && s->section != SECTION_fallback,
+	        .litellm_reads = s->section != SECTION_llmgate && s->section != SECTION_fallback &&
+	                         s->section != SECTION_tls,
 	};
 	snprintf(at.path, sizeof(at.path), "%s%s%s", s->prefix, s->prefix[0] ? "." : "",
 	         key_rows[key].name);
@@ -3142,6 +3147,42 @@ static void load_fallback_policy(struct loader *ld, const struct slots *lg)
 		       at.path, f->report_interval_ms, f->window_ms);
 }
 
+/* llmgate.tls (config_tls.c checks the values), or LiteLLM's
+ * SSL_CERTFILE_PATH and SSL_KEYFILE_PATH from the environment. */
+static void load_tls(struct loader *ld, const struct slots *lg)
+{
+	static const enum key keys[CONFIG_TLS__COUNT] = {
+	        [CONFIG_TLS_CERT] = K_tls_cert_file,
+	        [CONFIG_TLS_KEY] = K_tls_key_file,
+	        [CONFIG_TLS_CLIENT_CA] = K_tls_client_ca_file,
+	        [CONFIG_TLS_MIN_PROTOCOL] = K_tls_min_protocol,
+	        [CONFIG_TLS_CIPHERS] = K_tls_ciphers,
+	        [CONFIG_TLS_CIPHERSUITES] = K_tls_ciphersuites,
+	};
+	struct config_tls *t = &ld->config->tls;
+	struct at section = at_slot(lg, K_llmgate_tls), at;
+	struct slots ts;
+
+	if (config_yaml_is_null(section.node)) {
+		config_tls_from_env(t, ld->sources[0].path, CONFIG_TLS_DEFAULT_CIPHERS,
+		                    CONFIG_TLS_DEFAULT_CIPHERSUITES, ld->diags);
+		return;
+	}
+	if (!scan(ld, 0, section.node, SECTION_tls, "llmgate.tls", "in llmgate.tls", &ts, NULL))
+		return;
+	t->on = true;
+	for (int i = 0; i < CONFIG_TLS__COUNT; i++) {
+		at = at_slot(&ts, keys[i]);
+		if (get_string(ld, &at, &t->value[i]) != GOT || at.by_default)
+			continue;
+		t->where[i] = (struct config_tls_where){.file = strdup(ld->sources[at.src].path),
+		                                        .line = at.node->line,
+		                                        .col = at.node->col};
+	}
+	config_tls_check(t, ld->sources[0].path, section.key ? section.key->line : 0,
+	                 section.key ? section.key->col : 0, ld->diags);
+}
+
 static void load_llmgate(struct loader *ld)
 {
 	struct config *c = ld->config;
@@ -3226,6 +3267,7 @@ static void load_llmgate(struct loader *ld)
 	get_bool(ld, &at, &c->strict);
 
 	load_fallback_policy(ld, &lg);
+	load_tls(ld, &lg);
 }
 
 /* ---- the whole load ---------------------------------------------------- */
@@ -3368,6 +3410,7 @@ void config_free(struct config *config)
 	free(config->user);
 	free(config->access_log);
 	free(config->ca_file);
+	config_tls_free(&config->tls);
 	free(config);
 }
 

@@ -35,10 +35,18 @@
 	X(router_settings, "router_settings")   \
 	X(general_settings, "general_settings") \
 	X(llmgate, "llmgate")                   \
-	X(fallback, "llmgate.fallback")
+	X(fallback, "llmgate.fallback")         \
+	X(tls, "llmgate.tls")
 
 #define CONFIG_IGNORED_DESC           "a LiteLLM setting llmgate does not implement"
 #define CONFIG_DEFAULT_CONTROL_SOCKET "/run/llmgate/control.sock"
+/* Forward-secret AEAD suites only (Mozilla's "intermediate" without DHE). */
+#define CONFIG_TLS_DEFAULT_CIPHERS                                                   \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                 \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                 \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#define CONFIG_TLS_DEFAULT_CIPHERSUITES \
+	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 
 #define CONFIG_KEYS(X)                                                                                     \
 	X(top, model_list, LIST, "[]", "the deployments, one entry per upstream endpoint")                 \
@@ -341,6 +349,7 @@
 	  "Responses API ids remembered with the deployment that created them, shared by all workers "     \
 	  "(about 300 bytes each); 0 = off; a restart to change")                                          \
 	X(llmgate, fallback, MAPPING, NULL, "the global direct-Azure fallback policy")                     \
+	X(llmgate, tls, MAPPING, NULL, "TLS for clients on llmgate.listen; unset = plain HTTP")            \
 	X(llmgate, strict, BOOL, "false",                                                                  \
 	  "entries llmgate cannot serve, and fallbacks to them, are errors instead of warnings")           \
                                                                                                            \
@@ -352,7 +361,15 @@
 	X(fallback, cooldown, DURATION, "30s", "time in fallback before probing the primary")              \
 	X(fallback, probe_interval, DURATION, "5s", "one probe request per interval")                      \
 	X(fallback, recover_successes, INT, "3", "probe successes in a row that end the fallback")         \
-	X(fallback, report_interval, DURATION, "250ms", "how often workers report counters")
+	X(fallback, report_interval, DURATION, "250ms", "how often workers report counters") \
+                                                                                                           \
+	X(tls, cert_file, STRING, NULL, "PEM certificate chain, leaf first (absolute path)")               \
+	X(tls, key_file, STRING, NULL, "PEM private key of the certificate (absolute path)")               \
+	X(tls, client_ca_file, STRING, NULL,                                                               \
+	  "PEM CAs of client certificates; set = mTLS, a verified client certificate is required")         \
+	X(tls, min_protocol, STRING, "TLSv1.2", "oldest protocol accepted: TLSv1.2 or TLSv1.3")            \
+	X(tls, ciphers, STRING, CONFIG_TLS_DEFAULT_CIPHERS, "TLS 1.2 cipher list (OpenSSL syntax)")        \
+	X(tls, ciphersuites, STRING, CONFIG_TLS_DEFAULT_CIPHERSUITES, "TLS 1.3 cipher suites (OpenSSL syntax)")
 
 #define CONFIG_COMPUTED_DEFAULTS(X)                                                                \
 	X(top, model_list, "config_load(): a missing model_list is reported as no models")         \

@@ -33,6 +33,7 @@
 
 struct event_base;
 struct evbuffer;
+struct ssl_ctx_st;
 struct http_server;
 struct http_exchange;
 
@@ -98,6 +99,9 @@ struct http_server_options {
 	 * call into the server. NULL: not reported. */
 	void (*on_reject)(void *ctx, const struct http_rejected *r);
 	void *reject_ctx;
+	/* TLS for every connection with this context (not owned; ALPN, protocols
+	 * and certificate are its own); NULL: plain HTTP. */
+	struct ssl_ctx_st *tls;
 };
 
 /* Fills OPTS with the defaults above and the config's limits: MAX_BODY,
