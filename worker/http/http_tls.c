@@ -51,7 +51,7 @@ int http_tls_conn_new(struct http_conn *c)
 
 void http_tls_conn_free(struct http_conn *c)
 {
-	if (!c->tls_broken && !c->failed && SSL_is_init_finished(c->ssl))
+	if (!c->tls_broken && SSL_is_init_finished(c->ssl))
 		(void)SSL_shutdown(c->ssl);
 	SSL_free(c->ssl);
 	c->ssl = NULL;
