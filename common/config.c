@@ -3164,8 +3164,8 @@ static void load_tls(struct loader *ld, const struct slots *lg)
 	struct slots ts;
 
 	if (config_yaml_is_null(section.node)) {
-		config_tls_from_env(t, ld->sources[0].path, CONFIG_TLS_DEFAULT_CIPHERS,
-		                    CONFIG_TLS_DEFAULT_CIPHERSUITES, ld->diags);
+		config_tls_from_env(t, ld->sources[0].path, default_nodes[K_tls_ciphers].value,
+		                    default_nodes[K_tls_ciphersuites].value, ld->diags);
 		return;
 	}
 	if (!scan(ld, 0, section.node, SECTION_tls, "llmgate.tls", "in llmgate.tls", &ts, NULL))

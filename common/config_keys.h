@@ -40,13 +40,6 @@
 
 #define CONFIG_IGNORED_DESC           "a LiteLLM setting llmgate does not implement"
 #define CONFIG_DEFAULT_CONTROL_SOCKET "/run/llmgate/control.sock"
-/* Forward-secret AEAD suites only (Mozilla's "intermediate" without DHE). */
-#define CONFIG_TLS_DEFAULT_CIPHERS                                                   \
-	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                 \
-	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                 \
-	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
-#define CONFIG_TLS_DEFAULT_CIPHERSUITES \
-	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 
 #define CONFIG_KEYS(X)                                                                                     \
 	X(top, model_list, LIST, "[]", "the deployments, one entry per upstream endpoint")                 \
@@ -368,8 +361,14 @@
 	X(tls, client_ca_file, STRING, NULL,                                                               \
 	  "PEM CAs of client certificates; set = mTLS, a verified client certificate is required")         \
 	X(tls, min_protocol, STRING, "TLSv1.2", "oldest protocol accepted: TLSv1.2 or TLSv1.3")            \
-	X(tls, ciphers, STRING, CONFIG_TLS_DEFAULT_CIPHERS, "TLS 1.2 cipher list (OpenSSL syntax)")        \
-	X(tls, ciphersuites, STRING, CONFIG_TLS_DEFAULT_CIPHERSUITES, "TLS 1.3 cipher suites (OpenSSL syntax)")
+	X(tls, ciphers, STRING,                                                                            \
+	  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                                     \
+	  "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                                     \
+	  "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305",                                     \
+	  "TLS 1.2 cipher list (OpenSSL syntax); the default: forward-secret AEAD suites only")            \
+	X(tls, ciphersuites, STRING,                                                                       \
+	  "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256",                    \
+	  "TLS 1.3 cipher suites (OpenSSL syntax)")
 
 #define CONFIG_COMPUTED_DEFAULTS(X)                                                                \
 	X(top, model_list, "config_load(): a missing model_list is reported as no models")         \

@@ -49,6 +49,14 @@ Client side:
                            except in 'model' (400 invalid_model)
   deeply nested JSON       400 invalid_json past jansson's depth limit (2048);
                            1000 levels inside a field pass through
+TLS listener (llmgate.tls; in test_tls_listener.py):
+  handshake timeout        closed, no answer, within llmgate.header_timeout
+                           (silent, or half a ClientHello)
+  garbage before Hello     closed at once, no answer
+  plain HTTP to TLS port   400 plain_http_on_tls_port in clear text, closed
+  renegotiation attempt    refused (no_renegotiation): the client's
+                           renegotiation fails, the worker goes on
+  10 000 idle TLS conns    held on two workers; a new client is served
 """
 import json
 import resource
