@@ -1107,6 +1107,77 @@ static void test_table_defaults(void)
 	config_free(unset);
 }
 
+/* llmgate.tls: what the loader checks without reading the files, and
+ * LiteLLM's SSL_CERTFILE_PATH/SSL_KEYFILE_PATH when the section is absent. */
+static void test_tls(void)
+{
+	char path[512], yaml[1024];
+	struct config *c = NULL;
+	struct diag_list d;
+
+	snprintf(path, sizeof(path), "%s/tls.yaml", tmpdir);
+	snprintf(yaml, sizeof(yaml),
+	         "%sllmgate:\n  tls:\n    cert_file: /c.pem\n    key_file: k.pem\n"
+	         "    min_protocol: TLSv1.1\n",
+	         model_yaml);
+	write_file(path, yaml, strlen(yaml));
+	tap_ok(load_path(path, &c, &d) == -EINVAL && !c, "llmgate.tls with errors: not loaded");
+	EXPECT_EXACT(&d, "7:15", E, "llmgate.tls.key_file must be an absolute path",
+	             "relative key path");
+	EXPECT_EXACT(&d, "8:19", E,
+	             "llmgate.tls.min_protocol must be TLSv1.2 or TLSv1.3, not 'TLSv1.1'",
+	             "unknown protocol");
+	diag_free(&d);
+
+	snprintf(yaml, sizeof(yaml), "%sllmgate:\n  tls:\n    key_file: /k.pem\n", model_yaml);
+	write_file(path, yaml, strlen(yaml));
+	tap_ok(load_path(path, &c, &d) == -EINVAL, "llmgate.tls without a certificate");
+	EXPECT(&d, "5:3", E, "needs both cert_file and key_file (cert_file is missing)",
+	       "missing certificate, at the section");
+	diag_free(&d);
+
+	snprintf(yaml, sizeof(yaml),
+	         "%sllmgate:\n  tls:\n    cert_file: /c.pem\n    key_file: /k.pem\n"
+	         "    min_protocol: tlsv1.3\n",
+	         model_yaml);
+	write_file(path, yaml, strlen(yaml));
+	if (tap_ok(load_path(path, &c, &d) == 0 && d.n == 0, "a whole llmgate.tls loads"))
+		tap_ok(c->tls.on && c->tls.min_protocol == 13 &&
+		               strcmp(c->tls.value[CONFIG_TLS_KEY], "/k.pem") == 0 &&
+		               strncmp(c->tls.value[CONFIG_TLS_CIPHERS], "ECDHE-", 6) == 0 &&
+		               c->tls.where[CONFIG_TLS_KEY].line == 7 &&
+		               !c->tls.where[CONFIG_TLS_CIPHERS].file,
+		       "its values, positions and defaults");
+	config_free(c);
+	diag_free(&d);
+
+	/* LiteLLM's variables, only without the section */
+	write_file(path, model_yaml, strlen(model_yaml));
+	setenv("SSL_CERTFILE_PATH", "/etc/tls/c.pem", 1);
+	unsetenv("SSL_KEYFILE_PATH");
+	tap_ok(load_path(path, &c, &d) == 0 && !c->tls.on, "SSL_CERTFILE_PATH alone: plain");
+	EXPECT(&d, "0:0", W, "SSL_CERTFILE_PATH is set but SSL_KEYFILE_PATH is not", "one of two");
+	config_free(c);
+	diag_free(&d);
+	setenv("SSL_KEYFILE_PATH", "/etc/tls/k.pem", 1);
+	tap_ok(load_path(path, &c, &d) == 0 && d.n == 0 && c->tls.on &&
+	               strcmp(c->tls.value[CONFIG_TLS_KEY], "/etc/tls/k.pem") == 0 &&
+	               strcmp(c->tls.name[CONFIG_TLS_CERT], "SSL_CERTFILE_PATH") == 0 &&
+	               c->tls.value[CONFIG_TLS_CIPHERSUITES] && c->tls.min_protocol == 12,
+	       "both: TLS on with them and the defaults");
+	config_free(c);
+	diag_free(&d);
+	snprintf(yaml, sizeof(yaml),
+	         "%sllmgate:\n  tls:\n    cert_file: /c.pem\n    key_file: /k.pem\n", model_yaml);
+	write_file(path, yaml, strlen(yaml));
+	tap_ok(load_path(path, &c, &d) == 0 && strcmp(c->tls.value[CONFIG_TLS_CERT], "/c.pem") == 0,
+	       "llmgate.tls wins over the variables");
+	config_free(c);
+	diag_free(&d);
+	unsetenv("SSL_CERTFILE_PATH");
+	unsetenv("SSL_KEYFILE_PATH");
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
@@ -1136,6 +1207,7 @@ int main(void)
 	test_hostile_inputs();
 	test_key_table();
 	test_table_defaults();
+	test_tls();
 	test_mutations();
 
 	if (nftw(tmpdir, remove_entry, 8, FTW_DEPTH | FTW_PHYS) < 0)
