@@ -4,7 +4,6 @@ connection refused, a bad certificate keeps the old generation), --check on the 
 LiteLLM's SSL_CERTFILE_PATH/SSL_KEYFILE_PATH, and the listener's fault-matrix cells:
 handshake timeout, garbage before the ClientHello, plain HTTP to the TLS port, a
 renegotiation attempt, thousands of idle TLS connections."""
-import json
 import os
 import resource
 import shutil
@@ -16,9 +15,8 @@ import time
 
 import pytest
 
-from conftest import Load
-from helpers import (CHAT, CHAT_PATH, LLMGATED, ctl, events_of, make_ca, make_cert, openssl,
-                     openai_config, post_bytes, read_response, wait_for)
+from helpers import (CHAT, CHAT_PATH, LLMGATED, asan_build, ctl, events_of, make_ca, make_cert,
+                     openssl, openai_config, post_bytes, read_response)
 
 SAN = "DNS:localhost,IP:127.0.0.1"
 
@@ -194,7 +192,7 @@ def test_min_protocol_and_ciphers(stub, gateway_factory, pki):
     with pytest.raises(ssl.SSLError):
         tls_connect(gw2.port, cbc)
     s, f = tls_connect(gw2.port, client_context(pki, maximum_version=ssl.TLSVersion.TLSv1_2))
-    assert s.version() == "TLSv1.2" and "GCM" in s.cipher()[0] or "CHACHA" in s.cipher()[0]
+    assert s.version() == "TLSv1.2" and ("GCM" in s.cipher()[0] or "CHACHA" in s.cipher()[0])
     f.close()
     s.close()
 
@@ -496,13 +494,18 @@ def rss_kib(pid):
 
 
 IDLE_CONNECTIONS = 10000
+# Measured on the 2-core test machine: about 2.4 KB per idle TLS connection with
+# SSL_MODE_RELEASE_BUFFERS, 4.2 KB without.
+IDLE_TLS_BYTES_MAX = 3300
 
 
 def test_many_idle_tls_connections(stub, gateway_factory, pki):
-    """10 000 handshaken, idle TLS connections on two workers: new clients are still served,
-    the workers stay up, and the memory per idle connection is measured."""
+    """10 000 handshaken, idle TLS connections on two workers (2 000 under ASan, which is
+    slower and keeps freed memory): new clients are still served, the workers stay up, and an
+    idle connection holds no OpenSSL record buffers."""
+    n = 2000 if asan_build() else IDLE_CONNECTIONS
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    need = IDLE_CONNECTIONS + 200
+    need = n + 200
     if soft < need:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(need, hard), hard))
         if min(need, hard) < need:
@@ -514,22 +517,22 @@ def test_many_idle_tls_connections(stub, gateway_factory, pki):
     conns = []
     started = time.monotonic()
     try:
-        for _ in range(IDLE_CONNECTIONS):
+        for _ in range(n):
             s, f = tls_connect(gw.port, ctx, timeout=30)
             f.close()
             conns.append(s)
         took = time.monotonic() - started
         time.sleep(0.5)
         after = sum(rss_kib(w) for w in workers)
-        per = (after - before) * 1024 / IDLE_CONNECTIONS
-        print(f"\n{IDLE_CONNECTIONS} idle TLS connections in {took:.1f}s: worker RSS "
+        per = (after - before) * 1024 / n
+        print(f"\n{n} idle TLS connections in {took:.1f}s: worker RSS "
               f"{before} -> {after} KiB, {per:.0f} bytes per connection")
         assert took < 60
         r, _ = tls_post(gw.port, ctx)
         assert r.status == 200
         assert sorted(gw.workers()) == sorted(workers)
-        # an idle TLS connection keeps its SSL but not OpenSSL's record buffers
-        assert per < 12 * 1024, per
+        if not asan_build():
+            assert per < IDLE_TLS_BYTES_MAX, per
     finally:
         for s in conns:
             s.close()
