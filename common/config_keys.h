@@ -354,7 +354,7 @@
 	X(fallback, cooldown, DURATION, "30s", "time in fallback before probing the primary")              \
 	X(fallback, probe_interval, DURATION, "5s", "one probe request per interval")                      \
 	X(fallback, recover_successes, INT, "3", "probe successes in a row that end the fallback")         \
-	X(fallback, report_interval, DURATION, "250ms", "how often workers report counters") \
+	X(fallback, report_interval, DURATION, "250ms", "how often workers report counters")               \
                                                                                                            \
 	X(tls, cert_file, STRING, NULL, "PEM certificate chain, leaf first (absolute path)")               \
 	X(tls, key_file, STRING, NULL, "PEM private key of the certificate (absolute path)")               \
