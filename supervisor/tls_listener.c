@@ -269,3 +269,17 @@ void tls_listener_free(SSL_CTX *ctx)
 {
 	SSL_CTX_free(ctx);
 }
+
+void tls_listener_describe(const SSL_CTX *ctx, struct tls_listener_info *info)
+{
+	X509 *leaf = SSL_CTX_get0_certificate(ctx);
+	struct tm tm;
+
+	*info = (struct tls_listener_info){
+	        .mtls = (SSL_CTX_get_verify_mode(ctx) & SSL_VERIFY_PEER) != 0};
+	if (!leaf)
+		return;
+	X509_NAME_oneline(X509_get_subject_name(leaf), info->subject, sizeof(info->subject));
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &tm) == 1)
+		strftime(info->expires, sizeof(info->expires), "%Y-%m-%dT%H:%M:%SZ", &tm);
+}

@@ -10,6 +10,8 @@
  */
 #pragma once
 
+#include <stdbool.h>
+
 #include "diag.h"
 
 struct config;
@@ -29,3 +31,13 @@ struct ssl_ctx_st;
 int tls_listener_new(const struct config *config, struct ssl_ctx_st **ret, struct diag_list *diags);
 
 void tls_listener_free(struct ssl_ctx_st *ctx);
+
+/* What the status shows of a context: its certificate's subject and expiry,
+ * and whether client certificates are required. Never the key. */
+struct tls_listener_info {
+	char subject[256]; /* "/CN=gw.example.com" */
+	char expires[32];  /* "2027-03-06T08:00:00Z" */
+	bool mtls;
+};
+
+void tls_listener_describe(const struct ssl_ctx_st *ctx, struct tls_listener_info *info);

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from helpers import (CHAT, CHAT_PATH, LLMGATED, asan_build, ctl, events_of, make_ca, make_cert,
+from helpers import (CHAT, CHAT_PATH, LLMGATED, asan_build, ctl, ctl_result, events_of, make_ca, make_cert,
                      openssl, openai_config, post_bytes, read_response)
 
 SAN = "DNS:localhost,IP:127.0.0.1"
@@ -210,6 +210,7 @@ def test_mtls_requires_a_client_certificate_of_the_ca(stub, gateway_factory, pki
                      more=f"    client_ca_file: {client_ca[1]}\n")
     r, _ = tls_post(gw.port, ok_ctx)
     assert r.status == 200
+    assert ctl_result(gw, "status")["tls"]["mtls"] is True
     wrong_ctx = client_context(pki)
     wrong_ctx.load_cert_chain(*bad)
     for ctx in (client_context(pki), wrong_ctx):
@@ -270,27 +271,31 @@ def test_reload_rotates_the_certificate_without_cutting_streams(stub, gateway_fa
                 failures.append(repr(e))
             sent[0] += 1
 
-    t = threading.Thread(target=long_stream)
+    t = threading.Thread(target=long_stream, daemon=True)
     t.start()
-    loaders = [threading.Thread(target=new_connections) for _ in range(2)]
+    loaders = [threading.Thread(target=new_connections, daemon=True) for _ in range(2)]
     for lt in loaders:
         lt.start()
-    time.sleep(0.5)
-    shutil.copy(b_crt, live_crt)
-    shutil.copy(b_key, live_key)
-    r = ctl(gw, "reload")
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert peer_der(gw.port, ctx) == der_of(b_crt), "a new connection after the reload sees B"
-    t.join(timeout=30)
-    time.sleep(0.3)
-    stop.set()
-    for lt in loaders:
-        lt.join(timeout=20)
+    try:
+        time.sleep(0.5)
+        shutil.copy(b_crt, live_crt)
+        shutil.copy(b_key, live_key)
+        r = ctl(gw, "reload")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert peer_der(gw.port, ctx) == der_of(b_crt), "a new connection after the reload sees B"
+        t.join(timeout=30)
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        for lt in loaders:
+            lt.join(timeout=20)
     assert result["cert"] == der_of(pki["crt"])
     stream = result["r"]
     assert stream.status == 200 and stream.complete
     events = events_of(stream.body)
     assert events[-1] == "data: [DONE]" and len(events) >= 31, "the stream on A ended whole"
+    status = ctl(gw, "status")
+    assert "(TLS: certificate /CN=server-b, expires " in status.stdout, status.stdout
     print(f"\nTLS reload: {sent[0]} new connections during it, {len(failures)} failed")
     assert failures == [] and sent[0] >= 20, failures[:5]
 
@@ -306,6 +311,7 @@ def test_reload_rotates_the_certificate_without_cutting_streams(stub, gateway_fa
     assert "PRIVATE KEY" not in out and "PRIVATE KEY" not in gw.logs()
     assert sorted(gw.workers()) == workers
     assert peer_der(gw.port, ctx) == der_of(b_crt)
+    assert ctl_result(gw, "status")["tls"]["certificate"] == "/CN=server-b"
 
 
 # --- --check ---------------------------------------------------------------------------------

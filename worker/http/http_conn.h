@@ -4,7 +4,8 @@
  * connection (events, dispatch, timeouts, close) and is the one owner of its
  * state, its exchange and its output; http_reader.c is its input side
  * (buffer, head, body) and http_response.c the response wire format, both
- * steps over data that never call back. The calls go one way: server ->
+ * steps over data that never call back; http_tls.c drives a connection's
+ * TLS (handshake, read, write) when the server has a TLS context. The calls go one way: server ->
  * connection -> reader and response format (and http_server_conn_closed()
  * back to the server when one closes).
  *

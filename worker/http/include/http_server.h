@@ -18,6 +18,10 @@
  * write that fails only marks the connection, and on_abort follows from the
  * event loop. A response counts as done once fully written to the socket.
  *
+ * With a TLS context in the options, every connection speaks TLS: the
+ * handshake runs from the connection's events under the header timeout, and
+ * handlers see the same requests and exchanges as over plain HTTP.
+ *
  * A request the server answers itself, before any handler runs (malformed,
  * too large, too slow, unsupported: enum http_reject), is reported once
  * through on_reject, so that it can be counted and logged like the others.
