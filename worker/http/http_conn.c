@@ -662,6 +662,8 @@ void http_conn_drain(struct http_conn *c)
 	if (c->state != HTTP_CONN_HEAD || !c->served || c->in.rlen > 0 ||
 	    evbuffer_get_length(c->out) > 0)
 		return;
+	if (c->ssl && http_tls_pending(c))
+		return; /* a request OpenSSL has read from the socket already */
 	if (ioctl(c->fd, FIONREAD, &n) == 0 && n == 0)
 		http_conn_close(c);
 }

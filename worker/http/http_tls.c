@@ -209,6 +209,11 @@ int http_tls_write(struct http_conn *c, struct evbuffer *out)
 	return -1;
 }
 
+bool http_tls_pending(const struct http_conn *c)
+{
+	return SSL_pending(c->ssl) > 0;
+}
+
 void http_tls_kick(struct http_conn *c)
 {
 	if (c->reading && SSL_pending(c->ssl) > 0)

@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct evbuffer;
@@ -34,6 +35,9 @@ ssize_t http_tls_read(struct http_conn *c, void *buf, size_t len);
 /* As evbuffer_write(): writes one record's worth from the front of OUT,
  * drains it and returns the count, or -1 with errno (EAGAIN: wait). */
 int http_tls_write(struct http_conn *c, struct evbuffer *out);
+
+/* Decrypted bytes OpenSSL holds that the connection has not read yet. */
+bool http_tls_pending(const struct http_conn *c);
 
 /* OpenSSL may hold decrypted bytes the socket will not signal again: run
  * the read event from the loop while C is reading and some are left. */
