@@ -124,6 +124,13 @@ def test_requests_and_streams_over_tls(stub, gateway_factory, pki):
             r = read_response(f)
             assert r.status == 200 and r.complete, r.body[:200]
             assert r.json()["object"] == "chat.completion"
+        # pipelined in one TLS record: the second request waits in OpenSSL's buffer, which
+        # the socket does not signal again
+        mid = dict(CHAT, messages=[{"role": "user", "content": "y" * 10000}])
+        s.sendall(post_bytes(CHAT_PATH, mid) + post_bytes(CHAT_PATH, CHAT))
+        for _ in range(2):
+            r = read_response(f)
+            assert r.status == 200 and r.json()["object"] == "chat.completion"
         # a slow stream, then a fast large one (full records, partial writes), same connection
         s.sendall(post_bytes(CHAT_PATH, dict(CHAT, stream=True,
                                              x_stub={"chunks": 50, "chunk_delay_ms": 5})))
