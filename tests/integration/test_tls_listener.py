@@ -321,6 +321,19 @@ def test_reload_rotates_the_certificate_without_cutting_streams(stub, gateway_fa
     assert ctl_result(gw, "status")["tls"]["certificate"] == "/CN=server-b"
 
 
+def test_reload_turns_tls_on(stub, gateway_factory, pki):
+    """llmgate.tls needs no restart: the new generation speaks TLS on the same socket."""
+    gw = gateway_factory(openai_config(stub.base, workers=1))
+    assert gw.get("/health/liveliness")[0] == 200
+    gw.write_config(tls_config(stub, pki["crt"], pki["key"]))
+    r = ctl(gw, "reload")
+    assert r.returncode == 0, r.stdout + r.stderr
+    gw.tls = client_context(pki)
+    r, _ = tls_post(gw.port, gw.tls)
+    assert r.status == 200
+    assert gw.get("/health/liveliness")[0] == 200
+
+
 # --- --check ---------------------------------------------------------------------------------
 
 def check(path):
