@@ -16,7 +16,8 @@ import time
 import pytest
 
 from helpers import (CHAT, CHAT_PATH, LLMGATED, asan_build, ctl, ctl_result, events_of, make_ca, make_cert,
-                     openssl, openai_config, post_bytes, read_response)
+                     free_port, openssl, openai_config, post_bytes, read_response, request,
+                     wait_for)
 
 SAN = "DNS:localhost,IP:127.0.0.1"
 
@@ -480,7 +481,9 @@ def test_garbage_before_client_hello_closes(stub, gateway_factory, pki):
 
 
 def test_plain_http_to_tls_port_gets_400(stub, gateway_factory, pki):
-    gw = tls_gateway(gateway_factory, stub, pki)
+    admin = free_port()
+    gw = gateway_factory(tls_config(stub, pki["crt"], pki["key"]) +
+                         f"  admin_listen: 127.0.0.1:{admin}\n", tls=client_context(pki))
     workers = gw.workers()
     s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
     s.sendall(post_bytes(CHAT_PATH, CHAT))
@@ -489,8 +492,13 @@ def test_plain_http_to_tls_port_gets_400(stub, gateway_factory, pki):
     assert r.status == 400 and r.headers["connection"] == "close"
     err = r.json()["error"]
     assert err["code"] == "plain_http_on_tls_port" and "https://" in err["message"]
+    assert len(r.headers["x-request-id"]) == 32
     assert f.read() == b""  # then closed
     s.close()
+    # counted like the server's other rejects
+    line = 'llmgate_http_rejected_total{status="400",reason="plain_http_on_tls"} 1'
+    wait_for(lambda: line in request(admin, "GET", "/metrics")[2].decode(), timeout=5,
+             what="the reject in /metrics")
     survived(gw, workers, client_context(pki))
 
 

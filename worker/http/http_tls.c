@@ -31,10 +31,12 @@
 #include "http_conn.h"
 #include "log.h"
 #include "openai_error.h"
+#include "request_id.h"
 
-#define TLS_RECORD      16384 /* bytes of plaintext per write: one full record */
-#define TLS_LINGER_MS   2000
-#define PLAIN_HTTP_HEAD "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+#define TLS_RECORD    16384 /* bytes of plaintext per write: one full record */
+#define TLS_LINGER_MS 2000
+#define PLAIN_HTTP_HEAD \
+	"HTTP/1.1 400 Bad Request\r\nServer: llmgate\r\nContent-Type: application/json\r\n"
 
 int http_tls_conn_new(struct http_conn *c)
 {
@@ -89,17 +91,27 @@ static const char *failure(struct http_conn *c, int err, char *buf, size_t len)
 	return buf;
 }
 
-/* A clear-text 400 for an HTTP request on the TLS port, then linger. */
+/* A clear-text 400 for an HTTP request on the TLS port, reported like the
+ * server's other rejects (http_conn.c), then linger. */
 static void answer_plain_http(struct http_conn *c)
 {
-	char body[256], head[256];
-	size_t n = openai_error_format(body, sizeof(body), "invalid_request_error",
-	                               "plain_http_on_tls_port",
+	const struct http_server_options *o = &c->srv->opts;
+	enum http_reject reason = HTTP_REJECT_PLAIN_HTTP_ON_TLS;
+	char body[256], head[256], id[REQUEST_ID_MAX + 1];
+	struct http_rejected r = {
+	        .reason = reason, .status = http_reject_status(reason), .id = id, .peer = c->peer};
+	size_t n = openai_error_format(body, sizeof(body), http_reject_type(reason),
+	                               http_reject_code(reason),
 	                               "this port speaks TLS: send the request with https://");
-	int h = snprintf(head, sizeof(head),
-	                 PLAIN_HTTP_HEAD "Content-Length: %zu\r\nConnection: close\r\n\r\n", n);
-	struct iovec iov[2] = {{head, (size_t)h}, {body, n}};
+	int h;
 	struct timeval tv = {TLS_LINGER_MS / 1000, (TLS_LINGER_MS % 1000) * 1000};
+
+	request_id_generate(id);
+	h = snprintf(head, sizeof(head),
+	             PLAIN_HTTP_HEAD
+	             "Content-Length: %zu\r\nConnection: close\r\nx-request-id: %s\r\n\r\n",
+	             n, id);
+	struct iovec iov[2] = {{head, (size_t)h}, {body, n}};
 
 	/* best effort: a few hundred bytes into an empty socket buffer */
 	if (writev(c->fd, iov, 2) < 0)
@@ -108,6 +120,9 @@ static void answer_plain_http(struct http_conn *c)
 	c->state = HTTP_CONN_LINGER;
 	want_write(c, false);
 	evtimer_add(c->ev_timer, &tv);
+	r.bytes_out = n;
+	if (o->on_reject)
+		o->on_reject(o->reject_ctx, &r);
 }
 
 int http_tls_handshake(struct http_conn *c)
