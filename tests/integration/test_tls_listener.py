@@ -15,9 +15,9 @@ import time
 
 import pytest
 
-from helpers import (CHAT, CHAT_PATH, LLMGATED, asan_build, ctl, ctl_result, events_of, make_ca, make_cert,
-                     free_port, openssl, openai_config, post_bytes, read_response, request,
-                     wait_for)
+from helpers import (CHAT, CHAT_PATH, LLMGATED, asan_build, ctl, ctl_result, events_of,
+                     free_port, make_ca, make_cert, openssl, openai_config, post_bytes,
+                     read_response, request, wait_for)
 
 SAN = "DNS:localhost,IP:127.0.0.1"
 
