@@ -39,6 +39,7 @@
 #include "config_entra.h"
 #include "config_passthrough.h"
 #include "config_otel.h"
+#include "config_tls.h"
 #include "config_keys.h"
 #include "config_lint.h"
 #include "config_ref.h"
@@ -94,6 +95,7 @@ static const char *const section_text[SECTION__COUNT] = {
         [SECTION_llmgate] = "llmgate",
         [SECTION_fallback] = "llmgate.fallback",
         [SECTION_otel] = "llmgate.otel",
+        [SECTION_tls] = "llmgate.tls",
 };
 
 enum key_type {
@@ -654,13 +656,13 @@ static void sections_with_key(enum section section, const char *word, bool ignor
 		const struct key_row *row = &key_rows[i];
 
 		bool own = row->section == SECTION_llmgate || row->section == SECTION_fallback ||
-		           row->section == SECTION_otel;
+		           row->section == SECTION_otel || row->section == SECTION_tls;
 
 		/* llmgate's own keys are no home for a LiteLLM key ('mode') */
 		if (row->section == section || (row->type == TYPE_IGNORED) != ignored ||
 		    strcmp(row->name, word) != 0 ||
 		    (own && section != SECTION_llmgate && section != SECTION_fallback &&
-		     section != SECTION_otel))
+		     section != SECTION_otel && section != SECTION_tls))
 			continue;
 		n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%s", found ? " or " : "",
 		                      section_text[row->section]);
@@ -687,7 +689,7 @@ static struct at at_slot(const struct slots *s, enum key key)
 	        .by_default = by_default,
 	        .secret = key_rows[key].type == TYPE_SECRET,
 	        .litellm_reads = s->section != SECTION_llmgate && s->section != SECTION_fallback &&
-	                         s->section != SECTION_otel,
+	                         s->section != SECTION_otel && s->section != SECTION_tls,
 	};
 	snprintf(at.path, sizeof(at.path), "%s%s%s", s->prefix, s->prefix[0] ? "." : "",
 	         key_rows[key].name);
@@ -3381,6 +3383,42 @@ static void load_otel(struct loader *ld, const struct slots *lg)
 	free(service);
 }
 
+/* llmgate.tls (config_tls.c checks the values), or LiteLLM's
+ * SSL_CERTFILE_PATH and SSL_KEYFILE_PATH from the environment. */
+static void load_tls(struct loader *ld, const struct slots *lg)
+{
+	static const enum key keys[CONFIG_TLS__COUNT] = {
+	        [CONFIG_TLS_CERT] = K_tls_cert_file,
+	        [CONFIG_TLS_KEY] = K_tls_key_file,
+	        [CONFIG_TLS_CLIENT_CA] = K_tls_client_ca_file,
+	        [CONFIG_TLS_MIN_PROTOCOL] = K_tls_min_protocol,
+	        [CONFIG_TLS_CIPHERS] = K_tls_ciphers,
+	        [CONFIG_TLS_CIPHERSUITES] = K_tls_ciphersuites,
+	};
+	struct config_tls *t = &ld->config->tls;
+	struct at section = at_slot(lg, K_llmgate_tls), at;
+	struct slots ts;
+
+	if (config_yaml_is_null(section.node)) {
+		config_tls_from_env(t, ld->sources[0].path, default_nodes[K_tls_ciphers].value,
+		                    default_nodes[K_tls_ciphersuites].value, ld->diags);
+		return;
+	}
+	if (!scan(ld, 0, section.node, SECTION_tls, "llmgate.tls", "in llmgate.tls", &ts, NULL))
+		return;
+	t->on = true;
+	for (int i = 0; i < CONFIG_TLS__COUNT; i++) {
+		at = at_slot(&ts, keys[i]);
+		if (get_string(ld, &at, &t->value[i]) != GOT || at.by_default)
+			continue;
+		t->where[i] = (struct config_tls_where){.file = strdup(ld->sources[at.src].path),
+		                                        .line = at.node->line,
+		                                        .col = at.node->col};
+	}
+	config_tls_check(t, ld->sources[0].path, section.key ? section.key->line : 0,
+	                 section.key ? section.key->col : 0, ld->diags);
+}
+
 static void load_llmgate(struct loader *ld)
 {
 	struct config *c = ld->config;
@@ -3490,6 +3528,7 @@ static void load_llmgate(struct loader *ld)
 	load_fallback_policy(ld, &lg);
 	load_passthrough(ld, &lg);
 	load_otel(ld, &lg);
+	load_tls(ld, &lg);
 }
 
 /* ---- the whole load ---------------------------------------------------- */
@@ -3635,6 +3674,7 @@ void config_free(struct config *config)
 	free(config->access_log);
 	free(config->ca_file);
 	free(config->moderation_model);
+	config_tls_free(&config->tls);
 	free(config);
 }
 

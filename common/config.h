@@ -15,6 +15,7 @@
 #include "config_otel.h"
 #include "diag.h"
 #include "entra.h"
+#include "config_tls.h"
 #include "providers.h"
 #include "usage_cost.h"
 
@@ -172,6 +173,7 @@ struct config {
 	bool upstream_http2;    /* offer HTTP/2 to TLS upstreams */
 	long response_affinity_entries; /* shared response-id table size; 0 = off */
 	struct fallback_policy fallback;
+	struct config_tls tls; /* TLS for clients (config_tls.h); tls.on false: plain HTTP */
 	bool strict; /* entries and fallbacks llmgate cannot serve are errors, not warnings */
 	/* llmgate.files_deployment: the deployment of the files-API pass-through */
 	bool has_files_deployment;

@@ -36,7 +36,8 @@
 	X(general_settings, "general_settings") \
 	X(llmgate, "llmgate")                   \
 	X(fallback, "llmgate.fallback")         \
-	X(otel, "llmgate.otel")
+	X(otel, "llmgate.otel")                 \
+	X(tls, "llmgate.tls")
 
 #define CONFIG_IGNORED_DESC           "a LiteLLM setting llmgate does not implement"
 #define CONFIG_DEFAULT_CONTROL_SOCKET "/run/llmgate/control.sock"
@@ -364,6 +365,7 @@
 	  "count the token usage answers report (metrics, access log, cost)")                              \
 	X(llmgate, stream_usage, STRING, "off",                                                            \
 	  "inject: ask chat streams for their usage, strip it for clients that did not")                   \
+	X(llmgate, tls, MAPPING, NULL, "TLS for clients on llmgate.listen; unset = plain HTTP")            \
 	X(llmgate, strict, BOOL, "false",                                                                  \
 	  "entries llmgate cannot serve, and fallbacks to them, are errors instead of warnings")           \
 	X(llmgate, max_upload_size_mb, NUMBER, "25",                                                       \
@@ -394,7 +396,21 @@
 	X(otel, batch_size, INT, "512", "spans per export request; a full batch is sent at once")          \
 	X(otel, flush_interval, DURATION, "1s", "the longest a span waits for its batch")                  \
 	X(otel, export_timeout, DURATION, "10s",                                                           \
-	  "one export request; a failed one's spans are dropped")
+	  "one export request; a failed one's spans are dropped")                                          \
+                                                                                                           \
+	X(tls, cert_file, STRING, NULL, "PEM certificate chain, leaf first (absolute path)")               \
+	X(tls, key_file, STRING, NULL, "PEM private key of the certificate (absolute path)")               \
+	X(tls, client_ca_file, STRING, NULL,                                                               \
+	  "PEM CAs of client certificates; set = mTLS, a verified client certificate is required")         \
+	X(tls, min_protocol, STRING, "TLSv1.2", "oldest protocol accepted: TLSv1.2 or TLSv1.3")            \
+	X(tls, ciphers, STRING,                                                                            \
+	  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                                     \
+	  "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                                     \
+	  "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305",                                     \
+	  "TLS 1.2 cipher list (OpenSSL syntax); the default: forward-secret AEAD suites only")            \
+	X(tls, ciphersuites, STRING,                                                                       \
+	  "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256",                    \
+	  "TLS 1.3 cipher suites (OpenSSL syntax)")
 
 #define CONFIG_COMPUTED_DEFAULTS(X)                                                                \
 	X(top, model_list, "config_load(): a missing model_list is reported as no models")         \

@@ -1,6 +1,7 @@
 /*
  * http_reject: why a worker's HTTP server answered a request itself, before
- * any route ran (a malformed, oversized, too slow or unsupported request).
+ * any route ran (a malformed, oversized, too slow or unsupported request, or
+ * plain HTTP sent to a TLS listener).
  * A small fixed set: its names are the reason label values of
  * llmgate_http_rejected_total, so a client can never create a label value.
  * Shared by workers (who count and log), the IPC codec (which carries the
@@ -25,7 +26,9 @@
 	X(UNSUPPORTED_TRANSFER_CODING, "unsupported_transfer_coding", 501, "server_error",        \
 	  "unsupported_request")                                                                  \
 	X(UNSUPPORTED_VERSION, "unsupported_version", 505, "server_error", "unsupported_request") \
-	X(OUT_OF_MEMORY, "out_of_memory", 503, "server_error", "out_of_memory")
+	X(OUT_OF_MEMORY, "out_of_memory", 503, "server_error", "out_of_memory")                   \
+	X(PLAIN_HTTP_ON_TLS, "plain_http_on_tls", 400, "invalid_request_error",                   \
+	  "plain_http_on_tls_port")
 
 enum http_reject {
 #define HTTP_REJECT_ENUM(name, label, status, type, code) HTTP_REJECT_##name,

@@ -184,7 +184,14 @@ static void print_status(json_t *s)
 	printf(", generation %ld (%ld/%ld workers ready)%s\n", num(s, "generation"),
 	       num(s, "workers_ready"), num(s, "workers_configured"),
 	       json_is_true(json_object_get(s, "reloading")) ? ", reloading" : "");
-	printf("config %s, listening on %s\n", str(s, "config"), str(s, "listen"));
+	printf("config %s, listening on %s", str(s, "config"), str(s, "listen"));
+	if (json_object_get(s, "tls"))
+		printf(" (TLS: certificate %s, expires %s%s)",
+		       str(json_object_get(s, "tls"), "certificate"),
+		       str(json_object_get(s, "tls"), "expires"),
+		       json_is_true(json_object_get(json_object_get(s, "tls"), "mtls")) ? ", mTLS"
+		                                                                        : "");
+	printf("\n");
 	print_groups(json_object_get(s, "groups"));
 	print_fallback(json_object_get(s, "fallback"));
 	printf("\n");

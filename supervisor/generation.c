@@ -25,6 +25,7 @@
 #include "notify.h"
 #include "reload.h"
 #include "supervisor_int.h"
+#include "tls_listener.h"
 #include "tokens.h"
 
 #define STOP_GRACE_MS    1000  /* beyond drain_timeout before SIGKILL */
@@ -107,6 +108,7 @@ static void gen_release(struct generation *gen)
 		event_free(gen->timer);
 	free(gen->slots);
 	config_free(gen->config);
+	tls_listener_free(gen->tls);
 	free(gen);
 }
 

@@ -30,6 +30,8 @@ struct generation {
 	uint32_t id;
 	enum generation_state state;
 	struct config *config;
+	struct ssl_ctx_st
+	        *tls; /* the client listener's TLS context (tls_listener.c); NULL: plain */
 	struct slot *slots;
 	size_t n_slots;
 	struct event *timer; /* STARTING: ready timeout; DRAINING: kill timer */

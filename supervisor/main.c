@@ -14,6 +14,7 @@
 #include "diag.h"
 #include "log.h"
 #include "supervisor.h"
+#include "tls_listener.h"
 
 static void usage(FILE *out)
 {
@@ -76,6 +77,13 @@ int main(int argc, char **argv)
 	}
 
 	r = config_load(path, &config, &diags);
+	if (check && r == 0) {
+		/* the certificate and key as a start would load them */
+		struct ssl_ctx_st *tls = NULL;
+
+		r = tls_listener_new(config, &tls, &diags);
+		tls_listener_free(tls);
+	}
 	diag_sort(&diags);
 	if (check) {
 		size_t errors = diag_count(&diags, DIAG_ERROR);

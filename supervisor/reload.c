@@ -21,6 +21,7 @@
 #include "notify.h"
 #include "supervisor.h"
 #include "supervisor_int.h"
+#include "tls_listener.h"
 
 /* Settings a running daemon cannot change: warn and keep the running value. */
 static void keep_restart_only(const struct config *running, struct config *next)
@@ -115,10 +116,27 @@ static int load(struct supervisor *sup, struct config **ret, struct diag_list *d
 	return r;
 }
 
+/* The new config's TLS context (tls_listener.c), its diagnostics logged. */
+static int load_tls(struct config *config, struct ssl_ctx_st **ret, struct diag_list *diags)
+{
+	size_t before = diags->n;
+	int r = tls_listener_new(config, ret, diags);
+
+	for (size_t i = before; i < diags->n; i++) {
+		char line[2048];
+
+		diag_format(&diags->items[i], line, sizeof(line));
+		log_msg(diags->items[i].severity == DIAG_ERROR ? LOG_ERR : LOG_WARNING,
+		        "reload: %s", line);
+	}
+	return r;
+}
+
 void reload_start(struct supervisor *sup, reload_done_fn *done, void *ctx)
 {
 	struct diag_list diags = {0};
 	struct config *config = NULL;
+	struct ssl_ctx_st *tls = NULL;
 	struct generation *gen;
 	char message[160];
 
@@ -148,7 +166,8 @@ void reload_start(struct supervisor *sup, reload_done_fn *done, void *ctx)
 	sup->reload_done = done;
 	sup->reload_ctx = ctx;
 	notify_reloading();
-	if (load(sup, &config, &diags) < 0) {
+	if (load(sup, &config, &diags) < 0 || load_tls(config, &tls, &diags) < 0) {
+		config_free(config);
 		snprintf(message, sizeof(message), "config has errors; generation %u keeps serving",
 		         sup->serving->id);
 		log_error("reload failed: %s", message);
@@ -163,6 +182,7 @@ void reload_start(struct supervisor *sup, reload_done_fn *done, void *ctx)
 	gen = generation_new(sup, config);
 	if (!gen) {
 		log_error("reload failed: out of memory");
+		tls_listener_free(tls);
 		config_free(config);
 		notify_send("READY=1");
 		reload_finish(sup, -ENOMEM, "out of memory", &diags);
@@ -170,6 +190,7 @@ void reload_start(struct supervisor *sup, reload_done_fn *done, void *ctx)
 		return;
 	}
 	diag_free(&diags);
+	gen->tls = tls;
 	sup->pending = gen;
 	log_info("reload: starting generation %u with %zu workers", gen->id, gen->n_slots);
 	generation_start(gen);

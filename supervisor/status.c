@@ -15,6 +15,7 @@
 #include "secret.h"
 #include "supervisor.h"
 #include "supervisor_int.h"
+#include "tls_listener.h"
 #include "tokens.h"
 #include "clock.h"
 
@@ -127,6 +128,14 @@ json_t *status_json(struct supervisor *sup)
 	if (g) {
 		json_object_set_new(s, "generation", json_integer(g->id));
 		json_object_set_new(s, "listen", json_string(g->config->listen));
+		if (g->tls) {
+			struct tls_listener_info t;
+
+			tls_listener_describe(g->tls, &t);
+			json_object_set_new(s, "tls",
+			                    json_pack("{s:s, s:s, s:b}", "certificate", t.subject,
+			                              "expires", t.expires, "mtls", t.mtls));
+		}
 		json_object_set_new(s, "workers_ready",
 		                    json_integer((json_int_t)generation_ready(g)));
 		json_object_set_new(s, "workers_configured", json_integer((json_int_t)g->n_slots));

@@ -55,6 +55,7 @@
 #include "notify.h"
 #include "privdrop.h"
 #include "response_affinity.h"
+#include "tls_listener.h"
 #include "tokens.h"
 #include "worker/worker.h"
 
@@ -107,6 +108,7 @@ void supervisor_become_worker(const struct slot *slot, int ipc_fd)
 	        .slot = slot->index,
 	        .generation = slot->gen->id,
 	        .supervisor_pid = getppid(),
+	        .tls = slot->gen->tls,
 	};
 
 	/* Workers start with nothing blocked (the supervisor blocks the signals
@@ -379,10 +381,30 @@ static int supervisor_open(struct supervisor *sup, const struct config *config)
 	return ping_open(sup);
 }
 
+/* The first generation's TLS context, read after dropping privileges as
+ * every reload reads it (tls_listener.c). */
+static int open_tls(const struct config *config, struct ssl_ctx_st **ret)
+{
+	struct diag_list diags = {0};
+	int r = tls_listener_new(config, ret, &diags);
+
+	for (size_t i = 0; i < diags.n; i++) {
+		char line[2048];
+
+		diag_format(&diags.items[i], line, sizeof(line));
+		log_msg(diags.items[i].severity == DIAG_ERROR ? LOG_ERR : LOG_WARNING, "%s", line);
+	}
+	diag_free(&diags);
+	if (r < 0)
+		log_error("llmgate.tls: the certificate or key did not load, not starting");
+	return r;
+}
+
 int supervisor_run(const struct supervisor_options *options, struct config *config)
 {
 	struct supervisor *sup = &the_supervisor;
 	struct generation *gen;
+	struct ssl_ctx_st *tls = NULL;
 	int status = 1;
 
 	*sup = (struct supervisor){
@@ -399,7 +421,7 @@ int supervisor_run(const struct supervisor_options *options, struct config *conf
 	if (config->verbose && log_get_level() < LOG_DEBUG)
 		log_set_level(LOG_DEBUG);
 
-	if (supervisor_open(sup, config) < 0)
+	if (supervisor_open(sup, config) < 0 || open_tls(config, &tls) < 0)
 		goto out;
 	gen = generation_new(sup, config);
 	if (!gen) {
@@ -407,6 +429,8 @@ int supervisor_run(const struct supervisor_options *options, struct config *conf
 		goto out;
 	}
 	config = NULL; /* the generation's now */
+	gen->tls = tls;
+	tls = NULL;
 	sup->health = health_new(sup);
 	if (!sup->health) {
 		log_error("out of memory");
@@ -420,6 +444,7 @@ int supervisor_run(const struct supervisor_options *options, struct config *conf
 	status = event_base_dispatch(sup->base) < 0 ? 1 : 0;
 	log_notice("stopped");
 out:
+	tls_listener_free(tls);
 	config_free(config);
 	supervisor_free(sup);
 	return status;

@@ -371,6 +371,7 @@ void worker_run(const struct worker_args *args)
 	hopts.body_limit = endpoints_body_limit;
 	hopts.on_reject = on_http_reject;
 	hopts.reject_ctx = w.stats;
+	hopts.tls = args->tls;
 	if (endpoints_new(&ropts, &w.endpoints) < 0)
 		goto fail;
 	hopts.ctx = w.endpoints;

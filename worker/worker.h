@@ -16,6 +16,7 @@
 #include "token_seed.h"
 
 struct config;
+struct ssl_ctx_st;
 
 struct worker_args {
 	const struct config *config;
@@ -24,6 +25,9 @@ struct worker_args {
 	unsigned slot;
 	uint32_t generation;
 	pid_t supervisor_pid;
+	/* The client listener's TLS context (the generation's, made by the
+	 * supervisor: shared certificate and ticket keys); NULL: plain HTTP. */
+	struct ssl_ctx_st *tls;
 	sigset_t sigmask; /* the mask to restore once dispositions are reset */
 };
 

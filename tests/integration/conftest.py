@@ -78,8 +78,9 @@ class Stub:
 class Gateway:
     """A running llmgated (supervisor + workers) on a free port."""
 
-    def __init__(self, config_text, workdir, env=None, preexec=None, wrapper=()):
+    def __init__(self, config_text, workdir, env=None, preexec=None, wrapper=(), tls=None):
         self.port = free_port()
+        self.tls = tls  # an ssl.SSLContext when the listener speaks TLS
         self.dir = workdir
         self.sock = os.path.join(workdir, "control.sock")
         self.path = os.path.join(workdir, "llmgate.yaml")
@@ -115,7 +116,8 @@ class Gateway:
         if self.proc.poll() is not None:
             raise AssertionError("llmgated exited early:\n" + self.logs())
         try:
-            return request(self.port, "GET", "/health/liveliness", timeout=1)[0] == 200
+            return request(self.port, "GET", "/health/liveliness", timeout=1,
+                           tls=self.tls)[0] == 200
         except OSError:
             return False
 
@@ -128,10 +130,10 @@ class Gateway:
         return children_of(self.pid)
 
     def post(self, path, body, headers=None, timeout=10):
-        return request(self.port, "POST", path, body, headers, timeout)
+        return request(self.port, "POST", path, body, headers, timeout, tls=self.tls)
 
     def get(self, path, headers=None):
-        return request(self.port, "GET", path, None, headers)
+        return request(self.port, "GET", path, None, headers, tls=self.tls)
 
     def stop(self, expect_clean=True):
         """SIGTERM, then check: exit 0 and no worker left."""

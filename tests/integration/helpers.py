@@ -77,9 +77,13 @@ def asan_build():
 
 # --- requests through http.client ------------------------------------------------------------
 
-def request(port, method, path, body=None, headers=None, timeout=10):
-    """One HTTP request on a fresh connection; returns (status, headers, body bytes)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def request(port, method, path, body=None, headers=None, timeout=10, tls=None):
+    """One HTTP request on a fresh connection (over TLS with the ssl.SSLContext TLS);
+    returns (status, headers, body bytes)."""
+    if tls:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=tls)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         data = body
         hdrs = dict(headers or {})
@@ -367,9 +371,9 @@ def make_ca(d, name):
     return key, crt
 
 
-def make_cert(d, name, ca, san):
+def make_cert(d, name, ca, san, days=2):
     """A server certificate for SAN (e.g. "DNS:localhost,IP:127.0.0.1") signed by CA (from
-    make_ca), in directory D: (certificate path, key path)."""
+    make_ca), in directory D, valid for DAYS: (certificate path, key path)."""
     key, csr, crt = (os.path.join(d, name + ext) for ext in (".key", ".csr", ".crt"))
     ext = os.path.join(d, name + ".ext")
     openssl("req", "-new", *EC, "-keyout", key, "-out", csr, "-subj", "/CN=" + name)
@@ -377,5 +381,5 @@ def make_cert(d, name, ca, san):
         f.write(f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n"
                 "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n")
     openssl("x509", "-req", "-in", csr, "-CA", ca[1], "-CAkey", ca[0], "-CAcreateserial",
-            "-out", crt, "-days", "2", "-extfile", ext)
+            "-out", crt, "-days", str(days), "-extfile", ext)
     return crt, key

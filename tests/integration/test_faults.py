@@ -61,6 +61,14 @@ Uploads (multipart/form-data: POST /v1/audio/transcriptions, issue 22):
                            over llmgate.max_upload_size_mb, 25), before the
                            body is read; chunked: when the count passes it
   slow upload              408 request_timeout after llmgate.body_timeout
+TLS listener (llmgate.tls; in test_tls_listener.py):
+  handshake timeout        closed, no answer, within llmgate.header_timeout
+                           (silent, or half a ClientHello)
+  garbage before Hello     closed at once, no answer
+  plain HTTP to TLS port   400 plain_http_on_tls_port in clear text, closed
+  renegotiation attempt    refused (no_renegotiation): the client's
+                           renegotiation fails, the worker goes on
+  10 000 idle TLS conns    held on two workers; a new client is served
 """
 import json
 import resource

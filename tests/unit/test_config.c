@@ -987,6 +987,18 @@ static void test_key_table(void)
 }
 
 /* The settings of two configs are the same (deployments aside). */
+/* llmgate.tls as applied (where the values were written aside). */
+static bool same_tls(const struct config *a, const struct config *b)
+{
+	const struct config_tls *x = &a->tls, *y = &b->tls;
+
+	for (int i = 0; i < CONFIG_TLS__COUNT; i++)
+		if ((x->value[i] == NULL) != (y->value[i] == NULL) ||
+		    (x->value[i] && strcmp(x->value[i], y->value[i]) != 0))
+			return false;
+	return x->on == y->on && x->min_protocol == y->min_protocol;
+}
+
 static bool same_settings(const struct config *a, const struct config *b)
 {
 #define SAME_STR(f) ((a->f == NULL) == (b->f == NULL) && (!a->f || strcmp(a->f, b->f) == 0))
@@ -1001,9 +1013,12 @@ static bool same_settings(const struct config *a, const struct config *b)
 	       a->body_timeout_ms == b->body_timeout_ms && SAME_STR(ca_file) &&
 	       a->upstream_http2 == b->upstream_http2 &&
 	       a->response_affinity_entries == b->response_affinity_entries &&
-	       memcmp(&a->fallback, &b->fallback, sizeof(a->fallback)) == 0;
+	       memcmp(&a->fallback, &b->fallback, sizeof(a->fallback)) == 0 && same_tls(a, b);
 #undef SAME_STR
 }
+
+/* What llmgate.tls needs besides the key under test. */
+static const char tls_yaml[] = "    cert_file: /c.pem\n    key_file: /k.pem\n";
 
 /* model_yaml plus KEY: 'VALUE' in SECTION ("a.b" nests). */
 static void config_with(const struct config_key_doc *k, const char *value, char *buf, size_t len)
@@ -1024,8 +1039,8 @@ static void config_with(const struct config_key_doc *k, const char *value, char 
 	if (!sec[0])
 		snprintf(buf, len, "%s%s: '%s'\n", model_yaml, k->key, quoted);
 	else if (dot)
-		snprintf(buf, len, "%s%s:\n  %s:\n    %s: '%s'\n", model_yaml, sec, dot + 1, k->key,
-		         quoted);
+		snprintf(buf, len, "%s%s:\n  %s:\n    %s: '%s'\n%s", model_yaml, sec, dot + 1,
+		         k->key, quoted, strcmp(dot + 1, "tls") == 0 ? tls_yaml : "");
 	else
 		snprintf(buf, len, "%s%s:\n  %s: '%s'\n", model_yaml, sec, k->key, quoted);
 }
@@ -1069,7 +1084,17 @@ static void test_table_defaults(void)
 		r = write_file(path, yaml, strlen(yaml));
 		if (r == 0)
 			r = load_path(path, &c, &d);
-		tap_ok(r == 0 && d.n == 0 && same_settings(c, unset),
+		if (r == 0 && strcmp(k->section, "llmgate.tls") == 0) {
+			/* against llmgate.tls with only the certificate and key */
+			config_free(unset);
+			unset = NULL;
+			snprintf(yaml, sizeof(yaml), "%sllmgate:\n  tls:\n%s", model_yaml,
+			         tls_yaml);
+			r = write_file(path, yaml, strlen(yaml));
+			if (r == 0 && load_path(path, &unset, &d) == 0)
+				diag_free(&d);
+		}
+		tap_ok(r == 0 && d.n == 0 && unset && same_settings(c, unset),
 		       "%s.%s: default '%s' parses as its type (%s) and is what the loader "
 		       "applies",
 		       k->section, k->key, k->default_value, k->type);
@@ -1080,6 +1105,77 @@ static void test_table_defaults(void)
 	}
 	tap_ok(fixed >= 20 && computed >= 5, "defaults: %zu fixed, %zu computed", fixed, computed);
 	config_free(unset);
+}
+
+/* llmgate.tls: what the loader checks without reading the files, and
+ * LiteLLM's SSL_CERTFILE_PATH/SSL_KEYFILE_PATH when the section is absent. */
+static void test_tls(void)
+{
+	char path[512], yaml[1024];
+	struct config *c = NULL;
+	struct diag_list d;
+
+	snprintf(path, sizeof(path), "%s/tls.yaml", tmpdir);
+	snprintf(yaml, sizeof(yaml),
+	         "%sllmgate:\n  tls:\n    cert_file: /c.pem\n    key_file: k.pem\n"
+	         "    min_protocol: TLSv1.1\n",
+	         model_yaml);
+	write_file(path, yaml, strlen(yaml));
+	tap_ok(load_path(path, &c, &d) == -EINVAL && !c, "llmgate.tls with errors: not loaded");
+	EXPECT_EXACT(&d, "7:15", E, "llmgate.tls.key_file must be an absolute path",
+	             "relative key path");
+	EXPECT_EXACT(&d, "8:19", E,
+	             "llmgate.tls.min_protocol must be TLSv1.2 or TLSv1.3, not 'TLSv1.1'",
+	             "unknown protocol");
+	diag_free(&d);
+
+	snprintf(yaml, sizeof(yaml), "%sllmgate:\n  tls:\n    key_file: /k.pem\n", model_yaml);
+	write_file(path, yaml, strlen(yaml));
+	tap_ok(load_path(path, &c, &d) == -EINVAL, "llmgate.tls without a certificate");
+	EXPECT(&d, "5:3", E, "needs both cert_file and key_file (cert_file is missing)",
+	       "missing certificate, at the section");
+	diag_free(&d);
+
+	snprintf(yaml, sizeof(yaml),
+	         "%sllmgate:\n  tls:\n    cert_file: /c.pem\n    key_file: /k.pem\n"
+	         "    min_protocol: tlsv1.3\n",
+	         model_yaml);
+	write_file(path, yaml, strlen(yaml));
+	if (tap_ok(load_path(path, &c, &d) == 0 && d.n == 0, "a whole llmgate.tls loads"))
+		tap_ok(c->tls.on && c->tls.min_protocol == 13 &&
+		               strcmp(c->tls.value[CONFIG_TLS_KEY], "/k.pem") == 0 &&
+		               strncmp(c->tls.value[CONFIG_TLS_CIPHERS], "ECDHE-", 6) == 0 &&
+		               c->tls.where[CONFIG_TLS_KEY].line == 7 &&
+		               !c->tls.where[CONFIG_TLS_CIPHERS].file,
+		       "its values, positions and defaults");
+	config_free(c);
+	diag_free(&d);
+
+	/* LiteLLM's variables, only without the section */
+	write_file(path, model_yaml, strlen(model_yaml));
+	setenv("SSL_CERTFILE_PATH", "/etc/tls/c.pem", 1);
+	unsetenv("SSL_KEYFILE_PATH");
+	tap_ok(load_path(path, &c, &d) == 0 && !c->tls.on, "SSL_CERTFILE_PATH alone: plain");
+	EXPECT(&d, "0:0", W, "SSL_CERTFILE_PATH is set but SSL_KEYFILE_PATH is not", "one of two");
+	config_free(c);
+	diag_free(&d);
+	setenv("SSL_KEYFILE_PATH", "/etc/tls/k.pem", 1);
+	tap_ok(load_path(path, &c, &d) == 0 && d.n == 0 && c->tls.on &&
+	               strcmp(c->tls.value[CONFIG_TLS_KEY], "/etc/tls/k.pem") == 0 &&
+	               strcmp(c->tls.name[CONFIG_TLS_CERT], "SSL_CERTFILE_PATH") == 0 &&
+	               c->tls.value[CONFIG_TLS_CIPHERSUITES] && c->tls.min_protocol == 12,
+	       "both: TLS on with them and the defaults");
+	config_free(c);
+	diag_free(&d);
+	snprintf(yaml, sizeof(yaml),
+	         "%sllmgate:\n  tls:\n    cert_file: /c.pem\n    key_file: /k.pem\n", model_yaml);
+	write_file(path, yaml, strlen(yaml));
+	tap_ok(load_path(path, &c, &d) == 0 && strcmp(c->tls.value[CONFIG_TLS_CERT], "/c.pem") == 0,
+	       "llmgate.tls wins over the variables");
+	config_free(c);
+	diag_free(&d);
+	unsetenv("SSL_CERTFILE_PATH");
+	unsetenv("SSL_KEYFILE_PATH");
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -1111,6 +1207,7 @@ int main(void)
 	test_hostile_inputs();
 	test_key_table();
 	test_table_defaults();
+	test_tls();
 	test_mutations();
 
 	if (nftw(tmpdir, remove_entry, 8, FTW_DEPTH | FTW_PHYS) < 0)

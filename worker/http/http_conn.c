@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "http_tls.h"
 #include "log.h"
 #include "openai_error.h"
 #include "request_id.h"
@@ -69,6 +70,8 @@ static void conn_set_reading(struct http_conn *c, bool on)
 	else
 		event_del(c->ev_read);
 	c->reading = on;
+	if (on && c->ssl)
+		http_tls_kick(c);
 }
 
 /* The event loop's cached clock: free, and close enough for the Date line
@@ -163,7 +166,7 @@ static void conn_flush(struct http_conn *c)
 	conn_seal(c);
 	pending = evbuffer_get_length(c->out);
 	while (pending > 0 && !c->failed) {
-		int n = evbuffer_write(c->out, c->fd);
+		int n = c->ssl ? http_tls_write(c, c->out) : evbuffer_write(c->out, c->fd);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -391,6 +394,8 @@ static bool conn_finish_response(struct http_conn *c)
 		}
 		/* Closing with unread input would send a RST that can destroy the
 		 * response in flight: shut our side and read until the client closes. */
+		if (c->ssl)
+			http_tls_shutdown(c);
 		shutdown(c->fd, SHUT_WR);
 		c->state = HTTP_CONN_LINGER;
 		http_reader_discard(&c->in);
@@ -470,13 +475,18 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		conn_linger_read(c);
 		return;
 	}
+	if (c->state == HTTP_CONN_HANDSHAKE && http_tls_handshake(c) <= 0) {
+		if (c->failed)
+			http_conn_close(c);
+		return;
+	}
 	dst = http_reader_room(&c->in, conn_phase(c), &room);
 	if (!dst) {
 		/* full while the handler works: stop until the request is done */
 		conn_set_reading(c, false);
 		return;
 	}
-	n = read(c->fd, dst, room);
+	n = c->ssl ? http_tls_read(c, dst, room) : read(c->fd, dst, room);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n == 0 && (c->state == HTTP_CONN_HANDLER || c->state == HTTP_CONN_FLUSH)) {
@@ -494,12 +504,23 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 	conn_process(c);
 	if (c->failed)
 		http_conn_close(c);
+	else if (c->ssl)
+		http_tls_kick(c);
 }
 
 static void on_write(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_conn *c = arg;
 
+	if (c->state == HTTP_CONN_HANDSHAKE) {
+		if (http_tls_handshake(c) < 0 && c->failed)
+			http_conn_close(c);
+		return;
+	}
+	if (c->tls_read_wants_write) {
+		c->tls_read_wants_write = false;
+		event_active(c->ev_read, EV_READ, 0);
+	}
 	conn_flush(c);
 	if (!c->failed && c->state == HTTP_CONN_FLUSH)
 		conn_process(c);
@@ -565,7 +586,7 @@ int http_conn_new(struct http_server *srv, int fd, const char *peer)
 	c->in.body_limit = srv->opts.body_limit; /* per path, at each head */
 	c->in.body_limit_ctx = srv->opts.ctx;
 	c->fd = fd;
-	c->state = HTTP_CONN_HEAD;
+	c->state = srv->opts.tls ? HTTP_CONN_HANDSHAKE : HTTP_CONN_HEAD;
 	c->ex.conn = c;
 	c->ex.state = HTTP_EXCHANGE_DONE;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
@@ -574,7 +595,8 @@ int http_conn_new(struct http_server *srv, int fd, const char *peer)
 	c->ev_write = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
 	c->ev_timer = evtimer_new(srv->base, on_timer, c);
 	c->ev_defer = event_new(srv->base, -1, 0, on_defer, c);
-	if (!c->out || !c->ev_read || !c->ev_write || !c->ev_timer || !c->ev_defer) {
+	if (!c->out || !c->ev_read || !c->ev_write || !c->ev_timer || !c->ev_defer ||
+	    (srv->opts.tls && http_tls_conn_new(c) < 0)) {
 		if (c->out)
 			evbuffer_free(c->out);
 		if (c->ev_read)
@@ -622,6 +644,8 @@ void http_conn_close(struct http_conn *c)
 	event_free(c->ev_timer);
 	event_free(c->ev_defer);
 	evbuffer_free(c->out);
+	if (c->ssl)
+		http_tls_conn_free(c);
 	close(c->fd);
 	http_reader_free(&c->in);
 	http_header_block_free(&c->ex.headers);
@@ -640,6 +664,8 @@ void http_conn_drain(struct http_conn *c)
 	if (c->state != HTTP_CONN_HEAD || !c->served || c->in.rlen > 0 ||
 	    evbuffer_get_length(c->out) > 0)
 		return;
+	if (c->ssl && http_tls_pending(c))
+		return; /* a request OpenSSL has read from the socket already */
 	if (ioctl(c->fd, FIONREAD, &n) == 0 && n == 0)
 		http_conn_close(c);
 }

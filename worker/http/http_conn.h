@@ -4,7 +4,8 @@
  * connection (events, dispatch, timeouts, close) and is the one owner of its
  * state, its exchange and its output; http_reader.c is its input side
  * (buffer, head, body) and http_response.c the response wire format, both
- * steps over data that never call back. The calls go one way: server ->
+ * steps over data that never call back; http_tls.c drives a connection's
+ * TLS (handshake, read, write) when the server has a TLS context. The calls go one way: server ->
  * connection -> reader and response format (and http_server_conn_closed()
  * back to the server when one closes).
  *
@@ -25,13 +26,15 @@
 
 struct event;
 struct evbuffer;
+struct ssl_st;
 
 enum http_conn_state {
-	HTTP_CONN_HEAD,    /* reading a request head (or idle between requests) */
-	HTTP_CONN_BODY,    /* reading its body */
-	HTTP_CONN_HANDLER, /* the handler owns the exchange */
-	HTTP_CONN_FLUSH,   /* the response is complete; writing what is pending */
-	HTTP_CONN_LINGER,  /* our side is shut; discarding input until EOF */
+	HTTP_CONN_HANDSHAKE, /* TLS: the handshake (http_tls.c), under the header timeout */
+	HTTP_CONN_HEAD,      /* reading a request head (or idle between requests) */
+	HTTP_CONN_BODY,      /* reading its body */
+	HTTP_CONN_HANDLER,   /* the handler owns the exchange */
+	HTTP_CONN_FLUSH,     /* the response is complete; writing what is pending */
+	HTTP_CONN_LINGER,    /* our side is shut; discarding input until EOF */
 	HTTP_CONN_STATE__COUNT,
 };
 
@@ -59,17 +62,20 @@ struct http_conn {
 	int fd;
 	enum http_conn_state state;
 	struct event *ev_read, *ev_write, *ev_timer, *ev_defer;
-	bool reading;          /* ev_read is added */
-	bool writing;          /* ev_write is added (we saw EAGAIN) */
-	bool failed;           /* the socket failed or the peer left: close soon */
-	bool close_after;      /* close once the current response is flushed */
-	bool peer_eof;         /* the client shut its sending side: no more input */
-	bool served;           /* at least one request was read */
-	bool in_process;       /* conn_process() is on the stack */
-	bool writable_due;     /* on_writable to be called from the event loop */
-	bool flush_due;        /* streamed data to be written from the event loop */
-	bool head_timer;       /* the header timeout is armed for the current head */
-	struct http_reader in; /* the request side: buffer, head, body */
+	bool reading;              /* ev_read is added */
+	bool writing;              /* ev_write is added (we saw EAGAIN) */
+	bool failed;               /* the socket failed or the peer left: close soon */
+	bool close_after;          /* close once the current response is flushed */
+	bool peer_eof;             /* the client shut its sending side: no more input */
+	bool served;               /* at least one request was read */
+	bool in_process;           /* conn_process() is on the stack */
+	bool writable_due;         /* on_writable to be called from the event loop */
+	bool flush_due;            /* streamed data to be written from the event loop */
+	bool head_timer;           /* the header timeout is armed for the current head */
+	bool tls_read_wants_write; /* a TLS read waits for the socket to take a write */
+	bool tls_broken;           /* TLS failed: no close_notify */
+	struct ssl_st *ssl;        /* NULL: plain HTTP (http_tls.c) */
+	struct http_reader in;     /* the request side: buffer, head, body */
 	struct http_request req;
 	struct evbuffer *out;
 	struct http_exchange ex;

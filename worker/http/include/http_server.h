@@ -18,6 +18,10 @@
  * write that fails only marks the connection, and on_abort follows from the
  * event loop. A response counts as done once fully written to the socket.
  *
+ * With a TLS context in the options, every connection speaks TLS: the
+ * handshake runs from the connection's events under the header timeout, and
+ * handlers see the same requests and exchanges as over plain HTTP.
+ *
  * A request the server answers itself, before any handler runs (malformed,
  * too large, too slow, unsupported: enum http_reject), is reported once
  * through on_reject, so that it can be counted and logged like the others.
@@ -33,6 +37,7 @@
 
 struct event_base;
 struct evbuffer;
+struct ssl_ctx_st;
 struct http_server;
 struct http_exchange;
 
@@ -103,6 +108,9 @@ struct http_server_options {
 	 * call into the server. NULL: not reported. */
 	void (*on_reject)(void *ctx, const struct http_rejected *r);
 	void *reject_ctx;
+	/* TLS for every connection with this context (not owned; ALPN, protocols
+	 * and certificate are its own); NULL: plain HTTP. */
+	struct ssl_ctx_st *tls;
 };
 
 /* Fills OPTS with the defaults above and the config's limits: MAX_BODY,
