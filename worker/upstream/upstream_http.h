@@ -91,6 +91,10 @@ int upstream_http_set_ca_file(struct upstream_http *uh, const char *path);
 /* As upstream_set_http2(): whether handshakes offer HTTP/2 (the default). */
 void upstream_http_set_http2(struct upstream_http *uh, bool offer);
 
+/* Whether upstreams that choose HTTP/2 are the own HTTP/2 client's (their
+ * connections are handed over to it) instead of libcurl's. */
+void upstream_http_set_h2_own(struct upstream_http *uh, bool own);
+
 /* Whether this client takes U, a URL upstream_url_parse() took: plain HTTP
  * always, https unless a proxy carries it or the host chose HTTP/2. */
 bool upstream_http_handles(const struct upstream_http *uh, const struct upstream_url *u);

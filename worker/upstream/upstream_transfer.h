@@ -8,7 +8,9 @@
  * A transport ends a transfer by calling upstream_transfer_done() (finished:
  * on_done), upstream_transfer_free() (aborted by its caller: no on_done) or,
  * for the own client only, upstream_transfer_hand_over() (the upstream chose
- * HTTP/2: the dispatcher restarts it on libcurl in the same memory).
+ * HTTP/2: the dispatcher restarts it on libcurl in the same memory) or
+ * upstream_transfer_hand_over_h2() (the same, on the own HTTP/2 client, with
+ * the connection).
  */
 #pragma once
 
@@ -16,11 +18,13 @@
 
 #include "upstream.h"
 #include "upstream_curl.h"
+#include "upstream_h2.h"
 #include "upstream_http.h"
 
 enum upstream_via {
 	UPSTREAM_VIA_OWN,  /* upstream_http.c */
 	UPSTREAM_VIA_CURL, /* upstream_curl.c */
+	UPSTREAM_VIA_H2,   /* upstream_h2.c */
 };
 
 struct upstream_transfer {
@@ -31,6 +35,7 @@ struct upstream_transfer {
 	union {
 		struct uh_transfer own;
 		struct upstream_curl_transfer curl;
+		struct uh2_stream h2;
 	};
 };
 
@@ -49,3 +54,13 @@ void upstream_transfer_free(struct upstream_transfer *t);
  * paused when PAUSED. T may be gone when this returns. */
 void upstream_transfer_hand_over(struct upstream_transfer *t, const struct upstream_request *req,
                                  bool paused);
+
+/* Whether the own HTTP/2 client (upstream_h2.h) takes connections that chose
+ * HTTP/2 (else libcurl carries their requests). */
+bool upstream_transfer_h2_own(const struct upstream_transfer *t);
+/* As upstream_transfer_hand_over(), to the own HTTP/2 client, with T's
+ * connection: FD and its finished TLS session TLS to AUTHORITY, which are the
+ * HTTP/2 client's from here on. */
+void upstream_transfer_hand_over_h2(struct upstream_transfer *t, int fd,
+                                    struct upstream_tls_conn *tls, const char *authority,
+                                    const struct upstream_request *req, bool paused);
