@@ -6,8 +6,8 @@ request headers as HTTP/2 wants them, many concurrent requests over one connecti
 upstream's SETTINGS_MAX_CONCURRENT_STREAMS kept, backpressure through flow control (a paused
 client's stream stops while the connection's others go on), an upstream that stops reading a
 large request body, RST_STREAM and GOAWAY before the first byte (the proxy retries) and after
-it (an in-band error), a lost connection, the deployment's timeout, and the switch
-(LLMGATE_UPSTREAM_H2=curl: libcurl carries HTTP/2, as before)."""
+it (an in-band error), a lost connection, the deployment's timeout, a client that leaves, and
+the switch (LLMGATE_UPSTREAM_H2=curl: libcurl carries HTTP/2, as before)."""
 import json
 import select
 import socket
@@ -30,7 +30,7 @@ from test_http import one_worker
 from test_upstream_tls import certs  # noqa: F401 (a fixture)
 from test_upstream_tls import OK_BODY, config
 
-OWN = {"LLMGATE_UPSTREAM_H2": "own"}
+OWN = {}  # the default: the own HTTP/2 client
 EVENT = (b'data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,'
          b'"delta":{"content":"' + b"x" * 160 + b'"}}]}\n\n')
 DONE = b"data: [DONE]\n\n"

@@ -13,9 +13,12 @@
  * connection picks HTTP/2 (SPEC 5: HTTP/2 to TLS upstreams where offered)
  * comes back here as a hand-over, and is restarted on libcurl in the same
  * memory with what is left of its timeout; the caller sees no difference.
- * With LLMGATE_UPSTREAM_H2=own, the own HTTP/2 client (upstream_h2.c) takes
- * such a connection over instead, with the request, and carries the
- * upstream's next requests as streams on it (while it has room for them).
+ * That is libcurl's part only with LLMGATE_UPSTREAM_H2=curl: by default the
+ * own HTTP/2 client (upstream_h2.c) takes such a connection over instead,
+ * with the request, and carries the upstream's next requests as streams on
+ * it (while it has room for them; else the own client opens another, which
+ * is handed over in turn). libcurl keeps proxies, URLs the own client does
+ * not take, and everything with LLMGATE_UPSTREAM_CLIENT=curl.
  *
  * Proxies come from the environment, as with curl(1), read once at start:
  * with none of http_proxy, https_proxy, HTTPS_PROXY, all_proxy, ALL_PROXY
@@ -71,13 +74,14 @@ static bool env_set(const char *name)
 	return v && v[0];
 }
 
-/* Whether upstreams that choose HTTP/2 get the own HTTP/2 client:
- * LLMGATE_UPSTREAM_H2=own, or =curl for libcurl. */
+/* Whether upstreams that choose HTTP/2 get the own HTTP/2 client (the
+ * default), or libcurl with LLMGATE_UPSTREAM_H2=curl (a switch for
+ * comparisons and for ruling our client out). */
 static bool h2_own(void)
 {
 	const char *v = getenv("LLMGATE_UPSTREAM_H2");
 
-	return v && strcmp(v, "own") == 0;
+	return !v || strcmp(v, "curl") != 0;
 }
 
 struct upstream *upstream_new(struct event_base *base)

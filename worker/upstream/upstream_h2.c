@@ -41,6 +41,8 @@
 		(t)->in_callback = false; \
 	} while (0)
 
+static bool stream_drain(struct uh2_stream *t);
+
 /* T leaves its connection (reset there unless the stream is over). */
 static void stream_detach(struct uh2_stream *t)
 {
@@ -83,8 +85,12 @@ static void stream_aborted(struct uh2_stream *t)
 void uh2_stream_conn_failed(struct uh2_stream *t, enum upstream_result result, const char *why)
 {
 	t->closed = true; /* the session is done for */
-	if (t->aborted) {
-		stream_aborted(t);
+	t->ready = false;
+	if ((t->run_len || t->held_len) && !t->paused && !stream_drain(t))
+		return;
+	if (t->ended) {
+		/* paused, with the whole rest held: it leaves, and ends on resume */
+		stream_detach(t);
 		return;
 	}
 	stream_finish(t, t->got_bytes ? UPSTREAM_ERR_PROTOCOL : result,
@@ -113,10 +119,10 @@ static bool stream_deliver(struct uh2_stream *t, const char *data, size_t len)
 	return true;
 }
 
-static int stream_hold(struct uh2_stream *t, const uint8_t *data, size_t len)
+static int stream_hold(struct uh2_stream *t, const char *data, size_t len)
 {
 	if (t->held_len + len > t->held_cap) {
-		size_t cap = t->held_cap ? t->held_cap : 16384;
+		size_t cap = t->held_cap ? t->held_cap : 1024;
 		char *b;
 
 		while (cap < t->held_len + len)
@@ -168,7 +174,7 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
 static void stream_ended(struct uh2_stream *t)
 {
 	t->ended = true;
-	if (!t->held_len)
+	if (!t->held_len && !t->run_len)
 		stream_finish(t, UPSTREAM_OK, NULL);
 }
 
@@ -176,7 +182,8 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
 {
 	struct uh2_stream *t;
 
-	(void)user_data;
+	if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK))
+		((struct uh2_conn *)user_data)->settled = true;
 	if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
 		return 0;
 	t = stream_of(session, frame->hd.stream_id);
@@ -214,13 +221,70 @@ static int on_data_chunk_recv(nghttp2_session *session, uint8_t flags, int32_t s
 	if (!t)
 		return 0;
 	t->got_bytes = true;
-	if (t->paused || t->held_len) {
-		if (stream_hold(t, data, len) < 0)
-			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
+	t->ready = true;
+	if (!t->held_len && !t->run_len) {
+		/* a stream's first DATA of a read stays in the read buffer */
+		t->run = (const char *)data;
+		t->run_len = len;
 		return 0;
 	}
-	stream_deliver(t, (const char *)data, len);
+	if ((t->run_len && stream_hold(t, t->run, t->run_len) < 0) ||
+	    stream_hold(t, (const char *)data, len) < 0)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
+	t->run_len = 0;
 	return 0;
+}
+
+/*
+ * Delivers what T got, as one chunk, unless T is paused (then what is in the
+ * read buffer is kept); done when the upstream ended it. False when T is gone.
+ */
+static bool stream_drain(struct uh2_stream *t)
+{
+	const char *data = t->run_len ? t->run : t->held;
+	size_t len = t->run_len ? t->run_len : t->held_len;
+
+	if (t->paused) {
+		if (t->run_len && stream_hold(t, t->run, t->run_len) < 0) {
+			stream_finish(t, UPSTREAM_ERR_INTERNAL, "out of memory");
+			return false;
+		}
+		t->run_len = 0;
+		return true;
+	}
+	t->run_len = t->held_len = 0;
+	if (!stream_deliver(t, data, len))
+		return false;
+	if (t->held_cap > 65536 && !t->held_len) {
+		free(t->held); /* a large one is not kept */
+		t->held = NULL;
+		t->held_cap = 0;
+	}
+	if (t->ended && !t->paused && !t->held_len) {
+		stream_finish(t, UPSTREAM_OK, NULL);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * One chunk per stream and read, not one per DATA frame: an upstream that
+ * sends each stream event in a frame of its own would cost the caller a
+ * write per event. A delivery may end or abort any stream: the walk starts
+ * over after each.
+ */
+void uh2_streams_deliver(struct uh2_conn *c)
+{
+	for (;;) {
+		struct uh2_stream *t = c->streams;
+
+		while (t && !t->ready)
+			t = t->next;
+		if (!t)
+			return;
+		t->ready = false;
+		stream_drain(t);
+	}
 }
 
 static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t error_code,
@@ -235,6 +299,10 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
 	t->closed = true;
 	if (t->ended)
 		return 0; /* done, or done once the bytes it holds are delivered */
+	/* the bytes that came before the reset first (unless paused) */
+	t->ready = false;
+	if ((t->run_len || t->held_len) && !t->paused && !stream_drain(t))
+		return 0;
 	if (error_code == NGHTTP2_REFUSED_STREAM) {
 		/* not processed (RST_STREAM, or above a GOAWAY's last stream): retryable */
 		stream_finish(t, UPSTREAM_ERR_CONNECT, "the upstream refused the stream");
@@ -440,23 +508,18 @@ void upstream_h2_pause(struct uh2_stream *t)
 
 void upstream_h2_resume(struct uh2_stream *t)
 {
-	size_t len = t->held_len;
-
 	if (!t->paused)
 		return;
 	t->paused = false;
-	if (t->in_callback)
-		return; /* what comes next is delivered as it comes */
-	if (len) {
-		/* delivered as one chunk: the caller takes it or pauses again */
-		t->held_len = 0;
-		if (!stream_deliver(t, t->held, len))
-			return;
-		if (t->conn)
-			uh2_conn_flush(t->conn); /* the window update */
+	if (t->in_callback) {
+		t->ready = t->held_len > 0; /* delivered at the end of the read */
+		return;
 	}
-	if (t->ended && !t->paused && !t->held_len)
-		stream_finish(t, UPSTREAM_OK, NULL);
+	/* what it held, as one chunk: the caller takes it or pauses again */
+	if (!stream_drain(t))
+		return;
+	if (t->conn)
+		uh2_conn_flush(t->conn); /* the window update */
 }
 
 void upstream_h2_clean(struct uh2_stream *t)

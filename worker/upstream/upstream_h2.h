@@ -54,14 +54,17 @@ struct uh2_stream {
 	struct event *ev_timeout; /* only with a timeout */
 	char *body;               /* the request body (a copy) */
 	size_t body_len, body_off;
-	char *held; /* DATA that came while paused, not yet delivered */
+	char *held; /* DATA not yet delivered: while paused, or gathered in a read */
 	size_t held_len, held_cap;
+	const char *run; /* DATA of this read not yet delivered, in the read buffer */
+	size_t run_len;
 	long status;      /* of the final response head, once it came */
 	long head_status; /* of the head being received */
 	bool headed;      /* on_head was called */
 	bool got_bytes;   /* any response frame came */
 	bool ended;       /* the upstream ended the stream: done once delivered */
 	bool closed;      /* nghttp2 closed the stream: its id is no more */
+	bool ready;       /* DATA came in this read: delivered at its end */
 	bool paused, aborted, in_callback;
 };
 

@@ -3,10 +3,12 @@
  * Runs in a worker, on its event loop.
  *
  * A connection is a TLS session the own HTTP/1.1 client made and handed
- * over, and an nghttp2 client session on it. Reading: one TLS read of up to
- * 16 KiB per readable event (again from the loop while OpenSSL holds more),
- * given whole to nghttp2, whose callbacks (upstream_h2.c) deliver to the
- * streams straight from that buffer. Writing: the frames nghttp2 has are
+ * over, and an nghttp2 client session on it. Reading: as many TLS records as
+ * OpenSSL has at hand, up to 32 KiB, per readable event (again from the loop
+ * while it holds more), given whole to nghttp2, whose callbacks
+ * (upstream_h2.c) gather each stream's DATA; each stream gets what it got as
+ * one chunk at the end of the read, straight from that buffer when it was
+ * one frame. Writing: the frames nghttp2 has are
  * gathered into one buffer and written in one TLS write, at the end of each
  * read, or from the loop when a stream asked (uh2_conn_flush()), so that no
  * caller's call writes, and frames made in one loop turn go out together.
@@ -156,31 +158,59 @@ static void conn_send(struct uh2_conn *c)
 	}
 }
 
-/* One read of what the upstream sent, given to nghttp2. */
+/*
+ * Reads as many records as OpenSSL has at hand into BUF (up to ROOM); a
+ * status other than bytes is handled once the bytes before it are.
+ */
+static size_t conn_recv(struct uh2_conn *c, uint8_t *buf, size_t room, int *ret_status)
+{
+	size_t got = 0;
+
+	*ret_status = 0;
+	while (got < room) {
+		ssize_t n = upstream_tls_read(c->tls, buf + got, room - got);
+
+		if (n > 0) {
+			got += (size_t)n;
+			if (!upstream_tls_pending(c->tls))
+				break;
+			continue;
+		}
+		if (n != UPSTREAM_TLS_WANT_READ)
+			*ret_status = (int)n;
+		break;
+	}
+	return got;
+}
+
+/* One read of what the upstream sent, given to nghttp2 whole. */
 static void conn_read(struct uh2_conn *c)
 {
-	uint8_t buf[16384];
-	ssize_t n = upstream_tls_read(c->tls, buf, sizeof(buf));
+	uint8_t buf[32768];
+	int status;
+	size_t got = conn_recv(c, buf, sizeof(buf), &status);
 
-	if (n == UPSTREAM_TLS_WANT_READ)
+	if (got) {
+		ssize_t n = nghttp2_session_mem_recv(c->session, buf, got);
+
+		if (n < 0) {
+			conn_fail(c, UPSTREAM_ERR_PROTOCOL, nghttp2_strerror((int)n));
+			return;
+		}
+		/* before BUF goes: the streams' DATA, one chunk each */
+		uh2_streams_deliver(c);
+	}
+	if (c->dead)
 		return;
-	if (n == UPSTREAM_TLS_WANT_WRITE) {
+	if (status == UPSTREAM_TLS_WANT_WRITE) {
 		c->read_wants_write = true;
 		conn_set_writing(c, true);
-		return;
-	}
-	if (n < 0) {
-		conn_tls_failed(c, (int)n);
-		return;
-	}
-	n = nghttp2_session_mem_recv(c->session, buf, (size_t)n);
-	if (n < 0) {
-		conn_fail(c, UPSTREAM_ERR_PROTOCOL, nghttp2_strerror((int)n));
-		return;
-	}
-	/* what OpenSSL holds is not signalled by the socket: come back for it */
-	if (!c->dead && upstream_tls_pending(c->tls))
+	} else if (status < 0) {
+		conn_tls_failed(c, status);
+	} else if (upstream_tls_pending(c->tls)) {
+		/* what OpenSSL holds is not signalled by the socket: come back for it */
 		event_active(c->ev_read, EV_READ, 0);
+	}
 }
 
 static void conn_enter(struct uh2_conn *c)
@@ -287,7 +317,9 @@ void uh2_conn_remove_stream(struct uh2_conn *c, struct uh2_stream *t)
 struct uh2_conn *uh2_conn_pick(struct upstream_h2 *h2, const char *authority)
 {
 	for (struct uh2_conn *c = h2->conns; c; c = c->next) {
-		if (c->dead || strcmp(c->authority, authority) != 0 ||
+		/* a new connection carries its first stream only, until the upstream's
+		 * SETTINGS say how many it takes (one over would be refused) */
+		if (c->dead || !c->settled || strcmp(c->authority, authority) != 0 ||
 		    !nghttp2_session_check_request_allowed(c->session))
 			continue;
 		if (c->n_streams < nghttp2_session_get_remote_settings(

@@ -31,6 +31,7 @@ struct uh2_conn {
 	size_t wlen, woff, wcap;
 	int busy;              /* inside its I/O: closing waits for the end */
 	bool dead;             /* failed or done: closed once not busy */
+	bool settled;          /* the upstream's SETTINGS came: its stream limit is known */
 	bool writing;          /* the write event is added */
 	bool read_wants_write; /* TLS: the last read waits for writability */
 	bool write_wants_read; /* TLS: the last write waits for readability */
@@ -62,6 +63,8 @@ void uh2_conn_destroy(struct uh2_conn *c);
 
 /* The session callbacks that concern streams. */
 void uh2_stream_callbacks(nghttp2_session_callbacks *cbs);
+/* Delivers what the streams of C got in the read that just ended. */
+void uh2_streams_deliver(struct uh2_conn *c);
 /* T's connection failed: T ends (unless it is aborted), with RESULT before
  * any response byte. */
 void uh2_stream_conn_failed(struct uh2_stream *t, enum upstream_result result, const char *why);

@@ -1,5 +1,5 @@
 /*
- * upstream_transfer: one transfer as the dispatcher (upstream.c) and its two
+ * upstream_transfer: one transfer as the dispatcher (upstream.c) and its
  * peer transports share it. Private to libupstream.
  *
  * The dispatcher allocates it once per upstream_start() and frees it in one
