@@ -305,7 +305,7 @@ def test_reused_tls_connection_closed_by_upstream_is_retried_once(certs, gateway
         up.close()
 
 
-# --- HTTP/2: to the own HTTP/2 client, or to libcurl ----------------------------------------------
+# --- HTTP/2: to the own HTTP/2 client, or to libcurl ----------------------------------------
 
 class H2Tls(LoopbackServer):
     """A TLS upstream offering HTTP/2 (ALPN "h2", "http/1.1") that answers every request on an
