@@ -419,7 +419,7 @@ def test_a_paused_client_stops_its_stream_not_the_connection(certs, gateway_fact
 
 def test_an_upstream_that_stops_reading_the_body(certs, gateway_factory):
     # a body beyond the initial window (64 KiB): the rest waits for the upstream's window
-    # updates, which come a second later; meanwhile the worker serves others
+    # updates, each a second after the bytes it gives room for came
     up = H2Upstream(certs, ack_delay=1.0)
     try:
         gw = gateway(gateway_factory, up, certs)

@@ -55,7 +55,6 @@ static void stream_detach(struct uh2_stream *t)
 		if (!t->ended || nghttp2_session_get_stream_local_close(c->session, t->id) == 0)
 			nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, t->id,
 			                          t->ended ? NGHTTP2_NO_ERROR : NGHTTP2_CANCEL);
-		/* what it held counts no more against the connection */
 	}
 	uh2_conn_remove_stream(c, t);
 	uh2_conn_flush(c);
