@@ -41,7 +41,8 @@ CONNECTION_SPECIFIC = {"connection", "keep-alive", "proxy-connection", "transfer
 class H2Upstream(LoopbackServer):
     """A TLS upstream that speaks HTTP/2 only (ALPN "h2"), through python3-h2 (which fails the
     connection on any frame or header HTTP/2 forbids). PLAN(n, request) says what the Nth
-    request (from 0) gets: ("json",), ("stream", events, delay_s), ("rst", error_code) before
+    request (from 0) gets: ("json",), ("interim_trailers",) (a 103 head, the JSON answer,
+    trailers), ("stream", events, delay_s), ("rst", error_code) before
     any response byte, ("rst_after", events), ("goaway",) refusing it (last stream id below
     it), ("goaway_after", events), ("close_after", events) (the socket closes), ("hold",).
     Every request is checked as RFC 9113 8.3 and the OpenAI API want it and kept in
@@ -214,6 +215,15 @@ class _Conn:
         elif kind == "stream":
             self.head(sid, "text/event-stream")
             self.events(sid, plan[1], plan[2], lambda: self.queue(sid, DONE, end=True))
+        elif kind == "interim_trailers":
+            # a 103 and trailers, both with a content-type that is not the response's
+            # (the final head has none: one taken from them would show)
+            self.h2.send_headers(sid, [(":status", "103"), ("content-type", "text/html")])
+            self.h2.send_headers(sid, [(":status", "200"), ("content-length", str(len(OK_BODY)))])
+            self.queue(sid, OK_BODY)
+            self.later(0.05, lambda: (self.h2.send_headers(
+                sid, [("content-type", "text/html")], end_stream=True), self.send(),
+                self.open.discard(sid)))
         elif kind == "rst":
             self.reset(sid, plan[1])
         elif kind == "rst_after":
@@ -325,6 +335,19 @@ def test_json_and_stream_over_one_connection(certs, gateway_factory):
         assert json.loads(sent)["messages"] == CHAT["messages"]
         wait_for(lambda: "chose HTTP/2: the own HTTP/2 client carries" in gw.logs(),
                  what="the hand-over in the log")
+    finally:
+        up.close()
+
+
+def test_interim_heads_and_trailers_are_not_the_response_head(certs, gateway_factory):
+    up = H2Upstream(certs, plan=lambda n, req: ("interim_trailers",))
+    try:
+        gw = gateway(gateway_factory, up, certs)
+        for _ in range(2):
+            status, headers, body = post(gw)
+            assert status == 200 and body == OK_BODY, body
+            assert headers.get("content-type") != "text/html", headers
+        assert up.h2_conns == 1 and up.violations == []
     finally:
         up.close()
 
