@@ -42,7 +42,8 @@ class H2Upstream(LoopbackServer):
     """A TLS upstream that speaks HTTP/2 only (ALPN "h2"), through python3-h2 (which fails the
     connection on any frame or header HTTP/2 forbids). PLAN(n, request) says what the Nth
     request (from 0) gets: ("json",), ("interim_trailers",) (a 103 head, the JSON answer,
-    trailers), ("stream", events, delay_s), ("rst", error_code) before
+    trailers), ("json_then_goaway",) (the connection ends 0.2 s after the answer),
+    ("stream", events, delay_s), ("rst", error_code) before
     any response byte, ("rst_after", events), ("goaway",) refusing it (last stream id below
     it), ("goaway_after", events), ("close_after", events) (the socket closes), ("hold",).
     Every request is checked as RFC 9113 8.3 and the OpenAI API want it and kept in
@@ -224,6 +225,10 @@ class _Conn:
             self.later(0.05, lambda: (self.h2.send_headers(
                 sid, [("content-type", "text/html")], end_stream=True), self.send(),
                 self.open.discard(sid)))
+        elif kind == "json_then_goaway":
+            self.head(sid, "application/json", len(OK_BODY))
+            self.queue(sid, OK_BODY, end=True)
+            self.later(0.2, lambda: self.goaway(sid))
         elif kind == "rst":
             self.reset(sid, plan[1])
         elif kind == "rst_after":
@@ -479,6 +484,24 @@ def test_refused_before_the_first_byte_is_retried(certs, gateway_factory, kind):
         assert status == 200 and body == OK_BODY, body
         assert headers["x-llmgate-attempts"] == "2"
         assert len(up.requests) == 3
+        assert up.violations == []
+    finally:
+        up.close()
+
+
+def test_a_connection_the_upstream_ends_when_idle_is_replaced(certs, gateway_factory):
+    # GOAWAY and a close after an answer, as an upstream does with an idle connection: the
+    # next request gets a new connection, at its first attempt
+    up = H2Upstream(certs, plan=lambda n, req: ("json_then_goaway",))
+    try:
+        gw = gateway(gateway_factory, up, certs)
+        for i in range(3):
+            status, headers, body = post(gw)
+            assert status == 200 and body == OK_BODY, body
+            assert headers["x-llmgate-attempts"] == "1"
+            wait_for(lambda: up.connections == i + 1 and up.h2_conns == i + 1,
+                     what="the connection")
+            time.sleep(0.5)
         assert up.violations == []
     finally:
         up.close()
