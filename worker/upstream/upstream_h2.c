@@ -2,14 +2,11 @@
  * upstream_h2: the own HTTP/2 client's entry points and streams (see
  * upstream_h2.h). Runs in a worker, on its event loop.
  *
- * A request becomes one HEADERS frame (the pseudo-headers from its URL, its
- * headers with lower-case names, without the connection-specific ones and
- * without Host, whose value is the :authority) and, with a body, DATA frames
- * from a copy of it. The response comes through nghttp2's callbacks: its
- * :status and headers (interim 1xx heads and trailers are not passed on),
- * DATA straight from the read buffer, and the end of the stream; nghttp2
- * checks the framing and the header rules, and resets a stream that breaks
- * them (which then fails here).
+ * A request becomes one HEADERS frame (its fields from
+ * upstream_h2_request.c) and, with a body, DATA frames from a copy of it. The response comes
+ * through nghttp2's callbacks: its :status and headers (interim 1xx heads and trailers are not
+ * passed on), DATA straight from the read buffer, and the end of the stream; nghttp2 checks the
+ * framing and the header rules, and resets a stream that breaks them (which then fails here).
  *
  * Flow control: the connection's window is given back as soon as DATA
  * arrives; a stream's only once its caller took the bytes. A paused stream
@@ -28,8 +25,8 @@
 #include <strings.h>
 
 #include "clock.h"
-#include "http_header.h"
 #include "upstream_h2_int.h"
+#include "upstream_h2_request.h"
 #include "upstream_serialize.h"
 #include "upstream_transfer.h"
 
@@ -343,67 +340,26 @@ static ssize_t body_read(nghttp2_session *session, int32_t stream_id, uint8_t *b
 	return (ssize_t)n;
 }
 
-/* Whether NAME is not to be sent in HTTP/2 (RFC 9113 8.2.2), or is Host. */
-static bool header_dropped(const char *name, const char *value)
-{
-	static const char *const names[] = {"host", "keep-alive", "proxy-connection", "upgrade"};
-
-	if (http_header_is_own(name, HTTP_OWN_UPSTREAM))
-		return true; /* content-length (ours), transfer-encoding, connection, expect */
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcasecmp(name, names[i]) == 0)
-			return true;
-	return strcasecmp(name, "te") == 0 && strcasecmp(value, "trailers") != 0;
-}
-
-#define NV(n, v, vlen)                                                                    \
-	(nghttp2_nv)                                                                      \
-	{                                                                                 \
-		(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, vlen, NGHTTP2_NV_FLAG_NONE \
-	}
-
 /* Submits T's request on C; 0 or a negative errno. */
 static int stream_submit(struct uh2_stream *t, struct uh2_conn *c, const struct upstream_url *u,
                          const struct upstream_request *req)
 {
-	const char *method = req->method ? req->method : "POST";
-	const char *authority = u->authority;
-	bool post = !req->method || strcmp(req->method, "POST") == 0;
+	size_t max = uh2_request_max_fields(req), n;
 	nghttp2_data_provider body = {.source.ptr = NULL, .read_callback = body_read};
-	char length[24], *p;
-	size_t names_len = 0, n = 0;
+	struct uh2_field *f;
+	char length[24];
 	nghttp2_nv *nv;
 	int32_t id;
 
-	for (size_t i = 0; i < req->n_headers; i++) {
-		names_len += strlen(req->headers[i].name) + 1;
-		if (strcasecmp(req->headers[i].name, "host") == 0)
-			authority = req->headers[i].value;
-	}
-	nv = malloc((req->n_headers + 5) * sizeof(*nv) + names_len);
+	nv = malloc(max * (sizeof(*nv) + sizeof(*f)) + uh2_request_names_size(req));
 	if (!nv)
 		return -ENOMEM;
-	p = (char *)(nv + req->n_headers + 5);
-	nv[n++] = NV(":method", method, strlen(method));
-	nv[n++] = NV(":scheme", "https", 5);
-	nv[n++] = NV(":authority", authority, strlen(authority));
-	nv[n++] = NV(":path", u->path, strlen(u->path));
-	for (size_t i = 0; i < req->n_headers; i++) {
-		const struct upstream_header *h = &req->headers[i];
-		size_t len = strlen(h->name);
-
-		if (header_dropped(h->name, h->value))
-			continue;
-		for (size_t k = 0; k < len; k++)
-			p[k] = (char)(h->name[k] >= 'A' && h->name[k] <= 'Z' ? h->name[k] + 32
-			                                                     : h->name[k]);
-		nv[n++] = (nghttp2_nv){(uint8_t *)p, (uint8_t *)h->value, len, strlen(h->value),
-		                       NGHTTP2_NV_FLAG_NONE};
-		p += len + 1;
-	}
-	if (post || req->body_len)
-		nv[n++] = NV("content-length", length,
-		             (size_t)snprintf(length, sizeof(length), "%zu", req->body_len));
+	f = (struct uh2_field *)(nv + max);
+	n = uh2_request_fields(f, (char *)(f + max), length, u, req);
+	for (size_t i = 0; i < n; i++)
+		nv[i] = (nghttp2_nv){(uint8_t *)f[i].name, (uint8_t *)f[i].value, f[i].name_len,
+		                     f[i].value_len, NGHTTP2_NV_FLAG_NONE};
+	/* nghttp2 copies the fields */
 	id = nghttp2_submit_request(c->session, NULL, nv, n, req->body_len ? &body : NULL, t);
 	free(nv);
 	if (id < 0)
