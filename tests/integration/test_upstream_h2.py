@@ -5,8 +5,8 @@ with its request, and the upstream's next requests go as streams on it. JSON and
 request headers as HTTP/2 wants them, many concurrent requests over one connection, the
 upstream's SETTINGS_MAX_CONCURRENT_STREAMS kept, backpressure through flow control (a paused
 client's stream stops while the connection's others go on), an upstream that stops reading a
-large request body, RST_STREAM and GOAWAY before the first byte (the proxy retries) and after
-it (an in-band error), a lost connection, the deployment's timeout, a client that leaves, and
+large request body, a refused stream (REFUSED_STREAM, GOAWAY) sent again once, other resets
+before the first byte (the proxy retries) and after it (an in-band error), a lost connection, the deployment's timeout, a client that leaves, and
 the switch (LLMGATE_UPSTREAM_H2=curl: libcurl carries HTTP/2, as before)."""
 import json
 import select
@@ -471,12 +471,46 @@ def test_an_upstream_that_stops_reading_the_body(certs, gateway_factory):
 
 # --- resets, GOAWAY, loss ------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind", ["rst_refused", "rst_internal", "goaway"])
-def test_refused_before_the_first_byte_is_retried(certs, gateway_factory, kind):
-    first = {"rst_refused": ("rst", ErrorCodes.REFUSED_STREAM),
-             "rst_internal": ("rst", ErrorCodes.INTERNAL_ERROR),
-             "goaway": ("goaway",)}[kind]
+@pytest.mark.parametrize("kind", ["rst_refused", "goaway"])
+def test_a_refused_stream_is_sent_again(certs, gateway_factory, kind):
+    # REFUSED_STREAM, or a GOAWAY whose last stream is below it: not processed, so the
+    # client sends it again itself (on a new connection after a GOAWAY), once, at the
+    # proxy's first attempt
+    first = {"rst_refused": ("rst", ErrorCodes.REFUSED_STREAM), "goaway": ("goaway",)}[kind]
     up = H2Upstream(certs, plan=lambda n, req: first if n == 1 else ("json",))
+    try:
+        gw = gateway(gateway_factory, up, certs)
+        assert post(gw)[0] == 200
+        status, headers, body = post(gw)
+        assert status == 200 and body == OK_BODY, body
+        assert headers["x-llmgate-attempts"] == "1"
+        assert len(up.requests) == 3
+        assert up.h2_conns == (2 if kind == "goaway" else 1)
+        assert up.violations == []
+    finally:
+        up.close()
+
+
+def test_a_stream_refused_twice_fails_before_the_first_byte(certs, gateway_factory):
+    # sent again once only: refused again, it fails as a connect error, which the proxy
+    # retries (num_retries 1), and that attempt may be sent again once too
+    up = H2Upstream(certs, plan=lambda n, req: ("rst", ErrorCodes.REFUSED_STREAM) if n else
+                    ("json",))
+    try:
+        gw = gateway(gateway_factory, up, certs, retries=1)
+        assert post(gw)[0] == 200
+        status, headers, body = post(gw)
+        assert status == 502, body
+        assert headers["x-llmgate-attempts"] == "2"
+        assert len(up.requests) == 5, "two attempts, each sent twice"
+        assert up.violations == []
+    finally:
+        up.close()
+
+
+def test_a_reset_before_the_first_byte_is_retried_by_the_proxy(certs, gateway_factory):
+    up = H2Upstream(certs, plan=lambda n, req: ("rst", ErrorCodes.INTERNAL_ERROR) if n == 1
+                    else ("json",))
     try:
         gw = gateway(gateway_factory, up, certs, retries=1)
         assert post(gw)[0] == 200

@@ -206,6 +206,34 @@ void upstream_transfer_hand_over_h2(struct upstream_transfer *t, int fd,
 		                       "cannot start the request on the HTTP/2 connection");
 }
 
+void upstream_transfer_restart(struct upstream_transfer *t, const struct upstream_request *req,
+                               bool paused)
+{
+	struct upstream *up = t->up;
+	struct upstream_url u;
+	int err = -EINVAL;
+
+	upstream_h2_clean(&t->h2);
+	t->restarted = true;
+	if (upstream_url_parse(req->url, &u) == 0) {
+		memset(&t->h2, 0, sizeof(t->h2));
+		t->via = UPSTREAM_VIA_H2;
+		err = upstream_h2_start(up->h2, &t->h2, t, &u, req);
+		if (err == -EAGAIN) {
+			memset(&t->own, 0, sizeof(t->own));
+			t->via = UPSTREAM_VIA_OWN;
+			err = upstream_http_start(up->http, &t->own, t, &u, req);
+		}
+	}
+	if (err < 0) {
+		upstream_transfer_done(t, UPSTREAM_ERR_INTERNAL, 0,
+		                       "cannot send the request again");
+		return;
+	}
+	if (paused)
+		upstream_pause(t);
+}
+
 int upstream_start(struct upstream *up, const struct upstream_request *req,
                    const struct upstream_callbacks *cb, void *ctx, struct upstream_transfer **ret)
 {

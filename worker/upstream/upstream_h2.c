@@ -40,6 +40,58 @@
 
 static bool stream_drain(struct uh2_stream *t);
 
+/* A request, kept to send it again: one allocation, the header array and
+ * every string after the struct. */
+struct uh2_copy {
+	const char *method; /* the request's (a literal), or NULL */
+	const char *url;
+	struct upstream_header *headers;
+	size_t n_headers;
+};
+
+static struct uh2_copy *copy_request(const struct upstream_request *req)
+{
+	size_t size = sizeof(struct uh2_copy) + req->n_headers * sizeof(struct upstream_header) +
+	              strlen(req->url) + 1;
+	struct uh2_copy *copy;
+	char *p;
+
+	for (size_t i = 0; i < req->n_headers; i++)
+		size += strlen(req->headers[i].name) + strlen(req->headers[i].value) + 2;
+	copy = malloc(size);
+	if (!copy)
+		return NULL;
+	copy->headers = (struct upstream_header *)(copy + 1);
+	p = (char *)(copy->headers + req->n_headers);
+	copy->url = p;
+	p = stpcpy(p, req->url) + 1;
+	for (size_t i = 0; i < req->n_headers; i++) {
+		copy->headers[i].name = p;
+		p = stpcpy(p, req->headers[i].name) + 1;
+		copy->headers[i].value = p;
+		p = stpcpy(p, req->headers[i].value) + 1;
+	}
+	copy->n_headers = req->n_headers;
+	copy->method = req->method;
+	return copy;
+}
+
+/* What is left of T's timeout, in ms; 0 for none, < 0 when over. */
+static long stream_time_left_ms(const struct uh2_stream *t)
+{
+	struct timeval end, now, left;
+	long ms;
+
+	if (!t->ev_timeout)
+		return 0;
+	event_base_gettimeofday_cached(t->h2->base, &now);
+	end = now; /* a timer that fired and waits for its callback: over */
+	event_pending(t->ev_timeout, EV_TIMEOUT, &end);
+	evutil_timersub(&end, &now, &left);
+	ms = (long)left.tv_sec * 1000 + left.tv_usec / 1000;
+	return ms > 0 ? ms : -1;
+}
+
 /* T leaves its connection (reset there unless the stream is over). */
 static void stream_detach(struct uh2_stream *t)
 {
@@ -151,7 +203,11 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
 	(void)user_data;
 	if (!t || frame->hd.type != NGHTTP2_HEADERS || t->headed)
 		return 0; /* gone, or trailers */
-	t->got_bytes = true;
+	if (!t->got_bytes) {
+		t->got_bytes = true;
+		free(t->copy); /* processed: never sent again */
+		t->copy = NULL;
+	}
 	if (name_len == 7 && memcmp(name, ":status", 7) == 0) {
 		/* nghttp2 checked it: three digits */
 		t->head_status = (value[0] - '0') * 100 + (value[1] - '0') * 10 + (value[2] - '0');
@@ -283,6 +339,34 @@ void uh2_streams_deliver(struct uh2_conn *c)
 	}
 }
 
+/* The upstream refused T unprocessed: T goes through the dispatcher again,
+ * once, on another connection when this one takes no more. */
+static void stream_restart(struct uh2_stream *t)
+{
+	struct uh2_copy *copy = t->copy;
+	char *body = t->body;
+	struct upstream_request req = {
+	        .method = copy->method,
+	        .url = copy->url,
+	        .headers = copy->headers,
+	        .n_headers = copy->n_headers,
+	        .body = body,
+	        .body_len = t->body_len,
+	        .timeout_ms = stream_time_left_ms(t),
+	};
+
+	if (req.timeout_ms < 0) {
+		stream_finish(t, UPSTREAM_ERR_TIMEOUT, "operation timed out");
+		return;
+	}
+	/* the request outlives T's state, whose place the new attempt's takes */
+	t->copy = NULL;
+	t->body = NULL;
+	upstream_transfer_restart(t->owner, &req, t->paused);
+	free(copy);
+	free(body);
+}
+
 static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t error_code,
                            void *user_data)
 {
@@ -299,9 +383,12 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
 	t->ready = false;
 	if ((t->run_len || t->held_len) && !t->paused && !stream_drain(t))
 		return 0;
-	if (error_code == NGHTTP2_REFUSED_STREAM) {
-		/* not processed (RST_STREAM, or above a GOAWAY's last stream): retryable */
-		stream_finish(t, UPSTREAM_ERR_CONNECT, "the upstream refused the stream");
+	if (error_code == NGHTTP2_REFUSED_STREAM && !t->got_bytes) {
+		/* not processed (RST_STREAM, or above a GOAWAY's last stream) */
+		if (t->copy && !t->owner->restarted)
+			stream_restart(t);
+		else
+			stream_finish(t, UPSTREAM_ERR_CONNECT, "the upstream refused the stream");
 		return 0;
 	}
 	snprintf(why, sizeof(why), "the upstream reset the stream (%s)",
@@ -391,6 +478,8 @@ static int stream_prepare(struct upstream_h2 *h2, struct uh2_stream *t,
 	t->owner = owner;
 	t->h2 = h2;
 	h2->active++;
+	if (!owner->restarted && !(t->copy = copy_request(req)))
+		return -ENOMEM;
 	if (req->body_len) {
 		t->body = malloc(req->body_len);
 		if (!t->body)
@@ -484,6 +573,7 @@ void upstream_h2_clean(struct uh2_stream *t)
 	stream_detach(t);
 	if (t->ev_timeout)
 		event_free(t->ev_timeout);
+	free(t->copy);
 	free(t->body);
 	free(t->held);
 	t->h2->active--;

@@ -20,8 +20,12 @@
  * stream more; the connection's window is given back at once, so other
  * streams go on. An idle connection closes after UH2_IDLE_MS (no PING).
  *
- * A stream the upstream resets, or refuses (GOAWAY, REFUSED_STREAM), or
- * whose connection is lost fails as the HTTP/1.1 client's requests do:
+ * A stream the upstream refuses (REFUSED_STREAM, or above the last stream a
+ * GOAWAY lets through) was not processed: it is sent again, once per
+ * transfer, through the dispatcher (upstream_transfer_restart()), as the
+ * HTTP/1.1 client sends a request again whose kept connection the upstream
+ * closed. A stream the upstream resets otherwise, or refuses again, or whose
+ * connection is lost fails as the HTTP/1.1 client's requests do:
  * UPSTREAM_ERR_CONNECT before any response byte (the caller may retry),
  * UPSTREAM_ERR_PROTOCOL after.
  */
@@ -40,6 +44,7 @@ struct upstream_tls_conn;
 struct upstream_transfer;
 struct upstream_url;
 struct uh2_conn;
+struct uh2_copy;
 
 #define UH2_STREAM_WINDOW (256 * 1024)
 #define UH2_IDLE_MS       60000
@@ -52,6 +57,7 @@ struct uh2_stream {
 	struct uh2_stream *prev, *next; /* on its connection */
 	int32_t id;
 	struct event *ev_timeout; /* only with a timeout */
+	struct uh2_copy *copy;    /* the request, to send again once if the upstream refuses it */
 	char *body;               /* the request body (a copy) */
 	size_t body_len, body_off;
 	char *held; /* DATA not yet delivered: while paused, or gathered in a read */

@@ -32,6 +32,7 @@ struct upstream_transfer {
 	struct upstream_callbacks cb;
 	void *ctx;
 	enum upstream_via via;
+	bool restarted; /* sent again after the upstream refused it (at most once) */
 	union {
 		struct uh_transfer own;
 		struct upstream_curl_transfer curl;
@@ -64,3 +65,11 @@ bool upstream_transfer_h2_own(const struct upstream_transfer *t);
 void upstream_transfer_hand_over_h2(struct upstream_transfer *t, int fd,
                                     struct upstream_tls_conn *tls, const char *authority,
                                     const struct upstream_request *req, bool paused);
+
+/* The own HTTP/2 client's T was refused by the upstream before it was
+ * processed: T's state there is let go, and REQ (whose memory the caller
+ * keeps until this returns; its timeout what is left of T's) starts again
+ * in T as upstream_start() starts a request, paused when PAUSED; marked
+ * restarted. T may be gone when this returns. */
+void upstream_transfer_restart(struct upstream_transfer *t, const struct upstream_request *req,
+                               bool paused);
