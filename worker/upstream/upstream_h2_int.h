@@ -1,8 +1,8 @@
 /*
- * upstream_h2_int: what the two parts of the own HTTP/2 client share (see
+ * upstream_h2_int: what the parts of the own HTTP/2 client share (see
  * upstream_h2.h): connections with their nghttp2 session
- * (upstream_h2_conn.c) and streams (upstream_h2.c). Private to
- * upstream_h2*.c.
+ * (upstream_h2_conn.c), what streams receive (upstream_h2_recv.c) and the
+ * requests (upstream_h2.c). Private to upstream_h2*.c.
  */
 #pragma once
 
@@ -59,8 +59,14 @@ void uh2_conn_remove_stream(struct uh2_conn *c, struct uh2_stream *t);
 /* Closes C now (no stream may be on it). */
 void uh2_conn_destroy(struct uh2_conn *c);
 
-/* ---- streams (upstream_h2.c) ---- */
+/* ---- streams: what they receive (upstream_h2_recv.c) ---- */
 
+/* T leaves its connection (reset there unless the stream is over). */
+void uh2_stream_detach(struct uh2_stream *t);
+/* Ends T with RESULT: on_done, then gone. */
+void uh2_stream_finish(struct uh2_stream *t, enum upstream_result result, const char *error);
+/* Delivers what T holds unless it is paused; false when T is gone. */
+bool uh2_stream_drain(struct uh2_stream *t);
 /* The session callbacks that concern streams. */
 void uh2_stream_callbacks(nghttp2_session_callbacks *cbs);
 /* Delivers what the streams of C got in the read that just ended. */
@@ -68,3 +74,8 @@ void uh2_streams_deliver(struct uh2_conn *c);
 /* T's connection failed: T ends (unless it is aborted), with RESULT before
  * any response byte. */
 void uh2_stream_conn_failed(struct uh2_stream *t, enum upstream_result result, const char *why);
+
+/* ---- streams: requests (upstream_h2.c) ---- */
+
+/* The upstream refused T unprocessed: T goes through the dispatcher again. */
+void uh2_stream_restart(struct uh2_stream *t);
