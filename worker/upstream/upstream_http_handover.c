@@ -5,9 +5,10 @@
  * A request that opens a new TLS connection keeps a copy of its URL and
  * headers (its body is in its request buffer) until the handshake has
  * chosen: HTTP/1.1 drops the copy, HTTP/2 marks the host as an HTTP/2 one and
- * gives the request to the dispatcher, which restarts it on libcurl with
- * what is left of its timeout, or, with the own HTTP/2 client, hands it over
- * with the connection (whose handshake is not wasted).
+ * gives the request, with what is left of its timeout, to the dispatcher,
+ * which hands it with the connection (whose handshake is not wasted) to the
+ * own HTTP/2 client, or with LLMGATE_UPSTREAM_H2=curl restarts it on
+ * libcurl.
  */
 #include <event2/event.h>
 #include <stdlib.h>
@@ -44,11 +45,10 @@ void uh_handover_run(struct uh_transfer *t)
 {
 	struct uh_handover *ho = t->handover;
 	struct uh_host *h = t->host;
-	struct upstream_request req;
-	char *out = t->out;
-
 	bool own = upstream_transfer_h2_own(t->owner);
 	struct upstream_tls_conn *tls = NULL;
+	struct upstream_request req;
+	char *out = t->out;
 	int fd = -1;
 
 	if (!h->http2)
