@@ -352,7 +352,8 @@
 	X(llmgate, ca_file, STRING, NULL,                                                                  \
 	  "CA certificates (PEM, absolute path) upstream TLS trusts besides the system's")                 \
 	X(llmgate, upstream_http2, BOOL, "true",                                                           \
-	  "offer HTTP/2 to TLS upstreams (libcurl carries those that take it); false: HTTP/1.1")           \
+	  "offer HTTP/2 to TLS upstreams (the own HTTP/2 client carries those that take it); "             \
+	  "false: HTTP/1.1")                                                                               \
 	X(llmgate, response_affinity_entries, INT, "65536",                                                \
 	  "Responses API ids remembered with the deployment that created them, shared by all workers "     \
 	  "(about 300 bytes each); 0 = off; a restart to change")                                          \

@@ -1,6 +1,7 @@
 """The worker's own HTTP/1.1 client over TLS (worker/upstream/upstream_http*.c with upstream_tls.c).
 The own client carries https:// upstreams from the first request on; one that picks HTTP/2 by
-ALPN in a handshake is handed over to libcurl with that request, and stays libcurl's. JSON and
+ALPN in a handshake is handed over with that request and the connection to the own HTTP/2
+client (test_upstream_h2.py), or with LLMGATE_UPSTREAM_H2=curl to libcurl, whose it stays. JSON and
 streams, keep-alive reuse and session resumption (counted by the stub), verification
 (untrusted CA, name and address mismatch: 502 'tls' as through libcurl), backpressure, resets
 and truncation (a close without close_notify), the hand-over to libcurl, and the routes to
@@ -304,7 +305,7 @@ def test_reused_tls_connection_closed_by_upstream_is_retried_once(certs, gateway
         up.close()
 
 
-# --- back to libcurl ------------------------------------------------------------------------
+# --- HTTP/2: to the own HTTP/2 client, or to libcurl ----------------------------------------
 
 class H2Tls(LoopbackServer):
     """A TLS upstream offering HTTP/2 (ALPN "h2", "http/1.1") that answers every request on an
@@ -395,32 +396,43 @@ class H2Tls(LoopbackServer):
             c.close()
 
 
-def test_an_upstream_choosing_http2_is_handed_to_curl(certs, gateway_factory):
+H2_CLIENTS = {
+    # the HTTP/2 client: its env, the h2 connections for a first request and one after, the log
+    "own": (None, 1, "chose HTTP/2: the own HTTP/2 client carries its requests"),
+    "curl": ({"LLMGATE_UPSTREAM_H2": "curl"}, 2, "chose HTTP/2: libcurl carries its requests"),
+}
+
+
+@pytest.mark.parametrize("h2_client", ["own", "curl"])
+def test_an_upstream_choosing_http2_is_handed_over(certs, gateway_factory, h2_client):
     # SPEC 5: HTTP/2 to TLS upstreams where offered; the own client speaks HTTP/1.1 only, and
-    # hands the first request over to libcurl once the handshake has chosen HTTP/2
+    # hands the first request over once the handshake has chosen HTTP/2: with its connection
+    # to the own HTTP/2 client (one h2 connection in all), or to libcurl (which makes its own)
+    env, conns, line = H2_CLIENTS[h2_client]
     up = H2Tls(certs)
     try:
-        gw = gateway_factory(config(up.base(), certs["ca"]))
+        gw = gateway_factory(config(up.base(), certs["ca"]), env=env)
         for _ in range(4):
             status, _, body = post(gw)
             assert status == 200 and body == OK_BODY, body
         assert up.requests == 4, "every request over HTTP/2"
         assert up.http1 == 0, "no connection chose HTTP/1.1"
-        assert up.h2 == 2, "the own client's first handshake, then libcurl's one kept connection"
-        wait_for(lambda: gw.logs().count("chose HTTP/2: libcurl carries its requests") == 1,
-                 what="one hand-over in the log")
+        assert up.h2 == conns, "the own client's first handshake, then the kept connection"
+        wait_for(lambda: gw.logs().count(line) == 1, what="one hand-over in the log")
     finally:
         up.close()
 
 
-def test_a_handed_over_request_can_be_aborted(certs, gateway_factory):
-    # the gateway aborts a handed-over transfer (now libcurl's, restarted by the dispatcher)
-    # and libcurl lets it go: the first request is held until the deployment's timeout
-    # (504, the proxy's timer), the second is held and its client leaves; the third is
-    # answered, by the same worker
+@pytest.mark.parametrize("h2_client", ["own", "curl"])
+def test_a_handed_over_request_can_be_aborted(certs, gateway_factory, h2_client):
+    # the gateway aborts a handed-over transfer (now the HTTP/2 client's, restarted by the
+    # dispatcher) and that client lets it go: the first request is held until the
+    # deployment's timeout (504, the proxy's timer), the second is held and its client
+    # leaves; the third is answered, by the same worker
     up = H2Tls(certs, hold=[True, True])
     try:
-        gw = gateway_factory(config(up.base(), certs["ca"], params="\n      timeout: 1"))
+        gw = gateway_factory(config(up.base(), certs["ca"], params="\n      timeout: 1"),
+                             env=H2_CLIENTS[h2_client][0])
         workers = gw.workers()
         status, _, body = post(gw)
         assert status == 504 and error_code(body) == "upstream_timeout", body
@@ -436,12 +448,15 @@ def test_a_handed_over_request_can_be_aborted(certs, gateway_factory):
         up.close()
 
 
-def test_an_upstream_that_starts_offering_http2_is_handed_over(certs, gateway_factory):
+@pytest.mark.parametrize("h2_client", ["own", "curl"])
+def test_an_upstream_that_starts_offering_http2_is_handed_over(certs, gateway_factory,
+                                                               h2_client):
     # first HTTP/1.1 only, each answer closing its connection; then HTTP/2 too: the next
-    # request's new connection picks it, and that request goes over to libcurl unharmed
+    # request's new connection picks it, and that request goes over unharmed
+    env, conns, _ = H2_CLIENTS[h2_client]
     up = H2Tls(certs, offer_h2=False)
     try:
-        gw = gateway_factory(config(up.base(), certs["ca"]))
+        gw = gateway_factory(config(up.base(), certs["ca"]), env=env)
         status, _, body = post(gw)
         assert status == 200 and body == OK_BODY, body
         assert up.http1_requests == 1 and up.h2 == 0
@@ -450,7 +465,7 @@ def test_an_upstream_that_starts_offering_http2_is_handed_over(certs, gateway_fa
             status, _, body = post(gw)
             assert status == 200 and body == OK_BODY, body
         assert up.requests == 2 and up.http1_requests == 1
-        assert up.h2 == 2, "the own client's handshake that picked it, then libcurl's"
+        assert up.h2 == conns, "the own client's handshake that picked it, then the kept one"
     finally:
         up.close()
 

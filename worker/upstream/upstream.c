@@ -1,6 +1,6 @@
 /*
  * upstream: the upstream client's dispatcher (see upstream.h). Runs in a
- * worker. It chooses, per transfer, between two peer transports and owns
+ * worker. It chooses, per transfer, between three peer transports and owns
  * the transfer's memory (upstream_transfer.h): one allocation per
  * upstream_start(), one free path.
  *
@@ -13,6 +13,12 @@
  * connection picks HTTP/2 (SPEC 5: HTTP/2 to TLS upstreams where offered)
  * comes back here as a hand-over, and is restarted on libcurl in the same
  * memory with what is left of its timeout; the caller sees no difference.
+ * That is libcurl's part only with LLMGATE_UPSTREAM_H2=curl: by default the
+ * own HTTP/2 client (upstream_h2.c) takes such a connection over instead,
+ * with the request, and carries the upstream's next requests as streams on
+ * it (while it has room for them; else the own client opens another, which
+ * is handed over in turn). libcurl keeps proxies, URLs the own client does
+ * not take, and everything with LLMGATE_UPSTREAM_CLIENT=curl.
  *
  * Proxies come from the environment, as with curl(1), read once at start:
  * with none of http_proxy, https_proxy, HTTPS_PROXY, all_proxy, ALL_PROXY
@@ -31,6 +37,7 @@
 #include <string.h>
 
 #include "upstream_curl.h"
+#include "upstream_h2.h"
 #include "upstream_http.h"
 #include "upstream_transfer.h"
 #include "upstream_url.h"
@@ -39,6 +46,7 @@ struct upstream {
 	struct event_base *base;
 	struct upstream_curl *curl;
 	struct upstream_http *http; /* NULL: every transfer goes through libcurl */
+	struct upstream_h2 *h2;     /* NULL: libcurl carries upstreams that chose HTTP/2 */
 };
 
 static const char *const result_names[UPSTREAM_RESULT__COUNT] = {
@@ -64,6 +72,16 @@ static bool env_set(const char *name)
 	const char *v = getenv(name);
 
 	return v && v[0];
+}
+
+/* Whether upstreams that choose HTTP/2 get the own HTTP/2 client (the
+ * default), or libcurl with LLMGATE_UPSTREAM_H2=curl (a switch for
+ * comparisons and for ruling our client out). */
+static bool h2_own(void)
+{
+	const char *v = getenv("LLMGATE_UPSTREAM_H2");
+
+	return !v || strcmp(v, "curl") != 0;
 }
 
 struct upstream *upstream_new(struct event_base *base)
@@ -92,6 +110,14 @@ struct upstream *upstream_new(struct event_base *base)
 			}
 		}
 	}
+	if (up->http && h2_own()) {
+		up->h2 = upstream_h2_new(base);
+		if (!up->h2) {
+			upstream_free(up);
+			return NULL;
+		}
+		upstream_http_set_h2_own(up->http, true);
+	}
 	return up;
 }
 
@@ -101,6 +127,7 @@ void upstream_free(struct upstream *up)
 		return;
 	upstream_curl_free(up->curl);
 	upstream_http_free(up->http);
+	upstream_h2_free(up->h2);
 	free(up);
 }
 
@@ -125,13 +152,16 @@ struct event_base *upstream_event_base(const struct upstream *up)
 
 size_t upstream_active(const struct upstream *up)
 {
-	return upstream_curl_active(up->curl) + (up->http ? upstream_http_active(up->http) : 0);
+	return upstream_curl_active(up->curl) + (up->http ? upstream_http_active(up->http) : 0) +
+	       (up->h2 ? upstream_h2_active(up->h2) : 0);
 }
 
 void upstream_transfer_free(struct upstream_transfer *t)
 {
 	if (t->via == UPSTREAM_VIA_OWN)
 		upstream_http_clean(&t->own);
+	else if (t->via == UPSTREAM_VIA_H2)
+		upstream_h2_clean(&t->h2);
 	else
 		upstream_curl_clean(&t->curl);
 	free(t);
@@ -159,6 +189,51 @@ void upstream_transfer_hand_over(struct upstream_transfer *t, const struct upstr
 		upstream_curl_pause(&t->curl);
 }
 
+bool upstream_transfer_h2_own(const struct upstream_transfer *t)
+{
+	return t->up->h2 != NULL;
+}
+
+void upstream_transfer_hand_over_h2(struct upstream_transfer *t, int fd,
+                                    struct upstream_tls_conn *tls, const char *authority,
+                                    const struct upstream_request *req, bool paused)
+{
+	upstream_http_clean(&t->own);
+	t->via = UPSTREAM_VIA_H2;
+	memset(&t->h2, 0, sizeof(t->h2));
+	if (upstream_h2_adopt(t->up->h2, fd, tls, authority, &t->h2, t, req, paused) < 0)
+		upstream_transfer_done(t, UPSTREAM_ERR_INTERNAL, 0,
+		                       "cannot start the request on the HTTP/2 connection");
+}
+
+void upstream_transfer_restart(struct upstream_transfer *t, const struct upstream_request *req,
+                               bool paused)
+{
+	struct upstream *up = t->up;
+	struct upstream_url u;
+	int err = -EINVAL;
+
+	upstream_h2_clean(&t->h2);
+	t->restarted = true;
+	if (upstream_url_parse(req->url, &u) == 0) {
+		memset(&t->h2, 0, sizeof(t->h2));
+		t->via = UPSTREAM_VIA_H2;
+		err = upstream_h2_start(up->h2, &t->h2, t, &u, req);
+		if (err == -EAGAIN) {
+			memset(&t->own, 0, sizeof(t->own));
+			t->via = UPSTREAM_VIA_OWN;
+			err = upstream_http_start(up->http, &t->own, t, &u, req);
+		}
+	}
+	if (err < 0) {
+		upstream_transfer_done(t, UPSTREAM_ERR_INTERNAL, 0,
+		                       "cannot send the request again");
+		return;
+	}
+	if (paused)
+		upstream_pause(t);
+}
+
 int upstream_start(struct upstream *up, const struct upstream_request *req,
                    const struct upstream_callbacks *cb, void *ctx, struct upstream_transfer **ret)
 {
@@ -174,8 +249,14 @@ int upstream_start(struct upstream *up, const struct upstream_request *req,
 	/* parsed once: the own client takes the URL as parsed here */
 	if (up->http && upstream_url_parse(req->url, &u) == 0 &&
 	    upstream_http_handles(up->http, &u)) {
-		t->via = UPSTREAM_VIA_OWN;
-		err = upstream_http_start(up->http, &t->own, t, &u, req);
+		/* an HTTP/2 connection with room for it, else the own client's (whose
+		 * new connection to an upstream that chooses HTTP/2 comes back) */
+		t->via = UPSTREAM_VIA_H2;
+		err = up->h2 && u.tls ? upstream_h2_start(up->h2, &t->h2, t, &u, req) : -EAGAIN;
+		if (err == -EAGAIN) {
+			t->via = UPSTREAM_VIA_OWN;
+			err = upstream_http_start(up->http, &t->own, t, &u, req);
+		}
 	} else {
 		t->via = UPSTREAM_VIA_CURL;
 		err = upstream_curl_start(up->curl, &t->curl, t, req);
@@ -193,8 +274,9 @@ void upstream_abort(struct upstream_transfer *t)
 {
 	if (!t)
 		return;
-	if (t->via == UPSTREAM_VIA_OWN ? upstream_http_abort(&t->own)
-	                               : upstream_curl_abort(&t->curl))
+	if (t->via == UPSTREAM_VIA_OWN  ? upstream_http_abort(&t->own)
+	    : t->via == UPSTREAM_VIA_H2 ? upstream_h2_abort(&t->h2)
+	                                : upstream_curl_abort(&t->curl))
 		upstream_transfer_free(t);
 }
 
@@ -202,6 +284,8 @@ void upstream_pause(struct upstream_transfer *t)
 {
 	if (t->via == UPSTREAM_VIA_OWN)
 		upstream_http_pause(&t->own);
+	else if (t->via == UPSTREAM_VIA_H2)
+		upstream_h2_pause(&t->h2);
 	else
 		upstream_curl_pause(&t->curl);
 }
@@ -210,6 +294,8 @@ void upstream_resume(struct upstream_transfer *t)
 {
 	if (t->via == UPSTREAM_VIA_OWN)
 		upstream_http_resume(&t->own);
+	else if (t->via == UPSTREAM_VIA_H2)
+		upstream_h2_resume(&t->h2);
 	else
 		upstream_curl_resume(&t->curl);
 }

@@ -1,11 +1,11 @@
 /*
  * upstream_curl: the libcurl transport of the upstream client, one of the
- * dispatcher's two peers (upstream.c chooses; upstream_http.h is the other).
- * It carries what the own client does not: upstreams that chose HTTP/2,
- * proxies, URLs the own client does not take, and everything with
- * LLMGATE_UPSTREAM_CLIENT=curl. libcurl's multi interface runs on the
- * worker's libevent loop; libcurl itself is loaded by the first transfer
- * (curl_api.c). Private to libupstream.
+ * dispatcher's peers (upstream.c chooses; upstream_http.h and upstream_h2.h
+ * are the others). It carries what the own clients do not: proxies, URLs
+ * the own client does not take, everything with LLMGATE_UPSTREAM_CLIENT=curl,
+ * and upstreams that chose HTTP/2 with LLMGATE_UPSTREAM_H2=curl. libcurl's multi interface runs on
+ * the worker's libevent loop; libcurl itself is loaded by the first transfer (curl_api.c). Private
+ * to libupstream.
  */
 #pragma once
 

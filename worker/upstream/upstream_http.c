@@ -24,7 +24,7 @@ bool upstream_http_handles(const struct upstream_http *uh, const struct upstream
 	if (!uh->https)
 		return false;
 	h = uh_host_find(uh, u);
-	return !h || !h->http2;
+	return !h || !h->http2 || uh->h2_own;
 }
 
 void upstream_http_clean(struct uh_transfer *t)
@@ -167,6 +167,11 @@ int upstream_http_set_ca_file(struct upstream_http *uh, const char *path)
 		while (h->tls && h->idle)
 			uh_conn_close_idle(h->idle);
 	return 0;
+}
+
+void upstream_http_set_h2_own(struct upstream_http *uh, bool own)
+{
+	uh->h2_own = own;
 }
 
 void upstream_http_set_http2(struct upstream_http *uh, bool offer)

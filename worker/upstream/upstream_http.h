@@ -1,7 +1,8 @@
 /*
  * upstream_http: the worker's own HTTP/1.1 keep-alive client for http://
- * and https:// upstreams, one of the dispatcher's two peer transports
- * (upstream.c chooses; libcurl, upstream_curl.h, keeps HTTP/2 and proxies).
+ * and https:// upstreams, one of the dispatcher's peer transports
+ * (upstream.c chooses; upstream_h2.h takes over the connections that chose
+ * HTTP/2; libcurl, upstream_curl.h, keeps proxies).
  * Same contract as upstream.h: on_header per header, on_head, on_data per
  * read, exactly one on_done unless aborted; pause/resume stop and restart
  * reading the socket. TLS is upstream_tls.c's (OpenSSL, verified as libcurl
@@ -13,10 +14,14 @@
  * when a new connection needs it.
  *
  * An https:// upstream is offered HTTP/2 and HTTP/1.1 by ALPN in every
- * handshake (a request's new connection). One that picks HTTP/2 is libcurl's
- * from then on: that request ends here as a hand-over to the dispatcher
- * (upstream_transfer_hand_over()), which restarts it on libcurl with what is
- * left of its timeout, so the caller sees no difference. A request that
+ * handshake (a request's new connection). When one picks HTTP/2, that
+ * request ends here as a hand-over to the dispatcher, with the connection
+ * to the own HTTP/2 client (upstream_transfer_hand_over_h2(), the default),
+ * or restarted on libcurl, which carries the host from then on
+ * (upstream_transfer_hand_over(), LLMGATE_UPSTREAM_H2=curl), with what is
+ * left of its timeout, so the caller sees no difference. The own HTTP/2
+ * client makes no connections: when its connections to the host have no
+ * room, a request comes here, and its new connection goes over in turn. A request that
  * opens a new TLS connection keeps a copy of itself for that until the
  * handshake is done (a handshake costs far more).
  *
@@ -90,6 +95,10 @@ void upstream_http_free(struct upstream_http *uh);
 int upstream_http_set_ca_file(struct upstream_http *uh, const char *path);
 /* As upstream_set_http2(): whether handshakes offer HTTP/2 (the default). */
 void upstream_http_set_http2(struct upstream_http *uh, bool offer);
+
+/* Whether upstreams that choose HTTP/2 are the own HTTP/2 client's (their
+ * connections are handed over to it) instead of libcurl's. */
+void upstream_http_set_h2_own(struct upstream_http *uh, bool own);
 
 /* Whether this client takes U, a URL upstream_url_parse() took: plain HTTP
  * always, https unless a proxy carries it or the host chose HTTP/2. */

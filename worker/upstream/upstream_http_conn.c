@@ -75,9 +75,18 @@ static void conn_destroy(struct uh_conn *c)
 	event_free(c->ev_write);
 	event_free(c->ev_timer);
 	upstream_tls_conn_free(c->tls);
-	close(c->fd);
+	if (c->fd >= 0)
+		close(c->fd);
 	free(c->rbuf);
 	free(c);
+}
+
+void uh_conn_give_socket(struct uh_conn *c, int *ret_fd, struct upstream_tls_conn **ret_tls)
+{
+	*ret_fd = c->fd;
+	*ret_tls = c->tls;
+	c->fd = -1;
+	c->tls = NULL;
 }
 
 void uh_conn_close_idle(struct uh_conn *c)

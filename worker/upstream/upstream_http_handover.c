@@ -4,16 +4,20 @@
  *
  * A request that opens a new TLS connection keeps a copy of its URL and
  * headers (its body is in its request buffer) until the handshake has
- * chosen: HTTP/1.1 drops the copy, HTTP/2 marks the host as libcurl's and
- * gives the request to the dispatcher, which restarts it on libcurl with
- * what is left of its timeout.
+ * chosen: HTTP/1.1 drops the copy, HTTP/2 marks the host as an HTTP/2 one and
+ * gives the request, with what is left of its timeout, to the dispatcher,
+ * which hands it with the connection (whose handshake is not wasted) to the
+ * own HTTP/2 client, or with LLMGATE_UPSTREAM_H2=curl restarts it on
+ * libcurl.
  */
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "upstream_http_int.h"
+#include "upstream_tls.h"
 #include "upstream_transfer.h"
 
 /* What is left of T's timeout (its timer's), in ms; 0 for none, < 0 when over. */
@@ -41,12 +45,18 @@ void uh_handover_run(struct uh_transfer *t)
 {
 	struct uh_handover *ho = t->handover;
 	struct uh_host *h = t->host;
+	bool own = upstream_transfer_h2_own(t->owner);
+	struct upstream_tls_conn *tls = NULL;
 	struct upstream_request req;
 	char *out = t->out;
+	int fd = -1;
 
 	if (!h->http2)
-		log_info("upstream %s chose HTTP/2: libcurl carries its requests", h->key);
+		log_info("upstream %s chose HTTP/2: %s carries its requests", h->key,
+		         own ? "the own HTTP/2 client" : "libcurl");
 	h->http2 = true;
+	if (own && ho)
+		uh_conn_give_socket(t->conn, &fd, &tls); /* the connection goes along */
 	uh_transfer_release(t, false);
 	if (!ho) {
 		/* a retry's new connection, of a request that had none: the next one goes over */
@@ -63,13 +73,19 @@ void uh_handover_run(struct uh_transfer *t)
 	        .timeout_ms = transfer_time_left_ms(t),
 	};
 	if (req.timeout_ms < 0) {
+		upstream_tls_conn_free(tls);
+		if (fd >= 0)
+			close(fd);
 		uh_transfer_finish(t, UPSTREAM_ERR_TIMEOUT, "operation timed out");
 		return;
 	}
-	/* the request outlives T's state, whose place libcurl's takes */
+	/* the request outlives T's state, whose place the other transport's takes */
 	t->out = NULL;
 	t->handover = NULL;
-	upstream_transfer_hand_over(t->owner, &req, t->paused);
+	if (own)
+		upstream_transfer_hand_over_h2(t->owner, fd, tls, h->key, &req, t->paused);
+	else
+		upstream_transfer_hand_over(t->owner, &req, t->paused);
 	free(out);
 	free(ho);
 }

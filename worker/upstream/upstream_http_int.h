@@ -74,6 +74,7 @@ struct upstream_http {
 	struct resolver *resolver; /* from the first host name on */
 	struct upstream_tls *tls;  /* its OpenSSL context is made by the first https transfer */
 	bool https;                /* https:// URLs are ours too */
+	bool h2_own;               /* HTTP/2 connections go to the own HTTP/2 client */
 	struct uh_host *hosts;
 	size_t active;
 	struct http_header headers[UPSTREAM_PARSER_MAX_HEADERS]; /* the head being parsed */
@@ -101,6 +102,8 @@ struct uh_conn *uh_conn_take(struct uh_host *h);
  * and there is room, else closed. */
 void uh_conn_put(struct uh_conn *c, bool reuse);
 void uh_conn_close_idle(struct uh_conn *c);
+/* Hands C's socket and TLS session to the caller: C closes neither. */
+void uh_conn_give_socket(struct uh_conn *c, int *ret_fd, struct upstream_tls_conn **ret_tls);
 void uh_conn_set_reading(struct uh_conn *c, bool on);
 void uh_conn_set_writing(struct uh_conn *c, bool on);
 /* Whether a TLS connection has something to read that the socket will not

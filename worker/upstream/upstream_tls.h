@@ -4,7 +4,7 @@
  * llmgate.ca_file when set, else the system's trust store), and its name or
  * address is checked; TLS 1.2 or later, SNI for names only. ALPN offers "h2"
  * and "http/1.1", as libcurl does: the caller hands a peer that picks
- * HTTP/2 to libcurl (upstream_tls_chose_http2()); or "http/1.1" only
+ * HTTP/2 over (upstream_tls_chose_http2()); or "http/1.1" only
  * (upstream_tls_set_http2()).
  * The last session of each host is offered on its next new connection.
  *

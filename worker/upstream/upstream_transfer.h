@@ -1,5 +1,5 @@
 /*
- * upstream_transfer: one transfer as the dispatcher (upstream.c) and its two
+ * upstream_transfer: one transfer as the dispatcher (upstream.c) and its
  * peer transports share it. Private to libupstream.
  *
  * The dispatcher allocates it once per upstream_start() and frees it in one
@@ -8,7 +8,9 @@
  * A transport ends a transfer by calling upstream_transfer_done() (finished:
  * on_done), upstream_transfer_free() (aborted by its caller: no on_done) or,
  * for the own client only, upstream_transfer_hand_over() (the upstream chose
- * HTTP/2: the dispatcher restarts it on libcurl in the same memory).
+ * HTTP/2: the dispatcher restarts it on libcurl in the same memory) or
+ * upstream_transfer_hand_over_h2() (the same, on the own HTTP/2 client, with
+ * the connection).
  */
 #pragma once
 
@@ -16,11 +18,13 @@
 
 #include "upstream.h"
 #include "upstream_curl.h"
+#include "upstream_h2.h"
 #include "upstream_http.h"
 
 enum upstream_via {
 	UPSTREAM_VIA_OWN,  /* upstream_http.c */
 	UPSTREAM_VIA_CURL, /* upstream_curl.c */
+	UPSTREAM_VIA_H2,   /* upstream_h2.c */
 };
 
 struct upstream_transfer {
@@ -28,9 +32,11 @@ struct upstream_transfer {
 	struct upstream_callbacks cb;
 	void *ctx;
 	enum upstream_via via;
+	bool restarted; /* sent again after the upstream refused it (at most once) */
 	union {
 		struct uh_transfer own;
 		struct upstream_curl_transfer curl;
+		struct uh2_stream h2;
 	};
 };
 
@@ -49,3 +55,21 @@ void upstream_transfer_free(struct upstream_transfer *t);
  * paused when PAUSED. T may be gone when this returns. */
 void upstream_transfer_hand_over(struct upstream_transfer *t, const struct upstream_request *req,
                                  bool paused);
+
+/* Whether the own HTTP/2 client (upstream_h2.h) takes connections that chose
+ * HTTP/2 (else libcurl carries their requests). */
+bool upstream_transfer_h2_own(const struct upstream_transfer *t);
+/* As upstream_transfer_hand_over(), to the own HTTP/2 client, with T's
+ * connection: FD and its finished TLS session TLS to AUTHORITY, which are the
+ * HTTP/2 client's from here on. */
+void upstream_transfer_hand_over_h2(struct upstream_transfer *t, int fd,
+                                    struct upstream_tls_conn *tls, const char *authority,
+                                    const struct upstream_request *req, bool paused);
+
+/* The own HTTP/2 client's T was refused by the upstream before it was
+ * processed: T's state there is let go, and REQ (whose memory the caller
+ * keeps until this returns; its timeout what is left of T's) starts again
+ * in T as upstream_start() starts a request, paused when PAUSED; marked
+ * restarted. T may be gone when this returns. */
+void upstream_transfer_restart(struct upstream_transfer *t, const struct upstream_request *req,
+                               bool paused);

@@ -1,11 +1,11 @@
 /*
  * upstream: the worker's client for upstream APIs, the one header of
  * libupstream its users see. One per worker, on the worker's libevent loop;
- * it carries each transfer on its own HTTP/1.1 keep-alive client or on
- * libcurl (HTTP/2, proxies), and caches connections across transfers.
- * Callers see a transfer as: a status and headers, body chunks, then exactly
- * one completion callback — nothing of either transport leaks through this
- * interface.
+ * it carries each transfer on its own HTTP/1.1 keep-alive client, its own
+ * HTTP/2 client (upstreams that choose h2) or libcurl (proxies), and caches
+ * connections across transfers. Callers see a transfer as: a status and
+ * headers, body chunks, then exactly one completion callback — nothing of
+ * any transport leaks through this interface.
  */
 #pragma once
 
@@ -64,9 +64,10 @@ void upstream_free(struct upstream *up);
  * the system's (libcurl's default bundle, OpenSSL's default paths for our own client);
  * NULL restores the default. Returns 0 or -ENOMEM. */
 int upstream_set_ca_file(struct upstream *up, const char *path);
-/* Whether TLS upstreams are offered HTTP/2 (the default: those that take it are
- * libcurl's); with false every transfer speaks HTTP/1.1 and https:// upstreams
- * stay with the own client (llmgate.upstream_http2). */
+/* Whether TLS upstreams are offered HTTP/2 (the default: those that take it
+ * get the own HTTP/2 client, or libcurl with LLMGATE_UPSTREAM_H2=curl); with
+ * false every transfer speaks HTTP/1.1 and https:// upstreams stay with the
+ * own HTTP/1.1 client (llmgate.upstream_http2). */
 void upstream_set_http2(struct upstream *up, bool offer);
 
 /* Starts a transfer; REQ's strings are copied. Returns 0 or a negative errno. */
