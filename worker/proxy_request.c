@@ -27,6 +27,7 @@
 #include "config.h"
 #include "provider_request.h"
 #include "proxy_walk.h"
+#include "str_cat.h"
 #include "token_store.h"
 
 /* Each op's upstream method and path, under the provider's API root; the
@@ -168,13 +169,11 @@ int proxy_request_build(struct proxy_request *r, const struct deployment *dep, e
 	r->body = NULL;
 	r->body_len = 0;
 	if (proxy_op_by_id(op)) {
-		int n = snprintf(path, sizeof(path), "%s%s%s", ops[op].path, target->response_id,
-		                 ops[op].suffix);
-
-		if (n < 0 || (size_t)n >= sizeof(path))
+		if (str_cat(path, sizeof(path), ops[op].path, target->response_id, ops[op].suffix,
+		            (char *)NULL) < 0)
 			return -ENAMETOOLONG;
 	} else {
-		snprintf(path, sizeof(path), "%s", ops[op].path);
+		str_copy(path, sizeof(path), ops[op].path);
 	}
 	err = provider_request_url_query(dep, path, target->query, r->url, sizeof(r->url));
 	if (err < 0)
