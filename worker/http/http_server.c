@@ -32,8 +32,10 @@
 
 const char *http_request_header(const struct http_request *req, const char *name)
 {
+	size_t n = strlen(name);
+
 	for (size_t i = 0; i < req->n_headers; i++)
-		if (strcasecmp(req->headers[i].name, name) == 0)
+		if (req->headers[i].name_len == n && strcasecmp(req->headers[i].name, name) == 0)
 			return req->headers[i].value;
 	return NULL;
 }
