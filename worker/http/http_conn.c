@@ -10,7 +10,8 @@
  *
  * Events: the read event stays registered for the connection's life (it
  * also notices a client that leaves mid-response); the write event only
- * while a write has hit EAGAIN; one timer per connection whose meaning
+ * while a write has hit EAGAIN (made at the first one: an idle connection
+ * that never met one has none); one timer per connection whose meaning
  * follows the state (idle or header timeout, body timeout, send timeout,
  * linger); a deferred event to act from the loop instead of from inside a
  * handler's call. Timeouts end with 408 (a partial request) or a quiet close.
@@ -52,6 +53,7 @@
 #define LINGER_MS 2000
 
 static void conn_process(struct http_conn *c);
+static void on_write(evutil_socket_t fd, short what, void *arg);
 
 static void conn_arm_timer(struct http_conn *c, long ms)
 {
@@ -176,6 +178,12 @@ static void conn_flush(struct http_conn *c)
 		}
 		progress = true;
 		pending = evbuffer_get_length(c->out);
+	}
+	if (pending > 0 && !c->failed && !c->writing && !c->ev_write &&
+	    !(c->ev_write = event_new(c->srv->base, c->fd, EV_WRITE | EV_PERSIST, on_write, c))) {
+		/* made on the first EAGAIN: most connections never need it */
+		c->failed = true;
+		conn_wake(c);
 	}
 	if (pending > 0 && !c->failed) {
 		if (!c->writing) {
@@ -407,8 +415,10 @@ static bool conn_finish_response(struct http_conn *c)
 		return true; /* conn_process serves what is buffered, or closes */
 	if (c->in.rlen == 0) {
 		/* an idle keep-alive connection keeps no buffer (SPEC 13: a few KiB
-		 * per idle connection); the next request's costs a malloc */
+		 * per idle connection): neither the read buffer nor the response
+		 * header lines (0.5 to 1 KiB); the next request's cost a malloc each */
 		http_reader_trim(&c->in);
+		http_header_block_free(&c->ex.headers);
 		conn_arm_timer(c, c->srv->opts.idle_timeout_ms);
 	}
 	conn_set_reading(c, true);
@@ -569,16 +579,13 @@ int http_conn_new(struct http_server *srv, int fd, const char *peer)
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	c->out = evbuffer_new();
 	c->ev_read = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_read, c);
-	c->ev_write = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
 	c->ev_timer = evtimer_new(srv->base, on_timer, c);
 	c->ev_defer = event_new(srv->base, -1, 0, on_defer, c);
-	if (!c->out || !c->ev_read || !c->ev_write || !c->ev_timer || !c->ev_defer) {
+	if (!c->out || !c->ev_read || !c->ev_timer || !c->ev_defer) {
 		if (c->out)
 			evbuffer_free(c->out);
 		if (c->ev_read)
 			event_free(c->ev_read);
-		if (c->ev_write)
-			event_free(c->ev_write);
 		if (c->ev_timer)
 			event_free(c->ev_timer);
 		if (c->ev_defer)
@@ -616,7 +623,8 @@ void http_conn_close(struct http_conn *c)
 		c->next->prev = c->prev;
 	srv->n_conns--;
 	event_free(c->ev_read);
-	event_free(c->ev_write);
+	if (c->ev_write)
+		event_free(c->ev_write);
 	event_free(c->ev_timer);
 	event_free(c->ev_defer);
 	evbuffer_free(c->out);

@@ -60,7 +60,7 @@ struct http_conn {
 	enum http_conn_state state;
 	struct event *ev_read, *ev_write, *ev_timer, *ev_defer;
 	bool reading;          /* ev_read is added */
-	bool writing;          /* ev_write is added (we saw EAGAIN) */
+	bool writing;          /* ev_write is added (we saw EAGAIN); made then */
 	bool failed;           /* the socket failed or the peer left: close soon */
 	bool close_after;      /* close once the current response is flushed */
 	bool peer_eof;         /* the client shut its sending side: no more input */
