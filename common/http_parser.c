@@ -460,13 +460,22 @@ int http_chunked_decode(struct http_chunked *c, const char *in, size_t in_len, s
 		switch (c->state) {
 		case CHUNK_SIZE_START:
 		case CHUNK_SIZE: {
-			int d = hex_value(ch);
+			int d;
 
-			if (d >= 0) {
+			/* the digits in one loop, not one pass of the switch each */
+			while ((d = hex_value(ch)) >= 0) {
 				if (++c->digits > 16)
 					r = -EBADMSG;
 				c->remaining = c->remaining << 4 | (uint64_t)d;
 				c->state = CHUNK_SIZE;
+				c->line_len++;
+				i++;
+				if (r != -EAGAIN || i == in_len)
+					break;
+				ch = in[i];
+			}
+			if (d >= 0) {
+				break; /* out of input, or too many digits */
 			} else if (c->state == CHUNK_SIZE_START) {
 				r = -EBADMSG;
 			} else if (ch == ';') {
@@ -520,6 +529,13 @@ int http_chunked_decode(struct http_chunked *c, const char *in, size_t in_len, s
 		}
 		case CHUNK_DATA_CR:
 		case CHUNK_DATA_LF:
+			if (c->state == CHUNK_DATA_CR && ch == '\r' && i + 1 < in_len &&
+			    in[i + 1] == '\n') {
+				/* the usual case: the CRLF after the data in one step */
+				i += 2;
+				c->state = CHUNK_SIZE_START;
+				break;
+			}
 			if (ch != (c->state == CHUNK_DATA_CR ? '\r' : '\n')) {
 				r = -EBADMSG;
 				break;
