@@ -13,7 +13,8 @@
  * while a write has hit EAGAIN (made at the first one: an idle connection
  * that never met one has none); one timer per connection whose meaning
  * follows the state (idle or header timeout, body timeout, send timeout,
- * linger); a deferred event to act from the loop instead of from inside a
+ * linger); the server's one deferred event (a list of the connections
+ * that asked for it) to act from the loop instead of from inside a
  * handler's call. Timeouts end with 408 (a partial request) or a quiet close.
  *
  * Rejects: every answer the server makes itself instead of a handler
@@ -91,10 +92,43 @@ static int64_t conn_now_us(struct http_conn *c)
 	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
 }
 
-/* Runs conn_process() (and what else is due) from the event loop soon. */
+/* Runs conn_process() (and what else is due) from the event loop soon:
+ * through the server's one deferred event. */
 static void conn_wake(struct http_conn *c)
 {
-	event_active(c->ev_defer, EV_TIMEOUT, 0);
+	struct http_server *srv = c->srv;
+
+	if (!c->deferred) {
+		c->deferred = true;
+		c->defer_next = NULL;
+		c->defer_prev = srv->defer_tail;
+		if (srv->defer_tail)
+			srv->defer_tail->defer_next = c;
+		else
+			srv->defer_head = c;
+		srv->defer_tail = c;
+		srv->n_deferred++;
+	}
+	event_active(srv->ev_defer, EV_TIMEOUT, 0);
+}
+
+static void conn_unwake(struct http_conn *c)
+{
+	struct http_server *srv = c->srv;
+
+	if (!c->deferred)
+		return;
+	if (c->defer_prev)
+		c->defer_prev->defer_next = c->defer_next;
+	else
+		srv->defer_head = c->defer_next;
+	if (c->defer_next)
+		c->defer_next->defer_prev = c->defer_prev;
+	else
+		srv->defer_tail = c->defer_prev;
+	c->defer_prev = c->defer_next = NULL;
+	c->deferred = false;
+	srv->n_deferred--;
 }
 
 /* ---- output: the bytes of the exchange's response -------------------- */
@@ -547,10 +581,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		http_conn_close(c);
 }
 
-static void on_defer(evutil_socket_t fd, short what, void *arg)
+static void conn_deferred(struct http_conn *c)
 {
-	struct http_conn *c = arg;
-
 	if (!c->failed && c->flush_due)
 		conn_flush(c);
 	if (!c->failed && c->writable_due) {
@@ -562,6 +594,18 @@ static void on_defer(evutil_socket_t fd, short what, void *arg)
 		conn_process(c);
 	if (c->failed)
 		http_conn_close(c);
+}
+
+void http_conn_run_deferred(struct http_server *srv)
+{
+	/* only those in the list now: one that asks again waits for the next
+	 * pass (as its own event would), and one closed meanwhile has left it */
+	for (size_t n = srv->n_deferred; n > 0 && srv->defer_head; n--) {
+		struct http_conn *c = srv->defer_head;
+
+		conn_unwake(c);
+		conn_deferred(c);
+	}
 }
 
 int http_conn_new(struct http_server *srv, int fd, const char *peer)
@@ -580,16 +624,13 @@ int http_conn_new(struct http_server *srv, int fd, const char *peer)
 	c->out = evbuffer_new();
 	c->ev_read = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_read, c);
 	c->ev_timer = evtimer_new(srv->base, on_timer, c);
-	c->ev_defer = event_new(srv->base, -1, 0, on_defer, c);
-	if (!c->out || !c->ev_read || !c->ev_timer || !c->ev_defer) {
+	if (!c->out || !c->ev_read || !c->ev_timer) {
 		if (c->out)
 			evbuffer_free(c->out);
 		if (c->ev_read)
 			event_free(c->ev_read);
 		if (c->ev_timer)
 			event_free(c->ev_timer);
-		if (c->ev_defer)
-			event_free(c->ev_defer);
 		free(c);
 		return -ENOMEM;
 	}
@@ -626,7 +667,7 @@ void http_conn_close(struct http_conn *c)
 	if (c->ev_write)
 		event_free(c->ev_write);
 	event_free(c->ev_timer);
-	event_free(c->ev_defer);
+	conn_unwake(c);
 	evbuffer_free(c->out);
 	close(c->fd);
 	http_reader_free(&c->in);
