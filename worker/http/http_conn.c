@@ -390,15 +390,17 @@ static bool conn_read_head(struct http_conn *c)
 		return false;
 	if (c->start_us == 0)
 		c->start_us = conn_now_us(c);
-	if (!c->head_timer) {
-		c->head_timer = true;
-		conn_arm_timer(c, c->srv->opts.header_timeout_ms);
-	}
 	r = http_reader_head(&c->in, c->srv->scratch, c->srv->opts.max_body);
 	if (r.what != HTTP_READ_MORE) {
-		/* this head is done with, whatever came of it */
+		/* this head is done with, whatever came of it (the timer pending,
+		 * idle or header, is replaced or deleted by what comes next) */
 		c->served = true;
 		c->head_timer = false;
+	} else if (!c->head_timer) {
+		/* armed only for a head that did not come whole in its first read
+		 * (the usual one does: no timer armed and deleted per request) */
+		c->head_timer = true;
+		conn_arm_timer(c, c->srv->opts.header_timeout_ms);
 	}
 	return conn_take(c, r);
 }
