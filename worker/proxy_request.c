@@ -63,8 +63,10 @@ static int add_header(void *ctx, const char *name, const char *value)
 
 static int build_headers(struct proxy_request *r, const struct deployment *dep)
 {
-	r->headers =
-	        calloc(PROVIDER_REQUEST_OWN_HEADERS + dep->n_extra_headers, sizeof(*r->headers));
+	size_t n = PROVIDER_REQUEST_OWN_HEADERS + dep->n_extra_headers;
+
+	r->headers = n <= PROXY_REQUEST_INLINE_HEADERS ? r->inline_headers
+	                                               : calloc(n, sizeof(*r->headers));
 	if (!r->headers)
 		return -ENOMEM;
 	const char *token =
@@ -186,7 +188,8 @@ int proxy_request_build(struct proxy_request *r, const struct deployment *dep, e
 
 void proxy_request_clear(struct proxy_request *r)
 {
-	free(r->headers);
+	if (r->headers != r->inline_headers)
+		free(r->headers);
 	free(r->body);
 	explicit_bzero(r->auth, strnlen(r->auth, sizeof(r->auth))); /* the key's copy, if any */
 	r->headers = NULL;
