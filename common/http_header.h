@@ -10,20 +10,25 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* The class of each byte, for the checks below: one load per byte (the
+ * request parser runs them over every byte of a head). */
+enum {
+	HTTP_BYTE_TCHAR = 1, /* tchar of RFC 9110 section 5.6.2 */
+	HTTP_BYTE_FIELD = 2, /* field-vchar, SP or HTAB */
+};
+extern const uint8_t http_byte_class[256];
+
 /* tchar of RFC 9110 section 5.6.2, the bytes of a token (a header name, a
- * method). Inline, as a bit test: the request parser calls it per byte. */
+ * method): ! # $ % & ' * + - . ^ _ ` | ~ digits and letters. */
 static inline bool http_is_tchar(unsigned char c)
 {
-	/* bit c (c - 64) set: ! # $ % & ' * + - . 0-9 | A-Z ^ _ ` a-z | ~ */
-	static const uint64_t low = 0x03ff6cfa00000000ULL, high = 0x57ffffffc7fffffeULL;
-
-	return c < 64 ? (low >> c) & 1 : c < 128 ? (high >> (c - 64)) & 1 : false;
+	return http_byte_class[c] & HTTP_BYTE_TCHAR;
 }
 
 /* field-vchar, SP or HTAB: a visible byte, obs-text, or blank. */
 static inline bool http_is_field_byte(unsigned char c)
 {
-	return c == '\t' || (c >= 0x20 && c != 0x7f);
+	return http_byte_class[c] & HTTP_BYTE_FIELD;
 }
 
 /* Is NAME a header field name: one or more tchar? */

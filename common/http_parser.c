@@ -224,43 +224,71 @@ bool http_list_has(const char *value, const char *token)
 	return false;
 }
 
+/* Are all bytes of [P, END) field bytes? Eight at a time while no byte is
+ * below 0x20 (a control, or HTAB) or 0x7f; byte by byte from there. */
+static bool field_bytes(const char *p, const char *end)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+
+	while (end - p >= 8) {
+		uint64_t x, del;
+
+		memcpy(&x, p, 8);
+		del = x ^ (0x7f * ones);
+		if ((((x - 0x20 * ones) & ~x) | ((del - ones) & ~del)) & highs)
+			break;
+		p += 8;
+	}
+	for (; p < end; p++)
+		if (!http_is_field_byte((unsigned char)*p))
+			return false;
+	return true;
+}
+
 /* One header line LINE[0..LEN) in place into F (name and value
  * NUL-terminated, the value's blanks trimmed); -EBADMSG with *WHY set for
  * obs-fold, no or an empty name, blanks before the colon, a byte that is not
  * a tchar in the name or a field byte in the value. */
 static int parse_field(char *line, size_t len, struct http_header *f, const char **why)
 {
-	char *colon = memchr(line, ':', len), *v, *end = line + len;
+	char *end = line + len, *c = line, *v;
 
 	*why = NULL;
-	if (is_ows(line[0]))
+	if (is_ows(line[0])) {
 		*why = "obsolete line folding";
-	else if (!colon)
-		*why = "header line without a colon";
-	else if (colon == line)
-		*why = "empty header name";
-	if (*why)
 		return -EBADMSG;
-	for (char *c = line; !*why && c < colon; c++) {
-		if (is_ows(*c))
-			*why = "whitespace before the colon of a header";
-		else if (!http_is_tchar((unsigned char)*c))
-			*why = "invalid byte in a header name";
 	}
-	for (char *c = colon + 1; !*why && c < end; c++)
-		if (!http_is_field_byte((unsigned char)*c))
-			*why = "invalid byte in a header value";
-	if (*why)
+	/* the name: tchars up to the colon (':' is not one) */
+	while (c < end && http_is_tchar((unsigned char)*c))
+		c++;
+	if (c == end || *c != ':') {
+		/* the first byte that is not a tchar is not the colon */
+		if (!memchr(c, ':', (size_t)(end - c)))
+			*why = "header line without a colon";
+		else if (is_ows(*c))
+			*why = "whitespace before the colon of a header";
+		else
+			*why = "invalid byte in a header name";
 		return -EBADMSG;
-	v = colon + 1;
+	}
+	if (c == line) {
+		*why = "empty header name";
+		return -EBADMSG;
+	}
+	*c = '\0';
+	f->name = line;
+	f->name_len = (size_t)(c - line);
+	if (!field_bytes(c + 1, end)) {
+		*c = ':';
+		*why = "invalid byte in a header value";
+		return -EBADMSG;
+	}
+	v = c + 1;
 	while (v < end && is_ows(*v))
 		v++;
 	while (end > v && is_ows(end[-1]))
 		end--;
-	*colon = '\0';
 	*end = '\0';
-	f->name = line;
-	f->name_len = (size_t)(colon - line);
 	f->value = v;
 	f->value_len = (size_t)(end - v);
 	return 0;
@@ -297,6 +325,10 @@ int http_parse_fields(char *p, char *end, struct http_header *headers, size_t ma
 	return 0;
 }
 
+/* Is F's name LIT (a string literal), ignoring case? Lengths first. */
+#define name_is(f, lit) \
+	((f)->name_len == sizeof(lit) - 1 && strncasecmp((f)->name, lit, sizeof(lit) - 1) == 0)
+
 /* Applies the framing and connection rules once every header is known. */
 static int check_headers(struct http_head *h)
 {
@@ -308,6 +340,10 @@ static int check_headers(struct http_head *h)
 	for (size_t i = 0; i < h->n_headers; i++) {
 		const struct http_header *f = &h->headers[i];
 
+		/* the names below differ in length: one compare at most per header */
+		if (!name_is(f, "content-length") && !name_is(f, "transfer-encoding") &&
+		    !name_is(f, "host") && !name_is(f, "connection") && !name_is(f, "expect"))
+			continue;
 		if (strcasecmp(f->name, "content-length") == 0) {
 			if (cl)
 				return fail(h, -EBADMSG, "more than one Content-Length");
@@ -372,8 +408,10 @@ int http_parse_head(char *buf, size_t len, struct http_header *headers, size_t m
 
 const struct http_header *http_head_find(const struct http_head *head, const char *name)
 {
+	size_t n = strlen(name);
+
 	for (size_t i = 0; i < head->n_headers; i++)
-		if (strcasecmp(head->headers[i].name, name) == 0)
+		if (head->headers[i].name_len == n && strcasecmp(head->headers[i].name, name) == 0)
 			return &head->headers[i];
 	return NULL;
 }
@@ -422,13 +460,22 @@ int http_chunked_decode(struct http_chunked *c, const char *in, size_t in_len, s
 		switch (c->state) {
 		case CHUNK_SIZE_START:
 		case CHUNK_SIZE: {
-			int d = hex_value(ch);
+			int d;
 
-			if (d >= 0) {
+			/* the digits in one loop, not one pass of the switch each */
+			while ((d = hex_value(ch)) >= 0) {
 				if (++c->digits > 16)
 					r = -EBADMSG;
 				c->remaining = c->remaining << 4 | (uint64_t)d;
 				c->state = CHUNK_SIZE;
+				c->line_len++;
+				i++;
+				if (r != -EAGAIN || i == in_len)
+					break;
+				ch = in[i];
+			}
+			if (d >= 0) {
+				break; /* out of input, or too many digits */
 			} else if (c->state == CHUNK_SIZE_START) {
 				r = -EBADMSG;
 			} else if (ch == ';') {
@@ -482,6 +529,13 @@ int http_chunked_decode(struct http_chunked *c, const char *in, size_t in_len, s
 		}
 		case CHUNK_DATA_CR:
 		case CHUNK_DATA_LF:
+			if (c->state == CHUNK_DATA_CR && ch == '\r' && i + 1 < in_len &&
+			    in[i + 1] == '\n') {
+				/* the usual case: the CRLF after the data in one step */
+				i += 2;
+				c->state = CHUNK_SIZE_START;
+				break;
+			}
 			if (ch != (c->state == CHUNK_DATA_CR ? '\r' : '\n')) {
 				r = -EBADMSG;
 				break;

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "providers.h"
+#include "str_cat.h"
 
 /* Azure's v1 API names the deployment in the body, not in the URL. */
 static bool azure_v1(const char *api_version)
@@ -66,15 +67,16 @@ int provider_request_url_query(const struct deployment *dep, const char *op, con
 	switch (p ? p->path : PROVIDER_PATH_OPENAI) {
 	case PROVIDER_PATH_AZURE:
 		if (azure_v1(dep->api_version))
-			n = snprintf(buf, len, "%s/openai/v1/%s%s%s", dep->api_base, op,
-			             q ? "?" : "", qs);
+			n = str_cat(buf, len, dep->api_base, "/openai/v1/", op, q ? "?" : "", qs,
+			            (char *)NULL);
 		else if (responses_op(op))
-			n = snprintf(buf, len, "%s/openai/%s?api-version=%s%s%s", dep->api_base, op,
-			             dep->api_version, q ? "&" : "", qs);
+			n = str_cat(buf, len, dep->api_base, "/openai/", op,
+			            "?api-version=", dep->api_version, q ? "&" : "", qs,
+			            (char *)NULL);
 		else
-			n = snprintf(buf, len, "%s/openai/deployments/%s/%s?api-version=%s%s%s",
-			             dep->api_base, dep->upstream_model, op, dep->api_version,
-			             q ? "&" : "", qs);
+			n = str_cat(buf, len, dep->api_base, "/openai/deployments/",
+			            dep->upstream_model, "/", op, "?api-version=", dep->api_version,
+			            q ? "&" : "", qs, (char *)NULL);
 		return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
 	case PROVIDER_PATH_AZURE_AI:
 		if (host_ends_with(dep->api_base, ".services.ai.azure.com") &&
@@ -89,11 +91,11 @@ int provider_request_url_query(const struct deployment *dep, const char *op, con
 		break;
 	}
 	if (dep->api_version)
-		n = snprintf(buf, len, "%s%s%s/%s?api-version=%s%s%s", dep->api_base, v1, models,
-		             op, dep->api_version, q ? "&" : "", qs);
+		n = str_cat(buf, len, dep->api_base, v1, models, "/", op,
+		            "?api-version=", dep->api_version, q ? "&" : "", qs, (char *)NULL);
 	else
-		n = snprintf(buf, len, "%s%s%s/%s%s%s", dep->api_base, v1, models, op, q ? "?" : "",
-		             qs);
+		n = str_cat(buf, len, dep->api_base, v1, models, "/", op, q ? "?" : "", qs,
+		            (char *)NULL);
 	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
 }
 
@@ -173,7 +175,7 @@ int provider_request_headers(const struct deployment *dep, const char *entra_tok
 	auth[0] = '\0';
 	r = ours(dep, "Content-Type", "application/json", add, ctx);
 	if (r >= 0 && cred && bearer) {
-		int n = snprintf(auth, PROVIDER_REQUEST_AUTH_MAX, "Bearer %s", cred);
+		int n = str_cat(auth, PROVIDER_REQUEST_AUTH_MAX, "Bearer ", cred, (char *)NULL);
 
 		r = n > 0 && n < PROVIDER_REQUEST_AUTH_MAX
 		            ? ours(dep, "Authorization", auth, add, ctx)

@@ -13,13 +13,23 @@
 #include "clock.h"
 #include "http_server.h"
 #include "request_stats.h"
+#include "str_cat.h"
 
 void answer_add_overhead(struct http_exchange *ex, int64_t overhead_us)
 {
-	char value[32];
+	char value[STR_INT_MAX + 4];
+	int64_t frac;
+	size_t n;
 
-	snprintf(value, sizeof(value), "%" PRId64 ".%03" PRId64, overhead_us / 1000,
-	         overhead_us % 1000);
+	if (overhead_us < 0)
+		overhead_us = 0; /* the clock is monotonic: never, but never "-0.-5" either */
+	frac = overhead_us % 1000;
+	n = str_int(value, overhead_us / 1000);
+	value[n++] = '.';
+	value[n++] = (char)('0' + frac / 100);
+	value[n++] = (char)('0' + frac / 10 % 10);
+	value[n++] = (char)('0' + frac % 10);
+	value[n] = '\0';
 	http_exchange_add_header(ex, "x-llmgate-overhead-ms", value);
 }
 

@@ -22,6 +22,7 @@
 #include "proxy_call.h"
 #include "proxy_form.h"
 #include "response_id_scan.h"
+#include "str_cat.h"
 
 static void model_not_found(const struct proxy *proxy, const struct early_answer *e)
 {
@@ -215,12 +216,12 @@ static struct proxy_call *new_call(struct proxy *proxy, const struct early_answe
 	call->raw = req->body;
 	call->raw_len = req->body_len;
 	call->last_failure = OUTCOME_SUCCESS;
-	snprintf(call->id, sizeof(call->id), "%s", e->id);
+	str_copy(call->id, sizeof(call->id), e->id);
 	call->received_us = e->received_us;
 	call->ttfb_us = -1;
 	call->bytes_in = req->body_len;
-	snprintf(call->peer, sizeof(call->peer), "%s", req->peer ? req->peer : "");
-	snprintf(call->method, sizeof(call->method), "%s", req->method);
+	str_copy(call->peer, sizeof(call->peer), req->peer ? req->peer : "");
+	str_copy(call->method, sizeof(call->method), req->method);
 	call->path_len = req->path_len < sizeof(call->path) ? req->path_len : sizeof(call->path);
 	memcpy(call->path, req->path, call->path_len);
 	proxy_trace_begin(call, req);

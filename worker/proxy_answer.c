@@ -22,13 +22,14 @@
 #include "proxy_call.h"
 #include "response_id_scan.h"
 #include "request_stats.h"
+#include "str_cat.h"
 
 void proxy_answer_route_headers(struct proxy_call *call, const struct deployment *dep,
                                 enum route route)
 {
-	char attempts[16];
+	char attempts[STR_INT_MAX];
 
-	snprintf(attempts, sizeof(attempts), "%d", call->attempts);
+	str_int(attempts, call->attempts);
 	http_exchange_add_header(call->ex, "x-llmgate-deployment", dep->id);
 	http_exchange_add_header(call->ex, "x-llmgate-route", route_name(route));
 	http_exchange_add_header(call->ex, "x-llmgate-attempts", attempts);

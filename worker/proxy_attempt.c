@@ -180,6 +180,8 @@ static void on_data(void *ctx, long status, const char *data, size_t len)
 	evbuffer_add(call->body, data, len);
 }
 
+static void on_retry(evutil_socket_t fd, short what, void *arg);
+
 /* No attempt is left: the client gets the best we have. */
 static void give_up(struct proxy_call *call)
 {
@@ -199,6 +201,20 @@ static void give_up(struct proxy_call *call)
 		                   "no deployment of model '%s' answered; tried %s", call->model,
 		                   call->tried);
 	}
+}
+
+/* Starts the next attempt from the loop in MS. The retry timer is made at
+ * its first use (most calls never retry); without memory for it, the
+ * client gets the best we have now. */
+static void retry_in(struct proxy_call *call, long ms)
+{
+	if (!call->retry_timer &&
+	    !(call->retry_timer = evtimer_new(call->proxy->base, on_retry, call))) {
+		log_error("request %s: out of memory for a retry", call->id);
+		give_up(call);
+		return;
+	}
+	proxy_timer_set(call->retry_timer, ms);
 }
 
 static long remaining_ms(const struct proxy_call *call)
@@ -239,7 +255,7 @@ static void walk_on(struct proxy_call *call)
 			                     config->groups);
 		log_info("request %s: response '%s' not on deployment '%s', trying '%s'", call->id,
 		         call->walk.id, call->dep->id, call->proxy->config->deployments[next].id);
-		proxy_timer_set(call->retry_timer, 0);
+		retry_in(call, 0);
 		return;
 	}
 	if (call->walk.failed || !call->kept.status) {
@@ -300,7 +316,7 @@ static void attempt_failed(struct proxy_call *call, enum outcome outcome, const 
 	log_info("request %s: retrying on deployment '%s' (%s) in %ld ms", call->id,
 	         call->proxy->config->deployments[call->plan.deployment].id,
 	         route_name(proxy_plan_current(&call->plan)->route), wait);
-	proxy_timer_set(call->retry_timer, wait);
+	retry_in(call, wait);
 }
 
 /* The outcome of a failed transfer: a timeout, or else a connect failure
@@ -379,7 +395,7 @@ static bool error_fallback(struct proxy_call *call)
 	}
 	log_info("request %s: deployment '%s' answered %s; falling back to deployment '%s'",
 	         call->id, call->dep->id, what, config->deployments[call->plan.deployment].id);
-	proxy_timer_set(call->retry_timer, 0);
+	retry_in(call, 0);
 	return true;
 }
 
@@ -655,8 +671,8 @@ int proxy_attempt_timers_new(struct proxy_call *call)
 
 	call->deadline_timer = evtimer_new(base, on_deadline, call);
 	call->attempt_timer = evtimer_new(base, on_attempt_timeout, call);
-	call->retry_timer = evtimer_new(base, on_retry, call);
-	return call->deadline_timer && call->attempt_timer && call->retry_timer ? 0 : -ENOMEM;
+	/* the retry timer: at the first retry (retry_in) */
+	return call->deadline_timer && call->attempt_timer ? 0 : -ENOMEM;
 }
 
 void proxy_attempt_first(struct proxy_call *call)

@@ -83,7 +83,7 @@ struct proxy_call {
 
 	struct event *deadline_timer; /* the request's, until the response commits */
 	struct event *attempt_timer;  /* the current attempt's (proxy_attempt.c) */
-	struct event *retry_timer;    /* the wait before the next attempt */
+	struct event *retry_timer;    /* the wait before the next attempt (made at the first) */
 	int64_t started_us;           /* monotonic */
 	int64_t deadline_us;          /* 0: none */
 	int attempts;                 /* started */

@@ -32,6 +32,7 @@
 #include "config.h"
 #include "provider_request.h"
 #include "proxy_walk.h"
+#include "str_cat.h"
 #include "token_store.h"
 
 /* Each op's upstream method and path, under the provider's API root; the
@@ -87,8 +88,10 @@ static int add_header(void *ctx, const char *name, const char *value)
 static int build_headers(struct proxy_request *r, const struct deployment *dep)
 {
 	/* + traceparent and tracestate (proxy_request_trace_headers) */
-	r->headers = calloc(PROVIDER_REQUEST_OWN_HEADERS + dep->n_extra_headers + 2,
-	                    sizeof(*r->headers));
+	size_t n = PROVIDER_REQUEST_OWN_HEADERS + dep->n_extra_headers + 2;
+
+	r->headers = n <= PROXY_REQUEST_INLINE_HEADERS ? r->inline_headers
+	                                               : calloc(n, sizeof(*r->headers));
 	if (!r->headers)
 		return -ENOMEM;
 	const char *token =
@@ -335,13 +338,11 @@ int proxy_request_build(struct proxy_request *r, const struct deployment *dep, e
 	r->body_len = 0;
 	r->usage_injected = false;
 	if (proxy_op_by_id(op)) {
-		int n = snprintf(path, sizeof(path), "%s%s%s", ops[op].path, target->response_id,
-		                 ops[op].suffix);
-
-		if (n < 0 || (size_t)n >= sizeof(path))
+		if (str_cat(path, sizeof(path), ops[op].path, target->response_id, ops[op].suffix,
+		            (char *)NULL) < 0)
 			return -ENAMETOOLONG;
 	} else {
-		snprintf(path, sizeof(path), "%s", ops[op].path);
+		str_copy(path, sizeof(path), ops[op].path);
 	}
 	err = provider_request_url_query(dep, path, target->query, r->url, sizeof(r->url));
 	if (err < 0)
@@ -358,7 +359,8 @@ int proxy_request_build(struct proxy_request *r, const struct deployment *dep, e
 
 void proxy_request_clear(struct proxy_request *r)
 {
-	free(r->headers);
+	if (r->headers != r->inline_headers)
+		free(r->headers);
 	free(r->body);
 	explicit_bzero(r->auth, strnlen(r->auth, sizeof(r->auth))); /* the key's copy, if any */
 	r->headers = NULL;

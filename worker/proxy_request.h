@@ -18,10 +18,15 @@
 
 struct deployment;
 
+/* headers that fit here are not allocated (the usual deployment has no
+ * or a few extra_headers) */
+#define PROXY_REQUEST_INLINE_HEADERS (PROVIDER_REQUEST_OWN_HEADERS + 5)
+
 struct proxy_request {
 	char url[2048];
-	struct upstream_header *headers;
+	struct upstream_header *headers; /* inline_headers, or allocated */
 	size_t n_headers;
+	struct upstream_header inline_headers[PROXY_REQUEST_INLINE_HEADERS];
 	char auth[PROVIDER_REQUEST_AUTH_MAX];
 	char *body; /* the rewritten body, or NULL: the client's is sent as is */
 	size_t body_len;

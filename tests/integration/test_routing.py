@@ -349,6 +349,19 @@ def test_extra_headers_reach_the_upstream(stub, gateway_factory):
     assert seen["authorization"] == "Bearer sk-test-dep-a-0123456789"
 
 
+
+def test_many_extra_headers_reach_the_upstream(stub, gateway_factory):
+    # more than the headers a request keeps inline (worker/proxy_request.h): the
+    # allocated list, and the credential with them
+    names = [f"X-Extra-{i}" for i in range(9)]
+    gw = gateway_factory(config(openai_dep(
+        "gpt-4o", "dep-a", stub.base,
+        "\n      extra_headers:" + "".join(f"\n        {n}: v{i}" for i, n in enumerate(names)))))
+    assert post(gw)[0] == 200
+    seen = stub.requests()[-1]["headers"]
+    assert all(seen[n.lower()] == f"v{i}" for i, n in enumerate(names)), seen
+    assert seen["authorization"] == "Bearer sk-test-dep-a-0123456789"
+
 def deployments(gw):
     return {b["id"]: b for b in ctl_result(gw, "status")["deployments"]}
 

@@ -143,6 +143,30 @@ static void test_headers(void)
 	expect("GET / HTTP/1.1\r\nHost: a\r\nX(y): z\r\n\r\n", 400, "non-token header name");
 	expect("GET / HTTP/1.1\r\nHost: a\r\nX: a\x01z\r\n\r\n", 400, "control byte in a value");
 	expect("GET / HTTP/1.1\r\nHost: a\r\nX: a\x7fz\r\n\r\n", 400, "DEL in a value");
+	/* values are checked eight bytes at a time: a bad byte at every place of a long one */
+	static const char bad[] = {'\x01', '\x1f', '\x7f'};
+	int missed = -1, tab_ok = 1;
+	for (int pos = 0; pos < 24; pos++) {
+		char text[128], value[25];
+
+		for (size_t b = 0; b < sizeof(bad); b++) {
+			memset(value, 'v', 24);
+			value[24] = '\0';
+			value[pos] = bad[b];
+			snprintf(text, sizeof(text), "GET / HTTP/1.1\r\nHost: a\r\nX: a%s\r\n\r\n",
+			         value);
+			if (parse(text) != 400)
+				missed = pos;
+		}
+		memset(value, 'v', 24);
+		value[pos] = pos % 2 ? '\t' : '\x80';
+		snprintf(text, sizeof(text), "GET / HTTP/1.1\r\nHost: a\r\nX: a%s\r\n\r\n", value);
+		if (parse(text) != 200)
+			tab_ok = 0;
+	}
+	tap_ok(missed < 0,
+	       "a control byte or DEL anywhere in a long value is rejected (missed at %d)", missed);
+	tap_ok(tab_ok, "HTAB and obs-text anywhere in a long value are accepted");
 	expect("GET / HTTP/1.1\r\n\r\n", 400, "HTTP/1.1 without Host");
 	expect("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "two Host headers");
 	expect("GET / HTTP/1.1\r\nHost: a\r\nExpect: something\r\n\r\n", 417, "unknown Expect");

@@ -10,9 +10,11 @@
  *
  * Events: the read event stays registered for the connection's life (it
  * also notices a client that leaves mid-response); the write event only
- * while a write has hit EAGAIN; one timer per connection whose meaning
+ * while a write has hit EAGAIN (made at the first one: an idle connection
+ * that never met one has none); one timer per connection whose meaning
  * follows the state (idle or header timeout, body timeout, send timeout,
- * linger); a deferred event to act from the loop instead of from inside a
+ * linger); the server's one deferred event (a list of the connections
+ * that asked for it) to act from the loop instead of from inside a
  * handler's call. Timeouts end with 408 (a partial request) or a quiet close.
  *
  * Rejects: every answer the server makes itself instead of a handler
@@ -53,6 +55,7 @@
 #define LINGER_MS 2000
 
 static void conn_process(struct http_conn *c);
+static void on_write(evutil_socket_t fd, short what, void *arg);
 
 static void conn_arm_timer(struct http_conn *c, long ms)
 {
@@ -92,10 +95,43 @@ static int64_t conn_now_us(struct http_conn *c)
 	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
 }
 
-/* Runs conn_process() (and what else is due) from the event loop soon. */
+/* Runs conn_process() (and what else is due) from the event loop soon:
+ * through the server's one deferred event. */
 static void conn_wake(struct http_conn *c)
 {
-	event_active(c->ev_defer, EV_TIMEOUT, 0);
+	struct http_server *srv = c->srv;
+
+	if (!c->deferred) {
+		c->deferred = true;
+		c->defer_next = NULL;
+		c->defer_prev = srv->defer_tail;
+		if (srv->defer_tail)
+			srv->defer_tail->defer_next = c;
+		else
+			srv->defer_head = c;
+		srv->defer_tail = c;
+		srv->n_deferred++;
+	}
+	event_active(srv->ev_defer, EV_TIMEOUT, 0);
+}
+
+static void conn_unwake(struct http_conn *c)
+{
+	struct http_server *srv = c->srv;
+
+	if (!c->deferred)
+		return;
+	if (c->defer_prev)
+		c->defer_prev->defer_next = c->defer_next;
+	else
+		srv->defer_head = c->defer_next;
+	if (c->defer_next)
+		c->defer_next->defer_prev = c->defer_prev;
+	else
+		srv->defer_tail = c->defer_prev;
+	c->defer_prev = c->defer_next = NULL;
+	c->deferred = false;
+	srv->n_deferred--;
 }
 
 /* ---- output: the bytes of the exchange's response -------------------- */
@@ -179,6 +215,10 @@ static void conn_flush(struct http_conn *c)
 		}
 		progress = true;
 		pending = evbuffer_get_length(c->out);
+	}
+	if (pending > 0 && !c->failed && !c->writing && http_conn_write_event(c) < 0) {
+		c->failed = true;
+		conn_wake(c);
 	}
 	if (pending > 0 && !c->failed) {
 		if (!c->writing) {
@@ -351,15 +391,17 @@ static bool conn_read_head(struct http_conn *c)
 		return false;
 	if (c->start_us == 0)
 		c->start_us = conn_now_us(c);
-	if (!c->head_timer) {
-		c->head_timer = true;
-		conn_arm_timer(c, c->srv->opts.header_timeout_ms);
-	}
 	r = http_reader_head(&c->in, c->srv->scratch, c->srv->opts.max_body);
 	if (r.what != HTTP_READ_MORE) {
-		/* this head is done with, whatever came of it */
+		/* this head is done with, whatever came of it (the timer pending,
+		 * idle or header, is replaced or deleted by what comes next) */
 		c->served = true;
 		c->head_timer = false;
+	} else if (!c->head_timer) {
+		/* armed only for a head that did not come whole in its first read
+		 * (the usual one does: no timer armed and deleted per request) */
+		c->head_timer = true;
+		conn_arm_timer(c, c->srv->opts.header_timeout_ms);
 	}
 	return conn_take(c, r);
 }
@@ -412,8 +454,10 @@ static bool conn_finish_response(struct http_conn *c)
 		return true; /* conn_process serves what is buffered, or closes */
 	if (c->in.rlen == 0) {
 		/* an idle keep-alive connection keeps no buffer (SPEC 13: a few KiB
-		 * per idle connection); the next request's costs a malloc */
+		 * per idle connection): neither the read buffer nor the response
+		 * header lines (0.5 to 1 KiB); the next request's cost a malloc each */
 		http_reader_trim(&c->in);
+		http_header_block_free(&c->ex.headers);
 		conn_arm_timer(c, c->srv->opts.idle_timeout_ms);
 	}
 	conn_set_reading(c, true);
@@ -508,6 +552,14 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		http_tls_kick(c);
 }
 
+int http_conn_write_event(struct http_conn *c)
+{
+	/* made on the first EAGAIN: most connections never need it */
+	if (!c->ev_write)
+		c->ev_write = event_new(c->srv->base, c->fd, EV_WRITE | EV_PERSIST, on_write, c);
+	return c->ev_write ? 0 : -ENOMEM;
+}
+
 static void on_write(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_conn *c = arg;
@@ -558,10 +610,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		http_conn_close(c);
 }
 
-static void on_defer(evutil_socket_t fd, short what, void *arg)
+static void conn_deferred(struct http_conn *c)
 {
-	struct http_conn *c = arg;
-
 	if (!c->failed && c->flush_due)
 		conn_flush(c);
 	if (!c->failed && c->writable_due) {
@@ -573,6 +623,18 @@ static void on_defer(evutil_socket_t fd, short what, void *arg)
 		conn_process(c);
 	if (c->failed)
 		http_conn_close(c);
+}
+
+void http_conn_run_deferred(struct http_server *srv)
+{
+	/* only those in the list now: one that asks again waits for the next
+	 * pass (as its own event would), and one closed meanwhile has left it */
+	for (size_t n = srv->n_deferred; n > 0 && srv->defer_head; n--) {
+		struct http_conn *c = srv->defer_head;
+
+		conn_unwake(c);
+		conn_deferred(c);
+	}
 }
 
 int http_conn_new(struct http_server *srv, int fd, const char *peer)
@@ -592,21 +654,14 @@ int http_conn_new(struct http_server *srv, int fd, const char *peer)
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	c->out = evbuffer_new();
 	c->ev_read = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_read, c);
-	c->ev_write = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
 	c->ev_timer = evtimer_new(srv->base, on_timer, c);
-	c->ev_defer = event_new(srv->base, -1, 0, on_defer, c);
-	if (!c->out || !c->ev_read || !c->ev_write || !c->ev_timer || !c->ev_defer ||
-	    (srv->opts.tls && http_tls_conn_new(c) < 0)) {
+	if (!c->out || !c->ev_read || !c->ev_timer || (srv->opts.tls && http_tls_conn_new(c) < 0)) {
 		if (c->out)
 			evbuffer_free(c->out);
 		if (c->ev_read)
 			event_free(c->ev_read);
-		if (c->ev_write)
-			event_free(c->ev_write);
 		if (c->ev_timer)
 			event_free(c->ev_timer);
-		if (c->ev_defer)
-			event_free(c->ev_defer);
 		free(c);
 		return -ENOMEM;
 	}
@@ -640,9 +695,10 @@ void http_conn_close(struct http_conn *c)
 		c->next->prev = c->prev;
 	srv->n_conns--;
 	event_free(c->ev_read);
-	event_free(c->ev_write);
+	if (c->ev_write)
+		event_free(c->ev_write);
 	event_free(c->ev_timer);
-	event_free(c->ev_defer);
+	conn_unwake(c);
 	evbuffer_free(c->out);
 	if (c->ssl)
 		http_tls_conn_free(c);

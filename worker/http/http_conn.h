@@ -61,9 +61,12 @@ struct http_conn {
 	struct http_conn *prev, *next;
 	int fd;
 	enum http_conn_state state;
-	struct event *ev_read, *ev_write, *ev_timer, *ev_defer;
+	struct event *ev_read, *ev_write, *ev_timer;
+	/* in the server's list of connections to act on from the loop */
+	struct http_conn *defer_prev, *defer_next;
+	bool deferred;
 	bool reading;              /* ev_read is added */
-	bool writing;              /* ev_write is added (we saw EAGAIN) */
+	bool writing;              /* ev_write is added (we saw EAGAIN); made then */
 	bool failed;               /* the socket failed or the peer left: close soon */
 	bool close_after;          /* close once the current response is flushed */
 	bool peer_eof;             /* the client shut its sending side: no more input */
@@ -89,7 +92,12 @@ struct http_server {
 	int listen_fd;
 	struct event *ev_accept;
 	struct event *ev_accept_retry; /* after EMFILE and the like */
-	bool accepting;                /* ev_accept is added */
+	/* one deferred event for all connections (not 144 bytes each): it runs
+	 * the connections in the list, in the order they asked */
+	struct event *ev_defer;
+	struct http_conn *defer_head, *defer_tail;
+	size_t n_deferred;
+	bool accepting; /* ev_accept is added */
 	bool draining;
 	struct http_conn *conns;
 	size_t n_conns;
@@ -107,5 +115,11 @@ void http_server_conn_closed(struct http_server *srv);
 int http_conn_new(struct http_server *srv, int fd, const char *peer);
 /* Closes C now, calling on_abort of an open exchange. */
 void http_conn_close(struct http_conn *c);
+/* Makes the connection's write event when it has none yet (it is made on
+ * the first wait for the socket to take a write): 0 or -ENOMEM. */
+int http_conn_write_event(struct http_conn *c);
 /* Drain: closes C if it is idle with nothing in flight. */
 void http_conn_drain(struct http_conn *c);
+/* The server's deferred event: acts for the connections that asked for it
+ * (those that ask again meanwhile wait for the next loop pass). */
+void http_conn_run_deferred(struct http_server *srv);

@@ -15,9 +15,10 @@
 
 #include "http_server.h"
 
-#define RBUF_INITIAL 4096
-#define RBUF_SLACK   4096 /* room kept after a head: body bytes, the next request */
-#define RBUF_MAX     (HTTP_SERVER_MAX_HEAD + RBUF_SLACK)
+#define RBUF_INITIAL  4096
+#define RBUF_SLACK    4096 /* room kept after a head: body bytes, the next request */
+#define RBUF_MIN_ROOM 1024 /* less room than this after a head: grow by RBUF_SLACK */
+#define RBUF_MAX      (HTTP_SERVER_MAX_HEAD + RBUF_SLACK)
 
 static struct http_read_result reject(enum http_reject reason, const char *message, bool have_head)
 {
@@ -114,8 +115,10 @@ struct http_read_result http_reader_head(struct http_reader *r, struct http_head
 		return reject(HTTP_REJECT_HEAD_TOO_LARGE, "the request head is too large", false);
 	if (e < 0)
 		return reject(HTTP_REJECT_MALFORMED, "bare CR or LF in the request head", false);
-	if (r->rcap < end + RBUF_SLACK) {
-		/* grow now: once parsed, the request points into rbuf */
+	if (r->rcap < end + RBUF_MIN_ROOM) {
+		/* grow now: once parsed, the request points into rbuf (a usual
+		 * head and body leave more than enough room in the first 4 KiB:
+		 * no realloc, no copy) */
 		char *n = realloc(r->rbuf, end + RBUF_SLACK);
 
 		if (!n)

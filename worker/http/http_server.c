@@ -32,8 +32,10 @@
 
 const char *http_request_header(const struct http_request *req, const char *name)
 {
+	size_t n = strlen(name);
+
 	for (size_t i = 0; i < req->n_headers; i++)
-		if (strcasecmp(req->headers[i].name, name) == 0)
+		if (req->headers[i].name_len == n && strcasecmp(req->headers[i].name, name) == 0)
 			return req->headers[i].value;
 	return NULL;
 }
@@ -136,6 +138,11 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static void on_defer(evutil_socket_t fd, short what, void *arg)
+{
+	http_conn_run_deferred(arg);
+}
+
 void http_server_conn_closed(struct http_server *srv)
 {
 	if (!srv->accepting && !srv->draining && srv->listen_fd >= 0 &&
@@ -163,7 +170,8 @@ int http_server_new(struct event_base *base, const struct http_server_options *o
 	srv->date_sec = -1;
 	srv->ev_accept = event_new(base, listen_fd, EV_READ | EV_PERSIST, on_accept, srv);
 	srv->ev_accept_retry = evtimer_new(base, on_accept_retry, srv);
-	if (!srv->ev_accept || !srv->ev_accept_retry) {
+	srv->ev_defer = event_new(base, -1, 0, on_defer, srv);
+	if (!srv->ev_accept || !srv->ev_accept_retry || !srv->ev_defer) {
 		http_server_free(srv);
 		return -ENOMEM;
 	}
@@ -217,6 +225,8 @@ void http_server_free(struct http_server *srv)
 		event_free(srv->ev_accept);
 	if (srv->ev_accept_retry)
 		event_free(srv->ev_accept_retry);
+	if (srv->ev_defer)
+		event_free(srv->ev_defer);
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
 	free(srv);

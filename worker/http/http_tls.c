@@ -70,6 +70,10 @@ void http_tls_shutdown(struct http_conn *c)
 static void want_write(struct http_conn *c, bool on)
 {
 	if (on && !c->writing) {
+		if (http_conn_write_event(c) < 0) {
+			c->failed = true;
+			return;
+		}
 		event_add(c->ev_write, NULL);
 		c->writing = true;
 	} else if (!on && c->writing && evbuffer_get_length(c->out) == 0) {
