@@ -36,6 +36,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "client_keys.h"
 #include "config_entra.h"
 #include "config_keys.h"
 #include "config_lint.h"
@@ -3142,6 +3143,47 @@ static void load_fallback_policy(struct loader *ld, const struct slots *lg)
 		       at.path, f->report_interval_ms, f->window_ms);
 }
 
+/* llmgate.keys_file (client_keys.c), relative to the file that names it,
+ * and llmgate.state_dir, where the supervisor keeps the keys' spend. */
+static void load_keys_file(struct loader *ld, const struct slots *lg)
+{
+	struct config *c = ld->config;
+	struct at at = at_slot(lg, K_llmgate_state_dir);
+	char *text;
+	int r;
+
+	if (get_string(ld, &at, &c->state_dir) == GOT && c->state_dir[0] != '/')
+		report(ld, DIAG_ERROR, 0, at.node, "%s must be an absolute path", at.path);
+	at = at_slot(lg, K_llmgate_keys_file);
+	if (get_text(ld, &at, "a path", &text) != GOT)
+		return;
+	if (!text[0]) {
+		report(ld, DIAG_ERROR, 0, at.node, "%s is empty", at.path);
+		free(text);
+		return;
+	}
+	if (text[0] != '/') {
+		const char *base = ld->sources[at.src].path;
+		const char *slash = strrchr(base, '/');
+		char *joined = NULL;
+
+		if (slash && asprintf(&joined, "%.*s/%s", (int)(slash - base), base, text) < 0)
+			joined = NULL;
+		if (slash) {
+			free(text);
+			text = joined;
+			if (!text) {
+				ld->oom = true;
+				return;
+			}
+		}
+	}
+	take(&c->keys_file, text);
+	r = client_keys_load(c, c->keys_file, ld->diags);
+	if (r == -ENOMEM)
+		ld->oom = true;
+}
+
 static void load_llmgate(struct loader *ld)
 {
 	struct config *c = ld->config;
@@ -3224,6 +3266,7 @@ static void load_llmgate(struct loader *ld)
 	get_long(ld, &at, 0, RESPONSE_AFFINITY_MAX_ENTRIES, &c->response_affinity_entries);
 	at = at_slot(&lg, K_llmgate_strict);
 	get_bool(ld, &at, &c->strict);
+	load_keys_file(ld, &lg);
 
 	load_fallback_policy(ld, &lg);
 }
@@ -3368,6 +3411,9 @@ void config_free(struct config *config)
 	free(config->user);
 	free(config->access_log);
 	free(config->ca_file);
+	free(config->keys_file);
+	free(config->state_dir);
+	client_keys_free(config->client_keys);
 	free(config);
 }
 

@@ -164,7 +164,10 @@ struct config {
 	bool upstream_http2;    /* offer HTTP/2 to TLS upstreams */
 	long response_affinity_entries; /* shared response-id table size; 0 = off */
 	struct fallback_policy fallback;
-	bool strict; /* entries and fallbacks llmgate cannot serve are errors, not warnings */
+	bool strict;     /* entries and fallbacks llmgate cannot serve are errors, not warnings */
+	char *keys_file; /* llmgate.keys_file, as resolved; NULL = off */
+	char *state_dir; /* llmgate.state_dir */
+	struct client_keys *client_keys; /* client_keys.h; NULL = no keys file */
 };
 
 /*

@@ -340,6 +340,10 @@
 	X(llmgate, response_affinity_entries, INT, "65536",                                                \
 	  "Responses API ids remembered with the deployment that created them, shared by all workers "     \
 	  "(about 300 bytes each); 0 = off; a restart to change")                                          \
+	X(llmgate, keys_file, STRING, NULL,                                                                \
+	  "client keys with model access, limits and budgets (a YAML file; relative to the config)")     \
+	X(llmgate, state_dir, STRING, "/var/lib/llmgate",                                                  \
+	  "where the supervisor keeps the client keys' spend (client-keys.json)")                          \
 	X(llmgate, fallback, MAPPING, NULL, "the global direct-Azure fallback policy")                     \
 	X(llmgate, strict, BOOL, "false",                                                                  \
 	  "entries llmgate cannot serve, and fallbacks to them, are errors instead of warnings")           \

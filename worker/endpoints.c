@@ -33,6 +33,8 @@
 #include "fallback_state.h"
 #include "secret.h"
 #include "clock.h"
+#include "client_keys.h"
+#include <time.h>
 
 struct endpoints {
 	struct endpoints_options opts;
@@ -120,12 +122,20 @@ void endpoints_free(struct endpoints *eps)
 	free(eps);
 }
 
-static bool client_authorized(const struct config *config, const struct http_request *req)
+/* Who the request's key says the client is (Authorization: Bearer, api-key
+ * or x-api-key, as LiteLLM's clients send it): the master key (admin), a
+ * client key of llmgate.keys_file (*RET_KEY), or nobody: false, with the
+ * reason in *RET_WHY. Without a master key and a keys file, everyone. */
+static bool client_authorized(const struct config *config, const struct http_request *req,
+                              const struct client_key **ret_key, const char **ret_why)
 {
 	const char *auth = http_request_header(req, "authorization");
 	const char *key = NULL;
+	const struct client_key *k;
 
-	if (!config->master_key)
+	*ret_key = NULL;
+	*ret_why = "missing or wrong API key for this gateway";
+	if (!config->master_key && !config->client_keys)
 		return true;
 	if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
 		key = auth + 7;
@@ -133,7 +143,23 @@ static bool client_authorized(const struct config *config, const struct http_req
 		key = http_request_header(req, "api-key");
 	if (!key)
 		key = http_request_header(req, "x-api-key");
-	return key && secret_equal(key, config->master_key);
+	if (!key)
+		return false;
+	if (config->master_key && secret_equal(key, config->master_key))
+		return true;
+	k = client_keys_find(config->client_keys, key, strlen(key));
+	if (!k)
+		return false;
+	if (k->disabled) {
+		*ret_why = "this API key is disabled";
+		return false;
+	}
+	if (k->expires && (int64_t)time(NULL) >= k->expires) {
+		*ret_why = "this API key has expired";
+		return false;
+	}
+	*ret_key = k;
+	return true;
 }
 
 static void readiness(struct endpoints *eps, struct http_exchange *ex)
@@ -290,6 +316,7 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 	char response_id[PROXY_RESPONSE_ID_MAX + 1];
 	struct routed r = {0};
 	const struct endpoint *route;
+	const char *why;
 	bool head;
 	struct early_answer early = {
 	        .stats = eps->opts.stats,
@@ -366,11 +393,11 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 	default:
 		break;
 	}
-	if (!client_authorized(eps->opts.config, req)) {
-		answer_early_error(&early, 401, "invalid_api_key",
-		                   "missing or wrong API key for this gateway");
+	if (!client_authorized(eps->opts.config, req, &r.target.key, &why)) {
+		answer_early_error(&early, 401, "invalid_api_key", "%s", why);
 		return;
 	}
+	early.key_id = r.target.key ? r.target.key->id : NULL;
 	if (route->kind == ENDPOINT_MODELS)
 		answer_early(&early, 200, eps->models_json);
 	else

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "client_limits.h"
 #include "clock.h"
 #include "config.h"
 #include "outcome.h"
@@ -88,8 +89,10 @@ struct proxy_call {
 	int64_t ttfb_us;         /* the current attempt's; -1: no head yet */
 	size_t bytes_in, bytes_out;
 	long group;
-	struct usage usage; /* the answer's, as found in its bytes (usage.h) */
-	const char *key_id; /* the client key's id (issue 20); NULL: master key or none */
+	struct usage usage;           /* the answer's, as found in its bytes (usage.h) */
+	const char *key_id;           /* the client key's id (issue 20); NULL: master key or none */
+	const struct client_key *key; /* its key (client_keys.h), or NULL */
+	struct client_limit_hold hold; /* what the key's limits hold for it (proxy_keys.c) */
 	char peer[64];
 	char method[8];
 	char path[128];
@@ -154,6 +157,15 @@ void proxy_call_free(struct proxy_call *call);
 struct proxy_call *proxy_admit(struct proxy *proxy, struct http_exchange *ex,
                                const struct http_request *req, const struct proxy_target *target,
                                const char *request_id);
+
+struct early_answer;
+/* proxy_keys.c: the client key's model access and limits for the admitted
+ * CALL (its x-ratelimit-* headers added): 0, or -1 when it is refused (E's
+ * client answered). */
+int proxy_keys_admit(struct proxy_call *call, const struct proxy_target *target,
+                     const struct early_answer *e);
+/* The call is over: its key's limits settled (proxy_call_free). */
+void proxy_keys_finish(struct proxy_call *call);
 
 /* proxy_attempt.c: the call's timers (0 or -ENOMEM), then its first attempt
  * under the request's deadline (or a 500 when it cannot start). */
