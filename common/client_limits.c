@@ -370,6 +370,18 @@ void client_limits_restore(const struct client_key *key, int64_t period_start, i
 	atomic_store(&s->spend_nano, spend_nano);
 }
 
+void client_limits_each(void (*fn)(void *ctx, const char *id, int64_t period_start,
+                                   int64_t spend_nano),
+                        void *ctx)
+{
+	for (size_t i = 0; table && i < CLIENT_LIMITS_SLOTS; i++) {
+		struct limit_slot *s = &table->slots[i];
+
+		if (atomic_load(&s->state) == SLOT_USED)
+			fn(ctx, s->id, atomic_load(&s->period_start), atomic_load(&s->spend_nano));
+	}
+}
+
 const char *client_limit_verdict_name(enum client_limit_verdict v)
 {
 	static const char *const names[] = {"ok", "budget", "parallel", "rpm", "tpm"};

@@ -113,4 +113,10 @@ void client_limits_view(const struct client_key *key, int64_t now_ms,
 /* Supervisor, after attach and before forking: the saved spend of a key. */
 void client_limits_restore(const struct client_key *key, int64_t period_start, int64_t spend_nano);
 
+/* Supervisor: calls FN for every slot of a key of the latest attached
+ * config, with its id, period start and spend as they are (not rolled). */
+void client_limits_each(void (*fn)(void *ctx, const char *id, int64_t period_start,
+                                   int64_t spend_nano),
+                        void *ctx);
+
 const char *client_limit_verdict_name(enum client_limit_verdict v);

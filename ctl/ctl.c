@@ -14,6 +14,7 @@
 #include "config_keys.h"
 #include "control_client.h"
 #include "control_commands.h"
+#include "key.h"
 #include "probe.h"
 
 #define REQUEST_TIMEOUT_MS 120000 /* a reload waits for a whole new generation */
@@ -35,6 +36,8 @@ static void usage(FILE *out)
 		        control_command_shown((enum control_command)i, name, sizeof(name)), c->args,
 		        c->help, c->mutating ? " (root or the daemon's user)" : "");
 	}
+	fprintf(out, "  %-10s %-14s %s\n", "key", "create|list",
+	        "create: a new client key and its keys-file entry (no daemon); list: = keys");
 	fprintf(out, "  %-10s %-14s %s\n", "probe", "[MODEL...]",
 	        "send one minimal request to every deployment of a config, without the daemon");
 	fprintf(out, "\nOptions:\n"
@@ -282,6 +285,8 @@ int main(int argc, char **argv)
 		free(pargv);
 		return r;
 	}
+	if (strcmp(command, "key") == 0)
+		return key_main(argc - optind, argv + optind, socket_path, json);
 	which = control_command_find(command);
 	if (which < 0) {
 		fprintf(stderr, "llmgatectl: unknown command '%s'\n\n", command);

@@ -6,8 +6,9 @@
  * in a small JSON file, written every CLIENT_KEYS_STATE_INTERVAL_MS and at
  * stop, always atomically (a temporary file, fsync, rename, fsync of the
  * directory): a crash loses at most one interval of spend, never the file.
- * The file is written from the serving generation's keys, so a key removed
- * from the keys file loses its spend at the next save.
+ * The file holds the keys of the latest config attached (the table's used
+ * slots), so a key removed from the keys file loses its spend at the next
+ * save after the reload.
  *
  * {"version":1,"saved":1733443200,
  *  "keys":{"team-a":{"period_start":1733011200,"spend_nano":1250000000}}}
@@ -121,35 +122,33 @@ int client_keys_state_parse(const struct config *config, const char *text, char 
 	return 0;
 }
 
-static char *state_text(const struct config *config)
+static void add_key(void *ctx, const char *id, int64_t period_start, int64_t spend_nano)
+{
+	json_object_set_new(ctx, id,
+	                    json_pack("{s:I, s:I}", "period_start", (json_int_t)period_start,
+	                              "spend_nano", (json_int_t)spend_nano));
+}
+
+/* The keys of the latest attached config, from the table itself: the
+ * generations may be gone at stop. */
+static char *state_text(void)
 {
 	json_t *root = json_object(), *keys = json_object();
-	int64_t now = (int64_t)time(NULL) * 1000;
 	char *text;
 
-	for (size_t i = 0; config->client_keys && i < config->client_keys->n; i++) {
-		const struct client_key *k = &config->client_keys->keys[i];
-		struct client_limit_view v;
-
-		client_limits_view(k, now, &v);
-		if (v.found)
-			json_object_set_new(keys, k->id,
-			                    json_pack("{s:I, s:I}", "period_start",
-			                              (json_int_t)v.period_start, "spend_nano",
-			                              (json_int_t)v.spend_nano));
-	}
+	client_limits_each(add_key, keys);
 	json_object_set_new(root, "version", json_integer(1));
-	json_object_set_new(root, "saved", json_integer((json_int_t)(now / 1000)));
+	json_object_set_new(root, "saved", json_integer((json_int_t)time(NULL)));
 	json_object_set_new(root, "keys", keys);
 	text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(root);
 	return text;
 }
 
-int client_keys_state_save(const struct config *config, const char *path)
+int client_keys_state_save(const char *path)
 {
 	char tmp[4200], dir[4096];
-	char *text = state_text(config), *slash;
+	char *text = state_text(), *slash;
 	size_t len, off = 0;
 	int fd, r = 0;
 
@@ -199,16 +198,11 @@ int client_keys_state_save(const struct config *config, const char *path)
 
 static void save_now(void)
 {
-	const struct config *config;
 	int r;
 
-	if (!st.sup || !st.path[0])
+	if (!st.path[0])
 		return;
-	config = st.sup->serving ? st.sup->serving->config
-	                         : (st.sup->generations ? st.sup->generations->config : NULL);
-	if (!config || !config->client_keys)
-		return;
-	r = client_keys_state_save(config, st.path);
+	r = client_keys_state_save(st.path);
 	if (r < 0 && !st.warned) {
 		log_warning("cannot save the client keys' spend to '%s': %s", st.path,
 		            strerror(-r));

@@ -31,6 +31,7 @@ void client_keys_state_close(struct supervisor *sup);
  * attached). 0 or -EINVAL with a reason in WHY. */
 int client_keys_state_parse(const struct config *config, const char *text, char *why,
                             unsigned long why_len);
-/* Writes CONFIG's keys' spend to PATH atomically: a temporary file,
- * fsync, rename, fsync of the directory. 0 or -errno. */
-int client_keys_state_save(const struct config *config, const char *path);
+/* Writes the keys' spend (those of the latest attached config) to PATH
+ * atomically: a temporary file, fsync, rename, fsync of the directory. 0
+ * or -errno. */
+int client_keys_state_save(const char *path);
