@@ -59,7 +59,17 @@
 	X(ENTRA_TOKEN_FAILURES, llmgate_entra_token_fetch_failures_total, counter,                 \
 	  "deployment, source", "Failed Entra ID token fetches for that credential.")              \
 	X(ENTRA_TOKEN_EXPIRY, llmgate_entra_token_expiry_seconds, gauge, "deployment, source",     \
-	  "Seconds until the deployment's current Entra ID token expires (0: no valid token).")
+	  "Seconds until the deployment's current Entra ID token expires (0: no valid token).")    \
+	X(KEY_REQUESTS, llmgate_client_key_requests_total, counter, "key, alias",                  \
+	  "Requests a client key's limits admitted (llmgate.keys_file), by key id and alias.")     \
+	X(KEY_REFUSED, llmgate_client_key_refused_total, counter, "key, alias, limit",             \
+	  "Requests of a client key refused by a limit: budget, parallel, rpm or tpm.")            \
+	X(KEY_TOKENS, llmgate_client_key_tokens_total, counter, "key, alias",                      \
+	  "Tokens of a client key's answers (the usage they report, else the estimate reserved).") \
+	X(KEY_IN_FLIGHT, llmgate_client_key_in_flight, gauge, "key, alias",                        \
+	  "Requests of a client key in flight, all workers.")                                      \
+	X(KEY_SPEND, llmgate_client_key_spend, gauge, "key, alias",                                \
+	  "A client key's spend in its current budget period, in the cost unit of the prices.")
 
 enum metric_family {
 #define METRIC_ENUM(id, name, type, labels, help) METRIC_##id,
