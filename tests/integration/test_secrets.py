@@ -7,6 +7,7 @@ llmgatectl output as tables and as JSON, `llmgated --check`, a failed reload,
 error bodies, the metrics page and the access log. Also: the processes are
 not dumpable unless llmgate.core_dumps asks for it.
 """
+import hashlib
 import http.client
 import json
 import os
@@ -23,6 +24,7 @@ SECRETS = {
     "MASTER_KEY": "sk-master-LEAKCHECK4Hb7Nj2Mk5Pl8Qo1",
     "CLIENT_SECRET": "LEAKCHECKclient~secret8Gh2Jk6Lz0Xc",
     "ISSUED_TOKEN": "eyJLEAKCHECKissued.Vb3Nm7Qw1Er5Ty9Ui4",
+    "CLIENT_KEY": "sk-llmgate-LEAKCHECKclient2Wq6Ze9Rx3Cv7Bn",
 }
 
 
@@ -59,6 +61,10 @@ def auth():
     return {"Authorization": "Bearer " + SECRETS["MASTER_KEY"]}
 
 
+def client_auth():
+    return {"Authorization": "Bearer " + SECRETS["CLIENT_KEY"]}
+
+
 def chat(model="gpt-4o", **extra):
     return dict(CHAT, model=model, **extra)
 
@@ -71,8 +77,15 @@ def test_no_secret_anywhere(stub_factory, gateway_factory, workdir):
     admin = free_port()
     access_log = os.path.join(workdir, "access.log")
     os.chmod(workdir, 0o777)  # the workers (an unprivileged user when root) create it
+    keys_file = os.path.join(workdir, "keys.yaml")  # a client key, limited to one request
+    with open(keys_file, "w") as f:
+        f.write("keys:\n  - id: team-leak\n    key_sha256: " +
+                hashlib.sha256(SECRETS["CLIENT_KEY"].encode()).hexdigest() +
+                "\n    models: [gpt-4o]\n    rpm: 1\n")
     gw = gateway_factory(config(openai, azure, f"  admin_listen: 127.0.0.1:{admin}\n"
-                                f"  access_log: {access_log}\n"), env=env_all)
+                                f"  access_log: {access_log}\n"
+                                f"  keys_file: {keys_file}\n  state_dir: {workdir}\n"),
+                         env=env_all)
     wait_for(lambda: endpoint.count() >= 1, what="the keyless deployment's token")
     seen = []  # (where, text)
 
@@ -95,6 +108,10 @@ def test_no_secret_anywhere(stub_factory, gateway_factory, workdir):
         (chat(x_stub={"reset": True}), auth()),
         (chat(stream=True, x_stub={"cut_after": 2}), auth()),
         (b"{not json", auth()),
+        (chat(), client_auth()),  # admitted
+        (chat(), client_auth()),  # over its rpm: 429
+        (chat("azure-gpt-4o"), client_auth()),  # not its model: 401
+        (chat(), {"api-key": SECRETS["CLIENT_KEY"][:-1]}),  # a near miss
     ]:
         try:
             status, hdrs, data = post(gw, body, headers)
@@ -109,12 +126,13 @@ def test_no_secret_anywhere(stub_factory, gateway_factory, workdir):
     assert SECRETS["OPENAI_KEY"] in got and SECRETS["AZURE_KEY"] in got
     assert SECRETS["ENTRA_TOKEN"] in got
     assert SECRETS["ISSUED_TOKEN"] in got  # fetched with the client secret, then sent
+    assert "client2Wq6Ze9Rx3Cv7Bn" not in got  # a client key never goes upstream
 
     # What an operator sees.
     status, _, data = request(admin, "GET", "/metrics")
     assert status == 200 and b"llmgate_requests_total" in data
     seen.append(("/metrics", data.decode(errors="replace")))
-    for cmd in ["status", "workers", "deployments", "fallback", "version", "help"]:
+    for cmd in ["status", "workers", "deployments", "keys", "fallback", "version", "help"]:
         for json_out in (False, True):
             r = ctl(gw, cmd, json_out=json_out)
             assert r.returncode == 0, (cmd, r.stderr)
@@ -149,6 +167,9 @@ def test_no_secret_anywhere(stub_factory, gateway_factory, workdir):
     with open(access_log) as f:
         lines = f.read()
     assert lines.count("\n") >= 15  # one line per request above
+    # the client key was in use: admitted, over its rpm, refused a model; logged by id
+    assert [json.loads(l)["status"] for l in lines.splitlines()
+            if json.loads(l)["key"] == "team-leak"] == [200, 429, 401]
     seen.append(("access log", lines))
     endpoint.close()
     for where, text in seen:
