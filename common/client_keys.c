@@ -171,7 +171,7 @@ static void key_models(struct parse *p, const struct config_yaml_node *n, struct
 }
 
 static void key_field(struct parse *p, const struct config_yaml_pair *pair, struct client_key *k,
-                      bool *seen_hash)
+                      bool *seen_hash, bool *seen_id)
 {
 	const char *name = pair->key->value;
 	const struct config_yaml_node *v = pair->value;
@@ -186,6 +186,7 @@ static void key_field(struct parse *p, const struct config_yaml_pair *pair, stru
 	if (config_yaml_is_null(v))
 		return;
 	if (strcmp(name, "id") == 0) {
+		*seen_id = true;
 		if (scalar(p, v, "a string", name)) {
 			if (!id_valid(v->value))
 				err(p, v,
@@ -195,6 +196,7 @@ static void key_field(struct parse *p, const struct config_yaml_pair *pair, stru
 				err(p, v, "out of memory");
 		}
 	} else if (strcmp(name, "key_sha256") == 0) {
+		*seen_hash = true;
 		if (!scalar(p, v, "64 hex digits", name))
 			return;
 		if (v->len != 64) {
@@ -212,7 +214,6 @@ static void key_field(struct parse *p, const struct config_yaml_pair *pair, stru
 			}
 			k->sha256[i] = (unsigned char)(hi << 4 | lo);
 		}
-		*seen_hash = true;
 	} else if (strcmp(name, "alias") == 0) {
 		if (scalar(p, v, "a string", name) && !(k->alias = strdup(v->value)))
 			err(p, v, "out of memory");
@@ -263,7 +264,7 @@ static void key_field(struct parse *p, const struct config_yaml_pair *pair, stru
 
 static void load_key(struct parse *p, const struct config_yaml_node *n, struct client_key *k)
 {
-	bool seen_hash = false;
+	bool seen_hash = false, seen_id = false;
 
 	k->max_budget_nano = -1;
 	k->slot = CLIENT_KEY_NO_SLOT;
@@ -273,11 +274,12 @@ static void load_key(struct parse *p, const struct config_yaml_node *n, struct c
 		return;
 	}
 	for (size_t i = 0; i < n->n_pairs; i++)
-		key_field(p, &n->pairs[i], k, &seen_hash);
-	if (!k->id)
+		key_field(p, &n->pairs[i], k, &seen_hash, &seen_id);
+	if (!seen_id)
 		err(p, n, "a keys entry has no id");
 	if (!seen_hash)
-		err(p, n, "keys entry '%s' has no key_sha256", k->id ? k->id : "?");
+		err(p, n, "keys entry%s%s%s has no key_sha256", k->id ? " '" : "",
+		    k->id ? k->id : "", k->id ? "'" : "");
 	if (k->period.unit != BUDGET_NONE && k->max_budget_nano < 0)
 		err(p, n, "keys entry '%s' has a budget_duration but no max_budget",
 		    k->id ? k->id : "?");
