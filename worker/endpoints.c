@@ -76,18 +76,23 @@ static const struct endpoint endpoint_table[] = {
 /* The Conversations API: not served (501, naming the route). */
 static const char *const unserved_prefixes[] = {"/v1/conversations", "/conversations"};
 
-static char *models_json(const struct config *config)
+/* The model list; for a client KEY with a models list, only the groups and
+ * aliases it may use (as LiteLLM lists a virtual key's models). */
+static char *models_json(const struct config *config, const struct client_key *key)
 {
 	json_t *data = json_array(), *root;
 	char *text;
 
 	for (size_t i = 0; i < config->n_groups; i++)
-		json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}", "id",
-		                                      config->groups[i].name, "object", "model",
-		                                      "created", 0, "owned_by", "llmgate"));
+		if (!key || client_key_allows(key, i))
+			json_array_append_new(data,
+			                      json_pack("{s:s, s:s, s:i, s:s}", "id",
+			                                config->groups[i].name, "object", "model",
+			                                "created", 0, "owned_by", "llmgate"));
 	/* model_group_alias names are models too, unless hidden (as in LiteLLM) */
 	for (size_t i = 0; i < config->n_aliases; i++)
-		if (!config->aliases[i].hidden)
+		if (!config->aliases[i].hidden &&
+		    (!key || client_key_allows(key, config->aliases[i].group)))
 			json_array_append_new(data,
 			                      json_pack("{s:s, s:s, s:i, s:s}", "id",
 			                                config->aliases[i].name, "object", "model",
@@ -105,7 +110,7 @@ int endpoints_new(const struct endpoints_options *opts, struct endpoints **ret)
 	if (!eps)
 		return -ENOMEM;
 	eps->opts = *opts;
-	eps->models_json = models_json(opts->config);
+	eps->models_json = models_json(opts->config, NULL);
 	if (!eps->models_json) {
 		free(eps);
 		return -ENOMEM;
@@ -398,7 +403,15 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 		return;
 	}
 	early.key_id = r.target.key ? r.target.key->id : NULL;
-	if (route->kind == ENDPOINT_MODELS)
+	if (route->kind == ENDPOINT_MODELS && r.target.key && r.target.key->groups) {
+		char *own = models_json(eps->opts.config, r.target.key);
+
+		if (own)
+			answer_early(&early, 200, own);
+		else
+			answer_early_error(&early, 500, "server_error", "out of memory");
+		free(own);
+	} else if (route->kind == ENDPOINT_MODELS)
 		answer_early(&early, 200, eps->models_json);
 	else
 		proxy_handle(eps->opts.proxy, ex, req, &r.target, id);

@@ -305,3 +305,14 @@ def test_keys_openai_sdk_retry_honours_retry_after(stub, gateway_factory, workdi
     assert "error" not in out, out
     assert out["ms"] >= 1900, out  # two waits of 1000 ms
     assert requests_upstream(stub) == 2  # the slow one and the SDK's third attempt
+
+
+def test_keys_model_list_is_the_keys(stub, gateway_factory, workdir):
+    gw = gateway_factory(keys_config(stub, workdir, [
+        entry("team-a", KEY_A, models=["gpt-4o-mini"]), entry("team-b", KEY_B)]))
+    for key, want in ((KEY_A, ["gpt-4o-mini"]), (KEY_B, ["gpt-4o", "gpt-4o-mini"]),
+                      (MASTER, ["gpt-4o", "gpt-4o-mini"])):
+        status, _, body = gw.get("/v1/models", bearer(key))
+        assert status == 200, body
+        assert sorted(m["id"] for m in json.loads(body)["data"]) == want
+    assert gw.get("/v1/models", bearer("sk-llmgate-nobody-00000000000"))[0] == 401
