@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -95,26 +96,50 @@ static long free_slot(void)
 	return best;
 }
 
+static int by_id(const void *a, const void *b)
+{
+	return strcmp(table->slots[*(const uint32_t *)a].id, table->slots[*(const uint32_t *)b].id);
+}
+
+/* The slot holding ID among the SORTED (by id) N slots in use, or NO_SLOT. */
+static uint32_t find_slot(const uint32_t *sorted, size_t n, const char *id)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(table->slots[sorted[mid]].id, id);
+
+		if (c == 0)
+			return sorted[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return CLIENT_KEY_NO_SLOT;
+}
+
 int client_limits_attach(struct client_keys *keys, int64_t now)
 {
 	static bool wanted[CLIENT_LIMITS_SLOTS];
+	static uint32_t sorted[CLIENT_LIMITS_SLOTS];
+	size_t n_sorted = 0;
 	int r = 0;
 
 	if (!table)
 		return -ENODEV;
 	memset(wanted, 0, sizeof(wanted));
+	/* the slots in use (or retired) by id, so that each key finds its own
+	 * in log time: a reload of thousands of keys stays quick */
+	for (uint32_t i = 0; i < CLIENT_LIMITS_SLOTS; i++)
+		if (atomic_load(&table->slots[i].state) != SLOT_FREE)
+			sorted[n_sorted++] = i;
+	qsort(sorted, n_sorted, sizeof(*sorted), by_id);
 	for (size_t k = 0; keys && k < keys->n; k++) {
 		struct client_key *key = &keys->keys[k];
 
-		key->slot = CLIENT_KEY_NO_SLOT;
-		for (size_t i = 0; i < CLIENT_LIMITS_SLOTS; i++) {
-			struct limit_slot *s = &table->slots[i];
-
-			if (atomic_load(&s->state) != SLOT_FREE && strcmp(s->id, key->id) == 0) {
-				key->slot = (uint32_t)i;
-				break;
-			}
-		}
+		key->slot = find_slot(sorted, n_sorted, key->id);
 		if (key->slot == CLIENT_KEY_NO_SLOT) {
 			long i = free_slot();
 

@@ -316,3 +316,16 @@ def test_keys_model_list_is_the_keys(stub, gateway_factory, workdir):
         assert status == 200, body
         assert sorted(m["id"] for m in json.loads(body)["data"]) == want
     assert gw.get("/v1/models", bearer("sk-llmgate-nobody-00000000000"))[0] == 401
+
+
+def test_keys_counters_survive_a_reload(stub, gateway_factory, workdir):
+    """A reload starts a new generation: the key keeps its counters by id."""
+    gw = gateway_factory(keys_config(stub, workdir, [entry("team-a", KEY_A, rpm=5)]))
+    away_from_minute_end(margin=15)
+    assert [post(gw, CHAT, bearer(KEY_A))[0] for _ in range(3)] == [200] * 3
+    with open(os.path.join(workdir, "keys.yaml"), "w") as f:  # another key added
+        f.write("keys:\n" + entry("team-a", KEY_A, rpm=5) + entry("team-b", KEY_B, rpm=5))
+    out = ctl_result(gw, "reload")
+    assert out["generation"] == 2, out
+    assert [post(gw, CHAT, bearer(KEY_A))[0] for _ in range(3)] == [200, 200, 429]
+    assert post(gw, CHAT, bearer(KEY_B))[0] == 200
