@@ -32,6 +32,9 @@ enum { SLOT_FREE, SLOT_USED, SLOT_RETIRED };
 
 struct limit_table {
 	uint64_t retire_seq; /* supervisor only */
+	/* slots below it have been used (never free again), none above: loops
+	 * stop here, so that pages of slots never used are never touched */
+	uint32_t high;
 	bool cell_used[CLIENT_LIMITS_CELLS];
 	struct limit_slot slots[CLIENT_LIMITS_SLOTS];
 };
@@ -82,12 +85,12 @@ static long free_slot(void)
 	long best = -1;
 	uint64_t best_seq = UINT64_MAX;
 
-	for (size_t i = 0; i < CLIENT_LIMITS_SLOTS; i++) {
+	if (table->high < CLIENT_LIMITS_SLOTS)
+		return (long)table->high++;
+	for (size_t i = 0; i < table->high; i++) {
 		struct limit_slot *s = &table->slots[i];
 		uint32_t st = atomic_load(&s->state);
 
-		if (st == SLOT_FREE)
-			return (long)i;
 		if (st == SLOT_RETIRED && atomic_load(&s->retired_seq) < best_seq) {
 			best_seq = atomic_load(&s->retired_seq);
 			best = (long)i;
@@ -132,30 +135,38 @@ int client_limits_attach(struct client_keys *keys, int64_t now)
 	memset(wanted, 0, sizeof(wanted));
 	/* the slots in use (or retired) by id, so that each key finds its own
 	 * in log time: a reload of thousands of keys stays quick */
-	for (uint32_t i = 0; i < CLIENT_LIMITS_SLOTS; i++)
+	for (uint32_t i = 0; i < table->high; i++)
 		if (atomic_load(&table->slots[i].state) != SLOT_FREE)
 			sorted[n_sorted++] = i;
 	qsort(sorted, n_sorted, sizeof(*sorted), by_id);
+	/* first every key that has a slot, so that none of those is given away */
 	for (size_t k = 0; keys && k < keys->n; k++) {
 		struct client_key *key = &keys->keys[k];
 
 		key->slot = find_slot(sorted, n_sorted, key->id);
-		if (key->slot == CLIENT_KEY_NO_SLOT) {
-			long i = free_slot();
-
-			/* a retired slot not wanted now is fair game; one wanted is not */
-			if (i < 0 || wanted[i]) {
-				r = -ENOSPC;
-				continue;
-			}
-			slot_clear(&table->slots[i], key->id,
-			           budget_period_first(&key->period, now));
-			key->slot = (uint32_t)i;
+		if (key->slot != CLIENT_KEY_NO_SLOT) {
+			wanted[key->slot] = true;
+			atomic_store(&table->slots[key->slot].state, SLOT_USED);
 		}
-		wanted[key->slot] = true;
-		atomic_store(&table->slots[key->slot].state, SLOT_USED);
 	}
-	for (size_t i = 0; i < CLIENT_LIMITS_SLOTS; i++) {
+	/* then the new ones: a never-used slot, else a retired one, cleared */
+	for (size_t k = 0; keys && k < keys->n; k++) {
+		struct client_key *key = &keys->keys[k];
+		long i;
+
+		if (key->slot != CLIENT_KEY_NO_SLOT)
+			continue;
+		i = free_slot();
+		if (i < 0 || wanted[i]) {
+			r = -ENOSPC;
+			continue;
+		}
+		slot_clear(&table->slots[i], key->id, budget_period_first(&key->period, now));
+		key->slot = (uint32_t)i;
+		wanted[i] = true;
+		atomic_store(&table->slots[i].state, SLOT_USED);
+	}
+	for (size_t i = 0; i < table->high; i++) {
 		struct limit_slot *s = &table->slots[i];
 
 		if (!wanted[i] && atomic_load(&s->state) == SLOT_USED) {
@@ -182,7 +193,7 @@ void client_limits_cell_release(int cell)
 {
 	if (!table || cell < 0 || cell >= CLIENT_LIMITS_CELLS)
 		return;
-	for (size_t i = 0; i < CLIENT_LIMITS_SLOTS; i++) {
+	for (size_t i = 0; i < table->high; i++) {
 		struct limit_slot *s = &table->slots[i];
 		int32_t left = atomic_exchange(&s->cell[cell], 0);
 
@@ -399,7 +410,7 @@ void client_limits_each(void (*fn)(void *ctx, const char *id, int64_t period_sta
                                    int64_t spend_nano),
                         void *ctx)
 {
-	for (size_t i = 0; table && i < CLIENT_LIMITS_SLOTS; i++) {
+	for (size_t i = 0; table && i < table->high; i++) {
 		struct limit_slot *s = &table->slots[i];
 
 		if (atomic_load(&s->state) == SLOT_USED)

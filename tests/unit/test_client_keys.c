@@ -318,7 +318,7 @@ static void test_limits(void)
 	/* micro-bench: admit + finish of a key with every limit */
 	{
 		struct timespec t0, t1;
-		const int n = 1000000;
+		const int n = 200000;
 		double ns;
 
 		k[0] = limited(0);
@@ -338,6 +338,55 @@ static void test_limits(void)
 		ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) /
 		     n;
 		printf("# admit + finish: %.1f ns per request (single process)\n", ns);
+	}
+	client_limits_free();
+}
+
+/* A full table: a new id takes the slot retired longest ago, cleared;
+ * ids still wanted keep theirs. */
+static void test_slot_reuse(void)
+{
+	enum { N = CLIENT_KEYS_MAX };
+	static struct client_key a[N], b[N], c[1];
+	static char ids[2 * N + 1][16];
+	struct client_keys ka = {a, N, NULL}, kb = {b, N, NULL}, kc = {c, 1, NULL};
+	struct client_limit_info info;
+	struct client_limit_hold h;
+	struct client_limit_view v;
+	uint32_t first;
+
+	client_limits_init();
+	for (int i = 0; i < N; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "a%d", i);
+		snprintf(ids[N + i], sizeof(ids[N + i]), "b%d", i);
+		a[i] = (struct client_key){.id = ids[i], .max_budget_nano = -1};
+		b[i] = (struct client_key){.id = ids[N + i], .max_budget_nano = -1};
+	}
+	snprintf(ids[2 * N], sizeof(ids[2 * N]), "c0");
+	c[0] = (struct client_key){.id = ids[2 * N], .max_budget_nano = -1};
+	tap_ok(client_limits_attach(&ka, 0) == 0, "%d keys attached", N);
+	first = a[0].slot;
+	client_limits_admit(&a[0], 0, 0, &info, &h);
+	client_limits_finish(&h, -1, 0);
+	client_limits_admit(&a[1], 0, 0, &info, &h);
+	client_limits_finish(&h, -1, 0);
+	tap_ok(client_limits_attach(&kb, 0) == 0, "%d others: the first retired, none reused", N);
+	tap_ok(client_limits_attach(&kc, 0) == 0 && c[0].slot == first,
+	       "a new id takes the slot retired longest ago");
+	client_limits_view(&c[0], 0, &v);
+	tap_ok(v.requests == 0, "cleared");
+	/* a new key listed before an old one whose slot is the oldest retired:
+	 * the old one gets its slot (and counters) back, the new one another */
+	{
+		struct client_key d[2] = {{.id = (char *)"d0", .max_budget_nano = -1},
+		                          {.id = ids[1], .max_budget_nano = -1}};
+		struct client_keys kd = {d, 2, NULL};
+		uint32_t a1 = a[1].slot; /* retired second, after a0 (now c0's) */
+
+		client_limits_attach(&kd, 0);
+		client_limits_view(&d[1], 0, &v);
+		tap_ok(d[1].slot == a1 && v.requests == 1 && d[0].slot != a1,
+		       "an old key keeps its slot though a new one comes first");
 	}
 	client_limits_free();
 }
@@ -388,6 +437,7 @@ int main(void)
 	test_parse();
 	test_periods();
 	test_limits();
+	test_slot_reuse();
 	test_lookup_1000();
 	printf("1..%d\n", tap_count);
 	return tap_failed ? 1 : 0;
