@@ -30,12 +30,20 @@ struct limit_slot {
 
 enum { SLOT_FREE, SLOT_USED, SLOT_RETIRED };
 
+struct ceiling_slot {
+	char id[128];
+	_Atomic uint64_t rpm; /* minute << 32 | requests */
+	_Atomic uint64_t tpm; /* minute << 32 | tokens */
+};
+
 struct limit_table {
 	uint64_t retire_seq; /* supervisor only */
 	/* slots below it have been used (never free again), none above: loops
 	 * stop here, so that pages of slots never used are never touched */
 	uint32_t high;
+	uint32_t n_ceilings; /* deployment slots used (supervisor) */
 	bool cell_used[CLIENT_LIMITS_CELLS];
+	struct ceiling_slot ceilings[CLIENT_LIMITS_DEPLOYMENTS];
 	struct limit_slot slots[CLIENT_LIMITS_SLOTS];
 };
 
@@ -416,6 +424,66 @@ void client_limits_each(void (*fn)(void *ctx, const char *id, int64_t period_sta
 		if (atomic_load(&s->state) == SLOT_USED)
 			fn(ctx, s->id, atomic_load(&s->period_start), atomic_load(&s->spend_nano));
 	}
+}
+
+uint32_t client_limits_deployment_slot(const char *id)
+{
+	if (!table || strlen(id) >= sizeof(table->ceilings[0].id))
+		return CLIENT_KEY_NO_SLOT;
+	for (uint32_t i = 0; i < table->n_ceilings; i++)
+		if (strcmp(table->ceilings[i].id, id) == 0)
+			return i;
+	if (table->n_ceilings >= CLIENT_LIMITS_DEPLOYMENTS)
+		return CLIENT_KEY_NO_SLOT;
+	snprintf(table->ceilings[table->n_ceilings].id, sizeof(table->ceilings[0].id), "%s", id);
+	return table->n_ceilings++;
+}
+
+static struct ceiling_slot *ceiling_of(uint32_t slot)
+{
+	return table && slot < CLIENT_LIMITS_DEPLOYMENTS ? &table->ceilings[slot] : NULL;
+}
+
+bool client_limits_deployment_take(uint32_t slot, long rpm, long tpm, long tokens, int64_t now_ms,
+                                   struct ceiling_hold *hold, long *ret_reset_ms)
+{
+	struct ceiling_slot *s = ceiling_of(slot);
+	uint32_t minute = (uint32_t)(now_ms / 60000);
+
+	*hold = (struct ceiling_hold){.slot = CLIENT_KEY_NO_SLOT};
+	*ret_reset_ms = 60000 - now_ms % 60000;
+	if (!s)
+		return true;
+	if (tokens < 0)
+		tokens = 0;
+	/* a deployment takes requests while under its rpm (strictly) and while
+	 * this minute's tokens are under its tpm */
+	if (window_take(&s->rpm, minute, rpm, 1, false) < 0)
+		return false;
+	if (window_take(&s->tpm, minute, tpm, tokens, false) < 0) {
+		window_adjust(&s->rpm, minute, -1);
+		return false;
+	}
+	*hold = (struct ceiling_hold){.slot = slot, .minute = minute, .reserved_tokens = tokens};
+	return true;
+}
+
+void client_limits_deployment_settle(struct ceiling_hold *hold, long tokens)
+{
+	struct ceiling_slot *s = ceiling_of(hold->slot);
+
+	if (s && tokens >= 0)
+		window_adjust(&s->tpm, hold->minute, tokens - hold->reserved_tokens);
+	hold->slot = CLIENT_KEY_NO_SLOT;
+}
+
+void client_limits_deployment_view(uint32_t slot, int64_t now_ms, long *ret_rpm, long *ret_tpm)
+{
+	struct ceiling_slot *s = ceiling_of(slot);
+	uint32_t minute = (uint32_t)(now_ms / 60000);
+
+	*ret_rpm = s ? window_used(&s->rpm, minute) : 0;
+	*ret_tpm = s ? window_used(&s->tpm, minute) : 0;
 }
 
 const char *client_limit_verdict_name(enum client_limit_verdict v)

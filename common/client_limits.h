@@ -119,4 +119,31 @@ void client_limits_each(void (*fn)(void *ctx, const char *id, int64_t period_sta
                                    int64_t spend_nano),
                         void *ctx);
 
+/*
+ * Deployment ceilings (router_settings.enable_pre_call_checks): the rpm and
+ * tpm of a deployment, counted like a key's, per wall-clock minute, for the
+ * whole instance. Slots by deployment id (model_info.id), kept across
+ * reloads; CLIENT_LIMITS_DEPLOYMENTS at most, never freed.
+ */
+#define CLIENT_LIMITS_DEPLOYMENTS 1024
+
+struct ceiling_hold {
+	uint32_t slot; /* CLIENT_KEY_NO_SLOT: nothing held */
+	uint32_t minute;
+	long reserved_tokens;
+};
+
+/* Supervisor: the slot of deployment ID (found, or made); CLIENT_KEY_NO_SLOT
+ * when the table is full or not mapped. */
+uint32_t client_limits_deployment_slot(const char *id);
+/* Worker: one request to the deployment of SLOT with limits RPM and TPM (0:
+ * none), reserving TOKENS: true and *HOLD, or false when it is at a ceiling
+ * this minute (*RET_RESET_MS: until the minute ends). */
+bool client_limits_deployment_take(uint32_t slot, long rpm, long tpm, long tokens, int64_t now_ms,
+                                   struct ceiling_hold *hold, long *ret_reset_ms);
+/* Worker: the reservation settled to TOKENS (<0: kept). */
+void client_limits_deployment_settle(struct ceiling_hold *hold, long tokens);
+/* This minute's requests and tokens of the deployment of SLOT (0 when none). */
+void client_limits_deployment_view(uint32_t slot, int64_t now_ms, long *ret_rpm, long *ret_tpm);
+
 const char *client_limit_verdict_name(enum client_limit_verdict v);

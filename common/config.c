@@ -2901,6 +2901,8 @@ static void load_settings(struct loader *ld)
 	get_duration(ld, &at, false, &c->request_timeout_ms);
 	at = at_slot(&rs, K_router_settings_timeout);
 	get_duration(ld, &at, false, &c->router_timeout_ms);
+	at = at_slot(&rs, K_router_settings_enable_pre_call_checks);
+	get_bool(ld, &at, &c->deployment_ceilings);
 
 	ls_at = at_slot(&ls, K_litellm_settings_num_retries);
 	got_ls = get_long(ld, &ls_at, 0, 100, &ls_retries);

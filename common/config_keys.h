@@ -249,7 +249,9 @@
 	X(router_settings, redis_port, IGNORED, NULL, CONFIG_IGNORED_DESC)                                 \
 	X(router_settings, redis_password, IGNORED, NULL, CONFIG_IGNORED_DESC)                             \
 	X(router_settings, redis_url, IGNORED, NULL, CONFIG_IGNORED_DESC)                                  \
-	X(router_settings, enable_pre_call_checks, IGNORED, NULL, CONFIG_IGNORED_DESC)                     \
+	X(router_settings, enable_pre_call_checks, BOOL, "false",                                          \
+	  "true: the rpm and tpm of deployments are ceilings for the whole instance; a deployment at "     \
+	  "its ceiling is skipped this minute")                                                            \
 	X(router_settings, optional_pre_call_checks, IGNORED, NULL, CONFIG_IGNORED_DESC)                   \
 	X(router_settings, model_group_alias, MAPPING, NULL,                                               \
 	  "alias: model_name, or alias: {model: model_name, hidden: true}; requests for the alias go "     \

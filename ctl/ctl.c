@@ -111,6 +111,17 @@ static void print_token(json_t *t)
 	printf("\n");
 }
 
+/* A deployment's rpm/tpm ceiling beside this minute's use. */
+static void print_ceiling(json_t *c)
+{
+	printf("  ceiling this minute:");
+	if (json_is_integer(json_object_get(c, "rpm")))
+		printf(" rpm %ld/%ld", num(c, "rpm_used"), num(c, "rpm"));
+	if (json_is_integer(json_object_get(c, "tpm")))
+		printf(" tpm %ld/%ld", num(c, "tpm_used"), num(c, "tpm"));
+	printf("\n");
+}
+
 static void print_deployments(json_t *deployments)
 {
 	size_t i;
@@ -150,6 +161,8 @@ static void print_deployments(json_t *deployments)
 		if (json_object_get(b, "api_version"))
 			printf(" (api-version %s)", str(b, "api_version"));
 		printf("\n");
+		if (json_object_get(b, "ceiling"))
+			print_ceiling(json_object_get(b, "ceiling"));
 		print_token(json_object_get(b, "token"));
 	}
 }

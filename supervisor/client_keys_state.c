@@ -54,6 +54,18 @@ void client_keys_state_attach(struct config *config)
 {
 	int r;
 
+	for (size_t i = 0; i < config->n_deployments; i++) {
+		struct deployment *d = &config->deployments[i];
+
+		d->ceiling_slot = config->deployment_ceilings && (d->rpm > 0 || d->tpm > 0)
+		                          ? client_limits_deployment_slot(d->id)
+		                          : CLIENT_KEY_NO_SLOT;
+		if (config->deployment_ceilings && (d->rpm > 0 || d->tpm > 0) &&
+		    d->ceiling_slot == CLIENT_KEY_NO_SLOT)
+			log_warning("deployment '%s': its rpm/tpm ceiling cannot be counted (%d "
+			            "deployments at most, ids of at most 127 bytes)",
+			            d->id, CLIENT_LIMITS_DEPLOYMENTS);
+	}
 	if (!config->client_keys)
 		return;
 	r = client_limits_attach(config->client_keys, (int64_t)time(NULL));

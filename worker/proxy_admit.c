@@ -141,6 +141,7 @@ static struct proxy_call *new_call(struct proxy *proxy, const struct early_answe
 
 	if (call) {
 		call->hold.slot = CLIENT_KEY_NO_SLOT; /* holds nothing until proxy_keys_admit() */
+		call->ceiling.slot = CLIENT_KEY_NO_SLOT;
 		call->proxy = proxy;
 		call->model = owned ? owned : strdup(e->model);
 	} else {

@@ -93,6 +93,7 @@ struct proxy_call {
 	const char *key_id;           /* the client key's id (issue 20); NULL: master key or none */
 	const struct client_key *key; /* its key (client_keys.h), or NULL */
 	struct client_limit_hold hold; /* what the key's limits hold for it (proxy_keys.c) */
+	struct ceiling_hold ceiling;   /* what the current deployment's ceiling holds for it */
 	char peer[64];
 	char method[8];
 	char path[128];
@@ -166,6 +167,15 @@ int proxy_keys_admit(struct proxy_call *call, const struct proxy_target *target,
                      const struct early_answer *e);
 /* The call is over: its key's limits settled (proxy_call_free). */
 void proxy_keys_finish(struct proxy_call *call);
+/* The next attempt's deployment DEP under its rpm/tpm ceiling
+ * (router_settings.enable_pre_call_checks): true, and the request counted
+ * there; false when DEP is at its ceiling this minute (*RET_RESET_MS:
+ * until the minute ends). */
+bool proxy_keys_ceiling_take(struct proxy_call *call, const struct deployment *dep,
+                             long *ret_reset_ms);
+/* Every deployment the call may use is at its ceiling: a 429 naming the
+ * model, retry-after the end of the minute. Ends the call. */
+void proxy_keys_ceiling_refuse(struct proxy_call *call, long reset_ms);
 
 /* proxy_attempt.c: the call's timers (0 or -ENOMEM), then its first attempt
  * under the request's deadline (or a 500 when it cannot start). */

@@ -222,8 +222,35 @@ static int64_t call_cost_nano(const struct proxy_call *call)
 
 void proxy_keys_finish(struct proxy_call *call)
 {
+	long tokens = call->usage.known ? (long)call->usage.total : -1;
+
+	client_limits_deployment_settle(&call->ceiling, tokens);
 	if (call->hold.slot == CLIENT_KEY_NO_SLOT)
 		return;
-	client_limits_finish(&call->hold, call->usage.known ? (long)call->usage.total : -1,
-	                     call_cost_nano(call));
+	client_limits_finish(&call->hold, tokens, call_cost_nano(call));
+}
+
+bool proxy_keys_ceiling_take(struct proxy_call *call, const struct deployment *dep,
+                             long *ret_reset_ms)
+{
+	/* an op on a stored response goes where the response is: no skipping */
+	if (!call->proxy->config->deployment_ceilings || dep->ceiling_slot == CLIENT_KEY_NO_SLOT ||
+	    call->walk.active)
+		return true;
+	/* an earlier attempt failed: its tokens were not used */
+	client_limits_deployment_settle(&call->ceiling, 0);
+	return client_limits_deployment_take(dep->ceiling_slot, dep->rpm, dep->tpm,
+	                                     estimate_tokens(call), now_ms(), &call->ceiling,
+	                                     ret_reset_ms);
+}
+
+void proxy_keys_ceiling_refuse(struct proxy_call *call, long reset_ms)
+{
+	if (call->ex)
+		retry_headers(call->ex, reset_ms);
+	proxy_answer_error(call, 429, "requests", "rate_limit_exceeded",
+	                   "No deployments available for model '%s': every deployment is at its "
+	                   "rpm/tpm limit this minute (router_settings.enable_pre_call_checks); "
+	                   "try again in %ld ms",
+	                   call->model, reset_ms);
 }

@@ -329,3 +329,59 @@ def test_keys_counters_survive_a_reload(stub, gateway_factory, workdir):
     assert out["generation"] == 2, out
     assert [post(gw, CHAT, bearer(KEY_A))[0] for _ in range(3)] == [200, 200, 429]
     assert post(gw, CHAT, bearer(KEY_B))[0] == 200
+
+
+def ceiling_config(a, b, checks, workers=2):
+    return gateway_config(
+        openai_dep("gpt-4o", "dep-a", a.base, key="sk-test-primary-0123456789",
+                   params="\n      rpm: 2"),
+        openai_dep("gpt-4o", "dep-b", b.base, key="sk-test-primary-0123456789",
+                   params="\n      rpm: 2"),
+        retries=0, workers=workers, drain_timeout="5s",
+        router=f"  enable_pre_call_checks: {'true' if checks else 'false'}\n")
+
+
+def test_deployment_rpm_ceilings_across_workers(stub_factory, gateway_factory):
+    """enable_pre_call_checks: each deployment takes its rpm a minute, whatever the number
+    of workers; one at its ceiling is skipped without a retry, and when all are, the client
+    gets 429 and nothing goes upstream."""
+    a, b = stub_factory("a"), stub_factory("b")
+    gw = gateway_factory(ceiling_config(a, b, True))
+    away_from_minute_end()
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: post(gw, CHAT), range(8)))
+    statuses = sorted(r[0] for r in results)
+    assert statuses == [200] * 4 + [429] * 4, statuses
+    assert requests_upstream(a) == 2 and requests_upstream(b) == 2
+    status, headers, body = next(r for r in results if r[0] == 429)
+    err = error_of(body)
+    assert err["code"] == "rate_limit_exceeded" and "No deployments available" in err["message"]
+    assert 1 <= int(headers["retry-after"]) <= 60
+    ceilings = {d["id"]: d["ceiling"] for d in ctl_result(gw, "deployments")}
+    assert ceilings["dep-a"]["rpm"] == 2 and ceilings["dep-a"]["rpm_used"] == 2
+    assert ceilings["dep-b"]["rpm_used"] == 2
+
+
+def test_deployment_rpm_is_a_weight_without_pre_call_checks(stub_factory, gateway_factory):
+    a, b = stub_factory("a"), stub_factory("b")
+    gw = gateway_factory(ceiling_config(a, b, False))
+    assert [post(gw, CHAT)[0] for _ in range(8)] == [200] * 8
+    assert requests_upstream(a) + requests_upstream(b) == 8
+
+
+def test_deployment_ceiling_moves_to_the_fallback_group(stub_factory, gateway_factory):
+    a, b = stub_factory("a"), stub_factory("b")
+    gw = gateway_factory(gateway_config(
+        openai_dep("gpt-4o", "dep-a", a.base, key="sk-test-primary-0123456789",
+                   params="\n      rpm: 1"),
+        openai_dep("backup", "dep-b", b.base, key="sk-test-primary-0123456789"),
+        retries=0, fallbacks={"gpt-4o": ["backup"]}, drain_timeout="5s",
+        router="  enable_pre_call_checks: true\n"))
+    away_from_minute_end()
+    routes = []
+    for _ in range(3):
+        status, headers, body = post(gw, CHAT)
+        assert status == 200, body
+        routes.append(headers["x-llmgate-route"])
+    assert routes == ["primary", "fallback", "fallback"]
+    assert requests_upstream(a) == 1 and requests_upstream(b) == 2
