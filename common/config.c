@@ -2883,6 +2883,7 @@ static void load_settings(struct loader *ld)
 	const struct slots *top = &ld->top;
 	struct slots ls, rs;
 	struct at at, ls_at, ls_fb, rs_fb;
+	char buf[SHOWN_MAX + 8], *text;
 	long ls_retries = 0, rs_retries = 0;
 	enum got got_ls;
 
@@ -2903,6 +2904,20 @@ static void load_settings(struct loader *ld)
 	get_duration(ld, &at, false, &c->router_timeout_ms);
 	at = at_slot(&rs, K_router_settings_enable_pre_call_checks);
 	get_bool(ld, &at, &c->deployment_ceilings);
+	at = at_slot(&rs, K_router_settings_routing_strategy);
+	if (get_text(ld, &at, "a strategy name", &text) == GOT) {
+		/* LiteLLM's strategy that counts rpm/tpm per deployment: ceilings */
+		if (strcmp(text, "usage-based-routing-v2") == 0 ||
+		    strcmp(text, "usage-based-routing") == 0)
+			c->deployment_ceilings = true;
+		else
+			report(ld, DIAG_WARNING, 0, at.key,
+			       "ignored: %s '%s' is accepted for LiteLLM compatibility; llmgate "
+			       "spreads requests round-robin weighted by rpm/tpm, and its own failure "
+			       "policy is under llmgate.fallback",
+			       at.path, shown(text, buf, sizeof(buf)));
+		free(text);
+	}
 
 	ls_at = at_slot(&ls, K_litellm_settings_num_retries);
 	got_ls = get_long(ld, &ls_at, 0, 100, &ls_retries);

@@ -241,9 +241,10 @@
 	  "accepted for LiteLLM compatibility; llmgate's own failure policy is under llmgate.fallback")    \
 	X(router_settings, cooldown_time, ADVISORY, NULL,                                                  \
 	  "accepted for LiteLLM compatibility; llmgate's own cooldown is llmgate.fallback.cooldown")       \
-	X(router_settings, routing_strategy, ADVISORY, NULL,                                               \
-	  "accepted for LiteLLM compatibility; llmgate spreads requests round-robin weighted by rpm/tpm, " \
-	  "and its own failure policy is under llmgate.fallback")                                          \
+	X(router_settings, routing_strategy, STRING, NULL,                                                 \
+	  "usage-based-routing-v2: as enable_pre_call_checks; any other is accepted for LiteLLM "          \
+	  "compatibility and ignored: llmgate spreads requests round-robin weighted by rpm/tpm, and its "  \
+	  "own failure policy is under llmgate.fallback")                                                  \
 	X(router_settings, routing_strategy_args, IGNORED, NULL, CONFIG_IGNORED_DESC)                      \
 	X(router_settings, redis_host, IGNORED, NULL, CONFIG_IGNORED_DESC)                                 \
 	X(router_settings, redis_port, IGNORED, NULL, CONFIG_IGNORED_DESC)                                 \

@@ -331,14 +331,14 @@ def test_keys_counters_survive_a_reload(stub, gateway_factory, workdir):
     assert post(gw, CHAT, bearer(KEY_B))[0] == 200
 
 
-def ceiling_config(a, b, checks, workers=2):
+def ceiling_config(a, b, checks, workers=2, router=None):
     return gateway_config(
         openai_dep("gpt-4o", "dep-a", a.base, key="sk-test-primary-0123456789",
                    params="\n      rpm: 2"),
         openai_dep("gpt-4o", "dep-b", b.base, key="sk-test-primary-0123456789",
                    params="\n      rpm: 2"),
         retries=0, workers=workers, drain_timeout="5s",
-        router=f"  enable_pre_call_checks: {'true' if checks else 'false'}\n")
+        router=router or f"  enable_pre_call_checks: {'true' if checks else 'false'}\n")
 
 
 def test_deployment_rpm_ceilings_across_workers(stub_factory, gateway_factory):
@@ -385,3 +385,12 @@ def test_deployment_ceiling_moves_to_the_fallback_group(stub_factory, gateway_fa
         routes.append(headers["x-llmgate-route"])
     assert routes == ["primary", "fallback", "fallback"]
     assert requests_upstream(a) == 1 and requests_upstream(b) == 2
+
+
+def test_usage_based_routing_v2_asks_for_ceilings(stub_factory, gateway_factory):
+    a, b = stub_factory("a"), stub_factory("b")
+    gw = gateway_factory(ceiling_config(a, b, False,
+                                        router="  routing_strategy: usage-based-routing-v2\n"))
+    away_from_minute_end()
+    assert sorted(post(gw, CHAT)[0] for _ in range(5)) == [200] * 4 + [429]
+    assert requests_upstream(a) == 2 and requests_upstream(b) == 2
