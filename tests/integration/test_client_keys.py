@@ -284,25 +284,21 @@ def test_keys_tpm_refuses_when_reserved(stub, gateway_factory, workdir):
 
 def test_keys_openai_sdk_retry_honours_retry_after(stub, gateway_factory, workdir):
     """The official openai SDK retries a 429 after retry-after-ms (1 s for a parallel limit):
-    two waits of 1 s outlast a 1.8 s request in flight, which the SDK's own backoff (about
-    0.5 s, then 1 s) would not."""
+    with a 1.8 s request of the key in flight from 0.3 s before, its attempts at about 0,
+    1 and 2 s succeed on the third; its own backoff (about 0.5 s, then 1 s) would have
+    spent both retries before the slow request ended."""
     node = shutil.which("node")
     sdk_dir = os.path.join(ROOT, "tests", "sdk")
     assert node and os.path.isdir(os.path.join(sdk_dir, "node_modules", "openai")), \
         "the OpenAI SDK is not installed: scripts/test runs npm ci in tests/sdk"
     gw = gateway_factory(keys_config(stub, workdir, [
         entry("team-a", KEY_A, max_parallel_requests=1)], workers=2))
-    slow = dict(CHAT, x_stub={"delay_ms": 1800})
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pending = pool.submit(post, gw, slow, bearer(KEY_A))
-        wait_for(lambda: requests_upstream(stub) == 1, what="the slow request upstream")
-        r = subprocess.run([node, os.path.join(sdk_dir, "sdk_retry.mjs"),
-                            f"http://127.0.0.1:{gw.port}", "gpt-4o", KEY_A, "2"],
-                           capture_output=True, text=True, timeout=60, cwd=sdk_dir)
-        assert pending.result()[0] == 200
+    r = subprocess.run([node, os.path.join(sdk_dir, "sdk_retry.mjs"),
+                        f"http://127.0.0.1:{gw.port}", "gpt-4o", KEY_A, "2", "1800"],
+                       capture_output=True, text=True, timeout=60, cwd=sdk_dir)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout.strip().splitlines()[-1])
-    assert "error" not in out, out
+    assert "error" not in out and out["slow_status"] == 200, out
     assert out["ms"] >= 1900, out  # two waits of 1000 ms
     assert requests_upstream(stub) == 2  # the slow one and the SDK's third attempt
 
