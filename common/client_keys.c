@@ -9,6 +9,7 @@
 #include "client_keys.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <openssl/crypto.h>
@@ -17,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "config_yaml.h"
@@ -117,11 +120,13 @@ static int parse_time(const char *s, int64_t *ret)
 				;
 		if (*end == 'Z' || *end == 'z') {
 			end++;
-		} else if ((*end == '+' || *end == '-') && strlen(end) == 6 && end[3] == ':') {
-			int h = hexval(end[1]) * 10 + hexval(end[2]);
-			int m = hexval(end[4]) * 10 + hexval(end[5]);
+		} else if ((*end == '+' || *end == '-') && strlen(end) == 6 && end[3] == ':' &&
+		           strspn(end + 1, "0123456789") == 2 &&
+		           strspn(end + 4, "0123456789") == 2) {
+			int h = (end[1] - '0') * 10 + (end[2] - '0');
+			int m = (end[4] - '0') * 10 + (end[5] - '0');
 
-			if (h < 0 || h > 23 || m < 0 || m > 59)
+			if (h > 23 || m > 59)
 				return -EINVAL;
 			off = (h * 60L + m) * 60L * (*end == '-' ? -1 : 1);
 			end += 6;
@@ -377,16 +382,32 @@ int client_keys_parse(const struct config *config, const char *file, const char 
 
 int client_keys_load(struct config *config, const char *path, struct diag_list *diags)
 {
-	FILE *f = fopen(path, "re");
+	/* O_NONBLOCK: a FIFO named as the keys file must not hang the loader */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	FILE *f = NULL;
 	char *data = NULL;
 	size_t len = 0, cap = 0;
+	struct stat st;
 	int r;
 
-	if (!f) {
+	if (fd < 0 || fstat(fd, &st) < 0) {
 		r = -errno;
 		diag_add(diags, DIAG_ERROR, path, 0, 0, "cannot read the keys file: %s",
 		         strerror(-r));
+		if (fd >= 0)
+			close(fd);
 		return r;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		diag_add(diags, DIAG_ERROR, path, 0, 0, "the keys file is not a regular file");
+		close(fd);
+		return -EINVAL;
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		diag_add(diags, DIAG_ERROR, path, 0, 0, "out of memory reading the keys file");
+		return -ENOMEM;
 	}
 	for (;;) {
 		size_t n;
