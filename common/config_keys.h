@@ -242,9 +242,9 @@
 	X(router_settings, cooldown_time, ADVISORY, NULL,                                                  \
 	  "accepted for LiteLLM compatibility; llmgate's own cooldown is llmgate.fallback.cooldown")       \
 	X(router_settings, routing_strategy, STRING, NULL,                                                 \
-	  "usage-based-routing-v2: as enable_pre_call_checks; any other is accepted for LiteLLM "          \
-	  "compatibility and ignored: llmgate spreads requests round-robin weighted by rpm/tpm, and its "  \
-	  "own failure policy is under llmgate.fallback")                                                  \
+	  "usage-based-routing-v2: ceilings, as enable_pre_call_checks; any other strategy is "            \
+	  "accepted for LiteLLM compatibility; llmgate spreads requests round-robin weighted by rpm/tpm, " \
+	  "and its own failure policy is under llmgate.fallback")                                          \
 	X(router_settings, routing_strategy_args, IGNORED, NULL, CONFIG_IGNORED_DESC)                      \
 	X(router_settings, redis_host, IGNORED, NULL, CONFIG_IGNORED_DESC)                                 \
 	X(router_settings, redis_port, IGNORED, NULL, CONFIG_IGNORED_DESC)                                 \
@@ -344,7 +344,7 @@
 	  "Responses API ids remembered with the deployment that created them, shared by all workers "     \
 	  "(about 300 bytes each); 0 = off; a restart to change")                                          \
 	X(llmgate, keys_file, STRING, NULL,                                                                \
-	  "client keys with model access, limits and budgets (a YAML file; relative to the config)")     \
+	  "client keys with model access, limits and budgets (a YAML file; relative to the config)")       \
 	X(llmgate, state_dir, STRING, "/var/lib/llmgate",                                                  \
 	  "where the supervisor keeps the client keys' spend (client-keys.json)")                          \
 	X(llmgate, fallback, MAPPING, NULL, "the global direct-Azure fallback policy")                     \
