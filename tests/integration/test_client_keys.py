@@ -390,3 +390,35 @@ def test_usage_based_routing_v2_asks_for_ceilings(stub_factory, gateway_factory)
     away_from_minute_end()
     assert sorted(post(gw, CHAT)[0] for _ in range(5)) == [200] * 4 + [429]
     assert requests_upstream(a) == 2 and requests_upstream(b) == 2
+
+
+def test_keys_budget_hit_mid_period(stub, gateway_factory, workdir):
+    """Spend accrues from the answers' cost (prices of the deployment, usage the stub reports):
+    with a budget of 2.5 answers, the third is admitted (spend 2 x cost is under it) and the
+    fourth refused; the spend is in the state file at stop. Needs the usage counting and cost
+    of issue 19 (call->usage and the cost function wired into proxy_keys.c)."""
+    text = gateway_config(
+        openai_dep("gpt-4o", "priced", stub.base, key="sk-test-primary-0123456789",
+                   params="\n      input_cost_per_token: 0.001"
+                          "\n      output_cost_per_token: 0.002"),
+        retries=0, drain_timeout="5s",
+        sections=f"general_settings:\n  master_key: {MASTER}\n",
+        llmgate=f"  keys_file: {workdir}/keys.yaml\n  state_dir: {state_dir(workdir)}\n")
+    with open(os.path.join(workdir, "keys.yaml"), "w") as f:
+        f.write("keys:\n")
+    gw = gateway_factory(text)
+    status, _, body = post(gw, CHAT, bearer(MASTER))  # the admin learns one answer's usage
+    assert status == 200, body
+    usage = json.loads(body)["usage"]
+    cost = usage["prompt_tokens"] * 0.001 + usage["completion_tokens"] * 0.002
+    assert cost > 0
+    with open(os.path.join(workdir, "keys.yaml"), "w") as f:
+        f.write("keys:\n" + entry("team-a", KEY_A, max_budget=round(2.5 * cost, 9),
+                                  budget_duration="30d"))
+    ctl_result(gw, "reload")
+    assert [post(gw, CHAT, bearer(KEY_A))[0] for _ in range(4)] == [200, 200, 200, 400]
+    assert requests_upstream(stub) == 4  # the admin's and three of the key's
+    gw.stop()
+    with open(os.path.join(workdir, "state", "client-keys.json")) as f:
+        spend = json.load(f)["keys"]["team-a"]["spend_nano"]
+    assert abs(spend - 3 * cost * 1e9) < 10, (spend, cost)
