@@ -10,7 +10,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "client_keys.h"
 #include "client_limits.h"
@@ -391,6 +393,65 @@ static void test_slot_reuse(void)
 	client_limits_free();
 }
 
+/* Exact across processes: 4 forked workers race for a key's rpm of 1000 in
+ * one minute (4000 tries) and for a parallel limit of 3 (admit, check,
+ * finish); the admitted count is the limit, in flight never exceeds 3, and
+ * ends at 0. */
+static void test_processes(void)
+{
+	struct client_key k = {.id = (char *)"race", .max_budget_nano = -1, .rpm = 1000};
+	struct client_key p = {.id = (char *)"par", .max_budget_nano = -1, .max_parallel = 3};
+	struct client_key both[2];
+	struct client_keys keys = {both, 2, NULL};
+	struct client_limit_view v;
+	int64_t now = at(2026, 12, 6, 9, 0, 1) * 1000LL;
+	int admitted = 0, over = 0;
+
+	client_limits_init();
+	both[0] = k;
+	both[1] = p;
+	client_limits_attach(&keys, now / 1000);
+	k.slot = both[0].slot;
+	p.slot = both[1].slot;
+	for (int w = 0; w < 4; w++) {
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			struct client_limit_info info;
+			struct client_limit_hold h;
+			int bad = 0;
+
+			client_limits_set_cell(w);
+			for (int i = 0; i < 1000; i++)
+				if (client_limits_admit(&k, now, 0, &info, &h) == CLIENT_LIMIT_OK)
+					client_limits_finish(&h, -1, 0);
+			for (int i = 0; i < 20000; i++)
+				if (client_limits_admit(&p, now, 0, &info, &h) == CLIENT_LIMIT_OK) {
+					struct client_limit_view pv;
+
+					client_limits_view(&p, now, &pv);
+					bad += pv.parallel > 3;
+					client_limits_finish(&h, -1, 0);
+				}
+			_exit(bad ? 0x80 : 0);
+		}
+	}
+	for (int w = 0; w < 4; w++) {
+		int status;
+
+		wait(&status);
+		over += (WEXITSTATUS(status) & 0x80) != 0;
+	}
+	client_limits_view(&k, now, &v);
+	admitted = (int)v.requests;
+	tap_ok(admitted == 1000 && v.rpm_used == 1000 && v.refused[CLIENT_LIMIT_RPM] == 3000,
+	       "4 processes, 4000 tries, rpm 1000: exactly 1000 admitted (%d)", admitted);
+	client_limits_view(&p, now, &v);
+	tap_ok(over == 0 && v.parallel == 0,
+	       "parallel 3 across 4 processes: never over, 0 at the end");
+	client_limits_free();
+}
+
 /* 1000 keys: the last one found by its SHA-256; ns per lookup */
 static void test_lookup_1000(void)
 {
@@ -438,6 +499,7 @@ int main(void)
 	test_periods();
 	test_limits();
 	test_slot_reuse();
+	test_processes();
 	test_lookup_1000();
 	printf("1..%d\n", tap_count);
 	return tap_failed ? 1 : 0;
