@@ -44,9 +44,9 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "build_config.h"
 #include "client_keys_state.h"
 #include "client_limits.h"
-#include "build_config.h"
 #include "clock.h"
 #include "config.h"
 #include "control.h"

@@ -10,7 +10,8 @@
  * /openai/deployments/{name}/{op}, where {name} is a model_name. A
  * WebSocket upgrade on any route is answered 426; the Conversations API 501. Every response carries
  * x-request-id (the client's when sane, else a new one); health endpoints are open, everything else
- * needs the gateway key when general_settings.master_key is set.
+ * needs the gateway key when general_settings.master_key is set, or a client
+ * key of llmgate.keys_file (client_keys.h; its limits are the proxy's).
  */
 #include "endpoints.h"
 
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "answer.h"
 #include "api_error.h"
@@ -34,7 +36,6 @@
 #include "secret.h"
 #include "clock.h"
 #include "client_keys.h"
-#include <time.h>
 
 struct endpoints {
 	struct endpoints_options opts;
@@ -130,7 +131,8 @@ void endpoints_free(struct endpoints *eps)
 /* Who the request's key says the client is (Authorization: Bearer, api-key
  * or x-api-key, as LiteLLM's clients send it): the master key (admin), a
  * client key of llmgate.keys_file (*RET_KEY), or nobody: false, with the
- * reason in *RET_WHY. Without a master key and a keys file, everyone. */
+ * reason in *RET_WHY (and a disabled or expired key in *RET_KEY, for the
+ * log). Without a master key and a keys file, everyone. */
 static bool client_authorized(const struct config *config, const struct http_request *req,
                               const struct client_key **ret_key, const char **ret_why)
 {
@@ -155,6 +157,7 @@ static bool client_authorized(const struct config *config, const struct http_req
 	k = client_keys_find(config->client_keys, key, strlen(key));
 	if (!k)
 		return false;
+	*ret_key = k;
 	if (k->disabled) {
 		*ret_why = "this API key is disabled";
 		return false;
@@ -163,7 +166,6 @@ static bool client_authorized(const struct config *config, const struct http_req
 		*ret_why = "this API key has expired";
 		return false;
 	}
-	*ret_key = k;
 	return true;
 }
 
@@ -322,7 +324,7 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 	struct routed r = {0};
 	const struct endpoint *route;
 	const char *why;
-	bool head;
+	bool head, authorized;
 	struct early_answer early = {
 	        .stats = eps->opts.stats,
 	        .ex = ex,
@@ -398,11 +400,12 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 	default:
 		break;
 	}
-	if (!client_authorized(eps->opts.config, req, &r.target.key, &why)) {
+	authorized = client_authorized(eps->opts.config, req, &r.target.key, &why);
+	early.key_id = r.target.key ? r.target.key->id : NULL;
+	if (!authorized) {
 		answer_early_error(&early, 401, "invalid_api_key", "%s", why);
 		return;
 	}
-	early.key_id = r.target.key ? r.target.key->id : NULL;
 	if (route->kind == ENDPOINT_MODELS && r.target.key && r.target.key->groups) {
 		char *own = models_json(eps->opts.config, r.target.key);
 
