@@ -207,16 +207,16 @@ static void test_periods(void)
 	       "quarterly");
 }
 
-static struct client_key limited(uint32_t slot)
+/* A key without limits or budget (the test sets what it needs). */
+static struct client_key unlimited(void)
 {
-	(void)slot;
 	return (struct client_key){.id = (char *)"k", .max_budget_nano = -1};
 }
 
 static void test_limits(void)
 {
 	struct client_keys keys = {0};
-	struct client_key k[2] = {limited(0), limited(1)};
+	struct client_key k[2] = {unlimited(), unlimited()};
 	struct client_limit_info info;
 	struct client_limit_hold holds[8], h;
 	int64_t now = at(2026, 12, 6, 8, 0, 10) * 1000LL;
@@ -305,7 +305,7 @@ static void test_limits(void)
 
 	/* a reload keeps a key's counters by id; a removed key's slot is retired */
 	{
-		struct client_key again[1] = {limited(0)};
+		struct client_key again[1] = {unlimited()};
 		struct client_keys next = {.keys = again, .n = 1};
 		struct client_limit_view v;
 		uint32_t old = k[1].slot;
@@ -323,7 +323,7 @@ static void test_limits(void)
 		const int n = 200000;
 		double ns;
 
-		k[0] = limited(0);
+		k[0] = unlimited();
 		k[0].id = (char *)"team-a";
 		client_limits_attach(&keys, now / 1000);
 		k[0].rpm = 1000000000;
