@@ -35,7 +35,6 @@
 #define STATE_MAX (4 * 1024 * 1024)
 
 static struct {
-	struct supervisor *sup;
 	struct event *timer;
 	char path[4096];
 	bool warned; /* a failed save is logged once until one succeeds */
@@ -267,7 +266,6 @@ int client_keys_state_open(struct supervisor *sup, const struct config *config)
 	char *text;
 	int r;
 
-	st.sup = sup;
 	if (!config->client_keys || !config->state_dir)
 		return 0; /* a keys file added by a reload is saved from the next start */
 	snprintf(st.path, sizeof(st.path), "%s/%s", config->state_dir, CLIENT_KEYS_STATE_FILE);
@@ -303,7 +301,6 @@ void client_keys_state_close(struct supervisor *sup)
 		event_free(st.timer);
 	}
 	st.timer = NULL;
-	st.sup = NULL;
 	st.path[0] = '\0';
 	client_limits_free();
 }
