@@ -152,7 +152,9 @@ static void key_models(struct parse *p, const struct config_yaml_node *n, struct
 		    CLIENT_KEY_MODELS);
 		return;
 	}
-	k->groups = calloc(n->n_items ? n->n_items : 1, sizeof(*k->groups));
+	if (n->n_items == 0)
+		return; /* [] is every model, as in LiteLLM */
+	k->groups = calloc(n->n_items, sizeof(*k->groups));
 	if (!k->groups) {
 		err(p, n, "out of memory");
 		return;

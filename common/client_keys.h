@@ -41,7 +41,7 @@ struct client_key {
 	char *id;
 	char *alias; /* NULL: none */
 	unsigned char sha256[32];
-	size_t *groups; /* the groups its models name; NULL: every group */
+	size_t *groups; /* the groups its models name; NULL (omitted or []): every group */
 	size_t n_groups;
 	long rpm, tpm, max_parallel; /* 0: no limit */
 	int64_t max_budget_nano;     /* -1: no budget */

@@ -94,7 +94,8 @@ static void test_parse(void)
 	         "    expires: 2027-06-30T00:00:00Z\n"
 	         "    disabled: false\n"
 	         "  - id: team-b\n"
-	         "    key_sha256: %s\n",
+	         "    key_sha256: %s\n"
+	         "    models: []\n",
 	         hex_a, hex_b);
 	tap_ok(parse(text, &keys, &d) == 0 && keys && keys->n == 2, "the issue's contract parses");
 	diag_free(&d);
@@ -112,7 +113,7 @@ static void test_parse(void)
 	k = client_keys_find(keys, KEY_B, strlen(KEY_B));
 	tap_ok(k && strcmp(k->id, "team-b") == 0 && !k->groups && client_key_allows(k, 1) &&
 	               k->max_budget_nano == -1 && k->rpm == 0,
-	       "team-b: every model, no limits");
+	       "team-b: models [] is every model (as in LiteLLM), no limits");
 	tap_ok(!client_keys_find(keys, "sk-llmgate-unit-test-key-c-0123456789", 37) &&
 	               !client_keys_find(keys, KEY_A, strlen(KEY_A) - 1) &&
 	               !client_keys_find(keys, "", 0),
