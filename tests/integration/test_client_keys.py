@@ -422,3 +422,25 @@ def test_keys_budget_hit_mid_period(stub, gateway_factory, workdir):
     with open(os.path.join(workdir, "state", "client-keys.json")) as f:
         spend = json.load(f)["keys"]["team-a"]["spend_nano"]
     assert abs(spend - 3 * cost * 1e9) < 10, (spend, cost)
+
+
+def test_key_create_prints_a_working_key_once(stub, gateway_factory, workdir):
+    from helpers import llmgatectl
+    r = llmgatectl("key", "create", "--id", "team-new", "--models", "gpt-4o", "--rpm", "5",
+                   json_out=True)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    key = out["key"]
+    assert key.startswith("sk-llmgate-") and len(key) == len("sk-llmgate-") + 43
+    assert out["key_sha256"] == sha(key) and out["id"] == "team-new"
+    other = json.loads(llmgatectl("key", "create", json_out=True).stdout)
+    assert other["key"] != key and other["id"].startswith("key-")  # random, an id made up
+    text = llmgatectl("key", "create", "--id", "x").stdout
+    assert "sk-llmgate-" in text and "key_sha256:" in text
+    assert llmgatectl("key", "create", "--rpm", "lots").returncode == 2
+    # the printed entry, as it is, admits the key
+    gw = gateway_factory(keys_config(stub, workdir, [out["entry"]]))
+    status, headers, body = post(gw, CHAT, bearer(key))
+    assert status == 200, body
+    assert headers["x-ratelimit-limit-requests"] == "5"
+    assert post(gw, dict(CHAT, model="gpt-4o-mini"), bearer(key))[0] == 401
