@@ -444,3 +444,20 @@ def test_key_create_prints_a_working_key_once(stub, gateway_factory, workdir):
     assert status == 200, body
     assert headers["x-ratelimit-limit-requests"] == "5"
     assert post(gw, dict(CHAT, model="gpt-4o-mini"), bearer(key))[0] == 401
+
+
+def test_keys_metrics_by_id_and_alias(stub, gateway_factory, workdir):
+    from helpers import request
+    admin = free_port()
+    gw = gateway_factory(keys_config(stub, workdir, [entry("team-a", KEY_A, alias="Team A",
+                                                           rpm=2)],
+                                     extra=f"  admin_listen: 127.0.0.1:{admin}\n"))
+    away_from_minute_end()
+    assert [post(gw, CHAT, bearer(KEY_A))[0] for _ in range(3)] == [200, 200, 429]
+    status, _, data = request(admin, "GET", "/metrics")
+    text = data.decode()
+    labels = 'key="team-a",alias="Team A"'
+    assert f"llmgate_client_key_requests_total{{{labels}}} 2\n" in text
+    assert f'llmgate_client_key_refused_total{{{labels},limit="rpm"}} 1\n' in text
+    assert f"llmgate_client_key_in_flight{{{labels}}} 0\n" in text
+    assert KEY_A not in text and sha(KEY_A) not in text
