@@ -20,9 +20,11 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,13 +42,33 @@ static struct {
 	bool warned; /* a failed save is logged once until one succeeds */
 } st;
 
-int client_keys_state_init(void)
+/* The state dir without systemd's StateDirectory=: made as it would, 0750
+ * and the daemon's user's (when we run as root), so that the supervisor,
+ * no longer root, can write there. An existing directory is left as it is. */
+static void make_state_dir(const struct config *config)
+{
+	const struct passwd *owner = NULL;
+
+	if (!config->client_keys || !config->state_dir || mkdir(config->state_dir, 0750) < 0)
+		return;
+	log_info("created '%s' for the client keys' spend", config->state_dir);
+	if (geteuid() == 0 && config->user && strcmp(config->user, "root") != 0)
+		owner = getpwnam(config->user);
+	if (owner && chown(config->state_dir, owner->pw_uid, owner->pw_gid) < 0)
+		log_warning("cannot give '%s' to '%s': %s", config->state_dir, owner->pw_name,
+		            strerror(errno));
+}
+
+int client_keys_state_init(const struct config *config)
 {
 	int r = client_limits_init();
 
-	if (r < 0)
+	if (r < 0) {
 		log_error("cannot map the client keys' counters: %s", strerror(-r));
-	return r;
+		return r;
+	}
+	make_state_dir(config);
+	return 0;
 }
 
 void client_keys_state_attach(struct config *config)

@@ -15,8 +15,10 @@ struct event_base;
 #define CLIENT_KEYS_STATE_FILE        "client-keys.json"
 #define CLIENT_KEYS_STATE_INTERVAL_MS 5000 /* a crash loses at most this much spend */
 
-/* Before any fork: maps the counter table. Logs; 0 or -errno. */
-int client_keys_state_init(void);
+/* Before any fork and before dropping privileges: maps the counter table,
+ * and creates a missing CONFIG->state_dir as StateDirectory= would (0750,
+ * llmgate.user's) when there is a keys file. Logs; 0 or -errno. */
+int client_keys_state_init(const struct config *config);
 /* A config about to get a generation: its keys get their slots. Logs. */
 void client_keys_state_attach(struct config *config);
 /* After the first generation's config is attached, before its workers

@@ -358,7 +358,7 @@ static int supervisor_open(struct supervisor *sup, const struct config *config)
 		return -ENOMEM;
 	}
 	affinity_open(config->response_affinity_entries);
-	r = client_keys_state_init();
+	r = client_keys_state_init(config);
 	if (r < 0)
 		return r;
 	if (config->admin_listen) {

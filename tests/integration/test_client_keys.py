@@ -461,3 +461,15 @@ def test_keys_metrics_by_id_and_alias(stub, gateway_factory, workdir):
     assert f'llmgate_client_key_refused_total{{{labels},limit="rpm"}} 1\n' in text
     assert f"llmgate_client_key_in_flight{{{labels}}} 0\n" in text
     assert KEY_A not in text and sha(KEY_A) not in text
+
+
+def test_keys_state_dir_made_when_missing(stub, gateway_factory, workdir):
+    """Without systemd's StateDirectory=, llmgated makes the state dir itself (0750)."""
+    state = os.path.join(workdir, "made-state")
+    text = keys_config(stub, workdir, [entry("team-a", KEY_A, max_budget=1)])
+    gw = gateway_factory(text.replace(f"state_dir: {state_dir(workdir)}", f"state_dir: {state}"))
+    assert post(gw, CHAT, bearer(KEY_A))[0] == 200
+    gw.stop()
+    assert oct(os.stat(state).st_mode & 0o777) == "0o750"
+    with open(os.path.join(state, "client-keys.json")) as f:
+        assert "team-a" in json.load(f)["keys"]
