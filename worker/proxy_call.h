@@ -165,7 +165,8 @@ struct early_answer;
  * client answered). */
 int proxy_keys_admit(struct proxy_call *call, const struct proxy_target *target,
                      const struct early_answer *e);
-/* The call is over: its key's limits settled (proxy_call_free). */
+/* The call is answered (proxy_answer_record, its usage known) or over
+ * (proxy_call_free): its key's limits released and settled, once. */
 void proxy_keys_finish(struct proxy_call *call);
 /* The next attempt's deployment DEP under its rpm/tpm ceiling
  * (router_settings.enable_pre_call_checks): true, and the request counted
