@@ -346,7 +346,7 @@
 	X(llmgate, keys_file, STRING, NULL,                                                                \
 	  "client keys with model access, limits and budgets (a YAML file; relative to the config)")       \
 	X(llmgate, state_dir, STRING, "/var/lib/llmgate",                                                  \
-	  "where the supervisor keeps the client keys' spend (client-keys.json)")                          \
+	  "where the supervisor keeps the client keys' spend (client-keys.json); a restart to change")     \
 	X(llmgate, fallback, MAPPING, NULL, "the global direct-Azure fallback policy")                     \
 	X(llmgate, strict, BOOL, "false",                                                                  \
 	  "entries llmgate cannot serve, and fallbacks to them, are errors instead of warnings")           \

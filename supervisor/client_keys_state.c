@@ -37,6 +37,7 @@
 #define STATE_MAX (4 * 1024 * 1024)
 
 static struct {
+	struct event_base *base; /* set by client_keys_state_open() */
 	struct event *timer;
 	char path[4096];
 	bool warned; /* a failed save is logged once until one succeeds */
@@ -58,6 +59,8 @@ static void make_state_dir(const struct config *config)
 		log_warning("cannot give '%s' to '%s': %s", config->state_dir, owner->pw_name,
 		            strerror(errno));
 }
+
+static int start_saving(const struct config *config, bool at_start);
 
 int client_keys_state_init(const struct config *config)
 {
@@ -96,6 +99,7 @@ void client_keys_state_attach(struct config *config)
 		          CLIENT_LIMITS_SLOTS);
 	else if (r < 0)
 		log_error("client keys: cannot attach their counters: %s", strerror(-r));
+	start_saving(config, false); /* a keys file a reload added: from now on */
 }
 
 static const struct client_key *find_key(const struct config *config, const char *id)
@@ -281,39 +285,55 @@ static char *read_state(const char *path, int *ret_err)
 	return text;
 }
 
-int client_keys_state_open(struct supervisor *sup, const struct config *config)
+/* Restores the spend saved for CONFIG's keys and starts saving it. AT_START:
+ * a state file that cannot be used stops the daemon (-errno); later (a
+ * keys file added by a reload) it is logged and the spend not saved, so
+ * that the file stays for repair. */
+static int start_saving(const struct config *config, bool at_start)
 {
 	struct timeval tv = clock_tv_ms(CLIENT_KEYS_STATE_INTERVAL_MS);
 	char why[256];
 	char *text;
 	int r;
 
-	if (!config->client_keys || !config->state_dir)
-		return 0; /* a keys file added by a reload is saved from the next start */
+	if (st.timer || !st.base || !config->client_keys || !config->state_dir)
+		return 0;
 	snprintf(st.path, sizeof(st.path), "%s/%s", config->state_dir, CLIENT_KEYS_STATE_FILE);
 	text = read_state(st.path, &r);
 	if (r < 0) {
-		log_error("cannot read the client keys' state '%s': %s", st.path, strerror(-r));
-		return r;
+		log_error("cannot read the client keys' state '%s': %s%s", st.path, strerror(-r),
+		          at_start ? "" : "; the keys' spend is not saved");
+		st.path[0] = '\0';
+		return at_start ? r : 0;
 	}
 	if (text) {
 		r = client_keys_state_parse(config, text, why, sizeof(why));
 		free(text);
 		if (r < 0) {
-			log_error("the client keys' state '%s' is corrupt: %s; llmgated will not "
-			          "start and lose the keys' spend: repair or remove it",
-			          st.path, why);
-			return r;
+			log_error(
+			        "the client keys' state '%s' is corrupt: %s; %s: repair or remove it",
+			        st.path, why,
+			        at_start ? "llmgated will not start and lose the keys' spend"
+			                 : "the keys' spend is not saved");
+			st.path[0] = '\0';
+			return at_start ? r : 0;
 		}
 		log_info("client keys: spend restored from '%s'", st.path);
 	}
-	st.timer = event_new(sup->base, -1, EV_PERSIST, on_timer, NULL);
+	st.timer = event_new(st.base, -1, EV_PERSIST, on_timer, NULL);
 	if (!st.timer || event_add(st.timer, &tv) < 0) {
 		log_error("out of memory");
+		st.path[0] = '\0';
 		return -ENOMEM;
 	}
-	save_now(); /* an unwritable state dir shows at start, not at the first save */
+	save_now(); /* an unwritable state dir shows now, not at the first save */
 	return 0;
+}
+
+int client_keys_state_open(struct supervisor *sup, const struct config *config)
+{
+	st.base = sup->base;
+	return start_saving(config, true);
 }
 
 void client_keys_state_close(struct supervisor *sup)
@@ -323,6 +343,7 @@ void client_keys_state_close(struct supervisor *sup)
 		event_free(st.timer);
 	}
 	st.timer = NULL;
+	st.base = NULL;
 	st.path[0] = '\0';
 	client_limits_free();
 }

@@ -19,12 +19,15 @@ struct event_base;
  * and creates a missing CONFIG->state_dir as StateDirectory= would (0750,
  * llmgate.user's) when there is a keys file. Logs; 0 or -errno. */
 int client_keys_state_init(const struct config *config);
-/* A config about to get a generation: its keys get their slots. Logs. */
+/* A config about to get a generation: its keys get their slots (and, for
+ * the first keys file a reload brings, their saved spend). Logs. */
 void client_keys_state_attach(struct config *config);
 /* After the first generation's config is attached, before its workers
  * fork: restores the spend saved in CONFIG's state dir and starts saving
- * it every CLIENT_KEYS_STATE_INTERVAL_MS. A state file that cannot be read
- * or parsed is an error (logged, naming the file): -EINVAL or -errno. */
+ * it every CLIENT_KEYS_STATE_INTERVAL_MS (with the first keys file, which
+ * may come with a reload). A state file that cannot be read or parsed at
+ * start is an error (logged, naming the file): -EINVAL or -errno. The state
+ * dir is the first one's: a restart to change. */
 int client_keys_state_open(struct supervisor *sup, const struct config *config);
 /* Saves once more (at stop) and stops the timer; unmaps the table. */
 void client_keys_state_close(struct supervisor *sup);

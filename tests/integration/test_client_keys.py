@@ -473,3 +473,24 @@ def test_keys_state_dir_made_when_missing(stub, gateway_factory, workdir):
     assert oct(os.stat(state).st_mode & 0o777) == "0o750"
     with open(os.path.join(state, "client-keys.json")) as f:
         assert "team-a" in json.load(f)["keys"]
+
+
+def test_keys_file_added_by_reload_restores_and_saves_spend(stub, gateway_factory, workdir):
+    now = int(time.time())
+    state = state_dir(workdir)
+    with open(os.path.join(state, "client-keys.json"), "w") as f:
+        json.dump({"version": 1, "keys": {
+            "team-a": {"period_start": now - 60, "spend_nano": 7_000_000_000}}}, f)
+    text = keys_config(stub, workdir, [entry("team-a", KEY_A, max_budget=5,
+                                             budget_duration="1d")])
+    without = "\n".join(l for l in text.splitlines() if "keys_file:" not in l) + "\n"
+    gw = gateway_factory(without)
+    assert post(gw, CHAT, bearer(KEY_A))[0] == 401
+    gw.write_config(text)
+    ctl_result(gw, "reload")
+    status, _, body = post(gw, CHAT, bearer(KEY_A))  # its saved spend is over the budget
+    assert status == 400 and error_of(body)["type"] == "budget_exceeded", body
+    gw.stop()
+    with open(os.path.join(state, "client-keys.json")) as f:
+        saved = json.load(f)
+    assert saved["keys"]["team-a"]["spend_nano"] == 7_000_000_000 and "saved" in saved
