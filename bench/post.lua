@@ -7,6 +7,8 @@
 wrk.method = "POST"
 wrk.body = os.getenv("BENCH_BODY") or '{"model":"gpt-4o","messages":[{"role":"user","content":"hello"}]}'
 wrk.headers["Content-Type"] = "application/json"
+-- bench/run's keys scenario: the client key of the run
+if os.getenv("BENCH_AUTH") then wrk.headers["Authorization"] = os.getenv("BENCH_AUTH") end
 
 function done(summary, latency, requests)
 	local e = summary.errors

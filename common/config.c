@@ -36,6 +36,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "client_keys.h"
 #include "config_entra.h"
 #include "config_passthrough.h"
 #include "config_otel.h"
@@ -2971,6 +2972,7 @@ static void load_settings(struct loader *ld)
 	const struct slots *top = &ld->top;
 	struct slots ls, rs;
 	struct at at, ls_at, ls_fb, rs_fb;
+	char buf[SHOWN_MAX + 8], *text;
 	long ls_retries = 0, rs_retries = 0;
 	enum got got_ls;
 
@@ -2989,6 +2991,22 @@ static void load_settings(struct loader *ld)
 	get_duration(ld, &at, false, &c->request_timeout_ms);
 	at = at_slot(&rs, K_router_settings_timeout);
 	get_duration(ld, &at, false, &c->router_timeout_ms);
+	at = at_slot(&rs, K_router_settings_enable_pre_call_checks);
+	get_bool(ld, &at, &c->deployment_ceilings);
+	at = at_slot(&rs, K_router_settings_routing_strategy);
+	if (get_text(ld, &at, "a strategy name", &text) == GOT) {
+		/* LiteLLM's strategy that counts rpm/tpm per deployment: ceilings */
+		if (strcmp(text, "usage-based-routing-v2") == 0 ||
+		    strcmp(text, "usage-based-routing") == 0)
+			c->deployment_ceilings = true;
+		else
+			report(ld, DIAG_WARNING, 0, at.key,
+			       "ignored: %s '%s' is accepted for LiteLLM compatibility; llmgate "
+			       "spreads requests round-robin weighted by rpm/tpm, and its own failure "
+			       "policy is under llmgate.fallback",
+			       at.path, shown(text, buf, sizeof(buf)));
+		free(text);
+	}
 
 	ls_at = at_slot(&ls, K_litellm_settings_num_retries);
 	got_ls = get_long(ld, &ls_at, 0, 100, &ls_retries);
@@ -3419,6 +3437,47 @@ static void load_tls(struct loader *ld, const struct slots *lg)
 	                 section.key ? section.key->col : 0, ld->diags);
 }
 
+/* llmgate.keys_file (client_keys.c), relative to the file that names it,
+ * and llmgate.state_dir, where the supervisor keeps the keys' spend. */
+static void load_keys_file(struct loader *ld, const struct slots *lg)
+{
+	struct config *c = ld->config;
+	struct at at = at_slot(lg, K_llmgate_state_dir);
+	char *text;
+	int r;
+
+	if (get_string(ld, &at, &c->state_dir) == GOT && c->state_dir[0] != '/')
+		report(ld, DIAG_ERROR, 0, at.node, "%s must be an absolute path", at.path);
+	at = at_slot(lg, K_llmgate_keys_file);
+	if (get_text(ld, &at, "a path", &text) != GOT)
+		return;
+	if (!text[0]) {
+		report(ld, DIAG_ERROR, 0, at.node, "%s is empty", at.path);
+		free(text);
+		return;
+	}
+	if (text[0] != '/') {
+		const char *base = ld->sources[at.src].path;
+		const char *slash = strrchr(base, '/');
+		char *joined = NULL;
+
+		if (slash && asprintf(&joined, "%.*s/%s", (int)(slash - base), base, text) < 0)
+			joined = NULL;
+		if (slash) {
+			free(text);
+			text = joined;
+			if (!text) {
+				ld->oom = true;
+				return;
+			}
+		}
+	}
+	take(&c->keys_file, text);
+	r = client_keys_load(c, c->keys_file, ld->diags);
+	if (r == -ENOMEM)
+		ld->oom = true;
+}
+
 static void load_llmgate(struct loader *ld)
 {
 	struct config *c = ld->config;
@@ -3524,6 +3583,7 @@ static void load_llmgate(struct loader *ld)
 	else if (c->moderation_model && !config_find_group(c, c->moderation_model))
 		report(ld, DIAG_ERROR, 0, at.node, "%s names no model_name of model_list ('%s')",
 		       at.path, c->moderation_model);
+	load_keys_file(ld, &lg);
 
 	load_fallback_policy(ld, &lg);
 	load_passthrough(ld, &lg);
@@ -3675,6 +3735,9 @@ void config_free(struct config *config)
 	free(config->ca_file);
 	free(config->moderation_model);
 	config_tls_free(&config->tls);
+	free(config->keys_file);
+	free(config->state_dir);
+	client_keys_free(config->client_keys);
 	free(config);
 }
 

@@ -61,6 +61,7 @@ struct deployment {
 	long stream_timeout_ms; /* time to first byte of a stream; 0 = use default */
 	int max_retries;        /* -1 = unset */
 	long rpm, tpm;          /* 0 = unset */
+	uint32_t ceiling_slot;  /* its rpm/tpm counters (client_limits.h), set by the supervisor */
 	long order;             /* litellm_params.order, lower first; 0 = unset (last) */
 	int drop_params;        /* -1 = unset, else 0/1 */
 	/* additional_drop_params (or drop_params as a list): request body keys
@@ -142,6 +143,7 @@ struct config {
 	bool drop_params;
 	bool verbose;                /* litellm_settings.set_verbose */
 	bool azure_ad_token_refresh; /* litellm_settings.enable_azure_ad_token_refresh */
+	bool deployment_ceilings;    /* router_settings.enable_pre_call_checks */
 
 	/* The distinct Entra ID credentials of the azure deployments: one token
 	 * each for the whole instance (entra/, supervisor/tokens.c). */
@@ -182,6 +184,9 @@ struct config {
 	bool usage;                          /* count answers' token usage (llmgate.usage) */
 	bool stream_usage_inject;            /* llmgate.stream_usage: inject */
 	struct otel_config otel;             /* llmgate.otel, the otel callback (config_otel.h) */
+	char *keys_file;                     /* llmgate.keys_file, as resolved; NULL = off */
+	char *state_dir;                     /* llmgate.state_dir */
+	struct client_keys *client_keys;     /* client_keys.h; NULL = no keys file */
 };
 
 /*

@@ -256,7 +256,8 @@
 	  "accepted for LiteLLM compatibility; llmgate's own failure policy is under llmgate.fallback")    \
 	X(router_settings, cooldown_time, ADVISORY, NULL,                                                  \
 	  "accepted for LiteLLM compatibility; llmgate's own cooldown is llmgate.fallback.cooldown")       \
-	X(router_settings, routing_strategy, ADVISORY, NULL,                                               \
+	X(router_settings, routing_strategy, STRING, NULL,                                                 \
+	  "usage-based-routing-v2: ceilings, as enable_pre_call_checks; any other strategy is "            \
 	  "accepted for LiteLLM compatibility; llmgate spreads requests round-robin weighted by rpm/tpm, " \
 	  "and its own failure policy is under llmgate.fallback")                                          \
 	X(router_settings, routing_strategy_args, IGNORED, NULL, CONFIG_IGNORED_DESC)                      \
@@ -264,7 +265,9 @@
 	X(router_settings, redis_port, IGNORED, NULL, CONFIG_IGNORED_DESC)                                 \
 	X(router_settings, redis_password, IGNORED, NULL, CONFIG_IGNORED_DESC)                             \
 	X(router_settings, redis_url, IGNORED, NULL, CONFIG_IGNORED_DESC)                                  \
-	X(router_settings, enable_pre_call_checks, IGNORED, NULL, CONFIG_IGNORED_DESC)                     \
+	X(router_settings, enable_pre_call_checks, BOOL, "false",                                          \
+	  "true: the rpm and tpm of deployments are ceilings for the whole instance; a deployment at "     \
+	  "its ceiling is skipped this minute")                                                            \
 	X(router_settings, optional_pre_call_checks, IGNORED, NULL, CONFIG_IGNORED_DESC)                   \
 	X(router_settings, model_group_alias, MAPPING, NULL,                                               \
 	  "alias: model_name, or alias: {model: model_name, hidden: true}; requests for the alias go "     \
@@ -357,6 +360,10 @@
 	X(llmgate, response_affinity_entries, INT, "65536",                                                \
 	  "Responses API ids remembered with the deployment that created them, shared by all workers "     \
 	  "(about 300 bytes each); 0 = off; a restart to change")                                          \
+	X(llmgate, keys_file, STRING, NULL,                                                                \
+	  "client keys with model access, limits and budgets (a YAML file; relative to the config)")       \
+	X(llmgate, state_dir, STRING, "/var/lib/llmgate",                                                  \
+	  "where the supervisor keeps the client keys' spend (client-keys.json); a restart to change")     \
 	X(llmgate, fallback, MAPPING, NULL, "the global direct-Azure fallback policy")                     \
 	X(llmgate, files_deployment, STRING, NULL,                                                         \
 	  "model_info.id (or single-deployment model_name) serving /v1/files, batches...")                 \

@@ -14,18 +14,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CONTROL_COMMANDS(X)                                                                       \
-	X(status, false, "",                                                                      \
-	  "version, generation, uptime, fallback mode, workers and deployments")                  \
-	X(workers, false, "", "the worker table: slot, pid, state, generation, restarts, uptime") \
-	X(deployments, false, "",                                                                 \
-	  "every deployment: provider, URL, requests and failures by class")                      \
-	X(fallback, true, "[auto|on|off]",                                                        \
-	  "show the fallback mode; with an argument, set the operator override")                  \
-	X(reload, true, "",                                                                       \
-	  "reload the config; answers once the new generation serves, or with the errors")        \
-	X(log_level, true, "LEVEL", "set the log level: error, warning, notice, info or debug")   \
-	X(version, false, "", "the daemon's version")                                             \
+#define CONTROL_COMMANDS(X)                                                                         \
+	X(status, false, "",                                                                        \
+	  "version, generation, uptime, fallback mode, workers and deployments")                    \
+	X(workers, false, "", "the worker table: slot, pid, state, generation, restarts, uptime")   \
+	X(deployments, false, "",                                                                   \
+	  "every deployment: provider, URL, requests and failures by class")                        \
+	X(keys, false, "",                                                                          \
+	  "every client key: its limits and use (llmgatectl key list; key create needs no daemon)") \
+	X(fallback, true, "[auto|on|off]",                                                          \
+	  "show the fallback mode; with an argument, set the operator override")                    \
+	X(reload, true, "",                                                                         \
+	  "reload the config; answers once the new generation serves, or with the errors")          \
+	X(log_level, true, "LEVEL", "set the log level: error, warning, notice, info or debug")     \
+	X(version, false, "", "the daemon's version")                                               \
 	X(help, false, "", "the list of commands")
 
 enum control_command {

@@ -14,6 +14,7 @@
 #include "config_keys.h"
 #include "control_client.h"
 #include "control_commands.h"
+#include "key.h"
 #include "probe.h"
 
 #define REQUEST_TIMEOUT_MS 120000 /* a reload waits for a whole new generation */
@@ -35,6 +36,8 @@ static void usage(FILE *out)
 		        control_command_shown((enum control_command)i, name, sizeof(name)), c->args,
 		        c->help, c->mutating ? " (root or the daemon's user)" : "");
 	}
+	fprintf(out, "  %-10s %-14s %s\n", "key", "create|list",
+	        "create: a new client key and its keys-file entry (no daemon); list: = keys");
 	fprintf(out, "  %-10s %-14s %s\n", "probe", "[MODEL...]",
 	        "send one minimal request to every deployment of a config, without the daemon");
 	fprintf(out, "\nOptions:\n"
@@ -108,6 +111,17 @@ static void print_token(json_t *t)
 	printf("\n");
 }
 
+/* A deployment's rpm/tpm ceiling beside this minute's use. */
+static void print_ceiling(json_t *c)
+{
+	printf("  ceiling this minute:");
+	if (json_is_integer(json_object_get(c, "rpm")))
+		printf(" rpm %ld/%ld", num(c, "rpm_used"), num(c, "rpm"));
+	if (json_is_integer(json_object_get(c, "tpm")))
+		printf(" tpm %ld/%ld", num(c, "tpm_used"), num(c, "tpm"));
+	printf("\n");
+}
+
 static void print_deployments(json_t *deployments)
 {
 	size_t i;
@@ -147,6 +161,8 @@ static void print_deployments(json_t *deployments)
 		if (json_object_get(b, "api_version"))
 			printf(" (api-version %s)", str(b, "api_version"));
 		printf("\n");
+		if (json_object_get(b, "ceiling"))
+			print_ceiling(json_object_get(b, "ceiling"));
 		print_token(json_object_get(b, "token"));
 	}
 }
@@ -289,6 +305,8 @@ int main(int argc, char **argv)
 		free(pargv);
 		return r;
 	}
+	if (strcmp(command, "key") == 0)
+		return key_main(argc - optind, argv + optind, socket_path, json);
 	which = control_command_find(command);
 	if (which < 0) {
 		fprintf(stderr, "llmgatectl: unknown command '%s'\n\n", command);

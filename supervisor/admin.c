@@ -92,6 +92,7 @@ static char *render(struct admin *admin, size_t *ret_len)
 		return NULL;
 	}
 	response_affinity_stats(&view.affinity);
+	view.client_keys = sup->serving ? sup->serving->config->client_keys : NULL;
 	out = open_memstream(&text, ret_len);
 	if (out) {
 		metrics_render(out, sup->metrics, &view);

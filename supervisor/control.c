@@ -29,6 +29,7 @@
 #include "build_config.h"
 #include "control_commands.h"
 #include "control_parse.h"
+#include "keys_view.h"
 #include "log.h"
 #include "status.h"
 #include "supervisor_int.h"
@@ -161,6 +162,13 @@ static json_t *run_workers(struct control_client *client, json_t *args)
 static json_t *run_deployments(struct control_client *client, json_t *args)
 {
 	return reply_ok(status_deployments_json(client->control->sup));
+}
+
+static json_t *run_keys(struct control_client *client, json_t *args)
+{
+	const struct supervisor *sup = client->control->sup;
+
+	return reply_ok(keys_view_json(sup->serving ? sup->serving->config : NULL));
 }
 
 static json_t *run_fallback(struct control_client *client, json_t *args)

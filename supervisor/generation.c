@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "client_keys_state.h"
 #include "clock.h"
 #include "config.h"
 #include "health.h"
@@ -139,6 +140,7 @@ struct generation *generation_new(struct supervisor *sup, struct config *config)
 	}
 	gen->id = ++sup->last_generation;
 	gen->config = config;
+	client_keys_state_attach(config);
 	gen->next = sup->generations;
 	sup->generations = gen;
 	return gen;

@@ -11,7 +11,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "client_limits.h"
 #include "config.h"
 #include "http_reject.h"
 #include "metrics_usage.h"
@@ -297,6 +299,61 @@ static void render_affinity(FILE *out, const struct response_affinity_stats *a)
 	render_scalar(out, METRIC_AFFINITY_EVICTIONS, "%llu", (unsigned long long)a->evicted);
 }
 
+static void key_labels(FILE *out, const char *name, const struct client_key *k)
+{
+	fprintf(out, "%s{key=", name);
+	label(out, k->id);
+	fprintf(out, ",alias=");
+	label(out, k->alias ? k->alias : "");
+}
+
+/* The client keys' families: one sample per key (refused: per limit), from
+ * the shared counters. Ids and aliases only, never a key or its hash. */
+static void render_keys(FILE *out, const struct metrics_view *v)
+{
+	static const enum client_limit_verdict limits[] = {
+	        CLIENT_LIMIT_BUDGET, CLIENT_LIMIT_PARALLEL, CLIENT_LIMIT_RPM, CLIENT_LIMIT_TPM};
+	size_t n = v->client_keys ? v->client_keys->n : 0;
+	struct client_limit_view *views = calloc(n ? n : 1, sizeof(*views));
+	struct timespec now;
+	const char *name;
+
+	if (!views)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	for (size_t i = 0; i < n; i++)
+		client_limits_view(&v->client_keys->keys[i],
+		                   (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, &views[i]);
+	name = family(out, METRIC_KEY_REQUESTS);
+	for (size_t i = 0; i < n; i++) {
+		key_labels(out, name, &v->client_keys->keys[i]);
+		fprintf(out, "} %llu\n", (unsigned long long)views[i].requests);
+	}
+	name = family(out, METRIC_KEY_REFUSED);
+	for (size_t i = 0; i < n; i++)
+		for (size_t l = 0; l < sizeof(limits) / sizeof(limits[0]); l++) {
+			key_labels(out, name, &v->client_keys->keys[i]);
+			fprintf(out, ",limit=\"%s\"} %llu\n", client_limit_verdict_name(limits[l]),
+			        (unsigned long long)views[i].refused[limits[l]]);
+		}
+	name = family(out, METRIC_KEY_TOKENS);
+	for (size_t i = 0; i < n; i++) {
+		key_labels(out, name, &v->client_keys->keys[i]);
+		fprintf(out, "} %llu\n", (unsigned long long)views[i].tokens);
+	}
+	name = family(out, METRIC_KEY_IN_FLIGHT);
+	for (size_t i = 0; i < n; i++) {
+		key_labels(out, name, &v->client_keys->keys[i]);
+		fprintf(out, "} %ld\n", views[i].parallel);
+	}
+	name = family(out, METRIC_KEY_SPEND);
+	for (size_t i = 0; i < n; i++) {
+		key_labels(out, name, &v->client_keys->keys[i]);
+		fprintf(out, "} %.9f\n", (double)views[i].spend_nano / CLIENT_KEY_NANO);
+	}
+	free(views);
+}
+
 /* The Entra ID token families: one sample per keyless Azure deployment each. */
 static void render_tokens(FILE *out, const struct metrics_view *v)
 {
@@ -385,4 +442,5 @@ void metrics_render(FILE *out, const struct metrics *m, const struct metrics_vie
 	render_scalar(out, METRIC_OTEL_SPANS_EXPORTED, "%llu",
 	              (unsigned long long)m->otel_exported);
 	render_scalar(out, METRIC_OTEL_SPANS_DROPPED, "%llu", (unsigned long long)m->otel_dropped);
+	render_keys(out, v);
 }

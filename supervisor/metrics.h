@@ -25,6 +25,7 @@
 #include "response_affinity.h"
 #include "worker_state.h"
 
+struct client_keys;
 struct config;
 struct metrics;
 
@@ -81,6 +82,7 @@ struct metrics_view {
 	struct response_affinity_stats affinity; /* the shared table's counters */
 	const struct metrics_token *tokens;
 	size_t n_tokens;
+	const struct client_keys *client_keys; /* the serving config's; NULL: none */
 };
 
 /* Writes the Prometheus text exposition format (version 0.0.4). */

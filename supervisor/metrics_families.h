@@ -83,7 +83,17 @@
 	  "OpenTelemetry spans the collector accepted.")                                           \
 	X(OTEL_SPANS_DROPPED, llmgate_otel_spans_dropped_total, counter, "",                       \
 	  "OpenTelemetry spans lost: the export queue full, an export failed, or a worker exited " \
-	  "with spans queued.")
+	  "with spans queued.")                                                                    \
+	X(KEY_REQUESTS, llmgate_client_key_requests_total, counter, "key, alias",                  \
+	  "Requests a client key's limits admitted (llmgate.keys_file), by key id and alias.")     \
+	X(KEY_REFUSED, llmgate_client_key_refused_total, counter, "key, alias, limit",             \
+	  "Requests of a client key refused by a limit: budget, parallel, rpm or tpm.")            \
+	X(KEY_TOKENS, llmgate_client_key_tokens_total, counter, "key, alias",                      \
+	  "Tokens of a client key's answers (the usage they report, else the estimate reserved).") \
+	X(KEY_IN_FLIGHT, llmgate_client_key_in_flight, gauge, "key, alias",                        \
+	  "Requests of a client key in flight, all workers.")                                      \
+	X(KEY_SPEND, llmgate_client_key_spend, gauge, "key, alias",                                \
+	  "A client key's spend in its current budget period, in the cost unit of the prices.")
 
 enum metric_family {
 #define METRIC_ENUM(id, name, type, labels, help) METRIC_##id,

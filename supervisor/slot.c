@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "client_limits.h"
 #include "clock.h"
 #include "generation.h"
 #include "health.h"
@@ -42,6 +43,7 @@ int slot_init(struct slot *slot, struct generation *gen, unsigned index)
 	        .gen = gen,
 	        .index = index,
 	        .ipc_fd = -1,
+	        .key_cell = CLIENT_LIMITS_NO_CELL,
 	        .state = WORKER_BACKOFF, /* "not running yet": spawning makes it STARTING */
 	};
 	slot->respawn_timer = evtimer_new(gen->sup->base, on_respawn_timer, slot);
@@ -238,6 +240,7 @@ static int slot_spawn(struct slot *slot)
 		return -errno;
 	}
 
+	slot->key_cell = client_limits_cell_take();
 	fflush(NULL);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
@@ -249,6 +252,8 @@ static int slot_spawn(struct slot *slot)
 	close(sv[1]);
 	if (pid < 0) {
 		log_error("worker[%u]: fork: %s", slot->index, strerror(saved));
+		client_limits_cell_release(slot->key_cell);
+		slot->key_cell = CLIENT_LIMITS_NO_CELL;
 		close(sv[0]);
 		return -saved;
 	}
@@ -344,6 +349,9 @@ long slot_exited(struct slot *slot, int status, char *how, size_t how_len)
 	snprintf(slot->last_exit, sizeof(slot->last_exit), "pid %d %s after %ld ms", (int)slot->pid,
 	         how, uptime);
 	slot->pid = 0; /* reaped: nothing may signal that pid any more */
+	/* its requests in flight stop counting against their keys' limits */
+	client_limits_cell_release(slot->key_cell);
+	slot->key_cell = CLIENT_LIMITS_NO_CELL;
 	/* A worker's last reports (its final counts) may still wait in the
 	 * socket when SIGCHLD comes first: read them before closing it. */
 	read_messages(slot, LONG_MAX);

@@ -34,6 +34,7 @@ struct slot {
 	uint32_t seq;
 	char last_exit[160]; /* how the previous worker of this slot ended */
 	bool start_pending;  /* said HELLO; START waits for its Entra ID tokens (tokens.c) */
+	int key_cell;        /* its worker's cell in the client keys' counters (client_limits.h) */
 };
 
 /* An empty slot of GEN ("not running yet"). Returns 0 or -ENOMEM. */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "build_config.h"
+#include "client_limits.h"
 #include "config.h"
 #include "health.h"
 #include "metrics.h"
@@ -46,6 +47,22 @@ json_t *status_workers_json(struct supervisor *sup)
 		}
 	}
 	return list;
+}
+
+/* A deployment's rpm/tpm ceiling (router_settings.enable_pre_call_checks)
+ * beside this minute's use, for the whole instance. */
+static json_t *ceiling_json(const struct deployment *d)
+{
+	struct timespec now;
+	long rpm, tpm;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	client_limits_deployment_view(
+	        d->ceiling_slot, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, &rpm, &tpm);
+	return json_pack("{s:o, s:I, s:o, s:I}", "rpm",
+	                 d->rpm > 0 ? json_integer(d->rpm) : json_null(), "rpm_used",
+	                 (json_int_t)rpm, "tpm", d->tpm > 0 ? json_integer(d->tpm) : json_null(),
+	                 "tpm_used", (json_int_t)tpm);
 }
 
 json_t *status_deployments_json(struct supervisor *sup)
@@ -92,6 +109,8 @@ json_t *status_deployments_json(struct supervisor *sup)
 		        b, "tokens_last_minute",
 		        json_integer((json_int_t)metrics_usage_last_minute(
 		                metrics_usage(sup->metrics), d->id, (int64_t)now.tv_sec)));
+		if (d->ceiling_slot != CLIENT_KEY_NO_SLOT)
+			json_object_set_new(b, "ceiling", ceiling_json(d));
 		json_array_append_new(list, b);
 	}
 	return list;

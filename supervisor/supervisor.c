@@ -45,6 +45,8 @@
 
 #include "admin.h"
 #include "build_config.h"
+#include "client_keys_state.h"
+#include "client_limits.h"
 #include "clock.h"
 #include "config.h"
 #include "control.h"
@@ -114,6 +116,7 @@ void supervisor_become_worker(const struct slot *slot, int ipc_fd)
 	/* Workers start with nothing blocked (the supervisor blocks the signals
 	 * it reads from its signalfd). */
 	sigemptyset(&args.sigmask);
+	client_limits_set_cell(slot->key_cell);
 	worker_run(&args);
 }
 
@@ -300,6 +303,7 @@ static void supervisor_free(struct supervisor *sup)
 	admin_close(sup->admin);
 	metrics_free(sup->metrics);
 	response_affinity_free();
+	client_keys_state_close(sup);
 	health_free(sup->health);
 	while (sup->generations)
 		generation_free(sup->generations);
@@ -356,6 +360,9 @@ static int supervisor_open(struct supervisor *sup, const struct config *config)
 		return -ENOMEM;
 	}
 	affinity_open(config->response_affinity_entries);
+	r = client_keys_state_init(config);
+	if (r < 0)
+		return r;
 	if (config->admin_listen) {
 		r = admin_open(sup, config->admin_listen, &sup->admin);
 		if (r < 0)
@@ -431,6 +438,8 @@ int supervisor_run(const struct supervisor_options *options, struct config *conf
 	config = NULL; /* the generation's now */
 	gen->tls = tls;
 	tls = NULL;
+	if (client_keys_state_open(sup, gen->config) < 0)
+		goto out;
 	sup->health = health_new(sup);
 	if (!sup->health) {
 		log_error("out of memory");

@@ -42,6 +42,7 @@ void answer_early(const struct early_answer *e, int status, const char *json)
 	                             status, req->body_len, strlen(json));
 
 	rec.model = e->model;
+	rec.key_id = e->key_id;
 	rec.start_us = e->received_us;
 	rec.end_us = now;
 	answer_add_overhead(e->ex, now - e->received_us);

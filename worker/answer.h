@@ -24,6 +24,7 @@ struct early_answer {
 	const char *id;      /* its x-request-id */
 	const char *model;   /* as the client named it; NULL: none (yet) */
 	int64_t received_us; /* monotonic: handed to the endpoints */
+	const char *key_id;  /* the client key's id, or NULL (request_record.key_id) */
 };
 
 /* Sends JSON (NUL-terminated) with STATUS, counted and logged. Ends the

@@ -11,7 +11,8 @@
  * /openai/deployments/{name}/{op}, where {name} is a model_name. A
  * WebSocket upgrade on any route is answered 426; the Conversations API 501. Every response carries
  * x-request-id (the client's when sane, else a new one); health endpoints are open, everything else
- * needs the gateway key when general_settings.master_key is set.
+ * needs the gateway key when general_settings.master_key is set, or a client
+ * key of llmgate.keys_file (client_keys.h; its limits are the proxy's).
  */
 #include "endpoints.h"
 
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "answer.h"
 #include "api_error.h"
@@ -36,6 +38,7 @@
 #include "fallback_state.h"
 #include "secret.h"
 #include "clock.h"
+#include "client_keys.h"
 
 struct endpoints {
 	struct endpoints_options opts;
@@ -43,18 +46,23 @@ struct endpoints {
 	struct passthrough *passthrough;
 };
 
-static char *models_json(const struct config *config)
+/* The model list; for a client KEY with a models list, only the groups and
+ * aliases it may use (as LiteLLM lists a virtual key's models). */
+static char *models_json(const struct config *config, const struct client_key *key)
 {
 	json_t *data = json_array(), *root;
 	char *text;
 
 	for (size_t i = 0; i < config->n_groups; i++)
-		json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}", "id",
-		                                      config->groups[i].name, "object", "model",
-		                                      "created", 0, "owned_by", "llmgate"));
+		if (!key || client_key_allows(key, i))
+			json_array_append_new(data,
+			                      json_pack("{s:s, s:s, s:i, s:s}", "id",
+			                                config->groups[i].name, "object", "model",
+			                                "created", 0, "owned_by", "llmgate"));
 	/* model_group_alias names are models too, unless hidden (as in LiteLLM) */
 	for (size_t i = 0; i < config->n_aliases; i++)
-		if (!config->aliases[i].hidden)
+		if (!config->aliases[i].hidden &&
+		    (!key || client_key_allows(key, config->aliases[i].group)))
 			json_array_append_new(data,
 			                      json_pack("{s:s, s:s, s:i, s:s}", "id",
 			                                config->aliases[i].name, "object", "model",
@@ -72,7 +80,7 @@ int endpoints_new(const struct endpoints_options *opts, struct endpoints **ret)
 	if (!eps)
 		return -ENOMEM;
 	eps->opts = *opts;
-	eps->models_json = models_json(opts->config);
+	eps->models_json = models_json(opts->config, NULL);
 	eps->passthrough = passthrough_new(opts->config, opts->up, opts->stats);
 	if (!eps->models_json || !eps->passthrough) {
 		passthrough_free(eps->passthrough);
@@ -93,12 +101,21 @@ void endpoints_free(struct endpoints *eps)
 	free(eps);
 }
 
-static bool client_authorized(const struct config *config, const struct http_request *req)
+/* Who the request's key says the client is (Authorization: Bearer, api-key
+ * or x-api-key, as LiteLLM's clients send it): the master key (admin), a
+ * client key of llmgate.keys_file (*RET_KEY), or nobody: false, with the
+ * reason in *RET_WHY (and a disabled or expired key in *RET_KEY, for the
+ * log). Without a master key and a keys file, everyone. */
+static bool client_authorized(const struct config *config, const struct http_request *req,
+                              const struct client_key **ret_key, const char **ret_why)
 {
 	const char *auth = http_request_header(req, "authorization");
 	const char *key = NULL;
+	const struct client_key *k;
 
-	if (!config->master_key)
+	*ret_key = NULL;
+	*ret_why = "missing or wrong API key for this gateway";
+	if (!config->master_key && !config->client_keys)
 		return true;
 	if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
 		key = auth + 7;
@@ -106,7 +123,33 @@ static bool client_authorized(const struct config *config, const struct http_req
 		key = http_request_header(req, "api-key");
 	if (!key)
 		key = http_request_header(req, "x-api-key");
-	return key && secret_equal(key, config->master_key);
+	if (!key)
+		return false;
+	if (config->master_key && secret_equal(key, config->master_key))
+		return true;
+	k = client_keys_find(config->client_keys, key, strlen(key));
+	if (!k)
+		return false;
+	*ret_key = k;
+	if (k->disabled) {
+		*ret_why = "this API key is disabled";
+		return false;
+	}
+	if (k->expires && (int64_t)time(NULL) >= k->expires) {
+		*ret_why = "this API key has expired";
+		return false;
+	}
+	return true;
+}
+
+/* client_authorized() for a pass-through: the master key or a valid client
+ * key (a key's model list and limits do not apply to what names no model). */
+static bool passthrough_authorized(const struct config *config, const struct http_request *req)
+{
+	const struct client_key *key;
+	const char *why;
+
+	return client_authorized(config, req, &key, &why);
 }
 
 static void readiness(struct endpoints *eps, struct http_exchange *ex)
@@ -229,7 +272,8 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 	char response_id[PROXY_RESPONSE_ID_MAX + 1];
 	struct routed r = {0};
 	const struct endpoint *route;
-	bool head;
+	const char *why;
+	bool head, authorized;
 	struct early_answer early = {
 	        .stats = eps->opts.stats,
 	        .ex = ex,
@@ -255,7 +299,7 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 	if (!route_request(req, &r, deployment, response_id)) {
 		/* pass-through (issue 22): after every route of llmgate's own */
 		if (passthrough_handle(eps->passthrough, &early,
-		                       client_authorized(eps->opts.config, req)))
+		                       passthrough_authorized(eps->opts.config, req)))
 			return;
 		answer_early_error(&early, 404, "not_found", "no route for %s %.*s", req->method,
 		                   (int)(req->path_len > 200 ? 200 : req->path_len), req->path);
@@ -273,7 +317,7 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 		/* ENDPOINT_PASS_THROUGH rows (the files API): worker/passthrough*.c,
 		 * which also says how to serve them when no deployment does */
 		if (!passthrough_handle(eps->passthrough, &early,
-		                        client_authorized(eps->opts.config, req)))
+		                        passthrough_authorized(eps->opts.config, req)))
 			answer_early_error(
 			        &early, 404, "not_found", "no route for %s %.*s", req->method,
 			        (int)(req->path_len > 200 ? 200 : req->path_len), req->path);
@@ -319,12 +363,21 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 	default:
 		break;
 	}
-	if (!client_authorized(eps->opts.config, req)) {
-		answer_early_error(&early, 401, "invalid_api_key",
-		                   "missing or wrong API key for this gateway");
+	authorized = client_authorized(eps->opts.config, req, &r.target.key, &why);
+	early.key_id = r.target.key ? r.target.key->id : NULL;
+	if (!authorized) {
+		answer_early_error(&early, 401, "invalid_api_key", "%s", why);
 		return;
 	}
-	if (route->kind == ENDPOINT_MODELS)
+	if (route->kind == ENDPOINT_MODELS && r.target.key && r.target.key->groups) {
+		char *own = models_json(eps->opts.config, r.target.key);
+
+		if (own)
+			answer_early(&early, 200, own);
+		else
+			answer_early_error(&early, 500, "server_error", "out of memory");
+		free(own);
+	} else if (route->kind == ENDPOINT_MODELS)
 		answer_early(&early, 200, eps->models_json);
 	else
 		proxy_handle(eps->opts.proxy, ex, req, &r.target, id);

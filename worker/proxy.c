@@ -78,6 +78,7 @@ void proxy_free(struct proxy *proxy)
 
 void proxy_call_free(struct proxy_call *call)
 {
+	proxy_keys_finish(call); /* when no answer was recorded; else done already */
 	if (call->t)
 		upstream_abort(call->t);
 	if (call->deadline_timer)

@@ -18,6 +18,8 @@ struct upstream;
 
 #include <stdbool.h>
 
+struct client_key;
+
 enum proxy_op {
 	PROXY_OP_CHAT,
 	PROXY_OP_COMPLETIONS,
@@ -77,9 +79,10 @@ void proxy_free(struct proxy *proxy);
 /* What the client's request names besides its body. */
 struct proxy_target {
 	enum proxy_op op;
-	const char *model;       /* the model group instead of the body's "model"
-	                          * (the Azure-SDK ingress), or NULL */
-	const char *response_id; /* by-id ops: the stored response, a valid id */
+	const char *model;            /* the model group instead of the body's "model"
+	                               * (the Azure-SDK ingress), or NULL */
+	const char *response_id;      /* by-id ops: the stored response, a valid id */
+	const struct client_key *key; /* the client's key (client_keys.h); NULL: admin or open */
 };
 
 /* Takes over EX and answers it, now or when the upstream has. The client is

@@ -199,6 +199,8 @@ static struct proxy_call *new_call(struct proxy *proxy, const struct early_answe
 	struct proxy_call *call = calloc(1, sizeof(*call));
 
 	if (call) {
+		call->hold.slot = CLIENT_KEY_NO_SLOT; /* holds nothing until proxy_keys_admit() */
+		call->ceiling.slot = CLIENT_KEY_NO_SLOT;
 		call->proxy = proxy;
 		call->model = owned ? owned : strdup(e->model);
 	} else {
@@ -336,6 +338,11 @@ static struct proxy_call *admit_by_id(struct proxy *proxy, struct early_answer *
 		proxy_call_free(call);
 		return NULL;
 	}
+	if (proxy_keys_admit(call, target, e) < 0) {
+		call->ex = NULL; /* answered */
+		proxy_call_free(call);
+		return NULL;
+	}
 	plan(call, (size_t)call->group);
 	return call;
 }
@@ -363,6 +370,7 @@ struct proxy_call *proxy_admit(struct proxy *proxy, struct http_exchange *ex,
 	        .id = request_id,
 	        .model = target->model,
 	        .received_us = clock_now_us(),
+	        .key_id = target->key ? target->key->id : NULL,
 	};
 
 	struct proxy_form form;
@@ -405,6 +413,11 @@ struct proxy_call *proxy_admit(struct proxy *proxy, struct http_exchange *ex,
 		if (previous)
 			proxy_walk_init(&call->walk, proxy->config, call->group, previous,
 			                strlen(previous));
+	}
+	if (proxy_keys_admit(call, target, &early) < 0) {
+		call->ex = NULL; /* answered */
+		proxy_call_free(call);
+		return NULL;
 	}
 	plan(call, (size_t)call->group);
 	return call;

@@ -150,6 +150,9 @@ void proxy_answer_record(struct proxy_call *call, int status, size_t bytes_out, 
 
 	request_stats_done(call->proxy->stats, &rec);
 	proxy_trace_end(call, status, answered, route);
+	/* before the answer's last bytes leave: a client that sends its next
+	 * request at once finds its key's parallel count released */
+	proxy_keys_finish(call);
 }
 
 void proxy_answer_error(struct proxy_call *call, int status, const char *type, const char *code,

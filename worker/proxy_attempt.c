@@ -549,7 +549,7 @@ static int start_attempt(struct proxy_call *call)
 	const struct deployment *dep = &config->deployments[call->plan.deployment];
 	const char *traceparent = proxy_trace_attempt_start(call); /* ends the last one's */
 	struct proxy_request r;
-	long timeout_ms, first_ms;
+	long timeout_ms, first_ms, ceiling_reset_ms;
 	int err;
 
 	call->dep = dep;
@@ -564,6 +564,20 @@ static int start_attempt(struct proxy_call *call)
 	call->body_first = call->body_last = '\0';
 	memset(&call->retry, 0, sizeof(call->retry));
 	evbuffer_drain(call->body, evbuffer_get_length(call->body));
+
+	if (!proxy_keys_ceiling_take(call, dep, &ceiling_reset_ms)) {
+		/* at its rpm/tpm ceiling this minute: skipped like a cooling
+		 * deployment, nothing sent, no retry used */
+		log_info("request %s: deployment '%s' is at its rpm/tpm ceiling, skipped", call->id,
+		         dep->id);
+		if (proxy_plan_skip(&call->plan, call->proxy->balancer))
+			return start_attempt(call);
+		if (call->attempts > 0)
+			give_up(call);
+		else
+			proxy_keys_ceiling_refuse(call, ceiling_reset_ms);
+		return 0;
+	}
 
 	if (dep->entra && !token_store_get(dep->credential, (int64_t)time(NULL))) {
 		/* keyless Azure without a valid token: nothing to send; counted like a

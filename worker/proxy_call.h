@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "client_limits.h"
 #include "clock.h"
 #include "config.h"
 #include "outcome.h"
@@ -100,8 +101,11 @@ struct proxy_call {
 	struct usage_tail *usage_tail; /* a stream's last bytes, when usage is counted */
 	struct usage_strip *strip;     /* inject mode: the usage chunk the client did not ask */
 	bool usage_injected;           /* the current attempt asked upstream for usage */
-	const char *key_id;       /* the client key's id (issue 20); NULL: master key or none */
-	struct proxy_trace trace; /* its spans (proxy_trace.h) */
+	const char *key_id;           /* the client key's id (issue 20); NULL: master key or none */
+	struct proxy_trace trace;     /* its spans (proxy_trace.h) */
+	const struct client_key *key; /* its key (client_keys.h), or NULL */
+	struct client_limit_hold hold; /* what the key's limits hold for it (proxy_keys.c) */
+	struct ceiling_hold ceiling;   /* what the current deployment's ceiling holds for it */
 	char peer[64];
 	char method[8];
 	char path[128];
@@ -166,6 +170,25 @@ void proxy_call_free(struct proxy_call *call);
 struct proxy_call *proxy_admit(struct proxy *proxy, struct http_exchange *ex,
                                const struct http_request *req, const struct proxy_target *target,
                                const char *request_id);
+
+struct early_answer;
+/* proxy_keys.c: the client key's model access and limits for the admitted
+ * CALL (its x-ratelimit-* headers added): 0, or -1 when it is refused (E's
+ * client answered). */
+int proxy_keys_admit(struct proxy_call *call, const struct proxy_target *target,
+                     const struct early_answer *e);
+/* The call is answered (proxy_answer_record, its usage known) or over
+ * (proxy_call_free): its key's limits released and settled, once. */
+void proxy_keys_finish(struct proxy_call *call);
+/* The next attempt's deployment DEP under its rpm/tpm ceiling
+ * (router_settings.enable_pre_call_checks): true, and the request counted
+ * there; false when DEP is at its ceiling this minute (*RET_RESET_MS:
+ * until the minute ends). */
+bool proxy_keys_ceiling_take(struct proxy_call *call, const struct deployment *dep,
+                             long *ret_reset_ms);
+/* Every deployment the call may use is at its ceiling: a 429 naming the
+ * model, retry-after the end of the minute. Ends the call. */
+void proxy_keys_ceiling_refuse(struct proxy_call *call, long reset_ms);
 
 /* proxy_attempt.c: the call's timers (0 or -ENOMEM), then its first attempt
  * under the request's deadline (or a 500 when it cannot start). */

@@ -253,6 +253,20 @@ bool proxy_plan_next(struct proxy_plan *plan, struct proxy_balancer *b, enum out
 	return proxy_plan_next_group(plan, b);
 }
 
+bool proxy_plan_skip(struct proxy_plan *plan, struct proxy_balancer *b)
+{
+	size_t d;
+
+	if (plan->attempts >= PROXY_PLAN_MAX_ATTEMPTS)
+		return false;
+	d = retry_deployment(plan);
+	if (!tried(plan, d)) {
+		use(plan, d);
+		return true;
+	}
+	return proxy_plan_next_group(plan, b);
+}
+
 long proxy_plan_wait_ms(long retry_after_ms, bool same_group, bool same_deployment, int retries,
                         long remaining_ms)
 {

@@ -67,6 +67,12 @@ size_t proxy_plan_first(struct proxy_plan *plan, struct proxy_balancer *b);
  * when the request has none left (or RETRY is OUTCOME_RETRY_NONE). */
 bool proxy_plan_next(struct proxy_plan *plan, struct proxy_balancer *b, enum outcome_retry retry);
 
+/* The current deployment may not take the request (at its rpm/tpm ceiling,
+ * router_settings.enable_pre_call_checks): the next one of the group not
+ * tried yet, without using a retry, else the next group's first. False when
+ * none is left. */
+bool proxy_plan_skip(struct proxy_plan *plan, struct proxy_balancer *b);
+
 /*
  * An error fallback (context_window_fallbacks, content_policy_fallbacks):
  * the rest of the plan is replaced by the groups named in NAMES (a route of

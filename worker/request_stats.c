@@ -388,6 +388,8 @@ static void access_line(struct request_stats *rs, const struct request_record *r
 	put_cstring(&l, rec->route >= 0 && rec->route < ROUTE__COUNT
 	                        ? route_name((enum route)rec->route)
 	                        : NULL);
+	PUT(&l, ",\"key\":");
+	put_cstring(&l, rec->key_id);
 	PUT(&l, ",\"status\":");
 	put_u64(&l, rec->status > 0 ? (uint64_t)rec->status : 0);
 	PUT(&l, ",\"attempts\":");

@@ -292,7 +292,7 @@ def test_metrics_and_access_log(stub_factory, gateway_factory, workdir):
     entries = [json.loads(line) for line in lines]
     fields = {"time", "request_id", "client", "method", "path", "model", "deployment", "route",
               "status", "attempts", "bytes_in", "bytes_out", "upstream_ms", "ttfb_ms",
-              "total_ms", "overhead_ms"}
+              "total_ms", "overhead_ms", "key"}
     usage_fields = {"prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens",
                     "cost"}  # on 2xx answers of ops that report usage (test_usage.py)
     for e in entries:
@@ -524,7 +524,7 @@ def test_http_rejects_counted_and_logged(stub_factory, gateway_factory, workdir)
     assert len(routed) == 1 and routed[0]["path"] == "/v1/models"
     fields = {"time", "request_id", "client", "method", "path", "model", "deployment", "route",
               "status", "attempts", "bytes_in", "bytes_out", "upstream_ms", "ttfb_ms",
-              "total_ms", "overhead_ms", "reason"}
+              "total_ms", "overhead_ms", "reason", "key"}
     seen = set()
     for e in entries:
         if "reason" not in e:

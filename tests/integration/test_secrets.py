@@ -8,6 +8,7 @@ error bodies, the metrics page, the access log and the OpenTelemetry spans expor
 collector headers, from the config and from OTEL_EXPORTER_OTLP_HEADERS, are secrets too). Also: the processes are
 not dumpable unless llmgate.core_dumps asks for it.
 """
+import hashlib
 import http.client
 import json
 import os
@@ -28,6 +29,7 @@ SECRETS = {
     "PASSTHRU_KEY": "sk-LEAKCHECKpassthru2Wq8Ez4Rx6Tc0Yv",
     "OTEL_HEADER": "otel-LEAKCHECKconfig-Rt5Yu8Io2Pa6",
     "OTEL_ENV_HEADER": "otel-LEAKCHECKenv-Df4Gh7Jk1Lz9",
+    "CLIENT_KEY": "sk-llmgate-LEAKCHECKclient2Wq6Ze9Rx3Cv7Bn",
 }
 
 
@@ -68,6 +70,10 @@ def auth():
     return {"Authorization": "Bearer " + SECRETS["MASTER_KEY"]}
 
 
+def client_auth():
+    return {"Authorization": "Bearer " + SECRETS["CLIENT_KEY"]}
+
+
 def chat(model="gpt-4o", **extra):
     return dict(CHAT, model=model, **extra)
 
@@ -82,11 +88,17 @@ def test_no_secret_anywhere(stub_factory, gateway_factory, workdir):
     admin = free_port()
     access_log = os.path.join(workdir, "access.log")
     os.chmod(workdir, 0o777)  # the workers (an unprivileged user when root) create it
+    keys_file = os.path.join(workdir, "keys.yaml")  # a client key, limited to one request
+    with open(keys_file, "w") as f:
+        f.write("keys:\n  - id: team-leak\n    key_sha256: " +
+                hashlib.sha256(SECRETS["CLIENT_KEY"].encode()).hexdigest() +
+                "\n    models: [gpt-4o]\n    rpm: 1\n")
     gw = gateway_factory(config(openai, azure, f"  admin_listen: 127.0.0.1:{admin}\n"
                                 f"  access_log: {access_log}\n"
                                 f"  otel:\n    endpoint: {collector.base}\n"
                                 "    flush_interval: 100ms\n"
-                                "    headers:\n      x-api-key: os.environ/OTEL_HEADER\n"),
+                                "    headers:\n      x-api-key: os.environ/OTEL_HEADER\n"
+                                f"  keys_file: {keys_file}\n  state_dir: {workdir}\n"),
                          env=env_all)
     wait_for(lambda: endpoint.count() >= 1, what="the keyless deployment's token")
     seen = []  # (where, text)
@@ -110,6 +122,10 @@ def test_no_secret_anywhere(stub_factory, gateway_factory, workdir):
         (chat(x_stub={"reset": True}), auth()),
         (chat(stream=True, x_stub={"cut_after": 2}), auth()),
         (b"{not json", auth()),
+        (chat(), client_auth()),  # admitted
+        (chat(), client_auth()),  # over its rpm: 429
+        (chat("azure-gpt-4o"), client_auth()),  # not its model: 401
+        (chat(), {"api-key": SECRETS["CLIENT_KEY"][:-1]}),  # a near miss
     ]:
         try:
             status, hdrs, data = post(gw, body, headers)
@@ -144,12 +160,13 @@ def test_no_secret_anywhere(stub_factory, gateway_factory, workdir):
     assert SECRETS["ISSUED_TOKEN"] in got  # fetched with the client secret, then sent
     assert SECRETS["PASSTHRU_KEY"] in got  # a pass-through endpoint's header
     assert SECRETS["MASTER_KEY"] not in got  # the gateway key never goes upstream
+    assert "client2Wq6Ze9Rx3Cv7Bn" not in got  # a client key never goes upstream
 
     # What an operator sees.
     status, _, data = request(admin, "GET", "/metrics")
     assert status == 200 and b"llmgate_requests_total" in data
     seen.append(("/metrics", data.decode(errors="replace")))
-    for cmd in ["status", "workers", "deployments", "fallback", "version", "help"]:
+    for cmd in ["status", "workers", "deployments", "keys", "fallback", "version", "help"]:
         for json_out in (False, True):
             r = ctl(gw, cmd, json_out=json_out)
             assert r.returncode == 0, (cmd, r.stderr)
@@ -198,6 +215,10 @@ def test_no_secret_anywhere(stub_factory, gateway_factory, workdir):
         lines = f.read()
     assert lines.count("\n") >= 22  # one line per request above
     assert lines.count('"route":"passthrough"') == 5
+    assert lines.count("\n") >= 15  # one line per request above
+    # the client key was in use: admitted, over its rpm, refused a model; logged by id
+    assert [json.loads(l)["status"] for l in lines.splitlines()
+            if json.loads(l)["key"] == "team-leak"] == [200, 429, 401]
     seen.append(("access log", lines))
     endpoint.close()
     for where, text in seen:

@@ -46,6 +46,8 @@ def test_units_verify(installed, tmp_path):
     service = open(find(files, "systemd/system/llmgate.service")).read()
     assert "Type=notify" in service and "ExecReload=" in service
     assert "llmgatectl reload" in service and "NotifyAccess=main" in service
+    # the client keys' spend under ProtectSystem=strict (llmgate.state_dir's default)
+    assert "StateDirectory=llmgate" in service
     # Point the Exec lines at the binaries under DESTDIR so verify can check them.
     prefix = next(l.split("=", 1)[1].split()[0] for l in service.splitlines()
                   if l.startswith("ExecStart="))

@@ -977,13 +977,13 @@ static void test_key_table(void)
 		    strcmp(keys[i].key, "api_base") == 0)
 			found_api_base = keys[i].implemented && strcmp(keys[i].type, "url") == 0;
 		if (strcmp(keys[i].section, "router_settings") == 0 &&
-		    strcmp(keys[i].key, "routing_strategy") == 0)
+		    strcmp(keys[i].key, "cooldown_time") == 0)
 			found_advisory = !keys[i].implemented;
 	}
 	tap_ok(bad == 0, "every key has a section, type and description");
 	tap_ok(contiguous, "each section's keys are contiguous");
 	tap_ok(found_api_base, "litellm_params.api_base is an implemented url");
-	tap_ok(found_advisory, "router_settings.routing_strategy is accepted, not implemented");
+	tap_ok(found_advisory, "router_settings.cooldown_time is accepted, not implemented");
 }
 
 /* The settings of two configs are the same (deployments aside). */

@@ -388,7 +388,7 @@ static void test_realistic(void)
 	        {"real_company_azure_fallbacks.yaml", 4, 0, 2},
 	        {"real_catalogue.yaml", 22, 3, 4},
 	        {"real_local_lab.yaml", 5, 0, 0},
-	        {"real_azure_ptu_first.yaml", 2, 0, 1},
+	        {"real_azure_ptu_first.yaml", 2, 0, 0},
 	        {"real_azure_ai_foundry.yaml", 4, 0, 2},
 	        {"real_bedrock_mixed.yaml", 4, 3, 4},
 	        {"real_team_template_placeholders.yaml", 2, 0, 3},

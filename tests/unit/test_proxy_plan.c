@@ -80,6 +80,17 @@ int main(void)
 	proxy_plan_first(&plan, b);
 	tap_ok(proxy_plan_current(&plan)->route == ROUTE_PRIMARY, "degraded tries primary");
 
+	/* a deployment at its rpm/tpm ceiling is skipped: the group's other one,
+	 * no retry used; then the next group; then nothing */
+	proxy_plan_init(&plan, c, 0, MODE_NORMAL, 1, false);
+	first = proxy_plan_first(&plan, b);
+	tap_ok(proxy_plan_skip(&plan, b) && plan.deployment != first &&
+	               proxy_plan_current(&plan)->group == 0 && plan.retries == 0,
+	       "skip: the group's other deployment, no retry used");
+	tap_ok(proxy_plan_skip(&plan, b) && proxy_plan_current(&plan)->route == ROUTE_FALLBACK,
+	       "skip with every deployment of the group tried: the fallback group");
+	tap_ok(!proxy_plan_skip(&plan, b), "skip with nothing left: false");
+
 	/* waits */
 	tap_ok(proxy_plan_wait_ms(700, true, false, 1, 5000) == 700, "retry-after honoured");
 	tap_ok(proxy_plan_wait_ms(700, false, false, 1, 5000) == 0, "not across groups");

@@ -282,6 +282,7 @@ static void test_access_line(struct event_base *base)
 	r.path_len = sizeof(long_path);
 	r.model = model;
 	r.method = "P\"OST";
+	r.key_id = "team-a";
 	request_stats_done(rs, &r);
 	struct request_record r2 = rec(-1, -1, 404);
 	request_stats_done(rs, &r2);
@@ -318,7 +319,9 @@ static void test_access_line(struct event_base *base)
 		*third++ = '\0';
 	json_error_t err;
 	json_t *a = json_loads(text, 0, &err), *b = json_loads(second, JSON_DECODE_ANY, &err);
-	tap_ok(a && json_object_size(a) == 16, "hostile strings: valid JSON, 16 fields");
+	tap_ok(a && json_object_size(a) == 17, "hostile strings: valid JSON, 17 fields");
+	tap_ok(a && strcmp(json_string_value(json_object_get(a, "key")), "team-a") == 0,
+	       "the client key's id");
 	tap_ok(a && strncmp(json_string_value(json_object_get(a, "model")), "\"\\\x01", 3) == 0,
 	       "quotes, backslashes and controls survive escaping");
 	tap_ok(a && strcmp(json_string_value(json_object_get(a, "deployment")), "dep-3") == 0 &&
@@ -330,7 +333,8 @@ static void test_access_line(struct event_base *base)
 	tap_ok(b && json_is_null(json_object_get(b, "deployment")) &&
 	               json_is_null(json_object_get(b, "route")) &&
 	               json_is_null(json_object_get(b, "upstream_ms")) &&
-	               json_is_null(json_object_get(b, "model")),
+	               json_is_null(json_object_get(b, "model")) &&
+	               json_is_null(json_object_get(b, "key")),
 	       "none is null");
 	json_decref(a);
 	json_decref(b);
@@ -341,7 +345,7 @@ static void test_access_line(struct event_base *base)
 		return;
 	*fourth++ = '\0';
 	json_t *x = json_loads(third, 0, &err), *y = json_loads(fourth, JSON_DECODE_ANY, &err);
-	tap_ok(x && json_object_size(x) == 17 &&
+	tap_ok(x && json_object_size(x) == 18 &&
 	               strcmp(json_string_value(json_object_get(x, "reason")), "body_too_large") ==
 	                       0 &&
 	               json_integer_value(json_object_get(x, "status")) == 413 &&
@@ -358,7 +362,7 @@ static void test_access_line(struct event_base *base)
 	               json_is_null(json_object_get(x, "upstream_ms")) &&
 	               json_is_null(json_object_get(x, "ttfb_ms")),
 	       "a reject's line: reason, status, path, bytes, time; no model or deployment");
-	tap_ok(y && json_object_size(y) == 17 && json_is_null(json_object_get(y, "method")) &&
+	tap_ok(y && json_object_size(y) == 18 && json_is_null(json_object_get(y, "method")) &&
 	               json_is_null(json_object_get(y, "path")) &&
 	               json_is_null(json_object_get(y, "client")) &&
 	               strcmp(json_string_value(json_object_get(y, "reason")), "malformed") == 0,

@@ -1,0 +1,261 @@
+/*
+ * proxy_keys: a client key's part of admission (issue 20). Runs in a
+ * worker, on the request path, after the group is known and before any
+ * attempt: the key's model allowlist, then its budget and limits in the
+ * instance-wide counters (common/client_limits.h). A refused request is
+ * answered here and nothing goes upstream. Every answer of a key with an
+ * rpm or tpm limit carries the x-ratelimit-* headers OpenAI sends; a 429
+ * carries retry-after (seconds) and retry-after-ms, which the OpenAI SDKs
+ * honour. At the end of the call its parallel count is released and its
+ * tokens and spend settled (proxy_keys_finish()).
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "answer.h"
+#include "api_error.h"
+#include "client_keys.h"
+#include "client_limits.h"
+#include "http_server.h"
+#include "proxy_call.h"
+#include "usage_cost.h"
+
+#define ESTIMATE_DEFAULT_OUTPUT 0 /* no max_tokens: only the prompt is reserved */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+__attribute__((format(printf, 5, 6))) static void refuse(const struct early_answer *e, int status,
+                                                         const char *type, const char *code,
+                                                         const char *fmt, ...)
+{
+	va_list ap;
+	char *json;
+
+	va_start(ap, fmt);
+	json = api_error_json(type, code, fmt, ap);
+	va_end(ap);
+	answer_early(e, status, json);
+	api_error_json_free(json);
+}
+
+/* The value of the first "NAME": N in the body, or -1: an estimate only
+ * (a name inside a message can fool it; it only sizes a reservation). */
+static long body_number(const struct proxy_call *call, const char *name)
+{
+	char key[48];
+	size_t n = (size_t)snprintf(key, sizeof(key), "\"%s\"", name);
+	const char *p = memmem(call->raw, call->raw_len, key, n), *end;
+	long v;
+
+	if (!p)
+		return -1;
+	end = call->raw + call->raw_len;
+	for (p += n; p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n' || *p == ':');
+	     p++)
+		;
+	if (p >= end || *p < '0' || *p > '9')
+		return -1;
+	for (v = 0; p < end && *p >= '0' && *p <= '9' && v < 100000000; p++)
+		v = v * 10 + (*p - '0');
+	return v;
+}
+
+/* Tokens reserved until the answer reports its usage: the prompt at about
+ * four bytes a token, plus the output the request allows. */
+static long estimate_tokens(const struct proxy_call *call)
+{
+	static const char *const output[] = {"max_completion_tokens", "max_output_tokens",
+	                                     "max_tokens"};
+	long est = (long)(call->raw_len / 4);
+
+	for (size_t i = 0; i < sizeof(output) / sizeof(output[0]); i++) {
+		long v = body_number(call, output[i]);
+
+		if (v >= 0)
+			return est + v;
+	}
+	return est + ESTIMATE_DEFAULT_OUTPUT;
+}
+
+/* "12s", "450ms": as OpenAI writes x-ratelimit-reset-*. */
+static void reset_text(long ms, char *buf, size_t len)
+{
+	if (ms < 1000)
+		snprintf(buf, len, "%ldms", ms);
+	else
+		snprintf(buf, len, "%lds", (ms + 999) / 1000);
+}
+
+static void add_long(struct http_exchange *ex, const char *name, long v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%ld", v < 0 ? 0 : v);
+	http_exchange_add_header(ex, name, buf);
+}
+
+static void ratelimit_headers(struct http_exchange *ex, const struct client_limit_info *info)
+{
+	char reset[32];
+
+	reset_text(info->reset_ms, reset, sizeof(reset));
+	if (info->limit_requests >= 0) {
+		add_long(ex, "x-ratelimit-limit-requests", info->limit_requests);
+		add_long(ex, "x-ratelimit-remaining-requests", info->remaining_requests);
+		http_exchange_add_header(ex, "x-ratelimit-reset-requests", reset);
+	}
+	if (info->limit_tokens >= 0) {
+		add_long(ex, "x-ratelimit-limit-tokens", info->limit_tokens);
+		add_long(ex, "x-ratelimit-remaining-tokens", info->remaining_tokens);
+		http_exchange_add_header(ex, "x-ratelimit-reset-tokens", reset);
+	}
+}
+
+static void retry_headers(struct http_exchange *ex, long ms)
+{
+	add_long(ex, "retry-after", (ms + 999) / 1000);
+	add_long(ex, "retry-after-ms", ms);
+}
+
+static void model_denied(const struct proxy_call *call, const struct early_answer *e)
+{
+	const struct config *config = call->proxy->config;
+	const struct client_key *k = call->key;
+	char list[1024] = "";
+	size_t used = 0;
+
+	for (size_t i = 0; i < k->n_groups && used < sizeof(list); i++) {
+		int n = snprintf(list + used, sizeof(list) - used, "%s'%s'", used ? ", " : "",
+		                 config->groups[k->groups[i]].name);
+
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	refuse(e, 401, "invalid_request_error", "key_model_access_denied",
+	       "key '%s' may not use model '%s'; it may use: %s", k->id, call->model,
+	       list[0] ? list : "(none)");
+}
+
+int proxy_keys_admit(struct proxy_call *call, const struct proxy_target *target,
+                     const struct early_answer *e)
+{
+	const struct client_key *k = target->key;
+	struct client_limit_info info;
+	enum client_limit_verdict v;
+	int64_t now;
+
+	call->hold.slot = CLIENT_KEY_NO_SLOT;
+	if (!k)
+		return 0;
+	call->key = k;
+	call->key_id = k->id;
+	if (call->group >= 0 && !client_key_allows(k, (size_t)call->group)) {
+		model_denied(call, e);
+		return -1;
+	}
+	now = now_ms();
+	v = client_limits_admit(k, now, estimate_tokens(call), &info, &call->hold);
+	ratelimit_headers(e->ex, &info);
+	switch (v) {
+	case CLIENT_LIMIT_OK:
+		return 0;
+	case CLIENT_LIMIT_BUDGET:
+		/* LiteLLM's answer to a key over its max_budget: 400,
+		 * budget_exceeded (a retry cannot succeed before the period
+		 * ends, so not a 429 the SDKs would retry) */
+		refuse(e, 400, "budget_exceeded", "budget_exceeded",
+		       "Budget has been exceeded! Key '%s': current cost %.6f, max budget %.6f%s",
+		       k->id, (double)info.spend_nano / CLIENT_KEY_NANO,
+		       (double)k->max_budget_nano / CLIENT_KEY_NANO,
+		       info.period_end ? "; it resets with the next budget period" : "");
+		return -1;
+	case CLIENT_LIMIT_PARALLEL:
+		if (k->slot == CLIENT_KEY_NO_SLOT) {
+			refuse(e, 503, "server_error", "key_limits_unavailable",
+			       "the limits of key '%s' cannot be counted (the key table is full)",
+			       k->id);
+			return -1;
+		}
+		retry_headers(e->ex, 1000);
+		refuse(e, 429, "requests", "rate_limit_exceeded",
+		       "Rate limit reached for key '%s': %ld parallel requests at most", k->id,
+		       k->max_parallel);
+		return -1;
+	case CLIENT_LIMIT_RPM:
+		retry_headers(e->ex, info.reset_ms);
+		refuse(e, 429, "requests", "rate_limit_exceeded",
+		       "Rate limit reached for key '%s' on requests per minute (RPM): limit %ld; "
+		       "try again in %ld ms",
+		       k->id, k->rpm, info.reset_ms);
+		return -1;
+	case CLIENT_LIMIT_TPM:
+	default:
+		retry_headers(e->ex, info.reset_ms);
+		refuse(e, 429, "tokens", "rate_limit_exceeded",
+		       "Rate limit reached for key '%s' on tokens per minute (TPM): limit %ld; try "
+		       "again in %ld ms",
+		       k->id, k->tpm, info.reset_ms);
+		return -1;
+	}
+}
+
+/*
+ * The cost of the call's answer in 1e-9 cost units: the usage its answer
+ * reported at its deployment's prices (usage_cost.h, as the access log and
+ * llmgate_cost_total count it). No usage or no prices: no spend.
+ */
+static int64_t call_cost_nano(const struct proxy_call *call)
+{
+	double cost;
+
+	if (!call->usage.known || !call->dep)
+		return 0;
+	cost = usage_cost(&call->usage, &call->dep->price);
+	return cost > 0 && cost < 9e9 ? (int64_t)(cost * 1e9 + 0.5) : cost >= 9e9 ? INT64_MAX : 0;
+}
+
+void proxy_keys_finish(struct proxy_call *call)
+{
+	long tokens = call->usage.known ? (long)call->usage.total : -1;
+
+	client_limits_deployment_settle(&call->ceiling, tokens);
+	if (call->hold.slot == CLIENT_KEY_NO_SLOT)
+		return;
+	client_limits_finish(&call->hold, tokens, call_cost_nano(call));
+}
+
+bool proxy_keys_ceiling_take(struct proxy_call *call, const struct deployment *dep,
+                             long *ret_reset_ms)
+{
+	/* an op on a stored response goes where the response is: no skipping */
+	if (!call->proxy->config->deployment_ceilings || dep->ceiling_slot == CLIENT_KEY_NO_SLOT ||
+	    call->walk.active)
+		return true;
+	/* an earlier attempt failed: its tokens were not used */
+	client_limits_deployment_settle(&call->ceiling, 0);
+	return client_limits_deployment_take(dep->ceiling_slot, dep->rpm, dep->tpm,
+	                                     estimate_tokens(call), now_ms(), &call->ceiling,
+	                                     ret_reset_ms);
+}
+
+void proxy_keys_ceiling_refuse(struct proxy_call *call, long reset_ms)
+{
+	if (call->ex)
+		retry_headers(call->ex, reset_ms);
+	proxy_answer_error(call, 429, "requests", "rate_limit_exceeded",
+	                   "No deployments available for model '%s': every deployment is at its "
+	                   "rpm/tpm limit this minute (router_settings.enable_pre_call_checks); "
+	                   "try again in %ld ms",
+	                   call->model, reset_ms);
+}
