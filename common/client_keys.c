@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "config_yaml.h"
+#include "hex.h"
 
 #define KEYS_FILE_MAX (16 * 1024 * 1024)
 
@@ -55,17 +56,6 @@ static bool scalar(struct parse *p, const struct config_yaml_node *n, const char
 		return true;
 	err(p, n, "keys[].%s must be %s, not %s", key, what, config_yaml_kind_name(n->kind));
 	return false;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static bool id_valid(const char *s)
@@ -213,7 +203,8 @@ static void key_field(struct parse *p, const struct config_yaml_pair *pair, stru
 			return;
 		}
 		for (size_t i = 0; i < 32; i++) {
-			int hi = hexval(v->value[2 * i]), lo = hexval(v->value[2 * i + 1]);
+			int hi = hex_digit_value(v->value[2 * i]),
+			    lo = hex_digit_value(v->value[2 * i + 1]);
 
 			if (hi < 0 || lo < 0) {
 				err(p, v, "keys[].key_sha256 must be 64 hex digits");

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hex.h"
 #include "http_header.h"
 
 static const char *env(const char *name)
@@ -41,17 +42,6 @@ char *config_otel_traces_url(const char *base)
 	return url;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* S[0..N) trimmed of blanks and percent-decoded, as a new string; NULL for
  * a bad escape (*BAD set) or out of memory. */
 static char *decode(const char *s, size_t n, bool *bad)
@@ -67,8 +57,8 @@ static char *decode(const char *s, size_t n, bool *bad)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '%') {
-			int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-			int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+			int hi = i + 2 < n ? hex_digit_value(s[i + 1]) : -1;
+			int lo = i + 2 < n ? hex_digit_value(s[i + 2]) : -1;
 
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
 				*bad = true;

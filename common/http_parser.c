@@ -14,6 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hex.h"
+
 enum {
 	CHUNK_SIZE_START,
 	CHUNK_SIZE,
@@ -437,17 +439,6 @@ void http_chunked_init(struct http_chunked *c)
 	*c = (struct http_chunked){.state = CHUNK_SIZE_START};
 }
 
-static int hex_value(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 int http_chunked_decode(struct http_chunked *c, const char *in, size_t in_len, size_t *ret_consumed,
                         char *out, size_t out_cap, size_t *ret_produced)
 {
@@ -463,7 +454,7 @@ int http_chunked_decode(struct http_chunked *c, const char *in, size_t in_len, s
 			int d;
 
 			/* the digits in one loop, not one pass of the switch each */
-			while ((d = hex_value(ch)) >= 0) {
+			while ((d = hex_digit_value(ch)) >= 0) {
 				if (++c->digits > 16)
 					r = -EBADMSG;
 				c->remaining = c->remaining << 4 | (uint64_t)d;
