@@ -320,14 +320,11 @@ size_t usage_tail_copy(const struct usage_tail *t, char *out)
  * start was seen. */
 static const char *event_start(const char *buf, const char *end, bool *whole)
 {
-	const char *p = end;
-
-	while (p - buf >= 2 && (p = memrchr(buf, '\n', (size_t)(p - buf)))) {
-		if (p > buf && p[-1] == '\n') {
+	for (const char *p = end - 1; p > buf; p--)
+		if (*p == '\n' && p[-1] == '\n') {
 			*whole = true;
 			return p + 1;
 		}
-	}
 	/* the window's first byte: an event's start when a field starts there */
 	*whole = end - buf >= 5 && (memcmp(buf, "data:", 5) == 0 || memcmp(buf, "event", 5) == 0);
 	return buf;

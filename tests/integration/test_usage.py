@@ -5,6 +5,7 @@ completions, embeddings and Responses, plain and streamed; the access log and /m
 must show exactly those counts and the cost at the configured prices, a stream without
 usage or cut before it counts as unknown, and `stream_usage: inject` gives a client that
 did not ask for usage the very bytes it gets without inject while still counting."""
+import itertools
 import json
 import os
 import re
@@ -30,11 +31,17 @@ def config(base, admin, log, extra=""):
         llmgate=f"  admin_listen: 127.0.0.1:{admin}\n  access_log: {log}\n{extra}")
 
 
+CALLS = itertools.count(1)
+
+
 def call(port, path, body):
-    """One request on a raw connection: the Response (its framing checked)."""
+    """One request on a raw connection: the Response (its framing checked). Its x-request-id
+    is usage-NNNNNN, in the order of the calls: two workers write their access log lines in
+    their own time, so the log is put back in request order by it."""
     s, f = connect(port, 30)
     try:
-        s.sendall(post_bytes(path, json.dumps(body).encode()))
+        rid = b"x-request-id: usage-%06d\r\n" % next(CALLS)
+        s.sendall(post_bytes(path, json.dumps(body).encode(), extra=rid))
         return read_response(f)
     finally:
         f.close()
@@ -44,7 +51,8 @@ def call(port, path, body):
 def log_lines(path, n):
     wait_for(lambda: os.path.exists(path) and len(open(path).read().splitlines()) >= n,
              timeout=10, what=f"{n} access log lines")
-    return [json.loads(line) for line in open(path).read().splitlines()]
+    entries = [json.loads(line) for line in open(path).read().splitlines()]
+    return sorted(entries, key=lambda e: e["request_id"])
 
 
 def words(text):
@@ -211,7 +219,8 @@ def test_inject_strips_for_clients_that_did_not_ask(stub, gateway_factory, workd
     raw = json.dumps(dict(body, model="gpt-4o-mini")).encode()
     s, f = connect(gw.port, 30)
     try:
-        s.sendall(post_bytes("/v1/chat/completions", raw))
+        s.sendall(post_bytes("/v1/chat/completions", raw,
+                             extra=b"x-request-id: usage-%06d\r\n" % next(CALLS)))
         as_is = read_response(f)
     finally:
         f.close()

@@ -414,6 +414,7 @@ static void test_processes(void)
 	client_limits_attach(&keys, now / 1000);
 	k.slot = both[0].slot;
 	p.slot = both[1].slot;
+	fflush(stdout); /* the children must not print the TAP lines again */
 	for (int w = 0; w < 4; w++) {
 		pid_t pid = fork();
 

@@ -227,14 +227,19 @@ static void test_strict(void)
 	             MULTIPART_EBADMSG, "a longer boundary");
 	expect_error("", MULTIPART_EBADMSG, "an empty body");
 
-	big = malloc(n + 200);
-	strcpy(big, "--b\r\nContent-Disposition: form-data; name=a\r\nX-Pad: ");
-	memset(big + strlen(big), 'x', n);
 	{
-		size_t head = strlen("--b\r\nContent-Disposition: form-data; name=a\r\nX-Pad: ");
+		static const char head[] =
+		        "--b\r\nContent-Disposition: form-data; name=a\r\nX-Pad: ";
+		static const char tail[] = "\r\n\r\n1\r\n--b--";
 
-		memset(big + head, 'x', 50 + n - head);
-		strcpy(big + 50 + n, "\r\n\r\n1\r\n--b--");
+		big = malloc(sizeof(head) + n + sizeof(tail));
+		if (!big) {
+			tap_ok(false, "out of memory");
+			return;
+		}
+		memcpy(big, head, sizeof(head) - 1);
+		memset(big + sizeof(head) - 1, 'x', n);
+		memcpy(big + sizeof(head) - 1 + n, tail, sizeof(tail));
 	}
 	n = (size_t)parse("b", big, strlen(big), 4096, &s, &why);
 	tap_ok((int)n == MULTIPART_E2BIG, "a part header of 64 KiB is refused (%s)",
