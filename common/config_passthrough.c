@@ -244,6 +244,16 @@ static void flag(const struct config_passthrough_reader *rd, const struct config
 	rd->boolean(rd->ctx, node, path, dst);
 }
 
+/* Whether MAP's I-th key stands earlier in MAP too (YAML leaves a duplicate
+ * key to the reader: it is refused, never read twice). */
+static bool key_seen_before(const struct config_yaml_node *map, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(map->pairs[j].key->value, map->pairs[i].key->value) == 0)
+			return true;
+	return false;
+}
+
 static void endpoint_load(struct config *c, const struct config_yaml_node *item, size_t index,
                           const struct config_passthrough_reader *rd)
 {
@@ -263,6 +273,11 @@ static void endpoint_load(struct config *c, const struct config_yaml_node *item,
 		char path[160];
 
 		snprintf(path, sizeof(path), "%s.%s", at, k);
+		if (key_seen_before(item, i)) {
+			rd->report(rd->ctx, true, item->pairs[i].key, "%s is given twice", path);
+			ok = false;
+			continue;
+		}
 		if (strcmp(k, "path") == 0) {
 			path_node = v;
 			ok &= rd->text(rd->ctx, v, path, false, &e.path) == 0;

@@ -66,6 +66,10 @@ static void agree(const char *data, size_t size, const struct usage *u)
 
 	if (!first || memmem(first + 1, size - (size_t)(first + 1 - data), "usage", 5))
 		return;
+	/* a NUL byte is no JSON: jansson's buffer reader takes it for the end of the
+	 * input, so it is no reference there (the scanner counts such a body unknown) */
+	if (memchr(data, 0, size))
+		return;
 	root = json_loadb(data, size, JSON_REJECT_DUPLICATES, NULL);
 	usage = json_object_get(root, "usage");
 	if (!json_is_object(usage) || json_object_size(usage) == 0) {
