@@ -3,15 +3,17 @@
  * that are not held whole in memory. Runs in a worker, on its event loop.
  *
  * The memory parts are copied into the body's one allocation (they are
- * small: a rewritten form field); a file part keeps a dup() of its fd and is
- * read with pread() at the offset the reader asks for, so the body has no
- * cursor of its own: every transport (the own HTTP/1.1 client, the own
- * HTTP/2 client, libcurl) reads it from 0 as many times as it sends it (a
- * retry on a new connection, a hand-over to HTTP/2, the next attempt). The
+ * small: a rewritten form field); a file keeps one dup() of its fd (shared by
+ * its ranges) and is read with pread() at the offset the reader asks for, so
+ * the body has no cursor of its own: every transport (the own HTTP/1.1
+ * client, the own HTTP/2 client, libcurl) reads it from 0 as many times as
+ * it sends it (a retry on a new connection, a hand-over to HTTP/2, the next
+ * attempt). The
  * body is counted: each transfer holds a reference until it is gone, so the
  * file outlives no transfer and no transfer outlives the file.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,6 +26,32 @@ struct upstream_body {
 	uint64_t len;
 	struct upstream_body_part parts[]; /* memory parts' bytes follow the array */
 };
+
+/* The fd B already holds for the file of PARTS[I] (an earlier range of it: one
+ * dup() per file), or -1. */
+static int same_file(const struct upstream_body *b, const struct upstream_body_part *parts,
+                     size_t i)
+{
+	size_t k = 0;
+
+	for (size_t j = 0; j < i; j++) {
+		if (parts[j].len == 0)
+			continue;
+		if (!parts[j].data && parts[j].fd == parts[i].fd)
+			return b->parts[k].fd;
+		k++;
+	}
+	return -1;
+}
+
+/* Whether part I of B is the first to hold its fd (the one to close). */
+static bool first_of_fd(const struct upstream_body *b, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (!b->parts[j].data && b->parts[j].fd == b->parts[i].fd)
+			return false;
+	return true;
+}
 
 struct upstream_body *upstream_body_new(const struct upstream_body_part *parts, size_t n)
 {
@@ -53,7 +81,9 @@ struct upstream_body *upstream_body_new(const struct upstream_body_part *parts, 
 			d->fd = -1;
 			p += parts[i].len;
 		} else {
-			d->fd = dup(parts[i].fd);
+			d->fd = same_file(b, parts, i);
+			if (d->fd < 0)
+				d->fd = dup(parts[i].fd);
 			if (d->fd < 0) {
 				upstream_body_unref(b);
 				return NULL;
@@ -77,7 +107,7 @@ void upstream_body_unref(struct upstream_body *b)
 	if (!b || --b->refs > 0)
 		return;
 	for (size_t i = 0; i < b->n; i++)
-		if (!b->parts[i].data)
+		if (!b->parts[i].data && first_of_fd(b, i))
 			close(b->parts[i].fd);
 	free(b);
 }
