@@ -388,7 +388,7 @@ bool endpoints_body_spool(void *ctx, const char *path, size_t path_len)
 	const struct endpoints *eps = ctx;
 
 	if (passthrough_body_limit((void *)eps->opts.config, path, path_len))
-		return false; /* relayed from memory (a configured pass-through) */
+		return true; /* a pass-through: relayed from the file */
 	return endpoint_table_body_spool(path, path_len);
 }
 
