@@ -189,7 +189,8 @@ int uh_transfer_attach(struct uh_transfer *t, struct uh_conn *c)
 	t->conn = c;
 	c->t = t;
 	t->out_off = 0;
-	uh_body_rewind(t);
+	if (t->src)
+		uh_body_rewind(t);
 	t->state = UH_SEND;
 	t->keep_alive_ok = true;
 	t->scan = (struct http_scan){0};
