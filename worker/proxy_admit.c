@@ -393,6 +393,11 @@ struct proxy_call *proxy_admit(struct proxy *proxy, struct http_exchange *ex,
 		if (parse_form(proxy, &early, target->op, &form, &owned, &stream, &group) < 0)
 			return NULL;
 	} else {
+		if (req->body_in_file) {
+			/* endpoint_table_body_spool() names the uploads only: not reached */
+			api_error_send(ex, 500, "server_error", NULL, "a JSON body was spooled");
+			return NULL;
+		}
 		if (target->op == PROXY_OP_MODERATIONS && !early.model &&
 		    proxy->config->moderation_model && !body_names_model(req))
 			early.model = proxy->config->moderation_model; /* LiteLLM: model optional */
