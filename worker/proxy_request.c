@@ -404,7 +404,8 @@ void proxy_request_clear(struct proxy_request *r)
 	if (r->headers != r->inline_headers)
 		free(r->headers);
 	free(r->body);
-	upstream_body_unref(r->src);
+	if (r->src) /* an upload's: no call per JSON request */
+		upstream_body_unref(r->src);
 	r->src = NULL;
 	explicit_bzero(r->auth, strnlen(r->auth, sizeof(r->auth))); /* the key's copy, if any */
 	r->headers = NULL;

@@ -87,7 +87,8 @@ void upstream_curl_clean(struct upstream_curl_transfer *t)
 	}
 	curl_slist_free_all(t->headers);
 	free(t->body);
-	upstream_body_unref(t->src);
+	if (t->src) /* an upload's: no call per JSON request */
+		upstream_body_unref(t->src);
 }
 
 /* An upload from parts: libcurl pulls its body as it sends. */

@@ -284,7 +284,8 @@ void upstream_h2_clean(struct uh2_stream *t)
 		event_free(t->ev_timeout);
 	free(t->copy);
 	free(t->body);
-	upstream_body_unref(t->src);
+	if (t->src) /* an upload's: no call per JSON request */
+		upstream_body_unref(t->src);
 	free(t->held);
 	t->h2->active--;
 }

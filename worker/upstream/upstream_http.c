@@ -36,7 +36,8 @@ void upstream_http_clean(struct uh_transfer *t)
 		event_free(t->ev_timeout);
 	free(t->out);
 	free(t->handover);
-	upstream_body_unref(t->src);
+	if (t->src) /* an upload's: no call per JSON request */
+		upstream_body_unref(t->src);
 	t->uh->active--;
 }
 
