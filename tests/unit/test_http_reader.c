@@ -10,8 +10,11 @@
 #include "tap.h"
 
 #include <stdint.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "http_server.h"
@@ -204,6 +207,39 @@ static void spool_reader(struct http_reader *r, const char *dir)
 	r->spool_dir = dir;
 }
 
+/* A write to the spool that fails (a full disk: here a file size limit,
+ * EFBIG) ends the request with 507, at the head or as the body comes. */
+static void test_spool_write_fails(const char *dir)
+{
+	struct rlimit old, small = {.rlim_cur = 8, .rlim_max = RLIM_INFINITY};
+	struct http_reader r;
+	struct http_read_result res;
+
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	small.rlim_max = old.rlim_max;
+	setrlimit(RLIMIT_FSIZE, &small);
+	spool_reader(&r, dir);
+	feed(&r, HTTP_READER_HEAD,
+	     "POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n0123456789", SIZE_MAX);
+	res = http_reader_head(&r, scratch, 100);
+	tap_ok(res.what == HTTP_READ_REJECT && res.reason == HTTP_REJECT_SPOOL_FAILED,
+	       "the body that came with the head cannot be written: 507");
+	http_reader_free(&r);
+
+	spool_reader(&r, dir);
+	feed(&r, HTTP_READER_HEAD, "POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n",
+	     SIZE_MAX);
+	res = http_reader_head(&r, scratch, 100);
+	feed(&r, HTTP_READER_BODY, "0123456789", SIZE_MAX);
+	res = http_reader_body(&r, 100);
+	tap_ok(res.what == HTTP_READ_REJECT && res.reason == HTTP_REJECT_SPOOL_FAILED &&
+	               r.spool_err == EFBIG,
+	       "a later write cannot: 507 at once, not at the body's end");
+	http_reader_free(&r);
+	setrlimit(RLIMIT_FSIZE, &old);
+}
+
 static void test_spool(void)
 {
 	char dir[] = "/tmp/llmgate-spool-test-XXXXXX";
@@ -279,6 +315,7 @@ static void test_spool(void)
 	               http_reject_status(res.reason) == 507,
 	       "no file can be made: 507");
 	http_reader_free(&r);
+	test_spool_write_fails(dir);
 	tap_ok(rmdir(dir) == 0, "nothing was left in the spool directory");
 }
 
