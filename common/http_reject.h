@@ -27,6 +27,7 @@
 	  "unsupported_request")                                                                  \
 	X(UNSUPPORTED_VERSION, "unsupported_version", 505, "server_error", "unsupported_request") \
 	X(OUT_OF_MEMORY, "out_of_memory", 503, "server_error", "out_of_memory")                   \
+	X(SPOOL_FAILED, "spool_failed", 507, "server_error", "insufficient_storage")              \
 	X(PLAIN_HTTP_ON_TLS, "plain_http_on_tls", 400, "invalid_request_error",                   \
 	  "plain_http_on_tls_port")
 

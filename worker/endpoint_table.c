@@ -136,7 +136,8 @@ const char *endpoint_table_api_path(const char *path, size_t *len, bool *ret_und
 	return path;
 }
 
-size_t endpoint_table_body_limit(const struct config *config, const char *path, size_t len)
+/* The row of a request for PATH as the server sees it at its head. */
+static const struct endpoint *of_head(const char *path, size_t len)
 {
 	char name[INGRESS_MAX_DEPLOYMENT_NAME + 1];
 	const struct endpoint *e;
@@ -149,6 +150,20 @@ size_t endpoint_table_body_limit(const struct config *config, const char *path, 
 		e = of_op(op);
 	if (!e)
 		e = endpoint_table_prefix(path, len);
+	return e;
+}
+
+bool endpoint_table_body_spool(const char *path, size_t len)
+{
+	const struct endpoint *e = of_head(path, len);
+
+	return e && e->body == ENDPOINT_BODY_FORM;
+}
+
+size_t endpoint_table_body_limit(const struct config *config, const char *path, size_t len)
+{
+	const struct endpoint *e = of_head(path, len);
+
 	return e && e->limit == ENDPOINT_LIMIT_UPLOAD ? config->max_upload_size
 	                                              : config->max_request_size;
 }

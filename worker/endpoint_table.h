@@ -79,3 +79,6 @@ const char *endpoint_table_api_path(const char *path, size_t *len, bool *ret_und
 /* The body limit of a request for PATH (LEN bytes, the path as sent, with
  * /openai/v1 or the Azure-SDK form) under CONFIG. */
 size_t endpoint_table_body_limit(const struct config *config, const char *path, size_t len);
+/* Whether the body of a request for PATH is spooled to a file as it is read
+ * (http_server_options.body_spool): the uploads (ENDPOINT_BODY_FORM). */
+bool endpoint_table_body_spool(const char *path, size_t len);

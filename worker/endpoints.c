@@ -383,6 +383,15 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 		proxy_handle(eps->opts.proxy, ex, req, &r.target, id);
 }
 
+bool endpoints_body_spool(void *ctx, const char *path, size_t path_len)
+{
+	const struct endpoints *eps = ctx;
+
+	if (passthrough_body_limit((void *)eps->opts.config, path, path_len))
+		return true; /* a pass-through: relayed from the file */
+	return endpoint_table_body_spool(path, path_len);
+}
+
 size_t endpoints_body_limit(void *ctx, const char *path, size_t path_len, size_t max_body)
 {
 	const struct endpoints *eps = ctx;

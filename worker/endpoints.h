@@ -39,3 +39,7 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 /* The http_server_options body_limit callback: the body limit of the
  * route PATH names (endpoint_table.h), asked at its head. */
 size_t endpoints_body_limit(void *ctx, const char *path, size_t path_len, size_t max_body);
+/* The http_server_options body_spool callback: the uploads' bodies
+ * (endpoint_table_body_spool) and the pass-through routes' go to a file as
+ * they are read, not into memory. */
+bool endpoints_body_spool(void *ctx, const char *path, size_t path_len);

@@ -169,6 +169,6 @@ bool passthrough_handle(struct passthrough *pt, const struct early_answer *e, bo
 			                   "the request's URL or headers are too large to relay");
 		return true;
 	}
-	pt_relay_start(call, method, req->body, req->body_len);
+	pt_relay_start(call, method, req);
 	return true;
 }

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http_server.h"
+
 #include "provider_request.h"
 #include "request_id.h"
 #include "upstream.h"
@@ -74,4 +76,6 @@ int pt_request_endpoint(struct pt_call *call, const struct http_request *req,
 /* passthrough_relay.c: starts CALL's transfer of BODY (the exchange's,
  * valid while it is) and takes over the exchange; on failure to start,
  * answers 502. Ends with the call freed. */
-void pt_relay_start(struct pt_call *call, const char *method, const char *body, size_t len);
+/* REQ's body goes along: from memory, or from the file the server spooled
+ * it to (http_request.body_in_file), read as the upstream takes it. */
+void pt_relay_start(struct pt_call *call, const char *method, const struct http_request *req);

@@ -13,7 +13,9 @@
  * for the response head and every silence between body chunks; a paused
  * transfer is not idle. Never retried, never sent elsewhere: an upstream
  * failure before the first byte is a 502 (504 on time), after it the
- * client's response breaks off.
+ * client's response breaks off. A request body the server spooled to a file
+ * (a long upload: see endpoints_body_spool()) is sent from the file as the
+ * upstream's connection takes it, never held in memory.
  */
 #include <event2/event.h>
 #include <stdio.h>
@@ -252,7 +254,7 @@ static void on_abort(void *ctx)
 	call_free(call);
 }
 
-void pt_relay_start(struct pt_call *call, const char *method, const char *body, size_t len)
+void pt_relay_start(struct pt_call *call, const char *method, const struct http_request *req)
 {
 	static const struct upstream_callbacks up_callbacks = {
 	        .on_header = on_header,
@@ -264,14 +266,16 @@ void pt_relay_start(struct pt_call *call, const char *method, const char *body, 
 	        .on_writable = on_writable,
 	        .on_abort = on_abort,
 	};
-	struct upstream_request req = {
+	struct upstream_body_part file = {.fd = req->body_fd, .len = req->body_len};
+	struct upstream_request up_req = {
 	        .method = method,
 	        .url = call->url,
 	        .headers = call->headers,
 	        .n_headers = call->n_headers,
-	        .body = body,
-	        .body_len = len,
+	        .body = req->body,
+	        .body_len = req->body_len,
 	};
+	int err;
 
 	call->upstream_start_us = clock_now_us();
 	call->timer = evtimer_new(upstream_event_base(call->pt->up), on_timer, call);
@@ -280,7 +284,13 @@ void pt_relay_start(struct pt_call *call, const char *method, const char *body, 
 		return;
 	}
 	http_exchange_set_callbacks(call->ex, &ex_callbacks, call);
-	if (upstream_start(call->pt->up, &req, &up_callbacks, call, &call->t) < 0) {
+	if (req->body_in_file && !(up_req.body_src = upstream_body_new(&file, 1))) {
+		fail(call, 500, "internal_error", "out of memory");
+		return;
+	}
+	err = upstream_start(call->pt->up, &up_req, &up_callbacks, call, &call->t);
+	upstream_body_unref(up_req.body_src); /* the transfer holds its own */
+	if (err < 0) {
 		call->t = NULL;
 		fail(call, 502, "upstream_error", "the pass-through request could not be started");
 		return;

@@ -142,8 +142,18 @@ static int parse_form(const struct proxy *proxy, struct early_answer *e, enum pr
 	int r;
 
 	*ret_owned = NULL;
-	r = proxy_form_scan(req->body, req->body_len, http_request_header(req, "content-type"),
-	                    form, model, sizeof(model), ret_stream, &why);
+	if (req->body_in_file)
+		r = proxy_form_scan_file(req->body_fd, req->body_len,
+		                         http_request_header(req, "content-type"), form, model,
+		                         sizeof(model), ret_stream, &why);
+	else
+		r = proxy_form_scan(req->body, req->body_len,
+		                    http_request_header(req, "content-type"), form, model,
+		                    sizeof(model), ret_stream, &why);
+	if (r == -EIO) {
+		api_error_send(e->ex, 500, "server_error", NULL, "%s", why);
+		return -1;
+	}
 	if (r == -EINVAL) {
 		answer_early_error(e, 400, "invalid_content_type",
 		                   "%s: %.*s takes a multipart/form-data upload", why,
@@ -217,6 +227,7 @@ static struct proxy_call *new_call(struct proxy *proxy, const struct early_answe
 	call->op = op;
 	call->raw = req->body;
 	call->raw_len = req->body_len;
+	call->raw_fd = req->body_in_file ? req->body_fd : -1;
 	call->last_failure = OUTCOME_SUCCESS;
 	str_copy(call->id, sizeof(call->id), e->id);
 	call->received_us = e->received_us;
@@ -382,6 +393,11 @@ struct proxy_call *proxy_admit(struct proxy *proxy, struct http_exchange *ex,
 		if (parse_form(proxy, &early, target->op, &form, &owned, &stream, &group) < 0)
 			return NULL;
 	} else {
+		if (req->body_in_file) {
+			/* endpoint_table_body_spool() names the uploads only: not reached */
+			api_error_send(ex, 500, "server_error", NULL, "a JSON body was spooled");
+			return NULL;
+		}
 		if (target->op == PROXY_OP_MODERATIONS && !early.model &&
 		    proxy->config->moderation_model && !body_names_model(req))
 			early.model = proxy->config->moderation_model; /* LiteLLM: model optional */

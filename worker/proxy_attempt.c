@@ -612,6 +612,7 @@ static int start_attempt(struct proxy_call *call)
 	        .form = call->has_form ? &call->form : NULL,
 	        .raw = call->raw,
 	        .raw_len = call->raw_len,
+	        .raw_fd = call->raw_fd,
 	};
 	err = proxy_request_build(&r, dep, call->op, &target, call->root,
 	                          call->proxy->defaults[proxy_dep_index(call, dep)]);
@@ -636,7 +637,10 @@ static int start_attempt(struct proxy_call *call)
 	        .headers = r.headers,
 	        .n_headers = r.n_headers,
 	        .body = r.body ? r.body : call->raw,
-	        .body_len = r.body ? r.body_len : call->raw_len,
+	        .body_len = r.body  ? r.body_len
+	                    : r.src ? (size_t)upstream_body_len(r.src)
+	                            : call->raw_len,
+	        .body_src = r.src,
 	        .timeout_ms = 0, /* our timers: see the top of this file */
 	};
 	static const struct upstream_callbacks callbacks = {

@@ -74,6 +74,7 @@ struct proxy_call {
 	json_t *root;    /* the client's body, parsed when an attempt needs it */
 	const char *raw; /* its bytes, valid as long as the exchange */
 	size_t raw_len;
+	int raw_fd;  /* >= 0: an upload the server spooled to this file (RAW is NULL) */
 	char *model; /* the group the client named (ops by id: the first candidate's) */
 	bool named_by_path;
 	struct proxy_form form; /* an upload's (has_form): its model field, boundary */

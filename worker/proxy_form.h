@@ -23,3 +23,8 @@
  */
 int proxy_form_scan(const char *body, size_t len, const char *content_type, struct proxy_form *form,
                     char *model, size_t model_cap, bool *ret_stream, const char **ret_why);
+/* The same for a body spooled to a file (LEN bytes of FD from 0), read in
+ * pieces of 64 KiB into one buffer of the worker's: the whole form is read
+ * once, never held. -EIO (*RET_WHY set) when the file cannot be read. */
+int proxy_form_scan_file(int fd, size_t len, const char *content_type, struct proxy_form *form,
+                         char *model, size_t model_cap, bool *ret_stream, const char **ret_why);

@@ -266,10 +266,48 @@ static int build_body(struct proxy_request *r, const struct deployment *dep, enu
 	return 0;
 }
 
+/* A spooled upload as parts (upstream.h): the file's bytes before AT, MID
+ * (MID_LEN bytes, from memory), the file's from AT + CUT on. Nothing is
+ * copied but MID: the file is read as the upstream takes it. */
+static int form_parts(struct proxy_request *r, const struct proxy_request_target *target, size_t at,
+                      size_t cut, const char *mid, size_t mid_len)
+{
+	const struct upstream_body_part parts[] = {
+	        {.fd = target->raw_fd, .offset = 0, .len = at},
+	        {.data = mid, .len = mid_len},
+	        {.fd = target->raw_fd, .offset = at + cut, .len = target->raw_len - at - cut},
+	};
+
+	r->src = upstream_body_new(parts, 3);
+	return r->src ? 0 : -ENOMEM;
+}
+
+/* A spooled form with its model rewritten: the new field's bytes. */
+static int form_parts_rewritten(struct proxy_request *r, const struct proxy_request_target *target,
+                                size_t at, size_t cut, const char *head, size_t head_len,
+                                const char *name, size_t name_len, bool crlf)
+{
+	size_t mid_len = head_len + name_len + (crlf ? 2 : 0);
+	char *mid = malloc(mid_len);
+	int err;
+
+	if (!mid)
+		return -ENOMEM;
+	memcpy(mid, head, head_len);
+	memcpy(mid + head_len, name, name_len);
+	if (crlf)
+		memcpy(mid + head_len + name_len, "\r\n", 2);
+	err = form_parts(r, target, at, cut, mid, mid_len);
+	free(mid);
+	return err;
+}
+
 /* An upload's form with its `model` field's value replaced by the
  * deployment's upstream model (inserted first when the form has none: the
  * Azure-SDK path named the group): one copy of the body, the only one made.
- * Nothing changes when the upstream takes the client's form as it is. */
+ * Nothing changes when the upstream takes the client's form as it is. A
+ * form the server spooled to a file is not copied at all: it is sent as
+ * parts (form_parts()), the rewritten field from memory. */
 static int build_form(struct proxy_request *r, const struct deployment *dep, enum proxy_op op,
                       const struct proxy_request_target *target)
 {
@@ -279,7 +317,7 @@ static int build_form(struct proxy_request *r, const struct deployment *dep, enu
 	int n = 0;
 
 	if (!f || !needs_rewrite(dep, op, target->model, target->named_by_path))
-		return 0;
+		return target->raw_fd >= 0 ? form_parts(r, target, 0, 0, NULL, 0) : 0;
 	if (f->has_model) {
 		at = f->model_at;
 		cut = f->model_len;
@@ -292,6 +330,9 @@ static int build_form(struct proxy_request *r, const struct deployment *dep, enu
 		at = f->first;
 		cut = 0;
 	}
+	if (target->raw_fd >= 0)
+		return form_parts_rewritten(r, target, at, cut, head, (size_t)n,
+		                            dep->upstream_model, name, !f->has_model);
 	len = target->raw_len - cut + name + (size_t)n + (f->has_model ? 0 : 2);
 	r->body = malloc(len);
 	if (!r->body)
@@ -336,6 +377,7 @@ int proxy_request_build(struct proxy_request *r, const struct deployment *dep, e
 	r->n_headers = 0;
 	r->body = NULL;
 	r->body_len = 0;
+	r->src = NULL;
 	r->usage_injected = false;
 	if (proxy_op_by_id(op)) {
 		if (str_cat(path, sizeof(path), ops[op].path, target->response_id, ops[op].suffix,
@@ -362,6 +404,9 @@ void proxy_request_clear(struct proxy_request *r)
 	if (r->headers != r->inline_headers)
 		free(r->headers);
 	free(r->body);
+	if (r->src) /* an upload's: no call per JSON request */
+		upstream_body_unref(r->src);
+	r->src = NULL;
 	explicit_bzero(r->auth, strnlen(r->auth, sizeof(r->auth))); /* the key's copy, if any */
 	r->headers = NULL;
 	r->body = NULL;

@@ -30,6 +30,9 @@ struct proxy_request {
 	char auth[PROVIDER_REQUEST_AUTH_MAX];
 	char *body; /* the rewritten body, or NULL: the client's is sent as is */
 	size_t body_len;
+	/* An upload spooled to a file: what is sent instead of BODY (the form's
+	 * head from memory with `model` rewritten, the rest from the file). */
+	struct upstream_body *src;
 	bool usage_injected; /* stream_options.include_usage added (inject_usage) */
 };
 
@@ -68,6 +71,7 @@ struct proxy_request_target {
 	const struct proxy_form *form;
 	const char *raw;
 	size_t raw_len;
+	int raw_fd; /* >= 0: RAW_LEN bytes in this file instead of RAW (a spooled upload) */
 };
 
 /*

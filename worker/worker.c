@@ -369,6 +369,10 @@ void worker_run(const struct worker_args *args)
 	                            config->body_timeout_ms);
 	hopts.handler = endpoints_handle;
 	hopts.body_limit = endpoints_body_limit;
+	hopts.body_spool = endpoints_body_spool;
+	hopts.spool_dir = getenv("TMPDIR"); /* NULL: /tmp */
+	if (hopts.spool_dir && !hopts.spool_dir[0])
+		hopts.spool_dir = NULL;
 	hopts.on_reject = on_http_reject;
 	hopts.reject_ctx = w.stats;
 	hopts.tls = args->tls;

@@ -5,14 +5,19 @@ names no deployment, the answers that are not JSON (audio bytes, text, srt, vtt)
 a boundary split across reads, a 64 KiB part header, a 30 MB upload over the limit (413 before
 it is read) and a slow upload (408) are cells of the fault matrix (test_faults.py). The stub checks path, api-version, headers, the form's
 shape and its model field, and says what it received (the file's size and FNV-1a hash)."""
+import functools
+import glob
 import json
+import os
 import socket
+import struct
 import subprocess
+import threading
 
 import pytest
 
 from helpers import (LLMGATED, azure_dep, error_of, gateway_config, openai_dep, read_response,
-                     request)
+                     request, vm_kb, wait_for)
 
 KEY = "sk-test-media-0123456789"
 AZURE_KEY = "azure-test-key-0123456789"
@@ -358,3 +363,158 @@ def test_stub_is_as_strict_as_the_references(openai, azure):
                               "?api-version=2024-10-21",
                        [("file", ("a.wav", audio))], az)[0] == 200, \
         "Azure dated: the URL names the deployment, the form needs no model"
+
+
+# --- uploads spooled, not held in memory -----------------------------------------------------
+# An upload's body that does not come with its head is written to an unlinked file as it is
+# read (worker/http/http_reader_spool.c) and sent from it (struct upstream_body): the worker
+# holds none of it in memory, the model rewrite copies only the field it rewrites.
+
+BIG = bytes(range(256)) * (20 * 1024 * 1024 // 256)  # 20 MiB
+
+
+@functools.lru_cache(maxsize=None)
+def big_hash():
+    return fnv1a(BIG)
+
+
+def spool_fds(pid):
+    """The worker's fds on an unlinked file (an upload's spool)."""
+    out = []
+    for fd in glob.glob(f"/proc/{pid}/fd/*"):
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.endswith("(deleted)") and not target.startswith(("/memfd:", "/dev/")):
+            out.append(target)
+    return out
+
+
+def fds(pid):
+    return sorted(os.readlink(f) for f in glob.glob(f"/proc/{pid}/fd/*"))
+
+
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+@pytest.mark.parametrize("order", ["model_after_file", "model_before_file"])
+def test_20mb_upload_arrives_byte_identical(openai, gateway_factory, order):
+    """The OpenAI SDKs send `file` before `model`: the model is found in the spooled file and
+    rewritten (whisper -> whisper-1) without copying the file part."""
+    gw = gateway_factory(media_config(openai))
+    fields = [("file", ("big.wav", BIG)), ("model", "whisper")]
+    if order == "model_before_file":
+        fields.reverse()
+    status, _, body = upload(gw, "/v1/audio/transcriptions", fields)
+    assert status == 200, body[:300]
+    want = f"whisper-1 heard {len(BIG)} bytes of big.wav (fnv1a {big_hash():016x})"
+    assert want in json.loads(body)["text"]
+    seen = openai.requests()[-1]
+    rewritten = [(n, ("big.wav", BIG) if n == "file" else "openai/whisper-1"[7:])
+                 for n, _ in fields]
+    assert seen["body_len"] == len(form(rewritten)[1])
+
+
+def test_20mb_upload_to_azure_goes_as_sent(azure, gateway_factory):
+    gw = gateway_factory(gateway_config(
+        azure_dep("whisper", "az-whisper", azure.base, name="whisper-deploy",
+                  api_version="2024-10-21"), workers=1))
+    fields = [("model", "whisper"), ("file", ("big.wav", BIG))]
+    status, _, body = upload(gw, "/v1/audio/transcriptions", fields)
+    assert status == 200, body[:300]
+    assert (f"whisper-deploy heard {len(BIG)} bytes of big.wav (fnv1a {big_hash():016x})"
+            in json.loads(body)["text"])
+    assert azure.requests()[-1]["body_len"] == len(form(fields)[1])
+
+
+def test_a_fallback_sends_the_spooled_upload_again(stub_factory, gateway_factory):
+    """The first deployment answers 500 after reading the whole body; the fallback's
+    deployment gets all of it again, from the file."""
+    first = stub_factory("first", ["--require-key", KEY, "--status", "500"])
+    second = stub_factory("second", ["--require-key", KEY])
+    gw = gateway_factory(gateway_config(
+        openai_dep("whisper", "first-dep", first.base, key=KEY, model="openai/whisper-1"),
+        openai_dep("whisper-b", "second-dep", second.base, key=KEY, model="openai/whisper-1"),
+        retries=0, fallbacks={"whisper": ["whisper-b"]}, workers=1))
+    audio = BIG[:5 * 1024 * 1024]
+    fields = [("file", ("five.wav", audio)), ("model", "whisper")]
+    status, _, body = upload(gw, "/v1/audio/transcriptions", fields)
+    assert status == 200, body[:300]
+    assert (f"whisper-1 heard {len(audio)} bytes of five.wav (fnv1a {fnv1a(audio):016x})"
+            in json.loads(body)["text"])
+    sent = len(form([("file", ("five.wav", audio)), ("model", "whisper-1")])[1])
+    assert first.requests()[-1]["body_len"] == sent
+    assert second.requests()[-1]["body_len"] == sent
+
+
+def test_uploads_in_flight_cost_little_memory(stub_factory, gateway_factory):
+    """20 uploads of 1 MB held at a slow upstream: the worker's RSS grows by far less than
+    their size (issue 22 asks for 64 KiB per upload; asserted generously)."""
+    slow = stub_factory("slow", ["--require-key", KEY, "--delay-ms", "4000"])
+    gw = gateway_factory(media_config(slow))
+    pid = gw.workers()[0]
+    audio = BIG[:1024 * 1024]
+    fields = [("file", ("one.wav", audio)), ("model", "whisper")]
+    for _ in range(2):  # warm: the connection pool, the buffers a first upload makes
+        slow.set_faults({})
+        assert upload(gw, "/v1/audio/transcriptions", fields)[0] == 200
+    slow.reset()
+    before = vm_kb(pid, "VmRSS")
+    n = 20
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(
+        upload(gw, "/v1/audio/transcriptions", fields)[0])) for _ in range(n)]
+    for t in threads:
+        t.start()
+    wait_for(lambda: len(slow.requests()) >= n, timeout=30, what="all uploads at the upstream")
+    during = vm_kb(pid, "VmRSS")
+    for t in threads:
+        t.join(60)
+    assert results == [200] * n
+    per_upload = (during - before) / n
+    print(f"RSS growth per upload in flight: {per_upload:.1f} KiB "
+          f"({before} KiB before, {during} KiB with {n} in flight)")
+    assert per_upload < 256, f"{per_upload:.0f} KiB per 1 MB upload in flight"
+
+
+@pytest.mark.parametrize("when", ["mid_upload", "at_the_upstream"])
+def test_a_client_that_leaves_leaves_no_file(stub_factory, gateway_factory, when):
+    slow = stub_factory("slow", ["--require-key", KEY, "--delay-ms", "5000"])
+    gw = gateway_factory(media_config(slow))
+    pid = gw.workers()[0]
+    assert upload(gw, "/v1/images/generations", [])[0] in (400, 415)  # a first connection
+    base = fd_count(pid)
+    ctype, body = form([("file", ("a.wav", BIG[:3 * 1024 * 1024])), ("model", "whisper")])
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    s.sendall(f"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: gw\r\nContent-Type: {ctype}\r\n"
+              f"Content-Length: {len(body)}\r\n\r\n".encode())
+    if when == "mid_upload":
+        s.sendall(body[:len(body) // 2])
+        wait_for(lambda: spool_fds(pid), what="the upload spooled")
+    else:
+        s.sendall(body)
+        wait_for(lambda: slow.requests(), what="the upload at the upstream")
+        # the transfer holds its own fd on the file until it is gone
+        assert len(spool_fds(pid)) == 2, spool_fds(pid)
+    # a reset: a plain close after a whole request is a half-close, which is answered
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    try:
+        wait_for(lambda: not spool_fds(pid) and fd_count(pid) <= base, timeout=3,
+                 what="the file and its fds gone")
+    except AssertionError:
+        raise AssertionError(f"left: {fds(pid)} ({base} fds before)") from None
+    if when == "mid_upload":
+        assert not slow.requests()
+
+
+def test_an_upload_that_cannot_be_spooled_is_507(openai, gateway_factory, tmp_path):
+    gw = gateway_factory(media_config(openai), env={"TMPDIR": str(tmp_path / "missing")})
+    status, _, body = upload(gw, "/v1/audio/transcriptions",
+                             [("model", "whisper"), ("file", ("a.wav", BIG[:1024 * 1024]))])
+    assert status == 507, body
+    assert error_of(body)["code"] == "insufficient_storage"
+    assert not openai.requests()
+    assert gw.post("/v1/images/generations", {"model": "painter", "prompt": "x"})[0] == 200

@@ -455,7 +455,7 @@ def test_http_rejects_counted_and_logged(stub_factory, gateway_factory, workdir)
     fams = scrape(admin)[1]
     zero = [(l["status"], l["reason"], v) for _, l, v in
             fams["llmgate_http_rejected_total"]["samples"]]
-    assert len(zero) == 10 and all(v == 0 for _, _, v in zero), zero
+    assert len(zero) == 11 and all(v == 0 for _, _, v in zero), zero
 
     expected = {}  # client port -> (what, status, reason, has head, response)
 
@@ -503,7 +503,7 @@ def test_http_rejects_counted_and_logged(stub_factory, gateway_factory, workdir)
     text, fams = scrape(admin)
     got = {(l["status"], l["reason"]): v for _, l, v in
            fams["llmgate_http_rejected_total"]["samples"]}
-    assert len(got) == 10
+    assert len(got) == 11
     assert {k: v for k, v in got.items() if v} == want
     assert want == {("400", "malformed"): 4, ("431", "head_too_large"): 2,
                     ("413", "body_too_large"): 2, ("505", "unsupported_version"): 1,

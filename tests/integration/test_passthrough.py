@@ -4,6 +4,7 @@ byte, with the deployment's credential and never the client's key; downloads str
 backpressure; requests are counted with route "passthrough"; --check validates the settings.
 The stub's Files and Batches APIs (tests/stub/stub_files.c) are strict: multipart with a
 purpose, ids that must exist, Azure paths with an api-version."""
+import hashlib
 import json
 import shutil
 import os
@@ -13,6 +14,7 @@ import time
 
 import pytest
 
+from conftest import LoopbackServer
 from helpers import (FIXTURES, LLMGATED, azure_dep, free_port, gateway_config, openai_dep,
                      read_response, request, vm_kb, wait_for)
 
@@ -419,3 +421,65 @@ def test_litellm_batch_mode_names_the_files_deployment(stub, gateway_factory, tm
     r = check(two, tmp_path)
     assert r.returncode == 0 and "2 deployments have model_info.mode batch" in r.out, r.out
     assert "not served" not in r.out
+
+
+class SlowFiles(LoopbackServer):
+    """A files upstream that reads a request body slowly (64 KiB every 3 ms) and answers
+    with its size and SHA-256: the gateway has to hold back what it cannot send yet."""
+
+    def __init__(self):
+        self.seen = []
+        super().__init__()
+
+    def _serve(self, conn):
+        with conn:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+            head, body = head.split(b"\r\n\r\n", 1)
+            length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:"))
+            digest = hashlib.sha256(body)
+            got = len(body)
+            while got < length:
+                time.sleep(0.003)
+                chunk = conn.recv(min(65536, length - got))
+                if not chunk:
+                    return
+                digest.update(chunk)
+                got += len(chunk)
+            self.seen.append(head.split(b"\r\n", 1)[0])
+            answer = json.dumps({"object": "file", "bytes": got,
+                                 "sha256": digest.hexdigest()}).encode()
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                         + str(len(answer)).encode() + b"\r\nConnection: close\r\n\r\n" + answer)
+
+
+def test_a_30mb_upload_to_a_slow_upstream_is_not_held_in_memory(stub_factory, gateway_factory):
+    """The body is spooled to a file as it is read and sent from it as the upstream takes it:
+    the worker's peak RSS grows by far less than the upload."""
+    stub = stub_factory("chat")
+    slow = SlowFiles()
+    try:
+        gw = gateway_factory(files_config(
+            stub, openai_dep("files", "files-dep", f"http://127.0.0.1:{slow.port}"),
+            llmgate="  files_deployment: files-dep\n"))
+        pid = gw.workers()[0]
+        _, (status, _, raw) = upload(gw, data=b"warm")
+        assert status == 200, raw
+        peak = vm_kb(pid, "VmHWM")
+        data = bytes(range(256)) * (30 * 1024 * 1024 // 256)
+        body, (status, _, raw) = upload(gw, data=data)
+        assert status == 200, raw
+        answer = json.loads(raw)
+        assert answer["bytes"] == len(body)
+        assert answer["sha256"] == hashlib.sha256(body).hexdigest()
+        assert slow.seen[-1] == b"POST /v1/files HTTP/1.1"
+        grown = vm_kb(pid, "VmHWM") - peak
+        print(f"peak RSS growth for a 30 MB pass-through upload: {grown} KiB")
+        assert grown < 4096, f"{grown} KiB for a 30 MB upload"
+    finally:
+        slow.close()

@@ -24,7 +24,7 @@ import pytest
 from h2.errors import ErrorCodes
 
 from conftest import LoopbackServer
-from helpers import (CHAT, asan_build, connect, dechunk, events_of, post, post_bytes,
+from helpers import (CHAT, asan_build, connect, dechunk, events_of, post, post_bytes, request,
                      stream_request, vm_kb, wait_for)
 from test_http import one_worker
 from test_upstream_tls import certs  # noqa: F401 (a fixture)
@@ -465,6 +465,35 @@ def test_an_upstream_that_stops_reading_the_body(certs, gateway_factory):
         assert result and result[0][0] == 200, result
         assert time.monotonic() - started >= 2.0, "it waited for window updates"
         assert json.loads(up.requests[1][1])["messages"][0]["content"] == "y" * 300000
+        assert up.violations == []
+    finally:
+        up.close()
+
+
+@pytest.mark.parametrize("env", [OWN, {"LLMGATE_UPSTREAM_H2": "curl"}], ids=["own", "curl"])
+def test_a_spooled_upload_is_sent_from_its_file(certs, gateway_factory, env):
+    """An upload the server spooled to a file (worker/http/http_reader_spool.c) goes out in
+    DATA frames read from the file: the first one on the connection the own HTTP/1.1 client
+    made and handed over (to the own HTTP/2 client, or to libcurl's read callback), the
+    second on HTTP/2 from the start; byte for byte, with the right content-length."""
+    up = H2Upstream(certs)
+    try:
+        gw = gateway(gateway_factory, up, certs, env=env)
+        boundary = "----llmgate-h2-upload"
+        audio = bytes(range(256)) * (3 * 1024 * 1024 // 256)
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+                f"filename=\"a.wav\"\r\nContent-Type: audio/wav\r\n\r\n").encode() + audio + (
+                    f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\n"
+                    f"gpt-4o\r\n--{boundary}--\r\n").encode()
+        for n in range(2):
+            status, _, answer = request(
+                gw.port, "POST", "/v1/audio/transcriptions", body,
+                {"Content-Type": f"multipart/form-data; boundary={boundary}"}, timeout=30)
+            assert status == 200, answer
+            assert len(up.requests) == n + 1
+            # the group's model named the upstream's (gpt-4o-mini): the field rewritten only
+            assert up.requests[-1][1] == body.replace(b"\r\n\r\ngpt-4o\r\n",
+                                                      b"\r\n\r\ngpt-4o-mini\r\n")
         assert up.violations == []
     finally:
         up.close()

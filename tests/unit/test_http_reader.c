@@ -3,12 +3,19 @@
  * with no socket: bytes are fed into the room the reader offers, the way
  * http_conn.c does, and each step's outcome is checked: a body that came
  * with its head, one read straight into its own buffer, chunked bodies,
- * pipelined requests, the limits and "100 Continue".
+ * pipelined requests, the limits and "100 Continue", and bodies spooled to
+ * a file (http_reader_spool.c).
  */
 #include "http_reader.h"
 #include "tap.h"
 
 #include <stdint.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "http_server.h"
 
@@ -177,11 +184,147 @@ static void test_rejects(void)
 	http_reader_free(&r);
 }
 
+static bool spool_all(void *ctx, const char *path, size_t path_len)
+{
+	(void)ctx;
+	return path_len == 2 && memcmp(path, "/u", 2) == 0;
+}
+
+/* The spooled body's bytes are WANT, and the reader holds none in memory. */
+static bool file_is(const struct http_reader *r, const char *want)
+{
+	char got[256];
+	ssize_t n = pread(r->spool_fd, got, sizeof(got), 0);
+
+	return r->spooled && !r->body && n == (ssize_t)strlen(want) &&
+	       r->body_len == strlen(want) && memcmp(got, want, (size_t)n) == 0;
+}
+
+static void spool_reader(struct http_reader *r, const char *dir)
+{
+	*r = (struct http_reader){0};
+	r->body_spool = spool_all;
+	r->spool_dir = dir;
+}
+
+/* A write to the spool that fails (a full disk: here a file size limit,
+ * EFBIG) ends the request with 507, at the head or as the body comes. */
+static void test_spool_write_fails(const char *dir)
+{
+	struct rlimit old, small = {.rlim_cur = 8, .rlim_max = RLIM_INFINITY};
+	struct http_reader r;
+	struct http_read_result res;
+
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	small.rlim_max = old.rlim_max;
+	setrlimit(RLIMIT_FSIZE, &small);
+	spool_reader(&r, dir);
+	feed(&r, HTTP_READER_HEAD,
+	     "POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n0123456789", SIZE_MAX);
+	res = http_reader_head(&r, scratch, 100);
+	tap_ok(res.what == HTTP_READ_REJECT && res.reason == HTTP_REJECT_SPOOL_FAILED,
+	       "the body that came with the head cannot be written: 507");
+	http_reader_free(&r);
+
+	spool_reader(&r, dir);
+	feed(&r, HTTP_READER_HEAD, "POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n",
+	     SIZE_MAX);
+	res = http_reader_head(&r, scratch, 100);
+	feed(&r, HTTP_READER_BODY, "0123456789", SIZE_MAX);
+	res = http_reader_body(&r, 100);
+	tap_ok(res.what == HTTP_READ_REJECT && res.reason == HTTP_REJECT_SPOOL_FAILED &&
+	               r.spool_err == EFBIG,
+	       "a later write cannot: 507 at once, not at the body's end");
+	http_reader_free(&r);
+	setrlimit(RLIMIT_FSIZE, &old);
+}
+
+static void test_spool(void)
+{
+	char dir[] = "/tmp/llmgate-spool-test-XXXXXX";
+	struct http_reader r;
+	struct http_read_result res;
+	int fd;
+
+	if (!mkdtemp(dir)) {
+		tap_ok(false, "a directory for the spool");
+		return;
+	}
+	spool_reader(&r, dir);
+	feed(&r, HTTP_READER_HEAD, "POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123",
+	     SIZE_MAX);
+	res = http_reader_head(&r, scratch, 100);
+	tap_ok(res.what == HTTP_READ_BODY && r.spooled && !r.body_direct,
+	       "an upload's body that did not come whole with its head: spooled");
+	tap_ok(feed(&r, HTTP_READER_BODY, "456789", 3), "the rest read into the spool's room");
+	res = http_reader_body(&r, 100);
+	tap_ok(res.what == HTTP_READ_REQUEST && file_is(&r, "0123456789"),
+	       "the whole body is in the file, none in memory");
+	fd = r.spool_fd;
+	http_reader_next(&r);
+	tap_ok(!r.spooled && fcntl(fd, F_GETFD) < 0, "the request done: the file closed");
+	http_reader_free(&r);
+
+	spool_reader(&r, dir);
+	feed(&r, HTTP_READER_HEAD,
+	     "POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+	     "POST /j HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n",
+	     SIZE_MAX);
+	res = http_reader_head(&r, scratch, 100);
+	tap_ok(res.what == HTTP_READ_REQUEST && r.body_in_rbuf && !r.spooled,
+	       "a body that came with its head stays where it lies");
+	http_reader_next(&r);
+	res = http_reader_head(&r, scratch, 100);
+	tap_ok(res.what == HTTP_READ_BODY && !r.spooled && r.body_direct,
+	       "a path the hook does not name is read into memory");
+	http_reader_free(&r);
+
+	spool_reader(&r, dir);
+	feed(&r, HTTP_READER_HEAD,
+	     "POST /u HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
+	     SIZE_MAX);
+	res = http_reader_head(&r, scratch, 100);
+	tap_ok(res.what == HTTP_READ_BODY && r.spooled, "a chunked upload: spooled");
+	tap_ok(http_reader_body(&r, 100).what == HTTP_READ_MORE, "its first chunk");
+	feed(&r, HTTP_READER_BODY, "2\r\nde\r\n0\r\n\r\nGET /n HTTP/1.1\r\nHost: x\r\n\r\n", 4);
+	res = http_reader_body(&r, 100);
+	tap_ok(res.what == HTTP_READ_REQUEST && file_is(&r, "abcde"), "decoded into the file");
+	http_reader_next(&r);
+	res = http_reader_head(&r, scratch, 100);
+	tap_ok(res.what == HTTP_READ_REQUEST && r.head.path_len == 2 && !r.spooled,
+	       "the pipelined request after it");
+	http_reader_free(&r);
+
+	spool_reader(&r, dir);
+	feed(&r, HTTP_READER_HEAD,
+	     "POST /u HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	     "8\r\n01234567\r\n8\r\n01234567\r\n0\r\n\r\n",
+	     SIZE_MAX);
+	(void)http_reader_head(&r, scratch, 10);
+	res = http_reader_body(&r, 10);
+	tap_ok(res.what == HTTP_READ_REJECT && res.reason == HTTP_REJECT_BODY_TOO_LARGE,
+	       "a chunked upload that passes the limit: 413");
+	http_reader_free(&r);
+
+	spool_reader(&r, "/nonexistent-llmgate-dir");
+	feed(&r, HTTP_READER_HEAD, "POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n",
+	     SIZE_MAX);
+	res = http_reader_head(&r, scratch, 100);
+	tap_ok(res.what == HTTP_READ_REJECT && res.reason == HTTP_REJECT_SPOOL_FAILED &&
+	               http_reject_status(res.reason) == 507,
+	       "no file can be made: 507");
+	http_reader_free(&r);
+	test_spool_write_fails(dir);
+	tap_ok(rmdir(dir) == 0, "nothing was left in the spool directory");
+}
+
 int main(void)
 {
 	test_pipelined();
 	test_body_direct();
 	test_chunked();
 	test_rejects();
+	test_spool();
 	return tap_done();
 }

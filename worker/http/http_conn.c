@@ -312,6 +312,8 @@ static void conn_dispatch(struct http_conn *c)
 	        .n_headers = h->n_headers,
 	        .body = c->in.body,
 	        .body_len = c->in.body_len,
+	        .body_in_file = c->in.spooled,
+	        .body_fd = c->in.spooled ? c->in.spool_fd : -1,
 	        .peer = c->peer,
 	};
 	evtimer_del(c->ev_timer);
@@ -647,6 +649,8 @@ int http_conn_new(struct http_server *srv, int fd, const char *peer)
 	c->srv = srv;
 	c->in.body_limit = srv->opts.body_limit; /* per path, at each head */
 	c->in.body_limit_ctx = srv->opts.ctx;
+	c->in.body_spool = srv->opts.body_spool;
+	c->in.spool_dir = srv->opts.spool_dir;
 	c->fd = fd;
 	c->state = srv->opts.tls ? HTTP_CONN_HANDSHAKE : HTTP_CONN_HEAD;
 	c->ex.conn = c;

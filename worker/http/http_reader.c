@@ -5,7 +5,8 @@
  * where it lies (the usual case: no copy), a longer one is read straight
  * into a buffer of its Content-Length, a chunked one decoded into a buffer
  * that grows up to the limit. What follows a request (a pipelined one) is
- * kept for the next step.
+ * kept for the next step. An upload's body that did not come with its head
+ * is spooled to a file instead (http_reader_spool.c).
  */
 #include "http_reader.h"
 
@@ -35,6 +36,8 @@ static const struct http_read_result more = {.what = HTTP_READ_MORE};
 
 char *http_reader_room(struct http_reader *r, enum http_reader_phase phase, size_t *ret_room)
 {
+	if (phase == HTTP_READER_BODY && r->spooled && r->head.body == HTTP_BODY_LENGTH)
+		return http_reader_spool_room(r, ret_room);
 	if (phase == HTTP_READER_BODY && r->body_direct) {
 		*ret_room = (size_t)(r->body_want - r->body_len);
 		return r->body + r->body_len;
@@ -55,7 +58,9 @@ char *http_reader_room(struct http_reader *r, enum http_reader_phase phase, size
 
 void http_reader_got(struct http_reader *r, enum http_reader_phase phase, size_t n)
 {
-	if (phase == HTTP_READER_BODY && r->body_direct)
+	if (phase == HTTP_READER_BODY && r->spooled && r->head.body == HTTP_BODY_LENGTH)
+		http_reader_spool_got(r, n);
+	else if (phase == HTTP_READER_BODY && r->body_direct)
 		r->body_len += n;
 	else
 		r->rlen += n;
@@ -83,7 +88,11 @@ static struct http_read_result begin_body(struct http_reader *r, size_t max_body
 		r->consumed = r->head_end + r->body_len;
 		return request;
 	}
-	if (h->body == HTTP_BODY_LENGTH) {
+	if (r->body_spool && r->body_spool(r->body_limit_ctx, h->path, h->path_len)) {
+		if (!http_reader_spool_begin(r, avail) || r->spool_err)
+			return reject(HTTP_REJECT_SPOOL_FAILED, "cannot store the request body",
+			              true);
+	} else if (h->body == HTTP_BODY_LENGTH) {
 		r->body_want = h->content_length;
 		r->body_cap = (size_t)h->content_length;
 		r->body = malloc(r->body_cap);
@@ -195,8 +204,32 @@ static struct http_read_result read_chunked(struct http_reader *r, size_t max)
 	return more;
 }
 
+/* A spooled body's step. */
+static struct http_read_result spool_step(struct http_reader *r, size_t max)
+{
+	int e = 0;
+
+	if (r->head.body == HTTP_BODY_CHUNKED)
+		e = http_reader_spool_chunked(r, max);
+	else if (r->body_len < r->body_want && !r->spool_err)
+		return more;
+	if (e == -EAGAIN)
+		return more;
+	if (e == -E2BIG)
+		return reject(HTTP_REJECT_BODY_TOO_LARGE, "the request body is over the limit",
+		              true);
+	if (e == -EBADMSG)
+		return reject(HTTP_REJECT_MALFORMED, "malformed chunked body", true);
+	if (r->spool_err)
+		return reject(HTTP_REJECT_SPOOL_FAILED, "cannot store the request body", true);
+	r->consumed = r->head_end;
+	return request;
+}
+
 struct http_read_result http_reader_body(struct http_reader *r, size_t max_body)
 {
+	if (r->spooled)
+		return spool_step(r, r->max_body ? r->max_body : max_body);
 	if (r->head.body == HTTP_BODY_CHUNKED)
 		return read_chunked(r, r->max_body ? r->max_body : max_body);
 	if (r->body_len < r->body_want)
@@ -213,6 +246,7 @@ size_t http_reader_unread(const struct http_reader *r)
 
 void http_reader_next(struct http_reader *r)
 {
+	http_reader_spool_end(r);
 	if (!r->body_in_rbuf)
 		free(r->body);
 	r->body = NULL;
@@ -245,6 +279,7 @@ void http_reader_discard(struct http_reader *r)
 
 void http_reader_free(struct http_reader *r)
 {
+	http_reader_spool_end(r);
 	if (!r->body_in_rbuf)
 		free(r->body);
 	free(r->rbuf);

@@ -35,6 +35,14 @@ struct http_reader {
 	size_t max_body;
 	size_t (*body_limit)(void *ctx, const char *path, size_t path_len, size_t max_body);
 	void *body_limit_ctx;
+	/* An upload's body (BODY_SPOOL says which paths) is not held in
+	 * memory: it is written, as it is read, to an unlinked file in
+	 * SPOOL_DIR (http_reader_spool.c), SPOOL_FD while SPOOLED. */
+	bool (*body_spool)(void *ctx, const char *path, size_t path_len);
+	const char *spool_dir;
+	int spool_fd;
+	int spool_err; /* a write that failed (errno), reported by the next step */
+	bool spooled;
 	bool body_direct;  /* body bytes are read straight into body */
 	bool body_in_rbuf; /* body points into rbuf */
 };
@@ -64,6 +72,23 @@ enum http_reader_phase {
 	HTTP_READER_BODY,  /* its body */
 	HTTP_READER_AFTER, /* the request is whole: what comes waits in the buffer */
 };
+
+/* ---- the spool (http_reader_spool.c) ---- */
+
+/* Starts spooling the body after a parsed head (AVAIL of its bytes came
+ * with it); false with errno when no file can be made. */
+bool http_reader_spool_begin(struct http_reader *r, size_t avail);
+/* The room a spooled Content-Length body is read into (a buffer of the
+ * worker's: every read is written out before the next). */
+char *http_reader_spool_room(struct http_reader *r, size_t *ret_room);
+/* N bytes were read into that room: written to the file. */
+void http_reader_spool_got(struct http_reader *r, size_t n);
+/* Decodes a spooled chunked body from what rbuf holds after the head, up to
+ * MAX bytes: -EAGAIN for more, 0 when whole, -E2BIG over MAX, -EBADMSG
+ * malformed, -EIO (spool_err set) when the file cannot take it. */
+int http_reader_spool_chunked(struct http_reader *r, size_t max);
+/* Closes the file (it goes with its last fd). */
+void http_reader_spool_end(struct http_reader *r);
 
 /* Where the next read from the socket goes; NULL when there is no room
  * (stop reading until the request is done). */

@@ -87,6 +87,31 @@ void upstream_curl_clean(struct upstream_curl_transfer *t)
 	}
 	curl_slist_free_all(t->headers);
 	free(t->body);
+	if (t->src) /* an upload's: no call per JSON request */
+		upstream_body_unref(t->src);
+}
+
+/* An upload from parts: libcurl pulls its body as it sends. */
+static size_t read_cb(char *buf, size_t size, size_t nitems, void *arg)
+{
+	struct upstream_curl_transfer *t = arg;
+	ssize_t n = upstream_body_read(t->src, t->src_off, buf, size * nitems);
+
+	if (n < 0)
+		return CURL_READFUNC_ABORT;
+	t->src_off += (uint64_t)n;
+	return (size_t)n;
+}
+
+/* libcurl sends it again (a new connection): from where it says. */
+static int seek_cb(void *arg, curl_off_t offset, int origin)
+{
+	struct upstream_curl_transfer *t = arg;
+
+	if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > upstream_body_len(t->src))
+		return CURL_SEEKFUNC_CANTSEEK;
+	t->src_off = (uint64_t)offset;
+	return CURL_SEEKFUNC_OK;
 }
 
 static void check_done(struct upstream_curl *uc)
@@ -312,12 +337,17 @@ int upstream_curl_start(struct upstream_curl *uc, struct upstream_curl_transfer 
 		return -ENOMEM;
 	t->owner = owner;
 	t->uc = uc;
-	t->body = malloc(req->body_len + 1);
+	t->body = malloc(req->body_src ? 1 : req->body_len + 1);
 	t->easy = curl_easy_init();
 	if (!t->body || !t->easy)
 		goto fail;
-	memcpy(t->body, req->body, req->body_len);
-	t->body[req->body_len] = '\0';
+	if (req->body_src) {
+		t->src = upstream_body_ref(req->body_src);
+		t->body[0] = '\0';
+	} else {
+		memcpy(t->body, req->body, req->body_len);
+		t->body[req->body_len] = '\0';
+	}
 
 	for (size_t i = 0; i < req->n_headers; i++) {
 		char line[8192];
@@ -342,8 +372,17 @@ int upstream_curl_start(struct upstream_curl *uc, struct upstream_curl_transfer 
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
 	if (!req->method || strcmp(req->method, "POST") == 0 || req->body_len) {
 		curl_easy_setopt(e, CURLOPT_POST, 1L);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+		if (t->src) {
+			curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
+			curl_easy_setopt(e, CURLOPT_READDATA, t);
+			curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, seek_cb);
+			curl_easy_setopt(e, CURLOPT_SEEKDATA, t);
+			curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+			                 (curl_off_t)upstream_body_len(t->src));
+		} else {
+			curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body);
+			curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+		}
 		/* PUT, PATCH with a body (pass-through) */
 		if (req->method && strcmp(req->method, "POST") != 0)
 			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
@@ -387,6 +426,8 @@ fail:
 	t->headers = NULL;
 	free(t->body);
 	t->body = NULL;
+	upstream_body_unref(t->src);
+	t->src = NULL;
 	return -ENOMEM;
 }
 

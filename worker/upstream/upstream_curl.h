@@ -26,6 +26,8 @@ struct upstream_curl_transfer {
 	CURL *easy; /* NULL until it is libcurl's */
 	struct curl_slist *headers;
 	char *body;
+	struct upstream_body *src; /* an upload from parts (a reference), read by read_cb */
+	uint64_t src_off;
 	bool paused;      /* the caller asked for no more data for now */
 	bool aborted;     /* the caller aborted it from inside a callback */
 	bool in_callback; /* one of the caller's callbacks is running */

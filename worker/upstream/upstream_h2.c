@@ -77,6 +77,7 @@ void uh2_stream_restart(struct uh2_stream *t)
 {
 	struct uh2_copy *copy = t->copy;
 	char *body = t->body;
+	struct upstream_body *src = t->src;
 	struct upstream_request req = {
 	        .method = copy->method,
 	        .url = copy->url,
@@ -84,6 +85,7 @@ void uh2_stream_restart(struct uh2_stream *t)
 	        .n_headers = copy->n_headers,
 	        .body = body,
 	        .body_len = t->body_len,
+	        .body_src = src,
 	        .timeout_ms = stream_time_left_ms(t),
 	};
 
@@ -94,9 +96,11 @@ void uh2_stream_restart(struct uh2_stream *t)
 	/* the request outlives T's state, whose place the new attempt's takes */
 	t->copy = NULL;
 	t->body = NULL;
+	t->src = NULL;
 	upstream_transfer_restart(t->owner, &req, t->paused);
 	free(copy);
 	free(body);
+	upstream_body_unref(src); /* the new attempt took its own reference */
 }
 
 /* ---- the request ---- */
@@ -114,7 +118,15 @@ static ssize_t body_read(nghttp2_session *session, int32_t stream_id, uint8_t *b
 	n = t->body_len - t->body_off;
 	if (n > len)
 		n = len;
-	memcpy(buf, t->body + t->body_off, n);
+	if (t->src) {
+		/* an upload from its file: read as the stream's window takes it */
+		ssize_t got = upstream_body_read(t->src, t->body_off, (char *)buf, n);
+
+		if (got < 0 || (size_t)got != n)
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	} else {
+		memcpy(buf, t->body + t->body_off, n);
+	}
 	t->body_off += n;
 	if (t->body_off == t->body_len)
 		*data_flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -174,7 +186,10 @@ static int stream_prepare(struct upstream_h2 *h2, struct uh2_stream *t,
 	h2->active++;
 	if (!owner->restarted && !(t->copy = copy_request(req)))
 		return -ENOMEM;
-	if (req->body_len) {
+	if (req->body_src) {
+		t->src = upstream_body_ref(req->body_src);
+		t->body_len = (size_t)upstream_body_len(req->body_src);
+	} else if (req->body_len) {
 		t->body = malloc(req->body_len);
 		if (!t->body)
 			return -ENOMEM;
@@ -269,6 +284,8 @@ void upstream_h2_clean(struct uh2_stream *t)
 		event_free(t->ev_timeout);
 	free(t->copy);
 	free(t->body);
+	if (t->src) /* an upload's: no call per JSON request */
+		upstream_body_unref(t->src);
 	free(t->held);
 	t->h2->active--;
 }

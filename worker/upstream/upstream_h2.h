@@ -56,9 +56,10 @@ struct uh2_stream {
 	struct uh2_conn *conn;          /* NULL once it left its connection */
 	struct uh2_stream *prev, *next; /* on its connection */
 	int32_t id;
-	struct event *ev_timeout; /* only with a timeout */
-	struct uh2_copy *copy;    /* the request, to send again once if the upstream refuses it */
-	char *body;               /* the request body (a copy) */
+	struct event *ev_timeout;  /* only with a timeout */
+	struct uh2_copy *copy;     /* the request, to send again once if the upstream refuses it */
+	char *body;                /* the request body (a copy) */
+	struct upstream_body *src; /* or read from this (a reference) */
 	size_t body_len, body_off;
 	char *held; /* DATA not yet delivered: while paused, or gathered in a read */
 	size_t held_len, held_cap;

@@ -36,6 +36,8 @@ void upstream_http_clean(struct uh_transfer *t)
 		event_free(t->ev_timeout);
 	free(t->out);
 	free(t->handover);
+	if (t->src) /* an upload's: no call per JSON request */
+		upstream_body_unref(t->src);
 	t->uh->active--;
 }
 
@@ -48,7 +50,8 @@ static void transfer_on_timeout(evutil_socket_t fd, short what, void *arg)
 	uh_transfer_finish(t, UPSTREAM_ERR_TIMEOUT, "operation timed out");
 }
 
-/* T's request to U, head and body, in one buffer for one send. */
+/* T's request to U, head and body, in one buffer for one send; an upload
+ * from parts: its head, then room for one chunk of its body at a time. */
 static int build_request(struct uh_transfer *t, const struct upstream_url *u,
                          const struct upstream_request *req)
 {
@@ -56,11 +59,38 @@ static int build_request(struct uh_transfer *t, const struct upstream_url *u,
 
 	if (cap < 0)
 		return (int)cap;
-	t->out = malloc((size_t)cap);
+	t->out = malloc((size_t)cap + (req->body_src ? UH_BODY_CHUNK : 0));
 	if (!t->out)
 		return -ENOMEM;
 	t->out_len = upstream_serialize(t->out, u, req);
+	if (req->body_src) {
+		t->src = upstream_body_ref(req->body_src);
+		t->head_len = t->out_len;
+	}
 	return 0;
+}
+
+int uh_body_refill(struct uh_transfer *t)
+{
+	ssize_t n;
+
+	if (t->src_off >= upstream_body_len(t->src))
+		return 0;
+	n = upstream_body_read(t->src, t->src_off, t->out + t->head_len, UH_BODY_CHUNK);
+	if (n <= 0)
+		return n < 0 ? (int)n : -EIO;
+	t->src_off += (uint64_t)n;
+	t->out_off = t->head_len;
+	t->out_len = t->head_len + (size_t)n;
+	return 1;
+}
+
+void uh_body_rewind(struct uh_transfer *t)
+{
+	if (!t->src)
+		return;
+	t->src_off = 0;
+	t->out_len = t->head_len;
 }
 
 int upstream_http_start(struct upstream_http *uh, struct uh_transfer *t,

@@ -71,6 +71,12 @@ struct uh_transfer {
 	struct uh_handover *handover; /* until its new connection has chosen HTTP/1.1 */
 	char *out;                    /* the request: head and body */
 	size_t out_len, out_off;
+	/* An upload from parts (upstream_body.c): OUT holds the head (HEAD_LEN
+	 * bytes), then one chunk of the body at a time, read from SRC_OFF as
+	 * the socket takes it. */
+	struct upstream_body *src;
+	uint64_t src_off;
+	size_t head_len;
 	enum uh_state state;
 	struct http_scan scan;
 	enum upstream_body_kind body;

@@ -49,6 +49,7 @@ void uh_handover_run(struct uh_transfer *t)
 	struct upstream_tls_conn *tls = NULL;
 	struct upstream_request req;
 	char *out = t->out;
+	struct upstream_body *src = t->src;
 	int fd = -1;
 
 	if (!h->http2)
@@ -69,7 +70,8 @@ void uh_handover_run(struct uh_transfer *t)
 	        .headers = ho->headers,
 	        .n_headers = ho->n_headers,
 	        .body = out + ho->body_off,
-	        .body_len = ho->body_len,
+	        .body_len = src ? (size_t)upstream_body_len(src) : ho->body_len,
+	        .body_src = src,
 	        .timeout_ms = transfer_time_left_ms(t),
 	};
 	if (req.timeout_ms < 0) {
@@ -82,12 +84,14 @@ void uh_handover_run(struct uh_transfer *t)
 	/* the request outlives T's state, whose place the other transport's takes */
 	t->out = NULL;
 	t->handover = NULL;
+	t->src = NULL;
 	if (own)
 		upstream_transfer_hand_over_h2(t->owner, fd, tls, h->key, &req, t->paused);
 	else
 		upstream_transfer_hand_over(t->owner, &req, t->paused);
 	free(out);
 	free(ho);
+	upstream_body_unref(src); /* the other transport took its own reference */
 }
 
 int uh_handover_keep(struct uh_transfer *t, const struct upstream_request *req)
@@ -114,8 +118,9 @@ int uh_handover_keep(struct uh_transfer *t, const struct upstream_request *req)
 	}
 	ho->n_headers = req->n_headers;
 	ho->method = req->method;
-	ho->body_off = t->out_len - req->body_len;
-	ho->body_len = req->body_len;
+	/* an upload from parts is in T's source (t->src), not in its buffer */
+	ho->body_off = req->body_src ? t->out_len : t->out_len - req->body_len;
+	ho->body_len = req->body_src ? 0 : req->body_len;
 	t->handover = ho;
 	return 0;
 }

@@ -118,6 +118,11 @@ int uh_transfer_attach(struct uh_transfer *t, struct uh_conn *c);
 void uh_transfer_release(struct uh_transfer *t, bool reuse);
 /* Ends T with RESULT: on_done, then gone. */
 void uh_transfer_finish(struct uh_transfer *t, enum upstream_result result, const char *error);
+/* An upload's body (upstream_http.c): the next chunk after OUT's head,
+ * 1, or 0 at its end, or a negative errno; and back to its start. */
+#define UH_BODY_CHUNK 16384
+int uh_body_refill(struct uh_transfer *t);
+void uh_body_rewind(struct uh_transfer *t);
 /* Sends what is left of the request; false when T left the connection. */
 bool uh_transfer_send(struct uh_transfer *t);
 /* Handles the unread bytes of T's connection, as far as T's state allows. */

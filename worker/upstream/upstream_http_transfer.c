@@ -152,9 +152,10 @@ static bool transfer_send_tls(struct uh_transfer *t, bool *ret_on)
 bool uh_transfer_send(struct uh_transfer *t)
 {
 	struct uh_conn *c = t->conn;
+	int more = 0;
 	bool on;
 
-	while (t->out_off < t->out_len) {
+	while (t->out_off < t->out_len || (t->src && (more = uh_body_refill(t)) > 0)) {
 		if (c->tls) {
 			if (!transfer_send_tls(t, &on))
 				return on;
@@ -174,6 +175,10 @@ bool uh_transfer_send(struct uh_transfer *t)
 		}
 		t->out_off += (size_t)n;
 	}
+	if (more < 0) {
+		uh_transfer_finish(t, UPSTREAM_ERR_INTERNAL, "cannot read the request body");
+		return false;
+	}
 	uh_conn_set_writing(c, false);
 	t->state = UH_HEAD;
 	return true;
@@ -184,6 +189,8 @@ int uh_transfer_attach(struct uh_transfer *t, struct uh_conn *c)
 	t->conn = c;
 	c->t = t;
 	t->out_off = 0;
+	if (t->src)
+		uh_body_rewind(t);
 	t->state = UH_SEND;
 	t->keep_alive_ok = true;
 	t->scan = (struct http_scan){0};

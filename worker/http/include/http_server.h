@@ -66,6 +66,12 @@ struct http_request {
 	size_t n_headers;
 	const char *body; /* the whole body (de-chunked); not NUL-terminated */
 	size_t body_len;
+	/* An upload spooled to a file (http_server_options.body_spool): BODY is
+	 * NULL, and the BODY_LEN bytes are in BODY_FD from offset 0 (an unlinked
+	 * file: read it with pread(), dup() it to keep it; the server closes
+	 * this fd when the exchange ends). */
+	bool body_in_file;
+	int body_fd;
 	const char *peer; /* "address:port" of the client */
 };
 
@@ -104,6 +110,12 @@ struct http_server_options {
 	 * answered 413 at once, a chunked body when its count passes it. NULL:
 	 * MAX_BODY for every request. */
 	size_t (*body_limit)(void *ctx, const char *path, size_t path_len, size_t max_body);
+	/* Whether a body for PATH that did not come whole with its head is
+	 * spooled to an unlinked file in SPOOL_DIR (NULL: /tmp) as it is read,
+	 * instead of held in memory (asked after body_limit, same CTX). A write
+	 * that fails is answered 507. NULL: never. */
+	bool (*body_spool)(void *ctx, const char *path, size_t path_len);
+	const char *spool_dir;
 	/* Called once per rejected request, after its answer is queued; must not
 	 * call into the server. NULL: not reported. */
 	void (*on_reject)(void *ctx, const struct http_rejected *r);

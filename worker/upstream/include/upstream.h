@@ -11,6 +11,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 struct event_base;
 struct upstream;
@@ -35,6 +37,30 @@ struct upstream_header {
 	const char *value;
 };
 
+/*
+ * A request body sent from parts instead of one buffer (an upload spooled to
+ * a file: upstream_body.c): bytes in memory (copied), or LEN bytes of a file
+ * from OFFSET (its fd is dup()ed; read with pread() as the connection takes
+ * more, never whole in memory). Reference-counted: a transfer holds one
+ * until it is gone, and a body can be sent any number of times (retries).
+ */
+struct upstream_body;
+struct upstream_body_part {
+	const char *data; /* NULL: a range of FD */
+	int fd;
+	uint64_t offset;
+	size_t len;
+};
+
+/* NULL when out of memory or out of fds. */
+struct upstream_body *upstream_body_new(const struct upstream_body_part *parts, size_t n);
+struct upstream_body *upstream_body_ref(struct upstream_body *b);
+void upstream_body_unref(struct upstream_body *b);
+uint64_t upstream_body_len(const struct upstream_body *b);
+/* Up to LEN bytes from OFF into BUF: how many (fewer only at the end), or a
+ * negative errno. */
+ssize_t upstream_body_read(const struct upstream_body *b, uint64_t off, char *buf, size_t len);
+
 struct upstream_request {
 	const char *method; /* "GET", "DELETE"... (a literal: kept); NULL: "POST" */
 	const char *url;
@@ -42,6 +68,9 @@ struct upstream_request {
 	size_t n_headers;
 	const char *body;
 	size_t body_len;
+	/* Instead of BODY (then NULL, and BODY_LEN must be
+	 * upstream_body_len()): a reference is taken by upstream_start(). */
+	struct upstream_body *body_src;
 	long timeout_ms; /* whole transfer; 0 = none */
 };
 
