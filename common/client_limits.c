@@ -25,6 +25,10 @@ struct limit_slot {
 	_Atomic int64_t period_start;
 	_Atomic int64_t spend_nano;
 	_Atomic uint64_t requests, tokens, refused[5];
+	/* what the answers used, for /metrics: tokens by type, cost since the
+	 * slot was made (never reset by a budget period) */
+	_Atomic uint64_t prompt, completion, estimated;
+	_Atomic uint64_t cost_nano;
 	_Atomic int32_t cell[CLIENT_LIMITS_CELLS];
 };
 
@@ -81,6 +85,10 @@ static void slot_clear(struct limit_slot *s, const char *id, int64_t period_star
 	atomic_store(&s->spend_nano, 0);
 	atomic_store(&s->requests, 0);
 	atomic_store(&s->tokens, 0);
+	atomic_store(&s->prompt, 0);
+	atomic_store(&s->completion, 0);
+	atomic_store(&s->estimated, 0);
+	atomic_store(&s->cost_nano, 0);
 	for (int i = 0; i < 5; i++)
 		atomic_store(&s->refused[i], 0);
 	for (int i = 0; i < CLIENT_LIMITS_CELLS; i++)
@@ -366,21 +374,34 @@ enum client_limit_verdict client_limits_admit(const struct client_key *key, int6
 	return CLIENT_LIMIT_OK;
 }
 
-void client_limits_finish(struct client_limit_hold *hold, long tokens, int64_t cost_nano)
+static uint64_t count_of(int64_t n)
+{
+	return n > 0 ? (uint64_t)n : 0;
+}
+
+void client_limits_finish(struct client_limit_hold *hold, const struct usage *used,
+                          int64_t cost_nano)
 {
 	struct limit_slot *s = slot_of(hold->slot);
 
 	if (!s)
 		return;
 	parallel_release(s, my_cell);
-	if (tokens >= 0) {
+	if (used && used->known) {
+		long tokens = used->total > 0 ? (long)used->total : 0;
+
 		window_adjust(&s->tpm, hold->minute, tokens - hold->reserved_tokens);
 		atomic_fetch_add(&s->tokens, (uint64_t)tokens);
+		atomic_fetch_add(&s->prompt, count_of(used->prompt));
+		atomic_fetch_add(&s->completion, count_of(used->completion));
 	} else {
-		atomic_fetch_add(&s->tokens, (uint64_t)hold->reserved_tokens);
+		atomic_fetch_add(&s->tokens, count_of(hold->reserved_tokens));
+		atomic_fetch_add(&s->estimated, count_of(hold->reserved_tokens));
 	}
-	if (cost_nano > 0)
+	if (cost_nano > 0) {
 		atomic_fetch_add(&s->spend_nano, cost_nano);
+		atomic_fetch_add(&s->cost_nano, (uint64_t)cost_nano);
+	}
 	hold->slot = CLIENT_KEY_NO_SLOT;
 }
 
@@ -400,6 +421,10 @@ void client_limits_view(const struct client_key *key, int64_t now_ms, struct cli
 	ret->period_start = atomic_load(&s->period_start);
 	ret->requests = atomic_load(&s->requests);
 	ret->tokens = atomic_load(&s->tokens);
+	ret->prompt = atomic_load(&s->prompt);
+	ret->completion = atomic_load(&s->completion);
+	ret->estimated = atomic_load(&s->estimated);
+	ret->cost_nano = atomic_load(&s->cost_nano);
 	for (int i = 0; i < 5; i++)
 		ret->refused[i] = atomic_load(&s->refused[i]);
 }

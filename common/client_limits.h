@@ -42,6 +42,7 @@
 #include <stdint.h>
 
 #include "client_keys.h"
+#include "usage.h"
 
 #define CLIENT_LIMITS_SLOTS   (2 * CLIENT_KEYS_MAX)
 #define CLIENT_LIMITS_CELLS   64
@@ -95,8 +96,10 @@ enum client_limit_verdict client_limits_admit(const struct client_key *key, int6
                                               long tokens, struct client_limit_info *info,
                                               struct client_limit_hold *hold);
 /* Worker: the request is over: its parallel count released, its tokens
- * settled to TOKENS (<0: keep the estimate), COST_NANO added to the spend. */
-void client_limits_finish(struct client_limit_hold *hold, long tokens, int64_t cost_nano);
+ * settled to the total USED reports (NULL or not known: the estimate stays,
+ * counted as estimated), COST_NANO added to the spend and the cost. */
+void client_limits_finish(struct client_limit_hold *hold, const struct usage *used,
+                          int64_t cost_nano);
 
 /* A key's figures, for llmgatectl key list, /metrics and the state file. */
 struct client_limit_view {
@@ -105,8 +108,10 @@ struct client_limit_view {
 	long parallel;
 	int64_t spend_nano;
 	int64_t period_start;
-	uint64_t requests, refused[5]; /* by enum client_limit_verdict (OK unused) */
-	uint64_t tokens;
+	uint64_t requests, refused[5];          /* by enum client_limit_verdict (OK unused) */
+	uint64_t tokens;                        /* tpm's count: usage totals, else estimates */
+	uint64_t prompt, completion, estimated; /* /metrics: by type */
+	uint64_t cost_nano;                     /* all periods' spend (1e-9 cost units) */
 };
 void client_limits_view(const struct client_key *key, int64_t now_ms,
                         struct client_limit_view *ret);

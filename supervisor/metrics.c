@@ -338,8 +338,24 @@ static void render_keys(FILE *out, const struct metrics_view *v)
 		}
 	name = family(out, METRIC_KEY_TOKENS);
 	for (size_t i = 0; i < n; i++) {
+		const struct client_limit_view *w = &views[i];
+		const struct {
+			const char *type;
+			uint64_t n;
+		} types[] = {{"prompt", w->prompt},
+		             {"completion", w->completion},
+		             {"estimated", w->estimated}};
+
+		for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+			key_labels(out, name, &v->client_keys->keys[i]);
+			fprintf(out, ",type=\"%s\"} %llu\n", types[t].type,
+			        (unsigned long long)types[t].n);
+		}
+	}
+	name = family(out, METRIC_KEY_COST);
+	for (size_t i = 0; i < n; i++) {
 		key_labels(out, name, &v->client_keys->keys[i]);
-		fprintf(out, "} %llu\n", (unsigned long long)views[i].tokens);
+		fprintf(out, "} %.9f\n", (double)views[i].cost_nano / CLIENT_KEY_NANO);
 	}
 	name = family(out, METRIC_KEY_IN_FLIGHT);
 	for (size_t i = 0; i < n; i++) {

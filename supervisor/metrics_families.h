@@ -88,8 +88,12 @@
 	  "Requests a client key's limits admitted (llmgate.keys_file), by key id and alias.")     \
 	X(KEY_REFUSED, llmgate_client_key_refused_total, counter, "key, alias, limit",             \
 	  "Requests of a client key refused by a limit: budget, parallel, rpm or tpm.")            \
-	X(KEY_TOKENS, llmgate_client_key_tokens_total, counter, "key, alias",                      \
-	  "Tokens of a client key's answers (the usage they report, else the estimate reserved).") \
+	X(KEY_TOKENS, llmgate_client_key_tokens_total, counter, "key, alias, type",                \
+	  "Tokens of a client key's answers by type: prompt and completion as they report them, "  \
+	  "estimated (reserved at admission) for an answer that reported none.")                   \
+	X(KEY_COST, llmgate_client_key_cost_total, counter, "key, alias",                          \
+	  "Cost of a client key's answers at the deployments' prices, in the cost unit of the "    \
+	  "prices, every budget period (since the key's counters were made).")                     \
 	X(KEY_IN_FLIGHT, llmgate_client_key_in_flight, gauge, "key, alias",                        \
 	  "Requests of a client key in flight, all workers.")                                      \
 	X(KEY_SPEND, llmgate_client_key_spend, gauge, "key, alias",                                \

@@ -232,7 +232,7 @@ void proxy_keys_finish(struct proxy_call *call)
 	client_limits_deployment_settle(&call->ceiling, tokens);
 	if (call->hold.slot == CLIENT_KEY_NO_SLOT)
 		return;
-	client_limits_finish(&call->hold, tokens, call_cost_nano(call));
+	client_limits_finish(&call->hold, &call->usage, call_cost_nano(call));
 }
 
 bool proxy_keys_ceiling_take(struct proxy_call *call, const struct deployment *dep,

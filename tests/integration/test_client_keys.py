@@ -463,6 +463,51 @@ def test_keys_metrics_by_id_and_alias(stub, gateway_factory, workdir):
     assert KEY_A not in text and sha(KEY_A) not in text
 
 
+def test_keys_tokens_by_type_and_cost_in_metrics(stub, gateway_factory, workdir):
+    """llmgate_client_key_tokens_total by type (prompt and completion as the answer reports
+    them, estimated for an answer without usage) and llmgate_client_key_cost_total at the
+    deployment's prices; llmgate_tokens_total stays without a key label."""
+    from helpers import request
+    admin = free_port()
+    text = gateway_config(
+        openai_dep("gpt-4o", "priced", stub.base, key="sk-test-primary-0123456789",
+                   params="\n      input_cost_per_token: 0.001"
+                          "\n      output_cost_per_token: 0.002"),
+        retries=0, sections=f"general_settings:\n  master_key: {MASTER}\n",
+        llmgate=f"  keys_file: {workdir}/keys.yaml\n  state_dir: {state_dir(workdir)}\n"
+                f"  admin_listen: 127.0.0.1:{admin}\n")
+    with open(os.path.join(workdir, "keys.yaml"), "w") as f:
+        f.write("keys:\n" + entry("team-a", KEY_A, alias="Team A"))
+    gw = gateway_factory(text)
+    status, _, body = post(gw, dict(CHAT, x_stub={"prompt_tokens": 100}), bearer(KEY_A))
+    assert status == 200, body
+    completion = json.loads(body)["usage"]["completion_tokens"]
+    assert post(gw, CHAT, bearer(MASTER))[0] == 200  # the master key counts for no key
+    status, _, body = post(gw, dict(CHAT, stream=True), bearer(KEY_A))  # reports no usage
+    assert status == 200 and b'"usage"' not in body
+
+    labels = 'key="team-a",alias="Team A"'
+
+    def sample(name, extra=""):
+        data = request(admin, "GET", "/metrics")[2].decode()
+        for line in data.splitlines():
+            if line.startswith(f"{name}{{{labels}{extra}}} "):
+                return float(line.split()[-1])
+        return None
+
+    wait_for(lambda: (sample("llmgate_client_key_tokens_total", ',type="estimated"') or 0) > 0,
+             what="the stream's estimate counted")
+    assert sample("llmgate_client_key_tokens_total", ',type="prompt"') == 100
+    assert sample("llmgate_client_key_tokens_total", ',type="completion"') == completion
+    assert abs(sample("llmgate_client_key_cost_total") - (100 * 0.001 + completion * 0.002)) \
+        < 1e-9
+    data = request(admin, "GET", "/metrics")[2].decode()
+    assert "# TYPE llmgate_client_key_cost_total counter" in data
+    assert not any(l.startswith("llmgate_tokens_total{") and "key=" in l
+                   for l in data.splitlines())
+    assert KEY_A not in data and sha(KEY_A) not in data
+
+
 def test_keys_state_dir_made_when_missing(stub, gateway_factory, workdir):
     """Without systemd's StateDirectory=, llmgated makes the state dir itself (0750)."""
     state = os.path.join(workdir, "made-state")

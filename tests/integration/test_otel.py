@@ -5,7 +5,8 @@ one CLIENT child per upstream attempt with the GenAI attributes; the client's tr
 continued through a retry and a fallback, every attempt's upstream request carrying a
 traceparent naming its own span; an invalid traceparent starting a new trace; sampling 0
 exporting nothing (but a sampled parent followed); the collector down leaving requests
-unaffected and the dropped spans counted in /metrics; no secret, no prompt or completion
+unaffected and the dropped spans counted in /metrics; a client key's id (never the key or its
+hash) on its requests' server spans; no secret, no prompt or completion
 text in what is exported."""
 import json
 import os
@@ -345,6 +346,25 @@ def test_exported_spans_counted(stub, receiver, gateway_factory):
     wait_for(lambda: metric(admin, "llmgate_otel_spans_exported_total") >= 6, timeout=10,
              what="6 exported spans in /metrics")
     assert metric(admin, "llmgate_otel_spans_dropped_total") == 0
+
+
+def test_key_id_on_the_server_span_never_the_key(stub, receiver, gateway_factory, workdir):
+    from test_client_keys import KEY_A, MASTER, bearer, entry, keys_config, sha
+    gw = gateway_factory(keys_config(stub, workdir, [entry("team-trace", KEY_A, alias="Team T")],
+                                     extra=otel(receiver.base)))
+    assert post(gw, CHAT, dict(bearer(KEY_A), traceparent=TRACEPARENT))[0] == 200
+    other = "5" * 32
+    assert post(gw, CHAT, dict(bearer(MASTER), traceparent=f"00-{other}-{CLIENT_SPAN}-01"))[0] \
+        == 200
+    (server,), (attempt,) = servers(spans_of(receiver, 2, CLIENT_TRACE)), \
+        clients(spans_of(receiver, 2, CLIENT_TRACE))
+    assert server["attrs"]["llmgate.key_id"] == "team-trace"
+    assert "llmgate.key_id" not in attempt["attrs"], "a server span attribute"
+    (admin_server,) = servers(spans_of(receiver, 2, other))
+    assert "llmgate.key_id" not in admin_server["attrs"], "the master key is no client key"
+    exported = "\n".join(body.decode() for _, _, body in receiver.raw())
+    for secret in [KEY_A, sha(KEY_A), MASTER]:
+        assert secret not in exported
 
 
 def test_litellm_callback_and_otel_variables(stub, receiver, gateway_factory):

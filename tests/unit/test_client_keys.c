@@ -22,6 +22,10 @@
 #define KEY_A "sk-llmgate-unit-test-key-a-0123456789"
 #define KEY_B "sk-llmgate-unit-test-key-b-0123456789"
 
+/* What an answer reported: P prompt and C completion tokens. */
+#define USED(p, c) \
+	(&(struct usage){.known = true, .prompt = (p), .completion = (c), .total = (p) + (c)})
+
 static struct group groups[2];
 static struct group_alias aliases[1];
 static struct config config;
@@ -237,7 +241,7 @@ static void test_limits(void)
 	for (int i = 0; i < 8; i++)
 		if (client_limits_admit(&k[0], now + i, 0, &info, &h) == CLIENT_LIMIT_OK) {
 			ok++;
-			client_limits_finish(&h, -1, 0);
+			client_limits_finish(&h, NULL, 0);
 		}
 	tap_ok(ok == 5, "rpm 5: 5 of 8 admitted (%d)", ok);
 	tap_ok(client_limits_admit(&k[0], now, 0, &info, &h) == CLIENT_LIMIT_RPM &&
@@ -246,7 +250,7 @@ static void test_limits(void)
 	tap_ok(client_limits_admit(&k[0], now + 50000, 0, &info, &h) == CLIENT_LIMIT_OK &&
 	               info.remaining_requests == 4 && info.reset_ms == 60000,
 	       "the next minute admits again");
-	client_limits_finish(&h, -1, 0);
+	client_limits_finish(&h, NULL, 0);
 	k[0].rpm = 0;
 
 	/* parallel: the limit, released by finish and by a reaped cell */
@@ -257,7 +261,7 @@ static void test_limits(void)
 	for (int i = 0; i < 5; i++)
 		ok += client_limits_admit(&k[1], now, 0, &info, &holds[ok]) == CLIENT_LIMIT_OK;
 	tap_ok(ok == 3, "parallel 3: 3 of 5 in flight");
-	client_limits_finish(&holds[0], -1, 0);
+	client_limits_finish(&holds[0], NULL, 0);
 	tap_ok(client_limits_admit(&k[1], now, 0, &info, &holds[0]) == CLIENT_LIMIT_OK,
 	       "one finished: one more admitted");
 	tap_ok(client_limits_admit(&k[1], now, 0, &info, &h) == CLIENT_LIMIT_PARALLEL,
@@ -269,7 +273,7 @@ static void test_limits(void)
 	tap_ok(ok == 3, "the dead worker's 3 released: 3 admitted again");
 	client_limits_set_cell(CLIENT_LIMITS_NO_CELL);
 	for (int i = 0; i < 3; i++)
-		client_limits_finish(&holds[i], -1, 0);
+		client_limits_finish(&holds[i], NULL, 0);
 	k[1].max_parallel = 0;
 
 	/* tpm: admitted while under, the estimate reserved, settled to usage */
@@ -280,21 +284,31 @@ static void test_limits(void)
 	       "tpm 1000: a 5000-token estimate is admitted under the limit, nothing left");
 	tap_ok(client_limits_admit(&k[0], now, 10, &info, &holds[0]) == CLIENT_LIMIT_TPM,
 	       "the next is refused while the estimate stands");
-	client_limits_finish(&h, 40, 0);
+	client_limits_finish(&h, USED(30, 10), 0);
 	tap_ok(client_limits_admit(&k[0], now, 10, &info, &h) == CLIENT_LIMIT_OK &&
 	               info.remaining_tokens == 950,
 	       "settled to 40 tokens: admitted, 950 left");
-	client_limits_finish(&h, -1, 0);
+	client_limits_finish(&h, NULL, 0);
 	k[0].tpm = 0;
+	{
+		struct client_limit_view v;
+
+		client_limits_view(&k[0], now, &v);
+		tap_ok(v.prompt == 30 && v.completion == 10 && v.estimated == 10 && v.tokens == 50,
+		       "tokens by type: 30 prompt and 10 completion reported, 10 estimated (%llu %llu "
+		       "%llu)",
+		       (unsigned long long)v.prompt, (unsigned long long)v.completion,
+		       (unsigned long long)v.estimated);
+	}
 
 	/* budget: spend settles, refuses at the max, rolls over with the period */
 	k[1].max_budget_nano = 2000000000;
 	budget_period_parse("1d", &k[1].period);
 	client_limits_restore(&k[1], budget_period_first(&k[1].period, now / 1000), 0);
 	tap_ok(client_limits_admit(&k[1], now, 0, &info, &h) == CLIENT_LIMIT_OK, "under budget");
-	client_limits_finish(&h, 10, 1500000000);
+	client_limits_finish(&h, USED(6, 4), 1500000000);
 	tap_ok(client_limits_admit(&k[1], now, 0, &info, &h) == CLIENT_LIMIT_OK, "1.5 of 2 spent");
-	client_limits_finish(&h, 10, 600000000);
+	client_limits_finish(&h, USED(6, 4), 600000000);
 	tap_ok(client_limits_admit(&k[1], now, 0, &info, &h) == CLIENT_LIMIT_BUDGET &&
 	               info.spend_nano == 2100000000 && info.period_end == at(2026, 12, 7, 0, 0, 0),
 	       "2.1 of 2: over budget until midnight");
@@ -302,7 +316,15 @@ static void test_limits(void)
 	                       CLIENT_LIMIT_OK &&
 	               info.spend_nano == 0,
 	       "the next day: a new period, nothing spent");
-	client_limits_finish(&h, -1, 0);
+	client_limits_finish(&h, NULL, 0);
+	{
+		struct client_limit_view v;
+
+		client_limits_view(&k[1], at(2026, 12, 7, 0, 0, 1) * 1000LL, &v);
+		tap_ok(v.spend_nano == 0 && v.cost_nano == 2100000000 && v.prompt == 12 &&
+		               v.completion == 8,
+		       "the cost counts every period: 2.1 after the spend's reset");
+	}
 
 	/* a reload keeps a key's counters by id; a removed key's slot is retired */
 	{
@@ -335,7 +357,7 @@ static void test_limits(void)
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		for (int i = 0; i < n; i++) {
 			if (client_limits_admit(&k[0], now, 100, &info, &h) == CLIENT_LIMIT_OK)
-				client_limits_finish(&h, 90, 1);
+				client_limits_finish(&h, USED(60, 30), 1);
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) /
@@ -370,9 +392,9 @@ static void test_slot_reuse(void)
 	tap_ok(client_limits_attach(&ka, 0) == 0, "%d keys attached", N);
 	first = a[0].slot;
 	client_limits_admit(&a[0], 0, 0, &info, &h);
-	client_limits_finish(&h, -1, 0);
+	client_limits_finish(&h, NULL, 0);
 	client_limits_admit(&a[1], 0, 0, &info, &h);
-	client_limits_finish(&h, -1, 0);
+	client_limits_finish(&h, NULL, 0);
 	tap_ok(client_limits_attach(&kb, 0) == 0, "%d others: the first retired, none reused", N);
 	tap_ok(client_limits_attach(&kc, 0) == 0 && c[0].slot == first,
 	       "a new id takes the slot retired longest ago");
@@ -426,14 +448,14 @@ static void test_processes(void)
 			client_limits_set_cell(w);
 			for (int i = 0; i < 1000; i++)
 				if (client_limits_admit(&k, now, 0, &info, &h) == CLIENT_LIMIT_OK)
-					client_limits_finish(&h, -1, 0);
+					client_limits_finish(&h, NULL, 0);
 			for (int i = 0; i < 20000; i++)
 				if (client_limits_admit(&p, now, 0, &info, &h) == CLIENT_LIMIT_OK) {
 					struct client_limit_view pv;
 
 					client_limits_view(&p, now, &pv);
 					bad += pv.parallel > 3;
-					client_limits_finish(&h, -1, 0);
+					client_limits_finish(&h, NULL, 0);
 				}
 			_exit(bad ? 0x80 : 0);
 		}
