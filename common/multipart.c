@@ -329,6 +329,16 @@ int multipart_feed(struct multipart *m, const char *data, size_t len,
 	int r;
 
 	for (size_t i = 0; i < len; i++) {
+		if (m->match == 0 &&
+		    (m->state == MULTIPART_BODY || m->state == MULTIPART_PREAMBLE)) {
+			/* data: on to the next byte that may start a delimiter (an
+			 * upload's file part is megabytes of it) */
+			const char *hit = memchr(data + i, m->delim[0], len - i);
+
+			if (!hit)
+				break;
+			i = (size_t)(hit - data);
+		}
 		char c = data[i];
 
 		m->pos = base + i + 1;
