@@ -9,10 +9,10 @@
  */
 #include "client_key_cache.h"
 
-#include <openssl/crypto.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <endian.h>
 #include <sys/random.h>
 
 #include "client_keys.h"
@@ -25,69 +25,70 @@ struct slot {
 
 struct client_key_cache {
 	const struct client_keys *keys;
-	uint64_t k0, k1; /* the SipHash key */
+	uint64_t k0, k1; /* the seed of slot_hash() */
 	size_t mask;     /* n_slots - 1 */
 	struct client_key_cache_stats stats;
 	struct slot slots[];
 };
 
-/* ---- SipHash-1-3 (Aumasson and Bernstein), 64-bit output ---------------- */
+/* ---- the slot hash ------------------------------------------------------ */
 
-static inline uint64_t rotl(uint64_t x, int b)
-{
-	return (x << b) | (x >> (64 - b));
-}
+__extension__ typedef unsigned __int128 u128;
 
-static inline void sip_round(uint64_t v[4])
+/* The 128-bit product of A and B folded to 64 bits. */
+static inline uint64_t mix(uint64_t a, uint64_t b)
 {
-	v[0] += v[1];
-	v[1] = rotl(v[1], 13);
-	v[1] ^= v[0];
-	v[0] = rotl(v[0], 32);
-	v[2] += v[3];
-	v[3] = rotl(v[3], 16);
-	v[3] ^= v[2];
-	v[0] += v[3];
-	v[3] = rotl(v[3], 21);
-	v[3] ^= v[0];
-	v[2] += v[1];
-	v[1] = rotl(v[1], 17);
-	v[1] ^= v[2];
-	v[2] = rotl(v[2], 32);
+	u128 m = (u128)a * b;
+
+	return (uint64_t)m ^ (uint64_t)(m >> 64);
 }
 
 static inline uint64_t load_le64(const unsigned char *p)
 {
-	uint64_t x = 0;
+	uint64_t x;
 
-	for (int i = 7; i >= 0; i--)
-		x = x << 8 | p[i];
-	return x;
+	memcpy(&x, p, 8);
+	return le64toh(x);
 }
 
-static uint64_t siphash13(uint64_t k0, uint64_t k1, const unsigned char *data, size_t len)
+/* A keyed hash of DATA: each 8-byte word, XOR-ed with the secret seed, is
+ * multiplied into the state (128-bit product, folded), then the length.
+ * Without the seed (random, per worker) a client cannot tell which keys
+ * share a slot; it is no MAC and guards nothing else. */
+static uint64_t slot_hash(uint64_t k0, uint64_t k1, const unsigned char *data, size_t len)
 {
-	uint64_t v[4] = {k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL,
-	                 k0 ^ 0x6c7967656e657261ULL, k1 ^ 0x7465646279746573ULL};
+	uint64_t h = k0 ^ len, tail = 0;
 	size_t whole = len & ~(size_t)7;
-	uint64_t m, last = (uint64_t)len << 56;
 
-	for (size_t i = 0; i < whole; i += 8) {
-		m = load_le64(data + i);
-		v[3] ^= m;
-		sip_round(v);
-		v[0] ^= m;
-	}
+	for (size_t i = 0; i < whole; i += 8)
+		h = mix(h ^ load_le64(data + i), k1);
 	for (size_t i = 0; i < (len & 7); i++)
-		last |= (uint64_t)data[whole + i] << (8 * i);
-	v[3] ^= last;
-	sip_round(v);
-	v[0] ^= last;
-	v[2] ^= 0xff;
-	sip_round(v);
-	sip_round(v);
-	sip_round(v);
-	return v[0] ^ v[1] ^ v[2] ^ v[3];
+		tail |= (uint64_t)data[whole + i] << (8 * i);
+	h = mix(h ^ tail ^ 0x9e3779b97f4a7c15ULL, k1);
+	return mix(h, k0 | 1);
+}
+
+/* Whether A and B (LEN bytes each) differ, in a time that depends on LEN
+ * only: every byte is read, differences are OR-ed, never branched on, a
+ * word at a time (CRYPTO_memcmp goes a byte at a time, which costs more
+ * than the rest of a cache hit). The empty asm keeps the compiler from
+ * proving the result early and leaving the loop. */
+static int differ(const unsigned char *a, const unsigned char *b, size_t len)
+{
+	uint64_t acc = 0, x, y;
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		acc |= x ^ y;
+		__asm__("" : "+r"(acc));
+	}
+	for (; i < len; i++) {
+		acc |= (uint64_t)(a[i] ^ b[i]);
+		__asm__("" : "+r"(acc));
+	}
+	return acc != 0;
 }
 
 /* ---- the cache ----------------------------------------------------------- */
@@ -108,7 +109,7 @@ struct client_key_cache *client_key_cache_new(const struct client_keys *keys, si
 	}
 	c->keys = keys;
 	c->k0 = seed[0];
-	c->k1 = seed[1];
+	c->k1 = seed[1] | 1; /* an odd multiplier */
 	c->mask = n_slots - 1;
 	explicit_bzero(seed, sizeof(seed));
 	return c;
@@ -143,9 +144,10 @@ const struct client_key *client_key_cache_find(struct client_key_cache *c,
 		wipe_slots(c);
 		c->keys = keys;
 	}
-	s = &c->slots[siphash13(c->k0, c->k1, (const unsigned char *)key, len) & c->mask];
+	s = &c->slots[slot_hash(c->k0, c->k1, (const unsigned char *)key, len) & c->mask];
 	/* the length is compared in the clear; the bytes in constant time */
-	if (s->len == len && CRYPTO_memcmp(s->key, key, len) == 0 && s->index < keys->n) {
+	if (s->len == len && !differ(s->key, (const unsigned char *)key, len) &&
+	    s->index < keys->n) {
 		c->stats.hits++;
 		return &keys->keys[s->index];
 	}

@@ -3,10 +3,10 @@
  * recently presented, so that a key seen again costs a keyed hash and a
  * constant-time compare instead of a SHA-256 (client_keys_find()).
  *
- * Direct-mapped: a slot is chosen by SipHash-1-3 of the key bytes under a
- * random per-cache seed (getrandom), so a client cannot aim keys at one
- * slot. A slot holds the key's bytes and its index in the key table; a hit
- * is confirmed by CRYPTO_memcmp over the whole key (a different length is a
+ * Direct-mapped: a slot is chosen by a keyed multiply-fold hash of the key
+ * bytes under a random per-cache seed (getrandom), so a client cannot aim
+ * keys at one slot. A slot holds the key's bytes and its index in the key table; a hit
+ * is confirmed by a constant-time compare of the whole key (a different length is a
  * miss). A miss takes the SHA-256 path and, for a key of the table only,
  * fills the slot (replacing whatever was there): unknown keys are never
  * cached, so a flood of wrong keys neither evicts good ones nor grows

@@ -83,8 +83,13 @@ static long estimate_tokens(const struct proxy_call *call)
 	bool seen[3] = {false, false, false};
 	long est = (long)(call->raw_len / 4);
 
-	while (!seen[0] && p < end && (p = memmem(p, (size_t)(end - p), "\"max_", 5)) != NULL) {
-		p += 5;
+	/* an underscore is rare in a body: memchr for it, then "max before it */
+	while (!seen[0] && p < end && (p = memchr(p, '_', (size_t)(end - p))) != NULL) {
+		if (p - call->raw < 4 || memcmp(p - 4, "\"max", 4) != 0) {
+			p++;
+			continue;
+		}
+		p++;
 		for (size_t i = 0; i < 3; i++) {
 			if ((size_t)(end - p) < names[i].len ||
 			    memcmp(p, names[i].rest, names[i].len) != 0)
@@ -93,7 +98,7 @@ static long estimate_tokens(const struct proxy_call *call)
 				seen[i] = true;
 				found[i] = number_after(p + names[i].len, end);
 			}
-			p += names[i].len - 1; /* its closing quote may open the next */
+			p += names[i].len;
 			break;
 		}
 	}
@@ -104,19 +109,54 @@ static long estimate_tokens(const struct proxy_call *call)
 	return est + ESTIMATE_DEFAULT_OUTPUT;
 }
 
-/* Appends V (negative: 0) in decimal at P; returns the end. */
+/* Appends V (negative: 0) in decimal at P; returns the end. Two digits a
+ * step, written from the end (no printf on the path of every request). */
 static char *put_long(char *p, long v)
 {
-	char digits[24];
-	size_t n = 0;
+	static const char pairs[] =
+	        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	        "8081828384858687888990919293949596979899";
+	static const unsigned long pow10[] = {1UL,
+	                                      10UL,
+	                                      100UL,
+	                                      1000UL,
+	                                      10000UL,
+	                                      100000UL,
+	                                      1000000UL,
+	                                      10000000UL,
+	                                      100000000UL,
+	                                      1000000000UL,
+	                                      10000000000UL,
+	                                      100000000000UL,
+	                                      1000000000000UL,
+	                                      10000000000000UL,
+	                                      100000000000000UL,
+	                                      1000000000000000UL,
+	                                      10000000000000000UL,
+	                                      100000000000000000UL,
+	                                      1000000000000000000UL,
+	                                      10000000000000000000UL};
 	unsigned long u = v < 0 ? 0 : (unsigned long)v;
+	/* digits: about log10(2) * bits (1233 / 4096), then one compare */
+	size_t t = u ? (size_t)(64 - __builtin_clzl(u)) * 1233 >> 12 : 0;
+	size_t n = u ? t + 1 - (u < pow10[t]) : 1;
+	char *q;
+	q = p + n;
+	while (u >= 100) {
+		unsigned long r = u % 100;
 
-	do
-		digits[n++] = (char)('0' + u % 10);
-	while ((u /= 10) > 0);
-	while (n > 0)
-		*p++ = digits[--n];
-	return p;
+		u /= 100;
+		*--q = pairs[2 * r + 1];
+		*--q = pairs[2 * r];
+	}
+	if (u >= 10) {
+		*--q = pairs[2 * u + 1];
+		*--q = pairs[2 * u];
+	} else {
+		*--q = (char)('0' + u);
+	}
+	return p + n;
 }
 
 static char *put_text(char *p, const char *s, size_t n)
@@ -146,21 +186,26 @@ static void add_long(struct http_exchange *ex, const char *name, long v)
 /* The x-ratelimit-* lines of a key with an rpm or tpm limit, made by hand
  * into one buffer and added in one call (constant names, digits: nothing to
  * check on every request). */
-static void ratelimit_headers(struct http_exchange *ex, const struct client_limit_info *info)
+static void ratelimit_headers(struct http_exchange *ex, const struct client_key *k,
+                              const struct client_limit_info *info)
 {
-	char lines[512], *p = lines;
+	char lines[512], reset[32], *p = lines;
+	size_t reset_len = (size_t)(put_reset(reset, info->reset_ms) - reset);
 
 	if (info->limit_requests >= 0) {
 		p = PUT(p, "x-ratelimit-limit-requests: ");
-		p = PUT(put_long(p, info->limit_requests), "\r\nx-ratelimit-remaining-requests: ");
+		/* the limit is the key's rpm, formatted when the keys were loaded */
+		p = PUT(put_text(p, k->rpm_text, k->rpm_text_len),
+		        "\r\nx-ratelimit-remaining-requests: ");
 		p = PUT(put_long(p, info->remaining_requests), "\r\nx-ratelimit-reset-requests: ");
-		p = PUT(put_reset(p, info->reset_ms), "\r\n");
+		p = PUT(put_text(p, reset, reset_len), "\r\n");
 	}
 	if (info->limit_tokens >= 0) {
 		p = PUT(p, "x-ratelimit-limit-tokens: ");
-		p = PUT(put_long(p, info->limit_tokens), "\r\nx-ratelimit-remaining-tokens: ");
+		p = PUT(put_text(p, k->tpm_text, k->tpm_text_len),
+		        "\r\nx-ratelimit-remaining-tokens: ");
 		p = PUT(put_long(p, info->remaining_tokens), "\r\nx-ratelimit-reset-tokens: ");
-		p = PUT(put_reset(p, info->reset_ms), "\r\n");
+		p = PUT(put_text(p, reset, reset_len), "\r\n");
 	}
 	if (p > lines)
 		http_exchange_add_header_lines(ex, lines, (size_t)(p - lines));
@@ -212,7 +257,7 @@ int proxy_keys_admit(struct proxy_call *call, const struct proxy_target *target,
 	now = now_ms();
 	/* the estimate only matters to a tpm limit */
 	v = client_limits_admit(k, now, k->tpm > 0 ? estimate_tokens(call) : 0, &info, &call->hold);
-	ratelimit_headers(e->ex, &info);
+	ratelimit_headers(e->ex, k, &info);
 	switch (v) {
 	case CLIENT_LIMIT_OK:
 		return 0;
