@@ -281,6 +281,9 @@ static void load_key(struct parse *p, const struct config_yaml_node *n, struct c
 	if (k->period.unit != BUDGET_NONE && k->max_budget_nano < 0)
 		err(p, n, "keys entry '%s' has a budget_duration but no max_budget",
 		    k->id ? k->id : "?");
+	/* at most 1000000000 (get_count): 10 digits */
+	k->rpm_text_len = (unsigned char)snprintf(k->rpm_text, sizeof(k->rpm_text), "%ld", k->rpm);
+	k->tpm_text_len = (unsigned char)snprintf(k->tpm_text, sizeof(k->tpm_text), "%ld", k->tpm);
 }
 
 static struct client_keys *sorted_keys;

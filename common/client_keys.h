@@ -2,10 +2,12 @@
  * client_keys: the client keys of llmgate.keys_file (issue 20), as loaded
  * with the config: who may call, which model groups, with which limits and
  * budget. Parsed by the config loader (supervisor, --check), read by workers
- * (copy-on-write after fork) on the request path. Keys are never stored:
- * only their SHA-256; a presented key is hashed and found by its digest
+ * (copy-on-write after fork) on the request path. The table never stores a
+ * key: only its SHA-256; a presented key is hashed and found by its digest
  * (binary search over the sorted digests, then CRYPTO_memcmp of the whole
- * digest), so a lookup costs one SHA-256 and log2(n) compares.
+ * digest), so a lookup costs one SHA-256 and log2(n) compares. A worker
+ * looks keys up through its client_key_cache (client_key_cache.h), which
+ * holds the keys it was recently presented, in memory only.
  */
 #pragma once
 
@@ -49,6 +51,9 @@ struct client_key {
 	int64_t expires;             /* Unix seconds; 0: never */
 	bool disabled;
 	uint32_t slot; /* its counters in client_limits (set by the supervisor) */
+	/* rpm and tpm in decimal, for the x-ratelimit-limit-* headers */
+	char rpm_text[12], tpm_text[12];
+	unsigned char rpm_text_len, tpm_text_len;
 };
 
 struct client_keys {

@@ -39,11 +39,13 @@
 #include "secret.h"
 #include "clock.h"
 #include "client_keys.h"
+#include "client_key_cache.h"
 
 struct endpoints {
 	struct endpoints_options opts;
 	char *models_json; /* the model list never changes within a generation */
 	struct passthrough *passthrough;
+	struct client_key_cache *key_cache; /* NULL: no keys file, or no memory */
 };
 
 /* The model list; for a client KEY with a models list, only the groups and
@@ -82,6 +84,10 @@ int endpoints_new(const struct endpoints_options *opts, struct endpoints **ret)
 	eps->opts = *opts;
 	eps->models_json = models_json(opts->config, NULL);
 	eps->passthrough = passthrough_new(opts->config, opts->up, opts->stats);
+	/* made in the worker (after fork): each worker has its own seed */
+	if (opts->config->client_keys)
+		eps->key_cache =
+		        client_key_cache_new(opts->config->client_keys, CLIENT_KEY_CACHE_SLOTS);
 	if (!eps->models_json || !eps->passthrough) {
 		passthrough_free(eps->passthrough);
 		free(eps->models_json);
@@ -98,6 +104,7 @@ void endpoints_free(struct endpoints *eps)
 		return;
 	free(eps->models_json);
 	passthrough_free(eps->passthrough);
+	client_key_cache_free(eps->key_cache);
 	free(eps);
 }
 
@@ -106,9 +113,10 @@ void endpoints_free(struct endpoints *eps)
  * client key of llmgate.keys_file (*RET_KEY), or nobody: false, with the
  * reason in *RET_WHY (and a disabled or expired key in *RET_KEY, for the
  * log). Without a master key and a keys file, everyone. */
-static bool client_authorized(const struct config *config, const struct http_request *req,
+static bool client_authorized(const struct endpoints *eps, const struct http_request *req,
                               const struct client_key **ret_key, const char **ret_why)
 {
+	const struct config *config = eps->opts.config;
 	const char *auth = http_request_header(req, "authorization");
 	const char *key = NULL;
 	const struct client_key *k;
@@ -127,7 +135,7 @@ static bool client_authorized(const struct config *config, const struct http_req
 		return false;
 	if (config->master_key && secret_equal(key, config->master_key))
 		return true;
-	k = client_keys_find(config->client_keys, key, strlen(key));
+	k = client_key_cache_find(eps->key_cache, config->client_keys, key, strlen(key));
 	if (!k)
 		return false;
 	*ret_key = k;
@@ -144,12 +152,12 @@ static bool client_authorized(const struct config *config, const struct http_req
 
 /* client_authorized() for a pass-through: the master key or a valid client
  * key (a key's model list and limits do not apply to what names no model). */
-static bool passthrough_authorized(const struct config *config, const struct http_request *req)
+static bool passthrough_authorized(const struct endpoints *eps, const struct http_request *req)
 {
 	const struct client_key *key;
 	const char *why;
 
-	return client_authorized(config, req, &key, &why);
+	return client_authorized(eps, req, &key, &why);
 }
 
 static void readiness(struct endpoints *eps, struct http_exchange *ex)
@@ -298,8 +306,7 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 	}
 	if (!route_request(req, &r, deployment, response_id)) {
 		/* pass-through (issue 22): after every route of llmgate's own */
-		if (passthrough_handle(eps->passthrough, &early,
-		                       passthrough_authorized(eps->opts.config, req)))
+		if (passthrough_handle(eps->passthrough, &early, passthrough_authorized(eps, req)))
 			return;
 		answer_early_error(&early, 404, "not_found", "no route for %s %.*s", req->method,
 		                   (int)(req->path_len > 200 ? 200 : req->path_len), req->path);
@@ -316,8 +323,7 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 	if (r.pass_through) {
 		/* ENDPOINT_PASS_THROUGH rows (the files API): worker/passthrough*.c,
 		 * which also says how to serve them when no deployment does */
-		if (!passthrough_handle(eps->passthrough, &early,
-		                        passthrough_authorized(eps->opts.config, req)))
+		if (!passthrough_handle(eps->passthrough, &early, passthrough_authorized(eps, req)))
 			answer_early_error(
 			        &early, 404, "not_found", "no route for %s %.*s", req->method,
 			        (int)(req->path_len > 200 ? 200 : req->path_len), req->path);
@@ -363,7 +369,7 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 	default:
 		break;
 	}
-	authorized = client_authorized(eps->opts.config, req, &r.target.key, &why);
+	authorized = client_authorized(eps, req, &r.target.key, &why);
 	early.key_id = r.target.key ? r.target.key->id : NULL;
 	if (!authorized) {
 		answer_early_error(&early, 401, "invalid_api_key", "%s", why);

@@ -48,20 +48,13 @@ __attribute__((format(printf, 5, 6))) static void refuse(const struct early_answ
 	api_error_json_free(json);
 }
 
-/* The value of the first "NAME": N in the body, or -1: an estimate only
- * (a name inside a message can fool it; it only sizes a reservation). */
-static long body_number(const struct proxy_call *call, const char *name)
+/* The number after "NAME" at P (just past the name's closing quote), or
+ * -1: spaces and a colon, then digits. */
+static long number_after(const char *p, const char *end)
 {
-	char key[48];
-	size_t n = (size_t)snprintf(key, sizeof(key), "\"%s\"", name);
-	const char *p = memmem(call->raw, call->raw_len, key, n), *end;
 	long v;
 
-	if (!p)
-		return -1;
-	end = call->raw + call->raw_len;
-	for (p += n; p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n' || *p == ':');
-	     p++)
+	for (; p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n' || *p == ':'); p++)
 		;
 	if (p >= end || *p < '0' || *p > '9')
 		return -1;
@@ -71,29 +64,115 @@ static long body_number(const struct proxy_call *call, const char *name)
 }
 
 /* Tokens reserved until the answer reports its usage: the prompt at about
- * four bytes a token, plus the output the request allows. */
+ * four bytes a token, plus the output the request allows: the first
+ * "max_completion_tokens", else "max_output_tokens", else "max_tokens" (an
+ * estimate only: a name inside a message can fool it; it only sizes a
+ * reservation). One pass over the body: each "max_ is looked at once. */
 static long estimate_tokens(const struct proxy_call *call)
 {
-	static const char *const output[] = {"max_completion_tokens", "max_output_tokens",
-	                                     "max_tokens"};
+	static const struct {
+		const char *rest; /* after "max_ */
+		size_t len;
+	} names[] = {
+	        {"completion_tokens\"", sizeof("completion_tokens\"") - 1},
+	        {"output_tokens\"", sizeof("output_tokens\"") - 1},
+	        {"tokens\"", sizeof("tokens\"") - 1},
+	};
+	const char *p = call->raw, *end = call->raw + call->raw_len;
+	long found[3] = {-1, -1, -1};
+	bool seen[3] = {false, false, false};
 	long est = (long)(call->raw_len / 4);
 
-	for (size_t i = 0; i < sizeof(output) / sizeof(output[0]); i++) {
-		long v = body_number(call, output[i]);
-
-		if (v >= 0)
-			return est + v;
+	/* an underscore is rare in a body: memchr for it, then "max before it */
+	while (!seen[0] && p < end && (p = memchr(p, '_', (size_t)(end - p))) != NULL) {
+		if (p - call->raw < 4 || memcmp(p - 4, "\"max", 4) != 0) {
+			p++;
+			continue;
+		}
+		p++;
+		for (size_t i = 0; i < 3; i++) {
+			if ((size_t)(end - p) < names[i].len ||
+			    memcmp(p, names[i].rest, names[i].len) != 0)
+				continue;
+			if (!seen[i]) {
+				seen[i] = true;
+				found[i] = number_after(p + names[i].len, end);
+			}
+			p += names[i].len;
+			break;
+		}
 	}
+	/* as the names' first mentions say, in that order of preference */
+	for (size_t i = 0; i < 3; i++)
+		if (found[i] >= 0)
+			return est + found[i];
 	return est + ESTIMATE_DEFAULT_OUTPUT;
 }
 
+/* Appends V (negative: 0) in decimal at P; returns the end. Two digits a
+ * step, written from the end (no printf on the path of every request). */
+static char *put_long(char *p, long v)
+{
+	static const char pairs[] =
+	        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	        "8081828384858687888990919293949596979899";
+	static const unsigned long pow10[] = {1UL,
+	                                      10UL,
+	                                      100UL,
+	                                      1000UL,
+	                                      10000UL,
+	                                      100000UL,
+	                                      1000000UL,
+	                                      10000000UL,
+	                                      100000000UL,
+	                                      1000000000UL,
+	                                      10000000000UL,
+	                                      100000000000UL,
+	                                      1000000000000UL,
+	                                      10000000000000UL,
+	                                      100000000000000UL,
+	                                      1000000000000000UL,
+	                                      10000000000000000UL,
+	                                      100000000000000000UL,
+	                                      1000000000000000000UL,
+	                                      10000000000000000000UL};
+	unsigned long u = v < 0 ? 0 : (unsigned long)v;
+	/* digits: about log10(2) * bits (1233 / 4096), then one compare */
+	size_t t = u ? (size_t)(64 - __builtin_clzl(u)) * 1233 >> 12 : 0;
+	size_t n = u ? t + 1 - (u < pow10[t]) : 1;
+	char *q;
+	q = p + n;
+	while (u >= 100) {
+		unsigned long r = u % 100;
+
+		u /= 100;
+		*--q = pairs[2 * r + 1];
+		*--q = pairs[2 * r];
+	}
+	if (u >= 10) {
+		*--q = pairs[2 * u + 1];
+		*--q = pairs[2 * u];
+	} else {
+		*--q = (char)('0' + u);
+	}
+	return p + n;
+}
+
+static char *put_text(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+#define PUT(p, s) put_text(p, s, sizeof(s) - 1)
+
 /* "12s", "450ms": as OpenAI writes x-ratelimit-reset-*. */
-static void reset_text(long ms, char *buf, size_t len)
+static char *put_reset(char *p, long ms)
 {
 	if (ms < 1000)
-		snprintf(buf, len, "%ldms", ms);
-	else
-		snprintf(buf, len, "%lds", (ms + 999) / 1000);
+		return PUT(put_long(p, ms), "ms");
+	return PUT(put_long(p, (ms + 999) / 1000), "s");
 }
 
 static void add_long(struct http_exchange *ex, const char *name, long v)
@@ -104,21 +183,32 @@ static void add_long(struct http_exchange *ex, const char *name, long v)
 	http_exchange_add_header(ex, name, buf);
 }
 
-static void ratelimit_headers(struct http_exchange *ex, const struct client_limit_info *info)
+/* The x-ratelimit-* lines of a key with an rpm or tpm limit, made by hand
+ * into one buffer and added in one call (constant names, digits: nothing to
+ * check on every request). */
+static void ratelimit_headers(struct http_exchange *ex, const struct client_key *k,
+                              const struct client_limit_info *info)
 {
-	char reset[32];
+	char lines[512], reset[32], *p = lines;
+	size_t reset_len = (size_t)(put_reset(reset, info->reset_ms) - reset);
 
-	reset_text(info->reset_ms, reset, sizeof(reset));
 	if (info->limit_requests >= 0) {
-		add_long(ex, "x-ratelimit-limit-requests", info->limit_requests);
-		add_long(ex, "x-ratelimit-remaining-requests", info->remaining_requests);
-		http_exchange_add_header(ex, "x-ratelimit-reset-requests", reset);
+		p = PUT(p, "x-ratelimit-limit-requests: ");
+		/* the limit is the key's rpm, formatted when the keys were loaded */
+		p = PUT(put_text(p, k->rpm_text, k->rpm_text_len),
+		        "\r\nx-ratelimit-remaining-requests: ");
+		p = PUT(put_long(p, info->remaining_requests), "\r\nx-ratelimit-reset-requests: ");
+		p = PUT(put_text(p, reset, reset_len), "\r\n");
 	}
 	if (info->limit_tokens >= 0) {
-		add_long(ex, "x-ratelimit-limit-tokens", info->limit_tokens);
-		add_long(ex, "x-ratelimit-remaining-tokens", info->remaining_tokens);
-		http_exchange_add_header(ex, "x-ratelimit-reset-tokens", reset);
+		p = PUT(p, "x-ratelimit-limit-tokens: ");
+		p = PUT(put_text(p, k->tpm_text, k->tpm_text_len),
+		        "\r\nx-ratelimit-remaining-tokens: ");
+		p = PUT(put_long(p, info->remaining_tokens), "\r\nx-ratelimit-reset-tokens: ");
+		p = PUT(put_text(p, reset, reset_len), "\r\n");
 	}
+	if (p > lines)
+		http_exchange_add_header_lines(ex, lines, (size_t)(p - lines));
 }
 
 static void retry_headers(struct http_exchange *ex, long ms)
@@ -165,8 +255,9 @@ int proxy_keys_admit(struct proxy_call *call, const struct proxy_target *target,
 		return -1;
 	}
 	now = now_ms();
-	v = client_limits_admit(k, now, estimate_tokens(call), &info, &call->hold);
-	ratelimit_headers(e->ex, &info);
+	/* the estimate only matters to a tpm limit */
+	v = client_limits_admit(k, now, k->tpm > 0 ? estimate_tokens(call) : 0, &info, &call->hold);
+	ratelimit_headers(e->ex, k, &info);
 	switch (v) {
 	case CLIENT_LIMIT_OK:
 		return 0;

@@ -139,10 +139,42 @@ static void test_header_block(void)
 	tap_ok(b.lines == NULL && b.len == 0 && b.cap == 0, "freed");
 }
 
+static void test_header_lines(void)
+{
+	static const char ok[] = "x-ratelimit-limit-requests: 600\r\n"
+	                         "x-ratelimit-reset-requests: 12s\r\n";
+	struct http_header_block b = {0};
+	char big[HTTP_HEADER_BLOCK_MAX];
+
+	tap_ok(http_header_block_add(&b, "x-request-id", "abc") == 0 &&
+	               http_header_block_append(&b, ok, sizeof(ok) - 1) == 0 &&
+	               b.len == 19 + sizeof(ok) - 1 &&
+	               memcmp(b.lines + 19, ok, sizeof(ok) - 1) == 0,
+	       "whole lines appended as they are, after the others");
+	memset(big, 'v', sizeof(big));
+	tap_ok(http_header_block_append(&b, big, sizeof(big)) == -E2BIG &&
+	               b.len == 19 + sizeof(ok) - 1,
+	       "lines past the limit: refused, nothing added");
+	http_header_block_free(&b);
+
+	tap_ok(http_header_lines_valid(ok, sizeof(ok) - 1) && http_header_lines_valid("", 0),
+	       "valid lines pass the debug check");
+	tap_ok(!http_header_lines_valid("x-a: 1\r\nx-b: 2", 14) &&
+	               !http_header_lines_valid("x-a: 1\n", 7) &&
+	               !http_header_lines_valid("x a: 1\r\n", 8) &&
+	               !http_header_lines_valid("x-a 1\r\n", 7) &&
+	               !http_header_lines_valid("x-a: 1\rSet-Cookie: a\r\n", 22) &&
+	               !http_header_lines_valid("Content-Length: 5\r\n", 19) &&
+	               !http_header_lines_valid("server: x\r\n", 11),
+	       "the debug check refuses a partial line, bare LF or CR, a bad name, no colon, and the "
+	       "server's own headers");
+}
+
 int main(void)
 {
 	test_heads();
 	test_chunk_and_date();
 	test_header_block();
+	test_header_lines();
 	return tap_done();
 }

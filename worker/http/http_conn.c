@@ -746,6 +746,18 @@ int http_exchange_add_header(struct http_exchange *ex, const char *name, const c
 	return http_header_block_add(&ex->headers, name, value);
 }
 
+int http_exchange_add_header_lines(struct http_exchange *ex, const char *lines, size_t len)
+{
+	if (ex->state != HTTP_EXCHANGE_OPEN)
+		return -EINVAL;
+#ifdef LLMGATE_DEBUG_CHECKS
+	/* the release build trusts its caller; debug builds (the tests') check */
+	if (!http_header_lines_valid(lines, len))
+		abort();
+#endif
+	return http_header_block_append(&ex->headers, lines, len);
+}
+
 /* Ends an exchange that is in state FROM (-EINVAL if it is not); -EPIPE
  * when the connection has failed, with nothing more to write. */
 static int exchange_end(struct http_exchange *ex, enum http_exchange_state from)

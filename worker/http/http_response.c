@@ -184,14 +184,9 @@ size_t http_response_chunk_line(char buf[HTTP_RESPONSE_CHUNK_LINE], size_t len)
 	return i;
 }
 
-int http_header_block_add(struct http_header_block *b, const char *name, const char *value)
+/* Room for NEED bytes in all: 0, -E2BIG or -ENOMEM. */
+static int block_reserve(struct http_header_block *b, size_t need)
 {
-	size_t nlen = strlen(name), vlen = strlen(value), need;
-	char *p;
-
-	if (!http_header_name_valid(name) || !http_header_value_valid(value))
-		return -EINVAL;
-	need = b->len + nlen + vlen + 4;
 	if (need > HTTP_HEADER_BLOCK_MAX)
 		return -E2BIG;
 	if (need > b->cap) {
@@ -206,6 +201,20 @@ int http_header_block_add(struct http_header_block *b, const char *name, const c
 		b->lines = n;
 		b->cap = cap;
 	}
+	return 0;
+}
+
+int http_header_block_add(struct http_header_block *b, const char *name, const char *value)
+{
+	size_t nlen = strlen(name), vlen = strlen(value);
+	char *p;
+	int r;
+
+	if (!http_header_name_valid(name) || !http_header_value_valid(value))
+		return -EINVAL;
+	r = block_reserve(b, b->len + nlen + vlen + 4);
+	if (r < 0)
+		return r;
 	p = b->lines + b->len;
 	p = put(p, name, nlen);
 	p = PUT_LITERAL(p, ": ");
@@ -213,6 +222,47 @@ int http_header_block_add(struct http_header_block *b, const char *name, const c
 	p = PUT_LITERAL(p, "\r\n");
 	b->len = (size_t)(p - b->lines);
 	return 0;
+}
+
+int http_header_block_append(struct http_header_block *b, const char *lines, size_t len)
+{
+	int r = block_reserve(b, b->len + len);
+
+	if (r < 0)
+		return r;
+	memcpy(b->lines + b->len, lines, len);
+	b->len += len;
+	return 0;
+}
+
+bool http_header_lines_valid(const char *lines, size_t len)
+{
+	const char *p = lines, *end = lines + len;
+
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p)), *colon;
+		char name[128], value[HTTP_HEADER_BLOCK_MAX];
+		size_t nlen, vlen;
+
+		if (!eol || eol == p || eol[-1] != '\r')
+			return false;
+		colon = memchr(p, ':', (size_t)(eol - p));
+		if (!colon || colon + 1 >= eol - 1 || colon[1] != ' ')
+			return false;
+		nlen = (size_t)(colon - p);
+		vlen = (size_t)(eol - 1 - (colon + 2));
+		if (nlen >= sizeof(name) || vlen >= sizeof(value))
+			return false;
+		memcpy(name, p, nlen);
+		name[nlen] = '\0';
+		memcpy(value, colon + 2, vlen);
+		value[vlen] = '\0';
+		if (!http_header_name_valid(name) || !http_header_value_valid(value) ||
+		    http_header_is_own(name, HTTP_OWN_RESPONSE))
+			return false;
+		p = eol + 1;
+	}
+	return true;
 }
 
 void http_header_block_free(struct http_header_block *b)

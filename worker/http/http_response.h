@@ -59,4 +59,12 @@ struct http_header_block {
 /* Appends "NAME: VALUE\r\n": -EINVAL for a name or value that is not a
  * valid field (no injection of lines), -E2BIG past HTTP_HEADER_BLOCK_MAX. */
 int http_header_block_add(struct http_header_block *b, const char *name, const char *value);
+/* Appends LINES (LEN bytes, whole "Name: value\r\n" lines) as they are,
+ * unchecked: for lines the caller built from constant names it knows valid
+ * and not the server's own, and values it made itself. -E2BIG past
+ * HTTP_HEADER_BLOCK_MAX, -ENOMEM. */
+int http_header_block_append(struct http_header_block *b, const char *lines, size_t len);
+/* Whether LINES (LEN bytes) are whole header lines with valid names and
+ * values, none of them a response header the server owns. */
+bool http_header_lines_valid(const char *lines, size_t len);
 void http_header_block_free(struct http_header_block *b);

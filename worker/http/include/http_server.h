@@ -164,6 +164,12 @@ void http_exchange_set_callbacks(struct http_exchange *ex, const struct http_exc
 /* Adds a response header (before the response starts). -EINVAL for a name
  * or value that is not a valid field, -E2BIG past the headers limit. */
 int http_exchange_add_header(struct http_exchange *ex, const char *name, const char *value);
+/* Adds LINES (LEN bytes of whole "Name: value\r\n" lines) as they are, in
+ * one append and with no check on the request path: each NAME a constant
+ * the caller knows valid and not the server's own, each VALUE digits or
+ * ASCII the caller made (debug builds check and abort otherwise). -EINVAL
+ * once the response has started, -E2BIG past the headers limit. */
+int http_exchange_add_header_lines(struct http_exchange *ex, const char *lines, size_t len);
 
 /* Sends a whole response: head and body in one write. Ends the exchange. */
 int http_exchange_send(struct http_exchange *ex, int status, const char *content_type,
