@@ -477,7 +477,9 @@ def test_keys_tokens_by_type_and_cost_in_metrics(stub, gateway_factory, workdir)
         llmgate=f"  keys_file: {workdir}/keys.yaml\n  state_dir: {state_dir(workdir)}\n"
                 f"  admin_listen: 127.0.0.1:{admin}\n")
     with open(os.path.join(workdir, "keys.yaml"), "w") as f:
-        f.write("keys:\n" + entry("team-a", KEY_A, alias="Team A"))
+        # a tpm limit: only then is an estimate reserved, and counted for an answer
+        # without usage
+        f.write("keys:\n" + entry("team-a", KEY_A, alias="Team A", tpm=1000000))
     gw = gateway_factory(text)
     status, _, body = post(gw, dict(CHAT, x_stub={"prompt_tokens": 100}), bearer(KEY_A))
     assert status == 200, body
