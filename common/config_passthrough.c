@@ -365,6 +365,12 @@ void config_passthrough_load(struct config *c, const struct config_yaml_node *li
 {
 	if (config_yaml_is_null(list))
 		return;
+	if (c->passthrough) {
+		/* YAML leaves a duplicate key to the reader: refused, never read twice */
+		rd->report(rd->ctx, true, list,
+		           "general_settings.pass_through_endpoints is given twice");
+		return;
+	}
 	if (list->kind != CONFIG_YAML_SEQUENCE) {
 		rd->report(rd->ctx, true, list,
 		           "general_settings.pass_through_endpoints must be a list of {path, "
