@@ -271,8 +271,17 @@ static void load_key(struct parse *p, const struct config_yaml_node *n, struct c
 		    config_yaml_kind_name(n->kind));
 		return;
 	}
-	for (size_t i = 0; i < n->n_pairs; i++)
-		key_field(p, &n->pairs[i], k, &seen_hash, &seen_id);
+	for (size_t i = 0; i < n->n_pairs; i++) {
+		bool twice = false;
+
+		/* YAML leaves a duplicate key to the reader: refused, never read twice */
+		for (size_t j = 0; j < i && !twice; j++)
+			twice = strcmp(n->pairs[j].key->value, n->pairs[i].key->value) == 0;
+		if (twice)
+			err(p, n->pairs[i].key, "keys[].%s is given twice", n->pairs[i].key->value);
+		else
+			key_field(p, &n->pairs[i], k, &seen_hash, &seen_id);
+	}
 	if (!seen_id)
 		err(p, n, "a keys entry has no id");
 	if (!seen_hash)
