@@ -528,6 +528,24 @@ def test_slow_body(faulty, stub):
     h.survived()
 
 
+def chunked_past_limit(port, head):
+    """HEAD, then 20 chunks of 64 KiB (1.25 MiB, past a 1 MiB limit) until the gateway stops
+    reading: its answer."""
+    s, f = connect(port)
+    s.sendall(head)
+    piece = b"x" * 65536
+    try:
+        for _ in range(20):
+            s.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+    except OSError:
+        pass
+    try:
+        return read_response(f)
+    finally:
+        f.close()
+        s.close()
+
+
 def test_body_over_the_limit_gets_413(faulty, stub):
     h = faulty(extra="general_settings:\n  max_request_size_mb: 1\n")
     big = dict(CHAT, padding="x" * (1024 * 1024 + 10))
@@ -535,18 +553,8 @@ def test_body_over_the_limit_gets_413(faulty, stub):
     assert r.status == 413, r.body
     assert error_of(r.body)["code"] == "request_too_large"
     # chunked: the limit applies to the decoded body, found while reading
-    s, f = connect(h.port)
-    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\n"
-              b"Transfer-Encoding: chunked\r\n\r\n")
-    piece = b"x" * 65536
-    try:
-        for _ in range(20):
-            s.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
-    except OSError:
-        pass
-    r = read_response(f)
-    f.close()
-    s.close()
+    r = chunked_past_limit(h.port, b"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\n"
+                                   b"Transfer-Encoding: chunked\r\n\r\n")
     assert r.status == 413
     assert error_of(r.body)["code"] == "request_too_large"
     # under the limit still works
@@ -846,18 +854,9 @@ def test_upload_over_the_limit_gets_413_before_it_is_read(faulty, stub):
     assert time.monotonic() - start < 5, "answered at the head, not after 30 MB"
     # chunked: when the decoded count passes the limit (1 MiB here)
     h = faulty(llmgate="  max_upload_size_mb: 1\n")
-    s, f = connect(h.port)
-    s.sendall(f"POST {UPLOAD_PATH} HTTP/1.1\r\nHost: gw\r\nContent-Type: "
-              "multipart/form-data; boundary=b\r\nTransfer-Encoding: chunked\r\n\r\n".encode())
-    piece = b"x" * 65536
-    try:
-        for _ in range(20):
-            s.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
-    except OSError:
-        pass
-    r = read_response(f)
-    f.close()
-    s.close()
+    r = chunked_past_limit(h.port, f"POST {UPLOAD_PATH} HTTP/1.1\r\nHost: gw\r\nContent-Type: "
+                                   "multipart/form-data; boundary=b\r\n"
+                                   "Transfer-Encoding: chunked\r\n\r\n".encode())
     assert r.status == 413
     assert not stub.requests()
     h.survived()
