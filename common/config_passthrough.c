@@ -6,11 +6,13 @@
  */
 #include "config_passthrough.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "api_paths.h"
 #include "config.h"
 #include "config_yaml.h"
 #include "http_header.h"
@@ -19,19 +21,12 @@
 #define PT_MAX_HEADERS   64
 #define PT_MAX_PATH      512
 
-/* llmgate's own route prefixes: a pass-through endpoint may not take one
- * (nor a path under one); the files-API ones are llmgate's only with
- * llmgate.files_deployment. */
-static const char *const own_routes[] = {
-        "/health",        "/v1/models",      "/models",         "/v1/chat",
-        "/chat",          "/v1/completions", "/completions",    "/v1/embeddings",
-        "/embeddings",    "/v1/responses",   "/responses",      "/v1/conversations",
-        "/conversations", "/openai",         "/v1/images",      "/images",
-        "/v1/audio",      "/audio",          "/v1/moderations", "/moderations",
-};
+/* llmgate's own route prefixes (api_paths.h); the files-API ones are
+ * llmgate's only with llmgate.files_deployment. */
+static const char *const own_routes[] = API_OWN_ROUTES;
 
-static const char *const files_ops[] = {"files", "batches", "fine_tuning", "vector_stores",
-                                        "uploads"};
+#define FILES_OP_NAME(name, upload) name,
+static const char *const files_ops[] = {API_FILES_OPS(FILES_OP_NAME)};
 
 /* PATH (LEN bytes) is PREFIX or under it. */
 static bool under(const char *path, size_t len, const char *prefix)
@@ -43,7 +38,7 @@ static bool under(const char *path, size_t len, const char *prefix)
 
 bool config_passthrough_files_path(const char *path, size_t len, const char **ret_op)
 {
-	static const char *const prefixes[] = {"/openai/v1/", "/openai/", "/v1/", "/"};
+	static const char *const prefixes[] = API_BASES;
 
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
 		size_t n = strlen(prefixes[i]);
@@ -62,6 +57,14 @@ bool config_passthrough_files_path(const char *path, size_t len, const char **re
 		return false; /* the longest matching prefix decides */
 	}
 	return false;
+}
+
+const char *config_passthrough_own_route(const char *path, size_t len)
+{
+	for (size_t i = 0; i < sizeof(own_routes) / sizeof(own_routes[0]); i++)
+		if (under(path, len, own_routes[i]))
+			return own_routes[i];
+	return NULL;
 }
 
 static bool valid_path(const char *p)
@@ -189,16 +192,16 @@ static bool check_overlap(const struct config *c, const struct passthrough_endpo
                           const struct config_passthrough_reader *rd)
 {
 	size_t len = strlen(e->path);
-	const char *op;
+	const char *op, *own = config_passthrough_own_route(e->path, len);
 
+	if (own) {
+		rd->report(rd->ctx, true, node,
+		           "%s.path '%s' is one of llmgate's own routes (%s...); choose another "
+		           "path",
+		           at, e->path, own);
+		return false;
+	}
 	for (size_t i = 0; i < sizeof(own_routes) / sizeof(own_routes[0]); i++) {
-		if (under(e->path, len, own_routes[i])) {
-			rd->report(rd->ctx, true, node,
-			           "%s.path '%s' is one of llmgate's own routes (%s...); choose "
-			           "another path",
-			           at, e->path, own_routes[i]);
-			return false;
-		}
 		if (e->include_subpath && under(own_routes[i], strlen(own_routes[i]), e->path))
 			rd->report(
 			        rd->ctx, false, node,
