@@ -125,6 +125,16 @@ static int embedded_env(char **value, const struct config_yaml_node *node, const
 	return 0;
 }
 
+/* K.again's key stands earlier in its mapping too: the main config's rule
+ * (config_yaml.h), the later value is read. */
+static void duplicate(const struct config_passthrough_reader *rd, const struct config_yaml_key *k,
+                      const char *path)
+{
+	rd->report(rd->ctx, false, k->again->key,
+	           "%s is given twice; the later value is used (first at %d:%d)", path,
+	           k->first->key->line, k->first->key->col);
+}
+
 static void headers_load(struct passthrough_endpoint *e, const struct config_yaml_node *map,
                          const char *at, const struct config_passthrough_reader *rd)
 {
@@ -147,29 +157,37 @@ static void headers_load(struct passthrough_endpoint *e, const struct config_yam
 		rd->oom(rd->ctx);
 		return;
 	}
-	for (size_t i = 0; i < map->n_pairs; i++) {
-		const char *name = map->pairs[i].key->value;
+	struct config_yaml_key k;
+	for (size_t pos = 0; config_yaml_next_key(map, CONFIG_YAML_LATER_WINS, &pos, &k);) {
+		const char *name;
 		char *value = NULL;
 
+		if (k.again) {
+			snprintf(path, sizeof(path), "%s.headers.%s", at, k.again->key->value);
+			duplicate(rd, &k, path);
+		}
+		if (!k.pair)
+			continue;
+		name = k.pair->key->value;
 		if (!http_header_name_valid(name) || strlen(name) > 100) {
-			rd->report(rd->ctx, true, map->pairs[i].key,
+			rd->report(rd->ctx, true, k.pair->key,
 			           "%s.headers: a header name is not a valid token", at);
 			continue;
 		}
 		snprintf(path, sizeof(path), "%s.headers.%s", at, name);
-		if (rd->text(rd->ctx, map->pairs[i].value, path, true, &value) != 0)
+		if (rd->text(rd->ctx, k.pair->value, path, true, &value) != 0)
 			continue;
-		if (embedded_env(&value, map->pairs[i].value, path, rd) < 0)
+		if (embedded_env(&value, k.pair->value, path, rd) < 0)
 			continue;
 		if (!http_header_value_valid(value)) {
-			rd->report(rd->ctx, true, map->pairs[i].value,
+			rd->report(rd->ctx, true, k.pair->value,
 			           "%s: the value contains a line break or control character",
 			           path);
 			free(value);
 			continue;
 		}
 		if (http_header_is_own(name, HTTP_OWN_UPSTREAM) || strcasecmp(name, "host") == 0) {
-			rd->report(rd->ctx, false, map->pairs[i].key,
+			rd->report(rd->ctx, false, k.pair->key,
 			           "%s: llmgate frames the request itself; ignored", path);
 			free(value);
 			continue;
@@ -247,16 +265,6 @@ static void flag(const struct config_passthrough_reader *rd, const struct config
 	rd->boolean(rd->ctx, node, path, dst);
 }
 
-/* Whether MAP's I-th key stands earlier in MAP too (YAML leaves a duplicate
- * key to the reader: it is refused, never read twice). */
-static bool key_seen_before(const struct config_yaml_node *map, size_t i)
-{
-	for (size_t j = 0; j < i; j++)
-		if (strcmp(map->pairs[j].key->value, map->pairs[i].key->value) == 0)
-			return true;
-	return false;
-}
-
 static void endpoint_load(struct config *c, const struct config_yaml_node *item, size_t index,
                           const struct config_passthrough_reader *rd)
 {
@@ -270,17 +278,18 @@ static void endpoint_load(struct config *c, const struct config_yaml_node *item,
 		rd->report(rd->ctx, true, item, "%s must be a mapping with path and target", at);
 		return;
 	}
-	for (size_t i = 0; i < item->n_pairs; i++) {
-		const char *k = item->pairs[i].key->value;
-		const struct config_yaml_node *v = item->pairs[i].value;
+	struct config_yaml_key f;
+	for (size_t pos = 0; config_yaml_next_key(item, CONFIG_YAML_LATER_WINS, &pos, &f);) {
+		const struct config_yaml_pair *p = f.pair ? f.pair : f.again;
+		const char *k = p->key->value;
+		const struct config_yaml_node *v = p->value;
 		char path[160];
 
 		snprintf(path, sizeof(path), "%s.%s", at, k);
-		if (key_seen_before(item, i)) {
-			rd->report(rd->ctx, true, item->pairs[i].key, "%s is given twice", path);
-			ok = false;
+		if (f.again)
+			duplicate(rd, &f, path);
+		if (!f.pair)
 			continue;
-		}
 		if (strcmp(k, "path") == 0) {
 			path_node = v;
 			ok &= rd->text(rd->ctx, v, path, false, &e.path) == 0;
@@ -302,11 +311,11 @@ static void endpoint_load(struct config *c, const struct config_yaml_node *item,
 		} else if (strcmp(k, "id") == 0) {
 			/* LiteLLM's handle for its admin API: nothing to do */
 		} else if (strcmp(k, "cost_per_request") == 0 || strcmp(k, "guardrails") == 0) {
-			rd->report(rd->ctx, false, item->pairs[i].key,
+			rd->report(rd->ctx, false, f.pair->key,
 			           "%s: a LiteLLM setting llmgate does not implement; ignored",
 			           path);
 		} else {
-			rd->report(rd->ctx, false, item->pairs[i].key,
+			rd->report(rd->ctx, false, f.pair->key,
 			           "%s: unknown field (pass_through_endpoints take path, target, "
 			           "headers, forward_headers, auth, include_subpath, "
 			           "merge_query_params); ignored",
@@ -368,12 +377,6 @@ void config_passthrough_load(struct config *c, const struct config_yaml_node *li
 {
 	if (config_yaml_is_null(list))
 		return;
-	if (c->passthrough) {
-		/* YAML leaves a duplicate key to the reader: refused, never read twice */
-		rd->report(rd->ctx, true, list,
-		           "general_settings.pass_through_endpoints is given twice");
-		return;
-	}
 	if (list->kind != CONFIG_YAML_SEQUENCE) {
 		rd->report(rd->ctx, true, list,
 		           "general_settings.pass_through_endpoints must be a list of {path, "
