@@ -135,6 +135,28 @@ static void duplicate(const struct config_passthrough_reader *rd, const struct c
 	           k->first->key->line, k->first->key->col);
 }
 
+/* NAME in another case is one header too (as extra_headers of the main
+ * config): VALUE, the later, replaces it. False when E has no such header. */
+static bool replace_header(struct passthrough_endpoint *e, const char *name, char *value,
+                           const struct config_yaml_pair *p, const char *path,
+                           const struct config_passthrough_reader *rd)
+{
+	for (size_t j = 0; j < e->n_headers; j++) {
+		struct header_kv *h = &e->headers[j];
+
+		if (strcasecmp(h->name, name) != 0)
+			continue;
+		rd->report(rd->ctx, false, p->key,
+		           "%s: the header '%s' is given twice; the later value is used", path,
+		           h->name);
+		explicit_bzero(h->value, strlen(h->value));
+		free(h->value);
+		h->value = value;
+		return true;
+	}
+	return false;
+}
+
 static void headers_load(struct passthrough_endpoint *e, const struct config_yaml_node *map,
                          const char *at, const struct config_passthrough_reader *rd)
 {
@@ -192,6 +214,8 @@ static void headers_load(struct passthrough_endpoint *e, const struct config_yam
 			free(value);
 			continue;
 		}
+		if (replace_header(e, name, value, k.pair, path, rd))
+			continue;
 		e->headers[e->n_headers].name = strdup(name);
 		e->headers[e->n_headers].value = value;
 		if (!e->headers[e->n_headers].name) {
