@@ -271,16 +271,21 @@ static void load_key(struct parse *p, const struct config_yaml_node *n, struct c
 		    config_yaml_kind_name(n->kind));
 		return;
 	}
-	for (size_t i = 0; i < n->n_pairs; i++) {
-		bool twice = false;
+	/* a field given twice is refused, neither value read: a key's id, models
+	 * or limits must not change silently (config_yaml.h) */
+	struct config_yaml_key f;
+	for (size_t pos = 0; config_yaml_next_key(n, CONFIG_YAML_REFUSED, &pos, &f);) {
+		if (f.again) {
+			const char *name = f.again->key->value;
 
-		/* YAML leaves a duplicate key to the reader: refused, never read twice */
-		for (size_t j = 0; j < i && !twice; j++)
-			twice = strcmp(n->pairs[j].key->value, n->pairs[i].key->value) == 0;
-		if (twice)
-			err(p, n->pairs[i].key, "keys[].%s is given twice", n->pairs[i].key->value);
-		else
-			key_field(p, &n->pairs[i], k, &seen_hash, &seen_id);
+			err(p, f.again->key, "keys[].%s is given twice (first at %d:%d)", name,
+			    f.first->key->line, f.first->key->col);
+			/* said once: not also "has no id" */
+			seen_id |= strcmp(name, "id") == 0;
+			seen_hash |= strcmp(name, "key_sha256") == 0;
+		}
+		if (f.pair)
+			key_field(p, f.pair, k, &seen_hash, &seen_id);
 	}
 	if (!seen_id)
 		err(p, n, "a keys entry has no id");
@@ -343,12 +348,19 @@ int client_keys_parse(const struct config *config, const char *file, const char 
 		config_yaml_free(root);
 		return -EINVAL;
 	}
-	for (size_t i = 0; i < root->n_pairs; i++) {
-		if (strcmp(root->pairs[i].key->value, "keys") == 0)
-			list = root->pairs[i].value;
+	struct config_yaml_key k;
+	for (size_t pos = 0; config_yaml_next_key(root, CONFIG_YAML_REFUSED, &pos, &k);) {
+		if (k.again)
+			err(&p, k.again->key,
+			    "'%s' is given twice in the keys file (first at %d:%d)",
+			    k.again->key->value, k.first->key->line, k.first->key->col);
+		if (!k.pair)
+			continue;
+		if (strcmp(k.pair->key->value, "keys") == 0)
+			list = k.pair->value;
 		else
-			err(&p, root->pairs[i].key, "unknown key '%s' in a keys file (only 'keys')",
-			    root->pairs[i].key->value);
+			err(&p, k.pair->key, "unknown key '%s' in a keys file (only 'keys')",
+			    k.pair->key->value);
 	}
 	keys = calloc(1, sizeof(*keys));
 	if (!keys) {

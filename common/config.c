@@ -935,6 +935,19 @@ static bool yaml_int(const char *s, json_int_t *ret)
 	return true;
 }
 
+/* The key of K.again stands earlier in its mapping (at K.first) too: the
+ * main config's rule (config_yaml.h), LiteLLM's, reads the later value. */
+static void report_duplicate(struct loader *ld, size_t src, const struct config_yaml_key *k,
+                             const char *where)
+{
+	char buf[SHOWN_MAX + 8];
+
+	report(ld, DIAG_WARNING, src, k->again->key,
+	       "duplicate key '%s' %s; the later value is used (first at %d:%d)",
+	       shown(k->again->key->value, buf, sizeof(buf)), where, k->first->key->line,
+	       k->first->key->col);
+}
+
 static json_t *to_json(struct loader *ld, size_t src, const struct config_yaml_node *node,
                        const char *path, bool *bad)
 {
@@ -975,10 +988,20 @@ static json_t *to_json(struct loader *ld, size_t src, const struct config_yaml_n
 		j = json_object();
 		if (!j)
 			break;
-		for (size_t i = 0; i < node->n_pairs && !*bad; i++) {
-			json_t *v = to_json(ld, src, node->pairs[i].value, path, bad);
+		struct config_yaml_key k;
+		for (size_t pos = 0;
+		     !*bad && config_yaml_next_key(node, CONFIG_YAML_LATER_WINS, &pos, &k);) {
+			char where[SHOWN_MAX * 4];
+			json_t *v;
 
-			if (v && json_object_set_new(j, node->pairs[i].key->value, v) < 0)
+			if (k.again) {
+				snprintf(where, sizeof(where), "in %s", path);
+				report_duplicate(ld, src, &k, where);
+			}
+			if (!k.pair)
+				continue;
+			v = to_json(ld, src, k.pair->value, path, bad);
+			if (v && json_object_set_new(j, k.pair->key->value, v) < 0)
 				*bad = ld->oom = true;
 		}
 		break;
@@ -1079,8 +1102,9 @@ static void unknown_key(struct loader *ld, struct slots *s, const struct config_
 
 /*
  * Sorts the pairs of MAP into S by key; warns about unknown, ignored and
- * duplicate keys. Request parameters go into PARAMS (litellm_params only).
- * Returns false when MAP is not a mapping (reported).
+ * duplicate keys (a key's later pair is the one read). Request parameters
+ * go into PARAMS (litellm_params only). Returns false when MAP is not a
+ * mapping (reported).
  */
 static bool scan(struct loader *ld, size_t src, const struct config_yaml_node *map,
                  enum section section, const char *prefix, const char *where, struct slots *s,
@@ -1099,12 +1123,18 @@ static bool scan(struct loader *ld, size_t src, const struct config_yaml_node *m
 		       prefix[0] ? prefix : "the config", config_yaml_kind_name(map->kind));
 		return false;
 	}
-	for (size_t i = 0; i < map->n_pairs; i++) {
-		const struct config_yaml_pair *p = &map->pairs[i];
-		const char *key = p->key->value;
+	struct config_yaml_key dk;
+	for (size_t pos = 0; config_yaml_next_key(map, CONFIG_YAML_LATER_WINS, &pos, &dk);) {
+		const struct config_yaml_pair *p = dk.pair;
+		const char *key;
 		size_t k = s->count;
-		char q[SHOWN_MAX * 2], buf[SHOWN_MAX + 8];
+		char q[SHOWN_MAX * 2];
 
+		if (dk.again)
+			report_duplicate(ld, src, &dk, where);
+		if (!p)
+			continue;
+		key = p->key->value;
 		for (size_t j = 0; j < s->count; j++) {
 			if (strcmp(key_rows[s->first + j].name, key) == 0) {
 				k = j;
@@ -1137,11 +1167,6 @@ static bool scan(struct loader *ld, size_t src, const struct config_yaml_node *m
 		default:
 			break;
 		}
-		if (s->key[k])
-			report(ld, DIAG_WARNING, src, p->key,
-			       "duplicate key '%s' %s; the later value is used (first at %d:%d)",
-			       shown(key, buf, sizeof(buf)), where, s->key[k]->line,
-			       s->key[k]->col);
 		s->key[k] = p->key;
 		s->value[k] = p->value;
 	}
@@ -1432,19 +1457,25 @@ static void export_environment(struct loader *ld, const struct slots *top)
 		       CONFIG_MAX_ENVIRONMENT);
 		return;
 	}
-	for (size_t i = 0; i < map->n_pairs; i++) {
-		const char *name = map->pairs[i].key->value;
+	struct config_yaml_key k;
+	for (size_t pos = 0; config_yaml_next_key(map, CONFIG_YAML_LATER_WINS, &pos, &k);) {
+		const char *name;
 		char *value = NULL;
 		enum got r;
 
+		if (k.again)
+			report_duplicate(ld, 0, &k, "in environment_variables");
+		if (!k.pair)
+			continue;
+		name = k.pair->key->value;
 		if (!name[0] || strchr(name, '=')) {
-			report(ld, DIAG_ERROR, 0, map->pairs[i].key,
+			report(ld, DIAG_ERROR, 0, k.pair->key,
 			       "'%s' is not a valid environment variable name",
 			       shown(name, buf, sizeof(buf)));
 			continue;
 		}
-		at.key = map->pairs[i].key;
-		at.node = map->pairs[i].value;
+		at.key = k.pair->key;
+		at.node = k.pair->value;
 		at.env_key = name;
 		at.secret = true; /* the values are often keys */
 		set_path(&at, "environment_variables.%s", shown(name, buf, sizeof(buf)));
@@ -1488,20 +1519,28 @@ static void load_headers(struct loader *ld, const struct at *at, struct deployme
 		ld->oom = true;
 		return;
 	}
-	for (size_t i = 0; i < map->n_pairs; i++) {
-		const char *name = map->pairs[i].key->value;
+	struct config_yaml_key k;
+	for (size_t pos = 0; config_yaml_next_key(map, CONFIG_YAML_LATER_WINS, &pos, &k);) {
+		const char *name;
 		struct at v = *at;
-		char *value = NULL;
+		char *value = NULL, where[sizeof(at->path) + 8];
 		size_t j;
 
+		if (k.again) {
+			snprintf(where, sizeof(where), "in %s", at->path);
+			report_duplicate(ld, at->src, &k, where);
+		}
+		if (!k.pair)
+			continue;
+		name = k.pair->key->value;
 		shown(name, buf, sizeof(buf));
 		if (!http_header_name_valid(name)) {
-			report(ld, DIAG_ERROR, at->src, map->pairs[i].key,
+			report(ld, DIAG_ERROR, at->src, k.pair->key,
 			       "%s: '%s' is not a valid header name", at->path, buf);
 			continue;
 		}
-		v.key = map->pairs[i].key;
-		v.node = map->pairs[i].value;
+		v.key = k.pair->key;
+		v.node = k.pair->value;
 		v.secret = true; /* Authorization and friends */
 		set_path(&v, "%s.%s", at->path, buf);
 		if (get_text(ld, &v, "a string", &value) != GOT)
@@ -1519,6 +1558,7 @@ static void load_headers(struct loader *ld, const struct at *at, struct deployme
 			free(value);
 			continue;
 		}
+		/* the same header in another case: one header too */
 		for (j = 0; j < d->n_extra_headers; j++)
 			if (strcasecmp(d->extra_headers[j].name, name) == 0)
 				break;
@@ -1780,11 +1820,12 @@ static void read_strict_early(struct loader *ld)
 
 	if (config_yaml_is_null(lg) || lg->kind != CONFIG_YAML_MAPPING)
 		return;
-	for (size_t i = 0; i < lg->n_pairs; i++) {
-		const struct config_yaml_node *v = lg->pairs[i].value;
+	/* a duplicate is reported when llmgate is read */
+	struct config_yaml_key k;
+	for (size_t pos = 0; config_yaml_next_key(lg, CONFIG_YAML_LATER_WINS, &pos, &k);) {
+		const struct config_yaml_node *v = k.pair ? k.pair->value : NULL;
 
-		if (lg->pairs[i].key->kind == CONFIG_YAML_SCALAR &&
-		    strcmp(lg->pairs[i].key->value, "strict") == 0 && !config_yaml_is_null(v) &&
+		if (v && strcmp(k.pair->key->value, "strict") == 0 && !config_yaml_is_null(v) &&
 		    v->kind == CONFIG_YAML_SCALAR && parse_yaml_bool(v->value, &b))
 			ld->strict = b;
 	}
@@ -2141,12 +2182,13 @@ static bool unserved_model(const struct config_yaml_node *map)
 
 	if (config_yaml_is_null(map) || map->kind != CONFIG_YAML_MAPPING)
 		return false;
-	for (size_t i = 0; i < map->n_pairs; i++) {
-		const struct config_yaml_node *v = map->pairs[i].value;
+	/* the model the loader reads: a duplicate's later one (reported there) */
+	struct config_yaml_key k;
+	for (size_t pos = 0; config_yaml_next_key(map, CONFIG_YAML_LATER_WINS, &pos, &k);) {
+		const struct config_yaml_node *v = k.pair ? k.pair->value : NULL;
 		const char *slash;
 
-		if (map->pairs[i].key->kind != CONFIG_YAML_SCALAR ||
-		    strcmp(map->pairs[i].key->value, "model") != 0 || config_yaml_is_null(v) ||
+		if (!v || strcmp(k.pair->key->value, "model") != 0 || config_yaml_is_null(v) ||
 		    v->kind != CONFIG_YAML_SCALAR)
 			continue;
 		slash = strchr(v->value, '/');
@@ -2564,12 +2606,21 @@ static void parse_fallbacks(struct loader *ld, const struct at *at)
 			       at->path, i, config_yaml_kind_name(item->kind));
 			continue;
 		}
-		for (size_t j = 0; j < item->n_pairs; j++) {
-			const struct config_yaml_pair *p = &item->pairs[j];
-			const struct config_yaml_node *targets = p->value;
+		struct config_yaml_key dk;
+		for (size_t pos = 0;
+		     config_yaml_next_key(item, CONFIG_YAML_LATER_WINS, &pos, &dk);) {
+			const struct config_yaml_pair *p = dk.pair;
+			const struct config_yaml_node *targets;
 			struct fallback_rule *rule;
-			char buf[SHOWN_MAX + 8];
+			char buf[SHOWN_MAX + 8], where[sizeof(at->path) + 32];
 
+			if (dk.again) {
+				snprintf(where, sizeof(where), "in %s[%zu]", at->path, i);
+				report_duplicate(ld, at->src, &dk, where);
+			}
+			if (!p)
+				continue;
+			targets = p->value;
 			shown(p->key->value, buf, sizeof(buf));
 			if (config_yaml_is_null(targets) || targets->kind != CONFIG_YAML_SEQUENCE) {
 				report(ld, DIAG_ERROR, at->src,
@@ -2894,24 +2945,38 @@ static void load_aliases(struct loader *ld, const struct at *at)
 		       config_yaml_kind_name(map->kind));
 		return;
 	}
-	for (size_t i = 0; i < map->n_pairs; i++) {
-		const struct config_yaml_pair *p = &map->pairs[i];
-		const struct config_yaml_node *v = p->value, *model = NULL;
+	struct config_yaml_key dk;
+	for (size_t pos = 0; config_yaml_next_key(map, CONFIG_YAML_LATER_WINS, &pos, &dk);) {
+		const struct config_yaml_pair *p = dk.pair;
+		const struct config_yaml_node *v, *model = NULL;
+		char where[sizeof(at->path) + SHOWN_MAX + 16];
 		bool hidden = false;
 
-		if (p->key->kind != CONFIG_YAML_SCALAR)
+		if (dk.again) {
+			snprintf(where, sizeof(where), "in %s", at->path);
+			report_duplicate(ld, at->src, &dk, where);
+		}
+		if (!p)
 			continue;
+		v = p->value;
 		if (!config_yaml_is_null(v) && v->kind == CONFIG_YAML_MAPPING) {
-			for (size_t k = 0; k < v->n_pairs; k++) {
-				const char *key = v->pairs[k].key->value;
+			struct config_yaml_key ik;
 
-				if (v->pairs[k].key->kind != CONFIG_YAML_SCALAR)
+			snprintf(where, sizeof(where), "in %s.%s", at->path,
+			         shown(p->key->value, buf, sizeof(buf)));
+			for (size_t ipos = 0;
+			     config_yaml_next_key(v, CONFIG_YAML_LATER_WINS, &ipos, &ik);) {
+				const struct config_yaml_pair *f = ik.pair;
+
+				if (ik.again)
+					report_duplicate(ld, at->src, &ik, where);
+				if (!f)
 					continue;
-				if (strcmp(key, "model") == 0)
-					model = v->pairs[k].value;
-				else if (strcmp(key, "hidden") == 0 &&
-				         v->pairs[k].value->kind == CONFIG_YAML_SCALAR)
-					parse_yaml_bool(v->pairs[k].value->value, &hidden);
+				if (strcmp(f->key->value, "model") == 0)
+					model = f->value;
+				else if (strcmp(f->key->value, "hidden") == 0 &&
+				         f->value->kind == CONFIG_YAML_SCALAR)
+					parse_yaml_bool(f->value->value, &hidden);
 			}
 		} else {
 			model = v;
@@ -3319,9 +3384,11 @@ static void load_passthrough(struct loader *ld, const struct slots *lg)
 	else
 		config_passthrough_batch_mode(ld->config, &rd);
 	free(name);
-	for (size_t i = 0; gs && gs->kind == CONFIG_YAML_MAPPING && i < gs->n_pairs; i++)
-		if (strcmp(gs->pairs[i].key->value, "pass_through_endpoints") == 0)
-			config_passthrough_load(ld->config, gs->pairs[i].value, &rd);
+	/* the list read is the later one of a duplicate (reported by load_general) */
+	struct config_yaml_key k;
+	for (size_t pos = 0; config_yaml_next_key(gs, CONFIG_YAML_LATER_WINS, &pos, &k);)
+		if (k.pair && strcmp(k.pair->key->value, "pass_through_endpoints") == 0)
+			config_passthrough_load(ld->config, k.pair->value, &rd);
 }
 
 static void otel_report(void *ctx, bool error, const char *key, const char *msg)

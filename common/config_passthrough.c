@@ -6,11 +6,13 @@
  */
 #include "config_passthrough.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "api_paths.h"
 #include "config.h"
 #include "config_yaml.h"
 #include "http_header.h"
@@ -19,19 +21,12 @@
 #define PT_MAX_HEADERS   64
 #define PT_MAX_PATH      512
 
-/* llmgate's own route prefixes: a pass-through endpoint may not take one
- * (nor a path under one); the files-API ones are llmgate's only with
- * llmgate.files_deployment. */
-static const char *const own_routes[] = {
-        "/health",        "/v1/models",      "/models",         "/v1/chat",
-        "/chat",          "/v1/completions", "/completions",    "/v1/embeddings",
-        "/embeddings",    "/v1/responses",   "/responses",      "/v1/conversations",
-        "/conversations", "/openai",         "/v1/images",      "/images",
-        "/v1/audio",      "/audio",          "/v1/moderations", "/moderations",
-};
+/* llmgate's own route prefixes (api_paths.h); the files-API ones are
+ * llmgate's only with llmgate.files_deployment. */
+static const char *const own_routes[] = API_OWN_ROUTES;
 
-static const char *const files_ops[] = {"files", "batches", "fine_tuning", "vector_stores",
-                                        "uploads"};
+#define FILES_OP_NAME(name, upload) name,
+static const char *const files_ops[] = {API_FILES_OPS(FILES_OP_NAME)};
 
 /* PATH (LEN bytes) is PREFIX or under it. */
 static bool under(const char *path, size_t len, const char *prefix)
@@ -43,7 +38,7 @@ static bool under(const char *path, size_t len, const char *prefix)
 
 bool config_passthrough_files_path(const char *path, size_t len, const char **ret_op)
 {
-	static const char *const prefixes[] = {"/openai/v1/", "/openai/", "/v1/", "/"};
+	static const char *const prefixes[] = API_BASES;
 
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
 		size_t n = strlen(prefixes[i]);
@@ -62,6 +57,14 @@ bool config_passthrough_files_path(const char *path, size_t len, const char **re
 		return false; /* the longest matching prefix decides */
 	}
 	return false;
+}
+
+const char *config_passthrough_own_route(const char *path, size_t len)
+{
+	for (size_t i = 0; i < sizeof(own_routes) / sizeof(own_routes[0]); i++)
+		if (under(path, len, own_routes[i]))
+			return own_routes[i];
+	return NULL;
 }
 
 static bool valid_path(const char *p)
@@ -122,6 +125,38 @@ static int embedded_env(char **value, const struct config_yaml_node *node, const
 	return 0;
 }
 
+/* K.again's key stands earlier in its mapping too: the main config's rule
+ * (config_yaml.h), the later value is read. */
+static void duplicate(const struct config_passthrough_reader *rd, const struct config_yaml_key *k,
+                      const char *path)
+{
+	rd->report(rd->ctx, false, k->again->key,
+	           "%s is given twice; the later value is used (first at %d:%d)", path,
+	           k->first->key->line, k->first->key->col);
+}
+
+/* NAME in another case is one header too (as extra_headers of the main
+ * config): VALUE, the later, replaces it. False when E has no such header. */
+static bool replace_header(struct passthrough_endpoint *e, const char *name, char *value,
+                           const struct config_yaml_pair *p, const char *path,
+                           const struct config_passthrough_reader *rd)
+{
+	for (size_t j = 0; j < e->n_headers; j++) {
+		struct header_kv *h = &e->headers[j];
+
+		if (strcasecmp(h->name, name) != 0)
+			continue;
+		rd->report(rd->ctx, false, p->key,
+		           "%s: the header '%s' is given twice; the later value is used", path,
+		           h->name);
+		explicit_bzero(h->value, strlen(h->value));
+		free(h->value);
+		h->value = value;
+		return true;
+	}
+	return false;
+}
+
 static void headers_load(struct passthrough_endpoint *e, const struct config_yaml_node *map,
                          const char *at, const struct config_passthrough_reader *rd)
 {
@@ -144,33 +179,43 @@ static void headers_load(struct passthrough_endpoint *e, const struct config_yam
 		rd->oom(rd->ctx);
 		return;
 	}
-	for (size_t i = 0; i < map->n_pairs; i++) {
-		const char *name = map->pairs[i].key->value;
+	struct config_yaml_key k;
+	for (size_t pos = 0; config_yaml_next_key(map, CONFIG_YAML_LATER_WINS, &pos, &k);) {
+		const char *name;
 		char *value = NULL;
 
+		if (k.again) {
+			snprintf(path, sizeof(path), "%s.headers.%s", at, k.again->key->value);
+			duplicate(rd, &k, path);
+		}
+		if (!k.pair)
+			continue;
+		name = k.pair->key->value;
 		if (!http_header_name_valid(name) || strlen(name) > 100) {
-			rd->report(rd->ctx, true, map->pairs[i].key,
+			rd->report(rd->ctx, true, k.pair->key,
 			           "%s.headers: a header name is not a valid token", at);
 			continue;
 		}
 		snprintf(path, sizeof(path), "%s.headers.%s", at, name);
-		if (rd->text(rd->ctx, map->pairs[i].value, path, true, &value) != 0)
+		if (rd->text(rd->ctx, k.pair->value, path, true, &value) != 0)
 			continue;
-		if (embedded_env(&value, map->pairs[i].value, path, rd) < 0)
+		if (embedded_env(&value, k.pair->value, path, rd) < 0)
 			continue;
 		if (!http_header_value_valid(value)) {
-			rd->report(rd->ctx, true, map->pairs[i].value,
+			rd->report(rd->ctx, true, k.pair->value,
 			           "%s: the value contains a line break or control character",
 			           path);
 			free(value);
 			continue;
 		}
 		if (http_header_is_own(name, HTTP_OWN_UPSTREAM) || strcasecmp(name, "host") == 0) {
-			rd->report(rd->ctx, false, map->pairs[i].key,
+			rd->report(rd->ctx, false, k.pair->key,
 			           "%s: llmgate frames the request itself; ignored", path);
 			free(value);
 			continue;
 		}
+		if (replace_header(e, name, value, k.pair, path, rd))
+			continue;
 		e->headers[e->n_headers].name = strdup(name);
 		e->headers[e->n_headers].value = value;
 		if (!e->headers[e->n_headers].name) {
@@ -189,16 +234,16 @@ static bool check_overlap(const struct config *c, const struct passthrough_endpo
                           const struct config_passthrough_reader *rd)
 {
 	size_t len = strlen(e->path);
-	const char *op;
+	const char *op, *own = config_passthrough_own_route(e->path, len);
 
+	if (own) {
+		rd->report(rd->ctx, true, node,
+		           "%s.path '%s' is one of llmgate's own routes (%s...); choose another "
+		           "path",
+		           at, e->path, own);
+		return false;
+	}
 	for (size_t i = 0; i < sizeof(own_routes) / sizeof(own_routes[0]); i++) {
-		if (under(e->path, len, own_routes[i])) {
-			rd->report(rd->ctx, true, node,
-			           "%s.path '%s' is one of llmgate's own routes (%s...); choose "
-			           "another path",
-			           at, e->path, own_routes[i]);
-			return false;
-		}
 		if (e->include_subpath && under(own_routes[i], strlen(own_routes[i]), e->path))
 			rd->report(
 			        rd->ctx, false, node,
@@ -244,16 +289,6 @@ static void flag(const struct config_passthrough_reader *rd, const struct config
 	rd->boolean(rd->ctx, node, path, dst);
 }
 
-/* Whether MAP's I-th key stands earlier in MAP too (YAML leaves a duplicate
- * key to the reader: it is refused, never read twice). */
-static bool key_seen_before(const struct config_yaml_node *map, size_t i)
-{
-	for (size_t j = 0; j < i; j++)
-		if (strcmp(map->pairs[j].key->value, map->pairs[i].key->value) == 0)
-			return true;
-	return false;
-}
-
 static void endpoint_load(struct config *c, const struct config_yaml_node *item, size_t index,
                           const struct config_passthrough_reader *rd)
 {
@@ -267,17 +302,18 @@ static void endpoint_load(struct config *c, const struct config_yaml_node *item,
 		rd->report(rd->ctx, true, item, "%s must be a mapping with path and target", at);
 		return;
 	}
-	for (size_t i = 0; i < item->n_pairs; i++) {
-		const char *k = item->pairs[i].key->value;
-		const struct config_yaml_node *v = item->pairs[i].value;
+	struct config_yaml_key f;
+	for (size_t pos = 0; config_yaml_next_key(item, CONFIG_YAML_LATER_WINS, &pos, &f);) {
+		const struct config_yaml_pair *p = f.pair ? f.pair : f.again;
+		const char *k = p->key->value;
+		const struct config_yaml_node *v = p->value;
 		char path[160];
 
 		snprintf(path, sizeof(path), "%s.%s", at, k);
-		if (key_seen_before(item, i)) {
-			rd->report(rd->ctx, true, item->pairs[i].key, "%s is given twice", path);
-			ok = false;
+		if (f.again)
+			duplicate(rd, &f, path);
+		if (!f.pair)
 			continue;
-		}
 		if (strcmp(k, "path") == 0) {
 			path_node = v;
 			ok &= rd->text(rd->ctx, v, path, false, &e.path) == 0;
@@ -299,11 +335,11 @@ static void endpoint_load(struct config *c, const struct config_yaml_node *item,
 		} else if (strcmp(k, "id") == 0) {
 			/* LiteLLM's handle for its admin API: nothing to do */
 		} else if (strcmp(k, "cost_per_request") == 0 || strcmp(k, "guardrails") == 0) {
-			rd->report(rd->ctx, false, item->pairs[i].key,
+			rd->report(rd->ctx, false, f.pair->key,
 			           "%s: a LiteLLM setting llmgate does not implement; ignored",
 			           path);
 		} else {
-			rd->report(rd->ctx, false, item->pairs[i].key,
+			rd->report(rd->ctx, false, f.pair->key,
 			           "%s: unknown field (pass_through_endpoints take path, target, "
 			           "headers, forward_headers, auth, include_subpath, "
 			           "merge_query_params); ignored",
@@ -365,12 +401,6 @@ void config_passthrough_load(struct config *c, const struct config_yaml_node *li
 {
 	if (config_yaml_is_null(list))
 		return;
-	if (c->passthrough) {
-		/* YAML leaves a duplicate key to the reader: refused, never read twice */
-		rd->report(rd->ctx, true, list,
-		           "general_settings.pass_through_endpoints is given twice");
-		return;
-	}
 	if (list->kind != CONFIG_YAML_SEQUENCE) {
 		rd->report(rd->ctx, true, list,
 		           "general_settings.pass_through_endpoints must be a list of {path, "

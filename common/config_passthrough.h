@@ -79,3 +79,7 @@ void config_passthrough_free(struct config *config);
  * pass-through serves (with /v1, without, or under /openai/v1 or /openai);
  * *RET_OP points at its part after the prefix ("files/...", "batches"...). */
 bool config_passthrough_files_path(const char *path, size_t len, const char **ret_op);
+
+/* The prefix of llmgate's own routes (api_paths.h) PATH (LEN bytes) is or
+ * lies under, or NULL: no pass-through endpoint may take it. */
+const char *config_passthrough_own_route(const char *path, size_t len);

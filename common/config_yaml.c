@@ -23,6 +23,9 @@
 #define TAG_PREFIX "tag:yaml.org,2002:"
 /* Merging compares keys pairwise: bounded so a hostile merge stays cheap. */
 #define MERGE_MAX_KEYS 1024
+/* Up to this many pairs a mapping's duplicate keys are found pairwise, more
+ * are sorted. */
+#define SETTLE_PAIRWISE 16
 
 struct anchor {
 	char *name;
@@ -164,6 +167,8 @@ static struct config_yaml_node *copy_node(struct builder *b, const struct config
 			}
 			dst->pairs[i].key = k;
 			dst->pairs[i].value = v;
+			dst->pairs[i].first = src->pairs[i].first;
+			dst->pairs[i].later = src->pairs[i].later;
 			dst->n_pairs = i + 1;
 		}
 	}
@@ -338,6 +343,76 @@ static void resolve_merges(struct builder *b, struct config_yaml_node *map)
 	map->pairs = pairs;
 	map->n_pairs = n;
 	map->cap = total;
+}
+
+/* Pairs by key, then by place. */
+static int by_key(const void *a, const void *b)
+{
+	const struct config_yaml_pair *x = *(const struct config_yaml_pair *const *)a;
+	const struct config_yaml_pair *y = *(const struct config_yaml_pair *const *)b;
+	int r = strcmp(x->key->value, y->key->value);
+
+	return r ? r : (x > y) - (x < y);
+}
+
+/* Settles the duplicate keys of a finished MAP (its merges resolved): each
+ * pair learns its key's first pair and whether a later one follows. */
+static void settle_keys(struct builder *b, struct config_yaml_node *map)
+{
+	struct config_yaml_pair *p = map->pairs, **order;
+	size_t n = map->n_pairs;
+
+	for (size_t i = 0; i < n; i++) {
+		p[i].first = i;
+		p[i].later = false;
+	}
+	if (n <= SETTLE_PAIRWISE) {
+		for (size_t i = 1; i < n; i++)
+			for (size_t j = i; j-- > 0;)
+				if (strcmp(p[j].key->value, p[i].key->value) == 0) {
+					p[i].first = p[j].first;
+					p[j].later = true;
+					break;
+				}
+		return;
+	}
+	order = malloc(n * sizeof(*order));
+	if (!order) {
+		fail(b, -ENOMEM, map->line, map->col, "%s", "");
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		order[i] = &p[i];
+	qsort(order, n, sizeof(*order), by_key);
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(order[i - 1]->key->value, order[i]->key->value) == 0) {
+			order[i]->first = order[i - 1]->first;
+			order[i - 1]->later = true;
+		}
+	free(order);
+}
+
+bool config_yaml_next_key(const struct config_yaml_node *map, enum config_yaml_dups rule,
+                          size_t *pos, struct config_yaml_key *ret)
+{
+	if (config_yaml_is_null(map) || map->kind != CONFIG_YAML_MAPPING)
+		return false;
+	while (*pos < map->n_pairs) {
+		size_t i = (*pos)++;
+		const struct config_yaml_pair *p = &map->pairs[i];
+		bool repeated = p->first != i;
+		bool read = !p->later && (rule == CONFIG_YAML_LATER_WINS || !repeated);
+
+		if (!read && !repeated)
+			continue; /* a first pair whose key comes again: settled there */
+		*ret = (struct config_yaml_key){
+		        .pair = read ? p : NULL,
+		        .again = repeated ? p : NULL,
+		        .first = &map->pairs[p->first],
+		};
+		return true;
+	}
+	return false;
 }
 
 static int node_height(const struct config_yaml_node *node)
@@ -548,6 +623,8 @@ static void on_end(struct builder *b)
 	}
 	if (f.node->kind == CONFIG_YAML_MAPPING)
 		resolve_merges(b, f.node);
+	if (f.node->kind == CONFIG_YAML_MAPPING && !b->error)
+		settle_keys(b, f.node);
 	if (f.anchor && !b->error)
 		add_anchor(b, f.anchor, f.node);
 	else

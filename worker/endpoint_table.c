@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "api_paths.h"
 #include "config.h"
 #include "ingress.h"
 
@@ -51,14 +52,13 @@ static const struct endpoint table[] = {
 	/* prefixes */
 	{"", "/v1/conversations", ENDPOINT_UNSERVED, 0, NONE, REQUEST, true},
 	{"", "/conversations", ENDPOINT_UNSERVED, 0, NONE, REQUEST, true},
-	/* LiteLLM's default pass-through routes (issue 22, the pass-through
-	 * part): the rows are here, their target is chosen by
-	 * worker/passthrough*.c once merged */
-	{"", "/v1/files", ENDPOINT_PASS_THROUGH, 0, ENDPOINT_BODY_ANY, UPLOAD, true},
-	{"", "/v1/batches", ENDPOINT_PASS_THROUGH, 0, ENDPOINT_BODY_ANY, REQUEST, true},
-	{"", "/v1/fine_tuning", ENDPOINT_PASS_THROUGH, 0, ENDPOINT_BODY_ANY, REQUEST, true},
-	{"", "/v1/vector_stores", ENDPOINT_PASS_THROUGH, 0, ENDPOINT_BODY_ANY, REQUEST, true},
-	{"", "/v1/uploads", ENDPOINT_PASS_THROUGH, 0, ENDPOINT_BODY_ANY, UPLOAD, true},
+	/* LiteLLM's default pass-through routes, the files API (api_paths.h,
+	 * which the config loader reads too): their target is chosen by
+	 * worker/passthrough*.c */
+#define FILES_ROW(name, upload) \
+	{"", "/v1/" name, ENDPOINT_PASS_THROUGH, 0, ENDPOINT_BODY_ANY, (upload) ? UPLOAD : REQUEST, true},
+	API_FILES_OPS(FILES_ROW)
+#undef FILES_ROW
 };
 /* clang-format on */
 

@@ -3,13 +3,18 @@
  * row is in README's "Client API" table and in llmgated(8) CLIENT API; every path README's
  * table names is a row; the body limits are the config's (uploads: llmgate.max_upload_size_mb,
  * also through /openai/v1 and the Azure-SDK path). The pass-through rows are documented by
- * the pass-through part of issue 22 and not checked here.
+ * the pass-through part of issue 22 and not checked here. The config loader's view of the
+ * table (common/api_paths.h, through config_passthrough.c) agrees with it: every row but the
+ * files ones is an own route no pass-through endpoint may take, every own-route prefix covers
+ * a row, and the files rows are the files-API paths.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_paths.h"
 #include "config.h"
+#include "config_passthrough.h"
 #include "endpoint_table.h"
 #include "tap.h"
 
@@ -218,6 +223,79 @@ static void test_lookups(void)
 	}
 }
 
+/* ROW's path up to a pattern's first '{', without a trailing '/', into BUF. */
+static size_t row_literal(const struct endpoint *row, char *buf, size_t size)
+{
+	size_t n = strcspn(row->path, "{");
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(buf, row->path, n);
+	while (n > 1 && buf[n - 1] == '/')
+		n--;
+	buf[n] = '\0';
+	return n;
+}
+
+static bool own(const char *path, size_t len)
+{
+	return config_passthrough_own_route(path, len) != NULL;
+}
+
+/* The config loader keeps pass-through endpoints off the table's rows. */
+static void test_own_routes(void)
+{
+	static const char *const prefixes[] = API_OWN_ROUTES;
+	size_t n;
+	const struct endpoint *t = endpoint_table(&n);
+	const char *op;
+	bool all = true;
+
+	for (size_t i = 0; i < n; i++) {
+		char lit[160], azure[192];
+		size_t len = row_literal(&t[i], lit, sizeof(lit)), alen;
+		bool files = config_passthrough_files_path(lit, len, &op);
+
+		/* the row as an Azure v1 base URL sends it: /openai/v1 + the OpenAI path */
+		alen = (size_t)snprintf(azure, sizeof(azure), "/openai/v1%s",
+		                        strncmp(lit, "/v1/", 4) == 0 ? lit + 3 : lit);
+		if (t[i].kind == ENDPOINT_PASS_THROUGH) {
+			if (!files || own(lit, len)) {
+				tap_ok(0, "%s: a files-API path, no own route", t[i].path);
+				all = false;
+			}
+			continue;
+		}
+		if (!own(lit, len) || (t[i].api && !own(azure, alen)) || files) {
+			tap_ok(0, "%s: under one of llmgate's own route prefixes, no files path",
+			       t[i].path);
+			all = false;
+		}
+	}
+	tap_ok(all, "every row is an own route (api_paths.h), or a files-API row");
+	all = true;
+	for (size_t j = 0; j < sizeof(prefixes) / sizeof(prefixes[0]); j++) {
+		size_t plen = strlen(prefixes[j]);
+		bool covers = false;
+
+		for (size_t i = 0; i < n && !covers; i++) {
+			char lit[160];
+			size_t len = row_literal(&t[i], lit, sizeof(lit));
+
+			covers = t[i].kind != ENDPOINT_PASS_THROUGH && len >= plen &&
+			         memcmp(lit, prefixes[j], plen) == 0 &&
+			         (len == plen || lit[plen] == '/');
+		}
+		if (!covers) {
+			tap_ok(0, "own route prefix %s covers a row of the table", prefixes[j]);
+			all = false;
+		}
+	}
+	tap_ok(all, "every own route prefix covers a row of the table");
+	tap_ok(!own("/vendor/x", 9) && !own("/v1/chatter", 11) && own("/v1/chat", 8),
+	       "own routes are prefixes of whole path segments");
+}
+
 int main(void)
 {
 	test_rows_documented();
@@ -225,6 +303,7 @@ int main(void)
 	test_limits();
 	test_body_rules();
 	test_lookups();
+	test_own_routes();
 	printf("1..%d\n", tap_count);
 	return tap_failed ? 1 : 0;
 }

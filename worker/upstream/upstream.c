@@ -28,11 +28,20 @@
  * libcurl too, with https_proxy, HTTPS_PROXY or all_proxy every https:// one.
  * LLMGATE_UPSTREAM_CLIENT=curl sends everything through libcurl (a switch
  * for comparisons and for ruling our client out).
+ *
+ * No callback runs inside the call that started the transfer (upstream.h):
+ * a transport may find the transfer failed while it starts it (the own
+ * client's kept-alive connection reset, and no new socket to be had), and
+ * then finishes it as from the loop; the dispatcher sees that it is STARTING,
+ * keeps the result and reports it from one zero-delay event (EV_DONE) on the
+ * loop's next pass. Until then the caller holds a live transfer it may abort.
  */
 #include "upstream.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +56,12 @@ struct upstream {
 	struct upstream_curl *curl;
 	struct upstream_http *http; /* NULL: every transfer goes through libcurl */
 	struct upstream_h2 *h2;     /* NULL: libcurl carries upstreams that chose HTTP/2 */
+	/* transfers that finished while starting, oldest first, and the event
+	 * that reports them */
+	struct event *ev_done;
+	struct upstream_transfer *done_head, *done_tail;
+	size_t n_done;
+	uint64_t done_seq; /* the last one's */
 };
 
 static const char *const result_names[UPSTREAM_RESULT__COUNT] = {
@@ -84,6 +99,8 @@ static bool h2_own(void)
 	return !v || strcmp(v, "curl") != 0;
 }
 
+static void on_done_event(evutil_socket_t fd, short what, void *arg);
+
 struct upstream *upstream_new(struct event_base *base)
 {
 	struct upstream *up = calloc(1, sizeof(*up));
@@ -93,8 +110,9 @@ struct upstream *upstream_new(struct event_base *base)
 	if (!up)
 		return NULL;
 	up->base = base;
+	up->ev_done = event_new(base, -1, 0, on_done_event, up);
 	up->curl = upstream_curl_new(base, proxy_env);
-	if (!up->curl) {
+	if (!up->ev_done || !up->curl) {
 		upstream_free(up);
 		return NULL;
 	}
@@ -125,6 +143,10 @@ void upstream_free(struct upstream *up)
 {
 	if (!up)
 		return;
+	while (up->done_head) /* their callers let go of them without aborting */
+		upstream_transfer_free(up->done_head);
+	if (up->ev_done)
+		event_free(up->ev_done);
 	upstream_curl_free(up->curl);
 	upstream_http_free(up->http);
 	upstream_h2_free(up->h2);
@@ -153,23 +175,98 @@ struct event_base *upstream_event_base(const struct upstream *up)
 size_t upstream_active(const struct upstream *up)
 {
 	return upstream_curl_active(up->curl) + (up->http ? upstream_http_active(up->http) : 0) +
-	       (up->h2 ? upstream_h2_active(up->h2) : 0);
+	       (up->h2 ? upstream_h2_active(up->h2) : 0) + up->n_done;
 }
 
-void upstream_transfer_free(struct upstream_transfer *t)
+/* Lets go of T's state in its transport. */
+static void transport_clean(struct upstream_transfer *t)
 {
 	if (t->via == UPSTREAM_VIA_OWN)
 		upstream_http_clean(&t->own);
 	else if (t->via == UPSTREAM_VIA_H2)
 		upstream_h2_clean(&t->h2);
-	else
+	else if (t->via == UPSTREAM_VIA_CURL)
 		upstream_curl_clean(&t->curl);
+}
+
+static void done_unlink(struct upstream *up, struct upstream_transfer *t)
+{
+	if (t->done.prev)
+		t->done.prev->done.next = t->done.next;
+	else
+		up->done_head = t->done.next;
+	if (t->done.next)
+		t->done.next->done.prev = t->done.prev;
+	else
+		up->done_tail = t->done.prev;
+	up->n_done--;
+}
+
+void upstream_transfer_free(struct upstream_transfer *t)
+{
+	if (t->via == UPSTREAM_VIA_DONE)
+		done_unlink(t->up, t);
+	else
+		transport_clean(t);
 	free(t);
+}
+
+/* T finished while it was being started: its transport lets go of it now,
+ * and its on_done comes from the loop. */
+static void done_defer(struct upstream_transfer *t, enum upstream_result result, long status,
+                       const char *error)
+{
+	struct upstream *up = t->up;
+	struct upstream_done d = {
+	        .prev = up->done_tail,
+	        .result = result,
+	        .status = status,
+	        .seq = ++up->done_seq,
+	        .has_error = error != NULL,
+	};
+
+	if (error) /* it may live in the transport's state */
+		snprintf(d.error, sizeof(d.error), "%s", error);
+	transport_clean(t);
+	t->via = UPSTREAM_VIA_DONE;
+	t->done = d;
+	if (up->done_tail)
+		up->done_tail->done.next = t;
+	else
+		up->done_head = t;
+	up->done_tail = t;
+	up->n_done++;
+	event_active(up->ev_done, EV_TIMEOUT, 0);
+}
+
+/* Reports the transfers that finished while starting, oldest first; those
+ * that finish while these callbacks start new ones wait for the next pass.
+ * A callback may abort any other transfer, waiting ones included. */
+static void on_done_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream *up = arg;
+	uint64_t last = up->done_seq;
+	struct upstream_transfer *t;
+
+	(void)fd;
+	(void)what;
+	while ((t = up->done_head) && t->done.seq <= last) {
+		done_unlink(up, t);
+		t->cb.on_done(t->ctx, t->done.result, t->done.status,
+		              t->done.has_error ? t->done.error : NULL);
+		free(t);
+	}
+	if (up->done_head)
+		event_active(up->ev_done, EV_TIMEOUT, 0);
 }
 
 void upstream_transfer_done(struct upstream_transfer *t, enum upstream_result result, long status,
                             const char *error)
 {
+	if (t->starting) {
+		done_defer(t, result, status, error);
+		return;
+	}
 	t->cb.on_done(t->ctx, result, status, error);
 	upstream_transfer_free(t);
 }
@@ -218,12 +315,16 @@ void upstream_transfer_restart(struct upstream_transfer *t, const struct upstrea
 	if (upstream_url_parse(req->url, &u) == 0) {
 		memset(&t->h2, 0, sizeof(t->h2));
 		t->via = UPSTREAM_VIA_H2;
+		t->starting = true;
 		err = upstream_h2_start(up->h2, &t->h2, t, &u, req);
 		if (err == -EAGAIN) {
 			memset(&t->own, 0, sizeof(t->own));
 			t->via = UPSTREAM_VIA_OWN;
 			err = upstream_http_start(up->http, &t->own, t, &u, req);
 		}
+		t->starting = false;
+		if (t->via == UPSTREAM_VIA_DONE)
+			return; /* failed at once: reported from the loop */
 	}
 	if (err < 0) {
 		upstream_transfer_done(t, UPSTREAM_ERR_INTERNAL, 0,
@@ -246,6 +347,7 @@ int upstream_start(struct upstream *up, const struct upstream_request *req,
 	t->up = up;
 	t->cb = *cb;
 	t->ctx = ctx;
+	t->starting = true;
 	/* parsed once: the own client takes the URL as parsed here */
 	if (up->http && upstream_url_parse(req->url, &u) == 0 &&
 	    upstream_http_handles(up->http, &u)) {
@@ -261,7 +363,10 @@ int upstream_start(struct upstream *up, const struct upstream_request *req,
 		t->via = UPSTREAM_VIA_CURL;
 		err = upstream_curl_start(up->curl, &t->curl, t, req);
 	}
-	if (err < 0) {
+	t->starting = false;
+	/* finished inside its start: started as far as the caller can tell, its
+	 * on_done comes from the loop */
+	if (err < 0 && t->via != UPSTREAM_VIA_DONE) {
 		upstream_transfer_free(t);
 		return err;
 	}
@@ -274,14 +379,17 @@ void upstream_abort(struct upstream_transfer *t)
 {
 	if (!t)
 		return;
-	if (t->via == UPSTREAM_VIA_OWN  ? upstream_http_abort(&t->own)
-	    : t->via == UPSTREAM_VIA_H2 ? upstream_h2_abort(&t->h2)
-	                                : upstream_curl_abort(&t->curl))
+	if (t->via == UPSTREAM_VIA_DONE  ? true /* its on_done was still to come */
+	    : t->via == UPSTREAM_VIA_OWN ? upstream_http_abort(&t->own)
+	    : t->via == UPSTREAM_VIA_H2  ? upstream_h2_abort(&t->h2)
+	                                 : upstream_curl_abort(&t->curl))
 		upstream_transfer_free(t);
 }
 
 void upstream_pause(struct upstream_transfer *t)
 {
+	if (t->via == UPSTREAM_VIA_DONE)
+		return;
 	if (t->via == UPSTREAM_VIA_OWN)
 		upstream_http_pause(&t->own);
 	else if (t->via == UPSTREAM_VIA_H2)
@@ -292,6 +400,8 @@ void upstream_pause(struct upstream_transfer *t)
 
 void upstream_resume(struct upstream_transfer *t)
 {
+	if (t->via == UPSTREAM_VIA_DONE)
+		return;
 	if (t->via == UPSTREAM_VIA_OWN)
 		upstream_http_resume(&t->own);
 	else if (t->via == UPSTREAM_VIA_H2)

@@ -11,10 +11,18 @@
  * HTTP/2: the dispatcher restarts it on libcurl in the same memory) or
  * upstream_transfer_hand_over_h2() (the same, on the own HTTP/2 client, with
  * the connection).
+ *
+ * While the dispatcher is inside a transport's start (upstream_start(), or
+ * upstream_transfer_restart()), STARTING is set: a transport that finishes
+ * the transfer then (a kept-alive connection that fails at once and no new
+ * one to be had) has its state cleaned at once, and the caller's on_done
+ * comes from the loop (VIA becomes UPSTREAM_VIA_DONE, the result waits in
+ * DONE): no callback runs inside the call that started the transfer.
  */
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "upstream.h"
 #include "upstream_curl.h"
@@ -25,6 +33,18 @@ enum upstream_via {
 	UPSTREAM_VIA_OWN,  /* upstream_http.c */
 	UPSTREAM_VIA_CURL, /* upstream_curl.c */
 	UPSTREAM_VIA_H2,   /* upstream_h2.c */
+	UPSTREAM_VIA_DONE, /* finished while starting: on_done waits for the loop */
+};
+
+/* A transfer finished while it was being started, whose on_done the
+ * dispatcher's deferred event delivers. */
+struct upstream_done {
+	struct upstream_transfer *prev, *next; /* in the dispatcher's list */
+	uint64_t seq;                          /* its place in that list */
+	enum upstream_result result;
+	long status;
+	bool has_error;
+	char error[256];
 };
 
 struct upstream_transfer {
@@ -33,15 +53,17 @@ struct upstream_transfer {
 	void *ctx;
 	enum upstream_via via;
 	bool restarted; /* sent again after the upstream refused it (at most once) */
+	bool starting;  /* inside a transport's start: a finish is deferred */
 	union {
 		struct uh_transfer own;
 		struct upstream_curl_transfer curl;
 		struct uh2_stream h2;
+		struct upstream_done done;
 	};
 };
 
 /* T's transport has finished it and let go of it: the caller's on_done,
- * then T is freed. */
+ * then T is freed; while T is starting, on_done comes from the loop. */
 void upstream_transfer_done(struct upstream_transfer *t, enum upstream_result result, long status,
                             const char *error);
 

@@ -6,6 +6,15 @@
  * connections across transfers. Callers see a transfer as: a status and
  * headers, body chunks, then exactly one completion callback — nothing of
  * any transport leaks through this interface.
+ *
+ * The rule every transport keeps: no callback runs inside the call that
+ * started the transfer. upstream_start() either returns a negative errno
+ * (nothing started, no callback will ever come) or 0, and then every
+ * callback, on_done included, comes from the event loop after it returned
+ * and *RET is stored: a failure found while starting (a kept-alive
+ * connection that fails at once and no new one to be had: EMFILE, connect()
+ * refused) is reported by on_done on the loop's next pass, and until then
+ * the transfer may be aborted like any other.
  */
 #pragma once
 
@@ -99,7 +108,9 @@ int upstream_set_ca_file(struct upstream *up, const char *path);
  * own HTTP/1.1 client (llmgate.upstream_http2). */
 void upstream_set_http2(struct upstream *up, bool offer);
 
-/* Starts a transfer; REQ's strings are copied. Returns 0 or a negative errno. */
+/* Starts a transfer; REQ's strings are copied. Returns 0, *RET set, or a
+ * negative errno and no callback. No callback runs before it returns (see
+ * above): a failure found on the way is on_done's, from the loop. */
 int upstream_start(struct upstream *up, const struct upstream_request *req,
                    const struct upstream_callbacks *cb, void *ctx, struct upstream_transfer **ret);
 
