@@ -4,36 +4,100 @@
  * work per request is a header lookup, two or three ids from the worker's
  * generator (no system call), a clock read per span edge (vDSO) and, for a
  * sampled request, its spans encoded into the exporter's queue when they
- * end. Attributes come from the call and the config only: never a byte of
- * the request or answer bodies, never a header value but the trace headers.
+ * end. What a deployment's attempt spans share (provider, server address
+ * and port, deployment id, the model sent) is worked out once per worker,
+ * and for protobuf encoded once (struct trace_dep). Attributes come from
+ * the call and the config only: never a byte of the request or answer
+ * bodies, never a header value but the trace headers.
  */
 #include "proxy_trace.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
+#include "config.h"
 #include "http_server.h"
 #include "otlp_export.h"
+#include "otlp_proto.h"
 #include "providers.h"
 #include "proxy_call.h"
 #include "trace_sampler.h"
 #include "trace_span.h"
 
+/* The attributes a deployment's attempt spans share, read once. */
+struct trace_dep {
+	const char *provider, *address; /* ADDRESS in the api_base */
+	size_t provider_len, address_len, model_len, id_len;
+	long port;
+	bool has_address;
+	struct otlp_buf pre; /* protobuf: all of them, encoded (else empty) */
+};
+
 struct proxy_tracer {
 	const struct otel_config *c;
 	struct trace_rng rng;
 	struct otlp_export *export;
+	struct trace_dep *deps; /* per config deployment */
+	size_t n_deps;
 };
 
-int proxy_tracer_new(const struct otel_config *c, struct upstream *up, struct event_base *base,
+static const char *provider(enum provider p);
+
+/* server.address and server.port of an api_base (scheme://host[:port]/...). */
+static void server_of(const char *base, struct trace_dep *d)
+{
+	const char *host = strstr(base, "://"), *end;
+
+	d->port = strncmp(base, "https", 5) == 0 ? 443 : 80;
+	host = host ? host + 3 : base;
+	if (*host == '[') {
+		end = strchr(host, ']');
+		if (!end)
+			return;
+		d->address = host + 1;
+		d->address_len = (size_t)(end - host - 1);
+		end++;
+	} else {
+		end = host + strcspn(host, ":/?#");
+		d->address = host;
+		d->address_len = (size_t)(end - host);
+	}
+	d->has_address = true;
+	if (*end == ':')
+		d->port = strtol(end + 1, NULL, 10);
+}
+
+static int dep_init(struct trace_dep *d, const struct deployment *dep, bool proto)
+{
+	d->provider = provider(dep->provider);
+	d->provider_len = strlen(d->provider);
+	d->model_len = dep->upstream_model ? strlen(dep->upstream_model) : 0;
+	d->id_len = strlen(dep->id);
+	server_of(dep->api_base, d);
+	if (!proto)
+		return 0;
+	if (dep->upstream_model)
+		otlp_proto_attr_string(&d->pre, TRACE_ATTR_REQUEST_MODEL, dep->upstream_model,
+		                       d->model_len);
+	otlp_proto_attr_string(&d->pre, TRACE_ATTR_PROVIDER, d->provider, d->provider_len);
+	if (d->has_address) {
+		otlp_proto_attr_string(&d->pre, TRACE_ATTR_SERVER_ADDRESS, d->address,
+		                       d->address_len);
+		otlp_proto_attr_int(&d->pre, TRACE_ATTR_SERVER_PORT, d->port);
+	}
+	otlp_proto_attr_string(&d->pre, TRACE_ATTR_DEPLOYMENT, dep->id, d->id_len);
+	return d->pre.oom ? -ENOMEM : 0;
+}
+
+int proxy_tracer_new(const struct config *config, struct upstream *up, struct event_base *base,
                      struct proxy_tracer **ret)
 {
 	struct proxy_tracer *t = calloc(1, sizeof(*t));
+	const struct otel_config *c = &config->otel;
 	uint8_t seed[32];
 	int r;
 
@@ -47,9 +111,21 @@ int proxy_tracer_new(const struct otel_config *c, struct upstream *up, struct ev
 	}
 	trace_rng_seed(&t->rng, seed);
 	t->c = c;
+	t->deps = calloc(config->n_deployments ? config->n_deployments : 1, sizeof(*t->deps));
+	if (!t->deps) {
+		free(t);
+		return -ENOMEM;
+	}
+	t->n_deps = config->n_deployments;
+	for (size_t i = 0; i < t->n_deps; i++)
+		if (dep_init(&t->deps[i], &config->deployments[i],
+		             c->protocol == OTEL_PROTOCOL_PROTOBUF) < 0) {
+			proxy_tracer_free(t);
+			return -ENOMEM;
+		}
 	r = otlp_export_new(c, up, base, &t->export);
 	if (r < 0) {
-		free(t);
+		proxy_tracer_free(t);
 		return r;
 	}
 	*ret = t;
@@ -61,6 +137,9 @@ void proxy_tracer_free(struct proxy_tracer *t)
 	if (!t)
 		return;
 	otlp_export_free(t->export);
+	for (size_t i = 0; i < t->n_deps; i++)
+		otlp_buf_free(&t->deps[i].pre);
+	free(t->deps);
 	free(t);
 }
 
@@ -77,19 +156,35 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+struct name {
+	const char *s;
+	size_t len;
+};
+#define NAME(s) ((struct name){s, sizeof(s) - 1})
+
 /* gen_ai.operation.name of OP (GenAI's names; the Responses API's own). */
-static const char *operation(enum proxy_op op)
+static struct name operation(enum proxy_op op)
 {
 	switch (op) {
 	case PROXY_OP_CHAT:
-		return "chat";
+		return NAME("chat");
 	case PROXY_OP_COMPLETIONS:
-		return "text_completion";
+		return NAME("text_completion");
 	case PROXY_OP_EMBEDDINGS:
-		return "embeddings";
+		return NAME("embeddings");
 	default:
-		return "responses";
+		return NAME("responses");
 	}
+}
+
+/* An HTTP status (100..999) as the text of error.type, into BUF[4]. */
+static struct name status_text(long status, char *buf)
+{
+	buf[0] = (char)('0' + status / 100 % 10);
+	buf[1] = (char)('0' + status / 10 % 10);
+	buf[2] = (char)('0' + status % 10);
+	buf[3] = '\0';
+	return (struct name){buf, 3};
 }
 
 /* gen_ai.provider.name: the convention's value where it has one, else
@@ -117,28 +212,6 @@ static const char *provider(enum provider p)
 	}
 }
 
-/* server.address and server.port of an api_base (scheme://host[:port]/...). */
-static void server_of(const char *base, struct trace_span *s)
-{
-	const char *host = strstr(base, "://"), *end;
-	long port = strncmp(base, "https", 5) == 0 ? 443 : 80;
-
-	host = host ? host + 3 : base;
-	if (*host == '[') {
-		end = strchr(host, ']');
-		if (!end)
-			return;
-		trace_span_str(s, TRACE_ATTR_SERVER_ADDRESS, host + 1, (size_t)(end - host - 1));
-		end++;
-	} else {
-		end = host + strcspn(host, ":/?#");
-		trace_span_str(s, TRACE_ATTR_SERVER_ADDRESS, host, (size_t)(end - host));
-	}
-	if (*end == ':')
-		port = strtol(end + 1, NULL, 10);
-	trace_span_int(s, TRACE_ATTR_SERVER_PORT, port);
-}
-
 static void ids(const struct proxy_trace *t, struct trace_span *s)
 {
 	memcpy(s->trace_id, t->trace_id, TRACE_ID_LEN);
@@ -149,49 +222,55 @@ static void export(struct proxy_call *call, const struct trace_span *s)
 	otlp_export_add(call->proxy->tracer->export, s);
 }
 
-/* Ends the open attempt span at END: an error when ERROR_TYPE is set, or
- * when the upstream's status is 4xx/5xx (ERRBUF holds its text). */
+/* Ends the open attempt span: an error when ERROR_TYPE is set, or when the
+ * upstream's status is 4xx/5xx. */
 static void end_attempt(struct proxy_call *call, const char *error_type)
 {
 	struct proxy_trace *t = &call->trace;
 	const struct deployment *dep = t->attempt_dep;
+	const struct trace_dep *d =
+	        &call->proxy->tracer->deps[dep - call->proxy->config->deployments];
 	struct trace_span s = {.kind = TRACE_KIND_CLIENT, .has_parent = true};
-	char status[24];
+	struct name op = operation(call->op), error = {error_type, 0};
+	char status[4];
 
 	t->attempt_open = false;
 	ids(t, &s);
 	memcpy(s.span_id, t->attempt_id, TRACE_SPAN_ID_LEN);
 	memcpy(s.parent_id, t->span_id, TRACE_SPAN_ID_LEN);
-	s.name_op = operation(call->op);
+	s.name_op = op.s;
 	s.name_model = dep->upstream_model;
 	s.start_ns = t->attempt_start_ns;
 	s.end_ns = now_ns();
-	trace_span_str(&s, TRACE_ATTR_OPERATION, s.name_op, strlen(s.name_op));
-	if (dep->upstream_model)
-		trace_span_str(&s, TRACE_ATTR_REQUEST_MODEL, dep->upstream_model,
-		               strlen(dep->upstream_model));
-	{
-		const char *p = provider(dep->provider);
-
-		trace_span_str(&s, TRACE_ATTR_PROVIDER, p, strlen(p));
+	trace_span_str(&s, TRACE_ATTR_OPERATION, op.s, op.len);
+	/* the deployment's: PRE holds them for protobuf, VALUES for JSON */
+	trace_span_str(&s, TRACE_ATTR_REQUEST_MODEL, dep->upstream_model, d->model_len);
+	trace_span_str(&s, TRACE_ATTR_PROVIDER, d->provider, d->provider_len);
+	if (d->has_address) {
+		trace_span_str(&s, TRACE_ATTR_SERVER_ADDRESS, d->address, d->address_len);
+		trace_span_int(&s, TRACE_ATTR_SERVER_PORT, d->port);
 	}
-	server_of(dep->api_base, &s);
+	trace_span_str(&s, TRACE_ATTR_DEPLOYMENT, dep->id, d->id_len);
+	if (d->pre.len) {
+		s.pre = d->pre.data;
+		s.pre_len = d->pre.len;
+		s.pre_set = s.set & ~(1u << TRACE_ATTR_OPERATION);
+	}
 	if (call->status > 0)
 		trace_span_int(&s, TRACE_ATTR_HTTP_STATUS, call->status);
-	if (!error_type && call->status >= 400) {
-		snprintf(status, sizeof(status), "%ld", call->status);
-		error_type = status;
-	}
-	if (error_type) {
+	if (error.s)
+		error.len = strlen(error.s);
+	else if (call->status >= 400 && call->status <= 999)
+		error = status_text(call->status, status);
+	if (error.s) {
 		s.error = true;
-		trace_span_str(&s, TRACE_ATTR_ERROR_TYPE, error_type, strlen(error_type));
+		trace_span_str(&s, TRACE_ATTR_ERROR_TYPE, error.s, error.len);
 	}
 	{
 		const char *route = route_name(t->attempt_route);
 
 		trace_span_str(&s, TRACE_ATTR_ROUTE, route, strlen(route));
 	}
-	trace_span_str(&s, TRACE_ATTR_DEPLOYMENT, dep->id, strlen(dep->id));
 	trace_span_int(&s, TRACE_ATTR_ATTEMPT, t->attempt_no);
 	export(call, &s);
 }
@@ -288,8 +367,8 @@ void proxy_trace_end(struct proxy_call *call, int status, bool answered, enum ro
 {
 	struct proxy_trace *t = &call->trace;
 	struct trace_span s = {.kind = TRACE_KIND_SERVER};
-	const char *op = operation(call->op);
-	char text[24];
+	struct name op = operation(call->op);
+	char text[4];
 
 	if (!t->sampled)
 		return;
@@ -308,20 +387,21 @@ void proxy_trace_end(struct proxy_call *call, int status, bool answered, enum ro
 	}
 	s.trace_state = t->state;
 	s.trace_state_len = t->state_len;
-	s.name_op = op;
+	s.name_op = op.s;
 	s.name_model = call->model;
 	s.start_ns = t->start_ns;
 	s.end_ns = now_ns();
-	trace_span_str(&s, TRACE_ATTR_OPERATION, op, strlen(op));
+	trace_span_str(&s, TRACE_ATTR_OPERATION, op.s, op.len);
 	trace_span_str(&s, TRACE_ATTR_REQUEST_MODEL, call->model, strlen(call->model));
 	trace_span_int(&s, TRACE_ATTR_HTTP_STATUS, status);
 	if (t->broken) {
 		s.error = true;
 		trace_span_str(&s, TRACE_ATTR_ERROR_TYPE, t->broken, strlen(t->broken));
-	} else if (status >= 500) {
-		snprintf(text, sizeof(text), "%d", status);
+	} else if (status >= 500 && status <= 999) {
+		struct name e = status_text(status, text);
+
 		s.error = true;
-		trace_span_str(&s, TRACE_ATTR_ERROR_TYPE, text, strlen(text));
+		trace_span_str(&s, TRACE_ATTR_ERROR_TYPE, e.s, e.len);
 	}
 	if (answered) {
 		const char *r = route_name(route);

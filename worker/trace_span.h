@@ -1,11 +1,12 @@
 /*
  * trace_span: what one finished span holds, and the one table of the span
  * attributes llmgate sets (names from the OpenTelemetry GenAI, HTTP and
- * server semantic conventions, plus llmgate.*). The table drives the encoder
- * (otlp_json.c) and a unit test checks llmgated(8) lists every attribute,
- * so the code and the page cannot disagree. A span's strings are borrowed:
- * they live at least until the span is encoded (the call's, or the config's).
- * No attribute ever carries prompt or completion content, or a secret.
+ * server semantic conventions, plus llmgate.*). The table drives both
+ * encoders (otlp_proto.c, otlp_json.c) and a unit test checks llmgated(8)
+ * lists every attribute, so the code and the page cannot disagree. A span's
+ * strings are borrowed: they live at least until the span is encoded (the
+ * call's, or the config's). No attribute ever carries prompt or completion
+ * content, or a secret.
  *
  * X(id, key, type, on which spans, description)
  */
@@ -58,6 +59,7 @@ enum trace_attr_type {
 
 struct trace_attr_info {
 	const char *key;
+	size_t key_len;
 	enum trace_attr_type type;
 	const char *spans; /* "server", "attempt" or "both" */
 	const char *description;
@@ -90,6 +92,12 @@ struct trace_span {
 	bool error;               /* status ERROR; else UNSET */
 	uint32_t set;             /* bit (1 << enum trace_attr) for each attribute set */
 	struct trace_value values[TRACE_ATTR__COUNT];
+	/* The attributes in PRE_SET (a subset of SET) ready as protobuf bytes
+	 * (Span.attributes fields, otlp_proto_attr_*): the protobuf encoder
+	 * copies PRE instead of encoding them; the JSON one reads VALUES. */
+	uint32_t pre_set;
+	const char *pre;
+	size_t pre_len;
 };
 
 static inline void trace_span_str(struct trace_span *s, enum trace_attr a, const char *v,
