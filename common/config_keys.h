@@ -437,4 +437,6 @@
 	  "load_settings() in config.c: router_settings wins when set")                            \
 	X(otel, endpoint, "config_otel_resolve() in config_otel.c: the OTEL_* variables")          \
 	X(otel, headers, "config_otel_resolve() in config_otel.c: merged with OTEL_* variables")   \
-	X(otel, service_name, "config_otel_resolve() in config_otel.c: OTEL_SERVICE_NAME")
+	X(otel, service_name, "config_otel_resolve() in config_otel.c: OTEL_SERVICE_NAME")         \
+	X(otel, protocol,                                                                          \
+	  "config_otel_resolve() in config_otel.c: OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL")
