@@ -239,6 +239,7 @@ int otlp_export_new(const struct otel_config *c, struct upstream *up, struct eve
                     struct otlp_export **ret)
 {
 	struct otlp_export *x = calloc(1, sizeof(*x));
+	size_t room;
 
 	*ret = NULL;
 	if (!x)
@@ -262,7 +263,11 @@ int otlp_export_new(const struct otel_config *c, struct upstream *up, struct eve
 		x->head_room = otlp_proto_head_max(c->service_name, LLMGATE_VERSION);
 		x->head = malloc(x->head_room);
 	}
-	if (!x->timer || !x->ends || !x->headers || !x->head) {
+	/* room for a full batch of usual spans in both buffers from the start:
+	 * no copy while they grow (untouched pages cost no memory) */
+	room = x->head_room + (size_t)(c->batch_size < 2048 ? c->batch_size : 2048) * 512;
+	if (!x->timer || !x->ends || !x->headers || !x->head ||
+	    otlp_buf_reserve(&x->queue, room) < 0 || otlp_buf_reserve(&x->spare, room) < 0) {
 		otlp_export_free(x);
 		return -ENOMEM;
 	}

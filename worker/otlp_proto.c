@@ -57,10 +57,16 @@
 
 #define SCOPE "llmgate"
 
-static size_t varint_len(uint64_t v)
+/* The span path's helpers are inlined into otlp_proto_span(): called, their
+ * entries and exits cost more than their work. */
+#define HOT static inline __attribute__((always_inline))
+
+HOT size_t varint_len(uint64_t v)
 {
 	size_t n = 1;
 
+	if (v < 0x80)
+		return 1;
 	while (v >= 0x80) {
 		v >>= 7;
 		n++;
@@ -68,8 +74,13 @@ static size_t varint_len(uint64_t v)
 	return n;
 }
 
-static char *put_varint(char *p, uint64_t v)
+/* Lengths below 128 (nearly all of a span's) are one byte: no loop. */
+HOT char *put_varint(char *p, uint64_t v)
 {
+	if (v < 0x80) {
+		*p = (char)v;
+		return p + 1;
+	}
 	while (v >= 0x80) {
 		*p++ = (char)(v | 0x80);
 		v >>= 7;
@@ -78,22 +89,42 @@ static char *put_varint(char *p, uint64_t v)
 	return p;
 }
 
-static char *put_fixed64(char *p, uint64_t v)
+HOT char *put_fixed64(char *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++)
 		p[i] = (char)(v >> (8 * i));
 	return p + 8;
 }
 
-static char *put(char *p, const void *s, size_t n)
+HOT char *put(char *p, const void *s, size_t n)
 {
 	memcpy(p, s, n);
 	return p + n;
 }
 
+/* put() for the short strings of a span (most are under 16 bytes):
+ * overlapping fixed-size moves instead of a call. */
+HOT char *put_short(char *p, const char *s, size_t n)
+{
+	if (n > 16)
+		return put(p, s, n);
+	if (n >= 8) {
+		memcpy(p, s, 8);
+		memcpy(p + n - 8, s + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(p, s, 4);
+		memcpy(p + n - 4, s + n - 4, 4);
+	} else if (n) {
+		p[0] = s[0];
+		p[n / 2] = s[n / 2];
+		p[n - 1] = s[n - 1];
+	}
+	return p + n;
+}
+
 /* The bytes of S (N bytes) once made valid UTF-8: N exactly when it is
  * valid (each bad byte grows to three). */
-static size_t text_size(const char *s, size_t n)
+HOT size_t text_size(const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t size = 0, k;
@@ -108,13 +139,13 @@ static size_t text_size(const char *s, size_t n)
 }
 
 /* S as text_size() counted it (SIZE). */
-static char *put_text(char *p, const char *s, size_t n, size_t size)
+HOT char *put_text(char *p, const char *s, size_t n, size_t size)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t k;
 
 	if (size == n)
-		return put(p, s, n);
+		return put_short(p, s, n);
 	for (size_t i = 0; i < n; i += k ? k : 1) {
 		k = otlp_utf8_seq(u + i, n - i);
 		p = k ? put(p, s + i, k) : put(p, "\xef\xbf\xbd", 3); /* U+FFFD */
@@ -123,13 +154,13 @@ static char *put_text(char *p, const char *s, size_t n, size_t size)
 }
 
 /* A length-delimited field's tag and length. */
-static char *put_len(char *p, int field, size_t len)
+HOT char *put_len(char *p, int field, size_t len)
 {
 	*p++ = TAG(field, WT_LEN);
 	return put_varint(p, len);
 }
 
-static size_t len_field_size(size_t len)
+HOT size_t len_field_size(size_t len)
 {
 	return 1 + varint_len(len) + len;
 }
@@ -146,15 +177,6 @@ static struct kv_size kv_string_size(size_t key_len, const char *v, size_t n)
 
 	z.text = text_size(v, n);
 	z.any = len_field_size(z.text);
-	z.kv = len_field_size(key_len) + len_field_size(z.any);
-	return z;
-}
-
-static struct kv_size kv_int_size(size_t key_len, int64_t v)
-{
-	struct kv_size z = {0};
-
-	z.any = 1 + varint_len((uint64_t)v);
 	z.kv = len_field_size(key_len) + len_field_size(z.any);
 	return z;
 }
@@ -177,40 +199,82 @@ static char *put_kv_string(char *p, int field, const char *key, size_t key_len, 
 	return put_text(p, v, n, z->text);
 }
 
-static char *put_kv_int(char *p, int field, const char *key, size_t key_len, int64_t v,
-                        const struct kv_size *z)
+/*
+ * A span attribute's KeyValue starts with the same bytes every time: the
+ * key field (tag, length, key) and the value field's tag. They are built
+ * once (KEY_HEADS) in room of KEY_HEAD_MAX bytes, and copied as a whole
+ * KEY_HEAD_MAX block (a few vector moves, no call): the span's room has
+ * SLACK bytes past its end for the over-copy, which the next bytes written
+ * cover.
+ */
+#define KEY_HEAD_MAX 32
+#define SLACK        KEY_HEAD_MAX
+static char key_heads[TRACE_ATTR__COUNT][KEY_HEAD_MAX];
+static uint8_t key_head_len[TRACE_ATTR__COUNT];
+/* The integer attributes, a mask of the table's types. */
+#define INT_BIT(id, k, t, sp, desc) \
+	(TRACE_ATTR_##t == TRACE_ATTR_INT ? 1u << TRACE_ATTR_##id : 0u) |
+static const uint32_t int_attrs = TRACE_ATTRIBUTES(INT_BIT) 0u;
+#undef INT_BIT
+static bool key_heads_ready;
+#define KEY_FITS(id, k, t, sp, desc) \
+	_Static_assert(sizeof(k) - 1 + 3 <= KEY_HEAD_MAX, "the key head of " k " fits");
+TRACE_ATTRIBUTES(KEY_FITS)
+#undef KEY_FITS
+
+static void key_heads_init(void)
 {
-	p = put_kv_head(p, field, key, key_len, z);
-	*p++ = TAG(ANY_INT, WT_VARINT);
-	return put_varint(p, (uint64_t)v);
+	for (int a = 0; a < TRACE_ATTR__COUNT; a++) {
+		char *p = key_heads[a];
+
+		p = put_len(p, KV_KEY, trace_attrs[a].key_len);
+		p = put(p, trace_attrs[a].key, trace_attrs[a].key_len);
+		*p++ = TAG(KV_VALUE, WT_LEN);
+		key_head_len[a] = (uint8_t)(p - key_heads[a]);
+	}
+	key_heads_ready = true;
 }
 
-static struct kv_size attr_size(enum trace_attr a, const struct trace_value *v)
+/* One attribute as a Span.attributes field, sized as it is written: its
+ * lengths depend on its value only. */
+HOT char *put_attr(char *p, enum trace_attr a, const struct trace_value *v)
 {
-	return trace_attrs[a].type == TRACE_ATTR_STRING
-	               ? kv_string_size(trace_attrs[a].key_len, v->s, v->s_len)
-	               : kv_int_size(trace_attrs[a].key_len, v->i);
+	size_t head = key_head_len[a], text, any;
+
+	*p++ = TAG(SPAN_ATTRIBUTES, WT_LEN);
+	if (int_attrs & (1u << a)) {
+		uint64_t u = (uint64_t)v->i;
+		size_t n = varint_len(u);
+
+		*p++ = (char)(head + 2 + n);           /* under 128: one byte */
+		memcpy(p, key_heads[a], KEY_HEAD_MAX); /* over-copy: SLACK */
+		p += head;
+		*p++ = (char)(1 + n);
+		*p++ = TAG(ANY_INT, WT_VARINT);
+		return put_varint(p, u);
+	}
+	text = text_size(v->s, v->s_len);
+	any = 1 + varint_len(text) + text;
+	p = put_varint(p, head + varint_len(any) + any);
+	memcpy(p, key_heads[a], KEY_HEAD_MAX); /* over-copy: SLACK */
+	p += head;
+	p = put_varint(p, any);
+	*p++ = TAG(ANY_STRING, WT_LEN);
+	p = put_varint(p, text);
+	return put_text(p, v->s, v->s_len, text);
 }
 
-static char *put_attr(char *p, enum trace_attr a, const struct trace_value *v,
-                      const struct kv_size *z)
-{
-	const struct trace_attr_info *info = &trace_attrs[a];
-
-	if (info->type == TRACE_ATTR_STRING)
-		return put_kv_string(p, SPAN_ATTRIBUTES, info->key, info->key_len, v->s, v->s_len,
-		                     z);
-	return put_kv_int(p, SPAN_ATTRIBUTES, info->key, info->key_len, v->i, z);
-}
+/* The most bytes put_attr() writes past a string value's 3 bytes a byte
+ * (tags, lengths, the over-copied key head). */
+#define ATTR_MAX (1 + 5 + KEY_HEAD_MAX + 5 + 1 + 5 + 10)
 
 static void add_attr(struct otlp_buf *b, enum trace_attr a, const struct trace_value *v)
 {
-	struct kv_size z = attr_size(a, v);
-	size_t n = len_field_size(z.kv);
-
-	if (otlp_buf_reserve(b, n) < 0)
+	if (!key_heads_ready)
+		key_heads_init();
+	if (otlp_buf_reserve(b, ATTR_MAX + 3 * v->s_len) < 0)
 		return;
-	b->len = (size_t)(put_attr(b->data + b->len, a, v, &z) - b->data);
+	b->len = (size_t)(put_attr(b->data + b->len, a, v) - b->data);
 }
 
 void otlp_proto_attr_string(struct otlp_buf *b, enum trace_attr a, const char *v, size_t len)
@@ -227,42 +291,32 @@ void otlp_proto_attr_int(struct otlp_buf *b, enum trace_attr a, int64_t v)
 	add_attr(b, a, &tv);
 }
 
+/* A span's field prefix (tag and length) takes PREFIX bytes when its
+ * length is from 128 to 16383, as every usual span's is: the span is
+ * written after that room and its length filled in at the end. */
+#define PREFIX 3
+
 void otlp_proto_span(struct otlp_buf *b, const struct trace_span *s)
 {
 	size_t op_n = strlen(s->name_op), model_n = s->name_model ? strlen(s->name_model) : 0;
-	size_t op_size = text_size(s->name_op, op_n);
-	size_t model_size = s->name_model ? text_size(s->name_model, model_n) : 0;
-	size_t name_size = op_size + (s->name_model ? 1 + model_size : 0);
-	size_t state_size = s->trace_state ? text_size(s->trace_state, s->trace_state_len) : 0;
+	size_t op_size, model_size, state_size, len, bound;
 	uint32_t todo = s->set & ~s->pre_set;
-	struct kv_size z[TRACE_ATTR__COUNT];
-	size_t len;
-	char *p;
+	char *start, *p;
 
-	len = len_field_size(TRACE_ID_LEN) + len_field_size(TRACE_SPAN_ID_LEN) +
-	      len_field_size(name_size) + 2 /* kind */ + 2 * 9 /* times */ + s->pre_len;
-	if (s->has_parent)
-		len += len_field_size(TRACE_SPAN_ID_LEN);
-	if (s->trace_state)
-		len += len_field_size(state_size);
-	if (s->error)
-		len += len_field_size(2);
-	for (uint32_t m = todo; m; m &= m - 1) {
-		int a = __builtin_ctz(m);
-
-		z[a] = attr_size((enum trace_attr)a, &s->values[a]);
-		len += len_field_size(z[a].kv);
-	}
-
-	if (otlp_buf_reserve(b, len_field_size(len)) < 0)
+	if (!key_heads_ready)
+		key_heads_init();
+	bound = 8 + PREFIX + 64 + 3 * (op_n + 1 + model_n + s->trace_state_len) + s->pre_len +
+	        TRACE_ATTR__COUNT * ATTR_MAX + 3 * s->str_bytes + SLACK;
+	if (otlp_buf_reserve(b, bound) < 0)
 		return;
-	p = b->data + b->len;
-	p = put_len(p, SS_SPANS, len);
+	start = b->data + b->len;
+	p = start + PREFIX;
 	p = put_len(p, SPAN_TRACE_ID, TRACE_ID_LEN);
 	p = put(p, s->trace_id, TRACE_ID_LEN);
 	p = put_len(p, SPAN_SPAN_ID, TRACE_SPAN_ID_LEN);
 	p = put(p, s->span_id, TRACE_SPAN_ID_LEN);
 	if (s->trace_state) {
+		state_size = text_size(s->trace_state, s->trace_state_len);
 		p = put_len(p, SPAN_STATE, state_size);
 		p = put_text(p, s->trace_state, s->trace_state_len, state_size);
 	}
@@ -270,7 +324,9 @@ void otlp_proto_span(struct otlp_buf *b, const struct trace_span *s)
 		p = put_len(p, SPAN_PARENT_ID, TRACE_SPAN_ID_LEN);
 		p = put(p, s->parent_id, TRACE_SPAN_ID_LEN);
 	}
-	p = put_len(p, SPAN_NAME, name_size);
+	op_size = text_size(s->name_op, op_n);
+	model_size = s->name_model ? text_size(s->name_model, model_n) : 0;
+	p = put_len(p, SPAN_NAME, op_size + (s->name_model ? 1 + model_size : 0));
 	p = put_text(p, s->name_op, op_n, op_size);
 	if (s->name_model) {
 		*p++ = ' ';
@@ -285,7 +341,7 @@ void otlp_proto_span(struct otlp_buf *b, const struct trace_span *s)
 	for (uint32_t m = todo; m; m &= m - 1) {
 		int a = __builtin_ctz(m);
 
-		p = put_attr(p, (enum trace_attr)a, &s->values[a], &z[a]);
+		p = put_attr(p, (enum trace_attr)a, &s->values[a]);
 	}
 	if (s->pre_len)
 		p = put(p, s->pre, s->pre_len);
@@ -294,7 +350,19 @@ void otlp_proto_span(struct otlp_buf *b, const struct trace_span *s)
 		*p++ = TAG(STATUS_CODE, WT_VARINT);
 		*p++ = STATUS_CODE_ERROR;
 	}
-	b->len = (size_t)(p - b->data);
+	len = (size_t)(p - start) - PREFIX;
+	if (len >= 0x80 && len < 0x4000) {
+		start[0] = TAG(SS_SPANS, WT_LEN);
+		start[1] = (char)(len | 0x80);
+		start[2] = (char)(len >> 7);
+		b->len += PREFIX + len;
+	} else { /* a short span, or a huge one: its prefix is not 3 bytes */
+		size_t prefix = 1 + varint_len(len);
+
+		memmove(start + prefix, start + PREFIX, len);
+		put_len(start, SS_SPANS, len);
+		b->len += prefix + len;
+	}
 }
 
 size_t otlp_proto_head_max(const char *service_name, const char *version)

@@ -285,7 +285,7 @@ static void take_state(struct proxy_trace *t, const struct http_request *req)
 	for (size_t i = 0; i < req->n_headers; i++) {
 		size_t n;
 
-		if (strcasecmp(req->headers[i].name, "tracestate") != 0)
+		if (!trace_header_is(req->headers[i].name, true))
 			continue;
 		n = strlen(req->headers[i].value);
 		if (used + (used > 0) + n > TRACESTATE_MAX)
@@ -313,7 +313,7 @@ void proxy_trace_begin(struct proxy_call *call, const struct http_request *req)
 		return;
 	t->on = true;
 	for (size_t i = 0; i < req->n_headers; i++)
-		if (strcasecmp(req->headers[i].name, "traceparent") == 0) {
+		if (trace_header_is(req->headers[i].name, false)) {
 			value = req->headers[i].value;
 			n++;
 		}
@@ -407,7 +407,10 @@ void proxy_trace_end(struct proxy_call *call, int status, bool answered, enum ro
 		const char *r = route_name(route);
 
 		trace_span_str(&s, TRACE_ATTR_ROUTE, r, strlen(r));
-		trace_span_str(&s, TRACE_ATTR_DEPLOYMENT, call->dep->id, strlen(call->dep->id));
+		trace_span_str(
+		        &s, TRACE_ATTR_DEPLOYMENT, call->dep->id,
+		        call->proxy->tracer->deps[call->dep - call->proxy->config->deployments]
+		                .id_len);
 	}
 	trace_span_int(&s, TRACE_ATTR_ATTEMPTS, call->attempts);
 	if (call->key_id)

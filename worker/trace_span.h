@@ -91,6 +91,7 @@ struct trace_span {
 	int64_t start_ns, end_ns; /* Unix time */
 	bool error;               /* status ERROR; else UNSET */
 	uint32_t set;             /* bit (1 << enum trace_attr) for each attribute set */
+	size_t str_bytes;         /* the string values' bytes, together (a bound) */
 	struct trace_value values[TRACE_ATTR__COUNT];
 	/* The attributes in PRE_SET (a subset of SET) ready as protobuf bytes
 	 * (Span.attributes fields, otlp_proto_attr_*): the protobuf encoder
@@ -107,6 +108,7 @@ static inline void trace_span_str(struct trace_span *s, enum trace_attr a, const
 		return;
 	s->values[a].s = v;
 	s->values[a].s_len = len;
+	s->str_bytes += len;
 	s->set |= 1u << a;
 }
 

@@ -98,7 +98,8 @@ struct attr {
 	char key[64];
 	bool is_int;
 	int64_t i;
-	char s[256];
+	char s[256]; /* a string value, when shorter */
+	size_t len;  /* a string value's length */
 };
 
 struct span {
@@ -138,8 +139,10 @@ static void read_kv(const struct field *f, struct attr *a, bool *bad)
 			v = sub(&g);
 			while (next(&v, &h)) {
 				values++;
-				if (h.num == 1)
-					copy_str(a->s, sizeof(a->s), &h, bad);
+				if (h.num == 1 && h.wt == 2 && h.len >= sizeof(a->s))
+					a->len = h.len; /* too long to keep: its length */
+				else if (h.num == 1)
+					copy_str(a->s, sizeof(a->s), &h, bad), a->len = h.len;
 				else if (h.num == 3 && h.wt == 0)
 					a->is_int = true, a->i = (int64_t)h.v;
 				else
@@ -476,8 +479,48 @@ static void test_one(void)
 	otlp_buf_free(&out);
 }
 
+/* A span over 16 KiB (its length prefix is then not the usual 3 bytes) between two
+ * usual ones: all three whole. */
+static void test_huge(void)
+{
+	enum { BIG = 20000 };
+	char *model = malloc(BIG + 1);
+	struct trace_span s[3];
+	struct otlp_buf out = {0};
+	struct span *got = calloc(3, sizeof(*got));
+	struct batch b = {.spans = got};
+
+	memset(model, 'm', BIG);
+	model[BIG] = '\0';
+	for (int i = 0; i < 3; i++) {
+		s[i] = (struct trace_span){.kind = TRACE_KIND_SERVER,
+		                           .trace_id = {1, (uint8_t)i},
+		                           .span_id = {2},
+		                           .name_op = "chat",
+		                           .start_ns = i,
+		                           .end_ns = i};
+		trace_span_str(&s[i], TRACE_ATTR_REQUEST_ID, "0123456789abcdef0123456789abcdef",
+		               32);
+		trace_span_str(&s[i], TRACE_ATTR_ROUTE, "primary", 7);
+		trace_span_int(&s[i], TRACE_ATTR_HTTP_STATUS, 200);
+	}
+	trace_span_str(&s[1], TRACE_ATTR_REQUEST_MODEL, model, BIG);
+	encode(s, 3, &out);
+	read_batch(out.data, out.len, &b, 3);
+	tap_ok(!b.bad && b.n_spans == 3 && !got[0].bad && !got[1].bad && !got[2].bad &&
+	               got[2].trace_id[1] == 2 && got[2].start == 2 &&
+	               attr(&got[1], "gen_ai.request.model") &&
+	               attr(&got[1], "gen_ai.request.model")->len == BIG &&
+	               attr(&got[1], "llmgate.route") && attr(&got[2], "llmgate.route"),
+	       "a span over 16 KiB between two usual ones: the batch reads whole");
+	otlp_buf_free(&out);
+	free(got);
+	free(model);
+}
+
 int main(void)
 {
+	test_huge();
 	test_every_attribute();
 	test_many();
 	test_one();
