@@ -145,9 +145,7 @@ static const struct {
 
 static size_t span_bound(const struct trace_span *s)
 {
-	size_t n =
-	        512 + ESC_MAX * (strlen(s->name_op) + 1 +
-	                         (s->name_model ? strlen(s->name_model) : 0) + s->trace_state_len);
+	size_t n = 512 + ESC_MAX * (s->name_op_len + 1 + s->name_model_len + s->trace_state_len);
 
 	for (int a = 0; a < TRACE_ATTR__COUNT; a++)
 		if (s->set & (1u << a))
@@ -216,10 +214,10 @@ void otlp_json_span(struct otlp_buf *b, const struct trace_span *s)
 		p = put_str(p, s->trace_state, s->trace_state_len);
 	}
 	p = PUT_LIT(p, ",\"name\":\"");
-	p = esc(p, s->name_op, strlen(s->name_op));
+	p = esc(p, s->name_op, s->name_op_len);
 	if (s->name_model) {
 		*p++ = ' ';
-		p = esc(p, s->name_model, strlen(s->name_model));
+		p = esc(p, s->name_model, s->name_model_len);
 	}
 	p = PUT_LIT(p, "\",\"kind\":");
 	*p++ = (char)('0' + s->kind);

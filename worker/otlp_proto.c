@@ -298,7 +298,7 @@ void otlp_proto_attr_int(struct otlp_buf *b, enum trace_attr a, int64_t v)
 
 void otlp_proto_span(struct otlp_buf *b, const struct trace_span *s)
 {
-	size_t op_n = strlen(s->name_op), model_n = s->name_model ? strlen(s->name_model) : 0;
+	size_t op_n = s->name_op_len, model_n = s->name_model_len;
 	size_t op_size, model_size, state_size, len, bound;
 	uint32_t todo = s->set & ~s->pre_set;
 	char *start, *p;
@@ -343,8 +343,8 @@ void otlp_proto_span(struct otlp_buf *b, const struct trace_span *s)
 
 		p = put_attr(p, (enum trace_attr)a, &s->values[a]);
 	}
-	if (s->pre_len)
-		p = put(p, s->pre, s->pre_len);
+	for (int i = 0; i < s->n_pre; i++)
+		p = put(p, s->pre[i].data, s->pre[i].len);
 	if (s->error) {
 		p = put_len(p, SPAN_STATUS, 2);
 		*p++ = TAG(STATUS_CODE, WT_VARINT);

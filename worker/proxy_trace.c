@@ -34,8 +34,12 @@ struct trace_dep {
 	size_t provider_len, address_len, model_len, id_len;
 	long port;
 	bool has_address;
-	struct otlp_buf pre; /* protobuf: all of them, encoded (else empty) */
+	struct otlp_buf pre;    /* protobuf: all of them, encoded (else empty) */
+	struct otlp_buf pre_id; /* protobuf: llmgate.deployment alone (server span) */
 };
+
+/* gen_ai.operation.name's values (GenAI's names; the Responses API's own). */
+enum trace_op { OP_CHAT, OP_TEXT_COMPLETION, OP_EMBEDDINGS, OP_RESPONSES, OP__COUNT };
 
 struct proxy_tracer {
 	const struct otel_config *c;
@@ -43,9 +47,51 @@ struct proxy_tracer {
 	struct otlp_export *export;
 	struct trace_dep *deps; /* per config deployment */
 	size_t n_deps;
+	/* protobuf: the operation and route attributes, encoded once (else empty) */
+	struct otlp_buf op_attr[OP__COUNT], route_attr[ROUTE__COUNT];
 };
 
 static const char *provider(enum provider p);
+
+struct name {
+	const char *s;
+	size_t len;
+};
+#define NAME(s)                  \
+	{                        \
+		s, sizeof(s) - 1 \
+	}
+
+static const struct name op_names[OP__COUNT] = {
+        [OP_CHAT] = NAME("chat"),
+        [OP_TEXT_COMPLETION] = NAME("text_completion"),
+        [OP_EMBEDDINGS] = NAME("embeddings"),
+        [OP_RESPONSES] = NAME("responses"),
+};
+
+/* The constant attributes, encoded once. */
+static int constants_init(struct proxy_tracer *t)
+{
+	bool oom = false;
+
+	for (int i = 0; i < OP__COUNT; i++) {
+		otlp_proto_attr_string(&t->op_attr[i], TRACE_ATTR_OPERATION, op_names[i].s,
+		                       op_names[i].len);
+		oom |= t->op_attr[i].oom;
+	}
+	for (int r = 0; r < ROUTE__COUNT; r++) {
+		const char *name = route_name((enum route)r);
+
+		otlp_proto_attr_string(&t->route_attr[r], TRACE_ATTR_ROUTE, name, strlen(name));
+		oom |= t->route_attr[r].oom;
+	}
+	return oom ? -ENOMEM : 0;
+}
+
+static struct trace_bytes bytes_of(const struct otlp_buf *b)
+{
+	return (struct trace_bytes){b->data, b->len};
+}
 
 /* server.address and server.port of an api_base (scheme://host[:port]/...). */
 static void server_of(const char *base, struct trace_dep *d)
@@ -90,7 +136,8 @@ static int dep_init(struct trace_dep *d, const struct deployment *dep, bool prot
 		otlp_proto_attr_int(&d->pre, TRACE_ATTR_SERVER_PORT, d->port);
 	}
 	otlp_proto_attr_string(&d->pre, TRACE_ATTR_DEPLOYMENT, dep->id, d->id_len);
-	return d->pre.oom ? -ENOMEM : 0;
+	otlp_proto_attr_string(&d->pre_id, TRACE_ATTR_DEPLOYMENT, dep->id, d->id_len);
+	return d->pre.oom || d->pre_id.oom ? -ENOMEM : 0;
 }
 
 int proxy_tracer_new(const struct config *config, struct upstream *up, struct event_base *base,
@@ -117,6 +164,10 @@ int proxy_tracer_new(const struct config *config, struct upstream *up, struct ev
 		return -ENOMEM;
 	}
 	t->n_deps = config->n_deployments;
+	if (c->protocol == OTEL_PROTOCOL_PROTOBUF && constants_init(t) < 0) {
+		proxy_tracer_free(t);
+		return -ENOMEM;
+	}
 	for (size_t i = 0; i < t->n_deps; i++)
 		if (dep_init(&t->deps[i], &config->deployments[i],
 		             c->protocol == OTEL_PROTOCOL_PROTOBUF) < 0) {
@@ -137,8 +188,14 @@ void proxy_tracer_free(struct proxy_tracer *t)
 	if (!t)
 		return;
 	otlp_export_free(t->export);
-	for (size_t i = 0; i < t->n_deps; i++)
+	for (size_t i = 0; i < t->n_deps; i++) {
 		otlp_buf_free(&t->deps[i].pre);
+		otlp_buf_free(&t->deps[i].pre_id);
+	}
+	for (int i = 0; i < OP__COUNT; i++)
+		otlp_buf_free(&t->op_attr[i]);
+	for (int r = 0; r < ROUTE__COUNT; r++)
+		otlp_buf_free(&t->route_attr[r]);
 	free(t->deps);
 	free(t);
 }
@@ -156,24 +213,18 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-struct name {
-	const char *s;
-	size_t len;
-};
-#define NAME(s) ((struct name){s, sizeof(s) - 1})
-
-/* gen_ai.operation.name of OP (GenAI's names; the Responses API's own). */
-static struct name operation(enum proxy_op op)
+/* gen_ai.operation.name of OP. */
+static enum trace_op operation(enum proxy_op op)
 {
 	switch (op) {
 	case PROXY_OP_CHAT:
-		return NAME("chat");
+		return OP_CHAT;
 	case PROXY_OP_COMPLETIONS:
-		return NAME("text_completion");
+		return OP_TEXT_COMPLETION;
 	case PROXY_OP_EMBEDDINGS:
-		return NAME("embeddings");
+		return OP_EMBEDDINGS;
 	default:
-		return NAME("responses");
+		return OP_RESPONSES;
 	}
 }
 
@@ -230,20 +281,25 @@ static void end_attempt(struct proxy_call *call, const char *error_type)
 	const struct deployment *dep = t->attempt_dep;
 	const struct trace_dep *d =
 	        &call->proxy->tracer->deps[dep - call->proxy->config->deployments];
-	struct trace_span s = {.kind = TRACE_KIND_CLIENT, .has_parent = true};
-	struct name op = operation(call->op), error = {error_type, 0};
+	const struct proxy_tracer *tr = call->proxy->tracer;
+	struct trace_span s;
+	enum trace_op op = operation(call->op);
+	struct name error = {error_type, 0};
+	const char *route = route_name(t->attempt_route);
 	char status[4];
 
 	t->attempt_open = false;
+	trace_span_init(&s, TRACE_KIND_CLIENT);
+	s.has_parent = true;
 	ids(t, &s);
 	memcpy(s.span_id, t->attempt_id, TRACE_SPAN_ID_LEN);
 	memcpy(s.parent_id, t->span_id, TRACE_SPAN_ID_LEN);
-	s.name_op = op.s;
-	s.name_model = dep->upstream_model;
+	trace_span_name(&s, op_names[op].s, op_names[op].len, dep->upstream_model, d->model_len);
 	s.start_ns = t->attempt_start_ns;
 	s.end_ns = now_ns();
-	trace_span_str(&s, TRACE_ATTR_OPERATION, op.s, op.len);
-	/* the deployment's: PRE holds them for protobuf, VALUES for JSON */
+	/* the deployment's, the operation and the route: values for JSON, and
+	 * for protobuf bytes encoded once */
+	trace_span_str(&s, TRACE_ATTR_OPERATION, op_names[op].s, op_names[op].len);
 	trace_span_str(&s, TRACE_ATTR_REQUEST_MODEL, dep->upstream_model, d->model_len);
 	trace_span_str(&s, TRACE_ATTR_PROVIDER, d->provider, d->provider_len);
 	if (d->has_address) {
@@ -251,11 +307,11 @@ static void end_attempt(struct proxy_call *call, const char *error_type)
 		trace_span_int(&s, TRACE_ATTR_SERVER_PORT, d->port);
 	}
 	trace_span_str(&s, TRACE_ATTR_DEPLOYMENT, dep->id, d->id_len);
-	if (d->pre.len) {
-		s.pre = d->pre.data;
-		s.pre_len = d->pre.len;
-		s.pre_set = s.set & ~(1u << TRACE_ATTR_OPERATION);
-	}
+	trace_span_str(&s, TRACE_ATTR_ROUTE, route, strlen(route));
+	trace_span_pre(&s, s.set & ~(1u << TRACE_ATTR_OPERATION | 1u << TRACE_ATTR_ROUTE),
+	               bytes_of(&d->pre));
+	trace_span_pre(&s, 1u << TRACE_ATTR_OPERATION, bytes_of(&tr->op_attr[op]));
+	trace_span_pre(&s, 1u << TRACE_ATTR_ROUTE, bytes_of(&tr->route_attr[t->attempt_route]));
 	if (call->status > 0)
 		trace_span_int(&s, TRACE_ATTR_HTTP_STATUS, call->status);
 	if (error.s)
@@ -265,11 +321,6 @@ static void end_attempt(struct proxy_call *call, const char *error_type)
 	if (error.s) {
 		s.error = true;
 		trace_span_str(&s, TRACE_ATTR_ERROR_TYPE, error.s, error.len);
-	}
-	{
-		const char *route = route_name(t->attempt_route);
-
-		trace_span_str(&s, TRACE_ATTR_ROUTE, route, strlen(route));
 	}
 	trace_span_int(&s, TRACE_ATTR_ATTEMPT, t->attempt_no);
 	export(call, &s);
@@ -366,8 +417,10 @@ void proxy_trace_attempt_outcome(struct proxy_call *call, enum outcome outcome)
 void proxy_trace_end(struct proxy_call *call, int status, bool answered, enum route route)
 {
 	struct proxy_trace *t = &call->trace;
-	struct trace_span s = {.kind = TRACE_KIND_SERVER};
-	struct name op = operation(call->op);
+	const struct proxy_tracer *tr = call->proxy->tracer;
+	struct trace_span s;
+	enum trace_op op = operation(call->op);
+	size_t model_len = strlen(call->model);
 	char text[4];
 
 	if (!t->sampled)
@@ -379,6 +432,7 @@ void proxy_trace_end(struct proxy_call *call, int status, bool answered, enum ro
 		                  : status >= 500    ? "aborted"
 		                                     : NULL);
 	t->sampled = false; /* once */
+	trace_span_init(&s, TRACE_KIND_SERVER);
 	ids(t, &s);
 	memcpy(s.span_id, t->span_id, TRACE_SPAN_ID_LEN);
 	if (t->has_parent) {
@@ -387,12 +441,12 @@ void proxy_trace_end(struct proxy_call *call, int status, bool answered, enum ro
 	}
 	s.trace_state = t->state;
 	s.trace_state_len = t->state_len;
-	s.name_op = op.s;
-	s.name_model = call->model;
+	trace_span_name(&s, op_names[op].s, op_names[op].len, call->model, model_len);
 	s.start_ns = t->start_ns;
 	s.end_ns = now_ns();
-	trace_span_str(&s, TRACE_ATTR_OPERATION, op.s, op.len);
-	trace_span_str(&s, TRACE_ATTR_REQUEST_MODEL, call->model, strlen(call->model));
+	trace_span_str(&s, TRACE_ATTR_OPERATION, op_names[op].s, op_names[op].len);
+	trace_span_pre(&s, 1u << TRACE_ATTR_OPERATION, bytes_of(&tr->op_attr[op]));
+	trace_span_str(&s, TRACE_ATTR_REQUEST_MODEL, call->model, model_len);
 	trace_span_int(&s, TRACE_ATTR_HTTP_STATUS, status);
 	if (t->broken) {
 		s.error = true;
@@ -405,12 +459,12 @@ void proxy_trace_end(struct proxy_call *call, int status, bool answered, enum ro
 	}
 	if (answered) {
 		const char *r = route_name(route);
+		const struct trace_dep *d = &tr->deps[call->dep - call->proxy->config->deployments];
 
 		trace_span_str(&s, TRACE_ATTR_ROUTE, r, strlen(r));
-		trace_span_str(
-		        &s, TRACE_ATTR_DEPLOYMENT, call->dep->id,
-		        call->proxy->tracer->deps[call->dep - call->proxy->config->deployments]
-		                .id_len);
+		trace_span_pre(&s, 1u << TRACE_ATTR_ROUTE, bytes_of(&tr->route_attr[route]));
+		trace_span_str(&s, TRACE_ATTR_DEPLOYMENT, call->dep->id, d->id_len);
+		trace_span_pre(&s, 1u << TRACE_ATTR_DEPLOYMENT, bytes_of(&d->pre_id));
 	}
 	trace_span_int(&s, TRACE_ATTR_ATTEMPTS, call->attempts);
 	if (call->key_id)

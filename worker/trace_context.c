@@ -81,17 +81,37 @@ void trace_hex(const uint8_t *bytes, size_t len, char *out)
 		memcpy(out + 2 * i, hex_pairs + 2 * bytes[i], 2);
 }
 
+/* The 8 hex digits of 4 bytes at once (the traceparent of every attempt):
+ * each byte's nibbles spread into two bytes, then made digits together. */
+static void hex4(const uint8_t *b, char *out)
+{
+	uint64_t x =
+	        (uint64_t)b[0] | (uint64_t)b[1] << 16 | (uint64_t)b[2] << 32 | (uint64_t)b[3] << 48;
+	uint64_t letters;
+
+	/* byte 2i: the high nibble of b[i], byte 2i+1: its low one */
+	x = ((x >> 4) & 0x000f000f000f000fULL) | ((x & 0x000f000f000f000fULL) << 8);
+	letters = ((x + 0x0606060606060606ULL) >> 4) & 0x0101010101010101ULL; /* nibble > 9 */
+	x += 0x3030303030303030ULL + letters * ('a' - '0' - 10);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	memcpy(out, &x, 8);
+}
+
 void trace_parent_format(const uint8_t trace_id[TRACE_ID_LEN],
                          const uint8_t span_id[TRACE_SPAN_ID_LEN], uint8_t flags, char *buf)
 {
 	buf[0] = '0';
 	buf[1] = '0';
 	buf[2] = '-';
-	trace_hex(trace_id, TRACE_ID_LEN, buf + 3);
+	for (int i = 0; i < TRACE_ID_LEN; i += 4)
+		hex4(trace_id + i, buf + 3 + 2 * i);
 	buf[35] = '-';
-	trace_hex(span_id, TRACE_SPAN_ID_LEN, buf + 36);
+	for (int i = 0; i < TRACE_SPAN_ID_LEN; i += 4)
+		hex4(span_id + i, buf + 36 + 2 * i);
 	buf[52] = '-';
-	trace_hex(&flags, 1, buf + 53);
+	memcpy(buf + 53, hex_pairs + 2 * flags, 2);
 	buf[TRACEPARENT_LEN] = '\0';
 }
 
@@ -132,23 +152,26 @@ void trace_rng_seed(struct trace_rng *rng, const uint8_t seed[32])
 		rng->s[0] = 0x9e3779b97f4a7c15ULL; /* xoshiro's one forbidden state */
 }
 
-static void fill(struct trace_rng *rng, uint8_t *out, size_t n)
-{
-	do {
-		for (size_t i = 0; i < n; i += 8) {
-			uint64_t v = next(rng);
-
-			memcpy(out + i, &v, n - i < 8 ? n - i : 8);
-		}
-	} while (all_zero(out, n));
-}
-
+/* Ids are whole outputs of the generator (a zero one, one in 2^64, is
+ * drawn again): no byte loop. */
 void trace_rng_trace_id(struct trace_rng *rng, uint8_t out[TRACE_ID_LEN])
 {
-	fill(rng, out, TRACE_ID_LEN);
+	uint64_t a, b;
+
+	do {
+		a = next(rng);
+		b = next(rng);
+	} while ((a | b) == 0);
+	memcpy(out, &a, 8);
+	memcpy(out + 8, &b, 8);
 }
 
 void trace_rng_span_id(struct trace_rng *rng, uint8_t out[TRACE_SPAN_ID_LEN])
 {
-	fill(rng, out, TRACE_SPAN_ID_LEN);
+	uint64_t a;
+
+	do
+		a = next(rng);
+	while (a == 0);
+	memcpy(out, &a, 8);
 }

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "trace_context.h"
 
@@ -78,6 +79,13 @@ struct trace_value {
 	int64_t i; /* INT */
 };
 
+#define TRACE_PRE_MAX 4
+
+struct trace_bytes {
+	const char *data;
+	size_t len;
+};
+
 struct trace_span {
 	uint8_t trace_id[TRACE_ID_LEN];
 	uint8_t span_id[TRACE_SPAN_ID_LEN];
@@ -86,20 +94,32 @@ struct trace_span {
 	enum trace_kind kind;
 	const char *name_op; /* the name is "NAME_OP NAME_MODEL" (GenAI: "chat gpt-4o") */
 	const char *name_model;
+	size_t name_op_len, name_model_len;
 	const char *trace_state; /* the client's tracestate (server span), or NULL */
 	size_t trace_state_len;
 	int64_t start_ns, end_ns; /* Unix time */
 	bool error;               /* status ERROR; else UNSET */
 	uint32_t set;             /* bit (1 << enum trace_attr) for each attribute set */
 	size_t str_bytes;         /* the string values' bytes, together (a bound) */
-	struct trace_value values[TRACE_ATTR__COUNT];
 	/* The attributes in PRE_SET (a subset of SET) ready as protobuf bytes
-	 * (Span.attributes fields, otlp_proto_attr_*): the protobuf encoder
-	 * copies PRE instead of encoding them; the JSON one reads VALUES. */
+	 * (Span.attributes fields, otlp_proto_attr_*), in N_PRE pieces: the
+	 * protobuf encoder copies them instead of encoding those attributes;
+	 * the JSON one reads VALUES. */
 	uint32_t pre_set;
-	const char *pre;
-	size_t pre_len;
+	int n_pre;
+	struct trace_bytes pre[TRACE_PRE_MAX];
+	size_t pre_len; /* the pieces' bytes, together */
+	/* last: only those in SET are read, so trace_span_init() leaves them */
+	struct trace_value values[TRACE_ATTR__COUNT];
 };
+
+/* S empty, of KIND: every field zero but VALUES (not read unless set), which
+ * are most of its bytes (spans are made on the request path). */
+static inline void trace_span_init(struct trace_span *s, enum trace_kind kind)
+{
+	memset(s, 0, offsetof(struct trace_span, values));
+	s->kind = kind;
+}
 
 static inline void trace_span_str(struct trace_span *s, enum trace_attr a, const char *v,
                                   size_t len)
@@ -116,4 +136,24 @@ static inline void trace_span_int(struct trace_span *s, enum trace_attr a, int64
 {
 	s->values[a].i = v;
 	s->set |= 1u << a;
+}
+
+/* Attributes ATTRS (set as values too) given as the ready bytes of B too. */
+static inline void trace_span_pre(struct trace_span *s, uint32_t attrs, struct trace_bytes b)
+{
+	if (b.len == 0 || s->n_pre == TRACE_PRE_MAX)
+		return;
+	s->pre[s->n_pre++] = b;
+	s->pre_set |= attrs;
+	s->pre_len += b.len;
+}
+
+/* The span's name: OP and MODEL (NULL: none), of the lengths given. */
+static inline void trace_span_name(struct trace_span *s, const char *op, size_t op_len,
+                                   const char *model, size_t model_len)
+{
+	s->name_op = op;
+	s->name_op_len = op_len;
+	s->name_model = model;
+	s->name_model_len = model ? model_len : 0;
 }

@@ -292,8 +292,13 @@ static void encode(const struct trace_span *spans, size_t n, struct otlp_buf *ou
 	size_t max = otlp_proto_head_max("svc \xff", "0.1.0"), head;
 
 	otlp_buf_reserve(out, max);
-	for (size_t i = 0; i < n; i++)
-		otlp_proto_span(&q, &spans[i]);
+	for (size_t i = 0; i < n; i++) {
+		struct trace_span c = spans[i];
+
+		trace_span_name(&c, c.name_op, strlen(c.name_op), c.name_model,
+		                c.name_model ? strlen(c.name_model) : 0);
+		otlp_proto_span(&q, &c);
+	}
 	head = otlp_proto_head(out->data, "svc \xff", "0.1.0", q.len);
 	tap_ok(head <= max, "the head fits its bound (%zu <= %zu)", head, max);
 	out->len = head;
@@ -327,7 +332,7 @@ static void test_every_attribute(void)
 	         .start_ns = 1,
 	         .end_ns = 2},
 	};
-	struct otlp_buf out = {0}, pre = {0};
+	struct otlp_buf out = {0}, pre = {0}, pre2 = {0};
 	struct span got[2];
 	struct batch b = {.spans = got};
 	const struct attr *a;
@@ -345,13 +350,14 @@ static void test_every_attribute(void)
 	trace_span_int(&s[0], TRACE_ATTR_OUTPUT_TOKENS, (int64_t)1 << 40);
 	/* the second: two attributes as pre-encoded bytes, one encoded here */
 	otlp_proto_attr_string(&pre, TRACE_ATTR_DEPLOYMENT, "dep-1", 5);
-	otlp_proto_attr_int(&pre, TRACE_ATTR_SERVER_PORT, -1);
+	otlp_proto_attr_int(&pre2, TRACE_ATTR_SERVER_PORT, -1);
 	trace_span_str(&s[1], TRACE_ATTR_DEPLOYMENT, "ignored", 7);
 	trace_span_int(&s[1], TRACE_ATTR_SERVER_PORT, 7);
 	trace_span_int(&s[1], TRACE_ATTR_ATTEMPT, 2);
-	s[1].pre = pre.data;
-	s[1].pre_len = pre.len;
-	s[1].pre_set = (1u << TRACE_ATTR_DEPLOYMENT) | (1u << TRACE_ATTR_SERVER_PORT);
+	trace_span_pre(&s[1], 1u << TRACE_ATTR_DEPLOYMENT,
+	               (struct trace_bytes){pre.data, pre.len}); /* in two pieces */
+	trace_span_pre(&s[1], 1u << TRACE_ATTR_SERVER_PORT,
+	               (struct trace_bytes){pre2.data, pre2.len});
 
 	encode(s, 2, &out);
 	read_batch(out.data, out.len, &b, 2);
@@ -408,6 +414,7 @@ static void test_every_attribute(void)
 	tap_ok(a && a->i == 2, "and one encoded with the span");
 out:
 	otlp_buf_free(&pre);
+	otlp_buf_free(&pre2);
 	otlp_buf_free(&out);
 }
 
