@@ -410,6 +410,24 @@ def test_a_draining_worker_sends_its_spans_first(stub, receiver, gateway_factory
     assert len(receiver.spans()) == 8, "and so did the last one, stopped"
 
 
+@pytest.mark.parametrize("protocol", ["http/protobuf", "http/json"])
+def test_batches_of_one_span(stub, receiver, gateway_factory, protocol):
+    """batch_size 1: a request's two spans end together, so every export leaves one queued
+    behind, which moves to the other buffer; each batch still holds exactly one whole span."""
+    gw = gateway_factory(gateway_config(
+        openai_dep("gpt-4o", "dep", stub.base),
+        llmgate=otel(receiver.base, f"    batch_size: 1\n    protocol: {protocol}\n")))
+    for _ in range(4):
+        assert post(gw, CHAT, {"traceparent": TRACEPARENT})[0] == 200
+    spans = spans_of(receiver, 8, CLIENT_TRACE)
+    assert len(spans) == 8 and len({s["spanId"] for s in spans}) == 8
+    assert len(servers(spans)) == 4
+    with receiver.lock:
+        docs = [d for _, _, _, d in receiver.requests]
+    assert len(docs) == 8
+    assert all(len(d["resourceSpans"][0]["scopeSpans"][0]["spans"]) == 1 for d in docs)
+
+
 def test_invalid_traceparent_starts_a_new_trace(stub, receiver, gateway_factory):
     gw = gateway_factory(gateway_config(openai_dep("gpt-4o", "dep", stub.base),
                                         llmgate=otel(receiver.base)))
