@@ -34,8 +34,10 @@ struct trace_dep {
 	size_t provider_len, address_len, model_len, id_len;
 	long port;
 	bool has_address;
-	struct otlp_buf pre;    /* protobuf: all of them, encoded (else empty) */
-	struct otlp_buf pre_id; /* protobuf: llmgate.deployment alone (server span) */
+	bool proto;             /* protobuf: the two below are set */
+	uint32_t pre_set;       /* the attributes in PRE */
+	struct otlp_buf pre;    /* all of them, encoded */
+	struct otlp_buf pre_id; /* llmgate.deployment alone (server span) */
 };
 
 /* gen_ai.operation.name's values (GenAI's names; the Responses API's own). */
@@ -47,7 +49,8 @@ struct proxy_tracer {
 	struct otlp_export *export;
 	struct trace_dep *deps; /* per config deployment */
 	size_t n_deps;
-	/* protobuf: the operation and route attributes, encoded once (else empty) */
+	/* protobuf: the operation and route attributes, encoded once */
+	bool proto;
 	struct otlp_buf op_attr[OP__COUNT], route_attr[ROUTE__COUNT];
 };
 
@@ -124,17 +127,22 @@ static int dep_init(struct trace_dep *d, const struct deployment *dep, bool prot
 	d->model_len = dep->upstream_model ? strlen(dep->upstream_model) : 0;
 	d->id_len = strlen(dep->id);
 	server_of(dep->api_base, d);
+	d->proto = proto;
 	if (!proto)
 		return 0;
-	if (dep->upstream_model)
+	if (dep->upstream_model) {
 		otlp_proto_attr_string(&d->pre, TRACE_ATTR_REQUEST_MODEL, dep->upstream_model,
 		                       d->model_len);
+		d->pre_set |= 1u << TRACE_ATTR_REQUEST_MODEL;
+	}
 	otlp_proto_attr_string(&d->pre, TRACE_ATTR_PROVIDER, d->provider, d->provider_len);
 	if (d->has_address) {
 		otlp_proto_attr_string(&d->pre, TRACE_ATTR_SERVER_ADDRESS, d->address,
 		                       d->address_len);
 		otlp_proto_attr_int(&d->pre, TRACE_ATTR_SERVER_PORT, d->port);
+		d->pre_set |= 1u << TRACE_ATTR_SERVER_ADDRESS | 1u << TRACE_ATTR_SERVER_PORT;
 	}
+	d->pre_set |= 1u << TRACE_ATTR_PROVIDER | 1u << TRACE_ATTR_DEPLOYMENT;
 	otlp_proto_attr_string(&d->pre, TRACE_ATTR_DEPLOYMENT, dep->id, d->id_len);
 	otlp_proto_attr_string(&d->pre_id, TRACE_ATTR_DEPLOYMENT, dep->id, d->id_len);
 	return d->pre.oom || d->pre_id.oom ? -ENOMEM : 0;
@@ -164,7 +172,8 @@ int proxy_tracer_new(const struct config *config, struct upstream *up, struct ev
 		return -ENOMEM;
 	}
 	t->n_deps = config->n_deployments;
-	if (c->protocol == OTEL_PROTOCOL_PROTOBUF && constants_init(t) < 0) {
+	t->proto = c->protocol == OTEL_PROTOCOL_PROTOBUF;
+	if (t->proto && constants_init(t) < 0) {
 		proxy_tracer_free(t);
 		return -ENOMEM;
 	}
@@ -285,7 +294,6 @@ static void end_attempt(struct proxy_call *call, const char *error_type)
 	struct trace_span s;
 	enum trace_op op = operation(call->op);
 	struct name error = {error_type, 0};
-	const char *route = route_name(t->attempt_route);
 	char status[4];
 
 	t->attempt_open = false;
@@ -297,21 +305,26 @@ static void end_attempt(struct proxy_call *call, const char *error_type)
 	trace_span_name(&s, op_names[op].s, op_names[op].len, dep->upstream_model, d->model_len);
 	s.start_ns = t->attempt_start_ns;
 	s.end_ns = now_ns();
-	/* the deployment's, the operation and the route: values for JSON, and
-	 * for protobuf bytes encoded once */
-	trace_span_str(&s, TRACE_ATTR_OPERATION, op_names[op].s, op_names[op].len);
-	trace_span_str(&s, TRACE_ATTR_REQUEST_MODEL, dep->upstream_model, d->model_len);
-	trace_span_str(&s, TRACE_ATTR_PROVIDER, d->provider, d->provider_len);
-	if (d->has_address) {
-		trace_span_str(&s, TRACE_ATTR_SERVER_ADDRESS, d->address, d->address_len);
-		trace_span_int(&s, TRACE_ATTR_SERVER_PORT, d->port);
+	/* the deployment's, the operation and the route: for protobuf bytes
+	 * encoded once, for JSON values */
+	if (d->proto) {
+		trace_span_pre(&s, d->pre_set, bytes_of(&d->pre));
+		trace_span_pre(&s, 1u << TRACE_ATTR_OPERATION, bytes_of(&tr->op_attr[op]));
+		trace_span_pre(&s, 1u << TRACE_ATTR_ROUTE,
+		               bytes_of(&tr->route_attr[t->attempt_route]));
+	} else {
+		const char *route = route_name(t->attempt_route);
+
+		trace_span_str(&s, TRACE_ATTR_OPERATION, op_names[op].s, op_names[op].len);
+		trace_span_str(&s, TRACE_ATTR_REQUEST_MODEL, dep->upstream_model, d->model_len);
+		trace_span_str(&s, TRACE_ATTR_PROVIDER, d->provider, d->provider_len);
+		if (d->has_address) {
+			trace_span_str(&s, TRACE_ATTR_SERVER_ADDRESS, d->address, d->address_len);
+			trace_span_int(&s, TRACE_ATTR_SERVER_PORT, d->port);
+		}
+		trace_span_str(&s, TRACE_ATTR_DEPLOYMENT, dep->id, d->id_len);
+		trace_span_str(&s, TRACE_ATTR_ROUTE, route, strlen(route));
 	}
-	trace_span_str(&s, TRACE_ATTR_DEPLOYMENT, dep->id, d->id_len);
-	trace_span_str(&s, TRACE_ATTR_ROUTE, route, strlen(route));
-	trace_span_pre(&s, s.set & ~(1u << TRACE_ATTR_OPERATION | 1u << TRACE_ATTR_ROUTE),
-	               bytes_of(&d->pre));
-	trace_span_pre(&s, 1u << TRACE_ATTR_OPERATION, bytes_of(&tr->op_attr[op]));
-	trace_span_pre(&s, 1u << TRACE_ATTR_ROUTE, bytes_of(&tr->route_attr[t->attempt_route]));
 	if (call->status > 0)
 		trace_span_int(&s, TRACE_ATTR_HTTP_STATUS, call->status);
 	if (error.s)
@@ -444,8 +457,10 @@ void proxy_trace_end(struct proxy_call *call, int status, bool answered, enum ro
 	trace_span_name(&s, op_names[op].s, op_names[op].len, call->model, model_len);
 	s.start_ns = t->start_ns;
 	s.end_ns = now_ns();
-	trace_span_str(&s, TRACE_ATTR_OPERATION, op_names[op].s, op_names[op].len);
-	trace_span_pre(&s, 1u << TRACE_ATTR_OPERATION, bytes_of(&tr->op_attr[op]));
+	if (tr->proto)
+		trace_span_pre(&s, 1u << TRACE_ATTR_OPERATION, bytes_of(&tr->op_attr[op]));
+	else
+		trace_span_str(&s, TRACE_ATTR_OPERATION, op_names[op].s, op_names[op].len);
 	trace_span_str(&s, TRACE_ATTR_REQUEST_MODEL, call->model, model_len);
 	trace_span_int(&s, TRACE_ATTR_HTTP_STATUS, status);
 	if (t->broken) {
@@ -458,13 +473,18 @@ void proxy_trace_end(struct proxy_call *call, int status, bool answered, enum ro
 		trace_span_str(&s, TRACE_ATTR_ERROR_TYPE, e.s, e.len);
 	}
 	if (answered) {
-		const char *r = route_name(route);
 		const struct trace_dep *d = &tr->deps[call->dep - call->proxy->config->deployments];
 
-		trace_span_str(&s, TRACE_ATTR_ROUTE, r, strlen(r));
-		trace_span_pre(&s, 1u << TRACE_ATTR_ROUTE, bytes_of(&tr->route_attr[route]));
-		trace_span_str(&s, TRACE_ATTR_DEPLOYMENT, call->dep->id, d->id_len);
-		trace_span_pre(&s, 1u << TRACE_ATTR_DEPLOYMENT, bytes_of(&d->pre_id));
+		if (tr->proto) {
+			trace_span_pre(&s, 1u << TRACE_ATTR_ROUTE,
+			               bytes_of(&tr->route_attr[route]));
+			trace_span_pre(&s, 1u << TRACE_ATTR_DEPLOYMENT, bytes_of(&d->pre_id));
+		} else {
+			const char *r = route_name(route);
+
+			trace_span_str(&s, TRACE_ATTR_ROUTE, r, strlen(r));
+			trace_span_str(&s, TRACE_ATTR_DEPLOYMENT, call->dep->id, d->id_len);
+		}
 	}
 	trace_span_int(&s, TRACE_ATTR_ATTEMPTS, call->attempts);
 	if (call->key_id)

@@ -101,10 +101,9 @@ struct trace_span {
 	bool error;               /* status ERROR; else UNSET */
 	uint32_t set;             /* bit (1 << enum trace_attr) for each attribute set */
 	size_t str_bytes;         /* the string values' bytes, together (a bound) */
-	/* The attributes in PRE_SET (a subset of SET) ready as protobuf bytes
-	 * (Span.attributes fields, otlp_proto_attr_*), in N_PRE pieces: the
-	 * protobuf encoder copies them instead of encoding those attributes;
-	 * the JSON one reads VALUES. */
+	/* The attributes in PRE_SET (a subset of SET) given as ready protobuf
+	 * bytes (Span.attributes fields, otlp_proto_attr_*) in N_PRE pieces
+	 * instead of VALUES: the protobuf encoder copies them. */
 	uint32_t pre_set;
 	int n_pre;
 	struct trace_bytes pre[TRACE_PRE_MAX];
@@ -138,12 +137,12 @@ static inline void trace_span_int(struct trace_span *s, enum trace_attr a, int64
 	s->set |= 1u << a;
 }
 
-/* Attributes ATTRS (set as values too) given as the ready bytes of B too. */
+/* Attributes ATTRS set as the ready protobuf bytes B, without values (a
+ * span so made is for the protobuf encoder only). */
 static inline void trace_span_pre(struct trace_span *s, uint32_t attrs, struct trace_bytes b)
 {
-	if (b.len == 0 || s->n_pre == TRACE_PRE_MAX)
-		return;
-	s->pre[s->n_pre++] = b;
+	s->pre[s->n_pre++] = b; /* at most TRACE_PRE_MAX: the caller's */
+	s->set |= attrs;
 	s->pre_set |= attrs;
 	s->pre_len += b.len;
 }
