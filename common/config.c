@@ -3404,7 +3404,7 @@ static void load_otel(struct loader *ld, const struct slots *lg)
 {
 	struct config_otel_input in = {.callback = ld->otel_callback};
 	struct otel_header *headers = NULL;
-	char *endpoint = NULL, *service = NULL, *ratio_text;
+	char *endpoint = NULL, *service = NULL, *protocol = NULL, *ratio_text;
 	struct deployment hd = {0}; /* load_headers() fills a deployment's */
 	struct slots os;
 	struct at at;
@@ -3432,6 +3432,16 @@ static void load_otel(struct loader *ld, const struct slots *lg)
 	at = at_slot(&os, K_otel_service_name);
 	if (get_string(ld, &at, &service) == GOT)
 		in.service_name = service;
+	at = at_slot(&os, K_otel_protocol);
+	if (get_string(ld, &at, &protocol) == GOT) {
+		enum otel_protocol p;
+
+		if (config_otel_protocol(protocol, &p) == 0 || strcmp(protocol, "grpc") == 0)
+			in.protocol = protocol; /* grpc: config_otel_resolve() says why not */
+		else
+			report(ld, DIAG_ERROR, at.src, at.node,
+			       "%s must be http/protobuf or http/json", at.path);
+	}
 	at = at_slot(&os, K_otel_sample_ratio);
 	if (get_text(ld, &at, "a number from 0 to 1", &ratio_text) == GOT) {
 		char buf[SHOWN_MAX + 8];
@@ -3466,6 +3476,7 @@ static void load_otel(struct loader *ld, const struct slots *lg)
 	free(headers);
 	free(endpoint);
 	free(service);
+	free(protocol);
 }
 
 /* llmgate.tls (config_tls.c checks the values), or LiteLLM's

@@ -380,7 +380,7 @@
 	  "largest upload body (audio transcriptions and translations, image edits), in MiB")              \
 	X(llmgate, moderation_model, STRING, NULL,                                                         \
 	  "the group /v1/moderations uses when the request names no model; unset = such a request is 400") \
-	X(llmgate, otel, MAPPING, NULL, "OpenTelemetry traces (OTLP/HTTP JSON); written: on")              \
+	X(llmgate, otel, MAPPING, NULL, "OpenTelemetry traces (OTLP/HTTP); written: on")                   \
                                                                                                            \
 	X(fallback, mode, STRING, "auto", "auto, on (forced) or off (never)")                              \
 	X(fallback, window, DURATION, "10s", "sliding window of the failure ratio")                        \
@@ -397,6 +397,8 @@
 	X(otel, headers, HEADERS, "OTEL_EXPORTER_OTLP_HEADERS",                                            \
 	  "headers of every export request (secrets: never shown)")                                        \
 	X(otel, service_name, STRING, "OTEL_SERVICE_NAME", "the resource's service.name")                  \
+	X(otel, protocol, STRING, "http/protobuf",                                                         \
+	  "http/protobuf or http/json (OTEL_EXPORTER_OTLP_PROTOCOL when unset); grpc is refused")          \
 	X(otel, sample_ratio, NUMBER, "1",                                                                 \
 	  "share of new traces recorded, 0 to 1; a client's traceparent decides for its trace")            \
 	X(otel, queue_size, INT, "2048",                                                                   \
@@ -435,4 +437,6 @@
 	  "load_settings() in config.c: router_settings wins when set")                            \
 	X(otel, endpoint, "config_otel_resolve() in config_otel.c: the OTEL_* variables")          \
 	X(otel, headers, "config_otel_resolve() in config_otel.c: merged with OTEL_* variables")   \
-	X(otel, service_name, "config_otel_resolve() in config_otel.c: OTEL_SERVICE_NAME")
+	X(otel, service_name, "config_otel_resolve() in config_otel.c: OTEL_SERVICE_NAME")         \
+	X(otel, protocol,                                                                          \
+	  "config_otel_resolve() in config_otel.c: OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL")

@@ -226,6 +226,41 @@ static int headers(const struct config_otel_input *in, struct otel_config *c,
 	return 0;
 }
 
+int config_otel_protocol(const char *text, enum otel_protocol *ret)
+{
+	if (strcmp(text, "http/protobuf") == 0)
+		*ret = OTEL_PROTOCOL_PROTOBUF;
+	else if (strcmp(text, "http/json") == 0)
+		*ret = OTEL_PROTOCOL_JSON;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int protocol(const struct config_otel_input *in, struct otel_config *c,
+                    config_otel_report_fn *report, void *ctx)
+{
+	const char *key = "llmgate.otel.protocol", *v = in->protocol;
+	char msg[256];
+
+	if (!v && (v = env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")))
+		key = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
+	else if (!v && (v = env("OTEL_EXPORTER_OTLP_PROTOCOL")))
+		key = "OTEL_EXPORTER_OTLP_PROTOCOL";
+	if (!v || config_otel_protocol(v, &c->protocol) == 0)
+		return 0;
+	if (strcmp(v, "grpc") == 0)
+		snprintf(msg, sizeof(msg),
+		         "%s: grpc is not supported: llmgate exports over OTLP/HTTP; use "
+		         "http/protobuf (the collector's port 4318) or http/json",
+		         key);
+	else
+		snprintf(msg, sizeof(msg), "%s must be http/protobuf or http/json, not '%.64s'",
+		         key, v);
+	report(ctx, true, key, msg);
+	return -EINVAL;
+}
+
 int config_otel_resolve(const struct config_otel_input *in, struct otel_config *ret,
                         config_otel_report_fn *report, void *ctx)
 {
@@ -256,6 +291,8 @@ int config_otel_resolve(const struct config_otel_input *in, struct otel_config *
 	if (!ret->service_name)
 		return -ENOMEM;
 	r = endpoint(in, ret, report, ctx);
+	if (r == 0)
+		r = protocol(in, ret, report, ctx);
 	if (r == 0)
 		r = headers(in, ret, report, ctx);
 	if (r == 0 && !in->section && !in->endpoint && !env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") &&

@@ -4,6 +4,7 @@
  * success_callback or failure_callback) and the variables the OpenTelemetry
  * SDKs read (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT,
  * OTEL_EXPORTER_OTLP_TRACES_HEADERS, OTEL_EXPORTER_OTLP_HEADERS,
+ * OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, OTEL_EXPORTER_OTLP_PROTOCOL,
  * OTEL_SERVICE_NAME). Part of the config loader: config.c reads the YAML and
  * calls config_otel_resolve() once; this file owns precedence, the
  * endpoint's /v1/traces, the headers' syntax and every check. It reports
@@ -16,6 +17,9 @@
  *     (+ /v1/traces), http://localhost:4318/v1/traces;
  *   headers: llmgate.otel.headers, then OTEL_EXPORTER_OTLP_TRACES_HEADERS,
  *     then OTEL_EXPORTER_OTLP_HEADERS, merged by name (earlier wins);
+ *   protocol: llmgate.otel.protocol, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+ *     OTEL_EXPORTER_OTLP_PROTOCOL, http/protobuf (the OTLP exporter spec's
+ *     default); http/json the other choice, grpc refused (no gRPC client);
  *   service name: llmgate.otel.service_name, OTEL_SERVICE_NAME, "llmgate".
  */
 #pragma once
@@ -31,8 +35,14 @@ struct otel_header {
 	char *value; /* a secret */
 };
 
+enum otel_protocol {
+	OTEL_PROTOCOL_PROTOBUF, /* http/protobuf, application/x-protobuf */
+	OTEL_PROTOCOL_JSON,     /* http/json, application/json */
+};
+
 struct otel_config {
 	bool enabled;
+	enum otel_protocol protocol;
 	char *endpoint; /* the full traces URL */
 	struct otel_header *headers;
 	size_t n_headers;
@@ -51,6 +61,7 @@ struct config_otel_input {
 	const struct otel_header *headers; /* llmgate.otel.headers, checked by the loader */
 	size_t n_headers;
 	const char *service_name;
+	const char *protocol; /* llmgate.otel.protocol, or NULL */
 	double sample_ratio;
 	long queue_size, batch_size, flush_interval_ms, export_timeout_ms;
 };
@@ -62,6 +73,9 @@ typedef void config_otel_report_fn(void *ctx, bool error, const char *key, const
  * the rest is then empty). 0, -EINVAL after reporting an error, -ENOMEM. */
 int config_otel_resolve(const struct config_otel_input *in, struct otel_config *ret,
                         config_otel_report_fn *report, void *ctx);
+
+/* The protocol named TEXT (http/protobuf, http/json): 0, or -EINVAL. */
+int config_otel_protocol(const char *text, enum otel_protocol *ret);
 
 /* Frees what RET holds, wiping the header values. */
 void config_otel_clear(struct otel_config *c);

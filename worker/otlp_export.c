@@ -3,7 +3,16 @@
  * Runs in a worker, on its event loop. Invariants: the queue holds at most
  * queue_size encoded spans (more are dropped and counted); at most one
  * export is in flight and its body stays here until its transfer is done;
- * every span ends exactly once as exported or dropped. The export's headers
+ * every span ends exactly once as exported or dropped.
+ *
+ * Each span is encoded once, straight into the bytes that are sent: a
+ * queue buffer starts with HEAD_ROOM free bytes, the spans follow back to
+ * back, and a batch is sent from that buffer with the request's head
+ * (otlp_proto_head(), or the JSON head, whose '[' takes the place of the
+ * first span's ',') written into the room just before its first span. The
+ * two buffers swap: the one sent stays untouched in SPARE while in flight,
+ * and the other becomes the queue; only the spans beyond batch_size (rare:
+ * a burst while an export was in flight) are moved to it. The export's headers
  * carry secrets (the collector's API key): they go only to the collector and
  * are never logged; a failure is logged by status or transport error only,
  * and only when the exporter changes between working and failing.
@@ -20,23 +29,28 @@
 #include "clock.h"
 #include "log.h"
 #include "otlp_json.h"
+#include "otlp_proto.h"
 #include "upstream.h"
 
 struct otlp_export {
 	const struct otel_config *c;
+	bool json;     /* http/json, else http/protobuf */
 	bool flushing; /* send every batch at once (the worker drains) */
 	struct upstream *up;
 	struct event *timer;
 	struct upstream_header *headers;
 	size_t n_headers;
+	size_t head_room; /* free bytes before a buffer's first span */
+	char *head;       /* JSON: the head (HEAD_LEN bytes); protobuf: room to write one */
+	size_t head_len;
 
-	struct otlp_buf queue; /* encoded spans, back to back */
+	struct otlp_buf queue; /* HEAD_ROOM bytes, then encoded spans back to back */
 	size_t *ends;          /* the end offset of each queued span */
 	size_t n_queued;
 	bool timer_armed;
 
 	struct upstream_transfer *t; /* the export in flight, or NULL */
-	struct otlp_buf body;        /* its body */
+	struct otlp_buf spare;       /* the buffer it is sent from (then the next queue) */
 	size_t n_sending;
 	long status;
 	bool failing; /* the last export failed (logged once per change) */
@@ -117,6 +131,51 @@ static void on_done(void *ctx, enum upstream_result result, long status, const c
 	schedule(x);
 }
 
+/* B emptied to its head room: 0, or -1 out of memory. */
+static int fresh(struct otlp_export *x, struct otlp_buf *b, size_t more)
+{
+	otlp_buf_reset(b);
+	if (otlp_buf_reserve(b, x->head_room + more) < 0)
+		return -1;
+	b->len = x->head_room;
+	return 0;
+}
+
+/* The queue's first N spans become the body in SENT; the others move to the
+ * spare buffer, which becomes the queue. The body's offset in SENT. */
+static size_t cut_batch(struct otlp_export *x, size_t n, struct otlp_buf *sent)
+{
+	size_t cut = x->ends[n - 1], rest, start;
+
+	*sent = x->queue;
+	x->queue = x->spare;
+	x->spare = (struct otlp_buf){0};
+	rest = sent->len - cut;
+	if (fresh(x, &x->queue, rest) == 0) {
+		memcpy(x->queue.data + x->head_room, sent->data + cut, rest);
+		x->queue.len += rest;
+		for (size_t i = n; i < x->n_queued; i++)
+			x->ends[i - n] = x->ends[i] - cut + x->head_room;
+	} else {
+		x->dropped += (uint32_t)(x->n_queued - n);
+		x->n_queued = n;
+	}
+	x->n_queued -= n;
+	sent->len = cut;
+	if (x->json) {
+		otlp_json_end(sent);
+		start = x->head_room + 1 - x->head_len; /* '[' over the first ',' */
+		memcpy(sent->data + start, x->head, x->head_len);
+	} else {
+		size_t len = otlp_proto_head(x->head, x->c->service_name, LLMGATE_VERSION,
+		                             cut - x->head_room);
+
+		start = x->head_room - len;
+		memcpy(sent->data + start, x->head, len);
+	}
+	return start;
+}
+
 /* Sends the oldest batch_size spans (or fewer) as one request. */
 static void send_batch(struct otlp_export *x)
 {
@@ -127,27 +186,16 @@ static void send_batch(struct otlp_export *x)
 	        .on_done = on_done,
 	};
 	size_t n = x->n_queued < (size_t)x->c->batch_size ? x->n_queued : (size_t)x->c->batch_size;
-	size_t cut = x->ends[n - 1], start = 0;
+	struct otlp_buf sent;
+	size_t start;
 	int r;
 
-	otlp_buf_reset(&x->body);
-	otlp_json_begin(&x->body, x->c->service_name, LLMGATE_VERSION);
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			otlp_buf_add(&x->body, ",", 1);
-		otlp_buf_add(&x->body, x->queue.data + start, x->ends[i] - start);
-		start = x->ends[i];
-	}
-	otlp_json_end(&x->body);
 	/* the batch leaves the queue whatever becomes of it */
-	memmove(x->queue.data, x->queue.data + cut, x->queue.len - cut);
-	x->queue.len -= cut;
-	for (size_t i = n; i < x->n_queued; i++)
-		x->ends[i - n] = x->ends[i] - cut;
-	x->n_queued -= n;
+	start = cut_batch(x, n, &sent);
+	x->spare = sent;
 	x->n_sending = n;
 	x->status = 0;
-	if (x->body.oom) {
+	if (sent.oom) {
 		x->dropped += (uint32_t)n;
 		x->n_sending = 0;
 		return;
@@ -157,11 +205,12 @@ static void send_batch(struct otlp_export *x)
 	        .url = x->c->endpoint,
 	        .headers = x->headers,
 	        .n_headers = x->n_headers,
-	        .body = x->body.data,
-	        .body_len = x->body.len,
+	        .body = sent.data + start,
+	        .body_len = sent.len - start,
 	        .timeout_ms = x->c->export_timeout_ms,
 	};
-	log_debug("otel: exporting %zu spans (%zu bytes), %zu queued", n, x->body.len, x->n_queued);
+	log_debug("otel: exporting %zu spans (%zu bytes), %zu queued", n, req.body_len,
+	          x->n_queued);
 	r = upstream_start(x->up, &req, &callbacks, x, &x->t);
 	if (r < 0) {
 		x->t = NULL;
@@ -190,20 +239,40 @@ int otlp_export_new(const struct otel_config *c, struct upstream *up, struct eve
                     struct otlp_export **ret)
 {
 	struct otlp_export *x = calloc(1, sizeof(*x));
+	size_t room;
 
 	*ret = NULL;
 	if (!x)
 		return -ENOMEM;
 	x->c = c;
+	x->json = c->protocol == OTEL_PROTOCOL_JSON;
 	x->up = up;
 	x->timer = evtimer_new(base, on_timer, x);
 	x->ends = calloc((size_t)c->queue_size, sizeof(*x->ends));
 	x->headers = calloc(c->n_headers + 1, sizeof(*x->headers));
-	if (!x->timer || !x->ends || !x->headers) {
+	if (x->json) {
+		struct otlp_buf head = {0};
+
+		otlp_json_begin(&head, c->service_name, LLMGATE_VERSION);
+		x->head = head.oom ? NULL : head.data;
+		x->head_len = head.len;
+		x->head_room = head.len - 1; /* its '[' takes the first span's ',' */
+		if (!x->head)
+			otlp_buf_free(&head);
+	} else {
+		x->head_room = otlp_proto_head_max(c->service_name, LLMGATE_VERSION);
+		x->head = malloc(x->head_room);
+	}
+	/* room for a full batch of usual spans in both buffers from the start:
+	 * no copy while they grow (untouched pages cost no memory) */
+	room = x->head_room + (size_t)(c->batch_size < 2048 ? c->batch_size : 2048) * 512;
+	if (!x->timer || !x->ends || !x->headers || !x->head ||
+	    otlp_buf_reserve(&x->queue, room) < 0 || otlp_buf_reserve(&x->spare, room) < 0) {
 		otlp_export_free(x);
 		return -ENOMEM;
 	}
-	x->headers[0] = (struct upstream_header){"Content-Type", "application/json"};
+	x->headers[0] = (struct upstream_header){
+	        "Content-Type", x->json ? "application/json" : "application/x-protobuf"};
 	for (size_t i = 0; i < c->n_headers; i++)
 		x->headers[i + 1] =
 		        (struct upstream_header){c->headers[i].name, c->headers[i].value};
@@ -221,7 +290,8 @@ void otlp_export_free(struct otlp_export *x)
 	if (x->timer)
 		event_free(x->timer);
 	otlp_buf_free(&x->queue);
-	otlp_buf_free(&x->body);
+	otlp_buf_free(&x->spare);
+	free(x->head);
 	free(x->ends);
 	free(x->headers);
 	free(x);
@@ -229,13 +299,23 @@ void otlp_export_free(struct otlp_export *x)
 
 void otlp_export_add(struct otlp_export *x, const struct trace_span *span)
 {
-	size_t before = x->queue.len;
+	size_t before;
 
 	if (x->n_queued >= (size_t)x->c->queue_size) {
 		x->dropped++;
 		return;
 	}
-	otlp_json_span(&x->queue, span);
+	if (x->n_queued == 0 && fresh(x, &x->queue, 0) < 0) {
+		x->dropped++;
+		return;
+	}
+	before = x->queue.len;
+	if (x->json) {
+		otlp_buf_add(&x->queue, ",", 1);
+		otlp_json_span(&x->queue, span);
+	} else {
+		otlp_proto_span(&x->queue, span);
+	}
 	if (x->queue.oom) {
 		x->queue.len = before;
 		x->queue.oom = 0;

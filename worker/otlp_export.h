@@ -1,9 +1,10 @@
 /*
  * otlp_export: a worker's span exporter. Finished spans are encoded at once
- * (otlp_json) into a bounded queue; a batch leaves as one OTLP/HTTP POST
- * through the worker's own upstream client when the queue holds batch_size
- * spans or flush_interval after the oldest waiting span, one export in
- * flight at a time. Nothing here blocks the loop or the request that ended
+ * (otlp_proto, or otlp_json with protocol http/json) into a bounded queue
+ * whose bytes are the export request's body; a batch leaves as one
+ * OTLP/HTTP POST through the worker's own upstream client when the queue
+ * holds batch_size spans or flush_interval after the oldest waiting span,
+ * one export in flight at a time. Nothing here blocks the loop or the request that ended
  * the span: a full queue drops the span, a failed export drops its batch,
  * and both are counted (otlp_export_take_counts(), reported to the
  * supervisor: llmgate_otel_spans_*_total).

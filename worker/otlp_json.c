@@ -1,89 +1,18 @@
 /*
  * otlp_json: the OTLP/HTTP JSON encoding of llmgate's spans (see
- * otlp_json.h for the format and why JSON). Pure, runs in workers when a
- * span ends. Strings are escaped as JSON requires; bytes that are not valid
+ * otlp_json.h for the format, and why protobuf is the default). Pure, runs
+ * in workers when a span ends. Strings are escaped as JSON requires; bytes that are not valid
  * UTF-8 become U+FFFD, since one bad string would make the receiver refuse
  * the whole batch.
  */
 #include "otlp_json.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-const struct trace_attr_info trace_attrs[TRACE_ATTR__COUNT] = {
-#define TRACE_ATTR_ROW(id, k, t, sp, desc) \
-	[TRACE_ATTR_##id] = {.key = k, .type = TRACE_ATTR_##t, .spans = sp, .description = desc},
-        TRACE_ATTRIBUTES(TRACE_ATTR_ROW)
-#undef TRACE_ATTR_ROW
-};
-
-void otlp_buf_free(struct otlp_buf *b)
-{
-	free(b->data);
-	*b = (struct otlp_buf){0};
-}
-
-void otlp_buf_reset(struct otlp_buf *b)
-{
-	b->len = 0;
-	b->oom = 0;
-}
-
-static int reserve(struct otlp_buf *b, size_t more)
-{
-	size_t cap;
-	char *n;
-
-	if (b->len + more <= b->cap)
-		return 0;
-	cap = b->cap ? b->cap : 4096;
-	while (cap < b->len + more)
-		cap *= 2;
-	n = realloc(b->data, cap);
-	if (!n) {
-		b->oom = 1;
-		return -1;
-	}
-	b->data = n;
-	b->cap = cap;
-	return 0;
-}
-
-void otlp_buf_add(struct otlp_buf *b, const char *s, size_t len)
-{
-	if (reserve(b, len) < 0)
-		return;
-	memcpy(b->data + b->len, s, len);
-	b->len += len;
-}
-
-/* Length of the valid UTF-8 sequence at S (at most N bytes), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
+#include "otlp_utf8.h"
 
 /*
  * The writer: a span's bytes are bounded before it is written (span_bound),
@@ -136,7 +65,7 @@ static char *esc(char *p, const char *s, size_t n)
 			*p++ = hex[u[i] >> 4];
 			*p++ = hex[u[i] & 0xf];
 			i++;
-		} else if ((k = utf8_len(u + i, n - i)) > 0) {
+		} else if ((k = otlp_utf8_seq(u + i, n - i)) > 0) {
 			p = put(p, s + i, k);
 			i += k;
 		} else {
@@ -216,9 +145,7 @@ static const struct {
 
 static size_t span_bound(const struct trace_span *s)
 {
-	size_t n =
-	        512 + ESC_MAX * (strlen(s->name_op) + 1 +
-	                         (s->name_model ? strlen(s->name_model) : 0) + s->trace_state_len);
+	size_t n = 512 + ESC_MAX * (s->name_op_len + 1 + s->name_model_len + s->trace_state_len);
 
 	for (int a = 0; a < TRACE_ATTR__COUNT; a++)
 		if (s->set & (1u << a))
@@ -234,7 +161,7 @@ static void kv_string(struct otlp_buf *b, const char *key, const char *v, size_t
 	size_t bound = 64 + ESC_MAX * (strlen(key) + n);
 	char *p;
 
-	if (reserve(b, bound) < 0)
+	if (otlp_buf_reserve(b, bound) < 0)
 		return;
 	p = b->data + b->len;
 	p = PUT_LIT(p, "{\"key\":");
@@ -271,7 +198,7 @@ void otlp_json_span(struct otlp_buf *b, const struct trace_span *s)
 	bool first = true;
 	char *p;
 
-	if (reserve(b, span_bound(s)) < 0)
+	if (otlp_buf_reserve(b, span_bound(s)) < 0)
 		return;
 	p = b->data + b->len;
 	p = PUT_LIT(p, "{\"traceId\":");
@@ -287,10 +214,10 @@ void otlp_json_span(struct otlp_buf *b, const struct trace_span *s)
 		p = put_str(p, s->trace_state, s->trace_state_len);
 	}
 	p = PUT_LIT(p, ",\"name\":\"");
-	p = esc(p, s->name_op, strlen(s->name_op));
+	p = esc(p, s->name_op, s->name_op_len);
 	if (s->name_model) {
 		*p++ = ' ';
-		p = esc(p, s->name_model, strlen(s->name_model));
+		p = esc(p, s->name_model, s->name_model_len);
 	}
 	p = PUT_LIT(p, "\",\"kind\":");
 	*p++ = (char)('0' + s->kind);

@@ -5,29 +5,21 @@
  * growable buffer; the exporter (otlp_export.c) frames a batch as
  * otlp_json_begin(), the spans separated by ',', otlp_json_end().
  *
- * Why JSON and not protobuf: both are what the OTLP/HTTP receivers accept
- * (the Collector's otlphttp receiver, Jaeger, Tempo, most vendors' intake);
- * protobuf is the spec's default for exporters, but JSON needs no new
- * dependency and no hand-written wire codec, a batch of our fixed span
- * schema encodes in one pass without allocation per span, and an operator
- * can read it with tcpdump. The cost is a larger body (about twice), paid
- * off the request path, once per batch.
+ * The encodings and why protobuf is the default: OTLP/HTTP protobuf
+ * (otlp_proto.c) is what every OpenTelemetry SDK exports by default
+ * (OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf) and what every receiver takes;
+ * its body is about half the size, and its hot path has no escaping and no
+ * hex: ids are raw bytes, integers varints, the per-deployment attributes
+ * bytes encoded once. JSON stays as an operator's choice (http/json) for a
+ * receiver that only takes JSON, or to read an export with tcpdump; it
+ * costs more per span (escaping, hex ids, decimal numbers).
  */
 #pragma once
 
 #include <stddef.h>
 
+#include "otlp_buf.h"
 #include "trace_span.h"
-
-struct otlp_buf {
-	char *data;
-	size_t len, cap;
-	int oom; /* an append failed: the buffer is incomplete */
-};
-
-void otlp_buf_free(struct otlp_buf *b);
-void otlp_buf_reset(struct otlp_buf *b);
-void otlp_buf_add(struct otlp_buf *b, const char *s, size_t len);
 
 /* The request up to the spans array, for SERVICE_NAME and llmgate VERSION. */
 void otlp_json_begin(struct otlp_buf *b, const char *service_name, const char *version);

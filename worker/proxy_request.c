@@ -34,6 +34,7 @@
 #include "proxy_walk.h"
 #include "str_cat.h"
 #include "token_store.h"
+#include "trace_context.h"
 
 /* Each op's upstream method and path, under the provider's API root; the
  * ops by id have the response id, then SUFFIX, after "responses/". ANSWER:
@@ -106,8 +107,8 @@ void proxy_request_trace_headers(struct proxy_request *r, const char *traceparen
 	size_t kept = 0;
 
 	for (size_t i = 0; i < r->n_headers; i++)
-		if (strcasecmp(r->headers[i].name, "traceparent") != 0 &&
-		    strcasecmp(r->headers[i].name, "tracestate") != 0)
+		if (!trace_header_is(r->headers[i].name, false) &&
+		    !trace_header_is(r->headers[i].name, true))
 			r->headers[kept++] = r->headers[i];
 	r->n_headers = kept;
 	r->headers[r->n_headers++] = (struct upstream_header){"traceparent", traceparent};

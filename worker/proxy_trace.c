@@ -4,36 +4,155 @@
  * work per request is a header lookup, two or three ids from the worker's
  * generator (no system call), a clock read per span edge (vDSO) and, for a
  * sampled request, its spans encoded into the exporter's queue when they
- * end. Attributes come from the call and the config only: never a byte of
- * the request or answer bodies, never a header value but the trace headers.
+ * end. What a deployment's attempt spans share (provider, server address
+ * and port, deployment id, the model sent) is worked out once per worker,
+ * and for protobuf encoded once (struct trace_dep). Attributes come from
+ * the call and the config only: never a byte of the request or answer
+ * bodies, never a header value but the trace headers.
  */
 #include "proxy_trace.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
+#include "config.h"
 #include "http_server.h"
 #include "otlp_export.h"
+#include "otlp_proto.h"
 #include "providers.h"
 #include "proxy_call.h"
 #include "trace_sampler.h"
 #include "trace_span.h"
 
+/* The attributes a deployment's attempt spans share, read once. */
+struct trace_dep {
+	const char *provider, *address; /* ADDRESS in the api_base */
+	size_t provider_len, address_len, model_len, id_len;
+	long port;
+	bool has_address;
+	bool proto;             /* protobuf: the two below are set */
+	uint32_t pre_set;       /* the attributes in PRE */
+	struct otlp_buf pre;    /* all of them, encoded */
+	struct otlp_buf pre_id; /* llmgate.deployment alone (server span) */
+};
+
+/* gen_ai.operation.name's values (GenAI's names; the Responses API's own). */
+enum trace_op { OP_CHAT, OP_TEXT_COMPLETION, OP_EMBEDDINGS, OP_RESPONSES, OP__COUNT };
+
 struct proxy_tracer {
 	const struct otel_config *c;
 	struct trace_rng rng;
 	struct otlp_export *export;
+	struct trace_dep *deps; /* per config deployment */
+	size_t n_deps;
+	/* protobuf: the operation and route attributes, encoded once */
+	bool proto;
+	struct otlp_buf op_attr[OP__COUNT], route_attr[ROUTE__COUNT];
 };
 
-int proxy_tracer_new(const struct otel_config *c, struct upstream *up, struct event_base *base,
+static const char *provider(enum provider p);
+
+struct name {
+	const char *s;
+	size_t len;
+};
+#define NAME(s)                  \
+	{                        \
+		s, sizeof(s) - 1 \
+	}
+
+static const struct name op_names[OP__COUNT] = {
+        [OP_CHAT] = NAME("chat"),
+        [OP_TEXT_COMPLETION] = NAME("text_completion"),
+        [OP_EMBEDDINGS] = NAME("embeddings"),
+        [OP_RESPONSES] = NAME("responses"),
+};
+
+/* The constant attributes, encoded once. */
+static int constants_init(struct proxy_tracer *t)
+{
+	bool oom = false;
+
+	for (int i = 0; i < OP__COUNT; i++) {
+		otlp_proto_attr_string(&t->op_attr[i], TRACE_ATTR_OPERATION, op_names[i].s,
+		                       op_names[i].len);
+		oom |= t->op_attr[i].oom;
+	}
+	for (int r = 0; r < ROUTE__COUNT; r++) {
+		const char *name = route_name((enum route)r);
+
+		otlp_proto_attr_string(&t->route_attr[r], TRACE_ATTR_ROUTE, name, strlen(name));
+		oom |= t->route_attr[r].oom;
+	}
+	return oom ? -ENOMEM : 0;
+}
+
+static struct trace_bytes bytes_of(const struct otlp_buf *b)
+{
+	return (struct trace_bytes){b->data, b->len};
+}
+
+/* server.address and server.port of an api_base (scheme://host[:port]/...). */
+static void server_of(const char *base, struct trace_dep *d)
+{
+	const char *host = strstr(base, "://"), *end;
+
+	d->port = strncmp(base, "https", 5) == 0 ? 443 : 80;
+	host = host ? host + 3 : base;
+	if (*host == '[') {
+		end = strchr(host, ']');
+		if (!end)
+			return;
+		d->address = host + 1;
+		d->address_len = (size_t)(end - host - 1);
+		end++;
+	} else {
+		end = host + strcspn(host, ":/?#");
+		d->address = host;
+		d->address_len = (size_t)(end - host);
+	}
+	d->has_address = true;
+	if (*end == ':')
+		d->port = strtol(end + 1, NULL, 10);
+}
+
+static int dep_init(struct trace_dep *d, const struct deployment *dep, bool proto)
+{
+	d->provider = provider(dep->provider);
+	d->provider_len = strlen(d->provider);
+	d->model_len = dep->upstream_model ? strlen(dep->upstream_model) : 0;
+	d->id_len = strlen(dep->id);
+	server_of(dep->api_base, d);
+	d->proto = proto;
+	if (!proto)
+		return 0;
+	if (dep->upstream_model) {
+		otlp_proto_attr_string(&d->pre, TRACE_ATTR_REQUEST_MODEL, dep->upstream_model,
+		                       d->model_len);
+		d->pre_set |= 1u << TRACE_ATTR_REQUEST_MODEL;
+	}
+	otlp_proto_attr_string(&d->pre, TRACE_ATTR_PROVIDER, d->provider, d->provider_len);
+	if (d->has_address) {
+		otlp_proto_attr_string(&d->pre, TRACE_ATTR_SERVER_ADDRESS, d->address,
+		                       d->address_len);
+		otlp_proto_attr_int(&d->pre, TRACE_ATTR_SERVER_PORT, d->port);
+		d->pre_set |= 1u << TRACE_ATTR_SERVER_ADDRESS | 1u << TRACE_ATTR_SERVER_PORT;
+	}
+	d->pre_set |= 1u << TRACE_ATTR_PROVIDER | 1u << TRACE_ATTR_DEPLOYMENT;
+	otlp_proto_attr_string(&d->pre, TRACE_ATTR_DEPLOYMENT, dep->id, d->id_len);
+	otlp_proto_attr_string(&d->pre_id, TRACE_ATTR_DEPLOYMENT, dep->id, d->id_len);
+	return d->pre.oom || d->pre_id.oom ? -ENOMEM : 0;
+}
+
+int proxy_tracer_new(const struct config *config, struct upstream *up, struct event_base *base,
                      struct proxy_tracer **ret)
 {
 	struct proxy_tracer *t = calloc(1, sizeof(*t));
+	const struct otel_config *c = &config->otel;
 	uint8_t seed[32];
 	int r;
 
@@ -47,9 +166,26 @@ int proxy_tracer_new(const struct otel_config *c, struct upstream *up, struct ev
 	}
 	trace_rng_seed(&t->rng, seed);
 	t->c = c;
+	t->deps = calloc(config->n_deployments ? config->n_deployments : 1, sizeof(*t->deps));
+	if (!t->deps) {
+		free(t);
+		return -ENOMEM;
+	}
+	t->n_deps = config->n_deployments;
+	t->proto = c->protocol == OTEL_PROTOCOL_PROTOBUF;
+	if (t->proto && constants_init(t) < 0) {
+		proxy_tracer_free(t);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < t->n_deps; i++)
+		if (dep_init(&t->deps[i], &config->deployments[i],
+		             c->protocol == OTEL_PROTOCOL_PROTOBUF) < 0) {
+			proxy_tracer_free(t);
+			return -ENOMEM;
+		}
 	r = otlp_export_new(c, up, base, &t->export);
 	if (r < 0) {
-		free(t);
+		proxy_tracer_free(t);
 		return r;
 	}
 	*ret = t;
@@ -61,6 +197,15 @@ void proxy_tracer_free(struct proxy_tracer *t)
 	if (!t)
 		return;
 	otlp_export_free(t->export);
+	for (size_t i = 0; i < t->n_deps; i++) {
+		otlp_buf_free(&t->deps[i].pre);
+		otlp_buf_free(&t->deps[i].pre_id);
+	}
+	for (int i = 0; i < OP__COUNT; i++)
+		otlp_buf_free(&t->op_attr[i]);
+	for (int r = 0; r < ROUTE__COUNT; r++)
+		otlp_buf_free(&t->route_attr[r]);
+	free(t->deps);
 	free(t);
 }
 
@@ -77,19 +222,29 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* gen_ai.operation.name of OP (GenAI's names; the Responses API's own). */
-static const char *operation(enum proxy_op op)
+/* gen_ai.operation.name of OP. */
+static enum trace_op operation(enum proxy_op op)
 {
 	switch (op) {
 	case PROXY_OP_CHAT:
-		return "chat";
+		return OP_CHAT;
 	case PROXY_OP_COMPLETIONS:
-		return "text_completion";
+		return OP_TEXT_COMPLETION;
 	case PROXY_OP_EMBEDDINGS:
-		return "embeddings";
+		return OP_EMBEDDINGS;
 	default:
-		return "responses";
+		return OP_RESPONSES;
 	}
+}
+
+/* An HTTP status (100..999) as the text of error.type, into BUF[4]. */
+static struct name status_text(long status, char *buf)
+{
+	buf[0] = (char)('0' + status / 100 % 10);
+	buf[1] = (char)('0' + status / 10 % 10);
+	buf[2] = (char)('0' + status % 10);
+	buf[3] = '\0';
+	return (struct name){buf, 3};
 }
 
 /* gen_ai.provider.name: the convention's value where it has one, else
@@ -117,28 +272,6 @@ static const char *provider(enum provider p)
 	}
 }
 
-/* server.address and server.port of an api_base (scheme://host[:port]/...). */
-static void server_of(const char *base, struct trace_span *s)
-{
-	const char *host = strstr(base, "://"), *end;
-	long port = strncmp(base, "https", 5) == 0 ? 443 : 80;
-
-	host = host ? host + 3 : base;
-	if (*host == '[') {
-		end = strchr(host, ']');
-		if (!end)
-			return;
-		trace_span_str(s, TRACE_ATTR_SERVER_ADDRESS, host + 1, (size_t)(end - host - 1));
-		end++;
-	} else {
-		end = host + strcspn(host, ":/?#");
-		trace_span_str(s, TRACE_ATTR_SERVER_ADDRESS, host, (size_t)(end - host));
-	}
-	if (*end == ':')
-		port = strtol(end + 1, NULL, 10);
-	trace_span_int(s, TRACE_ATTR_SERVER_PORT, port);
-}
-
 static void ids(const struct proxy_trace *t, struct trace_span *s)
 {
 	memcpy(s->trace_id, t->trace_id, TRACE_ID_LEN);
@@ -149,49 +282,59 @@ static void export(struct proxy_call *call, const struct trace_span *s)
 	otlp_export_add(call->proxy->tracer->export, s);
 }
 
-/* Ends the open attempt span at END: an error when ERROR_TYPE is set, or
- * when the upstream's status is 4xx/5xx (ERRBUF holds its text). */
+/* Ends the open attempt span: an error when ERROR_TYPE is set, or when the
+ * upstream's status is 4xx/5xx. */
 static void end_attempt(struct proxy_call *call, const char *error_type)
 {
 	struct proxy_trace *t = &call->trace;
 	const struct deployment *dep = t->attempt_dep;
-	struct trace_span s = {.kind = TRACE_KIND_CLIENT, .has_parent = true};
-	char status[24];
+	const struct trace_dep *d =
+	        &call->proxy->tracer->deps[dep - call->proxy->config->deployments];
+	const struct proxy_tracer *tr = call->proxy->tracer;
+	struct trace_span s;
+	enum trace_op op = operation(call->op);
+	struct name error = {error_type, 0};
+	char status[4];
 
 	t->attempt_open = false;
+	trace_span_init(&s, TRACE_KIND_CLIENT);
+	s.has_parent = true;
 	ids(t, &s);
 	memcpy(s.span_id, t->attempt_id, TRACE_SPAN_ID_LEN);
 	memcpy(s.parent_id, t->span_id, TRACE_SPAN_ID_LEN);
-	s.name_op = operation(call->op);
-	s.name_model = dep->upstream_model;
+	trace_span_name(&s, op_names[op].s, op_names[op].len, dep->upstream_model, d->model_len);
 	s.start_ns = t->attempt_start_ns;
 	s.end_ns = now_ns();
-	trace_span_str(&s, TRACE_ATTR_OPERATION, s.name_op, strlen(s.name_op));
-	if (dep->upstream_model)
-		trace_span_str(&s, TRACE_ATTR_REQUEST_MODEL, dep->upstream_model,
-		               strlen(dep->upstream_model));
-	{
-		const char *p = provider(dep->provider);
-
-		trace_span_str(&s, TRACE_ATTR_PROVIDER, p, strlen(p));
-	}
-	server_of(dep->api_base, &s);
-	if (call->status > 0)
-		trace_span_int(&s, TRACE_ATTR_HTTP_STATUS, call->status);
-	if (!error_type && call->status >= 400) {
-		snprintf(status, sizeof(status), "%ld", call->status);
-		error_type = status;
-	}
-	if (error_type) {
-		s.error = true;
-		trace_span_str(&s, TRACE_ATTR_ERROR_TYPE, error_type, strlen(error_type));
-	}
-	{
+	/* the deployment's, the operation and the route: for protobuf bytes
+	 * encoded once, for JSON values */
+	if (d->proto) {
+		trace_span_pre(&s, d->pre_set, bytes_of(&d->pre));
+		trace_span_pre(&s, 1u << TRACE_ATTR_OPERATION, bytes_of(&tr->op_attr[op]));
+		trace_span_pre(&s, 1u << TRACE_ATTR_ROUTE,
+		               bytes_of(&tr->route_attr[t->attempt_route]));
+	} else {
 		const char *route = route_name(t->attempt_route);
 
+		trace_span_str(&s, TRACE_ATTR_OPERATION, op_names[op].s, op_names[op].len);
+		trace_span_str(&s, TRACE_ATTR_REQUEST_MODEL, dep->upstream_model, d->model_len);
+		trace_span_str(&s, TRACE_ATTR_PROVIDER, d->provider, d->provider_len);
+		if (d->has_address) {
+			trace_span_str(&s, TRACE_ATTR_SERVER_ADDRESS, d->address, d->address_len);
+			trace_span_int(&s, TRACE_ATTR_SERVER_PORT, d->port);
+		}
+		trace_span_str(&s, TRACE_ATTR_DEPLOYMENT, dep->id, d->id_len);
 		trace_span_str(&s, TRACE_ATTR_ROUTE, route, strlen(route));
 	}
-	trace_span_str(&s, TRACE_ATTR_DEPLOYMENT, dep->id, strlen(dep->id));
+	if (call->status > 0)
+		trace_span_int(&s, TRACE_ATTR_HTTP_STATUS, call->status);
+	if (error.s)
+		error.len = strlen(error.s);
+	else if (call->status >= 400 && call->status <= 999)
+		error = status_text(call->status, status);
+	if (error.s) {
+		s.error = true;
+		trace_span_str(&s, TRACE_ATTR_ERROR_TYPE, error.s, error.len);
+	}
 	trace_span_int(&s, TRACE_ATTR_ATTEMPT, t->attempt_no);
 	export(call, &s);
 }
@@ -206,7 +349,7 @@ static void take_state(struct proxy_trace *t, const struct http_request *req)
 	for (size_t i = 0; i < req->n_headers; i++) {
 		size_t n;
 
-		if (strcasecmp(req->headers[i].name, "tracestate") != 0)
+		if (!trace_header_is(req->headers[i].name, true))
 			continue;
 		n = strlen(req->headers[i].value);
 		if (used + (used > 0) + n > TRACESTATE_MAX)
@@ -234,7 +377,7 @@ void proxy_trace_begin(struct proxy_call *call, const struct http_request *req)
 		return;
 	t->on = true;
 	for (size_t i = 0; i < req->n_headers; i++)
-		if (strcasecmp(req->headers[i].name, "traceparent") == 0) {
+		if (trace_header_is(req->headers[i].name, false)) {
 			value = req->headers[i].value;
 			n++;
 		}
@@ -287,9 +430,11 @@ void proxy_trace_attempt_outcome(struct proxy_call *call, enum outcome outcome)
 void proxy_trace_end(struct proxy_call *call, int status, bool answered, enum route route)
 {
 	struct proxy_trace *t = &call->trace;
-	struct trace_span s = {.kind = TRACE_KIND_SERVER};
-	const char *op = operation(call->op);
-	char text[24];
+	const struct proxy_tracer *tr = call->proxy->tracer;
+	struct trace_span s;
+	enum trace_op op = operation(call->op);
+	size_t model_len = strlen(call->model);
+	char text[4];
 
 	if (!t->sampled)
 		return;
@@ -300,6 +445,7 @@ void proxy_trace_end(struct proxy_call *call, int status, bool answered, enum ro
 		                  : status >= 500    ? "aborted"
 		                                     : NULL);
 	t->sampled = false; /* once */
+	trace_span_init(&s, TRACE_KIND_SERVER);
 	ids(t, &s);
 	memcpy(s.span_id, t->span_id, TRACE_SPAN_ID_LEN);
 	if (t->has_parent) {
@@ -308,26 +454,37 @@ void proxy_trace_end(struct proxy_call *call, int status, bool answered, enum ro
 	}
 	s.trace_state = t->state;
 	s.trace_state_len = t->state_len;
-	s.name_op = op;
-	s.name_model = call->model;
+	trace_span_name(&s, op_names[op].s, op_names[op].len, call->model, model_len);
 	s.start_ns = t->start_ns;
 	s.end_ns = now_ns();
-	trace_span_str(&s, TRACE_ATTR_OPERATION, op, strlen(op));
-	trace_span_str(&s, TRACE_ATTR_REQUEST_MODEL, call->model, strlen(call->model));
+	if (tr->proto)
+		trace_span_pre(&s, 1u << TRACE_ATTR_OPERATION, bytes_of(&tr->op_attr[op]));
+	else
+		trace_span_str(&s, TRACE_ATTR_OPERATION, op_names[op].s, op_names[op].len);
+	trace_span_str(&s, TRACE_ATTR_REQUEST_MODEL, call->model, model_len);
 	trace_span_int(&s, TRACE_ATTR_HTTP_STATUS, status);
 	if (t->broken) {
 		s.error = true;
 		trace_span_str(&s, TRACE_ATTR_ERROR_TYPE, t->broken, strlen(t->broken));
-	} else if (status >= 500) {
-		snprintf(text, sizeof(text), "%d", status);
+	} else if (status >= 500 && status <= 999) {
+		struct name e = status_text(status, text);
+
 		s.error = true;
-		trace_span_str(&s, TRACE_ATTR_ERROR_TYPE, text, strlen(text));
+		trace_span_str(&s, TRACE_ATTR_ERROR_TYPE, e.s, e.len);
 	}
 	if (answered) {
-		const char *r = route_name(route);
+		const struct trace_dep *d = &tr->deps[call->dep - call->proxy->config->deployments];
 
-		trace_span_str(&s, TRACE_ATTR_ROUTE, r, strlen(r));
-		trace_span_str(&s, TRACE_ATTR_DEPLOYMENT, call->dep->id, strlen(call->dep->id));
+		if (tr->proto) {
+			trace_span_pre(&s, 1u << TRACE_ATTR_ROUTE,
+			               bytes_of(&tr->route_attr[route]));
+			trace_span_pre(&s, 1u << TRACE_ATTR_DEPLOYMENT, bytes_of(&d->pre_id));
+		} else {
+			const char *r = route_name(route);
+
+			trace_span_str(&s, TRACE_ATTR_ROUTE, r, strlen(r));
+			trace_span_str(&s, TRACE_ATTR_DEPLOYMENT, call->dep->id, d->id_len);
+		}
 	}
 	trace_span_int(&s, TRACE_ATTR_ATTEMPTS, call->attempts);
 	if (call->key_id)

@@ -18,6 +18,7 @@
 #include "route.h"
 #include "trace_context.h"
 
+struct config;
 struct deployment;
 struct event_base;
 struct http_request;
@@ -26,8 +27,10 @@ struct proxy_call;
 struct proxy_tracer;
 struct upstream;
 
-/* A worker's tracer: its id generator, sampler settings and exporter. */
-int proxy_tracer_new(const struct otel_config *c, struct upstream *up, struct event_base *base,
+/* A worker's tracer: its id generator, sampler settings, exporter, and what
+ * each deployment's attempt spans share (CONFIG->otel is its settings;
+ * CONFIG must outlive it). */
+int proxy_tracer_new(const struct config *config, struct upstream *up, struct event_base *base,
                      struct proxy_tracer **ret);
 void proxy_tracer_free(struct proxy_tracer *t);
 struct otlp_export *proxy_tracer_export(struct proxy_tracer *t);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <strings.h>
 
 #define TRACE_ID_LEN       16
 #define TRACE_SPAN_ID_LEN  8
@@ -40,6 +41,15 @@ void trace_parent_format(const uint8_t trace_id[TRACE_ID_LEN],
  * TRACESTATE_MAX bytes of printable ASCII (list members are not rewritten,
  * only carried). An empty value is not passed on. */
 bool trace_state_valid(const char *value, size_t len);
+
+/* Whether header NAME is traceparent (or, with STATE, tracestate), in any
+ * case: its first letter first, so other headers cost one compare (a
+ * request's headers are scanned for them on every request). */
+static inline bool trace_header_is(const char *name, bool state)
+{
+	return (name[0] | 0x20) == 't' &&
+	       strcasecmp(name, state ? "tracestate" : "traceparent") == 0;
+}
 
 /* Lower-case hex of LEN bytes into OUT (2 * LEN bytes, no NUL). */
 void trace_hex(const uint8_t *bytes, size_t len, char *out);

@@ -351,7 +351,7 @@ void worker_run(const struct worker_args *args)
 		goto fail;
 	proxy_set_request_stats(w.proxy, w.stats);
 	if (config->otel.enabled) {
-		if (proxy_tracer_new(&config->otel, w.up, w.base, &w.tracer) < 0)
+		if (proxy_tracer_new(config, w.up, w.base, &w.tracer) < 0)
 			goto fail;
 		proxy_set_tracer(w.proxy, w.tracer);
 	}

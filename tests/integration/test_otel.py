@@ -1,13 +1,17 @@
 """OpenTelemetry traces (issue 19) with real processes: an OTLP/HTTP receiver (a small
-HTTP server in this file, decoding the OTLP JSON llmgate sends) collects the spans of
-requests through llmgated and the stub upstreams. Checked: one SERVER span per request and
+HTTP server in this file) collects the spans of requests through llmgated and the stub
+upstreams. It takes both encodings as a collector does: protobuf (the default) decoded
+strictly by a wire reader written here (Content-Type checked; a bad wire type, a cut
+length, invalid UTF-8 in a string, or a field the schema does not have answered 400 and the
+test fails), and JSON (llmgate.otel.protocol or OTEL_EXPORTER_OTLP_PROTOCOL http/json); both
+map to the OTLP JSON shape the tests read. Checked: one SERVER span per request and
 one CLIENT child per upstream attempt with the GenAI attributes; the client's traceparent
 continued through a retry and a fallback, every attempt's upstream request carrying a
 traceparent naming its own span; an invalid traceparent starting a new trace; sampling 0
 exporting nothing (but a sampled parent followed); the collector down leaving requests
 unaffected and the dropped spans counted in /metrics; a client key's id (never the key or its
 hash) on its requests' server spans; no secret, no prompt or completion
-text in what is exported."""
+text in what is exported; http/json chosen by the key or the variable, grpc refused."""
 import json
 import os
 import subprocess
@@ -27,11 +31,131 @@ OTEL_SECRET = "otel-LEAKCHECK-collector-key-7Hq2Wz"
 PROMPT = "LEAKCHECK-prompt-text-do-not-export"
 
 
+class WireError(ValueError):
+    pass
+
+
+def _varint(buf, i):
+    value = shift = 0
+    while True:
+        if i >= len(buf) or shift > 63:
+            raise WireError("cut or overlong varint")
+        b = buf[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return value, i
+
+
+def _fields(buf):
+    """(field number, wire type, value) of a message: value an int (VARINT, I64) or bytes
+    (LEN). Groups and I32 never occur in OTLP traces as llmgate sends them: refused."""
+    i = 0
+    while i < len(buf):
+        key, i = _varint(buf, i)
+        num, wt = key >> 3, key & 7
+        if num == 0:
+            raise WireError("field number 0")
+        if wt == 0:
+            value, i = _varint(buf, i)
+        elif wt == 1:
+            if i + 8 > len(buf):
+                raise WireError("cut fixed64")
+            value, i = int.from_bytes(buf[i:i + 8], "little"), i + 8
+        elif wt == 2:
+            n, i = _varint(buf, i)
+            if i + n > len(buf):
+                raise WireError(f"length {n} past the end of its message")
+            value, i = bytes(buf[i:i + n]), i + n
+        else:
+            raise WireError(f"wire type {wt}")
+        yield num, wt, value
+
+
+def _message(buf, schema):
+    """BUF by SCHEMA {number: (json name, kind)}; kinds: str, bytes (as hex), int (varint),
+    int64 (varint, signed), fixed64 (as a decimal string), or a (schema, repeated) pair."""
+    out = {}
+    for num, wt, value in _fields(buf):
+        if num not in schema:
+            raise WireError(f"field {num} is not in the schema")
+        name, kind = schema[num]
+        want = 1 if kind == "fixed64" else 0 if kind in ("int", "int64") else 2
+        if wt != want:
+            raise WireError(f"{name}: wire type {wt}, not {want}")
+        if kind == "str":
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise WireError(f"{name}: invalid UTF-8") from e
+        elif kind == "bytes":
+            value = value.hex()
+        elif kind == "int64":
+            value = str(value - (1 << 64) if value >= 1 << 63 else value)
+        elif kind == "fixed64":
+            value = str(value)
+        elif isinstance(kind, tuple):
+            sub, repeated = kind
+            value = _message(value, sub)
+            if repeated:
+                out.setdefault(name, []).append(value)
+                continue
+        if name in out:
+            raise WireError(f"{name} twice")
+        out[name] = value
+    return out
+
+
+# opentelemetry-proto v1, the fields llmgate writes, in the OTLP JSON mapping's names
+_ANY = {1: ("stringValue", "str"), 3: ("intValue", "int64")}
+_KV = {1: ("key", "str"), 2: ("value", (_ANY, False))}
+_SPAN = {1: ("traceId", "bytes"), 2: ("spanId", "bytes"), 3: ("traceState", "str"),
+         4: ("parentSpanId", "bytes"), 5: ("name", "str"), 6: ("kind", "int"),
+         7: ("startTimeUnixNano", "fixed64"), 8: ("endTimeUnixNano", "fixed64"),
+         9: ("attributes", (_KV, True)), 15: ("status", ({3: ("code", "int")}, False))}
+_SCOPE_SPANS = {1: ("scope", ({1: ("name", "str"), 2: ("version", "str")}, False)),
+                2: ("spans", (_SPAN, True))}
+_RESOURCE_SPANS = {1: ("resource", ({1: ("attributes", (_KV, True))}, False)),
+                   2: ("scopeSpans", (_SCOPE_SPANS, True))}
+_REQUEST = {1: ("resourceSpans", (_RESOURCE_SPANS, True))}
+
+
+def decode_protobuf(body):
+    """An ExportTraceServiceRequest as the dict its JSON form parses to; WireError."""
+    doc = _message(body, _REQUEST)
+    for rs in doc.get("resourceSpans", []):
+        for ss in rs.get("scopeSpans", []):
+            for span in ss.get("spans", []):
+                if len(span.get("traceId", "")) != 32 or len(span.get("spanId", "")) != 16:
+                    raise WireError("a span without its 16-byte trace id or 8-byte span id")
+    return doc
+
+
+def test_the_receivers_wire_reader_is_strict():
+    span = bytes([0x0A, 16]) + bytes(range(1, 17)) + bytes([0x12, 8]) + bytes(range(1, 9))
+    good = bytes([0x0A, len(span) + 4, 0x12, len(span) + 2, 0x12, len(span)]) + span
+    doc = decode_protobuf(good)
+    assert doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["spanId"] == "0102030405060708"
+    name = bytes([0x2A, 2, 0xC3, 0x28])  # a name that is not UTF-8
+    bad = [good[:-1],                                        # cut
+           bytes([0x0B]) + good[1:],                         # wire type 3 (a group)
+           good[:6] + bytes([0x0A, 17]) + good[8:],          # a length past its parent
+           bytes([0x0A, len(span) + 8, 0x12, len(span) + 6, 0x12, len(span) + 4]) + span + name,
+           bytes([0x0A, len(span) + 6, 0x12, len(span) + 4, 0x12, len(span) + 2]) + span
+           + bytes([0x60, 1])]                               # field 12: not in the schema
+    for body in bad:
+        with pytest.raises(WireError):
+            decode_protobuf(body)
+
+
 class Receiver:
-    """An OTLP/HTTP JSON receiver on 127.0.0.1: POST /v1/traces, answers 200."""
+    """An OTLP/HTTP receiver on 127.0.0.1: POST /v1/traces, protobuf or JSON by
+    Content-Type; answers 200, or 400 to a body it cannot decode (counted in REFUSED)."""
 
     def __init__(self, status=200):
         received = self.requests = []
+        refused = self.refused = []
         lock = self.lock = threading.Lock()
         answer = status
 
@@ -40,9 +164,23 @@ class Receiver:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with lock:
-                    received.append((self.path, dict(self.headers), body))
-                self.send_response(answer)
+                kind = self.headers.get("Content-Type", "")
+                try:
+                    if kind == "application/x-protobuf":
+                        doc = decode_protobuf(body)
+                    elif kind == "application/json":
+                        doc = json.loads(body)
+                    else:
+                        raise WireError(f"Content-Type {kind!r}")
+                    code = answer
+                except (WireError, ValueError) as e:
+                    doc, code = None, 400
+                    with lock:
+                        refused.append(str(e))
+                if doc is not None:
+                    with lock:
+                        received.append((self.path, dict(self.headers), body, doc))
+                self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -61,9 +199,9 @@ class Receiver:
         """Every span received, with its attributes as a dict and its resource's."""
         out = []
         with self.lock:
-            bodies = [b for _, _, b in self.requests]
-        for body in bodies:
-            doc = json.loads(body)
+            assert not self.refused, f"the receiver refused a batch: {self.refused}"
+            docs = [d for _, _, _, d in self.requests]
+        for doc in docs:
             for rs in doc["resourceSpans"]:
                 resource = attrs(rs["resource"])
                 for ss in rs["scopeSpans"]:
@@ -75,7 +213,7 @@ class Receiver:
 
     def raw(self):
         with self.lock:
-            return list(self.requests)
+            return [(path, hdrs, body) for path, hdrs, body, _ in self.requests]
 
     def close(self):
         self.server.shutdown()
@@ -121,10 +259,11 @@ def chat_with_prompt(**kw):
     return dict(CHAT, messages=[{"role": "user", "content": PROMPT}], **kw)
 
 
-def test_spans_attributes_and_parent(stub, receiver, gateway_factory):
+@pytest.mark.parametrize("protocol", [None, "http/json"])
+def test_spans_attributes_and_parent(stub, receiver, gateway_factory, protocol):
     gw = gateway_factory(gateway_config(
         openai_dep("gpt-4o", "primary-gpt-4o", stub.base, key="sk-test-LEAKCHECK-upstream-42"),
-        llmgate=otel(receiver.base)))
+        llmgate=otel(receiver.base, f"    protocol: {protocol}\n" if protocol else "")))
     status, headers, body = post(gw, chat_with_prompt(),
                                  {"traceparent": TRACEPARENT, "tracestate": "vendor=abc"})
     assert status == 200, body
@@ -159,10 +298,11 @@ def test_spans_attributes_and_parent(stub, receiver, gateway_factory):
     path, hdrs, raw = receiver.raw()[0]
     assert path == "/v1/traces"
     assert {k.lower(): v for k, v in hdrs.items()}["x-api-key"] == OTEL_SECRET
-    assert hdrs["Content-Type"] == "application/json"
-    for text in [raw.decode(), gw.logs()]:
+    assert hdrs["Content-Type"] == ("application/json" if protocol
+                                    else "application/x-protobuf")
+    for text in [raw, gw.logs().encode()]:
         for secret in [OTEL_SECRET, "LEAKCHECK-upstream", PROMPT]:
-            assert secret not in text
+            assert secret.encode() not in text
 
 
 def test_own_traceparent_replaces_extra_headers(stub, receiver, gateway_factory):
@@ -270,6 +410,24 @@ def test_a_draining_worker_sends_its_spans_first(stub, receiver, gateway_factory
     assert len(receiver.spans()) == 8, "and so did the last one, stopped"
 
 
+@pytest.mark.parametrize("protocol", ["http/protobuf", "http/json"])
+def test_batches_of_one_span(stub, receiver, gateway_factory, protocol):
+    """batch_size 1: a request's two spans end together, so every export leaves one queued
+    behind, which moves to the other buffer; each batch still holds exactly one whole span."""
+    gw = gateway_factory(gateway_config(
+        openai_dep("gpt-4o", "dep", stub.base),
+        llmgate=otel(receiver.base, f"    batch_size: 1\n    protocol: {protocol}\n")))
+    for _ in range(4):
+        assert post(gw, CHAT, {"traceparent": TRACEPARENT})[0] == 200
+    spans = spans_of(receiver, 8, CLIENT_TRACE)
+    assert len(spans) == 8 and len({s["spanId"] for s in spans}) == 8
+    assert len(servers(spans)) == 4
+    with receiver.lock:
+        docs = [d for _, _, _, d in receiver.requests]
+    assert len(docs) == 8
+    assert all(len(d["resourceSpans"][0]["scopeSpans"][0]["spans"]) == 1 for d in docs)
+
+
 def test_invalid_traceparent_starts_a_new_trace(stub, receiver, gateway_factory):
     gw = gateway_factory(gateway_config(openai_dep("gpt-4o", "dep", stub.base),
                                         llmgate=otel(receiver.base)))
@@ -362,9 +520,9 @@ def test_key_id_on_the_server_span_never_the_key(stub, receiver, gateway_factory
     assert "llmgate.key_id" not in attempt["attrs"], "a server span attribute"
     (admin_server,) = servers(spans_of(receiver, 2, other))
     assert "llmgate.key_id" not in admin_server["attrs"], "the master key is no client key"
-    exported = "\n".join(body.decode() for _, _, body in receiver.raw())
+    exported = b"\n".join(body for _, _, body in receiver.raw())
     for secret in [KEY_A, sha(KEY_A), MASTER]:
-        assert secret not in exported
+        assert secret.encode() not in exported
 
 
 def test_litellm_callback_and_otel_variables(stub, receiver, gateway_factory):
@@ -380,6 +538,29 @@ def test_litellm_callback_and_otel_variables(stub, receiver, gateway_factory):
     assert path == "/v1/traces"
     assert {k.lower(): v for k, v in hdrs.items()}["x-api-key"] == OTEL_SECRET
     assert OTEL_SECRET not in gw.logs()
+
+
+@pytest.mark.parametrize("variable", ["OTEL_EXPORTER_OTLP_PROTOCOL",
+                                      "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"])
+def test_protocol_variable_switches_the_encoding(stub, receiver, gateway_factory, variable):
+    model = "gpt-4o-\u00e9\u4e2d"  # a name that is UTF-8 beyond ASCII, both ways
+    config = gateway_config(openai_dep(model, "dep", stub.base), llmgate=otel(receiver.base))
+    gw = gateway_factory(config, env={variable: "http/json"})
+    assert post(gw, dict(CHAT, model=model), {"traceparent": TRACEPARENT})[0] == 200
+    (server,) = servers(spans_of(receiver, 2, CLIENT_TRACE))
+    assert server["attrs"]["gen_ai.request.model"] == model
+    assert {h["Content-Type"] for _, h, _ in receiver.raw()} == {"application/json"}
+    # the key wins over the variable
+    receiver.requests.clear()
+    gw.stop()
+    gw = gateway_factory(gateway_config(openai_dep(model, "dep", stub.base),
+                                        llmgate=otel(receiver.base,
+                                                     "    protocol: http/protobuf\n")),
+                         env={variable: "http/json"})
+    assert post(gw, dict(CHAT, model=model), {"traceparent": TRACEPARENT})[0] == 200
+    (server,) = servers(spans_of(receiver, 2, CLIENT_TRACE))
+    assert server["attrs"]["gen_ai.request.model"] == model
+    assert {h["Content-Type"] for _, h, _ in receiver.raw()} == {"application/x-protobuf"}
 
 
 def check(workdir, llmgate, env=None):
@@ -408,3 +589,13 @@ def test_check_reports_otel_settings_without_their_secrets(workdir):
     assert OTEL_SECRET not in r.stdout + r.stderr
     r = check(workdir, "  otel:\n    sample_ratio: 0.25\n    flush_interval: 200ms\n")
     assert r.returncode == 0, r.stdout
+    r = check(workdir, "  otel:\n    protocol: grpc\n")
+    assert r.returncode == 1 and "grpc is not supported" in r.stdout, r.stdout
+    r = check(workdir, "  otel: {}\n", env={"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
+    assert r.returncode == 1 and "OTEL_EXPORTER_OTLP_PROTOCOL: grpc is not supported" in \
+        r.stdout, r.stdout
+    r = check(workdir, "  otel:\n    protocol: http/xml\n")
+    assert r.returncode == 1 and "must be http/protobuf or http/json" in r.stdout, r.stdout
+    r = check(workdir, "  otel: {}\n", env={"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json",
+                                             "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
+    assert r.returncode == 0, "the traces variable wins: " + r.stdout

@@ -6,14 +6,13 @@ arrives on it; an answer with no Content-Length, its body ending at the close. E
 proxy path (every request answered 200, each connection carrying one answer) and for the
 OTLP exporter (an export every 100 ms for a few seconds: every span arrives, none is dropped;
 and across two reloads, whose old workers send what they hold as they drain)."""
-import json
 import time
 
 import pytest
 
 from conftest import LoopbackServer
 from helpers import CHAT, ctl, free_port, gateway_config, openai_dep, post, wait_for
-from test_otel import metric, otel
+from test_otel import decode_protobuf, metric, otel
 
 OK_BODY = b'{"id":"x","object":"chat.completion","choices":[]}'
 MODES = ["http10", "close_after", "close_kept", "until_close"]
@@ -77,8 +76,8 @@ class Closer(LoopbackServer):
     def spans(self):
         with self.lock:
             bodies = list(self.bodies)
-        return sum(len(ss["spans"]) for b in bodies for rs in json.loads(b)["resourceSpans"]
-                   for ss in rs["scopeSpans"])
+        return sum(len(ss["spans"]) for b in bodies  # OTLP protobuf, llmgate's default
+                   for rs in decode_protobuf(b)["resourceSpans"] for ss in rs["scopeSpans"])
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -21,9 +21,13 @@ static json_t *encode(const struct trace_span *spans, size_t n)
 
 	otlp_json_begin(&b, "svc \"x\"", "0.1.0");
 	for (size_t i = 0; i < n; i++) {
+		struct trace_span c = spans[i];
+
 		if (i)
 			otlp_buf_add(&b, ",", 1);
-		otlp_json_span(&b, &spans[i]);
+		trace_span_name(&c, c.name_op, strlen(c.name_op), c.name_model,
+		                c.name_model ? strlen(c.name_model) : 0);
+		otlp_json_span(&b, &c);
 	}
 	otlp_json_end(&b);
 	root = json_loadb(b.data, b.len, 0, &err);

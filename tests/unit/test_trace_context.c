@@ -47,6 +47,33 @@ static void test_parse(void)
 	       "its ids and flags");
 	trace_parent_format(p.trace_id, p.span_id, p.flags, out);
 	tap_str(out, "00-" TRACE "-" SPAN "-01", "written back the same");
+	{ /* every byte value, at every place of both ids, as two lower-case digits */
+		bool same = true;
+
+		for (int v = 0; v < 256; v++) {
+			uint8_t id[TRACE_ID_LEN], span[TRACE_SPAN_ID_LEN];
+			char want[TRACEPARENT_LEN + 1];
+
+			for (int k = 0; k < TRACE_ID_LEN; k++)
+				id[k] = (uint8_t)(v + 17 * k);
+			for (int k = 0; k < TRACE_SPAN_ID_LEN; k++)
+				span[k] = (uint8_t)(v + 31 * k);
+			snprintf(want, sizeof(want), "00-");
+			for (int k = 0; k < TRACE_ID_LEN; k++)
+				snprintf(want + 3 + 2 * k, 3, "%02x", id[k]);
+			want[35] = '-';
+			for (int k = 0; k < TRACE_SPAN_ID_LEN; k++)
+				snprintf(want + 36 + 2 * k, 3, "%02x", span[k]);
+			snprintf(want + 52, 4, "-%02x", (unsigned)v);
+			trace_parent_format(id, span, (uint8_t)v, out);
+			if (strcmp(out, want) != 0) {
+				same = false;
+				printf("# %s, not %s\n", out, want);
+				break;
+			}
+		}
+		tap_ok(same, "every byte value written as two lower-case hex digits");
+	}
 	tap_ok(parse("00-" TRACE "-" SPAN "-00", &p) == 0 && p.flags == 0, "unsampled");
 	tap_ok(parse("01-" TRACE "-" SPAN "-03-whatever", &p) == 0 && p.flags == 3,
 	       "a later version: its first four fields");
