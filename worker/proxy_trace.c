@@ -40,8 +40,22 @@ struct trace_dep {
 	struct otlp_buf pre_id; /* llmgate.deployment alone (server span) */
 };
 
-/* gen_ai.operation.name's values (GenAI's names; the Responses API's own). */
-enum trace_op { OP_CHAT, OP_TEXT_COMPLETION, OP_EMBEDDINGS, OP_RESPONSES, OP__COUNT };
+/* gen_ai.operation.name's values: GenAI's names where the convention has one; the
+ * Responses API's own; the OpenAI endpoint's name for the media and moderation ops,
+ * which the convention does not name. */
+enum trace_op {
+	OP_CHAT,
+	OP_TEXT_COMPLETION,
+	OP_EMBEDDINGS,
+	OP_RESPONSES,
+	OP_IMAGES_GENERATIONS,
+	OP_IMAGES_EDITS,
+	OP_AUDIO_SPEECH,
+	OP_AUDIO_TRANSCRIPTIONS,
+	OP_AUDIO_TRANSLATIONS,
+	OP_MODERATIONS,
+	OP__COUNT
+};
 
 struct proxy_tracer {
 	const struct otel_config *c;
@@ -70,6 +84,12 @@ static const struct name op_names[OP__COUNT] = {
         [OP_TEXT_COMPLETION] = NAME("text_completion"),
         [OP_EMBEDDINGS] = NAME("embeddings"),
         [OP_RESPONSES] = NAME("responses"),
+        [OP_IMAGES_GENERATIONS] = NAME("images.generations"),
+        [OP_IMAGES_EDITS] = NAME("images.edits"),
+        [OP_AUDIO_SPEECH] = NAME("audio.speech"),
+        [OP_AUDIO_TRANSCRIPTIONS] = NAME("audio.transcriptions"),
+        [OP_AUDIO_TRANSLATIONS] = NAME("audio.translations"),
+        [OP_MODERATIONS] = NAME("moderations"),
 };
 
 /* The constant attributes, encoded once. */
@@ -232,7 +252,19 @@ static enum trace_op operation(enum proxy_op op)
 		return OP_TEXT_COMPLETION;
 	case PROXY_OP_EMBEDDINGS:
 		return OP_EMBEDDINGS;
-	default:
+	case PROXY_OP_IMAGES_GENERATIONS:
+		return OP_IMAGES_GENERATIONS;
+	case PROXY_OP_IMAGES_EDITS:
+		return OP_IMAGES_EDITS;
+	case PROXY_OP_AUDIO_SPEECH:
+		return OP_AUDIO_SPEECH;
+	case PROXY_OP_AUDIO_TRANSCRIPTIONS:
+		return OP_AUDIO_TRANSCRIPTIONS;
+	case PROXY_OP_AUDIO_TRANSLATIONS:
+		return OP_AUDIO_TRANSLATIONS;
+	case PROXY_OP_MODERATIONS:
+		return OP_MODERATIONS;
+	default: /* create, input_tokens and the by-id operations */
 		return OP_RESPONSES;
 	}
 }

@@ -21,8 +21,9 @@
 
 #define TRACE_ATTRIBUTES(X)                                                                      \
 	X(OPERATION, "gen_ai.operation.name", STRING, "both",                                    \
-	  "chat, text_completion, embeddings or responses (other Responses API operations: "     \
-	  "responses)")                                                                          \
+	  "chat, text_completion, embeddings, responses (every Responses API operation); "       \
+	  "images.generations, images.edits, audio.speech, audio.transcriptions, "               \
+	  "audio.translations, moderations")                                                     \
 	X(REQUEST_MODEL, "gen_ai.request.model", STRING, "both",                                 \
 	  "the model group the client named (server span); the model sent upstream (attempt)")   \
 	X(PROVIDER, "gen_ai.provider.name", STRING, "attempt",                                   \

@@ -318,6 +318,31 @@ def test_own_traceparent_replaces_extra_headers(stub, receiver, gateway_factory)
     assert seen["x-other"] == "kept"
 
 
+def test_media_and_moderation_operations_are_named(stub, receiver, gateway_factory):
+    """The operations the GenAI convention does not name carry the OpenAI endpoint's name,
+    on both spans: never another operation's (they once all read "responses")."""
+    gw = gateway_factory(gateway_config(
+        openai_dep("painter", "image-dep", stub.base, model="openai/gpt-image-1"),
+        openai_dep("tts", "tts-dep", stub.base, model="openai/tts-1"),
+        openai_dep("omni-mod", "mod-dep", stub.base, model="openai/omni-moderation-latest"),
+        llmgate=otel(receiver.base)))
+    cases = [("/v1/images/generations", {"model": "painter", "prompt": "a cat"},
+              "images.generations"),
+             ("/v1/audio/speech", {"model": "tts", "input": "hi", "voice": "alloy"},
+              "audio.speech"),
+             ("/v1/moderations", {"model": "omni-mod", "input": "hi"}, "moderations")]
+    for path, body, _ in cases:
+        status, _, answer = request(gw.port, "POST", path, json.dumps(body),
+                                    {"Content-Type": "application/json"})
+        assert status == 200, (path, answer)
+    spans = spans_of(receiver, 2 * len(cases))
+    for _, body, op in cases:
+        named = [s for s in spans if s["attrs"].get("gen_ai.operation.name") == op]
+        assert sorted(s["kind"] for s in named) == [2, 3], (op, [s["name"] for s in spans])
+        server = servers(named)[0]
+        assert server["name"] == f"{op} {body['model']}"
+
+
 def test_usage_attributes_when_the_answer_reports_usage(stub, receiver, gateway_factory):
     gw = gateway_factory(gateway_config(openai_dep("gpt-4o", "dep", stub.base),
                                         llmgate=otel(receiver.base)))
