@@ -41,6 +41,25 @@ static void test_names_and_values(void)
 	tap_ok(!http_header_value_valid("a\r\nX-Evil: 1"), "CRLF in a value");
 	tap_ok(!http_header_value_valid("a\nb"), "LF in a value");
 	tap_ok(!http_header_value_valid("a\x7f"), "DEL in a value");
+	{
+		/* the word-at-a-time check against the byte table, for every byte value
+		 * at every place of a 40-byte value (five words, no tail) and of a
+		 * 43-byte one (a tail) */
+		char v[44];
+		bool agree = true;
+
+		for (size_t len = 40; len <= 43; len += 3)
+			for (size_t at = 0; at < len; at++)
+				for (int c = 1; c < 256; c++) {
+					memset(v, 'a', len);
+					v[len] = '\0';
+					v[at] = (char)c;
+					agree &= http_header_value_valid(v) ==
+					         http_is_field_byte((unsigned char)c);
+				}
+		tap_ok(agree,
+		       "each byte value at each place of a long value: as the byte table says");
+	}
 	tap_ok(!http_header_value_valid("a\x01"), "control byte in a value");
 }
 
