@@ -263,13 +263,31 @@ void http_reader_next(struct http_reader *r)
 	r->scan = (struct http_scan){0};
 }
 
-void http_reader_trim(struct http_reader *r)
+void http_reader_recycle(struct http_reader *r)
 {
-	if (r->rlen > 0)
-		return;
-	free(r->rbuf);
-	r->rbuf = NULL;
-	r->rcap = 0;
+	char *rbuf = r->rbuf;
+	size_t rcap = r->rcap;
+	struct http_reader keep = {
+	        .body_limit = r->body_limit,
+	        .body_limit_ctx = r->body_limit_ctx,
+	        .body_spool = r->body_spool,
+	        .spool_dir = r->spool_dir,
+	        .spool_fd = -1,
+	};
+
+	http_reader_spool_end(r);
+	if (!r->body_in_rbuf)
+		free(r->body);
+	free(r->headers);
+	if (rcap > RBUF_INITIAL) {
+		/* a large head grew it: not kept for the next request */
+		free(rbuf);
+		rbuf = NULL;
+		rcap = 0;
+	}
+	*r = keep;
+	r->rbuf = rbuf;
+	r->rcap = rcap;
 }
 
 void http_reader_discard(struct http_reader *r)
