@@ -157,6 +157,71 @@ static long conn_head_ms(struct http_conn *c)
 	return spent >= ms ? 1 : ms - (long)spent;
 }
 
+/* The idle list's clock: monotonic (a wall clock step moves no deadline),
+ * and coarse: a few ms are nothing to an idle timeout. */
+static int64_t idle_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void idle_arm(struct http_server *srv, int64_t now_ms)
+{
+	int64_t ms = srv->idle_head->idle_ms + srv->opts.idle_timeout_ms - now_ms;
+	struct timeval tv = clock_tv_ms(ms > 0 ? (long)ms + 1 : 1);
+
+	evtimer_add(srv->ev_idle, &tv);
+}
+
+/* C went idle now: at the end of the list (the deadlines stay in order:
+ * every connection waits as long). */
+static void idle_list(struct http_conn *c)
+{
+	struct http_server *srv = c->srv;
+
+	c->idle_ms = idle_now_ms();
+	c->idle_next = NULL;
+	c->idle_prev = srv->idle_tail;
+	if (srv->idle_tail)
+		srv->idle_tail->idle_next = c;
+	else
+		srv->idle_head = c;
+	srv->idle_tail = c;
+	c->idle_listed = true;
+	/* armed while the list is not empty; a timer that fires for one that
+	 * left the list meanwhile only sets itself for the next */
+	if (!evtimer_pending(srv->ev_idle, NULL))
+		idle_arm(srv, c->idle_ms);
+}
+
+static void idle_unlist(struct http_conn *c)
+{
+	struct http_server *srv = c->srv;
+
+	if (c->idle_prev)
+		c->idle_prev->idle_next = c->idle_next;
+	else
+		srv->idle_head = c->idle_next;
+	if (c->idle_next)
+		c->idle_next->idle_prev = c->idle_prev;
+	else
+		srv->idle_tail = c->idle_prev;
+	c->idle_prev = c->idle_next = NULL;
+	c->idle_listed = false;
+}
+
+void http_conn_expire_idle(struct http_server *srv)
+{
+	int64_t now = idle_now_ms();
+
+	while (srv->idle_head && srv->idle_head->idle_ms + srv->opts.idle_timeout_ms <= now)
+		http_conn_close(srv->idle_head); /* quietly: no request was on its way */
+	if (srv->idle_head)
+		idle_arm(srv, now);
+}
+
 static struct http_work *work_new(struct http_server *srv)
 {
 	struct http_work *w = calloc(1, sizeof(*w));
@@ -204,11 +269,20 @@ static int conn_attach(struct http_conn *c)
 	w->ex.state = HTTP_EXCHANGE_DONE;
 	w->start_us = 0;
 	w->head_timer = false;
-	w->write_assigned = false;
-	evtimer_assign(&w->timer, srv->base, on_timer, c);
+	if (w->owner != c || w->owner_fd != c->fd) {
+		/* (a connection at the same address and fd would set up the
+		 * same events: what they hold is only that) */
+		w->owner = c;
+		w->owner_fd = c->fd;
+		w->write_assigned = false;
+		evtimer_assign(&w->timer, srv->base, on_timer, c);
+	}
 	c->w = w;
 	/* busy: the timeouts are the work's timer now */
-	event_remove_timer(&c->ev_read);
+	if (c->idle_listed)
+		idle_unlist(c);
+	else
+		event_remove_timer(&c->ev_read);
 	return 0;
 }
 
@@ -246,20 +320,26 @@ static void conn_detach(struct http_conn *c)
 }
 
 /* C is between requests: when nothing is buffered, pending, or waited for,
- * its work goes back and its read event carries the timeout (idle, or what
- * is left of the header timeout before the first request). */
+ * its work goes back. A keep-alive connection joins the idle list; one that
+ * has not sent its first request yet waits what is left of the header
+ * timeout on its read event. */
 static void conn_idle(struct http_conn *c)
 {
 	struct http_work *w = c->w;
-	struct timeval tv;
 
 	if (!w || c->state != HTTP_CONN_HEAD || c->failed || c->peer_eof || !c->reading ||
 	    c->writing || w->in.rlen > 0 || evbuffer_get_length(w->out) > 0 ||
 	    (c->ssl && http_tls_pending(c)))
 		return;
-	tv = clock_tv_ms(c->served ? c->srv->opts.idle_timeout_ms : conn_head_ms(c));
-	conn_detach(c);
-	event_add(&c->ev_read, &tv);
+	if (c->served) {
+		conn_detach(c);
+		idle_list(c);
+	} else {
+		struct timeval tv = clock_tv_ms(conn_head_ms(c));
+
+		conn_detach(c);
+		event_add(&c->ev_read, &tv);
+	}
 }
 
 void http_conn_free_pool(struct http_server *srv)
@@ -439,6 +519,19 @@ static size_t conn_answer_error(struct http_conn *c, int status, const char *typ
 
 /* ---- input: requests ----------------------------------------------------- */
 
+/* The client's "address:port" in the work, made when the work last held
+ * another address (a keep-alive connection usually gets its own back). */
+static const char *conn_peer_text(struct http_conn *c)
+{
+	struct http_work *w = c->w;
+
+	if (!w->peer[0] || memcmp(&w->peer_of, &c->peer, sizeof(c->peer)) != 0) {
+		memcpy(&w->peer_of, &c->peer, sizeof(c->peer));
+		http_peer_format(&c->peer, w->peer);
+	}
+	return w->peer;
+}
+
 static void conn_dispatch(struct http_conn *c)
 {
 	struct http_request *req = &c->w->req;
@@ -458,7 +551,7 @@ static void conn_dispatch(struct http_conn *c)
 	        .body_len = c->w->in.body_len,
 	        .body_in_file = c->w->in.spooled,
 	        .body_fd = c->w->in.spooled ? c->w->in.spool_fd : -1,
-	        .peer = http_peer_format(&c->peer, c->w->peer),
+	        .peer = conn_peer_text(c),
 	};
 	evtimer_del(&c->w->timer);
 	c->w->ex.state = HTTP_EXCHANGE_OPEN;
@@ -484,7 +577,7 @@ static void conn_reject(struct http_conn *c, enum http_reject reason, const char
 	        .reason = reason,
 	        .status = status,
 	        .id = id,
-	        .peer = http_peer_format(&c->peer, c->w->peer),
+	        .peer = conn_peer_text(c),
 	        .method = have_head ? c->w->in.head.method : NULL,
 	        .path = have_head ? c->w->in.head.path : NULL,
 	        .path_len = have_head ? c->w->in.head.path_len : 0,
@@ -713,7 +806,7 @@ int http_conn_write_event(struct http_conn *c)
 {
 	struct http_work *w = c->w;
 
-	/* set up on the first EAGAIN: most requests never need it */
+	/* set up on the first EAGAIN: most connections never need it */
 	if (!w->write_assigned) {
 		if (event_assign(&w->ev_write, c->srv->base, c->fd, EV_WRITE | EV_PERSIST, on_write,
 		                 c) < 0)
@@ -859,6 +952,8 @@ void http_conn_close(struct http_conn *c)
 		c->next->prev = c->prev;
 	srv->n_conns--;
 	event_del(&c->ev_read);
+	if (c->idle_listed)
+		idle_unlist(c);
 	conn_unwake(c);
 	conn_detach(c);
 	if (c->ssl)

@@ -74,9 +74,14 @@ struct http_work {
 	struct http_request req;
 	struct evbuffer *out;
 	struct http_exchange ex;
-	int64_t start_us;         /* the current request's first byte (cached clock); 0: none yet */
-	bool head_timer;          /* the header timeout is armed for the current head */
-	bool write_assigned;      /* ev_write is set up for this connection */
+	int64_t start_us; /* the current request's first byte (cached clock); 0: none yet */
+	bool head_timer;  /* the header timeout is armed for the current head */
+	/* the connection TIMER (and EV_WRITE, when WRITE_ASSIGNED) were set up
+	 * for: a work taken by the same connection again needs neither again */
+	struct http_conn *owner;
+	int owner_fd;
+	bool write_assigned;
+	struct http_peer peer_of; /* the address PEER is the text of */
 	struct event timer;       /* header, body, send or linger timeout */
 	struct event ev_write;    /* added only while a write waits for the socket */
 	char peer[HTTP_PEER_MAX]; /* the current request's req.peer */
@@ -91,7 +96,13 @@ struct http_conn {
 	struct http_conn *defer_prev, *defer_next;
 	struct http_work *w; /* NULL while idle */
 	struct ssl_st *ssl;  /* NULL: plain HTTP (http_tls.c) */
-	int64_t accepted_us; /* the first head's header timeout counts from here */
+	union {
+		int64_t accepted_us; /* before the first request: the first head's
+		                      * header timeout counts from here */
+		int64_t idle_ms;     /* in the idle list: since when (monotonic) */
+	};
+	/* the server's list of idle keep-alive connections, oldest first */
+	struct http_conn *idle_prev, *idle_next;
 	int fd;
 	uint8_t state; /* enum http_conn_state */
 	bool deferred : 1;
@@ -106,10 +117,13 @@ struct http_conn {
 	bool flush_due : 1;            /* streamed data to be written from the event loop */
 	bool tls_read_wants_write : 1; /* a TLS read waits for the socket to take a write */
 	bool tls_broken : 1;           /* TLS failed: no close_notify */
+	bool idle_listed : 1;          /* in the server's idle list */
 	struct http_peer peer;
-	/* The one event of an idle connection: readable, or its timeout
-	 * (idle, or the header timeout before the first byte) while W is NULL;
-	 * while busy, the timeouts are W's timer. */
+	/* The one event of an idle connection. Before the first request it
+	 * also carries what is left of the header timeout; an idle keep-alive
+	 * connection's timeout is its place in the server's idle list (one
+	 * timer for all: they all wait as long); while busy, the timeouts are
+	 * W's timer. */
 	struct event ev_read;
 };
 
@@ -130,6 +144,10 @@ struct http_server {
 	size_t n_conns;
 	struct http_work *free_work; /* see struct http_work */
 	size_t n_free_work;
+	/* Idle keep-alive connections in the order they went idle (so in the
+	 * order of their deadlines); EV_IDLE fires at the first one's. */
+	struct http_conn *idle_head, *idle_tail;
+	struct event *ev_idle;
 	/* Heads are parsed here, then their headers copied to the connection:
 	 * an idle connection keeps no room for a hundred headers. */
 	struct http_header scratch[HTTP_PARSER_MAX_HEADERS];
@@ -151,6 +169,9 @@ int http_conn_write_event(struct http_conn *c);
 const char *http_conn_peer(const struct http_conn *c, char buf[HTTP_PEER_MAX]);
 /* Frees the server's free list of works (http_server_free). */
 void http_conn_free_pool(struct http_server *srv);
+/* The server's idle timer: closes the keep-alive connections idle for the
+ * idle timeout, and sets the timer for the next. */
+void http_conn_expire_idle(struct http_server *srv);
 /* Drain: closes C if it is idle with nothing in flight. */
 void http_conn_drain(struct http_conn *c);
 /* The server's deferred event: acts for the connections that asked for it

@@ -265,29 +265,27 @@ void http_reader_next(struct http_reader *r)
 
 void http_reader_recycle(struct http_reader *r)
 {
-	char *rbuf = r->rbuf;
-	size_t rcap = r->rcap;
-	struct http_reader keep = {
-	        .body_limit = r->body_limit,
-	        .body_limit_ctx = r->body_limit_ctx,
-	        .body_spool = r->body_spool,
-	        .spool_dir = r->spool_dir,
-	        .spool_fd = -1,
-	};
-
 	http_reader_spool_end(r);
 	if (!r->body_in_rbuf)
 		free(r->body);
 	free(r->headers);
-	if (rcap > RBUF_INITIAL) {
+	if (r->rcap > RBUF_INITIAL) {
 		/* a large head grew it: not kept for the next request */
-		free(rbuf);
-		rbuf = NULL;
-		rcap = 0;
+		free(r->rbuf);
+		r->rbuf = NULL;
+		r->rcap = 0;
 	}
-	*r = keep;
-	r->rbuf = rbuf;
-	r->rcap = rcap;
+	/* what a head and its body set; the rest is set before it is read */
+	r->rlen = r->consumed = r->head_end = 0;
+	r->scan = (struct http_scan){0};
+	r->headers = NULL;
+	r->head.headers = NULL;
+	r->head.n_headers = 0;
+	r->body = NULL;
+	r->body_len = r->body_cap = 0;
+	r->body_want = 0;
+	r->spool_err = 0;
+	r->body_direct = r->body_in_rbuf = false;
 }
 
 void http_reader_discard(struct http_reader *r)

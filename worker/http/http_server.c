@@ -125,6 +125,11 @@ static void on_defer(evutil_socket_t fd, short what, void *arg)
 	http_conn_run_deferred(arg);
 }
 
+static void on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	http_conn_expire_idle(arg);
+}
+
 void http_server_conn_closed(struct http_server *srv)
 {
 	if (!srv->accepting && !srv->draining && srv->listen_fd >= 0 &&
@@ -153,7 +158,8 @@ int http_server_new(struct event_base *base, const struct http_server_options *o
 	srv->ev_accept = event_new(base, listen_fd, EV_READ | EV_PERSIST, on_accept, srv);
 	srv->ev_accept_retry = evtimer_new(base, on_accept_retry, srv);
 	srv->ev_defer = event_new(base, -1, 0, on_defer, srv);
-	if (!srv->ev_accept || !srv->ev_accept_retry || !srv->ev_defer) {
+	srv->ev_idle = evtimer_new(base, on_idle, srv);
+	if (!srv->ev_accept || !srv->ev_accept_retry || !srv->ev_defer || !srv->ev_idle) {
 		http_server_free(srv);
 		return -ENOMEM;
 	}
@@ -210,6 +216,8 @@ void http_server_free(struct http_server *srv)
 		event_free(srv->ev_accept_retry);
 	if (srv->ev_defer)
 		event_free(srv->ev_defer);
+	if (srv->ev_idle)
+		event_free(srv->ev_idle);
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
 	free(srv);
