@@ -10,8 +10,10 @@
  *
  * Events: the read event (in the connection) stays registered for the
  * connection's life (it also notices a client that leaves mid-response);
- * while the connection is idle it is its one event and carries the idle
- * timeout (or, before the first byte, what is left of the header timeout).
+ * while the connection is idle it is its one event: before the first
+ * request it carries what is left of the header timeout, and an idle
+ * keep-alive connection waits in the server's idle list instead (one timer
+ * for all of them, an append and an unlink per request).
  * A busy connection holds a work (struct http_work: reader, exchange,
  * output, a timer whose meaning follows the state: header timeout, body
  * timeout, send timeout, linger; the write event, added only while a write
