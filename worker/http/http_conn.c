@@ -39,7 +39,6 @@
  */
 #include "http_conn.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -142,7 +141,7 @@ static void conn_unwake(struct http_conn *c)
 	srv->n_deferred--;
 }
 
-/* ---- the work: what a busy connection holds (see http_conn.h) --------- */
+/* ---- between requests: the work given back (http_work.c) ------------- */
 
 /* The header timeout left for the current head: the first one's counts
  * from accept, a keep-alive one's from its first byte. */
@@ -159,168 +158,6 @@ static long conn_head_ms(struct http_conn *c)
 	return spent >= ms ? 1 : ms - (long)spent;
 }
 
-/* The idle list's clock: monotonic (a wall clock step moves no deadline),
- * and coarse: a few ms are nothing to an idle timeout. */
-static int64_t idle_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void idle_arm(struct http_server *srv, int64_t now_ms)
-{
-	int64_t ms = srv->idle_head->idle_ms + srv->opts.idle_timeout_ms - now_ms;
-	struct timeval tv = clock_tv_ms(ms > 0 ? (long)ms + 1 : 1);
-
-	evtimer_add(srv->ev_idle, &tv);
-}
-
-/* C went idle now: at the end of the list (the deadlines stay in order:
- * every connection waits as long). */
-static void idle_list(struct http_conn *c)
-{
-	struct http_server *srv = c->srv;
-
-	c->idle_ms = idle_now_ms();
-	c->idle_next = NULL;
-	c->idle_prev = srv->idle_tail;
-	if (srv->idle_tail)
-		srv->idle_tail->idle_next = c;
-	else
-		srv->idle_head = c;
-	srv->idle_tail = c;
-	c->idle_listed = true;
-	/* armed while the list is not empty; a timer that fires for one that
-	 * left the list meanwhile only sets itself for the next */
-	if (!evtimer_pending(srv->ev_idle, NULL))
-		idle_arm(srv, c->idle_ms);
-}
-
-static void idle_unlist(struct http_conn *c)
-{
-	struct http_server *srv = c->srv;
-
-	if (c->idle_prev)
-		c->idle_prev->idle_next = c->idle_next;
-	else
-		srv->idle_head = c->idle_next;
-	if (c->idle_next)
-		c->idle_next->idle_prev = c->idle_prev;
-	else
-		srv->idle_tail = c->idle_prev;
-	c->idle_prev = c->idle_next = NULL;
-	c->idle_listed = false;
-}
-
-void http_conn_expire_idle(struct http_server *srv)
-{
-	int64_t now = idle_now_ms();
-
-	while (srv->idle_head && srv->idle_head->idle_ms + srv->opts.idle_timeout_ms <= now)
-		http_conn_close(srv->idle_head); /* quietly: no request was on its way */
-	if (srv->idle_head)
-		idle_arm(srv, now);
-}
-
-static struct http_work *work_new(struct http_server *srv)
-{
-	struct http_work *w = calloc(1, sizeof(*w));
-
-	if (!w)
-		return NULL;
-	w->in.body_limit = srv->opts.body_limit; /* per path, at each head */
-	w->in.body_limit_ctx = srv->opts.ctx;
-	w->in.body_spool = srv->opts.body_spool;
-	w->in.spool_dir = srv->opts.spool_dir;
-	w->in.spool_fd = -1;
-	w->out = evbuffer_new();
-	if (!w->out) {
-		free(w);
-		return NULL;
-	}
-	return w;
-}
-
-static void work_free(struct http_work *w)
-{
-	http_reader_free(&w->in);
-	http_header_block_free(&w->ex.headers);
-	if (w->ex.chunk)
-		evbuffer_free(w->ex.chunk);
-	evbuffer_free(w->out);
-	free(w);
-}
-
-/* Gives C a work (the server's last freed one, or a new one), its timer
- * set up for C. -ENOMEM. */
-static int conn_attach(struct http_conn *c)
-{
-	struct http_server *srv = c->srv;
-	struct http_work *w = srv->free_work;
-
-	if (w) {
-		srv->free_work = w->next_free;
-		srv->n_free_work--;
-	} else if (!(w = work_new(srv))) {
-		return -ENOMEM;
-	}
-	w->next_free = NULL;
-	w->ex.conn = c;
-	w->ex.state = HTTP_EXCHANGE_DONE;
-	w->start_us = 0;
-	w->head_timer = false;
-	if (w->owner != c || w->owner_fd != c->fd) {
-		/* (a connection at the same address and fd would set up the
-		 * same events: what they hold is only that) */
-		w->owner = c;
-		w->owner_fd = c->fd;
-		w->write_assigned = false;
-		evtimer_assign(&w->timer, srv->base, on_timer, c);
-	}
-	c->w = w;
-	/* busy: the timeouts are the work's timer now */
-	if (c->idle_listed)
-		idle_unlist(c);
-	else
-		event_remove_timer(&c->ev_read);
-	return 0;
-}
-
-/* Takes C's work back (the connection is closing, or idle with nothing
- * buffered, pending or waited for), into the server's free list. */
-static void conn_detach(struct http_conn *c)
-{
-	struct http_server *srv = c->srv;
-	struct http_work *w = c->w;
-
-	if (!w)
-		return;
-	assert(w->ex.state == HTTP_EXCHANGE_DONE);
-	c->w = NULL;
-	evtimer_del(&w->timer);
-	if (c->writing)
-		event_del(&w->ev_write);
-	c->writing = false;
-	c->tls_read_wants_write = false;
-	c->flush_due = false;
-	c->writable_due = false;
-	w->ex.conn = NULL;
-	if (srv->n_free_work >= HTTP_WORK_POOL_MAX) {
-		work_free(w);
-		return;
-	}
-	http_reader_recycle(&w->in);
-	evbuffer_drain(w->out, evbuffer_get_length(w->out));
-	if (w->ex.chunk)
-		evbuffer_drain(w->ex.chunk, evbuffer_get_length(w->ex.chunk));
-	w->ex.headers.len = 0;
-	w->next_free = srv->free_work;
-	srv->free_work = w;
-	srv->n_free_work++;
-}
-
 /* C is between requests: when nothing is buffered, pending, or waited for,
  * its work goes back. A keep-alive connection joins the idle list; one that
  * has not sent its first request yet waits what is left of the header
@@ -334,25 +171,14 @@ static void conn_idle(struct http_conn *c)
 	    (c->ssl && http_tls_pending(c)))
 		return;
 	if (c->served) {
-		conn_detach(c);
-		idle_list(c);
+		http_work_detach(c);
+		http_idle_add(c);
 	} else {
 		struct timeval tv = clock_tv_ms(conn_head_ms(c));
 
-		conn_detach(c);
+		http_work_detach(c);
 		event_add(&c->ev_read, &tv);
 	}
-}
-
-void http_conn_free_pool(struct http_server *srv)
-{
-	while (srv->free_work) {
-		struct http_work *w = srv->free_work;
-
-		srv->free_work = w->next_free;
-		work_free(w);
-	}
-	srv->n_free_work = 0;
 }
 
 const char *http_conn_peer(const struct http_conn *c, char buf[HTTP_PEER_MAX])
@@ -756,7 +582,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 			http_conn_close(c); /* idle, or connected and never sent a byte */
 			return;
 		}
-		if (conn_attach(c) < 0) {
+		if (http_work_attach(c, on_timer) < 0) {
 			char peer[HTTP_PEER_MAX];
 
 			log_warning("client %s: out of memory, connection closed",
@@ -910,8 +736,8 @@ int http_conn_new(struct http_server *srv, int fd, const struct sockaddr_storage
 	http_peer_set(&c->peer, addr);
 	c->accepted_us = conn_now_us(c);
 	if (event_assign(&c->ev_read, srv->base, fd, EV_READ | EV_PERSIST, on_read, c) < 0 ||
-	    (srv->opts.tls && (conn_attach(c) < 0 || http_tls_conn_new(c) < 0))) {
-		conn_detach(c);
+	    (srv->opts.tls && (http_work_attach(c, on_timer) < 0 || http_tls_conn_new(c) < 0))) {
+		http_work_detach(c);
 		free(c);
 		return -ENOMEM;
 	}
@@ -955,9 +781,9 @@ void http_conn_close(struct http_conn *c)
 	srv->n_conns--;
 	event_del(&c->ev_read);
 	if (c->idle_listed)
-		idle_unlist(c);
+		http_idle_remove(c);
 	conn_unwake(c);
-	conn_detach(c);
+	http_work_detach(c);
 	if (c->ssl)
 		http_tls_conn_free(c);
 	close(c->fd);

@@ -5,7 +5,9 @@
  * state, its exchange and its output; http_reader.c is its input side
  * (buffer, head, body) and http_response.c the response wire format, both
  * steps over data that never call back; http_tls.c drives a connection's
- * TLS (handshake, read, write) when the server has a TLS context. The calls go one way: server ->
+ * TLS (handshake, read, write) when the server has a TLS context;
+ * http_work.c keeps what a busy connection holds (pooled) and the idle
+ * keep-alive connections' list. The calls go one way: server ->
  * connection -> reader and response format (and http_server_conn_closed()
  * back to the server when one closes).
  *
@@ -20,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <event2/event.h>
 #include <event2/event_struct.h>
 
 #include "http_parser.h"
@@ -167,11 +170,23 @@ void http_conn_close(struct http_conn *c);
 int http_conn_write_event(struct http_conn *c);
 /* The client's "address:port" for a log line, in BUF. */
 const char *http_conn_peer(const struct http_conn *c, char buf[HTTP_PEER_MAX]);
-/* Frees the server's free list of works (http_server_free). */
-void http_conn_free_pool(struct http_server *srv);
+
+/* http_work.c */
+/* Gives C a work (the server's last freed one, or a new one) with its timer
+ * set up to call ON_TIMER for C, and takes C out of the idle list (or its
+ * read event's timeout off). -ENOMEM. */
+int http_work_attach(struct http_conn *c, event_callback_fn on_timer);
+/* Takes C's work back into the free list (or frees it when the list is
+ * full): its timer and write event deleted, its exchange done. */
+void http_work_detach(struct http_conn *c);
+/* C (served, no work) went idle now: at the end of the idle list. */
+void http_idle_add(struct http_conn *c);
+void http_idle_remove(struct http_conn *c);
 /* The server's idle timer: closes the keep-alive connections idle for the
  * idle timeout, and sets the timer for the next. */
 void http_conn_expire_idle(struct http_server *srv);
+/* Frees the server's free list of works (http_server_free). */
+void http_conn_free_pool(struct http_server *srv);
 /* Drain: closes C if it is idle with nothing in flight. */
 void http_conn_drain(struct http_conn *c);
 /* The server's deferred event: acts for the connections that asked for it
