@@ -151,6 +151,7 @@ struct http_server {
 	 * order of their deadlines); EV_IDLE fires at the first one's. */
 	struct http_conn *idle_head, *idle_tail;
 	struct event *ev_idle;
+	bool idle_armed; /* ev_idle is pending */
 	/* Heads are parsed here, then their headers copied to the connection:
 	 * an idle connection keeps no room for a hundred headers. */
 	struct http_header scratch[HTTP_PARSER_MAX_HEADERS];

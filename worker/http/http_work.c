@@ -34,6 +34,7 @@ static void idle_arm(struct http_server *srv, int64_t now_ms)
 	struct timeval tv = clock_tv_ms(ms > 0 ? (long)ms + 1 : 1);
 
 	evtimer_add(srv->ev_idle, &tv);
+	srv->idle_armed = true;
 }
 
 void http_idle_add(struct http_conn *c)
@@ -51,7 +52,7 @@ void http_idle_add(struct http_conn *c)
 	c->idle_listed = true;
 	/* armed while the list is not empty; a timer that fires for one that
 	 * left the list meanwhile only sets itself for the next */
-	if (!evtimer_pending(srv->ev_idle, NULL))
+	if (!srv->idle_armed)
 		idle_arm(srv, c->idle_ms);
 }
 
@@ -74,6 +75,8 @@ void http_idle_remove(struct http_conn *c)
 void http_conn_expire_idle(struct http_server *srv)
 {
 	int64_t now = idle_now_ms();
+
+	srv->idle_armed = false; /* it fired */
 
 	while (srv->idle_head && srv->idle_head->idle_ms + srv->opts.idle_timeout_ms <= now)
 		http_conn_close(srv->idle_head); /* quietly: no request was on its way */
