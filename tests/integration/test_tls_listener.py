@@ -435,6 +435,56 @@ def test_bad_certificate_at_start_is_refused(stub, workdir, pki):
     assert "is not the key of the certificate" in r.stderr and "not starting" in r.stderr
 
 
+LIVELINESS = b"GET /health/liveliness HTTP/1.1\r\nHost: gw\r\n\r\n"
+
+
+def test_idle_tls_connections(stub, gateway_factory, pki):
+    """An idle TLS connection keeps its session and gives its request state back: before its
+    first request it is still under the header timeout counted from accept (1 s here), after
+    one it serves what comes next, pipelined or in pieces, in order."""
+    gw = tls_gateway(gateway_factory, stub, pki)
+    ctx = client_context(pki)
+    req = post_bytes(CHAT_PATH, CHAT)
+    started = time.monotonic()
+    s, f = tls_connect(gw.port, ctx)
+    assert f.read() == b""  # handshaken, then nothing sent: closed quietly
+    took = time.monotonic() - started
+    assert 0.8 < took < 3, took
+    f.close()
+    s.close()
+
+    started = time.monotonic()
+    s, f = tls_connect(gw.port, ctx)
+    time.sleep(0.5)
+    s.sendall(req[:25])  # a first head that stalls: 408 at 1 s from accept, not from here
+    r = read_response(f)
+    took = time.monotonic() - started
+    assert r.status == 408 and 0.8 < took < 1.4, (r.status, took)
+    f.close()
+    s.close()
+
+    s, f = tls_connect(gw.port, ctx)
+    try:
+        time.sleep(0.3)
+        s.sendall(req)
+        assert read_response(f).status == 200
+        time.sleep(1.2)  # idle past the header timeout: keep-alive waits the idle timeout
+        s.sendall(req + LIVELINESS + req)
+        rs = [read_response(f) for _ in range(3)]
+        assert [r.status for r in rs] == [200, 200, 200]
+        assert rs[0].json()["object"] == rs[2].json()["object"] == "chat.completion"
+        assert rs[1].json() == {"status": "alive"}
+        time.sleep(0.3)
+        s.sendall(req[:25])
+        time.sleep(0.3)
+        s.sendall(req[25:])
+        r = read_response(f)
+        assert r.status == 200 and "connection" not in r.headers
+    finally:
+        f.close()
+        s.close()
+
+
 # --- the fault matrix's TLS listener cells ----------------------------------------------------
 
 def test_handshake_timeout_closes(stub, gateway_factory, pki):

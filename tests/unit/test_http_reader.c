@@ -3,8 +3,8 @@
  * with no socket: bytes are fed into the room the reader offers, the way
  * http_conn.c does, and each step's outcome is checked: a body that came
  * with its head, one read straight into its own buffer, chunked bodies,
- * pipelined requests, the limits and "100 Continue", and bodies spooled to
- * a file (http_reader_spool.c).
+ * pipelined requests, the limits and "100 Continue", bodies spooled to
+ * a file (http_reader_spool.c), and a reader recycled for the next request.
  */
 #include "http_reader.h"
 #include "tap.h"
@@ -69,8 +69,49 @@ static void test_pipelined(void)
 	       "then the next request");
 	http_reader_next(&r);
 	tap_ok(http_reader_unread(&r) == 0 && r.rlen == 0, "nothing left");
-	http_reader_trim(&r);
-	tap_ok(r.rbuf == NULL && r.rcap == 0, "an idle reader keeps no buffer");
+	http_reader_free(&r);
+}
+
+static size_t limit_of(void *ctx, const char *path, size_t path_len, size_t max_body)
+{
+	return max_body / 2;
+}
+
+/* A connection's work goes back to the server's free list with its reader:
+ * nothing of the request may stay, the callbacks must, and only a buffer of
+ * the initial size is kept. */
+static void test_recycle(void)
+{
+	struct http_reader r = {.body_limit = limit_of, .spool_fd = -1};
+	struct http_read_result res;
+	char big[6000];
+
+	feed(&r, HTTP_READER_HEAD,
+	     "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n",
+	     SIZE_MAX);
+	res = http_reader_head(&r, scratch, 100);
+	tap_ok(res.what == HTTP_READ_BODY && r.max_body == 50, "a chunked body under way");
+	res = http_reader_body(&r, 100);
+	tap_ok(res.what == HTTP_READ_MORE && r.body_len == 2, "its first chunk");
+	http_reader_recycle(&r); /* the client left mid-body */
+	tap_ok(r.rlen == 0 && r.body == NULL && r.body_len == 0 && r.headers == NULL &&
+	               r.head.n_headers == 0 && r.consumed == 0 && r.scan.pos == 0,
+	       "a recycled reader forgets the request");
+	tap_ok(r.rbuf != NULL && r.rcap == 4096 && r.body_limit == limit_of && r.spool_fd == -1,
+	       "it keeps its callbacks and its initial buffer");
+	feed(&r, HTTP_READER_HEAD, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n", SIZE_MAX);
+	res = http_reader_head(&r, scratch, 100);
+	tap_ok(res.what == HTTP_READ_REQUEST && r.head.path_len == 2 &&
+	               memcmp(r.head.path, "/b", 2) == 0,
+	       "and serves the next request");
+	http_reader_next(&r);
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "GET / HTTP/1.1\r\nX: ", 19);
+	big[sizeof(big) - 1] = '\0';
+	feed(&r, HTTP_READER_HEAD, big, SIZE_MAX);
+	tap_ok(r.rcap > 4096, "a large head grows the buffer");
+	http_reader_recycle(&r);
+	tap_ok(r.rbuf == NULL && r.rcap == 0 && r.rlen == 0, "which is not kept");
 	http_reader_free(&r);
 }
 
@@ -326,5 +367,6 @@ int main(void)
 	test_chunked();
 	test_rejects();
 	test_spool();
+	test_recycle();
 	return tap_done();
 }

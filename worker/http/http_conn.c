@@ -8,14 +8,20 @@
  * closes. One request at a time, in order. The one owner of the
  * connection's state and its exchange's.
  *
- * Events: the read event stays registered for the connection's life (it
- * also notices a client that leaves mid-response); the write event only
- * while a write has hit EAGAIN (made at the first one: an idle connection
- * that never met one has none); one timer per connection whose meaning
- * follows the state (idle or header timeout, body timeout, send timeout,
- * linger); the server's one deferred event (a list of the connections
- * that asked for it) to act from the loop instead of from inside a
- * handler's call. Timeouts end with 408 (a partial request) or a quiet close.
+ * Events: the read event (in the connection) stays registered for the
+ * connection's life (it also notices a client that leaves mid-response);
+ * while the connection is idle it is its one event: before the first
+ * request it carries what is left of the header timeout, and an idle
+ * keep-alive connection waits in the server's idle list instead (one timer
+ * for all of them, an append and an unlink per request).
+ * A busy connection holds a work (struct http_work: reader, exchange,
+ * output, a timer whose meaning follows the state: header timeout, body
+ * timeout, send timeout, linger; the write event, added only while a write
+ * has hit EAGAIN), taken from the server's free list at the first byte of a
+ * request and given back once the response is flushed and nothing more was
+ * read. The server's one deferred event (a list of the connections that
+ * asked for it) acts from the loop instead of from inside a handler's call.
+ * Timeouts end with 408 (a partial request) or a quiet close.
  *
  * Rejects: every answer the server makes itself instead of a handler
  * (conn_reject(): malformed, too large, too slow, unsupported, out of memory)
@@ -56,12 +62,13 @@
 
 static void conn_process(struct http_conn *c);
 static void on_write(evutil_socket_t fd, short what, void *arg);
+static void on_timer(evutil_socket_t fd, short what, void *arg);
 
 static void conn_arm_timer(struct http_conn *c, long ms)
 {
 	struct timeval tv = clock_tv_ms(ms);
 
-	evtimer_add(c->ev_timer, &tv);
+	evtimer_add(&c->w->timer, &tv);
 }
 
 static void conn_set_reading(struct http_conn *c, bool on)
@@ -69,9 +76,9 @@ static void conn_set_reading(struct http_conn *c, bool on)
 	if (on == c->reading)
 		return;
 	if (on)
-		event_add(c->ev_read, NULL);
+		event_add(&c->ev_read, NULL);
 	else
-		event_del(c->ev_read);
+		event_del(&c->ev_read);
 	c->reading = on;
 	if (on && c->ssl)
 		http_tls_kick(c);
@@ -134,6 +141,51 @@ static void conn_unwake(struct http_conn *c)
 	srv->n_deferred--;
 }
 
+/* ---- between requests: the work given back (http_work.c) ------------- */
+
+/* The header timeout left for the current head: the first one's counts
+ * from accept, a keep-alive one's from its first byte. */
+static long conn_head_ms(struct http_conn *c)
+{
+	long ms = c->srv->opts.header_timeout_ms;
+	int64_t spent;
+
+	if (c->served)
+		return ms;
+	spent = (conn_now_us(c) - c->accepted_us) / 1000;
+	if (spent < 0)
+		spent = 0; /* the wall clock stepped back */
+	return spent >= ms ? 1 : ms - (long)spent;
+}
+
+/* C is between requests: when nothing is buffered, pending, or waited for,
+ * its work goes back. A keep-alive connection joins the idle list; one that
+ * has not sent its first request yet waits what is left of the header
+ * timeout on its read event. */
+static void conn_idle(struct http_conn *c)
+{
+	struct http_work *w = c->w;
+
+	if (!w || c->state != HTTP_CONN_HEAD || c->failed || c->peer_eof || !c->reading ||
+	    c->writing || w->in.rlen > 0 || evbuffer_get_length(w->out) > 0 ||
+	    (c->ssl && http_tls_pending(c)))
+		return;
+	if (c->served) {
+		http_work_detach(c);
+		http_idle_add(c);
+	} else {
+		struct timeval tv = clock_tv_ms(conn_head_ms(c));
+
+		http_work_detach(c);
+		event_add(&c->ev_read, &tv);
+	}
+}
+
+const char *http_conn_peer(const struct http_conn *c, char buf[HTTP_PEER_MAX])
+{
+	return http_peer_format(&c->peer, buf);
+}
+
 /* ---- output: the bytes of the exchange's response -------------------- */
 
 /* The Date line, remade at most once a second. */
@@ -153,25 +205,25 @@ static const char *conn_date_line(struct http_conn *c)
 static int conn_queue_head(struct http_conn *c, int status, const char *content_type,
                            enum http_framing framing, size_t length)
 {
-	struct http_exchange *ex = &c->ex;
+	struct http_exchange *ex = &c->w->ex;
 	struct http_response_head h = {
 	        .status = status,
 	        .content_type = content_type,
 	        .framing = framing,
 	        .length = length,
-	        .keep_alive = c->in.head.keep_alive && !c->close_after && !c->srv->draining &&
+	        .keep_alive = c->w->in.head.keep_alive && !c->close_after && !c->srv->draining &&
 	                      framing != HTTP_FRAMING_CLOSE,
-	        .http10 = c->in.head.version_minor == 0,
+	        .http10 = c->w->in.head.version_minor == 0,
 	        .date = conn_date_line(c),
 	        .lines = ex->headers.lines,
 	        .lines_len = ex->headers.len,
 	};
 	struct evbuffer_iovec vec;
 
-	if (evbuffer_reserve_space(c->out, (ev_ssize_t)http_response_head_max(&h), &vec, 1) != 1)
+	if (evbuffer_reserve_space(c->w->out, (ev_ssize_t)http_response_head_max(&h), &vec, 1) != 1)
 		return -ENOMEM;
 	vec.iov_len = http_response_head_write(vec.iov_base, &h);
-	evbuffer_commit_space(c->out, &vec, 1);
+	evbuffer_commit_space(c->w->out, &vec, 1);
 	if (!h.keep_alive)
 		c->close_after = true;
 	return 0;
@@ -180,29 +232,29 @@ static int conn_queue_head(struct http_conn *c, int status, const char *content_
 /* Frames the streamed data gathered so far as one chunk in the output. */
 static void conn_seal(struct http_conn *c)
 {
-	struct http_exchange *ex = &c->ex;
+	struct http_exchange *ex = &c->w->ex;
 	size_t len = ex->chunk ? evbuffer_get_length(ex->chunk) : 0;
 	char line[HTTP_RESPONSE_CHUNK_LINE];
 
 	if (len == 0)
 		return;
-	if (evbuffer_add(c->out, line, http_response_chunk_line(line, len)) < 0 ||
-	    evbuffer_add_buffer(c->out, ex->chunk) < 0 || evbuffer_add(c->out, "\r\n", 2) < 0)
+	if (evbuffer_add(c->w->out, line, http_response_chunk_line(line, len)) < 0 ||
+	    evbuffer_add_buffer(c->w->out, ex->chunk) < 0 || evbuffer_add(c->w->out, "\r\n", 2) < 0)
 		c->failed = true;
 }
 
 /* Writes what is pending now; on failure marks C for closing. */
 static void conn_flush(struct http_conn *c)
 {
-	struct http_exchange *ex = &c->ex;
+	struct http_exchange *ex = &c->w->ex;
 	size_t pending;
 	bool progress = false;
 
 	c->flush_due = false;
 	conn_seal(c);
-	pending = evbuffer_get_length(c->out);
+	pending = evbuffer_get_length(c->w->out);
 	while (pending > 0 && !c->failed) {
-		int n = c->ssl ? http_tls_write(c, c->out) : evbuffer_write(c->out, c->fd);
+		int n = c->ssl ? http_tls_write(c, c->w->out) : evbuffer_write(c->w->out, c->fd);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -214,7 +266,7 @@ static void conn_flush(struct http_conn *c)
 			break;
 		}
 		progress = true;
-		pending = evbuffer_get_length(c->out);
+		pending = evbuffer_get_length(c->w->out);
 	}
 	if (pending > 0 && !c->failed && !c->writing && http_conn_write_event(c) < 0) {
 		c->failed = true;
@@ -222,18 +274,18 @@ static void conn_flush(struct http_conn *c)
 	}
 	if (pending > 0 && !c->failed) {
 		if (!c->writing) {
-			event_add(c->ev_write, NULL);
+			event_add(&c->w->ev_write, NULL);
 			c->writing = true;
 		}
 		/* the send timeout counts from the last progress */
 		if (c->state >= HTTP_CONN_HANDLER &&
-		    (progress || !evtimer_pending(c->ev_timer, NULL)))
+		    (progress || !evtimer_pending(&c->w->timer, NULL)))
 			conn_arm_timer(c, c->srv->opts.send_timeout_ms);
 	} else if (c->writing) {
-		event_del(c->ev_write);
+		event_del(&c->w->ev_write);
 		c->writing = false;
 		if (c->state == HTTP_CONN_HANDLER || c->state == HTTP_CONN_FLUSH)
-			evtimer_del(c->ev_timer);
+			evtimer_del(&c->w->timer);
 	}
 	if (ex->state != HTTP_EXCHANGE_DONE) {
 		if (pending > HTTP_EXCHANGE_HIGH_WATERMARK) {
@@ -269,7 +321,7 @@ static int conn_finish(struct http_conn *c)
 static size_t conn_answer_error(struct http_conn *c, int status, const char *type, const char *code,
                                 const char *message, const char *id)
 {
-	struct http_exchange *ex = &c->ex;
+	struct http_exchange *ex = &c->w->ex;
 	char body[512], new_id[REQUEST_ID_MAX + 1];
 	size_t n;
 
@@ -287,7 +339,7 @@ static size_t conn_answer_error(struct http_conn *c, int status, const char *typ
 	}
 	(void)http_header_block_add(&ex->headers, "x-request-id", id);
 	if (conn_queue_head(c, status, "application/json", HTTP_FRAMING_LENGTH, n) < 0 ||
-	    evbuffer_add(c->out, body, n) < 0)
+	    evbuffer_add(c->w->out, body, n) < 0)
 		c->failed = true;
 	(void)conn_finish(c);
 	return n;
@@ -295,10 +347,23 @@ static size_t conn_answer_error(struct http_conn *c, int status, const char *typ
 
 /* ---- input: requests ----------------------------------------------------- */
 
+/* The client's "address:port" in the work, made when the work last held
+ * another address (a keep-alive connection usually gets its own back). */
+static const char *conn_peer_text(struct http_conn *c)
+{
+	struct http_work *w = c->w;
+
+	if (!w->peer[0] || memcmp(&w->peer_of, &c->peer, sizeof(c->peer)) != 0) {
+		memcpy(&w->peer_of, &c->peer, sizeof(c->peer));
+		http_peer_format(&c->peer, w->peer);
+	}
+	return w->peer;
+}
+
 static void conn_dispatch(struct http_conn *c)
 {
-	struct http_request *req = &c->req;
-	const struct http_head *h = &c->in.head;
+	struct http_request *req = &c->w->req;
+	const struct http_head *h = &c->w->in.head;
 
 	*req = (struct http_request){
 	        .method = h->method,
@@ -310,22 +375,22 @@ static void conn_dispatch(struct http_conn *c)
 	        .version_minor = h->version_minor,
 	        .headers = h->headers,
 	        .n_headers = h->n_headers,
-	        .body = c->in.body,
-	        .body_len = c->in.body_len,
-	        .body_in_file = c->in.spooled,
-	        .body_fd = c->in.spooled ? c->in.spool_fd : -1,
-	        .peer = c->peer,
+	        .body = c->w->in.body,
+	        .body_len = c->w->in.body_len,
+	        .body_in_file = c->w->in.spooled,
+	        .body_fd = c->w->in.spooled ? c->w->in.spool_fd : -1,
+	        .peer = conn_peer_text(c),
 	};
-	evtimer_del(c->ev_timer);
-	c->ex.state = HTTP_EXCHANGE_OPEN;
-	c->ex.cb = (struct http_exchange_callbacks){0};
-	c->ex.cb_ctx = NULL;
-	c->ex.headers.len = 0;
-	c->ex.chunked = false;
-	c->ex.over_high = false;
-	c->ex.head_only = strcmp(h->method, "HEAD") == 0;
+	evtimer_del(&c->w->timer);
+	c->w->ex.state = HTTP_EXCHANGE_OPEN;
+	c->w->ex.cb = (struct http_exchange_callbacks){0};
+	c->w->ex.cb_ctx = NULL;
+	c->w->ex.headers.len = 0;
+	c->w->ex.chunked = false;
+	c->w->ex.over_high = false;
+	c->w->ex.head_only = strcmp(h->method, "HEAD") == 0;
 	c->state = HTTP_CONN_HANDLER;
-	c->srv->opts.handler(c->srv->opts.ctx, &c->ex, req);
+	c->srv->opts.handler(c->srv->opts.ctx, &c->w->ex, req);
 }
 
 /* Answers the current request ourselves (see http_server.h) and reports it.
@@ -340,21 +405,21 @@ static void conn_reject(struct http_conn *c, enum http_reject reason, const char
 	        .reason = reason,
 	        .status = status,
 	        .id = id,
-	        .peer = c->peer,
-	        .method = have_head ? c->in.head.method : NULL,
-	        .path = have_head ? c->in.head.path : NULL,
-	        .path_len = have_head ? c->in.head.path_len : 0,
-	        .bytes_in = c->state == HTTP_CONN_BODY ? c->in.body_len : 0,
+	        .peer = conn_peer_text(c),
+	        .method = have_head ? c->w->in.head.method : NULL,
+	        .path = have_head ? c->w->in.head.path : NULL,
+	        .path_len = have_head ? c->w->in.head.path_len : 0,
+	        .bytes_in = c->state == HTTP_CONN_BODY ? c->w->in.body_len : 0,
 	};
 
-	log_debug("client %s: %d %s", c->peer, status, message);
-	evtimer_del(c->ev_timer);
+	log_debug("client %s: %d %s", r.peer, status, message);
+	evtimer_del(&c->w->timer);
 	request_id_generate(id);
 	r.bytes_out = conn_answer_error(c, status, http_reject_type(reason),
 	                                http_reject_code(reason), message, id);
 	if (!o->on_reject)
 		return;
-	r.total_us = c->start_us ? conn_now_us(c) - c->start_us : 0;
+	r.total_us = c->w->start_us ? conn_now_us(c) - c->w->start_us : 0;
 	if (r.total_us < 0)
 		r.total_us = 0; /* the wall clock stepped back */
 	o->on_reject(o->reject_ctx, &r);
@@ -370,7 +435,7 @@ static bool conn_take(struct http_conn *c, struct http_read_result r)
 		c->state = HTTP_CONN_BODY;
 		conn_arm_timer(c, c->srv->opts.body_timeout_ms);
 		if (r.send_continue) {
-			if (evbuffer_add(c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0)
+			if (evbuffer_add(c->w->out, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0)
 				c->failed = true;
 			conn_flush(c);
 		}
@@ -389,33 +454,33 @@ static bool conn_read_head(struct http_conn *c)
 {
 	struct http_read_result r;
 
-	if (c->in.rlen == 0)
+	if (!c->w || c->w->in.rlen == 0)
 		return false;
-	if (c->start_us == 0)
-		c->start_us = conn_now_us(c);
-	r = http_reader_head(&c->in, c->srv->scratch, c->srv->opts.max_body);
+	if (c->w->start_us == 0)
+		c->w->start_us = conn_now_us(c);
+	r = http_reader_head(&c->w->in, c->srv->scratch, c->srv->opts.max_body);
 	if (r.what != HTTP_READ_MORE) {
 		/* this head is done with, whatever came of it (the timer pending,
 		 * idle or header, is replaced or deleted by what comes next) */
 		c->served = true;
-		c->head_timer = false;
-	} else if (!c->head_timer) {
+		c->w->head_timer = false;
+	} else if (!c->w->head_timer) {
 		/* armed only for a head that did not come whole in its first read
 		 * (the usual one does: no timer armed and deleted per request) */
-		c->head_timer = true;
-		conn_arm_timer(c, c->srv->opts.header_timeout_ms);
+		c->w->head_timer = true;
+		conn_arm_timer(c, conn_head_ms(c));
 	}
 	return conn_take(c, r);
 }
 
 static bool conn_read_body(struct http_conn *c)
 {
-	return conn_take(c, http_reader_body(&c->in, c->srv->opts.max_body));
+	return conn_take(c, http_reader_body(&c->w->in, c->srv->opts.max_body));
 }
 
 static size_t conn_unread(struct http_conn *c)
 {
-	size_t buffered = http_reader_unread(&c->in);
+	size_t buffered = http_reader_unread(&c->w->in);
 	int n = 0;
 
 	if (buffered > 0)
@@ -428,7 +493,7 @@ static size_t conn_unread(struct http_conn *c)
 /* The response is flushed: next request, or close. True when the state changed. */
 static bool conn_finish_response(struct http_conn *c)
 {
-	if (evbuffer_get_length(c->out) > 0)
+	if (evbuffer_get_length(c->w->out) > 0)
 		return false;
 	if (c->close_after || c->srv->draining) {
 		if (conn_unread(c) == 0) {
@@ -442,27 +507,22 @@ static bool conn_finish_response(struct http_conn *c)
 			http_tls_shutdown(c);
 		shutdown(c->fd, SHUT_WR);
 		c->state = HTTP_CONN_LINGER;
-		http_reader_discard(&c->in);
+		http_reader_discard(&c->w->in);
 		conn_set_reading(c, true);
 		conn_arm_timer(c, LINGER_MS);
 		return false;
 	}
-	http_reader_next(&c->in);
-	c->head_timer = false;
-	c->start_us = 0;
+	http_reader_next(&c->w->in);
+	c->w->head_timer = false;
+	c->w->start_us = 0;
 	c->close_after = false;
 	c->state = HTTP_CONN_HEAD;
 	if (c->peer_eof)
 		return true; /* conn_process serves what is buffered, or closes */
-	if (c->in.rlen == 0) {
-		/* an idle keep-alive connection keeps no buffer (SPEC 13: a few KiB
-		 * per idle connection): neither the read buffer nor the response
-		 * header lines (0.5 to 1 KiB); the next request's cost a malloc each */
-		http_reader_trim(&c->in);
-		http_header_block_free(&c->ex.headers);
-		conn_arm_timer(c, c->srv->opts.idle_timeout_ms);
-	}
 	conn_set_reading(c, true);
+	/* an idle keep-alive connection keeps no buffer (SPEC 13: a few KiB
+	 * per idle connection): its work goes back to the server */
+	conn_idle(c);
 	return true;
 }
 
@@ -517,6 +577,20 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 	char *dst;
 	ssize_t n;
 
+	if (!c->w) {
+		if (!(what & EV_READ)) {
+			http_conn_close(c); /* idle, or connected and never sent a byte */
+			return;
+		}
+		if (http_work_attach(c, on_timer) < 0) {
+			char peer[HTTP_PEER_MAX];
+
+			log_warning("client %s: out of memory, connection closed",
+			            http_conn_peer(c, peer));
+			http_conn_close(c);
+			return;
+		}
+	}
 	if (c->state == HTTP_CONN_LINGER) {
 		conn_linger_read(c);
 		return;
@@ -526,15 +600,17 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 			http_conn_close(c);
 		return;
 	}
-	dst = http_reader_room(&c->in, conn_phase(c), &room);
+	dst = http_reader_room(&c->w->in, conn_phase(c), &room);
 	if (!dst) {
 		/* full while the handler works: stop until the request is done */
 		conn_set_reading(c, false);
 		return;
 	}
 	n = c->ssl ? http_tls_read(c, dst, room) : read(c->fd, dst, room);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		conn_idle(c); /* nothing after all (or a TLS record without data) */
 		return;
+	}
 	if (n == 0 && (c->state == HTTP_CONN_HANDLER || c->state == HTTP_CONN_FLUSH)) {
 		/* a half-close after a whole request: answer it (see the top) */
 		c->peer_eof = true;
@@ -546,7 +622,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		http_conn_close(c);
 		return;
 	}
-	http_reader_got(&c->in, conn_phase(c), (size_t)n);
+	http_reader_got(&c->w->in, conn_phase(c), (size_t)n);
 	conn_process(c);
 	if (c->failed)
 		http_conn_close(c);
@@ -556,10 +632,16 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 
 int http_conn_write_event(struct http_conn *c)
 {
-	/* made on the first EAGAIN: most connections never need it */
-	if (!c->ev_write)
-		c->ev_write = event_new(c->srv->base, c->fd, EV_WRITE | EV_PERSIST, on_write, c);
-	return c->ev_write ? 0 : -ENOMEM;
+	struct http_work *w = c->w;
+
+	/* set up on the first EAGAIN: most connections never need it */
+	if (!w->write_assigned) {
+		if (event_assign(&w->ev_write, c->srv->base, c->fd, EV_WRITE | EV_PERSIST, on_write,
+		                 c) < 0)
+			return -ENOMEM;
+		w->write_assigned = true;
+	}
+	return 0;
 }
 
 static void on_write(evutil_socket_t fd, short what, void *arg)
@@ -569,11 +651,13 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 	if (c->state == HTTP_CONN_HANDSHAKE) {
 		if (http_tls_handshake(c) < 0 && c->failed)
 			http_conn_close(c);
+		else if (c->state == HTTP_CONN_HEAD)
+			conn_idle(c); /* handshaken, no request yet */
 		return;
 	}
 	if (c->tls_read_wants_write) {
 		c->tls_read_wants_write = false;
-		event_active(c->ev_read, EV_READ, 0);
+		event_active(&c->ev_read, EV_READ, 0);
 	}
 	conn_flush(c);
 	if (!c->failed && c->state == HTTP_CONN_FLUSH)
@@ -588,8 +672,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 	switch (c->state) {
 	case HTTP_CONN_HEAD:
-		if (c->in.rlen == 0) {
-			http_conn_close(c); /* idle, or connected and never sent a byte */
+		if (c->w->in.rlen == 0) {
+			http_conn_close(c); /* connected and never sent a byte */
 			return;
 		}
 		conn_reject(c, HTTP_REJECT_HEAD_TIMEOUT, "the request head took too long", false);
@@ -599,7 +683,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		break;
 	case HTTP_CONN_HANDLER:
 	case HTTP_CONN_FLUSH:
-		log_debug("client %s: nothing read for %ld ms, closing", c->peer,
+		log_debug("client %s: nothing read for %ld ms, closing", c->w->peer,
 		          c->srv->opts.send_timeout_ms);
 		http_conn_close(c);
 		return;
@@ -618,8 +702,8 @@ static void conn_deferred(struct http_conn *c)
 		conn_flush(c);
 	if (!c->failed && c->writable_due) {
 		c->writable_due = false;
-		if (c->ex.state != HTTP_EXCHANGE_DONE && c->ex.cb.on_writable)
-			c->ex.cb.on_writable(c->ex.cb_ctx);
+		if (c->w->ex.state != HTTP_EXCHANGE_DONE && c->w->ex.cb.on_writable)
+			c->w->ex.cb.on_writable(c->w->ex.cb_ctx);
 	}
 	if (!c->failed)
 		conn_process(c);
@@ -639,7 +723,7 @@ void http_conn_run_deferred(struct http_server *srv)
 	}
 }
 
-int http_conn_new(struct http_server *srv, int fd, const char *peer)
+int http_conn_new(struct http_server *srv, int fd, const struct sockaddr_storage *addr)
 {
 	struct http_conn *c = calloc(1, sizeof(*c));
 	int one = 1;
@@ -647,25 +731,13 @@ int http_conn_new(struct http_server *srv, int fd, const char *peer)
 	if (!c)
 		return -ENOMEM;
 	c->srv = srv;
-	c->in.body_limit = srv->opts.body_limit; /* per path, at each head */
-	c->in.body_limit_ctx = srv->opts.ctx;
-	c->in.body_spool = srv->opts.body_spool;
-	c->in.spool_dir = srv->opts.spool_dir;
 	c->fd = fd;
 	c->state = srv->opts.tls ? HTTP_CONN_HANDSHAKE : HTTP_CONN_HEAD;
-	c->ex.conn = c;
-	c->ex.state = HTTP_EXCHANGE_DONE;
-	snprintf(c->peer, sizeof(c->peer), "%s", peer);
-	c->out = evbuffer_new();
-	c->ev_read = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_read, c);
-	c->ev_timer = evtimer_new(srv->base, on_timer, c);
-	if (!c->out || !c->ev_read || !c->ev_timer || (srv->opts.tls && http_tls_conn_new(c) < 0)) {
-		if (c->out)
-			evbuffer_free(c->out);
-		if (c->ev_read)
-			event_free(c->ev_read);
-		if (c->ev_timer)
-			event_free(c->ev_timer);
+	http_peer_set(&c->peer, addr);
+	c->accepted_us = conn_now_us(c);
+	if (event_assign(&c->ev_read, srv->base, fd, EV_READ | EV_PERSIST, on_read, c) < 0 ||
+	    (srv->opts.tls && (http_work_attach(c, on_timer) < 0 || http_tls_conn_new(c) < 0))) {
+		http_work_detach(c);
 		free(c);
 		return -ENOMEM;
 	}
@@ -676,9 +748,18 @@ int http_conn_new(struct http_server *srv, int fd, const char *peer)
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->n_conns++;
-	conn_set_reading(c, true);
-	c->head_timer = true;
-	conn_arm_timer(c, srv->opts.header_timeout_ms);
+	if (c->w) {
+		/* TLS: the handshake runs under the header timeout */
+		conn_set_reading(c, true);
+		c->w->head_timer = true;
+		conn_arm_timer(c, srv->opts.header_timeout_ms);
+	} else {
+		/* plain: idle until the first byte, within the header timeout */
+		struct timeval tv = clock_tv_ms(srv->opts.header_timeout_ms);
+
+		event_add(&c->ev_read, &tv);
+		c->reading = true;
+	}
 	return 0;
 }
 
@@ -686,10 +767,10 @@ void http_conn_close(struct http_conn *c)
 {
 	struct http_server *srv = c->srv;
 
-	if (c->ex.state != HTTP_EXCHANGE_DONE) {
-		c->ex.state = HTTP_EXCHANGE_DONE;
-		if (c->ex.cb.on_abort)
-			c->ex.cb.on_abort(c->ex.cb_ctx);
+	if (c->w && c->w->ex.state != HTTP_EXCHANGE_DONE) {
+		c->w->ex.state = HTTP_EXCHANGE_DONE;
+		if (c->w->ex.cb.on_abort)
+			c->w->ex.cb.on_abort(c->w->ex.cb_ctx);
 	}
 	if (c->prev)
 		c->prev->next = c->next;
@@ -698,19 +779,14 @@ void http_conn_close(struct http_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	srv->n_conns--;
-	event_free(c->ev_read);
-	if (c->ev_write)
-		event_free(c->ev_write);
-	event_free(c->ev_timer);
+	event_del(&c->ev_read);
+	if (c->idle_listed)
+		http_idle_remove(c);
 	conn_unwake(c);
-	evbuffer_free(c->out);
+	http_work_detach(c);
 	if (c->ssl)
 		http_tls_conn_free(c);
 	close(c->fd);
-	http_reader_free(&c->in);
-	http_header_block_free(&c->ex.headers);
-	if (c->ex.chunk)
-		evbuffer_free(c->ex.chunk);
 	free(c);
 	http_server_conn_closed(srv);
 }
@@ -721,8 +797,8 @@ void http_conn_drain(struct http_conn *c)
 
 	/* Idle keep-alive with nothing on the way: close. A connection that has
 	 * not sent its first request yet is kept: that request is on its way. */
-	if (c->state != HTTP_CONN_HEAD || !c->served || c->in.rlen > 0 ||
-	    evbuffer_get_length(c->out) > 0)
+	if (c->state != HTTP_CONN_HEAD || !c->served ||
+	    (c->w && (c->w->in.rlen > 0 || evbuffer_get_length(c->w->out) > 0)))
 		return;
 	if (c->ssl && http_tls_pending(c))
 		return; /* a request OpenSSL has read from the socket already */
@@ -785,7 +861,7 @@ static int exchange_send_whole(struct http_exchange *ex, int status, const char 
 		return r;
 	r = conn_queue_head(c, status, content_type, framing, len);
 	if (r == 0 && len > 0 && !ex->head_only && framing == HTTP_FRAMING_LENGTH &&
-	    (buf ? evbuffer_add_buffer(c->out, buf) : evbuffer_add(c->out, body, len)) < 0)
+	    (buf ? evbuffer_add_buffer(c->w->out, buf) : evbuffer_add(c->w->out, body, len)) < 0)
 		r = -ENOMEM;
 	if (buf)
 		evbuffer_drain(buf, evbuffer_get_length(buf));
@@ -815,7 +891,7 @@ int http_exchange_stream_start(struct http_exchange *ex, int status, const char 
 	if (ex->state != HTTP_EXCHANGE_OPEN)
 		return -EINVAL;
 	ex->state = HTTP_EXCHANGE_STREAMING;
-	ex->chunked = c->in.head.version_minor >= 1;
+	ex->chunked = c->w->in.head.version_minor >= 1;
 	if (c->failed)
 		return -EPIPE;
 	if (ex->chunked && !ex->chunk && !(ex->chunk = evbuffer_new())) {
@@ -844,7 +920,7 @@ int http_exchange_stream_write(struct http_exchange *ex, const void *data, size_
 		return -EPIPE;
 	if (len == 0 || ex->head_only)
 		return 0; /* an empty chunk would end the body */
-	r = evbuffer_add(ex->chunked ? ex->chunk : c->out, data, len);
+	r = evbuffer_add(ex->chunked ? ex->chunk : c->w->out, data, len);
 	if (r < 0) {
 		c->failed = true;
 		conn_wake(c);
@@ -873,7 +949,7 @@ int http_exchange_stream_end(struct http_exchange *ex)
 		c->close_after = true; /* the close is the end */
 	} else if (!ex->head_only) {
 		conn_seal(c);
-		if (evbuffer_add(c->out, "0\r\n\r\n", 5) < 0)
+		if (evbuffer_add(c->w->out, "0\r\n\r\n", 5) < 0)
 			c->failed = true;
 	}
 	return conn_finish(c);
@@ -898,6 +974,6 @@ void http_exchange_abort(struct http_exchange *ex)
 
 size_t http_exchange_pending(const struct http_exchange *ex)
 {
-	return evbuffer_get_length(ex->conn->out) +
+	return evbuffer_get_length(ex->conn->w->out) +
 	       (ex->chunk ? evbuffer_get_length(ex->chunk) : 0);
 }

@@ -263,13 +263,29 @@ void http_reader_next(struct http_reader *r)
 	r->scan = (struct http_scan){0};
 }
 
-void http_reader_trim(struct http_reader *r)
+void http_reader_recycle(struct http_reader *r)
 {
-	if (r->rlen > 0)
-		return;
-	free(r->rbuf);
-	r->rbuf = NULL;
-	r->rcap = 0;
+	http_reader_spool_end(r);
+	if (!r->body_in_rbuf)
+		free(r->body);
+	free(r->headers);
+	if (r->rcap > RBUF_INITIAL) {
+		/* a large head grew it: not kept for the next request */
+		free(r->rbuf);
+		r->rbuf = NULL;
+		r->rcap = 0;
+	}
+	/* what a head and its body set; the rest is set before it is read */
+	r->rlen = r->consumed = r->head_end = 0;
+	r->scan = (struct http_scan){0};
+	r->headers = NULL;
+	r->head.headers = NULL;
+	r->head.n_headers = 0;
+	r->body = NULL;
+	r->body_len = r->body_cap = 0;
+	r->body_want = 0;
+	r->spool_err = 0;
+	r->body_direct = r->body_in_rbuf = false;
 }
 
 void http_reader_discard(struct http_reader *r)

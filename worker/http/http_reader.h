@@ -110,9 +110,11 @@ size_t http_reader_unread(const struct http_reader *r);
 /* The current request is answered: forget it and move what follows to the
  * front of the buffer. */
 void http_reader_next(struct http_reader *r);
-/* Gives back the buffer when it holds nothing (an idle connection keeps no
- * memory for the next request). */
-void http_reader_trim(struct http_reader *r);
+/* Makes R ready for another request, of any connection: forgets what was
+ * read and frees what the request allocated, keeping the callbacks and a
+ * read buffer of at most the initial size (the connection's work goes back
+ * to the server's free list with it). */
+void http_reader_recycle(struct http_reader *r);
 /* Drops whatever was read (the connection only lingers now). */
 void http_reader_discard(struct http_reader *r);
 void http_reader_free(struct http_reader *r);

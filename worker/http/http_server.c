@@ -13,12 +13,10 @@
  */
 #include "http_conn.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -71,25 +69,6 @@ static void set_accepting(struct http_server *srv, bool on)
 	srv->accepting = on;
 }
 
-static void format_peer(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	char addr[INET6_ADDRSTRLEN] = "?";
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-
-		inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
-		snprintf(buf, len, "%s:%u", addr, ntohs(in->sin_port));
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof(addr));
-		snprintf(buf, len, "[%s]:%u", addr, ntohs(in6->sin6_port));
-	} else {
-		snprintf(buf, len, "local");
-	}
-}
-
 static void on_accept_retry(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_server *srv = arg;
@@ -105,7 +84,6 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 	for (int i = 0; i < ACCEPT_BURST; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
-		char peer[64];
 		int cfd;
 
 		if (srv->n_conns >= srv->opts.max_connections) {
@@ -130,9 +108,13 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 			}
 			return;
 		}
-		format_peer(&ss, peer, sizeof(peer));
-		if (http_conn_new(srv, cfd, peer) < 0) {
-			log_warning("client %s: out of memory, connection dropped", peer);
+		if (http_conn_new(srv, cfd, &ss) < 0) {
+			struct http_peer p;
+			char peer[HTTP_PEER_MAX];
+
+			http_peer_set(&p, &ss);
+			log_warning("client %s: out of memory, connection dropped",
+			            http_peer_format(&p, peer));
 			close(cfd);
 		}
 	}
@@ -141,6 +123,11 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 static void on_defer(evutil_socket_t fd, short what, void *arg)
 {
 	http_conn_run_deferred(arg);
+}
+
+static void on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	http_conn_expire_idle(arg);
 }
 
 void http_server_conn_closed(struct http_server *srv)
@@ -171,7 +158,8 @@ int http_server_new(struct event_base *base, const struct http_server_options *o
 	srv->ev_accept = event_new(base, listen_fd, EV_READ | EV_PERSIST, on_accept, srv);
 	srv->ev_accept_retry = evtimer_new(base, on_accept_retry, srv);
 	srv->ev_defer = event_new(base, -1, 0, on_defer, srv);
-	if (!srv->ev_accept || !srv->ev_accept_retry || !srv->ev_defer) {
+	srv->ev_idle = evtimer_new(base, on_idle, srv);
+	if (!srv->ev_accept || !srv->ev_accept_retry || !srv->ev_defer || !srv->ev_idle) {
 		http_server_free(srv);
 		return -ENOMEM;
 	}
@@ -221,12 +209,15 @@ void http_server_free(struct http_server *srv)
 	srv->draining = true; /* no accept resumes while connections close */
 	while (srv->conns)
 		http_conn_close(srv->conns);
+	http_conn_free_pool(srv);
 	if (srv->ev_accept)
 		event_free(srv->ev_accept);
 	if (srv->ev_accept_retry)
 		event_free(srv->ev_accept_retry);
 	if (srv->ev_defer)
 		event_free(srv->ev_defer);
+	if (srv->ev_idle)
+		event_free(srv->ev_idle);
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
 	free(srv);

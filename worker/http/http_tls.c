@@ -74,10 +74,10 @@ static void want_write(struct http_conn *c, bool on)
 			c->failed = true;
 			return;
 		}
-		event_add(c->ev_write, NULL);
+		event_add(&c->w->ev_write, NULL);
 		c->writing = true;
-	} else if (!on && c->writing && evbuffer_get_length(c->out) == 0) {
-		event_del(c->ev_write);
+	} else if (!on && c->writing && evbuffer_get_length(c->w->out) == 0) {
+		event_del(&c->w->ev_write);
 		c->writing = false;
 	}
 }
@@ -102,8 +102,11 @@ static void answer_plain_http(struct http_conn *c)
 	const struct http_server_options *o = &c->srv->opts;
 	enum http_reject reason = HTTP_REJECT_PLAIN_HTTP_ON_TLS;
 	char body[256], head[256], id[REQUEST_ID_MAX + 1];
-	struct http_rejected r = {
-	        .reason = reason, .status = http_reject_status(reason), .id = id, .peer = c->peer};
+	char peer[HTTP_PEER_MAX];
+	struct http_rejected r = {.reason = reason,
+	                          .status = http_reject_status(reason),
+	                          .id = id,
+	                          .peer = http_conn_peer(c, peer)};
 	size_t n = openai_error_format(body, sizeof(body), http_reject_type(reason),
 	                               http_reject_code(reason),
 	                               "this port speaks TLS: send the request with https://");
@@ -119,11 +122,11 @@ static void answer_plain_http(struct http_conn *c)
 
 	/* best effort: a few hundred bytes into an empty socket buffer */
 	if (writev(c->fd, iov, 2) < 0)
-		log_debug("client %s: the plain-HTTP answer failed: %s", c->peer, strerror(errno));
+		log_debug("client %s: the plain-HTTP answer failed: %s", r.peer, strerror(errno));
 	shutdown(c->fd, SHUT_WR);
 	c->state = HTTP_CONN_LINGER;
 	want_write(c, false);
-	evtimer_add(c->ev_timer, &tv);
+	evtimer_add(&c->w->timer, &tv);
 	r.bytes_out = n;
 	if (o->on_reject)
 		o->on_reject(o->reject_ctx, &r);
@@ -131,7 +134,7 @@ static void answer_plain_http(struct http_conn *c)
 
 int http_tls_handshake(struct http_conn *c)
 {
-	char why[160];
+	char why[160], peer[HTTP_PEER_MAX];
 	int r, err;
 
 	ERR_clear_error();
@@ -149,13 +152,13 @@ int http_tls_handshake(struct http_conn *c)
 	if (err == SSL_ERROR_SSL &&
 	    (ERR_GET_REASON(ERR_peek_error()) == SSL_R_HTTP_REQUEST ||
 	     ERR_GET_REASON(ERR_peek_error()) == SSL_R_HTTPS_PROXY_REQUEST)) {
-		log_debug("client %s: plain HTTP on the TLS port: 400", c->peer);
+		log_debug("client %s: plain HTTP on the TLS port: 400", http_conn_peer(c, peer));
 		c->tls_broken = true;
 		ERR_clear_error();
 		answer_plain_http(c);
 		return -1;
 	}
-	log_debug("client %s: TLS handshake failed: %s", c->peer,
+	log_debug("client %s: TLS handshake failed: %s", http_conn_peer(c, peer),
 	          failure(c, err, why, sizeof(why)));
 	ERR_clear_error();
 	c->failed = true;
@@ -164,7 +167,7 @@ int http_tls_handshake(struct http_conn *c)
 
 ssize_t http_tls_read(struct http_conn *c, void *buf, size_t len)
 {
-	char why[160];
+	char why[160], peer[HTTP_PEER_MAX];
 	int n, err;
 
 	ERR_clear_error();
@@ -188,7 +191,7 @@ ssize_t http_tls_read(struct http_conn *c, void *buf, size_t len)
 			return -1;
 		/* fall through */
 	default:
-		log_debug("client %s: TLS read failed: %s", c->peer,
+		log_debug("client %s: TLS read failed: %s", http_conn_peer(c, peer),
 		          failure(c, err, why, sizeof(why)));
 		ERR_clear_error();
 		errno = EPROTO;
@@ -200,7 +203,7 @@ int http_tls_write(struct http_conn *c, struct evbuffer *out)
 {
 	size_t len = evbuffer_get_length(out);
 	unsigned char *data;
-	char why[160];
+	char why[160], peer[HTTP_PEER_MAX];
 	int n, err;
 
 	if (len > TLS_RECORD)
@@ -222,7 +225,8 @@ int http_tls_write(struct http_conn *c, struct evbuffer *out)
 		errno = err == SSL_ERROR_WANT_WRITE ? EAGAIN : errno;
 		return -1;
 	}
-	log_debug("client %s: TLS write failed: %s", c->peer, failure(c, err, why, sizeof(why)));
+	log_debug("client %s: TLS write failed: %s", http_conn_peer(c, peer),
+	          failure(c, err, why, sizeof(why)));
 	ERR_clear_error();
 	errno = EPIPE;
 	return -1;
@@ -236,5 +240,5 @@ bool http_tls_pending(const struct http_conn *c)
 void http_tls_kick(struct http_conn *c)
 {
 	if (c->reading && SSL_pending(c->ssl) > 0)
-		event_active(c->ev_read, EV_READ, 0);
+		event_active(&c->ev_read, EV_READ, 0);
 }
