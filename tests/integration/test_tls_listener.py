@@ -556,7 +556,8 @@ def test_plain_http_to_tls_port_gets_400(stub, gateway_factory, pki):
 
 
 def test_renegotiation_is_refused(stub, gateway_factory, pki):
-    gw = tls_gateway(gateway_factory, stub, pki)
+    # the header timeout counts from accept: longer than the second s_client waits
+    gw = tls_gateway(gateway_factory, stub, pki, header_timeout="10s")
     workers = gw.workers()
     # s_client's "R" (interactive mode) asks for a TLS 1.2 renegotiation
     p = subprocess.Popen(
