@@ -1,9 +1,15 @@
 /*
  * usage_scan: the usage object of an answer, found from its end (see
  * usage_scan.h). Runs in a worker, once per answer: a non-streamed body
- * when it is complete, a stream's tail window when it ends. Nothing here
- * reads more than the usage object and the bytes between it and the end
- * (a stream: the tail window), and nothing is written outside RET.
+ * when it is complete, a stream's one event that may carry usage. Nothing
+ * here reads more than the usage object and the bytes between it and the
+ * end, and nothing is written outside RET.
+ *
+ * The hand parser is cut for speed (issue 19's bound is a few hundred
+ * instructions per answer): a member name is recognised by its first byte
+ * and one fixed-length comparison with the names it may be (no strlen, no
+ * copy), other strings are skipped eight bytes at a time, counts are read
+ * digit by digit without strtol.
  */
 #include "usage_scan.h"
 
@@ -18,14 +24,14 @@ struct cursor {
 	const char *p, *end;
 };
 
-static bool is_ws(char c)
+static inline bool is_ws(char c)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
 }
 
 static inline void skip_ws(struct cursor *c)
 {
-	while (c->p < c->end && is_ws(*c->p))
+	while (c->p < c->end && (unsigned char)*c->p <= ' ' && is_ws(*c->p))
 		c->p++;
 }
 
@@ -39,55 +45,145 @@ static inline bool eat(struct cursor *c, char ch)
 	return false;
 }
 
-/* A string at C->p (its opening quote): its bytes between the quotes. */
-static bool string_span(struct cursor *c, const char **s, size_t *len)
+static inline uint64_t load8(const char *p)
 {
-	const char *p;
+	uint64_t v;
 
+	memcpy(&v, p, 8);
+	return v;
+}
+
+#define ONES  0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Whether the word W holds the byte B. */
+static inline bool has_byte(uint64_t w, unsigned char b)
+{
+	uint64_t v = w ^ (ONES * b);
+
+	return ((v - ONES) & ~v & HIGHS) != 0;
+}
+
+/* The rest of a string whose opening quote C->p is past: through its
+ * closing quote. */
+static bool skip_string(struct cursor *c)
+{
+	const char *p = c->p, *end = c->end;
+
+	for (;;) {
+		while (end - p >= 8) {
+			uint64_t w = load8(p);
+
+			if (has_byte(w, '"') || has_byte(w, '\\'))
+				break;
+			p += 8;
+		}
+		while (p < end && *p != '"' && *p != '\\')
+			p++;
+		if (p >= end)
+			return false;
+		if (*p == '"') {
+			c->p = p + 1;
+			return true;
+		}
+		if (end - p < 2) /* a backslash and the byte it escapes */
+			return false;
+		p += 2;
+	}
+}
+
+/* Whether the N bytes at P are those of LIT (N >= 8; inlined per name). */
+static inline bool same(const char *p, const char *lit, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 8 < n; i += 8)
+		if (load8(p + i) != load8(lit + i))
+			return false;
+	return load8(p + n - 8) == load8(lit + n - 8);
+}
+
+enum key {
+	KEY_OTHER,
+	KEY_PROMPT,
+	KEY_COMPLETION,
+	KEY_TOTAL,
+	KEY_PROMPT_DETAILS,
+	KEY_COMPLETION_DETAILS,
+	KEY_CACHED,
+	KEY_REASONING,
+};
+
+/* NAME (with its closing quote) at C->p: past it, true. */
+#define NAME(c, name)                                       \
+	((size_t)((c)->end - (c)->p) >= sizeof(name) - 1 && \
+	 same((c)->p, name, sizeof(name) - 1) && ((c)->p += sizeof(name) - 1, true))
+
+/* The member name whose opening quote C->p is at, through its closing quote;
+ * *RET: which of the names read it is. False when it is no string. The raw
+ * bytes are compared, as written (an escaped name is another name). */
+static bool member_name(struct cursor *c, enum key *ret)
+{
+	*ret = KEY_OTHER;
 	if (c->p >= c->end || *c->p != '"')
 		return false;
-	p = c->p + 1;
-	*s = p;
-	/* the common string: no escape before its closing quote */
-	const char *q = memchr(p, '"', (size_t)(c->end - p));
-
-	if (q && !memchr(p, '\\', (size_t)(q - p))) {
-		*len = (size_t)(q - p);
-		c->p = q + 1;
-		return true;
+	c->p++;
+	switch (c->p < c->end ? *c->p : 0) {
+	case 'p':
+		if (NAME(c, "prompt_tokens\""))
+			return *ret = KEY_PROMPT, true;
+		if (NAME(c, "prompt_tokens_details\""))
+			return *ret = KEY_PROMPT_DETAILS, true;
+		break;
+	case 'i':
+		if (NAME(c, "input_tokens\""))
+			return *ret = KEY_PROMPT, true;
+		if (NAME(c, "input_tokens_details\""))
+			return *ret = KEY_PROMPT_DETAILS, true;
+		break;
+	case 'c':
+		if (NAME(c, "completion_tokens\""))
+			return *ret = KEY_COMPLETION, true;
+		if (NAME(c, "completion_tokens_details\""))
+			return *ret = KEY_COMPLETION_DETAILS, true;
+		if (NAME(c, "cached_tokens\""))
+			return *ret = KEY_CACHED, true;
+		break;
+	case 'o':
+		if (NAME(c, "output_tokens\""))
+			return *ret = KEY_COMPLETION, true;
+		if (NAME(c, "output_tokens_details\""))
+			return *ret = KEY_COMPLETION_DETAILS, true;
+		break;
+	case 't':
+		if (NAME(c, "total_tokens\""))
+			return *ret = KEY_TOTAL, true;
+		break;
+	case 'r':
+		if (NAME(c, "reasoning_tokens\""))
+			return *ret = KEY_REASONING, true;
+		break;
 	}
-	while (p < c->end && *p != '"') {
-		if ((unsigned char)*p < 0x20)
-			return false;
-		if (*p == '\\') {
-			if (p + 1 >= c->end)
-				return false;
-			p++;
-		}
-		p++;
-	}
-	if (p >= c->end)
-		return false;
-	*len = (size_t)(p - *s);
-	c->p = p + 1;
-	return true;
+	return skip_string(c);
 }
 
 /* A non-negative JSON integer of at most MAX_DIGITS digits. */
 static bool count(struct cursor *c, int64_t *ret)
 {
+	const char *p, *start, *end = c->end;
 	int64_t v = 0;
-	int n = 0;
+	size_t n;
 
 	skip_ws(c);
-	while (c->p < c->end && *c->p >= '0' && *c->p <= '9' && n <= MAX_DIGITS) {
-		v = v * 10 + (*c->p++ - '0');
-		n++;
-	}
-	if (n == 0 || n > MAX_DIGITS || (n > 1 && c->p[-n] == '0'))
+	p = start = c->p;
+	while (p < end && (unsigned char)(*p - '0') < 10 && p - start <= MAX_DIGITS)
+		v = v * 10 + (*p++ - '0');
+	n = (size_t)(p - start);
+	if (n == 0 || n > MAX_DIGITS || (n > 1 && *start == '0'))
 		return false;
-	if (c->p < c->end && (*c->p == '.' || *c->p == 'e' || *c->p == 'E'))
+	if (p < end && (*p == '.' || *p == 'e' || *p == 'E'))
 		return false;
+	c->p = p;
 	*ret = v;
 	return true;
 }
@@ -102,11 +198,11 @@ static bool skip_container(struct cursor *c, char close, int depth)
 		return true;
 	for (;;) {
 		if (close == '}') {
-			const char *s;
-			size_t n;
-
 			skip_ws(c);
-			if (!string_span(c, &s, &n) || !eat(c, ':'))
+			if (c->p >= c->end || *c->p != '"')
+				return false;
+			c->p++;
+			if (!skip_string(c) || !eat(c, ':'))
 				return false;
 		}
 		if (!skip_value(c, depth + 1))
@@ -128,9 +224,6 @@ static bool skip_literal(struct cursor *c, const char *word, size_t len)
 
 static bool skip_value(struct cursor *c, int depth)
 {
-	const char *s;
-	size_t n;
-
 	skip_ws(c);
 	if (c->p >= c->end || depth > MAX_DEPTH)
 		return false;
@@ -142,7 +235,8 @@ static bool skip_value(struct cursor *c, int depth)
 		c->p++;
 		return skip_container(c, ']', depth);
 	case '"':
-		return string_span(c, &s, &n);
+		c->p++;
+		return skip_string(c);
 	case 't':
 		return skip_literal(c, "true", 4);
 	case 'f':
@@ -162,14 +256,9 @@ static bool skip_value(struct cursor *c, int depth)
 	}
 }
 
-static bool key_is(const char *s, size_t n, const char *word)
-{
-	return strlen(word) == n && memcmp(s, word, n) == 0;
-}
-
 /* A *_tokens_details object: the count named WANT into RET (HAS set);
  * other members skipped. `null` is no details. */
-static bool details(struct cursor *c, const char *want, int64_t *ret, bool *has)
+static bool details(struct cursor *c, enum key want, int64_t *ret, bool *has)
 {
 	skip_ws(c);
 	if (skip_literal(c, "null", 4))
@@ -179,13 +268,12 @@ static bool details(struct cursor *c, const char *want, int64_t *ret, bool *has)
 	if (eat(c, '}'))
 		return true;
 	for (;;) {
-		const char *s;
-		size_t n;
+		enum key k;
 
 		skip_ws(c);
-		if (!string_span(c, &s, &n) || !eat(c, ':'))
+		if (!member_name(c, &k) || !eat(c, ':'))
 			return false;
-		if (key_is(s, n, want)) {
+		if (k == want) {
 			skip_ws(c);
 			if (skip_literal(c, "null", 4))
 				;
@@ -213,28 +301,31 @@ static bool usage_object(struct cursor *c, struct usage *u)
 		return false;
 	if (!eat(c, '}')) {
 		for (;;) {
-			const char *s;
-			size_t n;
+			enum key k;
 			bool ok;
 
 			skip_ws(c);
-			if (!string_span(c, &s, &n) || !eat(c, ':'))
+			if (!member_name(c, &k) || !eat(c, ':'))
 				return false;
-			if (key_is(s, n, "prompt_tokens") || key_is(s, n, "input_tokens"))
+			switch (k) {
+			case KEY_PROMPT:
 				ok = has_prompt = count(c, &u->prompt);
-			else if (key_is(s, n, "completion_tokens") || key_is(s, n, "output_tokens"))
+				break;
+			case KEY_COMPLETION:
 				ok = has_completion = count(c, &u->completion);
-			else if (key_is(s, n, "total_tokens"))
+				break;
+			case KEY_TOTAL:
 				ok = has_total = count(c, &u->total);
-			else if (key_is(s, n, "prompt_tokens_details") ||
-			         key_is(s, n, "input_tokens_details"))
-				ok = details(c, "cached_tokens", &u->cached_prompt, &u->has_cached);
-			else if (key_is(s, n, "completion_tokens_details") ||
-			         key_is(s, n, "output_tokens_details"))
-				ok = details(c, "reasoning_tokens", &u->reasoning,
-				             &u->has_reasoning);
-			else
+				break;
+			case KEY_PROMPT_DETAILS:
+				ok = details(c, KEY_CACHED, &u->cached_prompt, &u->has_cached);
+				break;
+			case KEY_COMPLETION_DETAILS:
+				ok = details(c, KEY_REASONING, &u->reasoning, &u->has_reasoning);
+				break;
+			default:
 				ok = skip_value(c, 1);
+			}
 			if (!ok)
 				return false;
 			if (eat(c, '}'))
@@ -261,7 +352,6 @@ static bool opens_key(const char *start, const char *q)
 
 int usage_scan_body(const char *buf, size_t len, struct usage *ret)
 {
-	static const char key[] = "\"usage\"";
 	const char *end = buf + len, *g = end, *q;
 
 	*ret = (struct usage){0};
@@ -272,8 +362,7 @@ int usage_scan_body(const char *buf, size_t len, struct usage *ret)
 		if (g - buf < 4)
 			break;
 		q = g - 4;
-		if ((size_t)(end - q) < sizeof(key) - 1 || memcmp(q, key, sizeof(key) - 1) != 0 ||
-		    !opens_key(buf, q))
+		if (end - q < 7 || memcmp(q, "\"usage\"", 7) != 0 || !opens_key(buf, q))
 			continue;
 		if (!eat(&c, ':'))
 			continue; /* "usage" as a value: the next key along */
@@ -288,90 +377,13 @@ int usage_scan_body(const char *buf, size_t len, struct usage *ret)
 	return -ENOENT;
 }
 
-void usage_tail_add(struct usage_tail *t, const char *data, size_t len)
+bool usage_scan_may_hold(const char *buf, size_t len)
 {
-	if (len > USAGE_TAIL_MAX) {
-		data += len - USAGE_TAIL_MAX;
-		len = USAGE_TAIL_MAX;
-	}
-	while (len) {
-		size_t n = USAGE_TAIL_MAX - t->pos < len ? USAGE_TAIL_MAX - t->pos : len;
+	const char *k = buf + len;
 
-		memcpy(t->buf + t->pos, data, n);
-		t->pos = (t->pos + n) % USAGE_TAIL_MAX;
-		t->len = t->len + n > USAGE_TAIL_MAX ? USAGE_TAIL_MAX : t->len + n;
-		data += n;
-		len -= n;
-	}
-}
-
-size_t usage_tail_copy(const struct usage_tail *t, char *out)
-{
-	size_t start = (t->pos + USAGE_TAIL_MAX - t->len) % USAGE_TAIL_MAX;
-	size_t first = USAGE_TAIL_MAX - start < t->len ? USAGE_TAIL_MAX - start : t->len;
-
-	memcpy(out, t->buf + start, first);
-	memcpy(out + first, t->buf, t->len - first);
-	return t->len;
-}
-
-/* The start of the event that ends at END (just past its blank line's
- * first '\n', or BUF when its start is not in the window); *WHOLE: its
- * start was seen. */
-static const char *event_start(const char *buf, const char *end, bool *whole)
-{
-	for (const char *p = end - 1; p > buf; p--)
-		if (*p == '\n' && p[-1] == '\n') {
-			*whole = true;
-			return p + 1;
-		}
-	/* the window's first byte: an event's start when a field starts there */
-	*whole = end - buf >= 5 && (memcmp(buf, "data:", 5) == 0 || memcmp(buf, "event", 5) == 0);
-	return buf;
-}
-
-/* Whether the head of the Responses event at START (its event line, or the
- * "type" its data names first) is response.completed or .incomplete. */
-static bool terminal_event(const char *start, const char *end)
-{
-	size_t n = (size_t)(end - start) < 64 ? (size_t)(end - start) : 64;
-
-	return memmem(start, n, "response.completed\"", 19) ||
-	       memmem(start, n, "response.completed\n", 19) ||
-	       memmem(start, n, "response.incomplete\"", 20) ||
-	       memmem(start, n, "response.incomplete\n", 20);
-}
-
-static bool starts_with(const char *p, const char *end, const char *word)
-{
-	size_t n = strlen(word);
-
-	return (size_t)(end - p) >= n && memcmp(p, word, n) == 0;
-}
-
-int usage_scan_stream(const char *buf, size_t len, bool responses, struct usage *ret)
-{
-	const char *end = buf + len, *start;
-	bool whole;
-
-	*ret = (struct usage){0};
-	/* past the last event's blank line, then its start */
-	while (end > buf && end[-1] == '\n')
-		end--;
-	if (end == buf)
-		return -ENOENT;
-	start = event_start(buf, end, &whole);
-	if (!responses && whole && starts_with(start, end, "data: [DONE]")) {
-		while (start > buf && start[-1] == '\n')
-			start--;
-		end = start;
-		if (end == buf)
-			return -ENOENT;
-		start = event_start(buf, end, &whole);
-	}
-	if (responses && whole && !terminal_event(start, end))
-		return -ENOENT;
-	if (!responses && whole && !starts_with(start, end, "data:"))
-		return -ENOENT;
-	return usage_scan_body(start, (size_t)(end - start), ret);
+	/* from 'k' to 'k': rare in a stream's events ("chunk" has one) */
+	while (k > buf && (k = memrchr(buf, 'k', (size_t)(k - buf))))
+		if (k - buf >= 3 && buf + len - k >= 5 && memcmp(k - 3, "_tokens\"", 8) == 0)
+			return true;
+	return false;
 }

@@ -1,0 +1,267 @@
+/*
+ * usage_stream: a stream's usage, followed event by event (see
+ * usage_stream.h). Runs in a worker, on the relay path of every counted
+ * stream: per read it looks at the read's last bytes only (memrchr from its
+ * end), and parses at most the one event that may be the stream's last.
+ */
+#include "usage_stream.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "usage_scan.h"
+
+#define HEAD_MAX 64 /* bytes of a Responses event that name its type */
+
+void usage_stream_init(struct usage_stream *s, bool responses)
+{
+	*s = (struct usage_stream){.responses = responses};
+}
+
+static bool starts_with(const char *p, size_t len, const char *word, size_t n)
+{
+	return len >= n && memcmp(p, word, n) == 0;
+}
+
+/* Whether the head of the Responses event EV (its event line, or the
+ * "type" its data names first) is response.completed or .incomplete. */
+static bool terminal_event(const char *ev, size_t len)
+{
+	size_t n = len < HEAD_MAX ? len : HEAD_MAX;
+
+	return memmem(ev, n, "response.completed\"", 19) ||
+	       memmem(ev, n, "response.completed\n", 19) ||
+	       memmem(ev, n, "response.incomplete\"", 20) ||
+	       memmem(ev, n, "response.incomplete\n", 20);
+}
+
+/* The kind of event EV: a chat stream's [DONE], and whether it is one that
+ * may carry the stream's usage (a data event; Responses: its last). */
+static void kind(const struct usage_stream *s, const char *ev, size_t len, bool *done,
+                 bool *candidate)
+{
+	if (s->responses) {
+		*done = false;
+		*candidate = terminal_event(ev, len);
+		return;
+	}
+	*done = starts_with(ev, len, "data: [DONE]", 12);
+	*candidate = !*done && starts_with(ev, len, "data:", 5);
+}
+
+/* A whole event EV (without its blank line) of kind DONE / CANDIDATE. */
+static void complete(struct usage_stream *s, const char *ev, size_t len, bool done, bool candidate)
+{
+	if (done) {
+		if (s->dones < 2)
+			s->dones++;
+		return;
+	}
+	s->dones = 0;
+	s->found = (struct usage){0};
+	if (candidate && usage_scan_may_hold(ev, len))
+		usage_scan_body(ev, len, &s->found);
+}
+
+/* Past the first blank line in DATA (the byte before it was PREV), or NULL. */
+static const char *first_break(const char *p, const char *end, char prev)
+{
+	if (p < end && prev == '\n' && *p == '\n')
+		return p + 1;
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p)))) {
+		if (p + 1 < end && p[1] == '\n')
+			return p + 2;
+		p++;
+	}
+	return NULL;
+}
+
+/* Past the last blank line in [START, END), or NULL. */
+static const char *last_break(const char *start, const char *end)
+{
+	const char *q = end;
+
+	while (q - start >= 2 && (q = memrchr(start + 1, '\n', (size_t)(q - start - 1)))) {
+		if (q[-1] == '\n')
+			return q + 1;
+		q--; /* not a newline: no blank line ends there */
+	}
+	return NULL;
+}
+
+static void drop_held(struct usage_stream *s)
+{
+	free(s->held);
+	s->held = NULL;
+	s->held_len = s->held_cap = 0;
+	s->pending = s->cut = s->lost = false;
+}
+
+/* Appends N bytes to the held event (room made; false: no memory). */
+static bool append(struct usage_stream *s, const char *data, size_t n)
+{
+	size_t need = s->held_len + n;
+
+	if (need > s->held_cap) {
+		size_t cap = s->held_cap * 2 > need ? s->held_cap * 2 : need;
+		char *b;
+
+		cap = cap < 256 ? 256 : cap > USAGE_EVENT_MAX ? USAGE_EVENT_MAX : cap;
+		b = realloc(s->held, cap);
+		if (!b)
+			return false;
+		s->held = b;
+		s->held_cap = (uint32_t)cap;
+	}
+	memcpy(s->held + s->held_len, data, n);
+	s->held_len = (uint32_t)need;
+	return true;
+}
+
+/* The next N bytes of the current event: held (its last USAGE_EVENT_MAX
+ * once it is longer, its kind taken from its head). */
+static void hold(struct usage_stream *s, const char *data, size_t n)
+{
+	size_t room = USAGE_EVENT_MAX - s->held_len;
+
+	s->pending = true;
+	if (s->lost || !n)
+		return;
+	if (!s->cut && n > room) {
+		if (!append(s, data, room))
+			goto lost;
+		kind(s, s->held, s->held_len, &s->cut_done, &s->cut_candidate);
+		s->cut = true;
+		data += room;
+		n -= room;
+	}
+	if (!s->cut) {
+		if (!append(s, data, n))
+			goto lost;
+		return;
+	}
+	if (n >= USAGE_EVENT_MAX) {
+		memcpy(s->held, data + n - USAGE_EVENT_MAX, USAGE_EVENT_MAX);
+	} else {
+		memmove(s->held, s->held + n, USAGE_EVENT_MAX - n);
+		memcpy(s->held + USAGE_EVENT_MAX - n, data, n);
+	}
+	return;
+lost:
+	free(s->held);
+	s->held = NULL;
+	s->held_len = s->held_cap = 0;
+	s->lost = true;
+}
+
+/* The held event is whole (it may end in newlines): counted, dropped. */
+static void finish_held(struct usage_stream *s)
+{
+	size_t n = s->held_len;
+	bool done = false, candidate = false;
+
+	while (n && s->held[n - 1] == '\n')
+		n--;
+	if (s->cut) {
+		done = s->cut_done;
+		candidate = s->cut_candidate;
+	} else if (!s->lost) {
+		kind(s, s->held, n, &done, &candidate);
+	}
+	complete(s, s->held, n, done, candidate);
+	drop_held(s);
+}
+
+/* The events of [P, END), each ending in a blank line, P at the first one's
+ * start: only the last (chat: the last that is no [DONE]) can matter. */
+static void whole_events(struct usage_stream *s, const char *p, const char *end)
+{
+	uint8_t dones = 0;
+
+	for (;;) {
+		const char *start;
+		bool done, candidate;
+
+		while (end > p && end[-1] == '\n')
+			end--;
+		if (end == p)
+			break;
+		start = last_break(p, end);
+		if (!start)
+			start = p;
+		kind(s, start, (size_t)(end - start), &done, &candidate);
+		if (!done) {
+			complete(s, start, (size_t)(end - start), false, candidate);
+			s->dones = dones;
+			return;
+		}
+		if (++dones == 2) {
+			s->dones = 2;
+			return;
+		}
+		end = start;
+	}
+	/* only [DONE] events in this read: the event before them is older */
+	s->dones = s->dones + dones > 2 ? 2 : (uint8_t)(s->dones + dones);
+}
+
+void usage_stream_feed(struct usage_stream *s, const char *data, size_t len)
+{
+	const char *p = data, *end = data + len, *e;
+	char prev = s->last;
+
+	if (!len)
+		return;
+	s->last = end[-1];
+	/* the rest of an event begun in an earlier read */
+	if (s->pending) {
+		e = first_break(p, end, prev);
+		if (!e) {
+			hold(s, p, len);
+			return;
+		}
+		hold(s, p, (size_t)(e - p));
+		finish_held(s);
+		p = e;
+	}
+	while (p < end && *p == '\n')
+		p++; /* a blank line's extra newlines start no event */
+	if (p == end)
+		return;
+	e = last_break(p, end);
+	if (e)
+		whole_events(s, p, e);
+	else
+		e = p;
+	if (e < end)
+		hold(s, e, (size_t)(end - e)); /* an event that does not end in this read */
+}
+
+int usage_stream_end(struct usage_stream *s, struct usage *ret)
+{
+	if (s->pending)
+		finish_held(s);
+	if (!s->responses && s->dones >= 2)
+		*ret = (struct usage){0}; /* the event before the last [DONE] is a [DONE] */
+	else
+		*ret = s->found;
+	return ret->known ? 0 : -ENOENT;
+}
+
+void usage_stream_free(struct usage_stream *s)
+{
+	drop_held(s);
+}
+
+int usage_scan_stream(const char *buf, size_t len, bool responses, struct usage *ret)
+{
+	struct usage_stream s;
+	int r;
+
+	usage_stream_init(&s, responses);
+	usage_stream_feed(&s, buf, len);
+	r = usage_stream_end(&s, ret);
+	usage_stream_free(&s);
+	return r;
+}
