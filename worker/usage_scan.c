@@ -20,32 +20,34 @@
 #define MAX_DIGITS 15
 #define MAX_DEPTH  8 /* of values skipped inside the usage object */
 
-struct cursor {
-	const char *p, *end;
-};
+/* Every step takes the position P and gives the position after what it
+ * read, or NULL when the bytes are not what it reads: P stays in a register
+ * through the inlined steps. */
+#define INLINE static inline __attribute__((always_inline))
 
-static inline bool is_ws(char c)
+INLINE bool is_ws(char c)
 {
 	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
 }
 
-static inline void skip_ws(struct cursor *c)
+INLINE const char *ws(const char *p, const char *end)
 {
-	while (c->p < c->end && (unsigned char)*c->p <= ' ' && is_ws(*c->p))
-		c->p++;
+	while (p < end && (unsigned char)*p <= ' ' && is_ws(*p))
+		p++;
+	return p;
 }
 
-static inline bool eat(struct cursor *c, char ch)
+/* Past the byte CH after optional whitespace, or NULL. Answers are
+ * compact JSON: CH at once is tried first. */
+INLINE const char *eat(const char *p, const char *end, char ch)
 {
-	skip_ws(c);
-	if (c->p < c->end && *c->p == ch) {
-		c->p++;
-		return true;
-	}
-	return false;
+	if (p < end && *p == ch)
+		return p + 1;
+	p = ws(p, end);
+	return p < end && *p == ch ? p + 1 : NULL;
 }
 
-static inline uint64_t load8(const char *p)
+INLINE uint64_t load8(const char *p)
 {
 	uint64_t v;
 
@@ -56,44 +58,45 @@ static inline uint64_t load8(const char *p)
 #define ONES  0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 
-/* Whether the word W holds the byte B. */
-static inline bool has_byte(uint64_t w, unsigned char b)
+/* The high bit of each byte of W that is B: exact for the lowest one. */
+INLINE uint64_t byte_mask(uint64_t w, unsigned char b)
 {
 	uint64_t v = w ^ (ONES * b);
 
-	return ((v - ONES) & ~v & HIGHS) != 0;
+	return (v - ONES) & ~v & HIGHS;
 }
 
-/* The rest of a string whose opening quote C->p is past: through its
- * closing quote. */
-static bool skip_string(struct cursor *c)
+/* The rest of a string whose opening quote P is past: past its closing
+ * quote. Eight bytes at a time to the first quote or backslash. */
+static const char *skip_string(const char *p, const char *end)
 {
-	const char *p = c->p, *end = c->end;
-
 	for (;;) {
-		while (end - p >= 8) {
-			uint64_t w = load8(p);
-
-			if (has_byte(w, '"') || has_byte(w, '\\'))
+		for (;;) {
+			if (end - p < 8) {
+				while (p < end && *p != '"' && *p != '\\')
+					p++;
 				break;
+			}
+			uint64_t w = load8(p), m = byte_mask(w, '"') | byte_mask(w, '\\');
+
+			if (m) {
+				p += __builtin_ctzll(m) / 8;
+				break;
+			}
 			p += 8;
 		}
-		while (p < end && *p != '"' && *p != '\\')
-			p++;
 		if (p >= end)
-			return false;
-		if (*p == '"') {
-			c->p = p + 1;
-			return true;
-		}
+			return NULL;
+		if (*p == '"')
+			return p + 1;
 		if (end - p < 2) /* a backslash and the byte it escapes */
-			return false;
+			return NULL;
 		p += 2;
 	}
 }
 
 /* Whether the N bytes at P are those of LIT (N >= 8; inlined per name). */
-static inline bool same(const char *p, const char *lit, size_t n)
+INLINE bool same(const char *p, const char *lit, size_t n)
 {
 	size_t i;
 
@@ -114,225 +117,270 @@ enum key {
 	KEY_REASONING,
 };
 
-/* NAME (with its closing quote) at C->p: past it, true. */
-#define NAME(c, name)                                       \
-	((size_t)((c)->end - (c)->p) >= sizeof(name) - 1 && \
-	 same((c)->p, name, sizeof(name) - 1) && ((c)->p += sizeof(name) - 1, true))
+/* NAME (with its closing quote) at P: P past it, true; ROOM: the bytes
+ * from P are known to be enough (no bound to check per name). */
+#define NAME(name, room)                                                                         \
+	(((room) || (size_t)(end - p) >= sizeof(name) - 1) && same(p, name, sizeof(name) - 1) && \
+	 (p += sizeof(name) - 1, true))
 
-/* The member name whose opening quote C->p is at, through its closing quote;
- * *RET: which of the names read it is. False when it is no string. The raw
- * bytes are compared, as written (an escaped name is another name). */
-static bool member_name(struct cursor *c, enum key *ret)
+#define IS(name, k, room)       \
+	if (NAME(name, room)) { \
+		*ret = (k);     \
+		return p;       \
+	}
+
+#define LONGEST_NAME 27 /* "accepted_prediction_tokens\"" */
+
+/* The names read at P: past the name's closing quote, *RET which it is;
+ * NULL when it is none of them. */
+INLINE const char *known_name(const char *p, const char *end, enum key *ret, bool room)
 {
-	*ret = KEY_OTHER;
-	if (c->p >= c->end || *c->p != '"')
-		return false;
-	c->p++;
-	switch (c->p < c->end ? *c->p : 0) {
+	switch (*p) {
 	case 'p':
-		if (NAME(c, "prompt_tokens\""))
-			return *ret = KEY_PROMPT, true;
-		if (NAME(c, "prompt_tokens_details\""))
-			return *ret = KEY_PROMPT_DETAILS, true;
+		IS("prompt_tokens\"", KEY_PROMPT, room);
+		IS("prompt_tokens_details\"", KEY_PROMPT_DETAILS, room);
 		break;
 	case 'i':
-		if (NAME(c, "input_tokens\""))
-			return *ret = KEY_PROMPT, true;
-		if (NAME(c, "input_tokens_details\""))
-			return *ret = KEY_PROMPT_DETAILS, true;
+		IS("input_tokens\"", KEY_PROMPT, room);
+		IS("input_tokens_details\"", KEY_PROMPT_DETAILS, room);
 		break;
 	case 'c':
-		if (NAME(c, "completion_tokens\""))
-			return *ret = KEY_COMPLETION, true;
-		if (NAME(c, "completion_tokens_details\""))
-			return *ret = KEY_COMPLETION_DETAILS, true;
-		if (NAME(c, "cached_tokens\""))
-			return *ret = KEY_CACHED, true;
+		IS("completion_tokens\"", KEY_COMPLETION, room);
+		IS("completion_tokens_details\"", KEY_COMPLETION_DETAILS, room);
+		IS("cached_tokens\"", KEY_CACHED, room);
 		break;
 	case 'o':
-		if (NAME(c, "output_tokens\""))
-			return *ret = KEY_COMPLETION, true;
-		if (NAME(c, "output_tokens_details\""))
-			return *ret = KEY_COMPLETION_DETAILS, true;
+		IS("output_tokens\"", KEY_COMPLETION, room);
+		IS("output_tokens_details\"", KEY_COMPLETION_DETAILS, room);
 		break;
 	case 't':
-		if (NAME(c, "total_tokens\""))
-			return *ret = KEY_TOTAL, true;
+		IS("total_tokens\"", KEY_TOTAL, room);
 		break;
 	case 'r':
-		if (NAME(c, "reasoning_tokens\""))
-			return *ret = KEY_REASONING, true;
+		IS("reasoning_tokens\"", KEY_REASONING, room);
+		IS("rejected_prediction_tokens\"", KEY_OTHER, room);
+		break;
+	case 'a':
+		IS("audio_tokens\"", KEY_OTHER, room);
+		IS("accepted_prediction_tokens\"", KEY_OTHER, room);
 		break;
 	}
-	return skip_string(c);
+	return NULL;
+}
+
+/* A member name whose opening quote P is past: past its closing quote;
+ * *RET which of the names read it is (KEY_OTHER: none). The raw bytes are
+ * compared, as written (an escaped name is another name). OpenAI's other
+ * count names are known too, to be passed without a search for their end. */
+INLINE const char *member_name(const char *p, const char *end, enum key *ret)
+{
+	const char *q;
+
+	*ret = KEY_OTHER;
+	if (end - p >= LONGEST_NAME)
+		q = known_name(p, end, ret, true);
+	else
+		q = p < end ? known_name(p, end, ret, false) : NULL;
+	return q ? q : skip_string(p, end);
 }
 
 /* A non-negative JSON integer of at most MAX_DIGITS digits. */
-static bool count(struct cursor *c, int64_t *ret)
+INLINE const char *count(const char *p, const char *end, int64_t *ret)
 {
-	const char *p, *start, *end = c->end;
+	const char *start;
 	int64_t v = 0;
-	size_t n;
 
-	skip_ws(c);
-	p = start = c->p;
-	while (p < end && (unsigned char)(*p - '0') < 10 && p - start <= MAX_DIGITS)
+	const char *limit;
+
+	if (p < end && (unsigned char)*p <= ' ')
+		p = ws(p, end);
+	start = p;
+	limit = end - p > MAX_DIGITS ? p + MAX_DIGITS + 1 : end;
+	while (p < limit && (unsigned char)(*p - '0') < 10)
 		v = v * 10 + (*p++ - '0');
-	n = (size_t)(p - start);
-	if (n == 0 || n > MAX_DIGITS || (n > 1 && *start == '0'))
-		return false;
-	if (p < end && (*p == '.' || *p == 'e' || *p == 'E'))
-		return false;
-	c->p = p;
+	if (p == start || p - start > MAX_DIGITS || (*start == '0' && p - start > 1))
+		return NULL;
+	if (p < end && (*p == '.' || (*p | 0x20) == 'e'))
+		return NULL;
 	*ret = v;
-	return true;
+	return p;
 }
 
-static bool skip_value(struct cursor *c, int depth);
+INLINE const char *literal(const char *p, const char *end, const char *word, size_t len)
+{
+	return (size_t)(end - p) >= len && memcmp(p, word, len) == 0 ? p + len : NULL;
+}
+
+static const char *skip_value(const char *p, const char *end, int depth);
 
 /* Skips the members of an object or the elements of an array after its
  * opening byte, through CLOSE. */
-static bool skip_container(struct cursor *c, char close, int depth)
+static const char *skip_container(const char *p, const char *end, char close, int depth)
 {
-	if (eat(c, close))
-		return true;
+	const char *q = eat(p, end, close);
+
+	if (q)
+		return q;
 	for (;;) {
 		if (close == '}') {
-			skip_ws(c);
-			if (c->p >= c->end || *c->p != '"')
-				return false;
-			c->p++;
-			if (!skip_string(c) || !eat(c, ':'))
-				return false;
+			if (!(p = eat(p, end, '"')) || !(p = skip_string(p, end)) ||
+			    !(p = eat(p, end, ':')))
+				return NULL;
 		}
-		if (!skip_value(c, depth + 1))
-			return false;
-		if (eat(c, close))
-			return true;
-		if (!eat(c, ','))
-			return false;
+		if (!(p = skip_value(p, end, depth + 1)))
+			return NULL;
+		if ((q = eat(p, end, close)))
+			return q;
+		if (!(p = eat(p, end, ',')))
+			return NULL;
 	}
 }
 
-static bool skip_literal(struct cursor *c, const char *word, size_t len)
+static const char *skip_value(const char *p, const char *end, int depth)
 {
-	if ((size_t)(c->end - c->p) < len || memcmp(c->p, word, len) != 0)
-		return false;
-	c->p += len;
-	return true;
-}
-
-static bool skip_value(struct cursor *c, int depth)
-{
-	skip_ws(c);
-	if (c->p >= c->end || depth > MAX_DEPTH)
-		return false;
-	switch (*c->p) {
+	p = ws(p, end);
+	if (p >= end || depth > MAX_DEPTH)
+		return NULL;
+	switch (*p) {
 	case '{':
-		c->p++;
-		return skip_container(c, '}', depth);
+		return skip_container(p + 1, end, '}', depth);
 	case '[':
-		c->p++;
-		return skip_container(c, ']', depth);
+		return skip_container(p + 1, end, ']', depth);
 	case '"':
-		c->p++;
-		return skip_string(c);
+		return skip_string(p + 1, end);
 	case 't':
-		return skip_literal(c, "true", 4);
+		return literal(p, end, "true", 4);
 	case 'f':
-		return skip_literal(c, "false", 5);
+		return literal(p, end, "false", 5);
 	case 'n':
-		return skip_literal(c, "null", 4);
+		return literal(p, end, "null", 4);
 	default:
-		if (*c->p == '-')
-			c->p++;
-		if (c->p >= c->end || *c->p < '0' || *c->p > '9')
-			return false;
-		while (c->p < c->end &&
-		       ((*c->p >= '0' && *c->p <= '9') || *c->p == '.' || *c->p == 'e' ||
-		        *c->p == 'E' || *c->p == '+' || *c->p == '-'))
-			c->p++;
-		return true;
+		if (*p == '-')
+			p++;
+		if (p >= end || (unsigned char)(*p - '0') >= 10)
+			return NULL;
+		while (p < end && ((unsigned char)(*p - '0') < 10 || *p == '.' || *p == 'e' ||
+		                   *p == 'E' || *p == '+' || *p == '-'))
+			p++;
+		return p;
 	}
+}
+
+/* A number (the common value of an unread member) at once, else any value. */
+INLINE const char *skip_member_value(const char *p, const char *end, int depth)
+{
+	if (p < end && (unsigned char)*p <= ' ')
+		p = ws(p, end);
+	if (p < end && (unsigned char)(*p - '0') < 10) {
+		while (p < end && ((unsigned char)(*p - '0') < 10 || *p == '.' || *p == 'e' ||
+		                   *p == 'E' || *p == '+' || *p == '-'))
+			p++;
+		return p;
+	}
+	return skip_value(p, end, depth);
+}
+
+/* After a member: past the ',' before the next (*LAST false) or the '}'
+ * that ends the object (*LAST true); NULL on other bytes. */
+INLINE const char *next_member(const char *p, const char *end, bool *last)
+{
+	if (p < end && *p == ',') {
+		*last = false;
+		return p + 1;
+	}
+	p = ws(p, end);
+	if (p < end && *p == '}') {
+		*last = true;
+		return p + 1;
+	}
+	*last = false;
+	return p < end && *p == ',' ? p + 1 : NULL;
+}
+
+/* A member's name and its ':': past them, *K which name it is. */
+INLINE const char *member(const char *p, const char *end, enum key *k)
+{
+	if (!(p = eat(p, end, '"')) || !(p = member_name(p, end, k)))
+		return NULL;
+	return eat(p, end, ':');
 }
 
 /* A *_tokens_details object: the count named WANT into RET (HAS set);
  * other members skipped. `null` is no details. */
-static bool details(struct cursor *c, enum key want, int64_t *ret, bool *has)
+static const char *details(const char *p, const char *end, enum key want, int64_t *ret, bool *has)
 {
-	skip_ws(c);
-	if (skip_literal(c, "null", 4))
-		return true;
-	if (!eat(c, '{'))
-		return false;
-	if (eat(c, '}'))
-		return true;
-	for (;;) {
+	const char *q;
+	bool last;
+
+	p = ws(p, end);
+	if ((q = literal(p, end, "null", 4)))
+		return q;
+	if (!(p = eat(p, end, '{')))
+		return NULL;
+	if ((q = eat(p, end, '}')))
+		return q;
+	do {
 		enum key k;
 
-		skip_ws(c);
-		if (!member_name(c, &k) || !eat(c, ':'))
-			return false;
+		if (!(p = member(p, end, &k)))
+			return NULL;
 		if (k == want) {
-			skip_ws(c);
-			if (skip_literal(c, "null", 4))
-				;
-			else if (count(c, ret))
+			p = ws(p, end);
+			if ((q = literal(p, end, "null", 4)))
+				p = q;
+			else if ((p = count(p, end, ret)))
 				*has = true;
-			else
-				return false;
-		} else if (!skip_value(c, 2)) {
-			return false;
+		} else {
+			p = skip_member_value(p, end, 2);
 		}
-		if (eat(c, '}'))
-			return true;
-		if (!eat(c, ','))
-			return false;
-	}
+		if (!p || !(p = next_member(p, end, &last)))
+			return NULL;
+	} while (!last);
+	return p;
 }
 
-/* The usage object at C->p (its '{'). */
-static bool usage_object(struct cursor *c, struct usage *u)
+/* The usage object at P (its '{'): true with U filled. */
+static bool usage_object(const char *p, const char *end, struct usage *u)
 {
-	bool has_prompt = false, has_completion = false, has_total = false;
+	bool has_prompt = false, has_completion = false, has_total = false, last;
+	const char *q;
 
 	*u = (struct usage){0};
-	if (!eat(c, '{'))
+	if (!(p = eat(p, end, '{')))
 		return false;
-	if (!eat(c, '}')) {
-		for (;;) {
+	if (!eat(p, end, '}')) {
+		do {
 			enum key k;
-			bool ok;
 
-			skip_ws(c);
-			if (!member_name(c, &k) || !eat(c, ':'))
+			if (!(p = member(p, end, &k)))
 				return false;
 			switch (k) {
 			case KEY_PROMPT:
-				ok = has_prompt = count(c, &u->prompt);
+				p = count(p, end, &u->prompt);
+				has_prompt = p;
 				break;
 			case KEY_COMPLETION:
-				ok = has_completion = count(c, &u->completion);
+				p = count(p, end, &u->completion);
+				has_completion = p;
 				break;
 			case KEY_TOTAL:
-				ok = has_total = count(c, &u->total);
+				p = count(p, end, &u->total);
+				has_total = p;
 				break;
 			case KEY_PROMPT_DETAILS:
-				ok = details(c, KEY_CACHED, &u->cached_prompt, &u->has_cached);
+				p = details(p, end, KEY_CACHED, &u->cached_prompt, &u->has_cached);
 				break;
 			case KEY_COMPLETION_DETAILS:
-				ok = details(c, KEY_REASONING, &u->reasoning, &u->has_reasoning);
+				p = details(p, end, KEY_REASONING, &u->reasoning,
+				            &u->has_reasoning);
 				break;
 			default:
-				ok = skip_value(c, 1);
+				p = skip_member_value(p, end, 1);
 			}
-			if (!ok)
+			if (!p || !(q = next_member(p, end, &last)))
 				return false;
-			if (eat(c, '}'))
-				break;
-			if (!eat(c, ','))
-				return false;
-		}
+			p = q;
+		} while (!last);
 	}
 	if (!has_prompt && !has_completion && !has_total)
 		return false;
@@ -352,24 +400,22 @@ static bool opens_key(const char *start, const char *q)
 
 int usage_scan_body(const char *buf, size_t len, struct usage *ret)
 {
-	const char *end = buf + len, *g = end, *q;
+	const char *end = buf + len, *g = end, *q, *p;
 
 	*ret = (struct usage){0};
 	/* from 'g' to 'g' (rarer than quotes in an answer's last members) */
 	while (g > buf && (g = memrchr(buf, 'g', (size_t)(g - buf)))) {
-		struct cursor c = {g + 3, end};
-
 		if (g - buf < 4)
 			break;
 		q = g - 4;
 		if (end - q < 7 || memcmp(q, "\"usage\"", 7) != 0 || !opens_key(buf, q))
 			continue;
-		if (!eat(&c, ':'))
+		if (!(p = eat(g + 3, end, ':')))
 			continue; /* "usage" as a value: the next key along */
-		skip_ws(&c);
-		if (c.p < c.end && *c.p != '{' && *c.p != 'n')
+		p = ws(p, end);
+		if (p < end && *p != '{' && *p != 'n')
 			continue; /* a "usage" member that is no usage (a metadata string) */
-		if (c.p < c.end && *c.p == '{' && usage_object(&c, ret))
+		if (p < end && *p == '{' && usage_object(p, end, ret))
 			return 0;
 		*ret = (struct usage){0};
 		return -ENOENT; /* the answer's usage: null, or not one we can read */
