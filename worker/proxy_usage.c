@@ -23,6 +23,10 @@
 
 #define BODY_WINDOW 16384
 
+/* The usage objects' shapes this worker read (usage_scan.h): of bodies and
+ * of streams' usage events, apart (their layouts differ). */
+static struct usage_shapes body_shapes, stream_shapes;
+
 static bool reports_usage(enum proxy_op op)
 {
 	return op == PROXY_OP_CHAT || op == PROXY_OP_COMPLETIONS || op == PROXY_OP_EMBEDDINGS ||
@@ -52,7 +56,7 @@ void proxy_usage_body(struct proxy_call *call, long status, struct evbuffer *bod
 			return;
 		p = window;
 	}
-	usage_scan_body(p, n, &call->usage);
+	usage_scan_body_shaped(p, n, &body_shapes, &call->usage);
 }
 
 void proxy_usage_stream_start(struct proxy_call *call, long status)
@@ -64,7 +68,7 @@ void proxy_usage_stream_start(struct proxy_call *call, long status)
 	usage_stream_free(&call->usage_stream);
 	if (!call->usage_expected)
 		return;
-	usage_stream_init(&call->usage_stream, proxy_op_responses(call->op));
+	usage_stream_init(&call->usage_stream, proxy_op_responses(call->op), &stream_shapes);
 	if (call->usage_injected) {
 		call->strip = calloc(1, sizeof(*call->strip));
 		if (!call->strip)

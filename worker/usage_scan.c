@@ -9,7 +9,9 @@
  * instructions per answer): a member name is recognised by its first byte
  * and one fixed-length comparison with the names it may be (no strlen, no
  * copy), other strings are skipped eight bytes at a time, counts are read
- * digit by digit without strtol.
+ * digit by digit without strtol. A usage object laid out as one read
+ * before (struct usage_shapes) is read by comparing its bytes with that
+ * one's and reading its digits only.
  */
 #include "usage_scan.h"
 
@@ -184,6 +186,26 @@ INLINE const char *member_name(const char *p, const char *end, enum key *ret)
 	return q ? q : skip_string(p, end);
 }
 
+/* The counts a full parse read, where they are (to learn the object's
+ * shape): ROLE is which count, by its place in struct usage. */
+enum role { ROLE_PROMPT, ROLE_COMPLETION, ROLE_TOTAL, ROLE_CACHED, ROLE_REASONING };
+
+struct slots {
+	const char *start[USAGE_SHAPE_COUNTS], *end[USAGE_SHAPE_COUNTS];
+	uint8_t role[USAGE_SHAPE_COUNTS];
+	unsigned n; /* more than USAGE_SHAPE_COUNTS: no shape */
+};
+
+INLINE void note(struct slots *rec, const char *start, const char *end, enum role role)
+{
+	if (rec->n < USAGE_SHAPE_COUNTS) {
+		rec->start[rec->n] = start;
+		rec->end[rec->n] = end;
+		rec->role[rec->n] = (uint8_t)role;
+	}
+	rec->n++;
+}
+
 /* A non-negative JSON integer of at most MAX_DIGITS digits. */
 INLINE const char *count(const char *p, const char *end, int64_t *ret)
 {
@@ -204,6 +226,19 @@ INLINE const char *count(const char *p, const char *end, int64_t *ret)
 		return NULL;
 	*ret = v;
 	return p;
+}
+
+/* count(), noted in REC as ROLE. */
+INLINE const char *count_at(const char *p, const char *end, int64_t *ret, struct slots *rec,
+                            enum role role)
+{
+	const char *q;
+
+	if (p < end && (unsigned char)*p <= ' ')
+		p = ws(p, end);
+	if ((q = count(p, end, ret)))
+		note(rec, p, q, role);
+	return q;
 }
 
 INLINE const char *literal(const char *p, const char *end, const char *word, size_t len)
@@ -307,7 +342,8 @@ INLINE const char *member(const char *p, const char *end, enum key *k)
 
 /* A *_tokens_details object: the count named WANT into RET (HAS set);
  * other members skipped. `null` is no details. */
-static const char *details(const char *p, const char *end, enum key want, int64_t *ret, bool *has)
+static const char *details(const char *p, const char *end, enum key want, int64_t *ret, bool *has,
+                           struct slots *rec)
 {
 	const char *q;
 	bool last;
@@ -328,7 +364,8 @@ static const char *details(const char *p, const char *end, enum key want, int64_
 			p = ws(p, end);
 			if ((q = literal(p, end, "null", 4)))
 				p = q;
-			else if ((p = count(p, end, ret)))
+			else if ((p = count_at(p, end, ret, rec,
+			                       want == KEY_CACHED ? ROLE_CACHED : ROLE_REASONING)))
 				*has = true;
 		} else {
 			p = skip_member_value(p, end, 2);
@@ -339,54 +376,148 @@ static const char *details(const char *p, const char *end, enum key want, int64_
 	return p;
 }
 
-/* The usage object at P (its '{'): true with U filled. */
-static bool usage_object(const char *p, const char *end, struct usage *u)
+/* The usage object at P (its '{'): past its '}' with U filled and its
+ * counts noted in REC; NULL when it is none we can read. */
+static const char *usage_object(const char *p, const char *end, struct usage *u, struct slots *rec)
 {
 	bool has_prompt = false, has_completion = false, has_total = false, last;
 	const char *q;
 
 	*u = (struct usage){0};
 	if (!(p = eat(p, end, '{')))
-		return false;
-	if (!eat(p, end, '}')) {
+		return NULL;
+	if ((q = eat(p, end, '}'))) {
+		p = q;
+	} else {
 		do {
 			enum key k;
 
 			if (!(p = member(p, end, &k)))
-				return false;
+				return NULL;
 			switch (k) {
 			case KEY_PROMPT:
-				p = count(p, end, &u->prompt);
+				p = count_at(p, end, &u->prompt, rec, ROLE_PROMPT);
 				has_prompt = p;
 				break;
 			case KEY_COMPLETION:
-				p = count(p, end, &u->completion);
+				p = count_at(p, end, &u->completion, rec, ROLE_COMPLETION);
 				has_completion = p;
 				break;
 			case KEY_TOTAL:
-				p = count(p, end, &u->total);
+				p = count_at(p, end, &u->total, rec, ROLE_TOTAL);
 				has_total = p;
 				break;
 			case KEY_PROMPT_DETAILS:
-				p = details(p, end, KEY_CACHED, &u->cached_prompt, &u->has_cached);
+				p = details(p, end, KEY_CACHED, &u->cached_prompt, &u->has_cached,
+				            rec);
 				break;
 			case KEY_COMPLETION_DETAILS:
-				p = details(p, end, KEY_REASONING, &u->reasoning,
-				            &u->has_reasoning);
+				p = details(p, end, KEY_REASONING, &u->reasoning, &u->has_reasoning,
+				            rec);
 				break;
 			default:
 				p = skip_member_value(p, end, 1);
 			}
 			if (!p || !(q = next_member(p, end, &last)))
-				return false;
+				return NULL;
 			p = q;
 		} while (!last);
 	}
 	if (!has_prompt && !has_completion && !has_total)
-		return false;
+		return NULL;
 	if (!has_total)
 		u->total = u->prompt + u->completion;
 	u->known = true;
+	return p;
+}
+
+/* The usage object O (through its '}' at END) read in full, with the
+ * counts REC noted: its shape into a slot of SH. */
+static void learn(struct usage_shapes *sh, const char *o, const char *end, const struct slots *rec)
+{
+	struct usage_shape *s = &sh->shape[sh->next];
+	size_t at = 0, n;
+
+	if (rec->n > USAGE_SHAPE_COUNTS || (size_t)(end - o) > USAGE_SHAPE_MAX)
+		return; /* not one to learn: the shapes kept stay */
+	for (unsigned i = 0; i < rec->n; i++) {
+		n = (size_t)(rec->start[i] - o);
+		memcpy(s->text + at, o, n);
+		at += n;
+		s->cut[i] = (uint16_t)at;
+		s->role[i] = rec->role[i];
+		o = rec->end[i];
+	}
+	n = (size_t)(end - o);
+	memcpy(s->text + at, o, n);
+	s->len = (uint16_t)(at + n);
+	s->n = (uint8_t)rec->n;
+	sh->next ^= 1;
+}
+
+/* The usage object at P read by shape S: its bytes but for the counts'
+ * digits are S's, so it parses as the object S was learnt from did, to
+ * other counts: compared, and only the digits read. False: not S's shape. */
+static bool read_shaped(const struct usage_shape *s, const char *p, const char *end,
+                        struct usage *u)
+{
+	int64_t count[5] = {0};
+	bool has[5] = {false};
+	size_t at = 0, n;
+
+	for (unsigned i = 0;; i++) {
+		const char *start, *limit;
+		int64_t v = 0;
+
+		n = (i < s->n ? s->cut[i] : s->len) - at;
+		if ((size_t)(end - p) < n || memcmp(p, s->text + at, n) != 0)
+			return false;
+		p += n;
+		at += n;
+		if (i == s->n)
+			break;
+		start = p;
+		limit = end - p > MAX_DIGITS ? p + MAX_DIGITS + 1 : end;
+		while (p < limit && (unsigned char)(*p - '0') < 10)
+			v = v * 10 + (*p++ - '0');
+		if (p == start || p - start > MAX_DIGITS || (*start == '0' && p - start > 1))
+			return false;
+		count[s->role[i]] = v;
+		has[s->role[i]] = true;
+	}
+	*u = (struct usage){
+	        .known = true,
+	        .prompt = count[ROLE_PROMPT],
+	        .completion = count[ROLE_COMPLETION],
+	        .total = has[ROLE_TOTAL] ? count[ROLE_TOTAL]
+	                                 : count[ROLE_PROMPT] + count[ROLE_COMPLETION],
+	        .cached_prompt = count[ROLE_CACHED],
+	        .reasoning = count[ROLE_REASONING],
+	        .has_cached = has[ROLE_CACHED],
+	        .has_reasoning = has[ROLE_REASONING],
+	};
+	return true;
+}
+
+/* The usage object at P: by a shape of SH when one fits, else in full
+ * (and its shape learnt). */
+static bool usage_at(const char *p, const char *end, struct usage_shapes *sh, struct usage *u)
+{
+	struct slots rec;
+	const char *q;
+
+	if (sh) {
+		for (unsigned i = 0; i < 2; i++)
+			if (sh->shape[i].len && read_shaped(&sh->shape[i], p, end, u)) {
+				sh->hits++;
+				return true;
+			}
+	}
+	rec.n = 0;
+	if (!(q = usage_object(p, end, u, &rec)))
+		return false;
+	if (sh)
+		learn(sh, p, q, &rec);
 	return true;
 }
 
@@ -399,6 +530,12 @@ static bool opens_key(const char *start, const char *q)
 }
 
 int usage_scan_body(const char *buf, size_t len, struct usage *ret)
+{
+	return usage_scan_body_shaped(buf, len, NULL, ret);
+}
+
+int usage_scan_body_shaped(const char *buf, size_t len, struct usage_shapes *shapes,
+                           struct usage *ret)
 {
 	const char *end = buf + len, *g = end, *q, *p;
 
@@ -415,7 +552,7 @@ int usage_scan_body(const char *buf, size_t len, struct usage *ret)
 		p = ws(p, end);
 		if (p < end && *p != '{' && *p != 'n')
 			continue; /* a "usage" member that is no usage (a metadata string) */
-		if (p < end && *p == '{' && usage_object(p, end, ret))
+		if (p < end && *p == '{' && usage_at(p, end, shapes, ret))
 			return 0;
 		*ret = (struct usage){0};
 		return -ENOENT; /* the answer's usage: null, or not one we can read */

@@ -14,9 +14,9 @@
 
 #define HEAD_MAX 64 /* bytes of a Responses event that name its type */
 
-void usage_stream_init(struct usage_stream *s, bool responses)
+void usage_stream_init(struct usage_stream *s, bool responses, struct usage_shapes *shapes)
 {
-	*s = (struct usage_stream){.responses = responses};
+	*s = (struct usage_stream){.responses = responses, .shapes = shapes};
 }
 
 static bool starts_with(const char *p, size_t len, const char *word, size_t n)
@@ -61,7 +61,7 @@ static void complete(struct usage_stream *s, const char *ev, size_t len, bool do
 	s->dones = 0;
 	s->found = (struct usage){0};
 	if (candidate && usage_scan_may_hold(ev, len))
-		usage_scan_body(ev, len, &s->found);
+		usage_scan_body_shaped(ev, len, s->shapes, &s->found);
 }
 
 /* Past the first blank line in DATA (the byte before it was PREV), or NULL. */
@@ -259,7 +259,7 @@ int usage_scan_stream(const char *buf, size_t len, bool responses, struct usage 
 	struct usage_stream s;
 	int r;
 
-	usage_stream_init(&s, responses);
+	usage_stream_init(&s, responses, NULL);
 	usage_stream_feed(&s, buf, len);
 	r = usage_stream_end(&s, ret);
 	usage_stream_free(&s);

@@ -28,9 +28,12 @@
 
 #define USAGE_EVENT_MAX 4096
 
+struct usage_shapes;
+
 struct usage_stream {
-	struct usage found; /* of the last event that is no [DONE] (known false: none) */
-	char *held;         /* the current event's bytes, when it straddles reads */
+	struct usage found;          /* of the last event that is no [DONE] (known false: none) */
+	struct usage_shapes *shapes; /* of the usage objects read before, or NULL */
+	char *held;                  /* the current event's bytes, when it straddles reads */
 	uint32_t held_len, held_cap;
 	uint8_t dones;  /* chat: [DONE] events after it (2: two or more) */
 	bool responses; /* a Responses API stream */
@@ -41,8 +44,9 @@ struct usage_stream {
 	char last; /* the last byte fed (a blank line may straddle reads) */
 };
 
-/* Starts following a stream (nothing allocated). */
-void usage_stream_init(struct usage_stream *s, bool responses);
+/* Starts following a stream (nothing allocated); SHAPES: see usage_scan.h
+ * (NULL: none). */
+void usage_stream_init(struct usage_stream *s, bool responses, struct usage_shapes *shapes);
 
 /* The next bytes of the stream, as the client gets them. */
 void usage_stream_feed(struct usage_stream *s, const char *data, size_t len);

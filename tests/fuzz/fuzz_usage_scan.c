@@ -7,7 +7,9 @@
  * only "usage" text is its top-level key, holding plain integer counts, is
  * read as exactly the tree's counts (the differential check below); a
  * stream's usage does not depend on how it is cut into reads, and a body
- * as a stream's last event before [DONE] has the body's usage. The
+ * as a stream's last event before [DONE] has the body's usage; a usage
+ * object read by a kept shape reads as in full (same digits, others,
+ * longer runs). The
  * inject-mode stripper (usage_strip.c) gives the same bytes and usage
  * however the input is cut into reads, never more bytes than it got.
  *
@@ -152,7 +154,7 @@ static void stream_cuts(const char *s, size_t size, bool responses, const struct
 	size_t a = size ? (unsigned char)s[0] * size / 256 : 0;
 	size_t b = a + (size - a) / 2;
 
-	usage_stream_init(&st, responses);
+	usage_stream_init(&st, responses, NULL);
 	usage_stream_feed(&st, s, a);
 	usage_stream_feed(&st, s + a, b - a);
 	if (st.held_cap > USAGE_EVENT_MAX)
@@ -182,6 +184,39 @@ static void as_event(const char *s, size_t size, const struct usage *body)
 		abort();
 }
 
+/* The shapes (usage_scan.h): S read with a fresh set of shapes, then S with
+ * its digits changed (other values; longer runs) read with the shape S
+ * left: always what a full parse reads. */
+static void shapes(const char *s, size_t size, const struct usage *body)
+{
+	static struct usage_shapes sh;
+	static char other[2 * 8192];
+	struct usage u, full;
+	size_t n = 0;
+
+	if (size > 8192)
+		return;
+	memset(&sh, 0, sizeof(sh));
+	usage_scan_body_shaped(s, size, &sh, &u);
+	if (!same_usage(&u, body))
+		abort();
+	for (size_t i = 0; i < size; i++)
+		other[i] = s[i] >= '0' && s[i] <= '9' ? (char)('0' + (s[i] - '0' + 7) % 10) : s[i];
+	usage_scan_body(other, size, &full);
+	usage_scan_body_shaped(other, size, &sh, &u);
+	if (!same_usage(&u, &full))
+		abort();
+	for (size_t i = 0; i < size; i++) {
+		if (s[i] >= '0' && s[i] <= '9' && (i == 0 || s[i - 1] < '0' || s[i - 1] > '9'))
+			other[n++] = (char)('1' + i % 9); /* a digit more in front of each run */
+		other[n++] = s[i];
+	}
+	usage_scan_body(other, n, &full);
+	usage_scan_body_shaped(other, n, &sh, &u);
+	if (!same_usage(&u, &full))
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data;
@@ -194,6 +229,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (body.known && !usage_scan_may_hold(s, size))
 		abort();
 	as_event(s, size, &body);
+	shapes(s, size, &body);
 	r = usage_scan_stream(s, size, false, &u);
 	check(&u, r);
 	stream_cuts(s, size, false, &u);

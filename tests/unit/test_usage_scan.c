@@ -163,7 +163,7 @@ static struct usage feed_cut(const char *stream, bool responses, const size_t *c
 	struct usage u;
 	size_t at = 0, len = strlen(stream);
 
-	usage_stream_init(&st, responses);
+	usage_stream_init(&st, responses, NULL);
 	for (size_t i = 0; i <= n; i++) {
 		size_t to = i < n ? cuts[i] : len;
 
@@ -207,7 +207,7 @@ static bool every_split(const char *stream, bool responses, const struct usage *
 				return false;
 		}
 	}
-	usage_stream_init(&st, responses);
+	usage_stream_init(&st, responses, NULL);
 	for (size_t i = 0; i < len; i++)
 		usage_stream_feed(&st, stream + i, 1);
 	usage_stream_end(&st, &u);
@@ -285,7 +285,7 @@ static void stream_splits(void)
 	tap_ok(!want.known, "long event: a long event of another type has no usage");
 
 	/* reads that end at events' ends hold nothing */
-	usage_stream_init(&st, false);
+	usage_stream_init(&st, false, NULL);
 	usage_stream_feed(&st, CHUNK("\"choices\":[],\"usage\":null"),
 	                  strlen(CHUNK("\"choices\":[],\"usage\":null")));
 	usage_stream_feed(&st, "data: [DONE]\n\n", 14);
@@ -300,6 +300,73 @@ static void stream_splits(void)
 	               !usage_scan_may_hold("data: {\"object\":\"chunk\",\"usage\":null}", 38) &&
 	               !usage_scan_may_hold("_tokens", 7) && !usage_scan_may_hold("", 0),
 	       "may_hold: only with the bytes _tokens\"");
+}
+
+#define OPENAI_USAGE(p, c, t, cached, reasoning)                                                 \
+	"{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"choices\":[],\"usage\":{"       \
+	"\"prompt_tokens\":" p ",\"completion_tokens\":" c ",\"total_tokens\":" t                \
+	",\"prompt_tokens_details\":{\"cached_tokens\":" cached ",\"audio_tokens\":0},"          \
+	"\"completion_tokens_details\":{\"reasoning_tokens\":" reasoning                         \
+	",\"audio_tokens\":0,\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}" \
+	"},\"system_fingerprint\":\"fp_1\"}"
+
+/* BODY read with SH as without: the same usage; *HIT whether a shape read it. */
+static bool shaped(struct usage_shapes *sh, const char *body, bool *hit)
+{
+	struct usage a, b;
+	uint32_t hits = sh->hits;
+	int ra = usage_scan_body(body, strlen(body), &a);
+	int rb = usage_scan_body_shaped(body, strlen(body), sh, &b);
+
+	*hit = sh->hits != hits;
+	return ra == rb && same_usage(&a, &b);
+}
+
+static void shapes(void)
+{
+	static struct usage_shapes sh;
+	struct usage u;
+	bool hit;
+
+	tap_ok(shaped(&sh, OPENAI_USAGE("22", "5", "27", "0", "0"), &hit) && !hit &&
+	               sh.shape[0].len,
+	       "shape: the first object is read in full and its shape kept");
+	tap_ok(shaped(&sh, OPENAI_USAGE("123456", "78", "123534", "1024", "64"), &hit) && hit,
+	       "shape: one laid out alike is read by it (longer counts)");
+	usage_scan_body_shaped(OPENAI_USAGE("9", "1", "10", "3", "2"),
+	                       strlen(OPENAI_USAGE("9", "1", "10", "3", "2")), &sh, &u);
+	tap_ok(u.known && u.prompt == 9 && u.completion == 1 && u.total == 10 &&
+	               u.cached_prompt == 3 && u.has_cached && u.reasoning == 2 && u.has_reasoning,
+	       "shape: each count in its place");
+	tap_ok(shaped(&sh, OPENAI_USAGE("05", "5", "27", "0", "0"), &hit) && !hit,
+	       "shape: a leading zero is no count, by shape or not");
+	tap_ok(shaped(&sh, OPENAI_USAGE("5.0", "5", "27", "0", "0"), &hit) && !hit,
+	       "shape: a fraction is no count, by shape or not");
+	tap_ok(shaped(&sh, OPENAI_USAGE("1234567890123456", "5", "27", "0", "0"), &hit) && !hit,
+	       "shape: 16 digits are no count, by shape or not");
+	tap_ok(shaped(&sh, OPENAI_USAGE("22", "5", "27", "null", "0"), &hit) && !hit,
+	       "shape: a null where a count was: read in full");
+	tap_ok(shaped(&sh,
+	              "{\"usage\":{\"completion_tokens\":5,\"completion_tokens_details\":{"
+	              "\"reasoning_tokens\":1},\"prompt_tokens\":7,\"total_tokens\":12}}",
+	              &hit) &&
+	               !hit,
+	       "shape: another layout (Azure's order) read in full, its shape kept too");
+	tap_ok(shaped(&sh,
+	              "{\"usage\":{\"completion_tokens\":50,\"completion_tokens_details\":{"
+	              "\"reasoning_tokens\":10},\"prompt_tokens\":70,\"total_tokens\":120}}",
+	              &hit) &&
+	               hit && shaped(&sh, OPENAI_USAGE("2", "5", "7", "null", "3"), &hit) && hit &&
+	               shaped(&sh, OPENAI_USAGE("2", "5", "7", "0", "0"), &hit) && !hit,
+	       "shape: the last two layouts kept, each read by its own (the third is read in "
+	       "full)");
+	tap_ok(shaped(&sh,
+	              "{\"usage\":{\"completion_tokens\":50,\"completion_tokens_details\":{"
+	              "\"reasoning_tokens\":10},\"prompt_tokens\":70,\"total_tokens\":120,"
+	              "\"prompt_tokens\":3}}",
+	              &hit) &&
+	               !hit,
+	       "shape: a longer object is not read by a shape that is its start");
 }
 
 static bool near(double a, double b)
@@ -361,6 +428,7 @@ int main(void)
 	bodies();
 	streams();
 	stream_splits();
+	shapes();
 	cost();
 	printf("1..%d\n", tap_count);
 	return tap_failed ? 1 : 0;
