@@ -477,11 +477,15 @@ static bool read_shaped(const struct usage_shape *s, const char *p, const char *
 		if (i == s->n)
 			break;
 		start = p;
-		limit = end - p > MAX_DIGITS ? p + MAX_DIGITS + 1 : end;
-		while (p < limit && (unsigned char)(*p - '0') < 10)
-			v = v * 10 + (*p++ - '0');
-		if (p == start || p - start > MAX_DIGITS || (*start == '0' && p - start > 1))
-			return false;
+		if (p < end && *p == '0') {
+			p++; /* 0 alone: a digit after it fails the next run's compare */
+		} else {
+			limit = end - p > MAX_DIGITS ? p + MAX_DIGITS + 1 : end;
+			while (p < limit && (unsigned char)(*p - '0') < 10)
+				v = v * 10 + (*p++ - '0');
+			if (p == start || p - start > MAX_DIGITS)
+				return false;
+		}
 		count[s->role[i]] = v;
 		has[s->role[i]] = true;
 	}
