@@ -3,15 +3,15 @@
  * usage_scan.h). Runs in a worker, once per answer: a non-streamed body
  * when it is complete, a stream's one event that may carry usage. Nothing
  * here reads more than the usage object and the bytes between it and the
- * end, and nothing is written outside RET.
+ * end, and nothing is written outside RET and the caller's shapes.
  *
  * The hand parser is cut for speed (issue 19's bound is a few hundred
  * instructions per answer): a member name is recognised by its first byte
  * and one fixed-length comparison with the names it may be (no strlen, no
  * copy), other strings are skipped eight bytes at a time, counts are read
  * digit by digit without strtol. A usage object laid out as one read
- * before (struct usage_shapes) is read by comparing its bytes with that
- * one's and reading its digits only.
+ * before is read by that one's shape (usage_shape.h): its bytes compared,
+ * its digits read.
  */
 #include "usage_scan.h"
 
@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define MAX_DIGITS 15
+#define MAX_DIGITS USAGE_COUNT_DIGITS
 #define MAX_DEPTH  8 /* of values skipped inside the usage object */
 
 /* Every step takes the position P and gives the position after what it
@@ -186,26 +186,6 @@ INLINE const char *member_name(const char *p, const char *end, enum key *ret)
 	return q ? q : skip_string(p, end);
 }
 
-/* The counts a full parse read, where they are (to learn the object's
- * shape): ROLE is which count, by its place in struct usage. */
-enum role { ROLE_PROMPT, ROLE_COMPLETION, ROLE_TOTAL, ROLE_CACHED, ROLE_REASONING };
-
-struct slots {
-	const char *start[USAGE_SHAPE_COUNTS], *end[USAGE_SHAPE_COUNTS];
-	uint8_t role[USAGE_SHAPE_COUNTS];
-	unsigned n; /* more than USAGE_SHAPE_COUNTS: no shape */
-};
-
-INLINE void note(struct slots *rec, const char *start, const char *end, enum role role)
-{
-	if (rec->n < USAGE_SHAPE_COUNTS) {
-		rec->start[rec->n] = start;
-		rec->end[rec->n] = end;
-		rec->role[rec->n] = (uint8_t)role;
-	}
-	rec->n++;
-}
-
 /* A non-negative JSON integer of at most MAX_DIGITS digits. */
 INLINE const char *count(const char *p, const char *end, int64_t *ret)
 {
@@ -229,15 +209,15 @@ INLINE const char *count(const char *p, const char *end, int64_t *ret)
 }
 
 /* count(), noted in REC as ROLE. */
-INLINE const char *count_at(const char *p, const char *end, int64_t *ret, struct slots *rec,
-                            enum role role)
+INLINE const char *count_at(const char *p, const char *end, int64_t *ret, struct usage_slots *rec,
+                            enum usage_role role)
 {
 	const char *q;
 
 	if (p < end && (unsigned char)*p <= ' ')
 		p = ws(p, end);
 	if ((q = count(p, end, ret)))
-		note(rec, p, q, role);
+		usage_slots_note(rec, p, q, role);
 	return q;
 }
 
@@ -343,7 +323,7 @@ INLINE const char *member(const char *p, const char *end, enum key *k)
 /* A *_tokens_details object: the count named WANT into RET (HAS set);
  * other members skipped. `null` is no details. */
 static const char *details(const char *p, const char *end, enum key want, int64_t *ret, bool *has,
-                           struct slots *rec)
+                           struct usage_slots *rec)
 {
 	const char *q;
 	bool last;
@@ -365,7 +345,8 @@ static const char *details(const char *p, const char *end, enum key want, int64_
 			if ((q = literal(p, end, "null", 4)))
 				p = q;
 			else if ((p = count_at(p, end, ret, rec,
-			                       want == KEY_CACHED ? ROLE_CACHED : ROLE_REASONING)))
+			                       want == KEY_CACHED ? USAGE_ROLE_CACHED
+			                                          : USAGE_ROLE_REASONING)))
 				*has = true;
 		} else {
 			p = skip_member_value(p, end, 2);
@@ -378,7 +359,8 @@ static const char *details(const char *p, const char *end, enum key want, int64_
 
 /* The usage object at P (its '{'): past its '}' with U filled and its
  * counts noted in REC; NULL when it is none we can read. */
-static const char *usage_object(const char *p, const char *end, struct usage *u, struct slots *rec)
+static const char *usage_object(const char *p, const char *end, struct usage *u,
+                                struct usage_slots *rec)
 {
 	bool has_prompt = false, has_completion = false, has_total = false, last;
 	const char *q;
@@ -396,15 +378,15 @@ static const char *usage_object(const char *p, const char *end, struct usage *u,
 				return NULL;
 			switch (k) {
 			case KEY_PROMPT:
-				p = count_at(p, end, &u->prompt, rec, ROLE_PROMPT);
+				p = count_at(p, end, &u->prompt, rec, USAGE_ROLE_PROMPT);
 				has_prompt = p;
 				break;
 			case KEY_COMPLETION:
-				p = count_at(p, end, &u->completion, rec, ROLE_COMPLETION);
+				p = count_at(p, end, &u->completion, rec, USAGE_ROLE_COMPLETION);
 				has_completion = p;
 				break;
 			case KEY_TOTAL:
-				p = count_at(p, end, &u->total, rec, ROLE_TOTAL);
+				p = count_at(p, end, &u->total, rec, USAGE_ROLE_TOTAL);
 				has_total = p;
 				break;
 			case KEY_PROMPT_DETAILS:
@@ -431,88 +413,16 @@ static const char *usage_object(const char *p, const char *end, struct usage *u,
 	return p;
 }
 
-/* The usage object O (through its '}' at END) read in full, with the
- * counts REC noted: its shape into a slot of SH. */
-static void learn(struct usage_shapes *sh, const char *o, const char *end, const struct slots *rec)
-{
-	struct usage_shape *s = &sh->shape[sh->next];
-	size_t at = 0, n;
-
-	if (rec->n > USAGE_SHAPE_COUNTS || (size_t)(end - o) > USAGE_SHAPE_MAX)
-		return; /* not one to learn: the shapes kept stay */
-	for (unsigned i = 0; i < rec->n; i++) {
-		n = (size_t)(rec->start[i] - o);
-		memcpy(s->text + at, o, n);
-		at += n;
-		s->cut[i] = (uint16_t)at;
-		s->role[i] = rec->role[i];
-		o = rec->end[i];
-	}
-	n = (size_t)(end - o);
-	memcpy(s->text + at, o, n);
-	s->len = (uint16_t)(at + n);
-	s->n = (uint8_t)rec->n;
-	sh->next ^= 1;
-}
-
-/* The usage object at P read by shape S: its bytes but for the counts'
- * digits are S's, so it parses as the object S was learnt from did, to
- * other counts: compared, and only the digits read. False: not S's shape. */
-static bool read_shaped(const struct usage_shape *s, const char *p, const char *end,
-                        struct usage *u)
-{
-	int64_t count[5] = {0};
-	bool has[5] = {false};
-	size_t at = 0, n;
-
-	for (unsigned i = 0;; i++) {
-		const char *start, *limit;
-		int64_t v = 0;
-
-		n = (i < s->n ? s->cut[i] : s->len) - at;
-		if ((size_t)(end - p) < n || memcmp(p, s->text + at, n) != 0)
-			return false;
-		p += n;
-		at += n;
-		if (i == s->n)
-			break;
-		start = p;
-		if (p < end && *p == '0') {
-			p++; /* 0 alone: a digit after it fails the next run's compare */
-		} else {
-			limit = end - p > MAX_DIGITS ? p + MAX_DIGITS + 1 : end;
-			while (p < limit && (unsigned char)(*p - '0') < 10)
-				v = v * 10 + (*p++ - '0');
-			if (p == start || p - start > MAX_DIGITS)
-				return false;
-		}
-		count[s->role[i]] = v;
-		has[s->role[i]] = true;
-	}
-	*u = (struct usage){
-	        .known = true,
-	        .prompt = count[ROLE_PROMPT],
-	        .completion = count[ROLE_COMPLETION],
-	        .total = has[ROLE_TOTAL] ? count[ROLE_TOTAL]
-	                                 : count[ROLE_PROMPT] + count[ROLE_COMPLETION],
-	        .cached_prompt = count[ROLE_CACHED],
-	        .reasoning = count[ROLE_REASONING],
-	        .has_cached = has[ROLE_CACHED],
-	        .has_reasoning = has[ROLE_REASONING],
-	};
-	return true;
-}
-
 /* The usage object at P: by a shape of SH when one fits, else in full
  * (and its shape learnt). */
 static bool usage_at(const char *p, const char *end, struct usage_shapes *sh, struct usage *u)
 {
-	struct slots rec;
+	struct usage_slots rec;
 	const char *q;
 
 	if (sh) {
 		for (unsigned i = 0; i < 2; i++)
-			if (sh->shape[i].len && read_shaped(&sh->shape[i], p, end, u)) {
+			if (sh->shape[i].len && usage_shape_read(&sh->shape[i], p, end, u)) {
 				sh->hits++;
 				return true;
 			}
@@ -521,7 +431,7 @@ static bool usage_at(const char *p, const char *end, struct usage_shapes *sh, st
 	if (!(q = usage_object(p, end, u, &rec)))
 		return false;
 	if (sh)
-		learn(sh, p, q, &rec);
+		usage_shape_learn(sh, p, q, &rec);
 	return true;
 }
 

@@ -8,7 +8,7 @@
  * `usage` object near its end: usage_scan_body() looks for the last
  * `"usage"` key from the end and parses only its object, with a hand parser
  * that knows the member names it reads (no string is copied or measured),
- * or by the shape of one read before (struct usage_shapes).
+ * or by the shape of one read before (usage_shape.h).
  * Streams are followed event by event (usage_stream.h), which hands the one
  * event that may carry the stream's usage to usage_scan_body().
  *
@@ -23,35 +23,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
 #include "usage.h"
-
-#define USAGE_SHAPE_MAX    512 /* bytes of a usage object whose shape is kept */
-#define USAGE_SHAPE_COUNTS 8
-
-/* The shape of a usage object read in full: its bytes but for the digits
- * of the counts it read, and which count each was. */
-struct usage_shape {
-	uint16_t len; /* bytes in text; 0: none */
-	uint8_t n;    /* counts */
-	uint8_t role[USAGE_SHAPE_COUNTS];
-	uint16_t cut[USAGE_SHAPE_COUNTS]; /* where count i's digits were, in text */
-	char text[USAGE_SHAPE_MAX];
-};
-
-/* The shapes of the last two usage objects read in full (zero it to
- * start). An upstream lays out every usage object alike (OpenAI's chat:
- * 13 members, 2 of them objects), so a later one is read by comparing its
- * bytes with a shape's and reading the digits of its counts only: the
- * same result as a full parse, by construction (the bytes that decide
- * every step of the parse are the same), at a fraction of its cost. One
- * per worker and kind of answer (a worker runs one thread). */
-struct usage_shapes {
-	struct usage_shape shape[2];
-	uint8_t next;  /* the one the next shape replaces */
-	uint32_t hits; /* objects read by a shape */
-};
+#include "usage_shape.h"
 
 /* 0 with RET filled (known) when BUF's last "usage" key holds a usage
  * object; -ENOENT when it has none (RET zeroed, known false). */
