@@ -64,14 +64,26 @@ static void complete(struct usage_stream *s, const char *ev, size_t len, bool do
 		usage_scan_body_shaped(ev, len, s->shapes, &s->found);
 }
 
-/* Past the first blank line in DATA (the byte before it was PREV), or NULL. */
-static const char *first_break(const char *p, const char *end, char prev)
+/* Lines end in "\n" or "\r\n" (SSE): a blank line is "\n" after "\n" or
+ * "\n\r". */
+static bool is_eol(char c)
 {
-	if (p < end && prev == '\n' && *p == '\n')
+	return c == '\n' || c == '\r';
+}
+
+/* Past the first blank line in [P, END), given the two bytes before P (PREV2,
+ * PREV: a blank line may straddle reads), or NULL. */
+static const char *first_break(const char *p, const char *end, char prev2, char prev)
+{
+	if (p < end && *p == '\n' && (prev == '\n' || (prev == '\r' && prev2 == '\n')))
 		return p + 1;
+	if (end - p >= 2 && prev == '\n' && p[0] == '\r' && p[1] == '\n')
+		return p + 2;
 	while (p < end && (p = memchr(p, '\n', (size_t)(end - p)))) {
 		if (p + 1 < end && p[1] == '\n')
 			return p + 2;
+		if (p + 2 < end && p[1] == '\r' && p[2] == '\n')
+			return p + 3;
 		p++;
 	}
 	return NULL;
@@ -83,9 +95,9 @@ static const char *last_break(const char *start, const char *end)
 	const char *q = end;
 
 	while (q - start >= 2 && (q = memrchr(start + 1, '\n', (size_t)(q - start - 1)))) {
-		if (q[-1] == '\n')
+		if (q[-1] == '\n' || (q[-1] == '\r' && q - start >= 2 && q[-2] == '\n'))
 			return q + 1;
-		q--; /* not a newline: no blank line ends there */
+		q--; /* no newline before it: no blank line ends there */
 	}
 	return NULL;
 }
@@ -161,7 +173,7 @@ static void finish_held(struct usage_stream *s)
 	size_t n = s->held_len;
 	bool done = false, candidate = false;
 
-	while (n && s->held[n - 1] == '\n')
+	while (n && is_eol(s->held[n - 1]))
 		n--;
 	if (s->cut) {
 		done = s->cut_done;
@@ -183,7 +195,7 @@ static void whole_events(struct usage_stream *s, const char *p, const char *end)
 		const char *start;
 		bool done, candidate;
 
-		while (end > p && end[-1] == '\n')
+		while (end > p && is_eol(end[-1]))
 			end--;
 		if (end == p)
 			break;
@@ -209,14 +221,15 @@ static void whole_events(struct usage_stream *s, const char *p, const char *end)
 void usage_stream_feed(struct usage_stream *s, const char *data, size_t len)
 {
 	const char *p = data, *end = data + len, *e;
-	char prev = s->last;
+	char prev2 = s->last2, prev = s->last;
 
 	if (!len)
 		return;
+	s->last2 = len >= 2 ? end[-2] : prev;
 	s->last = end[-1];
 	/* the rest of an event begun in an earlier read */
 	if (s->pending) {
-		e = first_break(p, end, prev);
+		e = first_break(p, end, prev2, prev);
 		if (!e) {
 			hold(s, p, len);
 			return;
@@ -225,8 +238,8 @@ void usage_stream_feed(struct usage_stream *s, const char *data, size_t len)
 		finish_held(s);
 		p = e;
 	}
-	while (p < end && *p == '\n')
-		p++; /* a blank line's extra newlines start no event */
+	while (p < end && is_eol(*p))
+		p++; /* a blank line's extra line ends start no event */
 	if (p == end)
 		return;
 	e = last_break(p, end);

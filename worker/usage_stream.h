@@ -7,8 +7,9 @@
  * response.incomplete. A stream that ends otherwise has no usage
  * ("usage: unknown"), never an estimate.
  *
- * Events end at a blank line ("\n\n"). Of the events that end in one read
- * only the last ones can be the stream's last, so only they are looked at
+ * Events end at a blank line ("\n\n", or "\r\n\r\n" with CRLF line
+ * ends). Of the events that end in one read only the last ones can be the
+ * stream's last, so only they are looked at
  * (from the read's end); an event whose `_tokens"` bytes are absent holds
  * no usage and is not parsed (usage_scan_may_hold()). Nothing is kept of a
  * read that ends at an event's end (the common case): a stream that holds
@@ -41,7 +42,7 @@ struct usage_stream {
 	bool cut;       /* it is longer than USAGE_EVENT_MAX: its kind below, its tail held */
 	bool lost;      /* no memory to hold it: it counts as an event without usage */
 	bool cut_done, cut_candidate;
-	char last; /* the last byte fed (a blank line may straddle reads) */
+	char last, last2; /* the last two bytes fed (a blank line may straddle reads) */
 };
 
 /* Starts following a stream (nothing allocated); SHAPES: see usage_scan.h

@@ -257,6 +257,31 @@ static void stream_splits(void)
 	tap_ok(want.known && want.total == 9 && every_split(chat, false, &want),
 	       "split: a stream ending in its usage chunk without [DONE]");
 
+	/* CRLF line ends (SSE allows them): the same events */
+	snprintf(
+	        chat, sizeof(chat), "%s%sdata: [DONE]\r\n\r\n",
+	        "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}],\"usage\":null}\r\n\r\n",
+	        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":4,\"total_tokens\":6}}\r\n\r\n");
+	usage_scan_stream(chat, strlen(chat), false, &want);
+	tap_ok(want.known && want.total == 6 && every_split(chat, false, &want),
+	       "split: a chat stream with CRLF line ends, at every offset");
+	snprintf(chat, sizeof(chat), "%s%s",
+	         "event: response.output_text.done\r\ndata: {\"type\":\"response.output_text."
+	         "done\"}\r\n\r\n",
+	         "event: response.completed\r\ndata: {\"type\":\"response.completed\","
+	         "\"response\":{\"usage\":{\"input_tokens\":5,\"output_tokens\":2}}}\r\n\r\n");
+	usage_scan_stream(chat, strlen(chat), true, &want);
+	tap_ok(want.known && want.total == 7 && every_split(chat, true, &want),
+	       "split: a Responses stream with CRLF line ends, at every offset");
+	snprintf(chat, sizeof(chat), "%s",
+	         "event: response.completed\r\ndata: {\"type\":\"response.completed\","
+	         "\"response\":{\"usage\":{\"input_tokens\":5,\"output_tokens\":2}}}\r\n\r\n"
+	         "event: response.output_text.done\r\ndata: {\"type\":\"response.output_text."
+	         "done\"}\r\n\r\n");
+	tap_ok(every_split(chat, true, &none),
+	       "split: a Responses stream with CRLF whose last event is not the completed one: "
+	       "unknown at every offset");
+
 	/* a Responses stream whose response.completed is far longer than the bound */
 	n = snprintf(big, sizeof(big),
 	             "event: response.output_text.delta\ndata: {\"type\":\"response.output_text."
