@@ -36,7 +36,7 @@ struct usage_shape {
 
 /* The shapes of the last two usage objects read in full (zero it to
  * start). An upstream lays out every usage object alike (OpenAI's chat:
- * 13 members, 2 of them objects), so a later one is read by comparing its
+ * 11 members, 2 of them objects), so a later one is read by comparing its
  * bytes with a shape's and reading the digits of its counts only: the
  * same result as a full parse, by construction (the bytes that decide
  * every step of the parse are the same), at a fraction of its cost. One

@@ -175,6 +175,10 @@ static void finish_held(struct usage_stream *s)
 
 	while (n && is_eol(s->held[n - 1]))
 		n--;
+	if (!n && !s->cut && !s->lost) {
+		drop_held(s); /* line ends only: no event */
+		return;
+	}
 	if (s->cut) {
 		done = s->cut_done;
 		candidate = s->cut_candidate;
@@ -202,6 +206,8 @@ static void whole_events(struct usage_stream *s, const char *p, const char *end)
 		start = last_break(p, end);
 		if (!start)
 			start = p;
+		while (is_eol(*start))
+			start++; /* a lone "\r" after a blank line starts no event */
 		kind(s, start, (size_t)(end - start), &done, &candidate);
 		if (!done) {
 			complete(s, start, (size_t)(end - start), false, candidate);
@@ -247,6 +253,8 @@ void usage_stream_feed(struct usage_stream *s, const char *data, size_t len)
 		whole_events(s, p, e);
 	else
 		e = p;
+	while (e < end && is_eol(*e))
+		e++;
 	if (e < end)
 		hold(s, e, (size_t)(end - e)); /* an event that does not end in this read */
 }

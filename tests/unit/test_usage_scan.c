@@ -282,6 +282,14 @@ static void stream_splits(void)
 	       "split: a Responses stream with CRLF whose last event is not the completed one: "
 	       "unknown at every offset");
 
+	/* a line end left after a blank line ("\n\n\r") starts no event */
+	snprintf(chat, sizeof(chat), "%s\r%s\r\ndata: [DONE]\n\n\r",
+	         CHUNK("\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]"),
+	         CHUNK("\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"total_tokens\":9}"));
+	usage_scan_stream(chat, strlen(chat), false, &want);
+	tap_ok(want.known && want.total == 9 && every_split(chat, false, &want),
+	       "split: stray line ends after blank lines, at every offset");
+
 	/* a Responses stream whose response.completed is far longer than the bound */
 	n = snprintf(big, sizeof(big),
 	             "event: response.output_text.delta\ndata: {\"type\":\"response.output_text."
