@@ -335,6 +335,53 @@ static void stream_splits(void)
 	       "may_hold: only with the bytes _tokens\"");
 }
 
+/* Every stream of four pieces from a set of line ends and events
+ * that straddle each other's edges, read in one piece, cut in two at every
+ * offset and read byte by byte: always the same usage (chat and Responses). */
+static void split_exhaustive(void)
+{
+	static const char *piece[] = {
+	        "\n",
+	        "\r",
+	        "\r\n",
+	        "data: [DONE]",
+	        "data: {\"usage\":{\"prompt_tokens\":3,\"total_tokens\":4}}",
+	        "event: response.completed\ndata: {\"usage\":{\"input_tokens\":1,\"output_tokens\":2}}",
+	        "data: {\"usage\":null}",
+	};
+	enum { PIECES = sizeof(piece) / sizeof(piece[0]) };
+	char stream[512];
+	size_t checked = 0, failed = 0;
+
+	for (unsigned code = 0; code < PIECES * PIECES * PIECES * PIECES; code++) {
+		unsigned c = code;
+
+		stream[0] = 0;
+		for (int i = 0; i < 4; i++, c /= PIECES)
+			strcat(stream, piece[c % PIECES]);
+		for (int responses = 0; responses < 2; responses++) {
+			struct usage want, u;
+			struct usage_stream st;
+			size_t len = strlen(stream), cut;
+
+			usage_scan_stream(stream, len, responses, &want);
+			for (cut = 0; cut <= len; cut++) {
+				u = feed_cut(stream, responses, &cut, 1, NULL);
+				failed += !same_usage(&u, &want);
+			}
+			usage_stream_init(&st, responses, NULL);
+			for (size_t i = 0; i < len; i++)
+				usage_stream_feed(&st, stream + i, 1);
+			usage_stream_end(&st, &u);
+			usage_stream_free(&st);
+			failed += !same_usage(&u, &want);
+			checked++;
+		}
+	}
+	tap_ok(failed == 0, "split: %zu streams of line ends and events, at every cut: %zu differ",
+	       checked, failed);
+}
+
 #define OPENAI_USAGE(p, c, t, cached, reasoning)                                                 \
 	"{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"choices\":[],\"usage\":{"       \
 	"\"prompt_tokens\":" p ",\"completion_tokens\":" c ",\"total_tokens\":" t                \
@@ -461,6 +508,7 @@ int main(void)
 	bodies();
 	streams();
 	stream_splits();
+	split_exhaustive();
 	shapes();
 	cost();
 	printf("1..%d\n", tap_count);
