@@ -50,7 +50,17 @@ static void kind(const struct usage_stream *s, const char *ev, size_t len, bool 
 	*candidate = !*done && starts_with(ev, len, "data:", 5);
 }
 
-/* A whole event EV (without its blank line) of kind DONE / CANDIDATE. */
+/* Lines end in "\n" or "\r\n" (SSE): a blank line is "\n" after "\n" or
+ * "\n\r". */
+static bool is_eol(char c)
+{
+	return c == '\n' || c == '\r';
+}
+
+/* A whole event of kind DONE / CANDIDATE whose last bytes, through its
+ * blank line, are EV (all of it, or its last USAGE_EVENT_MAX bytes: the
+ * usage object ends an event, and however the stream was cut into reads
+ * the same bytes are parsed). */
 static void complete(struct usage_stream *s, const char *ev, size_t len, bool done, bool candidate)
 {
 	if (done) {
@@ -60,15 +70,16 @@ static void complete(struct usage_stream *s, const char *ev, size_t len, bool do
 	}
 	s->dones = 0;
 	s->found = (struct usage){0};
-	if (candidate && usage_scan_may_hold(ev, len))
+	if (!candidate)
+		return;
+	if (len > USAGE_EVENT_MAX) {
+		ev += len - USAGE_EVENT_MAX;
+		len = USAGE_EVENT_MAX;
+	}
+	while (len && is_eol(ev[len - 1]))
+		len--;
+	if (usage_scan_may_hold(ev, len))
 		usage_scan_body_shaped(ev, len, s->shapes, &s->found);
-}
-
-/* Lines end in "\n" or "\r\n" (SSE): a blank line is "\n" after "\n" or
- * "\n\r". */
-static bool is_eol(char c)
-{
-	return c == '\n' || c == '\r';
 }
 
 /* Past the first blank line in [P, END), given the two bytes before P (PREV2,
@@ -170,22 +181,15 @@ lost:
 /* The held event is whole (it may end in newlines): counted, dropped. */
 static void finish_held(struct usage_stream *s)
 {
-	size_t n = s->held_len;
 	bool done = false, candidate = false;
 
-	while (n && is_eol(s->held[n - 1]))
-		n--;
-	if (!n && !s->cut && !s->lost) {
-		drop_held(s); /* line ends only: no event */
-		return;
-	}
 	if (s->cut) {
 		done = s->cut_done;
 		candidate = s->cut_candidate;
 	} else if (!s->lost) {
-		kind(s, s->held, n, &done, &candidate);
+		kind(s, s->held, s->held_len, &done, &candidate);
 	}
-	complete(s, s->held, n, done, candidate);
+	complete(s, s->held, s->held_len, done, candidate);
 	drop_held(s);
 }
 
@@ -196,21 +200,23 @@ static void whole_events(struct usage_stream *s, const char *p, const char *end)
 	uint8_t dones = 0;
 
 	for (;;) {
-		const char *start;
+		const char *start, *content = end, *raw;
 		bool done, candidate;
 
-		while (end > p && is_eol(end[-1]))
-			end--;
-		if (end == p)
+		while (content > p && is_eol(content[-1]))
+			content--;
+		if (content == p)
 			break;
-		start = last_break(p, end);
+		/* its bytes: from its start through the first blank line after it */
+		raw = first_break(content, end, 0, 0);
+		start = last_break(p, content);
 		if (!start)
 			start = p;
 		while (is_eol(*start))
 			start++; /* a lone "\r" after a blank line starts no event */
-		kind(s, start, (size_t)(end - start), &done, &candidate);
+		kind(s, start, (size_t)(raw - start), &done, &candidate);
 		if (!done) {
-			complete(s, start, (size_t)(end - start), false, candidate);
+			complete(s, start, (size_t)(raw - start), false, candidate);
 			s->dones = dones;
 			return;
 		}

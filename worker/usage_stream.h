@@ -16,8 +16,11 @@
  * no usage allocates nothing. Only an event that straddles reads is held,
  * in a buffer sized to it, until its end; of one longer than
  * USAGE_EVENT_MAX only its head's kind and its last USAGE_EVENT_MAX bytes
- * are kept (the usage object is at the end of its event). Pure but for
- * that buffer; fuzzed (tests/fuzz), split at every offset (tests/unit).
+ * are kept. Whether held or not, an event's usage is read from its last
+ * USAGE_EVENT_MAX bytes through its blank line (the usage object ends its
+ * event), so however a stream is cut into reads its usage is the same.
+ * Pure but for that buffer; fuzzed (tests/fuzz), split at every offset
+ * (tests/unit).
  */
 #pragma once
 

@@ -382,6 +382,52 @@ static void split_exhaustive(void)
 	       checked, failed);
 }
 
+/* Events about USAGE_EVENT_MAX long, their usage key on either side of
+ * where their last USAGE_EVENT_MAX bytes begin, with line ends before
+ * their blank line: cut anywhere, read as in one piece. */
+static void split_long(void)
+{
+	static char stream[2 * USAGE_EVENT_MAX];
+	static const char *usage = "\"usage\":{\"prompt_tokens\":3,\"total_tokens\":4}";
+	static const char *tails[] = {"\n\n", "\r\n\r\n", "\r\r\n\n"};
+	size_t failed = 0, known = 0, checked = 0;
+
+	for (size_t t = 0; t < 3; t++) {
+		for (int shift = -3; shift <= 3; shift++) {
+			/* from the usage key to the event's end: USAGE_EVENT_MAX + SHIFT */
+			size_t pad = USAGE_EVENT_MAX - strlen(usage) - 8 - strlen(tails[t]) + 3,
+			       len, cut;
+			struct usage want, u;
+			struct usage_stream st;
+
+			pad = pad + (size_t)shift - 3;
+			len = (size_t)sprintf(stream, "data: {%s,\"y\":\"", usage);
+			memset(stream + len, 'b', pad);
+			len += pad;
+			len += (size_t)sprintf(stream + len, "\"}%sdata: [DONE]\n\n", tails[t]);
+			usage_scan_stream(stream, len, false, &want);
+			known += want.known;
+			if (want.known != (shift < 0)) /* the key needs the byte before it */
+				failed++;
+			for (cut = 0; cut <= len; cut++) {
+				u = feed_cut(stream, false, &cut, 1, NULL);
+				failed += !same_usage(&u, &want);
+			}
+			usage_stream_init(&st, false, NULL);
+			for (size_t i = 0; i < len; i++)
+				usage_stream_feed(&st, stream + i, 1);
+			usage_stream_end(&st, &u);
+			usage_stream_free(&st);
+			failed += !same_usage(&u, &want);
+			checked++;
+		}
+	}
+	tap_ok(failed == 0 && known == 9 && checked == 21,
+	       "split: events at the USAGE_EVENT_MAX edge read alike however cut (%zu of %zu "
+	       "with their usage key and the byte before it in the window, %zu differ)",
+	       known, checked, failed);
+}
+
 #define OPENAI_USAGE(p, c, t, cached, reasoning)                                                 \
 	"{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"choices\":[],\"usage\":{"       \
 	"\"prompt_tokens\":" p ",\"completion_tokens\":" c ",\"total_tokens\":" t                \
@@ -509,6 +555,7 @@ int main(void)
 	streams();
 	stream_splits();
 	split_exhaustive();
+	split_long();
 	shapes();
 	cost();
 	printf("1..%d\n", tap_count);
