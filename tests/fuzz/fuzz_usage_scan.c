@@ -174,7 +174,8 @@ static void as_event(const char *s, size_t size, const struct usage *body)
 	static char ev[8192 + 32];
 	struct usage u;
 
-	if (size > 8192 || memchr(s, '\n', size) || (size >= 6 && memcmp(s, "[DONE]", 6) == 0))
+	if (size + 8 > USAGE_EVENT_MAX || memchr(s, '\n', size) ||
+	    (size >= 6 && memcmp(s, "[DONE]", 6) == 0))
 		return;
 	memcpy(ev, "data: ", 6);
 	memcpy(ev + 6, s, size);
