@@ -208,7 +208,7 @@ static void whole_events(struct usage_stream *s, const char *p, const char *end)
 		if (content == p)
 			break;
 		/* its bytes: from its start through the first blank line after it */
-		raw = first_break(content, end, 0, 0);
+		raw = end - content <= 2 ? end : first_break(content, end, 0, 0);
 		start = last_break(p, content);
 		if (!start)
 			start = p;
