@@ -25,7 +25,7 @@
 #include "proxy_walk.h"
 #include "request_id.h"
 #include "usage.h"
-#include "usage_scan.h"
+#include "usage_stream.h"
 #include "usage_strip.h"
 
 struct evbuffer;
@@ -97,11 +97,11 @@ struct proxy_call {
 	int64_t ttfb_us;         /* the current attempt's; -1: no head yet */
 	size_t bytes_in, bytes_out;
 	long group;
-	struct usage usage;            /* the answer's, as found in its bytes (usage.h) */
-	bool usage_expected;           /* a 2xx answer of an op that reports usage (usage.c) */
-	struct usage_tail *usage_tail; /* a stream's last bytes, when usage is counted */
-	struct usage_strip *strip;     /* inject mode: the usage chunk the client did not ask */
-	bool usage_injected;           /* the current attempt asked upstream for usage */
+	struct usage usage;               /* the answer's, as found in its bytes (usage.h) */
+	bool usage_expected;              /* a 2xx answer of an op that reports usage (usage.c) */
+	struct usage_stream usage_stream; /* a stream's, when usage is counted */
+	struct usage_strip *strip;        /* inject mode: the usage chunk the client did not ask */
+	bool usage_injected;              /* the current attempt asked upstream for usage */
 	const char *key_id;           /* the client key's id (issue 20); NULL: master key or none */
 	struct proxy_trace trace;     /* its spans (proxy_trace.h) */
 	const struct client_key *key; /* its key (client_keys.h), or NULL */

@@ -7,7 +7,7 @@
  * embeddings, Responses create), and only with llmgate.usage on. A
  * non-streamed body is scanned once it is complete, from its end (at most
  * BODY_WINDOW bytes of it: the usage object is among an answer's last
- * members); a stream through its tail window, scanned once when it ends.
+ * members); a stream event by event as it is relayed (usage_stream.h).
  * Neither changes, delays or copies a byte for the client; in inject mode
  * (usage_strip.h) the usage chunk the client did not ask for is removed.
  */
@@ -18,9 +18,14 @@
 #include "log.h"
 #include "proxy_call.h"
 #include "usage_scan.h"
+#include "usage_stream.h"
 #include "usage_strip.h"
 
 #define BODY_WINDOW 16384
+
+/* The usage objects' shapes this worker read (usage_scan.h): of bodies and
+ * of streams' usage events, apart (their layouts differ). */
+static struct usage_shapes body_shapes, stream_shapes;
 
 static bool reports_usage(enum proxy_op op)
 {
@@ -51,7 +56,7 @@ void proxy_usage_body(struct proxy_call *call, long status, struct evbuffer *bod
 			return;
 		p = window;
 	}
-	usage_scan_body(p, n, &call->usage);
+	usage_scan_body_shaped(p, n, &body_shapes, &call->usage);
 }
 
 void proxy_usage_stream_start(struct proxy_call *call, long status)
@@ -60,11 +65,10 @@ void proxy_usage_stream_start(struct proxy_call *call, long status)
 
 	call->usage = (struct usage){0};
 	call->usage_expected = c->usage && reports_usage(call->op) && status >= 200 && status < 300;
+	usage_stream_free(&call->usage_stream);
 	if (!call->usage_expected)
 		return;
-	call->usage_tail = malloc(sizeof(*call->usage_tail)); /* its bytes need no zeroing */
-	if (call->usage_tail)
-		call->usage_tail->len = call->usage_tail->pos = 0;
+	usage_stream_init(&call->usage_stream, proxy_op_responses(call->op), &stream_shapes);
 	if (call->usage_injected) {
 		call->strip = calloc(1, sizeof(*call->strip));
 		if (!call->strip)
@@ -83,8 +87,8 @@ static void emit(void *ctx, const char *data, size_t len)
 {
 	struct emit_ctx *e = ctx;
 
-	if (e->call->usage_tail)
-		usage_tail_add(e->call->usage_tail, data, len);
+	if (e->call->usage_expected)
+		usage_stream_feed(&e->call->usage_stream, data, len);
 	e->relay(e->call, data, len);
 }
 
@@ -102,24 +106,21 @@ void proxy_usage_stream_data(struct proxy_call *call, const char *data, size_t l
 void proxy_usage_stream_end(struct proxy_call *call,
                             void (*relay)(struct proxy_call *, const char *, size_t))
 {
-	static char window[USAGE_TAIL_MAX];
 	struct emit_ctx e = {call, relay};
-	size_t n;
 
+	if (!call->usage_expected)
+		return;
 	if (call->strip)
 		usage_strip_finish(call->strip, emit, &e);
-	if (call->strip && call->strip->usage.known) {
+	if (call->strip && call->strip->usage.known)
 		call->usage = call->strip->usage;
-	} else if (call->usage_tail) {
-		n = usage_tail_copy(call->usage_tail, window);
-		usage_scan_stream(window, n, proxy_op_responses(call->op), &call->usage);
-	}
+	else
+		usage_stream_end(&call->usage_stream, &call->usage);
 }
 
 void proxy_usage_free(struct proxy_call *call)
 {
-	free(call->usage_tail);
-	call->usage_tail = NULL;
+	usage_stream_free(&call->usage_stream);
 	usage_strip_free(call->strip);
 	call->strip = NULL;
 }

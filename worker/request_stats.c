@@ -47,6 +47,7 @@ struct request_stats {
 	uint32_t log_dropped;             /* taken from the log, not yet reported */
 	struct ipc_usage usage;           /* token usage since the last report */
 	uint8_t usage_index[USAGE_SLOTS]; /* hash of the key: its usage.counts index + 1 */
+	uint8_t usage_last;               /* the index the last request counted into */
 	bool usage_full_logged;
 	time_t when_sec; /* the second WHEN shows (formatting it costs more than a line) */
 	char when[24];   /* "YYYY-MM-DDTHH:MM:SS" */
@@ -174,25 +175,33 @@ static void count(struct request_stats *rs, struct ipc_request_count key)
 static struct ipc_usage_count *usage_entry(struct request_stats *rs,
                                            const struct ipc_usage_count *key)
 {
-	uint64_t h = ((uint64_t)key->group * 0x9e3779b1u) ^
-	             ((uint64_t)key->deployment * 0x85ebca6bu) ^ key->route;
-	size_t i = (size_t)((h ^ (h >> 15)) & (USAGE_SLOTS - 1));
+	uint64_t h;
+	size_t i;
+	struct ipc_usage_count *e = &rs->usage.counts[rs->usage_last];
 
+	/* the common case: the key of the request before (no hash) */
+	if (rs->usage_last < rs->usage.n && e->group == key->group &&
+	    e->deployment == key->deployment && e->route == key->route)
+		return e;
+	h = ((uint64_t)key->group * 0x9e3779b1u) ^ ((uint64_t)key->deployment * 0x85ebca6bu) ^
+	    key->route;
+	i = (size_t)((h ^ (h >> 15)) & (USAGE_SLOTS - 1));
 	for (size_t n = 0; n < USAGE_SLOTS; n++, i = (i + 1) & (USAGE_SLOTS - 1)) {
-		struct ipc_usage_count *e;
-
 		if (rs->usage_index[i] == 0) {
 			if (rs->usage.n >= USAGE_MAX_USED)
 				return NULL;
 			e = &rs->usage.counts[rs->usage.n++];
 			*e = *key;
 			rs->usage_index[i] = (uint8_t)rs->usage.n;
+			rs->usage_last = (uint8_t)(rs->usage.n - 1);
 			return e;
 		}
 		e = &rs->usage.counts[rs->usage_index[i] - 1];
 		if (e->group == key->group && e->deployment == key->deployment &&
-		    e->route == key->route)
+		    e->route == key->route) {
+			rs->usage_last = (uint8_t)(rs->usage_index[i] - 1);
 			return e;
+		}
 	}
 	return NULL;
 }

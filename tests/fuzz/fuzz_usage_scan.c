@@ -1,11 +1,15 @@
 /*
  * fuzz_usage_scan: the usage scanner (worker/usage_scan.c) on any bytes, as
- * a non-streamed body and as a stream's tail (chat and Responses), and the
- * tail window fed in two pieces. Properties: it never reads outside its
- * input; a usage it vouches for is known, with counts of 0 to 10^15 and a
+ * a non-streamed body, as a stream (chat and Responses) read whole and cut
+ * into three reads, and as a stream's one data event. Properties: it never
+ * reads outside its input; a usage it vouches for is known, with counts of 0 to 10^15 and a
  * total that is either reported or the sum; a JSON object (jansson) whose
  * only "usage" text is its top-level key, holding plain integer counts, is
- * read as exactly the tree's counts (the differential check below). The
+ * read as exactly the tree's counts (the differential check below); a
+ * stream's usage does not depend on how it is cut into reads, and a body
+ * as a stream's last event before [DONE] has the body's usage; a usage
+ * object read by a kept shape reads as in full (same digits, others,
+ * longer runs). The
  * inject-mode stripper (usage_strip.c) gives the same bytes and usage
  * however the input is cut into reads, never more bytes than it got.
  *
@@ -16,6 +20,7 @@
 
 #include "fuzz.h"
 #include "usage_scan.h"
+#include "usage_stream.h"
 #include "usage_strip.h"
 
 #define MAX_COUNT 1000000000000000LL
@@ -132,32 +137,106 @@ static void strip(const char *s, size_t size)
 	free(b.buf);
 }
 
+static bool same_usage(const struct usage *a, const struct usage *b)
+{
+	return a->known == b->known && a->prompt == b->prompt && a->completion == b->completion &&
+	       a->total == b->total && a->cached_prompt == b->cached_prompt &&
+	       a->reasoning == b->reasoning && a->has_cached == b->has_cached &&
+	       a->has_reasoning == b->has_reasoning;
+}
+
+/* The stream S read in one piece and cut at two places (from SIZE's
+ * bytes): the same usage, and nothing held after its end. */
+static void stream_cuts(const char *s, size_t size, bool responses, const struct usage *whole)
+{
+	struct usage_stream st;
+	struct usage u;
+	size_t a = size ? (unsigned char)s[0] * size / 256 : 0;
+	size_t b = a + (size - a) / 2;
+
+	usage_stream_init(&st, responses, NULL);
+	usage_stream_feed(&st, s, a);
+	usage_stream_feed(&st, s + a, b - a);
+	if (st.held_cap > USAGE_EVENT_MAX)
+		abort();
+	usage_stream_feed(&st, s + b, size - b);
+	usage_stream_end(&st, &u);
+	if (st.held || !same_usage(&u, whole))
+		abort();
+	usage_stream_free(&st);
+}
+
+/* A one-line body sent as a chat stream's one data event before [DONE]:
+ * the usage of the body (which also checks that the stream's shortcut,
+ * usage_scan_may_hold(), never skips an event with usage). */
+static void as_event(const char *s, size_t size, const struct usage *body)
+{
+	static char ev[8192 + 32];
+	struct usage u;
+
+	if (size + 8 > USAGE_EVENT_MAX || memchr(s, '\n', size) ||
+	    (size >= 6 && memcmp(s, "[DONE]", 6) == 0))
+		return;
+	memcpy(ev, "data: ", 6);
+	memcpy(ev + 6, s, size);
+	memcpy(ev + 6 + size, "\n\ndata: [DONE]\n\n", 16);
+	usage_scan_stream(ev, size + 22, false, &u);
+	if (!same_usage(&u, body))
+		abort();
+}
+
+/* The shapes (usage_scan.h): S read with a fresh set of shapes, then S with
+ * its digits changed (other values; longer runs) read with the shape S
+ * left: always what a full parse reads. */
+static void shapes(const char *s, size_t size, const struct usage *body)
+{
+	static struct usage_shapes sh;
+	static char other[2 * 8192];
+	struct usage u, full;
+	size_t n = 0;
+
+	if (size > 8192)
+		return;
+	memset(&sh, 0, sizeof(sh));
+	usage_scan_body_shaped(s, size, &sh, &u);
+	if (!same_usage(&u, body))
+		abort();
+	for (size_t i = 0; i < size; i++)
+		other[i] = s[i] >= '0' && s[i] <= '9' ? (char)('0' + (s[i] - '0' + 7) % 10) : s[i];
+	usage_scan_body(other, size, &full);
+	usage_scan_body_shaped(other, size, &sh, &u);
+	if (!same_usage(&u, &full))
+		abort();
+	for (size_t i = 0; i < size; i++) {
+		if (s[i] >= '0' && s[i] <= '9' && (i == 0 || s[i - 1] < '0' || s[i - 1] > '9'))
+			other[n++] = (char)('1' + i % 9); /* a digit more in front of each run */
+		other[n++] = s[i];
+	}
+	usage_scan_body(other, n, &full);
+	usage_scan_body_shaped(other, n, &sh, &u);
+	if (!same_usage(&u, &full))
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct usage_tail tail;
-	static char window[USAGE_TAIL_MAX];
 	const char *s = (const char *)data;
-	struct usage u;
-	size_t n;
+	struct usage u, body;
 	int r;
 
-	r = usage_scan_body(s, size, &u);
-	check(&u, r);
-	agree(s, size, &u);
+	r = usage_scan_body(s, size, &body);
+	check(&body, r);
+	agree(s, size, &body);
+	if (body.known && !usage_scan_may_hold(s, size))
+		abort();
+	as_event(s, size, &body);
+	shapes(s, size, &body);
 	r = usage_scan_stream(s, size, false, &u);
 	check(&u, r);
+	stream_cuts(s, size, false, &u);
 	r = usage_scan_stream(s, size, true, &u);
 	check(&u, r);
-
-	memset(&tail, 0, sizeof(tail));
-	usage_tail_add(&tail, s, size / 2);
-	usage_tail_add(&tail, s + size / 2, size - size / 2);
-	n = usage_tail_copy(&tail, window);
-	if (n != (size < USAGE_TAIL_MAX ? size : USAGE_TAIL_MAX) ||
-	    memcmp(window, s + size - n, n) != 0)
-		abort();
-	r = usage_scan_stream(window, n, false, &u);
-	check(&u, r);
+	stream_cuts(s, size, true, &u);
 	strip(s, size);
 	return 0;
 }
