@@ -75,6 +75,13 @@ def asan_build():
         return b"__asan_init" in f.read()
 
 
+def rss_bounds_apply():
+    """RSS bounds hold for llmgated as built and run: not under AddressSanitizer (freed
+    memory kept in quarantine) nor under a wrapper such as valgrind (its own shadow memory
+    per allocation; LLMGATE_WRAPPER, set by scripts/valgrind-test)."""
+    return not asan_build() and not os.environ.get("LLMGATE_WRAPPER")
+
+
 # --- requests through http.client ------------------------------------------------------------
 
 def request(port, method, path, body=None, headers=None, timeout=10, tls=None):

@@ -16,8 +16,9 @@ import time
 import pytest
 
 from conftest import LoopbackServer
-from helpers import (CHAT, asan_build, connect, dechunk, events_of, openai_config, post_bytes,
-                     read_response, request, stream_request, stub_stats, vm_kb, wait_for)
+from helpers import (CHAT, connect, dechunk, events_of, openai_config, post_bytes,
+                     read_response, request, rss_bounds_apply, stream_request, stub_stats, vm_kb,
+                     wait_for)
 
 HEADER_TIMEOUT_S = 5.0  # llmgate.header_timeout's default (common/config_keys.h)
 
@@ -93,7 +94,7 @@ def test_slow_readers_keep_worker_memory_bounded(stub, gateway_factory):
           f"each stream is {chunks} events, about 4 MB")
     assert all(g > 0 for g in got), "every stream made progress"
     # bounded by the high watermark per stream (256 KiB) plus buffers, not by the stream size
-    if not asan_build():
+    if rss_bounds_apply():
         assert growth_mb < n_streams * 0.6, f"worker grew by {growth_mb:.0f} MB"
 
     # paused transfers resume: a few streams read to the end lose nothing
@@ -186,7 +187,7 @@ def stall_and_resume(gw, upstream_port, n_streams, chunks, allowance_kb, what="s
           f"+{(rss - base_rss) / 1024:.1f} MB, {unread / 1024:.0f} KB left unread in its "
           "upstream sockets")
     assert unread > 0, "the worker stopped reading its upstream"
-    if not asan_build():
+    if rss_bounds_apply():
         assert rss - base_rss < allowance_kb, "about the high watermark per stream"
 
     sel = selectors.DefaultSelector()
@@ -481,7 +482,7 @@ def test_idle_keep_alive_connections_hold_little(stub, gateway_factory):
         for s, f in conns[::IDLE_KEEPALIVE // 8]:
             s.sendall(req + LIVELINESS)
             assert [read_response(f).status for _ in range(2)] == [200, 200]
-        if not asan_build():
+        if rss_bounds_apply():
             assert per < IDLE_KEEPALIVE_BYTES_MAX, per
     finally:
         for s, f in conns:
