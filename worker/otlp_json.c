@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "decimal.h"
 #include "otlp_utf8.h"
 
 /*
@@ -86,27 +87,11 @@ static char *put_str(char *p, const char *s, size_t n)
 
 static char *put_digits(char *p, int64_t v)
 {
-	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
-	                            "25262728293031323334353637383940414243444546474849"
-	                            "50515253545556575859606162636465666768697071727374"
-	                            "75767778798081828384858687888990919293949596979899";
-	char buf[24], *q = buf + sizeof(buf);
-	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-
-	while (u >= 100) {
-		q -= 2;
-		memcpy(q, pairs + 2 * (u % 100), 2);
-		u /= 100;
+	if (v < 0) {
+		*p++ = '-';
+		return decimal_put(p, (uint64_t)0 - (uint64_t)v);
 	}
-	if (u >= 10) {
-		q -= 2;
-		memcpy(q, pairs + 2 * u, 2);
-	} else {
-		*--q = (char)('0' + u);
-	}
-	if (v < 0)
-		*--q = '-';
-	return put(p, q, (size_t)(buf + sizeof(buf) - q));
+	return decimal_put(p, (uint64_t)v);
 }
 
 /* A decimal integer as a JSON string (OTLP/JSON's form of 64-bit ints). */

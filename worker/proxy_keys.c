@@ -19,6 +19,7 @@
 #include "answer.h"
 #include "api_error.h"
 #include "client_keys.h"
+#include "decimal.h"
 #include "client_limits.h"
 #include "http_server.h"
 #include "proxy_call.h"
@@ -109,54 +110,10 @@ static long estimate_tokens(const struct proxy_call *call)
 	return est + ESTIMATE_DEFAULT_OUTPUT;
 }
 
-/* Appends V (negative: 0) in decimal at P; returns the end. Two digits a
- * step, written from the end (no printf on the path of every request). */
+/* V in decimal at P (negative: 0); returns the end. */
 static char *put_long(char *p, long v)
 {
-	static const char pairs[] =
-	        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-	        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-	        "8081828384858687888990919293949596979899";
-	static const unsigned long pow10[] = {1UL,
-	                                      10UL,
-	                                      100UL,
-	                                      1000UL,
-	                                      10000UL,
-	                                      100000UL,
-	                                      1000000UL,
-	                                      10000000UL,
-	                                      100000000UL,
-	                                      1000000000UL,
-	                                      10000000000UL,
-	                                      100000000000UL,
-	                                      1000000000000UL,
-	                                      10000000000000UL,
-	                                      100000000000000UL,
-	                                      1000000000000000UL,
-	                                      10000000000000000UL,
-	                                      100000000000000000UL,
-	                                      1000000000000000000UL,
-	                                      10000000000000000000UL};
-	unsigned long u = v < 0 ? 0 : (unsigned long)v;
-	/* digits: about log10(2) * bits (1233 / 4096), then one compare */
-	size_t t = u ? (size_t)(64 - __builtin_clzl(u)) * 1233 >> 12 : 0;
-	size_t n = u ? t + 1 - (u < pow10[t]) : 1;
-	char *q;
-	q = p + n;
-	while (u >= 100) {
-		unsigned long r = u % 100;
-
-		u /= 100;
-		*--q = pairs[2 * r + 1];
-		*--q = pairs[2 * r];
-	}
-	if (u >= 10) {
-		*--q = pairs[2 * u + 1];
-		*--q = pairs[2 * u];
-	} else {
-		*--q = (char)('0' + u);
-	}
-	return p + n;
+	return decimal_put(p, v < 0 ? 0 : (uint64_t)v);
 }
 
 static char *put_text(char *p, const char *s, size_t n)

@@ -10,6 +10,8 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "decimal.h"
+
 void http_peer_set(struct http_peer *p, const struct sockaddr_storage *ss)
 {
 	memset(p, 0, sizeof(*p));
@@ -28,28 +30,13 @@ void http_peer_set(struct http_peer *p, const struct sockaddr_storage *ss)
 	}
 }
 
-/* Writes N (< 100000) in decimal at P; returns the end. */
-static char *put_uint(char *p, unsigned n)
-{
-	char tmp[5];
-	int i = 0;
-
-	do {
-		tmp[i++] = (char)('0' + n % 10);
-		n /= 10;
-	} while (n && i < 5);
-	while (i > 0)
-		*p++ = tmp[--i];
-	return p;
-}
-
 const char *http_peer_format(const struct http_peer *p, char buf[HTTP_PEER_MAX])
 {
 	char *e = buf;
 
 	if (p->family == AF_INET) {
 		for (int i = 0; i < 4; i++) {
-			e = put_uint(e, p->addr[i]);
+			e = decimal_put(e, p->addr[i]);
 			*e++ = i < 3 ? '.' : ':';
 		}
 	} else if (p->family == AF_INET6) {
@@ -63,7 +50,7 @@ const char *http_peer_format(const struct http_peer *p, char buf[HTTP_PEER_MAX])
 		strcpy(buf, "local");
 		return buf;
 	}
-	e = put_uint(e, p->port);
+	e = decimal_put(e, p->port);
 	*e = '\0';
 	return buf;
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "decimal.h"
 #include "http_header.h"
 
 #define HEAD_FIXED   256                        /* status line, Server, framing, Connection */
@@ -90,19 +91,6 @@ static char *put_str(char *p, const char *s)
 	return put(p, s, strlen(s));
 }
 
-static char *put_uint(char *p, unsigned long long v)
-{
-	char digits[24];
-	size_t n = 0;
-
-	do
-		digits[n++] = (char)('0' + v % 10);
-	while ((v /= 10) > 0);
-	while (n > 0)
-		*p++ = digits[--n];
-	return p;
-}
-
 enum http_framing http_response_whole_framing(int status)
 {
 	return status == 204 || status == 304 || status < 200 ? HTTP_FRAMING_NONE
@@ -134,7 +122,7 @@ size_t http_response_head_write(char *buf, const struct http_response_head *h)
 	char *p = buf;
 
 	p = PUT_LITERAL(p, "HTTP/1.1 ");
-	p = put_uint(p, (unsigned)status);
+	p = decimal_put(p, (uint64_t)status);
 	*p++ = ' ';
 	p = put_str(p, reason_phrase(h->status));
 	p = PUT_LITERAL(p, "\r\nServer: llmgate\r\n");
@@ -146,7 +134,7 @@ size_t http_response_head_write(char *buf, const struct http_response_head *h)
 	}
 	if (h->framing == HTTP_FRAMING_LENGTH) {
 		p = PUT_LITERAL(p, "Content-Length: ");
-		p = put_uint(p, h->length);
+		p = decimal_put(p, h->length);
 		p = PUT_LITERAL(p, "\r\n");
 	} else if (h->framing == HTTP_FRAMING_CHUNKED) {
 		p = PUT_LITERAL(p, "Transfer-Encoding: chunked\r\n");

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "decimal.h"
 #include "http_header.h"
 
 static char *put(char *p, const char *s, size_t len)
@@ -19,20 +20,6 @@ static char *put(char *p, const char *s, size_t len)
 }
 
 #define PUT_LIT(p, lit) put(p, lit, sizeof(lit) - 1)
-
-static char *put_size(char *p, size_t v)
-{
-	char digits[20];
-	size_t n = 0;
-
-	do {
-		digits[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*p++ = digits[--n];
-	return p;
-}
 
 ssize_t upstream_serialize_size(const struct upstream_url *u, const struct upstream_request *req)
 {
@@ -85,7 +72,7 @@ size_t upstream_serialize(char *buf, const struct upstream_url *u,
 	if (post || req->body_len) {
 		/* a GET or DELETE without a body has no framing header at all */
 		p = PUT_LIT(p, "Content-Length: ");
-		p = put_size(p, req->body_len);
+		p = decimal_put(p, req->body_len);
 		p = PUT_LIT(p, "\r\n");
 	}
 	p = PUT_LIT(p, "\r\n");
