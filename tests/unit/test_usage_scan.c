@@ -155,6 +155,21 @@ static void streams(void)
 	tap_ok(!u.known, "responses stream ending in error: unknown");
 }
 
+/* STREAM fed one byte a read. */
+static struct usage feed_bytewise(const char *stream, bool responses)
+{
+	struct usage_stream st;
+	struct usage u;
+	size_t len = strlen(stream);
+
+	usage_stream_init(&st, responses, NULL);
+	for (size_t i = 0; i < len; i++)
+		usage_stream_feed(&st, stream + i, 1);
+	usage_stream_end(&st, &u);
+	usage_stream_free(&st);
+	return u;
+}
+
 /* STREAM fed as PIECES reads cut at CUTS (N of them, increasing). */
 static struct usage feed_cut(const char *stream, bool responses, const size_t *cuts, size_t n,
                              size_t *held_max)
@@ -193,7 +208,6 @@ static bool every_split(const char *stream, bool responses, const struct usage *
 {
 	size_t len = strlen(stream), cuts[2];
 	struct usage u;
-	struct usage_stream st;
 
 	for (size_t i = 0; i <= len; i++) {
 		cuts[0] = i;
@@ -207,11 +221,7 @@ static bool every_split(const char *stream, bool responses, const struct usage *
 				return false;
 		}
 	}
-	usage_stream_init(&st, responses, NULL);
-	for (size_t i = 0; i < len; i++)
-		usage_stream_feed(&st, stream + i, 1);
-	usage_stream_end(&st, &u);
-	usage_stream_free(&st);
+	u = feed_bytewise(stream, responses);
 	return same_usage(&u, want);
 }
 
@@ -361,7 +371,6 @@ static void split_exhaustive(void)
 			strcat(stream, piece[c % PIECES]);
 		for (int responses = 0; responses < 2; responses++) {
 			struct usage want, u;
-			struct usage_stream st;
 			size_t len = strlen(stream), cut;
 
 			usage_scan_stream(stream, len, responses, &want);
@@ -369,11 +378,7 @@ static void split_exhaustive(void)
 				u = feed_cut(stream, responses, &cut, 1, NULL);
 				failed += !same_usage(&u, &want);
 			}
-			usage_stream_init(&st, responses, NULL);
-			for (size_t i = 0; i < len; i++)
-				usage_stream_feed(&st, stream + i, 1);
-			usage_stream_end(&st, &u);
-			usage_stream_free(&st);
+			u = feed_bytewise(stream, responses);
 			failed += !same_usage(&u, &want);
 			checked++;
 		}
@@ -398,7 +403,6 @@ static void split_long(void)
 			size_t pad = USAGE_EVENT_MAX - strlen(usage) - 8 - strlen(tails[t]) + 3,
 			       len, cut;
 			struct usage want, u;
-			struct usage_stream st;
 
 			pad = pad + (size_t)shift - 3;
 			len = (size_t)sprintf(stream, "data: {%s,\"y\":\"", usage);
@@ -413,11 +417,7 @@ static void split_long(void)
 				u = feed_cut(stream, false, &cut, 1, NULL);
 				failed += !same_usage(&u, &want);
 			}
-			usage_stream_init(&st, false, NULL);
-			for (size_t i = 0; i < len; i++)
-				usage_stream_feed(&st, stream + i, 1);
-			usage_stream_end(&st, &u);
-			usage_stream_free(&st);
+			u = feed_bytewise(stream, false);
 			failed += !same_usage(&u, &want);
 			checked++;
 		}
