@@ -5,14 +5,15 @@
  * export is in flight and its body stays here until its transfer is done;
  * every span ends exactly once as exported or dropped.
  *
- * Each span is encoded once, straight into the bytes that are sent: a
- * queue buffer starts with HEAD_ROOM free bytes, the spans follow back to
- * back, and a batch is sent from that buffer with the request's head
- * (otlp_proto_head(), or the JSON head, whose '[' takes the place of the
- * first span's ',') written into the room just before its first span. The
- * two buffers swap: the one sent stays untouched in SPARE while in flight,
- * and the other becomes the queue; only the spans beyond batch_size (rare:
- * a burst while an export was in flight) are moved to it. The export's headers
+ * Each span is encoded once, straight into the bytes that are sent. The
+ * queue is a ring of chunks, one batch each: a chunk's buffer starts with
+ * HEAD_ROOM free bytes and its spans follow back to back; spans are added to
+ * the newest chunk, a new one is opened when it holds batch_size, and the
+ * oldest is sent as it is, the request's head (otlp_proto_head(), or the JSON
+ * head, whose '[' takes the place of the first span's ',') written into the
+ * room just before its first span. A chunk in flight stays untouched until its
+ * transfer is done, then takes spans again: no span is ever moved or copied
+ * here, however far the collector falls behind. The export's headers
  * carry secrets (the collector's API key): they go only to the collector and
  * are never logged; a failure is logged by status or transport error only,
  * and only when the exporter changes between working and failing.
@@ -44,13 +45,18 @@ struct otlp_export {
 	char *head;       /* JSON: the head (HEAD_LEN bytes); protobuf: room to write one */
 	size_t head_len;
 
-	struct otlp_buf queue; /* HEAD_ROOM bytes, then encoded spans back to back */
-	size_t *ends;          /* the end offset of each queued span */
-	size_t n_queued;
+	/* the ring: N_CHUNKS chunks, FIRST the oldest queued, N_USED queued (the
+	 * last of them the one spans are added to); the chunk in flight is the
+	 * one before FIRST, so queued chunks never reach it */
+	struct otlp_chunk {
+		struct otlp_buf buf; /* HEAD_ROOM bytes, then encoded spans back to back */
+		size_t n_spans;
+	} *chunks;
+	size_t n_chunks, first, n_used;
+	size_t n_queued; /* spans in all queued chunks */
 	bool timer_armed;
 
 	struct upstream_transfer *t; /* the export in flight, or NULL */
-	struct otlp_buf spare;       /* the buffer it is sent from (then the next queue) */
 	size_t n_sending;
 	long status;
 	bool failing; /* the last export failed (logged once per change) */
@@ -141,34 +147,49 @@ static int fresh(struct otlp_export *x, struct otlp_buf *b, size_t more)
 	return 0;
 }
 
-/* The queue's first N spans become the body in SENT; the others move to the
- * spare buffer, which becomes the queue. The body's offset in SENT. */
-static size_t cut_batch(struct otlp_export *x, size_t n, struct otlp_buf *sent)
+static struct otlp_chunk *chunk_at(struct otlp_export *x, size_t i)
 {
-	size_t cut = x->ends[n - 1], rest, start;
+	return &x->chunks[(x->first + i) % x->n_chunks];
+}
 
-	*sent = x->queue;
-	x->queue = x->spare;
-	x->spare = (struct otlp_buf){0};
-	rest = sent->len - cut;
-	if (fresh(x, &x->queue, rest) == 0) {
-		memcpy(x->queue.data + x->head_room, sent->data + cut, rest);
-		x->queue.len += rest;
-		for (size_t i = n; i < x->n_queued; i++)
-			x->ends[i - n] = x->ends[i] - cut + x->head_room;
-	} else {
-		x->dropped += (uint32_t)(x->n_queued - n);
-		x->n_queued = n;
+/* The chunk a span is added to: the newest queued one while it has room for
+ * a batch, else a fresh one; NULL out of memory. */
+static struct otlp_chunk *chunk_to_fill(struct otlp_export *x)
+{
+	struct otlp_chunk *k;
+
+	if (x->n_used) {
+		k = chunk_at(x, x->n_used - 1);
+		if (k->n_spans < (size_t)x->c->batch_size)
+			return k;
 	}
-	x->n_queued -= n;
-	sent->len = cut;
+	k = chunk_at(x, x->n_used);
+	/* room for a full batch of usual spans from the start: no copy while it
+	 * grows (untouched pages cost no memory) */
+	if (fresh(x, &k->buf, (size_t)(x->c->batch_size < 2048 ? x->c->batch_size : 2048) * 512) < 0)
+		return NULL;
+	k->n_spans = 0;
+	x->n_used++;
+	return k;
+}
+
+/* The oldest chunk leaves the queue with its request's head written before
+ * its spans; the body's offset in its buffer. */
+static size_t cut_batch(struct otlp_export *x, struct otlp_chunk *k)
+{
+	struct otlp_buf *sent = &k->buf;
+	size_t start;
+
+	x->first = (x->first + 1) % x->n_chunks;
+	x->n_used--;
+	x->n_queued -= k->n_spans;
 	if (x->json) {
 		otlp_json_end(sent);
 		start = x->head_room + 1 - x->head_len; /* '[' over the first ',' */
 		memcpy(sent->data + start, x->head, x->head_len);
 	} else {
 		size_t len = otlp_proto_head(x->head, x->c->service_name, LLMGATE_VERSION,
-		                             cut - x->head_room);
+		                             sent->len - x->head_room);
 
 		start = x->head_room - len;
 		memcpy(sent->data + start, x->head, len);
@@ -176,7 +197,7 @@ static size_t cut_batch(struct otlp_export *x, size_t n, struct otlp_buf *sent)
 	return start;
 }
 
-/* Sends the oldest batch_size spans (or fewer) as one request. */
+/* Sends the oldest chunk (batch_size spans, or fewer) as one request. */
 static void send_batch(struct otlp_export *x)
 {
 	static const struct upstream_callbacks callbacks = {
@@ -185,17 +206,15 @@ static void send_batch(struct otlp_export *x)
 	        .on_data = on_data,
 	        .on_done = on_done,
 	};
-	size_t n = x->n_queued < (size_t)x->c->batch_size ? x->n_queued : (size_t)x->c->batch_size;
-	struct otlp_buf sent;
-	size_t start;
+	struct otlp_chunk *k = chunk_at(x, 0);
+	size_t n = k->n_spans, start;
 	int r;
 
 	/* the batch leaves the queue whatever becomes of it */
-	start = cut_batch(x, n, &sent);
-	x->spare = sent;
+	start = cut_batch(x, k);
 	x->n_sending = n;
 	x->status = 0;
-	if (sent.oom) {
+	if (k->buf.oom) {
 		x->dropped += (uint32_t)n;
 		x->n_sending = 0;
 		return;
@@ -205,8 +224,8 @@ static void send_batch(struct otlp_export *x)
 	        .url = x->c->endpoint,
 	        .headers = x->headers,
 	        .n_headers = x->n_headers,
-	        .body = sent.data + start,
-	        .body_len = sent.len - start,
+	        .body = k->buf.data + start,
+	        .body_len = k->buf.len - start,
 	        .timeout_ms = x->c->export_timeout_ms,
 	};
 	log_debug("otel: exporting %zu spans (%zu bytes), %zu queued", n, req.body_len,
@@ -239,7 +258,6 @@ int otlp_export_new(const struct otel_config *c, struct upstream *up, struct eve
                     struct otlp_export **ret)
 {
 	struct otlp_export *x = calloc(1, sizeof(*x));
-	size_t room;
 
 	*ret = NULL;
 	if (!x)
@@ -248,7 +266,9 @@ int otlp_export_new(const struct otel_config *c, struct upstream *up, struct eve
 	x->json = c->protocol == OTEL_PROTOCOL_JSON;
 	x->up = up;
 	x->timer = evtimer_new(base, on_timer, x);
-	x->ends = calloc((size_t)c->queue_size, sizeof(*x->ends));
+	/* every queued chunk but the newest is full, and one more is in flight */
+	x->n_chunks = ((size_t)c->queue_size + (size_t)c->batch_size - 1) / (size_t)c->batch_size + 1;
+	x->chunks = calloc(x->n_chunks, sizeof(*x->chunks));
 	x->headers = calloc(c->n_headers + 1, sizeof(*x->headers));
 	if (x->json) {
 		struct otlp_buf head = {0};
@@ -263,11 +283,7 @@ int otlp_export_new(const struct otel_config *c, struct upstream *up, struct eve
 		x->head_room = otlp_proto_head_max(c->service_name, LLMGATE_VERSION);
 		x->head = malloc(x->head_room);
 	}
-	/* room for a full batch of usual spans in both buffers from the start:
-	 * no copy while they grow (untouched pages cost no memory) */
-	room = x->head_room + (size_t)(c->batch_size < 2048 ? c->batch_size : 2048) * 512;
-	if (!x->timer || !x->ends || !x->headers || !x->head ||
-	    otlp_buf_reserve(&x->queue, room) < 0 || otlp_buf_reserve(&x->spare, room) < 0) {
+	if (!x->timer || !x->chunks || !x->headers || !x->head) {
 		otlp_export_free(x);
 		return -ENOMEM;
 	}
@@ -289,40 +305,40 @@ void otlp_export_free(struct otlp_export *x)
 		upstream_abort(x->t);
 	if (x->timer)
 		event_free(x->timer);
-	otlp_buf_free(&x->queue);
-	otlp_buf_free(&x->spare);
+	for (size_t i = 0; x->chunks && i < x->n_chunks; i++)
+		otlp_buf_free(&x->chunks[i].buf);
+	free(x->chunks);
 	free(x->head);
-	free(x->ends);
 	free(x->headers);
 	free(x);
 }
 
 void otlp_export_add(struct otlp_export *x, const struct trace_span *span)
 {
+	struct otlp_chunk *k;
 	size_t before;
 
-	if (x->n_queued >= (size_t)x->c->queue_size) {
+	if (x->n_queued >= (size_t)x->c->queue_size || !(k = chunk_to_fill(x))) {
 		x->dropped++;
 		return;
 	}
-	if (x->n_queued == 0 && fresh(x, &x->queue, 0) < 0) {
-		x->dropped++;
-		return;
-	}
-	before = x->queue.len;
+	before = k->buf.len;
 	if (x->json) {
-		otlp_buf_add(&x->queue, ",", 1);
-		otlp_json_span(&x->queue, span);
+		otlp_buf_add(&k->buf, ",", 1);
+		otlp_json_span(&k->buf, span);
 	} else {
-		otlp_proto_span(&x->queue, span);
+		otlp_proto_span(&k->buf, span);
 	}
-	if (x->queue.oom) {
-		x->queue.len = before;
-		x->queue.oom = 0;
+	if (k->buf.oom) {
+		k->buf.len = before;
+		k->buf.oom = 0;
 		x->dropped++;
+		if (k->n_spans == 0)
+			x->n_used--; /* the chunk opened for it holds nothing */
 		return;
 	}
-	x->ends[x->n_queued++] = x->queue.len;
+	k->n_spans++;
+	x->n_queued++;
 	schedule(x);
 }
 
@@ -346,8 +362,7 @@ void otlp_export_stop(struct otlp_export *x)
 	evtimer_del(x->timer);
 	x->timer_armed = false;
 	x->dropped += (uint32_t)(x->n_sending + x->n_queued);
-	x->n_sending = x->n_queued = 0;
-	x->queue.len = 0;
+	x->n_sending = x->n_queued = x->n_used = 0;
 }
 
 void otlp_export_take_counts(struct otlp_export *x, uint32_t *ret_exported, uint32_t *ret_dropped)

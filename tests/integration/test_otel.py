@@ -151,9 +151,10 @@ def test_the_receivers_wire_reader_is_strict():
 
 class Receiver:
     """An OTLP/HTTP receiver on 127.0.0.1: POST /v1/traces, protobuf or JSON by
-    Content-Type; answers 200, or 400 to a body it cannot decode (counted in REFUSED)."""
+    Content-Type; answers 200, or 400 to a body it cannot decode (counted in REFUSED);
+    DELAY seconds late: a collector that falls behind."""
 
-    def __init__(self, status=200):
+    def __init__(self, status=200, delay=0.0):
         received = self.requests = []
         refused = self.refused = []
         lock = self.lock = threading.Lock()
@@ -180,6 +181,7 @@ class Receiver:
                 if doc is not None:
                     with lock:
                         received.append((self.path, dict(self.headers), body, doc))
+                time.sleep(delay)
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", "2")
@@ -438,7 +440,7 @@ def test_a_draining_worker_sends_its_spans_first(stub, receiver, gateway_factory
 @pytest.mark.parametrize("protocol", ["http/protobuf", "http/json"])
 def test_batches_of_one_span(stub, receiver, gateway_factory, protocol):
     """batch_size 1: a request's two spans end together, so every export leaves one queued
-    behind, which moves to the other buffer; each batch still holds exactly one whole span."""
+    behind, in the next chunk; each batch still holds exactly one whole span."""
     gw = gateway_factory(gateway_config(
         openai_dep("gpt-4o", "dep", stub.base),
         llmgate=otel(receiver.base, f"    batch_size: 1\n    protocol: {protocol}\n")))
@@ -451,6 +453,43 @@ def test_batches_of_one_span(stub, receiver, gateway_factory, protocol):
         docs = [d for _, _, _, d in receiver.requests]
     assert len(docs) == 8
     assert all(len(d["resourceSpans"][0]["scopeSpans"][0]["spans"]) == 1 for d in docs)
+
+
+def test_a_collector_behind_fills_the_queue_then_catches_up(stub, gateway_factory):
+    """A collector that takes 0.5 s per export while spans keep ending: the queue (5 spans,
+    batches of 2) fills its chunks around the one in flight, drops what does not fit, and
+    sends the rest in order as the collector answers; twice, so the ring of chunks wraps.
+    Every span is counted exactly once, exported or dropped, and every batch is whole."""
+    late = Receiver(delay=0.5)
+    admin = free_port()
+    try:
+        gw = gateway_factory(gateway_config(
+            openai_dep("gpt-4o", "dep", stub.base),
+            llmgate=f"  admin_listen: 127.0.0.1:{admin}\n" + otel(
+                late.base, "    batch_size: 2\n    queue_size: 5\n")))
+        for wave in (1, 2):
+            for _ in range(12):
+                assert post(gw)[0] == 200
+            total = 24 * wave
+
+            def settled():
+                done = (metric(admin, "llmgate_otel_spans_exported_total") +
+                        metric(admin, "llmgate_otel_spans_dropped_total"))
+                return done if done >= total else None
+            assert wait_for(settled, timeout=20, what=f"{total} spans counted") == total
+            exported = metric(admin, "llmgate_otel_spans_exported_total")
+            spans = late.spans()
+            assert len(spans) == exported, "what was counted exported reached the collector"
+            assert len({s["spanId"] for s in spans}) == len(spans), "no span sent twice"
+            with late.lock:
+                sizes = [len(d["resourceSpans"][0]["scopeSpans"][0]["spans"])
+                         for _, _, _, d in late.requests]
+            assert all(1 <= n <= 2 for n in sizes), sizes
+            assert metric(admin, "llmgate_otel_spans_dropped_total") > 0, \
+                "the collector fell behind: the bounded queue dropped"
+            assert exported >= 7 * wave, "the queue's 5 spans and the batch in flight were kept"
+    finally:
+        late.close()
 
 
 def test_invalid_traceparent_starts_a_new_trace(stub, receiver, gateway_factory):
