@@ -3619,6 +3619,9 @@ static void load_llmgate(struct loader *ld)
 	at = at_slot(&lg, K_llmgate_body_timeout);
 	get_duration(ld, &at, false, &c->body_timeout_ms);
 
+	at = at_slot(&lg, K_llmgate_idle_timeout);
+	get_duration(ld, &at, false, &c->idle_timeout_ms);
+
 	at = at_slot(&lg, K_llmgate_access_log);
 	if (get_text(ld, &at, "off, stderr or a path", &text) == GOT) {
 		bool on;

@@ -171,6 +171,7 @@ struct config {
 
 	long header_timeout_ms; /* a client's request head */
 	long body_timeout_ms;   /* a client's request body */
+	long idle_timeout_ms;   /* a keep-alive connection between requests */
 	char *ca_file;          /* upstream TLS trust (CURLOPT_CAINFO); NULL = libcurl's default */
 	bool upstream_http2;    /* offer HTTP/2 to TLS upstreams */
 	long response_affinity_entries; /* shared response-id table size; 0 = off */

@@ -352,6 +352,8 @@
 	X(llmgate, header_timeout, DURATION, "5s",                                                         \
 	  "a client's whole request head, from its first byte")                                            \
 	X(llmgate, body_timeout, DURATION, "30s", "a client's whole request body, after its head")         \
+	X(llmgate, idle_timeout, DURATION, "60s",                                                          \
+	  "how long a keep-alive client connection may wait for its next request")                         \
 	X(llmgate, ca_file, STRING, NULL,                                                                  \
 	  "CA certificates (PEM, absolute path) upstream TLS trusts besides the system's")                 \
 	X(llmgate, upstream_http2, BOOL, "true",                                                           \

@@ -367,6 +367,7 @@ void worker_run(const struct worker_args *args)
 	struct http_server_options hopts;
 	http_server_options_default(&hopts, config->max_request_size, config->header_timeout_ms,
 	                            config->body_timeout_ms);
+	hopts.idle_timeout_ms = config->idle_timeout_ms;
 	hopts.handler = endpoints_handle;
 	hopts.body_limit = endpoints_body_limit;
 	hopts.body_spool = endpoints_body_spool;

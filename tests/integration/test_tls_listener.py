@@ -580,6 +580,54 @@ def test_renegotiation_is_refused(stub, gateway_factory, pki):
     survived(gw, workers, client_context(pki))
 
 
+def test_idle_timeout_counts_from_the_last_request_not_from_records(stub, gateway_factory,
+                                                                     pki):
+    """llmgate.idle_timeout (1 s here) closes a keep-alive connection 1 s after its last
+    answer; TLS key updates sent meanwhile (records that carry no request) do not restart it,
+    or a client could hold a connection open for ever without asking anything."""
+    gw = tls_gateway(gateway_factory, stub, pki, header_timeout="10s",
+                     more="  idle_timeout: 1s\n")
+    s, f = tls_connect(gw.port, client_context(pki))
+    try:
+        s.sendall(LIVELINESS)
+        assert read_response(f).status == 200
+        started = time.monotonic()
+        assert f.read() == b""  # closed quietly when the idle time ran out
+        took = time.monotonic() - started
+        assert 0.8 < took < 3 * SLOW, took
+    finally:
+        f.close()
+        s.close()
+    # s_client's "K" (interactive mode) sends a TLS 1.3 key update
+    p = subprocess.Popen(
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{gw.port}", "-tls1_3", "-crlf",
+         "-CAfile", pki["ca"][1]],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        p.stdin.write(b"GET /health/liveliness HTTP/1.1\nHost: gw\n\n")
+        p.stdin.flush()
+        time.sleep(0.3)
+        started = time.monotonic()
+        updates = 0
+        while p.poll() is None and time.monotonic() - started < 4 * SLOW:
+            try:
+                p.stdin.write(b"K\n")
+                p.stdin.flush()
+                updates += 1
+            except BrokenPipeError:
+                break
+            time.sleep(0.25)
+        took = time.monotonic() - started
+        out = p.communicate(timeout=10)[0].decode(errors="replace")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert '{"status":"alive"}' in out, out[-2000:]
+    assert "KEYUPDATE" in out and updates >= 2, out[-2000:]
+    assert took < 3 * SLOW, f"key updates kept the idle connection open for {took:.1f}s"
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:

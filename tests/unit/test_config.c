@@ -661,8 +661,9 @@ static void test_full_struct(void)
 	tap_str(c->admin_listen, "127.0.0.1:9100", "admin_listen");
 	tap_str(c->user, "nobody", "user");
 	tap_ok(c->drain_timeout_ms == 60000, "drain_timeout 1m");
-	tap_ok(c->header_timeout_ms == 2000 && c->body_timeout_ms == 1500,
-	       "header_timeout 2s, body_timeout 1500ms");
+	tap_ok(c->header_timeout_ms == 2000 && c->body_timeout_ms == 1500 &&
+	               c->idle_timeout_ms == 90000,
+	       "header_timeout 2s, body_timeout 1500ms, idle_timeout 90s");
 	tap_str(c->access_log, "stderr", "access_log");
 	tap_ok(!c->upstream_http2, "upstream_http2 false");
 	tap_ok(c->response_affinity_entries == 1000, "response_affinity_entries 1000");
@@ -697,8 +698,9 @@ static void test_defaults(void)
 	tap_ok(c->admin_listen == NULL && c->access_log == NULL, "default: no metrics, no log");
 	tap_str(c->user, "llmgate", "default user");
 	tap_ok(c->drain_timeout_ms == 30000, "default drain 30s");
-	tap_ok(c->header_timeout_ms == 5000 && c->body_timeout_ms == 30000,
-	       "default header 5s, body 30s");
+	tap_ok(c->header_timeout_ms == 5000 && c->body_timeout_ms == 30000 &&
+	               c->idle_timeout_ms == 60000,
+	       "default header 5s, body 30s, idle 60s");
 	tap_ok(c->upstream_http2, "default: HTTP/2 offered to TLS upstreams");
 	tap_ok(c->response_affinity_entries == 65536, "default: 65536 response ids shared");
 	tap_ok(c->fallback.mode == FALLBACK_SETTING_AUTO && c->fallback.window_ms == 10000 &&
@@ -1010,7 +1012,8 @@ static bool same_settings(const struct config *a, const struct config *b)
 	       SAME_STR(user) && a->drain_timeout_ms == b->drain_timeout_ms &&
 	       SAME_STR(access_log) && a->core_dumps == b->core_dumps &&
 	       a->header_timeout_ms == b->header_timeout_ms &&
-	       a->body_timeout_ms == b->body_timeout_ms && SAME_STR(ca_file) &&
+	       a->body_timeout_ms == b->body_timeout_ms &&
+	       a->idle_timeout_ms == b->idle_timeout_ms && SAME_STR(ca_file) &&
 	       a->upstream_http2 == b->upstream_http2 &&
 	       a->response_affinity_entries == b->response_affinity_entries &&
 	       memcmp(&a->fallback, &b->fallback, sizeof(a->fallback)) == 0 && same_tls(a, b);

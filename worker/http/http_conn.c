@@ -172,7 +172,8 @@ static void conn_idle(struct http_conn *c)
 		return;
 	if (c->served) {
 		http_work_detach(c);
-		http_idle_add(c);
+		if (!c->idle_listed) /* else woken by bytes without a request: its idle time runs on */
+			http_idle_add(c);
 	} else {
 		struct timeval tv = clock_tv_ms(conn_head_ms(c));
 
@@ -622,6 +623,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		http_conn_close(c);
 		return;
 	}
+	if (c->idle_listed)
+		http_idle_remove(c); /* a request begins */
 	http_reader_got(&c->w->in, conn_phase(c), (size_t)n);
 	conn_process(c);
 	if (c->failed)

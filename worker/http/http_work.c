@@ -138,10 +138,10 @@ int http_work_attach(struct http_conn *c, event_callback_fn on_timer)
 		evtimer_assign(&w->timer, srv->base, on_timer, c);
 	}
 	c->w = w;
-	/* busy: the timeouts are the work's timer now */
-	if (c->idle_listed)
-		http_idle_remove(c);
-	else
+	/* busy: the timeouts are the work's timer now; an idle keep-alive
+	 * connection keeps its place in the idle list until a byte of a
+	 * request comes (http_conn.c's on_read) */
+	if (!c->idle_listed)
 		event_remove_timer(&c->ev_read);
 	return 0;
 }
