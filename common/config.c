@@ -2908,10 +2908,19 @@ static void load_aliases(struct loader *ld, const struct at *at)
 	if (config_yaml_is_null(map))
 		return;
 	if (map->kind == CONFIG_YAML_SCALAR) {
-		json_t *obj = json_loads(map->value, JSON_REJECT_DUPLICATES, NULL);
+		json_error_t jerr;
+		json_t *obj = json_loads(map->value, JSON_REJECT_DUPLICATES, &jerr);
 		const char *name;
 		json_t *v;
 
+		if (!obj && map->value[strspn(map->value, " \t\r\n")] == '{') {
+			/* meant as the mapping: a repeated alias or a typo is an error, not a
+			 * mapping silently ignored or half read */
+			report(ld, DIAG_ERROR, at->src, map,
+			       "%s is a string holding JSON that cannot be read: %s (character %d)",
+			       at->path, jerr.text, jerr.position);
+			return;
+		}
 		if (!json_is_object(obj)) {
 			report(ld, DIAG_WARNING, at->src, map,
 			       "%s is a string ('%s'), not a mapping: LiteLLM expects alias: model_name "

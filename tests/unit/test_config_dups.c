@@ -205,6 +205,29 @@ static void test_main_config(void)
 	unsetenv("LLMGATE_TEST_DUP");
 }
 
+/* model_group_alias as a string holding JSON (LiteLLM reads it so): a
+ * repeated alias there is an error naming where, not a mapping read half or
+ * reported as not being one. */
+static void test_alias_json_string(void)
+{
+	static const char text[] =
+	        "model_list:\n"                                                   /* 1 */
+	        "  - model_name: gpt-4o\n"                                        /* 2 */
+	        "    litellm_params: {model: openai/gpt-4o, api_key: sk-x}\n"     /* 3 */
+	        "router_settings:\n"                                              /* 4 */
+	        "  model_group_alias: '{\"gpt4\": \"gpt-4o\", \"gpt4\": \"o1\"}'\n"; /* 5 */
+	struct config *c = NULL;
+	struct diag_list d;
+	int r = load_text(text, &c, &d);
+
+	tap_ok(r != 0 && !c, "a repeated alias in a JSON string: the config is refused (%d)", r);
+	tap_ok(has(&d, DIAG_ERROR, 5, "holding JSON that cannot be read: duplicate object key"),
+	       "an error at the alias map saying why");
+	tap_ok(!has(&d, DIAG_WARNING, 5, "not a mapping"), "not called a string that is no mapping");
+	config_free(c);
+	diag_free(&d);
+}
+
 /* The keys file: refused, with an error, and nothing read twice. */
 static void test_keys_file(void)
 {
@@ -251,6 +274,7 @@ int main(void)
 		return 1;
 	test_next_key();
 	test_main_config();
+	test_alias_json_string();
 	test_keys_file();
 	{
 		char path[sizeof(tmp) + 16];
