@@ -13,7 +13,8 @@
  * head, whose '[' takes the place of the first span's ',') written into the
  * room just before its first span. A chunk in flight stays untouched until its
  * transfer is done, then takes spans again: no span is ever moved or copied
- * here, however far the collector falls behind. The export's headers
+ * here, however far the collector falls behind, and the own client sends a
+ * batch to a plain-HTTP collector from the chunk itself (a lent body). The export's headers
  * carry secrets (the collector's API key): they go only to the collector and
  * are never logged; a failure is logged by status or transport error only,
  * and only when the exporter changes between working and failing.
@@ -226,6 +227,7 @@ static void send_batch(struct otlp_export *x)
 	        .n_headers = x->n_headers,
 	        .body = k->buf.data + start,
 	        .body_len = k->buf.len - start,
+	        .body_lent = true, /* the chunk is untouched until on_done */
 	        .timeout_ms = x->c->export_timeout_ms,
 	};
 	log_debug("otel: exporting %zu spans (%zu bytes), %zu queued", n, req.body_len,

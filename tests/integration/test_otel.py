@@ -14,6 +14,7 @@ hash) on its requests' server spans; no secret, no prompt or completion
 text in what is exported; http/json chosen by the key or the variable, grpc refused."""
 import json
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -152,9 +153,11 @@ def test_the_receivers_wire_reader_is_strict():
 class Receiver:
     """An OTLP/HTTP receiver on 127.0.0.1: POST /v1/traces, protobuf or JSON by
     Content-Type; answers 200, or 400 to a body it cannot decode (counted in REFUSED);
-    DELAY seconds late: a collector that falls behind."""
+    DELAY seconds late: a collector that falls behind; READ_DELAY seconds before it reads a
+    body, on connections of 536-byte segments if SMALL_SEGMENTS (so a sender's socket takes
+    tens of KB at a time, not megabytes): one whose socket fills."""
 
-    def __init__(self, status=200, delay=0.0):
+    def __init__(self, status=200, delay=0.0, read_delay=0.0, small_segments=False):
         received = self.requests = []
         refused = self.refused = []
         lock = self.lock = threading.Lock()
@@ -164,6 +167,7 @@ class Receiver:
             protocol_version = "HTTP/1.1"  # keep-alive, as collectors answer
 
             def do_POST(self):
+                time.sleep(read_delay)
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 kind = self.headers.get("Content-Type", "")
                 try:
@@ -192,6 +196,8 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if small_segments:  # the MSS it announces to the connections it accepts
+            self.server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
         self.port = self.server.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -266,8 +272,10 @@ def test_spans_attributes_and_parent(stub, receiver, gateway_factory, protocol):
     gw = gateway_factory(gateway_config(
         openai_dep("gpt-4o", "primary-gpt-4o", stub.base, key="sk-test-LEAKCHECK-upstream-42"),
         llmgate=otel(receiver.base, f"    protocol: {protocol}\n" if protocol else "")))
+    before = time.time_ns()
     status, headers, body = post(gw, chat_with_prompt(),
                                  {"traceparent": TRACEPARENT, "tracestate": "vendor=abc"})
+    after = time.time_ns()
     assert status == 200, body
     spans = spans_of(receiver, 2, CLIENT_TRACE)
     (server,), (attempt,) = servers(spans), clients(spans)
@@ -284,6 +292,10 @@ def test_spans_attributes_and_parent(stub, receiver, gateway_factory, protocol):
     assert "error.type" not in a and "status" not in server
     assert int(server["endTimeUnixNano"]) >= int(attempt["endTimeUnixNano"]) >= \
         int(attempt["startTimeUnixNano"]) >= int(server["startTimeUnixNano"]) > 0
+    # wall-clock times (from the monotonic clock and an offset read once a second)
+    slack = 50_000_000
+    assert before - slack <= int(server["startTimeUnixNano"]) and \
+        int(server["endTimeUnixNano"]) <= after + slack, (before, server, after)
 
     assert attempt["parentSpanId"] == server["spanId"]
     assert attempt["name"] == "chat gpt-4o-mini"
@@ -488,6 +500,29 @@ def test_a_collector_behind_fills_the_queue_then_catches_up(stub, gateway_factor
             assert metric(admin, "llmgate_otel_spans_dropped_total") > 0, \
                 "the collector fell behind: the bounded queue dropped"
             assert exported >= 7 * wave, "the queue's 5 spans and the batch in flight were kept"
+    finally:
+        late.close()
+
+
+def test_a_batch_larger_than_the_socket_takes_is_sent_whole(stub, gateway_factory):
+    """A batch of 600 spans (each server span carrying a 500-byte tracestate: about 400 KB)
+    to a collector that waits before reading, on small segments: more than the socket takes
+    at once, so the own client sends the batch in parts, straight from the exporter's queue
+    (a lent body); it arrives whole and decodes."""
+    late = Receiver(read_delay=0.3, small_segments=True)
+    state = "vendor=" + "x" * 493
+    try:
+        gw = gateway_factory(gateway_config(
+            openai_dep("gpt-4o", "dep", stub.base), workers=1,
+            llmgate=f"  otel:\n    endpoint: {late.base}\n    flush_interval: 1h\n"
+                    "    batch_size: 600\n    queue_size: 1000\n"))
+        for _ in range(300):
+            assert post(gw, CHAT, {"traceparent": TRACEPARENT, "tracestate": state})[0] == 200
+        spans = wait_for(lambda: late.spans() or None, timeout=20, what="the batch")
+        (path, _, body), = late.raw()
+        assert path == "/v1/traces" and len(body) > 300_000, len(body)
+        assert len(spans) == 600 and len({s["spanId"] for s in spans}) == 600
+        assert all(s["traceState"] == state for s in servers(spans))
     finally:
         late.close()
 

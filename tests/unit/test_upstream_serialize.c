@@ -65,6 +65,35 @@ static void test_get(void)
 	        "GET: head only");
 }
 
+/* A lent body (the exporter's batches): the head with the body's length,
+ * sized and written without the body, which is sent from where it is. */
+static void test_lent_body(void)
+{
+	static const char body[] = "0123456789";
+	struct upstream_request req = {
+	        .url = "http://127.0.0.1:4318/v1/traces",
+	        .body = body,
+	        .body_len = sizeof(body) - 1,
+	        .body_lent = true,
+	};
+	struct upstream_url u;
+	static const char head[] = "POST /v1/traces HTTP/1.1\r\n"
+	                           "Host: 127.0.0.1:4318\r\n"
+	                           "Content-Length: 10\r\n"
+	                           "\r\n";
+	ssize_t size;
+	size_t len;
+
+	tap_ok(upstream_url_parse(req.url, &u) == 0, "collector url");
+	size = upstream_serialize_size(&u, &req);
+	len = upstream_serialize(out, &u, &req);
+	out[len] = '\0';
+	tap_str(out, head, "lent: the head alone, with the body's Content-Length");
+	req.body_lent = false;
+	tap_ok(size >= (ssize_t)len && size == upstream_serialize_size(&u, &req) - 10,
+	       "lent: sized without the body (%zd for %zu)", size, len);
+}
+
 static void test_request(void)
 {
 	static const struct upstream_header h[] = {
@@ -186,6 +215,7 @@ static void test_limits(void)
 int main(void)
 {
 	test_get();
+	test_lent_body();
 	test_request();
 	test_methods();
 	test_ours();

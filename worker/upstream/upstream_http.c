@@ -51,18 +51,29 @@ static void transfer_on_timeout(evutil_socket_t fd, short what, void *arg)
 }
 
 /* T's request to U, head and body, in one buffer for one send; an upload
- * from parts: its head, then room for one chunk of its body at a time. */
+ * from parts: its head, then room for one chunk of its body at a time; a
+ * lent body to a plain-HTTP upstream: its head, the body sent from the
+ * caller's memory after it (one sendmsg of both). Over TLS a lent body is
+ * copied all the same: a new TLS connection may hand the request over to
+ * HTTP/2 (upstream_http_handover.c), which replays it from OUT. */
 static int build_request(struct uh_transfer *t, const struct upstream_url *u,
                          const struct upstream_request *req)
 {
-	ssize_t cap = upstream_serialize_size(u, req);
+	struct upstream_request r = *req;
+	ssize_t cap;
 
+	r.body_lent = req->body_lent && !req->body_src && !u->tls && req->body_len > 0;
+	cap = upstream_serialize_size(u, &r);
 	if (cap < 0)
 		return (int)cap;
 	t->out = malloc((size_t)cap + (req->body_src ? UH_BODY_CHUNK : 0));
 	if (!t->out)
 		return -ENOMEM;
-	t->out_len = upstream_serialize(t->out, u, req);
+	t->out_len = upstream_serialize(t->out, u, &r);
+	if (r.body_lent) {
+		t->lent = req->body;
+		t->lent_len = req->body_len;
+	}
 	if (req->body_src) {
 		t->src = upstream_body_ref(req->body_src);
 		t->head_len = t->out_len;

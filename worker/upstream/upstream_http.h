@@ -71,6 +71,10 @@ struct uh_transfer {
 	struct uh_handover *handover; /* until its new connection has chosen HTTP/1.1 */
 	char *out;                    /* the request: head and body */
 	size_t out_len, out_off;
+	/* a lent body (upstream_request.body_lent): OUT holds the head only and
+	 * the body is sent from the caller's memory, after it */
+	const char *lent;
+	size_t lent_len, lent_off;
 	/* An upload from parts (upstream_body.c): OUT holds the head (HEAD_LEN
 	 * bytes), then one chunk of the body at a time, read from SRC_OFF as
 	 * the socket takes it. */

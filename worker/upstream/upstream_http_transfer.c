@@ -126,7 +126,8 @@ void uh_transfer_tls_failed(struct uh_transfer *t)
 		transfer_failed_as(t, UPSTREAM_ERR_TLS, 0, upstream_tls_error(tls));
 }
 
-/* One TLS write of what is left; false when it is not to go on now. */
+/* One TLS write of what is left; false when it is not to go on now. (A
+ * lent body never goes over TLS: build_request() copied it.) */
 static bool transfer_send_tls(struct uh_transfer *t, bool *ret_on)
 {
 	struct uh_conn *c = t->conn;
@@ -149,19 +150,48 @@ static bool transfer_send_tls(struct uh_transfer *t, bool *ret_on)
 	return false;
 }
 
+/* What is left of the head, then of a lent body, in one call. */
+static ssize_t send_lent(struct uh_transfer *t, int fd)
+{
+	struct iovec iov[2];
+	struct msghdr m = {.msg_iov = iov};
+
+	if (t->out_off < t->out_len)
+		iov[m.msg_iovlen++] =
+		        (struct iovec){t->out + t->out_off, t->out_len - t->out_off};
+	iov[m.msg_iovlen++] = (struct iovec){(char *)t->lent + t->lent_off, t->lent_len - t->lent_off};
+	return sendmsg(fd, &m, MSG_NOSIGNAL);
+}
+
+/* N bytes sent: of the head first, then of a lent body. */
+static void advance(struct uh_transfer *t, size_t n)
+{
+	size_t head = t->out_len - t->out_off;
+
+	if (n <= head) {
+		t->out_off += n;
+		return;
+	}
+	t->out_off = t->out_len;
+	t->lent_off += n - head;
+}
+
 bool uh_transfer_send(struct uh_transfer *t)
 {
 	struct uh_conn *c = t->conn;
 	int more = 0;
 	bool on;
 
-	while (t->out_off < t->out_len || (t->src && (more = uh_body_refill(t)) > 0)) {
+	while (t->out_off < t->out_len || t->lent_off < t->lent_len ||
+	       (t->src && (more = uh_body_refill(t)) > 0)) {
 		if (c->tls) {
 			if (!transfer_send_tls(t, &on))
 				return on;
 			continue;
 		}
-		ssize_t n = send(c->fd, t->out + t->out_off, t->out_len - t->out_off, MSG_NOSIGNAL);
+		ssize_t n = t->lent ? send_lent(t, c->fd)
+		                    : send(c->fd, t->out + t->out_off, t->out_len - t->out_off,
+		                           MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -173,7 +203,7 @@ bool uh_transfer_send(struct uh_transfer *t)
 			transfer_conn_failed(t, errno, NULL);
 			return false;
 		}
-		t->out_off += (size_t)n;
+		advance(t, (size_t)n);
 	}
 	if (more < 0) {
 		uh_transfer_finish(t, UPSTREAM_ERR_INTERNAL, "cannot read the request body");
@@ -189,6 +219,7 @@ int uh_transfer_attach(struct uh_transfer *t, struct uh_conn *c)
 	t->conn = c;
 	c->t = t;
 	t->out_off = 0;
+	t->lent_off = 0;
 	if (t->src)
 		uh_body_rewind(t);
 	t->state = UH_SEND;
@@ -262,6 +293,7 @@ static bool transfer_head(struct uh_transfer *t, size_t end)
 		c->write_wants_read = false;
 		t->state = UH_HEAD;
 		t->out_off = t->out_len;
+		t->lent_off = t->lent_len;
 		t->keep_alive_ok = false;
 	}
 	if (h.status < 200) {
@@ -273,7 +305,8 @@ static bool transfer_head(struct uh_transfer *t, size_t end)
 		return true; /* interim: the real head follows */
 	}
 	t->status = h.status;
-	t->keep_alive = h.keep_alive && t->out_off == t->out_len && t->keep_alive_ok;
+	t->keep_alive = h.keep_alive && t->out_off == t->out_len && t->lent_off == t->lent_len &&
+	                t->keep_alive_ok;
 	t->body = h.body;
 	t->remaining = h.content_length;
 	if (h.body == UPSTREAM_BODY_CHUNKED)

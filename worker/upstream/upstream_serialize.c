@@ -36,7 +36,7 @@ ssize_t upstream_serialize_size(const struct upstream_url *u, const struct upstr
 	}
 	if (head > UPSTREAM_SERIALIZE_MAX_HEAD)
 		return -E2BIG;
-	return (ssize_t)(head + (req->body_src ? 0 : req->body_len));
+	return (ssize_t)(head + (req->body_src || req->body_lent ? 0 : req->body_len));
 }
 
 size_t upstream_serialize(char *buf, const struct upstream_url *u,
@@ -76,7 +76,7 @@ size_t upstream_serialize(char *buf, const struct upstream_url *u,
 		p = PUT_LIT(p, "\r\n");
 	}
 	p = PUT_LIT(p, "\r\n");
-	if (!req->body_src)
+	if (!req->body_src && !req->body_lent)
 		p = put(p, req->body, req->body_len); /* else sent from the source after the head */
 	return (size_t)(p - buf);
 }

@@ -1,7 +1,8 @@
 /*
  * upstream_serialize: the request the own HTTP/1.1 client writes to an
- * upstream, head and body in one buffer for one send. Pure: the caller
- * sizes and owns the buffer.
+ * upstream, head and body in one buffer for one send (or the head alone,
+ * for a body sent from where it is). Pure: the caller sizes and owns the
+ * buffer.
  *
  * "<method> <path> HTTP/1.1" (POST unless the request says), a Host header
  * (the URL's authority) unless the caller gives one, the caller's headers in
@@ -24,6 +25,7 @@
 ssize_t upstream_serialize_size(const struct upstream_url *u, const struct upstream_request *req);
 
 /* Writes REQ to U into BUF, of upstream_serialize_size() bytes at least;
- * returns the length written, head and body. */
+ * returns the length written, head and body (the head only when the body
+ * comes from a source or is lent: sent from there after it). */
 size_t upstream_serialize(char *buf, const struct upstream_url *u,
                           const struct upstream_request *req);

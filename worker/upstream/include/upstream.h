@@ -80,6 +80,9 @@ struct upstream_request {
 	/* Instead of BODY (then NULL, and BODY_LEN must be
 	 * upstream_body_len()): a reference is taken by upstream_start(). */
 	struct upstream_body *body_src;
+	/* BODY stays as it is until on_done (the caller's promise): a plain-HTTP
+	 * upstream gets it from there, not from a copy */
+	bool body_lent;
 	long timeout_ms; /* whole transfer; 0 = none */
 };
 
@@ -108,7 +111,7 @@ int upstream_set_ca_file(struct upstream *up, const char *path);
  * own HTTP/1.1 client (llmgate.upstream_http2). */
 void upstream_set_http2(struct upstream *up, bool offer);
 
-/* Starts a transfer; REQ's strings are copied. Returns 0, *RET set, or a
+/* Starts a transfer; REQ's strings are copied (its body too unless lent). Returns 0, *RET set, or a
  * negative errno and no callback. No callback runs before it returns (see
  * above): a failure found on the way is on_done's, from the loop. */
 int upstream_start(struct upstream *up, const struct upstream_request *req,
