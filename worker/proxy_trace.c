@@ -66,6 +66,8 @@ struct proxy_tracer {
 	/* protobuf: the operation and route attributes, encoded once */
 	bool proto;
 	struct otlp_buf op_attr[OP__COUNT], route_attr[ROUTE__COUNT];
+	/* CLOCK_REALTIME - CLOCK_MONOTONIC in ns, read at WALL_READ_US (wall_ns()) */
+	int64_t wall_offset_ns, wall_read_us;
 };
 
 static const char *provider(enum provider p);
@@ -234,12 +236,23 @@ struct otlp_export *proxy_tracer_export(struct proxy_tracer *t)
 	return t ? t->export : NULL;
 }
 
-static int64_t now_ns(void)
+/* The Unix time in ns of MONO_US, a CLOCK_MONOTONIC reading (the request
+ * path's clock_now_us()): spans carry wall-clock times, and the request
+ * already read the monotonic clock; the offset between the two is read again
+ * at most once a second, so a step of the wall clock shows within a second. */
+static int64_t wall_ns(struct proxy_tracer *tr, int64_t mono_us)
 {
-	struct timespec ts;
+	if (tr->wall_read_us == 0 || mono_us - tr->wall_read_us >= 1000000 ||
+	    mono_us < tr->wall_read_us) {
+		struct timespec rt, mt;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+		clock_gettime(CLOCK_REALTIME, &rt);
+		clock_gettime(CLOCK_MONOTONIC, &mt);
+		tr->wall_offset_ns = ((int64_t)rt.tv_sec - mt.tv_sec) * 1000000000 +
+		                     (rt.tv_nsec - mt.tv_nsec);
+		tr->wall_read_us = mono_us;
+	}
+	return mono_us * 1000 + tr->wall_offset_ns;
 }
 
 /* gen_ai.operation.name of OP. */
@@ -316,7 +329,7 @@ static void export(struct proxy_call *call, const struct trace_span *s)
 
 /* Ends the open attempt span: an error when ERROR_TYPE is set, or when the
  * upstream's status is 4xx/5xx. */
-static void end_attempt(struct proxy_call *call, const char *error_type)
+static void end_attempt(struct proxy_call *call, const char *error_type, int64_t end_ns)
 {
 	struct proxy_trace *t = &call->trace;
 	const struct deployment *dep = t->attempt_dep;
@@ -336,7 +349,7 @@ static void end_attempt(struct proxy_call *call, const char *error_type)
 	memcpy(s.parent_id, t->span_id, TRACE_SPAN_ID_LEN);
 	trace_span_name(&s, op_names[op].s, op_names[op].len, dep->upstream_model, d->model_len);
 	s.start_ns = t->attempt_start_ns;
-	s.end_ns = now_ns();
+	s.end_ns = end_ns;
 	/* the deployment's, the operation and the route: for protobuf bytes
 	 * encoded once, for JSON values */
 	if (d->proto) {
@@ -426,23 +439,26 @@ void proxy_trace_begin(struct proxy_call *call, const struct http_request *req)
 	t->sampled = trace_sampler_decide(tr->c->sample_ratio, t->has_parent ? &parent : NULL,
 	                                  t->trace_id);
 	if (t->sampled)
-		t->start_ns = now_ns() - (clock_now_us() - call->received_us) * 1000;
+		t->start_ns = wall_ns(tr, call->received_us);
 }
 
 const char *proxy_trace_attempt_start(struct proxy_call *call)
 {
 	struct proxy_trace *t = &call->trace;
+	int64_t now = 0;
 
 	if (!t->on)
 		return NULL;
+	if (t->sampled)
+		now = wall_ns(call->proxy->tracer, clock_now_us());
 	if (t->attempt_open)
-		end_attempt(call, NULL); /* one that went on without a failure (a walk) */
+		end_attempt(call, NULL, now); /* one that went on without a failure (a walk) */
 	trace_rng_span_id(&call->proxy->tracer->rng, t->attempt_id);
 	trace_parent_format(t->trace_id, t->attempt_id, t->sampled ? TRACE_FLAG_SAMPLED : 0,
 	                    t->traceparent);
 	if (t->sampled) {
 		t->attempt_open = true;
-		t->attempt_start_ns = now_ns();
+		t->attempt_start_ns = now;
 		t->attempt_dep = &call->proxy->config->deployments[call->plan.deployment];
 		t->attempt_route = proxy_plan_current(&call->plan)->route;
 		t->attempt_no = call->attempts + 1;
@@ -456,26 +472,31 @@ void proxy_trace_attempt_outcome(struct proxy_call *call, enum outcome outcome)
 		return;
 	/* HTTP failures are named by their status (end_attempt); the others by
 	 * their outcome: connect, timeout, auth_token */
-	end_attempt(call, call->status > 0 ? NULL : outcome_name(outcome));
+	end_attempt(call, call->status > 0 ? NULL : outcome_name(outcome),
+	            wall_ns(call->proxy->tracer, clock_now_us()));
 }
 
 void proxy_trace_end(struct proxy_call *call, int status, bool answered, enum route route)
 {
 	struct proxy_trace *t = &call->trace;
-	const struct proxy_tracer *tr = call->proxy->tracer;
+	struct proxy_tracer *tr = call->proxy->tracer;
 	struct trace_span s;
 	enum trace_op op = operation(call->op);
 	size_t model_len = strlen(call->model);
+	int64_t now;
 	char text[4];
 
 	if (!t->sampled)
 		return;
+	now = wall_ns(tr, clock_now_us());
 	if (t->attempt_open)
-		end_attempt(call, t->broken          ? t->broken
-		                  : call->status > 0 ? NULL
-		                  : status == 499    ? "cancelled"
-		                  : status >= 500    ? "aborted"
-		                                     : NULL);
+		end_attempt(call,
+		            t->broken          ? t->broken
+		            : call->status > 0 ? NULL
+		            : status == 499    ? "cancelled"
+		            : status >= 500    ? "aborted"
+		                               : NULL,
+		            now);
 	t->sampled = false; /* once */
 	trace_span_init(&s, TRACE_KIND_SERVER);
 	ids(t, &s);
@@ -488,7 +509,7 @@ void proxy_trace_end(struct proxy_call *call, int status, bool answered, enum ro
 	s.trace_state_len = t->state_len;
 	trace_span_name(&s, op_names[op].s, op_names[op].len, call->model, model_len);
 	s.start_ns = t->start_ns;
-	s.end_ns = now_ns();
+	s.end_ns = now;
 	if (tr->proto)
 		trace_span_pre(&s, 1u << TRACE_ATTR_OPERATION, bytes_of(&tr->op_attr[op]));
 	else
