@@ -380,6 +380,9 @@ static void end_attempt(struct proxy_call *call, const char *error_type, int64_t
 		s.error = true;
 		trace_span_str(&s, TRACE_ATTR_ERROR_TYPE, error.s, error.len);
 	}
+	if (t->response_model[0])
+		trace_span_str(&s, TRACE_ATTR_RESPONSE_MODEL, t->response_model,
+		               strlen(t->response_model));
 	trace_span_int(&s, TRACE_ATTR_ATTEMPT, t->attempt_no);
 	export(call, &s);
 }
@@ -456,6 +459,8 @@ const char *proxy_trace_attempt_start(struct proxy_call *call)
 	trace_rng_span_id(&call->proxy->tracer->rng, t->attempt_id);
 	trace_parent_format(t->trace_id, t->attempt_id, t->sampled ? TRACE_FLAG_SAMPLED : 0,
 	                    t->traceparent);
+	t->response_model[0] = '\0';
+	t->answer_chunks = 0;
 	if (t->sampled) {
 		t->attempt_open = true;
 		t->attempt_start_ns = now;
@@ -464,6 +469,28 @@ const char *proxy_trace_attempt_start(struct proxy_call *call)
 		t->attempt_no = call->attempts + 1;
 	}
 	return t->traceparent;
+}
+
+void proxy_trace_answer_data(struct proxy_trace *t, long status, const char *data, size_t len)
+{
+	size_t i = 0;
+
+	if (status < 200 || status >= 300) {
+		t->answer_chunks = PROXY_TRACE_ANSWER_CHUNKS; /* an error names no model */
+		return;
+	}
+	if (t->answer_chunks++ == 0) {
+		while (i < len && (data[i] == ' ' || data[i] == '\r' || data[i] == '\n'))
+			i++;
+		if (i < len && data[i] == '{') {
+			/* a JSON answer: its start only (later chunks start mid-object) */
+			t->answer_chunks = PROXY_TRACE_ANSWER_CHUNKS;
+			response_model_object(data, len, t->response_model, RESPONSE_MODEL_MAX);
+			return;
+		}
+	}
+	if (response_model_events(data, len, t->response_model, RESPONSE_MODEL_MAX))
+		t->answer_chunks = PROXY_TRACE_ANSWER_CHUNKS;
 }
 
 void proxy_trace_attempt_outcome(struct proxy_call *call, enum outcome outcome)
@@ -538,6 +565,9 @@ void proxy_trace_end(struct proxy_call *call, int status, bool answered, enum ro
 			trace_span_str(&s, TRACE_ATTR_ROUTE, r, strlen(r));
 			trace_span_str(&s, TRACE_ATTR_DEPLOYMENT, call->dep->id, d->id_len);
 		}
+		if (t->response_model[0])
+			trace_span_str(&s, TRACE_ATTR_RESPONSE_MODEL, t->response_model,
+			               strlen(t->response_model));
 	}
 	trace_span_int(&s, TRACE_ATTR_ATTEMPTS, call->attempts);
 	if (call->key_id)

@@ -15,6 +15,7 @@
 
 #include "config_otel.h"
 #include "outcome.h"
+#include "response_model.h"
 #include "route.h"
 #include "trace_context.h"
 
@@ -55,13 +56,28 @@ struct proxy_trace {
 	enum route attempt_route;
 	int attempt_no;
 	char traceparent[TRACEPARENT_LEN + 1]; /* what it sends upstream */
+	/* the model its answer names (gen_ai.response.model), "" until found;
+	 * ANSWER_CHUNKS: chunks of the answer looked at (PROXY_TRACE_ANSWER_CHUNKS:
+	 * no more) */
+	char response_model[RESPONSE_MODEL_MAX];
+	uint8_t answer_chunks;
 };
+
+#define PROXY_TRACE_ANSWER_CHUNKS 4
 
 /* At admission: reads the client's traceparent/tracestate, decides. */
 void proxy_trace_begin(struct proxy_call *call, const struct http_request *req);
 /* An attempt starts: its span's id; returns the traceparent value to send
  * upstream (NULL: tracing off). */
 const char *proxy_trace_attempt_start(struct proxy_call *call);
+/* A chunk of the current attempt's answer (STATUS): the model it names is
+ * looked for in the first PROXY_TRACE_ANSWER_CHUNKS chunks of a 2xx answer
+ * of a sampled request. The caller checks trace_wants_answer() first. */
+void proxy_trace_answer_data(struct proxy_trace *t, long status, const char *data, size_t len);
+static inline bool trace_wants_answer(const struct proxy_trace *t)
+{
+	return t->sampled && t->answer_chunks < PROXY_TRACE_ANSWER_CHUNKS;
+}
 /* The current attempt's outcome is known (proxy_attempt_record): a failed
  * attempt's span ends now; a successful one's when the request ends. */
 void proxy_trace_attempt_outcome(struct proxy_call *call, enum outcome outcome);

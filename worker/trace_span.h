@@ -26,6 +26,9 @@
 	  "audio.translations, moderations")                                                     \
 	X(REQUEST_MODEL, "gen_ai.request.model", STRING, "both",                                 \
 	  "the model group the client named (server span); the model sent upstream (attempt)")   \
+	X(RESPONSE_MODEL, "gen_ai.response.model", STRING, "both",                               \
+	  "the model the answer names: its top-level model, read from the first bytes of a "     \
+	  "2xx answer (absent when it is not there, e.g. after a long Azure choices member)")    \
 	X(PROVIDER, "gen_ai.provider.name", STRING, "attempt",                                   \
 	  "openai, azure.ai.openai, azure.ai.inference, groq, ... (the deployment's provider)")  \
 	X(INPUT_TOKENS, "gen_ai.usage.input_tokens", INT, "server",                              \

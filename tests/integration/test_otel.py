@@ -304,6 +304,8 @@ def test_spans_attributes_and_parent(stub, receiver, gateway_factory, protocol):
     assert b["server.address"] == "127.0.0.1" and b["server.port"] == stub.port
     assert b["http.response.status_code"] == 200 and b["llmgate.attempt"] == 1
     assert b["llmgate.deployment"] == "primary-gpt-4o" and b["llmgate.route"] == "primary"
+    answered = json.loads(body)["model"]
+    assert b["gen_ai.response.model"] == a["gen_ai.response.model"] == answered
 
     seen = stub.requests()[-1]["headers"]
     assert seen["traceparent"] == f"00-{CLIENT_TRACE}-{attempt['spanId']}-01"
@@ -368,6 +370,23 @@ def test_usage_attributes_when_the_answer_reports_usage(stub, receiver, gateway_
         pytest.skip("the answer's usage is not counted in this build (call->usage unset)")
     assert server["attrs"]["gen_ai.usage.input_tokens"] == usage["prompt_tokens"]
     assert server["attrs"]["gen_ai.usage.output_tokens"] == usage["completion_tokens"]
+
+
+def test_response_model_of_a_stream_and_not_of_an_error(stub, receiver, gateway_factory):
+    gw = gateway_factory(gateway_config(openai_dep("gpt-4o", "dep", stub.base),
+                                        llmgate=otel(receiver.base)))
+    status, _, body = post(gw, dict(CHAT, stream=True, x_stub={"chunks": 5}),
+                           {"traceparent": TRACEPARENT})
+    assert status == 200
+    first = json.loads(body.split(b"\n\n")[0][len(b"data: "):])
+    (server,), (attempt,) = servers(spans := spans_of(receiver, 2, CLIENT_TRACE)), clients(spans)
+    assert server["attrs"]["gen_ai.response.model"] == first["model"]
+    assert attempt["attrs"]["gen_ai.response.model"] == first["model"]
+    # an error answer names no model
+    other = f"00-{'1' * 32}-{CLIENT_SPAN}-01"
+    assert post(gw, dict(CHAT, x_stub={"status": 400}), {"traceparent": other})[0] == 400
+    (server,) = servers(spans_of(receiver, 2, "1" * 32))
+    assert "gen_ai.response.model" not in server["attrs"]
 
 
 def test_traceparent_through_retry_and_fallback(stub_factory, receiver, gateway_factory):
