@@ -113,6 +113,9 @@ size_t response_model_object(const char *p, size_t len, char *out, size_t cap)
 			n = i - 1 - start;
 			if (escaped || n == 0 || n >= cap)
 				return 0;
+			for (size_t k = start; k < start + n; k++)
+				if ((unsigned char)p[k] < 0x20)
+					return 0; /* no JSON string holds a control byte */
 			memcpy(out, p + start, n);
 			out[n] = '\0';
 			return n;

@@ -4,8 +4,8 @@
  * Pure: no allocation, no I/O; reads only the bytes it is given.
  *
  * It never guesses: a "model" that is not a plain string (escaped, empty,
- * longer than the caller's room), one nested in another member, or one
- * beyond the bytes given is not found. OpenAI names the model near an
+ * holding a control byte, longer than the caller's room), one nested in
+ * another member, or one beyond the bytes given is not found. OpenAI names the model near an
  * answer's start; Azure orders members by name, so it comes after
  * "choices", and its streams' first event names none (""): the caller gives
  * the first few chunks of an answer, one at a time.

@@ -68,6 +68,8 @@ static void test_refused(void)
 	tap_str(object("{\"model\":\"gpt\\u002d4\"}"), "", "escaped: not read");
 	tap_str(object("{\"mod\\u0065l\":\"m\"}"), "", "an escaped key is not model");
 	tap_str(object("{\"model\":\"\"}"), "", "empty");
+	tap_str(response_model_object("{\"model\":\"m\x01\0\"}", 15, out, sizeof(out)) ? out : "",
+	        "", "holding control bytes (the fuzzer's find)");
 	tap_str(object("{\"model\":42}"), "", "not a string");
 	tap_str(object("[{\"model\":\"m\"}]"), "", "not an object");
 	tap_str(object("{\"a\" \"model\":\"m\"}"), "", "a member without a colon stops it");
