@@ -128,7 +128,7 @@ static void copy_str(char *dst, size_t cap, const struct field *f, bool *bad)
 static void read_kv(const struct field *f, struct attr *a, bool *bad)
 {
 	struct rd r = sub(f), v;
-	struct field g, h;
+	struct field g = {0}, h = {0};
 	int values = 0;
 
 	*a = (struct attr){0};
@@ -159,7 +159,7 @@ static void read_kv(const struct field *f, struct attr *a, bool *bad)
 static void read_span(const struct field *f, struct span *s)
 {
 	struct rd r = sub(f), st;
-	struct field g, h;
+	struct field g = {0}, h = {0};
 
 	*s = (struct span){.status = -1};
 	while (next(&r, &g)) {
@@ -242,7 +242,7 @@ struct batch {
 static void read_batch(const char *data, size_t len, struct batch *b, size_t cap)
 {
 	struct rd req = {(const uint8_t *)data, (const uint8_t *)data + len, false}, rs, ss, x;
-	struct field f, g, h, k;
+	struct field f = {0}, g = {0}, h = {0}, k = {0};
 	int n_rs = 0;
 
 	while (next(&req, &f)) {
