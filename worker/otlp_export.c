@@ -34,6 +34,12 @@
 #include "otlp_proto.h"
 #include "upstream.h"
 
+/* A batch being filled, queued or in flight. */
+struct otlp_chunk {
+	struct otlp_buf buf; /* HEAD_ROOM bytes, then encoded spans back to back */
+	size_t n_spans;
+};
+
 struct otlp_export {
 	const struct otel_config *c;
 	bool json;     /* http/json, else http/protobuf */
@@ -49,10 +55,7 @@ struct otlp_export {
 	/* the ring: N_CHUNKS chunks, FIRST the oldest queued, N_USED queued (the
 	 * last of them the one spans are added to); the chunk in flight is the
 	 * one before FIRST, so queued chunks never reach it */
-	struct otlp_chunk {
-		struct otlp_buf buf; /* HEAD_ROOM bytes, then encoded spans back to back */
-		size_t n_spans;
-	} *chunks;
+	struct otlp_chunk *chunks;
 	size_t n_chunks, first, n_used;
 	size_t n_queued; /* spans in all queued chunks */
 	bool timer_armed;
@@ -157,6 +160,7 @@ static struct otlp_chunk *chunk_at(struct otlp_export *x, size_t i)
  * a batch, else a fresh one; NULL out of memory. */
 static struct otlp_chunk *chunk_to_fill(struct otlp_export *x)
 {
+	size_t room = (size_t)(x->c->batch_size < 2048 ? x->c->batch_size : 2048) * 512;
 	struct otlp_chunk *k;
 
 	if (x->n_used) {
@@ -167,7 +171,7 @@ static struct otlp_chunk *chunk_to_fill(struct otlp_export *x)
 	k = chunk_at(x, x->n_used);
 	/* room for a full batch of usual spans from the start: no copy while it
 	 * grows (untouched pages cost no memory) */
-	if (fresh(x, &k->buf, (size_t)(x->c->batch_size < 2048 ? x->c->batch_size : 2048) * 512) < 0)
+	if (fresh(x, &k->buf, room) < 0)
 		return NULL;
 	k->n_spans = 0;
 	x->n_used++;
@@ -269,7 +273,8 @@ int otlp_export_new(const struct otel_config *c, struct upstream *up, struct eve
 	x->up = up;
 	x->timer = evtimer_new(base, on_timer, x);
 	/* every queued chunk but the newest is full, and one more is in flight */
-	x->n_chunks = ((size_t)c->queue_size + (size_t)c->batch_size - 1) / (size_t)c->batch_size + 1;
+	x->n_chunks =
+	        ((size_t)c->queue_size + (size_t)c->batch_size - 1) / (size_t)c->batch_size + 1;
 	x->chunks = calloc(x->n_chunks, sizeof(*x->chunks));
 	x->headers = calloc(c->n_headers + 1, sizeof(*x->headers));
 	if (x->json) {

@@ -248,8 +248,8 @@ static int64_t wall_ns(struct proxy_tracer *tr, int64_t mono_us)
 
 		clock_gettime(CLOCK_REALTIME, &rt);
 		clock_gettime(CLOCK_MONOTONIC, &mt);
-		tr->wall_offset_ns = ((int64_t)rt.tv_sec - mt.tv_sec) * 1000000000 +
-		                     (rt.tv_nsec - mt.tv_nsec);
+		tr->wall_offset_ns =
+		        ((int64_t)rt.tv_sec - mt.tv_sec) * 1000000000 + (rt.tv_nsec - mt.tv_nsec);
 		tr->wall_read_us = mono_us;
 	}
 	return mono_us * 1000 + tr->wall_offset_ns;

@@ -4,6 +4,7 @@ connection refused, a bad certificate keeps the old generation), --check on the 
 LiteLLM's SSL_CERTFILE_PATH/SSL_KEYFILE_PATH, and the listener's fault-matrix cells:
 handshake timeout, garbage before the ClientHello, plain HTTP to the TLS port, a
 renegotiation attempt, thousands of idle TLS connections."""
+import contextlib
 import os
 import resource
 import shutil
@@ -555,24 +556,30 @@ def test_plain_http_to_tls_port_gets_400(stub, gateway_factory, pki):
     survived(gw, workers, client_context(pki))
 
 
-def test_renegotiation_is_refused(stub, gateway_factory, pki):
-    # the header timeout counts from accept: longer than the second s_client waits
-    gw = tls_gateway(gateway_factory, stub, pki, header_timeout="10s")
-    workers = gw.workers()
-    # s_client's "R" (interactive mode) asks for a TLS 1.2 renegotiation
+@contextlib.contextmanager
+def s_client(port, pki, *args):
+    """openssl s_client to PORT in interactive mode: its one-letter commands ("R"
+    renegotiate, "K" key update) are read from its stdin; killed on the way out."""
     p = subprocess.Popen(
-        ["openssl", "s_client", "-connect", f"127.0.0.1:{gw.port}", "-tls1_2", "-CAfile",
-         pki["ca"][1]],
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-CAfile", pki["ca"][1], *args],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        time.sleep(1)
-        p.stdin.write(b"R\n")
-        p.stdin.flush()
-        out = p.communicate(timeout=10)[0].decode(errors="replace")
+        yield p
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def test_renegotiation_is_refused(stub, gateway_factory, pki):
+    # the header timeout counts from accept: longer than the second s_client waits
+    gw = tls_gateway(gateway_factory, stub, pki, header_timeout="10s")
+    workers = gw.workers()
+    with s_client(gw.port, pki, "-tls1_2") as p:
+        time.sleep(1)
+        p.stdin.write(b"R\n")  # a TLS 1.2 renegotiation
+        p.stdin.flush()
+        out = p.communicate(timeout=10)[0].decode(errors="replace")
     assert "RENEGOTIATING" in out, out[-2000:]
     after = out.split("RENEGOTIATING", 1)[1]
     assert "no renegotiation" in after, after[-2000:]
@@ -598,12 +605,7 @@ def test_idle_timeout_counts_from_the_last_request_not_from_records(stub, gatewa
     finally:
         f.close()
         s.close()
-    # s_client's "K" (interactive mode) sends a TLS 1.3 key update
-    p = subprocess.Popen(
-        ["openssl", "s_client", "-connect", f"127.0.0.1:{gw.port}", "-tls1_3", "-crlf",
-         "-CAfile", pki["ca"][1]],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
+    with s_client(gw.port, pki, "-tls1_3", "-crlf") as p:
         p.stdin.write(b"GET /health/liveliness HTTP/1.1\nHost: gw\n\n")
         p.stdin.flush()
         time.sleep(0.3)
@@ -611,7 +613,7 @@ def test_idle_timeout_counts_from_the_last_request_not_from_records(stub, gatewa
         updates = 0
         while p.poll() is None and time.monotonic() - started < 4 * SLOW:
             try:
-                p.stdin.write(b"K\n")
+                p.stdin.write(b"K\n")  # a TLS 1.3 key update
                 p.stdin.flush()
                 updates += 1
             except BrokenPipeError:
@@ -619,10 +621,6 @@ def test_idle_timeout_counts_from_the_last_request_not_from_records(stub, gatewa
             time.sleep(0.25)
         took = time.monotonic() - started
         out = p.communicate(timeout=10)[0].decode(errors="replace")
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
     assert '{"status":"alive"}' in out, out[-2000:]
     assert "KEYUPDATE" in out and updates >= 2, out[-2000:]
     assert took < 3 * SLOW, f"key updates kept the idle connection open for {took:.1f}s"

@@ -211,10 +211,10 @@ static void test_main_config(void)
 static void test_alias_json_string(void)
 {
 	static const char text[] =
-	        "model_list:\n"                                                   /* 1 */
-	        "  - model_name: gpt-4o\n"                                        /* 2 */
-	        "    litellm_params: {model: openai/gpt-4o, api_key: sk-x}\n"     /* 3 */
-	        "router_settings:\n"                                              /* 4 */
+	        "model_list:\n"                                                      /* 1 */
+	        "  - model_name: gpt-4o\n"                                           /* 2 */
+	        "    litellm_params: {model: openai/gpt-4o, api_key: sk-x}\n"        /* 3 */
+	        "router_settings:\n"                                                 /* 4 */
 	        "  model_group_alias: '{\"gpt4\": \"gpt-4o\", \"gpt4\": \"o1\"}'\n"; /* 5 */
 	struct config *c = NULL;
 	struct diag_list d;
@@ -223,7 +223,8 @@ static void test_alias_json_string(void)
 	tap_ok(r != 0 && !c, "a repeated alias in a JSON string: the config is refused (%d)", r);
 	tap_ok(has(&d, DIAG_ERROR, 5, "holding JSON that cannot be read: duplicate object key"),
 	       "an error at the alias map saying why");
-	tap_ok(!has(&d, DIAG_WARNING, 5, "not a mapping"), "not called a string that is no mapping");
+	tap_ok(!has(&d, DIAG_WARNING, 5, "not a mapping"),
+	       "not called a string that is no mapping");
 	config_free(c);
 	diag_free(&d);
 }

@@ -160,8 +160,8 @@ static void test_against_jansson(void)
 		free(text);
 		json_decref(doc);
 	}
-	tap_ok(differ == 0 && found > 500, "3000 random objects: as jansson reads them (%zu found, "
-	       "%zu differ)", found, differ);
+	tap_ok(differ == 0 && found > 500,
+	       "3000 random objects: as jansson reads them (%zu found, %zu differ)", found, differ);
 }
 
 int main(void)

@@ -172,7 +172,8 @@ static void conn_idle(struct http_conn *c)
 		return;
 	if (c->served) {
 		http_work_detach(c);
-		if (!c->idle_listed) /* else woken by bytes without a request: its idle time runs on */
+		/* still listed: woken by bytes without a request, its idle time runs on */
+		if (!c->idle_listed)
 			http_idle_add(c);
 	} else {
 		struct timeval tv = clock_tv_ms(conn_head_ms(c));

@@ -157,9 +157,9 @@ static ssize_t send_lent(struct uh_transfer *t, int fd)
 	struct msghdr m = {.msg_iov = iov};
 
 	if (t->out_off < t->out_len)
-		iov[m.msg_iovlen++] =
-		        (struct iovec){t->out + t->out_off, t->out_len - t->out_off};
-	iov[m.msg_iovlen++] = (struct iovec){(char *)t->lent + t->lent_off, t->lent_len - t->lent_off};
+		iov[m.msg_iovlen++] = (struct iovec){t->out + t->out_off, t->out_len - t->out_off};
+	iov[m.msg_iovlen++] =
+	        (struct iovec){(char *)t->lent + t->lent_off, t->lent_len - t->lent_off};
 	return sendmsg(fd, &m, MSG_NOSIGNAL);
 }
 
