@@ -111,9 +111,10 @@ int upstream_set_ca_file(struct upstream *up, const char *path);
  * own HTTP/1.1 client (llmgate.upstream_http2). */
 void upstream_set_http2(struct upstream *up, bool offer);
 
-/* Starts a transfer; REQ's strings are copied (its body too unless lent). Returns 0, *RET set, or a
- * negative errno and no callback. No callback runs before it returns (see
- * above): a failure found on the way is on_done's, from the loop. */
+/* Starts a transfer; REQ's strings are copied (its body too, unless lent).
+ * Returns 0, *RET set, or a negative errno and no callback. No callback runs
+ * before it returns (see above): a failure found on the way is on_done's,
+ * from the loop. */
 int upstream_start(struct upstream *up, const struct upstream_request *req,
                    const struct upstream_callbacks *cb, void *ctx, struct upstream_transfer **ret);
 
