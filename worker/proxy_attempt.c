@@ -154,7 +154,7 @@ static void on_data(void *ctx, long status, const char *data, size_t len)
 		return;
 	if (!call->head_us)
 		on_head(call, status);
-	if (trace_wants_answer(&call->trace))
+	if (proxy_trace_wants_answer(&call->trace))
 		proxy_trace_answer_data(&call->trace, status, data, len);
 	if (proxy_relay_data(call, status, data, len))
 		return;

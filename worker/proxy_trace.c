@@ -480,7 +480,9 @@ void proxy_trace_answer_data(struct proxy_trace *t, long status, const char *dat
 		return;
 	}
 	if (t->answer_chunks++ == 0) {
-		while (i < len && (data[i] == ' ' || data[i] == '\r' || data[i] == '\n'))
+		/* JSON's whitespace, as response_model_object() skips it */
+		while (i < len &&
+		       (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
 			i++;
 		if (i < len && data[i] == '{') {
 			/* a JSON answer: its start only (later chunks start mid-object) */

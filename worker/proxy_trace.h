@@ -72,9 +72,9 @@ void proxy_trace_begin(struct proxy_call *call, const struct http_request *req);
 const char *proxy_trace_attempt_start(struct proxy_call *call);
 /* A chunk of the current attempt's answer (STATUS): the model it names is
  * looked for in the first PROXY_TRACE_ANSWER_CHUNKS chunks of a 2xx answer
- * of a sampled request. The caller checks trace_wants_answer() first. */
+ * of a sampled request. The caller checks proxy_trace_wants_answer() first. */
 void proxy_trace_answer_data(struct proxy_trace *t, long status, const char *data, size_t len);
-static inline bool trace_wants_answer(const struct proxy_trace *t)
+static inline bool proxy_trace_wants_answer(const struct proxy_trace *t)
 {
 	return t->sampled && t->answer_chunks < PROXY_TRACE_ANSWER_CHUNKS;
 }
