@@ -122,6 +122,17 @@ HOT char *put_short(char *p, const char *s, size_t n)
 	return p + n;
 }
 
+/* put() for the ready pieces of a span (a few hundred bytes at most):
+ * OTLP_PROTO_PIECE_PAD bytes at a time (no call), the last move reading
+ * into the piece's pad and writing up to 15 bytes past P + N, into the
+ * span's SLACK, which the next bytes written cover. */
+HOT char *put_block(char *p, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i += OTLP_PROTO_PIECE_PAD)
+		memcpy(p + i, s + i, OTLP_PROTO_PIECE_PAD);
+	return p + n;
+}
+
 /* The bytes of S (N bytes) once made valid UTF-8: N exactly when it is
  * valid (each bad byte grows to three). */
 HOT size_t text_size(const char *s, size_t n)
@@ -209,6 +220,7 @@ static char *put_kv_string(char *p, int field, const char *key, size_t key_len, 
  */
 #define KEY_HEAD_MAX 32
 #define SLACK        KEY_HEAD_MAX
+_Static_assert(SLACK >= OTLP_PROTO_PIECE_PAD, "a piece's last move lands in the slack");
 static char key_heads[TRACE_ATTR__COUNT][KEY_HEAD_MAX];
 static uint8_t key_head_len[TRACE_ATTR__COUNT];
 /* The integer attributes, a mask of the table's types. */
@@ -291,6 +303,14 @@ void otlp_proto_attr_int(struct otlp_buf *b, enum trace_attr a, int64_t v)
 	add_attr(b, a, &tv);
 }
 
+int otlp_proto_piece_pad(struct otlp_buf *b)
+{
+	if (otlp_buf_reserve(b, OTLP_PROTO_PIECE_PAD) < 0)
+		return -1;
+	memset(b->data + b->len, 0, OTLP_PROTO_PIECE_PAD);
+	return 0;
+}
+
 /* A span's field prefix (tag and length) takes PREFIX bytes when its
  * length is from 128 to 16383, as every usual span's is: the span is
  * written after that room and its length filled in at the end. */
@@ -344,7 +364,7 @@ void otlp_proto_span(struct otlp_buf *b, const struct trace_span *s)
 		p = put_attr(p, (enum trace_attr)a, &s->values[a]);
 	}
 	for (int i = 0; i < s->n_pre; i++)
-		p = put(p, s->pre[i].data, s->pre[i].len);
+		p = put_block(p, s->pre[i].data, s->pre[i].len);
 	if (s->error) {
 		p = put_len(p, SPAN_STATUS, 2);
 		*p++ = TAG(STATUS_CODE, WT_VARINT);

@@ -29,6 +29,11 @@ void otlp_proto_span(struct otlp_buf *b, const struct trace_span *s);
  * bytes (attributes fixed per deployment, encoded once). */
 void otlp_proto_attr_string(struct otlp_buf *b, enum trace_attr a, const char *v, size_t len);
 void otlp_proto_attr_int(struct otlp_buf *b, enum trace_attr a, int64_t v);
+/* A PRE piece is read OTLP_PROTO_PIECE_PAD bytes at a time: once its
+ * attributes are in, this pads its buffer (zeros past its end, not in its
+ * length); 0, or -1 (OOM set). */
+#define OTLP_PROTO_PIECE_PAD 16
+int otlp_proto_piece_pad(struct otlp_buf *b);
 
 /* The most bytes otlp_proto_head() writes for SERVICE_NAME and VERSION. */
 size_t otlp_proto_head_max(const char *service_name, const char *version);

@@ -149,7 +149,7 @@ void proxy_answer_record(struct proxy_call *call, int status, size_t bytes_out, 
 	};
 
 	request_stats_done(call->proxy->stats, &rec);
-	proxy_trace_end(call, status, answered, route);
+	proxy_trace_end(call, status, answered, route, now);
 	/* before the answer's last bytes leave: a client that sends its next
 	 * request at once finds its key's parallel count released */
 	proxy_keys_finish(call);

@@ -2,11 +2,12 @@
  * proxy_trace: a proxied request's spans and the traceparent it sends
  * upstream (see proxy_trace.h). Runs in a worker, on the request path: the
  * work per request is a header lookup, two or three ids from the worker's
- * generator (no system call), a clock read per span edge (vDSO) and, for a
- * sampled request, its spans encoded into the exporter's queue when they
- * end. What a deployment's attempt spans share (provider, server address
- * and port, deployment id, the model sent) is worked out once per worker,
- * and for protobuf encoded once (struct trace_dep). Attributes come from
+ * generator (no system call) and, for a sampled request, its spans encoded
+ * into the exporter's queue when they end; their times are the clock
+ * readings the request path takes anyway (received, sent, answered). What
+ * a deployment's attempt spans share (provider, server address and port,
+ * deployment id, the model sent) is worked out once per worker, and for
+ * protobuf encoded once (struct trace_dep). Attributes come from
  * the call and the config only: never a byte of the request or answer
  * bodies, never a header value but the trace headers.
  */
@@ -102,13 +103,13 @@ static int constants_init(struct proxy_tracer *t)
 	for (int i = 0; i < OP__COUNT; i++) {
 		otlp_proto_attr_string(&t->op_attr[i], TRACE_ATTR_OPERATION, op_names[i].s,
 		                       op_names[i].len);
-		oom |= t->op_attr[i].oom;
+		oom |= otlp_proto_piece_pad(&t->op_attr[i]) < 0 || t->op_attr[i].oom;
 	}
 	for (int r = 0; r < ROUTE__COUNT; r++) {
 		const char *name = route_name((enum route)r);
 
 		otlp_proto_attr_string(&t->route_attr[r], TRACE_ATTR_ROUTE, name, strlen(name));
-		oom |= t->route_attr[r].oom;
+		oom |= otlp_proto_piece_pad(&t->route_attr[r]) < 0 || t->route_attr[r].oom;
 	}
 	return oom ? -ENOMEM : 0;
 }
@@ -167,6 +168,8 @@ static int dep_init(struct trace_dep *d, const struct deployment *dep, bool prot
 	d->pre_set |= 1u << TRACE_ATTR_PROVIDER | 1u << TRACE_ATTR_DEPLOYMENT;
 	otlp_proto_attr_string(&d->pre, TRACE_ATTR_DEPLOYMENT, dep->id, d->id_len);
 	otlp_proto_attr_string(&d->pre_id, TRACE_ATTR_DEPLOYMENT, dep->id, d->id_len);
+	if (otlp_proto_piece_pad(&d->pre) < 0 || otlp_proto_piece_pad(&d->pre_id) < 0)
+		return -ENOMEM;
 	return d->pre.oom || d->pre_id.oom ? -ENOMEM : 0;
 }
 
@@ -335,7 +338,7 @@ static void end_attempt(struct proxy_call *call, const char *error_type, int64_t
 	const struct deployment *dep = t->attempt_dep;
 	const struct trace_dep *d =
 	        &call->proxy->tracer->deps[dep - call->proxy->config->deployments];
-	const struct proxy_tracer *tr = call->proxy->tracer;
+	struct proxy_tracer *tr = call->proxy->tracer;
 	struct trace_span s;
 	enum trace_op op = operation(call->op);
 	struct name error = {error_type, 0};
@@ -348,7 +351,8 @@ static void end_attempt(struct proxy_call *call, const char *error_type, int64_t
 	memcpy(s.span_id, t->attempt_id, TRACE_SPAN_ID_LEN);
 	memcpy(s.parent_id, t->span_id, TRACE_SPAN_ID_LEN);
 	trace_span_name(&s, op_names[op].s, op_names[op].len, dep->upstream_model, d->model_len);
-	s.start_ns = t->attempt_start_ns;
+	/* sent (counted in attempts, at attempt_us), or it spans no time */
+	s.start_ns = call->attempts == t->attempt_no ? wall_ns(tr, call->attempt_us) : end_ns;
 	s.end_ns = end_ns;
 	/* the deployment's, the operation and the route: for protobuf bytes
 	 * encoded once, for JSON values */
@@ -380,9 +384,9 @@ static void end_attempt(struct proxy_call *call, const char *error_type, int64_t
 		s.error = true;
 		trace_span_str(&s, TRACE_ATTR_ERROR_TYPE, error.s, error.len);
 	}
-	if (t->response_model[0])
+	if (t->response_model_len)
 		trace_span_str(&s, TRACE_ATTR_RESPONSE_MODEL, t->response_model,
-		               strlen(t->response_model));
+		               t->response_model_len);
 	trace_span_int(&s, TRACE_ATTR_ATTEMPT, t->attempt_no);
 	export(call, &s);
 }
@@ -448,22 +452,18 @@ void proxy_trace_begin(struct proxy_call *call, const struct http_request *req)
 const char *proxy_trace_attempt_start(struct proxy_call *call)
 {
 	struct proxy_trace *t = &call->trace;
-	int64_t now = 0;
 
 	if (!t->on)
 		return NULL;
-	if (t->sampled)
-		now = wall_ns(call->proxy->tracer, clock_now_us());
-	if (t->attempt_open)
-		end_attempt(call, NULL, now); /* one that went on without a failure (a walk) */
+	if (t->attempt_open) /* one that went on without a failure (a walk) */
+		end_attempt(call, NULL, wall_ns(call->proxy->tracer, clock_now_us()));
 	trace_rng_span_id(&call->proxy->tracer->rng, t->attempt_id);
 	trace_parent_format(t->trace_id, t->attempt_id, t->sampled ? TRACE_FLAG_SAMPLED : 0,
 	                    t->traceparent);
-	t->response_model[0] = '\0';
+	t->response_model_len = 0;
 	t->answer_chunks = 0;
 	if (t->sampled) {
 		t->attempt_open = true;
-		t->attempt_start_ns = now;
 		t->attempt_dep = &call->proxy->config->deployments[call->plan.deployment];
 		t->attempt_route = proxy_plan_current(&call->plan)->route;
 		t->attempt_no = call->attempts + 1;
@@ -487,11 +487,14 @@ void proxy_trace_answer_data(struct proxy_trace *t, long status, const char *dat
 		if (i < len && data[i] == '{') {
 			/* a JSON answer: its start only (later chunks start mid-object) */
 			t->answer_chunks = PROXY_TRACE_ANSWER_CHUNKS;
-			response_model_object(data, len, t->response_model, RESPONSE_MODEL_MAX);
+			t->response_model_len = (uint8_t)response_model_object(
+			        data, len, t->response_model, RESPONSE_MODEL_MAX);
 			return;
 		}
 	}
-	if (response_model_events(data, len, t->response_model, RESPONSE_MODEL_MAX))
+	t->response_model_len =
+	        (uint8_t)response_model_events(data, len, t->response_model, RESPONSE_MODEL_MAX);
+	if (t->response_model_len)
 		t->answer_chunks = PROXY_TRACE_ANSWER_CHUNKS;
 }
 
@@ -505,7 +508,8 @@ void proxy_trace_attempt_outcome(struct proxy_call *call, enum outcome outcome)
 	            wall_ns(call->proxy->tracer, clock_now_us()));
 }
 
-void proxy_trace_end(struct proxy_call *call, int status, bool answered, enum route route)
+void proxy_trace_end(struct proxy_call *call, int status, bool answered, enum route route,
+                     int64_t now_us)
 {
 	struct proxy_trace *t = &call->trace;
 	struct proxy_tracer *tr = call->proxy->tracer;
@@ -517,7 +521,7 @@ void proxy_trace_end(struct proxy_call *call, int status, bool answered, enum ro
 
 	if (!t->sampled)
 		return;
-	now = wall_ns(tr, clock_now_us());
+	now = wall_ns(tr, now_us);
 	if (t->attempt_open)
 		end_attempt(call,
 		            t->broken          ? t->broken
@@ -567,9 +571,9 @@ void proxy_trace_end(struct proxy_call *call, int status, bool answered, enum ro
 			trace_span_str(&s, TRACE_ATTR_ROUTE, r, strlen(r));
 			trace_span_str(&s, TRACE_ATTR_DEPLOYMENT, call->dep->id, d->id_len);
 		}
-		if (t->response_model[0])
+		if (t->response_model_len)
 			trace_span_str(&s, TRACE_ATTR_RESPONSE_MODEL, t->response_model,
-			               strlen(t->response_model));
+			               t->response_model_len);
 	}
 	trace_span_int(&s, TRACE_ATTR_ATTEMPTS, call->attempts);
 	if (call->key_id)

@@ -51,7 +51,6 @@ struct proxy_trace {
 	int64_t start_ns;
 	/* the current attempt's span */
 	uint8_t attempt_id[TRACE_SPAN_ID_LEN];
-	int64_t attempt_start_ns;
 	const struct deployment *attempt_dep;
 	enum route attempt_route;
 	int attempt_no;
@@ -60,6 +59,7 @@ struct proxy_trace {
 	 * ANSWER_CHUNKS: chunks of the answer looked at (PROXY_TRACE_ANSWER_CHUNKS:
 	 * no more) */
 	char response_model[RESPONSE_MODEL_MAX];
+	uint8_t response_model_len;
 	uint8_t answer_chunks;
 };
 
@@ -68,7 +68,9 @@ struct proxy_trace {
 /* At admission: reads the client's traceparent/tracestate, decides. */
 void proxy_trace_begin(struct proxy_call *call, const struct http_request *req);
 /* An attempt starts: its span's id; returns the traceparent value to send
- * upstream (NULL: tracing off). */
+ * upstream (NULL: tracing off). The span starts when the attempt is sent:
+ * at CALL->attempt_us, read when CALL->attempts counts it; one never sent
+ * (a deployment skipped at its ceiling) spans no time. */
 const char *proxy_trace_attempt_start(struct proxy_call *call);
 /* A chunk of the current attempt's answer (STATUS): the model it names is
  * looked for in the first PROXY_TRACE_ANSWER_CHUNKS chunks of a 2xx answer
@@ -81,9 +83,11 @@ static inline bool proxy_trace_wants_answer(const struct proxy_trace *t)
 /* The current attempt's outcome is known (proxy_attempt_record): a failed
  * attempt's span ends now; a successful one's when the request ends. */
 void proxy_trace_attempt_outcome(struct proxy_call *call, enum outcome outcome);
-/* The request is answered (proxy_answer_record): the open attempt's span and
- * the server span end. ANSWERED: the current deployment answered. */
-void proxy_trace_end(struct proxy_call *call, int status, bool answered, enum route route);
+/* The request is answered (proxy_answer_record) at NOW_US (clock_now_us()):
+ * the open attempt's span and the server span end. ANSWERED: the current
+ * deployment answered. */
+void proxy_trace_end(struct proxy_call *call, int status, bool answered, enum route route,
+                     int64_t now_us);
 /* The call's stream broke after its first byte, as CODE (a static string):
  * its spans end as errors of that type. */
 void proxy_trace_broken(struct proxy_call *call, const char *code);

@@ -19,11 +19,9 @@ static size_t skip_ws(const char *p, size_t len, size_t i)
 }
 
 /* P[I] is a string's opening quote: the index after its closing one, or 0
- * when it does not end within LEN; *ESCAPED when it holds a backslash. */
-static size_t skip_string(const char *p, size_t len, size_t i, bool *escaped)
+ * when it does not end within LEN. */
+static size_t skip_string(const char *p, size_t len, size_t i)
 {
-	size_t open = i;
-
 	for (i++; i < len; i++) {
 		const char *q = memchr(p + i, '"', len - i);
 		size_t back = 0;
@@ -35,10 +33,8 @@ static size_t skip_string(const char *p, size_t len, size_t i, bool *escaped)
 		 * opening quote stops the count) */
 		while (p[i - 1 - back] == '\\')
 			back++;
-		if (back % 2 == 0) {
-			*escaped = memchr(p + open + 1, '\\', i - open - 1) != NULL;
+		if (back % 2 == 0)
 			return i + 1;
-		}
 	}
 	return 0;
 }
@@ -46,7 +42,6 @@ static size_t skip_string(const char *p, size_t len, size_t i, bool *escaped)
 /* P[I] starts a value: the index after it, or LEN (cut, or not JSON). */
 static size_t skip_value(const char *p, size_t len, size_t i)
 {
-	bool escaped;
 	size_t depth = 0;
 
 	do {
@@ -54,7 +49,7 @@ static size_t skip_value(const char *p, size_t len, size_t i)
 			return len;
 		switch (p[i]) {
 		case '"':
-			if (!(i = skip_string(p, len, i, &escaped)))
+			if (!(i = skip_string(p, len, i)))
 				return len;
 			break;
 		case '{':
@@ -91,16 +86,17 @@ size_t response_model_object(const char *p, size_t len, char *out, size_t cap)
 	if (i >= len || p[i] != '{')
 		return 0;
 	for (i++;;) {
-		bool escaped, model;
+		bool model;
 		size_t key;
 
 		i = skip_ws(p, len, i);
 		if (i >= len || p[i] != '"')
 			return 0; /* the end of the object, or not a member */
 		key = i + 1;
-		if (!(i = skip_string(p, len, i, &escaped)))
+		if (!(i = skip_string(p, len, i)))
 			return 0;
-		model = !escaped && i - 1 - key == 5 && memcmp(p + key, "model", 5) == 0;
+		/* five bytes that are "model" hold no escape */
+		model = i - 1 - key == 5 && memcmp(p + key, "model", 5) == 0;
 		i = skip_ws(p, len, i);
 		if (i >= len || p[i] != ':')
 			return 0;
@@ -108,14 +104,15 @@ size_t response_model_object(const char *p, size_t len, char *out, size_t cap)
 		if (model) {
 			size_t start = i + 1, n;
 
-			if (i >= len || p[i] != '"' || !(i = skip_string(p, len, i, &escaped)))
+			if (i >= len || p[i] != '"' || !(i = skip_string(p, len, i)))
 				return 0;
 			n = i - 1 - start;
-			if (escaped || n == 0 || n >= cap)
+			if (n == 0 || n >= cap)
 				return 0;
 			for (size_t k = start; k < start + n; k++)
-				if ((unsigned char)p[k] < 0x20)
-					return 0; /* no JSON string holds a control byte */
+				if ((unsigned char)p[k] < 0x20 || p[k] == '\\')
+					return 0; /* escaped, or a control byte no JSON string holds
+					           */
 			memcpy(out, p + start, n);
 			out[n] = '\0';
 			return n;

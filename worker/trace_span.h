@@ -142,7 +142,8 @@ static inline void trace_span_int(struct trace_span *s, enum trace_attr a, int64
 }
 
 /* Attributes ATTRS set as the ready protobuf bytes B, without values (a
- * span so made is for the protobuf encoder only). */
+ * span so made is for the protobuf encoder only); B's buffer is padded
+ * (otlp_proto_piece_pad()). */
 static inline void trace_span_pre(struct trace_span *s, uint32_t attrs, struct trace_bytes b)
 {
 	s->pre[s->n_pre++] = b; /* at most TRACE_PRE_MAX: the caller's */

@@ -351,6 +351,8 @@ static void test_every_attribute(void)
 	/* the second: two attributes as pre-encoded bytes, one encoded here */
 	otlp_proto_attr_string(&pre, TRACE_ATTR_DEPLOYMENT, "dep-1", 5);
 	otlp_proto_attr_int(&pre2, TRACE_ATTR_SERVER_PORT, -1);
+	tap_ok(otlp_proto_piece_pad(&pre) == 0 && otlp_proto_piece_pad(&pre2) == 0,
+	       "pieces padded");
 	trace_span_str(&s[1], TRACE_ATTR_DEPLOYMENT, "ignored", 7);
 	trace_span_int(&s[1], TRACE_ATTR_SERVER_PORT, 7);
 	trace_span_int(&s[1], TRACE_ATTR_ATTEMPT, 2);
