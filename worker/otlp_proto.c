@@ -311,6 +311,19 @@ int otlp_proto_piece_pad(struct otlp_buf *b)
 	return 0;
 }
 
+/* The next spans' room, PREFETCH_AHEAD bytes, asked for in the cache for
+ * writing: the queue's bytes were last touched when the kernel copied them
+ * out a whole ring ago, so a span written to them cold waits on each line;
+ * asked for now, they arrive while the rest of the request runs. */
+#define PREFETCH_AHEAD 1024
+static inline void prefetch_room(const struct otlp_buf *b)
+{
+	size_t end = b->len + PREFETCH_AHEAD < b->cap ? b->len + PREFETCH_AHEAD : b->cap;
+
+	for (size_t at = b->len; at < end; at += 64)
+		__builtin_prefetch(b->data + at, 1, 3);
+}
+
 /* A span's field prefix (tag and length) takes PREFIX bytes when its
  * length is from 128 to 16383, as every usual span's is: the span is
  * written after that room and its length filled in at the end. */
@@ -383,6 +396,7 @@ void otlp_proto_span(struct otlp_buf *b, const struct trace_span *s)
 		put_len(start, SS_SPANS, len);
 		b->len += prefix + len;
 	}
+	prefetch_room(b);
 }
 
 size_t otlp_proto_head_max(const char *service_name, const char *version)
