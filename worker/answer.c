@@ -30,7 +30,7 @@ void answer_add_overhead(struct http_exchange *ex, int64_t overhead_us)
 	value[n++] = (char)('0' + frac / 10 % 10);
 	value[n++] = (char)('0' + frac % 10);
 	value[n] = '\0';
-	http_exchange_add_header(ex, "x-llmgate-overhead-ms", value);
+	HTTP_EXCHANGE_ADD_KNOWN(ex, "x-llmgate-overhead-ms", value);
 }
 
 void answer_early(const struct early_answer *e, int status, const char *json)

@@ -294,7 +294,7 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 		snprintf(id, sizeof(id), "%s", given);
 	else
 		request_id_generate(id);
-	http_exchange_add_header(ex, "x-request-id", id);
+	HTTP_EXCHANGE_ADD_KNOWN(ex, "x-request-id", id);
 
 	if (websocket_upgrade(req)) {
 		answer_early_error(&early, 426, "websocket_not_supported",
@@ -342,7 +342,7 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 		              (enum ingress_response_route)ingress_response_path(r.path, r.path_len,
 		                                                                 response_id),
 		              req->method)) {
-			http_exchange_add_header(ex, "Allow", r.allow);
+			HTTP_EXCHANGE_ADD_KNOWN(ex, "Allow", r.allow);
 			answer_early_error(&early, 405, "method_not_allowed", "use %s for %.*s",
 			                   r.allow, (int)(r.path_len > 200 ? 200 : r.path_len),
 			                   r.path);
@@ -351,7 +351,7 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 	} else {
 		head = strcmp(req->method, "HEAD") == 0 && strcmp(route->method, "GET") == 0;
 		if (strcmp(req->method, route->method) != 0 && !head) {
-			http_exchange_add_header(ex, "Allow", route->method);
+			HTTP_EXCHANGE_ADD_KNOWN(ex, "Allow", route->method);
 			answer_early_error(&early, 405, "method_not_allowed", "use %s for %s",
 			                   route->method, route->path);
 			return;

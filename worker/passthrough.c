@@ -149,7 +149,7 @@ bool passthrough_handle(struct passthrough *pt, const struct early_answer *e, bo
 		return true;
 	}
 	if (!(method = method_literal(req->method))) {
-		http_exchange_add_header(e->ex, "Allow", "GET, POST, PUT, PATCH, DELETE");
+		HTTP_EXCHANGE_ADD_KNOWN(e->ex, "Allow", "GET, POST, PUT, PATCH, DELETE");
 		answer_early_error(e, 405, "method_not_allowed",
 		                   "use GET, POST, PUT, PATCH or DELETE");
 		return true;

@@ -136,10 +136,10 @@ static void add_headers(struct pt_call *call)
 	for (size_t i = 0; i < call->n_resp; i++)
 		http_exchange_add_header(call->ex, call->resp_names[i], call->resp_values[i]);
 	if (call->deployment >= 0)
-		http_exchange_add_header(call->ex, "x-llmgate-deployment",
-		                         call->pt->config->deployments[call->deployment].id);
-	http_exchange_add_header(call->ex, "x-llmgate-route", "passthrough");
-	http_exchange_add_header(call->ex, "x-llmgate-attempts", "1");
+		HTTP_EXCHANGE_ADD_KNOWN(call->ex, "x-llmgate-deployment",
+		                        call->pt->config->deployments[call->deployment].id);
+	HTTP_EXCHANGE_ADD_KNOWN(call->ex, "x-llmgate-route", "passthrough");
+	HTTP_EXCHANGE_ADD_KNOWN(call->ex, "x-llmgate-attempts", "1");
 	/* ours: from the request's arrival to the transfer's start */
 	answer_add_overhead(call->ex, call->upstream_start_us - call->received_us);
 }

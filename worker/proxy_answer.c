@@ -30,18 +30,18 @@ void proxy_answer_route_headers(struct proxy_call *call, const struct deployment
 	char attempts[STR_INT_MAX];
 
 	str_int(attempts, call->attempts);
-	http_exchange_add_header(call->ex, "x-llmgate-deployment", dep->id);
-	http_exchange_add_header(call->ex, "x-llmgate-route", route_name(route));
-	http_exchange_add_header(call->ex, "x-llmgate-attempts", attempts);
+	HTTP_EXCHANGE_ADD_KNOWN(call->ex, "x-llmgate-deployment", dep->id);
+	HTTP_EXCHANGE_ADD_KNOWN(call->ex, "x-llmgate-route", route_name(route));
+	HTTP_EXCHANGE_ADD_KNOWN(call->ex, "x-llmgate-attempts", attempts);
 }
 
 static void add_retry_headers(struct proxy_call *call, const struct retry_headers *retry)
 {
 	if (retry->after[0])
-		http_exchange_add_header(call->ex, "retry-after", retry->after);
+		HTTP_EXCHANGE_ADD_KNOWN(call->ex, "retry-after", retry->after);
 	if (retry->after_ms[0]) {
-		http_exchange_add_header(call->ex, "retry-after-ms", retry->after_ms);
-		http_exchange_add_header(call->ex, "x-ms-retry-after-ms", retry->after_ms);
+		HTTP_EXCHANGE_ADD_KNOWN(call->ex, "retry-after-ms", retry->after_ms);
+		HTTP_EXCHANGE_ADD_KNOWN(call->ex, "x-ms-retry-after-ms", retry->after_ms);
 	}
 }
 

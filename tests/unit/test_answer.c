@@ -25,10 +25,11 @@ static char last_header[64];
 static int sent_status;
 static char sent_body[512];
 
-int http_exchange_add_header(struct http_exchange *ex, const char *name, const char *value)
+int http_exchange_add_known_header(struct http_exchange *ex, const char *name, size_t name_len,
+                                   const char *value)
 {
 	(void)ex;
-	snprintf(last_header, sizeof(last_header), "%s: %s", name, value);
+	snprintf(last_header, sizeof(last_header), "%.*s: %s", (int)name_len, name, value);
 	return 0;
 }
 

@@ -339,7 +339,7 @@ static size_t conn_answer_error(struct http_conn *c, int status, const char *typ
 		request_id_generate(new_id);
 		id = new_id;
 	}
-	(void)http_header_block_add(&ex->headers, "x-request-id", id);
+	(void)http_header_block_add_known(&ex->headers, "x-request-id", 12, id);
 	if (conn_queue_head(c, status, "application/json", HTTP_FRAMING_LENGTH, n) < 0 ||
 	    evbuffer_add(c->w->out, body, n) < 0)
 		c->failed = true;
@@ -824,6 +824,20 @@ int http_exchange_add_header(struct http_exchange *ex, const char *name, const c
 	if (ex->state != HTTP_EXCHANGE_OPEN || http_header_is_own(name, HTTP_OWN_RESPONSE))
 		return -EINVAL; /* framing and the fixed headers are the server's own */
 	return http_header_block_add(&ex->headers, name, value);
+}
+
+int http_exchange_add_known_header(struct http_exchange *ex, const char *name, size_t name_len,
+                                   const char *value)
+{
+	if (ex->state != HTTP_EXCHANGE_OPEN)
+		return -EINVAL;
+#ifdef LLMGATE_DEBUG_CHECKS
+	/* the release build trusts its caller; debug builds (the tests') check */
+	if (strlen(name) != name_len || !http_header_name_valid(name) ||
+	    http_header_is_own(name, HTTP_OWN_RESPONSE))
+		abort();
+#endif
+	return http_header_block_add_known(&ex->headers, name, name_len, value);
 }
 
 int http_exchange_add_header_lines(struct http_exchange *ex, const char *lines, size_t len)

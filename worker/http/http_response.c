@@ -194,11 +194,19 @@ static int block_reserve(struct http_header_block *b, size_t need)
 
 int http_header_block_add(struct http_header_block *b, const char *name, const char *value)
 {
-	size_t nlen = strlen(name), vlen = strlen(value);
+	if (!http_header_name_valid(name))
+		return -EINVAL;
+	return http_header_block_add_known(b, name, strlen(name), value);
+}
+
+int http_header_block_add_known(struct http_header_block *b, const char *name, size_t nlen,
+                                const char *value)
+{
+	size_t vlen = strlen(value);
 	char *p;
 	int r;
 
-	if (!http_header_name_valid(name) || !http_header_value_valid(value))
+	if (!http_header_value_valid(value))
 		return -EINVAL;
 	r = block_reserve(b, b->len + nlen + vlen + 4);
 	if (r < 0)

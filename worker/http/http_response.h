@@ -59,6 +59,10 @@ struct http_header_block {
 /* Appends "NAME: VALUE\r\n": -EINVAL for a name or value that is not a
  * valid field (no injection of lines), -E2BIG past HTTP_HEADER_BLOCK_MAX. */
 int http_header_block_add(struct http_header_block *b, const char *name, const char *value);
+/* The same for NAME (NLEN bytes) a name the caller knows valid: only VALUE
+ * is checked. */
+int http_header_block_add_known(struct http_header_block *b, const char *name, size_t nlen,
+                                const char *value);
 /* Appends LINES (LEN bytes, whole "Name: value\r\n" lines) as they are,
  * unchecked: for lines the caller built from constant names it knows valid
  * and not the server's own, and values it made itself. -E2BIG past

@@ -164,6 +164,14 @@ void http_exchange_set_callbacks(struct http_exchange *ex, const struct http_exc
 /* Adds a response header (before the response starts). -EINVAL for a name
  * or value that is not a valid field, -E2BIG past the headers limit. */
 int http_exchange_add_header(struct http_exchange *ex, const char *name, const char *value);
+/* The same for NAME (NAME_LEN bytes) a constant the caller knows valid and
+ * not the server's own: only VALUE is checked on the request path (debug
+ * builds check NAME too, and abort). HTTP_EXCHANGE_ADD_KNOWN takes it as a
+ * string literal. */
+int http_exchange_add_known_header(struct http_exchange *ex, const char *name, size_t name_len,
+                                   const char *value);
+#define HTTP_EXCHANGE_ADD_KNOWN(ex, name, value) \
+	http_exchange_add_known_header(ex, "" name, sizeof(name) - 1, value)
 /* Adds LINES (LEN bytes of whole "Name: value\r\n" lines) as they are, in
  * one append and with no check on the request path: each NAME a constant
  * the caller knows valid and not the server's own, each VALUE digits or
