@@ -1,7 +1,8 @@
 /*
  * Unit tests of the own upstream client's URL parser (worker/upstream/
  * upstream_url.c), one table: schemes, ports, IPv4, IPv6 and name hosts,
- * userinfo, paths and queries, and what is left to libcurl or refused.
+ * userinfo, paths and queries, and what is left to libcurl or refused;
+ * and the cached parse against the full one.
  */
 #include "upstream_url.h"
 #include "tap.h"
@@ -9,6 +10,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
 
 struct url_case {
 	const char *url;
@@ -165,11 +168,70 @@ static void test_path_in_url(void)
 	tap_ok(upstream_url_parse(url, &u) == 0 && u.path == url + 18, "the path is the URL's");
 }
 
+static bool same_parse(const struct upstream_url *a, const struct upstream_url *b)
+{
+	return strcmp(a->authority, b->authority) == 0 && strcmp(a->host, b->host) == 0 &&
+	       a->tls == b->tls && a->resolve == b->resolve && a->port == b->port &&
+	       a->path == b->path && a->addr_len == b->addr_len &&
+	       memcmp(&a->addr, &b->addr, a->addr_len) == 0;
+}
+
+/* The cached parse gives what the full one gives, whatever URL it parsed
+ * last: every case of the table after every other (prefixes that share
+ * bytes, like "http://127.0.0.1" and "http://127.0.0.1:8080/v1"). */
+static void test_cache(void)
+{
+	size_t n = sizeof(cases) / sizeof(cases[0]), bad = 0, hits = 0;
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < n; j++) {
+			struct upstream_url_cache c = {0};
+			struct upstream_url full, cached, warm;
+			int rf, rc;
+
+			(void)upstream_url_parse_cached(&c, cases[i].url, &warm);
+			hits += c.prefix_len &&
+			        strncmp(cases[j].url, c.prefix, c.prefix_len) == 0 &&
+			        cases[j].url[c.prefix_len] == '/';
+			rf = upstream_url_parse(cases[j].url, &full);
+			rc = upstream_url_parse_cached(&c, cases[j].url, &cached);
+			if (rf != rc || (rf == 0 && !same_parse(&full, &cached))) {
+				printf("# after '%s': '%s' %d, cached %d\n", cases[i].url,
+				       cases[j].url, rf, rc);
+				bad++;
+			}
+		}
+	tap_ok(bad == 0, "the cached parse is the full one's, for %zu pairs", n * n);
+	tap_ok(hits > 0, "the cache was taken (%zu times)", hits);
+}
+
+/* A deployment's next attempt takes the cached parse; its path is its own. */
+static void test_cache_hit(void)
+{
+	const char *a = "https://my-res.openai.azure.com/openai/v1/chat/completions";
+	const char *b = "https://my-res.openai.azure.com/openai/v1/embeddings";
+	struct upstream_url_cache c = {0};
+	struct upstream_url u;
+
+	tap_ok(upstream_url_parse_cached(&c, a, &u) == 0 && c.prefix_len == 31,
+	       "a full parse fills the cache");
+	c.url.port = 1; /* marks the cached parse: a hit returns it */
+	tap_ok(upstream_url_parse_cached(&c, b, &u) == 0 && u.port == 1 && u.path == b + 31,
+	       "the next URL of the authority is a hit, with its own path");
+	tap_ok(upstream_url_parse_cached(&c, "https://my-res.openai.azure.com/a b", &u) == -EINVAL,
+	       "a hit's path is still checked");
+	tap_ok(upstream_url_parse_cached(&c, "https://my-res.openai.azure.com:8443/x", &u) == 0 &&
+	               u.port == 8443,
+	       "another authority sharing the prefix is parsed in full");
+}
+
 int main(void)
 {
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		check(&cases[i]);
 	test_limits();
 	test_path_in_url();
+	test_cache();
+	test_cache_hit();
 	return tap_done();
 }

@@ -61,7 +61,8 @@ struct upstream {
 	struct event *ev_done;
 	struct upstream_transfer *done_head, *done_tail;
 	size_t n_done;
-	uint64_t done_seq; /* the last one's */
+	uint64_t done_seq;                   /* the last one's */
+	struct upstream_url_cache url_cache; /* the own client's last upstream */
 };
 
 static const char *const result_names[UPSTREAM_RESULT__COUNT] = {
@@ -349,7 +350,7 @@ int upstream_start(struct upstream *up, const struct upstream_request *req,
 	t->ctx = ctx;
 	t->starting = true;
 	/* parsed once: the own client takes the URL as parsed here */
-	if (up->http && upstream_url_parse(req->url, &u) == 0 &&
+	if (up->http && upstream_url_parse_cached(&up->url_cache, req->url, &u) == 0 &&
 	    upstream_http_handles(up->http, &u)) {
 		/* an HTTP/2 connection with room for it, else the own client's (whose
 		 * new connection to an upstream that chooses HTTP/2 comes back) */

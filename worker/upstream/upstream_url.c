@@ -111,6 +111,15 @@ static int parse_host(const char *a, const char *end, struct upstream_url *u)
 	return 0;
 }
 
+/* A path and query of visible ASCII, no fragment. */
+static bool path_valid(const char *p)
+{
+	for (; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '#')
+			return false;
+	return true;
+}
+
 int upstream_url_parse(const char *url, struct upstream_url *u)
 {
 	const char *a, *end;
@@ -134,9 +143,8 @@ int upstream_url_parse(const char *url, struct upstream_url *u)
 	alen = (size_t)(end - a);
 	if (alen == 0 || alen >= sizeof(u->authority) || memchr(a, '@', alen))
 		return -EINVAL;
-	for (const char *p = end; *p; p++)
-		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '#')
-			return -EINVAL;
+	if (!path_valid(end))
+		return -EINVAL;
 	memcpy(u->authority, a, alen);
 	u->authority[alen] = '\0';
 	u->path = *end ? end : "/";
@@ -144,4 +152,31 @@ int upstream_url_parse(const char *url, struct upstream_url *u)
 	u->addr_len = 0;
 	memset(&u->addr, 0, sizeof(u->addr));
 	return a[0] == '[' ? parse_ipv6(a, end, u) : parse_host(a, end, u);
+}
+
+int upstream_url_parse_cached(struct upstream_url_cache *c, const char *url, struct upstream_url *u)
+{
+	size_t n = c->prefix_len;
+	int r;
+
+	/* strncmp stops at URL's end: url[n] is read only when URL is longer */
+	if (n && strncmp(url, c->prefix, n) == 0 && url[n] == '/') {
+		if (!path_valid(url + n))
+			return -EINVAL;
+		*u = c->url;
+		u->path = url + n;
+		return 0;
+	}
+	r = upstream_url_parse(url, u);
+	if (r < 0)
+		return r;
+	/* the scheme and authority, as upstream_url_parse() split them */
+	n = u->tls ? 8 : 7;
+	n += strcspn(url + n, "/?#");
+	if (url[n] == '/' && n < sizeof(c->prefix)) {
+		memcpy(c->prefix, url, n);
+		c->prefix_len = n;
+		c->url = *u;
+	}
+	return 0;
 }

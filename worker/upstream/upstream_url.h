@@ -32,3 +32,18 @@ struct upstream_url {
 
 /* Parses URL (NUL-terminated) into *RET: 0, or -EINVAL for a URL not taken. */
 int upstream_url_parse(const char *url, struct upstream_url *ret);
+
+/* The last URL upstream_url_parse_cached() parsed in full: its scheme and
+ * authority, and what they parsed to. Zeroed is empty. */
+struct upstream_url_cache {
+	char prefix[sizeof("https://") + UPSTREAM_URL_MAX_AUTHORITY];
+	size_t prefix_len; /* 0: empty */
+	struct upstream_url url;
+};
+
+/* upstream_url_parse(), the same result, for a worker that sends every
+ * attempt of a deployment to one scheme and authority: a URL that starts
+ * with the cached ones followed by '/' takes their parse, and only its
+ * path is checked; any other is parsed in full and cached. */
+int upstream_url_parse_cached(struct upstream_url_cache *c, const char *url,
+                              struct upstream_url *ret);
