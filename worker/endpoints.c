@@ -151,13 +151,17 @@ static bool client_authorized(const struct endpoints *eps, const struct http_req
 }
 
 /* client_authorized() for a pass-through: the master key or a valid client
- * key (a key's model list and limits do not apply to what names no model). */
-static bool passthrough_authorized(const struct endpoints *eps, const struct http_request *req)
+ * key, in *RET_KEY (a key's model list does not apply to what names no
+ * model; its budget and limits do: passthrough_handle()). */
+static bool passthrough_authorized(const struct endpoints *eps, const struct http_request *req,
+                                   const struct client_key **ret_key)
 {
-	const struct client_key *key;
 	const char *why;
+	bool ok = client_authorized(eps, req, ret_key, &why);
 
-	return client_authorized(eps, req, &key, &why);
+	if (!ok)
+		*ret_key = NULL;
+	return ok;
 }
 
 static void readiness(struct endpoints *eps, struct http_exchange *ex)
@@ -280,8 +284,9 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 	char response_id[PROXY_RESPONSE_ID_MAX + 1];
 	struct routed r = {0};
 	const struct endpoint *route;
+	const struct client_key *key;
 	const char *why;
-	bool head, authorized;
+	bool head, authorized, ok;
 	struct early_answer early = {
 	        .stats = eps->opts.stats,
 	        .ex = ex,
@@ -306,7 +311,9 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 	}
 	if (!route_request(req, &r, deployment, response_id)) {
 		/* pass-through (issue 22): after every route of llmgate's own */
-		if (passthrough_handle(eps->passthrough, &early, passthrough_authorized(eps, req)))
+		ok = passthrough_authorized(eps, req, &key);
+		early.key_id = key ? key->id : NULL;
+		if (passthrough_handle(eps->passthrough, &early, ok, key))
 			return;
 		answer_early_error(&early, 404, "not_found", "no route for %s %.*s", req->method,
 		                   (int)(req->path_len > 200 ? 200 : req->path_len), req->path);
@@ -323,7 +330,9 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 	if (r.pass_through) {
 		/* ENDPOINT_PASS_THROUGH rows (the files API): worker/passthrough*.c,
 		 * which also says how to serve them when no deployment does */
-		if (!passthrough_handle(eps->passthrough, &early, passthrough_authorized(eps, req)))
+		ok = passthrough_authorized(eps, req, &key);
+		early.key_id = key ? key->id : NULL;
+		if (!passthrough_handle(eps->passthrough, &early, ok, key))
 			answer_early_error(
 			        &early, 404, "not_found", "no route for %s %.*s", req->method,
 			        (int)(req->path_len > 200 ? 200 : req->path_len), req->path);

@@ -30,10 +30,12 @@
 #include <time.h>
 
 #include "answer.h"
+#include "client_keys.h"
 #include "config.h"
 #include "config_passthrough.h"
 #include "http_server.h"
 #include "passthrough_call.h"
+#include "proxy_keys.h"
 #include "token_store.h"
 
 struct passthrough *passthrough_new(const struct config *config, struct upstream *up,
@@ -114,11 +116,13 @@ static struct pt_call *call_new(struct passthrough *pt, const struct early_answe
 
 static void call_drop(struct pt_call *call)
 {
+	client_limits_finish(&call->hold, NULL, 0);
 	explicit_bzero(call->auth, sizeof(call->auth));
 	free(call);
 }
 
-bool passthrough_handle(struct passthrough *pt, const struct early_answer *e, bool authorized)
+bool passthrough_handle(struct passthrough *pt, const struct early_answer *e, bool authorized,
+                        const struct client_key *key)
 {
 	const struct http_request *req = e->req;
 	const struct config *c = pt->config;
@@ -126,6 +130,7 @@ bool passthrough_handle(struct passthrough *pt, const struct early_answer *e, bo
 	const char *op = NULL, *method;
 	bool files = config_passthrough_files_path(req->path, req->path_len, &op);
 	struct pt_call *call;
+	struct client_limit_hold hold = {.slot = CLIENT_KEY_NO_SLOT};
 	int r;
 
 	if (!files || !c->has_files_deployment) {
@@ -154,10 +159,17 @@ bool passthrough_handle(struct passthrough *pt, const struct early_answer *e, bo
 		                   "use GET, POST, PUT, PATCH or DELETE");
 		return true;
 	}
+	/* a client key is held to its budget, rpm and parallel limits where
+	 * the route checks the gateway key (no tokens: nothing names a model) */
+	if ((files || ep->auth) && key && proxy_keys_admit_limits(key, 0, e, &hold) < 0)
+		return true;
 	if (!(call = call_new(pt, e))) {
+		client_limits_finish(&hold, NULL, 0);
 		answer_early_error(e, 500, "internal_error", "out of memory");
 		return true;
 	}
+	call->hold = hold;
+	call->key_id = key && (files || ep->auth) ? key->id : NULL;
 	r = ep ? pt_request_endpoint(call, req, ep) : files_request(call, req, op);
 	if (r < 0) {
 		call_drop(call);

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 struct config;
+struct client_key;
 struct early_answer;
 struct passthrough;
 struct request_stats;
@@ -33,6 +34,9 @@ size_t passthrough_body_limit(void *ctx, const char *path, size_t path_len);
  * Takes the request of E when a pass-through serves its path (or, for a
  * files-API path without llmgate.files_deployment, answers 404 saying how to
  * serve it) and returns true; false: not ours. AUTHORIZED: the client gave
- * the gateway key, or none is needed.
+ * the gateway key, or none is needed; KEY: the client key it gave (NULL for
+ * the master key or none), held to its budget, rpm and parallel limits on a
+ * route that checks the key.
  */
-bool passthrough_handle(struct passthrough *pt, const struct early_answer *e, bool authorized);
+bool passthrough_handle(struct passthrough *pt, const struct early_answer *e, bool authorized,
+                        const struct client_key *key);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "client_limits.h"
 #include "http_server.h"
 
 #include "provider_request.h"
@@ -55,6 +56,10 @@ struct pt_call {
 	struct upstream_header headers[PT_MAX_HEADERS];
 	size_t n_headers;
 	char auth[PROVIDER_REQUEST_AUTH_MAX];
+	/* the client key's id (a key of llmgate.keys_file, on a route that
+	 * checks the gateway key) and what its limits hold until the answer */
+	const char *key_id;
+	struct client_limit_hold hold;
 };
 
 struct http_request;

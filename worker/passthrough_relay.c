@@ -36,6 +36,7 @@
 
 static void call_free(struct pt_call *call)
 {
+	client_limits_finish(&call->hold, NULL, 0); /* once: a no-op after record() */
 	if (call->t)
 		upstream_abort(call->t);
 	if (call->timer)
@@ -63,7 +64,11 @@ static void record(struct pt_call *call, int status)
 	rec.ttfb_us = call->ttfb_us;
 	rec.upstream_us = now - call->upstream_start_us;
 	rec.end_us = now;
+	rec.key_id = call->key_id;
 	request_stats_done(call->pt->stats, &rec);
+	/* before the answer's last bytes leave: a client that sends its next
+	 * request at once finds its key's parallel count released */
+	client_limits_finish(&call->hold, NULL, 0);
 }
 
 static void arm(struct pt_call *call)

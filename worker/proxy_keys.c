@@ -7,7 +7,9 @@
  * rpm or tpm limit carries the x-ratelimit-* headers OpenAI sends; a 429
  * carries retry-after (seconds) and retry-after-ms, which the OpenAI SDKs
  * honour. At the end of the call its parallel count is released and its
- * tokens and spend settled (proxy_keys_finish()).
+ * tokens and spend settled (proxy_keys_finish()). A pass-through request,
+ * which names no model, is held to the same budget, rpm and parallel limits
+ * (proxy_keys_admit_limits(): no tokens).
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -23,6 +25,7 @@
 #include "client_limits.h"
 #include "http_server.h"
 #include "proxy_call.h"
+#include "proxy_keys.h"
 #include "usage_cost.h"
 
 #define ESTIMATE_DEFAULT_OUTPUT 0 /* no max_tokens: only the prompt is reserved */
@@ -198,9 +201,6 @@ int proxy_keys_admit(struct proxy_call *call, const struct proxy_target *target,
                      const struct early_answer *e)
 {
 	const struct client_key *k = target->key;
-	struct client_limit_info info;
-	enum client_limit_verdict v;
-	int64_t now;
 
 	call->hold.slot = CLIENT_KEY_NO_SLOT;
 	if (!k)
@@ -211,9 +211,18 @@ int proxy_keys_admit(struct proxy_call *call, const struct proxy_target *target,
 		model_denied(call, e);
 		return -1;
 	}
-	now = now_ms();
 	/* the estimate only matters to a tpm limit */
-	v = client_limits_admit(k, now, k->tpm > 0 ? estimate_tokens(call) : 0, &info, &call->hold);
+	return proxy_keys_admit_limits(k, k->tpm > 0 ? estimate_tokens(call) : 0, e, &call->hold);
+}
+
+int proxy_keys_admit_limits(const struct client_key *k, long tokens, const struct early_answer *e,
+                            struct client_limit_hold *hold)
+{
+	struct client_limit_info info;
+	enum client_limit_verdict v;
+
+	hold->slot = CLIENT_KEY_NO_SLOT;
+	v = client_limits_admit(k, now_ms(), tokens, &info, hold);
 	ratelimit_headers(e->ex, k, &info);
 	switch (v) {
 	case CLIENT_LIMIT_OK:

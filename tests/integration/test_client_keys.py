@@ -12,7 +12,7 @@ import time
 
 from helpers import (CHAT, CHAT_PATH, LLMGATED, ROOT, ctl_result, error_of, free_port, gateway_config,
                      openai_dep,
-                     post, stub_stats, wait_for)
+                     post, request, stub_stats, wait_for)
 
 MASTER = "sk-master-keys-test-0123456789"
 KEY_A = "sk-llmgate-teamA-test-key-0000000001"
@@ -38,8 +38,9 @@ def state_dir(workdir):
     return state
 
 
-def keys_config(stub, workdir, entries, workers=2, extra=""):
-    """A gateway on STUB with the keys file ENTRIES (written to WORKDIR/keys.yaml)."""
+def keys_config(stub, workdir, entries, workers=2, extra="", general=""):
+    """A gateway on STUB with the keys file ENTRIES (written to WORKDIR/keys.yaml); EXTRA:
+    llmgate lines, GENERAL: general_settings lines."""
     path = os.path.join(workdir, "keys.yaml")
     with open(path, "w") as f:
         f.write("keys:\n" + "".join(entries))
@@ -48,7 +49,7 @@ def keys_config(stub, workdir, entries, workers=2, extra=""):
         openai_dep("gpt-4o", "primary-gpt-4o", stub.base, key="sk-test-primary-0123456789"),
         openai_dep("gpt-4o-mini", "mini", stub.base, key="sk-test-primary-0123456789"),
         retries=0, workers=workers, drain_timeout="5s",
-        sections=f"general_settings:\n  master_key: {MASTER}\n",
+        sections=f"general_settings:\n  master_key: {MASTER}\n{general}",
         llmgate=f"  keys_file: {path}\n  state_dir: {state}\n{extra}")
 
 
@@ -135,6 +136,60 @@ def test_keys_parallel_exact_across_workers(stub, gateway_factory, workdir):
     # all released: the next one passes
     status, _, body = post(gw, CHAT, bearer(KEY_A))
     assert status == 200, body
+
+
+def test_keys_limits_hold_on_pass_through_routes(stub, gateway_factory, workdir):
+    """A key's rpm counts the files API and an auth: true pass-through endpoint with its
+    model requests, in one window: the request over it gets the 429 a chat request gets,
+    and nothing goes upstream; an endpoint that checks no key counts none. The access log
+    names the key of a relayed request."""
+    log = os.path.join(workdir, "access.log")
+    os.chmod(workdir, 0o777)  # the workers (which may drop privileges) write the log
+    gw = gateway_factory(keys_config(
+        stub, workdir, [entry("team-a", KEY_A, rpm=3),
+                        entry("team-b", KEY_B, max_parallel_requests=1)], workers=2,
+        extra=f"  files_deployment: primary-gpt-4o\n  access_log: {log}\n",
+        general=("  pass_through_endpoints:\n"
+                 f"    - path: /vendor\n      target: {stub.base}/v1/files\n      auth: true\n"
+                 f"    - path: /open\n      target: {stub.base}/v1/files\n")))
+    away_from_minute_end()
+    status, _, body = post(gw, CHAT, bearer(KEY_A))
+    assert status == 200, body
+    for path in ("/v1/files", "/vendor"):
+        status, headers, body = request(gw.port, "GET", path, headers=bearer(KEY_A))
+        assert status == 200, body
+        assert headers["x-ratelimit-limit-requests"] == "3", headers
+    before = requests_upstream(stub)
+    for path in ("/v1/files", "/vendor"):
+        status, headers, body = request(gw.port, "GET", path, headers=bearer(KEY_A))
+        assert status == 429, body
+        err = error_of(body)
+        assert err["code"] == "rate_limit_exceeded" and err["type"] == "requests"
+        assert headers["x-ratelimit-remaining-requests"] == "0" and int(headers["retry-after"]) >= 1
+    status, _, body = post(gw, CHAT, bearer(KEY_A))
+    assert status == 429, body
+    assert requests_upstream(stub) == before, "a refused request went upstream"
+    # no key checked, none counted
+    status, _, body = request(gw.port, "GET", "/open", headers=bearer(KEY_A))
+    assert status == 200, body
+    # the master key has no limits
+    status, _, body = request(gw.port, "GET", "/v1/files", headers=bearer(MASTER))
+    assert status == 200, body
+    # a relayed request gives its parallel slot back when it ends
+    for path in ("/v1/files", "/vendor", "/v1/files"):
+        status, _, body = request(gw.port, "GET", path, headers=bearer(KEY_B))
+        assert status == 200, body
+    status, _, body = post(gw, CHAT, bearer(KEY_B))
+    assert status == 200, body
+    def relayed():
+        if not os.path.exists(log):
+            return None
+        lines = [json.loads(line) for line in open(log).read().splitlines()]
+        got = [r for r in lines if r["route"] == "passthrough" and r["status"] == 200]
+        return got if len(got) == 7 else None
+    keys = sorted(str(r["key"]) for r in wait_for(relayed, timeout=10, what="7 relayed lines"))
+    # /open and the master key: none
+    assert keys == ["None", "None", "team-a", "team-a", "team-b", "team-b", "team-b"], keys
 
 
 def test_keys_parallel_released_when_a_worker_dies(stub, gateway_factory, workdir):
