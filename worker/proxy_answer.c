@@ -17,6 +17,7 @@
 
 #include "answer.h"
 #include "api_error.h"
+#include "http_header.h"
 #include "http_server.h"
 #include "log.h"
 #include "proxy_call.h"
@@ -24,15 +25,32 @@
 #include "request_stats.h"
 #include "str_cat.h"
 
+#define PUT_LIT(p, lit) ((char *)memcpy(p, lit, sizeof(lit) - 1) + sizeof(lit) - 1)
+
+/* The three route headers as lines, in one append: constant names, a route
+ * name, digits, and the deployment's id, which comes from the config and is
+ * sent only when it is a valid field value (else the header is left out, as
+ * an invalid value always was). */
 void proxy_answer_route_headers(struct proxy_call *call, const struct deployment *dep,
                                 enum route route)
 {
-	char attempts[STR_INT_MAX];
+	const char *name = route_name(route);
+	size_t id_len = strlen(dep->id), name_len = strlen(name);
+	char lines[256], *p = lines;
 
-	str_int(attempts, call->attempts);
-	HTTP_EXCHANGE_ADD_KNOWN(call->ex, "x-llmgate-deployment", dep->id);
-	HTTP_EXCHANGE_ADD_KNOWN(call->ex, "x-llmgate-route", route_name(route));
-	HTTP_EXCHANGE_ADD_KNOWN(call->ex, "x-llmgate-attempts", attempts);
+	if (id_len <= 128 && http_header_value_valid(dep->id)) {
+		p = PUT_LIT(p, "x-llmgate-deployment: ");
+		p = (char *)memcpy(p, dep->id, id_len) + id_len;
+		p = PUT_LIT(p, "\r\n");
+	} else if (id_len > 128) {
+		HTTP_EXCHANGE_ADD_KNOWN(call->ex, "x-llmgate-deployment", dep->id);
+	}
+	p = PUT_LIT(p, "x-llmgate-route: ");
+	p = (char *)memcpy(p, name, name_len) + name_len; /* a short constant */
+	p = PUT_LIT(p, "\r\nx-llmgate-attempts: ");
+	p += str_int(p, call->attempts);
+	p = PUT_LIT(p, "\r\n");
+	http_exchange_add_header_lines(call->ex, lines, (size_t)(p - lines));
 }
 
 static void add_retry_headers(struct proxy_call *call, const struct retry_headers *retry)
