@@ -234,5 +234,7 @@ void upstream_http_free(struct upstream_http *uh)
 		free(h);
 	}
 	upstream_tls_free(uh->tls);
+	while (uh->n_spare)
+		free(uh->spare[--uh->n_spare]);
 	free(uh);
 }

@@ -9,7 +9,9 @@
  * noticed and closed at once. The write event is added only after a short
  * write, while connecting, or while TLS waits for it. A connection goes back
  * to the pool only after a complete keep-alive response with nothing after
- * it, and keeps no read buffer while idle.
+ * it, and keeps no read buffer while idle: the buffer goes to the client's
+ * few spares (UH_RBUF_SPARE), which the next transfers take before any
+ * malloc.
  *
  * The response is read into the connection's flat buffer (grown up to
  * UH_RBUF_MAX for a large head) and handed to the transfer
@@ -68,6 +70,31 @@ void uh_conn_set_writing(struct uh_conn *c, bool on)
 	c->writing = on;
 }
 
+int uh_conn_rbuf_take(struct uh_conn *c)
+{
+	struct upstream_http *uh = c->uh;
+
+	c->rbuf = uh->n_spare ? uh->spare[--uh->n_spare] : malloc(UH_RBUF);
+	if (!c->rbuf)
+		return -ENOMEM;
+	c->rcap = UH_RBUF;
+	return 0;
+}
+
+/* C's read buffer, given up: kept as a spare when it is of the usual size
+ * and there is room, else freed. */
+static void rbuf_give_back(struct uh_conn *c)
+{
+	struct upstream_http *uh = c->uh;
+
+	if (c->rbuf && c->rcap == UH_RBUF && uh->n_spare < UH_RBUF_SPARE)
+		uh->spare[uh->n_spare++] = c->rbuf;
+	else
+		free(c->rbuf);
+	c->rbuf = NULL;
+	c->rcap = c->rlen = c->rpos = 0;
+}
+
 /* Closes C, which carries no transfer and is not in the pool. */
 static void conn_destroy(struct uh_conn *c)
 {
@@ -77,7 +104,7 @@ static void conn_destroy(struct uh_conn *c)
 	upstream_tls_conn_free(c->tls);
 	if (c->fd >= 0)
 		close(c->fd);
-	free(c->rbuf);
+	rbuf_give_back(c);
 	free(c);
 }
 
@@ -168,9 +195,7 @@ void uh_conn_put(struct uh_conn *c, bool reuse)
 		conn_destroy(c);
 		return;
 	}
-	free(c->rbuf); /* an idle connection keeps no buffer */
-	c->rbuf = NULL;
-	c->rcap = c->rlen = c->rpos = 0;
+	rbuf_give_back(c); /* an idle connection keeps no buffer */
 	c->reused = true;
 	uh_conn_set_reading(c, true);
 	c->next = h->idle;

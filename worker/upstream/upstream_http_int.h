@@ -15,6 +15,7 @@
 #include "upstream_http.h"
 
 #define UH_RBUF          16384
+#define UH_RBUF_SPARE    4 /* read buffers kept for the next transfers, per client */
 #define UH_RBUF_MAX      (UPSTREAM_PARSER_MAX_HEAD + UH_RBUF)
 #define UH_IDLE_PER_HOST 256
 #define UH_IDLE_MS       60000
@@ -77,6 +78,10 @@ struct upstream_http {
 	bool h2_own;               /* HTTP/2 connections go to the own HTTP/2 client */
 	struct uh_host *hosts;
 	size_t active;
+	/* read buffers of UH_RBUF bytes that transfers gave back (an idle
+	 * connection keeps none): the next transfers take them, no malloc */
+	char *spare[UH_RBUF_SPARE];
+	size_t n_spare;
 	struct http_header headers[UPSTREAM_PARSER_MAX_HEADERS]; /* the head being parsed */
 };
 
@@ -93,6 +98,9 @@ bool uh_host_resolved(struct upstream_http *uh, struct uh_host *h);
 int uh_host_resolve(struct uh_transfer *t);
 
 /* ---- connections and their pool (upstream_http_conn.c) ---- */
+
+/* A read buffer of UH_RBUF bytes for C (a spare, or a new one): 0 or -ENOMEM. */
+int uh_conn_rbuf_take(struct uh_conn *c);
 
 /* A new connection to H, connecting; NULL with errno set. */
 struct uh_conn *uh_conn_new(struct upstream_http *uh, struct uh_host *h);

@@ -225,12 +225,8 @@ int uh_transfer_attach(struct uh_transfer *t, struct uh_conn *c)
 	t->state = UH_SEND;
 	t->keep_alive_ok = true;
 	t->scan = (struct http_scan){0};
-	if (!c->rbuf) {
-		c->rbuf = malloc(UH_RBUF);
-		if (!c->rbuf)
-			return -ENOMEM;
-		c->rcap = UH_RBUF;
-	}
+	if (!c->rbuf && uh_conn_rbuf_take(c) < 0)
+		return -ENOMEM;
 	uh_conn_set_reading(c, true);
 	if (c->error) {
 		event_active(c->ev_write, EV_WRITE, 0); /* reported from the loop */
