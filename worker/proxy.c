@@ -12,12 +12,16 @@
  *   proxy_answer.c   delivers the answer and the request's accounting.
  *
  * Their shared state is struct proxy_call (proxy_call.h). A call lives until
- * its exchange is over; its transfer and timers go with it.
+ * its exchange is over; its transfer and retry timer go with it, and its
+ * shell (the struct, its body buffer, its deadline and attempt timers) is
+ * kept in the proxy's small pool for the next call (proxy_call_take()).
  */
 #include "proxy.h"
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "http_server.h"
 #include "proxy_call.h"
@@ -73,7 +77,54 @@ void proxy_free(struct proxy *proxy)
 		json_decref(proxy->defaults[i]);
 	free(proxy->defaults);
 	proxy_balancer_free(proxy->balancer);
+	while (proxy->pool) {
+		struct proxy_call *call = proxy->pool;
+
+		proxy->pool = call->pool_next;
+		event_free(call->deadline_timer);
+		event_free(call->attempt_timer);
+		evbuffer_free(call->body);
+		free(call);
+	}
 	free(proxy);
+}
+
+struct proxy_call *proxy_call_take(struct proxy *proxy)
+{
+	struct proxy_call *call = proxy->pool;
+	struct event *deadline, *attempt;
+	struct evbuffer *body;
+
+	if (!call)
+		return calloc(1, sizeof(*call));
+	proxy->pool = call->pool_next;
+	proxy->n_pool--;
+	deadline = call->deadline_timer;
+	attempt = call->attempt_timer;
+	body = call->body;
+	memset(call, 0, sizeof(*call));
+	call->deadline_timer = deadline;
+	call->attempt_timer = attempt;
+	call->body = body;
+	return call;
+}
+
+/* Keeps CALL's shell for the next call when there is room: 0, or -1 (the
+ * caller frees what is left). */
+static int keep(struct proxy_call *call)
+{
+	struct proxy *proxy = call->proxy;
+
+	if (!proxy || proxy->n_pool >= PROXY_CALL_POOL || !call->deadline_timer ||
+	    !call->attempt_timer || !call->body)
+		return -1;
+	evtimer_del(call->deadline_timer);
+	evtimer_del(call->attempt_timer);
+	evbuffer_drain(call->body, evbuffer_get_length(call->body));
+	call->pool_next = proxy->pool;
+	proxy->pool = call;
+	proxy->n_pool++;
+	return 0;
 }
 
 void proxy_call_free(struct proxy_call *call)
@@ -81,14 +132,8 @@ void proxy_call_free(struct proxy_call *call)
 	proxy_keys_finish(call); /* when no answer was recorded; else done already */
 	if (call->t)
 		upstream_abort(call->t);
-	if (call->deadline_timer)
-		event_free(call->deadline_timer);
-	if (call->attempt_timer)
-		event_free(call->attempt_timer);
 	if (call->retry_timer)
 		event_free(call->retry_timer);
-	if (call->body)
-		evbuffer_free(call->body);
 	if (call->id_head)
 		evbuffer_free(call->id_head);
 	if (call->kept.body)
@@ -98,6 +143,14 @@ void proxy_call_free(struct proxy_call *call)
 	proxy_trace_free(&call->trace);
 	free(call->model);
 	free(call->query);
+	if (keep(call) == 0)
+		return;
+	if (call->deadline_timer)
+		event_free(call->deadline_timer);
+	if (call->attempt_timer)
+		event_free(call->attempt_timer);
+	if (call->body)
+		evbuffer_free(call->body);
 	free(call);
 }
 

@@ -206,7 +206,7 @@ static struct proxy_call *new_call(struct proxy *proxy, const struct early_answe
                                    enum proxy_op op, char *owned)
 {
 	const struct http_request *req = e->req;
-	struct proxy_call *call = calloc(1, sizeof(*call));
+	struct proxy_call *call = proxy_call_take(proxy);
 
 	if (call) {
 		call->hold.slot = CLIENT_KEY_NO_SLOT; /* holds nothing until proxy_keys_admit() */
@@ -216,7 +216,7 @@ static struct proxy_call *new_call(struct proxy *proxy, const struct early_answe
 	} else {
 		free(owned);
 	}
-	if (!call || !call->model || !(call->body = evbuffer_new()) ||
+	if (!call || !call->model || (!call->body && !(call->body = evbuffer_new())) ||
 	    proxy_attempt_timers_new(call) < 0) {
 		api_error_send(e->ex, 500, "server_error", NULL, "out of memory");
 		if (call)

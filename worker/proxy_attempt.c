@@ -689,8 +689,11 @@ int proxy_attempt_timers_new(struct proxy_call *call)
 {
 	struct event_base *base = call->proxy->base;
 
-	call->deadline_timer = evtimer_new(base, on_deadline, call);
-	call->attempt_timer = evtimer_new(base, on_attempt_timeout, call);
+	/* a call from the pool has them already, for the same call and base */
+	if (!call->deadline_timer)
+		call->deadline_timer = evtimer_new(base, on_deadline, call);
+	if (!call->attempt_timer)
+		call->attempt_timer = evtimer_new(base, on_attempt_timeout, call);
 	/* the retry timer: at the first retry (retry_in) */
 	return call->deadline_timer && call->attempt_timer ? 0 : -ENOMEM;
 }

@@ -43,7 +43,14 @@ struct proxy {
 	json_t **defaults;           /* per deployment: its request defaults, or NULL */
 	struct request_stats *stats; /* NULL: not counted */
 	struct proxy_tracer *tracer; /* NULL: tracing off */
+	/* finished calls kept for the next ones (at most PROXY_CALL_POOL), with
+	 * their body buffer (empty) and deadline and attempt timers (not
+	 * pending): proxy_call_take() */
+	struct proxy_call *pool;
+	size_t n_pool;
 };
+
+#define PROXY_CALL_POOL 16
 
 /* Retry-after headers of an answer, passed on with it when it is a 4xx. */
 struct retry_headers {
@@ -65,6 +72,7 @@ struct kept_answer {
 };
 
 struct proxy_call {
+	struct proxy_call *pool_next; /* in proxy->pool, while kept there */
 	struct proxy *proxy;
 	struct http_exchange *ex;    /* NULL once the exchange is over */
 	struct upstream_transfer *t; /* the current attempt's; NULL between attempts */
@@ -163,8 +171,11 @@ static inline size_t proxy_dep_index(const struct proxy_call *call, const struct
 }
 
 /* proxy.c: ends the call: its exchange is over or handed back, its transfer
- * gone. */
+ * gone. Its shell may be kept in PROXY's pool. */
 void proxy_call_free(struct proxy_call *call);
+/* A zeroed call for PROXY (from its pool: with its body buffer and timers
+ * made, which proxy_admit's new_call() then keeps), or NULL. */
+struct proxy_call *proxy_call_take(struct proxy *proxy);
 
 /* proxy_admit.c: reads the request and finds its group and plan; the call,
  * or NULL when the client was answered already (an early answer). */
