@@ -69,6 +69,18 @@ void proxy_set_tracer(struct proxy *proxy, struct proxy_tracer *tracer)
 	proxy->tracer = tracer;
 }
 
+/* What a call keeps in the pool, and the call. */
+static void shell_free(struct proxy_call *call)
+{
+	if (call->deadline_timer)
+		event_free(call->deadline_timer);
+	if (call->attempt_timer)
+		event_free(call->attempt_timer);
+	if (call->body)
+		evbuffer_free(call->body);
+	free(call);
+}
+
 void proxy_free(struct proxy *proxy)
 {
 	if (!proxy)
@@ -81,10 +93,7 @@ void proxy_free(struct proxy *proxy)
 		struct proxy_call *call = proxy->pool;
 
 		proxy->pool = call->pool_next;
-		event_free(call->deadline_timer);
-		event_free(call->attempt_timer);
-		evbuffer_free(call->body);
-		free(call);
+		shell_free(call);
 	}
 	free(proxy);
 }
@@ -143,15 +152,8 @@ void proxy_call_free(struct proxy_call *call)
 	proxy_trace_free(&call->trace);
 	free(call->model);
 	free(call->query);
-	if (keep(call) == 0)
-		return;
-	if (call->deadline_timer)
-		event_free(call->deadline_timer);
-	if (call->attempt_timer)
-		event_free(call->attempt_timer);
-	if (call->body)
-		evbuffer_free(call->body);
-	free(call);
+	if (keep(call) < 0)
+		shell_free(call);
 }
 
 void proxy_handle(struct proxy *proxy, struct http_exchange *ex, const struct http_request *req,
