@@ -6,7 +6,8 @@
  * object keeps the spans of its keys to find duplicates (keys with escapes
  * are left to the tree path, so equal spans mean equal keys). Strings are
  * checked as jansson checks them: no control bytes, valid escapes, valid
- * UTF-8 without overlong forms or surrogates.
+ * UTF-8 without overlong forms or surrogates; a run of plain ASCII (a
+ * prompt's text) is passed sixteen bytes at a time.
  */
 #include "json_scan.h"
 
@@ -93,6 +94,24 @@ static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
 }
 
 /* A string; S->p is on its opening quote. */
+/* Sixteen bytes of a string, as the compiler's vector type (SSE2, NEON...). */
+typedef unsigned char bytes16 __attribute__((vector_size(16)));
+
+/* Whether any of the 16 bytes at P needs a look of its own: a quote, a
+ * backslash, a control byte (under 0x20) or a byte of a UTF-8 sequence
+ * (0x80 and up). */
+static inline bool block_needs_look(const char *p)
+{
+	bytes16 v;
+	uint64_t half[2];
+
+	memcpy(&v, p, 16);
+	bytes16 marks = (bytes16)((v == '"') | (v == '\\') | (v < 0x20) | (v >= 0x80));
+
+	memcpy(half, &marks, 16);
+	return (half[0] | half[1]) != 0;
+}
+
 static int scan_string(struct scanner *s, struct value_info *vi)
 {
 	const char *p = s->p + 1;
@@ -101,7 +120,14 @@ static int scan_string(struct scanner *s, struct value_info *vi)
 	vi->str = p;
 	vi->escaped = false;
 	while (p < s->end) {
-		unsigned char c = (unsigned char)*p;
+		unsigned char c;
+
+		/* a prompt's plain ASCII sixteen bytes at a time */
+		while (s->end - p >= 16 && !block_needs_look(p))
+			p += 16;
+		if (p >= s->end)
+			break;
+		c = (unsigned char)*p;
 
 		if (c == '"') {
 			vi->len = (size_t)(p - vi->str);

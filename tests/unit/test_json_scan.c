@@ -186,9 +186,46 @@ static void test_mutations(void)
 	       sure);
 }
 
+/* A long string is passed sixteen bytes at a time: a byte that needs a look
+ * (a control byte, a quote, a backslash, UTF-8, valid or not) at every
+ * offset of a 48-byte content, against the tree. */
+static void test_long_strings(void)
+{
+	static const struct {
+		const char *bytes;
+		bool valid;
+	} odd[] = {
+	        {"\x01", false}, {"\x1f", false},    {"\\q", false}, {"\xff", false},
+	        {"\xc3", false}, {"\xc3\xa9", true}, {"\\n", true},  {"\\\"", true},
+	        {"\x7f", true},  {" ", true},
+	};
+	int bad = 0, n = 0;
+
+	for (size_t k = 0; k < sizeof(odd) / sizeof(odd[0]); k++)
+		for (size_t at = 0; at < 48; at++) {
+			char content[64], doc[160];
+			size_t len = strlen(odd[k].bytes);
+			int scan, m;
+
+			memset(content, 'a', at);
+			memcpy(content + at, odd[k].bytes, len);
+			memset(content + at + len, 'a', 48 - at);
+			content[48 + len] = '\0';
+			m = snprintf(doc, sizeof(doc),
+			             "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+			             "\"content\":\"%s\"}]}",
+			             content);
+			if (!agrees(doc, (size_t)m, &scan) || (scan == 0) != odd[k].valid)
+				bad++;
+			n++;
+		}
+	tap_ok(bad == 0, "%d long strings with an odd byte anywhere: as the tree says", n);
+}
+
 int main(void)
 {
 	test_cases();
 	test_mutations();
+	test_long_strings();
 	return tap_done();
 }
