@@ -122,9 +122,13 @@ static int scan_string(struct scanner *s, struct value_info *vi)
 	while (p < s->end) {
 		unsigned char c;
 
-		/* a prompt's plain ASCII sixteen bytes at a time */
+		/* a prompt's plain ASCII sixteen bytes at a time, then byte by byte
+		 * up to the byte that needs a look */
 		while (s->end - p >= 16 && !block_needs_look(p))
 			p += 16;
+		while (p < s->end && (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x80 &&
+		       *p != '"' && *p != '\\')
+			p++;
 		if (p >= s->end)
 			break;
 		c = (unsigned char)*p;
