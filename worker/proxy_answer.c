@@ -25,12 +25,18 @@
 #include "request_stats.h"
 #include "str_cat.h"
 
-#define PUT_LIT(p, lit) ((char *)memcpy(p, lit, sizeof(lit) - 1) + sizeof(lit) - 1)
+static char *put(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+#define PUT_LIT(p, lit) put(p, lit, sizeof(lit) - 1)
 
 /* The three route headers as lines, in one append: constant names, a route
- * name, digits, and the deployment's id, which comes from the config and is
- * sent only when it is a valid field value (else the header is left out, as
- * an invalid value always was). */
+ * name, digits, and the deployment's id when it is a valid field value of
+ * room in LINES (else it goes the checked way, which leaves out an invalid
+ * one, as it always did). */
 void proxy_answer_route_headers(struct proxy_call *call, const struct deployment *dep,
                                 enum route route)
 {
@@ -40,13 +46,13 @@ void proxy_answer_route_headers(struct proxy_call *call, const struct deployment
 
 	if (id_len <= 128 && http_header_value_valid(dep->id)) {
 		p = PUT_LIT(p, "x-llmgate-deployment: ");
-		p = (char *)memcpy(p, dep->id, id_len) + id_len;
+		p = put(p, dep->id, id_len);
 		p = PUT_LIT(p, "\r\n");
-	} else if (id_len > 128) {
+	} else {
 		HTTP_EXCHANGE_ADD_KNOWN(call->ex, "x-llmgate-deployment", dep->id);
 	}
 	p = PUT_LIT(p, "x-llmgate-route: ");
-	p = (char *)memcpy(p, name, name_len) + name_len; /* a short constant */
+	p = put(p, name, name_len); /* a short constant */
 	p = PUT_LIT(p, "\r\nx-llmgate-attempts: ");
 	p += str_int(p, call->attempts);
 	p = PUT_LIT(p, "\r\n");
