@@ -16,47 +16,49 @@
 #define NONE    ENDPOINT_BODY_NONE
 #define REQUEST ENDPOINT_LIMIT_REQUEST
 #define UPLOAD  ENDPOINT_LIMIT_UPLOAD
+/* a literal path and its length */
+#define PATH(literal) literal, sizeof(literal) - 1
 
 /* clang-format off */
 static const struct endpoint table[] = {
-	{"GET", "/health/liveliness", ENDPOINT_LIVENESS, 0, NONE, REQUEST, false},
-	{"GET", "/health/liveness", ENDPOINT_LIVENESS, 0, NONE, REQUEST, false},
-	{"GET", "/health/readiness", ENDPOINT_READINESS, 0, NONE, REQUEST, false},
-	{"GET", "/v1/models", ENDPOINT_MODELS, 0, NONE, REQUEST, true},
-	{"GET", "/models", ENDPOINT_MODELS, 0, NONE, REQUEST, true},
-	{"POST", "/v1/chat/completions", ENDPOINT_PROXY, PROXY_OP_CHAT, JSON, REQUEST, true},
-	{"POST", "/chat/completions", ENDPOINT_PROXY, PROXY_OP_CHAT, JSON, REQUEST, true},
-	{"POST", "/v1/completions", ENDPOINT_PROXY, PROXY_OP_COMPLETIONS, JSON, REQUEST, true},
-	{"POST", "/completions", ENDPOINT_PROXY, PROXY_OP_COMPLETIONS, JSON, REQUEST, true},
-	{"POST", "/v1/embeddings", ENDPOINT_PROXY, PROXY_OP_EMBEDDINGS, JSON, REQUEST, true},
-	{"POST", "/embeddings", ENDPOINT_PROXY, PROXY_OP_EMBEDDINGS, JSON, REQUEST, true},
-	{"POST", "/v1/images/generations", ENDPOINT_PROXY, PROXY_OP_IMAGES_GENERATIONS, JSON, REQUEST, true},
-	{"POST", "/images/generations", ENDPOINT_PROXY, PROXY_OP_IMAGES_GENERATIONS, JSON, REQUEST, true},
-	{"POST", "/v1/images/edits", ENDPOINT_PROXY, PROXY_OP_IMAGES_EDITS, FORM, UPLOAD, true},
-	{"POST", "/images/edits", ENDPOINT_PROXY, PROXY_OP_IMAGES_EDITS, FORM, UPLOAD, true},
-	{"POST", "/v1/audio/speech", ENDPOINT_PROXY, PROXY_OP_AUDIO_SPEECH, JSON, REQUEST, true},
-	{"POST", "/audio/speech", ENDPOINT_PROXY, PROXY_OP_AUDIO_SPEECH, JSON, REQUEST, true},
-	{"POST", "/v1/audio/transcriptions", ENDPOINT_PROXY, PROXY_OP_AUDIO_TRANSCRIPTIONS, FORM, UPLOAD, true},
-	{"POST", "/audio/transcriptions", ENDPOINT_PROXY, PROXY_OP_AUDIO_TRANSCRIPTIONS, FORM, UPLOAD, true},
-	{"POST", "/v1/audio/translations", ENDPOINT_PROXY, PROXY_OP_AUDIO_TRANSLATIONS, FORM, UPLOAD, true},
-	{"POST", "/audio/translations", ENDPOINT_PROXY, PROXY_OP_AUDIO_TRANSLATIONS, FORM, UPLOAD, true},
-	{"POST", "/v1/moderations", ENDPOINT_PROXY, PROXY_OP_MODERATIONS, JSON, REQUEST, true},
-	{"POST", "/moderations", ENDPOINT_PROXY, PROXY_OP_MODERATIONS, JSON, REQUEST, true},
-	{"POST", "/v1/responses", ENDPOINT_PROXY, PROXY_OP_RESPONSES, JSON, REQUEST, true},
-	{"POST", "/responses", ENDPOINT_PROXY, PROXY_OP_RESPONSES, JSON, REQUEST, true},
-	{"POST", "/v1/responses/input_tokens", ENDPOINT_PROXY, PROXY_OP_RESPONSES_INPUT_TOKENS, JSON, REQUEST, true},
-	{"POST", "/responses/input_tokens", ENDPOINT_PROXY, PROXY_OP_RESPONSES_INPUT_TOKENS, JSON, REQUEST, true},
+	{"GET", PATH("/health/liveliness"), ENDPOINT_LIVENESS, 0, NONE, REQUEST, false},
+	{"GET", PATH("/health/liveness"), ENDPOINT_LIVENESS, 0, NONE, REQUEST, false},
+	{"GET", PATH("/health/readiness"), ENDPOINT_READINESS, 0, NONE, REQUEST, false},
+	{"GET", PATH("/v1/models"), ENDPOINT_MODELS, 0, NONE, REQUEST, true},
+	{"GET", PATH("/models"), ENDPOINT_MODELS, 0, NONE, REQUEST, true},
+	{"POST", PATH("/v1/chat/completions"), ENDPOINT_PROXY, PROXY_OP_CHAT, JSON, REQUEST, true},
+	{"POST", PATH("/chat/completions"), ENDPOINT_PROXY, PROXY_OP_CHAT, JSON, REQUEST, true},
+	{"POST", PATH("/v1/completions"), ENDPOINT_PROXY, PROXY_OP_COMPLETIONS, JSON, REQUEST, true},
+	{"POST", PATH("/completions"), ENDPOINT_PROXY, PROXY_OP_COMPLETIONS, JSON, REQUEST, true},
+	{"POST", PATH("/v1/embeddings"), ENDPOINT_PROXY, PROXY_OP_EMBEDDINGS, JSON, REQUEST, true},
+	{"POST", PATH("/embeddings"), ENDPOINT_PROXY, PROXY_OP_EMBEDDINGS, JSON, REQUEST, true},
+	{"POST", PATH("/v1/images/generations"), ENDPOINT_PROXY, PROXY_OP_IMAGES_GENERATIONS, JSON, REQUEST, true},
+	{"POST", PATH("/images/generations"), ENDPOINT_PROXY, PROXY_OP_IMAGES_GENERATIONS, JSON, REQUEST, true},
+	{"POST", PATH("/v1/images/edits"), ENDPOINT_PROXY, PROXY_OP_IMAGES_EDITS, FORM, UPLOAD, true},
+	{"POST", PATH("/images/edits"), ENDPOINT_PROXY, PROXY_OP_IMAGES_EDITS, FORM, UPLOAD, true},
+	{"POST", PATH("/v1/audio/speech"), ENDPOINT_PROXY, PROXY_OP_AUDIO_SPEECH, JSON, REQUEST, true},
+	{"POST", PATH("/audio/speech"), ENDPOINT_PROXY, PROXY_OP_AUDIO_SPEECH, JSON, REQUEST, true},
+	{"POST", PATH("/v1/audio/transcriptions"), ENDPOINT_PROXY, PROXY_OP_AUDIO_TRANSCRIPTIONS, FORM, UPLOAD, true},
+	{"POST", PATH("/audio/transcriptions"), ENDPOINT_PROXY, PROXY_OP_AUDIO_TRANSCRIPTIONS, FORM, UPLOAD, true},
+	{"POST", PATH("/v1/audio/translations"), ENDPOINT_PROXY, PROXY_OP_AUDIO_TRANSLATIONS, FORM, UPLOAD, true},
+	{"POST", PATH("/audio/translations"), ENDPOINT_PROXY, PROXY_OP_AUDIO_TRANSLATIONS, FORM, UPLOAD, true},
+	{"POST", PATH("/v1/moderations"), ENDPOINT_PROXY, PROXY_OP_MODERATIONS, JSON, REQUEST, true},
+	{"POST", PATH("/moderations"), ENDPOINT_PROXY, PROXY_OP_MODERATIONS, JSON, REQUEST, true},
+	{"POST", PATH("/v1/responses"), ENDPOINT_PROXY, PROXY_OP_RESPONSES, JSON, REQUEST, true},
+	{"POST", PATH("/responses"), ENDPOINT_PROXY, PROXY_OP_RESPONSES, JSON, REQUEST, true},
+	{"POST", PATH("/v1/responses/input_tokens"), ENDPOINT_PROXY, PROXY_OP_RESPONSES_INPUT_TOKENS, JSON, REQUEST, true},
+	{"POST", PATH("/responses/input_tokens"), ENDPOINT_PROXY, PROXY_OP_RESPONSES_INPUT_TOKENS, JSON, REQUEST, true},
 	/* patterns: matched by endpoints.c (ingress.c parses them) */
-	{"", "/v1/responses/{id}", ENDPOINT_BY_ID, 0, ENDPOINT_BODY_BY_METHOD, REQUEST, true},
-	{"POST", INGRESS_AZURE_PREFIX "{group}/{op}", ENDPOINT_AZURE, 0, JSON, REQUEST, false},
+	{"", PATH("/v1/responses/{id}"), ENDPOINT_BY_ID, 0, ENDPOINT_BODY_BY_METHOD, REQUEST, true},
+	{"POST", PATH(INGRESS_AZURE_PREFIX "{group}/{op}"), ENDPOINT_AZURE, 0, JSON, REQUEST, false},
 	/* prefixes */
-	{"", "/v1/conversations", ENDPOINT_UNSERVED, 0, NONE, REQUEST, true},
-	{"", "/conversations", ENDPOINT_UNSERVED, 0, NONE, REQUEST, true},
+	{"", PATH("/v1/conversations"), ENDPOINT_UNSERVED, 0, NONE, REQUEST, true},
+	{"", PATH("/conversations"), ENDPOINT_UNSERVED, 0, NONE, REQUEST, true},
 	/* LiteLLM's default pass-through routes, the files API (api_paths.h,
 	 * which the config loader reads too): their target is chosen by
 	 * worker/passthrough*.c */
 #define FILES_ROW(name, upload) \
-	{"", "/v1/" name, ENDPOINT_PASS_THROUGH, 0, ENDPOINT_BODY_ANY, (upload) ? UPLOAD : REQUEST, true},
+	{"", PATH("/v1/" name), ENDPOINT_PASS_THROUGH, 0, ENDPOINT_BODY_ANY, (upload) ? UPLOAD : REQUEST, true},
 	API_FILES_OPS(FILES_ROW)
 #undef FILES_ROW
 };
@@ -79,7 +81,7 @@ const struct endpoint *endpoint_table_find(const char *path, size_t len, bool un
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
 		const struct endpoint *e = &table[i];
 
-		if (exact(e) && strlen(e->path) == len && memcmp(e->path, path, len) == 0 &&
+		if (exact(e) && e->path_len == len && memcmp(e->path, path, len) == 0 &&
 		    (!under_prefix || e->api))
 			return e;
 	}
@@ -90,7 +92,7 @@ const struct endpoint *endpoint_table_prefix(const char *path, size_t len)
 {
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
 		const struct endpoint *e = &table[i];
-		size_t n = strlen(e->path);
+		size_t n = e->path_len;
 
 		if ((e->kind == ENDPOINT_UNSERVED || e->kind == ENDPOINT_PASS_THROUGH) &&
 		    len >= n && memcmp(path, e->path, n) == 0 && (len == n || path[n] == '/'))

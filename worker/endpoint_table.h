@@ -48,6 +48,7 @@ enum endpoint_limit {
 struct endpoint {
 	const char *method; /* "GET", "POST"; "" for a pattern whose methods vary */
 	const char *path;   /* exact; a pattern as documented ("/v1/responses/{id}") */
+	size_t path_len;
 	enum endpoint_kind kind;
 	enum proxy_op op; /* ENDPOINT_PROXY */
 	enum endpoint_body body;

@@ -394,8 +394,10 @@ void endpoints_handle(void *ctx, struct http_exchange *ex, const struct http_req
 		free(own);
 	} else if (route->kind == ENDPOINT_MODELS)
 		answer_early(&early, 200, eps->models_json);
-	else
+	else {
+		r.target.received_us = early.received_us;
 		proxy_handle(eps->opts.proxy, ex, req, &r.target, id);
+	}
 }
 
 bool endpoints_body_spool(void *ctx, const char *path, size_t path_len)

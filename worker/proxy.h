@@ -17,6 +17,7 @@ struct http_request;
 struct upstream;
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct client_key;
 
@@ -83,6 +84,7 @@ struct proxy_target {
 	                               * (the Azure-SDK ingress), or NULL */
 	const char *response_id;      /* by-id ops: the stored response, a valid id */
 	const struct client_key *key; /* the client's key (client_keys.h); NULL: admin or open */
+	int64_t received_us;          /* monotonic: when the endpoints took the request */
 };
 
 /* Takes over EX and answers it, now or when the upstream has. The client is

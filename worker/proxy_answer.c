@@ -137,18 +137,15 @@ void proxy_answer_learn_stream(struct proxy_call *call, const char *data, size_t
 	}
 }
 
-void proxy_answer_overhead(struct proxy_call *call)
+void proxy_answer_overhead(struct proxy_call *call, int64_t now)
 {
-	int64_t now = clock_now_us();
-
 	answer_add_overhead(call->ex, request_stats_overhead_us(now - call->received_us,
 	                                                        upstream_us(call, now)));
 }
 
 void proxy_answer_record(struct proxy_call *call, int status, size_t bytes_out, bool answered,
-                         enum route route, int64_t ttfb_us)
+                         enum route route, int64_t ttfb_us, int64_t now)
 {
-	int64_t now = clock_now_us();
 	struct request_record rec = {
 	        .id = call->id,
 	        .peer = call->peer,
@@ -182,6 +179,7 @@ void proxy_answer_record(struct proxy_call *call, int status, size_t bytes_out, 
 void proxy_answer_error(struct proxy_call *call, int status, const char *type, const char *code,
                         const char *fmt, ...)
 {
+	int64_t now = clock_now_us();
 	va_list ap;
 	char *json;
 
@@ -190,9 +188,9 @@ void proxy_answer_error(struct proxy_call *call, int status, const char *type, c
 	va_start(ap, fmt);
 	json = api_error_json(type, code, fmt, ap);
 	va_end(ap);
-	proxy_answer_overhead(call);
+	proxy_answer_overhead(call, now);
 	proxy_answer_record(call, status, strlen(json), call->attempts > 0,
-	                    proxy_plan_current(&call->plan)->route, call->ttfb_us);
+	                    proxy_plan_current(&call->plan)->route, call->ttfb_us, now);
 	api_json_send(call->ex, status, json);
 	api_error_json_free(json);
 	call->ex = NULL;
@@ -207,12 +205,15 @@ void proxy_answer_send(struct proxy_call *call, long status, const struct deploy
                        enum route route, const struct retry_headers *retry,
                        const char *content_type, struct evbuffer *body, bool json, int64_t ttfb_us)
 {
+	int64_t now = clock_now_us();
+
 	proxy_answer_route_headers(call, dep, route);
 	if (status >= 400)
 		add_retry_headers(call, retry);
-	proxy_answer_overhead(call);
+	proxy_answer_overhead(call, now);
 	proxy_usage_body(call, status, body);
-	proxy_answer_record(call, (int)status, evbuffer_get_length(body), true, route, ttfb_us);
+	proxy_answer_record(call, (int)status, evbuffer_get_length(body), true, route, ttfb_us,
+	                    now);
 	if (status >= 400 && !json) {
 		log_warning("upstream '%s': %ld with a body that is not JSON ('%s'), replaced",
 		            dep->id, status, content_type[0] ? content_type : "no content type");
@@ -253,7 +254,7 @@ void proxy_answer_on_abort(void *ctx)
 	log_debug("request %s: client left, aborting the upstream transfer", call->id);
 	/* nginx's 499: the client closed the request */
 	proxy_answer_record(call, 499, call->bytes_out, call->streaming,
-	                    proxy_plan_current(&call->plan)->route, call->ttfb_us);
+	                    proxy_plan_current(&call->plan)->route, call->ttfb_us, clock_now_us());
 	call->ex = NULL;
 	proxy_call_free(call); /* a client leaving is no deployment's failure: nothing counted */
 }

@@ -702,9 +702,8 @@ void proxy_attempt_first(struct proxy_call *call)
 {
 	const struct config *config = call->proxy->config;
 
-	call->started_us = clock_now_us();
 	if (config->router_timeout_ms > 0) {
-		call->deadline_us = call->started_us + (int64_t)config->router_timeout_ms * 1000;
+		call->deadline_us = call->received_us + (int64_t)config->router_timeout_ms * 1000;
 		proxy_timer_set(call->deadline_timer, config->router_timeout_ms);
 	}
 	start_or_fail(call);

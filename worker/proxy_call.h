@@ -94,12 +94,12 @@ struct proxy_call {
 	struct event *deadline_timer; /* the request's, until the response commits */
 	struct event *attempt_timer;  /* the current attempt's (proxy_attempt.c) */
 	struct event *retry_timer;    /* the wait before the next attempt (made at the first) */
-	int64_t started_us;           /* monotonic */
 	int64_t deadline_us;          /* 0: none */
 	int attempts;                 /* started */
 
 	/* for request_stats: */
-	int64_t received_us; /* handed to us, before the body was parsed */
+	int64_t received_us; /* handed to us, before the body was parsed; the deadline
+	                      * counts from here */
 	int64_t first_attempt_us;
 	int64_t upstream_end_us; /* the last attempt's end */
 	int64_t ttfb_us;         /* the current attempt's; -1: no head yet */
@@ -249,11 +249,13 @@ void proxy_answer_learn_stream(struct proxy_call *call, const char *data, size_t
 /* The headers of an answer from DEP by ROUTE. */
 void proxy_answer_route_headers(struct proxy_call *call, const struct deployment *dep,
                                 enum route route);
-/* x-llmgate-overhead-ms, just before the response head leaves. */
-void proxy_answer_overhead(struct proxy_call *call);
-/* The request is answered (or the client left): counted and logged once. */
+/* x-llmgate-overhead-ms, just before the response head leaves; NOW_US: a
+ * monotonic reading of this moment. */
+void proxy_answer_overhead(struct proxy_call *call, int64_t now_us);
+/* The request is answered (or the client left) at NOW_US: counted and logged
+ * once. */
 void proxy_answer_record(struct proxy_call *call, int status, size_t bytes_out, bool answered,
-                         enum route route, int64_t ttfb_us);
+                         enum route route, int64_t ttfb_us, int64_t now_us);
 /* Sends an upstream's answer (see proxy_answer.c). Ends the call. */
 void proxy_answer_send(struct proxy_call *call, long status, const struct deployment *dep,
                        enum route route, const struct retry_headers *retry,

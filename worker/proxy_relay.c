@@ -28,6 +28,7 @@
 #include <strings.h>
 
 #include "api_error.h"
+#include "clock.h"
 #include "http_server.h"
 #include "log.h"
 #include "proxy_call.h"
@@ -94,7 +95,7 @@ static bool commit_stream(struct proxy_call *call, long status)
 	evtimer_del(call->deadline_timer);
 	call->streaming = true;
 	proxy_answer_route_headers(call, call->dep, proxy_plan_current(&call->plan)->route);
-	proxy_answer_overhead(call);
+	proxy_answer_overhead(call, clock_now_us());
 	proxy_attempt_log_answered(call);
 	after_write(call, http_exchange_stream_start(call->ex, (int)status, call->content_type));
 	return !call->paused;
@@ -126,7 +127,7 @@ bool proxy_relay_data(struct proxy_call *call, long status, const char *data, si
 static void end_stream(struct proxy_call *call, bool whole)
 {
 	proxy_answer_record(call, (int)call->status, call->bytes_out, true,
-	                    proxy_plan_current(&call->plan)->route, call->ttfb_us);
+	                    proxy_plan_current(&call->plan)->route, call->ttfb_us, clock_now_us());
 	if (whole)
 		http_exchange_stream_end(call->ex);
 	else
