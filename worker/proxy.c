@@ -25,6 +25,7 @@
 
 #include "http_server.h"
 #include "proxy_call.h"
+#include "spare_poison.h"
 #include "upstream.h"
 
 struct proxy *proxy_new(const struct config *config, struct upstream *up, struct fallback_state *fs)
@@ -92,6 +93,7 @@ void proxy_free(struct proxy *proxy)
 	while (proxy->pool) {
 		struct proxy_call *call = proxy->pool;
 
+		SPARE_UNPOISON(call, sizeof(*call));
 		proxy->pool = call->pool_next;
 		shell_free(call);
 	}
@@ -106,6 +108,7 @@ struct proxy_call *proxy_call_take(struct proxy *proxy)
 
 	if (!call)
 		return calloc(1, sizeof(*call));
+	SPARE_UNPOISON(call, sizeof(*call));
 	proxy->pool = call->pool_next;
 	proxy->n_pool--;
 	deadline = call->deadline_timer;
@@ -133,6 +136,7 @@ static int keep(struct proxy_call *call)
 	call->pool_next = proxy->pool;
 	proxy->pool = call;
 	proxy->n_pool++;
+	SPARE_POISON(call, sizeof(*call));
 	return 0;
 }
 

@@ -50,7 +50,7 @@ struct proxy {
 	size_t n_pool;
 };
 
-#define PROXY_CALL_POOL 16
+#define PROXY_CALL_POOL 64
 
 /* Retry-after headers of an answer, passed on with it when it is a 4xx. */
 struct retry_headers {

@@ -566,7 +566,7 @@ static enum http_reader_phase conn_phase(const struct http_conn *c)
 static void conn_linger_read(struct http_conn *c)
 {
 	char discard[16384];
-	ssize_t n = read(c->fd, discard, sizeof(discard));
+	ssize_t n = recv(c->fd, discard, sizeof(discard), 0);
 
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 		http_conn_close(c);
@@ -608,7 +608,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		conn_set_reading(c, false);
 		return;
 	}
-	n = c->ssl ? http_tls_read(c, dst, room) : read(c->fd, dst, room);
+	n = c->ssl ? http_tls_read(c, dst, room) : recv(c->fd, dst, room, 0);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 		conn_idle(c); /* nothing after all (or a TLS record without data) */
 		return;

@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "spare_poison.h"
 #include "upstream_curl.h"
 #include "upstream_h2.h"
 #include "upstream_http.h"
@@ -63,7 +64,13 @@ struct upstream {
 	size_t n_done;
 	uint64_t done_seq;                   /* the last one's */
 	struct upstream_url_cache url_cache; /* the own client's last upstream */
+	/* freed transfers kept for the next ones (at most UPSTREAM_SPARE): under
+	 * load more are in flight than malloc's per-thread cache holds */
+	struct upstream_transfer *spare;
+	size_t n_spare;
 };
+
+#define UPSTREAM_SPARE 64
 
 static const char *const result_names[UPSTREAM_RESULT__COUNT] = {
         [UPSTREAM_OK] = "ok",
@@ -151,6 +158,13 @@ void upstream_free(struct upstream *up)
 	upstream_curl_free(up->curl);
 	upstream_http_free(up->http);
 	upstream_h2_free(up->h2);
+	while (up->spare) {
+		struct upstream_transfer *t = up->spare;
+
+		SPARE_UNPOISON(t, sizeof(*t));
+		up->spare = t->spare_next;
+		free(t);
+	}
 	free(up);
 }
 
@@ -209,7 +223,27 @@ void upstream_transfer_free(struct upstream_transfer *t)
 		done_unlink(t->up, t);
 	else
 		transport_clean(t);
-	free(t);
+	if (t->up->n_spare < UPSTREAM_SPARE) {
+		t->spare_next = t->up->spare;
+		t->up->spare = t;
+		t->up->n_spare++;
+		SPARE_POISON(t, sizeof(*t));
+	} else
+		free(t);
+}
+
+/* A zeroed transfer: a spare, or a new one. */
+static struct upstream_transfer *transfer_take(struct upstream *up)
+{
+	struct upstream_transfer *t = up->spare;
+
+	if (!t)
+		return calloc(1, sizeof(*t));
+	SPARE_UNPOISON(t, sizeof(*t));
+	up->spare = t->spare_next;
+	up->n_spare--;
+	memset(t, 0, sizeof(*t));
+	return t;
 }
 
 /* T finished while it was being started: its transport lets go of it now,
@@ -339,7 +373,7 @@ void upstream_transfer_restart(struct upstream_transfer *t, const struct upstrea
 int upstream_start(struct upstream *up, const struct upstream_request *req,
                    const struct upstream_callbacks *cb, void *ctx, struct upstream_transfer **ret)
 {
-	struct upstream_transfer *t = calloc(1, sizeof(*t));
+	struct upstream_transfer *t = transfer_take(up);
 	struct upstream_url u;
 	int err;
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "clock.h"
+#include "spare_poison.h"
 #include "upstream_http_int.h"
 #include "upstream_serialize.h"
 #include "upstream_tls.h"
@@ -234,7 +235,9 @@ void upstream_http_free(struct upstream_http *uh)
 		free(h);
 	}
 	upstream_tls_free(uh->tls);
-	while (uh->n_spare)
+	while (uh->n_spare) {
+		SPARE_UNPOISON(uh->spare[uh->n_spare - 1], UH_RBUF);
 		free(uh->spare[--uh->n_spare]);
+	}
 	free(uh);
 }

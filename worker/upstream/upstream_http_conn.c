@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "spare_poison.h"
 #include "upstream_http_int.h"
 #include "upstream_tls.h"
 
@@ -77,6 +78,7 @@ int uh_conn_rbuf_take(struct uh_conn *c)
 	c->rbuf = uh->n_spare ? uh->spare[--uh->n_spare] : malloc(UH_RBUF);
 	if (!c->rbuf)
 		return -ENOMEM;
+	SPARE_UNPOISON(c->rbuf, UH_RBUF);
 	c->rcap = UH_RBUF;
 	return 0;
 }
@@ -87,9 +89,10 @@ static void rbuf_give_back(struct uh_conn *c)
 {
 	struct upstream_http *uh = c->uh;
 
-	if (c->rbuf && c->rcap == UH_RBUF && uh->n_spare < UH_RBUF_SPARE)
+	if (c->rbuf && c->rcap == UH_RBUF && uh->n_spare < UH_RBUF_SPARE) {
+		SPARE_POISON(c->rbuf, UH_RBUF);
 		uh->spare[uh->n_spare++] = c->rbuf;
-	else
+	} else
 		free(c->rbuf);
 	c->rbuf = NULL;
 	c->rcap = c->rlen = c->rpos = 0;
@@ -297,7 +300,7 @@ static size_t conn_recv(struct uh_conn *c, char *dst, size_t room)
 	ssize_t n;
 
 	if (!c->tls) {
-		n = read(c->fd, dst, room);
+		n = recv(c->fd, dst, room, 0);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return 0;
 		if (n <= 0)

@@ -15,7 +15,7 @@
 #include "upstream_http.h"
 
 #define UH_RBUF          16384
-#define UH_RBUF_SPARE    4 /* read buffers kept for the next transfers, per client */
+#define UH_RBUF_SPARE    64 /* read buffers kept for the next transfers, per client */
 #define UH_RBUF_MAX      (UPSTREAM_PARSER_MAX_HEAD + UH_RBUF)
 #define UH_IDLE_PER_HOST 256
 #define UH_IDLE_MS       60000

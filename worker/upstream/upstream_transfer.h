@@ -54,6 +54,7 @@ struct upstream_transfer {
 	enum upstream_via via;
 	bool restarted; /* sent again after the upstream refused it (at most once) */
 	bool starting;  /* inside a transport's start: a finish is deferred */
+	struct upstream_transfer *spare_next; /* in the upstream's spares (upstream.c) */
 	union {
 		struct uh_transfer own;
 		struct upstream_curl_transfer curl;

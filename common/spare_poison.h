@@ -1,0 +1,17 @@
+/*
+ * spare_poison: marks memory kept in a free list (a pool of spares) as
+ * unaddressable under AddressSanitizer, so a use after "free" into a pool is
+ * still reported; nothing in other builds.
+ */
+#pragma once
+
+#include <stddef.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define SPARE_POISON(p, size)   ASAN_POISON_MEMORY_REGION((p), (size))
+#define SPARE_UNPOISON(p, size) ASAN_UNPOISON_MEMORY_REGION((p), (size))
+#else
+#define SPARE_POISON(p, size)   ((void)(p), (void)(size))
+#define SPARE_UNPOISON(p, size) ((void)(p), (void)(size))
+#endif
