@@ -147,8 +147,8 @@ static void section(FILE *out, const struct config_key_doc *keys, size_t from, s
 static const char *const auth_text[] = {
         [PROVIDER_AUTH_BEARER] = "Authorization: Bearer",
         [PROVIDER_AUTH_AZURE] = "api-key (Authorization: Bearer with azure_ad_token)",
-        [PROVIDER_AUTH_AZURE_AI] = "api-key on *.services.ai.azure.com and *.openai.azure.com "
-                                   "hosts, Authorization: Bearer on others",
+        [PROVIDER_AUTH_AZURE_AI] = ("api-key on *.services.ai.azure.com and *.openai.azure.com "
+                                    "hosts, Authorization: Bearer on others"),
 };
 
 /* "chat/completions, embeddings" for OPS. */

@@ -160,7 +160,7 @@ static void test_splits(void)
 	tap_ok(s.len == sizeof(want) - 1 && memcmp(s.text, want, s.len) == 0 && s.parts == 2,
 	       "its parts and data, the delimiter look-alikes kept");
 	tap_ok(s.offsets_ok, "every piece is handed out at its offset");
-	tap_ok(s.model_end - s.model_at == 9 && memcmp(FORM + s.model_at, "whisper-1", 9) == 0,
+	tap_ok(s.model_end - s.model_at == 9 && memcmp(&FORM[s.model_at], "whisper-1", 9) == 0,
 	       "the model field's value is at the offsets given");
 	for (size_t step = 1; step < len; step++) {
 		int r = parse("XyZ", FORM, len, step, &s, &why);

@@ -189,7 +189,7 @@ ssize_t http_tls_read(struct http_conn *c, void *buf, size_t len)
 	case SSL_ERROR_SYSCALL:
 		if (errno == EINTR || errno == EAGAIN)
 			return -1;
-		/* fall through */
+		__attribute__((fallthrough));
 	default:
 		log_debug("client %s: TLS read failed: %s", http_conn_peer(c, peer),
 		          failure(c, err, why, sizeof(why)));
