@@ -305,19 +305,34 @@ int http_parse_fields(char *p, char *end, struct http_header *headers, size_t ma
 
 	*ret_n = 0;
 	for (;;) {
-		if (http_next_line(&p, end, &line, &line_len) < 0) {
+		/* up to the CRLF; a bare LF in the line is neither a tchar nor a
+		 * field byte, so parse_field() refuses it, and it is named here */
+		char *cr = memchr(p, '\r', (size_t)(end - p));
+
+		if (!cr || cr + 1 >= end || cr[1] != '\n') {
 			*why = "bare CR or LF in a header";
 			return -EBADMSG;
 		}
+		*cr = '\0';
+		line = p;
+		line_len = (size_t)(cr - p);
+		p = cr + 2;
 		if (line_len == 0)
 			break;
 		if (*ret_n == max_headers) {
+			if (memchr(line, '\n', line_len)) {
+				*why = "bare CR or LF in a header";
+				return -EBADMSG;
+			}
 			*why = "too many headers";
 			return -EMSGSIZE;
 		}
 		r = parse_field(line, line_len, &headers[*ret_n], why);
-		if (r < 0)
+		if (r < 0) {
+			if (memchr(line, '\n', line_len))
+				*why = "bare CR or LF in a header";
 			return r;
+		}
 		(*ret_n)++;
 	}
 	if (p != end) {

@@ -124,6 +124,28 @@ static void test_line_endings(void)
 	char raw[] = "GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n";
 	int r = http_parse_head(raw, sizeof(raw) - 1, headers, HTTP_PARSER_MAX_HEADERS, &head);
 	tap_ok(r == -EBADMSG, "parser alone rejects a bare LF");
+	/* and names it, wherever in a header line it is */
+	const char *bare_lf[] = {
+	        "GET / HTTP/1.1\r\nHost: a\r\nX-A\nB: b\r\n\r\n", /* in a name */
+	        "GET / HTTP/1.1\r\nHost: a\r\nX: b\nc\r\n\r\n",   /* in a value */
+	        "GET / HTTP/1.1\r\nHost: a\r\n\nX: b\r\n\r\n",    /* first in a line */
+	        "GET / HTTP/1.1\r\nHost: a\r\n X: b\nc\r\n\r\n",  /* in a folded line */
+	};
+	for (size_t i = 0; i < sizeof(bare_lf) / sizeof(bare_lf[0]); i++) {
+		char copy[64];
+		size_t n = strlen(bare_lf[i]);
+
+		memcpy(copy, bare_lf[i], n);
+		r = http_parse_head(copy, n, headers, HTTP_PARSER_MAX_HEADERS, &head);
+		tap_ok(r == -EBADMSG && head.error &&
+		               strcmp(head.error, "bare CR or LF in a header") == 0,
+		       "a bare LF in header line %zu is named as one (%s)", i,
+		       head.error ? head.error : "no error");
+	}
+	char over[] = "GET / HTTP/1.1\r\nHost: a\r\nX: b\nc\r\n\r\n";
+	r = http_parse_head(over, sizeof(over) - 1, headers, 1, &head);
+	tap_ok(r == -EBADMSG && strcmp(head.error, "bare CR or LF in a header") == 0,
+	       "a bare LF past the header limit is named before the limit");
 	char nul[] = "GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n";
 	r = http_parse_head(nul, sizeof(nul) - 1, headers, HTTP_PARSER_MAX_HEADERS, &head);
 	tap_ok(r == -EBADMSG, "NUL byte in a value is rejected");
