@@ -32,6 +32,7 @@
 #include "log.h"
 #include "openai_error.h"
 #include "request_id.h"
+#include "tls_errors.h"
 
 #define TLS_RECORD    16384 /* bytes of plaintext per write: one full record */
 #define TLS_LINGER_MS 2000
@@ -137,7 +138,7 @@ int http_tls_handshake(struct http_conn *c)
 	char why[160], peer[HTTP_PEER_MAX];
 	int r, err;
 
-	ERR_clear_error();
+	tls_errors_clear();
 	r = SSL_do_handshake(c->ssl);
 	if (r == 1) {
 		want_write(c, false);
@@ -170,7 +171,7 @@ ssize_t http_tls_read(struct http_conn *c, void *buf, size_t len)
 	char why[160], peer[HTTP_PEER_MAX];
 	int n, err;
 
-	ERR_clear_error();
+	tls_errors_clear();
 	n = SSL_read(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
 	if (n > 0)
 		return n;
@@ -213,7 +214,7 @@ int http_tls_write(struct http_conn *c, struct evbuffer *out)
 		errno = ENOMEM;
 		return -1;
 	}
-	ERR_clear_error();
+	tls_errors_clear();
 	n = SSL_write(c->ssl, data, (int)len);
 	if (n > 0) {
 		evbuffer_drain(out, (size_t)n);

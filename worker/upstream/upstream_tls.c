@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tls_errors.h"
+
 #define TLS_ERROR_LEN 200
 
 struct tls_peer {
@@ -341,7 +343,7 @@ int upstream_tls_handshake(struct upstream_tls_conn *c)
 
 	if (!c->ssl)
 		return UPSTREAM_TLS_ERROR;
-	ERR_clear_error();
+	tls_errors_clear();
 	errno = 0;
 	r = SSL_do_handshake(c->ssl);
 	sys = errno;
@@ -360,7 +362,7 @@ ssize_t upstream_tls_read(struct upstream_tls_conn *c, void *buf, size_t len)
 	size_t n = 0;
 	int r, sys;
 
-	ERR_clear_error();
+	tls_errors_clear();
 	errno = 0;
 	r = SSL_read_ex(c->ssl, buf, len, &n);
 	sys = errno;
@@ -374,7 +376,7 @@ ssize_t upstream_tls_write(struct upstream_tls_conn *c, const void *buf, size_t 
 	size_t n = 0;
 	int r, sys;
 
-	ERR_clear_error();
+	tls_errors_clear();
 	errno = 0;
 	r = SSL_write_ex(c->ssl, buf, len, &n);
 	sys = errno;
