@@ -5,10 +5,10 @@
 #include "upstream_h2_request.h"
 
 #include <stdbool.h>
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "decimal.h"
 #include "http_header.h"
 
 size_t uh2_request_max_fields(const struct upstream_request *req)
@@ -25,17 +25,20 @@ size_t uh2_request_names_size(const struct upstream_request *req)
 	return size;
 }
 
-/* Whether NAME is not sent in HTTP/2 (RFC 9113 8.2.2), is ours, or is Host. */
-static bool dropped(const char *name, const char *value)
-{
-	static const char *const names[] = {"host", "keep-alive", "proxy-connection", "upgrade"};
+/* Is NAME (of LEN bytes) LIT, ignoring case? The length decides first. */
+#define name_is(name, len, lit) \
+	((len) == sizeof(lit) - 1 && strncasecmp(name, lit, sizeof(lit) - 1) == 0)
 
+/* Whether NAME (of LEN bytes) is not sent in HTTP/2 (RFC 9113 8.2.2), is
+ * ours, or is Host. Lengths first: most names match none of them. */
+static bool dropped(const char *name, size_t len, const char *value)
+{
 	if (http_header_is_own(name, HTTP_OWN_UPSTREAM))
 		return true; /* content-length, transfer-encoding, connection, expect */
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcasecmp(name, names[i]) == 0)
-			return true;
-	return strcasecmp(name, "te") == 0 && strcasecmp(value, "trailers") != 0;
+	if (name_is(name, len, "host") || name_is(name, len, "keep-alive") ||
+	    name_is(name, len, "proxy-connection") || name_is(name, len, "upgrade"))
+		return true;
+	return name_is(name, len, "te") && strcasecmp(value, "trailers") != 0;
 }
 
 static struct uh2_field field(const char *name, const char *value)
@@ -52,7 +55,7 @@ size_t uh2_request_fields(struct uh2_field *fields, char *names, char *length,
 	size_t n = 0;
 
 	for (size_t i = 0; i < req->n_headers; i++)
-		if (strcasecmp(req->headers[i].name, "host") == 0)
+		if (name_is(req->headers[i].name, strlen(req->headers[i].name), "host"))
 			authority = req->headers[i].value;
 	fields[n++] = field(":method", method);
 	fields[n++] = field(":scheme", u->tls ? "https" : "http");
@@ -62,7 +65,7 @@ size_t uh2_request_fields(struct uh2_field *fields, char *names, char *length,
 		const struct upstream_header *h = &req->headers[i];
 		size_t len = strlen(h->name);
 
-		if (dropped(h->name, h->value))
+		if (dropped(h->name, len, h->value))
 			continue;
 		for (size_t k = 0; k < len; k++)
 			names[k] = (char)(h->name[k] >= 'A' && h->name[k] <= 'Z' ? h->name[k] + 32
@@ -73,6 +76,6 @@ size_t uh2_request_fields(struct uh2_field *fields, char *names, char *length,
 	if (post || req->body_len)
 		fields[n++] =
 		        (struct uh2_field){"content-length", length, 14,
-		                           (size_t)snprintf(length, 24, "%zu", req->body_len)};
+		                           (size_t)(decimal_put(length, req->body_len) - length)};
 	return n;
 }
