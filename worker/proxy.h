@@ -84,7 +84,8 @@ struct proxy_target {
 	                               * (the Azure-SDK ingress), or NULL */
 	const char *response_id;      /* by-id ops: the stored response, a valid id */
 	const struct client_key *key; /* the client's key (client_keys.h); NULL: admin or open */
-	int64_t received_us;          /* monotonic: when the endpoints took the request */
+	int64_t received_us;          /* monotonic: when the endpoints took the request;
+	                               * 0: unknown, taken when the proxy admits it */
 };
 
 /* Takes over EX and answers it, now or when the upstream has. The client is

@@ -380,7 +380,8 @@ struct proxy_call *proxy_admit(struct proxy *proxy, struct http_exchange *ex,
 	        .req = req,
 	        .id = request_id,
 	        .model = target->model,
-	        .received_us = target->received_us,
+	        /* the endpoints' reading; a caller without one gets this instant */
+	        .received_us = target->received_us ? target->received_us : clock_now_us(),
 	        .key_id = target->key ? target->key->id : NULL,
 	};
 
