@@ -271,6 +271,8 @@ static void test_diagnostics(void)
 	         "CPU), not 'many'"},
 	        {"duplicate_id.yaml", -EINVAL, "13:11", E, false,
 	         "duplicate model_info.id 'primary' (also used by model_list[0] at "},
+	        {"id_control.yaml", -EINVAL, "7:11", E, true,
+	         "model_list[0].model_info.id contains a line break or control character"},
 	        {"env_unset.yaml", -EINVAL, "5:16", E, true,
 	         "environment variable 'LLMGATE_TEST_UNSET_KEY' is not set (referenced by "
 	         "model_list[0].litellm_params.api_key)"},
