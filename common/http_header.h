@@ -31,6 +31,12 @@ static inline bool http_is_field_byte(unsigned char c)
 	return http_byte_class[c] & HTTP_BYTE_FIELD;
 }
 
+/* Is NAME, of LEN bytes, the name LIT (a string literal), ignoring case? The
+ * lengths decide first: on the request path most names match none. Needs
+ * <strings.h>. */
+#define http_header_name_is(name, len, lit) \
+	((len) == sizeof(lit) - 1 && strncasecmp(name, lit, sizeof(lit) - 1) == 0)
+
 /* Is NAME a header field name: one or more tchar? */
 bool http_header_name_valid(const char *name);
 /* Is VALUE fit for a header line: field bytes only (no CR, LF, NUL or

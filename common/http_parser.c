@@ -343,8 +343,7 @@ int http_parse_fields(char *p, char *end, struct http_header *headers, size_t ma
 }
 
 /* Is F's name LIT (a string literal), ignoring case? Lengths first. */
-#define name_is(f, lit) \
-	((f)->name_len == sizeof(lit) - 1 && strncasecmp((f)->name, lit, sizeof(lit) - 1) == 0)
+#define name_is(f, lit) http_header_name_is((f)->name, (f)->name_len, lit)
 
 /* Applies the framing and connection rules once every header is known. */
 static int check_headers(struct http_head *h)

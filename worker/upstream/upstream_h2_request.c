@@ -25,20 +25,18 @@ size_t uh2_request_names_size(const struct upstream_request *req)
 	return size;
 }
 
-/* Is NAME (of LEN bytes) LIT, ignoring case? The length decides first. */
-#define name_is(name, len, lit) \
-	((len) == sizeof(lit) - 1 && strncasecmp(name, lit, sizeof(lit) - 1) == 0)
-
 /* Whether NAME (of LEN bytes) is not sent in HTTP/2 (RFC 9113 8.2.2), is
  * ours, or is Host. Lengths first: most names match none of them. */
 static bool dropped(const char *name, size_t len, const char *value)
 {
 	if (http_header_is_own(name, HTTP_OWN_UPSTREAM))
 		return true; /* content-length, transfer-encoding, connection, expect */
-	if (name_is(name, len, "host") || name_is(name, len, "keep-alive") ||
-	    name_is(name, len, "proxy-connection") || name_is(name, len, "upgrade"))
+	if (http_header_name_is(name, len, "host") ||
+	    http_header_name_is(name, len, "keep-alive") ||
+	    http_header_name_is(name, len, "proxy-connection") ||
+	    http_header_name_is(name, len, "upgrade"))
 		return true;
-	return name_is(name, len, "te") && strcasecmp(value, "trailers") != 0;
+	return http_header_name_is(name, len, "te") && strcasecmp(value, "trailers") != 0;
 }
 
 static struct uh2_field field(const char *name, const char *value)
@@ -55,7 +53,7 @@ size_t uh2_request_fields(struct uh2_field *fields, char *names, char *length,
 	size_t n = 0;
 
 	for (size_t i = 0; i < req->n_headers; i++)
-		if (name_is(req->headers[i].name, strlen(req->headers[i].name), "host"))
+		if (http_header_name_is(req->headers[i].name, strlen(req->headers[i].name), "host"))
 			authority = req->headers[i].value;
 	fields[n++] = field(":method", method);
 	fields[n++] = field(":scheme", u->tls ? "https" : "http");
