@@ -1727,15 +1727,6 @@ static void load_prices(struct loader *ld, const struct slots *s, const enum key
 	}
 }
 
-/* Whether S has a control byte (below 0x20, or DEL). */
-static bool has_control(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return true;
-	return false;
-}
-
 static void load_model_info(struct loader *ld, const struct entry *e, const char *prefix,
                             const struct config_yaml_node *map, struct deployment *d,
                             struct dep_site *site)
@@ -1754,8 +1745,9 @@ static void load_model_info(struct loader *ld, const struct entry *e, const char
 		if (!d->id[0]) {
 			report(ld, DIAG_ERROR, e->src, at.node, "%s is empty", at.path);
 			take(&d->id, NULL);
-		} else if (has_control(d->id)) {
-			/* it is written into log lines, answer headers and metric labels */
+		} else if (!http_header_value_valid(d->id)) {
+			/* it is written into answer headers (the rule of extra_headers'
+			 * values), log lines and metric labels */
 			report(ld, DIAG_ERROR, e->src, at.node,
 			       "%s contains a line break or control character", at.path);
 			take(&d->id, NULL);
