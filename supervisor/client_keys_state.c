@@ -33,6 +33,7 @@
 #include "clock.h"
 #include "config.h"
 #include "log.h"
+#include "privdrop.h"
 
 #define STATE_MAX (4 * 1024 * 1024)
 
@@ -44,17 +45,19 @@ static struct {
 } st;
 
 /* The state dir without systemd's StateDirectory=: made as it would, 0750
- * and the daemon's user's (when we run as root), so that the supervisor,
- * no longer root, can write there. An existing directory is left as it is. */
+ * and owned by the account the daemon runs as once it leaves root
+ * (privdrop_account(): llmgate.user, or `nobody` when that user does not
+ * exist), so that the supervisor, no longer root, can write there. An
+ * existing directory is left as it is. */
 static void make_state_dir(const struct config *config)
 {
-	const struct passwd *owner = NULL;
+	const struct passwd *owner;
+	bool fallback;
 
 	if (!config->client_keys || !config->state_dir || mkdir(config->state_dir, 0750) < 0)
 		return;
 	log_info("created '%s' for the client keys' spend", config->state_dir);
-	if (geteuid() == 0 && config->user && strcmp(config->user, "root") != 0)
-		owner = getpwnam(config->user);
+	owner = privdrop_account(config->user, &fallback);
 	if (owner && chown(config->state_dir, owner->pw_uid, owner->pw_gid) < 0)
 		log_warning("cannot give '%s' to '%s': %s", config->state_dir, owner->pw_name,
 		            strerror(errno));

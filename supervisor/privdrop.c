@@ -12,26 +12,44 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+static const char *user_or_default(const char *user)
+{
+	return user && user[0] ? user : "llmgate";
+}
+
+const struct passwd *privdrop_account(const char *user, bool *ret_fallback)
+{
+	const struct passwd *pw;
+
+	*ret_fallback = false;
+	user = user_or_default(user);
+	if (geteuid() != 0 || strcmp(user, "root") == 0)
+		return NULL;
+	pw = getpwnam(user);
+	if (pw)
+		return pw;
+	*ret_fallback = true;
+	return getpwnam("nobody");
+}
+
 int privdrop(const char *user, char *note, size_t note_len)
 {
 	const struct passwd *pw;
+	bool fallback;
 
 	note[0] = '\0';
 	if (geteuid() != 0)
 		return 0;
-	if (!user || !user[0])
-		user = "llmgate";
+	user = user_or_default(user);
 	if (strcmp(user, "root") == 0) {
 		snprintf(note, note_len, "running as root because llmgate.user is 'root'");
 		return 0;
 	}
-	pw = getpwnam(user);
-	if (!pw) {
+	pw = privdrop_account(user, &fallback);
+	if (fallback)
 		snprintf(note, note_len, "user '%s' does not exist, running as 'nobody'", user);
-		pw = getpwnam("nobody");
-		if (!pw)
-			return -ENOENT;
-	}
+	if (!pw)
+		return -ENOENT;
 	if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
 	    setuid(pw->pw_uid) < 0)
 		return -errno;
