@@ -360,20 +360,20 @@ static int check_headers(struct http_head *h)
 		if (!name_is(f, "content-length") && !name_is(f, "transfer-encoding") &&
 		    !name_is(f, "host") && !name_is(f, "connection") && !name_is(f, "expect"))
 			continue;
-		if (strcasecmp(f->name, "content-length") == 0) {
+		if (name_is(f, "content-length")) {
 			if (cl)
 				return fail(h, -EBADMSG, "more than one Content-Length");
 			cl = f;
-		} else if (strcasecmp(f->name, "transfer-encoding") == 0) {
+		} else if (name_is(f, "transfer-encoding")) {
 			if (te)
 				return fail(h, -ENOTSUP, "more than one Transfer-Encoding");
 			te = f;
-		} else if (strcasecmp(f->name, "host") == 0) {
+		} else if (name_is(f, "host")) {
 			hosts++;
-		} else if (strcasecmp(f->name, "connection") == 0) {
+		} else if (name_is(f, "connection")) {
 			close |= http_list_has(f->value, "close");
 			keep |= http_list_has(f->value, "keep-alive");
-		} else if (strcasecmp(f->name, "expect") == 0) {
+		} else if (name_is(f, "expect")) {
 			if (strcasecmp(f->value, "100-continue") != 0)
 				return fail(h, -EPROTO, "unsupported Expect");
 			h->expect_continue = true;
@@ -427,7 +427,8 @@ const struct http_header *http_head_find(const struct http_head *head, const cha
 	size_t n = strlen(name);
 
 	for (size_t i = 0; i < head->n_headers; i++)
-		if (head->headers[i].name_len == n && strcasecmp(head->headers[i].name, name) == 0)
+		if (head->headers[i].name_len == n &&
+		    http_ascii_caseeq(head->headers[i].name, name, n))
 			return &head->headers[i];
 	return NULL;
 }

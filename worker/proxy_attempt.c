@@ -36,6 +36,7 @@
 #include <time.h>
 
 #include "fallback_state.h"
+#include "http_header.h"
 #include "log.h"
 #include "proxy_call.h"
 #include "proxy_request.h"
@@ -79,7 +80,7 @@ static void on_header(void *ctx, const char *name, size_t name_len, const char *
 	bool precise = false;
 	long wait;
 
-	if (name_len == 12 && strncasecmp(name, "content-type", 12) == 0) {
+	if (http_header_name_is(name, name_len, "content-type")) {
 		copy_value(call->content_type, sizeof(call->content_type), value, value_len);
 		return;
 	}

@@ -14,9 +14,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "config.h"
+#include "http_header.h"
 
 struct proxy_balancer {
 	const struct config *config;
@@ -324,15 +324,12 @@ static long parse_wait(const char *value, size_t len, long scale)
 long proxy_retry_after_ms(const char *name, size_t name_len, const char *value, size_t value_len,
                           bool *ret_precise)
 {
-	static const char ms[] = "retry-after-ms", xms[] = "x-ms-retry-after-ms",
-	                  s[] = "retry-after";
-
-	if ((name_len == sizeof(ms) - 1 && strncasecmp(name, ms, name_len) == 0) ||
-	    (name_len == sizeof(xms) - 1 && strncasecmp(name, xms, name_len) == 0)) {
+	if (http_header_name_is(name, name_len, "retry-after-ms") ||
+	    http_header_name_is(name, name_len, "x-ms-retry-after-ms")) {
 		*ret_precise = true;
 		return parse_wait(value, value_len, 1);
 	}
-	if (name_len == sizeof(s) - 1 && strncasecmp(name, s, name_len) == 0) {
+	if (http_header_name_is(name, name_len, "retry-after")) {
 		*ret_precise = false;
 		return parse_wait(value, value_len, 1000);
 	}

@@ -1,8 +1,11 @@
 /*
  * Unit tests of the one header-field rule and the list of llmgate's own
  * header names (common/http_header.c): tchar byte by byte against RFC 9110's
- * list, names and values, and each list where it applies.
+ * list, the case-blind compare against tolower(), names and values, and each
+ * list where it applies.
  */
+#include <ctype.h>
+
 #include "http_header.h"
 #include "tap.h"
 
@@ -25,6 +28,32 @@ static void test_bytes(void)
 	tap_ok(tchar_wrong < 0, "tchar is RFC 9110's set, byte by byte (wrong: %d)", tchar_wrong);
 	tap_ok(field_wrong < 0, "field bytes: HTAB, SP, visible, obs-text (wrong: %d)",
 	       field_wrong);
+}
+
+/* http_ascii_caseeq() against tolower() in the C locale, every pair of bytes. */
+static void test_caseeq(void)
+{
+	int wrong_a = -1, wrong_b = -1;
+
+	for (int a = 0; a < 256; a++)
+		for (int b = 0; b < 256; b++) {
+			char x = (char)a, y = (char)b;
+			bool want = tolower(a) == tolower(b);
+
+			if (http_ascii_caseeq(&x, &y, 1) != want) {
+				wrong_a = a;
+				wrong_b = b;
+			}
+		}
+	tap_ok(wrong_a < 0, "one byte against another: tolower() of each (wrong: %d, %d)", wrong_a,
+	       wrong_b);
+	tap_ok(http_ascii_caseeq("Content-Length", "content-length", 14) &&
+	               !http_ascii_caseeq("Content-Lengtx", "content-length", 14) &&
+	               http_ascii_caseeq("abc", "abd", 2) && http_ascii_caseeq("", "x", 0),
+	       "N bytes compared, no more");
+	tap_ok(http_header_name_is("HOST", 4, "host") && !http_header_name_is("hostx", 5, "host") &&
+	               !http_header_name_is("hos", 3, "host"),
+	       "a name is a literal: its length, then its bytes without case");
 }
 
 static void test_names_and_values(void)
@@ -97,6 +126,7 @@ static void test_own(void)
 int main(void)
 {
 	test_bytes();
+	test_caseeq();
 	test_names_and_values();
 	test_own();
 	return tap_done();

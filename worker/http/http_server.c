@@ -19,7 +19,6 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -33,7 +32,8 @@ const char *http_request_header(const struct http_request *req, const char *name
 	size_t n = strlen(name);
 
 	for (size_t i = 0; i < req->n_headers; i++)
-		if (req->headers[i].name_len == n && strcasecmp(req->headers[i].name, name) == 0)
+		if (req->headers[i].name_len == n &&
+		    http_ascii_caseeq(req->headers[i].name, name, n))
 			return req->headers[i].value;
 	return NULL;
 }

@@ -67,15 +67,15 @@ static int check_framing(struct upstream_head *h)
 	for (size_t i = 0; i < h->n_headers; i++) {
 		const struct http_header *f = &h->headers[i];
 
-		if (f->name_len == 14 && strcasecmp(f->name, "content-length") == 0) {
+		if (http_header_name_is(f->name, f->name_len, "content-length")) {
 			if (cl)
 				return fail(h, -EBADMSG, "more than one Content-Length");
 			cl = f;
-		} else if (f->name_len == 17 && strcasecmp(f->name, "transfer-encoding") == 0) {
+		} else if (http_header_name_is(f->name, f->name_len, "transfer-encoding")) {
 			if (te)
 				return fail(h, -EBADMSG, "more than one Transfer-Encoding");
 			te = f;
-		} else if (f->name_len == 10 && strcasecmp(f->name, "connection") == 0) {
+		} else if (http_header_name_is(f->name, f->name_len, "connection")) {
 			close |= http_list_has(f->value, "close");
 		}
 	}

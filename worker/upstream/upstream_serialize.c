@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
-#include <strings.h>
 
 #include "decimal.h"
 #include "http_header.h"
@@ -46,7 +45,8 @@ size_t upstream_serialize(char *buf, const struct upstream_url *u,
 	char *p = buf;
 
 	for (size_t i = 0; i < req->n_headers; i++)
-		own_host |= strcasecmp(req->headers[i].name, "host") == 0;
+		/* "host" and its NUL: the compare stops at the first byte that differs */
+		own_host |= http_ascii_caseeq(req->headers[i].name, "host", sizeof("host"));
 	const char *method = req->method ? req->method : "POST";
 	bool post = !req->method || strcmp(req->method, "POST") == 0;
 
