@@ -94,9 +94,10 @@ static void test_recycle(void)
 	res = http_reader_body(&r, 100);
 	tap_ok(res.what == HTTP_READ_MORE && r.body_len == 2, "its first chunk");
 	http_reader_recycle(&r); /* the client left mid-body */
-	tap_ok(r.rlen == 0 && r.body == NULL && r.body_len == 0 && r.headers == NULL &&
+	tap_ok(r.rlen == 0 && r.body == NULL && r.body_len == 0 && r.head.headers == NULL &&
 	               r.head.n_headers == 0 && r.consumed == 0 && r.scan.pos == 0,
 	       "a recycled reader forgets the request");
+	tap_ok(r.headers != NULL && r.headers_cap == 32, "but keeps its header array");
 	tap_ok(r.rbuf != NULL && r.rcap == 4096 && r.body_limit == limit_of && r.spool_fd == -1,
 	       "it keeps its callbacks and its initial buffer");
 	feed(&r, HTTP_READER_HEAD, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n", SIZE_MAX);
@@ -112,6 +113,25 @@ static void test_recycle(void)
 	tap_ok(r.rcap > 4096, "a large head grows the buffer");
 	http_reader_recycle(&r);
 	tap_ok(r.rbuf == NULL && r.rcap == 0 && r.rlen == 0, "which is not kept");
+
+	/* 40 headers: the array grows to hold them, and is not kept either */
+	char many[1024] = "GET /c HTTP/1.1\r\nHost: x\r\n";
+	for (int i = 1; i < 40; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "X-%d: %d\r\n", i, i);
+	strcat(many, "\r\n");
+	feed(&r, HTTP_READER_HEAD, many, SIZE_MAX);
+	res = http_reader_head(&r, scratch, 100);
+	tap_ok(res.what == HTTP_READ_REQUEST && r.head.n_headers == 40 && r.headers_cap >= 40 &&
+	               strcmp(r.head.headers[39].name, "X-39") == 0,
+	       "a head of 40 headers grows the header array");
+	http_reader_next(&r);
+	feed(&r, HTTP_READER_HEAD, "GET /d HTTP/1.1\r\nHost: y\r\n\r\n", SIZE_MAX);
+	res = http_reader_head(&r, scratch, 100);
+	tap_ok(res.what == HTTP_READ_REQUEST && r.head.n_headers == 1 &&
+	               strcmp(r.head.headers[0].value, "y") == 0,
+	       "the next request on the connection uses it as it is");
+	http_reader_recycle(&r);
+	tap_ok(r.headers == NULL && r.headers_cap == 0, "which is not kept once pooled");
 	http_reader_free(&r);
 }
 

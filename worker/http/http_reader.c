@@ -20,6 +20,7 @@
 #define RBUF_SLACK    4096 /* room kept after a head: body bytes, the next request */
 #define RBUF_MIN_ROOM 1024 /* less room than this after a head: grow by RBUF_SLACK */
 #define RBUF_MAX      (HTTP_SERVER_MAX_HEAD + RBUF_SLACK)
+#define HEADERS_KEPT  32 /* header entries kept from request to request (an SDK sends ~15) */
 
 static struct http_read_result reject(enum http_reject reason, const char *message, bool have_head)
 {
@@ -140,16 +141,18 @@ struct http_read_result http_reader_head(struct http_reader *r, struct http_head
 	if (e < 0)
 		return reject(http_reject_of_status(http_parser_status(e)),
 		              r->head.error ? r->head.error : "malformed request", false);
-	free(r->headers);
-	r->headers = NULL;
-	if (r->head.n_headers) {
-		size_t size = r->head.n_headers * sizeof(*r->headers);
+	if (r->head.n_headers > r->headers_cap) {
+		size_t cap = (r->head.n_headers + HEADERS_KEPT - 1) / HEADERS_KEPT * HEADERS_KEPT;
 
-		r->headers = malloc(size);
+		free(r->headers);
+		r->headers_cap = 0;
+		r->headers = malloc(cap * sizeof(*r->headers));
 		if (!r->headers)
 			return reject(HTTP_REJECT_OUT_OF_MEMORY, "out of memory", true);
-		memcpy(r->headers, r->head.headers, size);
+		r->headers_cap = cap;
 	}
+	if (r->head.n_headers)
+		memcpy(r->headers, r->head.headers, r->head.n_headers * sizeof(*r->headers));
 	r->head.headers = r->headers;
 	r->head_end = end;
 	r->max_body = r->body_limit ? r->body_limit(r->body_limit_ctx, r->head.path,
@@ -252,8 +255,6 @@ void http_reader_next(struct http_reader *r)
 	r->body = NULL;
 	r->body_len = r->body_cap = 0;
 	r->body_in_rbuf = false;
-	free(r->headers);
-	r->headers = NULL;
 	r->head.headers = NULL;
 	r->head.n_headers = 0;
 	if (r->consumed < r->rlen)
@@ -268,7 +269,12 @@ void http_reader_recycle(struct http_reader *r)
 	http_reader_spool_end(r);
 	if (!r->body_in_rbuf)
 		free(r->body);
-	free(r->headers);
+	if (r->headers_cap > HEADERS_KEPT) {
+		/* a head with many headers grew it: not kept either */
+		free(r->headers);
+		r->headers = NULL;
+		r->headers_cap = 0;
+	}
 	if (r->rcap > RBUF_INITIAL) {
 		/* a large head grew it: not kept for the next request */
 		free(r->rbuf);
@@ -278,7 +284,6 @@ void http_reader_recycle(struct http_reader *r)
 	/* what a head and its body set; the rest is set before it is read */
 	r->rlen = r->consumed = r->head_end = 0;
 	r->scan = (struct http_scan){0};
-	r->headers = NULL;
 	r->head.headers = NULL;
 	r->head.n_headers = 0;
 	r->body = NULL;

@@ -25,8 +25,11 @@ struct http_reader {
 	size_t head_end; /* end of the current head in rbuf */
 	size_t consumed; /* bytes of rbuf the current request used */
 	struct http_head head;
-	struct http_header *headers; /* the current request's, allocated to size */
-	char *body;                  /* when not in rbuf: allocated */
+	/* the current request's headers: an array of headers_cap entries, kept
+	 * from request to request (at most HEADERS_KEPT of them once pooled) */
+	struct http_header *headers;
+	size_t headers_cap;
+	char *body; /* when not in rbuf: allocated */
 	size_t body_len, body_cap;
 	uint64_t body_want; /* Content-Length */
 	struct http_chunked chunked;

@@ -35,7 +35,12 @@ void upstream_http_clean(struct uh_transfer *t)
 	resolver_cancel(t->query);
 	if (t->ev_timeout)
 		event_free(t->ev_timeout);
-	free(t->out);
+	if (t->out && t->out_spare && t->uh->n_out_spare < UH_RBUF_SPARE) {
+		SPARE_POISON(t->out, UH_OUT_SPARE);
+		t->uh->out_spare[t->uh->n_out_spare++] = t->out;
+	} else
+		free(t->out);
+	t->out = NULL;
 	free(t->handover);
 	if (t->src) /* an upload's: no call per JSON request */
 		upstream_body_unref(t->src);
@@ -62,12 +67,19 @@ static int build_request(struct uh_transfer *t, const struct upstream_url *u,
 {
 	struct upstream_request r = *req;
 	ssize_t cap;
+	size_t size;
 
 	r.body_lent = req->body_lent && !req->body_src && !u->tls && req->body_len > 0;
 	cap = upstream_serialize_size(u, &r);
 	if (cap < 0)
 		return (int)cap;
-	t->out = malloc((size_t)cap + (req->body_src ? UH_BODY_CHUNK : 0));
+	size = (size_t)cap + (req->body_src ? UH_BODY_CHUNK : 0);
+	t->out_spare = size <= UH_OUT_SPARE;
+	if (t->out_spare && t->uh->n_out_spare) {
+		t->out = t->uh->out_spare[--t->uh->n_out_spare];
+		SPARE_UNPOISON(t->out, UH_OUT_SPARE);
+	} else
+		t->out = malloc(t->out_spare ? UH_OUT_SPARE : size);
 	if (!t->out)
 		return -ENOMEM;
 	t->out_len = upstream_serialize(t->out, u, &r);
@@ -238,6 +250,10 @@ void upstream_http_free(struct upstream_http *uh)
 	while (uh->n_spare) {
 		SPARE_UNPOISON(uh->spare[uh->n_spare - 1], UH_RBUF);
 		free(uh->spare[--uh->n_spare]);
+	}
+	while (uh->n_out_spare) {
+		SPARE_UNPOISON(uh->out_spare[uh->n_out_spare - 1], UH_OUT_SPARE);
+		free(uh->out_spare[--uh->n_out_spare]);
 	}
 	free(uh);
 }

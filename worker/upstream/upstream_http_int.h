@@ -15,7 +15,8 @@
 #include "upstream_http.h"
 
 #define UH_RBUF          16384
-#define UH_RBUF_SPARE    64 /* read buffers kept for the next transfers, per client */
+#define UH_RBUF_SPARE    64   /* read buffers kept for the next transfers, per client */
+#define UH_OUT_SPARE     2048 /* a request that fits (a JSON request's head) is built in a spare */
 #define UH_RBUF_MAX      (UPSTREAM_PARSER_MAX_HEAD + UH_RBUF)
 #define UH_IDLE_PER_HOST 256
 #define UH_IDLE_MS       60000
@@ -82,6 +83,9 @@ struct upstream_http {
 	 * connection keeps none): the next transfers take them, no malloc */
 	char *spare[UH_RBUF_SPARE];
 	size_t n_spare;
+	/* request buffers of UH_OUT_SPARE bytes, the same way */
+	char *out_spare[UH_RBUF_SPARE];
+	size_t n_out_spare;
 	struct http_header headers[UPSTREAM_PARSER_MAX_HEADERS]; /* the head being parsed */
 };
 
