@@ -20,7 +20,8 @@
 #define RBUF_SLACK    4096 /* room kept after a head: body bytes, the next request */
 #define RBUF_MIN_ROOM 1024 /* less room than this after a head: grow by RBUF_SLACK */
 #define RBUF_MAX      (HTTP_SERVER_MAX_HEAD + RBUF_SLACK)
-#define HEADERS_KEPT  32 /* header entries kept from request to request (an SDK sends ~15) */
+#define HEADERS_STEP  8  /* the header array grows by this many entries */
+#define HEADERS_KEPT  32 /* at most this many are kept once pooled (an SDK sends ~15) */
 
 static struct http_read_result reject(enum http_reject reason, const char *message, bool have_head)
 {
@@ -142,7 +143,7 @@ struct http_read_result http_reader_head(struct http_reader *r, struct http_head
 		return reject(http_reject_of_status(http_parser_status(e)),
 		              r->head.error ? r->head.error : "malformed request", false);
 	if (r->head.n_headers > r->headers_cap) {
-		size_t cap = (r->head.n_headers + HEADERS_KEPT - 1) / HEADERS_KEPT * HEADERS_KEPT;
+		size_t cap = (r->head.n_headers + HEADERS_STEP - 1) / HEADERS_STEP * HEADERS_STEP;
 
 		free(r->headers);
 		r->headers_cap = 0;

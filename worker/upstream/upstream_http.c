@@ -28,6 +28,17 @@ bool upstream_http_handles(const struct upstream_http *uh, const struct upstream
 	return !h || !h->http2 || uh->h2_own;
 }
 
+void uh_transfer_out_release(struct uh_transfer *t)
+{
+	if (t->out && t->out_spare && t->uh->n_out_spare < UH_RBUF_SPARE) {
+		SPARE_POISON(t->out, UH_OUT_SPARE);
+		t->uh->out_spare[t->uh->n_out_spare++] = t->out;
+	} else
+		free(t->out);
+	t->out = NULL;
+	t->out_len = t->out_off = 0;
+}
+
 void upstream_http_clean(struct uh_transfer *t)
 {
 	if (!t->uh)
@@ -35,12 +46,7 @@ void upstream_http_clean(struct uh_transfer *t)
 	resolver_cancel(t->query);
 	if (t->ev_timeout)
 		event_free(t->ev_timeout);
-	if (t->out && t->out_spare && t->uh->n_out_spare < UH_RBUF_SPARE) {
-		SPARE_POISON(t->out, UH_OUT_SPARE);
-		t->uh->out_spare[t->uh->n_out_spare++] = t->out;
-	} else
-		free(t->out);
-	t->out = NULL;
+	uh_transfer_out_release(t);
 	free(t->handover);
 	if (t->src) /* an upload's: no call per JSON request */
 		upstream_body_unref(t->src);

@@ -89,6 +89,10 @@ struct upstream_http {
 	struct http_header headers[UPSTREAM_PARSER_MAX_HEADERS]; /* the head being parsed */
 };
 
+/* T's request buffer, no longer needed (T is done, or its answer's head
+ * came: it is never sent again): a spare for the next transfers, or freed. */
+void uh_transfer_out_release(struct uh_transfer *t);
+
 /* ---- hosts (upstream_http_host.c) ---- */
 
 struct uh_host *uh_host_find(const struct upstream_http *uh, const struct upstream_url *u);

@@ -327,6 +327,9 @@ static bool transfer_head(struct uh_transfer *t, size_t end)
 		}
 	}
 	t->state = UH_BODY;
+	/* answered: the request is not sent again, and a long stream does not
+	 * hold it */
+	uh_transfer_out_release(t);
 	if (h.body == UPSTREAM_BODY_NONE) {
 		uh_transfer_finish(t, UPSTREAM_OK, NULL);
 		return false;
