@@ -356,10 +356,8 @@ static int check_headers(struct http_head *h)
 	for (size_t i = 0; i < h->n_headers; i++) {
 		const struct http_header *f = &h->headers[i];
 
-		/* the names below differ in length: one compare at most per header */
-		if (!name_is(f, "content-length") && !name_is(f, "transfer-encoding") &&
-		    !name_is(f, "host") && !name_is(f, "connection") && !name_is(f, "expect"))
-			continue;
+		/* name_is() compares lengths first, and the names below differ in
+		 * length: one compare of bytes at most per header */
 		if (name_is(f, "content-length")) {
 			if (cl)
 				return fail(h, -EBADMSG, "more than one Content-Length");
