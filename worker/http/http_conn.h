@@ -90,7 +90,7 @@ struct http_work {
 	char peer[HTTP_PEER_MAX]; /* the current request's req.peer */
 };
 
-#define HTTP_WORK_POOL_MAX 64 /* as many as the upstream side's spares (UH_RBUF_SPARE) */
+#define HTTP_WORK_POOL_MAX 64 /* as many as the upstream side's spares (UH_SPARES) */
 
 struct http_conn {
 	struct http_server *srv;

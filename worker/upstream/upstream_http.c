@@ -28,12 +28,40 @@ bool upstream_http_handles(const struct upstream_http *uh, const struct upstream
 	return !h || !h->http2 || uh->h2_own;
 }
 
+char *uh_spare_take(struct uh_spares *spares, size_t size)
+{
+	char *buf;
+
+	if (!spares->n)
+		return malloc(size);
+	buf = spares->buf[--spares->n];
+	SPARE_UNPOISON(buf, size);
+	return buf;
+}
+
+void uh_spare_give(struct uh_spares *spares, char *buf, size_t size)
+{
+	if (spares->n == UH_SPARES) {
+		free(buf);
+		return;
+	}
+	SPARE_POISON(buf, size);
+	spares->buf[spares->n++] = buf;
+}
+
+void uh_spares_free(struct uh_spares *spares, size_t size)
+{
+	while (spares->n) {
+		SPARE_UNPOISON(spares->buf[spares->n - 1], size);
+		free(spares->buf[--spares->n]);
+	}
+}
+
 void uh_transfer_out_release(struct uh_transfer *t)
 {
-	if (t->out && t->out_spare && t->uh->n_out_spare < UH_RBUF_SPARE) {
-		SPARE_POISON(t->out, UH_OUT_SPARE);
-		t->uh->out_spare[t->uh->n_out_spare++] = t->out;
-	} else
+	if (t->out && t->out_spare)
+		uh_spare_give(&t->uh->outs, t->out, UH_OUT_SPARE);
+	else
 		free(t->out);
 	t->out = NULL;
 	t->out_len = t->out_off = 0;
@@ -81,11 +109,7 @@ static int build_request(struct uh_transfer *t, const struct upstream_url *u,
 		return (int)cap;
 	size = (size_t)cap + (req->body_src ? UH_BODY_CHUNK : 0);
 	t->out_spare = size <= UH_OUT_SPARE;
-	if (t->out_spare && t->uh->n_out_spare) {
-		t->out = t->uh->out_spare[--t->uh->n_out_spare];
-		SPARE_UNPOISON(t->out, UH_OUT_SPARE);
-	} else
-		t->out = malloc(t->out_spare ? UH_OUT_SPARE : size);
+	t->out = t->out_spare ? uh_spare_take(&t->uh->outs, UH_OUT_SPARE) : malloc(size);
 	if (!t->out)
 		return -ENOMEM;
 	t->out_len = upstream_serialize(t->out, u, &r);
@@ -253,13 +277,7 @@ void upstream_http_free(struct upstream_http *uh)
 		free(h);
 	}
 	upstream_tls_free(uh->tls);
-	while (uh->n_spare) {
-		SPARE_UNPOISON(uh->spare[uh->n_spare - 1], UH_RBUF);
-		free(uh->spare[--uh->n_spare]);
-	}
-	while (uh->n_out_spare) {
-		SPARE_UNPOISON(uh->out_spare[uh->n_out_spare - 1], UH_OUT_SPARE);
-		free(uh->out_spare[--uh->n_out_spare]);
-	}
+	uh_spares_free(&uh->rbufs, UH_RBUF);
+	uh_spares_free(&uh->outs, UH_OUT_SPARE);
 	free(uh);
 }

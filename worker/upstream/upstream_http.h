@@ -71,7 +71,7 @@ struct uh_transfer {
 	struct uh_handover *handover; /* until its new connection has chosen HTTP/1.1 */
 	char *out;                    /* the request: head and body */
 	size_t out_len, out_off;
-	bool out_spare; /* OUT is UH_OUT_SPARE bytes: a spare when T is done */
+	bool out_spare; /* OUT is UH_OUT_SPARE bytes: a spare once given up */
 	/* a lent body (upstream_request.body_lent): OUT holds the head only and
 	 * the body is sent from the caller's memory, after it */
 	const char *lent;

@@ -10,8 +10,8 @@
  * write, while connecting, or while TLS waits for it. A connection goes back
  * to the pool only after a complete keep-alive response with nothing after
  * it, and keeps no read buffer while idle: the buffer goes to the client's
- * few spares (UH_RBUF_SPARE), which the next transfers take before any
- * malloc.
+ * spares (uh_spare_give(), at most UH_SPARES), which the next transfers
+ * take before any malloc.
  *
  * The response is read into the connection's flat buffer (grown up to
  * UH_RBUF_MAX for a large head) and handed to the transfer
@@ -27,7 +27,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "spare_poison.h"
 #include "upstream_http_int.h"
 #include "upstream_tls.h"
 
@@ -73,12 +72,9 @@ void uh_conn_set_writing(struct uh_conn *c, bool on)
 
 int uh_conn_rbuf_take(struct uh_conn *c)
 {
-	struct upstream_http *uh = c->uh;
-
-	c->rbuf = uh->n_spare ? uh->spare[--uh->n_spare] : malloc(UH_RBUF);
+	c->rbuf = uh_spare_take(&c->uh->rbufs, UH_RBUF);
 	if (!c->rbuf)
 		return -ENOMEM;
-	SPARE_UNPOISON(c->rbuf, UH_RBUF);
 	c->rcap = UH_RBUF;
 	return 0;
 }
@@ -87,12 +83,9 @@ int uh_conn_rbuf_take(struct uh_conn *c)
  * and there is room, else freed. */
 static void rbuf_give_back(struct uh_conn *c)
 {
-	struct upstream_http *uh = c->uh;
-
-	if (c->rbuf && c->rcap == UH_RBUF && uh->n_spare < UH_RBUF_SPARE) {
-		SPARE_POISON(c->rbuf, UH_RBUF);
-		uh->spare[uh->n_spare++] = c->rbuf;
-	} else
+	if (c->rbuf && c->rcap == UH_RBUF)
+		uh_spare_give(&c->uh->rbufs, c->rbuf, UH_RBUF);
+	else
 		free(c->rbuf);
 	c->rbuf = NULL;
 	c->rcap = c->rlen = c->rpos = 0;

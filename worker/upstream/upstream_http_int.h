@@ -15,7 +15,7 @@
 #include "upstream_http.h"
 
 #define UH_RBUF          16384
-#define UH_RBUF_SPARE    64   /* read buffers kept for the next transfers, per client */
+#define UH_SPARES        64   /* buffers of each size kept for the next transfers, per client */
 #define UH_OUT_SPARE     2048 /* a request that fits (a JSON request's head) is built in a spare */
 #define UH_RBUF_MAX      (UPSTREAM_PARSER_MAX_HEAD + UH_RBUF)
 #define UH_IDLE_PER_HOST 256
@@ -71,6 +71,21 @@ struct uh_handover {
 	size_t body_off, body_len; /* the body, in the transfer's out buffer */
 };
 
+/* Buffers of one size that transfers gave back, which the next transfers
+ * take before any malloc (poisoned while kept: spare_poison.h). */
+struct uh_spares {
+	char *buf[UH_SPARES];
+	size_t n;
+};
+
+/* A buffer of SIZE bytes, the size SPARES holds: a spare, or a new one (NULL
+ * when out of memory). */
+char *uh_spare_take(struct uh_spares *spares, size_t size);
+/* BUF, of SIZE bytes, kept in SPARES when there is room, else freed. */
+void uh_spare_give(struct uh_spares *spares, char *buf, size_t size);
+/* Frees every buffer SPARES keeps. */
+void uh_spares_free(struct uh_spares *spares, size_t size);
+
 struct upstream_http {
 	struct event_base *base;
 	struct resolver *resolver; /* from the first host name on */
@@ -79,13 +94,8 @@ struct upstream_http {
 	bool h2_own;               /* HTTP/2 connections go to the own HTTP/2 client */
 	struct uh_host *hosts;
 	size_t active;
-	/* read buffers of UH_RBUF bytes that transfers gave back (an idle
-	 * connection keeps none): the next transfers take them, no malloc */
-	char *spare[UH_RBUF_SPARE];
-	size_t n_spare;
-	/* request buffers of UH_OUT_SPARE bytes, the same way */
-	char *out_spare[UH_RBUF_SPARE];
-	size_t n_out_spare;
+	struct uh_spares rbufs; /* read buffers of UH_RBUF bytes (an idle connection keeps none) */
+	struct uh_spares outs;  /* request buffers of UH_OUT_SPARE bytes */
 	struct http_header headers[UPSTREAM_PARSER_MAX_HEADERS]; /* the head being parsed */
 };
 
