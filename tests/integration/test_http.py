@@ -67,8 +67,7 @@ def test_slow_readers_keep_worker_memory_bounded(stub, gateway_factory):
     body = dict(CHAT, stream=True, x_stub={"chunks": chunks})
     socks = []
     for _ in range(n_streams):
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        s = socket.socket()  # default buffers: see stall_and_resume
         s.settimeout(30)
         s.connect(("127.0.0.1", gw.port))
         s.sendall(post_bytes("/v1/chat/completions", body))
@@ -124,6 +123,11 @@ def test_slow_readers_keep_worker_memory_bounded(stub, gateway_factory):
     assert request(gw.port, "GET", "/health/liveliness")[0] == 200
 
 
+TCP_STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
+              6: "TIME_WAIT", 7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN",
+              11: "CLOSING"}
+
+
 def tcp_queues(*ports):
     """Loopback sockets on PORTS with bytes queued in either direction: where a
     stalled stream's bytes wait (a full Recv-Q on the worker's upstream socket
@@ -135,9 +139,11 @@ def tcp_queues(*ports):
             fields = line.split()
             local, remote = (int(a.split(":")[1], 16) for a in fields[1:3])
             tx, rx = (int(q, 16) for q in fields[4].split(":"))
+            state = TCP_STATES.get(int(fields[3], 16), fields[3])
             if (local in ports or remote in ports) and (tx or rx):
-                rows.append(f"  {local} -> {remote}: Send-Q {tx} Recv-Q {rx}")
-    return "queued bytes (local -> remote):\n" + ("\n".join(rows) or "  none")
+                rows.append(f"  {local} -> {remote} {state}: Send-Q {tx} Recv-Q {rx}")
+    return (f"queued bytes on ports {', '.join(map(str, ports))} (local -> remote):\n" +
+            ("\n".join(rows) or "  none"))
 
 
 def cpu_ticks(pid):
@@ -168,8 +174,10 @@ def stall_and_resume(gw, upstream_port, n_streams, chunks, allowance_kb, what="s
     base_rss = vm_kb(worker, "VmRSS")
     socks = []
     for _ in range(n_streams):
+        # The kernel's default receive buffer, not a tiny SO_RCVBUF: on loopback (64 KiB
+        # segments) an 8 KiB one makes the kernel drop segments it cannot hold, and the
+        # sender's retransmission backoff then stalled a stream for over a minute.
         s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
         s.connect(("127.0.0.1", gw.port))
         s.sendall(post_bytes("/v1/chat/completions",
                              dict(CHAT, stream=True, x_stub={"chunks": chunks})))
@@ -207,7 +215,10 @@ def stall_and_resume(gw, upstream_port, n_streams, chunks, allowance_kb, what="s
                 assert body.count(b'"delta"') == chunks + 1, "every event, once"
                 assert body.endswith(b"data: [DONE]\n\n")
                 key.fileobj.close()
-    assert left == 0, "the paused streams did not finish"
+    assert left == 0, ("the paused streams did not finish:\n"
+                       "bytes read per open stream (client port: bytes) "
+                       f"{ {k.fileobj.getsockname()[1]: len(k.data) for k in sel.get_map().values()} }\n"
+                       f"{tcp_queues(gw.port, upstream_port)}")
 
 
 def test_backpressure_pauses_the_upstream(stub, gateway_factory):
