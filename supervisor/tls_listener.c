@@ -7,7 +7,10 @@
  * ALPN without it is refused with no_application_protocol, RFC 7301), no
  * renegotiation (SSL_OP_NO_RENEGOTIATION: a TLS 1.2 client's request is
  * declined), no compression, OpenSSL's buffers released while a connection
- * idles (SSL_MODE_RELEASE_BUFFERS), partial writes. Resumption is by session
+ * idles (SSL_MODE_RELEASE_BUFFERS), partial writes, and read-ahead: one
+ * read() takes a record's header and body together (without it OpenSSL
+ * reads the 5-byte header first, a second system call per request; the
+ * worker then asks SSL_has_pending, see http_tls.c). Resumption is by session
  * tickets only (no server-side cache): the ticket keys are made with the
  * context, so all workers of a generation resume each other's sessions and
  * a reload rotates them. With a client CA, a client certificate it verifies
@@ -258,6 +261,7 @@ int tls_listener_new(const struct config *config, SSL_CTX **ret, struct diag_lis
 	                                 SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
 	                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
 	SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);

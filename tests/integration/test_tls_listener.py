@@ -1,7 +1,7 @@
 """TLS for clients (llmgate.tls): requests and streams over TLS, ALPN, resumption, protocols,
 mTLS, certificates reloaded by SIGHUP (streams on the old certificate untouched, no
 connection refused, a bad certificate keeps the old generation), --check on the files,
-LiteLLM's SSL_CERTFILE_PATH/SSL_KEYFILE_PATH, and the listener's fault-matrix cells:
+LiteLLM's SSL_CERTFILE_PATH/SSL_KEYFILE_PATH, records read ahead, and the fault-matrix cells:
 handshake timeout, garbage before the ClientHello, plain HTTP to the TLS port, a
 renegotiation attempt, thousands of idle TLS connections."""
 import contextlib
@@ -486,6 +486,50 @@ def test_idle_tls_connections(stub, gateway_factory, pki):
     finally:
         f.close()
         s.close()
+
+
+def test_records_read_ahead(stub, gateway_factory, pki):
+    """The listener reads ahead (a record's header and body in one read): a record that
+    comes in two pieces waits in OpenSSL's buffer (the connection goes idle meanwhile) until
+    the socket signals the rest; records that come together are all served though the
+    socket does not signal the ones OpenSSL holds still encrypted."""
+    gw = tls_gateway(gateway_factory, stub, pki)
+    raw = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = client_context(pki).wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
+
+    def answers(n):
+        got = b""
+        while got.count(b"chat.completion") < n:
+            try:
+                got += tls.read(65536)
+            except ssl.SSLWantReadError:
+                data = raw.recv(65536)
+                assert data, f"closed before {n} answers: {got[:300]!r}"
+                incoming.write(data)
+        assert got.count(b"HTTP/1.1 200 ") == n and got.count(b"chat.completion") == n, got
+    try:
+        while True:  # the handshake through memory BIOs
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                raw.sendall(outgoing.read())
+                incoming.write(raw.recv(65536))
+        raw.sendall(outgoing.read())
+        for _ in range(2):  # the first request, then one on the kept connection
+            tls.write(post_bytes(CHAT_PATH, CHAT))
+            record = outgoing.read()
+            raw.sendall(record[:len(record) // 2])
+            time.sleep(0.3)
+            raw.sendall(record[len(record) // 2:])
+            answers(1)
+        for _ in range(3):  # three records in one segment
+            tls.write(post_bytes(CHAT_PATH, CHAT))
+        raw.sendall(outgoing.read())
+        answers(3)
+    finally:
+        raw.close()
 
 
 # --- the fault matrix's TLS listener cells ----------------------------------------------------

@@ -655,8 +655,10 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 	if (c->state == HTTP_CONN_HANDSHAKE) {
 		if (http_tls_handshake(c) < 0 && c->failed)
 			http_conn_close(c);
-		else if (c->state == HTTP_CONN_HEAD)
-			conn_idle(c); /* handshaken, no request yet */
+		else if (c->state == HTTP_CONN_HEAD) {
+			http_tls_kick(c); /* the request, read ahead with the handshake */
+			conn_idle(c);     /* handshaken, no request yet */
+		}
 		return;
 	}
 	if (c->tls_read_wants_write) {
@@ -804,7 +806,7 @@ void http_conn_drain(struct http_conn *c)
 	if (c->state != HTTP_CONN_HEAD || !c->served ||
 	    (c->w && (c->w->in.rlen > 0 || evbuffer_get_length(c->w->out) > 0)))
 		return;
-	if (c->ssl && http_tls_pending(c))
+	if (c->ssl && http_tls_holds(c))
 		return; /* a request OpenSSL has read from the socket already */
 	if (ioctl(c->fd, FIONREAD, &n) == 0 && n == 0)
 		http_conn_close(c);

@@ -238,8 +238,15 @@ bool http_tls_pending(const struct http_conn *c)
 	return SSL_pending(c->ssl) > 0;
 }
 
+/* With read-ahead (the listener's context) OpenSSL may also hold records it
+ * has not decrypted yet, which SSL_pending() does not count. */
+bool http_tls_holds(const struct http_conn *c)
+{
+	return SSL_has_pending(c->ssl) == 1;
+}
+
 void http_tls_kick(struct http_conn *c)
 {
-	if (c->reading && SSL_pending(c->ssl) > 0)
+	if (c->reading && http_tls_holds(c))
 		event_active(&c->ev_read, EV_READ, 0);
 }

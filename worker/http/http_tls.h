@@ -39,7 +39,12 @@ int http_tls_write(struct http_conn *c, struct evbuffer *out);
 /* Decrypted bytes OpenSSL holds that the connection has not read yet. */
 bool http_tls_pending(const struct http_conn *c);
 
-/* OpenSSL may hold decrypted bytes the socket will not signal again: run
+/* Any bytes OpenSSL holds for the connection: decrypted, or read ahead from
+ * the socket and not decrypted yet (a whole record, or a part whose rest the
+ * socket will signal). */
+bool http_tls_holds(const struct http_conn *c);
+
+/* OpenSSL may hold whole records the socket will not signal again: run
  * the read event from the loop while C is reading and some are left. */
 void http_tls_kick(struct http_conn *c);
 
