@@ -30,6 +30,16 @@ static inline long clock_ms_since(const struct timespec *since)
 	return (now.tv_sec - since->tv_sec) * 1000L + (now.tv_nsec - since->tv_nsec) / 1000000L;
 }
 
+/* Milliseconds on the coarse monotonic clock (the last tick's reading: cheap,
+ * and a few ms off at most), for idle timeouts. */
+static inline int64_t clock_coarse_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static inline struct timeval clock_tv_ms(long ms)
 {
 	return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};

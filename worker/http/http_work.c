@@ -22,10 +22,7 @@
  * and coarse: a few ms are nothing to an idle timeout. */
 static int64_t idle_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_coarse_ms();
 }
 
 static void idle_arm(struct http_server *srv, int64_t now_ms)

@@ -3,10 +3,11 @@
  * upstream_http.h). Runs in a worker, on its event loop.
  *
  * One pool per host of idle connections (most recently used first, at most
- * UH_IDLE_PER_HOST, each closed after UH_IDLE_MS). A connection carries one
- * transfer at a time; its read event stays registered for its whole life,
- * so an idle connection the upstream closes (or sends anything on) is
- * noticed and closed at once. The write event is added only after a short
+ * UH_IDLE_PER_HOST, each closed after UH_IDLE_MS idle: a lazy timer, see
+ * uh_conn_take()). A connection carries one transfer at a time; its read
+ * event stays registered for its whole life, so an idle connection the
+ * upstream closes (or sends anything on) is noticed and closed at once.
+ * The write event is added only after a short
  * write, while connecting, or while TLS waits for it. A connection goes back
  * to the pool only after a complete keep-alive response with nothing after
  * it, and keeps no read buffer while idle: the buffer goes to the client's
@@ -27,6 +28,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "upstream_http_int.h"
 #include "upstream_tls.h"
 
@@ -170,14 +172,25 @@ struct uh_conn *uh_conn_new(struct upstream_http *uh, struct uh_host *h)
 	return c;
 }
 
+/* The idle timer is lazy: armed when a connection first goes idle and left
+ * armed while it carries transfers, so that a busy keep-alive connection
+ * does not add and delete a timer per request. When it fires, an idle
+ * connection idle for UH_IDLE_MS closes; one idle for less waits the rest;
+ * a busy one arms it again when it next goes idle. */
+static void conn_arm_idle(struct uh_conn *c, int64_t ms)
+{
+	struct timeval tv = clock_tv_ms(ms > 0 ? (long)ms + 1 : 1);
+
+	evtimer_add(c->ev_timer, &tv);
+	c->idle_armed = true;
+}
+
 struct uh_conn *uh_conn_take(struct uh_host *h)
 {
 	struct uh_conn *c = h->idle;
 
-	if (c) {
+	if (c)
 		idle_unlink(c);
-		evtimer_del(c->ev_timer);
-	}
 	return c;
 }
 
@@ -199,8 +212,9 @@ void uh_conn_put(struct uh_conn *c, bool reuse)
 		h->idle->prev = c;
 	h->idle = c;
 	h->n_idle++;
-	struct timeval tv = {.tv_sec = UH_IDLE_MS / 1000, .tv_usec = 0};
-	evtimer_add(c->ev_timer, &tv);
+	c->idle_ms = clock_coarse_ms();
+	if (!c->idle_armed)
+		conn_arm_idle(c, UH_IDLE_MS);
 }
 
 /* Room to read into; NULL when the head being read is too large. */
@@ -439,9 +453,16 @@ static void conn_on_write(evutil_socket_t fd, short what, void *arg)
 static void conn_on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct uh_conn *c = arg;
+	int64_t left;
 
 	(void)fd;
 	(void)what;
-	if (!c->t)
+	c->idle_armed = false;
+	if (c->t)
+		return; /* busy: armed again when it goes idle */
+	left = c->idle_ms + UH_IDLE_MS - clock_coarse_ms();
+	if (left > 0)
+		conn_arm_idle(c, left);
+	else
 		uh_conn_close_idle(c); /* idle for too long */
 }
