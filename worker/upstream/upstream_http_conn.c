@@ -7,12 +7,12 @@
  * uh_conn_take()). A connection carries one transfer at a time; its read
  * event stays registered for its whole life, so an idle connection the
  * upstream closes (or sends anything on) is noticed and closed at once.
- * The write event is added only after a short
- * write, while connecting, or while TLS waits for it. A connection goes back
- * to the pool only after a complete keep-alive response with nothing after
- * it, and keeps no read buffer while idle: the buffer goes to the client's
- * spares (uh_spare_give(), at most UH_SPARES), which the next transfers
- * take before any malloc.
+ * The write event is added only after a short write, while connecting, or
+ * while TLS waits for it. A connection goes back to the pool only after a
+ * complete keep-alive response with nothing after it, and keeps no read
+ * buffer while idle: the buffer goes to the client's spares
+ * (uh_spare_give(), at most UH_SPARES), which the next transfers take
+ * before any malloc.
  *
  * The response is read into the connection's flat buffer (grown up to
  * UH_RBUF_MAX for a large head) and handed to the transfer
