@@ -28,31 +28,31 @@ bool upstream_http_handles(const struct upstream_http *uh, const struct upstream
 	return !h || !h->http2 || uh->h2_own;
 }
 
-char *uh_spare_take(struct uh_spares *spares, size_t size)
+char *uh_spare_take(struct uh_spares *spares)
 {
 	char *buf;
 
 	if (!spares->n)
-		return malloc(size);
+		return malloc(spares->size);
 	buf = spares->buf[--spares->n];
-	SPARE_UNPOISON(buf, size);
+	SPARE_UNPOISON(buf, spares->size);
 	return buf;
 }
 
-void uh_spare_give(struct uh_spares *spares, char *buf, size_t size)
+void uh_spare_give(struct uh_spares *spares, char *buf)
 {
 	if (spares->n == UH_SPARES) {
 		free(buf);
 		return;
 	}
-	SPARE_POISON(buf, size);
+	SPARE_POISON(buf, spares->size);
 	spares->buf[spares->n++] = buf;
 }
 
-void uh_spares_free(struct uh_spares *spares, size_t size)
+void uh_spares_free(struct uh_spares *spares)
 {
 	while (spares->n) {
-		SPARE_UNPOISON(spares->buf[spares->n - 1], size);
+		SPARE_UNPOISON(spares->buf[spares->n - 1], spares->size);
 		free(spares->buf[--spares->n]);
 	}
 }
@@ -60,7 +60,7 @@ void uh_spares_free(struct uh_spares *spares, size_t size)
 void uh_transfer_out_release(struct uh_transfer *t)
 {
 	if (t->out && t->out_spare)
-		uh_spare_give(&t->uh->outs, t->out, UH_OUT_SPARE);
+		uh_spare_give(&t->uh->outs, t->out);
 	else
 		free(t->out);
 	t->out = NULL;
@@ -109,7 +109,7 @@ static int build_request(struct uh_transfer *t, const struct upstream_url *u,
 		return (int)cap;
 	size = (size_t)cap + (req->body_src ? UH_BODY_CHUNK : 0);
 	t->out_spare = size <= UH_OUT_SPARE;
-	t->out = t->out_spare ? uh_spare_take(&t->uh->outs, UH_OUT_SPARE) : malloc(size);
+	t->out = t->out_spare ? uh_spare_take(&t->uh->outs) : malloc(size);
 	if (!t->out)
 		return -ENOMEM;
 	t->out_len = upstream_serialize(t->out, u, &r);
@@ -234,6 +234,8 @@ struct upstream_http *upstream_http_new(struct event_base *base, bool https)
 		return NULL;
 	uh->base = base;
 	uh->https = https;
+	uh->rbufs.size = UH_RBUF;
+	uh->outs.size = UH_OUT_SPARE;
 	uh->tls = upstream_tls_new(); /* no OpenSSL yet: that is the first https transfer's */
 	if (!uh->tls) {
 		free(uh);
@@ -277,7 +279,7 @@ void upstream_http_free(struct upstream_http *uh)
 		free(h);
 	}
 	upstream_tls_free(uh->tls);
-	uh_spares_free(&uh->rbufs, UH_RBUF);
-	uh_spares_free(&uh->outs, UH_OUT_SPARE);
+	uh_spares_free(&uh->rbufs);
+	uh_spares_free(&uh->outs);
 	free(uh);
 }

@@ -74,7 +74,7 @@ void uh_conn_set_writing(struct uh_conn *c, bool on)
 
 int uh_conn_rbuf_take(struct uh_conn *c)
 {
-	c->rbuf = uh_spare_take(&c->uh->rbufs, UH_RBUF);
+	c->rbuf = uh_spare_take(&c->uh->rbufs);
 	if (!c->rbuf)
 		return -ENOMEM;
 	c->rcap = UH_RBUF;
@@ -86,7 +86,7 @@ int uh_conn_rbuf_take(struct uh_conn *c)
 static void rbuf_give_back(struct uh_conn *c)
 {
 	if (c->rbuf && c->rcap == UH_RBUF)
-		uh_spare_give(&c->uh->rbufs, c->rbuf, UH_RBUF);
+		uh_spare_give(&c->uh->rbufs, c->rbuf);
 	else
 		free(c->rbuf);
 	c->rbuf = NULL;

@@ -73,20 +73,21 @@ struct uh_handover {
 	size_t body_off, body_len; /* the body, in the transfer's out buffer */
 };
 
-/* Buffers of one size that transfers gave back, which the next transfers
+/* Buffers of SIZE bytes that transfers gave back, which the next transfers
  * take before any malloc (poisoned while kept: spare_poison.h). */
 struct uh_spares {
 	char *buf[UH_SPARES];
 	size_t n;
+	size_t size; /* set once, with the client */
 };
 
-/* A buffer of SIZE bytes, the size SPARES holds: a spare, or a new one (NULL
- * when out of memory). */
-char *uh_spare_take(struct uh_spares *spares, size_t size);
-/* BUF, of SIZE bytes, kept in SPARES when there is room, else freed. */
-void uh_spare_give(struct uh_spares *spares, char *buf, size_t size);
+/* A buffer of SPARES->size bytes: a spare, or a new one (NULL when out of
+ * memory). */
+char *uh_spare_take(struct uh_spares *spares);
+/* BUF, of SPARES->size bytes, kept in SPARES when there is room, else freed. */
+void uh_spare_give(struct uh_spares *spares, char *buf);
 /* Frees every buffer SPARES keeps. */
-void uh_spares_free(struct uh_spares *spares, size_t size);
+void uh_spares_free(struct uh_spares *spares);
 
 struct upstream_http {
 	struct event_base *base;
