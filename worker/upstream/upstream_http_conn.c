@@ -182,7 +182,6 @@ static void conn_arm_idle(struct uh_conn *c, int64_t ms)
 	struct timeval tv = clock_tv_ms(ms > 0 ? (long)ms + 1 : 1);
 
 	evtimer_add(c->ev_timer, &tv);
-	c->idle_armed = true;
 }
 
 struct uh_conn *uh_conn_take(struct uh_host *h)
@@ -213,7 +212,7 @@ void uh_conn_put(struct uh_conn *c, bool reuse)
 	h->idle = c;
 	h->n_idle++;
 	c->idle_ms = clock_coarse_ms();
-	if (!c->idle_armed)
+	if (!evtimer_pending(c->ev_timer, NULL))
 		conn_arm_idle(c, UH_IDLE_MS);
 }
 
@@ -457,7 +456,6 @@ static void conn_on_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	c->idle_armed = false;
 	if (c->t)
 		return; /* busy: armed again when it goes idle */
 	left = c->idle_ms + UH_IDLE_MS - clock_coarse_ms();

@@ -56,8 +56,7 @@ struct uh_conn {
 	bool write_wants_read; /* TLS: the last write waits for readability */
 	int tls_held;          /* TLS: a read's status that came after bytes, for the next read */
 	bool reused;           /* it carried a response before this transfer */
-	bool idle_armed;       /* ev_timer pending (lazy: see uh_conn_take) */
-	int64_t idle_ms;       /* when it last went idle (clock_coarse_ms) */
+	int64_t idle_ms;       /* when it last went idle (clock_coarse_ms; see uh_conn_take) */
 	char *rbuf;
 	size_t rcap, rlen, rpos; /* rpos: bytes of rbuf already handled */
 };
