@@ -3606,6 +3606,16 @@ static void load_llmgate(struct loader *ld)
 		free(text);
 	}
 
+	at = at_slot(&lg, K_llmgate_cpu_scheduling_policy);
+	if (get_text(ld, &at, "batch or inherit", &text) == GOT) {
+		if (strcmp(text, "batch") == 0)
+			c->sched_batch = true;
+		else if (strcmp(text, "inherit") != 0)
+			report(ld, DIAG_ERROR, 0, at.node, "%s must be batch or inherit, not '%s'",
+			       at.path, shown_value(at.node, text, buf, sizeof(buf)));
+		free(text);
+	}
+
 	at = at_slot(&lg, K_llmgate_control_socket);
 	if (get_text(ld, &at, "a path", &text) == GOT) {
 		/* sockaddr_un.sun_path holds 108 bytes with the NUL. */

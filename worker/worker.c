@@ -3,8 +3,9 @@
  *
  * Start-up order matters: reset signal dispositions inherited from the
  * supervisor's event loop, then unblock signals; ask the kernel for SIGTERM if
- * the supervisor dies; keep only our descriptors; then build a fresh event
- * loop, libcurl state and HTTP server; say HELLO, then READY once accepting.
+ * the supervisor dies; keep only our descriptors; take the configured
+ * scheduling policy; then build a fresh event loop, libcurl state and HTTP
+ * server; say HELLO, then READY once accepting.
  *
  * Stop (SIGTERM, DRAIN from the supervisor, or supervisor gone): stop
  * accepting, serve every connection already accepted to the end of its
@@ -17,6 +18,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,6 +308,25 @@ static void on_ipc(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * llmgate.cpu_scheduling_policy: batch. A worker waits on its sockets most of
+ * the time, so under SCHED_OTHER every wake-up (an upstream's event arriving)
+ * preempts whatever runs on its CPU, another worker or a co-located upstream,
+ * and the two take turns many times per stream. Under SCHED_BATCH the woken
+ * worker runs when the running task's slice ends or it blocks, and reads what
+ * came meanwhile in one go; on an idle CPU it runs at once, as before. Not
+ * fatal: the worker serves under the policy it inherited.
+ */
+static void take_scheduling_policy(const struct config *config)
+{
+	struct sched_param param = {.sched_priority = 0};
+
+	if (config->sched_batch && sched_setscheduler(0, SCHED_BATCH, &param) < 0)
+		log_warning("cannot switch to SCHED_BATCH (llmgate.cpu_scheduling_policy): %s; "
+		            "serving under the inherited policy",
+		            strerror(errno));
+}
+
 void worker_run(const struct worker_args *args)
 {
 	struct worker w = {.args = args};
@@ -326,6 +347,7 @@ void worker_run(const struct worker_args *args)
 	w.args = &local;
 	if (config->verbose)
 		log_set_level(LOG_DEBUG);
+	take_scheduling_policy(config);
 
 	/* libcurl is set up by upstream.c with its first transfer (not every
 	 * worker needs it, and its global init starts OpenSSL). */

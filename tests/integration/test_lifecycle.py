@@ -104,6 +104,27 @@ def test_stream_in_flight_survives_reload(stub, gateway_factory):
     assert "reload: generation 2 serving" in gw.logs()
 
 
+def test_workers_run_sched_batch_until_a_reload_says_inherit(stub, gateway_factory):
+    """llmgate.cpu_scheduling_policy: batch (the default) puts each worker,
+    not the supervisor, under SCHED_BATCH; inherit, through a reload, gives the
+    new generation the supervisor's policy."""
+    gw = gateway_factory(openai_config(stub.base, workers=2))
+    workers = two_workers(gw)
+    assert os.sched_getscheduler(gw.pid) == os.SCHED_OTHER
+    assert [os.sched_getscheduler(w) for w in workers] == [os.SCHED_BATCH] * 2
+    assert post(gw)[0] == 200
+    gw.write_config(openai_config(stub.base, workers=2,
+                                  extra="  cpu_scheduling_policy: inherit\n"))
+    gw.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "reload: generation 2 serving" in gw.logs(), timeout=20,
+             what="generation 2 serving")
+    new = wait_for(lambda: [w for w in gw.workers() if w not in workers] or None,
+                   what="generation 2's workers")
+    assert all(os.sched_getscheduler(w) == os.SCHED_OTHER for w in new)
+    assert post(gw)[0] == 200
+    assert "SCHED_BATCH" not in gw.logs()  # no warning: the switch worked
+
+
 def test_sigterm_under_load_finishes_in_flight(stub, gateway_factory):
     gw = gateway_factory(openai_config(stub.base, workers=2))
     workers = two_workers(gw)

@@ -418,7 +418,7 @@ static void test_more_diagnostics(void)
 	diag_free(&d);
 
 	c = load_expect("bad_values.yaml", -EINVAL, &d);
-	expect_counts(&d, 6, 4, "bad values");
+	expect_counts(&d, 7, 4, "bad values");
 	EXPECT_EXACT(&d, "6:7", W,
 	             "model_list[0].litellm_params.api_version is only used by azure/ models; "
 	             "ignored for 'openai/gpt-4o'",
@@ -439,6 +439,9 @@ static void test_more_diagnostics(void)
 	EXPECT_EXACT(&d, "20:19", E,
 	             "llmgate.control_socket must be a socket path of 1 to 107 bytes",
 	             "empty control socket");
+	EXPECT_EXACT(&d, "21:26", E,
+	             "llmgate.cpu_scheduling_policy must be batch or inherit, not 'fifo'",
+	             "no real-time scheduling policy");
 	config_free(c);
 	diag_free(&d);
 
@@ -659,6 +662,7 @@ static void test_full_struct(void)
 	tap_ok(c->max_request_size == 2 * 1024 * 1024, "max_request_size_mb 2");
 	tap_str(c->listen, "[::1]:8080", "listen");
 	tap_ok(c->workers == 4, "workers");
+	tap_ok(!c->sched_batch, "cpu_scheduling_policy inherit");
 	tap_str(c->control_socket, "/tmp/llmgate-test.sock", "control_socket");
 	tap_str(c->admin_listen, "127.0.0.1:9100", "admin_listen");
 	tap_str(c->user, "nobody", "user");
@@ -696,6 +700,7 @@ static void test_defaults(void)
 	tap_ok(c->max_request_size == 10 * 1024 * 1024, "default max request 10 MiB");
 	tap_str(c->listen, "127.0.0.1:4000", "default listen");
 	tap_ok(c->workers == 0, "default workers 0 (CPUs)");
+	tap_ok(c->sched_batch, "default cpu_scheduling_policy batch");
 	tap_str(c->control_socket, "/run/llmgate/control.sock", "default control socket");
 	tap_ok(c->admin_listen == NULL && c->access_log == NULL, "default: no metrics, no log");
 	tap_str(c->user, "llmgate", "default user");
@@ -1010,10 +1015,10 @@ static bool same_settings(const struct config *a, const struct config *b)
 	       a->request_timeout_ms == b->request_timeout_ms && a->drop_params == b->drop_params &&
 	       a->verbose == b->verbose && SAME_STR(master_key) &&
 	       a->max_request_size == b->max_request_size && SAME_STR(listen) &&
-	       a->workers == b->workers && SAME_STR(control_socket) && SAME_STR(admin_listen) &&
-	       SAME_STR(user) && a->drain_timeout_ms == b->drain_timeout_ms &&
-	       SAME_STR(access_log) && a->core_dumps == b->core_dumps &&
-	       a->header_timeout_ms == b->header_timeout_ms &&
+	       a->workers == b->workers && a->sched_batch == b->sched_batch &&
+	       SAME_STR(control_socket) && SAME_STR(admin_listen) && SAME_STR(user) &&
+	       a->drain_timeout_ms == b->drain_timeout_ms && SAME_STR(access_log) &&
+	       a->core_dumps == b->core_dumps && a->header_timeout_ms == b->header_timeout_ms &&
 	       a->body_timeout_ms == b->body_timeout_ms &&
 	       a->idle_timeout_ms == b->idle_timeout_ms && SAME_STR(ca_file) &&
 	       a->upstream_http2 == b->upstream_http2 &&
