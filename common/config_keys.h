@@ -342,8 +342,9 @@
 	X(llmgate, listen, ADDRESS, "127.0.0.1:4000", "client-facing HOST:PORT ([IPv6]:PORT)")             \
 	X(llmgate, workers, INT, "0", "worker processes; 0 or auto = one per CPU")                         \
 	X(llmgate, cpu_scheduling_policy, STRING, "batch",                                                 \
-	  "the workers' Linux scheduling policy: batch (SCHED_BATCH: a woken worker does not preempt "     \
-	  "the task running on its CPU) or inherit (the policy llmgated was started with)")                \
+	  "the workers' Linux scheduling policy: batch (SCHED_OTHER becomes SCHED_BATCH: a woken worker "  \
+	  "does not preempt the task running on its CPU) or inherit (the policy llmgated was started "     \
+	  "with)")                                                                                         \
 	X(llmgate, control_socket, STRING, CONFIG_DEFAULT_CONTROL_SOCKET, "control socket path")           \
 	X(llmgate, admin_listen, ADDRESS, NULL, "HOST:PORT serving /metrics; unset = off")                 \
 	X(llmgate, user, STRING, "llmgate", "user to run as after binding (when started as root)")         \

@@ -314,16 +314,20 @@ static void on_ipc(evutil_socket_t fd, short what, void *arg)
  * preempts whatever runs on its CPU, another worker or a co-located upstream,
  * and the two take turns many times per stream. Under SCHED_BATCH the woken
  * worker runs when the running task's slice ends or it blocks, and reads what
- * came meanwhile in one go; on an idle CPU it runs at once, as before. Not
- * fatal: the worker serves under the policy it inherited.
+ * came meanwhile in one go; on an idle CPU it runs at once, as before. Only
+ * SCHED_OTHER is switched: a policy llmgated was started with on purpose
+ * (chrt, systemd's CPUSchedulingPolicy=) stays. Not fatal: the worker serves
+ * under the policy it inherited.
  */
 static void take_scheduling_policy(const struct config *config)
 {
 	struct sched_param param = {.sched_priority = 0};
 
-	if (config->sched_batch && sched_setscheduler(0, SCHED_BATCH, &param) < 0)
+	if (!config->sched_batch || sched_getscheduler(0) != SCHED_OTHER)
+		return;
+	if (sched_setscheduler(0, SCHED_BATCH, &param) < 0)
 		log_warning("cannot switch to SCHED_BATCH (llmgate.cpu_scheduling_policy): %s; "
-		            "serving under the inherited policy",
+		            "serving under SCHED_OTHER",
 		            strerror(errno));
 }
 

@@ -110,8 +110,10 @@ def test_workers_run_sched_batch_until_a_reload_says_inherit(stub, gateway_facto
     new generation the supervisor's policy."""
     gw = gateway_factory(openai_config(stub.base, workers=2))
     workers = two_workers(gw)
+    # a worker just forked switches as it starts: wait for both
+    wait_for(lambda: [os.sched_getscheduler(w) for w in workers] == [os.SCHED_BATCH] * 2,
+             timeout=5, what="both workers under SCHED_BATCH")
     assert os.sched_getscheduler(gw.pid) == os.SCHED_OTHER
-    assert [os.sched_getscheduler(w) for w in workers] == [os.SCHED_BATCH] * 2
     assert post(gw)[0] == 200
     gw.write_config(openai_config(stub.base, workers=2,
                                   extra="  cpu_scheduling_policy: inherit\n"))
@@ -123,6 +125,15 @@ def test_workers_run_sched_batch_until_a_reload_says_inherit(stub, gateway_facto
     assert all(os.sched_getscheduler(w) == os.SCHED_OTHER for w in new)
     assert post(gw)[0] == 200
     assert "SCHED_BATCH" not in gw.logs()  # no warning: the switch worked
+
+
+def test_a_policy_llmgated_was_started_with_is_kept(stub, gateway_factory):
+    """batch switches SCHED_OTHER only: started under another policy (here SCHED_IDLE,
+    as chrt -i or systemd's CPUSchedulingPolicy=idle would), the workers keep it."""
+    gw = gateway_factory(openai_config(stub.base, workers=2), wrapper=("chrt", "-i", "0"))
+    workers = two_workers(gw)
+    assert [os.sched_getscheduler(p) for p in [gw.pid, *workers]] == [os.SCHED_IDLE] * 3
+    assert post(gw)[0] == 200
 
 
 def test_sigterm_under_load_finishes_in_flight(stub, gateway_factory):
