@@ -168,7 +168,7 @@ struct config {
 	long drain_timeout_ms;
 	char *access_log; /* NULL = off, "stderr" or a path */
 	bool core_dumps;  /* false: PR_SET_DUMPABLE 0 */
-	bool sched_batch; /* llmgate.cpu_scheduling_policy: batch (workers run SCHED_BATCH) */
+	bool sched_batch; /* cpu_scheduling_policy: batch (SCHED_OTHER workers -> SCHED_BATCH) */
 
 	long header_timeout_ms; /* a client's request head */
 	long body_timeout_ms;   /* a client's request body */

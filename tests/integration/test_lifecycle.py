@@ -122,7 +122,7 @@ def test_workers_run_sched_batch_until_a_reload_says_inherit(stub, gateway_facto
              what="generation 2 serving")
     new = wait_for(lambda: [w for w in gw.workers() if w not in workers] or None,
                    what="generation 2's workers")
-    assert all(os.sched_getscheduler(w) == os.SCHED_OTHER for w in new)
+    assert len(new) == 2 and all(os.sched_getscheduler(w) == os.SCHED_OTHER for w in new)
     assert post(gw)[0] == 200
     assert "SCHED_BATCH" not in gw.logs()  # no warning: the switch worked
 
