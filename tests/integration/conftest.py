@@ -78,7 +78,7 @@ class Stub:
 class Gateway:
     """A running llmgated (supervisor + workers) on a free port."""
 
-    def __init__(self, config_text, workdir, env=None, preexec=None, wrapper=(), tls=None):
+    def __init__(self, config_text, workdir, env=None, wrapper=(), tls=None):
         self.port = free_port()
         self.tls = tls  # an ssl.SSLContext when the listener speaks TLS
         self.dir = workdir
